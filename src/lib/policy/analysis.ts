@@ -1,0 +1,75 @@
+// The analysis framework: analyzers get a read-only view of every resource and report findings against
+// a resource and the JSON pointer of the field at fault.
+import type { Resource } from './load.js';
+import { refOf } from './load.js';
+import type { MeshConfig } from './mesh-config.js';
+import type { RawFinding } from './findings.js';
+
+export interface Analyzer {
+  /** istioctl's analyzer name for Istio's checks (`virtualservice.DestinationRuleAnalyzer`), `meshctl.*` for ours. */
+  name: string;
+  description: string;
+  /** Kind ids (K in kinds.ts) it reads. */
+  inputs: string[];
+  /** Codes it may emit. */
+  codes: string[];
+  run(ctx: AnalysisContext): void;
+}
+
+export class AnalysisContext {
+  readonly resources: Resource[];
+  readonly meshConfig: MeshConfig;
+  readonly istioNamespace = 'istio-system';
+  readonly findings: RawFinding[] = [];
+  private byKind = new Map<string, Resource[]>();
+  private byKey = new Map<string, Resource>();
+  private current = '';
+
+  constructor(resources: Resource[], meshConfig: MeshConfig) {
+    this.resources = resources;
+    this.meshConfig = meshConfig;
+    for (const r of resources) {
+      let list = this.byKind.get(r.kindId);
+      if (!list) this.byKind.set(r.kindId, (list = []));
+      list.push(r);
+      const key = `${r.kindId}|${r.namespace}|${r.name}`;
+      if (!this.byKey.has(key)) this.byKey.set(key, r);
+    }
+  }
+
+  /** Every resource of one kind (K.VirtualService, …), in input order. */
+  of(kindId: string): Resource[] {
+    return this.byKind.get(kindId) ?? [];
+  }
+
+  find(kindId: string, namespace: string, name: string): Resource | undefined {
+    return this.byKey.get(`${kindId}|${namespace}|${name}`);
+  }
+
+  /**
+   * Reports a finding on `resource` at `pointer`, a JSON pointer from the resource's root
+   * (e.g. `/spec/http/0/route/0/destination/host`). `message` is one sentence naming the thing and what to do.
+   */
+  report(code: string, resource: Resource, pointer: string, message: string): void {
+    this.findings.push({
+      code,
+      message,
+      resource: refOf(resource),
+      file: resource.doc ? resource.doc.file.path : '<meshctl>',
+      line: resource.doc ? 0 : 1,
+      column: resource.doc ? 0 : 1,
+      path: resource.pointer + pointer,
+      doc: resource.doc,
+      analyzer: this.current,
+    });
+  }
+
+  runAnalyzer(analyzer: Analyzer): void {
+    this.current = analyzer.name;
+    try {
+      analyzer.run(this);
+    } finally {
+      this.current = '';
+    }
+  }
+}

@@ -1,0 +1,9 @@
+import type { Analyzer } from '../analysis.js';
+
+export const duplicateSubsets: Analyzer = {
+  name: 'meshctl.DuplicateSubsets',
+  description: '',
+  inputs: [],
+  codes: [],
+  run() {},
+};

@@ -1,0 +1,9 @@
+import type { Analyzer } from '../analysis.js';
+
+export const durations: Analyzer = {
+  name: 'meshctl.Durations',
+  description: '',
+  inputs: [],
+  codes: [],
+  run() {},
+};

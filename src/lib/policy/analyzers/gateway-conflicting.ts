@@ -1,0 +1,9 @@
+import type { Analyzer } from '../analysis.js';
+
+export const conflictingGateway: Analyzer = {
+  name: 'gateway.ConflictingGatewayAnalyzer',
+  description: '',
+  inputs: [],
+  codes: [],
+  run() {},
+};

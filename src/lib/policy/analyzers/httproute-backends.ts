@@ -1,0 +1,9 @@
+import type { Analyzer } from '../analysis.js';
+
+export const httpRouteBackends: Analyzer = {
+  name: 'meshctl.HTTPRouteBackends',
+  description: '',
+  inputs: [],
+  codes: [],
+  run() {},
+};

@@ -1,0 +1,9 @@
+import type { Analyzer } from '../analysis.js';
+
+export const serviceEntryAddresses: Analyzer = {
+  name: 'serviceentry.Analyzer',
+  description: '',
+  inputs: [],
+  codes: [],
+  run() {},
+};

@@ -1,0 +1,9 @@
+import type { Analyzer } from '../analysis.js';
+
+export const serviceEntryConflictingProtocol: Analyzer = {
+  name: 'serviceentry.ConflictingServiceEntryProtocolAnalyzer',
+  description: '',
+  inputs: [],
+  codes: [],
+  run() {},
+};

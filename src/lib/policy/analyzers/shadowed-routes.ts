@@ -1,0 +1,9 @@
+import type { Analyzer } from '../analysis.js';
+
+export const shadowedRoutes: Analyzer = {
+  name: 'meshctl.ShadowedRoutes',
+  description: '',
+  inputs: [],
+  codes: [],
+  run() {},
+};

@@ -1,0 +1,9 @@
+import type { Analyzer } from '../analysis.js';
+
+export const sidecarSelector: Analyzer = {
+  name: 'sidecar.SelectorAnalyzer',
+  description: '',
+  inputs: [],
+  codes: [],
+  run() {},
+};

@@ -1,0 +1,9 @@
+import type { Analyzer } from '../analysis.js';
+
+export const subsetSelectPod: Analyzer = {
+  name: 'destinationrule.SubsetSelectPodAnalyzer',
+  description: '',
+  inputs: [],
+  codes: [],
+  run() {},
+};

@@ -1,0 +1,9 @@
+import type { Analyzer } from '../analysis.js';
+
+export const unmatchedAbort: Analyzer = {
+  name: 'meshctl.UnmatchedAbort',
+  description: '',
+  inputs: [],
+  codes: [],
+  run() {},
+};

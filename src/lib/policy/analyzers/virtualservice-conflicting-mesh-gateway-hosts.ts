@@ -1,0 +1,9 @@
+import type { Analyzer } from '../analysis.js';
+
+export const conflictingMeshGatewayHosts: Analyzer = {
+  name: 'virtualservice.ConflictingMeshGatewayHostsAnalyzer',
+  description: '',
+  inputs: [],
+  codes: [],
+  run() {},
+};

@@ -1,0 +1,9 @@
+import type { Analyzer } from '../analysis.js';
+
+export const destinationHosts: Analyzer = {
+  name: 'virtualservice.DestinationHostAnalyzer',
+  description: '',
+  inputs: [],
+  codes: [],
+  run() {},
+};

@@ -1,0 +1,299 @@
+// Policy loading: source files → documents (parsed fast, without positions) → resources.
+import { load as loadYaml } from 'js-yaml';
+import type { SourceFile } from './source.js';
+import { kindInfo, splitApiVersion, type KindInfo } from './kinds.js';
+import { offsetToPosition } from './locate.js';
+import type { RawFinding } from './findings.js';
+
+export interface PolicyDocument {
+  file: SourceFile;
+  /** 0-based index of the document in its file. */
+  index: number;
+  /** Offset of the document's text within the file's text. */
+  offset: number;
+  text: string;
+  value: unknown;
+}
+
+export interface ResourceRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+export interface Resource {
+  apiVersion: string;
+  group: string;
+  version: string;
+  kind: string;
+  /** `group/Kind`, e.g. `networking.istio.io/VirtualService` (see K in kinds.ts). */
+  kindId: string;
+  info?: KindInfo;
+  name: string;
+  /** '' for cluster-scoped kinds and, when no default applies, for resources that name none. */
+  namespace: string;
+  /** True when the namespace came from -n/--namespace or the `default` fallback, not from the file. */
+  namespaceDefaulted: boolean;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  // Policy objects are user input of many shapes; analyzers read them field by field.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  metadata: any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  spec: any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  object: any;
+  /** Where the resource came from; null for resources meshctl adds itself (the modelled ingress gateway). */
+  doc: PolicyDocument | null;
+  /** JSON pointer of the resource inside its document ('' or '/items/N' for a List). */
+  pointer: string;
+}
+
+export interface LoadOptions {
+  /** Namespace for namespaced resources that name none; undefined keeps them namespace-less (Istio's test harness). */
+  defaultNamespace?: string;
+}
+
+export interface LoadResult {
+  documents: PolicyDocument[];
+  resources: Resource[];
+  /** Findings about the input itself: syntax, encoding, shape. */
+  findings: RawFinding[];
+}
+
+const MAX_DEPTH = 100;
+const MAX_ALIASES = 100;
+/** Expanded node count above which a document's aliases are treated as an expansion attack. */
+const MAX_EXPANDED_NODES = 1_000_000;
+
+export function refOf(r: Resource): ResourceRef {
+  return { apiVersion: r.apiVersion, kind: r.kind, namespace: r.namespace, name: r.name };
+}
+
+/** Splits YAML text at document markers (`---`, `...` at column 0, which end any block scalar by the spec). */
+export function splitYamlDocuments(text: string): { offset: number; text: string }[] {
+  const out: { offset: number; text: string }[] = [];
+  const marker = /^(---|\.\.\.)(?=[ \t\r\n]|$)/gm;
+  let start = 0;
+  let m: RegExpExecArray | null;
+  while ((m = marker.exec(text))) {
+    if (m.index > start || (m.index === start && m[1] === '...')) out.push({ offset: start, text: text.slice(start, m.index) });
+    if (m[1] === '...') {
+      // Skip the end marker line itself.
+      const nl = text.indexOf('\n', m.index);
+      start = nl === -1 ? text.length : nl + 1;
+      marker.lastIndex = start;
+    } else {
+      start = m.index;
+      marker.lastIndex = m.index + 3;
+    }
+  }
+  out.push({ offset: start, text: text.slice(start) });
+  return out.filter((d) => hasContent(d.text));
+}
+
+function hasContent(text: string): boolean {
+  // Anything but blank lines, comments, directives and a bare `---`.
+  return /^(?!\s*(#|$)|%|---\s*(#.*)?$)/m.test(text);
+}
+
+function fileFinding(file: SourceFile, code: RawFinding['code'], message: string, offset: number, base: { line: number; column: number } | null = null): RawFinding {
+  const pos = base ?? offsetToPosition(file.text, offset);
+  return { code, message, file: file.path, line: pos.line, column: pos.column, path: '', resource: null };
+}
+
+function yamlErrorPosition(file: SourceFile, docOffset: number, err: unknown): { line: number; column: number } {
+  const mark = (err as { mark?: { position?: number; line?: number; column?: number } }).mark;
+  if (mark && typeof mark.position === 'number') return offsetToPosition(file.text, docOffset + mark.position);
+  return offsetToPosition(file.text, docOffset);
+}
+
+function yamlReason(err: unknown): string {
+  const reason = (err as { reason?: string }).reason ?? (err as Error).message ?? String(err);
+  return reason.replace(/\s+/g, ' ').trim();
+}
+
+export function parseDocuments(file: SourceFile): { documents: PolicyDocument[]; findings: RawFinding[] } {
+  const documents: PolicyDocument[] = [];
+  const findings: RawFinding[] = [];
+  if (file.problem) {
+    findings.push({ code: file.problem.code, message: file.problem.message, file: file.path, line: file.problem.line, column: file.problem.column, path: '', resource: null });
+    return { documents, findings };
+  }
+  const text = file.text.charCodeAt(0) === 0xfeff ? file.text.slice(1) : file.text;
+  if (text.trim() === '') {
+    findings.push(fileFinding(file, 'MSH1005', `File ${file.path} is empty; it holds no resources.`, 0));
+    return { documents, findings };
+  }
+  if (file.format === 'json') {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      const msg = (err as Error).message;
+      const at = /position (\d+)/.exec(msg);
+      const lc = /line (\d+) column (\d+)/.exec(msg);
+      const pos = lc ? { line: Number(lc[1]), column: Number(lc[2]) } : offsetToPosition(file.text, at ? Number(at[1]) : 0);
+      findings.push(fileFinding(file, 'MSH1006', `JSON syntax error in ${file.path}: ${msg.replace(/^.*?JSON[^:]*:\s*/, '').replace(/ in JSON.*$/, '')}; fix the JSON at this line.`, 0, pos));
+      return { documents, findings };
+    }
+    documents.push({ file, index: 0, offset: 0, text: file.text, value });
+    return { documents, findings };
+  }
+  const parts = splitYamlDocuments(file.text);
+  parts.forEach((part, index) => {
+    let value: unknown;
+    try {
+      value = loadYaml(part.text, { maxDepth: MAX_DEPTH, maxAliases: MAX_ALIASES });
+    } catch (err) {
+      const pos = yamlErrorPosition(file, part.offset, err);
+      const reason = yamlReason(err);
+      if (/nesting depth/i.test(reason)) {
+        findings.push(fileFinding(file, 'MSH1008', `Document ${index + 1} of ${file.path} nests deeper than ${MAX_DEPTH} levels; no mesh resource does, so it was not read.`, 0, pos));
+      } else if (/alias/i.test(reason)) {
+        findings.push(fileFinding(file, 'MSH1009', `Document ${index + 1} of ${file.path} uses more than ${MAX_ALIASES} aliases; expand them, as Kubernetes stores resources without aliases.`, 0, pos));
+      } else if (/duplicat/i.test(reason)) {
+        findings.push(fileFinding(file, 'MSH1007', `Duplicate key in ${file.path}: ${reason}; keep one of the two entries, as Kubernetes would keep only the last.`, 0, pos));
+      } else {
+        findings.push(fileFinding(file, 'MSH1006', `YAML syntax error in ${file.path}: ${reason}; fix the YAML at this line (the other documents were still checked).`, 0, pos));
+      }
+      return;
+    }
+    if (value === undefined || value === null) return;
+    if (part.text.includes('&') && expandedSize(value, new Map(), 0) > MAX_EXPANDED_NODES) {
+      findings.push(fileFinding(file, 'MSH1009', `Document ${index + 1} of ${file.path} expands its aliases to over ${MAX_EXPANDED_NODES.toLocaleString('en-US')} nodes (an alias bomb); it was not read.`, part.offset));
+      return;
+    }
+    documents.push({ file, index, offset: part.offset, text: part.text, value });
+  });
+  return { documents, findings };
+}
+
+function expandedSize(value: unknown, memo: Map<object, number>, depth: number): number {
+  if (value === null || typeof value !== 'object') return 1;
+  const known = memo.get(value);
+  if (known !== undefined) return known;
+  if (depth > MAX_DEPTH * 2) return Infinity;
+  let n = 1;
+  const children = Array.isArray(value) ? value : Object.values(value);
+  for (const c of children) {
+    n += expandedSize(c, memo, depth + 1);
+    if (n > MAX_EXPANDED_NODES) break;
+  }
+  memo.set(value, n);
+  return n;
+}
+
+function stringMap(v: unknown): Record<string, string> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+  const out: Record<string, string> = {};
+  for (const [key, val] of Object.entries(v)) out[key] = val === null || val === undefined ? '' : String(val);
+  return out;
+}
+
+function describeValue(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (v === null) return 'null';
+  return `a ${typeof v} (${JSON.stringify(v).slice(0, 40)})`;
+}
+
+/** Turns parsed documents into resources; `kind: List` documents contribute their items. */
+export function resourcesOf(documents: PolicyDocument[], options: LoadOptions = {}): { resources: Resource[]; findings: RawFinding[] } {
+  const resources: Resource[] = [];
+  const findings: RawFinding[] = [];
+  const unknownKinds = new Set<string>();
+  const docFinding = (doc: PolicyDocument, pointer: string, code: RawFinding['code'], message: string): RawFinding => ({
+    code, message, file: doc.file.path, line: 0, column: 0, path: pointer, resource: null, doc,
+  });
+  const take = (doc: PolicyDocument, value: unknown, pointer: string) => {
+    const where = `document ${doc.index + 1} of ${doc.file.path}${pointer ? ` (${pointer})` : ''}`;
+    if (value === null || value === undefined) return;
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      findings.push(docFinding(doc, pointer, 'MSH1010', `The ${where} is ${describeValue(value)}, not a resource; each document must be a mapping with apiVersion, kind and metadata.`));
+      return;
+    }
+    const obj = value as Record<string, unknown>;
+    if (obj.kind === 'List' && Array.isArray(obj.items) && (obj.apiVersion === 'v1' || obj.apiVersion === undefined)) {
+      obj.items.forEach((item, i) => take(doc, item, `${pointer}/items/${i}`));
+      return;
+    }
+    const missing = ['apiVersion', 'kind'].filter((f) => typeof obj[f] !== 'string' || obj[f] === '');
+    if (missing.length) {
+      findings.push(docFinding(doc, pointer, 'MSH1011', `The ${where} has no ${missing.join(' or ')}; every resource needs apiVersion and kind.`));
+      return;
+    }
+    const apiVersion = obj.apiVersion as string;
+    const kind = obj.kind as string;
+    const { group, version } = splitApiVersion(apiVersion);
+    const info = kindInfo(group, kind);
+    const metadata = (obj.metadata && typeof obj.metadata === 'object' && !Array.isArray(obj.metadata) ? obj.metadata : {}) as Record<string, unknown>;
+    const name = typeof metadata.name === 'string' ? metadata.name : '';
+    if (!name) {
+      findings.push(docFinding(doc, obj.metadata ? `${pointer}/metadata` : pointer, 'MSH1011', `The ${kind} in ${where} has no metadata.name; name it.`));
+      return;
+    }
+    if (!info) {
+      const key = `${apiVersion}/${kind}`;
+      if (!unknownKinds.has(key)) {
+        unknownKinds.add(key);
+        findings.push(docFinding(doc, `${pointer}/kind`, 'MSH1020', `Kind ${kind} (${apiVersion}) is not part of the mesh policy language; meshctl does not check it (reported once per kind).`));
+      }
+    } else if (!info.versions.includes(version)) {
+      findings.push(docFinding(doc, `${pointer}/apiVersion`, 'MSH1021', `${kind} ${name} uses ${apiVersion}, which meshctl does not know; use one of ${info.versions.map((v) => (group ? `${group}/${v}` : v)).join(', ')}.`));
+    }
+    const namespaced = info ? info.namespaced : true;
+    let namespace = typeof metadata.namespace === 'string' ? metadata.namespace : '';
+    let namespaceDefaulted = false;
+    if (namespaced && !namespace && options.defaultNamespace !== undefined) {
+      namespace = options.defaultNamespace;
+      namespaceDefaulted = true;
+    }
+    if (!namespaced) namespace = '';
+    resources.push({
+      apiVersion,
+      group,
+      version,
+      kind,
+      kindId: `${group || 'core'}/${kind}`,
+      info,
+      name,
+      namespace,
+      namespaceDefaulted,
+      labels: stringMap(metadata.labels),
+      annotations: stringMap(metadata.annotations),
+      metadata,
+      spec: obj.spec ?? {},
+      object: obj,
+      doc,
+      pointer,
+    });
+  };
+  for (const doc of documents) take(doc, doc.value, '');
+  return { resources, findings };
+}
+
+export function loadSources(files: SourceFile[], options: LoadOptions = {}): LoadResult {
+  const documents: PolicyDocument[] = [];
+  const findings: RawFinding[] = [];
+  for (const file of files) {
+    const parsed = parseDocuments(file);
+    documents.push(...parsed.documents);
+    findings.push(...parsed.findings);
+  }
+  const built = resourcesOf(documents, options);
+  return { documents, resources: built.resources, findings: [...findings, ...built.findings] };
+}
+
+/** A resource meshctl adds itself (no file): used to model Istio's default ingress gateway. */
+export function syntheticResource(apiVersion: string, kind: string, namespace: string, name: string, object: Record<string, unknown>): Resource {
+  const { group, version } = splitApiVersion(apiVersion);
+  const metadata = { name, namespace, ...(object.metadata as object | undefined) };
+  return {
+    apiVersion, group, version, kind, kindId: `${group || 'core'}/${kind}`, info: kindInfo(group, kind), name, namespace,
+    namespaceDefaulted: false,
+    labels: stringMap((metadata as Record<string, unknown>).labels),
+    annotations: stringMap((metadata as Record<string, unknown>).annotations),
+    metadata, spec: object.spec ?? {}, object: { apiVersion, kind, ...object, metadata }, doc: null, pointer: '',
+  };
+}

@@ -1,0 +1,185 @@
+// Reads policy paths (files, directories, stdin) into decoded text, reporting unreadable input as sentences.
+import { promises as fs, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+import { usageError } from '../errors.js';
+
+export type SourceFormat = 'yaml' | 'json';
+
+export interface SourceFile {
+  /** The path as the user should read it (relative to the working directory when inside it). */
+  path: string;
+  format: SourceFormat;
+  text: string;
+  /** Set when the bytes could not be read as policy text; the loader turns it into a finding. */
+  problem?: SourceProblem;
+  /** Byte size on disk. */
+  size: number;
+}
+
+export interface SourceProblem {
+  code: 'MSH1001' | 'MSH1002' | 'MSH1003' | 'MSH1004';
+  message: string;
+  line: number;
+  column: number;
+}
+
+export const POLICY_EXTENSIONS = ['.yaml', '.yml', '.json'];
+/** Largest file read by default: Kubernetes itself refuses objects over 1.5 MiB, so 32 MiB of policy in one file is a mistake. */
+export const DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024;
+
+export interface ReadOptions {
+  maxFileBytes?: number;
+  /** Read for `-`; tests pass their own. */
+  stdin?: () => Promise<Buffer>;
+}
+
+export function displayPath(p: string): string {
+  if (p === '-') return '<stdin>';
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+}
+
+function formatOf(p: string, text: string): SourceFormat {
+  const ext = path.extname(p).toLowerCase();
+  if (ext === '.json') return 'json';
+  if (ext === '.yaml' || ext === '.yml') return 'yaml';
+  // stdin and unknown extensions: JSON when it looks like JSON.
+  const first = text.trimStart()[0];
+  return first === '{' || first === '[' ? 'json' : 'yaml';
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Expands the given paths into files in a stable order; a path that can't be read is a usage error (exit 2). */
+export async function expandPaths(paths: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    if (p === '-') {
+      out.push('-');
+      continue;
+    }
+    let st;
+    try {
+      st = await fs.stat(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES') throw usageError(`Cannot read ${p}: permission denied; check its permissions.`);
+      throw usageError(`Path ${p} does not exist; pass a policy file, a directory or - for stdin.`);
+    }
+    if (st.isDirectory()) {
+      out.push(...(await walkDirectory(p)));
+    } else {
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+async function walkDirectory(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    throw usageError(`Cannot read directory ${dir}: ${(err as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (err as Error).message}; check its permissions.`);
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const out: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walkDirectory(full)));
+    else if (e.isFile() && POLICY_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) out.push(full);
+  }
+  return out;
+}
+
+/** Reads one file; problems with its bytes (binary, bad UTF-8, too large) come back as `problem`, not as exceptions. */
+export async function readSource(p: string, options: ReadOptions = {}): Promise<SourceFile> {
+  const max = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const shown = displayPath(p);
+  let bytes: Buffer;
+  if (p === '-') {
+    bytes = await (options.stdin ?? readStdin)();
+  } else {
+    try {
+      const st = await fs.stat(p);
+      if (st.size > max) {
+        return {
+          path: shown, format: formatOf(p, ''), text: '', size: st.size,
+          problem: {
+            code: 'MSH1004', line: 1, column: 1,
+            message: `File ${shown} is ${(st.size / 1048576).toFixed(1)} MiB, over the ${(max / 1048576).toFixed(0)} MiB limit; split it or raise --max-file-size.`,
+          },
+        };
+      }
+      await fs.access(p, fsConstants.R_OK);
+      bytes = await fs.readFile(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') throw usageError(`Cannot read ${shown}: permission denied; check its permissions.`);
+      if (code === 'ENOENT') throw usageError(`Path ${shown} does not exist; pass a policy file, a directory or - for stdin.`);
+      throw usageError(`Cannot read ${shown}: ${(err as Error).message}.`);
+    }
+  }
+  if (bytes.length > max) {
+    return {
+      path: shown, format: 'yaml', text: '', size: bytes.length,
+      problem: { code: 'MSH1004', line: 1, column: 1, message: `Input ${shown} is over the ${(max / 1048576).toFixed(0)} MiB limit; split it or raise --max-file-size.` },
+    };
+  }
+  const nul = bytes.indexOf(0);
+  if (nul !== -1) {
+    const { line, column } = byteLineColumn(bytes, nul);
+    return {
+      path: shown, format: 'yaml', text: '', size: bytes.length,
+      problem: { code: 'MSH1002', line, column, message: `File ${shown} is binary (a NUL byte at line ${line}), not YAML or JSON; remove it from the policy paths.` },
+    };
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    const bad = firstInvalidUtf8(bytes);
+    const { line, column } = byteLineColumn(bytes, bad);
+    return {
+      path: shown, format: 'yaml', text: '', size: bytes.length,
+      problem: { code: 'MSH1003', line, column, message: `File ${shown} is not valid UTF-8 (at line ${line}, column ${column}); save it as UTF-8.` },
+    };
+  }
+  return { path: shown, format: formatOf(p, text), text, size: bytes.length };
+}
+
+function byteLineColumn(bytes: Buffer, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset; i++) {
+    if (bytes[i] === 0x0a) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+function firstInvalidUtf8(bytes: Buffer): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    let need = 0;
+    if (b < 0x80) need = 0;
+    else if (b >= 0xc2 && b <= 0xdf) need = 1;
+    else if (b >= 0xe0 && b <= 0xef) need = 2;
+    else if (b >= 0xf0 && b <= 0xf4) need = 3;
+    else return i;
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) return i;
+    }
+    i += need + 1;
+  }
+  return 0;
+}
