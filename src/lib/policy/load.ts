@@ -154,7 +154,9 @@ export function parseDocuments(file: SourceFile): { documents: PolicyDocument[];
       } else if (/alias/i.test(reason)) {
         findings.push(fileFinding(file, 'MSH1009', `Document ${index + 1} of ${file.path} uses more than ${MAX_ALIASES} aliases; expand them, as Kubernetes stores resources without aliases.`, 0, pos));
       } else if (/duplicat/i.test(reason)) {
-        findings.push(fileFinding(file, 'MSH1007', `Duplicate key in ${file.path}: ${reason}; keep one of the two entries, as Kubernetes would keep only the last.`, 0, pos));
+        const lineText = file.text.split('\n')[pos.line - 1] ?? '';
+        const key = /^\s*(?:-\s+)?["']?([^"':]+)["']?\s*:/.exec(lineText.slice(pos.column - 1))?.[1] ?? /^\s*(?:-\s+)?["']?([^"':]+)["']?\s*:/.exec(lineText)?.[1];
+        findings.push(fileFinding(file, 'MSH1007', `Key ${key ? `"${key.trim()}" ` : ''}appears twice in the same mapping in ${file.path}; keep one of the two entries (Kubernetes would silently keep the last).`, 0, pos));
       } else {
         findings.push(fileFinding(file, 'MSH1006', `YAML syntax error in ${file.path}: ${reason}; fix the YAML at this line (the other documents were still checked).`, 0, pos));
       }

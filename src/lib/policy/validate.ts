@@ -44,6 +44,7 @@ export interface ValidateResult {
   summary: ValidateSummary;
   files: FileSummary[];
   resources: Resource[];
+  sources: SourceFile[];
 }
 
 let analyzerModule: Promise<typeof import('./analyzers/index.js')> | undefined;
@@ -129,7 +130,7 @@ export async function validateSources(sources: SourceFile[], options: ValidateOp
     const defaulted = mine.find((r) => r.namespaceDefaulted);
     return defaulted ? { path: s.path, namespaces, defaultedTo: defaulted.namespace } : { path: s.path, namespaces };
   });
-  return { findings, summary: summarize(findings, sources.length, loaded.resources.length), files, resources: loaded.resources };
+  return { findings, summary: summarize(findings, sources.length, loaded.resources.length), files, resources: loaded.resources, sources };
 }
 
 export async function validatePaths(paths: string[], options: ValidateOptions = {}): Promise<ValidateResult> {

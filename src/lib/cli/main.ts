@@ -1,0 +1,38 @@
+// Runs oclif and owns the last word on errors: one sentence and the documented exit code, never a stack
+// trace unless DEBUG=meshctl*.
+import { EXIT, MeshctlError } from '../errors.js';
+
+function debugEnabled(): boolean {
+  return /(^|,)meshctl/.test(process.env.DEBUG ?? '');
+}
+
+export async function run(argv: string[], entry: string): Promise<void> {
+  const { run: oclifRun, flush, Errors } = await import('@oclif/core');
+  try {
+    await oclifRun(argv, entry);
+    await flush();
+  } catch (err) {
+    const code = exitCodeOf(err, Errors);
+    if (code === 0) return;
+    const message = messageOf(err);
+    if (message) process.stderr.write(`Error: ${message}\n`);
+    if (debugEnabled() && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = code;
+  }
+}
+
+function exitCodeOf(err: unknown, Errors: typeof import('@oclif/core').Errors): number {
+  if (err instanceof MeshctlError) return err.exitCode;
+  const oclif = (err as { oclif?: { exit?: number } }).oclif;
+  if (err instanceof Errors.ExitError) return oclif?.exit ?? 0;
+  if (oclif && typeof oclif.exit === 'number') return oclif.exit === 1 ? EXIT.usage : oclif.exit;
+  if ((err as { code?: string }).code === 'EPIPE') return 0;
+  return EXIT.environment;
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof MeshctlError) return err.message;
+  const msg = err instanceof Error ? err.message : String(err);
+  // oclif's parse errors carry a "See more help with --help" tail; keep the first sentence and the hint.
+  return msg.replace(/\n+/g, ' ').replace(/\s+/g, ' ').trim();
+}

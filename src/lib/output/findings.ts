@@ -1,0 +1,138 @@
+// Renderings of validate's findings: text for people, JSON/YAML for scripts, SARIF for code scanning,
+// GitHub workflow annotations for pull requests. All render the same list.
+import { CATALOG, describeName } from '../policy/catalog.js';
+import type { Finding } from '../policy/findings.js';
+import type { FileSummary, ValidateSummary } from '../policy/validate.js';
+import { paint, toJson, toYaml } from './format.js';
+
+export interface FindingsReport {
+  findings: Finding[];
+  summary: ValidateSummary;
+}
+
+export function findingsDocument(report: FindingsReport): { findings: Finding[]; summary: ValidateSummary } {
+  return {
+    findings: report.findings.map((f) => ({
+      code: f.code,
+      name: f.name,
+      severity: f.severity,
+      message: f.message,
+      resource: f.resource,
+      file: f.file,
+      line: f.line,
+      column: f.column,
+      path: f.path,
+    })),
+    summary: report.summary,
+  };
+}
+
+export function renderJson(report: FindingsReport): string {
+  return toJson(findingsDocument(report));
+}
+
+export function renderYaml(report: FindingsReport): string {
+  return toYaml(findingsDocument(report));
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+export interface TextOptions {
+  color: boolean;
+  files: FileSummary[];
+  /** File text by path, for the source line under each finding. */
+  sourceText: (path: string) => string | undefined;
+}
+
+export function renderText(report: FindingsReport, options: TextOptions): string {
+  const p = paint(options.color);
+  const out: string[] = [];
+  const byFile = new Map<string, Finding[]>();
+  for (const f of report.findings) {
+    let list = byFile.get(f.file);
+    if (!list) byFile.set(f.file, (list = []));
+    list.push(f);
+  }
+  const fileInfo = new Map(options.files.map((f) => [f.path, f]));
+  const order = [...new Set([...options.files.map((f) => f.path), ...byFile.keys()])];
+  for (const path of order) {
+    const info = fileInfo.get(path);
+    const list = byFile.get(path) ?? [];
+    const ns = info?.defaultedTo ? ` (resources without a namespace read as namespace ${info.defaultedTo})` : '';
+    if (!list.length) {
+      if (ns) out.push(p.dim(`${path}${ns}: no findings`));
+      continue;
+    }
+    out.push(p.bold(path) + p.dim(ns));
+    const lines = options.sourceText(path)?.split('\n');
+    for (const f of list) {
+      const sev = f.severity === 'error' ? p.red('error') : f.severity === 'warning' ? p.yellow('warning') : p.blue('info');
+      const where = f.resource ? ` ${p.dim(`(${f.resource.kind} ${f.resource.namespace ? `${f.resource.namespace}/` : ''}${f.resource.name})`)}` : '';
+      out.push(`  ${f.file}:${f.line}:${f.column}  ${sev}  ${f.code}  ${f.message}${where}`);
+      const src = lines?.[f.line - 1];
+      if (src !== undefined && f.line > 0) {
+        const gutter = String(f.line).length;
+        const shown = src.replace(/\t/g, ' ').replace(/\r$/, '');
+        const clipped = shown.length > 160 ? `${shown.slice(0, 157)}...` : shown;
+        out.push(`    ${p.dim(`${f.line} |`)} ${clipped}`);
+        out.push(`    ${' '.repeat(gutter)} ${p.dim('|')} ${' '.repeat(Math.max(0, Math.min(f.column - 1, 157)))}${p.red('^')}`);
+      }
+    }
+  }
+  const s = report.summary;
+  const counts = `${plural(s.error, 'error')}, ${plural(s.warning, 'warning')}, ${s.info} info`;
+  out.push(`${plural(s.files, 'file')}, ${plural(s.resources, 'resource')}: ${report.findings.length ? counts : 'no findings'}`);
+  return `${out.join('\n')}\n`;
+}
+
+const SARIF_LEVEL = { error: 'error', warning: 'warning', info: 'note' } as const;
+
+export function renderSarif(report: FindingsReport, version: string): string {
+  const rules = CATALOG.map((c) => ({
+    id: c.code,
+    name: c.name,
+    shortDescription: { text: describeName(c.name) },
+    defaultConfiguration: { level: SARIF_LEVEL[c.severity] },
+  }));
+  const index = new Map(rules.map((r, i) => [r.id, i]));
+  const results = report.findings.map((f) => ({
+    ruleId: f.code,
+    ruleIndex: index.get(f.code),
+    level: SARIF_LEVEL[f.severity],
+    message: { text: f.message },
+    locations: [
+      {
+        physicalLocation: {
+          artifactLocation: { uri: f.file.split('\\').join('/') },
+          region: { startLine: Math.max(1, f.line), startColumn: Math.max(1, f.column) },
+        },
+        ...(f.resource
+          ? { logicalLocations: [{ fullyQualifiedName: `${f.resource.kind}/${f.resource.namespace ? `${f.resource.namespace}/` : ''}${f.resource.name}${f.path ? `#${f.path}` : ''}`, kind: 'resource' }] }
+          : {}),
+      },
+    ],
+  }));
+  return toJson({
+    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    version: '2.1.0',
+    runs: [{ tool: { driver: { name: 'meshctl', version, rules } }, results }],
+  });
+}
+
+function escapeData(s: string): string {
+  return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+
+function escapeProperty(s: string): string {
+  return escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
+
+const GITHUB_LEVEL = { error: 'error', warning: 'warning', info: 'notice' } as const;
+
+export function renderGithub(report: FindingsReport): string {
+  return report.findings
+    .map((f) => `::${GITHUB_LEVEL[f.severity]} file=${escapeProperty(f.file)},line=${f.line},col=${f.column},title=${escapeProperty(`${f.code} ${f.name}`)}::${escapeData(f.message)}\n`)
+    .join('');
+}
