@@ -34,7 +34,7 @@ Exit codes: 0 no finding at or above --fail-on; 1 at least one; 2 usage error or
       default: 'error' as const,
     })(),
     namespace: Flags.string({ char: 'n', summary: 'Namespace for resources that name none (default: "default").' }),
-    analyzer: Flags.string({ summary: "Run only this analyzer (istioctl's names; repeatable).", multiple: true }),
+    analyzer: Flags.string({ summary: "Run only this analyzer (istioctl's names; repeatable).", multiple: true, multipleNonGreedy: true }),
     'list-analyzers': Flags.boolean({ summary: 'List the analyzers with the codes they emit, and exit.' }),
     'assume-ingress-gateway': Flags.boolean({
       summary: "Model Istio's default ingress gateway (Service and Pod istio-system/istio-ingressgateway, selector istio: ingressgateway), as istioctl's own analyzer tests do.",

@@ -149,7 +149,7 @@ export function parseDocuments(file: SourceFile): { documents: PolicyDocument[];
     } catch (err) {
       const pos = yamlErrorPosition(file, part.offset, err);
       const reason = yamlReason(err);
-      if (/nesting depth/i.test(reason)) {
+      if (/nesting|maxDepth/i.test(reason)) {
         findings.push(fileFinding(file, 'MSH1008', `Document ${index + 1} of ${file.path} nests deeper than ${MAX_DEPTH} levels; no mesh resource does, so it was not read.`, 0, pos));
       } else if (/alias/i.test(reason)) {
         findings.push(fileFinding(file, 'MSH1009', `Document ${index + 1} of ${file.path} uses more than ${MAX_ALIASES} aliases; expand them, as Kubernetes stores resources without aliases.`, 0, pos));
@@ -235,6 +235,7 @@ export function resourcesOf(documents: PolicyDocument[], options: LoadOptions = 
       findings.push(docFinding(doc, obj.metadata ? `${pointer}/metadata` : pointer, 'MSH1011', `The ${kind} in ${where} has no metadata.name; name it.`));
       return;
     }
+    let unknownVersion = false;
     if (!info) {
       const key = `${apiVersion}/${kind}`;
       if (!unknownKinds.has(key)) {
@@ -242,6 +243,7 @@ export function resourcesOf(documents: PolicyDocument[], options: LoadOptions = 
         findings.push(docFinding(doc, `${pointer}/kind`, 'MSH1020', `Kind ${kind} (${apiVersion}) is not part of the mesh policy language; meshctl does not check it (reported once per kind).`));
       }
     } else if (!info.versions.includes(version)) {
+      unknownVersion = true;
       findings.push(docFinding(doc, `${pointer}/apiVersion`, 'MSH1021', `${kind} ${name} uses ${apiVersion}, which meshctl does not know; use one of ${info.versions.map((v) => (group ? `${group}/${v}` : v)).join(', ')}.`));
     }
     const namespaced = info ? info.namespaced : true;
@@ -252,7 +254,7 @@ export function resourcesOf(documents: PolicyDocument[], options: LoadOptions = 
       namespaceDefaulted = true;
     }
     if (!namespaced) namespace = '';
-    resources.push({
+    const resource: Resource = {
       apiVersion,
       group,
       version,
@@ -269,7 +271,9 @@ export function resourcesOf(documents: PolicyDocument[], options: LoadOptions = 
       object: obj,
       doc,
       pointer,
-    });
+    };
+    if (unknownVersion) findings[findings.length - 1]!.resource = refOf(resource);
+    resources.push(resource);
   };
   for (const doc of documents) take(doc, doc.value, '');
   return { resources, findings };

@@ -60,12 +60,39 @@ export function selectAnalyzers(all: Analyzer[], names: string[] | undefined): A
   for (const name of names) {
     const a = byName.get(name);
     if (!a) {
-      const near = all.map((x) => x.name).filter((n) => n.toLowerCase().includes(name.toLowerCase().split('.').pop() ?? name.toLowerCase()));
-      throw usageError(`Unknown analyzer ${name} for --analyzer; ${near.length ? `did you mean ${near.slice(0, 3).join(', ')}?` : 'run `meshctl validate --list-analyzers` for the names.'}`);
+      const near = closest(name, all.map((x) => x.name));
+      throw usageError(`Unknown analyzer ${name} for --analyzer; ${near ? `did you mean ${near}? ` : ''}run \`meshctl validate --list-analyzers\` for the names.`);
     }
     if (!out.includes(a)) out.push(a);
   }
   return out;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+function closest(name: string, names: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const n of names) {
+    const d = editDistance(name.toLowerCase(), n.toLowerCase());
+    if (d < bestDistance) {
+      best = n;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(3, Math.floor(name.length / 4)) ? best : undefined;
 }
 
 /** The Service and Pod istioctl's harness adds for the default ingress gateway. */
