@@ -114,3 +114,101 @@ export function deploymentPodShape(deployment: { namespace: string; spec: unknow
 export function ambientRedirected(annotations: Record<string, string>): boolean {
   return annotations['ambient.istio.io/redirection'] === 'enabled';
 }
+
+/** How a message names a route: `route 2` or `route 2 ("canary")` when it has a name. */
+export function routeLabel(route: unknown, index: number): string {
+  const name = asObject(route).name;
+  return typeof name === 'string' && name ? `route ${index} ("${name}")` : `route ${index}`;
+}
+
+/** Match fields that label a match without narrowing which requests it takes. */
+const NON_NARROWING_MATCH_FIELDS = new Set(['name', 'statPrefix', 'ignoreUriCase']);
+
+/**
+ * True when one HTTPMatchRequest takes every request: it is empty, or its only condition is
+ * `uri: {prefix: /}` (or `regex: .*`), which is how Envoy sees a route without a match.
+ */
+export function isCatchAllMatch(match: unknown): boolean {
+  const m = asObject(match);
+  if (match === null || match === undefined) return true;
+  for (const [key, value] of Object.entries(m)) {
+    if (NON_NARROWING_MATCH_FIELDS.has(key) || value === null || value === undefined) continue;
+    if (key !== 'uri') return false;
+    const uri = asObject(value);
+    const kinds = Object.keys(uri).filter((k) => uri[k] !== null && uri[k] !== undefined);
+    if (kinds.length !== 1) return false;
+    if (!((kinds[0] === 'prefix' && uri.prefix === '/') || (kinds[0] === 'regex' && uri.regex === '.*'))) return false;
+  }
+  return true;
+}
+
+/** True when an HTTP route takes every request that reaches it: no match list, or one catch-all match in it. */
+export function isCatchAllRoute(route: unknown): boolean {
+  const match = asObject(route).match;
+  if (!Array.isArray(match) || match.length === 0) return true;
+  return match.some(isCatchAllMatch);
+}
+
+/** True when two hosts name the same service, short names read in `namespace`. */
+export function sameHost(namespace: string, a: string, b: string): boolean {
+  return fqdn(namespace, a).toLowerCase() === fqdn(namespace, b).toLowerCase();
+}
+
+/** One destination of a VirtualService route, with the JSON pointer of its `destination` object. */
+export interface RouteDestination {
+  /** `http`, `tcp` or `tls` for route destinations; `http.mirror` / `http.mirrors` for mirrors. */
+  section: 'http' | 'tcp' | 'tls' | 'http.mirror' | 'http.mirrors';
+  ruleIndex: number;
+  /** Index in `route` (or `mirrors`); -1 for the single `mirror`. */
+  index: number;
+  destination: Record<string, unknown>;
+  host: string;
+  subset: string;
+  /** The destination's port number, when it names one. */
+  port: number | undefined;
+  /** Pointer (from the resource root) of the destination object. */
+  pointer: string;
+}
+
+function routeDestination(section: RouteDestination['section'], ruleIndex: number, index: number, value: unknown, pointer: string): RouteDestination {
+  const destination = asObject(value);
+  const port = asObject(destination.port).number;
+  return {
+    section,
+    ruleIndex,
+    index,
+    destination,
+    host: typeof destination.host === 'string' ? destination.host : '',
+    subset: typeof destination.subset === 'string' ? destination.subset : '',
+    port: port === undefined || port === null ? undefined : Number(port),
+    pointer,
+  };
+}
+
+/** Every `route[].destination` of a VirtualService's tcp, tls and http rules, in that order. */
+export function virtualServiceRouteDestinations(spec: unknown): RouteDestination[] {
+  const out: RouteDestination[] = [];
+  const s = asObject(spec);
+  for (const section of ['tcp', 'tls', 'http'] as const) {
+    asArray(s[section]).forEach((rule, i) => {
+      asArray(asObject(rule).route).forEach((route, j) => {
+        out.push(routeDestination(section, i, j, asObject(route).destination, `/spec/${section}/${i}/route/${j}/destination`));
+      });
+    });
+  }
+  return out;
+}
+
+/** Every mirror destination of a VirtualService's http rules: `mirror` and `mirrors[].destination`. */
+export function virtualServiceMirrorDestinations(spec: unknown): RouteDestination[] {
+  const out: RouteDestination[] = [];
+  asArray(asObject(spec).http).forEach((rule, i) => {
+    const r = asObject(rule);
+    if (r.mirror && typeof r.mirror === 'object') out.push(routeDestination('http.mirror', i, -1, r.mirror, `/spec/http/${i}/mirror`));
+    asArray(r.mirrors).forEach((m, j) => {
+      const d = asObject(m).destination;
+      if (d && typeof d === 'object') out.push(routeDestination('http.mirrors', i, j, d, `/spec/http/${i}/mirrors/${j}/destination`));
+    });
+  });
+  return out;
+}
