@@ -61,10 +61,7 @@ export function renderText(report: FindingsReport, options: TextOptions): string
     const info = fileInfo.get(path);
     const list = byFile.get(path) ?? [];
     const ns = info?.defaultedTo ? ` (resources without a namespace read as namespace ${info.defaultedTo})` : '';
-    if (!list.length) {
-      if (ns) out.push(p.dim(`${path}${ns}: no findings`));
-      continue;
-    }
+    if (!list.length) continue;
     out.push(p.bold(path) + p.dim(ns));
     const lines = options.sourceText(path)?.split('\n');
     for (const f of list) {
@@ -80,6 +77,17 @@ export function renderText(report: FindingsReport, options: TextOptions): string
         out.push(`    ${' '.repeat(gutter)} ${p.dim('|')} ${' '.repeat(Math.max(0, Math.min(f.column - 1, 157)))}${p.red('^')}`);
       }
     }
+  }
+  const defaulted = new Map<string, string[]>();
+  for (const f of options.files) {
+    if (!f.defaultedTo || byFile.has(f.path)) continue;
+    let list = defaulted.get(f.defaultedTo);
+    if (!list) defaulted.set(f.defaultedTo, (list = []));
+    list.push(f.path);
+  }
+  for (const [ns, paths] of defaulted) {
+    const shown = paths.length > 6 ? `${paths.slice(0, 6).join(', ')} and ${paths.length - 6} more` : paths.join(', ');
+    out.push(p.dim(`Resources without a namespace were read as namespace ${ns} in ${shown}.`));
   }
   const s = report.summary;
   const counts = `${plural(s.error, 'error')}, ${plural(s.warning, 'warning')}, ${s.info} info`;
