@@ -1,9 +1,78 @@
+// HTTP routes are tried in order and the first match wins, so a route placed after one that takes every
+// request is dead. Exact duplicates and a second match-less route are Istio's own IST0130 and are left to it.
 import type { Analyzer } from '../analysis.js';
+import { K } from '../kinds.js';
+import { asArray, asObject, isCatchAllMatch, isCatchAllRoute, routeLabel } from './util.js';
+
+/** Canonical JSON (sorted keys), so that matches compare the way Istio's duplicate check compares them. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined && v !== null)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function hasMatches(route: unknown): boolean {
+  const match = asObject(route).match;
+  return Array.isArray(match) && match.length > 0;
+}
+
+/** Gateways (other than `mesh`) move catch-all routes after the others, so only mesh traffic keeps the written order. */
+function appliesToMesh(spec: Record<string, unknown>): boolean {
+  const gateways = asArray<unknown>(spec.gateways);
+  return gateways.length === 0 || gateways.includes('mesh');
+}
 
 export const shadowedRoutes: Analyzer = {
   name: 'meshctl.ShadowedRoutes',
-  description: '',
-  inputs: [],
-  codes: [],
-  run() {},
+  description: 'Finds VirtualService HTTP routes that can never match because an earlier route takes every request.',
+  inputs: [K.VirtualService],
+  codes: ['MSH2003'],
+  run(ctx) {
+    for (const vs of ctx.of(K.VirtualService)) {
+      const spec = asObject(vs.spec);
+      const routes = asArray(spec.http);
+      const orderKept = appliesToMesh(spec);
+      let catchAll = -1;
+      let matchless = false;
+      const seen = new Set<string>();
+      routes.forEach((route, i) => {
+        const matches = asArray(asObject(route).match);
+        const catchAllHere = isCatchAllRoute(route);
+        // On gateways only another catch-all stays behind the first one.
+        const shadowed = catchAll !== -1 && (orderKept || catchAllHere);
+        const istioReports = hasMatches(route) ? matches.every((m) => seen.has(canonical(m))) : matchless;
+        if (shadowed && !istioReports) {
+          const first = routes[catchAll];
+          const why = hasMatches(first) ? `its match ${describeCatchAll(first)} takes every request` : 'it has no match, so it takes every request';
+          ctx.report(
+            'MSH2003',
+            vs,
+            `/spec/http/${i}`,
+            `${cap(routeLabel(route, i))} of VirtualService ${vs.name} can never be reached because ${routeLabel(first, catchAll)} comes first and ${why}; move it above ${routeLabel(first, catchAll)} or narrow that route's match.`,
+          );
+        }
+        for (const m of matches) seen.add(canonical(m));
+        if (!hasMatches(route)) matchless = true;
+        if (catchAll === -1 && catchAllHere) catchAll = i;
+      });
+    }
+  },
 };
+
+function describeCatchAll(route: unknown): string {
+  const matches = asArray(asObject(route).match);
+  const index = matches.findIndex(isCatchAllMatch);
+  const uri = asObject(asObject(matches[index]).uri);
+  if (typeof uri.prefix === 'string') return `${index} (prefix ${uri.prefix})`;
+  if (typeof uri.regex === 'string') return `${index} (regex ${uri.regex})`;
+  return `${index} (empty)`;
+}
+
+function cap(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
