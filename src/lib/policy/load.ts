@@ -1,5 +1,5 @@
 // Policy loading: source files → documents (parsed fast, without positions) → resources.
-import { load as loadYaml } from 'js-yaml';
+import { load as loadYaml, loadAll as loadAllYaml } from 'js-yaml';
 import type { SourceFile } from './source.js';
 import { kindInfo, splitApiVersion, type KindInfo } from './kinds.js';
 import { offsetToPosition } from './locate.js';
@@ -109,6 +109,24 @@ function yamlErrorPosition(file: SourceFile, docOffset: number, err: unknown): {
   return offsetToPosition(file.text, docOffset);
 }
 
+function yamlFinding(file: SourceFile, offset: number, index: number, err: unknown): RawFinding {
+  const pos = yamlErrorPosition(file, offset, err);
+  const reason = yamlReason(err);
+  if (/nesting|maxDepth/i.test(reason)) {
+    return fileFinding(file, 'MSH1008', `Document ${index + 1} of ${file.path} nests deeper than ${MAX_DEPTH} levels; no mesh resource does, so it was not read.`, 0, pos);
+  }
+  if (/alias/i.test(reason)) {
+    return fileFinding(file, 'MSH1009', `Document ${index + 1} of ${file.path} uses more than ${MAX_ALIASES} aliases; expand them, as Kubernetes stores resources without aliases.`, 0, pos);
+  }
+  if (/duplicat/i.test(reason)) {
+    const lineText = file.text.split('\n')[pos.line - 1] ?? '';
+    const keyPattern = /^\s*(?:-\s+)?["']?([^"':]+)["']?\s*:/;
+    const key = keyPattern.exec(lineText.slice(pos.column - 1))?.[1] ?? keyPattern.exec(lineText)?.[1];
+    return fileFinding(file, 'MSH1007', `Key ${key ? `"${key.trim()}" ` : ''}appears twice in the same mapping in ${file.path}; keep one of the two entries (Kubernetes would silently keep the last).`, 0, pos);
+  }
+  return fileFinding(file, 'MSH1006', `YAML syntax error in ${file.path}: ${reason}; fix the YAML at this line (the other documents were still checked).`, 0, pos);
+}
+
 function yamlReason(err: unknown): string {
   const reason = (err as { reason?: string }).reason ?? (err as Error).message ?? String(err);
   return reason.replace(/\s+/g, ' ').trim();
@@ -142,25 +160,27 @@ export function parseDocuments(file: SourceFile): { documents: PolicyDocument[];
     return { documents, findings };
   }
   const parts = splitYamlDocuments(file.text);
+  // Fast path: one pass over the whole file. Only when it fails (a syntax error somewhere) or the
+  // document count disagrees with the split is each document parsed on its own, so that one bad
+  // document still leaves the others checked.
+  let values: unknown[] | undefined;
+  try {
+    values = loadAllYaml(text, { maxDepth: MAX_DEPTH, maxAliases: MAX_ALIASES });
+    if (values.length !== parts.length) values = undefined;
+  } catch {
+    values = undefined;
+  }
   parts.forEach((part, index) => {
     let value: unknown;
-    try {
-      value = loadYaml(part.text, { maxDepth: MAX_DEPTH, maxAliases: MAX_ALIASES });
-    } catch (err) {
-      const pos = yamlErrorPosition(file, part.offset, err);
-      const reason = yamlReason(err);
-      if (/nesting|maxDepth/i.test(reason)) {
-        findings.push(fileFinding(file, 'MSH1008', `Document ${index + 1} of ${file.path} nests deeper than ${MAX_DEPTH} levels; no mesh resource does, so it was not read.`, 0, pos));
-      } else if (/alias/i.test(reason)) {
-        findings.push(fileFinding(file, 'MSH1009', `Document ${index + 1} of ${file.path} uses more than ${MAX_ALIASES} aliases; expand them, as Kubernetes stores resources without aliases.`, 0, pos));
-      } else if (/duplicat/i.test(reason)) {
-        const lineText = file.text.split('\n')[pos.line - 1] ?? '';
-        const key = /^\s*(?:-\s+)?["']?([^"':]+)["']?\s*:/.exec(lineText.slice(pos.column - 1))?.[1] ?? /^\s*(?:-\s+)?["']?([^"':]+)["']?\s*:/.exec(lineText)?.[1];
-        findings.push(fileFinding(file, 'MSH1007', `Key ${key ? `"${key.trim()}" ` : ''}appears twice in the same mapping in ${file.path}; keep one of the two entries (Kubernetes would silently keep the last).`, 0, pos));
-      } else {
-        findings.push(fileFinding(file, 'MSH1006', `YAML syntax error in ${file.path}: ${reason}; fix the YAML at this line (the other documents were still checked).`, 0, pos));
+    if (values) {
+      value = values[index];
+    } else {
+      try {
+        value = loadYaml(part.text, { maxDepth: MAX_DEPTH, maxAliases: MAX_ALIASES });
+      } catch (err) {
+        findings.push(yamlFinding(file, part.offset, index, err));
+        return;
       }
-      return;
     }
     if (value === undefined || value === null) return;
     if (part.text.includes('&') && expandedSize(value, new Map(), 0) > MAX_EXPANDED_NODES) {
@@ -212,7 +232,7 @@ export function resourcesOf(documents: PolicyDocument[], options: LoadOptions = 
     const where = `document ${doc.index + 1} of ${doc.file.path}${pointer ? ` (${pointer})` : ''}`;
     if (value === null || value === undefined) return;
     if (typeof value !== 'object' || Array.isArray(value)) {
-      findings.push(docFinding(doc, pointer, 'MSH1010', `The ${where} is ${describeValue(value)}, not a resource; each document must be a mapping with apiVersion, kind and metadata.`));
+      findings.push(docFinding(doc, pointer, 'MSH1010', `${capitalize(where)} is ${describeValue(value)}, not a resource; each document must be a mapping with apiVersion, kind and metadata.`));
       return;
     }
     const obj = value as Record<string, unknown>;
@@ -222,7 +242,7 @@ export function resourcesOf(documents: PolicyDocument[], options: LoadOptions = 
     }
     const missing = ['apiVersion', 'kind'].filter((f) => typeof obj[f] !== 'string' || obj[f] === '');
     if (missing.length) {
-      findings.push(docFinding(doc, pointer, 'MSH1011', `The ${where} has no ${missing.join(' or ')}; every resource needs apiVersion and kind.`));
+      findings.push(docFinding(doc, pointer, 'MSH1011', `${capitalize(where)} has no ${missing.join(' or ')}; every resource needs apiVersion and kind.`));
       return;
     }
     const apiVersion = obj.apiVersion as string;
@@ -302,4 +322,8 @@ export function syntheticResource(apiVersion: string, kind: string, namespace: s
     annotations: stringMap((metadata as Record<string, unknown>).annotations),
     metadata, spec: object.spec ?? {}, object: { apiVersion, kind, ...object, metadata }, doc: null, pointer: '',
   };
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
