@@ -1,0 +1,232 @@
+// Host names as Istio resolves them: short names to FQDNs, wildcard matching, namespace-qualified
+// gateway hosts, and the visibility rules of exportTo (ServiceEntry, VirtualService and DestinationRule
+// `spec.exportTo`, Service annotation `networking.istio.io/exportTo`).
+import type { AnalysisContext } from '../analysis.js';
+import type { Resource } from '../load.js';
+import { K } from '../kinds.js';
+import { asArray, asObject } from './util.js';
+
+export const EXPORT_ALL = '*';
+export const EXPORT_LOCAL = '.';
+export const MESH_GATEWAY = 'mesh';
+export const SERVICE_EXPORT_ANNOTATION = 'networking.istio.io/exportTo';
+export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
+
+/** The cluster domain of the mesh config (`clusterDomain`), `cluster.local` unless set. */
+export function clusterDomainOf(ctx: AnalysisContext): string {
+  const d = ctx.meshConfig.clusterDomain;
+  return typeof d === 'string' && d !== '' ? d : DEFAULT_CLUSTER_DOMAIN;
+}
+
+export function isWildcardHost(host: string): boolean {
+  return host.startsWith('*');
+}
+
+/**
+ * A host as a fully qualified name: a short name (no dot, no leading `*`) is a Kubernetes Service of
+ * `namespace`; anything else is kept as written.
+ */
+export function toFqdn(namespace: string, host: string, domain = DEFAULT_CLUSTER_DOMAIN): string {
+  if (isWildcardHost(host) || host.includes('.')) return host;
+  return `${host}.${namespace}.svc.${domain}`;
+}
+
+/** `name.ns.svc.<domain>` → {name, namespace}; undefined for any other host. */
+export function serviceOfFqdn(fqdn: string, domain = DEFAULT_CLUSTER_DOMAIN): { name: string; namespace: string } | undefined {
+  const suffix = `.svc.${domain}`;
+  if (!fqdn.endsWith(suffix)) return undefined;
+  const rest = fqdn.slice(0, -suffix.length);
+  const dot = rest.lastIndexOf('.');
+  if (dot <= 0 || dot === rest.length - 1) return undefined;
+  return { name: rest.slice(0, dot), namespace: rest.slice(dot + 1) };
+}
+
+/**
+ * True when two (possibly wildcarded) host names overlap: equal names, or one wildcard covering the
+ * other (`*.com` and `foo.com`, `*.foo.com` and `*.com`, `*` and anything).
+ */
+export function hostMatches(a: string, b: string): boolean {
+  const aw = isWildcardHost(a);
+  const bw = isWildcardHost(b);
+  if (aw && bw) return a.length < b.length ? b.slice(1).endsWith(a.slice(1)) : a.slice(1).endsWith(b.slice(1));
+  if (aw) return b.endsWith(a.slice(1));
+  if (bw) return a.endsWith(b.slice(1));
+  return a === b;
+}
+
+/** True when every name `a` stands for is also covered by `b` (one-way `hostMatches`). */
+export function hostSubsetOf(a: string, b: string): boolean {
+  const aw = isWildcardHost(a);
+  const bw = isWildcardHost(b);
+  if (aw && bw) return a.length >= b.length && a.slice(1).endsWith(b.slice(1));
+  if (aw) return false;
+  if (bw) return a.endsWith(b.slice(1));
+  return a === b;
+}
+
+/**
+ * Gateway server hosts as seen from `namespace`: `ns/host` entries of other namespaces are dropped,
+ * `*\/host` and `ns/host` become `host`, unqualified hosts are kept. `./host` must already be qualified.
+ */
+export function namesForNamespace(hosts: string[], namespace: string): string[] {
+  const out: string[] = [];
+  for (const h of hosts) {
+    const slash = h.indexOf('/');
+    if (slash === -1) {
+      out.push(h);
+      continue;
+    }
+    const ns = h.slice(0, slash);
+    if (ns !== namespace && ns !== EXPORT_ALL) continue;
+    out.push(h.slice(slash + 1));
+  }
+  return out;
+}
+
+/** A reference like a VirtualService's gateway: `ns/name`, or `name` in `defaultNamespace`. */
+export function shortOrFullName(defaultNamespace: string, ref: string): { namespace: string; name: string } {
+  const slash = ref.indexOf('/');
+  if (slash === -1) return { namespace: defaultNamespace, name: ref };
+  return { namespace: ref.slice(0, slash), name: ref.slice(slash + 1) };
+}
+
+/** The strings of a resource's `spec.exportTo` (non-strings dropped). */
+export function exportToList(value: unknown): string[] {
+  return asArray(value).filter((v): v is string => typeof v === 'string');
+}
+
+/** True when an exportTo list exports to every namespace: empty, or naming `*`. */
+export function exportsToAll(exportTo: string[]): boolean {
+  return exportTo.length === 0 || exportTo.includes(EXPORT_ALL);
+}
+
+/**
+ * The visibility scopes of a resource: `['*']` for every namespace, else the namespaces it is exported
+ * to (`.` is its own namespace).
+ */
+export function exportScopes(exportTo: string[], ownNamespace: string): string[] {
+  if (exportsToAll(exportTo)) return [EXPORT_ALL];
+  return [...new Set(exportTo.map((e) => (e === EXPORT_LOCAL ? ownNamespace : e)))];
+}
+
+/** The scopes of a Kubernetes Service from its `networking.istio.io/exportTo` annotation (comma-separated). */
+export function serviceExportScopes(service: Resource): string[] {
+  const anno = service.annotations[SERVICE_EXPORT_ANNOTATION];
+  if (anno === undefined || anno.trim() === '') return [EXPORT_ALL];
+  const list = anno.split(',').map((s) => s.trim()).filter(Boolean);
+  return exportScopes(list, service.namespace);
+}
+
+/** True when something with these scopes is visible from `namespace`. */
+export function visibleFrom(scopes: string[], namespace: string): boolean {
+  return scopes.includes(EXPORT_ALL) || scopes.includes(namespace);
+}
+
+/**
+ * The namespaces whose proxies a VirtualService's routes must work for: its own namespace when it is
+ * exported everywhere (the default), else each namespace it is exported to.
+ */
+export function virtualServiceConsumers(vs: Resource): string[] {
+  const exportTo = exportToList(vs.spec?.exportTo);
+  const out = new Set<string>();
+  if (exportsToAll(exportTo)) out.add(vs.namespace);
+  for (const e of exportTo) {
+    if (e === EXPORT_ALL) continue;
+    out.add(e === EXPORT_LOCAL ? vs.namespace : e);
+  }
+  return [...out];
+}
+
+/** A host known to the mesh: a ServiceEntry host or a Kubernetes Service. */
+export interface ServiceHost {
+  /** FQDN (or wildcard) of the host. */
+  host: string;
+  scopes: string[];
+  ports: number[];
+  kind: 'ServiceEntry' | 'Service';
+  resource: Resource;
+}
+
+/** Every host of the mesh, keyed by scope and FQDN; a Service replaces a ServiceEntry host of the same key. */
+export class ServiceHostIndex {
+  readonly byScopedHost = new Map<string, ServiceHost>();
+  readonly domain: string;
+
+  constructor(resources: { serviceEntries: Resource[]; services: Resource[] }, domain = DEFAULT_CLUSTER_DOMAIN) {
+    this.domain = domain;
+    for (const se of resources.serviceEntries) {
+      const scopes = exportScopes(exportToList(se.spec?.exportTo), se.namespace);
+      const ports = asArray(se.spec?.ports).map((p) => Number(asObject(p).number)).filter((n) => Number.isFinite(n));
+      for (const h of asArray(se.spec?.hosts)) {
+        if (typeof h !== 'string') continue;
+        const host = toFqdn(se.namespace, h, domain);
+        for (const scope of scopes) this.byScopedHost.set(`${scope}/${host}`, { host, scopes, ports, kind: 'ServiceEntry', resource: se });
+      }
+    }
+    for (const svc of resources.services) {
+      const scopes = serviceExportScopes(svc);
+      const ports = asArray(svc.spec?.ports).map((p) => Number(asObject(p).port)).filter((n) => Number.isFinite(n));
+      const host = toFqdn(svc.namespace, svc.name, domain);
+      for (const scope of scopes) this.byScopedHost.set(`${scope}/${host}`, { host, scopes, ports, kind: 'Service', resource: svc });
+    }
+  }
+
+  static of(ctx: AnalysisContext): ServiceHostIndex {
+    return new ServiceHostIndex({ serviceEntries: ctx.of(K.ServiceEntry), services: ctx.of(K.Service) }, clusterDomainOf(ctx));
+  }
+
+  /**
+   * The host a destination of a resource in `sourceNamespace` reaches, looked up from each of
+   * `consumers` (namespaces whose proxies use the route): exact names first, then wildcard ServiceEntry hosts.
+   */
+  resolve(sourceNamespace: string, host: string, consumers: string[] = [sourceNamespace]): ServiceHost | undefined {
+    const fqdn = toFqdn(sourceNamespace, host, this.domain);
+    const exact = this.byScopedHost.get(`${EXPORT_ALL}/${fqdn}`);
+    if (exact) return exact;
+    for (const ns of consumers) {
+      const scoped = this.byScopedHost.get(`${ns}/${fqdn}`);
+      if (scoped) return scoped;
+    }
+    const bare = isWildcardHost(fqdn) ? fqdn.slice(1) : fqdn;
+    for (const [key, entry] of this.byScopedHost) {
+      if (!isWildcardHost(entry.host)) continue;
+      const scope = key.slice(0, key.length - entry.host.length - 1);
+      if (scope !== EXPORT_ALL && !consumers.includes(scope)) continue;
+      if (bare.endsWith(entry.host.slice(1))) return entry;
+    }
+    return undefined;
+  }
+}
+
+/** A DestinationRule's host as an FQDN, with the namespaces it is visible from. */
+export interface DestinationRuleHost {
+  host: string;
+  scopes: string[];
+  subsets: string[];
+  resource: Resource;
+}
+
+export function destinationRuleHosts(ctx: AnalysisContext): DestinationRuleHost[] {
+  const domain = clusterDomainOf(ctx);
+  const out: DestinationRuleHost[] = [];
+  for (const dr of ctx.of(K.DestinationRule)) {
+    const h = dr.spec?.host;
+    if (typeof h !== 'string' || h === '') continue;
+    const subsets = asArray(dr.spec?.subsets)
+      .map((s) => asObject(s).name)
+      .filter((n): n is string => typeof n === 'string');
+    out.push({ host: toFqdn(dr.namespace, h, domain), scopes: exportScopes(exportToList(dr.spec?.exportTo), dr.namespace), subsets, resource: dr });
+  }
+  return out;
+}
+
+/**
+ * The DestinationRules that apply to `fqdn` for proxies in `consumers`: those visible there whose host
+ * names it exactly, or, when none does, those whose wildcard host covers it.
+ */
+export function applicableDestinationRules(rules: DestinationRuleHost[], fqdn: string, consumers: string[]): DestinationRuleHost[] {
+  const visible = rules.filter((r) => consumers.some((ns) => visibleFrom(r.scopes, ns)));
+  const exact = visible.filter((r) => r.host === fqdn);
+  if (exact.length) return exact;
+  return visible.filter((r) => isWildcardHost(r.host) && hostSubsetOf(fqdn, r.host));
+}
