@@ -1,9 +1,106 @@
-import type { Analyzer } from '../analysis.js';
+// virtualservice.DestinationHostAnalyzer: every route and mirror destination must reach a Service or a
+// ServiceEntry host visible where the VirtualService is used (IST0101), name a port the host has
+// (IST0101) or name one when the host has several (IST0112); and routes of a gateway VirtualService
+// without a subset are flagged when a mesh VirtualService splits the same host by subset (IST0140).
+import type { Analyzer, AnalysisContext } from '../analysis.js';
+import type { Resource } from '../load.js';
+import { K } from '../kinds.js';
+import { asArray, type RouteDestination, virtualServiceMirrorDestinations, virtualServiceRouteDestinations } from './util.js';
+import { clusterDomainOf, ServiceHostIndex, toFqdn, virtualServiceConsumers, type ServiceHost } from './hosts.js';
+
+function vsName(vs: Resource): string {
+  return vs.namespace ? `${vs.namespace}/${vs.name}` : vs.name;
+}
+
+function describe(d: RouteDestination): string {
+  return d.section === 'http.mirror' || d.section === 'http.mirrors' ? 'Mirror host' : 'Destination host';
+}
+
+function checkPorts(ctx: AnalysisContext, vs: Resource, d: RouteDestination, target: ServiceHost): void {
+  const what = `${target.kind} ${target.resource.namespace ? `${target.resource.namespace}/` : ''}${target.resource.name}`;
+  if (d.port === undefined) {
+    if (target.ports.length > 1) {
+      ctx.report(
+        'IST0112',
+        vs,
+        `${d.pointer}/port`,
+        `${describe(d)} ${d.host} in VirtualService ${vsName(vs)} names no port, but ${what} exposes ports ${target.ports.join(', ')}; add destination.port.number.`,
+      );
+    }
+    return;
+  }
+  if (!target.ports.includes(d.port)) {
+    const has = target.ports.length ? `only exposes ${target.ports.join(', ')}` : 'declares no ports';
+    ctx.report(
+      'IST0101',
+      vs,
+      `${d.pointer}/port/number`,
+      `Port ${d.port} of ${describe(d).toLowerCase()} ${d.host} in VirtualService ${vsName(vs)} is not a port of ${what}, which ${has}; use one of its ports.`,
+    );
+  }
+}
+
+function checkHosts(ctx: AnalysisContext, vs: Resource, index: ServiceHostIndex): void {
+  const consumers = virtualServiceConsumers(vs);
+  for (const d of [...virtualServiceRouteDestinations(vs.spec), ...virtualServiceMirrorDestinations(vs.spec)]) {
+    const target = index.resolve(vs.namespace, d.host, consumers);
+    if (!target) {
+      const named = consumers.filter(Boolean);
+      const where = named.length ? ` visible from namespace${named.length > 1 ? 's' : ''} ${named.join(', ')}` : '';
+      const message = d.host
+        ? `${describe(d)} ${d.host} in VirtualService ${vsName(vs)} matches no Service or ServiceEntry${where}; fix the host, add the ServiceEntry, or export the service to that namespace.`
+        : `A ${d.section.startsWith('http.mirror') ? 'mirror' : 'route destination'} of VirtualService ${vsName(vs)} names no host; set its host to a Service or ServiceEntry host.`;
+      ctx.report('IST0101', vs, `${d.pointer}/host`, message);
+      continue;
+    }
+    checkPorts(ctx, vs, d, target);
+  }
+}
+
+/** Hosts (as FQDNs) that mesh VirtualServices split by subset, with the VirtualService doing it. */
+function subsetRoutedHosts(ctx: AnalysisContext, domain: string): Map<string, Resource[]> {
+  const out = new Map<string, Resource[]>();
+  for (const vs of ctx.of(K.VirtualService)) {
+    const own = new Set(asArray(vs.spec?.hosts).filter((h): h is string => typeof h === 'string').map((h) => toFqdn(vs.namespace, h, domain)));
+    for (const d of virtualServiceRouteDestinations(vs.spec)) {
+      if (d.section !== 'http' || !d.subset) continue;
+      const fqdn = toFqdn(vs.namespace, d.host, domain);
+      if (!own.has(fqdn)) continue;
+      let list = out.get(fqdn);
+      if (!list) out.set(fqdn, (list = []));
+      if (!list.includes(vs)) list.push(vs);
+    }
+  }
+  return out;
+}
+
+function checkIngressSubsets(ctx: AnalysisContext, vs: Resource, split: Map<string, Resource[]>, domain: string): void {
+  if (asArray(vs.spec?.gateways).length === 0) return;
+  for (const d of virtualServiceRouteDestinations(vs.spec)) {
+    if (d.section !== 'http' || d.subset) continue;
+    for (const other of split.get(toFqdn(vs.namespace, d.host, domain)) ?? []) {
+      ctx.report(
+        'IST0140',
+        vs,
+        `${d.pointer}/host`,
+        `Gateway VirtualService ${vsName(vs)} routes to ${d.host} without a subset, so the subset routing of VirtualService ${vsName(other)} does not apply to its requests; route to a subset here too.`,
+      );
+    }
+  }
+}
 
 export const destinationHosts: Analyzer = {
   name: 'virtualservice.DestinationHostAnalyzer',
-  description: '',
-  inputs: [],
-  codes: [],
-  run() {},
+  description: 'Checks the destination hosts associated with each virtual service',
+  inputs: [K.ServiceEntry, K.VirtualService, K.Service],
+  codes: ['IST0101', 'IST0112', 'IST0140'],
+  run(ctx) {
+    const domain = clusterDomainOf(ctx);
+    const index = ServiceHostIndex.of(ctx);
+    const split = subsetRoutedHosts(ctx, domain);
+    for (const vs of ctx.of(K.VirtualService)) {
+      checkHosts(ctx, vs, index);
+      checkIngressSubsets(ctx, vs, split, domain);
+    }
+  },
 };
