@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { validateText, codesAt } from '../../../support/policy.js';
+
+const analyzers = ['serviceentry.ConflictingServiceEntryProtocolAnalyzer'];
+
+const entry = (name: string, ns: string, protocol: string, exportTo = '') => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  hosts: [api.example.com]
+  ports:
+  - number: 8443
+    name: p
+    protocol: ${protocol}
+  resolution: DNS${exportTo ? `\n  exportTo: [${exportTo}]` : ''}
+`;
+
+test('two ServiceEntries giving one host and port different protocols are each IST0177 at their protocol', async () => {
+  const text = [entry('api-https', 'shop', 'HTTPS'), entry('api-tls', 'shop', 'TLS')].join('---\n');
+  const r = await validateText(text, { analyzers });
+  assert.deepEqual(codesAt(r.findings), ['IST0177@9', 'IST0177@20']);
+  assert.match(r.findings[0]!.message, /shop\/api-https, shop\/api-tls/);
+});
+
+test('the same protocol, or entries visible in different namespaces only, give no finding', async () => {
+  const same = [entry('a', 'shop', 'HTTPS'), entry('b', 'shop', 'https')].join('---\n');
+  assert.deepEqual(codesAt((await validateText(same, { analyzers })).findings), []);
+  const apart = [entry('a', 'shop', 'HTTPS', '"."'), entry('b', 'ops', 'TLS', '"."')].join('---\n');
+  assert.deepEqual(codesAt((await validateText(apart, { analyzers })).findings), []);
+});
