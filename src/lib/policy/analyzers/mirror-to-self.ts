@@ -1,9 +1,60 @@
+// Mirroring exists to copy live traffic to something else (a new version, a recorder); mirroring to a
+// destination the route already sends to makes those pods serve the same request twice.
 import type { Analyzer } from '../analysis.js';
+import { K } from '../kinds.js';
+import { asArray, asObject, routeLabel, sameHost } from './util.js';
+
+interface Target {
+  host: string;
+  subset: string;
+}
+
+function targetOf(destination: unknown): Target | undefined {
+  const d = asObject(destination);
+  if (typeof d.host !== 'string' || d.host === '') return undefined;
+  return { host: d.host, subset: typeof d.subset === 'string' ? d.subset : '' };
+}
+
+/** A mirror set to 0% copies nothing. */
+function mirrorsNothing(percentage: unknown, legacyPercent?: unknown): boolean {
+  const value = asObject(percentage).value;
+  return value === 0 || (percentage === undefined && legacyPercent === 0);
+}
 
 export const mirrorToSelf: Analyzer = {
   name: 'meshctl.MirrorToSelf',
-  description: '',
-  inputs: [],
-  codes: [],
-  run() {},
+  description: "Finds HTTP routes that mirror traffic to one of the route's own destinations.",
+  inputs: [K.VirtualService],
+  codes: ['MSH2010'],
+  run(ctx) {
+    for (const vs of ctx.of(K.VirtualService)) {
+      asArray(asObject(vs.spec).http).forEach((route, i) => {
+        const r = asObject(route);
+        const destinations = asArray(r.route).map((d) => targetOf(asObject(d).destination)).filter((t): t is Target => !!t);
+        if (destinations.length === 0) return;
+        const mirrors: { target: Target | undefined; pointer: string }[] = [];
+        if (r.mirror && !mirrorsNothing(r.mirrorPercentage, r.mirrorPercent)) mirrors.push({ target: targetOf(r.mirror), pointer: `/spec/http/${i}/mirror` });
+        asArray(r.mirrors).forEach((m, k) => {
+          const mirror = asObject(m);
+          if (!mirrorsNothing(mirror.percentage)) mirrors.push({ target: targetOf(mirror.destination), pointer: `/spec/http/${i}/mirrors/${k}/destination` });
+        });
+        for (const { target, pointer } of mirrors) {
+          if (!target) continue;
+          const same = destinations.some((d) => d.subset === target.subset && sameHost(vs.namespace, d.host, target.host));
+          if (!same) continue;
+          const name = target.subset ? `${target.host} (subset ${target.subset})` : target.host;
+          ctx.report(
+            'MSH2010',
+            vs,
+            pointer,
+            `${cap(routeLabel(route, i))} of VirtualService ${vs.name} mirrors traffic to ${name}, which is already one of its destinations, so those pods serve requests twice; mirror to a different host or subset.`,
+          );
+        }
+      });
+    }
+  },
 };
+
+function cap(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
