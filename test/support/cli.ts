@@ -18,7 +18,7 @@ export interface CliOptions {
 }
 
 export function meshctl(args: string[], options: CliOptions = {}): CliResult {
-  const env = { ...process.env, NO_COLOR: '1', ...options.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env };
   delete env.FORCE_COLOR;
   const cmd = options.asUser !== undefined ? 'setpriv' : process.execPath;
   const argv = options.asUser !== undefined
