@@ -5,7 +5,19 @@ import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { joinPointer } from '../locate.js';
 import { asArray, asObject } from './util.js';
-import { describeSelector, labelMap, labelsMatch, qualifiedName, selectorEntryPointer, selectorString, selectorSubset, workloadsOf, type Labels } from './workloads.js';
+import {
+  describeSelector,
+  labelMap,
+  labelsMatch,
+  qualifiedName,
+  reportUnmatchedGatewaySelector,
+  selectWorkloads,
+  selectorEntryPointer,
+  selectorString,
+  selectorSubset,
+  workloadsOf,
+  type Labels,
+} from './workloads.js';
 
 interface GatewayInfo {
   resource: Resource;
@@ -59,6 +71,9 @@ function analyzeGateway(ctx: AnalysisContext, gw: GatewayInfo, all: GatewayInfo[
   if (gw.servers.length === 0) {
     // Nothing of this Gateway binds its selector to a listener, and no other Gateway does either.
     if (gw.key !== '' && !peers.some((p) => p.servers.length > 0)) {
+      // When the selector matches no modelled workload, say that, in the words the other gateway analyzers use,
+      // so a full run reports the selector once.
+      if (selectWorkloads(ctx, gw.selector).length === 0 && reportUnmatchedGatewaySelector(ctx, gw.resource, gw.selector)) return;
       ctx.report(
         'IST0101',
         gw.resource,
