@@ -35,3 +35,17 @@ test('targetRefs, or a selector of other pods, is fine', async () => {
   const other = k8sGateway + policy('  selector:\n    matchLabels: {app: reviews}');
   assert.deepEqual(codesAt((await validateText(other, { analyzers })).findings), []);
 });
+
+test('a Deployment whose pods carry the gateway-name label counts as the Gateway\'s pods', async () => {
+  const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: edge-istio}
+spec:
+  template:
+    metadata: {labels: {gateway.networking.k8s.io/gateway-name: edge, app: edge}}
+    spec: {containers: [{name: istio-proxy, image: proxyv2}]}
+`;
+  const r = await validateText(deployment + policy('  selector:\n    matchLabels: {app: edge}'), { analyzers });
+  assert.deepEqual(codesAt(r.findings), ['IST0166@13']);
+  assert.match(r.findings[0]!.message, /Kubernetes Gateway edge/);
+});
