@@ -53,3 +53,16 @@ metadata:
 `;
   assert.deepEqual(codesAt((await validateText(sidecar('a') + ns, { analyzers })).findings), ['IST0167@5']);
 });
+
+test('a WorkloadEntry satisfies a workloadSelector', async () => {
+  const entry = `---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: vm-1, namespace: shop}
+spec:
+  address: 10.0.0.7
+  labels: {app: legacy}
+`;
+  assert.deepEqual(codesAt((await validateText(sidecar('legacy', 'app: legacy') + entry, { analyzers })).findings), []);
+  assert.deepEqual(codesAt((await validateText(sidecar('legacy', 'app: legacy-typo') + entry, { analyzers })).findings), ['IST0101@8']);
+});
