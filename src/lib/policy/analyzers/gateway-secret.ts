@@ -81,7 +81,9 @@ function certificateProblem(pem: string, key: string, now: number): string | und
   const certBlocks = [blocks[0]!, ...blocks.slice(1).filter((b) => b.type === 'CERTIFICATE')];
   let index = 0;
   for (const block of certBlocks) {
-    for (const der of splitDer(block.der)) {
+    const ders = splitDer(block.der);
+    if (ders.length === 0) return index === 0 ? `has an empty certificate in ${key}` : `has an empty certificate in the chain in ${key}`;
+    for (const der of ders) {
       const which = index === 0 ? `a certificate in ${key}` : `certificate ${index + 1} of the chain in ${key}`;
       let cert: X509Certificate;
       try {
