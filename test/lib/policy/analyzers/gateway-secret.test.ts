@@ -86,3 +86,15 @@ spec:
   const elsewhere = inEdge.replace('metadata: {name: web-cert, namespace: edge}', 'metadata: {name: web-cert, namespace: default}');
   assert.deepEqual(codesAt((await validateText(elsewhere, { analyzers })).findings), ['IST0101@11']);
 });
+
+test('credentialProblem: a certificate not yet valid, and an empty PEM block, are problems', async () => {
+  const { credentialProblem } = await import('../../../../src/lib/policy/analyzers/gateway-secret.js');
+  const valid = await corpusData('gateway-secrets.yaml', 'httpbin-credential');
+  const r = await validateText(secret('istio-system', 'c', { 'tls.crt': valid.crt, 'tls.key': valid.key }), { analyzers: [] });
+  const resource = r.resources[0]!;
+  assert.equal(credentialProblem(resource), undefined);
+  assert.match(credentialProblem(resource, Date.parse('2020-01-01T00:00:00Z'))!, /not valid before 2023-03-14/);
+  const empty = Buffer.from('-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n').toString('base64');
+  const r2 = await validateText(secret('istio-system', 'c', { 'tls.crt': empty, 'tls.key': valid.key }), { analyzers: [] });
+  assert.match(credentialProblem(r2.resources[0]!)!, /empty certificate/);
+});
