@@ -235,11 +235,11 @@ function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): voi
       );
     }
   });
-  for (let i = 0; i < prefixes.length; i++) {
-    const earlier = prefixes[i]!;
-    for (let j = i + 1; j < prefixes.length; j++) {
-      const later = prefixes[j]!;
-      if (!covers(earlier, later)) continue;
+  // Each shadowed match is reported once, against the first earlier match that covers it.
+  for (let j = 1; j < prefixes.length; j++) {
+    const later = prefixes[j]!;
+    const earlier = prefixes.slice(0, j).find((p) => covers(p, later));
+    if (earlier) {
       ctx.report(
         'IST0131',
         vs,
