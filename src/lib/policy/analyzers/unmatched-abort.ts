@@ -21,7 +21,7 @@ export const unmatchedAbort: Analyzer = {
         if (!isCatchAllRoute(route)) return;
         const status = typeof abort.httpStatus === 'number' ? `HTTP ${abort.httpStatus}` : typeof abort.grpcStatus === 'string' ? `gRPC ${abort.grpcStatus}` : 'an error';
         const matched = asArray(asObject(route).match).length > 0 ? 'has a match that takes every request' : 'has no match';
-        const target = hosts.length ? hosts.join(', ') : `VirtualService ${vs.name}`;
+        const target = `${hosts.length ? hosts.join(', ') : `VirtualService ${vs.name}`}${i > 0 ? ' that no earlier route takes' : ''}`;
         ctx.report(
           'MSH2009',
           vs,

@@ -42,6 +42,19 @@ test('a prefix "/" match takes every request too', async () => {
   assert.match(r.findings[0]!.message, /has a match that takes every request and aborts 100% of requests with gRPC UNAVAILABLE/);
 });
 
+test('after other routes, it fails the requests they leave', async () => {
+  const r = await run(vs(`  - match: [{uri: {prefix: /health}}]
+    route:
+    - destination: {host: ratings}
+  - fault:
+      abort: {httpStatus: 500, percentage: {value: 100}}
+    route:
+    - destination: {host: ratings}
+`));
+  assert.deepEqual(codesAt(r.findings), ['MSH2009@12']);
+  assert.match(r.findings[0]!.message, /so every request to ratings that no earlier route takes fails;/);
+});
+
 test('matched, partial and percentage-less aborts have no finding', async () => {
   const r = await run(vs(`  - match:
     - headers:
