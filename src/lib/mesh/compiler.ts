@@ -1,0 +1,673 @@
+// The compiler: mesh model + pods → one HAProxy configuration per sidecar and per ingress gateway.
+//
+// Shape of every compiled proxy (names are stable across compiles so that a diff can tell a weight
+// change from a structural one):
+//   frontend admin     /ready, /revision, /metrics (Prometheus); every answer carries x-mesh-revision
+//   frontend inbound   (sidecars) mTLS listener → backend inbound_app (the app on loopback)
+//   frontend outbound  (sidecars) the app's calls; ingress:<port> (gateways) the users' calls
+//   backend <route>:<n>  one per route destination (host + subset), servers = the destination's pods
+//                        (their inbound listeners, over mTLS with this proxy's own certificate)
+// A route with one destination names its backend directly. A route with several destinations is a
+// weighted route: the Lua action `mesh_pick` chooses the backend by weight, and the weights live in
+// the proxy's Lua state (see runtime/haproxy/lua.ts), so they change through the runtime API alone
+// and read back with `mesh show`. Neither weights nor the revision appear in the configuration text.
+import { createHash } from 'node:crypto';
+import {
+  canonicalHost, destinationRuleFor, hostAliases, hostMatches, labelsMatch, meshVirtualServices, mtlsModeOf, podsOfService,
+  serviceFor, virtualServicesOfGateway,
+  type HeaderOperations, type HttpMatch, type HttpRoute, type LoadBalancerPolicy, type MeshGatewayProxy, type MeshModel,
+  type MeshPod, type MtlsMode, type ProxyPaths, type RouteDestination, type StringMatch, type VirtualServiceSpec,
+} from './model.js';
+import { DEFAULT_TRUST_DOMAIN, spiffeId } from './ca.js';
+import { formatString, line, literalFormat, regexLiteral, renderConfig, word, type HaproxySection } from '../runtime/haproxy/config.js';
+import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from '../runtime/haproxy/lua.js';
+
+export interface CompileOptions {
+  /** The revision every compiled proxy will report once it serves this configuration. */
+  revision: number;
+  trustDomain?: string;
+  /** Worker threads per proxy (1 keeps a sidecar small; gateways may want more). */
+  threads?: number;
+  gatewayThreads?: number;
+}
+
+export interface CompiledServer {
+  /** HAProxy server name: the pod's name (or `endpoint-<n>` for a ServiceEntry address). */
+  name: string;
+  pod: string | null;
+  address: string;
+  port: number;
+  tls: boolean;
+}
+
+export interface CompiledDestination {
+  /** HAProxy backend name: `<route id>:<index>`. */
+  backend: string;
+  host: string;
+  subset: string;
+  weight: number;
+  loadBalancer: LoadBalancerPolicy;
+  servers: CompiledServer[];
+}
+
+export interface CompiledRoute {
+  /** `vs:<namespace>:<name>:<index>`, or `host:<fqdn>` for a host's default route. */
+  id: string;
+  virtualService: { namespace: string; name: string; index: number; routeName: string } | null;
+  /** Hosts the route serves (resolved). */
+  hosts: string[];
+  /** True when the route splits traffic by weight (its weights live in the Lua state). */
+  weighted: boolean;
+  destinations: CompiledDestination[];
+}
+
+export interface CompiledProxy {
+  kind: 'sidecar' | 'gateway';
+  name: string;
+  namespace: string;
+  revision: number;
+  /** SPIFFE ID the proxy presents to the pods it calls (and, for sidecars, to its callers). */
+  identity: string;
+  /** Sidecars: the inbound listener's mTLS mode. */
+  mtlsMode: MtlsMode | null;
+  /** haproxy.cfg text (no revision, no weights inside). */
+  config: string;
+  /** mesh.lua text (library + this proxy's weights and revision). */
+  lua: string;
+  routes: CompiledRoute[];
+  /** Hash of everything that needs a reload to change (config text, Lua library, route shapes). */
+  structureHash: string;
+  paths: ProxyPaths;
+}
+
+export interface CompiledMesh {
+  revision: number;
+  sidecars: CompiledProxy[];
+  gateways: CompiledProxy[];
+  notes: string[];
+}
+
+export class CompileError extends Error {
+  override name = 'CompileError';
+}
+
+const UNIX_PATH_MAX = 107;
+
+/** Compiles every pod's sidecar and every gateway proxy. */
+export function compileMesh(model: MeshModel, input: { pods: MeshPod[]; gateways?: MeshGatewayProxy[] }, options: CompileOptions): CompiledMesh {
+  const notes = [...model.notes];
+  const sidecars = input.pods.map((pod) => compileSidecar(model, pod, input.pods, options, notes));
+  const gateways = (input.gateways ?? []).map((gw) => compileGateway(model, gw, input.pods, options, notes));
+  return { revision: options.revision, sidecars, gateways, notes: [...new Set(notes)] };
+}
+
+// ---------------------------------------------------------------- shared pieces
+
+interface Context {
+  model: MeshModel;
+  pods: MeshPod[];
+  self: { name: string; namespace: string; paths: ProxyPaths };
+  options: CompileOptions;
+  notes: string[];
+}
+
+function checkSocketPaths(paths: ProxyPaths): void {
+  for (const p of [paths.runtimeSocket, paths.masterSocket, paths.inboundTlsSocket, paths.inboundPlainSocket]) {
+    if (Buffer.byteLength(p) > UNIX_PATH_MAX) throw new CompileError(`The socket path ${p} is longer than ${UNIX_PATH_MAX} bytes; use a shorter mesh home.`);
+  }
+}
+
+function globalSection(name: string, kind: string, paths: ProxyPaths, threads: number): HaproxySection {
+  return {
+    kind: 'global',
+    name: '',
+    lines: [
+      line('stats socket', paths.runtimeSocket) + ' mode 600 level admin',
+      'stats timeout 1m',
+      line('lua-load', paths.lua),
+      `nbthread ${threads}`,
+      // Old workers finish their requests after a reload, but not forever.
+      'hard-stop-after 30s',
+      line('node', name),
+      line('description', `meshctl ${kind} ${name}`),
+      'log stdout format raw local0 info',
+      'ssl-default-bind-options ssl-min-ver TLSv1.2',
+      'ssl-default-server-options ssl-min-ver TLSv1.2',
+      'tune.ssl.default-dh-param 2048',
+    ],
+  };
+}
+
+function defaultsSection(): HaproxySection {
+  return {
+    kind: 'defaults',
+    name: '',
+    lines: [
+      'mode http',
+      'log global',
+      // On a reload, idle keep-alive connections get a last response with `Connection: close`
+      // instead of being cut, so clients never write into a closing socket.
+      'option idle-close-on-response',
+      'option redispatch 1',
+      'retries 2',
+      'retry-on conn-failure empty-response',
+      'timeout connect 2s',
+      'timeout client 30s',
+      'timeout server 60s',
+      'timeout http-request 10s',
+      'timeout http-keep-alive 30s',
+      'timeout client-fin 5s',
+      'unique-id-format ' + formatString('%[uuid()]'),
+    ],
+  };
+}
+
+/** One JSON object per request; the access log is the proxy's stdout. */
+function accessLogFormat(proxy: string, direction: string): string {
+  const s = (v: string) => `%[${v},json(utf8s)]`;
+  return '{' + [
+    `"time":"%[date,utime(%Y-%m-%dT%H:%M:%SZ)]"`,
+    `"start_ms":%Ts%ms`,
+    `"request_id":"${s('var(txn.rid)')}"`,
+    `"proxy":"${proxy}"`,
+    `"direction":"${direction}"`,
+    `"source":"${s('var(txn.source)')}"`,
+    `"method":"%HM"`,
+    `"host":"${s('var(txn.host)')}"`,
+    `"path":"${s('var(txn.path)')}"`,
+    `"route":"${s('var(txn.route)')}"`,
+    `"destination_host":"${s('var(txn.dest_host)')}"`,
+    `"destination_subset":"${s('var(txn.dest_subset)')}"`,
+    `"backend":"%b"`,
+    `"server":"%s"`,
+    `"status":%ST`,
+    `"duration_ms":%Ta`,
+    `"upstream_ms":%Tr`,
+    `"retries":"%rc"`,
+    `"bytes":%B`,
+    `"termination":"%ts"`,
+  ].join(',') + '}';
+}
+
+function errorLogFormat(proxy: string, direction: string): string {
+  return `{"time":"%[date,utime(%Y-%m-%dT%H:%M:%SZ)]","start_ms":%Ts%ms,"proxy":"${proxy}","direction":"${direction}","connection_error":"%[fc_err_str,json(utf8s)]","client":"%ci:%cp"}`;
+}
+
+function logLines(proxy: string, direction: string): string[] {
+  return ['log-format ' + formatString(accessLogFormat(proxy, direction)), 'error-log-format ' + formatString(errorLogFormat(proxy, direction))];
+}
+
+/** Request variables every HTTP frontend sets first (log fields and routing keys). */
+function requestVariables(): string[] {
+  return [
+    'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
+    'http-request set-var(txn.path) path',
+    'http-request set-header x-request-id %[unique-id] unless { req.hdr(x-request-id) -m found }',
+    'http-request set-var(txn.rid) req.hdr(x-request-id)',
+  ];
+}
+
+function adminFrontend(port: number, appBackend: string | null): HaproxySection {
+  return {
+    kind: 'frontend',
+    name: 'admin',
+    comment: 'Health, revision and Prometheus metrics for the control plane.',
+    lines: [
+      `bind 127.0.0.1:${port}`,
+      'no log',
+      'http-request use-service prometheus-exporter if { path /metrics }',
+      'http-request return status 200 content-type text/plain lf-string ' + formatString('%[lua.mesh_revision]\n') + ' if { path /revision }',
+      ...(appBackend ? [`http-request return status 503 content-type text/plain string ${word('app not ready\n')} if { path /ready } { nbsrv(${appBackend}) eq 0 }`] : []),
+      `http-request return status 200 content-type text/plain string ${word('ready\n')} if { path /ready }`,
+      `http-request return status 404 content-type text/plain string ${word('not found\n')}`,
+      'http-after-response set-header x-mesh-revision %[lua.mesh_revision]',
+    ],
+  };
+}
+
+// ---------------------------------------------------------------- matches
+
+function headerFetchName(name: string, ctx: Context, where: string): string | null {
+  if (/^[A-Za-z0-9_-]+$/.test(name)) return name.toLowerCase();
+  ctx.notes.push(`${where}: header ${JSON.stringify(name)} is not a valid header name and was not matched.`);
+  return null;
+}
+
+function regexAnchored(re: string): string {
+  // Istio regexes must match the whole value.
+  return `^(?:${re})$`;
+}
+
+function matchCondition(fetch: string, m: StringMatch, ignoreCase = false): string {
+  const i = ignoreCase ? ' -i' : '';
+  if ('exact' in m) return `{ ${fetch} -m str${i} ${word(m.exact)} }`;
+  if ('prefix' in m) return m.prefix === '' ? `{ ${fetch} -m found }` : `{ ${fetch} -m beg${i} ${word(m.prefix)} }`;
+  return `{ ${fetch} -m reg${i} ${word(regexAnchored(m.regex))} }`;
+}
+
+function matchConditions(m: HttpMatch, ctx: Context, where: string): string[] | null {
+  const out: string[] = [];
+  if (m.uri) out.push(matchCondition('path', m.uri, m.ignoreUriCase));
+  if (m.method) out.push(matchCondition('method', m.method));
+  if (m.authority) out.push(matchCondition('req.hdr(host)', m.authority));
+  for (const [name, sm] of Object.entries(m.headers)) {
+    const h = headerFetchName(name, ctx, where);
+    if (h === null) return null;
+    out.push(matchCondition(`req.fhdr(${h})`, sm));
+  }
+  for (const [name, sm] of Object.entries(m.withoutHeaders)) {
+    const h = headerFetchName(name, ctx, where);
+    if (h === null) return null;
+    out.push('!' + matchCondition(`req.fhdr(${h})`, sm));
+  }
+  for (const [name, sm] of Object.entries(m.queryParams)) {
+    if (!/^[A-Za-z0-9_.~-]+$/.test(name)) {
+      ctx.notes.push(`${where}: query parameter ${JSON.stringify(name)} cannot be matched by the local mesh.`);
+      return null;
+    }
+    out.push(matchCondition(`url_param(${name})`, sm));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- destinations
+
+function lbDirective(policy: LoadBalancerPolicy): string {
+  switch (policy) {
+    case 'ROUND_ROBIN':
+    case 'PASSTHROUGH':
+      return 'balance roundrobin';
+    case 'RANDOM':
+      return 'balance random(1)';
+    case 'LEAST_REQUEST':
+      return 'balance leastconn';
+  }
+}
+
+function retryOnKeywords(retryOn: string[]): string[] {
+  const out = new Set(['conn-failure', 'empty-response']);
+  for (const r of retryOn) {
+    if (r === '5xx') ['500', '502', '503', '504'].forEach((c) => out.add(c));
+    else if (r === 'gateway-error') ['502', '503', '504'].forEach((c) => out.add(c));
+    else if (r === 'unavailable') out.add('503');
+    else if (r === 'reset') out.add('empty-response');
+    else if (r === 'connect-failure' || r === 'refused-stream') out.add('conn-failure');
+    else if (/^\d{3}$/.test(r) && ['404', '408', '425', '500', '501', '502', '503', '504'].includes(r)) out.add(r);
+  }
+  return [...out];
+}
+
+interface ResolvedDestination {
+  host: string;
+  subset: string;
+  weight: number;
+  loadBalancer: LoadBalancerPolicy;
+  servers: CompiledServer[];
+}
+
+function resolveDestination(dest: RouteDestination, ctx: Context, where: string): ResolvedDestination {
+  const { model, pods } = ctx;
+  const service = serviceFor(model, dest.fqdn);
+  const dr = destinationRuleFor(model, dest.fqdn, ctx.self.namespace);
+  let loadBalancer: LoadBalancerPolicy = dr?.loadBalancer ?? 'LEAST_REQUEST';
+  if (!service) {
+    ctx.notes.push(`${where}: host ${dest.host} is not a Service or ServiceEntry of the mesh; its requests get 503.`);
+    return { host: dest.fqdn, subset: dest.subset, weight: dest.weight, loadBalancer, servers: [] };
+  }
+  let selected = podsOfService(service, pods);
+  if (dest.subset) {
+    const subset = dr?.subsets.find((s) => s.name === dest.subset);
+    if (!subset) {
+      ctx.notes.push(`${where}: subset ${dest.subset} of ${dest.host} is not defined by a DestinationRule; its requests get 503.`);
+      selected = [];
+    } else {
+      selected = selected.filter((p) => labelsMatch(subset.labels, p.labels));
+      loadBalancer = subset.loadBalancer ?? loadBalancer;
+    }
+  }
+  const servers: CompiledServer[] = selected
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((p) => ({ name: p.name, pod: p.name, address: '127.0.0.1', port: p.ports.inbound, tls: mtlsModeOf(model, p) !== 'DISABLE' }));
+  if (service.kind === 'ServiceEntry' && !service.selector) {
+    service.endpoints.forEach((e, i) => {
+      const port = e.port ?? dest.port ?? service.ports[0]?.port;
+      if (port) servers.push({ name: `endpoint-${i}`, pod: null, address: e.address, port, tls: false });
+    });
+  }
+  return { host: dest.fqdn, subset: dest.subset, weight: dest.weight, loadBalancer, servers };
+}
+
+function headerOperationLines(prefix: 'http-request' | 'http-response', ops: HeaderOperations): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(ops.set)) out.push(`${prefix} set-header ${word(k)} ${literalFormat(v)}`);
+  for (const [k, v] of Object.entries(ops.add)) out.push(`${prefix} add-header ${word(k)} ${literalFormat(v)}`);
+  for (const k of ops.remove) out.push(`${prefix} del-header ${word(k)}`);
+  return out;
+}
+
+interface RouteBuild {
+  compiled: CompiledRoute;
+  /** Frontend rules for direct responses and redirects (evaluated once the route is chosen). */
+  frontendRules: string[];
+  backends: HaproxySection[];
+}
+
+/** Backends of one route; `prefixMatches` lists (match index, prefix) pairs for prefix rewrites. */
+function buildRoute(
+  id: string,
+  route: HttpRoute | null,
+  destinations: RouteDestination[],
+  ctx: Context,
+  meta: CompiledRoute['virtualService'],
+  hosts: string[],
+  where: string,
+): RouteBuild {
+  const frontendRules: string[] = [];
+  const backends: HaproxySection[] = [];
+  const isRoute = `{ var(txn.route) -m str ${word(id)} }`;
+  if (route?.directResponse) {
+    frontendRules.push(`http-request return status ${route.directResponse.status} content-type text/plain string ${word(route.directResponse.body)} if ${isRoute}`);
+  } else if (route?.redirect) {
+    const r = route.redirect;
+    const esc = (t: string) => t.replace(/%/g, '%%');
+    const location = `${r.authority ? `http://${esc(r.authority)}` : ''}${r.uri !== undefined ? esc(r.uri) : '%[pathq]'}`;
+    frontendRules.push(`http-request redirect location ${word(location)} code ${r.code} if ${isRoute}`);
+  }
+  const compiled: CompiledRoute = { id, virtualService: meta, hosts, weighted: destinations.length > 1, destinations: [] };
+  if (route?.directResponse || route?.redirect) return { compiled, frontendRules, backends };
+
+  destinations.forEach((dest, n) => {
+    const resolved = resolveDestination(dest, ctx, where);
+    const backend = `${id}:${n}`;
+    compiled.destinations.push({ backend, ...resolved });
+    const lines: string[] = [
+      lbDirective(resolved.loadBalancer),
+      'no log',
+      `http-request set-var(txn.dest_host) str(${resolved.host})`,
+      ...(resolved.subset ? [`http-request set-var(txn.dest_subset) str(${word(resolved.subset)})`] : []),
+    ];
+    if (route?.rewrite?.uri !== undefined) {
+      const newUri = route.rewrite.uri;
+      const prefixes = route.match.map((m, j) => ({ j, m })).filter(({ m }) => m.uri && 'prefix' in m.uri);
+      for (const { j, m } of prefixes) {
+        const prefix = (m.uri as { prefix: string }).prefix;
+        lines.push(`http-request replace-path ${word('^' + regexLiteral(prefix) + '(.*)$')} ${word(newUri.replace(/%/g, '%%').replace(/\\/g, '\\\\') + '\\1')} if { var(txn.match) -m int ${j} }`);
+      }
+      const cond = prefixes.length ? ` unless ${prefixes.map(({ j }) => `{ var(txn.match) -m int ${j} }`).join(' || ')}` : '';
+      // Without a prefix match the rewrite replaces the whole path (keeping the query string).
+      lines.push(`http-request set-path ${literalFormat(newUri)}${cond}`);
+    }
+    if (route?.rewrite?.authority) lines.push(`http-request set-header host ${literalFormat(route.rewrite.authority)}`);
+    if (route) lines.push(...headerOperationLines('http-request', route.headers.request));
+    lines.push(...headerOperationLines('http-request', dest.headers.request));
+    if (route) lines.push(...headerOperationLines('http-response', route.headers.response));
+    lines.push(...headerOperationLines('http-response', dest.headers.response));
+    if (route?.timeoutMs) lines.push(`timeout server ${route.timeoutMs}`);
+    if (route?.retries) {
+      lines.push(`retries ${Math.max(0, Math.floor(route.retries.attempts))}`);
+      lines.push(`retry-on ${retryOnKeywords(route.retries.retryOn).join(' ')}`);
+    }
+    for (const s of resolved.servers) {
+      const tls = s.tls ? ` ssl crt ${word(ctx.self.paths.certificate)} ca-file ${word(ctx.self.paths.caBundle)} verify required` : '';
+      lines.push(`server ${s.name} ${s.address}:${s.port}${tls}`);
+    }
+    backends.push({ kind: 'backend', name: backend, lines });
+  });
+  return { compiled, frontendRules, backends };
+}
+
+// ---------------------------------------------------------------- routing frontends
+
+interface RoutingTable {
+  /** Frontend lines after the request variables: host ACLs, route choice, responses, use_backend. */
+  frontend: string[];
+  backends: HaproxySection[];
+  routes: CompiledRoute[];
+}
+
+interface HostGroup {
+  /** ACL name. */
+  acl: string;
+  /** ACL definition lines. */
+  aclLines: string[];
+  hosts: string[];
+  vs: VirtualServiceSpec | null;
+  /** The host whose default route applies when no VirtualService exists. */
+  defaultHost: string | null;
+}
+
+function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
+  const frontend: string[] = ['acl has_route var(txn.route) -m found'];
+  const backends: HaproxySection[] = [];
+  const routes: CompiledRoute[] = [];
+  const direct: string[] = [];
+  const weightedIds: string[] = [];
+  const single: string[] = [];
+  for (const g of groups) frontend.push(...g.aclLines);
+  for (const g of groups) {
+    if (g.vs) {
+      const vs = g.vs;
+      for (const route of vs.http) {
+        const id = `vs:${vs.namespace}:${vs.name}:${route.index}`;
+        const where = `VirtualService ${vs.namespace}/${vs.name} http[${route.index}]`;
+        const matches = route.match.length ? route.match : [null];
+        const needsMatchIndex = route.rewrite?.uri !== undefined && route.match.some((m) => m.uri && 'prefix' in m.uri);
+        matches.forEach((m, j) => {
+          const conds = m ? matchConditions(m, ctx, where) : [];
+          if (conds === null) return;
+          const cond = ['!has_route', g.acl, ...conds].join(' ');
+          if (needsMatchIndex) frontend.push(`http-request set-var(txn.match) int(${j}) if ${cond}`);
+          frontend.push(`http-request set-var(txn.route) str(${word(id)}) if ${cond}`);
+        });
+        const built = buildRoute(id, route, route.route, ctx, { namespace: vs.namespace, name: vs.name, index: route.index, routeName: route.name }, g.hosts, where);
+        direct.push(...built.frontendRules);
+        backends.push(...built.backends);
+        routes.push(built.compiled);
+        if (built.compiled.destinations.length > 1) weightedIds.push(id);
+        else if (built.compiled.destinations.length === 1) single.push(`http-request set-var(txn.backend) str(${word(built.compiled.destinations[0].backend)}) if { var(txn.route) -m str ${word(id)} }`);
+      }
+    } else if (g.defaultHost) {
+      const id = `host:${g.defaultHost}`;
+      frontend.push(`http-request set-var(txn.route) str(${word(id)}) if !has_route ${g.acl}`);
+      const dest: RouteDestination = {
+        host: g.defaultHost, fqdn: g.defaultHost, subset: '', port: null, weight: 100,
+        headers: { request: { set: {}, add: {}, remove: [] }, response: { set: {}, add: {}, remove: [] } },
+      };
+      const built = buildRoute(id, null, [dest], ctx, null, g.hosts, `host ${g.defaultHost}`);
+      backends.push(...built.backends);
+      routes.push(built.compiled);
+      single.push(`http-request set-var(txn.backend) str(${word(built.compiled.destinations[0].backend)}) if { var(txn.route) -m str ${word(id)} }`);
+    }
+  }
+  frontend.push(`http-request return status 404 content-type text/plain lf-string ${formatString('meshctl: no route to host %[var(txn.host)]\n')} unless has_route`);
+  frontend.push(...direct);
+  frontend.push(...single);
+  if (weightedIds.length) frontend.push(`http-request lua.mesh_pick if { var(txn.route) -m str ${weightedIds.map(word).join(' ')} }`);
+  frontend.push(`http-request return status 503 content-type text/plain lf-string ${formatString('meshctl: route %[var(txn.route)] has no destination with weight\n')} unless { var(txn.backend) -m found }`);
+  frontend.push('use_backend %[var(txn.backend)]');
+  return { frontend, backends, routes };
+}
+
+/** Host groups for a sidecar's outbound listener: every mesh host, by every name the pod may use. */
+function sidecarHostGroups(ctx: Context): HostGroup[] {
+  const { model } = ctx;
+  const groups: HostGroup[] = [];
+  const vsList = meshVirtualServices(model);
+  const claimed = new Set<string>();
+  const hostsOfVs = (vs: VirtualServiceSpec) => vs.hosts.map((h) => canonicalHost(h, vs.namespace, model.namespaces));
+  let n = 0;
+  for (const vs of vsList) {
+    const hosts = hostsOfVs(vs).filter((h) => !claimed.has(h));
+    if (!hosts.length) continue;
+    hosts.forEach((h) => claimed.add(h));
+    const exact = hosts.filter((h) => !h.startsWith('*'));
+    const wild = hosts.filter((h) => h.startsWith('*'));
+    const acl = `vs_${n++}`;
+    const aliases = exact.flatMap((h) => hostAliases(h, ctx.self.namespace));
+    const aclLines: string[] = [];
+    if (aliases.length) aclLines.push(`acl ${acl} var(txn.host) -m str ${aliases.map(word).join(' ')}`);
+    for (const w of wild) aclLines.push(w === '*' ? `acl ${acl} always_true` : `acl ${acl} var(txn.host) -m end ${word(w.slice(1))}`);
+    groups.push({ acl, aclLines, hosts, vs, defaultHost: null });
+  }
+  for (const svc of model.services) {
+    if (claimed.has(svc.host) || svc.host.startsWith('*')) continue;
+    claimed.add(svc.host);
+    const acl = `host_${n++}`;
+    groups.push({ acl, aclLines: [`acl ${acl} var(txn.host) -m str ${hostAliases(svc.host, ctx.self.namespace).map(word).join(' ')}`], hosts: [svc.host], vs: null, defaultHost: svc.host });
+  }
+  // Wildcard VirtualServices come last so that exact hosts win, as in Istio.
+  return [...groups.filter((g) => !g.hosts.some((h) => h.startsWith('*'))), ...groups.filter((g) => g.hosts.some((h) => h.startsWith('*')))];
+}
+
+// ---------------------------------------------------------------- sidecars
+
+function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string): HaproxySection[] {
+  const p = pod.paths;
+  const tls = `ssl crt ${word(p.certificate)} ca-file ${word(p.caBundle)} verify required`;
+  const httpLines = (bind: string): string[] => [
+    bind,
+    ...logLines(pod.name, 'inbound'),
+    ...requestVariables(),
+    // The peer's identity comes from its verified certificate, read once per connection.
+    'http-request set-var(sess.peer) lua.mesh_peer_spiffe_id if { ssl_c_used } !{ var(sess.peer) -m found }',
+    'http-request set-var(txn.source) var(sess.peer) if { var(sess.peer) -m found }',
+    'http-request del-header x-forwarded-client-cert',
+    'http-request set-header x-forwarded-client-cert ' + formatString(`By=${identity};Hash=%[ssl_c_der,sha2(256),hex,lower];URI=%[var(sess.peer)]`) + ' if { var(sess.peer) -m found }',
+    'http-request set-var(txn.dest_host) var(txn.host)',
+    'default_backend inbound_app',
+  ];
+  const app: HaproxySection = {
+    kind: 'backend',
+    name: 'inbound_app',
+    lines: ['no log', 'balance first', `server app 127.0.0.1:${pod.ports.app} check inter 1s fall 2 rise 1`],
+  };
+  if (mode === 'STRICT') {
+    return [{ kind: 'frontend', name: 'inbound', comment: 'mTLS only (PeerAuthentication STRICT): plaintext never reaches HTTP.', lines: httpLines(`bind 127.0.0.1:${pod.ports.inbound} ${tls}`) }, app];
+  }
+  if (mode === 'DISABLE') {
+    return [{ kind: 'frontend', name: 'inbound', comment: 'PeerAuthentication DISABLE: plaintext only.', lines: httpLines(`bind 127.0.0.1:${pod.ports.inbound}`) }, app];
+  }
+  return [
+    {
+      kind: 'frontend',
+      name: 'inbound',
+      comment: 'PeerAuthentication PERMISSIVE: a TLS ClientHello goes to the mTLS half, anything else to the plaintext half.',
+      lines: [
+        `bind 127.0.0.1:${pod.ports.inbound}`,
+        'mode tcp',
+        'no log',
+        'no option idle-close-on-response',
+        'tcp-request inspect-delay 5s',
+        'tcp-request content accept if { req.ssl_hello_type 1 }',
+        'tcp-request content accept if { req.len gt 0 }',
+        'use_backend inbound_split_tls if { req.ssl_hello_type 1 }',
+        'default_backend inbound_split_plain',
+      ],
+    },
+    { kind: 'backend', name: 'inbound_split_tls', lines: ['mode tcp', 'no log', `server tls unix@${p.inboundTlsSocket} send-proxy-v2`] },
+    { kind: 'backend', name: 'inbound_split_plain', lines: ['mode tcp', 'no log', `server plain unix@${p.inboundPlainSocket} send-proxy-v2`] },
+    { kind: 'frontend', name: 'inbound_mtls', lines: httpLines(`bind unix@${p.inboundTlsSocket} mode 600 accept-proxy ${tls}`) },
+    { kind: 'frontend', name: 'inbound_plain', lines: httpLines(`bind unix@${p.inboundPlainSocket} mode 600 accept-proxy`) },
+    app,
+  ];
+}
+
+function finish(kind: 'sidecar' | 'gateway', self: { name: string; namespace: string; paths: ProxyPaths }, identity: string, mtlsMode: MtlsMode | null, sections: HaproxySection[], routes: CompiledRoute[], options: CompileOptions): CompiledProxy {
+  const config = renderConfig({ header: [`meshctl ${kind} ${self.namespace}/${self.name} (generated by meshctl; edits are overwritten)`], sections });
+  const luaRoutes: LuaRouteData[] = routes.filter((r) => r.weighted && r.destinations.length > 1).map((r) => ({ id: r.id, backends: r.destinations.map((d) => d.backend), weights: r.destinations.map((d) => d.weight) }));
+  const shape = routes.map((r) => [r.id, r.weighted, r.destinations.map((d) => d.backend)]);
+  const structureHash = createHash('sha256').update(config).update('\0').update(MESH_LUA_LIBRARY).update('\0').update(JSON.stringify(shape)).digest('hex');
+  return {
+    kind,
+    name: self.name,
+    namespace: self.namespace,
+    revision: options.revision,
+    identity,
+    mtlsMode,
+    config,
+    lua: renderLuaFile(options.revision, luaRoutes),
+    routes,
+    structureHash,
+    paths: self.paths,
+  };
+}
+
+/** Compiles one pod's sidecar. `pods` are every pod of the mesh (the destinations). */
+export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], options: CompileOptions, notes: string[] = []): CompiledProxy {
+  checkSocketPaths(pod.paths);
+  const trustDomain = options.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+  const identity = spiffeId({ trustDomain, namespace: pod.namespace, serviceAccount: pod.serviceAccount });
+  const ctx: Context = { model, pods, self: pod, options, notes };
+  const mode = mtlsModeOf(model, pod);
+  const table = routeRules(sidecarHostGroups(ctx), ctx);
+  const sections: HaproxySection[] = [
+    globalSection(pod.name, 'sidecar', pod.paths, options.threads ?? 1),
+    defaultsSection(),
+    adminFrontend(pod.ports.admin, 'inbound_app'),
+    ...inboundSections(pod, mode, identity),
+    {
+      kind: 'frontend',
+      name: 'outbound',
+      comment: "The app's outgoing calls (origin-form with a Host header, or absolute-form as to an HTTP proxy).",
+      lines: [
+        `bind 127.0.0.1:${pod.ports.outbound}`,
+        ...logLines(pod.name, 'outbound'),
+        ...requestVariables(),
+        `http-request set-var(txn.source) str(${word(identity)})`,
+        // Absolute-form requests (HTTP_PROXY clients) go on in origin-form, as apps expect.
+        'http-request set-uri %[pathq] if { url -m beg -i http:// }',
+        ...table.frontend,
+      ],
+    },
+    ...table.backends,
+  ];
+  return finish('sidecar', pod, identity, mode, sections, table.routes, options);
+}
+
+// ---------------------------------------------------------------- gateways
+
+/** Compiles one ingress gateway proxy for the Gateway resource it is named after. */
+export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: MeshPod[], options: CompileOptions, notes: string[] = []): CompiledProxy {
+  checkSocketPaths(gw.paths);
+  const spec = model.gateways.find((g) => g.name === gw.name && g.namespace === gw.namespace);
+  if (!spec) throw new CompileError(`Gateway ${gw.namespace}/${gw.name} is not among the applied resources; apply it before starting its proxy.`);
+  const trustDomain = options.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+  const identity = spiffeId({ trustDomain, namespace: gw.namespace, serviceAccount: gw.serviceAccount });
+  const ctx: Context = { model, pods, self: gw, options, notes };
+  const bound = virtualServicesOfGateway(model, spec);
+  const sections: HaproxySection[] = [globalSection(gw.name, 'gateway', gw.paths, options.gatewayThreads ?? options.threads ?? 1), defaultsSection(), adminFrontend(gw.ports.admin, null)];
+  const routes: CompiledRoute[] = [];
+  const backends = new Map<string, HaproxySection>();
+  const ports = [...new Set(spec.servers.map((s) => s.port))].filter((p) => Number.isInteger(p) && p > 0).sort((a, b) => a - b);
+  for (const port of ports) {
+    const serverHosts = spec.servers.filter((s) => s.port === port).flatMap((s) => s.hosts);
+    const groups: HostGroup[] = [];
+    bound.forEach((vs, n) => {
+      const hosts = vs.hosts.map((h) => h.toLowerCase()).filter((h) => serverHosts.some((p) => hostMatches(p, h) || hostMatches(h, p)));
+      if (!hosts.length) return;
+      const acl = `vs_${n}`;
+      const aclLines = hosts.map((h) => (h === '*' ? `acl ${acl} always_true` : h.startsWith('*.') ? `acl ${acl} var(txn.host) -m end ${word(h.slice(1))}` : `acl ${acl} var(txn.host) -m str ${word(h)}`));
+      groups.push({ acl, aclLines, hosts, vs, defaultHost: null });
+    });
+    const ordered = [...groups.filter((g) => !g.hosts.includes('*')), ...groups.filter((g) => g.hosts.includes('*'))];
+    const table = routeRules(ordered, ctx);
+    const listen = gw.listeners[port] ?? port;
+    sections.push({
+      kind: 'frontend',
+      name: `ingress_${port}`,
+      comment: `Gateway ${spec.namespace}/${spec.name} port ${port}.`,
+      lines: [
+        `bind 127.0.0.1:${listen}`,
+        ...logLines(gw.name, 'ingress'),
+        ...requestVariables(),
+        'http-request set-var(txn.source) src',
+        'http-request set-uri %[pathq] if { url -m beg -i http:// }',
+        ...table.frontend,
+      ],
+    });
+    for (const b of table.backends) backends.set(b.name, b);
+    for (const r of table.routes) if (!routes.some((x) => x.id === r.id)) routes.push(r);
+  }
+  sections.push(...backends.values());
+  return finish('gateway', gw, identity, null, sections, routes, options);
+}

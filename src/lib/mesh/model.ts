@@ -1,0 +1,598 @@
+// The local mesh's view of policy: resources (Workload, Service, ServiceEntry, VirtualService,
+// DestinationRule, Gateway, PeerAuthentication) normalised into typed specs, plus the pods and
+// gateway proxies that run them on loopback. The compiler reads only this model.
+import path from 'node:path';
+import type { Resource } from '../policy/load.js';
+import { K } from '../policy/kinds.js';
+
+export const CLUSTER_DOMAIN = 'cluster.local';
+export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
+
+// ---------------------------------------------------------------- pods and proxies (runtime side)
+
+export interface PodPorts {
+  /** The app's own port on 127.0.0.1 (given to it as PORT). */
+  app: number;
+  /** The sidecar's mTLS listener, which other pods and gateways call. */
+  inbound: number;
+  /** The sidecar's listener for the app's outgoing calls (MESH_OUTBOUND_URL, HTTP_PROXY). */
+  outbound: number;
+  /** The sidecar's admin HTTP port: /ready, /metrics (Prometheus), /revision. */
+  admin: number;
+}
+
+/** Files of one proxy, all inside its directory. */
+export interface ProxyPaths {
+  dir: string;
+  /** The HAProxy configuration the master loads (and re-reads on reload). */
+  config: string;
+  /** The Lua program with the proxy's route weights and revision. */
+  lua: string;
+  /** Runtime API (stats socket, level admin, mode 0600). */
+  runtimeSocket: string;
+  /** Master CLI (reload, show proc; mode 0600). */
+  masterSocket: string;
+  /** Workload certificate and key in one PEM (mode 0600). */
+  certificate: string;
+  /** The mesh root the proxy verifies peers against. */
+  caBundle: string;
+  /** JSON-lines access log (the proxy's stdout). */
+  accessLog: string;
+  /** HAProxy's own messages (its stderr). */
+  proxyLog: string;
+  /** The last applied compiled config (JSON), used to diff the next one. */
+  state: string;
+  /** Sockets of the PERMISSIVE inbound split (TLS and plaintext halves). */
+  inboundTlsSocket: string;
+  inboundPlainSocket: string;
+}
+
+/** The standard file layout of a proxy directory. */
+export function proxyPaths(dir: string): ProxyPaths {
+  const p = (f: string) => path.join(dir, f);
+  return {
+    dir,
+    config: p('haproxy.cfg'),
+    lua: p('mesh.lua'),
+    runtimeSocket: p('admin.sock'),
+    masterSocket: p('master.sock'),
+    certificate: p('proxy.pem'),
+    caBundle: p('ca.pem'),
+    accessLog: p('access.log'),
+    proxyLog: p('proxy.log'),
+    state: p('compiled.json'),
+    inboundTlsSocket: p('in-tls.sock'),
+    inboundPlainSocket: p('in-plain.sock'),
+  };
+}
+
+export interface MeshPod {
+  /** `<workload>-<n>` */
+  name: string;
+  namespace: string;
+  workload: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  ports: PodPorts;
+  paths: ProxyPaths;
+}
+
+/** An ingress proxy for an Istio Gateway. */
+export interface MeshGatewayProxy {
+  /** The Gateway resource's name (the proxy is named `<name>` too). */
+  name: string;
+  namespace: string;
+  /** Identity of the proxy when it calls pods over mTLS. */
+  serviceAccount: string;
+  /** Gateway server port number → the loopback port it is served on (same number by default). */
+  listeners: Record<number, number>;
+  ports: { admin: number };
+  paths: ProxyPaths;
+}
+
+/** What a proxy needs to be started and updated: both pods and gateway proxies are one. */
+export interface ProxyTarget {
+  name: string;
+  namespace: string;
+  ports: { admin: number };
+  paths: ProxyPaths;
+}
+
+// ---------------------------------------------------------------- policy specs
+
+export type StringMatch = { exact: string } | { prefix: string } | { regex: string };
+
+export interface HttpMatch {
+  uri?: StringMatch;
+  method?: StringMatch;
+  authority?: StringMatch;
+  /** Lower-case header name → match. */
+  headers: Record<string, StringMatch>;
+  withoutHeaders: Record<string, StringMatch>;
+  queryParams: Record<string, StringMatch>;
+  ignoreUriCase: boolean;
+}
+
+export interface HeaderOperations {
+  set: Record<string, string>;
+  add: Record<string, string>;
+  remove: string[];
+}
+
+export interface RouteHeaders {
+  request: HeaderOperations;
+  response: HeaderOperations;
+}
+
+export interface RouteDestination {
+  /** The host as written. */
+  host: string;
+  /** The host resolved against the VirtualService's namespace. */
+  fqdn: string;
+  subset: string;
+  port: number | null;
+  weight: number;
+  headers: RouteHeaders;
+}
+
+export interface HttpRoute {
+  name: string;
+  /** Position in the VirtualService's `http` list. */
+  index: number;
+  match: HttpMatch[];
+  route: RouteDestination[];
+  rewrite: { uri?: string; authority?: string } | null;
+  headers: RouteHeaders;
+  timeoutMs: number | null;
+  retries: { attempts: number; retryOn: string[] } | null;
+  redirect: { uri?: string; authority?: string; code: number } | null;
+  directResponse: { status: number; body: string } | null;
+}
+
+export interface VirtualServiceSpec {
+  name: string;
+  namespace: string;
+  hosts: string[];
+  /** `mesh`, or `<namespace>/<name>` of a Gateway. */
+  gateways: string[];
+  http: HttpRoute[];
+  resource: Resource;
+}
+
+export type LoadBalancerPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'PASSTHROUGH';
+
+export interface SubsetSpec {
+  name: string;
+  labels: Record<string, string>;
+  loadBalancer: LoadBalancerPolicy | null;
+}
+
+export interface DestinationRuleSpec {
+  name: string;
+  namespace: string;
+  host: string;
+  fqdn: string;
+  loadBalancer: LoadBalancerPolicy | null;
+  subsets: SubsetSpec[];
+  resource: Resource;
+}
+
+export interface MeshService {
+  /** Fully qualified host: `<name>.<ns>.svc.cluster.local` for Services, as written for ServiceEntries. */
+  host: string;
+  name: string;
+  namespace: string;
+  kind: 'Service' | 'ServiceEntry';
+  /** Pod selector (Service selector, ServiceEntry workloadSelector); null selects no pod. */
+  selector: Record<string, string> | null;
+  ports: { name: string; port: number; protocol: string }[];
+  /** ServiceEntry static endpoints (called in plaintext: they are outside the mesh). */
+  endpoints: { address: string; port: number | null }[];
+  resource: Resource;
+}
+
+export interface GatewayServerSpec {
+  port: number;
+  protocol: string;
+  /** Hosts with any `namespace/` prefix removed. */
+  hosts: string[];
+}
+
+export interface GatewaySpec {
+  name: string;
+  namespace: string;
+  selector: Record<string, string>;
+  servers: GatewayServerSpec[];
+  resource: Resource;
+}
+
+export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+
+export interface PeerAuthenticationSpec {
+  name: string;
+  namespace: string;
+  selector: Record<string, string> | null;
+  mode: MtlsMode | 'UNSET';
+  resource: Resource;
+}
+
+export interface WorkloadSpec {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  command: string[];
+  env: Record<string, string>;
+  /** The port the app serves (its Service's targetPort); the pod's loopback app port is assigned per replica. */
+  port: number | null;
+  replicas: number;
+  serviceAccount: string;
+  resource: Resource;
+}
+
+export interface MeshModel {
+  rootNamespace: string;
+  namespaces: Set<string>;
+  workloads: WorkloadSpec[];
+  services: MeshService[];
+  virtualServices: VirtualServiceSpec[];
+  destinationRules: DestinationRuleSpec[];
+  gateways: GatewaySpec[];
+  peerAuthentications: PeerAuthenticationSpec[];
+  /** Policy the local mesh reads but does not enforce, one sentence each. */
+  notes: string[];
+}
+
+// ---------------------------------------------------------------- hosts
+
+/**
+ * Resolves a host name as Kubernetes DNS would from `namespace`: `reviews`, `reviews.<ns>`,
+ * `reviews.<ns>.svc` and `reviews.<ns>.svc.cluster.local` are the same service. Names of two
+ * labels whose second label is not a known namespace (e.g. `example.com`) are left as written.
+ */
+export function canonicalHost(host: string, namespace: string, namespaces?: Set<string>): string {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  if (h === '*' || h.startsWith('*.')) return h;
+  const parts = h.split('.');
+  if (parts.length === 1) return `${h}.${namespace}.svc.${CLUSTER_DOMAIN}`;
+  if (parts.length === 2 && (!namespaces || namespaces.has(parts[1]))) return `${h}.svc.${CLUSTER_DOMAIN}`;
+  if (parts.length === 3 && parts[2] === 'svc') return `${h}.${CLUSTER_DOMAIN}`;
+  return h;
+}
+
+/** The names a pod in `callerNamespace` can use for `fqdn` (every form that resolves to it). */
+export function hostAliases(fqdn: string, callerNamespace: string): string[] {
+  const suffix = `.svc.${CLUSTER_DOMAIN}`;
+  if (!fqdn.endsWith(suffix)) return [fqdn];
+  const [name, ns] = fqdn.slice(0, -suffix.length).split('.');
+  const aliases = [fqdn, `${name}.${ns}.svc`, `${name}.${ns}`];
+  if (ns === callerNamespace) aliases.push(name);
+  return aliases;
+}
+
+/** True when `host` (a request's Host, lower case, no port) is matched by a VirtualService or Gateway host pattern. */
+export function hostMatches(pattern: string, host: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1));
+  return pattern === host;
+}
+
+export function labelsMatch(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+// ---------------------------------------------------------------- building the model
+
+function record(v: unknown): Record<string, string> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) out[k] = val === null || val === undefined ? '' : String(val);
+  return out;
+}
+
+function list<T = unknown>(v: unknown): T[] {
+  return Array.isArray(v) ? (v as T[]) : [];
+}
+
+function stringMatch(v: unknown): StringMatch | undefined {
+  if (!v || typeof v !== 'object') return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o.exact === 'string') return { exact: o.exact };
+  if (typeof o.prefix === 'string') return { prefix: o.prefix };
+  if (typeof o.regex === 'string') return { regex: o.regex };
+  return undefined;
+}
+
+function matchRecord(v: unknown, lower: boolean): Record<string, StringMatch> {
+  const out: Record<string, StringMatch> = {};
+  if (!v || typeof v !== 'object') return out;
+  for (const [k, m] of Object.entries(v)) {
+    const sm = stringMatch(m);
+    if (sm) out[lower ? k.toLowerCase() : k] = sm;
+  }
+  return out;
+}
+
+function headerOperations(v: unknown): HeaderOperations {
+  const o = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
+  return { set: record(o.set), add: record(o.add), remove: list<string>(o.remove).map(String) };
+}
+
+function routeHeaders(v: unknown): RouteHeaders {
+  const o = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
+  return { request: headerOperations(o.request), response: headerOperations(o.response) };
+}
+
+/** Istio durations (`1.5s`, `300ms`, `1m`, `1h`) in milliseconds; null when absent or unreadable. */
+export function durationMs(v: unknown): number | null {
+  if (typeof v !== 'string') return null;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v.trim());
+  if (!m) return null;
+  const n = Number(m[1]);
+  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']);
+}
+
+function loadBalancer(v: unknown): LoadBalancerPolicy | null {
+  const simple = (v as { loadBalancer?: { simple?: unknown } } | undefined)?.loadBalancer?.simple;
+  if (simple === 'ROUND_ROBIN' || simple === 'RANDOM' || simple === 'PASSTHROUGH') return simple;
+  if (simple === 'LEAST_REQUEST' || simple === 'LEAST_CONN') return 'LEAST_REQUEST';
+  return null;
+}
+
+function gatewayRef(ref: string, vsNamespace: string): string {
+  if (ref === 'mesh') return 'mesh';
+  return ref.includes('/') ? ref : `${vsNamespace}/${ref}`;
+}
+
+/** Builds the model from loaded resources; resources of other kinds are ignored. */
+export function buildMeshModel(resources: Resource[], options: { rootNamespace?: string } = {}): MeshModel {
+  const rootNamespace = options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+  const notes: string[] = [];
+  const namespaces = new Set<string>(['default', rootNamespace]);
+  for (const r of resources) {
+    if (r.namespace) namespaces.add(r.namespace);
+    if (r.kindId === K.Namespace) namespaces.add(r.name);
+  }
+  const sorted = [...resources].sort((a, b) => (a.namespace + '/' + a.name).localeCompare(b.namespace + '/' + b.name));
+  const of = (kind: string) => sorted.filter((r) => r.kindId === kind);
+  const ns = (r: Resource) => r.namespace || 'default';
+
+  const workloads: WorkloadSpec[] = of(K.Workload).map((r) => {
+    const spec = r.spec ?? {};
+    const replicas = Number.isInteger(spec.replicas) && spec.replicas >= 0 ? spec.replicas : 1;
+    return {
+      name: r.name,
+      namespace: ns(r),
+      labels: { ...r.labels },
+      command: list(spec.command).map(String),
+      env: record(spec.env),
+      port: Number.isInteger(spec.port) ? spec.port : null,
+      replicas,
+      serviceAccount: typeof spec.serviceAccount === 'string' && spec.serviceAccount ? spec.serviceAccount : 'default',
+      resource: r,
+    };
+  });
+
+  const services: MeshService[] = [];
+  for (const r of of(K.Service)) {
+    const spec = r.spec ?? {};
+    services.push({
+      host: `${r.name}.${ns(r)}.svc.${CLUSTER_DOMAIN}`,
+      name: r.name,
+      namespace: ns(r),
+      kind: 'Service',
+      selector: spec.selector && typeof spec.selector === 'object' ? record(spec.selector) : null,
+      ports: list<Record<string, unknown>>(spec.ports).map((p) => ({ name: String(p.name ?? ''), port: Number(p.port), protocol: String(p.protocol ?? 'TCP') })),
+      endpoints: [],
+      resource: r,
+    });
+  }
+  for (const r of of(K.ServiceEntry)) {
+    const spec = r.spec ?? {};
+    const selector = spec.workloadSelector?.labels ? record(spec.workloadSelector.labels) : null;
+    const ports = list<Record<string, unknown>>(spec.ports).map((p) => ({ name: String(p.name ?? ''), port: Number(p.number), protocol: String(p.protocol ?? 'HTTP') }));
+    const endpoints = list<Record<string, unknown>>(spec.endpoints)
+      .filter((e) => typeof e.address === 'string')
+      .map((e) => {
+        const portMap = record(e.ports);
+        const first = Object.values(portMap)[0];
+        return { address: String(e.address), port: first ? Number(first) : ports[0]?.port ?? null };
+      });
+    for (const host of list<string>(spec.hosts)) {
+      services.push({ host: canonicalHost(String(host), ns(r), namespaces), name: r.name, namespace: ns(r), kind: 'ServiceEntry', selector, ports, endpoints, resource: r });
+    }
+  }
+
+  const virtualServices: VirtualServiceSpec[] = of(K.VirtualService).map((r) => {
+    const spec = r.spec ?? {};
+    const vsNs = ns(r);
+    const gateways = list<string>(spec.gateways).map((g) => gatewayRef(String(g), vsNs));
+    if (list(spec.tcp).length || list(spec.tls).length) notes.push(`VirtualService ${vsNs}/${r.name}: tcp and tls routes are not enforced by the local mesh (HTTP only).`);
+    const http: HttpRoute[] = list<Record<string, unknown>>(spec.http).map((h, index) => {
+      if (h.fault || h.mirror) notes.push(`VirtualService ${vsNs}/${r.name} http[${index}]: fault injection and mirroring are not enforced by the local mesh yet.`);
+      const explicit = list<Record<string, unknown>>(h.route).some((d) => typeof d.weight === 'number');
+      const routeList = list<Record<string, unknown>>(h.route);
+      const route: RouteDestination[] = routeList.map((d) => {
+        const dest = (d.destination ?? {}) as Record<string, unknown>;
+        const host = String(dest.host ?? '');
+        const portNumber = (dest.port as { number?: unknown } | undefined)?.number;
+        return {
+          host,
+          fqdn: canonicalHost(host, vsNs, namespaces),
+          subset: typeof dest.subset === 'string' ? dest.subset : '',
+          port: typeof portNumber === 'number' ? portNumber : null,
+          // Istio: one destination takes all traffic; unweighted destinations beside weighted ones take none.
+          weight: typeof d.weight === 'number' ? d.weight : explicit ? 0 : routeList.length === 1 ? 100 : Math.floor(100 / routeList.length),
+          headers: routeHeaders(d.headers),
+        };
+      });
+      const rw = h.rewrite as Record<string, unknown> | undefined;
+      const rd = h.redirect as Record<string, unknown> | undefined;
+      const dr = h.directResponse as Record<string, unknown> | undefined;
+      const retries = h.retries as Record<string, unknown> | undefined;
+      return {
+        name: typeof h.name === 'string' ? h.name : '',
+        index,
+        match: list<Record<string, unknown>>(h.match).map((m) => ({
+          uri: stringMatch(m.uri),
+          method: stringMatch(m.method),
+          authority: stringMatch(m.authority),
+          headers: matchRecord(m.headers, true),
+          withoutHeaders: matchRecord(m.withoutHeaders, true),
+          queryParams: matchRecord(m.queryParams, false),
+          ignoreUriCase: m.ignoreUriCase === true,
+        })),
+        route,
+        rewrite: rw && (typeof rw.uri === 'string' || typeof rw.authority === 'string')
+          ? { ...(typeof rw.uri === 'string' ? { uri: rw.uri } : {}), ...(typeof rw.authority === 'string' ? { authority: rw.authority } : {}) }
+          : null,
+        headers: routeHeaders(h.headers),
+        timeoutMs: durationMs(h.timeout),
+        retries: retries && typeof retries.attempts === 'number'
+          ? { attempts: retries.attempts, retryOn: typeof retries.retryOn === 'string' ? retries.retryOn.split(',').map((s) => s.trim()).filter(Boolean) : [] }
+          : null,
+        redirect: rd ? { ...(typeof rd.uri === 'string' ? { uri: rd.uri } : {}), ...(typeof rd.authority === 'string' ? { authority: rd.authority } : {}), code: typeof rd.redirectCode === 'number' ? rd.redirectCode : 301 } : null,
+        directResponse: dr && typeof dr.status === 'number'
+          ? { status: dr.status, body: String((dr.body as { string?: unknown } | undefined)?.string ?? '') }
+          : null,
+      };
+    });
+    return { name: r.name, namespace: vsNs, hosts: list<string>(spec.hosts).map(String), gateways: gateways.length ? gateways : ['mesh'], http, resource: r };
+  });
+
+  const destinationRules: DestinationRuleSpec[] = of(K.DestinationRule).map((r) => {
+    const spec = r.spec ?? {};
+    return {
+      name: r.name,
+      namespace: ns(r),
+      host: String(spec.host ?? ''),
+      fqdn: canonicalHost(String(spec.host ?? ''), ns(r), namespaces),
+      loadBalancer: loadBalancer(spec.trafficPolicy),
+      subsets: list<Record<string, unknown>>(spec.subsets).map((s) => ({ name: String(s.name ?? ''), labels: record(s.labels), loadBalancer: loadBalancer(s.trafficPolicy) })),
+      resource: r,
+    };
+  });
+
+  const gateways: GatewaySpec[] = of(K.Gateway).map((r) => {
+    const spec = r.spec ?? {};
+    const servers = list<Record<string, unknown>>(spec.servers).map((s) => {
+      const port = (s.port ?? {}) as Record<string, unknown>;
+      if (s.tls) notes.push(`Gateway ${ns(r)}/${r.name}: server TLS settings are not enforced by the local mesh; port ${String(port.number)} is served in plaintext on loopback.`);
+      return {
+        port: Number(port.number),
+        protocol: String(port.protocol ?? 'HTTP').toUpperCase(),
+        hosts: list<string>(s.hosts).map((h) => String(h).includes('/') ? String(h).split('/')[1] : String(h)).map((h) => h.toLowerCase()),
+      };
+    });
+    return { name: r.name, namespace: ns(r), selector: record(spec.selector), servers, resource: r };
+  });
+
+  const peerAuthentications: PeerAuthenticationSpec[] = of(K.PeerAuthentication).map((r) => {
+    const spec = r.spec ?? {};
+    const mode = spec.mtls?.mode;
+    if (spec.portLevelMtls) notes.push(`PeerAuthentication ${ns(r)}/${r.name}: portLevelMtls is not enforced by the local mesh (the workload-wide mode applies).`);
+    return {
+      name: r.name,
+      namespace: ns(r),
+      selector: spec.selector?.matchLabels ? record(spec.selector.matchLabels) : null,
+      mode: mode === 'STRICT' || mode === 'PERMISSIVE' || mode === 'DISABLE' ? mode : 'UNSET',
+      resource: r,
+    };
+  });
+
+  return { rootNamespace, namespaces, workloads, services, virtualServices, destinationRules, gateways, peerAuthentications, notes };
+}
+
+// ---------------------------------------------------------------- queries
+
+/** The service behind a resolved host, if the model defines one. */
+export function serviceFor(model: MeshModel, fqdn: string): MeshService | undefined {
+  return model.services.find((s) => s.host === fqdn);
+}
+
+/** The pods a service's selector picks (same namespace for Services and ServiceEntries). */
+export function podsOfService<P extends { namespace: string; labels: Record<string, string> }>(service: MeshService, pods: P[]): P[] {
+  if (!service.selector) return [];
+  const selector = service.selector;
+  return pods.filter((p) => p.namespace === service.namespace && labelsMatch(selector, p.labels));
+}
+
+/** The DestinationRule for a host: the one in the caller's namespace wins, then the host's, then the root namespace's. */
+export function destinationRuleFor(model: MeshModel, fqdn: string, callerNamespace: string): DestinationRuleSpec | undefined {
+  const candidates = model.destinationRules.filter((d) => d.fqdn === fqdn);
+  const hostNs = fqdn.endsWith(`.svc.${CLUSTER_DOMAIN}`) ? fqdn.split('.')[1] : '';
+  return candidates.find((d) => d.namespace === callerNamespace)
+    ?? candidates.find((d) => d.namespace === hostNs)
+    ?? candidates.find((d) => d.namespace === model.rootNamespace)
+    ?? candidates[0];
+}
+
+/**
+ * A pod's effective mTLS mode: its workload-selecting PeerAuthentication, else its namespace's,
+ * else the mesh-wide one in the root namespace, else STRICT (the local mesh's default).
+ */
+export function mtlsModeOf(model: MeshModel, pod: { namespace: string; labels: Record<string, string> }): MtlsMode {
+  const pas = model.peerAuthentications;
+  const pick = (list: PeerAuthenticationSpec[]) => list.find((p) => p.mode !== 'UNSET')?.mode as MtlsMode | undefined;
+  return pick(pas.filter((p) => p.namespace === pod.namespace && p.selector && Object.keys(p.selector).length && labelsMatch(p.selector, pod.labels)))
+    ?? pick(pas.filter((p) => p.namespace === pod.namespace && (!p.selector || !Object.keys(p.selector).length)))
+    ?? pick(pas.filter((p) => p.namespace === model.rootNamespace && (!p.selector || !Object.keys(p.selector).length)))
+    ?? 'STRICT';
+}
+
+/** A pod the model asks for, before the control plane gives it ports and a directory. */
+export interface PodSpec {
+  name: string;
+  namespace: string;
+  workload: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  command: string[];
+  env: Record<string, string>;
+  replica: number;
+}
+
+/** `<workload>-<n>` for every replica of every Workload. */
+export function desiredPods(model: MeshModel): PodSpec[] {
+  return model.workloads.flatMap((w) => Array.from({ length: w.replicas }, (_, n) => ({
+    name: `${w.name}-${n}`,
+    namespace: w.namespace,
+    workload: w.name,
+    labels: { ...w.labels },
+    serviceAccount: w.serviceAccount,
+    command: [...w.command],
+    env: { ...w.env },
+    replica: n,
+  })));
+}
+
+/**
+ * The environment an app process gets: its Workload's env, PORT, and where to send its calls
+ * (MESH_OUTBOUND_URL for origin-form requests with a Host header, HTTP_PROXY for proxy-aware clients).
+ */
+export function podEnvironment(pod: MeshPod, workloadEnv: Record<string, string> = {}, trustDomain = CLUSTER_DOMAIN): Record<string, string> {
+  const outbound = `http://127.0.0.1:${pod.ports.outbound}`;
+  return {
+    ...workloadEnv,
+    PORT: String(pod.ports.app),
+    MESH_OUTBOUND_URL: outbound,
+    HTTP_PROXY: outbound,
+    http_proxy: outbound,
+    NO_PROXY: '127.0.0.1,localhost',
+    no_proxy: '127.0.0.1,localhost',
+    POD_NAME: pod.name,
+    POD_NAMESPACE: pod.namespace,
+    SERVICE_ACCOUNT: pod.serviceAccount,
+    MESH_SPIFFE_ID: `spiffe://${trustDomain}/ns/${pod.namespace}/sa/${pod.serviceAccount}`,
+  };
+}
+
+/** The VirtualServices bound to a Gateway (`<ns>/<name>`), in model order. */
+export function virtualServicesOfGateway(model: MeshModel, gateway: { namespace: string; name: string }): VirtualServiceSpec[] {
+  const ref = `${gateway.namespace}/${gateway.name}`;
+  return model.virtualServices.filter((vs) => vs.gateways.includes(ref));
+}
+
+/** The VirtualServices that apply to sidecars (bound to `mesh`, explicitly or by default). */
+export function meshVirtualServices(model: MeshModel): VirtualServiceSpec[] {
+  return model.virtualServices.filter((vs) => vs.gateways.includes('mesh'));
+}

@@ -1,0 +1,201 @@
+// The Lua program every meshctl proxy loads: the caller's SPIFFE ID from its verified client
+// certificate, the weighted choice between a route's destinations, and the served revision.
+//
+// Weighted routes: a route with several destinations sets `txn.route` to its id; the `mesh_pick`
+// action then chooses one of the route's destination backends by smooth weighted round robin
+// (the sequence nginx uses: exact proportions over every window of `sum(weights)` requests, no
+// bursts) and stores the backend's name in `txn.backend`. Weights and the revision live in the
+// proxy's shared Lua state, so the runtime API changes them without a reload:
+//
+//   mesh weights <route-id> <w1>,<w2>,...   set a route's destination weights (in destination order)
+//   mesh revision <n>                       set the revision the proxy reports
+//   mesh show                               `revision <n>` then `route <id> <backend>=<weight> ...`
+//
+// The initial values come from the data block that the compiler appends (see `renderLuaData`).
+
+export const MESH_LUA_LIBRARY = String.raw`-- meshctl proxy library (generated; do not edit)
+local mesh = { revision = 0, routes = {}, order = {} }
+
+local function read_len(s, i)
+  local b = s:byte(i)
+  if b == nil then return nil, nil end
+  if b < 0x80 then return b, i + 1 end
+  local n, len = b - 0x80, 0
+  if n > 4 then return nil, nil end
+  for k = 1, n do
+    local c = s:byte(i + k)
+    if c == nil then return nil, nil end
+    len = len * 256 + c
+  end
+  return len, i + 1 + n
+end
+
+-- tag, first content byte, last content byte, next element
+local function tlv(s, i)
+  local tag = s:byte(i)
+  if tag == nil then return nil end
+  local len, v = read_len(s, i + 1)
+  if len == nil or v + len - 1 > #s then return nil end
+  return tag, v, v + len - 1, v + len
+end
+
+local SAN_OID = "\x55\x1d\x11"
+
+-- The first spiffe:// URI in the subjectAltName extension of a DER certificate.
+local function spiffe_id_of(der)
+  local t, v = tlv(der, 1)
+  if t ~= 0x30 then return nil end
+  local t2, tv, te = tlv(der, v)
+  if t2 ~= 0x30 then return nil end
+  local i = tv
+  while i <= te do
+    local tag, cv, _, nx = tlv(der, i)
+    if tag == nil then return nil end
+    if tag == 0xa3 then
+      local et, ev, ee = tlv(der, cv)
+      if et ~= 0x30 then return nil end
+      local j = ev
+      while j <= ee do
+        local xt, xv, _, xn = tlv(der, j)
+        if xt ~= 0x30 then return nil end
+        local ot, ov, oe, on = tlv(der, xv)
+        if ot == 0x06 and der:sub(ov, oe) == SAN_OID then
+          local k = on
+          if der:byte(k) == 0x01 then
+            local _, _, _, bn = tlv(der, k)
+            k = bn
+          end
+          local st, sv = tlv(der, k)
+          if st ~= 0x04 then return nil end
+          local gt, gv, ge = tlv(der, sv)
+          if gt ~= 0x30 then return nil end
+          local g = gv
+          while g <= ge do
+            local nt, nv, ne, gn = tlv(der, g)
+            if nt == nil then return nil end
+            if nt == 0x86 then
+              local uri = der:sub(nv, ne)
+              if uri:sub(1, 9) == "spiffe://" then return uri end
+            end
+            g = gn
+          end
+          return nil
+        end
+        j = xn
+      end
+      return nil
+    end
+    i = nx
+  end
+  return nil
+end
+
+core.register_fetches("mesh_peer_spiffe_id", function(txn)
+  local der = txn.f:ssl_c_der()
+  if der == nil or der == "" then return nil end
+  return spiffe_id_of(der)
+end)
+
+core.register_fetches("mesh_revision", function(txn)
+  return tostring(mesh.revision)
+end)
+
+local function set_route(id, backends, weights)
+  local current = {}
+  for i = 1, #backends do current[i] = 0 end
+  if mesh.routes[id] == nil then table.insert(mesh.order, id) end
+  mesh.routes[id] = { backends = backends, weights = weights, current = current }
+end
+
+local function pick(r)
+  local total, best = 0, nil
+  for i, w in ipairs(r.weights) do
+    if w > 0 then
+      r.current[i] = r.current[i] + w
+      total = total + w
+      if best == nil or r.current[i] > r.current[best] then best = i end
+    end
+  end
+  if best == nil then return nil end
+  r.current[best] = r.current[best] - total
+  return r.backends[best]
+end
+
+core.register_action("mesh_pick", { "http-req" }, function(txn)
+  local id = txn:get_var("txn.route")
+  local r = id and mesh.routes[id]
+  if r == nil then return end
+  local backend = pick(r)
+  if backend ~= nil then txn:set_var("txn.backend", backend) end
+end, 0)
+
+core.register_cli({ "mesh", "weights" }, "mesh weights <route> <w1>,<w2>,... : set a route's destination weights", function(applet, _, _, id, list)
+  local r = id and mesh.routes[id]
+  if r == nil then
+    applet:send("error: unknown route " .. tostring(id) .. "\n")
+    return
+  end
+  local weights = {}
+  for w in string.gmatch(list or "", "[^,]+") do
+    local n = tonumber(w)
+    if n == nil or n < 0 or n ~= math.floor(n) then
+      applet:send("error: weight " .. w .. " is not a non-negative integer\n")
+      return
+    end
+    table.insert(weights, n)
+  end
+  if #weights ~= #r.backends then
+    applet:send("error: route " .. id .. " has " .. #r.backends .. " destinations, got " .. #weights .. " weights\n")
+    return
+  end
+  set_route(id, r.backends, weights)
+  applet:send("ok\n")
+end)
+
+core.register_cli({ "mesh", "revision" }, "mesh revision <n> : set the revision this proxy reports", function(applet, _, _, n)
+  local v = tonumber(n or "")
+  if v == nil then
+    applet:send("error: revision must be a number\n")
+    return
+  end
+  mesh.revision = v
+  applet:send("ok\n")
+end)
+
+core.register_cli({ "mesh", "show" }, "mesh show : show the revision and every weighted route", function(applet)
+  local out = { "revision " .. tostring(mesh.revision) }
+  for _, id in ipairs(mesh.order) do
+    local r = mesh.routes[id]
+    local parts = { "route", id }
+    for i, b in ipairs(r.backends) do table.insert(parts, b .. "=" .. tostring(r.weights[i])) end
+    table.insert(out, table.concat(parts, " "))
+  end
+  applet:send(table.concat(out, "\n") .. "\n")
+end)
+
+function mesh_init(data)
+  mesh.revision = data.revision
+  for _, r in ipairs(data.routes) do set_route(r[1], r[2], r[3]) end
+end
+`;
+
+export interface LuaRouteData {
+  id: string;
+  backends: string[];
+  weights: number[];
+}
+
+function luaString(s: string): string {
+  return `"${s.replace(/[\\"]/g, '\\$&').replace(/\n/g, '\\n')}"`;
+}
+
+/** The data block appended to the library: the revision and every weighted route. */
+export function renderLuaData(revision: number, routes: LuaRouteData[]): string {
+  const rows = routes.map((r) => `  { ${luaString(r.id)}, { ${r.backends.map(luaString).join(', ')} }, { ${r.weights.join(', ')} } },`);
+  return `mesh_init({ revision = ${revision}, routes = {\n${rows.join('\n')}\n} })\n`;
+}
+
+/** The whole Lua file of a proxy. */
+export function renderLuaFile(revision: number, routes: LuaRouteData[]): string {
+  return `${MESH_LUA_LIBRARY}\n${renderLuaData(revision, routes)}`;
+}
