@@ -1,0 +1,57 @@
+import { Args, Flags } from '@oclif/core';
+import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
+import { SECTIONS, type ProxySnapshot, type Section } from '../../lib/runtime/model.js';
+
+export default class InspectPod extends MeshctlCommand {
+  static override summary = "Ask one proxy what it knows: readiness, listeners, routes, clusters, endpoints, stats, certificates.";
+
+  static override description = `Reads a proxy into one model, whatever the runtime: health (ready or not and why, state, uptime, version, config revision), listeners, routes (matches and weighted destinations), clusters (with circuit-breaker thresholds and state), endpoints (health: healthy, ejected, failing health check, draining, down; active connections and requests), stats per upstream and inbound (requests, 2xx–5xx, success rate, p50/p90/p99, retries, ejections), certificates (SPIFFE ID, issuer, serial, validity, time left) and the raw config.
+
+--admin-url reads any Envoy admin API (for an Istio pod: kubectl port-forward POD 15000, then --admin-url http://127.0.0.1:15000). --from-file reads a saved /config_dump, as istioctl proxy-config -f does; its tables list the same rows as istioctl's. A value the proxy does not expose is shown as "-" (null in JSON) with the reason, never as 0.
+
+Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod; 3 the admin API is unreachable or answered garbage.`;
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --admin-url http://127.0.0.1:15000',
+    '<%= config.bin %> <%= command.id %> --admin-url 127.0.0.1:15000 --section endpoints --section stats',
+    '<%= config.bin %> <%= command.id %> --from-file config_dump.json --section clusters',
+    '<%= config.bin %> <%= command.id %> --from-file config_dump.json -o json',
+  ];
+
+  static override args = {
+    pod: Args.string({ description: 'A pod of the local mesh.', required: false }),
+  };
+
+  static override flags = {
+    section: Flags.option({
+      char: 's',
+      summary: 'Section to show (repeatable); default: all but config.',
+      options: SECTIONS,
+      multiple: true,
+    })(),
+    'admin-url': Flags.string({ summary: "An Envoy admin API to read, e.g. http://127.0.0.1:15000.", exclusive: ['from-file'] }),
+    'from-file': Flags.string({ char: 'f', summary: 'A saved Envoy /config_dump (JSON) to read.', exclusive: ['admin-url'] }),
+    timeout: Flags.integer({ summary: 'Seconds to wait for each admin API answer.', default: 5, min: 1 }),
+    output: outputFlag(['text', 'json', 'yaml'] as const),
+    json: jsonFlag,
+  };
+
+  async run(): Promise<ProxySnapshot> {
+    const { args, flags } = await this.parse(InspectPod);
+    const format = this.format(flags);
+    const { inspectTarget, DEFAULT_SECTIONS } = await import('../../lib/runtime/inspect.js');
+    const sections = (flags.section as Section[] | undefined)?.length ? (flags.section as Section[]) : DEFAULT_SECTIONS;
+    const snapshot = await inspectTarget(
+      { pod: args.pod, adminUrl: flags['admin-url'], fromFile: flags['from-file'], timeoutMs: flags.timeout * 1000 },
+      sections,
+    );
+    const out = await import('../../lib/output/format.js');
+    if (format === 'json') await out.writeOut(out.toJson(snapshot));
+    else if (format === 'yaml') await out.writeOut(out.toYaml(snapshot));
+    else {
+      const { renderSnapshotText } = await import('../../lib/runtime/render.js');
+      await out.writeOut(renderSnapshotText(snapshot, { color: out.colorEnabled() }));
+    }
+    return snapshot;
+  }
+}
