@@ -5,7 +5,6 @@ import type { Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { formatDuration, parseDurationNanos } from '../duration.js';
-import { asObject } from './util.js';
 
 interface DurationRule {
   /** Dotted path from `spec`; `*` walks every item of a list. */
@@ -64,26 +63,43 @@ const RULES: { kind: string; rules: DurationRule[] }[] = [
   { kind: K.Telemetry, rules: [{ path: 'metrics.*.reportingInterval', min: true }] },
 ];
 
-/** Every value at `path` under `spec`, with its JSON pointer and a readable field path. */
-function valuesAt(spec: unknown, path: string): { value: unknown; pointer: string; field: string }[] {
-  let level: { value: unknown; pointer: string; field: string }[] = [{ value: spec, pointer: '/spec', field: 'spec' }];
-  for (const segment of path.split('.')) {
+const SEGMENTS = new Map<string, string[]>();
+
+/** Every value at `path` under `spec`, with the keys that lead to it (pointer and field are built only for findings). */
+function valuesAt(spec: unknown, path: string): { value: unknown; keys: (string | number)[] }[] {
+  let segments = SEGMENTS.get(path);
+  if (!segments) SEGMENTS.set(path, (segments = path.split('.')));
+  let level: { value: unknown; keys: (string | number)[] }[] = [{ value: spec, keys: [] }];
+  for (const segment of segments) {
     const next: typeof level = [];
     for (const at of level) {
       if (segment === '*') {
-        if (Array.isArray(at.value)) at.value.forEach((item, i) => next.push({ value: item, pointer: `${at.pointer}/${i}`, field: `${at.field}[${i}]` }));
-      } else {
-        const obj = asObject(at.value);
-        if (segment in obj) next.push({ value: obj[segment], pointer: `${at.pointer}/${segment}`, field: `${at.field}.${segment}` });
+        if (Array.isArray(at.value)) at.value.forEach((item, i) => next.push({ value: item, keys: [...at.keys, i] }));
+      } else if (at.value && typeof at.value === 'object' && !Array.isArray(at.value)) {
+        const obj = at.value as Record<string, unknown>;
+        if (obj[segment] !== undefined) next.push({ value: obj[segment], keys: [...at.keys, segment] });
       }
     }
+    if (!next.length) return next;
     level = next;
   }
   return level;
 }
 
+function pointerOf(keys: (string | number)[]): string {
+  return `/spec${keys.map((k) => `/${String(k).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('')}`;
+}
+
+function fieldOf(keys: (string | number)[]): string {
+  return `spec${keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}`;
+}
+
+// The common shape of a valid duration: whole units of ms, s, m or h, at least 1ms.
+const PLAIN_DURATION = /^[1-9]\d{0,8}(ms|s|m|h)$/;
+
 /** Why a value is not a duration Istio accepts, as the clause after "sets <field> to <value>"; undefined when it is fine. */
 function problem(value: unknown, rule: DurationRule): string | undefined {
+  if (typeof value === 'string' && PLAIN_DURATION.test(value)) return undefined;
   if (typeof value === 'number') return `the number ${value}, but a duration is a string with a unit; write "${value}s" for ${value} seconds`;
   if (typeof value !== 'string') return `${JSON.stringify(value)}, which is not a duration; write a number with a unit, e.g. "5s"`;
   const nanos = parseDurationNanos(value);
@@ -118,10 +134,10 @@ function suggestion(text: string): string {
 
 function check(ctx: Parameters<Analyzer['run']>[0], resource: Resource, rules: DurationRule[]): void {
   for (const rule of rules) {
-    for (const { value, pointer, field } of valuesAt(resource.spec, rule.path)) {
+    for (const { value, keys } of valuesAt(resource.spec, rule.path)) {
       if (value === null || value === undefined) continue;
       const why = problem(value, rule);
-      if (why) ctx.report('MSH2006', resource, pointer, `${resource.kind} ${resource.name} sets ${field} to ${why}.`);
+      if (why) ctx.report('MSH2006', resource, pointerOf(keys), `${resource.kind} ${resource.name} sets ${fieldOf(keys)} to ${why}.`);
     }
   }
 }

@@ -225,8 +225,31 @@ export function destinationRuleHosts(ctx: AnalysisContext): DestinationRuleHost[
  * names it exactly, or, when none does, those whose wildcard host covers it.
  */
 export function applicableDestinationRules(rules: DestinationRuleHost[], fqdn: string, consumers: string[]): DestinationRuleHost[] {
-  const visible = rules.filter((r) => consumers.some((ns) => visibleFrom(r.scopes, ns)));
-  const exact = visible.filter((r) => r.host === fqdn);
+  const index = indexOf(rules);
+  const isVisible = (r: DestinationRuleHost) => consumers.some((ns) => visibleFrom(r.scopes, ns));
+  const exact = (index.byHost.get(fqdn) ?? []).filter(isVisible);
   if (exact.length) return exact;
-  return visible.filter((r) => isWildcardHost(r.host) && hostSubsetOf(fqdn, r.host));
+  return index.wildcards.filter((r) => isVisible(r) && hostSubsetOf(fqdn, r.host));
+}
+
+interface DestinationRuleIndex {
+  byHost: Map<string, DestinationRuleHost[]>;
+  wildcards: DestinationRuleHost[];
+}
+
+// Rules indexed by exact host once per list, so that looking up every route destination stays linear.
+const ruleIndexes = new WeakMap<DestinationRuleHost[], DestinationRuleIndex>();
+
+function indexOf(rules: DestinationRuleHost[]): DestinationRuleIndex {
+  let index = ruleIndexes.get(rules);
+  if (index) return index;
+  index = { byHost: new Map(), wildcards: [] };
+  for (const r of rules) {
+    if (isWildcardHost(r.host)) index.wildcards.push(r);
+    let list = index.byHost.get(r.host);
+    if (!list) index.byHost.set(r.host, (list = []));
+    list.push(r);
+  }
+  ruleIndexes.set(rules, index);
+  return index;
 }
