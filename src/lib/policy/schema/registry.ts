@@ -1,0 +1,92 @@
+// Finds the validator for a kind and API version, synchronously and only for the kinds present:
+// the standalone module written at build time (dist/validators/<schema>.cjs) when it is there and not older
+// than its schema, else the schema compiled with ajv on first use. Schemas are `<schema>.json`, with
+// `<schema>.<version>.json` for an API version whose schema differs (see scripts/gen-schemas.mjs).
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ErrorObject } from 'ajv';
+import { createAjv, prepareSchema } from './ajv-config.js';
+
+const require = createRequire(import.meta.url);
+
+export interface ValidateFn {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
+
+export interface SchemaEntry {
+  /** File name of the schema, without .json. */
+  name: string;
+  validate: ValidateFn;
+  /** The committed schema, read on first need (messages use it). */
+  schema(): Record<string, unknown>;
+}
+
+let rootDir: string | undefined;
+/** The package root: the nearest folder above this module holding package.json and schemas/. */
+export function packageRoot(): string {
+  if (rootDir) return rootDir;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'schemas'))) return (rootDir = dir);
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('meshctl cannot find its schemas/ folder; reinstall meshctl.');
+    dir = up;
+  }
+}
+
+export function schemaDir(): string {
+  return path.join(packageRoot(), 'schemas');
+}
+
+function validatorDir(): string {
+  return path.join(packageRoot(), 'dist', 'validators');
+}
+
+const entries = new Map<string, SchemaEntry | null>();
+
+function mtime(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+function load(name: string): SchemaEntry | null {
+  const schemaFile = path.join(schemaDir(), `${name}.json`);
+  const schemaTime = mtime(schemaFile);
+  if (schemaTime < 0) return null;
+  let parsed: Record<string, unknown> | undefined;
+  const schema = () => (parsed ??= JSON.parse(readFileSync(schemaFile, 'utf8')) as Record<string, unknown>);
+  const moduleFile = path.join(validatorDir(), `${name}.cjs`);
+  let validate: ValidateFn;
+  if (mtime(moduleFile) >= schemaTime) {
+    validate = require(moduleFile) as ValidateFn;
+  } else {
+    validate = createAjv().compile(prepareSchema(schema()) as object) as ValidateFn;
+  }
+  return { name, validate, schema };
+}
+
+/** The schema and validator for `schemaName` (KindInfo.schema) at `version`; undefined when there is none. */
+export function schemaFor(schemaName: string, version: string): SchemaEntry | undefined {
+  const key = `${schemaName}@${version}`;
+  let entry = entries.get(key);
+  if (entry === undefined) {
+    entry = (version ? byName(`${schemaName}.${version}`) : null) ?? byName(schemaName);
+    entries.set(key, entry);
+  }
+  return entry ?? undefined;
+}
+
+function byName(name: string): SchemaEntry | null {
+  let entry = entries.get(name);
+  if (entry === undefined) {
+    entry = load(name);
+    entries.set(name, entry);
+  }
+  return entry;
+}
