@@ -1,4 +1,61 @@
-import type { Analyzer } from '../analysis.js';
+// schema.ValidationAnalyzer.<Kind>: each resource of a checked kind against its JSON Schema (generated from the
+// CRD; IST0106 for every violation, at the exact field), then Istio's own semantic validation of that kind
+// (IST0106 for errors, IST0133 for warnings). Validators load lazily, only for the kinds present.
+import type { Analyzer, AnalysisContext } from '../analysis.js';
+import type { Resource } from '../load.js';
+import { KINDS, K, type KindInfo } from '../kinds.js';
+import { schemaFor } from '../schema/registry.js';
+import { explain } from '../schema/explain.js';
+import { SEMANTIC_RULES, type SemanticRule } from '../schema/istio-rules.js';
+import { checkVirtualServiceMatches } from './virtualservice-unreachable-rules.js';
+
+/** Errors here belong to other checks: the loader reports unknown API versions; status is ignored on apply. */
+function ignored(instancePath: string): boolean {
+  return instancePath === '/apiVersion' || instancePath === '/kind' || instancePath === '/status' || instancePath.startsWith('/status/');
+}
+
+/** Validates one resource; returns false when its shape is broken (semantic rules are then skipped). */
+export function checkSchema(ctx: AnalysisContext, r: Resource, info: KindInfo): boolean {
+  const entry = schemaFor(info.schema!, r.version);
+  if (!entry) return true;
+  const object = r.object;
+  if (entry.validate(object)) return true;
+  const errors = (entry.validate.errors ?? []).filter((e) => !ignored(e.instancePath));
+  if (!errors.length) return true;
+  const problems = explain(errors, { kind: r.kind, name: r.name, object, schema: entry.schema });
+  for (const p of problems) ctx.report('IST0106', r, p.pointer, p.message);
+  return problems.length === 0;
+}
+
+function analyzerFor(info: KindInfo): Analyzer {
+  // istioctl names schema analyzers after the collection's kind; the Gateway API Gateway is the
+  // KubernetesGateway collection (its kind alone would clash with Istio's Gateway).
+  const label = info.id === K.KubernetesGateway ? 'KubernetesGateway' : info.kind;
+  const semantic: SemanticRule | undefined = SEMANTIC_RULES[info.id];
+  const isVirtualService = info.id === K.VirtualService;
+  const codes = ['IST0106'];
+  if (semantic) codes.push('IST0133');
+  if (isVirtualService) codes.push('IST0130', 'IST0131');
+  return {
+    name: `schema.ValidationAnalyzer.${label}`,
+    description: `Checks ${info.kind} resources (${info.group}) against their schema${semantic ? ' and Istio\'s validation rules' : ''}.`,
+    inputs: [info.id],
+    codes,
+    run(ctx: AnalysisContext) {
+      for (const r of ctx.of(info.id)) {
+        if (!r.doc) continue;
+        const shapeOk = checkSchema(ctx, r, info);
+        if (shapeOk && semantic) {
+          semantic(r, {
+            error: (pointer, message) => ctx.report('IST0106', r, pointer, message),
+            warning: (pointer, message) => ctx.report('IST0133', r, pointer, message),
+          });
+        }
+        if (isVirtualService) checkVirtualServiceMatches(ctx, r);
+      }
+    },
+  };
+}
 
 /** One analyzer per checked kind, named as istioctl names them: schema.ValidationAnalyzer.<Kind>. */
-export const schemaAnalyzers: Analyzer[] = [];
+export const schemaAnalyzers: Analyzer[] = KINDS.filter((k) => k.schema).map(analyzerFor);
