@@ -1,0 +1,82 @@
+// The two sides of a diff: read with the same loader and namespace defaulting as validate, refused when a
+// file cannot be parsed (the diff would report its resources as removed), noted when it merely fails checks.
+import { promises as fs } from 'node:fs';
+import { expandPaths, readSource, type ReadOptions, type SourceFile } from '../source.js';
+import { loadSources } from '../load.js';
+import { complete, type RawFinding } from '../findings.js';
+import { catalogEntry } from '../catalog.js';
+import { usageError, type MeshctlError } from '../../errors.js';
+import { keyOf } from './pairing.js';
+import { describeResource } from './model.js';
+import type { DiffSide } from './report.js';
+import { idOf } from './pairing.js';
+
+export interface LoadedSide extends DiffSide {
+  sources: SourceFile[];
+  findings: RawFinding[];
+}
+
+/** Findings that mean a file (or one of its documents) could not be read at all. */
+const UNPARSEABLE = new Set(['MSH1002', 'MSH1003', 'MSH1004', 'MSH1006', 'MSH1007', 'MSH1008', 'MSH1009']);
+
+export async function readPaths(paths: string[], options: ReadOptions = {}): Promise<SourceFile[]> {
+  const files = await expandPaths(paths);
+  const sources: SourceFile[] = [];
+  for (const f of files) sources.push(await readSource(f, options));
+  return sources;
+}
+
+/** True when `p` exists in the working tree. */
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function loadSide(label: string, sources: SourceFile[], namespace: string | undefined): LoadedSide {
+  const loaded = loadSources(sources, { defaultNamespace: namespace || 'default' });
+  return { label, files: sources.length, resources: loaded.resources, sources, findings: loaded.findings };
+}
+
+/** The first unparseable input of a side, as a usage error naming its file and line. */
+export function parseFailure(side: LoadedSide, name: 'OLD' | 'NEW'): MeshctlError | undefined {
+  const bad = side.findings.find((f) => UNPARSEABLE.has(f.code));
+  if (!bad) return undefined;
+  const f = complete(bad);
+  const message = f.message.replace(/\s*\(the other documents were still checked\)/, '');
+  return usageError(`${name} cannot be read: ${f.file}:${f.line}:${f.column}: ${message}`);
+}
+
+/**
+ * Notes (for stderr) on a side that parses but does not validate: loader errors, schema errors from the
+ * schema analyzers, and resources defined twice. The diff goes ahead with what was read.
+ */
+export async function sideNotes(side: LoadedSide, name: 'OLD' | 'NEW'): Promise<string[]> {
+  const notes: string[] = [];
+  const errors = side.findings.filter((f) => !UNPARSEABLE.has(f.code) && catalogEntry(f.code).severity === 'error');
+  const { loadAnalyzers, analyzeResources } = await import('../validate.js');
+  const { ANALYZERS } = await loadAnalyzers();
+  const schema = ANALYZERS.filter((a) => a.name.startsWith('schema.')).map((a) => a.name);
+  if (schema.length && side.resources.length) {
+    const found = await analyzeResources(side.resources, { analyzers: schema });
+    errors.push(...found.filter((f) => catalogEntry(f.code).severity === 'error'));
+  }
+  if (errors.length) {
+    const first = complete(errors[0]!);
+    notes.push(
+      `${name} (${side.label}) does not pass validation: ${errors.length} error${errors.length === 1 ? '' : 's'}, the first at ${first.file}:${first.line}: ${first.message} It was diffed where it parses; run meshctl validate on it for the full list.`,
+    );
+  }
+  const seen = new Map<string, string>();
+  for (const r of side.resources) {
+    const key = keyOf(r);
+    const where = r.doc?.file.path ?? '';
+    const earlier = seen.get(key);
+    if (earlier !== undefined) notes.push(`${describeResource(idOf(r))} is defined twice in ${name} (${earlier} and ${where}); the last definition is the one compared.`);
+    seen.set(key, where);
+  }
+  return notes;
+}
