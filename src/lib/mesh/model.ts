@@ -42,6 +42,8 @@ export interface ProxyPaths {
   proxyLog: string;
   /** The last applied compiled config (JSON), used to diff the next one. */
   state: string;
+  /** Pid of the proxy's master process (the leader of its process group). */
+  pid: string;
   /** Sockets of the PERMISSIVE inbound split (TLS and plaintext halves). */
   inboundTlsSocket: string;
   inboundPlainSocket: string;
@@ -61,6 +63,7 @@ export function proxyPaths(dir: string): ProxyPaths {
     accessLog: p('access.log'),
     proxyLog: p('proxy.log'),
     state: p('compiled.json'),
+    pid: p('proxy.pid'),
     inboundTlsSocket: p('in-tls.sock'),
     inboundPlainSocket: p('in-plain.sock'),
   };

@@ -1,0 +1,219 @@
+// Proxy lifecycle: start a compiled proxy, update it (runtime API when only weights and the
+// revision change, hitless master-worker reload otherwise), report its status, stop it.
+import { promises as fs } from 'node:fs';
+import type { CompiledProxy } from '../../mesh/compiler.js';
+import type { ProxyTarget } from '../../mesh/model.js';
+import { checkConfig, findHaproxy } from './binary.js';
+import { isProxyProcess, signalProxy, startProxyProcess, stopProcessGroup } from './process.js';
+import { MasterCli, RuntimeApi } from './runtime-api.js';
+import { isReady, servedRevision, waitForRevision, WaitTimeoutError } from './admin.js';
+
+export interface ApplyOptions {
+  /** HAProxy binary; found with findHaproxy() when omitted. */
+  bin?: string;
+  /** The compiled proxy currently applied; read from the proxy's state file when omitted. */
+  previous?: CompiledProxy | null;
+  /** How long to wait for the proxy to serve the new revision (default 15 s). */
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export type ApplyAction = 'started' | 'reloaded' | 'runtime' | 'unchanged';
+
+export interface ApplyResult {
+  action: ApplyAction;
+  revision: number;
+  pid: number;
+  /** Weighted routes whose weights were sent through the runtime API. */
+  runtimeRoutes: number;
+  durationMs: number;
+}
+
+export class ProxyApplyError extends Error {
+  override name = 'ProxyApplyError';
+}
+
+let defaultBin: Promise<string> | null = null;
+async function haproxyBin(bin?: string): Promise<string> {
+  if (bin) return bin;
+  defaultBin ??= findHaproxy().then((b) => b.path);
+  try {
+    return await defaultBin;
+  } catch (err) {
+    defaultBin = null;
+    throw err;
+  }
+}
+
+async function writeAtomic(file: string, text: string, mode = 0o600): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, text, { mode });
+  await fs.rename(tmp, file);
+}
+
+async function readPid(target: ProxyTarget): Promise<number | null> {
+  try {
+    const n = Number((await fs.readFile(target.paths.pid, 'utf8')).trim());
+    return Number.isInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The pid of the proxy's master when it runs (checked against its command line), else null. */
+export async function runningProxyPid(target: ProxyTarget): Promise<number | null> {
+  const pid = await readPid(target);
+  return pid !== null && isProxyProcess(pid, target.paths.config) ? pid : null;
+}
+
+/** The compiled proxy last applied to `target` (its state file), or null. */
+export async function appliedProxyConfig(target: ProxyTarget): Promise<CompiledProxy | null> {
+  try {
+    return JSON.parse(await fs.readFile(target.paths.state, 'utf8')) as CompiledProxy;
+  } catch {
+    return null;
+  }
+}
+
+async function tail(file: string, lines = 8): Promise<string> {
+  try {
+    const text = await fs.readFile(file, 'utf8');
+    return text.trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** Validates `compiled` with `haproxy -c` against a candidate copy of its files. */
+async function validate(bin: string, target: ProxyTarget, compiled: CompiledProxy): Promise<void> {
+  const luaNext = `${target.paths.lua}.next`;
+  const cfgNext = `${target.paths.config}.next`;
+  await writeAtomic(luaNext, compiled.lua);
+  await writeAtomic(cfgNext, compiled.config.split(target.paths.lua).join(luaNext));
+  try {
+    const problem = await checkConfig(bin, cfgNext);
+    if (problem) throw new ProxyApplyError(`HAProxy refused the configuration compiled for ${target.namespace}/${target.name}: ${problem}`);
+  } finally {
+    await fs.rm(luaNext, { force: true });
+    await fs.rm(cfgNext, { force: true });
+  }
+}
+
+async function checkFiles(target: ProxyTarget): Promise<void> {
+  for (const f of [target.paths.certificate, target.paths.caBundle]) {
+    try {
+      await fs.access(f);
+    } catch {
+      throw new ProxyApplyError(`${f} is missing; issue the proxy's certificate (issueWorkloadCertificate + writeWorkloadCertificate) before starting it.`);
+    }
+  }
+}
+
+function weightedRoutes(compiled: CompiledProxy): { id: string; weights: number[] }[] {
+  return compiled.routes.filter((r) => r.weighted && r.destinations.length > 1).map((r) => ({ id: r.id, weights: r.destinations.map((d) => d.weight) }));
+}
+
+/**
+ * Applies a compiled configuration to its proxy and returns once the proxy serves `compiled.revision`:
+ * - not running → validates, writes the files and starts HAProxy (master-worker) → `started`;
+ * - running, same structure (only route weights and/or the revision differ from the previous
+ *   compiled config) → sends them through the runtime API, no reload → `runtime` (`unchanged` when
+ *   nothing differs);
+ * - running, anything else → validates, writes the files, reloads through the master CLI (new
+ *   workers take over the listening sockets; old ones finish their requests) → `reloaded`.
+ * The files on disk always hold the latest configuration, so a restarted proxy comes back with it.
+ */
+export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledProxy, options: ApplyOptions = {}): Promise<ApplyResult> {
+  const started = Date.now();
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  await fs.mkdir(target.paths.dir, { recursive: true, mode: 0o700 });
+  await checkFiles(target);
+  const previous = options.previous !== undefined ? options.previous : await appliedProxyConfig(target);
+  const pid = await runningProxyPid(target);
+  const result = (action: ApplyAction, p: number, runtimeRoutes = 0): ApplyResult => ({ action, revision: compiled.revision, pid: p, runtimeRoutes, durationMs: Date.now() - started });
+
+  if (pid !== null && previous && previous.structureHash === compiled.structureHash) {
+    const routes = weightedRoutes(compiled);
+    const before = JSON.stringify(weightedRoutes(previous));
+    if (previous.revision === compiled.revision && before === JSON.stringify(routes)) return result('unchanged', pid);
+    // Files first: a proxy restarted from now on starts with the new weights.
+    await writeAtomic(target.paths.lua, compiled.lua);
+    await writeAtomic(target.paths.state, JSON.stringify(compiled));
+    await new RuntimeApi(target.paths.runtimeSocket).setRouteWeights(routes, compiled.revision);
+    return result('runtime', pid, routes.length);
+  }
+
+  const bin = await haproxyBin(options.bin);
+  await validate(bin, target, compiled);
+  await writeAtomic(target.paths.lua, compiled.lua);
+  await writeAtomic(target.paths.config, compiled.config);
+
+  if (pid === null) {
+    for (const s of [target.paths.runtimeSocket, target.paths.masterSocket, target.paths.inboundTlsSocket, target.paths.inboundPlainSocket]) await fs.rm(s, { force: true });
+    const proc = await startProxyProcess({
+      bin,
+      configFile: target.paths.config,
+      masterSocket: target.paths.masterSocket,
+      stdoutFile: target.paths.accessLog,
+      stderrFile: target.paths.proxyLog,
+      pidFile: target.paths.pid,
+      env: options.env,
+    });
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    void proc.exited.then((e) => { exit = e; });
+    try {
+      await waitForRevision(target.ports.admin, compiled.revision, {
+        timeoutMs,
+        abort: () => (exit ? new ProxyApplyError(`The proxy of ${target.namespace}/${target.name} exited (${exit.code ?? exit.signal}) while starting.`) : null),
+      });
+    } catch (err) {
+      const log = await tail(target.paths.proxyLog);
+      await stopProcessGroup(proc.pid).catch(() => undefined);
+      throw new ProxyApplyError(`${(err as Error).message}${log ? `\n${log}` : ''}`);
+    }
+    await writeAtomic(target.paths.state, JSON.stringify(compiled));
+    return result('started', proc.pid);
+  }
+
+  try {
+    await new MasterCli(target.paths.masterSocket).reload();
+  } catch {
+    signalProxy(pid, 'SIGUSR2');
+  }
+  try {
+    await waitForRevision(target.ports.admin, compiled.revision, {
+      timeoutMs,
+      abort: () => (isProxyProcess(pid, target.paths.config) ? null : new ProxyApplyError(`The proxy of ${target.namespace}/${target.name} exited during its reload.`)),
+    });
+  } catch (err) {
+    const log = await tail(target.paths.proxyLog);
+    throw new ProxyApplyError(`${err instanceof WaitTimeoutError ? `The reload of ${target.namespace}/${target.name} did not take effect: ` : ''}${(err as Error).message}${log ? `\n${log}` : ''}`);
+  }
+  await writeAtomic(target.paths.state, JSON.stringify(compiled));
+  return result('reloaded', pid);
+}
+
+export interface ProxyStatus {
+  running: boolean;
+  pid: number | null;
+  /** The revision the admin port reports (null when it does not answer). */
+  revision: number | null;
+  ready: boolean;
+}
+
+export async function proxyStatus(target: ProxyTarget): Promise<ProxyStatus> {
+  const pid = await runningProxyPid(target);
+  if (pid === null) return { running: false, pid: null, revision: null, ready: false };
+  const [revision, ready] = await Promise.all([servedRevision(target.ports.admin), isReady(target.ports.admin)]);
+  return { running: true, pid, revision, ready };
+}
+
+/** Stops the proxy (its whole process group) if it runs; removes its pid file and sockets. */
+export async function stopProxy(target: ProxyTarget, options: { timeoutMs?: number } = {}): Promise<boolean> {
+  const pid = await runningProxyPid(target);
+  if (pid !== null) await stopProcessGroup(pid, options);
+  for (const f of [target.paths.pid, target.paths.runtimeSocket, target.paths.masterSocket, target.paths.inboundTlsSocket, target.paths.inboundPlainSocket]) {
+    await fs.rm(f, { force: true });
+  }
+  return pid !== null;
+}

@@ -1,0 +1,111 @@
+// Finding the HAProxy binary and checking that it can run a meshctl proxy.
+import { promises as fs, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+import { runCommand } from './process.js';
+
+export const MIN_HAPROXY_VERSION = { major: 2, minor: 6 } as const;
+
+export interface HaproxyVersion {
+  major: number;
+  minor: number;
+  patch: number;
+  /** As printed, e.g. `2.6.12-1+deb12u4`. */
+  text: string;
+}
+
+export interface HaproxyBinary {
+  path: string;
+  version: HaproxyVersion;
+  features: { lua: boolean; prometheus: boolean; openssl: boolean; threads: boolean };
+}
+
+export class HaproxyNotFoundError extends Error {
+  override name = 'HaproxyNotFoundError';
+}
+
+export class HaproxyUnsuitableError extends Error {
+  override name = 'HaproxyUnsuitableError';
+}
+
+/** Parses the first line of `haproxy -v`/`-vv` ("HAProxy version 2.6.12-1+deb12u4 2026/10/17 - …"). */
+export function parseHaproxyVersion(output: string): HaproxyVersion | null {
+  const m = /HA-?Proxy version (\d+)\.(\d+)(?:\.(\d+))?(\S*)/i.exec(output);
+  if (!m) return null;
+  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3] ?? 0), text: `${m[1]}.${m[2]}${m[3] !== undefined ? `.${m[3]}` : ''}${m[4]}` };
+}
+
+export function versionAtLeast(v: Pick<HaproxyVersion, 'major' | 'minor'>, min: { major: number; minor: number } = MIN_HAPROXY_VERSION): boolean {
+  return v.major > min.major || (v.major === min.major && v.minor >= min.minor);
+}
+
+/** Features meshctl relies on, read from `haproxy -vv`. */
+export function parseFeatures(vv: string): HaproxyBinary['features'] {
+  return {
+    lua: /\+LUA\b/.test(vv) || /Built with Lua version/i.test(vv),
+    prometheus: /\+PROMEX\b/.test(vv) || /Prometheus exporter/i.test(vv),
+    openssl: /\+OPENSSL\b/.test(vv) || /Built with OpenSSL/i.test(vv),
+    threads: /\+THREAD\b/.test(vv) || /multi-threading support/i.test(vv),
+  };
+}
+
+async function executable(file: string): Promise<boolean> {
+  try {
+    const st = await fs.stat(file);
+    if (!st.isFile()) return false;
+    await fs.access(file, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where `haproxy` would be looked up: PATH, then the sbin directories packages install to. */
+export function candidatePaths(env: NodeJS.ProcessEnv = process.env): string[] {
+  const dirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  for (const extra of ['/usr/sbin', '/usr/local/sbin', '/sbin', '/opt/homebrew/sbin', '/opt/homebrew/bin', '/usr/local/bin']) {
+    if (!dirs.includes(extra)) dirs.push(extra);
+  }
+  return dirs.map((d) => path.join(d, 'haproxy'));
+}
+
+/**
+ * Finds HAProxy (`proxyBin` when given, else PATH and the usual sbin directories), and checks that it
+ * is ≥ 2.6 with Lua, OpenSSL and the Prometheus exporter. Throws HaproxyNotFoundError or
+ * HaproxyUnsuitableError with a sentence saying what to do.
+ */
+export async function findHaproxy(options: { proxyBin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<HaproxyBinary> {
+  let bin: string | undefined;
+  if (options.proxyBin) {
+    if (!(await executable(options.proxyBin))) throw new HaproxyNotFoundError(`--proxy-bin ${options.proxyBin} is not an executable file; point it at an HAProxy binary.`);
+    bin = options.proxyBin;
+  } else {
+    for (const c of candidatePaths(options.env)) {
+      if (await executable(c)) {
+        bin = c;
+        break;
+      }
+    }
+  }
+  if (!bin) throw new HaproxyNotFoundError('HAProxy is not installed (not on PATH nor in /usr/sbin); run meshctl install, or pass --proxy-bin.');
+  const result = await runCommand(bin, ['-vv'], { timeoutMs: 10_000 });
+  const text = result.stdout + result.stderr;
+  const version = parseHaproxyVersion(text);
+  if (result.code !== 0 || !version) throw new HaproxyUnsuitableError(`${bin} -vv did not print an HAProxy version; is it HAProxy?`);
+  if (!versionAtLeast(version)) {
+    throw new HaproxyUnsuitableError(`${bin} is HAProxy ${version.text}; meshctl needs ${MIN_HAPROXY_VERSION.major}.${MIN_HAPROXY_VERSION.minor} or later: upgrade it or pass --proxy-bin.`);
+  }
+  const features = parseFeatures(text);
+  const missing = (['lua', 'openssl', 'prometheus'] as const).filter((f) => !features[f]);
+  if (missing.length) {
+    throw new HaproxyUnsuitableError(`${bin} (HAProxy ${version.text}) was built without ${missing.join(', ')}; install a distribution build of HAProxy, which has them.`);
+  }
+  return { path: bin, version, features };
+}
+
+/** Checks a configuration with `haproxy -c`; resolves to null when valid, else to HAProxy's alerts. */
+export async function checkConfig(bin: string, configFile: string): Promise<string | null> {
+  const result = await runCommand(bin, ['-c', '-q', '-f', configFile], { timeoutMs: 30_000 });
+  if (result.code === 0) return null;
+  const alerts = (result.stdout + result.stderr).split('\n').filter((l) => /ALERT|error/i.test(l)).map((l) => l.replace(/^\[ALERT\]\s*\(\d+\)\s*:\s*/, '').trim());
+  return alerts.join('\n') || `haproxy -c exited with ${result.code ?? result.signal}`;
+}
