@@ -1,0 +1,196 @@
+// Live: a small bookinfo mesh on loopback (echo apps, HAProxy sidecars, an ingress gateway) and
+// what a user of the mesh notices: routing by weight, header and URI, rewrites, mTLS identity.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import tls from 'node:tls';
+import { promises as fs } from 'node:fs';
+import { startTestMesh, type EchoAnswer, type TestMesh } from '../../support/mesh.js';
+import { bookinfoPolicy } from '../../support/bookinfo-policy.js';
+import { request, type HttpAnswer } from '../../support/net.js';
+import { createMeshCa, issueWorkloadCertificate, sidecarPem } from '../../../src/lib/mesh/ca.js';
+import { readAccessLog, upstreamFigures } from '../../../src/lib/runtime/haproxy/access-log.js';
+import { fetchMetrics, isReady } from '../../../src/lib/runtime/haproxy/admin.js';
+import { waitFor } from '../../../src/lib/runtime/haproxy/admin.js';
+
+const PRODUCTPAGE_ID = 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage';
+
+describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 }, () => {
+  let mesh: TestMesh;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+  before(async () => {
+    mesh = await startTestMesh(bookinfoPolicy(), { gateways: ['bookinfo-gateway'] });
+  });
+  after(async () => {
+    agent.destroy();
+    await mesh?.stop();
+  });
+
+  /** A call from productpage's app through its sidecar's outbound listener. */
+  const fromProductpage = (path: string, headers: Record<string, string> = {}): Promise<HttpAnswer> =>
+    request({ port: mesh.pod('productpage-0').ports.outbound, path, headers: { host: 'reviews', ...headers }, agent });
+
+  async function countVersions(n: number, send: () => Promise<HttpAnswer>, concurrency = 16): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    let next = 0;
+    const worker = async () => {
+      while (next < n) {
+        next++;
+        const a = await send();
+        assert.equal(a.status, 200, a.body);
+        const v = (JSON.parse(a.body) as EchoAnswer).version;
+        counts.set(v, (counts.get(v) ?? 0) + 1);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    return counts;
+  }
+
+  it('splits 1,000 requests 80/20 between reviews v1 and v2', async () => {
+    const counts = await countVersions(1000, () => fromProductpage('/reviews/1'));
+    const v1 = counts.get('v1') ?? 0;
+    const v2 = counts.get('v2') ?? 0;
+    assert.equal(v1 + v2, 1000);
+    assert.ok(Math.abs(v1 / 10 - 80) <= 5, `v1 got ${v1 / 10}%`);
+    assert.ok(Math.abs(v2 / 10 - 20) <= 5, `v2 got ${v2 / 10}%`);
+  });
+
+  it('routes every request with end-user: jason to v2', async () => {
+    const counts = await countVersions(100, () => fromProductpage('/reviews/1', { 'end-user': 'jason' }));
+    assert.deepEqual([...counts], [['v2', 100]]);
+  });
+
+  it('matches a URI prefix, rewrites it, and applies the route header operations', async () => {
+    const a = await fromProductpage('/api/v1/ratings?id=7', { 'x-drop-me': 'secret' });
+    assert.equal(a.status, 200);
+    const echo = JSON.parse(a.body) as EchoAnswer;
+    assert.equal(echo.version, 'v1');
+    assert.equal(echo.url, '/v1/ratings?id=7');
+    assert.equal(echo.headers['x-route'], 'api');
+    assert.equal(echo.headers['x-drop-me'], undefined);
+    assert.equal(a.headers['x-mesh-route'], 'api');
+  });
+
+  it('treats reviews, reviews.default and reviews.default.svc.cluster.local as one host, and unknown hosts as no route', async () => {
+    for (const host of ['reviews', 'reviews.default', 'reviews.default.svc.cluster.local:9080', 'REVIEWS.default.svc']) {
+      const a = await fromProductpage('/x', { host, 'end-user': 'jason' });
+      assert.equal(a.status, 200, host);
+      assert.equal((JSON.parse(a.body) as EchoAnswer).version, 'v2', host);
+    }
+    const missing = await fromProductpage('/x', { host: 'ratings' });
+    assert.equal(missing.status, 404);
+    assert.match(missing.body, /no route to host ratings/);
+  });
+
+  it('accepts absolute-form proxy requests (HTTP_PROXY clients) and forwards them in origin-form', async () => {
+    const a = await request({ port: mesh.pod('productpage-0').ports.outbound, path: 'http://reviews.default:9080/proxied?q=1', headers: { host: 'reviews.default:9080', 'end-user': 'jason' } });
+    assert.equal(a.status, 200, a.body);
+    const echo = JSON.parse(a.body) as EchoAnswer;
+    assert.equal(echo.url, '/proxied?q=1');
+    assert.equal(echo.version, 'v2');
+  });
+
+  it("hands the app the caller's SPIFFE ID, verified from its certificate", async () => {
+    const a = await fromProductpage('/whoami', { 'x-forwarded-client-cert': 'URI=spiffe://cluster.local/ns/evil/sa/forged' });
+    const echo = JSON.parse(a.body) as EchoAnswer;
+    const xfcc = String(echo.headers['x-forwarded-client-cert']);
+    assert.match(xfcc, /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-reviews;/);
+    assert.ok(xfcc.endsWith(`;URI=${PRODUCTPAGE_ID}`), xfcc);
+    assert.doesNotMatch(xfcc, /forged/);
+  });
+
+  it('refuses plaintext at a STRICT inbound listener', async () => {
+    const inbound = mesh.pod('reviews-v1-0').ports.inbound;
+    await assert.rejects(request({ port: inbound, path: '/', headers: { host: 'reviews' } }), /socket hang up|ECONNRESET|EPIPE|Parse Error/);
+  });
+
+  async function tlsCall(port: number, pem: { cert: string; key: string } | null, ca: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port, ca, ...(pem ?? {}), checkServerIdentity: () => undefined }, () => {
+        socket.write('GET /tls HTTP/1.1\r\nhost: reviews\r\nconnection: close\r\n\r\n');
+      });
+      let data = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => { data += d; });
+      socket.on('end', () => (data ? resolve(data) : reject(new Error('closed without an answer'))));
+      socket.on('error', reject);
+      socket.setTimeout(5000, () => socket.destroy(new Error('timeout')));
+    });
+  }
+
+  it('refuses a client certificate from another CA, and serves one from the mesh CA', async () => {
+    const inbound = mesh.pod('reviews-v1-0').ports.inbound;
+    const other = await createMeshCa();
+    const forged = await issueWorkloadCertificate(other, { namespace: 'default', serviceAccount: 'bookinfo-productpage' });
+    await assert.rejects(tlsCall(inbound, { cert: forged.certificatePem, key: forged.privateKeyPem }, mesh.ca.certificatePem));
+    await assert.rejects(tlsCall(inbound, null, mesh.ca.certificatePem));
+    const good = await issueWorkloadCertificate(mesh.ca, { namespace: 'default', serviceAccount: 'tester' });
+    const answer = await tlsCall(inbound, { cert: good.certificatePem, key: good.privateKeyPem }, mesh.ca.certificatePem);
+    assert.match(answer, /^HTTP\/1\.1 200/);
+    assert.match(answer, /URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/tester/);
+    assert.ok(sidecarPem(good).includes('PRIVATE KEY'));
+  });
+
+  it('accepts both mTLS and plaintext at a PERMISSIVE inbound listener', async () => {
+    const inbound = mesh.pod('productpage-0').ports.inbound;
+    const plain = await request({ port: inbound, path: '/plain', headers: { host: 'productpage' } });
+    assert.equal(plain.status, 200);
+    assert.equal((JSON.parse(plain.body) as EchoAnswer).headers['x-forwarded-client-cert'], undefined);
+    const good = await issueWorkloadCertificate(mesh.ca, { namespace: 'default', serviceAccount: 'tester' });
+    const answer = await tlsCall(inbound, { cert: good.certificatePem, key: good.privateKeyPem }, mesh.ca.certificatePem);
+    assert.match(answer, /URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/tester/);
+  });
+
+  it('routes ingress traffic per the VirtualServices bound to the Gateway', async () => {
+    const gw = mesh.gateway('bookinfo-gateway');
+    const port = gw.listeners[8080];
+    const page = await request({ port, path: '/productpage', headers: { host: 'bookinfo.example.com' } });
+    assert.equal(page.status, 200);
+    const echo = JSON.parse(page.body) as EchoAnswer;
+    assert.equal(echo.pod, 'productpage-0');
+    assert.match(String(echo.headers['x-forwarded-client-cert']), /URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-gateway-sa$/);
+    const rewritten = await request({ port, path: '/reviews/7', headers: { host: 'bookinfo.example.com' } });
+    assert.equal((JSON.parse(rewritten.body) as EchoAnswer).url, '/7');
+    const other = await request({ port, path: '/admin', headers: { host: 'bookinfo.example.com' } });
+    assert.equal(other.status, 404);
+    const counts = await countVersions(200, () => request({ port, path: '/reviews/x', headers: { host: 'bookinfo.example.com' }, agent }));
+    assert.ok(Math.abs((counts.get('v1') ?? 0) / 2 - 80) <= 5, JSON.stringify([...counts]));
+  });
+
+  it('serves readiness, revision and Prometheus metrics on the admin port', async () => {
+    const admin = mesh.pod('reviews-v1-0').ports.admin;
+    assert.equal(await isReady(admin), true);
+    const metrics = await fetchMetrics(admin);
+    assert.match(metrics, /haproxy_process_nbthread/);
+    assert.match(metrics, /haproxy_backend_http_responses_total/);
+  });
+
+  it('writes a JSON access log with request id, source, destination host and subset, status, duration and retries', async () => {
+    const pp = mesh.pod('productpage-0');
+    const since = Date.now() - 1;
+    await fromProductpage('/logged', { 'x-request-id': 'req-log-1', 'end-user': 'jason' });
+    const entry = await waitFor('the access log line of req-log-1', async () => {
+      const { entries } = await readAccessLog(pp.paths.accessLog);
+      return entries.find((e) => e.requestId === 'req-log-1' && e.direction === 'outbound');
+    }, { timeoutMs: 5000 });
+    assert.equal(entry.source, PRODUCTPAGE_ID);
+    assert.equal(entry.destinationHost, 'reviews.default.svc.cluster.local');
+    assert.equal(entry.destinationSubset, 'v2');
+    assert.equal(entry.status, 200);
+    assert.ok(entry.durationMs >= 0);
+    assert.equal(entry.retries, 0);
+    const inbound = await waitFor('the inbound log line of req-log-1', async () => {
+      const { entries } = await readAccessLog(mesh.pod('reviews-v2-0').paths.accessLog);
+      return entries.find((e) => e.requestId === 'req-log-1');
+    }, { timeoutMs: 5000 });
+    assert.equal(inbound.source, PRODUCTPAGE_ID);
+    const { entries } = await readAccessLog(pp.paths.accessLog);
+    const figures = upstreamFigures(entries, { direction: 'outbound' });
+    const v1 = figures.find((f) => f.destinationSubset === 'v1');
+    assert.ok(v1 && v1.requests > 0 && v1.statusClasses['2xx'] === v1.requests);
+    assert.ok(Number.isFinite(v1.latencyMs.p99));
+    assert.ok(entries.every((e) => e.startMs > 0) && since > 0);
+    assert.ok((await fs.stat(pp.paths.runtimeSocket)).mode % 0o1000 === 0o600);
+  });
+});

@@ -1,0 +1,152 @@
+// A live local mesh for data-plane tests: echo apps in this process, real HAProxy sidecars and
+// ingress proxies on loopback, certificates from a fresh mesh CA, all in a temporary directory.
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { loadSources } from '../../src/lib/policy/load.js';
+import { createMeshCa, issueWorkloadCertificate, writeWorkloadCertificate, type MeshCa } from '../../src/lib/mesh/ca.js';
+import { buildMeshModel, desiredPods, proxyPaths, type MeshGatewayProxy, type MeshModel, type MeshPod, type ProxyTarget } from '../../src/lib/mesh/model.js';
+import { compileMesh, type CompiledMesh, type CompiledProxy } from '../../src/lib/mesh/compiler.js';
+import { applyProxyConfig, stopProxy, type ApplyResult } from '../../src/lib/runtime/haproxy/apply.js';
+import { freePort } from './net.js';
+
+/** What the echo app answers: who served the request and what it received. */
+export interface EchoAnswer {
+  pod: string;
+  version: string;
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+export interface EchoApp {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** A dependency-free app that echoes the request as JSON, naming its pod and version. */
+export function startEchoApp(pod: { name: string; labels: Record<string, string> }): Promise<EchoApp> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const answer: EchoAnswer = { pod: pod.name, version: pod.labels.version ?? '', method: req.method ?? '', url: req.url ?? '', headers: req.headers };
+      res.writeHead(200, { 'content-type': 'application/json', 'x-served-by': pod.name, 'x-version': pod.labels.version ?? '' });
+      res.end(JSON.stringify(answer));
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  return new Promise((resolve, reject) => {
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      resolve({
+        port,
+        close: () => new Promise<void>((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
+      });
+    });
+  });
+}
+
+export interface TestMesh {
+  dir: string;
+  ca: MeshCa;
+  model: MeshModel;
+  pods: MeshPod[];
+  gateways: MeshGatewayProxy[];
+  compiled: CompiledMesh;
+  pod(name: string): MeshPod;
+  gateway(name: string): MeshGatewayProxy;
+  compiledOf(name: string): CompiledProxy;
+  /** Recompiles with new policy text (same pods) at revision + 1 and applies every proxy. */
+  apply(policy: string): Promise<Map<string, ApplyResult>>;
+  stop(): Promise<void>;
+}
+
+function loadPolicy(text: string): MeshModel {
+  const { resources } = loadSources([{ path: 'mesh.yaml', text, format: 'yaml', size: Buffer.byteLength(text) }], { defaultNamespace: 'default' });
+  return buildMeshModel(resources);
+}
+
+/**
+ * Starts every Workload replica of `policy` (an echo app + its sidecar) and a proxy for each
+ * Gateway named in `gateways`. Everything started is stopped by `stop()`, also when start fails.
+ */
+export async function startTestMesh(policy: string, options: { gateways?: string[] } = {}): Promise<TestMesh> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshctl-dp-'));
+  const apps: EchoApp[] = [];
+  const targets: ProxyTarget[] = [];
+  const stop = async () => {
+    await Promise.all(targets.map((t) => stopProxy(t).catch(() => undefined)));
+    await Promise.all(apps.map((a) => a.close()));
+    await fs.rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const ca = await createMeshCa();
+    let model = loadPolicy(policy);
+    const pods: MeshPod[] = [];
+    for (const spec of desiredPods(model)) {
+      const app = await startEchoApp(spec);
+      apps.push(app);
+      pods.push({
+        name: spec.name,
+        namespace: spec.namespace,
+        workload: spec.workload,
+        labels: spec.labels,
+        serviceAccount: spec.serviceAccount,
+        ports: { app: app.port, inbound: await freePort(), outbound: await freePort(), admin: await freePort() },
+        paths: proxyPaths(path.join(dir, spec.name)),
+      });
+    }
+    const gateways: MeshGatewayProxy[] = [];
+    for (const name of options.gateways ?? []) {
+      const spec = model.gateways.find((g) => g.name === name);
+      if (!spec) throw new Error(`no Gateway ${name} in the test policy`);
+      const listeners: Record<number, number> = {};
+      for (const s of spec.servers) listeners[s.port] = await freePort();
+      gateways.push({ name, namespace: spec.namespace, serviceAccount: `${name}-sa`, listeners, ports: { admin: await freePort() }, paths: proxyPaths(path.join(dir, `gw-${name}`)) });
+    }
+    targets.push(...pods, ...gateways);
+    for (const t of [...pods, ...gateways]) {
+      const cert = await issueWorkloadCertificate(ca, { namespace: t.namespace, serviceAccount: t.serviceAccount });
+      await writeWorkloadCertificate(cert, ca, t.paths);
+    }
+    let revision = 1;
+    let compiled = compileMesh(model, { pods, gateways }, { revision });
+    const applyAll = async (c: CompiledMesh) => {
+      const results = new Map<string, ApplyResult>();
+      await Promise.all([...c.sidecars, ...c.gateways].map(async (p) => {
+        const target = [...pods, ...gateways].find((t) => t.name === p.name) as ProxyTarget;
+        results.set(p.name, await applyProxyConfig(target, p, { timeoutMs: 20_000 }));
+      }));
+      return results;
+    };
+    await applyAll(compiled);
+    const mesh: TestMesh = {
+      dir,
+      ca,
+      get model() { return model; },
+      pods,
+      gateways,
+      get compiled() { return compiled; },
+      pod: (name) => pods.find((p) => p.name === name) ?? (() => { throw new Error(`no pod ${name}`); })(),
+      gateway: (name) => gateways.find((g) => g.name === name) ?? (() => { throw new Error(`no gateway ${name}`); })(),
+      compiledOf: (name) => [...compiled.sidecars, ...compiled.gateways].find((p) => p.name === name) ?? (() => { throw new Error(`no proxy ${name}`); })(),
+      async apply(next: string) {
+        model = loadPolicy(next);
+        revision += 1;
+        compiled = compileMesh(model, { pods, gateways }, { revision });
+        return applyAll(compiled);
+      },
+      stop,
+    };
+    return mesh;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
