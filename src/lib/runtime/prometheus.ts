@@ -162,3 +162,9 @@ export function histogramQuantile(buckets: Bucket[], q: number): number | null {
   }
   return prevBound;
 }
+
+/** Quantile q (0–1) of a summary's samples (`{quantile="0.99"}`); null when absent or NaN (no data). */
+export function summaryQuantile(samples: Sample[], q: number): number | null {
+  const s = samples.find((x) => x.labels.quantile !== undefined && Number(x.labels.quantile) === q);
+  return s && Number.isFinite(s.value) ? s.value : null;
+}

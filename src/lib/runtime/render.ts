@@ -192,6 +192,16 @@ export function statsTable(stats: Stats): SectionTable {
   };
 }
 
+const STATS_COLUMNS: Record<string, string> = {
+  requests: 'REQUESTS',
+  ratePerSecond: 'RPS',
+  responses: '2XX-5XX',
+  successRate: 'SUCCESS',
+  latencyMs: 'P50-P99',
+  retries: 'RETRIES',
+  ejections: 'EJECTIONS',
+};
+
 /** "-" cells explained: one line per distinct reason, with the fields and how many rows it covers. */
 function missingNotes(rows: TrafficStats[]): string[] {
   const byReason = new Map<string, { fields: Set<string>; rows: Set<string> }>();
@@ -205,7 +215,8 @@ function missingNotes(rows: TrafficStats[]): string[] {
   }
   return [...byReason.entries()].map(([reason, e]) => {
     const who = e.rows.size === 1 ? [...e.rows][0] : `${e.rows.size} rows`;
-    return `- ${[...e.fields].join(', ')} (${who}): ${reason}.`;
+    const columns = [...e.fields].map((f) => STATS_COLUMNS[f] ?? f);
+    return `- ${columns.join(', ')} (${who}): ${reason}.`;
   });
 }
 
@@ -339,7 +350,7 @@ export function renderSnapshotText(snapshot: ProxySnapshot, options: { color: bo
   const headings = snapshot.sections.length > 1;
   for (const section of snapshot.sections) {
     const body = snapshot.unavailable[section] ? p.yellow(`Not available: ${snapshot.unavailable[section]}.`) : renderSection(snapshot, section, p);
-    out.push(headings ? `${p.bold(`── ${TITLES[section]} `)}\n${body}` : body);
+    out.push(headings ? `${p.bold(`── ${TITLES[section]}`)}\n${body}` : body);
   }
   return `${out.join('\n\n')}\n`;
 }

@@ -192,8 +192,9 @@ export class EnvoyAdminAdapter implements ProxyAdapter {
     const known = new Set(configured.map((c) => c.name));
     for (const s of statuses) {
       if (known.has(s.name)) continue;
+      // Known to the proxy but not in its config dump (e.g. added since): what /clusters says, nothing more.
       const [extra] = dumpClusters({ ...dump, clusters: [{ cluster: { name: s.name }, dynamic: true }] });
-      configured.push({ ...extra!, type: null });
+      configured.push({ ...extra!, type: null, outlierDetection: null, circuitBreakers: { ...extra!.circuitBreakers!, thresholds: s.thresholds ?? [] } });
     }
     for (const c of configured) {
       const status = live.get(c.name);
@@ -225,7 +226,7 @@ export class EnvoyAdminAdapter implements ProxyAdapter {
 
   async stats(): Promise<Stats> {
     const [statuses, istio] = await Promise.all([this.clusterStatuses(), this.isIstio()]);
-    const clusters = statuses.map((s) => s.name);
+    const clusters = statuses.map((s) => s.name).sort(compareClusterNames);
     const hiddenReason = hiddenStatsReason(istio);
     let set: StatSet;
     try {

@@ -2,7 +2,7 @@
 // labels (envoy_cluster_name, envoy_response_code_class), so names come whole from the labels and nothing is
 // split. Latency quantiles are estimated from the histogram buckets.
 import type { Stats, TrafficStats } from '../model.js';
-import { bucketsOf, histogramQuantile, samplesOf, sumOf, type Family } from '../prometheus.js';
+import { bucketsOf, histogramQuantile, samplesOf, sumOf, summaryQuantile, type Family } from '../prometheus.js';
 import { finishSuccessRate, unknownTraffic } from './stats.js';
 
 const CLUSTER = 'envoy_cluster_name';
@@ -17,8 +17,17 @@ export function prometheusClusterNames(families: Family[]): string[] {
 }
 
 function latency(row: TrafficStats, families: Family[], family: string, match: Record<string, string>): void {
-  const buckets = bucketsOf(samplesOf(families, family, match));
+  const samples = samplesOf(families, family, match);
+  const buckets = bucketsOf(samples);
   if (!buckets.length) {
+    // ?histogram_buckets=summary writes precomputed quantiles instead of buckets.
+    const quantiles = samples.filter((s) => s.labels.quantile !== undefined);
+    if (quantiles.length) {
+      row.latencyMs = { p50: summaryQuantile(quantiles, 0.5), p90: summaryQuantile(quantiles, 0.9), p99: summaryQuantile(quantiles, 0.99) };
+      if (row.latencyMs.p50 === null) row.missing.latencyMs = 'no requests recorded in the latency summary yet';
+      else delete row.missing.latencyMs;
+      return;
+    }
     row.missing.latencyMs = `the proxy exposes no ${family} histogram`;
     return;
   }
