@@ -51,7 +51,10 @@ export interface CompiledDestination {
 }
 
 export interface CompiledRoute {
-  /** `vs:<namespace>:<name>:<index>`, or `host:<fqdn>` for a host's default route. */
+  /**
+   * `vs:<namespace>:<name>:<route name>` for a named route (unique in its VirtualService), else
+   * `vs:<namespace>:<name>:<index>`; `host:<fqdn>` for a host's default route.
+   */
   id: string;
   virtualService: { namespace: string; name: string; index: number; routeName: string } | null;
   /** Hosts the route serves (resolved). */
@@ -447,8 +450,11 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
   for (const g of groups) {
     if (g.vs) {
       const vs = g.vs;
+      const names = vs.http.map((r) => r.name);
       for (const route of vs.http) {
-        const id = `vs:${vs.namespace}:${vs.name}:${route.index}`;
+        // Named routes keep their id when routes are added before them (a shift addresses them by it).
+        const named = route.name && /^[A-Za-z0-9_.-]+$/.test(route.name) && !/^\d+$/.test(route.name) && names.indexOf(route.name) === names.lastIndexOf(route.name);
+        const id = `vs:${vs.namespace}:${vs.name}:${named ? route.name : route.index}`;
         const where = `VirtualService ${vs.namespace}/${vs.name} http[${route.index}]`;
         const matches = route.match.length ? route.match : [null];
         const needsMatchIndex = route.rewrite?.uri !== undefined && route.match.some((m) => m.uri && 'prefix' in m.uri);

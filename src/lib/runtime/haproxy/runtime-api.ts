@@ -22,7 +22,8 @@ export function socketCommand(socket: string, command: string, options: { timeou
     const timer = setTimeout(() => finish(new RuntimeApiError(`No answer from ${socket} to "${command.split('\n')[0]}" within ${options.timeoutMs ?? 5000} ms.`)), options.timeoutMs ?? 5000);
     conn.setEncoding('utf8');
     conn.on('connect', () => {
-      conn.write(options.payload !== undefined ? `${command} <<\n${options.payload.replace(/\n+$/, '')}\n\n` : `${command}\n`);
+      // Half-closing tells both the stats socket and the master CLI that no command follows.
+      conn.end(options.payload !== undefined ? `${command} <<\n${options.payload.replace(/\n+$/, '')}\n\n` : `${command}\n`);
     });
     conn.on('data', (d: string) => { out += d; });
     conn.on('end', () => finish(null));

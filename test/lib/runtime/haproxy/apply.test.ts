@@ -1,0 +1,132 @@
+// Live: updating running proxies under a steady load — weights through the runtime API, other
+// changes through a hitless reload — without a single failed request; and stopping them.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startTestMesh, type EchoAnswer, type TestMesh } from '../../../support/mesh.js';
+import { bookinfoPolicy } from '../../../support/bookinfo-policy.js';
+import { portClosed, request, steadyLoad, type HttpAnswer } from '../../../support/net.js';
+import { readRouteWeights } from '../../../../src/lib/runtime/haproxy/weights.js';
+import { MasterCli, RuntimeApi } from '../../../../src/lib/runtime/haproxy/runtime-api.js';
+import { proxyStatus, stopProxy } from '../../../../src/lib/runtime/haproxy/apply.js';
+import { processAlive } from '../../../../src/lib/runtime/haproxy/process.js';
+import { servedRevision } from '../../../../src/lib/runtime/haproxy/admin.js';
+
+const RPS = 200;
+const LOAD_MS = 3000;
+
+describe('applying configs to running proxies (live HAProxy on loopback)', { timeout: 180_000 }, () => {
+  let mesh: TestMesh;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+
+  before(async () => {
+    mesh = await startTestMesh(bookinfoPolicy({ weights: [80, 20] }), { gateways: ['bookinfo-gateway'] });
+  });
+  after(async () => {
+    agent.destroy();
+    await mesh?.stop();
+  });
+
+  const send = (): Promise<HttpAnswer> => request({ port: mesh.pod('productpage-0').ports.outbound, path: '/load', headers: { host: 'reviews' }, agent });
+  const version = (a: HttpAnswer) => (a.status === 200 ? (JSON.parse(a.body) as EchoAnswer).version : `status-${a.status}`);
+  const everyProxy = () => [...mesh.pods, ...mesh.gateways];
+
+  it('changes weights through the runtime API under 200 rps: no reload, no failed request, every proxy serves them', async () => {
+    const pidsBefore = await Promise.all(everyProxy().map(async (t) => (await proxyStatus(t)).pid));
+    const workersBefore = await new MasterCli(mesh.pod('productpage-0').paths.masterSocket).showProc();
+    let results: Awaited<ReturnType<TestMesh['apply']>> | undefined;
+    const load = await steadyLoad({
+      rps: RPS,
+      durationMs: LOAD_MS,
+      send,
+      key: version,
+      during: async () => {
+        await new Promise((r) => setTimeout(r, LOAD_MS / 3));
+        results = await mesh.apply(bookinfoPolicy({ weights: [0, 100] }));
+      },
+    });
+    assert.deepEqual(load.failures, []);
+    assert.equal(load.ok, load.sent);
+    assert.ok(results);
+    for (const [name, r] of results) {
+      assert.ok(r.action === 'runtime' || r.action === 'unchanged', `${name}: ${r.action}`);
+      assert.equal(r.revision, 2);
+    }
+    assert.equal(results.get('productpage-0')?.action, 'runtime');
+    assert.equal(results.get('bookinfo-gateway')?.action, 'runtime');
+    // Same masters, same workers: nothing was reloaded.
+    assert.deepEqual(await Promise.all(everyProxy().map(async (t) => (await proxyStatus(t)).pid)), pidsBefore);
+    const workersAfter = await new MasterCli(mesh.pod('productpage-0').paths.masterSocket).showProc();
+    assert.deepEqual(workersAfter.filter((p) => p.type === 'worker').map((p) => p.pid), workersBefore.filter((p) => p.type === 'worker').map((p) => p.pid));
+    for (const t of everyProxy()) assert.equal(await servedRevision(t.ports.admin), 2, t.name);
+    // The shifter reads weights back by host and subset.
+    const served = await readRouteWeights(mesh.pod('productpage-0'));
+    assert.equal(served.revision, 2);
+    const split = served.routes.find((r) => r.routeId === 'vs:default:reviews:split');
+    assert.deepEqual(split?.destinations.map((d) => [d.subset, d.weight]), [['v1', 0], ['v2', 100]]);
+    // Both versions served during the load; after the apply everything goes to v2.
+    assert.ok((load.byKey.get('v1') ?? 0) > 0 && (load.byKey.get('v2') ?? 0) > 0, JSON.stringify([...load.byKey]));
+    for (let i = 0; i < 50; i++) assert.equal(version(await send()), 'v2');
+  });
+
+  it('reloads for a structural change under 200 rps: new workers, same listeners, no failed request', async () => {
+    const target = mesh.pod('productpage-0');
+    const master = new MasterCli(target.paths.masterSocket);
+    const workersBefore = (await master.showProc()).filter((p) => p.type === 'worker' && !p.old).map((p) => p.pid);
+    const extra = `  - name: canary-header
+    match: [{ headers: { x-canary: { prefix: "yes" } } }]
+    route: [{ destination: { host: reviews, subset: v1 } }]
+`;
+    let results: Awaited<ReturnType<TestMesh['apply']>> | undefined;
+    const load = await steadyLoad({
+      rps: RPS,
+      durationMs: LOAD_MS,
+      send,
+      key: version,
+      during: async () => {
+        await new Promise((r) => setTimeout(r, LOAD_MS / 3));
+        results = await mesh.apply(bookinfoPolicy({ weights: [0, 100], extraRoutes: extra }));
+      },
+    });
+    assert.deepEqual(load.failures, []);
+    assert.equal(load.ok, load.sent);
+    assert.equal(results?.get('productpage-0')?.action, 'reloaded');
+    assert.equal(results?.get('reviews-v1-0')?.action, 'reloaded');
+    const workersAfter = (await master.showProc()).filter((p) => p.type === 'worker' && !p.old).map((p) => p.pid);
+    assert.equal(workersAfter.length, 1);
+    assert.notDeepEqual(workersAfter, workersBefore);
+    const canary = await request({ port: target.ports.outbound, path: '/c', headers: { host: 'reviews', 'x-canary': 'yes-please' }, agent });
+    assert.equal(version(canary), 'v1');
+    assert.equal(version(await send()), 'v2');
+    for (const t of everyProxy()) assert.equal(await servedRevision(t.ports.admin), 3, t.name);
+  });
+
+  it('answers the runtime API: show info, show stat, show servers state, server weights', async () => {
+    const api = new RuntimeApi(mesh.pod('productpage-0').paths.runtimeSocket);
+    assert.equal(version(await send()), 'v2');
+    const info = await api.showInfo();
+    assert.match(info.Version, /^2\.\d+/);
+    assert.equal(info.node, 'productpage-0');
+    const stat = await api.showStat();
+    const backend = stat.find((r) => r.proxy === 'vs:default:reviews:split:1' && r.type === 'backend');
+    assert.ok(backend && Number(backend.fields.stot) > 0);
+    const state = await api.showServersState('vs:default:reviews:split:1');
+    assert.deepEqual(state.map((s) => s.server), ['reviews-v2-0']);
+    await api.setServerWeight('vs:default:reviews:split:1', 'reviews-v2-0', 5);
+    assert.deepEqual(await api.getServerWeight('vs:default:reviews:split:1', 'reviews-v2-0'), { current: 5, initial: 1 });
+    await api.setServerWeight('vs:default:reviews:split:1', 'reviews-v2-0', 1);
+    await assert.rejects(api.setRouteWeights([{ id: 'vs:default:reviews:split', weights: [1] }]), /2 destinations, got 1/);
+  });
+
+  it('stops a proxy with its whole process group and frees its ports', async () => {
+    const target = mesh.pod('reviews-v1-0');
+    const status = await proxyStatus(target);
+    assert.ok(status.running && status.pid);
+    const workers = (await new MasterCli(target.paths.masterSocket).showProc()).map((p) => p.pid);
+    assert.equal(await stopProxy(target), true);
+    for (const pid of [status.pid, ...workers]) assert.equal(processAlive(pid), false, `pid ${pid} still runs`);
+    assert.equal(await portClosed(target.ports.inbound), true);
+    assert.equal(await portClosed(target.ports.admin), true);
+    assert.deepEqual(await proxyStatus(target), { running: false, pid: null, revision: null, ready: false });
+  });
+});
