@@ -1,0 +1,62 @@
+// Durable file writes for the mesh home: a reader sees the old content or the new one, never a torn
+// file, even when the writer dies mid-write or the machine loses power.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+let sequence = 0;
+
+/** Writes `data` to `file`: temp file beside it (mode set before the first byte), fsync, rename, fsync of the directory. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++sequence}.tmp`);
+  const handle = await fs.open(tmp, 'wx', mode);
+  try {
+    await handle.writeFile(data);
+    await handle.chmod(mode);
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  try {
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDirectory(path.dirname(file));
+}
+
+export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, mode);
+}
+
+/** Reads a JSON file; `fallback` when it does not exist. A file that exists but does not parse is an error. */
+export async function readJson<T>(file: string, fallback: T): Promise<T> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return fallback;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`${file} is not valid JSON; restore it from the revision history or reinstall the mesh.`);
+  }
+}
+
+/** Makes a rename inside `dir` durable (a no-op where directories cannot be opened for sync). */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Some platforms and file systems refuse fsync on a directory; the rename itself is still atomic.
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
