@@ -1,0 +1,14 @@
+// reviews: v1 shows no ratings; v2 (black stars) and v3 (red stars) ask ratings for them.
+import { call, identity, sendJson, serve } from './mesh-http.js';
+
+const STARS = { v2: 'black', v3: 'red' };
+
+serve('reviews', async (req, res, url) => {
+  const m = /^\/reviews\/(\d+)$/.exec(url.pathname);
+  if (!m) return sendJson(res, 404, { service: 'reviews', ...identity, error: `no reviews at ${url.pathname}` });
+  const answer = { service: 'reviews', ...identity, product: Number(m[1]), reviews: ['An extremely entertaining play by Shakespeare.', 'Absolutely fun and entertaining.'] };
+  if (!STARS[identity.version]) return sendJson(res, 200, answer);
+  const ratings = await call('ratings', `/ratings/${m[1]}`, req);
+  if (ratings.status !== 200) return sendJson(res, 502, { ...answer, error: `ratings answered ${ratings.status}` });
+  sendJson(res, 200, { ...answer, stars: STARS[identity.version], ratings: ratings.body });
+});

@@ -1,0 +1,152 @@
+// Finding the proxy runtime (HAProxy 2.6 or later) and, when it is missing, the package-manager
+// commands that install it. Nothing here runs a package manager: install.ts does, after asking.
+import { constants, promises as fs } from 'node:fs';
+import path from 'node:path';
+
+export const RUNTIME_NAME = 'HAProxy';
+export const MIN_VERSION = [2, 6] as const;
+export const MIN_VERSION_TEXT = `${MIN_VERSION[0]}.${MIN_VERSION[1]}`;
+
+export interface RuntimeFound {
+  bin: string;
+  version: string;
+  /** How it was found: the --proxy-bin flag or a PATH lookup. */
+  source: 'flag' | 'path';
+}
+
+export interface RuntimeCandidate {
+  bin: string;
+  source: 'flag' | 'path';
+  /** Why the candidate is not usable, as a clause ("does not exist", "is version 2.4.1, older than 2.6"). */
+  problem: string | null;
+  version: string | null;
+}
+
+export interface RuntimeSearch {
+  found: RuntimeFound | null;
+  /** Everything looked at, usable or not, in order. */
+  candidates: RuntimeCandidate[];
+}
+
+/** Where package managers put HAProxy (sbin, which a user's PATH may lack). */
+const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/opt/homebrew/bin', '/opt/homebrew/sbin', '/usr/local/bin'];
+
+async function executable(file: string): Promise<boolean> {
+  try {
+    const st = await fs.stat(file);
+    if (!st.isFile()) return false;
+    await fs.access(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Finds `name` on a PATH string; null when absent. */
+export async function which(name: string, pathValue = process.env.PATH ?? ''): Promise<string | null> {
+  for (const dir of pathValue.split(path.delimiter)) {
+    if (!dir) continue;
+    const file = path.join(dir, name);
+    if (await executable(file)) return file;
+  }
+  return null;
+}
+
+export function parseVersion(output: string): string | null {
+  const m = /HA-?Proxy version (\d+\.\d+(?:\.\d+)?[^\s]*)/i.exec(output);
+  return m ? m[1] : null;
+}
+
+export function versionAtLeast(version: string, min: readonly [number, number] = MIN_VERSION): boolean {
+  const [major, minor] = version.split(/[.-]/).map((n) => Number.parseInt(n, 10));
+  if (!Number.isFinite(major)) return false;
+  return major > min[0] || (major === min[0] && (minor ?? 0) >= min[1]);
+}
+
+async function probe(bin: string, source: 'flag' | 'path'): Promise<RuntimeCandidate> {
+  if (!(await executable(bin))) {
+    const exists = await fs.stat(bin).then(() => true, () => false);
+    return { bin, source, version: null, problem: exists ? 'is not an executable file' : 'does not exist' };
+  }
+  const { execa } = await import('execa');
+  const r = await execa(bin, ['-v'], { reject: false, timeout: 10_000, env: { LC_ALL: 'C' } });
+  const version = parseVersion(`${r.stdout}\n${r.stderr}`);
+  if (!version) return { bin, source, version: null, problem: `does not answer -v as ${RUNTIME_NAME} does` };
+  if (!versionAtLeast(version)) return { bin, source, version, problem: `is version ${version}, older than ${MIN_VERSION_TEXT}` };
+  return { bin, source, version, problem: null };
+}
+
+/**
+ * Looks for a usable HAProxy: `--proxy-bin` first, then `haproxy` on PATH. After a package install,
+ * `afterInstall` also searches the directories package managers install into, which PATH may lack.
+ */
+export async function findRuntime(options: { proxyBin?: string; pathValue?: string; afterInstall?: boolean } = {}): Promise<RuntimeSearch> {
+  const candidates: RuntimeCandidate[] = [];
+  const seen = new Set<string>();
+  const consider = async (bin: string, source: 'flag' | 'path') => {
+    const abs = path.resolve(bin);
+    if (seen.has(abs)) return null;
+    seen.add(abs);
+    const c = await probe(abs, source);
+    candidates.push(c);
+    return c.problem ? null : c;
+  };
+  if (options.proxyBin) {
+    const c = await consider(options.proxyBin, 'flag');
+    if (c) return { found: { bin: c.bin, version: c.version!, source: 'flag' }, candidates };
+  }
+  const pathValue = options.pathValue ?? process.env.PATH ?? '';
+  const dirs = [...pathValue.split(path.delimiter).filter(Boolean), ...(options.afterInstall ? SBIN_DIRS : [])];
+  for (const dir of dirs) {
+    const file = path.join(dir, 'haproxy');
+    if (!(await executable(file))) continue;
+    const c = await consider(file, 'path');
+    if (c) return { found: { bin: c.bin, version: c.version!, source: 'path' }, candidates };
+  }
+  return { found: null, candidates };
+}
+
+export type PackageManagerName = 'apt-get' | 'dnf' | 'yum' | 'apk' | 'brew';
+
+export interface PackageInstallPlan {
+  manager: PackageManagerName;
+  /** The commands, each an argv, exactly as they will run. */
+  commands: string[][];
+}
+
+const MANAGERS: { name: PackageManagerName; commands: string[][]; root: boolean }[] = [
+  { name: 'apt-get', commands: [['apt-get', 'update'], ['apt-get', 'install', '-y', 'haproxy']], root: true },
+  { name: 'dnf', commands: [['dnf', 'install', '-y', 'haproxy']], root: true },
+  { name: 'yum', commands: [['yum', 'install', '-y', 'haproxy']], root: true },
+  { name: 'apk', commands: [['apk', 'add', 'haproxy']], root: true },
+  { name: 'brew', commands: [['brew', 'install', 'haproxy']], root: false },
+];
+
+/**
+ * The package manager on this machine and the commands that install HAProxy with it (through sudo
+ * when not root and sudo exists); null when none of the supported ones is on PATH.
+ */
+export async function packageInstallPlan(pathValue = process.env.PATH ?? ''): Promise<PackageInstallPlan | null> {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const sudo = isRoot ? null : await which('sudo', pathValue);
+  for (const m of MANAGERS) {
+    if (!(await which(m.name, pathValue))) continue;
+    const commands = m.root && !isRoot && sudo ? m.commands.map((c) => ['sudo', ...c]) : m.commands;
+    return { manager: m.name, commands };
+  }
+  return null;
+}
+
+export const SUPPORTED_MANAGERS = MANAGERS.map((m) => m.name);
+
+/** A command line as a user would type it. */
+export function shellLine(argv: string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_./:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** One clause on why no usable runtime was found, naming what was looked at. */
+export function describeMissing(search: RuntimeSearch, pathValue = process.env.PATH ?? ''): string {
+  const looked = search.candidates.map((c) => `${c.bin} ${c.problem}`);
+  if (!search.candidates.some((c) => c.source === 'path')) looked.push(pathValue ? 'no haproxy on PATH' : 'PATH is empty');
+  return looked.join('; ');
+}

@@ -1,0 +1,306 @@
+// The one place that starts the local mesh's processes (apps and proxies): each runs detached in its own
+// process group with its output appended to log files, is restarted with exponential backoff when it
+// dies, and is recorded in a pid file so that a restarted agent adopts it instead of starting a twin.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { promises as fs, openSync, closeSync, statSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { readJson, writeJsonAtomic } from './atomic-file.js';
+import { identify, isRunning, pidReused, signalGroup, stopGroup, type ProcessIdentity } from './processes.js';
+
+export interface ProcessSpec {
+  /** Unique within the supervisor, e.g. `reviews-v1-0/app`. */
+  name: string;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** Files the process's stdout and stderr are appended to (may be the same file). */
+  stdoutFile: string;
+  stderrFile: string;
+  pidFile: string;
+  /** Grace period between SIGTERM and SIGKILL when stopping. */
+  stopGraceMs?: number;
+}
+
+/** What a pid file holds. */
+interface PidRecord extends ProcessIdentity {
+  specHash: string;
+  startedAt: string;
+}
+
+/** What ensure did: found it as wanted, adopted a running one, started it, or replaced one with another spec. */
+export type EnsureOutcome = 'unchanged' | 'adopted' | 'started' | 'replaced';
+
+export type ProcessPhase = 'Running' | 'Starting' | 'BackOff' | 'Stopped';
+
+export interface ProcessStatus {
+  name: string;
+  phase: ProcessPhase;
+  pid: number | null;
+  restarts: number;
+  startedAt: string | null;
+  /** How the last run ended (`exit 1`, `signal SIGKILL`, `spawn ENOENT`), null when it never ended. */
+  lastExit: string | null;
+  /** True when the process was found running at agent start and adopted. */
+  adopted: boolean;
+}
+
+export interface BackoffPolicy {
+  initialMs: number;
+  maxMs: number;
+  /** A run longer than this resets the backoff. */
+  resetAfterMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 30_000, resetAfterMs: 10_000 };
+
+/** Log files above this size are moved to `<file>.1` when the process (re)starts. */
+const LOG_ROTATE_BYTES = 20 * 1024 * 1024;
+/** How often adopted processes (not our children, so no exit event) are checked. */
+const POLL_MS = 250;
+
+export type SupervisorEvent =
+  | { type: 'started'; name: string; pid: number; restarts: number }
+  | { type: 'adopted'; name: string; pid: number }
+  | { type: 'exited'; name: string; pid: number; how: string; restartInMs: number | null }
+  | { type: 'spawn-failed'; name: string; error: string };
+
+interface Managed {
+  spec: ProcessSpec;
+  hash: string;
+  identity: ProcessIdentity | null;
+  child: ChildProcess | null;
+  restarts: number;
+  consecutiveFailures: number;
+  startedAt: number | null;
+  lastExit: string | null;
+  adopted: boolean;
+  restartTimer: NodeJS.Timeout | null;
+  stopping: boolean;
+}
+
+export function specHash(spec: ProcessSpec): string {
+  const { command, args, env, cwd } = spec;
+  const sortedEnv = Object.fromEntries(Object.entries(env).sort(([a], [b]) => a.localeCompare(b)));
+  return createHash('sha256').update(JSON.stringify({ command, args, env: sortedEnv, cwd })).digest('hex').slice(0, 16);
+}
+
+function rotateIfLarge(file: string): void {
+  try {
+    if (statSync(file).size > LOG_ROTATE_BYTES) renameSync(file, `${file}.1`);
+  } catch {
+    // No file yet.
+  }
+}
+
+export class Supervisor {
+  private readonly managed = new Map<string, Managed>();
+  private readonly poller: NodeJS.Timeout;
+
+  constructor(
+    private readonly options: { backoff?: BackoffPolicy; onEvent?: (event: SupervisorEvent) => void } = {},
+  ) {
+    this.poller = setInterval(() => this.poll(), POLL_MS);
+    this.poller.unref();
+  }
+
+  private get backoff(): BackoffPolicy {
+    return this.options.backoff ?? DEFAULT_BACKOFF;
+  }
+
+  private emit(event: SupervisorEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  /**
+   * Makes `spec` run: adopts the process its pid file names when that still runs the same spec,
+   * replaces it when the spec changed, starts it otherwise. Resolves once the process is spawned.
+   */
+  async ensure(spec: ProcessSpec): Promise<{ outcome: EnsureOutcome; status: ProcessStatus }> {
+    const hash = specHash(spec);
+    const existing = this.managed.get(spec.name);
+    const done = (outcome: EnsureOutcome) => ({ outcome, status: this.status(spec.name)! });
+    if (existing && existing.hash === hash && !existing.stopping) {
+      existing.spec = spec;
+      return done('unchanged');
+    }
+    if (existing) await this.stop(spec.name);
+    const entry: Managed = {
+      spec, hash, identity: null, child: null, restarts: 0, consecutiveFailures: 0, startedAt: null, lastExit: null, adopted: false, restartTimer: null, stopping: false,
+    };
+    this.managed.set(spec.name, entry);
+    const recorded = await readJson<PidRecord | null>(spec.pidFile, null).catch(() => null);
+    if (recorded && isRunning(recorded)) {
+      if (recorded.specHash === hash) {
+        entry.identity = { pid: recorded.pid, startTime: recorded.startTime };
+        entry.startedAt = Date.parse(recorded.startedAt) || Date.now();
+        entry.adopted = true;
+        this.emit({ type: 'adopted', name: spec.name, pid: recorded.pid });
+        return done('adopted');
+      }
+      await stopGroup(recorded, spec.stopGraceMs);
+      await this.start(entry);
+      return done('replaced');
+    } else if (recorded && !pidReused(recorded)) {
+      // The leader is gone; children it left in its group (a proxy's workers) must not outlive it.
+      signalGroup(recorded.pid, 'SIGKILL');
+    }
+    await this.start(entry);
+    return done(existing ? 'replaced' : 'started');
+  }
+
+  private async start(entry: Managed): Promise<void> {
+    const { spec } = entry;
+    await fs.mkdir(path.dirname(spec.stdoutFile), { recursive: true, mode: 0o700 });
+    rotateIfLarge(spec.stdoutFile);
+    if (spec.stderrFile !== spec.stdoutFile) rotateIfLarge(spec.stderrFile);
+    const out = openSync(spec.stdoutFile, 'a', 0o600);
+    const err = spec.stderrFile === spec.stdoutFile ? out : openSync(spec.stderrFile, 'a', 0o600);
+    let child: ChildProcess;
+    try {
+      child = spawn(spec.command, spec.args, {
+        cwd: spec.cwd,
+        env: spec.env,
+        detached: true,
+        stdio: ['ignore', out, err],
+      });
+    } finally {
+      closeSync(out);
+      if (err !== out) closeSync(err);
+    }
+    entry.child = child;
+    entry.adopted = false;
+    entry.startedAt = Date.now();
+    const spawned = await new Promise<boolean>((resolve) => {
+      child.once('spawn', () => resolve(true));
+      child.once('error', (e) => {
+        entry.lastExit = `spawn ${(e as NodeJS.ErrnoException).code ?? e.message}`;
+        this.emit({ type: 'spawn-failed', name: spec.name, error: `${spec.command}: ${e.message}` });
+        resolve(false);
+      });
+    });
+    if (!spawned || child.pid === undefined) {
+      entry.child = null;
+      entry.identity = null;
+      this.scheduleRestart(entry);
+      return;
+    }
+    child.unref();
+    entry.identity = identify(child.pid);
+    const record: PidRecord = { ...entry.identity, specHash: entry.hash, startedAt: new Date(entry.startedAt).toISOString() };
+    await writeJsonAtomic(spec.pidFile, record, 0o600);
+    this.emit({ type: 'started', name: spec.name, pid: child.pid, restarts: entry.restarts });
+    child.once('exit', (code, signal) => {
+      if (entry.child !== child) return;
+      entry.child = null;
+      this.exited(entry, signal ? `signal ${signal}` : `exit ${code}`);
+    });
+  }
+
+  private exited(entry: Managed, how: string): void {
+    const pid = entry.identity?.pid ?? 0;
+    entry.lastExit = how;
+    if (entry.identity && !pidReused(entry.identity)) signalGroup(entry.identity.pid, 'SIGKILL');
+    entry.identity = null;
+    if (entry.stopping) return;
+    const ranMs = entry.startedAt ? Date.now() - entry.startedAt : 0;
+    if (ranMs >= this.backoff.resetAfterMs) entry.consecutiveFailures = 0;
+    const delay = this.scheduleRestart(entry);
+    this.emit({ type: 'exited', name: entry.spec.name, pid, how, restartInMs: delay });
+  }
+
+  private scheduleRestart(entry: Managed): number {
+    const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** entry.consecutiveFailures);
+    entry.consecutiveFailures++;
+    entry.restartTimer = setTimeout(() => {
+      entry.restartTimer = null;
+      if (entry.stopping || this.managed.get(entry.spec.name) !== entry) return;
+      entry.restarts++;
+      void this.start(entry);
+    }, delay);
+    return delay;
+  }
+
+  /** Notices adopted processes that died (they are not our children, so no exit event arrives). */
+  private poll(): void {
+    for (const entry of this.managed.values()) {
+      if (entry.stopping || entry.restartTimer || !entry.identity) continue;
+      if (!isRunning(entry.identity)) {
+        const child = entry.child;
+        entry.child = null;
+        child?.removeAllListeners('exit');
+        this.exited(entry, entry.adopted ? 'gone' : 'gone (killed)');
+      }
+    }
+  }
+
+  /** Stops one process (SIGTERM to its group, then SIGKILL) and forgets it; its pid file is removed. */
+  async stop(name: string): Promise<void> {
+    const entry = this.managed.get(name);
+    if (!entry) return;
+    entry.stopping = true;
+    if (entry.restartTimer) clearTimeout(entry.restartTimer);
+    entry.restartTimer = null;
+    if (entry.identity) await stopGroup(entry.identity, entry.spec.stopGraceMs);
+    entry.identity = null;
+    entry.child = null;
+    this.managed.delete(name);
+    await fs.rm(entry.spec.pidFile, { force: true });
+  }
+
+  /** Restarts a process now (e.g. an app whose certificate or environment changed). */
+  async restart(name: string): Promise<void> {
+    const entry = this.managed.get(name);
+    if (!entry) return;
+    const spec = entry.spec;
+    await this.stop(name);
+    await this.ensure(spec);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.managed.keys()].map((name) => this.stop(name)));
+  }
+
+  /** Stops supervising without stopping anything: the processes keep running for the next agent to adopt. */
+  detachAll(): void {
+    clearInterval(this.poller);
+    for (const entry of this.managed.values()) {
+      entry.stopping = true;
+      if (entry.restartTimer) clearTimeout(entry.restartTimer);
+      entry.child?.removeAllListeners('exit');
+    }
+  }
+
+  names(): string[] {
+    return [...this.managed.keys()];
+  }
+
+  pid(name: string): number | null {
+    return this.managed.get(name)?.identity?.pid ?? null;
+  }
+
+  status(name: string): ProcessStatus | null {
+    const entry = this.managed.get(name);
+    if (!entry) return null;
+    const running = entry.identity !== null && isRunning(entry.identity);
+    return {
+      name,
+      phase: running ? 'Running' : entry.restartTimer ? 'BackOff' : entry.stopping ? 'Stopped' : 'Starting',
+      pid: running ? entry.identity!.pid : null,
+      restarts: entry.restarts,
+      startedAt: running && entry.startedAt ? new Date(entry.startedAt).toISOString() : null,
+      lastExit: entry.lastExit,
+      adopted: entry.adopted,
+    };
+  }
+}
+
+/** Stops the process a pid file names (and its group), when it still runs; for cleaning up without a supervisor. */
+export async function stopFromPidFile(pidFile: string, graceMs = 3000): Promise<number | null> {
+  const recorded = await readJson<PidRecord | null>(pidFile, null).catch(() => null);
+  if (!recorded) return null;
+  await stopGroup(recorded, graceMs);
+  await fs.rm(pidFile, { force: true });
+  return recorded.pid;
+}
