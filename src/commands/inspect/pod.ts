@@ -14,6 +14,7 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod;
   static override examples = [
     '<%= config.bin %> <%= command.id %> --admin-url http://127.0.0.1:15000',
     '<%= config.bin %> <%= command.id %> --admin-url 127.0.0.1:15000 --section endpoints --section stats',
+    '<%= config.bin %> <%= command.id %> --admin-url 127.0.0.1:15000 --section stats --rate-window 10',
     '<%= config.bin %> <%= command.id %> --from-file config_dump.json --section clusters',
     '<%= config.bin %> <%= command.id %> --from-file config_dump.json -o json',
   ];
@@ -32,6 +33,12 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod;
     'admin-url': Flags.string({ summary: "An Envoy admin API to read, e.g. http://127.0.0.1:15000.", exclusive: ['from-file'] }),
     'from-file': Flags.string({ char: 'f', summary: 'A saved Envoy /config_dump (JSON) to read.', exclusive: ['admin-url'] }),
     timeout: Flags.integer({ summary: 'Seconds to wait for each admin API answer.', default: 5, min: 1 }),
+    'rate-window': Flags.integer({
+      summary: 'Read the stats twice, this many seconds apart, to show requests per second (RPS).',
+      default: 0,
+      min: 0,
+      max: 300,
+    }),
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };
@@ -42,7 +49,13 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod;
     const { inspectTarget, DEFAULT_SECTIONS } = await import('../../lib/runtime/inspect.js');
     const sections = (flags.section as Section[] | undefined)?.length ? (flags.section as Section[]) : DEFAULT_SECTIONS;
     const snapshot = await inspectTarget(
-      { pod: args.pod, adminUrl: flags['admin-url'], fromFile: flags['from-file'], timeoutMs: flags.timeout * 1000 },
+      {
+        pod: args.pod,
+        adminUrl: flags['admin-url'],
+        fromFile: flags['from-file'],
+        timeoutMs: flags.timeout * 1000,
+        rateWindowMs: flags['rate-window'] * 1000,
+      },
       sections,
     );
     const out = await import('../../lib/output/format.js');

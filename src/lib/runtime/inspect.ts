@@ -12,6 +12,8 @@ export interface InspectTarget {
   adminUrl?: string;
   fromFile?: string;
   timeoutMs?: number;
+  /** Read stats twice, this far apart, to compute request rates. */
+  rateWindowMs?: number;
 }
 
 /** The adapter for a target; exactly one of pod, --admin-url and --from-file selects it. */
@@ -25,7 +27,7 @@ export async function openProxy(target: InspectTarget, now: () => Date = () => n
   }
   if (target.adminUrl !== undefined) {
     const [{ EnvoyAdminAdapter }, { EnvoyAdminClient }] = await Promise.all([import('./envoy/adapter.js'), import('./envoy/admin-client.js')]);
-    return new EnvoyAdminAdapter(new EnvoyAdminClient(target.adminUrl, { timeoutMs: target.timeoutMs }), now);
+    return new EnvoyAdminAdapter(new EnvoyAdminClient(target.adminUrl, { timeoutMs: target.timeoutMs }), now, { rateWindowMs: target.rateWindowMs });
   }
   if (target.pod === undefined || target.pod === '') {
     throw usageError('Name a pod, or give --admin-url URL (an Envoy admin API) or --from-file FILE (a saved /config_dump).');

@@ -4,6 +4,7 @@ import { usageError } from '../../errors.js';
 import { SectionUnavailable, type ProxyAdapter } from '../adapter.js';
 import type { Certificate, Cluster, Endpoint, Health, Listener, ProxySource, RouteConfig, Stats } from '../model.js';
 import { parsePrometheusText } from '../prometheus.js';
+import { withRates } from '../rates.js';
 import { AdminHttpError, EnvoyAdminClient, parseAdminJson } from './admin-client.js';
 import { parseCertsJson } from './certs.js';
 import { parseClustersJson, type ClusterStatus } from './clusters.js';
@@ -118,9 +119,13 @@ export class EnvoyAdminAdapter implements ProxyAdapter {
   private readonly now: () => Date;
   private readonly cache = new Map<string, Promise<unknown>>();
 
-  constructor(client: EnvoyAdminClient, now: () => Date = () => new Date()) {
+  private readonly rateWindowMs: number;
+
+  /** With `rateWindowMs`, stats are read twice that far apart and request rates computed from the two readings. */
+  constructor(client: EnvoyAdminClient, now: () => Date = () => new Date(), options: { rateWindowMs?: number } = {}) {
     this.client = client;
     this.now = now;
+    this.rateWindowMs = options.rateWindowMs ?? 0;
     this.source = { runtime: 'envoy', kind: 'admin', target: client.baseUrl };
   }
 
@@ -228,9 +233,18 @@ export class EnvoyAdminAdapter implements ProxyAdapter {
     const [statuses, istio] = await Promise.all([this.clusterStatuses(), this.isIstio()]);
     const clusters = statuses.map((s) => s.name).sort(compareClusterNames);
     const hiddenReason = hiddenStatsReason(istio);
+    const first = await this.readTraffic(clusters, hiddenReason, true);
+    if (this.rateWindowMs <= 0) return first;
+    await new Promise((resolve) => setTimeout(resolve, this.rateWindowMs));
+    const second = await this.readTraffic(clusters, hiddenReason, false);
+    return withRates(second, first, this.rateWindowMs / 1000);
+  }
+
+  /** One reading of the traffic counters: /stats?format=json, or /stats/prometheus where the JSON is missing. */
+  private async readTraffic(clusters: string[], hiddenReason: string, cached: boolean): Promise<Stats> {
     let set: StatSet;
     try {
-      set = await this.statSet();
+      set = cached ? await this.statSet() : parseStatsJson(await this.client.json('/stats?format=json'));
     } catch (err) {
       if (!(err instanceof AdminHttpError && err.status === 404)) throw err;
       const families = parsePrometheusText(await this.client.text('/stats/prometheus'));

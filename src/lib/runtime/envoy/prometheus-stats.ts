@@ -4,10 +4,10 @@
 import type { Stats, TrafficStats } from '../model.js';
 import { bucketsOf, histogramQuantile, samplesOf, sumOf, summaryQuantile, type Family } from '../prometheus.js';
 import { finishSuccessRate, unknownTraffic } from './stats.js';
+import { ONE_READING } from '../rates.js';
 
 const CLUSTER = 'envoy_cluster_name';
 const HCM = 'envoy_http_conn_manager_prefix';
-const RATE_REASON = 'a rate needs two readings of the counters; this is one reading';
 
 /** Cluster names that appear in any `envoy_cluster_name` label, in first-seen order. */
 export function prometheusClusterNames(families: Family[]): string[] {
@@ -52,7 +52,7 @@ export function upstreamTrafficFromPrometheus(families: Family[], cluster: strin
   if (total === null) return row;
   row.requests = total;
   delete row.missing.requests;
-  row.missing.ratePerSecond = RATE_REASON;
+  row.missing.ratePerSecond = ONE_READING;
   const classes = responseClasses(families, 'envoy_cluster_upstream_rq_xx', match);
   row.responses = { '2xx': classes['2xx'] ?? 0, '3xx': classes['3xx'] ?? 0, '4xx': classes['4xx'] ?? 0, '5xx': classes['5xx'] ?? 0 };
   delete row.missing.responses;
@@ -77,7 +77,7 @@ export function inboundTrafficFromPrometheus(families: Family[]): { row: Traffic
     prefixes.flatMap((p) => samplesOf(families, family, { ...extra, [HCM]: p }));
   row.requests = sumOf(inPrefixes('envoy_http_downstream_rq_total'));
   delete row.missing.requests;
-  row.missing.ratePerSecond = RATE_REASON;
+  row.missing.ratePerSecond = ONE_READING;
   const cls = (c: string) => sumOf(inPrefixes('envoy_http_downstream_rq_xx', { envoy_response_code_class: c })) ?? 0;
   row.responses = { '2xx': cls('2'), '3xx': cls('3'), '4xx': cls('4'), '5xx': cls('5') };
   delete row.missing.responses;

@@ -6,6 +6,7 @@
 import type { Stats, TrafficStats } from '../model.js';
 import { parseSubsetKey } from '../model.js';
 import { asArray, asNumber, asString, field } from './proto-json.js';
+import { ONE_READING } from '../rates.js';
 
 /** One quantile of a histogram: Envoy's `supported_quantiles` are percents (50 = p50). */
 export interface QuantileValue {
@@ -109,7 +110,6 @@ export interface TrafficOptions {
   source: string;
 }
 
-const RATE_REASON = 'a rate needs two readings of the counters; this is one reading';
 
 /** A traffic row with every field unknown for `reason`. */
 export function unknownTraffic(name: string, direction: TrafficStats['direction'], reason: string): TrafficStats {
@@ -173,7 +173,7 @@ export function upstreamTraffic(set: StatSet, cluster: string, hiddenReason: str
   if (get('upstream_rq_total') === undefined) return row;
   row.requests = get('upstream_rq_total') ?? null;
   delete row.missing.requests;
-  row.missing.ratePerSecond = RATE_REASON;
+  row.missing.ratePerSecond = ONE_READING;
   row.responses = {
     '2xx': get('upstream_rq_2xx') ?? null,
     '3xx': get('upstream_rq_3xx') ?? null,
@@ -224,7 +224,7 @@ export function inboundTraffic(set: StatSet): { row: TrafficStats | null; note: 
   };
   row.requests = sum('downstream_rq_total');
   delete row.missing.requests;
-  row.missing.ratePerSecond = RATE_REASON;
+  row.missing.ratePerSecond = ONE_READING;
   row.responses = {
     '2xx': sum('downstream_rq_2xx') ?? 0,
     '3xx': sum('downstream_rq_3xx') ?? 0,

@@ -4,6 +4,7 @@ import type { Certificate, Health, Stats, TrafficStats } from '../model.js';
 import { bucketsOf, histogramQuantile, samplesOf, sumOf, type Family, type Sample } from '../prometheus.js';
 import { finishSuccessRate, unknownTraffic } from '../envoy/stats.js';
 import { isoSeconds, secondsUntil } from '../x509.js';
+import { ONE_READING } from '../rates.js';
 
 export interface LinkerdProxyMetrics {
   stats: Stats;
@@ -15,7 +16,6 @@ export interface LinkerdProxyMetrics {
   certificateNotAfter: string | null;
 }
 
-const RATE_REASON = 'a rate needs two readings of the counters; this is one reading';
 
 function statusClass(code: string | undefined): '2xx' | '3xx' | '4xx' | '5xx' | null {
   const c = code?.[0];
@@ -29,7 +29,7 @@ function trafficOf(families: Family[], name: string, direction: TrafficStats['di
   if (requests === null) return row;
   row.requests = requests;
   delete row.missing.requests;
-  row.missing.ratePerSecond = RATE_REASON;
+  row.missing.ratePerSecond = ONE_READING;
   row.responses = { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 };
   for (const s of pick('response_total')) {
     const cls = statusClass(s.labels.status_code);

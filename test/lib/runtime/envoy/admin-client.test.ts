@@ -127,3 +127,37 @@ test('--admin-url that is not a URL is a usage error', () => {
   assert.throws(() => new EnvoyAdminClient('ftp://127.0.0.1:15000'), (err: Error & { exitCode?: number }) => err.exitCode === 2);
   assert.equal(new EnvoyAdminClient('127.0.0.1:15000/').baseUrl, 'http://127.0.0.1:15000');
 });
+
+test('--rate-window: two readings of the counters give requests per second; one reading says why there is none', async () => {
+  const name = 'outbound|9080||reviews.default.svc.cluster.local';
+  const counts = [100, 130];
+  let served = 0;
+  const admin = await startAdmin({
+    '/server_info': { body: fixture('server_info.datadog-fixture-envoy-1.31-trimmed.json') },
+    '/clusters?format=json': { body: JSON.stringify({ cluster_statuses: [{ name }] }) },
+    '/stats?format=json': (res) => {
+      const total = counts[Math.min(served++, counts.length - 1)]!;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          stats: [
+            { name: `cluster.${name}.upstream_rq_total`, value: total },
+            { name: `cluster.${name}.upstream_rq_2xx`, value: total },
+          ],
+        }),
+      );
+    },
+  });
+  try {
+    const once = await new EnvoyAdminAdapter(new EnvoyAdminClient(admin.url)).stats();
+    assert.equal(once.upstreams[0]!.ratePerSecond, null);
+    assert.match(once.upstreams[0]!.missing.ratePerSecond!, /--rate-window/);
+    served = 0;
+    const twice = await new EnvoyAdminAdapter(new EnvoyAdminClient(admin.url), undefined, { rateWindowMs: 200 }).stats();
+    assert.equal(twice.upstreams[0]!.requests, 130);
+    assert.equal(twice.upstreams[0]!.ratePerSecond, 150);
+    assert.equal(twice.upstreams[0]!.missing.ratePerSecond, undefined);
+  } finally {
+    await admin.close();
+  }
+});
