@@ -1,0 +1,77 @@
+// The mesh CA: files and modes, SPIFFE identities, lifetimes and renewal.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import os from 'node:os';
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import {
+  CA_KEY_FILE, createMeshCa, ensureMeshCa, issueWorkloadCertificate, issuedBy, loadMeshCa, parseSpiffeId, readCertificate,
+  renewalDue, renewWorkloadCertificateIfDue, spiffeId, writeMeshCa,
+} from '../../../src/lib/mesh/ca.js';
+
+describe('mesh CA', () => {
+  const dirs: string[] = [];
+  const tempDir = async () => {
+    const d = await fs.mkdtemp(path.join(os.tmpdir(), 'meshctl-ca-'));
+    dirs.push(d);
+    return d;
+  };
+  after(async () => {
+    await Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true })));
+  });
+
+  it('writes the root key mode 0600, loads it back, and refuses to overwrite it', async () => {
+    const dir = await tempDir();
+    const { ca, created } = await ensureMeshCa(dir);
+    assert.equal(created, true);
+    assert.equal((await fs.stat(path.join(dir, CA_KEY_FILE))).mode & 0o777, 0o600);
+    const again = await ensureMeshCa(dir);
+    assert.equal(again.created, false);
+    assert.equal(again.ca.certificatePem, ca.certificatePem);
+    await assert.rejects(writeMeshCa(await createMeshCa(), dir), /already exists/);
+    await fs.chmod(path.join(dir, CA_KEY_FILE), 0o644);
+    await assert.rejects(loadMeshCa(dir), /readable by others.*chmod 600/);
+  });
+
+  it('issues short-lived workload certificates whose only identity is the SPIFFE ID', async () => {
+    const ca = await createMeshCa();
+    const now = new Date();
+    const cert = await issueWorkloadCertificate(ca, { namespace: 'shop', serviceAccount: 'reviews' }, { ttlMs: 3_600_000, now });
+    const info = readCertificate(cert.certificatePem);
+    assert.deepEqual(info.spiffeIds, ['spiffe://cluster.local/ns/shop/sa/reviews']);
+    assert.equal(info.subject, '');
+    assert.equal(info.isCa, false);
+    assert.ok(info.notAfter.getTime() - now.getTime() <= 3_600_000);
+    assert.equal(await issuedBy(cert.certificatePem, ca), true);
+    assert.equal(await issuedBy(cert.certificatePem, await createMeshCa()), false);
+    assert.equal(readCertificate(ca.certificatePem).isCa, true);
+  });
+
+  it('spells and parses SPIFFE IDs', () => {
+    assert.equal(spiffeId({ namespace: 'default', serviceAccount: 'bookinfo-reviews' }), 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews');
+    assert.deepEqual(parseSpiffeId('spiffe://example.org/ns/a/sa/b'), { trustDomain: 'example.org', namespace: 'a', serviceAccount: 'b' });
+    assert.equal(parseSpiffeId('spiffe://example.org/workload'), null);
+    assert.throws(() => spiffeId({ namespace: 'a/b', serviceAccount: 'x' }), /without slashes/);
+  });
+
+  it('renews at half-life, and re-issues a certificate of another CA or identity', async () => {
+    const ca = await createMeshCa();
+    const start = new Date('2030-01-01T00:00:00Z');
+    const cert = { notBefore: start, notAfter: new Date(start.getTime() + 24 * 3_600_000) };
+    assert.equal(renewalDue(cert, { now: new Date(start.getTime() + 11 * 3_600_000) }), false);
+    assert.equal(renewalDue(cert, { now: new Date(start.getTime() + 12 * 3_600_000) }), true);
+    assert.equal(renewalDue(cert, { now: new Date(start.getTime() - 1) }), true);
+
+    const dir = await tempDir();
+    const files = { certificate: path.join(dir, 'proxy.pem'), caBundle: path.join(dir, 'ca.pem') };
+    const identity = { namespace: 'default', serviceAccount: 'reviews' };
+    const first = await renewWorkloadCertificateIfDue(ca, identity, files);
+    assert.ok(first);
+    assert.equal((await fs.stat(files.certificate)).mode & 0o777, 0o600);
+    assert.equal(await renewWorkloadCertificateIfDue(ca, identity, files), null);
+    const later = new Date(Date.now() + 13 * 3_600_000);
+    assert.ok(await renewWorkloadCertificateIfDue(ca, identity, files, { now: later }));
+    assert.ok(await renewWorkloadCertificateIfDue(ca, { namespace: 'default', serviceAccount: 'other' }, files));
+    assert.ok(await renewWorkloadCertificateIfDue(await createMeshCa(), identity, files));
+  });
+});
