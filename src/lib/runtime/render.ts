@@ -44,7 +44,8 @@ export function healthRows(health: Health): [string, string][] {
     rows.push([`${health.mesh.name} Version`, health.mesh.version ?? 'unknown']);
   }
   const c = health.config;
-  rows.push(['Config Revision', `${c.served ?? 'unknown'}${c.applied ? ` (applied ${c.applied})` : ''} ${c.status}`]);
+  const against = c.status === 'UNKNOWN' ? '(no applied revision to compare with)' : `${c.status}${c.applied ? ` (applied: ${c.applied})` : ''}`;
+  rows.push(['Config Revision', `${c.served ?? 'unknown'} ${against}`]);
   for (const [type, version] of Object.entries(c.byType)) rows.push([`  ${type}`, version]);
   return rows;
 }
@@ -55,6 +56,7 @@ function runtimeLabel(runtime: string): string {
 
 // ---------------------------------------------------------------- tables
 
+/** Listeners without a socket (Envoy internal listeners) print port 0 and no address, as istioctl prints them. */
 export function listenerTable(listeners: Listener[]): SectionTable {
   const rows: string[][] = [];
   for (const l of listeners) {

@@ -90,7 +90,7 @@ export class ConfigDumpAdapter implements ProxyAdapter {
   }
 
   async clusters(): Promise<Cluster[]> {
-    return dumpClusters(this.dump, this.dump.loadAssignments ? dumpEndpoints(this.dump) : null);
+    return dumpClusters(this.dump);
   }
 
   async endpoints(): Promise<Endpoint[]> {

@@ -448,9 +448,15 @@ function sortKey(name: string): { host: string; subset: string; port: number; di
   return key ? key : { host: name, subset: '', port: 0, direction: '' };
 }
 
-export function dumpClusters(dump: ConfigDump, endpoints: Endpoint[] | null = null): Cluster[] {
+/**
+ * Clusters in istioctl's order. Endpoint counts come from the dump's EndpointsConfigDump when it has one;
+ * without it only clusters that carry their own load assignment can be counted (the others stay null).
+ */
+export function dumpClusters(dump: ConfigDump): Cluster[] {
   const counts = new Map<string, number>();
-  for (const e of endpoints ?? []) counts.set(e.cluster, (counts.get(e.cluster) ?? 0) + 1);
+  for (const e of dumpEndpoints(dump)) counts.set(e.cluster, (counts.get(e.cluster) ?? 0) + 1);
+  const countOf = (name: string, cluster: Json): number | null =>
+    dump.loadAssignments || field(cluster, 'load_assignment') !== undefined ? counts.get(name) ?? 0 : null;
   // Dynamic, then static, as istioctl gathers them, then its sort.
   const ordered = [...dump.clusters.filter((c) => c.dynamic), ...dump.clusters.filter((c) => !c.dynamic)];
   const clusters = ordered.map(({ cluster }): Cluster => {
@@ -472,7 +478,7 @@ export function dumpClusters(dump: ConfigDump, endpoints: Endpoint[] | null = nu
       destinationRule: istioConfigOf(field(cluster, 'metadata')),
       circuitBreakers,
       outlierDetection: field(cluster, 'outlier_detection') !== undefined,
-      endpointCount: endpoints ? counts.get(name) ?? 0 : null,
+      endpointCount: countOf(name, cluster),
     };
   });
   return stableSort(clusters, (a, b) => compareClusterNames(a.name, b.name));

@@ -3,7 +3,7 @@
 // split. Latency quantiles are estimated from the histogram buckets.
 import type { Stats, TrafficStats } from '../model.js';
 import { bucketsOf, histogramQuantile, samplesOf, sumOf, summaryQuantile, type Family } from '../prometheus.js';
-import { finishSuccessRate, unknownTraffic } from './stats.js';
+import { finishSuccessRate, selectInboundPrefixes, unknownTraffic } from './stats.js';
 import { ONE_READING } from '../rates.js';
 
 const CLUSTER = 'envoy_cluster_name';
@@ -68,9 +68,7 @@ export function upstreamTrafficFromPrometheus(families: Family[], cluster: strin
 }
 
 export function inboundTrafficFromPrometheus(families: Family[]): { row: TrafficStats | null; note: string } {
-  const prefixes = [
-    ...new Set(samplesOf(families, 'envoy_http_downstream_rq_total').map((s) => s.labels[HCM] ?? '')),
-  ].filter((p) => p !== 'admin' && !p.startsWith('outbound_'));
+  const prefixes = selectInboundPrefixes(samplesOf(families, 'envoy_http_downstream_rq_total').map((s) => s.labels[HCM] ?? ''));
   if (!prefixes.length) return { row: null, note: 'inbound: the proxy exposes no downstream request stats for a non-admin HTTP listener' };
   const row = unknownTraffic('inbound', 'inbound', 'no inbound stats');
   const inPrefixes = (family: string, extra: Record<string, string> = {}) =>

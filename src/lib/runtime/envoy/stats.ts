@@ -196,17 +196,25 @@ export function upstreamTraffic(set: StatSet, cluster: string, hiddenReason: str
   return row;
 }
 
-/** Connection managers (listeners) whose traffic counts as inbound: all but the admin's and Istio's outbound ones. */
+/**
+ * Connection managers (listeners) whose traffic counts as inbound. An Istio sidecar names its inbound ones
+ * "inbound_…" (its other listeners serve health probes and metrics scrapes): then only those. Otherwise
+ * every one but the admin's and Istio-style outbound ones.
+ */
+export function selectInboundPrefixes(all: Iterable<string>): string[] {
+  const prefixes = [...new Set(all)].sort();
+  const istio = prefixes.filter((p) => p.startsWith('inbound_'));
+  if (istio.length) return istio;
+  return prefixes.filter((p) => p !== 'admin' && !p.startsWith('outbound_'));
+}
+
 export function inboundPrefixes(set: StatSet): string[] {
   const suffix = '.downstream_rq_total';
   const prefixes: string[] = [];
   for (const name of set.values.keys()) {
-    if (!name.startsWith('http.') || !name.endsWith(suffix)) continue;
-    const prefix = name.slice('http.'.length, -suffix.length);
-    if (prefix === 'admin' || prefix.startsWith('outbound_') || prefix.startsWith('outbound|')) continue;
-    prefixes.push(prefix);
+    if (name.startsWith('http.') && name.endsWith(suffix)) prefixes.push(name.slice('http.'.length, -suffix.length));
   }
-  return prefixes.sort();
+  return selectInboundPrefixes(prefixes);
 }
 
 /** Inbound traffic: the sum over the inbound connection managers' downstream stats. */

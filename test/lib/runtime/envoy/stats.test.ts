@@ -99,3 +99,18 @@ test("Istio's hidden per-cluster stats are null with the reason, never zeros", (
   assert.equal(stats.inbound, null);
   assert.equal(openBreakers(set, 'outbound|9080||reviews.default.svc.cluster.local'), null);
 });
+
+test("an Istio sidecar's inbound traffic is its inbound_ listeners, not the health-probe and scrape listeners", () => {
+  const values = new Map<string, number>([
+    ['http.inbound_0.0.0.0_9080.downstream_rq_total', 10],
+    ['http.inbound_0.0.0.0_9080.downstream_rq_2xx', 9],
+    ['http.inbound_0.0.0.0_9080.downstream_rq_5xx', 1],
+    ['http.agent.downstream_rq_total', 500],
+    ['http.stats.downstream_rq_total', 60],
+    ['http.admin.downstream_rq_total', 7],
+  ]);
+  const stats = trafficFromStatSet({ values, histograms: new Map() }, { clusters: [], hiddenReason: 'hidden', source: 'test' });
+  assert.equal(stats.inbound!.requests, 10);
+  assert.equal(stats.inbound!.successRate, 90);
+  assert.ok(stats.notes.includes('inbound: http.inbound_0.0.0.0_9080'));
+});
