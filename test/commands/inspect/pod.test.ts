@@ -47,6 +47,11 @@ test('--admin-url: every section from a live admin API, as schema-valid JSON', a
     assert.equal(doc.endpoints.find((e: { address: string }) => e.address === '172.17.0.27').health, 'ejected');
     assert.equal(doc.stats.upstreams[0].requests, null, 'hidden stats are null, not 0');
     assert.equal(doc.listeners, undefined, 'sections not asked for are absent');
+    const every = await meshctl(['inspect', 'pod', '--admin-url', admin.url, ...['health', 'listeners', 'routes', 'clusters', 'endpoints', 'stats', 'certs', 'config'].flatMap((s) => ['-s', s]), '-o', 'json']);
+    assert.equal(every.code, 0, every.stderr);
+    const all = JSON.parse(every.stdout);
+    assertValid(all);
+    assert.deepEqual(all.unavailable, {});
   } finally {
     await admin.close();
   }
@@ -74,6 +79,8 @@ test('--from-file: the config dump as YAML and as text with the sections istioct
   assert.match(yaml.stdout, /name: inbound-vip\|8000\|http\|httpbin\.default\.svc\.cluster\.local/);
   const json = await meshctl(['inspect', 'pod', '-f', WAYPOINT, '--json']);
   assertValid(JSON.parse(json.stdout));
+  const kuma = await meshctl(['inspect', 'pod', '-f', path.join(SHARED, 'fixtures', 'envoy-admin', 'config_dump.kuma-envoy-1.19.json'), '--json']);
+  assertValid(JSON.parse(kuma.stdout));
   assert.match(JSON.parse(json.stdout).unavailable.stats, /config dump holds configuration/);
   const text = await meshctl(['inspect', 'pod', '--from-file', WAYPOINT]);
   assert.equal(text.code, 0, text.stderr);
