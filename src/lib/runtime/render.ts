@@ -41,7 +41,7 @@ export function healthRows(health: Health): [string, string][] {
     rows.push(['Istio Version', health.mesh.version ?? 'unknown']);
     rows.push(['Istio Proxy Version', health.mesh.proxySha ?? 'unknown']);
   } else if (health.mesh) {
-    rows.push([`${health.mesh.name} Version`, health.mesh.version ?? 'unknown']);
+    rows.push([`${runtimeLabel(health.mesh.name)} Version`, health.mesh.version ?? 'unknown']);
   }
   const c = health.config;
   const against = c.status === 'UNKNOWN' ? '(no applied revision to compare with)' : `${c.status}${c.applied ? ` (applied: ${c.applied})` : ''}`;
