@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import type { CompiledProxy } from '../../mesh/compiler.js';
 import type { ProxyTarget } from '../../mesh/model.js';
 import { checkConfig, findHaproxy } from './binary.js';
-import { isProxyProcess, signalProxy, startProxyProcess, stopProcessGroup } from './process.js';
+import { isProxyProcess, proxyArguments, signalProxy, startProxyProcess, stopProcessGroup } from './process.js';
 import { MasterCli, RuntimeApi } from './runtime-api.js';
 import { isReady, servedRevision, waitForRevision, WaitTimeoutError } from './admin.js';
 
@@ -16,13 +16,25 @@ export interface ApplyOptions {
   /** How long to wait for the proxy to serve the new revision (default 15 s). */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * The running master's pid when the caller knows it (a supervisor that started the proxy);
+   * otherwise read from the proxy's pid file. null: the proxy does not run.
+   */
+  pid?: number | null;
+  /**
+   * Start the proxy when it does not run (default true). A caller that spawns processes itself
+   * passes false: the files are validated and written (`written`), and it starts
+   * `proxyCommand(bin, target)` and waits with `waitForRevision`.
+   */
+  start?: boolean;
 }
 
-export type ApplyAction = 'started' | 'reloaded' | 'runtime' | 'unchanged';
+export type ApplyAction = 'started' | 'reloaded' | 'runtime' | 'unchanged' | 'written';
 
 export interface ApplyResult {
   action: ApplyAction;
   revision: number;
+  /** The master's pid (0 for `written`: nothing runs). */
   pid: number;
   /** Weighted routes whose weights were sent through the runtime API. */
   runtimeRoutes: number;
@@ -51,13 +63,28 @@ async function writeAtomic(file: string, text: string, mode = 0o600): Promise<vo
   await fs.rename(tmp, file);
 }
 
+/** The pid in a pid file: a bare number, or a JSON object with a `pid` field. */
 async function readPid(target: ProxyTarget): Promise<number | null> {
+  let text: string;
   try {
-    const n = Number((await fs.readFile(target.paths.pid, 'utf8')).trim());
-    return Number.isInteger(n) && n > 0 ? n : null;
+    text = (await fs.readFile(target.paths.pid, 'utf8')).trim();
   } catch {
     return null;
   }
+  let n = Number(text);
+  if (!Number.isInteger(n)) {
+    try {
+      n = Number((JSON.parse(text) as { pid?: unknown }).pid);
+    } catch {
+      return null;
+    }
+  }
+  return Number.isInteger(n) && n > 0 ? n : null;
+}
+
+/** How to run a proxy's HAProxy (master-worker, master CLI), for callers that spawn processes themselves. */
+export function proxyCommand(bin: string, target: ProxyTarget): { command: string; args: string[]; stdoutFile: string; stderrFile: string; pidFile: string } {
+  return { command: bin, args: proxyArguments(target.paths.config, target.paths.masterSocket), stdoutFile: target.paths.accessLog, stderrFile: target.paths.proxyLog, pidFile: target.paths.pid };
 }
 
 /** The pid of the proxy's master when it runs (checked against its command line), else null. */
@@ -129,7 +156,9 @@ export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledPr
   await fs.mkdir(target.paths.dir, { recursive: true, mode: 0o700 });
   await checkFiles(target);
   const previous = options.previous !== undefined ? options.previous : await appliedProxyConfig(target);
-  const pid = await runningProxyPid(target);
+  const pid = options.pid !== undefined
+    ? (options.pid !== null && isProxyProcess(options.pid, target.paths.config) ? options.pid : null)
+    : await runningProxyPid(target);
   const result = (action: ApplyAction, p: number, runtimeRoutes = 0): ApplyResult => ({ action, revision: compiled.revision, pid: p, runtimeRoutes, durationMs: Date.now() - started });
 
   if (pid !== null && previous && previous.structureHash === compiled.structureHash) {
@@ -147,6 +176,11 @@ export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledPr
   await validate(bin, target, compiled);
   await writeAtomic(target.paths.lua, compiled.lua);
   await writeAtomic(target.paths.config, compiled.config);
+
+  if (pid === null && options.start === false) {
+    await writeAtomic(target.paths.state, JSON.stringify(compiled));
+    return result('written', 0);
+  }
 
   if (pid === null) {
     for (const s of [target.paths.runtimeSocket, target.paths.masterSocket, target.paths.inboundTlsSocket, target.paths.inboundPlainSocket]) await fs.rm(s, { force: true });

@@ -53,14 +53,23 @@ export interface ProxyProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * The arguments of a master-worker HAProxy (`-W`) with a master CLI: what `startProxyProcess` runs,
+ * and what a supervisor that spawns processes itself should run.
+ */
+export function proxyArguments(configFile: string, masterSocket: string): string[] {
+  if (/[,\s]/.test(masterSocket)) throw new Error(`The master socket path ${masterSocket} must not contain commas or spaces; use another mesh home.`);
+  return ['-W', '-f', configFile, '-S', `unix@${masterSocket},mode,600`];
+}
+
 /** Starts HAProxy in master-worker mode (`-W`) with a master CLI, in a new process group. */
 export async function startProxyProcess(options: ProxyProcessOptions): Promise<ProxyProcess> {
-  if (/[,\s]/.test(options.masterSocket)) throw new Error(`The master socket path ${options.masterSocket} must not contain commas or spaces; use another mesh home.`);
+  const args = proxyArguments(options.configFile, options.masterSocket);
   const out = openSync(options.stdoutFile, 'a', 0o600);
   const err = openSync(options.stderrFile, 'a', 0o600);
   let child;
   try {
-    child = spawn(options.bin, ['-W', '-f', options.configFile, '-S', `unix@${options.masterSocket},mode,600`], {
+    child = spawn(options.bin, args, {
       stdio: ['ignore', out, err],
       detached: true,
       env: options.env ?? process.env,

@@ -242,8 +242,22 @@ export function parseShowProc(text: string): ProcEntry[] {
 export class MasterCli {
   constructor(readonly socket: string, readonly timeoutMs = 5000) {}
 
-  command(command: string): Promise<string> {
-    return socketCommand(this.socket, command, { timeoutMs: this.timeoutMs });
+  /**
+   * The master re-executes itself at start and on every reload, and its CLI refuses connections
+   * meanwhile: retry refused connections for up to `timeoutMs`.
+   */
+  async command(command: string): Promise<string> {
+    const deadline = Date.now() + this.timeoutMs;
+    let delay = 10;
+    for (;;) {
+      try {
+        return await socketCommand(this.socket, command, { timeoutMs: this.timeoutMs });
+      } catch (err) {
+        if (!/ECONNREFUSED|ENOENT/.test((err as Error).message) || Date.now() + delay > deadline) throw err;
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 200);
+      }
+    }
   }
 
   async showProc(): Promise<ProcEntry[]> {
