@@ -334,7 +334,11 @@ function resolveDestination(dest: RouteDestination, ctx: Context, where: string)
   if (service.kind === 'ServiceEntry' && !service.selector) {
     service.endpoints.forEach((e, i) => {
       const port = e.port ?? dest.port ?? service.ports[0]?.port;
-      if (port) servers.push({ name: `endpoint-${i}`, pod: null, address: e.address, port, tls: false });
+      if (!/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$/.test(e.address) || !Number.isInteger(port)) {
+        ctx.notes.push(`${where}: endpoint ${JSON.stringify(e.address)} of ServiceEntry ${service.namespace}/${service.name} is not an address and port; it was left out.`);
+        return;
+      }
+      servers.push({ name: `endpoint-${i}`, pod: null, address: e.address, port: port as number, tls: false });
     });
   }
   return { host: dest.fqdn, subset: dest.subset, weight: dest.weight, loadBalancer, servers };
@@ -355,7 +359,7 @@ interface RouteBuild {
   backends: HaproxySection[];
 }
 
-/** Backends of one route; `prefixMatches` lists (match index, prefix) pairs for prefix rewrites. */
+/** The backends of one route (one per destination) and its direct-response or redirect rule. */
 function buildRoute(
   id: string,
   route: HttpRoute | null,
