@@ -272,6 +272,12 @@ export class Supervisor {
     }
   }
 
+  /** True when `pidFile` names a process that runs (one `ensure` would adopt, if its spec is unchanged). */
+  async adoptable(pidFile: string): Promise<boolean> {
+    const recorded = await readJson<PidRecord | null>(pidFile, null).catch(() => null);
+    return recorded !== null && isRunning(recorded);
+  }
+
   names(): string[] {
     return [...this.managed.keys()];
   }

@@ -1,0 +1,360 @@
+// The mesh agent's work: it turns the applied resources into running pods (app + sidecar) and gateway
+// proxies, keeps them running through the supervisor, pushes each revision's compiled configs to the
+// proxies and answers the CLI's questions about them. One operation at a time changes anything.
+import { promises as fs } from 'node:fs';
+import { EXIT, MeshctlError } from '../../errors.js';
+import { renewWorkloadCertificateIfDue, type MeshCa } from '../ca.js';
+import { CompileError, compileMesh, type CompiledMesh, type CompiledProxy } from '../compiler.js';
+import { podEnvironment, proxyPaths, type MeshGatewayProxy, type MeshModel, type MeshPod, type ProxyTarget } from '../model.js';
+import type { HomeLayout } from '../home.js';
+import { withLock } from '../lock.js';
+import { portFree, portListening } from '../ports.js';
+import { meshGateway, meshPod, modelOf, place, readPlacement, writePlacement, type GatewayRecord, type Placement, type PodRecord } from '../pods.js';
+import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
+import { stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
+import { proxyCommand, proxyReady, servedRevision, updateRunningProxy, writeProxyFiles } from '../dataplane.js';
+import { waitFor } from '../processes.js';
+import type { ApplyRequest, ApplyResult, MeshStatus, PingResult, PodChange, PodStatus, ShutdownResult } from './protocol.js';
+
+const APP = 'app';
+const PROXY = 'proxy';
+/** Supervised names: `<pod>/app`, `<pod>/proxy`, `gateway:<ns>/<name>/proxy`. */
+const proxyName = (pod: string) => `${pod}/${PROXY}`;
+const gatewayProxyName = (g: { namespace: string; name: string }) => `gateway:${g.namespace}/${g.name}/${PROXY}`;
+
+export interface AgentOptions {
+  layout: HomeLayout;
+  config: MeshConfigFile;
+  ca: MeshCa;
+  supervisor: Supervisor;
+  version: string;
+  log: (line: string) => void;
+}
+
+interface Current {
+  applied: AppliedState;
+  placement: Placement;
+  model: MeshModel;
+  compiled: CompiledMesh | null;
+}
+
+export class MeshAgent {
+  private queue: Promise<unknown> = Promise.resolve();
+  private current: Current | null = null;
+  private readonly startedAt = new Date().toISOString();
+
+  constructor(private readonly options: AgentOptions) {}
+
+  private get layout(): HomeLayout {
+    return this.options.layout;
+  }
+
+  /** Runs `fn` after every operation queued before it, holding the home's lock. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => withLock(this.layout.lockFile, fn));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  ping(): PingResult {
+    return { pid: process.pid, home: this.layout.root, revision: this.current?.applied.revision ?? 0, startedAt: this.startedAt, version: this.options.version };
+  }
+
+  /** At agent start: bring the stored state back to life, adopting what still runs. */
+  start(): Promise<void> {
+    this.started = this.exclusive(async () => {
+      const applied = await readApplied(this.layout);
+      const previous = await readPlacement(this.layout);
+      const model = modelOf(applied.resources);
+      const placement = await place(model, previous);
+      const { compiled } = this.compile(model, placement, applied.revision);
+      await this.converge({ applied, placement, model, compiled }, previous);
+      this.options.log(`serving revision ${applied.revision}: ${placement.pods.length} pods, ${placement.gateways.length} gateways`);
+    });
+    return this.started;
+  }
+
+  /** Settles once the start-up convergence is over (whatever its outcome). */
+  private started: Promise<void> = Promise.resolve();
+
+  private pods(placement: Placement): MeshPod[] {
+    return placement.pods.map((p) => meshPod(this.layout, p));
+  }
+
+  private gateways(placement: Placement): MeshGatewayProxy[] {
+    return placement.gateways.map((g) => meshGateway(this.layout, g));
+  }
+
+  private compile(model: MeshModel, placement: Placement, revision: number): { compiled: CompiledMesh } {
+    try {
+      return { compiled: compileMesh(model, { pods: this.pods(placement), gateways: this.gateways(placement) }, { revision, trustDomain: this.options.config.trustDomain }) };
+    } catch (err) {
+      if (err instanceof CompileError) throw new MeshctlError(err.message, EXIT.usage);
+      throw err;
+    }
+  }
+
+  apply(request: ApplyRequest): Promise<ApplyResult> {
+    const started = Date.now();
+    return this.exclusive(async () => {
+      const applied = await readApplied(this.layout);
+      // After a failed start there is no converged state: start from what the store says.
+      const current = this.current ?? { applied, placement: await readPlacement(this.layout), model: modelOf(applied.resources), compiled: null };
+      let plan: { resources: StoredResource[]; changes: ApplyResult['changes']; missing: ApplyResult['missing'] };
+      if (request.action === 'apply') {
+        plan = { ...planApply(applied.resources, request.resources ?? []), missing: [] };
+      } else {
+        const selectors = [
+          ...(request.selectors ?? []),
+          ...(request.resources ?? []).map((r) => ({ kind: r.kind, namespace: r.metadata.namespace ?? '', name: r.metadata.name })),
+        ];
+        plan = planDelete(applied.resources, selectors);
+      }
+      const changed = plan.changes.some((c) => c.action !== 'unchanged');
+      if (!changed) {
+        const synced = request.wait ? await this.waitSynced(applied.revision, request.timeoutMs) : { synced: false, pending: [] };
+        return { revision: applied.revision, committed: false, changes: plan.changes, pods: [], ...synced, missing: plan.missing, notes: current.compiled?.notes ?? [], elapsedMs: Date.now() - started };
+      }
+      const model = modelOf(plan.resources);
+      const placement = await place(model, current.placement);
+      await this.checkGatewayPorts(placement.gateways, current.placement.gateways);
+      // Compile before committing: a state no proxy can serve is refused, not stored.
+      const probe = this.compile(model, placement, applied.revision + 1);
+      const record = await commitRevision(this.layout, plan.resources, plan.changes, request.action === 'apply' ? 'apply' : 'delete');
+      const compiled = record.revision === probe.compiled.revision ? probe.compiled : this.compile(model, placement, record.revision).compiled;
+      const pods = await this.converge({ applied: record, placement, model, compiled }, current.placement);
+      const synced = request.wait ? await this.waitSynced(record.revision, Math.max(0, request.timeoutMs - (Date.now() - started))) : { synced: false, pending: [] };
+      this.options.log(`revision ${record.revision}: ${plan.changes.filter((c) => c.action !== 'unchanged').map((c) => `${c.kind}/${c.name} ${c.action}`).join(', ')}`);
+      return { revision: record.revision, committed: true, changes: plan.changes, pods, ...synced, missing: plan.missing, notes: compiled.notes, elapsedMs: Date.now() - started };
+    });
+  }
+
+  /** A Gateway's port must be free on loopback, unless one of this mesh's gateway proxies already serves it. */
+  private async checkGatewayPorts(next: GatewayRecord[], before: GatewayRecord[]): Promise<void> {
+    const ours = new Set(before.flatMap((g) => Object.values(g.listeners)));
+    for (const g of next) {
+      for (const port of Object.values(g.listeners)) {
+        if (ours.has(port)) continue;
+        if (!(await portFree(port))) {
+          throw new MeshctlError(`Gateway ${g.namespace}/${g.name} listens on port ${port}, which another program uses on 127.0.0.1; free the port or change the Gateway's server port.`, EXIT.environment);
+        }
+      }
+    }
+  }
+
+  private appSpec(pod: PodRecord, mesh: MeshPod): ProcessSpec {
+    const files = this.layout.pod(pod.name);
+    const [first, ...args] = pod.command;
+    // `node` means the Node that runs meshctl, so workloads run the same on every machine.
+    const command = first === 'node' ? process.execPath : first;
+    const baseEnv = this.options.config.env ?? {};
+    return {
+      name: `${pod.name}/${APP}`,
+      command,
+      args,
+      env: { ...baseEnv, ...podEnvironment(mesh, pod.env, this.options.config.trustDomain) },
+      cwd: pod.workingDir ?? this.layout.root,
+      stdoutFile: files.appLog,
+      stderrFile: files.appLog,
+      pidFile: files.appPid,
+    };
+  }
+
+  private proxySpec(supervised: string, target: ProxyTarget): ProcessSpec {
+    const launch = proxyCommand(this.options.config.proxy.bin, target);
+    return {
+      name: supervised,
+      command: launch.command,
+      args: launch.args,
+      env: this.options.config.env ?? {},
+      cwd: target.paths.dir,
+      stdoutFile: launch.stdoutFile,
+      stderrFile: launch.stderrFile,
+      pidFile: launch.pidFile,
+    };
+  }
+
+  /**
+   * Makes the running processes match `next`: certificates, proxy configs (running proxies updated in
+   * place), new pods started (sidecar first), pods no longer wanted stopped (after every other proxy
+   * stopped routing to them), apps whose command or environment changed restarted.
+   */
+  private async converge(next: Current, previous: Placement): Promise<PodChange[]> {
+    const { supervisor, ca, log } = this.options;
+    const changes: PodChange[] = [];
+    await writePlacement(this.layout, next.placement);
+    this.current = next;
+
+    const bin = this.options.config.proxy.bin;
+    const targets: { compiled: CompiledProxy; target: ProxyTarget; serviceAccount: string; supervised: string; pod: boolean }[] = [];
+    for (const c of next.compiled?.sidecars ?? []) {
+      const pod = next.placement.pods.find((p) => p.name === c.name)!;
+      targets.push({ compiled: c, target: meshPod(this.layout, pod), serviceAccount: pod.serviceAccount, supervised: proxyName(pod.name), pod: true });
+    }
+    for (const c of next.compiled?.gateways ?? []) {
+      const g = next.placement.gateways.find((x) => x.name === c.name && x.namespace === c.namespace)!;
+      targets.push({ compiled: c, target: meshGateway(this.layout, g), serviceAccount: g.serviceAccount, supervised: gatewayProxyName(g), pod: false });
+    }
+    await Promise.all(targets.map(async ({ compiled, target, serviceAccount, supervised, pod }) => {
+      const paths = target.paths;
+      await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+      await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: paths.certificate, caBundle: paths.caBundle });
+      const spec = this.proxySpec(supervised, target);
+      let pid = supervisor.status(supervised)?.pid ?? null;
+      // A proxy that outlived the previous agent is adopted before anything is written, so that it is
+      // updated from the configuration it really serves (it may have missed revisions).
+      if (pid === null && !supervisor.status(supervised) && (await supervisor.adoptable(spec.pidFile))) {
+        pid = (await supervisor.ensure(spec)).status.pid;
+      }
+      if (pid !== null) {
+        try {
+          await updateRunningProxy(bin, target, compiled, pid);
+          return;
+        } catch (err) {
+          log(`${target.name}: update failed (${(err as Error).message}); restarting the proxy`);
+          await supervisor.stop(supervised);
+        }
+      }
+      await writeProxyFiles(bin, target, compiled);
+      await supervisor.ensure(spec);
+      if (pod && !previous.pods.some((p) => p.name === target.name)) changes.push({ name: target.name, action: 'created' });
+    }));
+
+    await Promise.all(next.placement.pods.map(async (pod) => {
+      const { outcome } = await supervisor.ensure(this.appSpec(pod, meshPod(this.layout, pod)));
+      if (outcome === 'replaced' && previous.pods.some((p) => p.name === pod.name)) changes.push({ name: pod.name, action: 'restarted' });
+    }));
+
+    const gone = previous.pods.filter((p) => !next.placement.pods.some((q) => q.name === p.name));
+    await Promise.all(gone.map(async (pod) => {
+      await supervisor.stop(`${pod.name}/${APP}`);
+      await supervisor.stop(proxyName(pod.name));
+      await fs.rm(this.layout.pod(pod.name).dir, { recursive: true, force: true });
+      changes.push({ name: pod.name, action: 'deleted' });
+    }));
+    const goneGateways = previous.gateways.filter((g) => !next.placement.gateways.some((x) => x.name === g.name && x.namespace === g.namespace));
+    await Promise.all(goneGateways.map(async (g) => {
+      await supervisor.stop(gatewayProxyName(g));
+      await fs.rm(this.layout.gateway(g.namespace, g.name), { recursive: true, force: true });
+    }));
+    // Pods found on disk that no placement names (left by an interrupted operation) must not run on.
+    await this.removeStrays(next.placement);
+    return changes.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private async removeStrays(placement: Placement): Promise<void> {
+    const known = new Set(placement.pods.map((p) => p.name));
+    let names: string[] = [];
+    try {
+      names = await fs.readdir(this.layout.podsDir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (known.has(name)) continue;
+      const files = this.layout.pod(name);
+      await this.options.supervisor.stop(`${name}/${APP}`);
+      await this.options.supervisor.stop(proxyName(name));
+      await stopFromPidFile(files.appPid);
+      await stopFromPidFile(proxyPaths(files.dir).pid);
+      await fs.rm(files.dir, { recursive: true, force: true });
+    }
+  }
+
+  private async podStatuses(): Promise<PodStatus[]> {
+    const current = this.current;
+    if (!current) return [];
+    const { supervisor } = this.options;
+    const revision = current.applied.revision;
+    const pods = current.placement.pods.map(async (pod): Promise<PodStatus> => {
+      const app = supervisor.status(`${pod.name}/${APP}`);
+      const proxy = supervisor.status(proxyName(pod.name));
+      const [appReady, proxyUp, served] = await Promise.all([
+        app?.phase === 'Running' ? portListening(pod.ports.app) : false,
+        proxy?.phase === 'Running' ? proxyReady(pod.ports.admin) : false,
+        proxy?.phase === 'Running' ? servedRevision(pod.ports.admin) : null,
+      ]);
+      return {
+        name: pod.name,
+        namespace: pod.namespace,
+        type: 'pod',
+        workload: pod.workload,
+        labels: pod.labels,
+        serviceAccount: pod.serviceAccount,
+        ports: { ...pod.ports },
+        containers: [
+          { container: 'app', process: app, ready: appReady },
+          { container: 'proxy', process: proxy, ready: proxyUp },
+        ],
+        ready: appReady && proxyUp,
+        proxyRevision: served,
+        inSync: served === revision,
+        restarts: (app?.restarts ?? 0) + (proxy?.restarts ?? 0),
+        createdAt: pod.createdAt,
+      };
+    });
+    const gateways = current.placement.gateways.map(async (g): Promise<PodStatus> => {
+      const proxy = supervisor.status(gatewayProxyName(g));
+      const [up, served] = await Promise.all([
+        proxy?.phase === 'Running' ? proxyReady(g.ports.admin) : false,
+        proxy?.phase === 'Running' ? servedRevision(g.ports.admin) : null,
+      ]);
+      return {
+        name: g.name,
+        namespace: g.namespace,
+        type: 'gateway',
+        workload: null,
+        labels: { istio: 'ingressgateway' },
+        serviceAccount: g.serviceAccount,
+        ports: { admin: g.ports.admin, ...Object.fromEntries(Object.entries(g.listeners).map(([k, v]) => [`http-${k}`, v])) },
+        containers: [{ container: 'proxy', process: proxy, ready: up }],
+        ready: up,
+        proxyRevision: served,
+        inSync: served === revision,
+        restarts: proxy?.restarts ?? 0,
+        createdAt: g.createdAt,
+      };
+    });
+    return [...(await Promise.all(gateways)), ...(await Promise.all(pods))];
+  }
+
+  /** Waits until every proxy serves `revision` and every pod is ready. */
+  private async waitSynced(revision: number, timeoutMs: number): Promise<{ synced: boolean; pending: string[] }> {
+    let pending: string[] = [];
+    const ok = await waitFor(async () => {
+      const statuses = await this.podStatuses();
+      pending = statuses.filter((s) => !s.ready || s.proxyRevision !== revision).map((s) => s.name);
+      return pending.length === 0;
+    }, timeoutMs, 20);
+    return { synced: ok, pending: ok ? [] : pending };
+  }
+
+  async status(): Promise<MeshStatus> {
+    await this.started.catch(() => undefined);
+    const current = this.current;
+    return {
+      revision: current?.applied.revision ?? 0,
+      updatedAt: current?.applied.updatedAt ?? null,
+      agent: this.ping(),
+      pods: await this.podStatuses(),
+      notes: current?.compiled?.notes ?? [],
+    };
+  }
+
+  /** Stops every app, then every proxy (uninstall). */
+  shutdown(stopPods: boolean): Promise<ShutdownResult> {
+    return this.exclusive(async () => {
+      const { supervisor } = this.options;
+      const names = supervisor.names();
+      if (!stopPods) {
+        supervisor.detachAll();
+        return { stopped: [] };
+      }
+      const stopped = names.map((name) => ({ name, pid: supervisor.pid(name) }));
+      await Promise.all(names.filter((n) => n.endsWith(`/${APP}`)).map((n) => supervisor.stop(n)));
+      await Promise.all(names.filter((n) => n.endsWith(`/${PROXY}`)).map((n) => supervisor.stop(n)));
+      supervisor.detachAll();
+      return { stopped };
+    });
+  }
+}

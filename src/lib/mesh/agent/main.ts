@@ -1,0 +1,139 @@
+// The mesh agent's entry: `node main.js <home>`, started detached by the CLI. One agent per home: the
+// pid file is taken exclusively, and an agent that finds a live one exits at once.
+import { promises as fs, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { homeLayout } from '../home.js';
+import { loadMeshCa } from '../ca.js';
+import { readMeshConfigFile } from '../state.js';
+import { Supervisor } from '../supervisor.js';
+import { identify, isRunning, type ProcessIdentity } from '../processes.js';
+import { MeshAgent } from './agent.js';
+import { serve } from './server.js';
+
+function log(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+function meshctlVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../../../package.json', import.meta.url)), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Takes the agent pid file; false when a live agent holds it. */
+async function claimPidFile(file: string): Promise<boolean> {
+  const me = identify(process.pid);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await fs.open(file, 'wx', 0o600);
+      await handle.writeFile(JSON.stringify(me));
+      await handle.sync();
+      await handle.close();
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder: ProcessIdentity | null = null;
+    try {
+      holder = JSON.parse(await fs.readFile(file, 'utf8')) as ProcessIdentity;
+    } catch {
+      holder = null;
+    }
+    if (holder && isRunning(holder)) return false;
+    const stale = `${file}.stale.${process.pid}`;
+    await fs.rename(file, stale).then(() => fs.rm(stale, { force: true }), () => undefined);
+  }
+  return false;
+}
+
+async function main(): Promise<void> {
+  const root = process.argv[2];
+  if (!root) {
+    log('usage: main.js <mesh home>');
+    process.exit(2);
+  }
+  const layout = homeLayout(root);
+  const config = await readMeshConfigFile(layout);
+  if (!config) {
+    log(`${layout.configFile} does not exist: the mesh is not installed`);
+    process.exit(3);
+  }
+  if (!(await claimPidFile(layout.agentPid))) {
+    log('another agent runs for this home; exiting');
+    return;
+  }
+  const release = async () => {
+    try {
+      const holder = JSON.parse(await fs.readFile(layout.agentPid, 'utf8')) as ProcessIdentity;
+      if (holder.pid === process.pid) await fs.rm(layout.agentPid, { force: true });
+    } catch {
+      // Already gone.
+    }
+  };
+  const ca = await loadMeshCa(layout.caDir);
+  const supervisor = new Supervisor({
+    onEvent: (e) => {
+      if (e.type === 'exited') log(`${e.name} (pid ${e.pid}) ended: ${e.how}${e.restartInMs !== null ? `; restarting in ${e.restartInMs} ms` : ''}`);
+      else if (e.type === 'started') log(`${e.name} started (pid ${e.pid}${e.restarts ? `, restart ${e.restarts}` : ''})`);
+      else if (e.type === 'adopted') log(`${e.name} adopted (pid ${e.pid})`);
+      else log(`${e.name} could not start: ${e.error}`);
+    },
+  });
+  const agent = new MeshAgent({ layout, config, ca, supervisor, version: meshctlVersion(), log });
+  let exiting = false;
+  const exit = async (code: number) => {
+    if (exiting) return;
+    exiting = true;
+    server.close();
+    await fs.rm(layout.agentSocket, { force: true });
+    await release();
+    process.exit(code);
+  };
+  const server = await serve(layout.agentSocket, {
+    ping: async () => agent.ping(),
+    status: () => agent.status(),
+    apply: (params) => agent.apply(params),
+    shutdown: async (params) => {
+      const result = await agent.shutdown(params.stopPods);
+      // Answer first, then leave.
+      setTimeout(() => void exit(0), 50);
+      return result;
+    },
+  }, log);
+  log(`agent ${process.pid} listening on ${layout.agentSocket}`);
+
+  // Stopping the agent (SIGTERM) leaves the pods running for the next agent to adopt.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      log(`${signal}: leaving the pods running`);
+      supervisor.detachAll();
+      void exit(0);
+    });
+  }
+  process.on('SIGHUP', () => undefined);
+  process.on('uncaughtException', (err) => {
+    log(`fatal: ${err.stack ?? err.message}`);
+    supervisor.detachAll();
+    void exit(1);
+  });
+
+  // A home removed under the agent (rm -rf instead of uninstall): stop everything it started and leave.
+  const watchdog = setInterval(() => {
+    void fs.access(layout.configFile).catch(async () => {
+      clearInterval(watchdog);
+      log('the mesh home is gone; stopping every process and exiting');
+      await supervisor.stopAll();
+      void exit(0);
+    });
+  }, 2000);
+
+  await agent.start().catch((err: Error) => log(`start failed: ${err.stack ?? err.message}`));
+}
+
+void main().catch((err: Error) => {
+  log(`agent failed: ${err.stack ?? err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,36 @@
+// The control plane's view of the data plane: how a proxy process is launched, how compiled configs
+// reach proxies, and what a proxy reports. A thin adapter over runtime/haproxy for the agent, whose
+// supervisor spawns the proxies itself (so they are restarted and adopted like the apps).
+import type { CompiledProxy } from './compiler.js';
+import type { ProxyTarget } from './model.js';
+import { applyProxyConfig, proxyCommand as haproxyCommand, type ApplyAction } from '../runtime/haproxy/apply.js';
+import { isReady, servedRevision as haproxyServedRevision } from '../runtime/haproxy/admin.js';
+
+/** The proxy's master process command line and files (master-worker mode, so reloads are hitless). */
+export function proxyCommand(bin: string, target: ProxyTarget): { command: string; args: string[]; stdoutFile: string; stderrFile: string; pidFile: string } {
+  return haproxyCommand(bin, target);
+}
+
+/** Validates and writes a compiled proxy's files for a proxy that does not run (the supervisor starts it). */
+export async function writeProxyFiles(bin: string, target: ProxyTarget, compiled: CompiledProxy): Promise<void> {
+  await applyProxyConfig(target, compiled, { bin, pid: null, start: false });
+}
+
+/**
+ * Brings the running proxy `pid` to `compiled`: weights and revision through the runtime API, other
+ * changes through a hitless reload; resolves once it serves `compiled.revision`.
+ */
+export async function updateRunningProxy(bin: string, target: ProxyTarget, compiled: CompiledProxy, pid: number, timeoutMs?: number): Promise<ApplyAction> {
+  return (await applyProxyConfig(target, compiled, { bin, pid, timeoutMs })).action;
+}
+
+/** The revision a proxy serves, from its admin port; null when it does not answer. */
+export async function servedRevision(adminPort: number): Promise<number | null> {
+  const revision = await haproxyServedRevision(adminPort);
+  return revision === null || revision < 0 ? null : revision;
+}
+
+/** True when the proxy's admin port says it is ready (for sidecars: its app is reachable too). */
+export function proxyReady(adminPort: number): Promise<boolean> {
+  return isReady(adminPort);
+}
