@@ -1,0 +1,86 @@
+import { Flags } from '@oclif/core';
+import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
+import { homeFlag, progressWriter } from '../lib/mesh/home-flag.js';
+import type { InstallResult } from '../lib/mesh/install.js';
+
+export default class Install extends MeshctlCommand {
+  static override summary = 'Install the local mesh: the HAProxy runtime, the mesh home with its CA, and the mesh agent.';
+
+  static override description = `Finds HAProxy 2.6 or later (--proxy-bin, then PATH). When it is missing, installs it with the system's package manager (apt-get, dnf, yum, apk or brew) after asking; --yes skips the question, and without a terminal meshctl refuses unless --yes is given. Every command run is printed first.
+
+Then creates the mesh home (--home, else $MESHCTL_HOME, else ~/.meshctl) with the mesh CA (root key mode 0600) and the mesh configuration, starts the mesh agent in the background and returns once it answers.
+
+Installing again is a no-op that says so (it starts the agent if it is not running). A failed install is undone and says what failed and how to retry.
+
+Exit codes: 0 installed or already installed; 2 usage error; 3 environment error (HAProxy missing and not installable, home not writable, agent did not start).`;
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --dry-run',
+    '<%= config.bin %> <%= command.id %> --home /tmp/mesh --yes',
+    '<%= config.bin %> <%= command.id %> --proxy-bin /usr/local/sbin/haproxy -o json',
+  ];
+
+  static override flags = {
+    home: homeFlag,
+    yes: Flags.boolean({ char: 'y', summary: 'Install HAProxy with the package manager without asking.', default: false }),
+    'dry-run': Flags.boolean({ summary: 'Print the whole plan and change nothing.', default: false }),
+    'proxy-bin': Flags.string({ summary: 'HAProxy executable to use (default: haproxy on PATH).', helpValue: 'PATH' }),
+    output: outputFlag(['text', 'json', 'yaml'] as const),
+    json: jsonFlag,
+  };
+
+  async run(): Promise<InstallResult> {
+    const { flags } = await this.parse(Install);
+    const format = this.format(flags);
+    const { install } = await import('../lib/mesh/install.js');
+    const { resolveHome } = await import('../lib/mesh/home.js');
+    const out = await import('../lib/output/format.js');
+    const progress = progressWriter(format);
+    const result = await install({
+      home: resolveHome(flags.home),
+      yes: flags.yes,
+      dryRun: flags['dry-run'],
+      proxyBin: flags['proxy-bin'],
+      interactive: Boolean(process.stdin.isTTY),
+      confirm: async (message) => {
+        const { confirm } = await import('@inquirer/prompts');
+        return confirm({ message, default: false }, { output: process.stderr });
+      },
+      progress,
+      meshctlVersion: this.config.version,
+    });
+    if (format === 'json') await out.writeOut(out.toJson(result));
+    else if (format === 'yaml') await out.writeOut(out.toYaml(result));
+    else await out.writeOut(renderText(result, out.paint(out.colorEnabled())));
+    return result;
+  }
+}
+
+function renderText(r: InstallResult, p: import('../lib/output/format.js').Paint): string {
+  const lines: string[] = [];
+  switch (r.status) {
+    case 'already-installed':
+      lines.push(`The mesh is already installed at ${r.home} (agent pid ${r.agent?.pid ?? 'unknown'}, HAProxy ${r.proxy?.version ?? '?'}); nothing to do.`);
+      break;
+    case 'agent-started':
+      lines.push(`The mesh is already installed at ${r.home}; its agent was not running and was started (pid ${r.agent?.pid ?? 'unknown'}).`);
+      break;
+    case 'planned':
+      lines.push(p.bold(`Plan for ${r.home} (dry run: nothing was changed):`));
+      for (const [i, s] of r.steps.entries()) {
+        lines.push(`  ${i + 1}. ${s.description}`);
+        for (const c of s.commands) lines.push(`       $ ${c}`);
+      }
+      if (!r.steps.length) lines.push('  Nothing to do.');
+      break;
+    case 'installed':
+      lines.push(`${p.green('✓')} Mesh installed at ${r.home}`);
+      lines.push(`  proxy runtime  HAProxy ${r.proxy?.version} at ${r.proxy?.bin}${r.proxy?.installedNow ? ' (installed now)' : ''}`);
+      if (r.ca) lines.push(`  mesh CA        ${r.ca.file}, valid until ${r.ca.notAfter.slice(0, 10)}`);
+      lines.push(`  agent          pid ${r.agent?.pid ?? 'unknown'}, socket ${r.agent?.socket}`);
+      lines.push('Next: meshctl apply -f <policy and workload files>, then meshctl status.');
+      break;
+  }
+  return `${lines.join('\n')}\n`;
+}
