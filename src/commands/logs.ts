@@ -1,0 +1,51 @@
+import { Args, Flags } from '@oclif/core';
+import { MeshctlCommand } from '../lib/cli/base.js';
+import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
+
+export default class Logs extends MeshctlCommand {
+  static override summary = "Print a pod's logs: its app's output, or its sidecar's messages and access log.";
+
+  static override description = `--container app (the default) prints what the app wrote to stdout and stderr; --container proxy prints the sidecar's own messages and then its access log (one JSON object per request). Gateway proxies have only the proxy container.
+
+Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed.`;
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> reviews-v2-0',
+    '<%= config.bin %> <%= command.id %> reviews-v2-0 --container proxy --tail 20',
+    '<%= config.bin %> <%= command.id %> productpage-v1-0 --follow',
+  ];
+
+  static override args = {
+    pod: Args.string({ description: 'Pod (or gateway proxy) name, as meshctl get pods lists it.', required: true }),
+  };
+
+  static override flags = {
+    container: Flags.option({ char: 'c', summary: 'Which container.', options: ['app', 'proxy'] as const, default: 'app' as const })(),
+    follow: Flags.boolean({ char: 'f', summary: 'Keep printing what is written, until interrupted.', default: false }),
+    tail: Flags.integer({ summary: 'Only the last N lines of each file (default: all).', default: -1 }),
+    home: homeFlag,
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Logs);
+    const { layout } = await openHome(flags.home);
+    const { ensureAgent } = await import('../lib/mesh/agent/client.js');
+    await ensureAgent(layout);
+    const { logFiles, tail, follow } = await import('../lib/mesh/logs.js');
+    const { writeOut } = await import('../lib/output/format.js');
+    const files = await logFiles(layout, args.pod, flags.container);
+    for (const f of files) await writeOut(await tail(f, flags.tail));
+    if (!flags.follow) return;
+    const abort = new AbortController();
+    process.once('SIGINT', () => abort.abort());
+    process.once('SIGTERM', () => abort.abort());
+    const { readPlacement } = await import('../lib/mesh/pods.js');
+    await follow(files, writeOut, {
+      signal: abort.signal,
+      stillThere: async () => {
+        const placement = await readPlacement(layout).catch(() => null);
+        return Boolean(placement && (placement.pods.some((p) => p.name === args.pod) || placement.gateways.some((g) => g.name === args.pod)));
+      },
+    });
+  }
+}

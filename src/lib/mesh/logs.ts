@@ -1,0 +1,71 @@
+// meshctl logs: which files hold a pod's container output, printing their end, and following them.
+import { promises as fs } from 'node:fs';
+import { usageError } from '../errors.js';
+import type { HomeLayout } from './home.js';
+import { proxyPaths } from './model.js';
+import { readPlacement } from './pods.js';
+
+export type Container = 'app' | 'proxy';
+
+/** The files of `pod`'s container, in the order they are printed; a gateway proxy has only `proxy`. */
+export async function logFiles(layout: HomeLayout, pod: string, container: Container): Promise<string[]> {
+  const placement = await readPlacement(layout);
+  const record = placement.pods.find((p) => p.name === pod);
+  if (record) {
+    if (container === 'app') return [layout.pod(pod).appLog];
+    const paths = proxyPaths(layout.pod(pod).dir);
+    return [paths.proxyLog, paths.accessLog];
+  }
+  const gateway = placement.gateways.find((g) => g.name === pod);
+  if (gateway) {
+    if (container === 'app') throw usageError(`${pod} is a gateway proxy and has no app container; use --container proxy.`);
+    const paths = proxyPaths(layout.gateway(gateway.namespace, gateway.name));
+    return [paths.proxyLog, paths.accessLog];
+  }
+  const names = [...placement.gateways.map((g) => g.name), ...placement.pods.map((p) => p.name)];
+  throw usageError(`There is no pod named "${pod}" (pods: ${names.length ? names.join(', ') : 'none'}).`);
+}
+
+/** The last `lines` lines of a file (all of it when lines < 0); '' when it does not exist yet. */
+export async function tail(file: string, lines: number): Promise<string> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    return '';
+  }
+  if (lines < 0) return text;
+  const all = text.split('\n');
+  if (all[all.length - 1] === '') all.pop();
+  return all.length ? `${all.slice(-lines).join('\n')}\n` : '';
+}
+
+/**
+ * Writes what is appended to `files` from now on, until `signal` aborts or `stillThere()` says the pod
+ * is gone. A file that shrinks (rotated) is read again from its start.
+ */
+export async function follow(files: string[], write: (text: string) => Promise<void>, options: { signal: AbortSignal; stillThere: () => Promise<boolean>; intervalMs?: number }): Promise<void> {
+  const offsets = new Map<string, number>();
+  for (const f of files) offsets.set(f, await fs.stat(f).then((s) => s.size, () => 0));
+  let checks = 0;
+  while (!options.signal.aborted) {
+    for (const f of files) {
+      const size = await fs.stat(f).then((s) => s.size, () => 0);
+      let from = offsets.get(f) ?? 0;
+      if (size < from) from = 0;
+      if (size > from) {
+        const handle = await fs.open(f, 'r');
+        try {
+          const buffer = Buffer.alloc(size - from);
+          await handle.read(buffer, 0, buffer.length, from);
+          await write(buffer.toString('utf8'));
+        } finally {
+          await handle.close();
+        }
+        offsets.set(f, size);
+      }
+    }
+    if (++checks % 10 === 0 && !(await options.stillThere())) return;
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 200));
+  }
+}
