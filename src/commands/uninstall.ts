@@ -1,0 +1,56 @@
+import { Flags } from '@oclif/core';
+import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
+import { EXIT, MeshctlError, usageError } from '../lib/errors.js';
+import { homeFlag, progressWriter } from '../lib/mesh/home-flag.js';
+import type { UninstallResult } from '../lib/mesh/uninstall.js';
+
+export default class Uninstall extends MeshctlCommand {
+  static override summary = 'Stop the local mesh (agent, apps, sidecars, gateways) and remove its home.';
+
+  static override description = `Stops only the processes meshctl started for this mesh home (by their recorded pids): every app first, then every proxy, then the agent; checks that none of the mesh's ports still listens; then removes the mesh home, or with --keep-state keeps it (CA, configuration, applied resources and their history: meshctl install brings the mesh back).
+
+Asks for confirmation on a terminal; without one, --yes is required.
+
+Exit codes: 0 uninstalled (or nothing installed); 2 not confirmed; 3 a port of the mesh still listens.`;
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --yes --home /tmp/mesh',
+    '<%= config.bin %> <%= command.id %> --keep-state',
+  ];
+
+  static override flags = {
+    yes: Flags.boolean({ char: 'y', summary: 'Do not ask for confirmation.', default: false }),
+    'keep-state': Flags.boolean({ summary: 'Keep the home (CA, configuration, applied resources); only stop the processes.', default: false }),
+    home: homeFlag,
+    output: outputFlag(['text', 'json', 'yaml'] as const),
+    json: jsonFlag,
+  };
+
+  async run(): Promise<UninstallResult> {
+    const { flags } = await this.parse(Uninstall);
+    const format = this.format(flags);
+    const { homeLayout, resolveHome } = await import('../lib/mesh/home.js');
+    const layout = homeLayout(resolveHome(flags.home));
+    const { uninstall } = await import('../lib/mesh/uninstall.js');
+    const out = await import('../lib/output/format.js');
+    const exists = await import('node:fs').then((fs) => fs.existsSync(layout.root));
+    if (exists && !flags.yes) {
+      const what = flags['keep-state'] ? `stops every pod of the mesh at ${layout.root} (its state is kept)` : `stops every pod of the mesh at ${layout.root} and deletes that directory`;
+      if (!process.stdin.isTTY) throw usageError(`meshctl uninstall ${what}; there is no terminal to confirm it on: run it again with --yes.`);
+      const { confirm } = await import('@inquirer/prompts');
+      if (!(await confirm({ message: `This ${what}. Continue?`, default: false }, { output: process.stderr }))) {
+        throw new MeshctlError('Uninstall cancelled; nothing was changed.', EXIT.usage);
+      }
+    }
+    const result = await uninstall(layout, { keepState: flags['keep-state'], progress: progressWriter(format) });
+    if (format === 'json') await out.writeOut(out.toJson(result));
+    else if (format === 'yaml') await out.writeOut(out.toYaml(result));
+    else if (result.status === 'not-installed') await out.writeOut(`No mesh is installed at ${layout.root}; nothing to do.\n`);
+    else {
+      const stopped = `${result.stopped.length} process${result.stopped.length === 1 ? '' : 'es'} stopped`;
+      await out.writeOut(result.removed ? `Mesh uninstalled: ${stopped}, ${layout.root} removed.\n` : `Mesh stopped: ${stopped}; its state is kept in ${layout.root} (meshctl install starts it again).\n`);
+    }
+    return result;
+  }
+}

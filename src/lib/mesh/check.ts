@@ -1,0 +1,297 @@
+// meshctl check: the local mesh's health as a list of checks. Each check is data (category,
+// description, hint, function); the runner owns the order, the skipping of checks whose
+// prerequisites failed, and the exit code. `check --pre` runs the checks that hold before install.
+import { constants, promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { HomeLayout } from './home.js';
+import { socketPathFits } from './home.js';
+import { CA_CERT_FILE, CA_KEY_FILE, loadMeshCa, type MeshCa } from './ca.js';
+import { MIN_VERSION_TEXT, SUPPORTED_MANAGERS, findRuntime, packageInstallPlan, versionAtLeast, parseVersion } from './proxy-runtime.js';
+import { readMeshConfigFile, type MeshConfigFile } from './state.js';
+import type { MeshStatus, PodStatus } from './agent/protocol.js';
+import { agentAnswers, request, runningAgent } from './agent/client.js';
+
+export type CheckResult = 'success' | 'warning' | 'error';
+
+export interface CheckOutcome {
+  result: CheckResult;
+  /** What was found (version, path, expiry, which pods): shown after the description. */
+  detail?: string;
+  /** Why it failed, when it did. */
+  error?: string;
+}
+
+/** Facts shared between checks, filled in as they run. */
+export interface CheckContext {
+  layout: HomeLayout;
+  proxyBin?: string;
+  config: MeshConfigFile | null;
+  ca: MeshCa | null;
+  status: MeshStatus | null;
+}
+
+export interface Check {
+  category: string;
+  description: string;
+  /** What to do when the check fails. */
+  hint: string;
+  /** Run by `check --pre` (before install), by `check` (after), or both. */
+  when: 'pre' | 'post' | 'both';
+  /** A failed check with `fatal` skips the rest of its category. */
+  fatal?: boolean;
+  run(ctx: CheckContext): Promise<CheckOutcome>;
+}
+
+export interface CheckReport {
+  description: string;
+  result: CheckResult;
+  detail?: string;
+  error?: string;
+  hint?: string;
+}
+
+export interface CategoryReport {
+  categoryName: string;
+  checks: CheckReport[];
+}
+
+export interface CheckRun {
+  success: boolean;
+  categories: CategoryReport[];
+}
+
+const ok = (detail?: string): CheckOutcome => ({ result: 'success', ...(detail ? { detail } : {}) });
+const fail = (error: string): CheckOutcome => ({ result: 'error', error });
+const warn = (error: string, detail?: string): CheckOutcome => ({ result: 'warning', error, ...(detail ? { detail } : {}) });
+
+const DAY = 86_400_000;
+/** A root closer than this to its expiry is a warning: rotating it takes planning. */
+const CA_EXPIRY_WARNING_DAYS = 30;
+
+function modeOf(mode: number): string {
+  return (mode & 0o777).toString(8).padStart(4, '0');
+}
+
+function pendingNames(pods: PodStatus[]): string {
+  const names = pods.map((p) => p.name);
+  return names.length > 6 ? `${names.slice(0, 6).join(', ')} and ${names.length - 6} more` : names.join(', ');
+}
+
+export const CHECKS: Check[] = [
+  // ---------------------------------------------------------------- proxy runtime
+  {
+    category: 'proxy runtime',
+    description: 'HAProxy is installed',
+    hint: 'run meshctl install (it installs HAProxy with the package manager), or pass --proxy-bin PATH',
+    when: 'both',
+    fatal: true,
+    async run(ctx) {
+      const bin = ctx.config?.proxy.bin ?? ctx.proxyBin;
+      if (ctx.config) {
+        const exists = await fs.access(ctx.config.proxy.bin, constants.X_OK).then(() => true, () => false);
+        return exists ? ok(ctx.config.proxy.bin) : fail(`${ctx.config.proxy.bin}, which the mesh was installed with, is no longer an executable`);
+      }
+      const search = await findRuntime({ proxyBin: bin });
+      if (search.found) return ok(search.found.bin);
+      if (search.candidates.length) return fail(`no usable HAProxy: ${search.candidates.map((c) => `${c.bin} ${c.problem}`).join('; ')}`);
+      const plan = await packageInstallPlan();
+      return plan
+        ? warn(`haproxy is not on PATH; meshctl install will install it with ${plan.manager}`)
+        : fail(`haproxy is not on PATH and none of ${SUPPORTED_MANAGERS.join(', ')} is available to install it`);
+    },
+  },
+  {
+    category: 'proxy runtime',
+    description: `HAProxy is version ${MIN_VERSION_TEXT} or later`,
+    hint: `install HAProxy ${MIN_VERSION_TEXT}+ and pass its path with meshctl install --proxy-bin PATH`,
+    when: 'both',
+    async run(ctx) {
+      const bin = ctx.config?.proxy.bin ?? (await findRuntime({ proxyBin: ctx.proxyBin })).found?.bin;
+      if (!bin) return warn('skipped: no HAProxy found');
+      const { execa } = await import('execa');
+      const r = await execa(bin, ['-v'], { reject: false, timeout: 10_000 });
+      const version = parseVersion(`${r.stdout}\n${r.stderr}`);
+      if (!version) return fail(`${bin} -v did not print an HAProxy version`);
+      return versionAtLeast(version) ? ok(version) : fail(`${bin} is version ${version}`);
+    },
+  },
+
+  // ---------------------------------------------------------------- mesh home
+  {
+    category: 'mesh home',
+    description: 'the mesh home can be created',
+    hint: 'choose a --home (or MESHCTL_HOME) in a writable directory',
+    when: 'pre',
+    async run(ctx) {
+      const home = ctx.layout.root;
+      if (!socketPathFits(ctx.layout)) return fail(`${home} is too long for the UNIX sockets inside it`);
+      if (ctx.config) return warn('a mesh is already installed there', home);
+      let dir = home;
+      for (;;) {
+        const st = await fs.stat(dir).catch(() => null);
+        if (st) {
+          if (!st.isDirectory()) return fail(`${dir} is a file, not a directory`);
+          if (dir === home && (await fs.readdir(dir)).length) return fail(`${home} exists, is not empty and holds no mesh`);
+          const writable = await fs.access(dir, constants.W_OK | constants.X_OK).then(() => true, () => false);
+          return writable ? ok(home) : fail(`${dir} is not writable`);
+        }
+        const parent = path.dirname(dir);
+        if (parent === dir) return fail(`no part of ${home} exists`);
+        dir = parent;
+      }
+    },
+  },
+  {
+    category: 'mesh home',
+    description: 'the mesh is installed',
+    hint: 'run meshctl install',
+    when: 'post',
+    fatal: true,
+    async run(ctx) {
+      return ctx.config ? ok(ctx.layout.root) : fail(`no mesh configuration at ${ctx.layout.configFile}`);
+    },
+  },
+  {
+    category: 'mesh home',
+    description: 'the mesh home is private to its owner',
+    hint: 'run chmod 700 on the mesh home and chmod 600 on ca/ca.key',
+    when: 'post',
+    async run(ctx) {
+      const problems: string[] = [];
+      const home = await fs.stat(ctx.layout.root);
+      if (home.mode & 0o022) problems.push(`${ctx.layout.root} is mode ${modeOf(home.mode)} (writable by others)`);
+      const key = await fs.stat(path.join(ctx.layout.caDir, CA_KEY_FILE)).catch(() => null);
+      if (!key) problems.push(`${path.join(ctx.layout.caDir, CA_KEY_FILE)} is missing`);
+      else if (key.mode & 0o077) problems.push(`${path.join(ctx.layout.caDir, CA_KEY_FILE)} is mode ${modeOf(key.mode)}`);
+      const socket = await fs.stat(ctx.layout.agentSocket).catch(() => null);
+      if (socket && socket.mode & 0o077) problems.push(`${ctx.layout.agentSocket} is mode ${modeOf(socket.mode)}`);
+      return problems.length ? fail(problems.join('; ')) : ok(`home ${modeOf(home.mode)}, CA key 0600`);
+    },
+  },
+
+  // ---------------------------------------------------------------- certificates
+  {
+    category: 'certificates',
+    description: 'the mesh CA is valid',
+    hint: 'restore ca/ca.crt and ca/ca.key from a backup, or reinstall the mesh (meshctl uninstall, then meshctl install)',
+    when: 'post',
+    fatal: true,
+    async run(ctx) {
+      try {
+        ctx.ca = await loadMeshCa(ctx.layout.caDir);
+      } catch (err) {
+        return fail((err as Error).message);
+      }
+      const now = Date.now();
+      if (ctx.ca.notBefore.getTime() > now) return fail(`${path.join(ctx.layout.caDir, CA_CERT_FILE)} is not valid before ${ctx.ca.notBefore.toISOString()}`);
+      if (ctx.ca.notAfter.getTime() <= now) return fail(`${path.join(ctx.layout.caDir, CA_CERT_FILE)} expired on ${ctx.ca.notAfter.toISOString()}`);
+      return ok(`trust domain ${ctx.ca.trustDomain}`);
+    },
+  },
+  {
+    category: 'certificates',
+    description: `the mesh CA is not about to expire (${CA_EXPIRY_WARNING_DAYS} days)`,
+    hint: 'plan a CA rotation: reinstall the mesh before the root expires',
+    when: 'post',
+    async run(ctx) {
+      const days = Math.floor((ctx.ca!.notAfter.getTime() - Date.now()) / DAY);
+      const detail = `expires ${ctx.ca!.notAfter.toISOString().slice(0, 10)}, in ${days} days`;
+      return days < CA_EXPIRY_WARNING_DAYS ? warn(detail) : ok(detail);
+    },
+  },
+
+  // ---------------------------------------------------------------- agent
+  {
+    category: 'mesh agent',
+    description: 'the mesh agent is running',
+    hint: 'run meshctl status (any meshctl command restarts the agent), then see agent/agent.log in the mesh home',
+    when: 'post',
+    fatal: true,
+    async run(ctx) {
+      const agent = await runningAgent(ctx.layout);
+      return agent ? ok(`pid ${agent.pid}`) : fail(`no agent process runs for ${ctx.layout.root}`);
+    },
+  },
+  {
+    category: 'mesh agent',
+    description: 'the mesh agent answers on its socket',
+    hint: 'see agent/agent.log in the mesh home; meshctl install restarts a stuck agent after it is stopped',
+    when: 'post',
+    fatal: true,
+    async run(ctx) {
+      if (!(await agentAnswers(ctx.layout, 5000))) return fail(`no answer on ${ctx.layout.agentSocket}`);
+      ctx.status = await request(ctx.layout, 'status', {}, 30_000);
+      return ok(`revision ${ctx.status.revision}`);
+    },
+  },
+
+  // ---------------------------------------------------------------- pods
+  {
+    category: 'pods',
+    description: "every pod's app is up",
+    hint: 'see meshctl logs POD for the app that is down',
+    when: 'post',
+    async run(ctx) {
+      const pods = ctx.status!.pods.filter((p) => p.type === 'pod');
+      const down = pods.filter((p) => !p.containers.find((c) => c.container === 'app')?.ready);
+      return down.length ? fail(`not up: ${pendingNames(down)}`) : ok(`${pods.length} pod${pods.length === 1 ? '' : 's'}`);
+    },
+  },
+  {
+    category: 'pods',
+    description: 'every sidecar and gateway proxy is up',
+    hint: 'see meshctl logs POD --container proxy for the proxy that is down',
+    when: 'post',
+    async run(ctx) {
+      const proxies = ctx.status!.pods;
+      const down = proxies.filter((p) => !p.containers.find((c) => c.container === 'proxy')?.process || p.containers.find((c) => c.container === 'proxy')?.process?.phase !== 'Running');
+      return down.length ? fail(`not up: ${pendingNames(down)}`) : ok(`${proxies.length} prox${proxies.length === 1 ? 'y' : 'ies'}`);
+    },
+  },
+  {
+    category: 'pods',
+    description: 'every proxy serves the current revision',
+    hint: 'run meshctl apply again; see meshctl logs POD --container proxy for a proxy that does not reload',
+    when: 'post',
+    async run(ctx) {
+      const behind = ctx.status!.pods.filter((p) => !p.inSync);
+      return behind.length
+        ? fail(`not on revision ${ctx.status!.revision}: ${behind.map((p) => `${p.name} (${p.proxyRevision ?? 'no answer'})`).join(', ')}`)
+        : ok(`revision ${ctx.status!.revision}`);
+    },
+  },
+];
+
+/** Runs the checks of a mode in order; a fatal failure skips the rest of its category and every later category that needs it. */
+export async function runChecks(ctx: CheckContext, options: { pre: boolean; onCheck?: (category: string, report: CheckReport) => void }): Promise<CheckRun> {
+  const selected = CHECKS.filter((c) => c.when === 'both' || c.when === (options.pre ? 'pre' : 'post'));
+  const categories: CategoryReport[] = [];
+  let blocked: string | null = null;
+  for (const check of selected) {
+    let category = categories.find((c) => c.categoryName === check.category);
+    if (!category) categories.push((category = { categoryName: check.category, checks: [] }));
+    let outcome: CheckOutcome;
+    if (blocked) {
+      outcome = { result: 'error', error: `skipped: ${blocked}` };
+    } else {
+      try {
+        outcome = await check.run(ctx);
+      } catch (err) {
+        outcome = fail((err as Error).message);
+      }
+    }
+    const report: CheckReport = { description: check.description, result: outcome.result };
+    if (outcome.detail) report.detail = outcome.detail;
+    if (outcome.error) report.error = outcome.error;
+    if (outcome.result !== 'success') report.hint = check.hint;
+    category.checks.push(report);
+    options.onCheck?.(check.category, report);
+    if (!blocked && outcome.result === 'error' && check.fatal) blocked = `"${check.description}" failed`;
+  }
+  return { success: categories.every((c) => c.checks.every((x) => x.result !== 'error')), categories };
+}
+
+export async function checkContext(layout: HomeLayout, proxyBin?: string): Promise<CheckContext> {
+  const config = await readMeshConfigFile(layout).catch(() => null);
+  return { layout, proxyBin, config, ca: null, status: null };
+}
