@@ -372,6 +372,13 @@ function buildRoute(
   const frontendRules: string[] = [];
   const backends: HaproxySection[] = [];
   const isRoute = `{ var(txn.route) -m str ${word(id)} }`;
+  if (route?.fault) {
+    // As Envoy: the delay first, then the abort; each drawn independently per request.
+    const f = route.fault;
+    const draw = (pct: number) => (pct >= 100 ? '' : ` { rand(1000000) lt ${Math.round(pct * 10_000)} }`);
+    if (f.delayMs !== null && f.delayMs > 0 && f.delayPercent > 0) frontendRules.push(`http-request lua.mesh_delay ${f.delayMs} if ${isRoute}${draw(f.delayPercent)}`);
+    if (f.abortStatus !== null && f.abortPercent > 0) frontendRules.push(`http-request return status ${f.abortStatus} content-type text/plain string ${word('fault filter abort')} if ${isRoute}${draw(f.abortPercent)}`);
+  }
   if (route?.directResponse) {
     frontendRules.push(`http-request return status ${route.directResponse.status} content-type text/plain string ${word(route.directResponse.body)} if ${isRoute}`);
   } else if (route?.redirect) {

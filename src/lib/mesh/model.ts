@@ -150,6 +150,8 @@ export interface HttpRoute {
   retries: { attempts: number; retryOn: string[] } | null;
   redirect: { uri?: string; authority?: string; code: number } | null;
   directResponse: { status: number; body: string } | null;
+  /** Fault injection: a delay and/or an abort, each for a percentage (0–100) of the route's requests. */
+  fault: { delayMs: number | null; delayPercent: number; abortStatus: number | null; abortPercent: number } | null;
 }
 
 export interface VirtualServiceSpec {
@@ -411,7 +413,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
     const gateways = list<string>(spec.gateways).map((g) => gatewayRef(String(g), vsNs));
     if (list(spec.tcp).length || list(spec.tls).length) notes.push(`VirtualService ${vsNs}/${r.name}: tcp and tls routes are not enforced by the local mesh (HTTP only).`);
     const http: HttpRoute[] = list<Record<string, unknown>>(spec.http).map((h, index) => {
-      if (h.fault || h.mirror) notes.push(`VirtualService ${vsNs}/${r.name} http[${index}]: fault injection and mirroring are not enforced by the local mesh yet.`);
+      if (h.mirror || h.mirrors) notes.push(`VirtualService ${vsNs}/${r.name} http[${index}]: mirroring is not enforced by the local mesh yet.`);
       const explicit = list<Record<string, unknown>>(h.route).some((d) => typeof d.weight === 'number');
       const routeList = list<Record<string, unknown>>(h.route);
       const route: RouteDestination[] = routeList.map((d) => {
@@ -432,6 +434,11 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
       const rd = h.redirect as Record<string, unknown> | undefined;
       const dr = h.directResponse as Record<string, unknown> | undefined;
       const retries = h.retries as Record<string, unknown> | undefined;
+      const fault = h.fault as { delay?: Record<string, unknown>; abort?: Record<string, unknown> } | undefined;
+      const percent = (o: Record<string, unknown> | undefined) => {
+        const p = (o?.percentage as { value?: unknown } | undefined)?.value ?? o?.percent;
+        return typeof p === 'number' ? Math.min(100, Math.max(0, p)) : 100;
+      };
       return {
         name: typeof h.name === 'string' ? h.name : '',
         index,
@@ -456,6 +463,14 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
         redirect: rd ? { ...(typeof rd.uri === 'string' ? { uri: rd.uri } : {}), ...(typeof rd.authority === 'string' ? { authority: rd.authority } : {}), code: typeof rd.redirectCode === 'number' ? rd.redirectCode : 301 } : null,
         directResponse: dr && typeof dr.status === 'number'
           ? { status: dr.status, body: String((dr.body as { string?: unknown } | undefined)?.string ?? '') }
+          : null,
+        fault: fault && (fault.delay || fault.abort)
+          ? {
+            delayMs: durationMs(fault.delay?.fixedDelay),
+            delayPercent: percent(fault.delay),
+            abortStatus: typeof fault.abort?.httpStatus === 'number' ? fault.abort.httpStatus : null,
+            abortPercent: percent(fault.abort),
+          }
           : null,
       };
     });

@@ -15,12 +15,26 @@ import { waitFor } from '../../../src/lib/runtime/haproxy/admin.js';
 
 const PRODUCTPAGE_ID = 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage';
 
+const FAULT_ROUTES = `  - name: fault-abort
+    match: [{ headers: { x-fault: { exact: abort } } }]
+    fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }
+    route: [{ destination: { host: reviews, subset: v1 } }]
+  - name: fault-half
+    match: [{ headers: { x-fault: { exact: half } } }]
+    fault: { abort: { httpStatus: 500, percentage: { value: 50 } } }
+    route: [{ destination: { host: reviews, subset: v1 } }]
+  - name: fault-delay
+    match: [{ headers: { x-fault: { exact: delay } } }]
+    fault: { delay: { fixedDelay: 300ms, percentage: { value: 100 } } }
+    route: [{ destination: { host: reviews, subset: v1 } }]
+`;
+
 describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 }, () => {
   let mesh: TestMesh;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
   before(async () => {
-    mesh = await startTestMesh(bookinfoPolicy(), { gateways: ['bookinfo-gateway'] });
+    mesh = await startTestMesh(bookinfoPolicy({ extraRoutes: FAULT_ROUTES }), { gateways: ['bookinfo-gateway'] });
   });
   after(async () => {
     agent.destroy();
@@ -156,6 +170,23 @@ describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 
     assert.equal(other.status, 404);
     const counts = await countVersions(200, () => request({ port, path: '/reviews/x', headers: { host: 'bookinfo.example.com' }, agent }));
     assert.ok(Math.abs((counts.get('v1') ?? 0) / 2 - 80) <= 5, JSON.stringify([...counts]));
+  });
+
+  it('injects faults: aborts all or a share of requests, delays without blocking other requests', async () => {
+    const abort = await fromProductpage('/f', { 'x-fault': 'abort' });
+    assert.equal(abort.status, 503);
+    assert.match(abort.body, /fault filter abort/);
+    let aborted = 0;
+    for (let i = 0; i < 200; i++) if ((await fromProductpage('/f', { 'x-fault': 'half' })).status === 500) aborted++;
+    assert.ok(aborted >= 70 && aborted <= 130, `${aborted} of 200 aborted`);
+    const t0 = Date.now();
+    const [delayed, quick] = await Promise.all([
+      fromProductpage('/slow', { 'x-fault': 'delay' }).then((a) => ({ a, ms: Date.now() - t0 })),
+      fromProductpage('/fast', { 'end-user': 'jason' }).then((a) => ({ a, ms: Date.now() - t0 })),
+    ]);
+    assert.equal(delayed.a.status, 200);
+    assert.ok(delayed.ms >= 300, `delayed by ${delayed.ms} ms`);
+    assert.ok(quick.ms < delayed.ms, 'a delay holds only its own request');
   });
 
   it('serves readiness, revision and Prometheus metrics on the admin port', async () => {

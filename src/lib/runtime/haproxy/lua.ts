@@ -1,5 +1,6 @@
 // The Lua program every meshctl proxy loads: the caller's SPIFFE ID from its verified client
-// certificate, the weighted choice between a route's destinations, and the served revision.
+// certificate, the weighted choice between a route's destinations, fault-injection delays, and
+// the served revision.
 //
 // Weighted routes: a route with several destinations sets `txn.route` to its id; the `mesh_pick`
 // action then chooses one of the route's destination backends by smooth weighted round robin
@@ -128,6 +129,12 @@ core.register_action("mesh_pick", { "http-req" }, function(txn)
   local backend = pick(r)
   if backend ~= nil then txn:set_var("txn.backend", backend) end
 end, 0)
+
+-- Fault injection: holds the request for the given milliseconds (the task yields, nothing blocks).
+core.register_action("mesh_delay", { "http-req" }, function(txn, ms)
+  local n = tonumber(ms)
+  if n ~= nil and n > 0 then core.msleep(math.floor(n)) end
+end, 1)
 
 core.register_cli({ "mesh", "weights" }, "mesh weights <route> <w1>,<w2>,... : set a route's destination weights", function(applet, _, _, id, list)
   local r = id and mesh.routes[id]
