@@ -3,7 +3,7 @@
 import { usageError } from '../../errors.js';
 import type { ReadOptions } from '../source.js';
 import { exists, loadSide, parseFailure, readPaths, sideNotes, type LoadedSide } from './inputs.js';
-import { diffResources } from './report.js';
+import { diffSides } from './report.js';
 import type { DiffReport } from './model.js';
 
 export interface DiffOptions extends ReadOptions {
@@ -51,8 +51,9 @@ export async function diffPolicy(options: DiffOptions): Promise<DiffOutcome> {
   const [before, after] = await sides(options);
   const failure = parseFailure(before, 'OLD') ?? parseFailure(after, 'NEW');
   if (failure) throw failure;
-  const notes = [...(await sideNotes(before, 'OLD')), ...(await sideNotes(after, 'NEW'))];
-  return { report: diffResources(before, after), notes };
+  const { report, touched } = diffSides(before, after);
+  const notes = [...(await sideNotes(before, 'OLD', touched.before)), ...(await sideNotes(after, 'NEW', touched.after))];
+  return { report, notes };
 }
 
 export type { DiffReport } from './model.js';

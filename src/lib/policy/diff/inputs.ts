@@ -2,7 +2,7 @@
 // file cannot be parsed (the diff would report its resources as removed), noted when it merely fails checks.
 import { promises as fs } from 'node:fs';
 import { expandPaths, readSource, type ReadOptions, type SourceFile } from '../source.js';
-import { loadSources } from '../load.js';
+import { loadSources, type Resource } from '../load.js';
 import { complete, type RawFinding } from '../findings.js';
 import { catalogEntry } from '../catalog.js';
 import { usageError, type MeshctlError } from '../../errors.js';
@@ -51,18 +51,22 @@ export function parseFailure(side: LoadedSide, name: 'OLD' | 'NEW'): MeshctlErro
 }
 
 /**
- * Notes (for stderr) on a side that parses but does not validate: loader errors, schema errors from the
- * schema analyzers, and resources defined twice. The diff goes ahead with what was read.
+ * Notes (for stderr) on a side that parses but does not validate: the loader's errors anywhere in it, schema
+ * errors in the resources that changed (`checked`; those unchanged cannot change what the diff says, and
+ * checking them would cost as much as validating both sides), and resources defined twice. The diff goes
+ * ahead with what was read.
  */
-export async function sideNotes(side: LoadedSide, name: 'OLD' | 'NEW'): Promise<string[]> {
+export async function sideNotes(side: LoadedSide, name: 'OLD' | 'NEW', checked: Resource[]): Promise<string[]> {
   const notes: string[] = [];
   const errors = side.findings.filter((f) => !UNPARSEABLE.has(f.code) && catalogEntry(f.code).severity === 'error');
-  const { loadAnalyzers, analyzeResources } = await import('../validate.js');
-  const { ANALYZERS } = await loadAnalyzers();
-  const schema = ANALYZERS.filter((a) => a.name.startsWith('schema.')).map((a) => a.name);
-  if (schema.length && side.resources.length) {
-    const found = await analyzeResources(side.resources, { analyzers: schema });
-    errors.push(...found.filter((f) => catalogEntry(f.code).severity === 'error'));
+  if (checked.length) {
+    const { loadAnalyzers, analyzeResources } = await import('../validate.js');
+    const { ANALYZERS } = await loadAnalyzers();
+    const schema = ANALYZERS.filter((a) => a.name.startsWith('schema.')).map((a) => a.name);
+    if (schema.length) {
+      const found = await analyzeResources(checked, { analyzers: schema });
+      errors.push(...found.filter((f) => catalogEntry(f.code).severity === 'error'));
+    }
   }
   if (errors.length) {
     const first = complete(errors[0]!);

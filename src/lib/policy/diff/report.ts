@@ -76,7 +76,22 @@ function hostsOf(...versions: (Resource | undefined)[]): string[] {
 
 const GATEWAY_API_ROUTES = new Set<string>([K.HTTPRoute, K.GRPCRoute]);
 
+/** Same document text, read with the same options: the same resource, without comparing values. */
+function sameText(a: Resource, b: Resource): boolean {
+  return !!a.doc && !!b.doc && a.pointer === '' && b.pointer === '' && a.doc.text.length === b.doc.text.length && a.doc.text === b.doc.text;
+}
+
+export interface DiffResult {
+  report: DiffReport;
+  /** The resources behind the changes: OLD's versions of changed and removed ones, NEW's of changed and added ones. */
+  touched: { before: Resource[]; after: Resource[] };
+}
+
 export function diffResources(before: DiffSide, after: DiffSide): DiffReport {
+  return diffSides(before, after).report;
+}
+
+export function diffSides(before: DiffSide, after: DiffSide): DiffResult {
   const pairing = pairResources(before.resources, after.resources);
   const pending: PendingChange[] = [];
   const impacted: ResourceChangePair[] = [];
@@ -86,6 +101,10 @@ export function diffResources(before: DiffSide, after: DiffSide): DiffReport {
     impacted.push({ before: r });
   }
   for (const [o, n] of pairing.pairs) {
+    if (sameText(o, n)) {
+      unchanged++;
+      continue;
+    }
     const viewOld = comparableView(o);
     const viewNew = comparableView(n);
     if (sameValue(viewOld, viewNew)) {
@@ -123,7 +142,7 @@ export function diffResources(before: DiffSide, after: DiffSide): DiffReport {
     if (highest === null || RISK_RANK[c.risk] > RISK_RANK[highest]) highest = c.risk;
   }
   const side = (s: DiffSide): SideSummary => ({ label: s.label, files: s.files, resources: s.resources.length });
-  return {
+  const report: DiffReport = {
     changes,
     impact: { traffic: traffic.impacts, security: security.impacts },
     summary: {
@@ -137,5 +156,10 @@ export function diffResources(before: DiffSide, after: DiffSide): DiffReport {
       new: side(after),
     },
   };
+  const touched = {
+    before: impacted.flatMap((c) => (c.before ? [c.before] : [])),
+    after: impacted.flatMap((c) => (c.after ? [c.after] : [])),
+  };
+  return { report, touched };
 }
 
