@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { HomeLayout } from './home.js';
 import { socketPathFits } from './home.js';
 import { CA_CERT_FILE, CA_KEY_FILE, loadMeshCa, type MeshCa } from './ca.js';
-import { MIN_VERSION_TEXT, SUPPORTED_MANAGERS, findRuntime, packageInstallPlan, versionAtLeast, parseVersion } from './proxy-runtime.js';
+import { MIN_VERSION_TEXT, SUPPORTED_MANAGERS, findRuntime, packageInstallPlan } from './proxy-runtime.js';
 import { readMeshConfigFile, type MeshConfigFile } from './state.js';
 import type { MeshStatus, PodStatus } from './agent/protocol.js';
 import { agentAnswers, request, runningAgent } from './agent/client.js';
@@ -93,7 +93,7 @@ export const CHECKS: Check[] = [
       }
       const search = await findRuntime({ proxyBin: bin });
       if (search.found) return ok(search.found.bin);
-      if (search.candidates.length) return fail(`no usable HAProxy: ${search.candidates.map((c) => `${c.bin} ${c.problem}`).join('; ')}`);
+      if (search.candidates.length) return fail(`no usable HAProxy: ${search.candidates.map((c) => c.problem).join('; ')}`);
       const plan = await packageInstallPlan();
       return plan
         ? warn(`haproxy is not on PATH; meshctl install will install it with ${plan.manager}`)
@@ -102,17 +102,18 @@ export const CHECKS: Check[] = [
   },
   {
     category: 'proxy runtime',
-    description: `HAProxy is version ${MIN_VERSION_TEXT} or later`,
-    hint: `install HAProxy ${MIN_VERSION_TEXT}+ and pass its path with meshctl install --proxy-bin PATH`,
+    description: `HAProxy is version ${MIN_VERSION_TEXT} or later, with Lua, OpenSSL and Prometheus`,
+    hint: `install a distribution build of HAProxy ${MIN_VERSION_TEXT}+ and pass its path with meshctl install --proxy-bin PATH`,
     when: 'both',
     async run(ctx) {
       const bin = ctx.config?.proxy.bin ?? (await findRuntime({ proxyBin: ctx.proxyBin })).found?.bin;
       if (!bin) return warn('skipped: no HAProxy found');
-      const { execa } = await import('execa');
-      const r = await execa(bin, ['-v'], { reject: false, timeout: 10_000 });
-      const version = parseVersion(`${r.stdout}\n${r.stderr}`);
-      if (!version) return fail(`${bin} -v did not print an HAProxy version`);
-      return versionAtLeast(version) ? ok(version) : fail(`${bin} is version ${version}`);
+      const { findHaproxy } = await import('../runtime/haproxy/binary.js');
+      try {
+        return ok((await findHaproxy({ proxyBin: bin })).version.text);
+      } catch (err) {
+        return fail((err as Error).message);
+      }
     },
   },
 

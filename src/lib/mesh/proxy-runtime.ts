@@ -1,11 +1,13 @@
-// Finding the proxy runtime (HAProxy 2.6 or later) and, when it is missing, the package-manager
-// commands that install it. Nothing here runs a package manager: install.ts does, after asking.
+// Where install looks for the proxy runtime (--proxy-bin, then PATH; after a package install also the
+// sbin directories) and, when it is missing, the package-manager commands that install it. Whether a
+// binary is suitable is runtime/haproxy's call. Nothing here runs a package manager: install.ts does.
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 
 export const RUNTIME_NAME = 'HAProxy';
-export const MIN_VERSION = [2, 6] as const;
-export const MIN_VERSION_TEXT = `${MIN_VERSION[0]}.${MIN_VERSION[1]}`;
+import { MIN_HAPROXY_VERSION } from '../runtime/haproxy/binary.js';
+
+export const MIN_VERSION_TEXT = `${MIN_HAPROXY_VERSION.major}.${MIN_HAPROXY_VERSION.minor}`;
 
 export interface RuntimeFound {
   bin: string;
@@ -52,28 +54,19 @@ export async function which(name: string, pathValue = process.env.PATH ?? ''): P
   return null;
 }
 
-export function parseVersion(output: string): string | null {
-  const m = /HA-?Proxy version (\d+\.\d+(?:\.\d+)?[^\s]*)/i.exec(output);
-  return m ? m[1] : null;
-}
-
-export function versionAtLeast(version: string, min: readonly [number, number] = MIN_VERSION): boolean {
-  const [major, minor] = version.split(/[.-]/).map((n) => Number.parseInt(n, 10));
-  if (!Number.isFinite(major)) return false;
-  return major > min[0] || (major === min[0] && (minor ?? 0) >= min[1]);
-}
-
 async function probe(bin: string, source: 'flag' | 'path'): Promise<RuntimeCandidate> {
   if (!(await executable(bin))) {
     const exists = await fs.stat(bin).then(() => true, () => false);
-    return { bin, source, version: null, problem: exists ? 'is not an executable file' : 'does not exist' };
+    return { bin, source, version: null, problem: `${bin} ${exists ? 'is not an executable file' : 'does not exist'}` };
   }
-  const { execa } = await import('execa');
-  const r = await execa(bin, ['-v'], { reject: false, timeout: 10_000, env: { LC_ALL: 'C' } });
-  const version = parseVersion(`${r.stdout}\n${r.stderr}`);
-  if (!version) return { bin, source, version: null, problem: `does not answer -v as ${RUNTIME_NAME} does` };
-  if (!versionAtLeast(version)) return { bin, source, version, problem: `is version ${version}, older than ${MIN_VERSION_TEXT}` };
-  return { bin, source, version, problem: null };
+  // Whether a binary can run a meshctl proxy (version, Lua, OpenSSL, Prometheus exporter) is the runtime's call.
+  const { findHaproxy } = await import('../runtime/haproxy/binary.js');
+  try {
+    const found = await findHaproxy({ proxyBin: bin });
+    return { bin, source, version: found.version.text, problem: null };
+  } catch (err) {
+    return { bin, source, version: null, problem: (err as Error).message.replace(/\.$/, '') };
+  }
 }
 
 /**
@@ -146,7 +139,7 @@ export function shellLine(argv: string[]): string {
 
 /** One clause on why no usable runtime was found, naming what was looked at. */
 export function describeMissing(search: RuntimeSearch, pathValue = process.env.PATH ?? ''): string {
-  const looked = search.candidates.map((c) => `${c.bin} ${c.problem}`);
+  const looked = search.candidates.map((c) => c.problem ?? c.bin);
   if (!search.candidates.some((c) => c.source === 'path')) looked.push(pathValue ? 'no haproxy on PATH' : 'PATH is empty');
   return looked.join('; ');
 }

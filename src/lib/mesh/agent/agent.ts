@@ -12,7 +12,7 @@ import { portFree, portListening } from '../ports.js';
 import { meshGateway, meshPod, modelOf, place, readPlacement, writePlacement, type GatewayRecord, type Placement, type PodRecord } from '../pods.js';
 import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
 import { stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
-import { proxyCommand, proxyReady, servedRevision, updateRunningProxy, writeProxyFiles } from '../dataplane.js';
+import { proxyCommand, proxyReady, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
 import { waitFor } from '../processes.js';
 import type { ApplyRequest, ApplyResult, MeshStatus, PingResult, PodChange, PodStatus, ShutdownResult } from './protocol.js';
 
