@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
-import { EXIT, environmentError, usageError } from '../lib/errors.js';
+import { EXIT, usageError } from '../lib/errors.js';
+import { homeFlag } from '../lib/mesh/home-flag.js';
 
 export default class Diff extends MeshctlCommand {
   static override summary = 'Show what a mesh policy change does to traffic and security, with a risk level per change.';
@@ -9,15 +10,16 @@ export default class Diff extends MeshctlCommand {
 
 For each host it reports the share of traffic every destination gets before and after, per route, and the retries, timeouts, fault injection, mirroring and traffic policies that change; for security, the mTLS mode per mesh, namespace and workload, destination TLS modes and authorization rules gained or lost. Each change gets a risk: high (mTLS relaxed, ALLOW widened, DENY removed, a destination losing all its traffic, a fault on every request, a route removed), medium (traffic moved, retries or timeouts changed, outlier detection relaxed) or low.
 
-OLD and NEW are files, directories or - (stdin), read like meshctl validate reads them; resources that name no namespace are read in --namespace (default: "default"). With --base, OLD is the given paths (default: .) as of a git revision, read from git without touching the checkout, and NEW is the working tree.
+OLD and NEW are files, directories or - (stdin), read like meshctl validate reads them; resources that name no namespace are read in --namespace (default: "default"). With --base, OLD is the given paths (default: .) as of a git revision, read from git without touching the checkout, and NEW is the working tree. With --live, OLD is what the local mesh has applied (its current revision) and NEW is that with the given paths applied over it: what meshctl apply would change.
 
-Exit codes: 0 no change; 1 changes (with --fail-on-risk: a change at or above that risk); 2 usage error or unreadable input; 3 environment error (git missing, no mesh for --live). The same for every output format.`;
+Exit codes: 0 no change; 1 changes (with --fail-on-risk: a change at or above that risk); 2 usage error or unreadable input; 3 environment error (git missing, no mesh installed for --live). The same for every output format.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> examples/bookinfo/ changes/bookinfo/',
     '<%= config.bin %> <%= command.id %> --base origin/main policies/',
     '<%= config.bin %> <%= command.id %> --base origin/main -o markdown policies/ > diff.md',
     '<%= config.bin %> <%= command.id %> --fail-on-risk high -o github --base origin/main policies/',
+    '<%= config.bin %> <%= command.id %> --live examples/bookinfo/',
     'kubectl get vs,dr,pa,ap -A -o yaml | <%= config.bin %> <%= command.id %> - policies/',
   ];
 
@@ -32,7 +34,11 @@ Exit codes: 0 no change; 1 changes (with --fail-on-risk: a change at or above th
     output: outputFlag(['text', 'json', 'yaml', 'github', 'markdown'] as const),
     json: jsonFlag,
     base: Flags.string({ summary: 'Git revision to read OLD from (the given paths, default .); NEW is the working tree.', exclusive: ['live'] }),
-    live: Flags.boolean({ summary: 'Compare NEW with the policy the running local mesh has applied.', exclusive: ['base'] }),
+    live: Flags.boolean({
+      summary: 'OLD is the policy the local mesh has applied; NEW is that with the given paths (default .) applied over it, as meshctl apply would leave it.',
+      exclusive: ['base'],
+    }),
+    home: homeFlag,
     'fail-on-risk': Flags.option({
       summary: 'Exit 1 only when a change at or above this risk exists (default: any change exits 1).',
       options: ['high', 'medium', 'low'] as const,
@@ -45,10 +51,7 @@ Exit codes: 0 no change; 1 changes (with --fail-on-risk: a change at or above th
     const { argv, flags } = await this.parse(Diff);
     const format = this.format(flags);
     const paths = argv as string[];
-    if (flags.live) {
-      throw environmentError('No local mesh is running, so --live has nothing to compare NEW with; compare two paths (meshctl diff OLD NEW) or a git revision (meshctl diff --base REV PATH) instead.');
-    }
-    if (flags.base === undefined && paths.length !== 2) {
+    if (flags.base === undefined && !flags.live && paths.length !== 2) {
       throw usageError(
         paths.length < 2
           ? 'meshctl diff needs OLD and NEW (files, directories or -), or --base REV [PATH...]; see meshctl diff --help.'
@@ -60,6 +63,8 @@ Exit codes: 0 no change; 1 changes (with --fail-on-risk: a change at or above th
       old: paths[0],
       new: paths[1],
       base: flags.base,
+      live: flags.live,
+      home: flags.home,
       paths,
       namespace: flags.namespace,
       maxFileBytes: flags['max-file-size'] * 1024 * 1024,

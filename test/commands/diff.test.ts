@@ -8,6 +8,8 @@ import Ajv from 'ajv/dist/2020.js';
 import { load as loadYaml } from 'js-yaml';
 import { meshctl, hasStackTrace } from '../support/cli.js';
 import { BIN, ROOT } from '../support/shared.js';
+import { homeLayout } from '../../src/lib/mesh/home.js';
+import { commitRevision, writeMeshConfigFile } from '../../src/lib/mesh/state.js';
 
 let dir: string;
 const file = (name: string, content: string): string => {
@@ -209,14 +211,57 @@ describe('inputs', () => {
     assert.ok(!hasStackTrace(r.stderr));
   });
 
-  test('usage errors: one path, three paths, --live without a mesh (exit 3)', () => {
+  test('usage errors: one path, three paths, --base with --live', () => {
     assert.equal(meshctl(['diff', medium[0]]).code, 2);
     const three = meshctl(['diff', ...medium, low[0]]);
     assert.equal(three.code, 2);
     assert.match(three.stderr, /takes one OLD and one NEW/);
-    const live = meshctl(['diff', '--live', medium[1]]);
-    assert.equal(live.code, 3);
-    assert.match(live.stderr, /No local mesh is running/);
+    assert.equal(meshctl(['diff', '--live', '--base', 'main', medium[1]]).code, 2);
+  });
+});
+
+describe('--live [PATH...]: OLD is what the local mesh has applied', () => {
+  let home: string;
+  before(async () => {
+    home = mkdtempSync(path.join(os.tmpdir(), 'meshctl-diff-home-'));
+    const layout = homeLayout(home);
+    await writeMeshConfigFile(layout, {
+      apiVersion: 'meshctl.dev/v1alpha1',
+      kind: 'MeshConfig',
+      createdAt: new Date().toISOString(),
+      trustDomain: 'cluster.local',
+      proxy: { runtime: 'haproxy', bin: 'haproxy', version: '0' },
+      env: {},
+      meshctlVersion: '0.0.0',
+    });
+    const applied = [reviews(90, 10), SERVICE, STRICT].map((t) => {
+      const r = loadYaml(t) as { metadata: Record<string, unknown> };
+      return { ...r, metadata: { namespace: 'default', ...r.metadata } } as never;
+    });
+    await commitRevision(layout, applied, [], 'apply');
+  });
+  after(() => rmSync(home, { recursive: true, force: true }));
+
+  test('with no mesh installed it says so, exit 3', () => {
+    const empty = mkdtempSync(path.join(os.tmpdir(), 'meshctl-diff-nohome-'));
+    try {
+      const r = meshctl(['diff', '--live', medium[1]], { env: { MESHCTL_HOME: empty } });
+      assert.equal(r.code, 3);
+      assert.match(r.stderr, /^Error: No mesh is installed at /);
+      assert.equal(r.stdout, '');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  test('reports what applying the paths would change, leaving what they do not name alone', () => {
+    const r = meshctl(['diff', '-o', 'json', '--live', medium[1]], { env: { MESHCTL_HOME: home } });
+    assert.equal(r.code, 1, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.deepEqual(doc.changes.map((c: { op: string; resource: { kind: string } }) => [c.op, c.resource.kind]), [['changed', 'VirtualService']]);
+    assert.equal(doc.changes[0].resource.old.file, '<mesh revision 1>');
+    assert.equal(doc.summary.unchanged, 2, 'the Service and PeerAuthentication the file does not name are not removed');
+    assert.equal(meshctl(['diff', '--live', '--home', home, medium[0]]).code, 0, 'the applied version is no change');
   });
 });
 

@@ -4,6 +4,7 @@ import { usageError } from '../../errors.js';
 import type { ReadOptions } from '../source.js';
 import { exists, loadSide, parseFailure, readPaths, sideNotes, type LoadedSide } from './inputs.js';
 import { diffSides } from './report.js';
+import { keyOf } from './pairing.js';
 import type { DiffReport } from './model.js';
 
 export interface DiffOptions extends ReadOptions {
@@ -14,6 +15,10 @@ export interface DiffOptions extends ReadOptions {
   base?: string;
   /** Paths compared with `base` (default: the current directory). */
   paths?: string[];
+  /** OLD is what the local mesh has applied; NEW is that with `paths` applied over it. */
+  live?: boolean;
+  /** The mesh home for `live`. */
+  home?: string;
   /** Namespace for resources that name none (default: `default`). */
   namespace?: string;
 }
@@ -38,6 +43,21 @@ async function sides(options: DiffOptions): Promise<[LoadedSide, LoadedSide]> {
     }
     const newSources = present.length ? await readPaths(present, read) : [];
     return [loadSide(`${options.base}:${paths.join(' ')}`, revision.sources, options.namespace), loadSide(paths.join(' '), newSources, options.namespace)];
+  }
+  if (options.live) {
+    const paths = options.paths?.length ? options.paths : ['.'];
+    const { readLive } = await import('./live.js');
+    const live = await readLive(options.home);
+    const mesh = loadSide(`mesh revision ${live.revision}`, [live.source], options.namespace);
+    const files = loadSide(paths.join(' '), await readPaths(paths, read), options.namespace);
+    // meshctl apply keeps what the files do not name, so NEW is the mesh with the files applied over it.
+    const named = new Set(files.resources.map(keyOf));
+    const merged: LoadedSide = {
+      ...files,
+      label: `mesh revision ${live.revision} + ${paths.join(' ')}`,
+      resources: [...mesh.resources.filter((r) => !named.has(keyOf(r))), ...files.resources],
+    };
+    return [mesh, merged];
   }
   if (options.old === undefined || options.new === undefined) throw usageError('meshctl diff needs OLD and NEW (files, directories or -), or --base REV [PATH...]; see meshctl diff --help.');
   if (options.old === '-' && options.new === '-') throw usageError('OLD and NEW cannot both be - (stdin); save one of them to a file.');
