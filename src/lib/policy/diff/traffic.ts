@@ -412,6 +412,15 @@ function routeImpact(host: string, before: HostRoutes, after: HostRoutes, impact
   const entries: RouteImpact[] = [];
   const impact = impactFor(host);
 
+  // The implicit route (every request to the host's endpoints) is the route table's catch-all route.
+  const adopt = (implicit: HostRoutes, other: HostRoutes) => {
+    const catchAll = other.routes.find((r) => r.protocol === 'http' && r.identity.catchAll);
+    if (!implicit.implicit) return;
+    // Without a catch-all on the other side, the implicit route pairs with nothing (not with a matched route by position).
+    implicit.routes[0]!.identity = catchAll ? { ...catchAll.identity } : { ...implicit.routes[0]!.identity, id: 'http:implicit', named: true };
+  };
+  adopt(before, after);
+  adopt(after, before);
   if (!before.implicit && after.implicit) {
     note(impact, 'high', `${name} loses its routes: no route table names it any more, so every request goes to any of its endpoints, without the old routes, splits, retries or timeouts.`, sourceKeys);
   }
@@ -454,7 +463,9 @@ function routeImpact(host: string, before: HostRoutes, after: HostRoutes, impact
     for (const i of pairing.removed) {
       const ob = b[i]!;
       entries.push({ route: ob.identity.label, protocol, op: 'removed', shares: shareChanges(ob.shares, undefined), settings: settingChanges(ob.settings, undefined), resources: routeResources(ob) });
-      if (!after.implicit) {
+      if (before.implicit) {
+        note(impact, 'high', `${name} gets routes but no default route: requests that match none of them, which went to its endpoints before, now fail.`, keysOf(...a));
+      } else if (!after.implicit) {
         note(impact, 'high', `The ${protocol.toUpperCase()} route ${ob.identity.label === 'default' ? 'default' : `"${ob.identity.label}"`} of ${name} is removed; the requests it matched fall through to the routes after it, or fail when none matches.`, keysOf(ob, ...a));
       }
     }

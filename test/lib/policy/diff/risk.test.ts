@@ -53,11 +53,19 @@ describe('high', () => {
     assertRisk(vs('reviews', [jason, '{route: [{destination: {host: reviews, subset: v1}}]}']), vs('reviews', ['{route: [{destination: {host: reviews, subset: v1}}]}']), 'high', /route "jason" of reviews.default is removed/);
     assertRisk(vs('reviews', [split(80, 20)]), '', 'high', /reviews.default loses its routes/);
   });
+
+  test('a first route table without a default route', () => {
+    assertRisk('', vs('reviews', ['{match: [{uri: {prefix: /api}}], route: [{destination: {host: reviews, subset: v1}}]}']), 'high', /reviews.default gets routes but no default route/);
+  });
 });
 
 describe('medium', () => {
   test('weights moved', () => {
     assertRisk(vs('reviews', [split(90, 10)]), vs('reviews', [split(50, 50)]), 'medium', /Traffic moves on route default of reviews.default: reviews.default\/v1 90% → 50%, reviews.default\/v2 10% → 50%/);
+  });
+
+  test('a first route table with a default route takes the host from all its endpoints to its split', () => {
+    assertRisk('', vs('reviews', ['{name: main, route: [{destination: {host: reviews, subset: v1}}]}']), 'medium', /Traffic moves on route "main" of reviews.default: reviews.default 100% → 0%, reviews.default\/v1 0% → 100%/);
   });
 
   test('retries or timeouts changed', () => {
