@@ -8,14 +8,15 @@ export default class Diff extends MeshctlCommand {
 
   static override description = `Compares two versions of mesh policy (Istio and Gateway API YAML or JSON) by meaning, not by text: resources are paired by group, kind, namespace and name wherever they live; sets such as hosts, gateways, subsets and ports are compared as sets; HTTP route order, which decides matching, is compared in order. Writing a default out, \`1000ms\` for \`1s\` or \`weight: 100\` on a lone destination is no change.
 
-For each host it reports the share of traffic every destination gets before and after, per route, and the retries, timeouts, fault injection, mirroring and traffic policies that change; for security, the mTLS mode per mesh, namespace and workload, destination TLS modes and authorization rules gained or lost. Each change gets a risk: high (mTLS relaxed, ALLOW widened, DENY removed, a destination losing all its traffic, a fault on every request, a route removed), medium (traffic moved, retries or timeouts changed, outlier detection relaxed) or low.
+For each host it reports the share of traffic every destination gets before and after, per route, and the retries, timeouts, fault injection, mirroring and traffic policies that change; for security, the mTLS mode per mesh, namespace and workload, destination TLS modes and authorization rules gained or lost. Each change gets a risk: high (mTLS relaxed, ALLOW widened, DENY removed, a destination losing all its traffic, a fault on every request, a route removed), medium (traffic moved, a route added, reordered or matching other requests, retries or timeouts changed, fault injection on matched requests, outlier detection relaxed) or low (the rest).
 
 OLD and NEW are files, directories or - (stdin), read like meshctl validate reads them; resources that name no namespace are read in --namespace (default: "default"). With --base, OLD is the given paths (default: .) as of a git revision, read from git without touching the checkout, and NEW is the working tree. With --live, OLD is what the local mesh has applied (its current revision) and NEW is that with the given paths applied over it: what meshctl apply would change.
 
 Exit codes: 0 no change; 1 changes (with --fail-on-risk: a change at or above that risk); 2 usage error or unreadable input; 3 environment error (git missing, no mesh installed for --live). The same for every output format.`;
 
   static override examples = [
-    '<%= config.bin %> <%= command.id %> examples/bookinfo/ changes/bookinfo/',
+    '<%= config.bin %> <%= command.id %> examples/bookinfo/routing.yaml examples/changes/routing.yaml',
+    '<%= config.bin %> <%= command.id %> -o markdown examples/bookinfo/routing.yaml examples/changes/routing.yaml',
     '<%= config.bin %> <%= command.id %> --base origin/main policies/',
     '<%= config.bin %> <%= command.id %> --base origin/main -o markdown policies/ > diff.md',
     '<%= config.bin %> <%= command.id %> --fail-on-risk high -o github --base origin/main policies/',

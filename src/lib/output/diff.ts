@@ -24,6 +24,11 @@ function value(v: unknown): string {
   return s.length > 160 ? `${s.slice(0, 157)}...` : s;
 }
 
+/** A field's value as written, or that the field is not there. */
+function fieldValue(v: unknown): string {
+  return v === null || v === undefined ? '(absent)' : value(v);
+}
+
 /** One line on what changed overall. */
 export function summaryLine(report: DiffReport): string {
   const s = report.summary;
@@ -174,7 +179,7 @@ export function renderGithub(report: DiffReport): string {
     // A removed resource has no line in the new tree to annotate.
     const at = c.op === 'removed' ? undefined : c.resource.new;
     const props = [at ? `file=${escapeProperty(at.file)},line=${at.line}` : '', `title=${escapeProperty(`meshctl diff: ${describeResource(c.resource)} ${c.op} (${c.risk} risk)`)}`].filter(Boolean).join(',');
-    const fields = c.fields.slice(0, 20).map((f) => `${f.path}: ${value(f.from)} → ${value(f.to)}`);
+    const fields = c.fields.slice(0, 20).map((f) => `${f.path}: ${fieldValue(f.from)} → ${fieldValue(f.to)}`);
     const more = c.fields.length > 20 ? [`… and ${c.fields.length - 20} more field changes`] : [];
     return `::${GITHUB_LEVEL[c.risk]} ${props}::${escapeData([...c.reasons, ...fields, ...more].join('\n'))}\n`;
   });
@@ -244,7 +249,8 @@ export function renderMarkdown(report: DiffReport): string {
     out.push('');
     out.push('| Resource | Path | From | To |');
     out.push('| --- | --- | --- | --- |');
-    for (const c of withFields) for (const f of c.fields) out.push(`| ${cell(describeResource(c.resource))} | ${cell(code(f.path))} | ${cell(value(f.from))} | ${cell(value(f.to))} |`);
+    const shown = (v: unknown) => (v === null ? '—' : code(value(v)));
+    for (const c of withFields) for (const f of c.fields) out.push(`| ${cell(describeResource(c.resource))} | ${cell(code(f.path))} | ${cell(shown(f.from))} | ${cell(shown(f.to))} |`);
     out.push('');
     out.push('</details>');
   }
