@@ -34,3 +34,9 @@ export async function servedRevision(adminPort: number): Promise<number | null> 
 export function proxyReady(adminPort: number): Promise<boolean> {
   return isReady(adminPort);
 }
+
+/** Hands a renewed certificate (leaf + key PEM) to a running proxy through its runtime API, without a reload. */
+export async function pushCertificate(target: ProxyTarget, pem: string): Promise<void> {
+  const { RuntimeApi } = await import('../runtime/haproxy/runtime-api.js');
+  await new RuntimeApi(target.paths.runtimeSocket).updateCertificate(target.paths.certificate, pem);
+}

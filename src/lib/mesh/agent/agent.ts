@@ -3,7 +3,7 @@
 // proxies and answers the CLI's questions about them. One operation at a time changes anything.
 import { promises as fs } from 'node:fs';
 import { EXIT, MeshctlError } from '../../errors.js';
-import { renewWorkloadCertificateIfDue, type MeshCa } from '../ca.js';
+import { renewWorkloadCertificateIfDue, sidecarPem, type MeshCa } from '../ca.js';
 import { CompileError, compileMesh, type CompiledMesh, type CompiledProxy } from '../compiler.js';
 import { podEnvironment, proxyPaths, type MeshGatewayProxy, type MeshModel, type MeshPod, type ProxyTarget } from '../model.js';
 import type { HomeLayout } from '../home.js';
@@ -12,7 +12,7 @@ import { portFree, portListening } from '../ports.js';
 import { meshGateway, meshPod, modelOf, place, readPlacement, writePlacement, type GatewayRecord, type Placement, type PodRecord } from '../pods.js';
 import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
 import { stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
-import { proxyCommand, proxyReady, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
+import { proxyCommand, proxyReady, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
 import { waitFor } from '../processes.js';
 import type { ApplyRequest, ApplyResult, MeshStatus, PingResult, PodChange, PodStatus, ShutdownResult } from './protocol.js';
 
@@ -339,6 +339,37 @@ export class MeshAgent {
       pods: await this.podStatuses(),
       notes: current?.compiled?.notes ?? [],
     };
+  }
+
+  /**
+   * Renews every proxy certificate past half its lifetime (workload certificates live a day) and hands
+   * it to the running proxy through its runtime API; a proxy that refuses it is restarted with it.
+   */
+  renewCertificates(): Promise<number> {
+    return this.exclusive(async () => {
+      const current = this.current;
+      if (!current) return 0;
+      const { supervisor, ca, log } = this.options;
+      const targets: { target: ProxyTarget; serviceAccount: string; supervised: string }[] = [
+        ...current.placement.pods.map((p) => ({ target: meshPod(this.layout, p) as ProxyTarget, serviceAccount: p.serviceAccount, supervised: proxyName(p.name) })),
+        ...current.placement.gateways.map((g) => ({ target: meshGateway(this.layout, g) as ProxyTarget, serviceAccount: g.serviceAccount, supervised: gatewayProxyName(g) })),
+      ];
+      let renewed = 0;
+      for (const { target, serviceAccount, supervised } of targets) {
+        const cert = await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: target.paths.certificate, caBundle: target.paths.caBundle });
+        if (!cert) continue;
+        renewed++;
+        if (supervisor.status(supervised)?.phase !== 'Running') continue;
+        try {
+          await pushCertificate(target, sidecarPem(cert));
+          log(`${target.name}: certificate renewed (valid until ${cert.notAfter.toISOString()})`);
+        } catch (err) {
+          log(`${target.name}: the proxy refused its renewed certificate (${(err as Error).message}); restarting it`);
+          await supervisor.restart(supervised);
+        }
+      }
+      return renewed;
+    });
   }
 
   /** Stops every app, then every proxy (uninstall). */

@@ -10,6 +10,8 @@ import { identify, isRunning, type ProcessIdentity } from '../processes.js';
 import { MeshAgent } from './agent.js';
 import { serve } from './server.js';
 
+const CERTIFICATE_CHECK_MS = 5 * 60 * 1000;
+
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 }
@@ -131,6 +133,11 @@ async function main(): Promise<void> {
   }, 2000);
 
   await agent.start().catch((err: Error) => log(`start failed: ${err.stack ?? err.message}`));
+
+  // Workload certificates live a day and are renewed at half-life; looking every few minutes is plenty.
+  setInterval(() => {
+    void agent.renewCertificates().catch((err: Error) => log(`certificate renewal failed: ${err.message}`));
+  }, CERTIFICATE_CHECK_MS);
 }
 
 void main().catch((err: Error) => {

@@ -1,0 +1,114 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Supervisor, type ProcessSpec } from '../../../src/lib/mesh/supervisor.js';
+import { isRunning, waitFor } from '../../../src/lib/mesh/processes.js';
+
+function spec(dir: string, name: string, script: string): ProcessSpec {
+  return {
+    name,
+    command: process.execPath,
+    args: ['-e', script],
+    env: { PATH: process.env.PATH ?? '' },
+    cwd: dir,
+    stdoutFile: path.join(dir, `${name}.log`),
+    stderrFile: path.join(dir, `${name}.log`),
+    pidFile: path.join(dir, `${name}.pid`),
+    stopGraceMs: 1000,
+  };
+}
+
+const pidOf = (file: string) => (JSON.parse(readFileSync(file, 'utf8')) as { pid: number }).pid;
+const SLEEPER = "console.log('up'); setInterval(() => {}, 1000)";
+
+test('a killed process is restarted with backoff, its output appended to its log', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshctl-sup-'));
+  const supervisor = new Supervisor({ backoff: { initialMs: 50, maxMs: 400, resetAfterMs: 10_000 } });
+  try {
+    const s = spec(dir, 'app', SLEEPER);
+    const { outcome } = await supervisor.ensure(s);
+    assert.equal(outcome, 'started');
+    const first = pidOf(s.pidFile);
+    const logged = (n: number) => { try { return readFileSync(s.stdoutFile, 'utf8').split('up').length - 1 >= n; } catch { return false; } };
+    assert.ok(await waitFor(() => logged(1), 5000), 'first run did not log');
+    process.kill(first, 'SIGKILL');
+    assert.ok(await waitFor(() => supervisor.status('app')?.phase === 'Running' && supervisor.status('app')?.pid !== first, 10_000), 'not restarted');
+    assert.equal(supervisor.status('app')?.restarts, 1);
+    assert.ok(await waitFor(() => logged(2), 5000), 'the second run did not append to the log');
+  } finally {
+    await supervisor.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a process that keeps failing backs off exponentially instead of spinning', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshctl-sup-'));
+  const events: { how: string; restartInMs: number | null }[] = [];
+  const supervisor = new Supervisor({
+    backoff: { initialMs: 20, maxMs: 160, resetAfterMs: 10_000 },
+    onEvent: (e) => { if (e.type === 'exited') events.push({ how: e.how, restartInMs: e.restartInMs }); },
+  });
+  try {
+    await supervisor.ensure(spec(dir, 'crash', 'process.exit(3)'));
+    assert.ok(await waitFor(() => events.length >= 5, 15_000), `only ${events.length} exits`);
+    assert.deepEqual(events.slice(0, 5).map((e) => e.restartInMs), [20, 40, 80, 160, 160]);
+    assert.equal(events[0].how, 'exit 3');
+  } finally {
+    await supervisor.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a new supervisor adopts a process that still runs the same spec, and replaces one whose spec changed', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshctl-sup-'));
+  const first = new Supervisor();
+  const second = new Supervisor();
+  try {
+    const s = spec(dir, 'app', SLEEPER);
+    await first.ensure(s);
+    const pid = pidOf(s.pidFile);
+    first.detachAll();
+    const adopted = await second.ensure(s);
+    assert.equal(adopted.outcome, 'adopted');
+    assert.equal(adopted.status.pid, pid);
+    // An adopted process is not our child: its death is noticed by polling, and it is restarted.
+    process.kill(pid, 'SIGKILL');
+    assert.ok(await waitFor(() => second.status('app')?.phase === 'Running' && second.status('app')?.pid !== pid, 10_000), 'adopted process not restarted');
+
+    const changed = await second.ensure({ ...s, env: { ...s.env, VERSION: 'v2' } });
+    assert.equal(changed.outcome, 'replaced');
+    await second.stop('app');
+    assert.equal(isRunning(changed.status.pid ?? 0), false, 'stop left the process running');
+  } finally {
+    await second.stopAll();
+    await first.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stop ends the whole process group, children included', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshctl-sup-'));
+  const supervisor = new Supervisor();
+  try {
+    const childPidFile = path.join(dir, 'child.pid');
+    const s = spec(dir, 'parent', `
+      const { spawn } = require('node:child_process');
+      const c = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+      require('node:fs').writeFileSync(${JSON.stringify(childPidFile)}, String(c.pid));
+      process.on('SIGTERM', () => {});
+      setInterval(() => {}, 1000);
+    `);
+    await supervisor.ensure(s);
+    assert.ok(await waitFor(() => { try { return readFileSync(childPidFile, 'utf8').length > 0; } catch { return false; } }, 5000));
+    const child = Number(readFileSync(childPidFile, 'utf8'));
+    const parent = pidOf(s.pidFile);
+    await supervisor.stop('parent');
+    assert.equal(isRunning(parent), false, 'the parent ignored SIGTERM and was not killed');
+    assert.equal(isRunning(child), false, 'the child outlived its group');
+  } finally {
+    await supervisor.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
