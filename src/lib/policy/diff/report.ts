@@ -1,6 +1,6 @@
 // diff: two resource sets → resource pairs → field changes → traffic and security impact → risk per change.
 import type { Resource } from '../load.js';
-import { locate } from '../locate.js';
+import { resourceLocation } from './location.js';
 import { K } from '../kinds.js';
 import { canonicalResource, comparableView, stableKey } from './canonical.js';
 import { diffFields } from './fields.js';
@@ -9,7 +9,7 @@ import { trafficImpact, routeHosts, policyHost, type ResourceChangePair } from '
 import { qualifyHost, serviceHost } from './hosts.js';
 import { securityImpact } from './security.js';
 import { assessChanges, type PendingChange } from './risk.js';
-import { RISK_RANK, type ChangedResource, type DiffReport, type Risk, type SideSummary, type SourceLocation } from './model.js';
+import { RISK_RANK, type ChangedResource, type DiffReport, type Risk, type SideSummary } from './model.js';
 
 export interface DiffSide {
   /** How the side is named to the reader: the paths, `<stdin>`, or `origin/main:policies/`. */
@@ -32,18 +32,6 @@ function sameValue(a: unknown, b: unknown): boolean {
   if (ka.length !== kb.length) return false;
   for (const k of ka) if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
   return true;
-}
-
-/** The line a resource starts on: its first line of content, past document markers and comments. */
-export function resourceLocation(r: Resource): SourceLocation | undefined {
-  const doc = r.doc;
-  if (!doc) return undefined;
-  if (r.pointer) return { file: doc.file.path, line: locate(doc, r.pointer).line };
-  const skipped = /^(?:(?:---|\.\.\.)?[ \t]*(?:#[^\n]*)?\r?\n)*/.exec(doc.text)?.[0].length ?? 0;
-  let line = 1;
-  const end = doc.offset + skipped;
-  for (let i = doc.file.text.indexOf('\n'); i !== -1 && i < end; i = doc.file.text.indexOf('\n', i + 1)) line++;
-  return { file: doc.file.path, line };
 }
 
 function changedResource(before: Resource | undefined, after: Resource | undefined): ChangedResource {
