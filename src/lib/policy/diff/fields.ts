@@ -46,12 +46,14 @@ class FieldWalker {
 
   walk(a: unknown, b: unknown, oldPtr: string | null, newPtr: string | null): void {
     if (a === undefined && b === undefined) return;
+    // One side is absent in meaning; the other may still have written the default there (tls.mode: DISABLE).
     if (a === undefined || a === null) {
       if (b !== undefined && b !== null) this.push(newPtr!, oldPtr, newPtr);
       return;
     }
     if (b === undefined || b === null) {
-      this.push(oldPtr!, oldPtr, null);
+      const written = newPtr !== null && valueAt(this.newRaw, newPtr) !== null;
+      this.push(written ? newPtr! : oldPtr!, oldPtr, newPtr);
       return;
     }
     if (Array.isArray(a) && Array.isArray(b)) return this.list(a, b, oldPtr!, newPtr!);

@@ -62,6 +62,11 @@ describe('change types', () => {
     assert.deepEqual(c.fields, [{ path: '/spec/hosts', from: ['reviews'], to: ['reviews', 'reviews.example.com'] }]);
   });
 
+  test('a value changed to its default reads as a change to what is written, not as a removal', () => {
+    const dr = (mode: string) => `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: db}\nspec:\n  host: db\n  trafficPolicy: {tls: {mode: ${mode}}}\n`;
+    assert.deepEqual(only(diffText(dr('ISTIO_MUTUAL'), dr('DISABLE'))).fields, [{ path: '/spec/trafficPolicy/tls/mode', from: 'ISTIO_MUTUAL', to: 'DISABLE' }]);
+  });
+
   test('a duration changed keeps the text as written', () => {
     const a = vs('reviews', ['{route: [{destination: {host: reviews}}], timeout: 1000ms}']);
     const c = only(diffText(a, a.replace('1000ms', '2s')));
