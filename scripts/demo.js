@@ -137,7 +137,12 @@ async function liveMesh() {
   process.once('SIGTERM', interrupted);
   try {
     installed = true;
-    step(`Install the local mesh into a temporary home: HAProxy, the mesh CA, the agent.`, ['install', '--home', home, ...(yes ? ['--yes'] : [])], [0]);
+    try {
+      step('Install the local mesh into a temporary home: HAProxy, the mesh CA, the agent.', ['install', '--home', home, ...(yes ? ['--yes'] : [])], [0]);
+    } catch (err) {
+      if (!yes) process.stderr.write('\nTo let the demo install HAProxy with the package manager without asking, run: npm run demo -- --yes\n');
+      throw err;
+    }
     step('Apply bookinfo: Workloads (productpage → reviews v1/v2/v3 → ratings), Services, Gateway, routing.', ['apply', '-f', bookinfo, '--home', home], [0]);
     step('Every pod: the app beside its HAProxy sidecar, and the ingress gateway.', ['get', 'pods', '--home', home], [0]);
 

@@ -140,3 +140,16 @@ test('an unwritable home: exit 3 with the path, nothing left behind', async () =
   assert.equal(statSync(file).isFile(), true);
   assert.deepEqual((await fs.readdir(h.dir)).sort(), ['file']);
 });
+
+test('a package manager that fails: exit 3 naming the command that failed, nothing created', async () => {
+  const h = await home();
+  const bin = path.join(h.dir, 'bin');
+  await fs.mkdir(bin);
+  await fs.writeFile(path.join(bin, 'apt-get'), '#!/bin/sh\necho "E: Unable to locate package haproxy" >&2\nexit 100\n', { mode: 0o755 });
+  const r = await h.run(['install', '--yes'], { env: { PATH: bin } });
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /E: Unable to locate package haproxy/);
+  const last = r.stderr.trim().split('\n').pop()!;
+  assert.match(last, /^Error: `apt-get update` failed \(exit 100\); nothing else was changed: .*run meshctl install again\.$/);
+  assert.equal(existsSync(h.home), false);
+});

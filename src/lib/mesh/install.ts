@@ -183,11 +183,12 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     const { execa } = await import('execa');
     for (const argv of packagePlan.commands) {
       options.progress(`$ ${shellLine(argv)}`);
-      const r = await execa(argv[0], argv.slice(1), { reject: false, stdin: 'ignore', stdout: ['pipe'], stderr: ['pipe'], all: true, env: { DEBIAN_FRONTEND: 'noninteractive' } });
-      if (r.all) for (const l of r.all.split('\n').slice(-20)) if (l.trim()) options.progress(`  ${l}`);
+      // The package manager talks to the user directly (sudo may ask for a password); its output goes to
+      // stderr so that stdout stays the command's answer.
+      const r = await execa(argv[0], argv.slice(1), { reject: false, stdin: options.interactive ? 'inherit' : 'ignore', stdout: 2, stderr: 2, env: { DEBIAN_FRONTEND: 'noninteractive' } });
       if (r.exitCode !== 0 || r.failed) {
         const how = r.exitCode !== undefined ? `exit ${r.exitCode}` : (r.shortMessage ?? 'failed');
-        throw new MeshctlError(`\`${shellLine(argv)}\` failed (${how}); nothing else was changed: fix the package manager's error above, or install HAProxy ${MIN_VERSION_TEXT}+ yourself, then run meshctl install again.`, EXIT.environment);
+        throw new MeshctlError(`\`${shellLine(argv)}\` failed (${how}); nothing else was changed: fix the package manager's error printed above, or install HAProxy ${MIN_VERSION_TEXT}+ yourself, then run meshctl install again.`, EXIT.environment);
       }
     }
     const after = await findRuntime({ proxyBin: options.proxyBin, afterInstall: true });
