@@ -6,10 +6,9 @@ import { loadSources, type Resource } from '../load.js';
 import { complete, type RawFinding } from '../findings.js';
 import { catalogEntry } from '../catalog.js';
 import { usageError, type MeshctlError } from '../../errors.js';
-import { keyOf } from './pairing.js';
+import { idOf, keyOf } from './pairing.js';
 import { describeResource } from './model.js';
 import type { DiffSide } from './report.js';
-import { idOf } from './pairing.js';
 
 export interface LoadedSide extends DiffSide {
   sources: SourceFile[];

@@ -4,7 +4,6 @@ export type Risk = 'high' | 'medium' | 'low';
 export type ChangeOp = 'added' | 'removed' | 'changed';
 
 export const RISK_RANK: Record<Risk, number> = { low: 0, medium: 1, high: 2 };
-export const RISKS: Risk[] = ['high', 'medium', 'low'];
 
 export function maxRisk(a: Risk | undefined, b: Risk): Risk {
   return a === undefined || RISK_RANK[b] > RISK_RANK[a] ? b : a;
