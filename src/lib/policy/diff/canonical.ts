@@ -275,6 +275,8 @@ export function canonicalResource(r: Resource): Record<string, unknown> {
   let c = CACHE.get(r);
   if (!c) {
     c = (canonical({ kindId: r.kindId, namespace: r.namespace }, [], comparableView(r), true) ?? {}) as Record<string, unknown>;
+    // Kept even when empty, so that a first label is reported at /metadata/labels, not at /metadata.
+    c.metadata ??= {};
     CACHE.set(r, c);
   }
   return c;
