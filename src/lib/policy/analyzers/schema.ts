@@ -19,8 +19,8 @@ export function checkSchema(ctx: AnalysisContext, r: Resource, info: KindInfo): 
   const entry = schemaFor(info.schema!, r.version);
   if (!entry) return true;
   const object = r.object;
-  if (entry.validate(object)) return true;
-  const errors = (entry.validate.errors ?? []).filter((e) => !ignored(e.instancePath));
+  if (entry.accepts(object) || entry.validate(object)) return true;
+  const errors = entry.errors().filter((e) => !ignored(e.instancePath));
   if (!errors.length) return true;
   const problems = explain(errors, { kind: r.kind, name: r.name, object, schema: entry.schema });
   for (const p of problems) ctx.report('IST0106', r, p.pointer, p.message);

@@ -26,6 +26,8 @@ export const AJV_OPTIONS: Options = {
   messages: false,
   // JSON Schema defaults are annotations here: Kubernetes applies them, meshctl never rewrites input.
   useDefaults: false,
+  // Definitions (see split) stay functions of their own.
+  inlineRefs: false,
 };
 
 // Formats of Kubernetes structural schemas, checked by pattern (standalone code cannot carry format functions).
@@ -66,23 +68,24 @@ export const FORMAT_WORDS: Record<string, string> = {
 const INT32 = { minimum: -2147483648, maximum: 2147483647 };
 
 /**
- * Rewrites a schema for ajv without changing what it accepts: formats become patterns or bounds, and
- * `x-kubernetes-list-type: set` becomes uniqueItems. The keyword paths of the original schema are kept
- * (a format becomes a sibling pattern), so errors map back to the committed schema.
+ * Rewrites a schema node for ajv without changing what it accepts: descriptions go, formats become
+ * patterns or bounds (a format becomes a sibling pattern, so keyword paths stay those of the committed
+ * schema), and `x-kubernetes-list-type: set` becomes uniqueItems.
  */
-export function prepareSchema(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(prepareSchema);
+export function prepareNode(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(prepareNode);
   if (!node || typeof node !== 'object') return node;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+    if (key === 'description' || key === 'title' || key === '$schema') continue;
     if (key === 'enum' || key === 'default' || key === 'const' || key === 'required' || key === 'x-kubernetes-validations' || key === 'x-kubernetes-list-map-keys') {
       out[key] = value;
     } else if (key === 'properties') {
       const props: Record<string, unknown> = {};
-      for (const [name, sub] of Object.entries(value as Record<string, unknown>)) props[name] = prepareSchema(sub);
+      for (const [name, sub] of Object.entries(value as Record<string, unknown>)) props[name] = prepareNode(sub);
       out[key] = props;
     } else {
-      out[key] = prepareSchema(value);
+      out[key] = prepareNode(value);
     }
   }
   const format = out.format;
@@ -99,6 +102,49 @@ export function prepareSchema(node: unknown): unknown {
   }
   if (out['x-kubernetes-list-type'] === 'set' && out.uniqueItems === undefined) out.uniqueItems = true;
   return out;
+}
+
+/** Subschemas larger than this (as JSON) become definitions of their own, compiled to their own function. */
+const SPLIT_SIZE = 1500;
+
+/**
+ * Moves large field schemas into `definitions` (identical ones shared), so ajv emits many small functions
+ * V8 can optimize instead of one that is too large to. Only fields reached through properties, items and
+ * additionalProperties move, never parts of oneOf/anyOf/allOf/not; ajv then reports errors inside a
+ * definition with paths relative to it, which explain.ts anchors again by the error's data path.
+ */
+function split(root: Record<string, unknown>): Record<string, unknown> {
+  const definitions: Record<string, unknown> = {};
+  const byText = new Map<string, string>();
+  const visit = (node: unknown, isRoot: boolean): unknown => {
+    if (!node || typeof node !== 'object' || Array.isArray(node)) return node;
+    const n = { ...(node as Record<string, unknown>) };
+    if (n.properties && typeof n.properties === 'object') {
+      const props: Record<string, unknown> = {};
+      for (const [name, sub] of Object.entries(n.properties as Record<string, unknown>)) props[name] = visit(sub, false);
+      n.properties = props;
+    }
+    if (n.items && typeof n.items === 'object' && !Array.isArray(n.items)) n.items = visit(n.items, false);
+    if (n.additionalProperties && typeof n.additionalProperties === 'object') n.additionalProperties = visit(n.additionalProperties, false);
+    if (isRoot) return n;
+    const text = JSON.stringify(n);
+    if (text.length < SPLIT_SIZE) return n;
+    let name = byText.get(text);
+    if (!name) {
+      name = `d${byText.size}`;
+      byText.set(text, name);
+      definitions[name] = n;
+    }
+    return { $ref: `#/definitions/${name}` };
+  };
+  const out = visit(root, true) as Record<string, unknown>;
+  if (byText.size) out.definitions = definitions;
+  return out;
+}
+
+/** The schema ajv compiles from a committed schema. */
+export function prepareSchema(schema: unknown): unknown {
+  return split(prepareNode(schema) as Record<string, unknown>);
 }
 
 type AjvModule = { Ajv: typeof Ajv; _: typeof import('ajv')._ };

@@ -131,8 +131,11 @@ export function suggest(word: string, known: string[]): string | undefined {
   }
   const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
   if (best && bestD <= limit) return best;
-  // A known name that contains the word, or the other way round (retry → retries).
-  return known.find((k) => k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase()));
+  // A known name that starts with the word or the other way round (retry → retries), else one containing it (Prefix → PathPrefix).
+  return (
+    known.find((k) => k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase())) ??
+    (word.length >= 4 ? known.find((k) => k.toLowerCase().includes(lower)) : undefined)
+  );
 }
 
 function listWords(values: unknown[], max = 8): string {
@@ -174,7 +177,49 @@ function formatAlternatives(branches: unknown[]): string | undefined {
   return words.join(' or ');
 }
 
+/**
+ * The error's keyword path from the root of the committed schema. Errors inside a definition (see
+ * prepareSchema) carry paths relative to it; the definition stands for the field the error's data path
+ * reaches once the path steps of the relative keyword path are taken off, so that field's place in the
+ * committed schema is prefixed.
+ */
+function absoluteSchemaPath(e: ErrorObject, root: Json): string {
+  const rel = pointerSegments(e.schemaPath.replace(/^#/, ''));
+  let consumed = 0;
+  for (let i = 0; i < rel.length - 1; i++) {
+    const seg = rel[i];
+    if (seg === 'properties') {
+      consumed++;
+      i++;
+    } else if (seg === 'items' || seg === 'additionalProperties') consumed++;
+    else if (seg === 'oneOf' || seg === 'anyOf' || seg === 'allOf') i++;
+  }
+  const data = pointerSegments(e.instancePath);
+  if (consumed >= data.length) return e.schemaPath;
+  let node: Json | undefined = root;
+  let path = '';
+  for (const seg of data.slice(0, data.length - consumed)) {
+    const props = node?.properties as Json | undefined;
+    if (props && Object.prototype.hasOwnProperty.call(props, seg)) {
+      path = joinPointer(path, 'properties', seg);
+      node = props[seg] as Json;
+    } else if (node?.items && typeof node.items === 'object') {
+      path += '/items';
+      node = node.items as Json;
+    } else if (node?.additionalProperties && typeof node.additionalProperties === 'object') {
+      path += '/additionalProperties';
+      node = node.additionalProperties as Json;
+    } else return e.schemaPath;
+  }
+  return `#${path}${e.schemaPath.replace(/^#/, '')}`;
+}
+
 export function explain(errors: ErrorObject[], subject: Subject): Problem[] {
+  const root = subject.schema();
+  return explainAnchored(errors.map((e) => ({ ...e, schemaPath: absoluteSchemaPath(e, root) })), subject);
+}
+
+function explainAnchored(errors: ErrorObject[], subject: Subject): Problem[] {
   // Kubernetes prunes a null field that is not nullable before it validates: not an error.
   const kept = errors.filter((e) => !isPrunedNull(e, subject.object));
   const problems: Problem[] = [];
@@ -184,7 +229,7 @@ export function explain(errors: ErrorObject[], subject: Subject): Problem[] {
   for (const alt of alternatives) {
     if (consumed.has(alt)) continue;
     const prefix = `${alt.schemaPath}/`;
-    const inner = kept.filter((e) => e !== alt && e.schemaPath.startsWith(prefix));
+    const inner = kept.filter((e) => e !== alt && e.schemaPath.startsWith(prefix) && within(e.instancePath, alt.instancePath));
     for (const e of inner) consumed.add(e);
     consumed.add(alt);
     problems.push(...explainAlternative(alt, inner, subject));
@@ -194,6 +239,10 @@ export function explain(errors: ErrorObject[], subject: Subject): Problem[] {
     problems.push(explainOne(e, subject));
   }
   return dedupe(problems);
+}
+
+function within(pointer: string, ancestor: string): boolean {
+  return pointer === ancestor || pointer.startsWith(`${ancestor}/`);
 }
 
 function dedupe(problems: Problem[]): Problem[] {
@@ -269,8 +318,16 @@ function explainAlternative(alt: ErrorObject, inner: ErrorObject[], s: Subject):
       best = errs;
     }
   }
-  if (best && bestDepth > at.length) return explain(best, s);
+  if (best && bestDepth > at.length) return explainAnchored(best, s);
   return [{ pointer: at, message: `${fieldPath(at) || 'The resource'} in ${subjectName(s)} matches none of its allowed forms; check the field against the ${s.kind} reference.` }];
+}
+
+/** Whether the field an error is about is required by its parent object (so "remove it" is no advice). */
+function requiredField(root: Json, schemaPath: string): boolean {
+  const segs = pointerSegments(schemaPath.replace(/^#/, ''));
+  if (segs.length < 3 || segs[segs.length - 3] !== 'properties') return false;
+  const parent = schemaAt(root, `#${joinPointer('', ...segs.slice(0, -3))}`) as Json | undefined;
+  return Array.isArray(parent?.required) && (parent!.required as string[]).includes(segs[segs.length - 2]!);
 }
 
 function explainOne(e: ErrorObject, s: Subject): Problem {
@@ -323,13 +380,13 @@ function explainOne(e: ErrorObject, s: Subject): Problem {
       return { pointer: at, message: `${field} in ${who} is ${show(value)} but must be a multiple of ${String(params.multipleOf)}; change it.` };
     case 'minLength':
       return params.limit === 1
-        ? { pointer: at, message: `${field} in ${who} is empty; give it a value or remove it.` }
+        ? { pointer: at, message: `${field} in ${who} is empty; give it a value${requiredField(s.schema(), e.schemaPath) ? '' : ' or remove it'}.` }
         : { pointer: at, message: `${field} in ${who} is shorter than ${String(params.limit)} characters; lengthen it.` };
     case 'maxLength':
       return { pointer: at, message: `${field} in ${who} is longer than ${String(params.limit)} characters; shorten it.` };
     case 'minItems':
       return params.limit === 1
-        ? { pointer: at, message: `${field} in ${who} is an empty list; add at least one item or remove the field.` }
+        ? { pointer: at, message: `${field} in ${who} is an empty list; add at least one item${requiredField(s.schema(), e.schemaPath) ? '' : ' or remove the field'}.` }
         : { pointer: at, message: `${field} in ${who} has fewer than ${String(params.limit)} items; add items.` };
     case 'maxItems':
       return { pointer: at, message: `${field} in ${who} has more than ${String(params.limit)} items; remove some.` };

@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject } from 'ajv';
-import { createAjv, prepareSchema } from './ajv-config.js';
+import { createAjv, prepareNode, prepareSchema } from './ajv-config.js';
+import { compileFastCheck } from './fast-check.js';
 
 const require = createRequire(import.meta.url);
 
@@ -19,7 +20,12 @@ export interface ValidateFn {
 export interface SchemaEntry {
   /** File name of the schema, without .json. */
   name: string;
-  validate: ValidateFn;
+  /** Fast yes/no: true only when the data surely satisfies the schema (see fast-check.ts). */
+  accepts(data: unknown): boolean;
+  /** ajv's validator, loaded on first use: the verdict that counts, and the errors. */
+  validate(data: unknown): boolean;
+  /** The errors of the last validate() call. */
+  errors(): ErrorObject[];
   /** The committed schema, read on first need (messages use it). */
   schema(): Record<string, unknown>;
 }
@@ -61,14 +67,30 @@ function load(name: string): SchemaEntry | null {
   if (schemaTime < 0) return null;
   let parsed: Record<string, unknown> | undefined;
   const schema = () => (parsed ??= JSON.parse(readFileSync(schemaFile, 'utf8')) as Record<string, unknown>);
-  const moduleFile = path.join(validatorDir(), `${name}.cjs`);
-  let validate: ValidateFn;
-  if (mtime(moduleFile) >= schemaTime) {
-    validate = require(moduleFile) as ValidateFn;
-  } else {
-    validate = createAjv().compile(prepareSchema(schema()) as object) as ValidateFn;
-  }
-  return { name, validate, schema };
+  let fast: ((data: unknown) => boolean) | undefined;
+  let full: ValidateFn | undefined;
+  const ajvValidator = (): ValidateFn => {
+    if (full) return full;
+    const moduleFile = path.join(validatorDir(), `${name}.cjs`);
+    full = mtime(moduleFile) >= schemaTime
+      ? (require(moduleFile) as ValidateFn)
+      : (createAjv().compile(prepareSchema(schema()) as object) as ValidateFn);
+    return full;
+  };
+  return {
+    name,
+    schema,
+    accepts(data) {
+      fast ??= compileFastCheck(prepareNode(schema()));
+      return fast(data);
+    },
+    validate(data) {
+      return ajvValidator()(data);
+    },
+    errors() {
+      return full?.errors ?? [];
+    },
+  };
 }
 
 /** The schema and validator for `schemaName` (KindInfo.schema) at `version`; undefined when there is none. */

@@ -1,0 +1,225 @@
+// A yes/no schema check for the common case, valid input: one small recursive function over a compiled
+// form of the schema, with no allocation on success. It gets hot within a few resources, where ajv's
+// large generated code spends thousands of resources in the interpreter. It only ever answers "valid"
+// when the schema holds; any doubt (a keyword it does not know) answers "not sure", and ajv then decides
+// and explains. Both read the same prepared schema (ajv-config.ts), and the tests compare their verdicts.
+
+const NULL = 1;
+const BOOL = 2;
+const INT = 4;
+const NUM = 8;
+const STR = 16;
+const ARR = 32;
+const OBJ = 64;
+
+const TYPE_BITS: Record<string, number> = { null: NULL, boolean: BOOL, integer: INT, number: NUM | INT, string: STR, array: ARR, object: OBJ };
+
+/** Keywords that do not constrain values (annotations), or that the compiled form covers. */
+const KNOWN = new Set([
+  'type', 'enum', 'properties', 'required', 'additionalProperties', 'propertyNames', 'items', 'minimum', 'maximum', 'exclusiveMinimum',
+  'exclusiveMaximum', 'minLength', 'maxLength', 'pattern', 'minItems', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties', 'oneOf',
+  'anyOf', 'allOf', 'not', 'x-kubernetes-list-map-keys', 'description', 'title', 'default', '$schema', 'x-kubernetes-preserve-unknown-fields',
+  'x-kubernetes-list-type', 'x-kubernetes-map-type', 'x-kubernetes-validations', 'const',
+]);
+
+/** Every node has the same fields, so the checker sees one shape. */
+interface Node {
+  opaque: boolean;
+  types: number;
+  en: Set<unknown> | null;
+  props: Map<string, Node> | null;
+  required: string[] | null;
+  closed: boolean;
+  additional: Node | null;
+  names: Node | null;
+  items: Node | null;
+  min: number;
+  max: number;
+  xmin: number;
+  xmax: number;
+  minLength: number;
+  maxLength: number;
+  re: RegExp | null;
+  minItems: number;
+  maxItems: number;
+  unique: boolean;
+  mapKeys: string[] | null;
+  minProps: number;
+  maxProps: number;
+  oneOf: Node[] | null;
+  anyOf: Node[] | null;
+  allOf: Node[] | null;
+  not: Node | null;
+}
+
+function compile(schema: unknown): Node {
+  const s = (schema && typeof schema === 'object' ? schema : {}) as Record<string, unknown>;
+  const node: Node = {
+    opaque: false, types: 0, en: null, props: null, required: null, closed: false, additional: null, names: null, items: null,
+    min: -Infinity, max: Infinity, xmin: -Infinity, xmax: Infinity, minLength: 0, maxLength: Infinity, re: null, minItems: 0,
+    maxItems: Infinity, unique: false, mapKeys: null, minProps: 0, maxProps: Infinity, oneOf: null, anyOf: null, allOf: null, not: null,
+  };
+  if (typeof schema === 'boolean') {
+    node.opaque = !schema;
+    return node;
+  }
+  for (const key of Object.keys(s)) if (!KNOWN.has(key)) node.opaque = true;
+  if (s.type !== undefined) {
+    for (const t of Array.isArray(s.type) ? s.type : [s.type]) {
+      const bits = TYPE_BITS[t as string];
+      if (bits === undefined) node.opaque = true;
+      else node.types |= bits;
+    }
+  }
+  if ('const' in s) node.en = new Set([s.const]);
+  if (Array.isArray(s.enum)) {
+    if (s.enum.some((v) => v !== null && typeof v === 'object')) node.opaque = true;
+    node.en = new Set(s.enum);
+  }
+  if (s.properties && typeof s.properties === 'object') {
+    const props = new Map<string, Node>();
+    for (const [name, sub] of Object.entries(s.properties as Record<string, unknown>)) props.set(name, compile(sub));
+    node.props = props;
+  }
+  if (Array.isArray(s.required) && s.required.length) node.required = s.required as string[];
+  if (s.additionalProperties === false) node.closed = true;
+  else if (s.additionalProperties && typeof s.additionalProperties === 'object') node.additional = compile(s.additionalProperties);
+  if (s.propertyNames !== undefined) node.names = compile(s.propertyNames);
+  if (s.items !== undefined) {
+    if (Array.isArray(s.items)) node.opaque = true;
+    else node.items = compile(s.items);
+  }
+  if (typeof s.minimum === 'number') node.min = s.minimum;
+  if (typeof s.maximum === 'number') node.max = s.maximum;
+  if (typeof s.exclusiveMinimum === 'number') node.xmin = s.exclusiveMinimum;
+  if (typeof s.exclusiveMaximum === 'number') node.xmax = s.exclusiveMaximum;
+  if (typeof s.minLength === 'number') node.minLength = s.minLength;
+  if (typeof s.maxLength === 'number') node.maxLength = s.maxLength;
+  if (typeof s.pattern === 'string') node.re = new RegExp(s.pattern, 'u');
+  if (typeof s.minItems === 'number') node.minItems = s.minItems;
+  if (typeof s.maxItems === 'number') node.maxItems = s.maxItems;
+  if (s.uniqueItems === true) node.unique = true;
+  if (Array.isArray(s['x-kubernetes-list-map-keys']) && s['x-kubernetes-list-type'] === 'map') node.mapKeys = s['x-kubernetes-list-map-keys'] as string[];
+  if (typeof s.minProperties === 'number') node.minProps = s.minProperties;
+  if (typeof s.maxProperties === 'number') node.maxProps = s.maxProperties;
+  if (Array.isArray(s.oneOf)) node.oneOf = s.oneOf.map(compile);
+  if (Array.isArray(s.anyOf)) node.anyOf = s.anyOf.map(compile);
+  if (Array.isArray(s.allOf)) node.allOf = s.allOf.map(compile);
+  if (s.not !== undefined) node.not = compile(s.not);
+  return node;
+}
+
+/** Length in code points, as JSON Schema (and ajv) count it. */
+function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
+function typeOf(v: unknown): number {
+  if (v === null) return NULL;
+  switch (typeof v) {
+    case 'boolean':
+      return BOOL;
+    case 'number':
+      return Number.isInteger(v) ? INT | NUM : Number.isFinite(v) ? NUM : 0;
+    case 'string':
+      return STR;
+    case 'object':
+      return Array.isArray(v) ? ARR : OBJ;
+    default:
+      return 0;
+  }
+}
+
+function check(n: Node, v: unknown): boolean {
+  if (n.opaque) return false;
+  const t = typeOf(v);
+  if (n.types !== 0 && (n.types & t) === 0) return false;
+  if (n.en !== null && !n.en.has(v)) return false;
+  if (t === STR) {
+    const s = v as string;
+    if (n.minLength > 0 || n.maxLength !== Infinity) {
+      const len = codePoints(s);
+      if (len < n.minLength || len > n.maxLength) return false;
+    }
+    if (n.re !== null && !n.re.test(s)) return false;
+  } else if ((t & NUM) !== 0) {
+    const x = v as number;
+    if (x < n.min || x > n.max || x <= n.xmin || x >= n.xmax) return false;
+  } else if (t === OBJ) {
+    const o = v as Record<string, unknown>;
+    const req = n.required;
+    if (req !== null) {
+      for (let i = 0; i < req.length; i++) if (o[req[i]!] === undefined) return false;
+    }
+    const props = n.props;
+    let count = 0;
+    for (const k in o) {
+      count++;
+      const sub = props !== null ? props.get(k) : undefined;
+      if (sub !== undefined) {
+        const value = o[k];
+        if (value !== undefined && !check(sub, value)) return false;
+      } else if (n.closed) return false;
+      else if (n.additional !== null && !check(n.additional, o[k])) return false;
+      if (n.names !== null && !check(n.names, k)) return false;
+    }
+    if (count < n.minProps || count > n.maxProps) return false;
+  } else if (t === ARR) {
+    const a = v as unknown[];
+    if (a.length < n.minItems || a.length > n.maxItems) return false;
+    if (n.items !== null) {
+      for (let i = 0; i < a.length; i++) if (!check(n.items, a[i])) return false;
+    }
+    if (n.unique && a.length > 1) {
+      const seen = new Set<unknown>();
+      for (let i = 0; i < a.length; i++) {
+        const x = a[i];
+        if (x !== null && typeof x === 'object') return false;
+        if (seen.has(x)) return false;
+        seen.add(x);
+      }
+    }
+    if (n.mapKeys !== null && a.length > 1) {
+      const seen = new Set<string>();
+      for (let i = 0; i < a.length; i++) {
+        const item = a[i];
+        if (item === null || typeof item !== 'object') continue;
+        const key = JSON.stringify(n.mapKeys.map((k) => (item as Record<string, unknown>)[k]));
+        if (seen.has(key)) return false;
+        seen.add(key);
+      }
+    }
+  }
+  if (n.allOf !== null) {
+    for (let i = 0; i < n.allOf.length; i++) if (!check(n.allOf[i]!, v)) return false;
+  }
+  if (n.anyOf !== null) {
+    let any = false;
+    for (let i = 0; i < n.anyOf.length && !any; i++) any = check(n.anyOf[i]!, v);
+    if (!any) return false;
+  }
+  if (n.oneOf !== null) {
+    let passing = 0;
+    for (let i = 0; i < n.oneOf.length && passing < 2; i++) if (check(n.oneOf[i]!, v)) passing++;
+    if (passing !== 1) return false;
+  }
+  if (n.not !== null && check(n.not, v)) return false;
+  return true;
+}
+
+/** A checker for a prepared schema (without definitions): true only when `data` surely satisfies it. */
+export function compileFastCheck(schema: unknown): (data: unknown) => boolean {
+  const root = compile(schema);
+  return (data) => check(root, data);
+}
