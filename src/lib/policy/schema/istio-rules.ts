@@ -47,7 +47,19 @@ class Check {
   }
 }
 
-const at = joinPointer;
+/** joinPointer, without escaping work for the common segments that need none. */
+function at(base: string, a: string | number, b?: string | number, c?: string | number, d?: string | number): string {
+  let out = seg(base, a);
+  if (b !== undefined) out = seg(out, b);
+  if (c !== undefined) out = seg(out, c);
+  if (d !== undefined) out = seg(out, d);
+  return out;
+}
+
+function seg(base: string, s: string | number): string {
+  if (typeof s === 'number' || (!s.includes('~') && !s.includes('/'))) return `${base}/${s}`;
+  return joinPointer(base, s);
+}
 
 function checkPort(c: Check, pointer: string, port: unknown): void {
   const n = num(port);
@@ -251,16 +263,16 @@ function checkRouteDestinations(c: Check, pointer: string, routes: unknown, http
     const rd = obj(raw);
     if (!rd) return;
     if (!has(rd, 'destination')) c.error(p, 'has no destination; add destination.host');
-    if (http) checkHeaderOperations(c, at(p, 'headers'), rd.headers);
-    checkDestination(c, at(p, 'destination'), rd.destination);
-    checkWeight(c, at(p, 'weight'), rd.weight);
+    if (http && rd.headers) checkHeaderOperations(c, at(p, 'headers'), rd.headers);
+    if (rd.destination) checkDestination(c, at(p, 'destination'), rd.destination);
+    if (num(rd.weight) < 0) checkWeight(c, at(p, 'weight'), rd.weight);
   });
 }
 
 function checkMatchCommon(c: Check, pointer: string, m: Json): void {
   if (num(m.port) !== 0) checkPort(c, at(pointer, 'port'), m.port);
-  checkLabels(c, at(pointer, 'sourceLabels'), m.sourceLabels);
-  checkGatewayNames(c, at(pointer, 'gateways'), m.gateways);
+  if (m.sourceLabels) checkLabels(c, at(pointer, 'sourceLabels'), m.sourceLabels);
+  if (m.gateways) checkGatewayNames(c, at(pointer, 'gateways'), m.gateways);
 }
 
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE']);
@@ -279,6 +291,15 @@ function checkPercentage(c: Check, pointer: string, percentage: unknown): void {
 function checkHttpStatus(c: Check, pointer: string, status: unknown): void {
   const s = num(status);
   if (s < 200 || s > 600) c.error(pointer, `is ${String(status ?? 0)}, not an HTTP status Envoy can return; use 200-599`);
+}
+
+function checkMirrorPercent(c: Check, p: string, http: Json): void {
+  for (const f of ['mirrorPercent', 'mirror_percent'] as const) {
+    if (!has(http, f)) continue;
+    const v = typeof http[f] === 'object' ? num(obj(http[f])?.value) : num(http[f]);
+    if (v > 100) c.error(at(p, f), `is ${v}; a mirror percentage cannot exceed 100`);
+    c.warning(at(p, f), 'is deprecated; use mirrorPercentage instead');
+  }
 }
 
 function checkHttpRoute(c: Check, p: string, http: Json, delegateVs: boolean): void {
@@ -314,8 +335,11 @@ function checkHttpRoute(c: Check, p: string, http: Json, delegateVs: boolean): v
         checkHeaderName(c, at(mp, 'headers', name), name, true);
         checkStringMatch(c, at(mp, 'headers', name), sm);
       }
-      for (const f of ['uri', 'scheme', 'method', 'authority'] as const) checkStringMatch(c, at(mp, f), m[f]);
-      for (const [name, sm] of entries(m.queryParams)) checkStringMatch(c, at(mp, 'queryParams', name), sm);
+      if (m.uri) checkStringMatch(c, at(mp, 'uri'), m.uri);
+      if (m.scheme) checkStringMatch(c, at(mp, 'scheme'), m.scheme);
+      if (m.method) checkStringMatch(c, at(mp, 'method'), m.method);
+      if (m.authority) checkStringMatch(c, at(mp, 'authority'), m.authority);
+      if (m.queryParams) for (const [name, sm] of entries(m.queryParams)) checkStringMatch(c, at(mp, 'queryParams', name), sm);
     } else {
       for (const f of ['uri', 'scheme', 'method', 'authority'] as const) {
         if (has(obj(m[f]), 'regex')) c.error(at(mp, f, 'regex'), 'is a regex match, which delegation does not support; use exact or prefix');
@@ -331,7 +355,7 @@ function checkHttpRoute(c: Check, p: string, http: Json, delegateVs: boolean): v
     if (str(m.sourceNamespace) && !isDns1123Label(str(m.sourceNamespace))) c.error(at(mp, 'sourceNamespace'), `is ${JSON.stringify(m.sourceNamespace)}, not a namespace name; fix it`);
   });
 
-  checkHeaderOperations(c, at(p, 'headers'), http.headers);
+  if (http.headers) checkHeaderOperations(c, at(p, 'headers'), http.headers);
 
   // CORS.
   const cors = obj(http.corsPolicy);
@@ -381,19 +405,14 @@ function checkHttpRoute(c: Check, p: string, http: Json, delegateVs: boolean): v
   }
 
   // Mirroring.
-  for (const f of ['mirrorPercent', 'mirror_percent'] as const) {
-    if (!has(http, f)) continue;
-    const v = typeof http[f] === 'object' ? num(obj(http[f])?.value) : num(http[f]);
-    if (v > 100) c.error(at(p, f), `is ${v}; a mirror percentage cannot exceed 100`);
-    c.warning(at(p, f), 'is deprecated; use mirrorPercentage instead');
-  }
+  if (http.mirrorPercent != null || http.mirror_percent != null) checkMirrorPercent(c, p, http);
   const mirrorPercentage = obj(http.mirrorPercentage);
   if (mirrorPercentage) {
     const v = num(mirrorPercentage.value);
     if (v > 100 || v < 0) c.error(at(p, 'mirrorPercentage', 'value'), `is ${v}; use a percentage from 0 to 100`);
   }
-  checkDestination(c, at(p, 'mirror'), http.mirror);
-  list(http.mirrors).forEach((raw, j) => {
+  if (http.mirror) checkDestination(c, at(p, 'mirror'), http.mirror);
+  if (http.mirrors) list(http.mirrors).forEach((raw, j) => {
     const m = obj(raw);
     if (!m) return;
     const mp = at(p, 'mirrors', j);
@@ -464,7 +483,7 @@ function checkHttpRoute(c: Check, p: string, http: Json, delegateVs: boolean): v
     }
   }
 
-  checkRouteDestinations(c, at(p, 'route'), http.route, true);
+  if (http.route) checkRouteDestinations(c, at(p, 'route'), http.route, true);
 
   const direct = obj(http.directResponse);
   if (direct) {
@@ -498,7 +517,7 @@ const checkVirtualService: SemanticRule = (r, sink) => {
       list(obj(raw)?.match).forEach((m, j) => {
         for (const group of ['headers', 'withoutHeaders'] as const) {
           for (const name of Object.keys(obj(obj(m)?.[group]) ?? {})) {
-            if (JWT_CLAIM.test(name)) c.error(at('/spec/http', i, 'match', j, group, name), 'routes on a JWT claim, which only works on gateways; bind the VirtualService to a gateway or match on a header');
+            if (JWT_CLAIM.test(name)) c.error(at(at('/spec/http', i, 'match', j), group, name), 'routes on a JWT claim, which only works on gateways; bind the VirtualService to a gateway or match on a header');
           }
         }
       });
@@ -577,7 +596,7 @@ const checkVirtualService: SemanticRule = (r, sink) => {
     if (!list(tcp.route).length) c.error(p, 'has no route; add a route with a destination');
     checkRouteDestinations(c, at(p, 'route'), tcp.route, false);
   });
-  checkExportTo(c, '/spec/exportTo', spec.exportTo, false);
+  if (spec.exportTo) checkExportTo(c, '/spec/exportTo', spec.exportTo, false);
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1231,7 +1250,7 @@ const checkAuthorizationPolicy: SemanticRule = (r, sink) => {
         const src = obj(obj(f)?.source);
         if (!src) return;
         for (const k of ['namespaces', 'notNamespaces', 'principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals'] as const) {
-          if (list(src[k]).length) c.error(at('/spec/rules', i, 'from', j, 'source', k), 'is not supported with the CUSTOM action; remove it');
+          if (list(src[k]).length) c.error(at(at('/spec/rules', i, 'from', j), 'source', k), 'is not supported with the CUSTOM action; remove it');
         }
       });
       list(rule.when).forEach((w, j) => {
@@ -1262,7 +1281,10 @@ const checkAuthorizationPolicy: SemanticRule = (r, sink) => {
         return;
       }
       fromExists = true;
-      const keys = ['principals', 'requestPrincipals', 'namespaces', 'ipBlocks', 'remoteIpBlocks', 'notPrincipals', 'notRequestPrincipals', 'notNamespaces', 'notIpBlocks', 'notRemoteIpBlocks'];
+      const keys = [
+        'principals', 'requestPrincipals', 'namespaces', 'ipBlocks', 'remoteIpBlocks', 'notPrincipals', 'notRequestPrincipals', 'notNamespaces',
+        'notIpBlocks', 'notRemoteIpBlocks', 'serviceAccounts', 'notServiceAccounts',
+      ];
       if (!keys.some((k) => list(src[k]).length)) c.error(at(fp, 'source'), 'is empty; add principals, namespaces, ipBlocks or their not- forms');
       for (const k of ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']) {
         list(src[k]).forEach((v, n) => {
@@ -1275,7 +1297,11 @@ const checkAuthorizationPolicy: SemanticRule = (r, sink) => {
           if (str(v) === '') c.error(at(fp, 'source', k, n), 'is an empty string; remove it');
         });
       }
-      if (['notPrincipals', 'principals', 'ipBlocks', 'notIpBlocks', 'namespaces', 'notNamespaces', 'remoteIpBlocks', 'notRemoteIpBlocks'].some((k) => src[k] !== undefined)) tcpInFrom = true;
+      if ((list(src.serviceAccounts).length || list(src.notServiceAccounts).length) && (list(src.namespaces).length || list(src.notNamespaces).length || list(src.principals).length || list(src.notPrincipals).length)) {
+        c.error(at(fp, 'source'), 'sets serviceAccounts together with namespaces or principals; use serviceAccounts alone');
+      }
+      const tcpKeys = ['notPrincipals', 'principals', 'ipBlocks', 'notIpBlocks', 'namespaces', 'notNamespaces', 'remoteIpBlocks', 'notRemoteIpBlocks', 'serviceAccounts', 'notServiceAccounts'];
+      if (tcpKeys.some((k) => src[k] !== undefined)) tcpInFrom = true;
     });
     if (Array.isArray(rule.to) && rule.to.length === 0) c.error(at(rp, 'to'), 'is an empty list; remove it or add operations');
     list(rule.to).forEach((t, j) => {
