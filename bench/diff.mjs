@@ -22,10 +22,7 @@ function timed(argv, okCodes) {
   const started = process.hrtime.bigint();
   const r = spawnSync(process.execPath, [bin, ...argv], { cwd: root, encoding: 'utf8', maxBuffer: 512 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (!okCodes.includes(r.status)) {
-    process.stderr.write(`meshctl ${argv.join(' ')} exited ${r.status}:\n${r.stderr}\n`);
-    process.exit(2);
-  }
+  if (!okCodes.includes(r.status)) throw new Error(`meshctl ${argv.join(' ')} exited ${r.status}:\n${r.stderr}`);
   return { seconds, stdout: r.stdout };
 }
 
@@ -64,6 +61,9 @@ try {
   console.log(`ratio diff / validate: ${ratio.toFixed(2)}x best, ${(median(diffTimes) / median(validateTimes)).toFixed(2)}x median (target <= ${TARGET}x) ${ratio <= TARGET ? 'ok' : 'OVER TARGET'}`);
   if (keep) console.log(`inputs kept in ${dir}`);
   process.exitCode = ratio <= TARGET ? 0 : 1;
+} catch (err) {
+  process.stderr.write(`${err.message}\n`);
+  process.exitCode = 2;
 } finally {
   if (!keep) rmSync(dir, { recursive: true, force: true });
 }
