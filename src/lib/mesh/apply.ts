@@ -57,10 +57,13 @@ export async function prepareApply(paths: string[], options: { namespace?: strin
   // Every Gateway gets its own ingress proxy in the local mesh, so Istio's ingress gateway always exists.
   const raw = [...loaded.findings, ...(await analyzeResources([...incoming, ...context], { assumeIngressGateway: true }))];
   const ours = new Set(sources.map((s) => s.path));
+  // The local mesh serves every Gateway port itself, on loopback: whether Istio's ingress Service
+  // exposes the port (IST0162) does not apply here.
+  const notLocal = new Set(['IST0162']);
   const seen = new Set<string>();
   const findings = sortFindings(
     raw
-      .filter((f) => ours.has(f.file))
+      .filter((f) => ours.has(f.file) && !notLocal.has(f.code))
       .filter((f) => {
         const key = `${f.code}|${f.file}|${f.path}|${f.message}|${f.line}:${f.column}`;
         if (seen.has(key)) return false;

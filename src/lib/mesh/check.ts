@@ -1,6 +1,6 @@
 // meshctl check: the local mesh's health as a list of checks. Each check is data (category,
-// description, hint, function); the runner owns the order, the skipping of checks whose
-// prerequisites failed, and the exit code. `check --pre` runs the checks that hold before install.
+// description, hint, function); the runner owns the order, stopping at a failed check that later
+// ones depend on, and the exit code. `check --pre` runs the checks that hold before install.
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { HomeLayout } from './home.js';
@@ -37,7 +37,7 @@ export interface Check {
   hint: string;
   /** Run by `check --pre` (before install), by `check` (after), or both. */
   when: 'pre' | 'post' | 'both';
-  /** A failed check with `fatal` skips the rest of its category. */
+  /** A failed `fatal` check ends the run: the checks after it need what it checks. */
   fatal?: boolean;
   run(ctx: CheckContext): Promise<CheckOutcome>;
 }
@@ -263,23 +263,18 @@ export const CHECKS: Check[] = [
   },
 ];
 
-/** Runs the checks of a mode in order; a fatal failure skips the rest of its category and every later category that needs it. */
+/** Runs the checks of a mode in order; a failed fatal check ends the run (what follows depends on it), as linkerd check does. */
 export async function runChecks(ctx: CheckContext, options: { pre: boolean; onCheck?: (category: string, report: CheckReport) => void }): Promise<CheckRun> {
   const selected = CHECKS.filter((c) => c.when === 'both' || c.when === (options.pre ? 'pre' : 'post'));
   const categories: CategoryReport[] = [];
-  let blocked: string | null = null;
   for (const check of selected) {
     let category = categories.find((c) => c.categoryName === check.category);
     if (!category) categories.push((category = { categoryName: check.category, checks: [] }));
     let outcome: CheckOutcome;
-    if (blocked) {
-      outcome = { result: 'error', error: `skipped: ${blocked}` };
-    } else {
-      try {
-        outcome = await check.run(ctx);
-      } catch (err) {
-        outcome = fail((err as Error).message);
-      }
+    try {
+      outcome = await check.run(ctx);
+    } catch (err) {
+      outcome = fail((err as Error).message);
     }
     const report: CheckReport = { description: check.description, result: outcome.result };
     if (outcome.detail) report.detail = outcome.detail;
@@ -287,7 +282,7 @@ export async function runChecks(ctx: CheckContext, options: { pre: boolean; onCh
     if (outcome.result !== 'success') report.hint = check.hint;
     category.checks.push(report);
     options.onCheck?.(check.category, report);
-    if (!blocked && outcome.result === 'error' && check.fatal) blocked = `"${check.description}" failed`;
+    if (outcome.result === 'error' && check.fatal) break;
   }
   return { success: categories.every((c) => c.checks.every((x) => x.result !== 'error')), categories };
 }

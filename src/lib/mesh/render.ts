@@ -33,7 +33,8 @@ export function age(since: string | null | undefined, now = Date.now()): string 
 export function podPhase(p: PodStatus): string {
   if (p.ready) return 'Running';
   const states = p.containers.map((c) => c.process?.phase ?? 'Stopped');
-  if (states.includes('BackOff')) return 'CrashLoopBackOff';
+  // A container that died and is not ready again: waiting for its restart, or failing right after it.
+  if (states.includes('BackOff') || p.containers.some((c) => !c.ready && (c.process?.restarts ?? 0) > 0 && c.process?.lastExit)) return 'CrashLoopBackOff';
   if (states.every((s) => s === 'Running')) return 'NotReady';
   return 'ContainerCreating';
 }

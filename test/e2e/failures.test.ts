@@ -1,0 +1,100 @@
+// What the local mesh says when things go wrong: an app that keeps crashing (apply times out naming
+// it, status and check fail, logs show why), a Gateway port another program holds (refused, nothing
+// stored), and deleting what is not there.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { hasStackTrace } from '../support/cli.js';
+import { freePort, makeHome, type E2eHome } from './support.js';
+
+let h: E2eHome;
+before(async () => {
+  h = await makeHome('mesh-fail');
+  const r = await h.run(['install']);
+  assert.equal(r.code, 0, r.stderr);
+});
+after(async () => {
+  await h.cleanup();
+});
+
+const crasher = [
+  'apiVersion: meshctl.dev/v1alpha1',
+  'kind: Workload',
+  'metadata:',
+  '  name: crasher',
+  '  labels: {app: crasher, version: v1}',
+  'spec:',
+  "  command: [node, -e, \"console.error('cannot open the database'); process.exit(1)\"]",
+  '  port: 8000',
+  '---',
+  'apiVersion: v1',
+  'kind: Service',
+  'metadata: {name: crasher}',
+  'spec:',
+  '  selector: {app: crasher}',
+  '  ports: [{name: http, port: 8000}]',
+  '',
+].join('\n');
+
+test('an app that keeps crashing: apply stores the revision but exits 3 naming the pod; status, check and logs say why', async () => {
+  const file = path.join(h.dir, 'crasher.yaml');
+  await fs.writeFile(file, crasher);
+  const r = await h.run(['apply', '-f', file, '--timeout', '3s']);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.match(r.stderr, /^Error: Revision 1 is stored, but crasher-0 did not become ready on it within 3s; see meshctl status and meshctl logs POD\.$/m);
+  assert.ok(!hasStackTrace(r.stderr));
+
+  const status = await h.run(['status']);
+  assert.equal(status.code, 1);
+  assert.match(status.stdout, /crasher-0\s+pod\s+[01]\/2\s+CrashLoopBackOff/);
+
+  const check = await h.run(['check']);
+  assert.equal(check.code, 1);
+  assert.match(check.stdout, /× every pod's app is up\n\s+not up: crasher-0\n\s+hint: see meshctl logs POD/);
+  assert.match(check.stdout, /√ every sidecar and gateway proxy is up/);
+
+  const logs = await h.run(['logs', 'crasher-0']);
+  assert.equal(logs.code, 0);
+  assert.match(logs.stdout, /cannot open the database/);
+  const proxyLogs = await h.run(['logs', 'crasher-0', '--container', 'proxy']);
+  assert.equal(proxyLogs.code, 0);
+
+  const del = await h.run(['delete', '-f', file]);
+  assert.equal(del.code, 0, del.stderr);
+  assert.match(del.stdout, /pod\/crasher-0 deleted/);
+  const after = await h.run(['check']);
+  assert.equal(after.code, 0, after.stdout);
+});
+
+test('a Gateway on a port another program holds is refused and nothing is stored', async () => {
+  const server = net.createServer();
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  try {
+    const file = path.join(h.dir, 'gateway.yaml');
+    await fs.writeFile(file, `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: edge}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: ${port}, name: http, protocol: HTTP}\n    hosts: ['*']\n`);
+    const before = JSON.parse((await h.run(['status', '-o', 'json'])).stdout) as { revision: number };
+    const r = await h.run(['apply', '-f', file]);
+    assert.equal(r.code, 3);
+    assert.equal(r.stderr.trim().split('\n').pop(), `Error: Gateway default/edge listens on port ${port}, which another program uses on 127.0.0.1; free the port or change the Gateway's server port.`);
+    const afterStatus = JSON.parse((await h.run(['status', '-o', 'json'])).stdout) as { revision: number };
+    assert.equal(afterStatus.revision, before.revision);
+    const gateways = await h.run(['get', 'gateways', '-o', 'json']);
+    assert.deepEqual((JSON.parse(gateways.stdout) as { items: unknown[] }).items, []);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test('delete of a resource that does not exist: exit 1 with a sentence, exit 0 with --ignore-not-found', async () => {
+  const r = await h.run(['delete', 'virtualservice', 'nope']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /VirtualService default\/nope was not found in the mesh\./);
+  const ok = await h.run(['delete', 'vs', 'nope', '--ignore-not-found']);
+  assert.equal(ok.code, 0);
+  const usage = await h.run(['delete', 'widgets', 'x']);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /"widgets" is not a resource type meshctl knows/);
+});
