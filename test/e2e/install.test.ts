@@ -6,7 +6,7 @@ import { promises as fs, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { hasStackTrace } from '../support/cli.js';
 import { findHaproxy } from '../../src/lib/runtime/haproxy/binary.js';
-import { agentPid, alive, makeHome, type E2eHome } from './support.js';
+import { agentPid, alive, eventually, makeHome, portClosed, type E2eHome } from './support.js';
 
 const homes: E2eHome[] = [];
 async function home(): Promise<E2eHome> {
@@ -152,4 +152,45 @@ test('a package manager that fails: exit 3 naming the command that failed, nothi
   const last = r.stderr.trim().split('\n').pop()!;
   assert.match(last, /^Error: `apt-get update` failed \(exit 100\); nothing else was changed: .*run meshctl install again\.$/);
   assert.equal(existsSync(h.home), false);
+});
+
+test('uninstall --keep-state stops every process but keeps the state; install brings the mesh back from it', async () => {
+  const h = await home();
+  assert.equal((await h.run(['install'])).code, 0);
+  const file = path.join(h.dir, 'hello.yaml');
+  await fs.writeFile(file, [
+    'apiVersion: meshctl.dev/v1alpha1',
+    'kind: Workload',
+    'metadata: {name: hello, labels: {app: hello, version: v1}}',
+    'spec:',
+    "  command: [node, -e, \"require('node:http').createServer((q, s) => s.end('hello')).listen(Number(process.env.PORT), '127.0.0.1')\"]",
+    '  port: 8000',
+    '  replicas: 2',
+    '---',
+    'apiVersion: v1',
+    'kind: Service',
+    'metadata: {name: hello}',
+    'spec: {selector: {app: hello}, ports: [{name: http, port: 8000}]}',
+    '',
+  ].join('\n'));
+  const applied = await h.run(['apply', '-f', file]);
+  assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+  h.record();
+  const pids = [...h.pids];
+  const ports = [...h.ports];
+  assert.ok(pids.length >= 5 && ports.length >= 8, `recorded ${pids.length} pids, ${ports.length} ports`);
+
+  const stopped = await h.run(['uninstall', '--yes', '--keep-state']);
+  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.match(stopped.stdout, /its state is kept in/);
+  assert.deepEqual(pids.filter(alive), []);
+  for (const port of ports) assert.ok(await portClosed(port), `port ${port} still listens`);
+  assert.ok(existsSync(path.join(h.home, 'mesh.json')) && existsSync(path.join(h.home, 'state', 'applied.json')));
+
+  const back = await h.run(['install']);
+  assert.equal(back.code, 0, back.stderr);
+  assert.match(back.stdout, /already installed .* its agent was not running and was started/);
+  await eventually('both hello pods ready again', async () => (await h.run(['status'])).code === 0, 30_000, 200);
+  const workloads = await h.run(['get', 'workloads']);
+  assert.match(workloads.stdout, /hello\s+2\/2/);
 });

@@ -381,9 +381,12 @@ export class MeshAgent {
         supervisor.detachAll();
         return { stopped: [] };
       }
-      const stopped = names.map((name) => ({ name, pid: supervisor.pid(name) }));
-      await Promise.all(names.filter((n) => n.endsWith(`/${APP}`)).map((n) => supervisor.stop(n)));
-      await Promise.all(names.filter((n) => n.endsWith(`/${PROXY}`)).map((n) => supervisor.stop(n)));
+      // Apps first, so that none is left without its sidecar while it still runs.
+      const apps = names.filter((n) => n.endsWith(`/${APP}`));
+      const proxies = names.filter((n) => !n.endsWith(`/${APP}`));
+      const stopped = [...apps, ...proxies].map((name) => ({ name, pid: supervisor.pid(name) }));
+      await Promise.all(apps.map((n) => supervisor.stop(n)));
+      await Promise.all(proxies.map((n) => supervisor.stop(n)));
       supervisor.detachAll();
       return { stopped };
     });
