@@ -87,6 +87,8 @@ function typeWords(types: string[]): string {
 }
 
 function typeHint(expected: string[], value: unknown): string {
+  if (value === null) return 'fill it in or remove it';
+  if (expected.includes('object') && Array.isArray(value)) return 'write its fields without the leading "- "';
   if ((expected.includes('integer') || expected.includes('number')) && typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) {
     return 'write the number without quotes';
   }

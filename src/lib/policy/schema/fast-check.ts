@@ -50,6 +50,8 @@ interface Node {
   anyOf: Node[] | null;
   allOf: Node[] | null;
   not: Node | null;
+  /** Has allOf, anyOf, oneOf or not. */
+  logic: boolean;
 }
 
 function compile(schema: unknown): Node {
@@ -57,7 +59,7 @@ function compile(schema: unknown): Node {
   const node: Node = {
     opaque: false, types: 0, en: null, props: null, required: null, closed: false, additional: null, names: null, items: null,
     min: -Infinity, max: Infinity, xmin: -Infinity, xmax: Infinity, minLength: 0, maxLength: Infinity, re: null, minItems: 0,
-    maxItems: Infinity, unique: false, mapKeys: null, minProps: 0, maxProps: Infinity, oneOf: null, anyOf: null, allOf: null, not: null,
+    maxItems: Infinity, unique: false, mapKeys: null, minProps: 0, maxProps: Infinity, oneOf: null, anyOf: null, allOf: null, not: null, logic: false,
   };
   if (typeof schema === 'boolean') {
     node.opaque = !schema;
@@ -106,6 +108,7 @@ function compile(schema: unknown): Node {
   if (Array.isArray(s.anyOf)) node.anyOf = s.anyOf.map(compile);
   if (Array.isArray(s.allOf)) node.allOf = s.allOf.map(compile);
   if (s.not !== undefined) node.not = compile(s.not);
+  node.logic = node.allOf !== null || node.anyOf !== null || node.oneOf !== null || node.not !== null;
   return node;
 }
 
@@ -146,61 +149,74 @@ function check(n: Node, v: unknown): boolean {
   const t = typeOf(v);
   if (n.types !== 0 && (n.types & t) === 0) return false;
   if (n.en !== null && !n.en.has(v)) return false;
-  if (t === STR) {
-    const s = v as string;
-    if (n.minLength > 0 || n.maxLength !== Infinity) {
-      const len = codePoints(s);
-      if (len < n.minLength || len > n.maxLength) return false;
-    }
-    if (n.re !== null && !n.re.test(s)) return false;
+  if (t === OBJ) {
+    if (!checkObject(n, v as Record<string, unknown>)) return false;
+  } else if (t === STR) {
+    if (!checkString(n, v as string)) return false;
+  } else if (t === ARR) {
+    if (!checkArray(n, v as unknown[])) return false;
   } else if ((t & NUM) !== 0) {
     const x = v as number;
     if (x < n.min || x > n.max || x <= n.xmin || x >= n.xmax) return false;
-  } else if (t === OBJ) {
-    const o = v as Record<string, unknown>;
-    const req = n.required;
-    if (req !== null) {
-      for (let i = 0; i < req.length; i++) if (o[req[i]!] === undefined) return false;
-    }
-    const props = n.props;
-    let count = 0;
-    for (const k in o) {
-      count++;
-      const sub = props !== null ? props.get(k) : undefined;
-      if (sub !== undefined) {
-        const value = o[k];
-        if (value !== undefined && !check(sub, value)) return false;
-      } else if (n.closed) return false;
-      else if (n.additional !== null && !check(n.additional, o[k])) return false;
-      if (n.names !== null && !check(n.names, k)) return false;
-    }
-    if (count < n.minProps || count > n.maxProps) return false;
-  } else if (t === ARR) {
-    const a = v as unknown[];
-    if (a.length < n.minItems || a.length > n.maxItems) return false;
-    if (n.items !== null) {
-      for (let i = 0; i < a.length; i++) if (!check(n.items, a[i])) return false;
-    }
-    if (n.unique && a.length > 1) {
-      const seen = new Set<unknown>();
-      for (let i = 0; i < a.length; i++) {
-        const x = a[i];
-        if (x !== null && typeof x === 'object') return false;
-        if (seen.has(x)) return false;
-        seen.add(x);
-      }
-    }
-    if (n.mapKeys !== null && a.length > 1) {
-      const seen = new Set<string>();
-      for (let i = 0; i < a.length; i++) {
-        const item = a[i];
-        if (item === null || typeof item !== 'object') continue;
-        const key = JSON.stringify(n.mapKeys.map((k) => (item as Record<string, unknown>)[k]));
-        if (seen.has(key)) return false;
-        seen.add(key);
-      }
+  }
+  return n.logic ? checkLogic(n, v) : true;
+}
+
+function checkString(n: Node, s: string): boolean {
+  if (n.minLength > 0 || n.maxLength !== Infinity) {
+    const len = codePoints(s);
+    if (len < n.minLength || len > n.maxLength) return false;
+  }
+  return n.re === null || n.re.test(s);
+}
+
+function checkObject(n: Node, o: Record<string, unknown>): boolean {
+  const req = n.required;
+  if (req !== null) {
+    for (let i = 0; i < req.length; i++) if (o[req[i]!] === undefined) return false;
+  }
+  const props = n.props;
+  let count = 0;
+  for (const k in o) {
+    count++;
+    const sub = props !== null ? props.get(k) : undefined;
+    if (sub !== undefined) {
+      const value = o[k];
+      if (value !== undefined && !check(sub, value)) return false;
+    } else if (n.closed) return false;
+    else if (n.additional !== null && !check(n.additional, o[k])) return false;
+    if (n.names !== null && !check(n.names, k)) return false;
+  }
+  return count >= n.minProps && count <= n.maxProps;
+}
+
+function checkArray(n: Node, a: unknown[]): boolean {
+  if (a.length < n.minItems || a.length > n.maxItems) return false;
+  if (n.items !== null) {
+    for (let i = 0; i < a.length; i++) if (!check(n.items, a[i])) return false;
+  }
+  if (n.unique && a.length > 1) {
+    const seen = new Set<unknown>();
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i];
+      if ((x !== null && typeof x === 'object') || seen.has(x)) return false;
+      seen.add(x);
     }
   }
+  if (n.mapKeys !== null && a.length > 1) {
+    const seen = new Set<string>();
+    for (let i = 0; i < a.length; i++) {
+      const item = a[i];
+      if (item === null || typeof item !== 'object') continue;
+      const key = JSON.stringify(n.mapKeys.map((k) => (item as Record<string, unknown>)[k]));
+      if (seen.has(key)) return false;
+      seen.add(key);
+    }
+  }
+  return true;
+}
+
+function checkLogic(n: Node, v: unknown): boolean {
   if (n.allOf !== null) {
     for (let i = 0; i < n.allOf.length; i++) if (!check(n.allOf[i]!, v)) return false;
   }
@@ -214,8 +230,7 @@ function check(n: Node, v: unknown): boolean {
     for (let i = 0; i < n.oneOf.length && passing < 2; i++) if (check(n.oneOf[i]!, v)) passing++;
     if (passing !== 1) return false;
   }
-  if (n.not !== null && check(n.not, v)) return false;
-  return true;
+  return n.not === null || !check(n.not, v);
 }
 
 /** A checker for a prepared schema (without definitions): true only when `data` surely satisfies it. */
