@@ -185,7 +185,8 @@ function convert(node, where, logic) {
     out.additionalProperties = false;
     stats.objectsClosed++;
   }
-  if (!logic && out.type === 'object' && !out.properties && out.additionalProperties === undefined && !preserve) {
+  // (The root metadata is replaced by ObjectMeta below.)
+  if (!logic && out.type === 'object' && !out.properties && out.additionalProperties === undefined && !preserve && !/^\w+\.metadata$/.test(where)) {
     stats.openObjects.push(where);
   }
   return out;
