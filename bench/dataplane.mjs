@@ -1,0 +1,674 @@
+#!/usr/bin/env node
+// Benchmark of the local mesh's data plane: what the HAProxy sidecars cost, as ratios to baselines
+// measured in the same run.
+//
+// 1. The demo's path — a client calling reviews through productpage's outbound sidecar, mTLS, and
+//    the inbound sidecar of reviews v1 or v2 (the demo's VirtualService: a header match, then 80/20)
+//    — against the same app called directly: throughput at saturation (autocannon), latency at a
+//    fixed 1,000 requests/s (an open-loop generator, lib-load.mjs), the sidecars' memory and CPU.
+//    The workload is a tiny Node app answering 1 KiB (lib-app.mjs).
+// 2. A weight change to every sidecar of a mesh of 20 pods (one route, two subsets), through the data
+//    plane's apply path (compile, applyProxyConfig → runtime API), until every sidecar reports the
+//    new revision; the baseline is the same change to one sidecar.
+//
+// On a machine with two or more CPUs the processes are pinned, one CPU per side of the call as two
+// pods on two nodes would have: CPU 0 runs the load generator (the calling app) and its outbound
+// sidecar, CPU 1 the inbound sidecars and the app. The direct baseline runs the same generator on
+// CPU 0 against the same app on CPU 1. Runs of the two paths alternate; figures are medians.
+//
+//   npm run build && node bench/dataplane.mjs [--runs N] [--pods N] [--keep]
+//   BENCH_QUICK=1 node bench/dataplane.mjs     (a few hundred requests, 2 pods: a smoke run)
+//
+// Exit code: 0 every target met, 1 a target missed, 2 the benchmark could not run.
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, promises as fs, readFileSync, readSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median } from './harness.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist', 'src');
+const QUICK = process.env.BENCH_QUICK === '1';
+const args = process.argv.slice(2);
+const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const RUNS = Number(flag('--runs')) || (QUICK ? 1 : 5);
+const PODS = Math.max(2, Number(flag('--pods')) || (QUICK ? 2 : 20));
+const APPLY_ROUNDS = QUICK ? 1 : 7;
+const KEEP = args.includes('--keep');
+
+const TARGETS = { throughputRatio: 0.5, addedP99Ms: 1, sidecarRssMiB: 30, applyMs: 200 };
+const ANCHORS = { istioAddedP99Ms: 0.298, istioSidecarMiB: 60, istioSidecarVcpu: 0.2 };
+
+// Load shapes. Saturation: closed loop, keep-alive connections, bounded by time and count.
+const SATURATE = QUICK ? { connections: 8, amount: 300 } : { connections: 32, durationS: 5, maxRequests: 600_000 };
+// Fixed rate: open loop at 1,000 requests/s; the first `warmup` requests are left out of the figures.
+const RATE = QUICK ? { rps: 1000, count: 300, warmup: 50 } : { rps: 1000, count: 11_000, warmup: 1000 };
+
+const NS = 'default';
+const CLIENT_ID = `spiffe://cluster.local/ns/${NS}/sa/bookinfo-productpage`;
+
+// ------------------------------------------------------------------ processes we start, and their end
+
+const children = new Set();
+const proxies = [];
+let tmp = null;
+let api = null;
+
+function pinnable() {
+  if (os.availableParallelism() < 2) return false;
+  return spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+}
+const PIN = pinnable();
+const pinPrefix = (cpu) => (PIN && cpu !== undefined ? ['taskset', '-c', String(cpu)] : []);
+
+/** Spawns a process (pinned to `cpu` when pinning is possible) and tracks it until it exits. */
+function startChild(argv, cpu) {
+  const full = [...pinPrefix(cpu), ...argv];
+  const child = spawn(full[0], full.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(child);
+  child.exitedP = new Promise((resolve) => child.on('exit', (code, signal) => {
+    children.delete(child);
+    resolve({ code, signal });
+  }));
+  child.on('error', () => children.delete(child));
+  return child;
+}
+
+async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  try { process.kill(child.pid, 'SIGTERM'); } catch { return; }
+  const t = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }, 3000);
+  await child.exitedP;
+  clearTimeout(t);
+}
+
+let cleaning = null;
+/** Stops every proxy and child process, then removes the temporary directory (once, whoever asks first). */
+function cleanup() {
+  cleaning ??= stopEverything();
+  return cleaning;
+}
+
+async function stopEverything() {
+  const errors = [];
+  if (api) {
+    // A proxy whose start was in flight may write its pid file just after a first pass: look twice.
+    const targets = proxies.splice(0);
+    for (let pass = 0; pass < 2; pass++) {
+      for (const t of targets) await api.stopProxy(t).catch((e) => errors.push(`${t.name}: ${e.message}`));
+      if (pass === 0) await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  for (const c of [...children]) await stopChild(c);
+  if (tmp && !KEEP) await fs.rm(tmp, { recursive: true, force: true });
+  else if (tmp) process.stderr.write(`files kept in ${tmp}\n`);
+  tmp = null;
+  if (errors.length) process.stderr.write(`could not stop every proxy:\n  ${errors.join('\n  ')}\n`);
+}
+
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${sig}: stopping every process the benchmark started\n`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+// ------------------------------------------------------------------ small helpers
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function freePorts(n, taken = new Set()) {
+  const out = [];
+  while (out.length < n) {
+    const p = await freePort();
+    if (!taken.has(p)) {
+      taken.add(p);
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+function readLine(stream, timeoutMs, what) {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`${what} printed nothing within ${timeoutMs} ms`)), timeoutMs);
+    stream.setEncoding('utf8');
+    stream.on('data', function onData(d) {
+      buf += d;
+      const i = buf.indexOf('\n');
+      if (i >= 0) {
+        clearTimeout(t);
+        stream.off('data', onData);
+        resolve(buf.slice(0, i));
+      }
+    });
+    stream.on('end', () => {
+      clearTimeout(t);
+      reject(new Error(`${what} exited before it was ready`));
+    });
+  });
+}
+
+/** The tiny app, listening on `count` ports; pinned to `cpu`. */
+async function startApp(count, cpu) {
+  const child = startChild([process.execPath, path.join(root, 'bench', 'lib-app.mjs'), ...Array(count).fill('0')], cpu);
+  const { ports } = JSON.parse(await readLine(child.stdout, 10_000, 'the benchmark app'));
+  return { child, pid: child.pid, ports };
+}
+
+/** Runs one bounded load (lib-load.mjs) on `cpu` and returns its JSON result. */
+async function runLoad(options, cpu) {
+  const child = startChild([process.execPath, path.join(root, 'bench', 'lib-load.mjs'), JSON.stringify(options)], cpu);
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => { out += d; });
+  const bound = ((options.durationS ?? 0) + (options.count ?? 0) / (options.rps ?? 1000)) * 1000 + 60_000;
+  const guard = setTimeout(() => stopChild(child), bound);
+  const { code } = await child.exitedP;
+  clearTimeout(guard);
+  const last = out.trim().split('\n').pop();
+  if (code !== 0 || !last) throw new Error(`the load generator exited ${code}: ${out.slice(0, 300)}`);
+  return JSON.parse(last);
+}
+
+function httpGet(port, urlPath, host) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let data = '';
+    s.setEncoding('utf8');
+    s.setTimeout(5000, () => s.destroy(new Error(`GET ${urlPath} on port ${port} timed out`)));
+    s.on('connect', () => s.write(`GET ${urlPath} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    s.on('data', (d) => { data += d; });
+    s.on('end', () => {
+      const [head, ...body] = data.split('\r\n\r\n');
+      resolve({ status: Number(head.slice(9, 12)), head, body: body.join('\r\n\r\n') });
+    });
+    s.on('error', reject);
+  });
+}
+
+// /proc readings: process groups (a proxy's master and its workers), memory, CPU time.
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+function procStat(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: rest[0], ppid: Number(rest[1]), pgrp: Number(rest[2]), ticks: Number(rest[11]) + Number(rest[12]) };
+  } catch {
+    return null;
+  }
+}
+
+function groupPids(pgid) {
+  const out = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const st = procStat(Number(e));
+    if (st && st.pgrp === pgid && st.state !== 'Z') out.push(Number(e));
+  }
+  return out.sort((a, b) => (a === pgid ? -1 : b === pgid ? 1 : a - b));
+}
+
+function kibField(file, field) {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(file, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+const PAGE = 4096;
+
+/**
+ * The physical pages resident in any of `pids`, each counted once (from /proc/<pid>/pagemap; the
+ * page frame numbers need root). This is what the processes occupy together, as a container's
+ * memory counts them; null when the frame numbers cannot be read.
+ */
+function residentUnion(pids) {
+  const frames = new Set();
+  for (const pid of pids) {
+    let maps;
+    let fd;
+    try {
+      maps = readFileSync(`/proc/${pid}/maps`, 'utf8');
+      fd = openSync(`/proc/${pid}/pagemap`, 'r');
+    } catch {
+      return null;
+    }
+    try {
+      for (const line of maps.split('\n')) {
+        const m = /^([0-9a-f]+)-([0-9a-f]+)/.exec(line);
+        if (!m || line.endsWith('[vsyscall]')) continue;
+        const first = Number(BigInt(`0x${m[1]}`) / BigInt(PAGE));
+        const pages = Number((BigInt(`0x${m[2]}`) - BigInt(`0x${m[1]}`)) / BigInt(PAGE));
+        const buf = Buffer.alloc(pages * 8);
+        const read = readSync(fd, buf, 0, buf.length, first * 8);
+        // Little-endian 64-bit entries as 32-bit halves: bit 63 = present, bits 0-54 = frame number.
+        const words = new Uint32Array(buf.buffer, buf.byteOffset, Math.floor(read / 4));
+        for (let i = 0; i + 1 < words.length; i += 2) {
+          const hi = words[i + 1];
+          if (!(hi & 0x80000000)) continue;
+          const pfn = (hi & 0x7fffff) * 4294967296 + words[i];
+          if (pfn === 0) return null;
+          frames.add(pfn);
+        }
+      }
+    } catch {
+      return null;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return (frames.size * PAGE) / 1048576;
+}
+
+/** RSS and PSS (MiB) of each process, their sums, and the union of their resident pages. */
+function memoryOf(pids) {
+  const each = pids.map((pid) => ({ pid, rss: kibField(`/proc/${pid}/status`, 'VmRSS') / 1024, pss: kibField(`/proc/${pid}/smaps_rollup`, 'Pss') / 1024 }));
+  const rss = each.reduce((a, b) => a + b.rss, 0);
+  return { each, rss, pss: each.reduce((a, b) => a + b.pss, 0), union: residentUnion(pids) ?? rss };
+}
+
+const cpuTicks = (pids) => pids.reduce((a, pid) => a + (procStat(pid)?.ticks ?? 0), 0);
+
+function pinGroup(pgid, cpu) {
+  if (!PIN) return;
+  for (const pid of groupPids(pgid)) {
+    const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`taskset could not pin process ${pid}: ${r.stderr}`);
+  }
+}
+
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
+const n0 = (v) => Math.round(v).toLocaleString('en-US');
+const f2 = (v) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
+const f3 = (v) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+const signed3 = (v) => (v >= 0 ? `+${f3(v)}` : f3(v));
+const say = (line = '') => process.stdout.write(`${line}\n`);
+
+// ------------------------------------------------------------------ the mesh, built as the control plane does
+
+async function loadApi() {
+  const needed = ['runtime/haproxy/index.js', 'mesh/model.js', 'mesh/ca.js', 'mesh/compiler.js', 'policy/load.js'].map((f) => path.join(dist, 'lib', f));
+  const missing = needed.filter((f) => !existsSync(f));
+  if (missing.length) throw new Error(`compiled code is missing (${path.relative(root, missing[0])}); run \`npm run build\` first`);
+  const imp = (f) => import(pathToFileURL(path.join(dist, 'lib', f)).href);
+  const [haproxy, model, ca, compiler, load] = await Promise.all(['runtime/haproxy/index.js', 'mesh/model.js', 'mesh/ca.js', 'mesh/compiler.js', 'policy/load.js'].map(imp));
+  return { ...haproxy, ...model, ...ca, ...compiler, ...load };
+}
+
+function loadPolicy(text) {
+  const { resources } = api.loadSources([{ path: 'bench.yaml', text, format: 'yaml', size: Buffer.byteLength(text) }], { defaultNamespace: NS });
+  return api.buildMeshModel(resources);
+}
+
+const workload = (name, app, version, replicas, sa) => `
+apiVersion: meshctl.dev/v1alpha1
+kind: Workload
+metadata: { name: ${name}, namespace: ${NS}, labels: { app: ${app}, version: ${version} } }
+spec: { command: [node, app.js], port: 9080, replicas: ${replicas}, serviceAccount: ${sa} }
+---`;
+const service = (name) => `
+apiVersion: v1
+kind: Service
+metadata: { name: ${name}, namespace: ${NS} }
+spec: { selector: { app: ${name} }, ports: [{ name: http, port: 9080 }] }
+---`;
+
+/** The demo's reviews routing: jason → v2, everyone else 80/20 (with the demo's retries and timeout). */
+function demoPolicy() {
+  return `${workload('productpage', 'productpage', 'v1', 1, 'bookinfo-productpage')}
+${workload('reviews-v1', 'reviews', 'v1', 1, 'bookinfo-reviews')}
+${workload('reviews-v2', 'reviews', 'v2', 1, 'bookinfo-reviews')}
+${service('productpage')}
+${service('reviews')}
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: ${NS} }
+spec:
+  host: reviews
+  trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } }
+  subsets:
+  - { name: v1, labels: { version: v1 } }
+  - { name: v2, labels: { version: v2 } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: ${NS} }
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{ headers: { end-user: { exact: jason } } }]
+    route: [{ destination: { host: reviews, subset: v2 } }]
+  - name: split
+    route:
+    - { destination: { host: reviews, subset: v1 }, weight: 80 }
+    - { destination: { host: reviews, subset: v2 }, weight: 20 }
+    retries: { attempts: 2, perTryTimeout: 2s }
+    timeout: 10s
+`;
+}
+
+/** `pods` pods of one service in two versions, and one route splitting between the two subsets. */
+function fleetPolicy(pods, [w1, w2]) {
+  const v1 = Math.ceil(pods / 2);
+  return `${workload('web-v1', 'web', 'v1', v1, 'web')}
+${workload('web-v2', 'web', 'v2', pods - v1, 'web')}
+${service('web')}
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: web, namespace: ${NS} }
+spec:
+  host: web
+  subsets:
+  - { name: v1, labels: { version: v1 } }
+  - { name: v2, labels: { version: v2 } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: web, namespace: ${NS} }
+spec:
+  hosts: [web]
+  http:
+  - name: split
+    route:
+    - { destination: { host: web, subset: v1 }, weight: ${w1} }
+    - { destination: { host: web, subset: v2 }, weight: ${w2} }
+`;
+}
+
+/**
+ * Gives every pod of `model` loopback ports (its app port from `appPorts`, in pod order), a
+ * directory and a certificate from `ca`.
+ */
+async function placePods(model, dir, ca, appPorts) {
+  const taken = new Set(appPorts);
+  const pods = [];
+  for (const [i, spec] of api.desiredPods(model).entries()) {
+    const [inbound, outbound, admin] = await freePorts(3, taken);
+    const pod = {
+      name: spec.name, namespace: spec.namespace, workload: spec.workload, labels: spec.labels, serviceAccount: spec.serviceAccount,
+      ports: { app: appPorts[i], inbound, outbound, admin },
+      paths: api.proxyPaths(path.join(dir, spec.name)),
+    };
+    await fs.mkdir(pod.paths.dir, { recursive: true, mode: 0o700 });
+    const cert = await api.issueWorkloadCertificate(ca, { namespace: pod.namespace, serviceAccount: pod.serviceAccount });
+    await api.writeWorkloadCertificate(cert, ca, pod.paths);
+    pods.push(pod);
+  }
+  return pods;
+}
+
+/** Starts the sidecars (applyProxyConfig: validate, write, start master-worker), `parallel` at a time. */
+async function startSidecars(pods, compiled, parallel) {
+  const queue = [...pods];
+  const worker = async () => {
+    for (let pod = queue.shift(); pod; pod = queue.shift()) {
+      proxies.push(pod);
+      const proxy = compiled.sidecars.find((s) => s.name === pod.name);
+      const r = await api.applyProxyConfig(pod, proxy, { timeoutMs: 30_000 });
+      if (r.action !== 'started') throw new Error(`sidecar ${pod.name}: expected a start, got ${r.action}`);
+      pod.pid = r.pid;
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+}
+
+// ------------------------------------------------------------------ 1. the demo's path against the app
+
+async function benchPath(ca) {
+  const dir = path.join(tmp, 'path');
+  const model = loadPolicy(demoPolicy());
+  const specs = api.desiredPods(model);
+  // One app process, on the server side's CPU, serves the three pods' app ports.
+  const app = await startApp(specs.length, 1);
+  const pods = await placePods(model, dir, ca, app.ports);
+  const compiled = api.compileMesh(model, { pods }, { revision: 1 });
+  await startSidecars(pods, compiled, 3);
+  const client = pods.find((p) => p.name === 'productpage-0');
+  const v1 = pods.find((p) => p.name === 'reviews-v1-0');
+  const servers = pods.filter((p) => p !== client);
+  pinGroup(client.pid, 0);
+  for (const p of servers) pinGroup(p.pid, 1);
+
+  // The path works, with mTLS: the app sees the caller's verified identity.
+  const who = await httpGet(client.ports.outbound, '/whoami', 'reviews');
+  if (who.status !== 200 || !who.body.endsWith(`URI=${CLIENT_ID}`)) throw new Error(`the mesh path does not work: ${who.status} ${who.head.split('\r\n')[0]} ${who.body}`);
+  const plain = await httpGet(v1.ports.app, '/', 'reviews');
+  if (plain.status !== 200) throw new Error(`the app does not answer directly: ${plain.status}`);
+
+  const targets = {
+    direct: { port: v1.ports.app, host: 'reviews', path: '/reviews/1' },
+    mesh: { port: client.ports.outbound, host: 'reviews', path: '/reviews/1' },
+  };
+  const order = (i) => (i % 2 ? ['mesh', 'direct'] : ['direct', 'mesh']);
+
+  say(`demo path: client → productpage-0 outbound :${client.ports.outbound} → mTLS → reviews-v1-0 / reviews-v2-0 inbound (80/20) → app`);
+  say(`direct:    client → app :${v1.ports.app}`);
+  say(PIN
+    ? 'pinning:   CPU 0 = load generator + outbound sidecar; CPU 1 = inbound sidecars + app (direct: generator on CPU 0, app on CPU 1)'
+    : 'pinning:   none (taskset missing or a single CPU): generator, sidecars and app share every CPU');
+  const procs = groupPids(client.pid).length;
+  say(`sidecars:  HAProxy master + ${procs - 1} worker${procs === 2 ? '' : 's'} (nbthread 1) each, a JSON access-log line per request, as the mesh runs them`);
+  say();
+
+  // Saturation.
+  if (!QUICK) for (const t of ['direct', 'mesh']) await runLoad({ mode: 'saturate', ...targets[t], connections: SATURATE.connections, durationS: 1, maxRequests: 200_000 }, 0);
+  const sat = { direct: [], mesh: [] };
+  for (let i = 0; i < RUNS; i++) {
+    for (const t of order(i)) {
+      const r = await runLoad({ mode: 'saturate', ...targets[t], ...SATURATE }, 0);
+      if (r.ok === 0) throw new Error(`no successful request at saturation (${t}): ${JSON.stringify(r)}`);
+      sat[t].push(r);
+    }
+  }
+  const satFailures = (t) => sat[t].reduce((a, r) => a + r.non2xx + r.errors + r.timeouts, 0);
+  const loadShape = SATURATE.amount ? `${SATURATE.amount} requests` : `${SATURATE.durationS} s`;
+  say(`throughput at saturation (autocannon, ${SATURATE.connections} keep-alive connections, ${loadShape} per run, ${RUNS} runs each):`);
+  for (const t of ['direct', 'mesh']) say(`  ${t.padEnd(6)} ${sat[t].map((r) => n0(r.rps)).join(' ')} req/s; failed ${satFailures(t)}`);
+  const satRatios = sat.mesh.map((r, i) => r.rps / sat.direct[i].rps);
+  say();
+
+  // Fixed rate, with the sidecars' memory and CPU read during the mesh runs.
+  const rate = { direct: [], mesh: [] };
+  const mem = { outbound: [], inbound: [], app: [] };
+  const cpu = { outbound: [], inbound: [], app: [] };
+  const appCpu = { direct: [] };
+  const runSeconds = RATE.count / RATE.rps;
+  for (let i = 0; i < RUNS; i++) {
+    for (const t of order(i)) {
+      const groups = { outbound: groupPids(client.pid), inbound: servers.flatMap((p) => groupPids(p.pid)), app: [app.pid] };
+      const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, cpuTicks(pids)]));
+      const started = process.hrtime.bigint();
+      let sample = null;
+      const sampler = t === 'mesh' ? setTimeout(() => {
+        sample = {
+          outbound: memoryOf(groupPids(client.pid)),
+          inbound: memoryOf(groupPids(v1.pid)),
+          app: memoryOf([app.pid]),
+        };
+      }, runSeconds * 750) : null;
+      const r = await runLoad({ mode: 'rate', ...targets[t], ...RATE }, 0);
+      clearTimeout(sampler);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const used = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, (cpuTicks(pids) - before[k]) / CLK_TCK / seconds]));
+      if (r.measured === 0) throw new Error(`no answer at the fixed rate (${t}): ${JSON.stringify(r)}`);
+      rate[t].push(r);
+      if (t === 'mesh') {
+        sample ??= { outbound: memoryOf(groupPids(client.pid)), inbound: memoryOf(groupPids(v1.pid)), app: memoryOf([app.pid]) };
+        for (const k of Object.keys(mem)) mem[k].push(sample[k]);
+        for (const k of Object.keys(cpu)) cpu[k].push(used[k]);
+      } else appCpu.direct.push(used.app);
+    }
+  }
+  const rateFailures = (t) => rate[t].reduce((a, r) => a + r.non2xx + r.errors, 0);
+  say(`latency at a fixed ${n0(RATE.rps)} req/s (open loop, ${n0(RATE.count)} requests per run, first ${n0(RATE.warmup)} not counted, ${RUNS} runs each), ms:`);
+  for (const t of ['direct', 'mesh']) {
+    say(`  ${t.padEnd(6)} p50 ${rate[t].map((r) => f3(r.p50)).join(' ')} | p99 ${rate[t].map((r) => f3(r.p99)).join(' ')} | achieved ${rate[t].map((r) => n0(r.achievedRps)).join(' ')} req/s; failed ${rateFailures(t)}; send lag p99 ${f3(median(rate[t].map((r) => r.sendLagP99)))}`);
+  }
+  const added = (q) => rate.mesh.map((r, i) => r[q] - rate.direct[i][q]);
+  say();
+  const m = (k, f) => median(mem[k].map((x) => x[f]));
+  say(`memory, read at 3/4 of each mesh run at ${n0(RATE.rps)} req/s (MiB):`);
+  say('  resident = pages resident in the master or its worker, each page once (as a container counts them);');
+  say('  sum = VmRSS of master + VmRSS of worker (counts the pages they share since the fork twice); PSS = proportional share');
+  for (const k of ['outbound', 'inbound']) {
+    const last = mem[k][mem[k].length - 1];
+    say(`  ${k.padEnd(8)} sidecar resident ${f2(m(k, 'union'))}; sum ${f2(m(k, 'rss'))} (${last.each.map((e, j) => `${j === 0 ? 'master' : 'worker'} ${f2(e.rss)}`).join(' + ')}); PSS ${f2(m(k, 'pss'))}`);
+  }
+  say(`  app (Node) resident ${f2(m('app', 'union'))}; PSS ${f2(m('app', 'pss'))}`);
+  say(`CPU at ${n0(RATE.rps)} req/s (vCPU): outbound sidecar ${f3(median(cpu.outbound))}, inbound sidecars ${f3(median(cpu.inbound))}, app ${f3(median(cpu.app))} (direct: app ${f3(median(appCpu.direct))})`);
+  say();
+
+  return {
+    direct: { rps: median(sat.direct.map((r) => r.rps)), p50: median(rate.direct.map((r) => r.p50)), p99: median(rate.direct.map((r) => r.p99)) },
+    mesh: { rps: median(sat.mesh.map((r) => r.rps)), p50: median(rate.mesh.map((r) => r.p50)), p99: median(rate.mesh.map((r) => r.p99)) },
+    throughputRatio: median(satRatios),
+    addedP50: median(added('p50')),
+    addedP99: median(added('p99')),
+    failures: satFailures('mesh') + rateFailures('mesh') + satFailures('direct') + rateFailures('direct'),
+    sidecarRss: Math.max(m('outbound', 'union'), m('inbound', 'union')),
+    sidecarRssSum: Math.max(m('outbound', 'rss'), m('inbound', 'rss')),
+    sidecarPss: Math.max(m('outbound', 'pss'), m('inbound', 'pss')),
+    appRss: m('app', 'union'),
+    sidecarCpu: Math.max(median(cpu.outbound), median(cpu.inbound)),
+    appCpu: median(appCpu.direct),
+  };
+}
+
+// ------------------------------------------------------------------ 2. a weight change to every sidecar
+
+async function benchApply(ca) {
+  const dir = path.join(tmp, 'apply');
+  let weights = [50, 50];
+  let revision = 1;
+  const model = loadPolicy(fleetPolicy(PODS, weights));
+  const specs = api.desiredPods(model);
+  const app = await startApp(specs.length, undefined);
+  const pods = await placePods(model, dir, ca, app.ports);
+  await startSidecars(pods, api.compileMesh(model, { pods }, { revision }), 4);
+  const routeId = `vs:${NS}:web:split`;
+
+  /** Compiles the new weights for `targets` (the whole mesh or one pod) and applies them; ms per phase. */
+  async function change(targets) {
+    revision += 1;
+    const w1 = 10 + ((revision * 37) % 81);
+    weights = [w1, 100 - w1];
+    const t0 = process.hrtime.bigint();
+    const next = loadPolicy(fleetPolicy(PODS, weights));
+    const compiled = targets.length === pods.length
+      ? api.compileMesh(next, { pods }, { revision }).sidecars
+      : targets.map((p) => api.compileSidecar(next, p, pods, { revision }));
+    const t1 = process.hrtime.bigint();
+    const results = await Promise.all(targets.map((p, i) => api.applyProxyConfig(p, compiled[i], { timeoutMs: 10_000 })));
+    const t2 = process.hrtime.bigint();
+    await Promise.all(targets.map((p) => api.waitForRevision(p.ports.admin, revision, { timeoutMs: 10_000 })));
+    const t3 = process.hrtime.bigint();
+    const wrong = results.filter((r) => r.action !== 'runtime');
+    if (wrong.length) throw new Error(`a weight change was not applied through the runtime API: ${wrong.map((r) => r.action).join(', ')}`);
+    const ms = (a, b) => Number(b - a) / 1e6;
+    return { compile: ms(t0, t1), push: ms(t1, t2), confirm: ms(t2, t3), total: ms(t0, t3) };
+  }
+
+  const one = [];
+  const all = [];
+  for (let i = 0; i < APPLY_ROUNDS; i++) {
+    if (i % 2) {
+      all.push(await change(pods));
+      one.push(await change([pods[0]]));
+    } else {
+      one.push(await change([pods[0]]));
+      all.push(await change(pods));
+    }
+  }
+  // A last change to all, then read every sidecar's weights back through the runtime API.
+  all.push(await change(pods));
+  const states = await Promise.all(pods.map((p) => new api.RuntimeApi(p.paths.runtimeSocket).meshState()));
+  const serving = states.filter((s) => s.revision === revision && JSON.stringify((s.routes.get(routeId) ?? []).map((b) => b.weight)) === JSON.stringify(weights)).length;
+  if (serving !== pods.length) throw new Error(`only ${serving} of ${pods.length} sidecars serve revision ${revision} with weights ${weights.join('/')}`);
+
+  const med = (list, k) => median(list.map((x) => x[k]));
+  say(`weight change through the runtime API (${PODS} pods: web v1 × ${Math.ceil(PODS / 2)}, v2 × ${PODS - Math.ceil(PODS / 2)}; one route, two subsets; ${APPLY_ROUNDS} rounds each), ms:`);
+  say(`  1 sidecar    total ${one.map((x) => f2(x.total)).join(' ')}; median compile ${f2(med(one, 'compile'))} + push ${f2(med(one, 'push'))} + confirm ${f2(med(one, 'confirm'))}`);
+  say(`  ${String(PODS).padEnd(2)} sidecars  total ${all.map((x) => f2(x.total)).join(' ')}; median compile ${f2(med(all, 'compile'))} + push ${f2(med(all, 'push'))} + confirm ${f2(med(all, 'confirm'))}`);
+  say(`  read back: ${serving}/${pods.length} sidecars serve revision ${revision} with weights ${weights.join('/')}`);
+  say();
+  return { one: med(one, 'total'), all: med(all, 'total') };
+}
+
+// ------------------------------------------------------------------ summary
+
+function summary(p, a, bin, load) {
+  const rows = [];
+  const row = (figure, baseline, measured, ratio, target, ok, note = '') => rows.push({ figure, baseline, measured, ratio, target, verdict: ok === null ? '' : ok ? 'ok' : 'MISSED', note });
+  const okTp = p.throughputRatio >= TARGETS.throughputRatio;
+  const okP99 = p.addedP99 <= TARGETS.addedP99Ms;
+  const okRss = p.sidecarRss <= TARGETS.sidecarRssMiB;
+  const okApply = a.all <= TARGETS.applyMs;
+  row('throughput, saturation', `direct ${n0(p.direct.rps)} req/s`, `${n0(p.mesh.rps)} req/s`, `${(p.throughputRatio * 100).toFixed(0)}% of direct`, `>= ${TARGETS.throughputRatio * 100}%`, okTp);
+  row('latency p50 @1,000 rps', `direct ${f3(p.direct.p50)} ms`, `${f3(p.mesh.p50)} ms`, `${signed3(p.addedP50)} ms added`, '', null);
+  row('latency p99 @1,000 rps', `direct ${f3(p.direct.p99)} ms`, `${f3(p.mesh.p99)} ms`, `${signed3(p.addedP99)} ms added`, `<= +${TARGETS.addedP99Ms} ms`, okP99, `Istio 1.20: +${ANCHORS.istioAddedP99Ms} ms`);
+  row('sidecar RSS @1,000 rps', `app ${f2(p.appRss)} MiB`, `${f2(p.sidecarRss)} MiB`, `${f2(p.sidecarRss / p.appRss)}x app`, `<= ${TARGETS.sidecarRssMiB} MiB`, okRss, `master+worker, shared pages once (sum ${f2(p.sidecarRssSum)}, PSS ${f2(p.sidecarPss)}); Istio Envoy: ${ANCHORS.istioSidecarMiB} MB`);
+  row('sidecar CPU @1,000 rps', `app ${f3(p.appCpu)} vCPU`, `${f3(p.sidecarCpu)} vCPU`, `${f2(p.sidecarCpu / p.appCpu)}x app`, '', null, `Istio 1.24: ${ANCHORS.istioSidecarVcpu} vCPU`);
+  row(`apply weights, ${PODS} pods`, `1 sidecar ${f2(a.one)} ms`, `${f2(a.all)} ms`, `${f2(a.all / a.one)}x one`, `<= ${TARGETS.applyMs} ms`, okApply);
+  const cols = ['figure', 'baseline', 'measured', 'ratio', 'target', 'verdict', 'note'];
+  const width = Object.fromEntries(cols.map((c) => [c, Math.max(c.length, ...rows.map((r) => r[c].length))]));
+  const fmtRow = (r) => cols.map((c) => r[c].padEnd(width[c])).join('  ').trimEnd();
+  say('== data plane summary ==');
+  say(`HAProxy ${bin.version.text}, Node ${process.version}, ${os.availableParallelism()} CPUs, load average ${load.start.map(f2).join(' ')} at start, ${load.end.map(f2).join(' ')} at end`);
+  say(`medians of ${RUNS} alternating runs per path${PIN ? '; CPU 0: load generator + outbound sidecar, CPU 1: inbound sidecars + app' : '; unpinned'}; ratios and added latency: medians of the per-run pairs`);
+  say(fmtRow(Object.fromEntries(cols.map((c) => [c, c]))));
+  for (const r of rows) say(fmtRow(r));
+  if (p.failures) say(`failed requests during the loads: ${p.failures}`);
+  const missed = [!okTp && 'throughput', !okP99 && 'added p99', !okRss && 'sidecar RSS', !okApply && 'apply'].filter(Boolean);
+  say(missed.length ? `targets missed: ${missed.join(', ')}` : 'every target met');
+  return missed.length || p.failures ? 1 : 0;
+}
+
+// ------------------------------------------------------------------ main
+
+async function main() {
+  api = await loadApi();
+  const bin = await api.findHaproxy();
+  const start = loadavg();
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'meshctl-bench-dp-'));
+  say(`meshctl data-plane benchmark${QUICK ? ' (quick mode: a smoke run, figures are not meaningful)' : ''}`);
+  say(`HAProxy ${bin.version.text} at ${bin.path}; Node ${process.version}; ${os.availableParallelism()} CPUs; load average ${start.map(f2).join(' ')}`);
+  say();
+  const ca = await api.createMeshCa();
+  const p = await benchPath(ca);
+  // The path's processes are stopped before the fleet starts: neither measurement disturbs the other.
+  for (const t of proxies.splice(0)) await api.stopProxy(t);
+  for (const c of [...children]) await stopChild(c);
+  const a = await benchApply(ca);
+  return summary(p, a, bin, { start, end: loadavg() });
+}
+
+let code = 2;
+try {
+  code = await main();
+} catch (err) {
+  // Interrupted: the measurement in progress fails because its processes were stopped; say nothing more.
+  if (!stopping) process.stderr.write(`benchmark failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  code = 2;
+} finally {
+  await cleanup();
+}
+process.exit(stopping ? 130 : code);
