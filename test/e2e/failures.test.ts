@@ -5,9 +5,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { hasStackTrace } from '../support/cli.js';
-import { freePort, makeHome, type E2eHome } from './support.js';
+import { BIN } from '../support/shared.js';
+import { request } from '../support/net.js';
+import { eventually, freePort, makeHome, type E2eHome } from './support.js';
 
 let h: E2eHome;
 before(async () => {
@@ -97,4 +100,36 @@ test('delete of a resource that does not exist: exit 1 with a sentence, exit 0 w
   const usage = await h.run(['delete', 'widgets', 'x']);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /"widgets" is not a resource type meshctl knows/);
+});
+
+test('logs --follow prints what an app writes as it writes it, until interrupted', async () => {
+  const file = path.join(h.dir, 'ticker.yaml');
+  await fs.writeFile(file, [
+    'apiVersion: meshctl.dev/v1alpha1',
+    'kind: Workload',
+    'metadata: {name: ticker, labels: {app: ticker}}',
+    'spec:',
+    "  command: [node, -e, \"let n = 0; require('node:http').createServer((q, s) => { console.log('request ' + (++n)); s.end('ok'); }).listen(Number(process.env.PORT), '127.0.0.1')\"]",
+    '  port: 8000',
+    '',
+  ].join('\n'));
+  assert.equal((await h.run(['apply', '-f', file])).code, 0);
+  const pods = JSON.parse((await h.run(['get', 'pods', 'ticker-0', '-o', 'json'])).stdout) as { ports: { app: number } };
+  const follower = spawn(process.execPath, [BIN, 'logs', 'ticker-0', '--follow', '--home', h.home], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  follower.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = new Promise<number | null>((resolve) => follower.on('exit', (code) => resolve(code)));
+  try {
+    // Requests straight to the app (on loopback) make it log while logs --follow runs.
+    for (let i = 1; i <= 3; i++) {
+      await request({ port: pods.ports.app, path: '/' });
+      await eventually(`"request ${i}" in the followed log`, () => out.includes(`request ${i}\n`), 15_000);
+    }
+  } finally {
+    follower.kill('SIGINT');
+  }
+  const timer = setTimeout(() => follower.kill('SIGKILL'), 10_000);
+  const code = await exited;
+  clearTimeout(timer);
+  assert.equal(code, 0, 'logs --follow did not end on SIGINT');
 });

@@ -88,7 +88,8 @@ export function homeLayout(root: string): HomeLayout {
  */
 export const MAX_SOCKET_PATH = 103;
 
-export function socketPathFits(layout: HomeLayout, longestPod = 'productpage-v1-10'): boolean {
-  const podSocket = path.join(layout.pod(longestPod).dir, 'admin.sock');
+export function socketPathFits(layout: HomeLayout, longestPod = 'productpage-v1-10-abcd'): boolean {
+  // The longest socket a proxy opens in its directory is `in-plain.sock`.
+  const podSocket = path.join(layout.pod(longestPod).dir, 'in-plain.sock');
   return Buffer.byteLength(layout.agentSocket) <= MAX_SOCKET_PATH && Buffer.byteLength(podSocket) <= MAX_SOCKET_PATH;
 }

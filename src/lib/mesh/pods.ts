@@ -6,6 +6,7 @@ import type { HomeLayout } from './home.js';
 import { PortAllocator } from './ports.js';
 import type { StoredResource } from './state.js';
 import { readJson, writeJsonAtomic } from './atomic-file.js';
+import { EXIT, MeshctlError } from '../errors.js';
 
 /** Identity of an ingress proxy when it calls pods (as Istio's default ingress gateway). */
 export const GATEWAY_SERVICE_ACCOUNT = 'istio-ingressgateway-service-account';
@@ -93,6 +94,14 @@ export async function place(model: MeshModel, previous: Placement): Promise<Plac
       ports,
       createdAt: before?.createdAt ?? now,
     });
+  }
+  const seen = new Map<string, string>();
+  for (const p of pods) {
+    const other = seen.get(p.name);
+    if (other !== undefined) {
+      throw new MeshctlError(`Workloads ${other}/${p.workload} and ${p.namespace}/${p.workload} both make a pod named ${p.name}; pod names must be unique across namespaces in the local mesh, so rename one of the Workloads.`, EXIT.usage);
+    }
+    seen.set(p.name, p.namespace);
   }
   const gateways: GatewayRecord[] = [];
   for (const g of model.gateways) {

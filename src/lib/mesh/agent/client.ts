@@ -13,6 +13,8 @@ import type { Method, Requests, ResponseMessage } from './protocol.js';
 /** The agent's entry, beside this file once compiled. */
 export const AGENT_ENTRY = fileURLToPath(new URL('./main.js', import.meta.url));
 
+const AGENT_LOG_ROTATE_BYTES = 10 * 1024 * 1024;
+
 export class AgentUnreachable extends Error {
   override name = 'AgentUnreachable';
 }
@@ -84,6 +86,9 @@ async function logTail(file: string, lines = 5): Promise<string> {
 /** Starts the agent detached from this process and waits until it answers. */
 export async function startAgent(layout: HomeLayout, timeoutMs = 20_000): Promise<void> {
   await fs.mkdir(layout.agentDir, { recursive: true, mode: 0o700 });
+  // One previous log is kept; a long-lived mesh's agent log does not grow without bound.
+  const size = await fs.stat(layout.agentLog).then((s) => s.size, () => 0);
+  if (size > AGENT_LOG_ROTATE_BYTES) await fs.rename(layout.agentLog, `${layout.agentLog}.1`).catch(() => undefined);
   const log = openSync(layout.agentLog, 'a', 0o600);
   let exited: string | null = null;
   try {
