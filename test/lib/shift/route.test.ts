@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MeshctlError } from '../../../src/lib/errors.js';
+import { CANARY_ROUTE, resolveShiftRoute, storedWeights, withShiftWeights, findVirtualService } from '../../../src/lib/shift/route.js';
+import { modelOf } from '../../../src/lib/mesh/pods.js';
+import { shiftPolicy, storedResources } from '../../support/shift-policy.js';
+
+const usage = (fn: () => unknown, pattern: RegExp) => assert.throws(fn, (err: unknown) => err instanceof MeshctlError && err.exitCode === 2 && pattern.test(err.message));
+const resolve = (policy: string, o: { host?: string; to: string; from?: string; route?: string }) => resolveShiftRoute(storedResources(policy), { host: o.host ?? 'reviews', namespace: 'default', to: o.to, from: o.from, route: o.route });
+
+test("finds HOST's split route; --from defaults to the subset with the most traffic", () => {
+  const r = resolve(shiftPolicy({ route: { v1: 30, v2: 70 } }), { to: 'v3' });
+  assert.equal(r.route.host, 'reviews.default.svc.cluster.local');
+  assert.deepEqual(r.route.virtualService, { namespace: 'default', name: 'reviews' });
+  assert.equal(r.route.index, 0);
+  assert.equal(r.route.name, 'split');
+  assert.equal(r.route.from, 'v2');
+  assert.equal(r.addsDestination, true);
+  assert.deepEqual(r.baseline, { v1: 30, v2: 70, v3: 0 });
+  assert.deepEqual(r.route.destinations, ['v1', 'v2', 'v3']);
+  assert.deepEqual(r.subsets, ['v1', 'v2', 'v3', 'v4']);
+  const fq = resolve(shiftPolicy(), { host: 'reviews.default.svc.cluster.local', to: 'v2' });
+  assert.equal(fq.route.from, 'v1');
+  assert.equal(fq.addsDestination, false);
+});
+
+test('a route of one unweighted destination holds all the traffic', () => {
+  const r = resolve(shiftPolicy({ route: { v1: null } }), { to: 'v2' });
+  assert.deepEqual(r.baseline, { v1: 100, v2: 0 });
+});
+
+test('an unknown host, an unknown subset, a host without a VirtualService: each a sentence, exit 2', () => {
+  usage(() => resolve(shiftPolicy(), { host: 'reviewz', to: 'v2' }), /No Service, ServiceEntry or VirtualService of the mesh is host reviewz \(reviewz\.default\.svc\.cluster\.local\)/);
+  usage(() => resolve(shiftPolicy(), { to: 'v9' }), /DestinationRule default\/reviews defines no subset v9 of reviews \(it defines v1, v2, v3, v4\); pass one of them to --to\./);
+  usage(() => resolve(shiftPolicy(), { to: 'v2', from: 'v8' }), /no subset v8 .* --from/);
+  usage(() => resolve(shiftPolicy(), { host: 'caller', to: 'v2' }), /No VirtualService routes host caller inside the mesh/);
+  usage(() => resolve(shiftPolicy(), { to: 'v2', from: 'v2' }), /--from and --to both name subset v2/);
+  usage(() => resolve(shiftPolicy(), { to: 'v4' }), /Subset v4 of reviews selects no pod \(labels version=v4\)/);
+});
+
+test('a VirtualService without a route to its subsets is refused with what to add', () => {
+  const text = shiftPolicy().replace(/  - name: split\n    route:\n[\s\S]*$/, '  - name: plain\n    route:\n    - { destination: { host: reviews } }\n');
+  usage(() => resolve(text, { to: 'v2' }), /VirtualService default\/reviews has no http route whose destinations are subsets of reviews; add one \(e\.g\. route: \[\{destination: \{host: reviews, subset: v1\}\}\]\) and apply it before shifting\./);
+});
+
+test('several split routes need --route; a header route to one subset is not a split', () => {
+  const two = shiftPolicy({ extraRoutes: '  - name: api\n    match: [{ uri: { prefix: /api } }]\n    route:\n    - { destination: { host: reviews, subset: v1 }, weight: 50 }\n    - { destination: { host: reviews, subset: v2 }, weight: 50 }\n' });
+  usage(() => resolve(two, { to: 'v2' }), /has 2 http routes to subsets of reviews \(0 \(api\), 1 \(split\)\); choose one with --route NAME or --route INDEX/);
+  assert.equal(resolve(two, { to: 'v2', route: 'split' }).route.index, 1);
+  assert.equal(resolve(two, { to: 'v2', route: '0' }).route.name, 'api');
+  usage(() => resolve(two, { to: 'v2', route: 'nope' }), /has no http route named or numbered nope/);
+  const jason = shiftPolicy({ extraRoutes: '  - name: jason\n    match: [{ headers: { end-user: { exact: jason } } }]\n    route: [{ destination: { host: reviews, subset: v2 } }]\n' });
+  assert.equal(resolve(jason, { to: 'v2' }).route.name, 'split');
+});
+
+test('withShiftWeights sets the weights, adds the new subset, and inserts (then removes) the header-canary route', () => {
+  const stored = storedResources(shiftPolicy({ route: { v1: null }, extraRoutes: '  - match: [{ uri: { prefix: /admin } }]\n    route: [{ destination: { host: reviews, subset: v1 } }]\n' }));
+  const r = resolveShiftRoute(stored, { host: 'reviews', namespace: 'default', to: 'v2' });
+  assert.equal(r.route.index, 1);
+  const vs = findVirtualService(stored, r.route.virtualService)!;
+  const step = withShiftWeights(vs, r.route, { v1: 75, v2: 25 }, null);
+  assert.deepEqual(storedWeights([step], r.route), { v1: 75, v2: 25 });
+  const canary = withShiftWeights(step, r.route, { v1: 100, v2: 0 }, { name: 'x-canary', value: 'yes' });
+  const http = (canary.spec as { http: { name?: string; match?: unknown; route: unknown[] }[] }).http;
+  assert.deepEqual(http.map((h) => h.name ?? ''), ['', CANARY_ROUTE, 'split']);
+  assert.deepEqual(http[1].match, [{ headers: { 'x-canary': { exact: 'yes' } } }]);
+  assert.deepEqual(http[1].route, [{ destination: { host: 'reviews', subset: 'v2' } }]);
+  assert.deepEqual(storedWeights([canary], r.route), { v1: 100, v2: 0 });
+  // The model compiles the canary route before the shifted one.
+  const model = modelOf([canary]);
+  assert.equal(model.virtualServices[0].http[1].name, CANARY_ROUTE);
+  const back = withShiftWeights(canary, r.route, { v1: 100, v2: 0 }, null);
+  assert.deepEqual((back.spec as { http: { name?: string }[] }).http.map((h) => h.name ?? ''), ['', 'split']);
+  // The stored object is never changed in place.
+  assert.equal((vs.spec as { http: unknown[] }).http.length, 2);
+});
+
+test('a header canary keeps the shifted route own matches and adds the header to each', () => {
+  const text = shiftPolicy().replace('  - name: split\n', '  - name: split\n    match: [{ uri: { prefix: /a } }, { uri: { prefix: /b } }]\n');
+  const stored = storedResources(text);
+  const r = resolveShiftRoute(stored, { host: 'reviews', namespace: 'default', to: 'v2' });
+  const canary = withShiftWeights(findVirtualService(stored, r.route.virtualService)!, r.route, r.baseline, { name: 'end-user', value: 'bob' });
+  assert.deepEqual((canary.spec as { http: { match: unknown }[] }).http[0].match, [
+    { uri: { prefix: '/a' }, headers: { 'end-user': { exact: 'bob' } } },
+    { uri: { prefix: '/b' }, headers: { 'end-user': { exact: 'bob' } } },
+  ]);
+});

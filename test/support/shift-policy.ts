@@ -1,0 +1,75 @@
+// Policy for traffic-shift tests: a caller and reviews v1/v2/v3 as Workloads, reviews' subsets, and a
+// VirtualService whose catch-all route the shifts move. Also as stored resources, for tests without a mesh.
+import { loadSources } from '../../src/lib/policy/load.js';
+import { toStored } from '../../src/lib/mesh/apply.js';
+import type { StoredResource } from '../../src/lib/mesh/state.js';
+
+export interface ShiftPolicyOptions {
+  /** The catch-all route's destinations, subset → weight (omitted weight: as written without one). */
+  route?: Record<string, number | null>;
+  /** http routes before the catch-all one (YAML list items, indented by two spaces). */
+  extraRoutes?: string;
+  /** Command of every app (the same for all; behaviour comes from env). */
+  command?: string[];
+  /** Env of each reviews version. */
+  env?: Record<string, Record<string, string>>;
+  callerReplicas?: number;
+  /** Leave the reviews-v3 Workload out (subset v3 then selects no pod). */
+  withoutV3?: boolean;
+}
+
+export function shiftPolicy(o: ShiftPolicyOptions = {}): string {
+  const route = o.route ?? { v1: 100, v2: 0 };
+  const command = JSON.stringify(o.command ?? ['node', 'app.js']);
+  const workload = (name: string, labels: string, sa: string, replicas = 1, env: Record<string, string> = {}) => `
+apiVersion: meshctl.dev/v1alpha1
+kind: Workload
+metadata: { name: ${name}, namespace: default, labels: { ${labels} } }
+spec: { command: ${command}, env: ${JSON.stringify(env)}, port: 9080, replicas: ${replicas}, serviceAccount: ${sa} }
+---`;
+  const versions = (o.withoutV3 ? ['v1', 'v2'] : ['v1', 'v2', 'v3'])
+    .map((v) => workload(`reviews-${v}`, `app: reviews, version: ${v}`, 'reviews', 1, { VERSION: v, ...(o.env?.[v] ?? {}) }))
+    .join('\n');
+  const destinations = Object.entries(route)
+    .map(([subset, weight]) => `    - { destination: { host: reviews, subset: ${subset} }${weight === null ? '' : `, weight: ${weight}`} }`)
+    .join('\n');
+  return `${workload('caller', 'app: caller, version: v1', 'caller', o.callerReplicas ?? 1, { VERSION: 'caller' })}
+${versions}
+apiVersion: v1
+kind: Service
+metadata: { name: caller, namespace: default }
+spec: { selector: { app: caller }, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: reviews, namespace: default }
+spec: { selector: { app: reviews }, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: default }
+spec:
+  host: reviews
+  subsets:
+  - { name: v1, labels: { version: v1 } }
+  - { name: v2, labels: { version: v2 } }
+  - { name: v3, labels: { version: v3 } }
+  - { name: v4, labels: { version: v4 } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http:
+${o.extraRoutes ?? ''}  - name: split
+    route:
+${destinations}
+`;
+}
+
+/** The stored form of policy text, as the mesh home keeps it. */
+export function storedResources(text: string): StoredResource[] {
+  const { resources } = loadSources([{ path: 'mesh.yaml', text, format: 'yaml', size: Buffer.byteLength(text) }], { defaultNamespace: 'default' });
+  return resources.map(toStored);
+}
