@@ -1,0 +1,515 @@
+// The shift's state machine. Phases: planned → progressing (a step's weights served, its analysis
+// pending) → progressing at the next step, held (waiting for a person), promoted, rolled_back or aborted.
+// Every change of weights is bracketed by two writes of the record: the change as pending, then as done;
+// so after a crash at any moment every proxy serves either the previous weights or the new ones, both
+// weights of the plan, and --resume finishes the pending change.
+import { randomUUID } from 'node:crypto';
+import type { ProcessIdentity } from '../mesh/processes.js';
+import { evaluateGates, subsetFigures, type GateCheck, type AnalysisOutcome, type SubsetFigures } from './gates.js';
+import type { AnalysisEvent, EventType, ShiftEvent } from './events.js';
+import { planDurations, sameWeights, splitWeights, stepLabel, weightsText, type ShiftPlan, type Weights } from './plan.js';
+import type { ShiftRoute } from './route.js';
+import { currentOwner, ownerAlive, sameOwner, type ControlRequest, type ShiftStore } from './store.js';
+import type { ServedWeights, ShiftTarget } from './target.js';
+
+export const SHIFT_API_VERSION = 'meshctl.dev/v1alpha1';
+
+export type Phase = 'planned' | 'progressing' | 'held' | 'promoted' | 'rolled_back' | 'aborted';
+
+export const TERMINAL_PHASES: readonly Phase[] = ['promoted', 'rolled_back', 'aborted'];
+
+export interface ShiftOwner extends ProcessIdentity {
+  since: string;
+}
+
+export interface AnalysisRecord {
+  at: string;
+  /** Plan step index (0-based). */
+  cursor: number;
+  outcome: AnalysisOutcome | 'weights_changed';
+  windowMs: number;
+  canary: SubsetFigures;
+  stable: SubsetFigures;
+  checks: GateCheck[];
+  failedChecks: number;
+  reason: string | null;
+}
+
+export interface HistoryEntry {
+  at: string;
+  event: EventType;
+  /** Plan step index (0-based; -1 before the first step). */
+  cursor: number;
+  weights: Weights;
+  reason?: string;
+  by?: string;
+}
+
+/** A change of weights written down before it is made. */
+export interface PendingChange {
+  event: 'step' | 'rolled_back' | 'aborted';
+  cursor: number;
+  weights: Weights;
+  decidedAt: string;
+  reason?: string;
+  by?: string;
+}
+
+export interface ShiftRecord {
+  apiVersion: typeof SHIFT_API_VERSION;
+  kind: 'RouteShift';
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+  route: ShiftRoute;
+  plan: ShiftPlan;
+  /** The route's weights before the shift, at each step, and after a rollback. */
+  weights: { baseline: Weights; steps: Weights[]; rollback: Weights };
+  phase: Phase;
+  /** Plan step the route is at (0-based); -1 before the first step. */
+  cursor: number;
+  /** The weights the shift last set (what every proxy serves once no change is pending). */
+  served: Weights;
+  /** When the current analysis window started (the step's weights were in place, or the last analysis). */
+  windowStartedAt: string | null;
+  failedChecks: number;
+  pending: PendingChange | null;
+  /** The meshctl process running the shift; null while held or ended. */
+  owner: ShiftOwner | null;
+  /** Why the shift is held, rolled back or aborted. */
+  reason: string | null;
+  manual: boolean;
+  /** The most recent analyses, oldest first. */
+  analyses: AnalysisRecord[];
+  history: HistoryEntry[];
+}
+
+const MAX_ANALYSES = 50;
+
+export function isTerminal(record: Pick<ShiftRecord, 'phase'>): boolean {
+  return TERMINAL_PHASES.includes(record.phase);
+}
+
+/** A new record: nothing changed yet. */
+export function newRecord(route: ShiftRoute, plan: ShiftPlan, baseline: Weights, options: { manual: boolean; owner: ShiftOwner | null }): ShiftRecord {
+  const now = new Date().toISOString();
+  const steps = plan.steps.map((s) => (s.kind === 'weight' ? splitWeights(baseline, route.from, route.to, s.weight) : { ...baseline }));
+  const rollback = splitWeights(baseline, route.from, route.to, 0);
+  return {
+    apiVersion: SHIFT_API_VERSION,
+    kind: 'RouteShift',
+    id: randomUUID(),
+    createdAt: now,
+    updatedAt: now,
+    route,
+    plan,
+    weights: { baseline: { ...baseline }, steps, rollback },
+    phase: 'planned',
+    cursor: -1,
+    served: { ...baseline },
+    windowStartedAt: null,
+    failedChecks: 0,
+    pending: null,
+    owner: options.owner,
+    reason: null,
+    manual: options.manual,
+    analyses: [],
+    history: [{ at: now, event: 'planned', cursor: -1, weights: { ...baseline } }],
+  };
+}
+
+/** Every set of weights the plan may leave the proxies serving (before, each step, after a rollback). */
+export function planWeights(record: ShiftRecord): { cursor: number | 'rollback'; weights: Weights }[] {
+  return [
+    { cursor: -1, weights: record.weights.baseline },
+    ...record.weights.steps.map((weights, cursor) => ({ cursor, weights })),
+    { cursor: 'rollback' as const, weights: record.weights.rollback },
+  ];
+}
+
+/** The header-canary route is in place while the shift is at a header step. */
+export function headerOf(record: ShiftRecord, cursor = record.cursor): { name: string; value: string } | null {
+  if (isTerminal(record) && cursor === record.cursor) return null;
+  const step = record.plan.steps[cursor];
+  return step?.kind === 'header' && step.header ? step.header : null;
+}
+
+export type Decision =
+  | { kind: 'next' }
+  | { kind: 'promote' }
+  | { kind: 'retry'; reason: string }
+  | { kind: 'hold'; reason: string }
+  | { kind: 'rollback'; reason: string };
+
+/**
+ * What follows an analysis. `failedChecks` already counts this analysis. A failed check keeps the
+ * step and analyses again until the threshold; no traffic is its own outcome (--on-no-traffic).
+ */
+export function decide(record: Pick<ShiftRecord, 'plan' | 'cursor' | 'failedChecks'>, outcome: AnalysisOutcome | 'weights_changed', reason: string | null): Decision {
+  const last = record.cursor >= record.plan.steps.length - 1;
+  const at = record.plan.steps[record.cursor] ? stepLabel(record.plan.steps[record.cursor]) : 'the start';
+  const gates = record.plan.gates;
+  if (outcome === 'weights_changed') return { kind: 'hold', reason: reason ?? 'the weights changed outside the shift' };
+  if (outcome === 'no_traffic') {
+    if (gates.onNoTraffic === 'hold') return { kind: 'hold', reason: `${reason} at ${at}` };
+    if (gates.onNoTraffic === 'rollback') return { kind: 'rollback', reason: `${reason} at ${at}` };
+    return last ? { kind: 'promote' } : { kind: 'next' };
+  }
+  if (outcome === 'failed') {
+    const n = record.failedChecks;
+    const text = `${reason} at ${at} for ${n} check${n === 1 ? '' : 's'}`;
+    return n >= gates.failureThreshold ? { kind: 'rollback', reason: text } : { kind: 'retry', reason: text };
+  }
+  return last ? { kind: 'promote' } : { kind: 'next' };
+}
+
+export type InterruptChoice = 'hold' | 'rollback';
+export type ManualChoice = 'continue' | 'hold' | 'rollback';
+
+export interface Progress {
+  record: ShiftRecord;
+  remainingMs: number;
+  canary: SubsetFigures;
+  stable: SubsetFigures;
+}
+
+export interface RunnerIo {
+  target: ShiftTarget;
+  store: ShiftStore;
+  emit(event: ShiftEvent): void;
+  /** About once a second while waiting for an analysis. */
+  tick?(progress: Progress): void;
+  /** --manual: asked before each step, with the last analysis. */
+  ask?(record: ShiftRecord, next: number): Promise<ManualChoice>;
+  /** After Ctrl-C: hold or roll back. */
+  onInterrupt(): Promise<InterruptChoice>;
+  /** A line for the person watching (warnings). */
+  note?(line: string): void;
+  /** How a person continues a held shift. */
+  resumeCommand: string;
+  tickMs?: number;
+}
+
+export interface RunResult {
+  phase: Phase;
+  reason: string | null;
+  interrupted: boolean;
+}
+
+export class ShiftTakenOver extends Error {
+  override name = 'ShiftTakenOver';
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Runs a shift from its record to an end: promoted, rolled back, aborted, held, or interrupted. */
+export class ShiftRunner {
+  private interrupted = false;
+  private wake: (() => void) | null = null;
+  private lastTick = 0;
+
+  constructor(public record: ShiftRecord, private readonly io: RunnerIo) {}
+
+  /** Ctrl-C: the runner stops at the next safe point (never in the middle of a change of weights). */
+  interrupt(): void {
+    this.interrupted = true;
+    this.wake?.();
+  }
+
+  private get steps(): number {
+    return this.record.plan.steps.length;
+  }
+
+  private base(type: EventType, weights = this.record.served, cursor = this.record.cursor): { type: EventType; time: string; shift: string; host: string; step: number; steps: number; weights: Weights } {
+    return { type, time: new Date().toISOString(), shift: this.record.id, host: this.record.route.host, step: cursor + 1, steps: this.steps, weights: { ...weights } };
+  }
+
+  /** Writes the record under the home's lock, after checking that this process still runs the shift. */
+  private async persist(mutate?: (r: ShiftRecord) => void): Promise<void> {
+    await this.io.store.locked(async () => {
+      await this.checkOwner();
+      mutate?.(this.record);
+      await this.io.store.write(this.record);
+    });
+  }
+
+  private async checkOwner(): Promise<void> {
+    const disk = await this.io.store.read();
+    if (!disk || disk.id !== this.record.id || (this.record.owner && !sameOwner(disk.owner, this.record.owner))) {
+      throw new ShiftTakenOver(`The shift of ${this.record.route.host} was taken over by another meshctl process; this one stops.`);
+    }
+  }
+
+  /**
+   * One change of weights: the record says what is about to change, every proxy gets the weights, the
+   * record says it changed; then the applied VirtualService records them (outside the lock, through the agent).
+   */
+  private async change(
+    change: Omit<PendingChange, 'decidedAt'>,
+    decidedAtMs: number,
+    after: (r: ShiftRecord) => void,
+    served: (servedMs: number, proxies: number) => void,
+  ): Promise<void> {
+    const headerBefore = headerOf(this.record);
+    const headerAfter = change.event === 'step' ? headerOf(this.record, change.cursor) : null;
+    // Adding or removing a header route takes the proxies' reload: it is in place once stored.
+    const structural = Boolean(headerBefore) !== Boolean(headerAfter);
+    let proxies = 0;
+    await this.io.store.locked(async () => {
+      await this.checkOwner();
+      this.record.pending = { ...change, decidedAt: iso(decidedAtMs) };
+      await this.io.store.write(this.record);
+      const report = await this.io.target.writeWeights(change.weights);
+      proxies = report.served.length + report.notRunning.length;
+      if (!structural) served(Date.now() - decidedAtMs, proxies);
+      if (report.notRunning.length) this.io.note?.(`${report.notRunning.join(', ')} ${report.notRunning.length === 1 ? 'does' : 'do'} not run: ${report.notRunning.length === 1 ? 'it serves' : 'they serve'} the new weights once started.`);
+      this.record.pending = null;
+      this.record.cursor = change.cursor;
+      this.record.served = { ...change.weights };
+      this.record.windowStartedAt = iso(Date.now());
+      this.record.history.push({ at: iso(Date.now()), event: change.event, cursor: change.cursor, weights: { ...change.weights }, ...(change.reason ? { reason: change.reason } : {}), ...(change.by ? { by: change.by } : {}) });
+      after(this.record);
+      await this.io.store.write(this.record);
+    });
+    try {
+      await this.io.target.storeWeights(change.weights, headerAfter);
+    } catch (err) {
+      if (structural) throw err;
+      // The proxies serve the weights; the applied VirtualService catches up at the next change.
+      this.io.note?.(`The applied VirtualService could not be updated (${(err as Error).message.replace(/\.$/, '')}); the proxies serve the new weights.`);
+    }
+    if (structural) served(Date.now() - decidedAtMs, proxies);
+    if (change.event === 'step') {
+      // The window starts once everything is in place.
+      await this.persist((r) => { r.windowStartedAt = iso(Date.now()); });
+    }
+  }
+
+  private async toStep(cursor: number, by?: string): Promise<void> {
+    const weights = this.record.weights.steps[cursor];
+    const step = this.record.plan.steps[cursor];
+    await this.change({ event: 'step', cursor, weights, ...(by ? { by } : {}) }, Date.now(), (r) => {
+      r.phase = 'progressing';
+      r.reason = null;
+    }, (servedMs, proxies) => {
+      this.io.emit({ ...this.base('step', weights, cursor), type: 'step', kind: step.kind, label: stepLabel(step), servedMs, proxies, ...(by ? { by } : {}) });
+    });
+  }
+
+  private async rollBack(reason: string, event: 'rolled_back' | 'aborted', by?: string, decidedAtMs = Date.now()): Promise<RunResult> {
+    const decidedAt = iso(decidedAtMs);
+    await this.change({ event, cursor: this.record.cursor, weights: this.record.weights.rollback, reason, ...(by ? { by } : {}) }, decidedAtMs, (r) => {
+      r.phase = event;
+      r.reason = reason;
+      r.owner = null;
+    }, (servedMs) => {
+      if (event === 'rolled_back') this.io.emit({ ...this.base('rolled_back', this.record.weights.rollback), type: 'rolled_back', reason, decidedAt, servedMs });
+      else this.io.emit({ ...this.base('aborted', this.record.weights.rollback), type: 'aborted', reason, decidedAt, servedMs, ...(by ? { by } : {}) });
+    });
+    return { phase: event, reason, interrupted: false };
+  }
+
+  private async hold(reason: string): Promise<RunResult> {
+    await this.persist((r) => {
+      r.phase = 'held';
+      r.reason = reason;
+      r.owner = null;
+      r.history.push({ at: iso(Date.now()), event: 'hold', cursor: r.cursor, weights: { ...r.served }, reason });
+    });
+    this.io.emit({ ...this.base('hold'), type: 'hold', reason, resume: this.io.resumeCommand });
+    return { phase: 'held', reason, interrupted: false };
+  }
+
+  private async promoted(by?: string): Promise<RunResult> {
+    await this.persist((r) => {
+      r.phase = 'promoted';
+      r.reason = null;
+      r.owner = null;
+      r.history.push({ at: iso(Date.now()), event: 'promoted', cursor: r.cursor, weights: { ...r.served }, ...(by ? { by } : {}) });
+    });
+    this.io.emit({ ...this.base('promoted'), type: 'promoted', durationMs: Date.now() - Date.parse(this.record.createdAt), ...(by ? { by } : {}) });
+    return { phase: 'promoted', reason: null, interrupted: false };
+  }
+
+  private async onInterrupted(): Promise<RunResult> {
+    const choice = await this.io.onInterrupt();
+    const at = this.record.cursor >= 0 ? `step ${this.record.cursor + 1} of ${this.steps}` : 'the start';
+    const result = choice === 'rollback'
+      ? await this.rollBack(`rolled back by hand (interrupted at ${at})`, 'rolled_back')
+      : await this.hold(`interrupted at ${at}`);
+    return { ...result, interrupted: true };
+  }
+
+  /** Reads the figures of the current window and judges them; also checks the proxies still serve the step's weights. */
+  private async analyse(): Promise<AnalysisRecord> {
+    const until = Date.now();
+    const since = Date.parse(this.record.windowStartedAt ?? iso(until));
+    const { route } = this.record;
+    const [figures, served] = await Promise.all([this.io.target.readFigures(since, until), this.io.target.readWeights()]);
+    const canary = subsetFigures(figures, route.host, route.to);
+    const stable = subsetFigures(figures, route.host, route.from);
+    const drift = served.filter((s) => s.weights && !sameWeights(s.weights, this.record.served));
+    let outcome: AnalysisRecord['outcome'];
+    let reason: string | null;
+    let checks: GateCheck[];
+    if (drift.length) {
+      outcome = 'weights_changed';
+      checks = [];
+      const d = drift[0];
+      reason = `the weights changed outside the shift: ${d.proxy} serves ${weightsText(d.weights!, route.destinations)} where the shift set ${weightsText(this.record.served, route.destinations)}${drift.length > 1 ? ` (and ${drift.length - 1} more)` : ''}`;
+    } else {
+      const verdict = evaluateGates(canary, this.record.plan.gates, until - since);
+      outcome = verdict.outcome;
+      reason = verdict.reason;
+      checks = verdict.checks;
+    }
+    const failedChecks = this.record.failedChecks + (outcome === 'failed' ? 1 : 0);
+    const analysis: AnalysisRecord = { at: iso(until), cursor: this.record.cursor, outcome, windowMs: until - since, canary, stable, checks, failedChecks, reason };
+    await this.persist((r) => {
+      r.failedChecks = failedChecks;
+      r.windowStartedAt = iso(until);
+      r.analyses = [...r.analyses, analysis].slice(-MAX_ANALYSES);
+    });
+    const event: AnalysisEvent = {
+      ...this.base('analysis'),
+      type: 'analysis',
+      outcome,
+      windowMs: analysis.windowMs,
+      canary,
+      stable,
+      checks,
+      failedChecks,
+      failureThreshold: this.record.plan.gates.failureThreshold,
+      reason,
+    };
+    this.io.emit(event);
+    return analysis;
+  }
+
+  /** Waits for the end of the window; returns early on Ctrl-C or a request from route promote / abort. */
+  private async waitWindow(): Promise<'elapsed' | 'interrupted' | ControlRequest> {
+    const due = Date.parse(this.record.windowStartedAt ?? iso(Date.now())) + this.record.plan.intervalMs;
+    const tickMs = this.io.tickMs ?? 200;
+    for (;;) {
+      if (this.interrupted) return 'interrupted';
+      const request = await this.io.store.readRequest();
+      if (request) return request;
+      const now = Date.now();
+      if (now >= due) return 'elapsed';
+      if (this.io.tick && now - this.lastTick >= 1000) {
+        this.lastTick = now;
+        const since = Date.parse(this.record.windowStartedAt!);
+        const figures = await this.io.target.readFigures(since, now).catch(() => []);
+        this.io.tick({ record: this.record, remainingMs: due - now, canary: subsetFigures(figures, this.record.route.host, this.record.route.to), stable: subsetFigures(figures, this.record.route.host, this.record.route.from) });
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => { this.wake = null; resolve(); }, Math.min(tickMs, Math.max(0, due - Date.now())));
+        this.wake = () => { clearTimeout(timer); this.wake = null; resolve(); };
+      });
+    }
+  }
+
+  /** A request from `route promote` or `route abort`, acted on by the process that runs the shift. */
+  private async handleRequest(request: ControlRequest): Promise<RunResult | null> {
+    await this.io.store.clearRequest(request.id);
+    if (request.action === 'abort') return this.rollBack(`aborted by ${request.by}`, 'aborted', request.by);
+    const last = this.steps - 1;
+    if (request.action === 'promote-full') {
+      if (this.record.cursor < last) await this.toStep(last, request.by);
+      return this.promoted(request.by);
+    }
+    if (this.record.cursor >= last) return this.promoted(request.by);
+    await this.toStep(this.record.cursor + 1, request.by);
+    return null;
+  }
+
+  /**
+   * `route promote` / `route abort` when no process runs the shift: this one acts, then leaves the shift
+   * held (a promotion short of the end waits for --resume to analyse again) or ended.
+   */
+  async act(action: ControlRequest['action'], by: string): Promise<RunResult> {
+    const p = this.record.pending;
+    if (p && action === 'abort') return this.rollBack(`aborted by ${by}`, 'aborted', by);
+    if (p && p.event !== 'step') return this.rollBack(p.reason ?? 'rolled back', p.event, p.by);
+    if (p) {
+      // The interrupted step is the next one: finishing it is the promotion.
+      await this.toStep(p.cursor, by);
+      if (action === 'promote') return this.hold(`moved to step ${p.cursor + 1} of ${this.steps} by ${by}; ${this.io.resumeCommand} analyses it`);
+    }
+    const done = await this.handleRequest({ id: '', action, by, at: iso(Date.now()) });
+    if (done) return done;
+    return this.hold(`moved to step ${this.record.cursor + 1} of ${this.steps} by ${by}; ${this.io.resumeCommand} analyses it`);
+  }
+
+  /** Asks before a step in --manual mode; null to go on. */
+  private async askBefore(next: number): Promise<RunResult | null> {
+    if (!this.record.manual || !this.io.ask) return null;
+    const answer = await this.io.ask(this.record, next);
+    if (this.interrupted) return this.onInterrupted();
+    if (answer === 'hold') return this.hold(`held by hand before step ${next + 1} of ${this.steps}`);
+    if (answer === 'rollback') return this.rollBack(`rolled back by hand before step ${next + 1} of ${this.steps}`, 'rolled_back');
+    return null;
+  }
+
+  /** Drives the shift to its end. A pending change left by a crash is finished first. */
+  async run(options: { resumed?: boolean } = {}): Promise<RunResult> {
+    const r = this.record;
+    if (r.pending) {
+      // Finish what the crashed process started: its weights are the plan's, and the record said so.
+      const p = r.pending;
+      if (p.event !== 'step') return this.rollBack(p.reason ?? 'rolled back', p.event, p.by);
+      await this.toStep(p.cursor, 'resume');
+    } else if (options.resumed && r.cursor >= 0) {
+      // Every proxy back on the step's weights (one may have restarted meanwhile), and a fresh window.
+      await this.toStep(r.cursor, 'resume');
+    }
+    if (this.record.cursor < 0) {
+      const stop = await this.askBefore(0);
+      if (stop) return stop;
+      if (this.interrupted) return this.onInterrupted();
+      await this.toStep(0);
+    }
+    for (;;) {
+      const waited = await this.waitWindow();
+      if (waited === 'interrupted') return this.onInterrupted();
+      if (waited !== 'elapsed') {
+        const done = await this.handleRequest(waited);
+        if (done) return done;
+        continue;
+      }
+      const analysis = await this.analyse();
+      const decision = decide(this.record, analysis.outcome, analysis.reason);
+      if (this.interrupted) return this.onInterrupted();
+      switch (decision.kind) {
+        case 'retry':
+          this.io.note?.(`${decision.reason}: analysing again at the same step.`);
+          continue;
+        case 'hold':
+          return this.hold(decision.reason);
+        case 'rollback':
+          return this.rollBack(decision.reason, 'rolled_back', undefined, Date.parse(analysis.at));
+        case 'promote':
+          return this.promoted();
+        case 'next': {
+          const next = this.record.cursor + 1;
+          const stop = await this.askBefore(next);
+          if (stop) return stop;
+          await this.toStep(next);
+          continue;
+        }
+      }
+    }
+  }
+}
+
+/** A summary line of the plan for people: `10% → 25% → 50% → 100% every 30s`. */
+export function planSummary(plan: ShiftPlan): string {
+  return plan.steps.map(stepLabel).join(' → ');
+}
+
+export { planDurations, ownerAlive, currentOwner };
+
+/** The served weights of every proxy agree with `weights`. */
+export function allServe(served: ServedWeights[], weights: Weights): boolean {
+  return served.every((s) => s.weights !== null && sameWeights(s.weights, weights));
+}

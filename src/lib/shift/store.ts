@@ -1,0 +1,108 @@
+// Where a shift lives in the mesh home: state/shifts/<host>.json (plan, cursor, pending change, analyses,
+// history), written atomically under the home's lock before and after every change of weights; and
+// state/shifts/<host>.request.json, through which `route promote` and `route abort` ask the process
+// that runs the shift to act.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { readJson, writeJsonAtomic } from '../mesh/atomic-file.js';
+import type { HomeLayout } from '../mesh/home.js';
+import { withLock } from '../mesh/lock.js';
+import { identify, isRunning } from '../mesh/processes.js';
+import type { ShiftOwner, ShiftRecord } from './machine.js';
+
+export type RequestAction = 'promote' | 'promote-full' | 'abort';
+
+export interface ControlRequest {
+  id: string;
+  action: RequestAction;
+  /** Who asked: `meshctl route abort (pid 1234)`. */
+  by: string;
+  at: string;
+}
+
+export function shiftsDir(layout: HomeLayout): string {
+  return path.join(layout.stateDir, 'shifts');
+}
+
+/** Host names are DNS names (letters, digits, dots, dashes): safe as file names. */
+function fileName(host: string): string {
+  if (!/^[a-z0-9.*-]+$/.test(host)) throw new Error(`Host ${host} cannot name a shift file.`);
+  return host.replace(/\*/g, '_');
+}
+
+export class ShiftStore {
+  readonly file: string;
+  readonly requestFile: string;
+
+  constructor(readonly layout: HomeLayout, readonly host: string) {
+    this.file = path.join(shiftsDir(layout), `${fileName(host)}.json`);
+    this.requestFile = path.join(shiftsDir(layout), `${fileName(host)}.request.json`);
+  }
+
+  async read(): Promise<ShiftRecord | null> {
+    return readJson<ShiftRecord | null>(this.file, null);
+  }
+
+  /** Atomic: a reader (or a meshctl killed mid-write) sees the previous record or this one, never a torn file. */
+  async write(record: ShiftRecord): Promise<void> {
+    record.updatedAt = new Date().toISOString();
+    await fs.mkdir(shiftsDir(this.layout), { recursive: true, mode: 0o700 });
+    await writeJsonAtomic(this.file, record, 0o600);
+  }
+
+  /** Runs `fn` holding the home's lock (shared with apply and the agent, so weights never interleave). */
+  locked<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+    return withLock(this.layout.lockFile, fn, timeoutMs);
+  }
+
+  async readRequest(): Promise<ControlRequest | null> {
+    try {
+      return JSON.parse(await fs.readFile(this.requestFile, 'utf8')) as ControlRequest;
+    } catch {
+      return null;
+    }
+  }
+
+  async writeRequest(request: ControlRequest): Promise<void> {
+    await fs.mkdir(shiftsDir(this.layout), { recursive: true, mode: 0o700 });
+    await writeJsonAtomic(this.requestFile, request, 0o600);
+  }
+
+  async clearRequest(id?: string): Promise<void> {
+    if (id !== undefined) {
+      const current = await this.readRequest();
+      if (current && current.id !== id) return;
+    }
+    await fs.rm(this.requestFile, { force: true });
+  }
+}
+
+/** Every shift recorded in the home, newest first. */
+export async function listShifts(layout: HomeLayout): Promise<ShiftRecord[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(shiftsDir(layout));
+  } catch {
+    return [];
+  }
+  const out: ShiftRecord[] = [];
+  for (const n of names) {
+    if (!n.endsWith('.json') || n.endsWith('.request.json') || n.startsWith('.')) continue;
+    const r = await readJson<ShiftRecord | null>(path.join(shiftsDir(layout), n), null).catch(() => null);
+    if (r) out.push(r);
+  }
+  return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
+export function currentOwner(): ShiftOwner {
+  return { ...identify(process.pid), since: new Date().toISOString() };
+}
+
+/** True when the process recorded as running the shift still runs. */
+export function ownerAlive(owner: ShiftOwner | null): boolean {
+  return owner !== null && isRunning({ pid: owner.pid, startTime: owner.startTime });
+}
+
+export function sameOwner(a: ShiftOwner | null, b: ShiftOwner | null): boolean {
+  return a !== null && b !== null && a.pid === b.pid && a.startTime === b.startTime;
+}
