@@ -1,0 +1,38 @@
+import { Args, Flags } from '@oclif/core';
+import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
+import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
+import type { ControlResult } from '../../lib/shift/control.js';
+
+export default class RouteAbort extends MeshctlCommand {
+  static override summary = 'Stop a traffic shift and send all of its traffic back to the stable subset now.';
+
+  static override description = `When a meshctl process runs the shift, it is asked to roll back (it exits 1); when none does (the shift is held, or its process was killed), this command sets the stable weights on every proxy itself. Either way the applied VirtualService gets the stable weights too, and a header-canary route the shift added is removed.
+
+Exit codes: 0 aborted; 2 no shift of HOST is in progress; 3 the mesh is not installed, or a proxy could not take the weights.`;
+
+  static override examples = ['<%= config.bin %> <%= command.id %> reviews', '<%= config.bin %> <%= command.id %> reviews -o json'];
+
+  static override args = {
+    host: Args.string({ description: 'The host whose shift to abort (e.g. reviews).', required: true }),
+  };
+
+  static override flags = {
+    namespace: Flags.string({ char: 'n', summary: 'Namespace HOST is resolved in (default "default").' }),
+    home: homeFlag,
+    output: outputFlag(['text', 'json'] as const),
+    json: jsonFlag,
+  };
+
+  async run(): Promise<ControlResult> {
+    const { args, flags } = await this.parse(RouteAbort);
+    const format = this.format(flags);
+    const { layout } = await openHome(flags.home);
+    const { controlShift, controlResult, controlText } = await import('../../lib/shift/control.js');
+    const out = await import('../../lib/output/format.js');
+    const commonFlags = [flags.home ? `--home ${flags.home}` : '', flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
+    const outcome = await controlShift(layout, { host: args.host, namespace: flags.namespace ?? 'default', action: 'abort', commonFlags });
+    const result = controlResult(outcome);
+    await out.writeOut(format === 'json' ? out.toJson(result) : `${controlText(result)}\n`);
+    return result;
+  }
+}

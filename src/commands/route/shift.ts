@@ -1,0 +1,228 @@
+import { Args, Flags } from '@oclif/core';
+import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
+import { EXIT, usageError } from '../../lib/errors.js';
+import { homeFlag, openHome, progressWriter } from '../../lib/mesh/home-flag.js';
+import type { ShiftOutcome } from '../../lib/shift/shift.js';
+
+const PLAN_FLAGS = ['to', 'from', 'route', 'steps', 'step-weight', 'max-weight', 'interval', 'header', 'mirror', 'min-success-rate', 'max-latency-p99', 'min-requests', 'failure-threshold', 'on-no-traffic'] as const;
+
+export default class RouteShift extends MeshctlCommand {
+  static override summary = 'Move traffic from a stable subset to a new one step by step, gated on live proxy stats, rolling back by itself.';
+
+  static override description = `HOST is a VirtualService host (reviews, reviews.default, or its full name); the http route whose destinations are HOST's subsets is shifted (--route chooses when there are several), from --from (default: the subset holding the most traffic now) to --to, which joins the route at weight 0 when it is not a destination yet.
+
+At each step the new weights go to every sidecar through its runtime API (no reload) and into the applied VirtualService; after --interval the access logs of every proxy that routes HOST give the new subset's requests, success rate (non-5xx / total) and p99 latency, and the gates decide: next step, the same step again (a failed check, until --failure-threshold), hold, or roll back to the stable subset. Fewer than --min-requests requests is "not enough traffic", never a failure: --on-no-traffic says what follows. --header NAME=VALUE adds a first step where only requests with that header reach the new subset.
+
+The shift's state is written to the mesh home before and after every change of weights: after Ctrl-C (hold, or roll back when asked on a terminal), a crash or kill -9, every sidecar serves weights of the plan, meshctl route status shows which, and --resume continues. A second shift of the same HOST is refused while one is in progress.
+
+-o json streams one JSON object per event (planned, step, analysis, hold, promoted, rolled_back, aborted) on stdout and nothing else; progress goes to stderr.
+
+Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborted (the reason is printed); 2 usage or input error (unknown host or subset, no route to shift, a shift already in progress, --manual without a terminal); 3 environment error (mesh not installed, a proxy unreachable, proxies disagreeing with the applied VirtualService); 4 held (not enough traffic with --on-no-traffic hold, or a manual step without an answer); 130 interrupted.`;
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> reviews --to v2',
+    '<%= config.bin %> <%= command.id %> reviews --to v2 --steps 5,10,25,50,100 --interval 1m --min-success-rate 99.5 --max-latency-p99 300ms',
+    '<%= config.bin %> <%= command.id %> reviews --to v2 --step-weight 20 --max-weight 50 --dry-run',
+    '<%= config.bin %> <%= command.id %> reviews --to v2 --header end-user=jason --steps 10,50,100',
+    '<%= config.bin %> <%= command.id %> reviews --to v2 --manual',
+    '<%= config.bin %> <%= command.id %> reviews --to v2 -o json > shift.ndjson',
+    '<%= config.bin %> <%= command.id %> reviews --resume',
+  ];
+
+  static override args = {
+    host: Args.string({ description: 'The VirtualService host to shift (e.g. reviews).', required: true }),
+  };
+
+  static override flags = {
+    to: Flags.string({ summary: 'The subset to move traffic to.', helpValue: 'SUBSET' }),
+    from: Flags.string({ summary: 'The stable subset to move traffic from (default: the one holding the most traffic now).', helpValue: 'SUBSET' }),
+    route: Flags.string({ summary: "Which http route of the VirtualService (its name or index), when several route to HOST's subsets.", helpValue: 'NAME|INDEX' }),
+    steps: Flags.string({ summary: "The new subset's weight at each step, e.g. 5,10,25,50,100.", helpValue: 'LIST', exclusive: ['step-weight', 'max-weight'] }),
+    'step-weight': Flags.integer({ summary: 'Weight added at each step (default 20); the last step is exactly --max-weight.', helpValue: 'N' }),
+    'max-weight': Flags.integer({ summary: "The new subset's weight at the last step (default 100).", helpValue: 'N' }),
+    interval: Flags.string({ summary: 'Time at each step before its analysis (default 30s).', helpValue: 'DURATION' }),
+    header: Flags.string({ summary: 'A first step that sends only requests with this header to the new subset.', helpValue: 'NAME=VALUE' }),
+    mirror: Flags.boolean({ summary: 'A first step that mirrors traffic to the new subset.' }),
+    'min-success-rate': Flags.string({ summary: 'Lowest success rate (non-5xx / total, %) of the new subset (default 99).', helpValue: 'PERCENT' }),
+    'max-latency-p99': Flags.string({ summary: "Highest p99 latency of the new subset (default 500ms; 'none' for no latency gate).", helpValue: 'DURATION' }),
+    'min-requests': Flags.integer({ summary: 'Requests the new subset needs in an interval to be judged (default 20).', helpValue: 'N' }),
+    'failure-threshold': Flags.integer({ summary: 'Failed checks before rolling back (default 1).', helpValue: 'N' }),
+    'on-no-traffic': Flags.option({ summary: 'What follows "not enough traffic" (default hold).', options: ['hold', 'continue', 'rollback'] as const })(),
+    manual: Flags.boolean({ summary: 'Ask before each step (continue, hold or roll back); needs a terminal.' }),
+    yes: Flags.boolean({ char: 'y', summary: 'Never ask (no confirmation, no question on Ctrl-C).' }),
+    'dry-run': Flags.boolean({ summary: 'Print the plan, the time to promote and the time to roll back; change nothing.' }),
+    resume: Flags.boolean({ summary: 'Continue the recorded shift of HOST from what the proxies serve.' }),
+    namespace: Flags.string({ char: 'n', summary: 'Namespace HOST is resolved in (default "default").' }),
+    home: homeFlag,
+    output: outputFlag(['text', 'json'] as const),
+    json: jsonFlag,
+  };
+
+  async run(): Promise<ShiftOutcome | null> {
+    const { args, flags } = await this.parse(RouteShift);
+    const format = this.format(flags);
+    const { parseDuration } = await import('../../lib/policy/duration.js');
+    const plan = await import('../../lib/shift/plan.js');
+
+    if (flags.resume) {
+      const given = PLAN_FLAGS.filter((f) => flags[f] !== undefined && flags[f] !== false);
+      if (given.length) throw usageError(`--resume continues the recorded plan, so --${given[0]} cannot change it; drop --${given[0]}, or abort the shift and start another.`);
+      if (flags['dry-run']) throw usageError('--resume and --dry-run do not go together: meshctl route status shows where a recorded shift is.');
+    }
+    if (flags.manual && flags.yes) throw usageError('--manual asks before every step and --yes never asks; choose one of them.');
+    if (flags.manual && !flags['dry-run'] && !process.stdin.isTTY) {
+      throw usageError(`--manual asks before every step, and there is no terminal to ask on; drop --manual to let the gates decide, or move a shift on from a pipeline with meshctl route promote ${args.host}.`);
+    }
+    const duration = (flag: string, text: string | undefined): number | undefined => {
+      if (text === undefined) return undefined;
+      const ms = parseDuration(text);
+      if (ms === undefined || ms <= 0) throw usageError(`--${flag} ${text} is not a duration; write it as 500ms, 30s, 2m or 1m30s.`);
+      return ms;
+    };
+    let successRate: number | undefined;
+    if (flags['min-success-rate'] !== undefined) {
+      const text = flags['min-success-rate'].replace(/%$/, '');
+      successRate = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+      if (!(successRate >= 0 && successRate <= 100)) throw usageError(`--min-success-rate ${flags['min-success-rate']} is not a percentage from 0 to 100 (e.g. 99 or 99.5).`);
+    }
+    const noLatencyGate = flags['max-latency-p99'] === 'none' || flags['max-latency-p99'] === '0';
+    const planInput = {
+      steps: flags.steps !== undefined ? plan.parseStepList(flags.steps) : undefined,
+      stepWeight: flags['step-weight'],
+      maxWeight: flags['max-weight'],
+      header: flags.header !== undefined ? plan.parseHeaderMatch(flags.header) : undefined,
+      mirror: flags.mirror,
+      intervalMs: duration('interval', flags.interval),
+      gates: {
+        ...(successRate !== undefined ? { minSuccessRate: successRate } : {}),
+        ...(flags['max-latency-p99'] !== undefined ? { maxLatencyP99Ms: noLatencyGate ? null : duration('max-latency-p99', flags['max-latency-p99']) } : {}),
+        ...(flags['min-requests'] !== undefined ? { minRequests: flags['min-requests'] } : {}),
+        ...(flags['failure-threshold'] !== undefined ? { failureThreshold: flags['failure-threshold'] } : {}),
+        ...(flags['on-no-traffic'] !== undefined ? { onNoTraffic: flags['on-no-traffic'] } : {}),
+      },
+    };
+    if (!flags.resume) plan.buildPlan(planInput);
+
+    const { layout } = await openHome(flags.home);
+    const { runShift, exitCodeOf } = await import('../../lib/shift/shift.js');
+    const render = await import('../../lib/shift/render.js');
+    const out = await import('../../lib/output/format.js');
+    const progress = progressWriter(format);
+    const countdownTty = Boolean(process.stderr.isTTY);
+    const interactive = Boolean(process.stdin.isTTY) && !flags.yes;
+    let countdownShown = false;
+    let lastPlainTick = Date.now();
+    const clearCountdown = () => {
+      if (countdownShown) process.stderr.write('\r\u001b[K');
+      countdownShown = false;
+    };
+    const line = (text: string) => {
+      clearCountdown();
+      progress(text);
+    };
+
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSignal = () => {
+      interrupts += 1;
+      // A third Ctrl-C leaves at once: the record still says which weights every proxy may serve.
+      if (interrupts >= 3) process.exit(EXIT.interrupted);
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const commonFlags = [flags.home ? `--home ${flags.home}` : '', flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
+    try {
+      const outcome = await runShift({
+        layout,
+        host: args.host,
+        namespace: flags.namespace ?? 'default',
+        to: flags.to,
+        from: flags.from,
+        route: flags.route,
+        plan: planInput,
+        manual: flags.manual,
+        dryRun: flags['dry-run'],
+        resume: flags.resume,
+        commonFlags,
+        signal: controller.signal,
+      }, {
+        emit: (event) => {
+          if (format === 'json') process.stdout.write(`${JSON.stringify(event)}\n`);
+          if (event.type === 'planned' && event.dryRun) {
+            if (format !== 'json') void out.writeOut(render.planText(event));
+            return;
+          }
+          line(render.eventLine(event));
+        },
+        tick: (p) => {
+          const text = render.progressLine(p);
+          if (countdownTty) {
+            process.stderr.write(`\r\u001b[K${text}`);
+            countdownShown = true;
+          } else if (Date.now() - lastPlainTick >= 10_000) {
+            lastPlainTick = Date.now();
+            line(text);
+          }
+        },
+        note: (text) => line(text),
+        confirm: interactive && !flags.manual
+          ? async (event) => {
+            const { confirm } = await import('@inquirer/prompts');
+            clearCountdown();
+            try {
+              return await confirm({ message: `${render.eventLine(event)} Start?`, default: true }, { output: process.stderr });
+            } catch {
+              return false;
+            }
+          }
+          : undefined,
+        ask: flags.manual
+          ? async (record, next) => {
+            const { select } = await import('@inquirer/prompts');
+            clearCountdown();
+            const last = record.analyses[record.analyses.length - 1];
+            const step = record.plan.steps[next];
+            const message = `Next: step ${next + 1} of ${record.plan.steps.length} (${plan.stepLabel(step)}: ${plan.weightsText(record.weights.steps[next], record.route.destinations)}). Last analysis: ${last ? `${last.outcome}${last.reason ? ` (${last.reason})` : ''}, ${record.route.to} ${last.canary.requests} requests` : 'none yet'}.`;
+            try {
+              return await select({
+                message,
+                choices: [
+                  { name: 'continue to the next step', value: 'continue' as const },
+                  { name: 'hold here (resume later with --resume)', value: 'hold' as const },
+                  { name: `roll back to ${record.route.from}`, value: 'rollback' as const },
+                ],
+              }, { output: process.stderr });
+            } catch {
+              // Ctrl-C or the terminal went away: nobody answered, so the shift waits.
+              return 'hold';
+            }
+          }
+          : undefined,
+        onInterrupt: async () => {
+          clearCountdown();
+          if (!interactive) return 'hold';
+          const { select } = await import('@inquirer/prompts');
+          try {
+            return await select({
+              message: 'Interrupted. Hold the shift where it is, or roll back to the stable subset now?',
+              choices: [
+                { name: 'hold (resume later with --resume)', value: 'hold' as const },
+                { name: 'roll back now', value: 'rollback' as const },
+              ],
+            }, { output: process.stderr });
+          } catch {
+            return 'hold';
+          }
+        },
+      });
+      clearCountdown();
+      if (outcome.result) this.finish(exitCodeOf(outcome.result));
+      return outcome;
+    } finally {
+      clearCountdown();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}

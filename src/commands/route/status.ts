@@ -1,0 +1,76 @@
+import { Args, Flags } from '@oclif/core';
+import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
+import { EXIT } from '../../lib/errors.js';
+import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
+import type { RouteStatus, ShiftState } from '../../lib/shift/status.js';
+
+/** 0 promoted or still running, 1 rolled back or aborted, 4 waiting for a person (held, or its process gone). */
+function exitCodeOf(state: ShiftState): number {
+  if (state === 'rolled_back' || state === 'aborted') return EXIT.negative;
+  if (state === 'held' || state === 'interrupted') return EXIT.held;
+  return EXIT.ok;
+}
+
+export default class RouteStatusCommand extends MeshctlCommand {
+  static override summary = "Show a traffic shift: its plan, its step, the weights every proxy actually serves, the last analyses and its history.";
+
+  static override description = `Reads the shift of HOST recorded in the mesh home and asks every proxy that carries the route which weights it serves now, matching them to the plan (a step, before the shift, or rolled back). After a crash or kill -9 of the shift, this is where to look: the proxies serve weights of the plan, and meshctl route shift HOST --resume continues from there.
+
+--watch refreshes every second and exits when the shift ends (promoted, rolled back, aborted) or waits for a person (held, or its meshctl process gone); with -o json it prints one JSON document per line each time the shift changes.
+
+Exit codes: 0 promoted or in progress; 1 rolled back or aborted; 2 no shift of HOST is recorded; 3 the mesh is not installed; 4 held, or interrupted (its meshctl process is gone: --resume continues).`;
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> reviews',
+    '<%= config.bin %> <%= command.id %> reviews --watch',
+    '<%= config.bin %> <%= command.id %> reviews -o json',
+  ];
+
+  static override args = {
+    host: Args.string({ description: 'The host whose shift to show (e.g. reviews).', required: true }),
+  };
+
+  static override flags = {
+    watch: Flags.boolean({ char: 'w', summary: 'Refresh every second until the shift ends or waits for a person.' }),
+    analyses: Flags.integer({ summary: 'How many of the latest analyses to show.', default: 5 }),
+    namespace: Flags.string({ char: 'n', summary: 'Namespace HOST is resolved in (default "default").' }),
+    home: homeFlag,
+    output: outputFlag(['text', 'json', 'yaml'] as const),
+    json: jsonFlag,
+  };
+
+  async run(): Promise<RouteStatus> {
+    const { args, flags } = await this.parse(RouteStatusCommand);
+    const format = this.format(flags);
+    const { layout } = await openHome(flags.home);
+    const { routeStatus } = await import('../../lib/shift/status.js');
+    const { statusText } = await import('../../lib/shift/render.js');
+    const out = await import('../../lib/output/format.js');
+    const read = () => routeStatus(layout, { host: args.host, namespace: flags.namespace ?? 'default', analyses: flags.analyses });
+    let status = await read();
+    if (!flags.watch) {
+      if (format === 'json') await out.writeOut(out.toJson(status));
+      else if (format === 'yaml') await out.writeOut(out.toYaml(status));
+      else await out.writeOut(await statusText(status));
+      this.finish(exitCodeOf(status.shift.state));
+      return status;
+    }
+    const tty = format === 'text' && Boolean(process.stdout.isTTY);
+    let shown = '';
+    for (;;) {
+      const key = JSON.stringify([status.shift.updatedAt, status.shift.state, status.served.summary]);
+      if (tty) await out.writeOut(`\u001b[H\u001b[2J${await statusText(status)}`);
+      else if (key !== shown) {
+        if (format === 'json') await out.writeOut(`${JSON.stringify(status)}\n`);
+        else if (format === 'yaml') await out.writeOut(`---\n${out.toYaml(status)}`);
+        else await out.writeOut(`${shown ? '\n' : ''}${await statusText(status)}`);
+      }
+      shown = key;
+      if (status.shift.state !== 'running') break;
+      await new Promise((r) => setTimeout(r, 1000));
+      status = await read();
+    }
+    this.finish(exitCodeOf(status.shift.state));
+    return status;
+  }
+}

@@ -1,0 +1,242 @@
+// `route shift`: from flags to a running shift. Resolves the route, refuses what cannot be shifted safely
+// (a shift already in progress, proxies that disagree with the applied VirtualService, a mirror step the
+// local mesh cannot serve), records the shift and runs it; --dry-run stops after the plan, --resume
+// continues a recorded shift from what the proxies serve.
+import { EXIT, MeshctlError, environmentError, usageError } from '../errors.js';
+import type { HomeLayout } from '../mesh/home.js';
+import { modelOf } from '../mesh/pods.js';
+import { canonicalHost } from '../mesh/model.js';
+import { readApplied } from '../mesh/state.js';
+import type { PlannedEvent, ShiftEvent } from './events.js';
+import { ShiftRunner, isTerminal, newRecord, type InterruptChoice, type ManualChoice, type Progress, type RunResult, type ShiftRecord } from './machine.js';
+import { availableWeight, buildPlan, planDurations, sameWeights, weightsText, type PlanInput } from './plan.js';
+import { resolveShiftRoute } from './route.js';
+import { ShiftStore, currentOwner, ownerAlive } from './store.js';
+import { LocalMeshTarget, type ShiftTarget } from './target.js';
+
+export interface ShiftHooks {
+  emit(event: ShiftEvent): void;
+  tick?(progress: Progress): void;
+  ask?(record: ShiftRecord, next: number): Promise<ManualChoice>;
+  onInterrupt(): Promise<InterruptChoice>;
+  note?(line: string): void;
+  /** On a terminal: the plan is shown and the person says whether to start. */
+  confirm?(planned: PlannedEvent): Promise<boolean>;
+}
+
+export interface ShiftRequest {
+  layout: HomeLayout;
+  host: string;
+  namespace: string;
+  to?: string;
+  from?: string;
+  route?: string;
+  plan: PlanInput;
+  manual: boolean;
+  dryRun: boolean;
+  resume: boolean;
+  /** Flags every printed command must repeat (`--home DIR`, `-n NS`). */
+  commonFlags: string;
+  /** Aborted on Ctrl-C. */
+  signal?: AbortSignal;
+}
+
+export interface ShiftOutcome {
+  planned: PlannedEvent;
+  result: RunResult | null;
+  record: ShiftRecord | null;
+}
+
+/** The fully qualified host a user's HOST means in the mesh (with -n). */
+export async function hostOf(layout: HomeLayout, host: string, namespace: string): Promise<string> {
+  const { resources } = await readApplied(layout);
+  return canonicalHost(host, namespace, modelOf(resources).namespaces);
+}
+
+export function commands(hostArg: string, commonFlags: string) {
+  const tail = commonFlags ? ` ${commonFlags}` : '';
+  return {
+    resume: `meshctl route shift ${hostArg} --resume${tail}`,
+    abort: `meshctl route abort ${hostArg}${tail}`,
+    status: `meshctl route status ${hostArg}${tail}`,
+    watch: `meshctl route status ${hostArg} --watch${tail}`,
+    promote: `meshctl route promote ${hostArg}${tail}`,
+  };
+}
+
+/** The exit code of a shift's end: 0 promoted, 1 rolled back or aborted, 4 held, 130 interrupted. */
+export function exitCodeOf(result: RunResult): number {
+  if (result.interrupted) return EXIT.interrupted;
+  if (result.phase === 'promoted') return EXIT.ok;
+  if (result.phase === 'held') return EXIT.held;
+  return EXIT.negative;
+}
+
+/** Why a new shift of `record`'s host is refused, and what to do instead. */
+export function inProgressMessage(record: ShiftRecord, commonFlags: string): string {
+  const c = commands(record.route.hostArg, commonFlags);
+  const at = record.cursor >= 0 ? `step ${record.cursor + 1} of ${record.plan.steps.length}` : 'its start';
+  const what = `A shift of ${record.route.host} from ${record.route.from} to ${record.route.to} is in progress (${at}`;
+  if (ownerAlive(record.owner)) return `${what}, run by meshctl pid ${record.owner!.pid}); follow it with ${c.watch}, or stop it with ${c.abort}.`;
+  const state = record.phase === 'held' ? `held: ${record.reason}` : 'its meshctl process is gone';
+  return `${what}, ${state}); continue it with ${c.resume}, or roll it back with ${c.abort}.`;
+}
+
+export function plannedEvent(record: ShiftRecord, proxies: string[], options: { dryRun: boolean; resumed: boolean }): PlannedEvent {
+  const { promoteMs, rollbackMs } = planDurations(record.plan);
+  const r = record.route;
+  return {
+    type: 'planned',
+    time: new Date().toISOString(),
+    shift: record.id,
+    host: r.host,
+    step: record.cursor + 1,
+    steps: record.plan.steps.length,
+    weights: { ...record.served },
+    virtualService: `${r.virtualService.namespace}/${r.virtualService.name}`,
+    route: r.name ? `http[${r.index}] (${r.name})` : `http[${r.index}]`,
+    from: r.from,
+    to: r.to,
+    plan: record.plan.steps.map((s, i) => ({ kind: s.kind, weight: s.weight, ...(s.header ? { header: s.header } : {}), weights: record.weights.steps[i] })),
+    intervalMs: record.plan.intervalMs,
+    gates: record.plan.gates,
+    minPromoteMs: promoteMs,
+    rollbackMs,
+    proxies,
+    dryRun: options.dryRun,
+    resumed: options.resumed,
+  };
+}
+
+/** Refuses to start when a proxy serves other weights than the applied VirtualService says, or does not answer. */
+async function checkAgreement(target: ShiftTarget, stored: Record<string, number> | null, label: string, hostArg: string): Promise<void> {
+  const served = await target.readWeights();
+  const silent = served.find((s) => !s.weights);
+  if (silent) throw environmentError(`The proxy of ${silent.proxy} does not answer (${silent.error}); a shift needs every proxy that routes ${hostArg}: check meshctl status, then try again.`);
+  if (!stored) return;
+  const off = served.find((s) => s.weights && !sameWeights(s.weights, stored));
+  if (off) {
+    throw environmentError(`The proxy of ${off.proxy} serves ${weightsText(off.weights!)} but ${label} says ${weightsText(stored)}; apply the VirtualService again (or wait for the apply in progress) so that they agree, then shift.`);
+  }
+}
+
+function checkSignal(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new MeshctlError('Interrupted before the shift started; nothing was shifted.', EXIT.interrupted);
+}
+
+/** Starts (or with --resume continues) a shift and runs it to its end. */
+export async function runShift(request: ShiftRequest, hooks: ShiftHooks): Promise<ShiftOutcome> {
+  const { layout } = request;
+  const host = await hostOf(layout, request.host, request.namespace);
+  const store = new ShiftStore(layout, host);
+  if (request.resume) return resume(request, store, hooks);
+
+  const plan = buildPlan(request.plan);
+  if (!request.to) throw usageError('Name the subset to shift traffic to with --to (e.g. --to v2), or continue a recorded shift with --resume.');
+  const applied = await readApplied(layout);
+  const resolved = resolveShiftRoute(applied.resources, { host: request.host, namespace: request.namespace, to: request.to, from: request.from, route: request.route });
+  const { route } = resolved;
+  const existing = await store.read();
+  if (existing && !isTerminal(existing)) throw usageError(inProgressMessage(existing, request.commonFlags));
+  const max = Math.max(...plan.steps.map((s) => s.weight));
+  const available = availableWeight(resolved.baseline, route.from, route.to);
+  if (max > available) {
+    throw usageError(`The plan gives ${route.to} up to ${max}%, but only ${available}% of the route is ${route.from}'s or ${route.to}'s (its other destinations keep theirs); lower --max-weight or --steps to at most ${available}.`);
+  }
+  if (plan.steps.some((s) => s.kind === 'mirror')) {
+    throw usageError('The local mesh does not mirror traffic yet (its sidecars ignore a VirtualService mirror), so --mirror cannot be served; drop --mirror, or use --header NAME=VALUE for a first step that only matching requests reach.');
+  }
+  const target = new LocalMeshTarget(layout, route);
+  const draft = newRecord(route, plan, resolved.baseline, { manual: request.manual, owner: null });
+  if (request.dryRun) {
+    const proxies = await target.proxies();
+    const planned = plannedEvent(draft, proxies, { dryRun: true, resumed: false });
+    hooks.emit(planned);
+    return { planned, result: null, record: null };
+  }
+
+  const label = `VirtualService ${route.virtualService.namespace}/${route.virtualService.name}`;
+  await checkAgreement(target, resolved.addsDestination ? null : await target.storedWeights(), label, request.host);
+  checkSignal(request.signal);
+  if (hooks.confirm && !(await hooks.confirm(plannedEvent(draft, await target.proxies(), { dryRun: false, resumed: false })))) {
+    throw new MeshctlError('Shift cancelled; nothing was changed.', EXIT.usage);
+  }
+  checkSignal(request.signal);
+  const record = newRecord(route, plan, resolved.baseline, { manual: request.manual, owner: currentOwner() });
+  await store.locked(async () => {
+    const again = await store.read();
+    if (again && !isTerminal(again)) throw usageError(inProgressMessage(again, request.commonFlags));
+    await store.clearRequest();
+    await store.write(record);
+  });
+  try {
+    if (resolved.addsDestination) {
+      // The new subset joins the route at weight 0 (a change of the proxies' structure: a hitless reload).
+      hooks.note?.(`Adding ${route.to} to ${label} at weight 0 first.`);
+      await target.storeWeights(resolved.baseline, null);
+    }
+  } catch (err) {
+    // Nothing was shifted: the record goes, so that the next shift is not refused.
+    await store.locked(async () => {
+      const { promises: fs } = await import('node:fs');
+      await fs.rm(store.file, { force: true });
+    });
+    throw err;
+  }
+  await target.startReading();
+  const planned = plannedEvent(record, await target.proxies(), { dryRun: false, resumed: false });
+  hooks.emit(planned);
+  const result = await drive(record, store, target, request, hooks, {});
+  return { planned, result, record };
+}
+
+async function resume(request: ShiftRequest, store: ShiftStore, hooks: ShiftHooks): Promise<ShiftOutcome> {
+  const c = commands(request.host, request.commonFlags);
+  const found = await store.read();
+  if (!found || isTerminal(found)) {
+    const ended = found ? ` (the last one ${found.phase.replace('_', ' ')}${found.reason ? `: ${found.reason}` : ''})` : '';
+    throw usageError(`No shift of ${request.host} is in progress${ended}, so there is nothing to resume; start one with meshctl route shift ${request.host} --to SUBSET.`);
+  }
+  if (ownerAlive(found.owner)) throw usageError(`The shift of ${found.route.host} is running in meshctl pid ${found.owner!.pid}; follow it with ${c.watch}, or stop it with ${c.abort}.`);
+  const record = await store.locked(async () => {
+    const disk = await store.read();
+    if (!disk || isTerminal(disk) || ownerAlive(disk.owner)) throw usageError(`The shift of ${request.host} changed while resuming; look at it with ${c.status}.`);
+    disk.owner = currentOwner();
+    if (request.manual) disk.manual = true;
+    await store.write(disk);
+    return disk;
+  });
+  const target = new LocalMeshTarget(request.layout, record.route);
+  await target.startReading();
+  const planned = plannedEvent(record, await target.proxies(), { dryRun: false, resumed: true });
+  hooks.emit(planned);
+  const result = await drive(record, store, target, request, hooks, { resumed: true });
+  return { planned, result, record };
+}
+
+async function drive(record: ShiftRecord, store: ShiftStore, target: ShiftTarget, request: ShiftRequest, hooks: ShiftHooks, options: { resumed?: boolean }): Promise<RunResult> {
+  const c = commands(record.route.hostArg, request.commonFlags);
+  const runner = new ShiftRunner(record, { target, store, emit: hooks.emit, tick: hooks.tick, ask: hooks.ask, onInterrupt: hooks.onInterrupt, note: hooks.note, resumeCommand: c.resume });
+  const onAbort = () => runner.interrupt();
+  request.signal?.addEventListener('abort', onAbort);
+  if (request.signal?.aborted) runner.interrupt();
+  try {
+    return await runner.run(options);
+  } catch (err) {
+    // Whatever failed, the shift stays resumable: the record keeps a pending change, or is held.
+    await store.locked(async () => {
+      const disk = await store.read();
+      if (!disk || disk.id !== record.id || isTerminal(disk)) return;
+      disk.owner = null;
+      if (!disk.pending) {
+        disk.phase = 'held';
+        disk.reason = `stopped by an error: ${(err as Error).message.replace(/\.$/, '')}`;
+      }
+      await store.write(disk);
+    }).catch(() => undefined);
+    const message = (err as Error).message.replace(/\.$/, '');
+    throw new MeshctlError(`${message}. The shift is held where it was; continue it with ${c.resume}, or roll it back with ${c.abort}.`, err instanceof MeshctlError ? err.exitCode : EXIT.environment);
+  } finally {
+    request.signal?.removeEventListener('abort', onAbort);
+  }
+}
