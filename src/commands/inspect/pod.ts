@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
+import { homeFlag } from '../../lib/mesh/home-flag.js';
 import { SECTIONS, type ProxySnapshot, type Section } from '../../lib/runtime/model.js';
 
 export default class InspectPod extends MeshctlCommand {
@@ -7,11 +8,16 @@ export default class InspectPod extends MeshctlCommand {
 
   static override description = `Reads a proxy into one model, whatever the runtime: health (ready or not and why, state, uptime, version, config revision), listeners, routes (matches and weighted destinations), clusters (with circuit-breaker thresholds and state), endpoints (health: healthy, ejected, failing health check, draining, down; active connections and requests), stats per upstream and inbound (requests, 2xx–5xx, success rate, p50/p90/p99, retries, ejections), certificates (SPIFFE ID, issuer, serial, validity, time left) and the raw config.
 
+POD is a pod (or gateway proxy) of the local mesh: its HAProxy sidecar is read through its runtime API socket, its admin port and the files in its directory. The revision it serves is compared with the one applied (SYNCED or STALE); an endpoint's health combines HAProxy's view of the server with the readiness of the pod behind it; stats come from the access log (rates over the last minute).
+
 --admin-url reads any Envoy admin API (for an Istio pod: kubectl port-forward POD 15000, then --admin-url http://127.0.0.1:15000). --from-file reads a saved /config_dump, as istioctl proxy-config -f does; its tables list the same rows as istioctl's. A value the proxy does not expose is shown as "-" (null in JSON) with the reason, never as 0.
 
-Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod; 3 the admin API is unreachable or answered garbage.`;
+Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod (the pods that exist are named); 3 the admin API or the sidecar's runtime API socket is unreachable, or answered garbage.`;
 
   static override examples = [
+    '<%= config.bin %> <%= command.id %> productpage-v1-0',
+    '<%= config.bin %> <%= command.id %> reviews-v2-0 --section endpoints --section stats',
+    '<%= config.bin %> <%= command.id %> bookinfo-gateway --section routes -o json',
     '<%= config.bin %> <%= command.id %> --admin-url http://127.0.0.1:15000',
     '<%= config.bin %> <%= command.id %> --admin-url 127.0.0.1:15000 --section endpoints --section stats',
     '<%= config.bin %> <%= command.id %> --admin-url 127.0.0.1:15000 --section stats --rate-window 10',
@@ -39,6 +45,7 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod;
       min: 0,
       max: 300,
     }),
+    home: homeFlag,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };
@@ -48,6 +55,10 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod;
     const format = this.format(flags);
     const { inspectTarget, DEFAULT_SECTIONS } = await import('../../lib/runtime/inspect.js');
     const sections = (flags.section as Section[] | undefined)?.length ? (flags.section as Section[]) : DEFAULT_SECTIONS;
+    if (args.pod && flags['admin-url'] === undefined && flags['from-file'] === undefined) {
+      const { useLocalMesh } = await import('../../lib/runtime/local-mesh.js');
+      useLocalMesh(flags.home, { timeoutMs: flags.timeout * 1000 });
+    }
     const snapshot = await inspectTarget(
       {
         pod: args.pod,
@@ -63,8 +74,18 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod;
     else if (format === 'yaml') await out.writeOut(out.toYaml(snapshot));
     else {
       const { renderSnapshotText } = await import('../../lib/runtime/render.js');
-      await out.writeOut(renderSnapshotText(snapshot, { color: out.colorEnabled() }));
+      // A configuration kept as text (HAProxy's) reads best as itself, after the tables.
+      const raw = rawConfigText(snapshot.config);
+      const tables = raw === null ? snapshot : { ...snapshot, sections: snapshot.sections.filter((s) => s !== 'config') };
+      let text = tables.sections.length ? renderSnapshotText(tables, { color: out.colorEnabled() }) : '';
+      if (raw !== null) text += `${text ? '\n' : ''}${snapshot.sections.length > 1 ? '── Config\n' : ''}${raw.endsWith('\n') ? raw : `${raw}\n`}`;
+      await out.writeOut(text);
     }
     return snapshot;
   }
+}
+
+function rawConfigText(config: unknown): string | null {
+  const text = (config as { text?: unknown } | null | undefined)?.text;
+  return typeof text === 'string' ? text : null;
 }

@@ -1,0 +1,87 @@
+// The local mesh's proxies as inspect, proxy-status and top read them: straight from the mesh home
+// (the placement names the pods and gateway proxies with their ports, the state store the applied
+// revision), without asking the agent, so that they answer even when the agent is down.
+import { homeLayout, resolveHome, type HomeLayout } from '../mesh/home.js';
+import { meshGateway, meshPod, readPlacement } from '../mesh/pods.js';
+import { readApplied, readMeshConfigFile } from '../mesh/state.js';
+import { setLocalPodDirectory, type ProxyAdapter } from './adapter.js';
+import { adminGet } from './haproxy/admin.js';
+import { HaproxyAdapter, type LocalProxyTarget, type PeerReadiness } from './haproxy/inspect.js';
+
+export interface LocalProxy extends LocalProxyTarget {
+  /** The Workload a pod replicates; null for a gateway proxy. */
+  workload: string | null;
+  labels: Record<string, string>;
+}
+
+export interface LocalMesh {
+  layout: HomeLayout;
+  /** A mesh is installed in the home (its configuration file exists). */
+  installed: boolean;
+  /** The revision the control plane applied last; null when nothing is installed. */
+  appliedRevision: number | null;
+  /** The meshctl version that installed the mesh. */
+  meshVersion: string | null;
+  /** Gateway proxies then pods, each sorted by name. */
+  proxies: LocalProxy[];
+}
+
+/** Reads the proxies of the mesh in `home` (a --home value, $MESHCTL_HOME or ~/.meshctl when undefined). */
+export async function readLocalMesh(home?: string): Promise<LocalMesh> {
+  const layout = homeLayout(resolveHome(home));
+  const config = await readMeshConfigFile(layout).catch(() => null);
+  if (!config) return { layout, installed: false, appliedRevision: null, meshVersion: null, proxies: [] };
+  const [placement, applied] = await Promise.all([readPlacement(layout), readApplied(layout)]);
+  const gateways: LocalProxy[] = placement.gateways.map((g) => {
+    const m = meshGateway(layout, g);
+    return { name: m.name, namespace: m.namespace, kind: 'gateway', paths: m.paths, ports: { admin: m.ports.admin }, workload: null, labels: { istio: 'ingressgateway' } };
+  });
+  const pods: LocalProxy[] = placement.pods.map((p) => {
+    const m = meshPod(layout, p);
+    return { name: m.name, namespace: m.namespace, kind: 'sidecar', paths: m.paths, ports: { admin: m.ports.admin, app: m.ports.app }, workload: m.workload, labels: m.labels };
+  });
+  const byName = (a: LocalProxy, b: LocalProxy) => a.name.localeCompare(b.name);
+  return { layout, installed: true, appliedRevision: applied.revision, meshVersion: config.meshctlVersion ?? null, proxies: [...gateways.sort(byName), ...pods.sort(byName)] };
+}
+
+/** A pod's readiness as its own sidecar's admin port reports it (what callers of the pod should believe). */
+export async function podReadiness(proxy: LocalProxy, timeoutMs = 1000): Promise<PeerReadiness> {
+  try {
+    const answer = await adminGet(proxy.ports.admin, '/ready', timeoutMs);
+    if (answer.status === 200) return { ready: true, reason: `pod ${proxy.name} is ready` };
+    return { ready: false, reason: `pod ${proxy.name} is not ready (${answer.body.trim() || `HTTP ${answer.status}`})` };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { ready: null, reason: `the sidecar of pod ${proxy.name} does not answer on 127.0.0.1:${proxy.ports.admin}${code ? ` (${code})` : ''}` };
+  }
+}
+
+export function localAdapter(mesh: LocalMesh, proxy: LocalProxy, options: { timeoutMs?: number; now?: () => Date } = {}): HaproxyAdapter {
+  const pods = new Map(mesh.proxies.filter((p) => p.kind === 'sidecar').map((p) => [p.name, p]));
+  return new HaproxyAdapter(proxy, {
+    appliedRevision: mesh.appliedRevision,
+    meshVersion: mesh.meshVersion,
+    timeoutMs: options.timeoutMs,
+    now: options.now,
+    peer: async (server) => {
+      const pod = pods.get(server);
+      return pod ? podReadiness(pod, Math.min(options.timeoutMs ?? 1000, 1000)) : null;
+    },
+  });
+}
+
+/** Makes `inspect pod NAME` read the pods of the mesh in `home`. */
+export function useLocalMesh(home: string | undefined, options: { timeoutMs?: number; now?: () => Date } = {}): void {
+  let loaded: Promise<LocalMesh> | null = null;
+  const mesh = () => (loaded ??= readLocalMesh(home));
+  setLocalPodDirectory({
+    async pods() {
+      return (await mesh()).proxies.map((p) => p.name).sort();
+    },
+    async adapter(pod: string): Promise<ProxyAdapter> {
+      const m = await mesh();
+      const proxy = m.proxies.find((p) => p.name === pod)!;
+      return localAdapter(m, proxy, options);
+    },
+  });
+}
