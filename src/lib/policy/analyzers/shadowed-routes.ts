@@ -39,14 +39,19 @@ export const shadowedRoutes: Analyzer = {
       const orderKept = appliesToMesh(spec);
       let catchAll = -1;
       let matchless = false;
-      const seen = new Set<string>();
+      // Earlier matches, canonicalised only once a catch-all makes the comparison needed.
+      const earlier: unknown[] = [];
+      let seen: Set<string> | undefined;
+      const seenMatch = (m: unknown): boolean => {
+        seen ??= new Set(earlier.map(canonical));
+        return seen.has(canonical(m));
+      };
       routes.forEach((route, i) => {
         const matches = asArray(asObject(route).match);
         const catchAllHere = isCatchAllRoute(route);
         // On gateways only another catch-all stays behind the first one.
         const shadowed = catchAll !== -1 && (orderKept || catchAllHere);
-        const istioReports = hasMatches(route) ? matches.every((m) => seen.has(canonical(m))) : matchless;
-        if (shadowed && !istioReports) {
+        if (shadowed && !(hasMatches(route) ? matches.every(seenMatch) : matchless)) {
           const first = routes[catchAll];
           const why = hasMatches(first) ? `its match ${describeCatchAll(first)} takes every request` : 'it has no match, so it takes every request';
           ctx.report(
@@ -56,7 +61,10 @@ export const shadowedRoutes: Analyzer = {
             `${cap(routeLabel(route, i))} of VirtualService ${vs.name} can never be reached because ${routeLabel(first, catchAll)} comes first and ${why}; move it above ${routeLabel(first, catchAll)} or narrow that route's match.`,
           );
         }
-        for (const m of matches) seen.add(canonical(m));
+        for (const m of matches) {
+          if (seen) seen.add(canonical(m));
+          else earlier.push(m);
+        }
         if (!hasMatches(route)) matchless = true;
         if (catchAll === -1 && catchAllHere) catchAll = i;
       });

@@ -122,8 +122,11 @@ interface PrefixMatch {
   sourceNamespace: string;
 }
 
+const SNAKE = new Map<string, string>();
+
 function field(m: Record<string, unknown>, name: string): unknown {
-  const snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  let snake = SNAKE.get(name);
+  if (snake === undefined) SNAKE.set(name, (snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)));
   return m[name] ?? m[snake];
 }
 
@@ -179,6 +182,10 @@ function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): voi
   const seen = new Map<string, number>();
   let catchAll = -1;
   const prefixes: PrefixMatch[] = [];
+  // With one match in the whole section no match can repeat or cover another; skip building keys.
+  let totalMatches = 0;
+  for (const raw of rules) totalMatches += asArray(asObject(raw).match).length;
+  const compare = totalMatches > 1;
   rules.forEach((raw, ruleIndex) => {
     if (raw === null || raw === undefined) return;
     const rule = asObject(raw);
@@ -206,6 +213,7 @@ function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): voi
       );
       return;
     }
+    if (!compare) return;
     let duplicates = 0;
     matches.forEach((match, matchIndex) => {
       const key = matchKey(match, section);
