@@ -1,0 +1,108 @@
+import { Flags } from '@oclif/core';
+import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
+import { EXIT, usageError } from '../lib/errors.js';
+import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
+import type { ProxyStatusReport } from '../lib/runtime/proxy-status.js';
+
+export default class ProxyStatus extends MeshctlCommand {
+  static override summary = 'One row per proxy of the local mesh: the revision it serves against the applied one, readiness, certificate expiry.';
+
+  static override description = `Asks every sidecar and gateway proxy directly (its admin port and runtime API, a bounded number at a time, without the agent): which revision it serves, SYNCED when that is the revision applied last and STALE when not, whether it is ready, and when the certificate it serves expires. A proxy that does not answer is marked UNREACHABLE in its row, with the address tried; the others still report.
+
+With --wait it asks again until every proxy is SYNCED and ready, or --timeout passes, so that a pipeline can wait on it.
+
+Exit codes: 0 every proxy is SYNCED and ready; 1 some proxy is STALE, not ready or unreachable (after --wait: still, at the timeout); 2 usage error; 3 no mesh is installed; 130 interrupted.`;
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --wait --timeout 60s',
+    '<%= config.bin %> <%= command.id %> -o json',
+  ];
+
+  static override flags = {
+    wait: Flags.boolean({ summary: 'Ask again until every proxy is SYNCED and ready, or --timeout passes.', default: false }),
+    timeout: Flags.string({ summary: 'How long --wait waits (a duration: 60s, 2m).', default: '60s', helpValue: 'DURATION' }),
+    'proxy-timeout': Flags.string({ summary: 'How long one proxy may take to answer before its row says UNREACHABLE.', default: '2s', helpValue: 'DURATION' }),
+    concurrency: Flags.integer({ summary: 'Proxies asked at once.', default: 16, min: 1, max: 256 }),
+    home: homeFlag,
+    output: outputFlag(['text', 'json', 'yaml'] as const),
+    json: jsonFlag,
+  };
+
+  async run(): Promise<ProxyStatusReport> {
+    const { flags } = await this.parse(ProxyStatus);
+    const format = this.format(flags);
+    const { parseDuration } = await import('../lib/policy/duration.js');
+    const timeoutMs = parseDuration(flags.timeout);
+    if (timeoutMs === undefined || timeoutMs <= 0) throw usageError(`--timeout ${flags.timeout} is not a duration; write it as 30s, 2m or 1m30s.`);
+    const proxyTimeoutMs = parseDuration(flags['proxy-timeout']);
+    if (proxyTimeoutMs === undefined || proxyTimeoutMs <= 0) throw usageError(`--proxy-timeout ${flags['proxy-timeout']} is not a duration; write it as 500ms or 2s.`);
+    await openHome(flags.home);
+    const status = await import('../lib/runtime/proxy-status.js');
+    const out = await import('../lib/output/format.js');
+    let report: ProxyStatusReport;
+    let interrupted = false;
+    if (flags.wait) {
+      const abort = new AbortController();
+      const onSigint = () => {
+        interrupted = true;
+        abort.abort();
+      };
+      process.once('SIGINT', onSigint);
+      let last = '';
+      try {
+        ({ report } = await status.waitForProxies(flags.home, {
+          timeoutMs,
+          concurrency: flags.concurrency,
+          signal: abort.signal,
+          onReading: (r) => {
+            if (r.ok) return;
+            const line = `waiting: ${describeSummary(r)}`;
+            if (line !== last) out.writeErr(`${line}\n`);
+            last = line;
+          },
+        }));
+      } finally {
+        process.removeListener('SIGINT', onSigint);
+      }
+    } else {
+      report = await status.readProxyStatus(flags.home, { timeoutMs: proxyTimeoutMs, concurrency: flags.concurrency });
+    }
+    if (format === 'json') await out.writeOut(out.toJson(report));
+    else if (format === 'yaml') await out.writeOut(out.toYaml(report));
+    else await out.writeOut(await renderText(report, out.colorEnabled()));
+    this.finish(interrupted ? EXIT.interrupted : report.ok ? EXIT.ok : EXIT.negative);
+    return report;
+  }
+}
+
+function describeSummary(r: ProxyStatusReport): string {
+  const { summary: s } = r;
+  const parts = [`${s.synced}/${s.total} SYNCED`];
+  if (s.stale) parts.push(`${s.stale} STALE`);
+  if (s.unreachable) parts.push(`${s.unreachable} UNREACHABLE`);
+  if (s.notReady) parts.push(`${s.notReady} not ready`);
+  return `${parts.join(', ')} (applied revision ${r.appliedRevision ?? 'none'})`;
+}
+
+async function renderText(r: ProxyStatusReport, color: boolean): Promise<string> {
+  const [{ renderTable, duration }, { paint }] = await Promise.all([import('../lib/runtime/render.js'), import('../lib/output/format.js')]);
+  const p = paint(color);
+  if (!r.proxies.length) return `No proxies: the mesh at ${r.home} runs no pod yet (applied revision ${r.appliedRevision ?? 0}).\n`;
+  const statusCell = (s: string) => (s === 'SYNCED' ? p.green(s) : s === 'STALE' ? p.yellow(s) : p.red(s));
+  const rows = r.proxies.map((x) => [
+    x.name,
+    x.namespace,
+    x.type,
+    x.runtime,
+    x.revision === null ? '-' : String(x.revision),
+    statusCell(x.status),
+    x.ready === null ? '-' : x.ready ? 'yes' : p.red('no'),
+    x.certificate?.secondsLeft == null ? '-' : x.certificate.secondsLeft < 0 ? p.red(`expired ${duration(-x.certificate.secondsLeft)} ago`) : duration(x.certificate.secondsLeft),
+  ]);
+  let text = `${renderTable(['NAME', 'NAMESPACE', 'TYPE', 'RUNTIME', 'REVISION', 'STATUS', 'READY', 'CERT EXPIRES'], rows, p)}\n`;
+  const good = r.proxies.filter((x) => x.status === 'SYNCED' && x.ready === true).length;
+  text += `\nApplied revision ${r.appliedRevision ?? 0}: ${good} of ${r.proxies.length} prox${r.proxies.length === 1 ? 'y is' : 'ies are'} SYNCED and ready.\n`;
+  for (const x of r.proxies) if (x.problem) text += `- ${x.name}: ${x.problem}.\n`;
+  return text;
+}
