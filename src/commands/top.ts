@@ -1,0 +1,119 @@
+import { Args, Flags } from '@oclif/core';
+import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
+import { EXIT, usageError } from '../lib/errors.js';
+import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
+import type { TopSnapshot } from '../lib/runtime/top.js';
+
+export default class Top extends MeshctlCommand {
+  static override summary = 'Live traffic per service and subset of the local mesh: RPS, success rate, p50/p95/p99 latency.';
+
+  static override description = `Reads the access logs of every sidecar and gateway proxy and shows, for each service and subset the mesh routes to, the requests that started within the window (one minute by default): requests per second, success rate (non-5xx over all) and latency percentiles. Each request is counted once, by the proxy that sent it to the service.
+
+HOST narrows the rows to one service (reviews, reviews.default or its full name). With --watch the figures refresh every --interval: in place on a terminal, as successive snapshots otherwise (NDJSON with -o json); Ctrl-C ends it, and so does --count N after N snapshots.
+
+Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3 no mesh is installed; 130 interrupted.`;
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> reviews',
+    '<%= config.bin %> <%= command.id %> --watch --interval 2s',
+    '<%= config.bin %> <%= command.id %> reviews --watch --count 5 -o json',
+  ];
+
+  static override args = {
+    host: Args.string({ description: 'A service of the mesh: short name, name.namespace or full host name.', required: false }),
+  };
+
+  static override flags = {
+    window: Flags.string({ summary: 'The span the figures cover, ending now (a duration: 30s, 1m, 5m).', default: '1m', helpValue: 'DURATION' }),
+    watch: Flags.boolean({ char: 'w', summary: 'Refresh until Ctrl-C (or --count snapshots).', default: false }),
+    interval: Flags.string({ summary: 'Time between snapshots with --watch.', default: '2s', helpValue: 'DURATION' }),
+    count: Flags.integer({ summary: 'Stop after this many snapshots (implies --watch).', min: 1 }),
+    home: homeFlag,
+    output: outputFlag(['text', 'json', 'yaml'] as const),
+    json: jsonFlag,
+  };
+
+  async run(): Promise<TopSnapshot | TopSnapshot[]> {
+    const { args, flags } = await this.parse(Top);
+    const format = this.format(flags);
+    const { parseDuration } = await import('../lib/policy/duration.js');
+    const windowMs = parseDuration(flags.window);
+    if (windowMs === undefined || windowMs < 1000) throw usageError(`--window ${flags.window} is not a duration of at least one second; write it as 30s or 1m.`);
+    const intervalMs = parseDuration(flags.interval);
+    if (intervalMs === undefined || intervalMs < 100) throw usageError(`--interval ${flags.interval} is not a duration of at least 100ms; write it as 1s or 2s.`);
+    await openHome(flags.home);
+    const { TrafficWatcher } = await import('../lib/runtime/top.js');
+    const out = await import('../lib/output/format.js');
+    const watcher = new TrafficWatcher(flags.home, { windowSeconds: windowMs / 1000, host: args.host });
+    const watch = flags.watch || flags.count !== undefined;
+    const limit = flags.count ?? (watch ? Infinity : 1);
+    const inPlace = watch && format === 'text' && Boolean(process.stdout.isTTY);
+    const color = out.colorEnabled();
+
+    let interrupted = false;
+    let wake: (() => void) | null = null;
+    const onSigint = () => {
+      interrupted = true;
+      wake?.();
+    };
+    process.on('SIGINT', onSigint);
+    const snapshots: TopSnapshot[] = [];
+    let previousLines = 0;
+    try {
+      for (let n = 0; n < limit && !interrupted; n++) {
+        if (n > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, intervalMs);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          wake = null;
+          if (interrupted) break;
+        }
+        const snapshot = await watcher.snapshot();
+        if (!watch) snapshots.push(snapshot);
+        if (format === 'json') await out.writeOut(watch ? `${JSON.stringify(snapshot)}\n` : out.toJson(snapshot));
+        else if (format === 'yaml') await out.writeOut(`${watch ? '---\n' : ''}${out.toYaml(snapshot)}`);
+        else {
+          const text = await renderTop(snapshot, color);
+          if (inPlace) {
+            // Back to the first line of the previous frame, and clear everything below it.
+            await out.writeOut(`${previousLines ? `\u001b[${previousLines}F\u001b[J` : ''}${text}`);
+            previousLines = text.split('\n').length - 1;
+          } else {
+            await out.writeOut(`${watch && n > 0 ? '\n' : ''}${text}`);
+          }
+        }
+      }
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+    }
+    this.finish(interrupted ? EXIT.interrupted : EXIT.ok);
+    return watch ? snapshots : snapshots[0]!;
+  }
+}
+
+async function renderTop(s: TopSnapshot, color: boolean): Promise<string> {
+  const [{ renderTable }, { paint }] = await Promise.all([import('../lib/runtime/render.js'), import('../lib/output/format.js')]);
+  const p = paint(color);
+  const ms = (v: number | null) => (v === null ? '-' : `${v}ms`);
+  const window = s.windowSeconds % 60 === 0 ? `${s.windowSeconds / 60}m` : `${s.windowSeconds}s`;
+  const header = p.dim(`Traffic over the last ${window}, read ${s.readAt}${s.host ? `, service ${s.host}` : ''}`);
+  if (!s.rows.length) return `${header}\nNo services: the mesh routes to none yet.\n`;
+  const rows = s.rows.map((r) => [
+    r.service,
+    r.namespace ?? '-',
+    r.subset ?? '-',
+    String(r.requests),
+    r.rps.toFixed(1),
+    r.successRate === null ? '-' : r.successRate < 100 ? p.yellow(`${r.successRate.toFixed(2)}%`) : `${r.successRate.toFixed(2)}%`,
+    ms(r.latencyMs.p50),
+    ms(r.latencyMs.p95),
+    ms(r.latencyMs.p99),
+  ]);
+  const notes = s.notes.map((n) => `${p.dim(n)}\n`).join('');
+  return `${header}\n${renderTable(['SERVICE', 'NAMESPACE', 'SUBSET', 'REQUESTS', 'RPS', 'SUCCESS', 'P50', 'P95', 'P99'], rows, p)}\n${notes}`;
+}
