@@ -39,6 +39,8 @@ const APPLY_ROUNDS = QUICK ? 1 : 7;
 const KEEP = args.includes('--keep');
 
 const TARGETS = { throughputRatio: 0.5, addedP99Ms: 1, sidecarRssMiB: 30, applyMs: 200 };
+// Above this p99 lateness of the generator's own writes (ms), the machine is too busy to judge added p99.
+const BUSY_LAG_MS = 2;
 const ANCHORS = { istioAddedP99Ms: 0.298, istioSidecarMiB: 60, istioSidecarVcpu: 0.2 };
 
 // Load shapes. Saturation: closed loop, keep-alive connections, bounded by time and count.
@@ -296,6 +298,13 @@ function pinGroup(pgid, cpu) {
   }
 }
 
+/** CPU seconds all CPUs spent busy since boot (/proc/stat: everything but idle and iowait). */
+function machineBusySeconds() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - f[3] - f[4]) / CLK_TCK;
+}
+
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 const n0 = (v) => Math.round(v).toLocaleString('en-US');
 const f2 = (v) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
@@ -472,18 +481,49 @@ async function benchPath(ca) {
   // Saturation.
   if (!QUICK) for (const t of ['direct', 'mesh']) await runLoad({ mode: 'saturate', ...targets[t], connections: SATURATE.connections, durationS: 1, maxRequests: 200_000 }, 0);
   const sat = { direct: [], mesh: [] };
+  const groupsNow = () => ({ outbound: groupPids(client.pid), inbound: servers.flatMap((p) => groupPids(p.pid)), app: [app.pid] });
+  const others = { busy: 0, ours: 0, seconds: 0 };
+  /** Runs one load and measures the CPU time of every process on the path (µs per answered request). */
+  async function measured(t, options) {
+    const groups = groupsNow();
+    const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, cpuTicks(pids)]));
+    const busy0 = machineBusySeconds();
+    const ownBefore = process.cpuUsage();
+    const started = process.hrtime.bigint();
+    const r = await runLoad({ mode: options.mode, ...targets[t], ...options }, 0);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpuSeconds = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, (cpuTicks(pids) - before[k]) / CLK_TCK]));
+    cpuSeconds.client = r.cpuSeconds;
+    const own = process.cpuUsage(ownBefore);
+    const ours = Object.values(cpuSeconds).reduce((a, b) => a + b, 0) + (own.user + own.system) / 1e6;
+    others.busy += machineBusySeconds() - busy0;
+    others.ours += ours;
+    others.seconds += seconds;
+    return { ...r, wall: seconds, cpuSeconds };
+  }
   for (let i = 0; i < RUNS; i++) {
     for (const t of order(i)) {
-      const r = await runLoad({ mode: 'saturate', ...targets[t], ...SATURATE }, 0);
+      const r = await measured(t, { mode: 'saturate', ...SATURATE });
       if (r.ok === 0) throw new Error(`no successful request at saturation (${t}): ${JSON.stringify(r)}`);
       sat[t].push(r);
     }
   }
+  const usPerRequest = (list, k) => median(list.map((r) => (r.cpuSeconds[k] * 1e6) / r.ok));
   const satFailures = (t) => sat[t].reduce((a, r) => a + r.non2xx + r.errors + r.timeouts, 0);
   const loadShape = SATURATE.amount ? `${SATURATE.amount} requests` : `${SATURATE.durationS} s`;
   say(`throughput at saturation (autocannon, ${SATURATE.connections} keep-alive connections, ${loadShape} per run, ${RUNS} runs each):`);
   for (const t of ['direct', 'mesh']) say(`  ${t.padEnd(6)} ${sat[t].map((r) => n0(r.rps)).join(' ')} req/s; failed ${satFailures(t)}`);
   const satRatios = sat.mesh.map((r, i) => r.rps / sat.direct[i].rps);
+  const perRequest = {
+    outbound: usPerRequest(sat.mesh, 'outbound'),
+    inbound: usPerRequest(sat.mesh, 'inbound'),
+    app: usPerRequest(sat.mesh, 'app'),
+    appDirect: usPerRequest(sat.direct, 'app'),
+    clientMesh: usPerRequest(sat.mesh, 'client'),
+    clientDirect: usPerRequest(sat.direct, 'client'),
+  };
+  say(`  CPU per request (µs, medians): mesh: outbound sidecar ${f2(perRequest.outbound).padStart(6)}, inbound sidecars ${f2(perRequest.inbound)}, app ${f2(perRequest.app)}, client ${f2(perRequest.clientMesh)}`);
+  say(`                                 direct: app ${f2(perRequest.appDirect)}, client ${f2(perRequest.clientDirect)}`);
   say();
 
   // Fixed rate, with the sidecars' memory and CPU read during the mesh runs.
@@ -494,9 +534,6 @@ async function benchPath(ca) {
   const runSeconds = RATE.count / RATE.rps;
   for (let i = 0; i < RUNS; i++) {
     for (const t of order(i)) {
-      const groups = { outbound: groupPids(client.pid), inbound: servers.flatMap((p) => groupPids(p.pid)), app: [app.pid] };
-      const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, cpuTicks(pids)]));
-      const started = process.hrtime.bigint();
       let sample = null;
       const sampler = t === 'mesh' ? setTimeout(() => {
         sample = {
@@ -505,10 +542,9 @@ async function benchPath(ca) {
           app: memoryOf([app.pid]),
         };
       }, runSeconds * 750) : null;
-      const r = await runLoad({ mode: 'rate', ...targets[t], ...RATE }, 0);
+      const r = await measured(t, { mode: 'rate', ...RATE });
       clearTimeout(sampler);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const used = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, (cpuTicks(pids) - before[k]) / CLK_TCK / seconds]));
+      const used = Object.fromEntries(Object.entries(r.cpuSeconds).map(([k, v]) => [k, v / r.wall]));
       if (r.measured === 0) throw new Error(`no answer at the fixed rate (${t}): ${JSON.stringify(r)}`);
       rate[t].push(r);
       if (t === 'mesh') {
@@ -537,12 +573,20 @@ async function benchPath(ca) {
   say(`CPU at ${n0(RATE.rps)} req/s (vCPU): outbound sidecar ${f3(median(cpu.outbound))}, inbound sidecars ${f3(median(cpu.inbound))}, app ${f3(median(cpu.app))} (direct: app ${f3(median(appCpu.direct))})`);
   say();
 
+  const otherCpu = Math.max(0, (others.busy - others.ours) / others.seconds);
+  say(`other processes on the machine during the loads: ${f2(otherCpu)} of ${os.availableParallelism()} CPUs busy on average (all busy CPU time less the benchmark's own)`);
+  say();
+
   return {
+    perRequest,
+    otherCpu,
     direct: { rps: median(sat.direct.map((r) => r.rps)), p50: median(rate.direct.map((r) => r.p50)), p99: median(rate.direct.map((r) => r.p99)) },
     mesh: { rps: median(sat.mesh.map((r) => r.rps)), p50: median(rate.mesh.map((r) => r.p50)), p99: median(rate.mesh.map((r) => r.p99)) },
     throughputRatio: median(satRatios),
     addedP50: median(added('p50')),
     addedP99: median(added('p99')),
+    // Direct runs only: there the generator has its CPU to itself, so its lateness is other processes' doing.
+    sendLagP99: median(rate.direct.map((r) => r.sendLagP99)),
     failures: satFailures('mesh') + rateFailures('mesh') + satFailures('direct') + rateFailures('direct'),
     sidecarRss: Math.max(m('outbound', 'union'), m('inbound', 'union')),
     sidecarRssSum: Math.max(m('outbound', 'rss'), m('inbound', 'rss')),
@@ -617,29 +661,35 @@ async function benchApply(ca) {
 
 function summary(p, a, bin, load) {
   const rows = [];
-  const row = (figure, baseline, measured, ratio, target, ok, note = '') => rows.push({ figure, baseline, measured, ratio, target, verdict: ok === null ? '' : ok ? 'ok' : 'MISSED', note });
+  const row = (figure, baseline, measured, ratio, target, ok, note = '') => rows.push({ figure, baseline, measured, ratio, target, verdict: ok === null ? (target ? 'UNSURE' : '') : ok ? 'ok' : 'MISSED', note });
   const okTp = p.throughputRatio >= TARGETS.throughputRatio;
-  const okP99 = p.addedP99 <= TARGETS.addedP99Ms;
+  // The generator's own lateness in writing requests (in the direct runs) is scheduling noise from other
+  // processes: when its p99 passes BUSY_LAG_MS, a sub-millisecond difference of p99s is lost in that noise.
+  const busy = p.sendLagP99 > BUSY_LAG_MS;
+  const okP99 = busy ? null : p.addedP99 <= TARGETS.addedP99Ms;
   const okRss = p.sidecarRss <= TARGETS.sidecarRssMiB;
   const okApply = a.all <= TARGETS.applyMs;
   row('throughput, saturation', `direct ${n0(p.direct.rps)} req/s`, `${n0(p.mesh.rps)} req/s`, `${(p.throughputRatio * 100).toFixed(0)}% of direct`, `>= ${TARGETS.throughputRatio * 100}%`, okTp);
   row('latency p50 @1,000 rps', `direct ${f3(p.direct.p50)} ms`, `${f3(p.mesh.p50)} ms`, `${signed3(p.addedP50)} ms added`, '', null);
-  row('latency p99 @1,000 rps', `direct ${f3(p.direct.p99)} ms`, `${f3(p.mesh.p99)} ms`, `${signed3(p.addedP99)} ms added`, `<= +${TARGETS.addedP99Ms} ms`, okP99, `Istio 1.20: +${ANCHORS.istioAddedP99Ms} ms`);
+  row('latency p99 @1,000 rps', `direct ${f3(p.direct.p99)} ms`, `${f3(p.mesh.p99)} ms`, `${signed3(p.addedP99)} ms added`, `<= +${TARGETS.addedP99Ms} ms`, okP99, `${busy ? `machine busy: the generator's own send lag p99 was ${f3(p.sendLagP99)} ms; ` : ''}Istio 1.20: +${ANCHORS.istioAddedP99Ms} ms`);
   row('sidecar RSS @1,000 rps', `app ${f2(p.appRss)} MiB`, `${f2(p.sidecarRss)} MiB`, `${f2(p.sidecarRss / p.appRss)}x app`, `<= ${TARGETS.sidecarRssMiB} MiB`, okRss, `master+worker, shared pages once (sum ${f2(p.sidecarRssSum)}, PSS ${f2(p.sidecarPss)}); Istio Envoy: ${ANCHORS.istioSidecarMiB} MB`);
+  row('CPU per request, saturation', `app ${f2(p.perRequest.appDirect)} µs`, `sidecars ${f2(p.perRequest.outbound + p.perRequest.inbound)} µs`, `${f2((p.perRequest.outbound + p.perRequest.inbound) / p.perRequest.appDirect)}x app`, '', null, `outbound ${f2(p.perRequest.outbound)} + inbound ${f2(p.perRequest.inbound)}`);
   row('sidecar CPU @1,000 rps', `app ${f3(p.appCpu)} vCPU`, `${f3(p.sidecarCpu)} vCPU`, `${f2(p.sidecarCpu / p.appCpu)}x app`, '', null, `Istio 1.24: ${ANCHORS.istioSidecarVcpu} vCPU`);
   row(`apply weights, ${PODS} pods`, `1 sidecar ${f2(a.one)} ms`, `${f2(a.all)} ms`, `${f2(a.all / a.one)}x one`, `<= ${TARGETS.applyMs} ms`, okApply);
   const cols = ['figure', 'baseline', 'measured', 'ratio', 'target', 'verdict', 'note'];
   const width = Object.fromEntries(cols.map((c) => [c, Math.max(c.length, ...rows.map((r) => r[c].length))]));
   const fmtRow = (r) => cols.map((c) => r[c].padEnd(width[c])).join('  ').trimEnd();
   say('== data plane summary ==');
-  say(`HAProxy ${bin.version.text}, Node ${process.version}, ${os.availableParallelism()} CPUs, load average ${load.start.map(f2).join(' ')} at start, ${load.end.map(f2).join(' ')} at end`);
+  say(`HAProxy ${bin.version.text}, Node ${process.version}, ${os.availableParallelism()} CPUs; load average ${load.start.map(f2).join(' ')} at start, ${load.end.map(f2).join(' ')} at end; other processes kept ${f2(p.otherCpu)} CPUs busy during the loads`);
   say(`medians of ${RUNS} alternating runs per path${PIN ? '; CPU 0: load generator + outbound sidecar, CPU 1: inbound sidecars + app' : '; unpinned'}; ratios and added latency: medians of the per-run pairs`);
   say(fmtRow(Object.fromEntries(cols.map((c) => [c, c]))));
   for (const r of rows) say(fmtRow(r));
   if (p.failures) say(`failed requests during the loads: ${p.failures}`);
-  const missed = [!okTp && 'throughput', !okP99 && 'added p99', !okRss && 'sidecar RSS', !okApply && 'apply'].filter(Boolean);
-  say(missed.length ? `targets missed: ${missed.join(', ')}` : 'every target met');
-  return missed.length || p.failures ? 1 : 0;
+  const missed = [!okTp && 'throughput', okP99 === false && 'added p99', !okRss && 'sidecar RSS', !okApply && 'apply'].filter(Boolean);
+  if (missed.length) say(`targets missed: ${missed.join(', ')}`);
+  if (busy) say('added p99 not judged: other processes kept the machine too busy; run again on a quiet machine');
+  if (!missed.length && !busy) say('every target met');
+  return missed.length || busy || p.failures ? 1 : 0;
 }
 
 // ------------------------------------------------------------------ main
