@@ -25,7 +25,7 @@ Exit codes: 0 every pod ready and every proxy on the current revision; 1 some ar
     const { call } = await import('../lib/mesh/agent/client.js');
     const out = await import('../lib/output/format.js');
     const status = await call(layout, 'status', {});
-    const healthy = status.pods.every((p) => p.ready && p.inSync);
+    const healthy = status.problems.length === 0 && status.pods.every((p) => p.ready && p.inSync);
     if (format === 'json') await out.writeOut(out.toJson(status));
     else if (format === 'yaml') await out.writeOut(out.toYaml(status));
     else {
@@ -50,6 +50,7 @@ Exit codes: 0 every pod ready and every proxy on the current revision; 1 some ar
           x.inSync ? String(x.proxyRevision) : p.yellow(`${x.proxyRevision ?? '-'} (want ${status.revision})`),
         ])));
       }
+      for (const n of status.problems) text += `${p.red('Problem:')} ${n}\n`;
       for (const n of status.notes) text += `Note: ${n}\n`;
       await out.writeOut(text);
     }

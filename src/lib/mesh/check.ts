@@ -222,6 +222,7 @@ export const CHECKS: Check[] = [
     async run(ctx) {
       if (!(await agentAnswers(ctx.layout, 5000))) return fail(`no answer on ${ctx.layout.agentSocket}`);
       ctx.status = await request(ctx.layout, 'status', {}, 30_000);
+      if (ctx.status.problems.length) return fail(ctx.status.problems.join(' '));
       return ok(`revision ${ctx.status.revision}`);
     },
   },

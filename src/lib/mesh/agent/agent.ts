@@ -330,14 +330,18 @@ export class MeshAgent {
   }
 
   async status(): Promise<MeshStatus> {
-    await this.started.catch(() => undefined);
+    let startError: string | null = null;
+    await this.started.catch((err: Error) => (startError = err.message));
     const current = this.current;
+    const applied = current?.applied ?? (await readApplied(this.layout));
+    const problems = startError ? [`The agent could not bring the pods back at start (${startError}); apply the resources again, or see ${this.layout.agentLog}.`] : [];
     return {
-      revision: current?.applied.revision ?? 0,
-      updatedAt: current?.applied.updatedAt ?? null,
+      revision: applied.revision,
+      updatedAt: applied.updatedAt,
       agent: this.ping(),
       pods: await this.podStatuses(),
       notes: current?.compiled?.notes ?? [],
+      problems,
     };
   }
 

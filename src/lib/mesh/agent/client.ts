@@ -1,7 +1,7 @@
 // The CLI's side of the agent: requests over the home's socket, and starting the agent when none
 // answers (after install, or after the agent was killed).
 import { spawn } from 'node:child_process';
-import { promises as fs, openSync, closeSync } from 'node:fs';
+import { promises as fs, openSync, closeSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { EXIT, MeshctlError, environmentError } from '../../errors.js';
@@ -12,6 +12,16 @@ import type { Method, Requests, ResponseMessage } from './protocol.js';
 
 /** The agent's entry, beside this file once compiled. */
 export const AGENT_ENTRY = fileURLToPath(new URL('./main.js', import.meta.url));
+
+/** The version of this meshctl (the agent answers ping with its own, so an upgrade is noticed). */
+export function meshctlVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../../../package.json', import.meta.url)), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 const AGENT_LOG_ROTATE_BYTES = 10 * 1024 * 1024;
 
@@ -116,10 +126,24 @@ export async function startAgent(layout: HomeLayout, timeoutMs = 20_000): Promis
  * pods from the stored state). Returns true when it had to be started.
  */
 export async function ensureAgent(layout: HomeLayout): Promise<boolean> {
-  if (await agentAnswers(layout)) return false;
-  // A live agent that does not answer is busy or stuck: give it a moment before starting another.
-  const live = await runningAgent(layout);
-  if (live && (await waitFor(() => agentAnswers(layout), 5000, 200))) return false;
+  let ping: Requests['ping']['result'] | null = null;
+  try {
+    ping = await request(layout, 'ping', {}, 2000);
+  } catch {
+    ping = null;
+  }
+  if (ping && ping.version === meshctlVersion()) return false;
+  if (ping) {
+    // An agent of another meshctl version (meshctl was upgraded): it leaves the pods running and exits,
+    // and this version's agent adopts them.
+    await request(layout, 'shutdown', { stopPods: false }, 30_000).catch(() => undefined);
+    const old = ping.pid;
+    await waitFor(() => !isRunning(old), 10_000, 25);
+  } else {
+    // A live agent that does not answer is busy or stuck: give it a moment before starting another.
+    const live = await runningAgent(layout);
+    if (live && (await waitFor(() => agentAnswers(layout), 5000, 200))) return false;
+  }
   await startAgent(layout);
   return true;
 }

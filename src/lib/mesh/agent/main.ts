@@ -1,28 +1,19 @@
 // The mesh agent's entry: `node main.js <home>`, started detached by the CLI. One agent per home: the
 // pid file is taken exclusively, and an agent that finds a live one exits at once.
-import { promises as fs, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { promises as fs } from 'node:fs';
 import { homeLayout } from '../home.js';
 import { loadMeshCa } from '../ca.js';
 import { readMeshConfigFile } from '../state.js';
 import { Supervisor } from '../supervisor.js';
 import { identify, isRunning, type ProcessIdentity } from '../processes.js';
 import { MeshAgent } from './agent.js';
+import { meshctlVersion } from './client.js';
 import { serve } from './server.js';
 
 const CERTIFICATE_CHECK_MS = 5 * 60 * 1000;
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-}
-
-function meshctlVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../../../package.json', import.meta.url)), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** Takes the agent pid file; false when a live agent holds it. */

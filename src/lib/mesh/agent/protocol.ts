@@ -45,6 +45,8 @@ export interface MeshStatus {
   pods: PodStatus[];
   /** Sentences about policy the local mesh reads but does not enforce. */
   notes: string[];
+  /** Sentences about what keeps the mesh from running its applied resources. */
+  problems: string[];
 }
 
 export interface ApplyRequest {
