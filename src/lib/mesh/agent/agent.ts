@@ -120,11 +120,15 @@ export class MeshAgent {
       await this.checkGatewayPorts(placement.gateways, current.placement.gateways);
       // Compile before committing: a state no proxy can serve is refused, not stored.
       const probe = this.compile(model, placement, applied.revision + 1);
+      const compiledAt = Date.now();
       const record = await commitRevision(this.layout, plan.resources, plan.changes, request.action === 'apply' ? 'apply' : 'delete');
       const compiled = record.revision === probe.compiled.revision ? probe.compiled : this.compile(model, placement, record.revision).compiled;
+      const committedAt = Date.now();
       const pods = await this.converge({ applied: record, placement, model, compiled }, current.placement);
+      const convergedAt = Date.now();
       const synced = request.wait ? await this.waitSynced(record.revision, Math.max(0, request.timeoutMs - (Date.now() - started))) : { synced: false, pending: [] };
-      this.options.log(`revision ${record.revision}: ${plan.changes.filter((c) => c.action !== 'unchanged').map((c) => `${c.kind}/${c.name} ${c.action}`).join(', ')}`);
+      const timings = `compiled ${compiledAt - started} ms, stored ${committedAt - compiledAt} ms, proxies and pods updated ${convergedAt - committedAt} ms, all serving ${Date.now() - convergedAt} ms`;
+      this.options.log(`revision ${record.revision} (${timings}): ${plan.changes.filter((c) => c.action !== 'unchanged').map((c) => `${c.kind}/${c.name} ${c.action}`).join(', ')}`);
       return { revision: record.revision, committed: true, changes: plan.changes, pods, ...synced, missing: plan.missing, notes: compiled.notes, elapsedMs: Date.now() - started };
     });
   }
