@@ -150,7 +150,11 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   let packagePlan: PackageInstallPlan | null = null;
   const runtimeStep: PlanStep = { description: '', commands: [], done: false };
   if (runtime) {
-    runtimeStep.description = `Use HAProxy ${runtime.version} at ${runtime.bin}.`;
+    const flagProblem = options.proxyBin && runtime.source === 'path' ? search.candidates.find((c) => c.source === 'flag')?.problem : null;
+    runtimeStep.description = flagProblem
+      ? `Use HAProxy ${runtime.version} at ${runtime.bin}, found on PATH (--proxy-bin is not usable: ${flagProblem}).`
+      : `Use HAProxy ${runtime.version} at ${runtime.bin}.`;
+    if (flagProblem && !options.dryRun) options.progress(`Warning: --proxy-bin is not usable (${flagProblem}); using ${runtime.bin} from PATH.`);
     runtimeStep.done = true;
   } else {
     packagePlan = await packageInstallPlan();
