@@ -161,8 +161,15 @@ export async function validateSources(sources: SourceFile[], options: ValidateOp
     findings = dedupe(raw).map(complete);
   }
   sortFindings(findings);
+  const byFile = new Map<SourceFile, Resource[]>();
+  for (const r of resources) {
+    if (!r.doc) continue;
+    let list = byFile.get(r.doc.file);
+    if (!list) byFile.set(r.doc.file, (list = []));
+    list.push(r);
+  }
   const files: FileSummary[] = sources.map((s) => {
-    const mine = resources.filter((r) => r.doc?.file === s);
+    const mine = byFile.get(s) ?? [];
     const namespaces = [...new Set(mine.map((r) => r.namespace).filter(Boolean))].sort();
     const defaulted = mine.find((r) => r.namespaceDefaulted);
     return defaulted ? { path: s.path, namespaces, defaultedTo: defaulted.namespace } : { path: s.path, namespaces };
