@@ -15,7 +15,7 @@ import { commitRevision, writeMeshConfigFile, STATE_API_VERSION, type StoredReso
 import { applyProxyConfig, stopProxy } from '../../src/lib/runtime/haproxy/apply.js';
 import { findHaproxy } from '../../src/lib/runtime/haproxy/binary.js';
 import { startEchoApp, type EchoApp } from './mesh.js';
-import { freePort } from './net.js';
+import { PortAllocator } from '../../src/lib/mesh/ports.js';
 
 export interface LocalHome {
   /** Temporary directory holding the home. */
@@ -90,14 +90,16 @@ export async function startLocalHome(policy: string, options: { gateways?: strin
     const ca = await createMeshCa();
     let { model, stored } = load(policy);
     const now = new Date().toISOString();
+    // Apps first (each binds its own port); then the proxies' ports, none handed out twice.
+    const specs = desiredPods(model);
+    for (const spec of specs) apps.set(spec.name, await startEchoApp(spec));
+    const ports = new PortAllocator([...apps.values()].map((a) => a.port));
     const podRecords: PodRecord[] = [];
-    for (const spec of desiredPods(model)) {
-      const app = await startEchoApp(spec);
-      apps.set(spec.name, app);
+    for (const spec of specs) {
       podRecords.push({
         name: spec.name, namespace: spec.namespace, workload: spec.workload, replica: spec.replica, labels: spec.labels, serviceAccount: spec.serviceAccount,
         command: spec.command, env: spec.env, workingDir: null,
-        ports: { app: app.port, inbound: await freePort(), outbound: await freePort(), admin: await freePort() },
+        ports: { app: apps.get(spec.name)!.port, inbound: await ports.next(), outbound: await ports.next(), admin: await ports.next() },
         createdAt: now,
       });
     }
@@ -106,8 +108,8 @@ export async function startLocalHome(policy: string, options: { gateways?: strin
       const spec = model.gateways.find((g) => g.name === name);
       if (!spec) throw new Error(`no Gateway ${name} in the test policy`);
       const listeners: Record<number, number> = {};
-      for (const s of spec.servers) listeners[s.port] = await freePort();
-      gatewayRecords.push({ name, namespace: spec.namespace, serviceAccount: `${name}-sa`, listeners, ports: { admin: await freePort() }, createdAt: now });
+      for (const s of spec.servers) listeners[s.port] = await ports.next();
+      gatewayRecords.push({ name, namespace: spec.namespace, serviceAccount: `${name}-sa`, listeners, ports: { admin: await ports.next() }, createdAt: now });
     }
     await writePlacement(layout, { pods: podRecords, gateways: gatewayRecords });
     const pods = podRecords.map((r) => meshPod(layout, r));
