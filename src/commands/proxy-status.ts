@@ -52,7 +52,8 @@ Exit codes: 0 every proxy is SYNCED and ready; 1 some proxy is STALE, not ready 
       let last = '';
       try {
         ({ report } = await status.waitForProxies(flags.home, {
-          timeoutMs,
+          waitMs: timeoutMs,
+          timeoutMs: proxyTimeoutMs,
           concurrency: flags.concurrency,
           signal: abort.signal,
           onReading: (r) => {

@@ -51,7 +51,9 @@ after(async () => {
 });
 
 async function status(extra: string[] = []): Promise<{ code: number; report: ProxyStatusReport }> {
-  const r = await h.run(['proxy-status', '-o', 'json', ...extra]);
+  // A generous answer time, so that only the proxy a test freezes can miss it on a busy machine.
+  const timeout = extra.includes('--proxy-timeout') ? [] : ['--proxy-timeout', '10s'];
+  const r = await h.run(['proxy-status', '-o', 'json', ...timeout, ...extra]);
   const report = JSON.parse(r.stdout) as ProxyStatusReport;
   assertSchema(validStatus, report);
   return { code: r.code, report };
@@ -79,7 +81,7 @@ test('after the apply every proxy is SYNCED on revision 1 and ready, and --wait 
   assert.equal(report.appliedRevision, 1);
   assert.deepEqual(report.proxies.map((p) => [p.name, p.status, p.revision, p.ready]), PROXIES.map((n) => [n, 'SYNCED', 1, true]));
   assert.ok(report.proxies.every((p) => (p.certificate?.secondsLeft ?? 0) > 3600));
-  const waited = await h.run(['proxy-status', '--wait', '--timeout', '60s']);
+  const waited = await h.run(['proxy-status', '--wait', '--timeout', '60s', '--proxy-timeout', '10s']);
   assert.equal(waited.code, 0, waited.stdout + waited.stderr);
   assert.match(waited.stdout, /Applied revision 1: 6 of 6 proxies are SYNCED and ready\./);
 

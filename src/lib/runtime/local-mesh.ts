@@ -45,7 +45,7 @@ export async function readLocalMesh(home?: string): Promise<LocalMesh> {
 }
 
 /** A pod's readiness as its own sidecar's admin port reports it (what callers of the pod should believe). */
-export async function podReadiness(proxy: LocalProxy, timeoutMs = 1000): Promise<PeerReadiness> {
+export async function podReadiness(proxy: LocalProxy, timeoutMs = PEER_TIMEOUT_MS): Promise<PeerReadiness> {
   try {
     const answer = await adminGet(proxy.ports.admin, '/ready', timeoutMs);
     if (answer.status === 200) return { ready: true, reason: `pod ${proxy.name} is ready` };
@@ -56,6 +56,9 @@ export async function podReadiness(proxy: LocalProxy, timeoutMs = 1000): Promise
   }
 }
 
+/** How long a pod's sidecar may take to say whether the pod is ready, when an endpoint's health asks. */
+const PEER_TIMEOUT_MS = 2000;
+
 export function localAdapter(mesh: LocalMesh, proxy: LocalProxy, options: { timeoutMs?: number; now?: () => Date } = {}): HaproxyAdapter {
   const pods = new Map(mesh.proxies.filter((p) => p.kind === 'sidecar').map((p) => [p.name, p]));
   return new HaproxyAdapter(proxy, {
@@ -65,7 +68,7 @@ export function localAdapter(mesh: LocalMesh, proxy: LocalProxy, options: { time
     now: options.now,
     peer: async (server) => {
       const pod = pods.get(server);
-      return pod ? podReadiness(pod, Math.min(options.timeoutMs ?? 1000, 1000)) : null;
+      return pod ? podReadiness(pod, Math.min(options.timeoutMs ?? PEER_TIMEOUT_MS, PEER_TIMEOUT_MS)) : null;
     },
   });
 }

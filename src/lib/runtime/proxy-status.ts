@@ -159,18 +159,17 @@ export async function readProxyStatus(home: string | undefined, options: ProxySt
 }
 
 /**
- * Reads the status until every proxy is synced and ready, or `timeoutMs` passes; returns the last
+ * Reads the status until every proxy is synced and ready, or `waitMs` passes; returns the last
  * reading either way. The mesh is read again each time (an apply may be placing pods meanwhile).
  */
 export async function waitForProxies(
   home: string | undefined,
-  options: ProxyStatusOptions & { timeoutMs: number; intervalMs?: number; signal?: AbortSignal; onReading?: (r: ProxyStatusReport) => void },
+  options: ProxyStatusOptions & { waitMs: number; intervalMs?: number; signal?: AbortSignal; onReading?: (r: ProxyStatusReport) => void },
 ): Promise<{ report: ProxyStatusReport; waitedMs: number }> {
   const started = Date.now();
-  const deadline = started + options.timeoutMs;
-  const perProxy = Math.min(2000, options.timeoutMs);
+  const deadline = started + options.waitMs;
   for (;;) {
-    const report = await readProxyStatus(home, { ...options, timeoutMs: perProxy });
+    const report = await readProxyStatus(home, options);
     options.onReading?.(report);
     if (report.ok || !report.installed || Date.now() >= deadline || options.signal?.aborted) return { report, waitedMs: Date.now() - started };
     const pause = Math.min(options.intervalMs ?? 500, Math.max(0, deadline - Date.now()));
