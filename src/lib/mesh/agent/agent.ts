@@ -179,17 +179,45 @@ export class MeshAgent {
   }
 
   /**
+   * Brings one proxy to `compiled`: certificate first, then a running proxy is updated in place (a
+   * proxy that outlived the previous agent is adopted first, so that it is updated from what it really
+   * serves), and a proxy that does not run gets its files and is started.
+   */
+  private async updateProxy(target: ProxyTarget, compiled: CompiledProxy, serviceAccount: string, supervised: string): Promise<void> {
+    const { supervisor, ca, log } = this.options;
+    const bin = this.options.config.proxy.bin;
+    const paths = target.paths;
+    await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+    await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: paths.certificate, caBundle: paths.caBundle });
+    const spec = this.proxySpec(supervised, target);
+    let pid = supervisor.status(supervised)?.pid ?? null;
+    if (pid === null && !supervisor.status(supervised) && (await supervisor.adoptable(spec.pidFile))) {
+      pid = (await supervisor.ensure(spec)).status.pid;
+    }
+    if (pid !== null) {
+      try {
+        await updateRunningProxy(bin, target, compiled, pid);
+        return;
+      } catch (err) {
+        log(`${target.name}: update failed (${(err as Error).message}); restarting the proxy`);
+        await supervisor.stop(supervised);
+      }
+    }
+    await writeProxyFiles(bin, target, compiled);
+    await supervisor.ensure(spec);
+  }
+
+  /**
    * Makes the running processes match `next`: certificates, proxy configs (running proxies updated in
    * place), new pods started (sidecar first), pods no longer wanted stopped (after every other proxy
    * stopped routing to them), apps whose command or environment changed restarted.
    */
   private async converge(next: Current, previous: Placement): Promise<PodChange[]> {
-    const { supervisor, ca, log } = this.options;
+    const { supervisor, log } = this.options;
     const changes: PodChange[] = [];
     await writePlacement(this.layout, next.placement);
     this.current = next;
 
-    const bin = this.options.config.proxy.bin;
     const targets: { compiled: CompiledProxy; target: ProxyTarget; serviceAccount: string; supervised: string; pod: boolean }[] = [];
     for (const c of next.compiled?.sidecars ?? []) {
       const pod = next.placement.pods.find((p) => p.name === c.name)!;
@@ -199,29 +227,16 @@ export class MeshAgent {
       const g = next.placement.gateways.find((x) => x.name === c.name && x.namespace === c.namespace)!;
       targets.push({ compiled: c, target: meshGateway(this.layout, g), serviceAccount: g.serviceAccount, supervised: gatewayProxyName(g), pod: false });
     }
-    await Promise.all(targets.map(async ({ compiled, target, serviceAccount, supervised, pod }) => {
-      const paths = target.paths;
-      await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
-      await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: paths.certificate, caBundle: paths.caBundle });
-      const spec = this.proxySpec(supervised, target);
-      let pid = supervisor.status(supervised)?.pid ?? null;
-      // A proxy that outlived the previous agent is adopted before anything is written, so that it is
-      // updated from the configuration it really serves (it may have missed revisions).
-      if (pid === null && !supervisor.status(supervised) && (await supervisor.adoptable(spec.pidFile))) {
-        pid = (await supervisor.ensure(spec)).status.pid;
+    // One proxy that cannot take its configuration must not keep the others from theirs.
+    const failures: string[] = [];
+    await Promise.all(targets.map(async (t) => {
+      try {
+        await this.updateProxy(t.target, t.compiled, t.serviceAccount, t.supervised);
+        if (t.pod && !previous.pods.some((p) => p.name === t.target.name)) changes.push({ name: t.target.name, action: 'created' });
+      } catch (err) {
+        failures.push(`${t.target.name}: ${(err as Error).message.split('\n')[0]}`);
+        log(`${t.target.name}: ${(err as Error).message}`);
       }
-      if (pid !== null) {
-        try {
-          await updateRunningProxy(bin, target, compiled, pid);
-          return;
-        } catch (err) {
-          log(`${target.name}: update failed (${(err as Error).message}); restarting the proxy`);
-          await supervisor.stop(supervised);
-        }
-      }
-      await writeProxyFiles(bin, target, compiled);
-      await supervisor.ensure(spec);
-      if (pod && !previous.pods.some((p) => p.name === target.name)) changes.push({ name: target.name, action: 'created' });
     }));
 
     await Promise.all(next.placement.pods.map(async (pod) => {
@@ -243,6 +258,12 @@ export class MeshAgent {
     }));
     // Pods found on disk that no placement names (left by an interrupted operation) must not run on.
     await this.removeStrays(next.placement);
+    if (failures.length) {
+      throw new MeshctlError(
+        `Revision ${next.applied.revision} is stored, but ${failures.length === 1 ? 'a proxy' : `${failures.length} proxies`} could not take it (${failures.join('; ')}); fix the policy and apply again, and see ${this.layout.agentLog}.`,
+        EXIT.environment,
+      );
+    }
     return changes.sort((a, b) => a.name.localeCompare(b.name));
   }
 
