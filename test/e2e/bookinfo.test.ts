@@ -205,6 +205,33 @@ test('kill -9 the agent: the next command starts it again, it adopts the running
   await eventually('every pod ready again', statusHealthy, 30_000, 200);
 });
 
+test('a URI prefix match with a rewrite, applied to the mesh, takes effect in the calling sidecar', async () => {
+  const file = path.join(h.dir, 'ratings-rewrite.yaml');
+  await fs.writeFile(file, [
+    'apiVersion: networking.istio.io/v1',
+    'kind: VirtualService',
+    'metadata: {name: ratings}',
+    'spec:',
+    '  hosts: [ratings]',
+    '  http:',
+    '  - match: [{uri: {prefix: /stars/}}]',
+    '    rewrite: {uri: /ratings/}',
+    '    route: [{destination: {host: ratings, subset: v1}}]',
+    '  - route: [{destination: {host: ratings, subset: v1}}]',
+    '',
+  ].join('\n'));
+  const r = await h.run(['apply', '-f', file]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /virtualservice\.networking\.istio\.io\/ratings configured/);
+  // Call as productpage's app would: its sidecar's outbound listener, origin-form with a Host header.
+  const pod = (JSON.parse((await h.run(['get', 'pods', 'productpage-v1-0', '-o', 'json'])).stdout) as { ports: { outbound: number } });
+  const rewritten = await request({ port: pod.ports.outbound, path: '/stars/7', headers: { host: 'ratings' } });
+  assert.equal(rewritten.status, 200, rewritten.body);
+  assert.deepEqual((JSON.parse(rewritten.body) as { service: string; product: number }).product, 7);
+  const plain = await request({ port: pod.ports.outbound, path: '/other', headers: { host: 'ratings' } });
+  assert.equal(plain.status, 404, 'a path outside the prefix was rewritten');
+});
+
 test('uninstall stops every process the mesh started and leaves no port listening', async () => {
   h.record();
   const pids = new Set(h.pids);
