@@ -245,7 +245,14 @@ async function createHome(layout: HomeLayout, runtime: RuntimeFound, options: In
         await fs.rm(home, { recursive: true, force: true }).catch(() => undefined);
       }
     }
-    if (firstMissing) await fs.rm(firstMissing, { recursive: true, force: true }).catch(() => undefined);
+    // Parent directories this install created go too, but only while empty: another install may
+    // have put its home there meanwhile.
+    if (firstMissing) {
+      for (let dir = path.dirname(home); dir.startsWith(firstMissing); dir = path.dirname(dir)) {
+        if (!(await fs.rmdir(dir).then(() => true, () => false))) break;
+        if (dir === firstMissing) break;
+      }
+    }
   };
   const interrupted = () => {
     void undo().finally(() => process.exit(EXIT.interrupted));
@@ -276,6 +283,10 @@ async function createHome(layout: HomeLayout, runtime: RuntimeFound, options: In
     try {
       await fs.rename(staging, home);
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+        throw new MeshctlError(`${home} was filled by someone else while this install ran (another meshctl install?); run meshctl install again, which is a no-op once the mesh is installed.`, EXIT.environment);
+      }
       throw new MeshctlError(`Cannot create the mesh home ${home} (${errnoClause(err)}); choose another --home and run meshctl install again.`, EXIT.environment);
     }
     renamed = true;
