@@ -3,7 +3,9 @@
 // change does to traffic, then run the example as a live local mesh: install into a temporary home,
 // apply it, send traffic through the ingress and compare the versions that answered with the
 // configured weights, shift the weights, and uninstall (always, even when a step fails).
-// `npm run demo -- --yes` lets install add HAProxy with the package manager without asking.
+// Installing HAProxy (when missing) asks first on a terminal; run unattended (no terminal, as in
+// `npm install && npm run demo` from a script) or with `npm run demo -- --yes`, the demo lets install add
+// it with the package manager, and install prints every command it runs.
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
@@ -14,7 +16,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(root, 'bin', 'run.js');
-const yes = process.argv.includes('--yes') || process.argv.includes('-y');
+const yes = process.argv.includes('--yes') || process.argv.includes('-y') || !process.stdin.isTTY;
 
 class DemoFailure extends Error {}
 
