@@ -175,7 +175,7 @@ try {
   step('The bookinfo policy as it runs today: no findings.', ['validate', '--assume-ingress-gateway', 'examples/bookinfo/'], [0]);
   step(
     'A proposed change: validate points at the exact line of each problem (exit 1 on errors).',
-    ['validate', '--assume-ingress-gateway', 'examples/bookinfo/services.yaml', 'examples/bookinfo/gateway.yaml', 'examples/changes/routing.yaml'],
+    ['validate', '--assume-ingress-gateway', 'examples/bookinfo/services.yaml', 'examples/bookinfo/workloads.yaml', 'examples/bookinfo/gateway.yaml', 'examples/changes/routing.yaml'],
     [1],
   );
   if (existsSync(path.join(root, 'dist', 'src', 'commands', 'diff.js'))) {
