@@ -1,5 +1,5 @@
-// Policy for traffic-shift tests: a caller and reviews v1/v2/v3 as Workloads, reviews' subsets, and a
-// VirtualService whose catch-all route the shifts move. Also as stored resources, for tests without a mesh.
+// Policy for traffic-shift tests: a caller and reviews versions as Workloads, reviews' subsets, a
+// VirtualService whose catch-all route the shifts move, and a host (details) routed without subsets. Also as stored resources, for tests without a mesh.
 import { loadSources } from '../../src/lib/policy/load.js';
 import { toStored } from '../../src/lib/mesh/apply.js';
 import type { StoredResource } from '../../src/lib/mesh/state.js';
@@ -11,11 +11,11 @@ export interface ShiftPolicyOptions {
   extraRoutes?: string;
   /** Command of every app (the same for all; behaviour comes from env). */
   command?: string[];
-  /** Env of each reviews version. */
-  env?: Record<string, Record<string, string>>;
+  /** The reviews versions that run (a Workload each), with their env; default v1, v2 and v3. */
+  versions?: Record<string, Record<string, string>>;
   callerReplicas?: number;
-  /** Leave the reviews-v3 Workload out (subset v3 then selects no pod). */
-  withoutV3?: boolean;
+  /** Add a subset "idle" that selects no pod (apply refuses it: for tests without a mesh). */
+  idleSubset?: boolean;
 }
 
 export function shiftPolicy(o: ShiftPolicyOptions = {}): string {
@@ -27,9 +27,11 @@ kind: Workload
 metadata: { name: ${name}, namespace: default, labels: { ${labels} } }
 spec: { command: ${command}, env: ${JSON.stringify(env)}, port: 9080, replicas: ${replicas}, serviceAccount: ${sa} }
 ---`;
-  const versions = (o.withoutV3 ? ['v1', 'v2'] : ['v1', 'v2', 'v3'])
-    .map((v) => workload(`reviews-${v}`, `app: reviews, version: ${v}`, 'reviews', 1, { VERSION: v, ...(o.env?.[v] ?? {}) }))
+  const running = o.versions ?? { v1: {}, v2: {}, v3: {} };
+  const versions = Object.entries(running)
+    .map(([v, env]) => workload(`reviews-${v}`, `app: reviews, version: ${v}`, 'reviews', 1, { VERSION: v, ...env }))
     .join('\n');
+  const subsets = [...Object.keys(running), ...(o.idleSubset ? ['idle'] : [])].map((v) => `  - { name: ${v}, labels: { version: ${v} } }`).join('\n');
   const destinations = Object.entries(route)
     .map(([subset, weight]) => `    - { destination: { host: reviews, subset: ${subset} }${weight === null ? '' : `, weight: ${weight}`} }`)
     .join('\n');
@@ -51,10 +53,25 @@ metadata: { name: reviews, namespace: default }
 spec:
   host: reviews
   subsets:
-  - { name: v1, labels: { version: v1 } }
-  - { name: v2, labels: { version: v2 } }
-  - { name: v3, labels: { version: v3 } }
-  - { name: v4, labels: { version: v4 } }
+${subsets}
+---
+apiVersion: v1
+kind: Service
+metadata: { name: details, namespace: default }
+spec: { selector: { app: caller }, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: details, namespace: default }
+spec: { host: details, subsets: [{ name: v1, labels: { version: v1 } }] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: details, namespace: default }
+spec:
+  hosts: [details]
+  http:
+  - route: [{ destination: { host: details } }]
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -255,13 +255,14 @@ export class ShiftRunner {
     // Adding or removing a header route takes the proxies' reload: it is in place once stored.
     const structural = Boolean(headerBefore) !== Boolean(headerAfter);
     let proxies = 0;
+    let servedMs = 0;
     await this.io.store.locked(async () => {
       await this.checkOwner();
       this.record.pending = { ...change, decidedAt: iso(decidedAtMs) };
       await this.io.store.write(this.record);
       const report = await this.io.target.writeWeights(change.weights);
+      servedMs = Date.now() - decidedAtMs;
       proxies = report.served.length + report.notRunning.length;
-      if (!structural) served(Date.now() - decidedAtMs, proxies);
       if (report.notRunning.length) this.io.note?.(`${report.notRunning.join(', ')} ${report.notRunning.length === 1 ? 'does' : 'do'} not run: ${report.notRunning.length === 1 ? 'it serves' : 'they serve'} the new weights once started.`);
       this.record.pending = null;
       this.record.cursor = change.cursor;
@@ -271,6 +272,8 @@ export class ShiftRunner {
       after(this.record);
       await this.io.store.write(this.record);
     });
+    // Announced once recorded, so that whoever reads the event finds it in route status too.
+    if (!structural) served(servedMs, proxies);
     try {
       await this.io.target.storeWeights(change.weights, headerAfter);
     } catch (err) {
@@ -292,7 +295,7 @@ export class ShiftRunner {
       r.phase = 'progressing';
       r.reason = null;
     }, (servedMs, proxies) => {
-      this.io.emit({ ...this.base('step', weights, cursor), type: 'step', kind: step.kind, label: stepLabel(step), servedMs, proxies, ...(by ? { by } : {}) });
+      this.io.emit({ ...this.base('step'), type: 'step', kind: step.kind, label: stepLabel(step), servedMs, proxies, ...(by ? { by } : {}) });
     });
   }
 
@@ -303,8 +306,8 @@ export class ShiftRunner {
       r.reason = reason;
       r.owner = null;
     }, (servedMs) => {
-      if (event === 'rolled_back') this.io.emit({ ...this.base('rolled_back', this.record.weights.rollback), type: 'rolled_back', reason, decidedAt, servedMs });
-      else this.io.emit({ ...this.base('aborted', this.record.weights.rollback), type: 'aborted', reason, decidedAt, servedMs, ...(by ? { by } : {}) });
+      if (event === 'rolled_back') this.io.emit({ ...this.base('rolled_back'), type: 'rolled_back', reason, decidedAt, servedMs });
+      else this.io.emit({ ...this.base('aborted'), type: 'aborted', reason, decidedAt, servedMs, ...(by ? { by } : {}) });
     });
     return { phase: event, reason, interrupted: false };
   }

@@ -85,7 +85,7 @@ export async function statusText(s: RouteStatus): Promise<string> {
   const order = sh.plan[0] ? Object.keys(sh.plan[0].weights) : [];
   const stateText: Record<string, string> = {
     running: `running (meshctl pid ${sh.owner?.pid})`,
-    interrupted: `interrupted (its meshctl process is gone)${sh.pending ? ' during a change of weights' : ''}`,
+    interrupted: 'interrupted (its meshctl process is gone)',
     held: `held: ${sh.reason}`,
     promoted: 'promoted',
     rolled_back: `rolled back: ${sh.reason}`,
@@ -94,7 +94,11 @@ export async function statusText(s: RouteStatus): Promise<string> {
   const next = sh.nextAnalysisAt ? `, next analysis in ${Math.max(0, Math.ceil((Date.parse(sh.nextAnalysisAt) - Date.now()) / 1000))}s` : '';
   const lines = [
     `Shift      ${s.host}: ${sh.from} → ${sh.to}, VirtualService ${sh.virtualService} ${sh.route}`,
-    `State      ${stateText[sh.state]}; step ${sh.step} of ${sh.steps} (${sh.stepLabel})${next}`,
+    sh.pending && sh.pending.event === 'step'
+      ? `State      ${stateText[sh.state]} while moving from step ${sh.step} to step ${sh.pending.cursor + 1} of ${sh.steps} (${stepLabel(sh.plan[sh.pending.cursor])})`
+      : sh.pending
+      ? `State      ${stateText[sh.state]} while rolling back from step ${sh.step} of ${sh.steps} (${sh.pending.reason ?? sh.pending.event})`
+      : `State      ${stateText[sh.state]}; step ${sh.step} of ${sh.steps} (${sh.stepLabel})${next}`,
     `Plan       ${sh.plan.map((p) => stepLabel(p)).join(' → ')}, every ${durationText(sh.intervalMs)}; ${gatesText(sh.gates)}`,
     `Served     ${s.served.summary}`,
     `Applied    ${s.stored ? weightsText(s.stored, order) : 'the VirtualService is not applied'}`,

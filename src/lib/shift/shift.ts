@@ -75,7 +75,8 @@ export function exitCodeOf(result: RunResult): number {
 /** Why a new shift of `record`'s host is refused, and what to do instead. */
 export function inProgressMessage(record: ShiftRecord, commonFlags: string): string {
   const c = commands(record.route.hostArg, commonFlags);
-  const at = record.cursor >= 0 ? `step ${record.cursor + 1} of ${record.plan.steps.length}` : 'its start';
+  const n = record.plan.steps.length;
+  const at = record.pending ? `moving to step ${record.pending.cursor + 1} of ${n}` : record.cursor >= 0 ? `step ${record.cursor + 1} of ${n}` : 'its start';
   const what = `A shift of ${record.route.host} from ${record.route.from} to ${record.route.to} is in progress (${at}`;
   if (ownerAlive(record.owner)) return `${what}, run by meshctl pid ${record.owner!.pid}); follow it with ${c.watch}, or stop it with ${c.abort}.`;
   const state = record.phase === 'held' ? `held: ${record.reason}` : 'its meshctl process is gone';

@@ -18,7 +18,7 @@ test("finds HOST's split route; --from defaults to the subset with the most traf
   assert.equal(r.addsDestination, true);
   assert.deepEqual(r.baseline, { v1: 30, v2: 70, v3: 0 });
   assert.deepEqual(r.route.destinations, ['v1', 'v2', 'v3']);
-  assert.deepEqual(r.subsets, ['v1', 'v2', 'v3', 'v4']);
+  assert.deepEqual(r.subsets, ['v1', 'v2', 'v3']);
   const fq = resolve(shiftPolicy(), { host: 'reviews.default.svc.cluster.local', to: 'v2' });
   assert.equal(fq.route.from, 'v1');
   assert.equal(fq.addsDestination, false);
@@ -31,14 +31,15 @@ test('a route of one unweighted destination holds all the traffic', () => {
 
 test('an unknown host, an unknown subset, a host without a VirtualService: each a sentence, exit 2', () => {
   usage(() => resolve(shiftPolicy(), { host: 'reviewz', to: 'v2' }), /No Service, ServiceEntry or VirtualService of the mesh is host reviewz \(reviewz\.default\.svc\.cluster\.local\)/);
-  usage(() => resolve(shiftPolicy(), { to: 'v9' }), /DestinationRule default\/reviews defines no subset v9 of reviews \(it defines v1, v2, v3, v4\); pass one of them to --to\./);
+  usage(() => resolve(shiftPolicy(), { to: 'v9' }), /DestinationRule default\/reviews defines no subset v9 of reviews \(it defines v1, v2, v3\); pass one of them to --to\./);
   usage(() => resolve(shiftPolicy(), { to: 'v2', from: 'v8' }), /no subset v8 .* --from/);
   usage(() => resolve(shiftPolicy(), { host: 'caller', to: 'v2' }), /No VirtualService routes host caller inside the mesh/);
   usage(() => resolve(shiftPolicy(), { to: 'v2', from: 'v2' }), /--from and --to both name subset v2/);
-  usage(() => resolve(shiftPolicy(), { to: 'v4' }), /Subset v4 of reviews selects no pod \(labels version=v4\)/);
+  usage(() => resolve(shiftPolicy({ idleSubset: true }), { to: 'idle' }), /Subset idle of reviews selects no pod \(labels version=idle\)/);
 });
 
 test('a VirtualService without a route to its subsets is refused with what to add', () => {
+  usage(() => resolve(shiftPolicy(), { host: 'details', to: 'v1' }), /VirtualService default\/details has no http route whose destinations are subsets of details; add one \(e\.g\. route: \[\{destination: \{host: details, subset: v1\}\}\]\) and apply it before shifting\./);
   const text = shiftPolicy().replace(/  - name: split\n    route:\n[\s\S]*$/, '  - name: plain\n    route:\n    - { destination: { host: reviews } }\n');
   usage(() => resolve(text, { to: 'v2' }), /VirtualService default\/reviews has no http route whose destinations are subsets of reviews; add one \(e\.g\. route: \[\{destination: \{host: reviews, subset: v1\}\}\]\) and apply it before shifting\./);
 });
