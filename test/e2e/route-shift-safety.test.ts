@@ -17,6 +17,7 @@ import { RuntimeApi } from '../../src/lib/runtime/haproxy/runtime-api.js';
 import type { ShiftEvent } from '../../src/lib/shift/events.js';
 import type { ShiftRecord } from '../../src/lib/shift/machine.js';
 import type { RouteStatus } from '../../src/lib/shift/status.js';
+import { assertContract } from '../support/shift-schemas.js';
 
 type Of<T extends ShiftEvent['type']> = Extract<ShiftEvent, { type: T }>;
 
@@ -44,7 +45,9 @@ describe('route shift safety on a live mesh', { timeout: 300_000 }, () => {
   }
   async function status(): Promise<{ code: number; status: RouteStatus }> {
     const r = await mesh.h.run(['route', 'status', 'reviews', '-o', 'json']);
-    return { code: r.code, status: JSON.parse(r.stdout) as RouteStatus };
+    const parsed = JSON.parse(r.stdout) as RouteStatus;
+    assertContract('status', parsed);
+    return { code: r.code, status: parsed };
   }
   /** Sets caller-`n`'s sidecar to other weights behind everyone's back, as a crash half-way through a change leaves it. */
   async function setSidecar(pod: string, weights: { v1: number; v2: number }) {
@@ -91,6 +94,7 @@ describe('route shift safety on a live mesh', { timeout: 300_000 }, () => {
     const samples = await stopLoad();
     assert.equal(resumed.code, 0, resumed.stderr);
     const events = resumed.stdout.trim().split('\n').map((l) => JSON.parse(l) as ShiftEvent);
+    events.forEach((e) => assertContract('event', e));
     assert.deepEqual(events.map((e) => `${e.type}:${e.step}`), ['planned:2', 'step:2', 'analysis:2', 'step:3', 'analysis:3', 'step:4', 'analysis:4', 'promoted:4']);
     assert.equal((events[0] as Of<'planned'>).resumed, true);
     assert.equal((events[1] as Of<'step'>).by, 'resume');
@@ -143,6 +147,7 @@ describe('route shift safety on a live mesh', { timeout: 300_000 }, () => {
     assert.deepEqual([code, s.shift.state], [4, 'held']);
     const abort = await mesh.h.run(['route', 'abort', 'reviews', '-o', 'json']);
     assert.equal(abort.code, 0, abort.stderr);
+    assertContract('control', JSON.parse(abort.stdout));
     assert.deepEqual(JSON.parse(abort.stdout), { action: 'abort', actedBy: 'this-process', host: 'reviews.default.svc.cluster.local', state: 'aborted', step: 1, steps: 2, stepLabel: '20%', weights: { v1: 100, v2: 0 }, reason: `aborted by meshctl route abort (pid ${JSON.parse(abort.stdout).reason.match(/pid (\d+)/)[1]})` });
   });
 
@@ -180,6 +185,8 @@ describe('route shift safety on a live mesh', { timeout: 300_000 }, () => {
       for (const [pod, w] of await mesh.served()) assert.deepEqual(w, { v1: 100, v2: 0 }, pod);
       assert.equal(await watchExit, 1, 'status --watch exits 1 once the shift is aborted');
       const docs = watched.trim().split('\n').map((l) => JSON.parse(l) as RouteStatus);
+      docs.forEach((d) => assertContract('status', d));
+      shift.events.forEach((e) => assertContract('event', e));
       assert.equal(docs[docs.length - 1].shift.state, 'aborted');
     } finally {
       if (watch.exitCode === null && watch.pid) process.kill(watch.pid, 'SIGKILL');

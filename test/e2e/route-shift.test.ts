@@ -14,6 +14,7 @@ import { startShiftMesh, type ShiftMesh } from '../support/shift-mesh.js';
 import { failures, startLoad, type Load } from '../support/load.js';
 import { hasStackTrace } from '../support/cli.js';
 import type { ShiftEvent } from '../../src/lib/shift/events.js';
+import { assertContract } from '../support/shift-schemas.js';
 
 type Of<T extends ShiftEvent['type']> = Extract<ShiftEvent, { type: T }>;
 
@@ -49,6 +50,7 @@ describe('route shift on a live mesh', { timeout: 300_000 }, () => {
     assert.equal(done.code, 0, done.stderr);
     const types = shift.events.map((e) => `${e.type}:${e.step}`);
     assert.deepEqual(types, ['planned:0', 'step:1', 'analysis:1', 'step:2', 'analysis:2', 'step:3', 'analysis:3', 'promoted:3']);
+    for (const e of shift.events) assertContract('event', e);
     for (const a of shift.events.filter((e): e is Of<'analysis'> => e.type === 'analysis')) {
       assert.equal(a.outcome, 'passed', JSON.stringify(a));
       assert.ok(a.canary.requests >= 10);
@@ -75,6 +77,7 @@ describe('route shift on a live mesh', { timeout: 300_000 }, () => {
     const analyses = shift.events.filter((e): e is Of<'analysis'> => e.type === 'analysis');
     assert.deepEqual(analyses.map((a) => [a.outcome, a.failedChecks]), [['failed', 1], ['failed', 2]]);
     assert.deepEqual(shift.events.map((e) => e.type), ['planned', 'step', 'analysis', 'analysis', 'rolled_back']);
+    for (const e of shift.events) assertContract('event', e);
     const rolled = shift.events[4] as Of<'rolled_back'>;
     assert.match(rolled.reason, /^success rate \d+(\.\d)?% < 99% at 20% for 2 checks$/);
     assert.ok(Number(/rate (\d+(?:\.\d)?)%/.exec(rolled.reason)![1]) < 70, rolled.reason);
@@ -115,6 +118,8 @@ describe('route shift on a live mesh', { timeout: 300_000 }, () => {
     for (const [pod, w] of await mesh.served()) assert.deepEqual(w, { v1: 50, v2: 50 }, `${pod} was moved off the held step`);
     const status = await mesh.h.run(['route', 'status', 'reviews', '-o', 'json']);
     assert.equal(status.code, 4, status.stderr);
+    assertContract('status', JSON.parse(status.stdout));
+    for (const e of shift.events) assertContract('event', e);
     const s = JSON.parse(status.stdout) as { shift: { state: string; reason: string; step: number }; served: { consistent: boolean; step: number } };
     assert.equal(s.shift.state, 'held');
     assert.match(s.shift.reason, /^not enough traffic/);
@@ -143,6 +148,7 @@ describe('route shift on a live mesh', { timeout: 300_000 }, () => {
     const lines = json.stdout.trim().split('\n');
     assert.equal(lines.length, 1);
     const planned = JSON.parse(lines[0]) as Of<'planned'>;
+    assertContract('event', planned);
     assert.deepEqual([planned.type, planned.dryRun, planned.minPromoteMs, planned.rollbackMs], ['planned', true, 60_000, 30_000]);
     assert.equal(existsSync(shiftFile()), false, 'a dry run recorded a shift');
     assert.deepEqual(await mesh.served(), before);
