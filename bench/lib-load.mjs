@@ -66,23 +66,27 @@ async function saturate() {
   };
 }
 
-/** A keep-alive HTTP/1.1 connection carrying one request at a time, with a minimal response parser. */
+/**
+ * A keep-alive HTTP/1.1 connection carrying one request at a time (a request is its index in the
+ * run), with a minimal response parser. Times are performance.now() values (ms, sub-µs precision).
+ */
 class Conn {
   constructor(onAnswer, onFail) {
     this.busy = false;
     this.dead = false;
     this.ready = false;
-    this.buf = Buffer.alloc(0);
+    this.buf = null;
     this.onAnswer = onAnswer;
     this.onFail = onFail;
-    this.pending = null;
+    this.pending = -1;
+    this.queued = -1;
     this.socket = net.connect(opts.port, '127.0.0.1');
     this.socket.setNoDelay(true);
     this.socket.on('connect', () => {
       this.ready = true;
-      if (this.queued) {
+      if (this.queued >= 0) {
         const q = this.queued;
-        this.queued = null;
+        this.queued = -1;
         this.write(q);
       }
     });
@@ -90,11 +94,10 @@ class Conn {
     const fail = (why) => {
       if (this.dead) return;
       this.dead = true;
-      const p = this.pending ?? this.queued;
-      this.pending = null;
-      this.queued = null;
-      if (p) this.onFail(this, p, why);
-      else this.onFail(this, null, why);
+      const p = this.pending >= 0 ? this.pending : this.queued;
+      this.pending = -1;
+      this.queued = -1;
+      this.onFail(this, p, why);
     };
     this.socket.on('error', (e) => fail(e.code ?? e.message));
     this.socket.on('close', () => fail('connection closed'));
@@ -107,38 +110,39 @@ class Conn {
   }
 
   write(req) {
-    req.sentNs = process.hrtime.bigint();
+    sentAt[req] = performance.now();
     this.pending = req;
     this.socket.write(REQUEST);
   }
 
   data(chunk) {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    for (;;) {
-      if (!this.pending) return;
-      const end = this.buf.indexOf('\r\n\r\n');
+    this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+    while (this.pending >= 0 && this.buf) {
+      const buf = this.buf;
+      const end = buf.indexOf(CRLF2);
       if (end < 0) return;
-      const head = this.buf.subarray(0, end).toString('latin1');
+      const head = buf.toString('latin1', 0, end);
       const status = Number(head.slice(9, 12));
-      const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+      const m = CONTENT_LENGTH.exec(head);
       let total;
       if (m) total = end + 4 + Number(m[1]);
-      else if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
-        const z = this.buf.indexOf('\r\n0\r\n\r\n', end);
+      else if (CHUNKED.test(head)) {
+        const z = buf.indexOf(LAST_CHUNK, end);
         if (z < 0) return;
         total = z + 7;
       } else total = end + 4;
-      if (this.buf.length < total) return;
-      this.buf = this.buf.subarray(total);
+      if (buf.length < total) return;
+      const at = performance.now();
+      this.buf = buf.length > total ? buf.subarray(total) : null;
       const req = this.pending;
-      this.pending = null;
+      this.pending = -1;
       this.busy = false;
-      const close = /\r\nconnection:\s*close/i.test(head);
+      const close = CLOSE.test(head);
       if (close) {
         this.dead = true;
         this.socket.destroy();
       }
-      this.onAnswer(this, req, status, process.hrtime.bigint());
+      this.onAnswer(this, req, status, at);
       if (close) return;
     }
   }
@@ -150,6 +154,13 @@ class Conn {
 }
 
 const REQUEST = Buffer.from(`GET ${urlPath} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: meshctl-bench\r\nAccept: */*\r\n\r\n`, 'latin1');
+const CRLF2 = Buffer.from('\r\n\r\n');
+const LAST_CHUNK = Buffer.from('\r\n0\r\n\r\n');
+const CONTENT_LENGTH = /\r\ncontent-length:\s*(\d+)/i;
+const CHUNKED = /\r\ntransfer-encoding:\s*chunked/i;
+const CLOSE = /\r\nconnection:\s*close/i;
+// Per request (by index): when it was written. Preallocated: nothing per request for the collector.
+let sentAt = new Float64Array(0);
 
 function rate() {
   const rps = opts.rps ?? 1000;
@@ -157,14 +168,21 @@ function rate() {
   const warmup = opts.warmup ?? 0;
   const maxConnections = opts.maxConnections ?? 64;
   const timeoutMs = opts.timeoutMs ?? Math.ceil((count / rps) * 1000) + 10_000;
-  const intervalNs = BigInt(Math.round(1e9 / rps));
-  const latencies = [];
-  const lags = [];
+  const intervalMs = 1000 / rps;
+  sentAt = new Float64Array(count);
+  const latencies = new Float64Array(count);
+  const lags = new Float64Array(count);
+  let measured = 0;
+  let lagged = 0;
   const result = { mode: 'rate', rps, count, warmup, sent: 0, ok: 0, non2xx: 0, errors: 0, errorKinds: {}, connections: 0, waitedForConnection: 0 };
   const conns = [];
   let answered = 0;
   let next = 0;
   const backlog = [];
+  const startMs = performance.now() + 50;
+  const dueAt = (i) => startMs + i * intervalMs;
+  let lastMs = startMs;
+  let lastSentMs = startMs;
 
   return new Promise((resolve) => {
     let done = false;
@@ -173,21 +191,21 @@ function rate() {
       done = true;
       clearTimeout(guard);
       for (const c of conns) c.close();
-      latencies.sort((a, b) => a - b);
-      lags.sort((a, b) => a - b);
-      const q = (x) => percentile(latencies, x) / 1000;
+      const lat = latencies.subarray(0, measured).sort();
+      const lag = lags.subarray(0, lagged).sort();
+      const q = (x) => percentile(lat, x);
       Object.assign(result, {
         timedOut,
-        seconds: Number(lastNs - startNs) / 1e9,
-        achievedRps: result.sent / (Number(lastSentNs - startNs) / 1e9 || 1),
-        measured: latencies.length,
+        seconds: (lastMs - startMs) / 1000,
+        achievedRps: result.sent / ((lastSentMs - startMs) / 1000 || 1),
+        measured,
         p50: q(0.5),
         p90: q(0.9),
         p99: q(0.99),
         p999: q(0.999),
-        max: latencies.length ? latencies[latencies.length - 1] / 1000 : NaN,
-        mean: latencies.length ? latencies.reduce((a, b) => a + b, 0) / latencies.length / 1000 : NaN,
-        sendLagP99: percentile(lags, 0.99) / 1000,
+        max: measured ? lat[measured - 1] : NaN,
+        mean: measured ? lat.reduce((a, b) => a + b, 0) / measured : NaN,
+        sendLagP99: percentile(lag, 0.99),
       });
       resolve(result);
     };
@@ -197,27 +215,27 @@ function rate() {
       answered++;
       if (answered === count) finish(false);
     };
-    const onAnswer = (conn, req, status, atNs) => {
+    const dispatch = (conn, req) => {
+      conn.send(req);
+      lastSentMs = performance.now();
+      if (req >= warmup) lags[lagged++] = lastSentMs - dueAt(req);
+    };
+    const onAnswer = (conn, req, status, at) => {
       if (status >= 200 && status < 300) result.ok++;
       else result.non2xx++;
-      if (req.index >= warmup) latencies.push(Number(atNs - req.sentNs) / 1000);
-      lastNs = atNs;
+      if (req >= warmup) latencies[measured++] = at - sentAt[req];
+      lastMs = at;
       settle();
       if (backlog.length && !conn.dead) dispatch(conn, backlog.shift());
     };
     const onFail = (conn, req, why) => {
       const i = conns.indexOf(conn);
       if (i >= 0) conns.splice(i, 1);
-      if (req) {
+      if (req >= 0) {
         result.errors++;
         result.errorKinds[why] = (result.errorKinds[why] ?? 0) + 1;
         settle();
       }
-    };
-    const dispatch = (conn, req) => {
-      conn.send(req);
-      if (req.index >= warmup) lags.push(Number(req.sentNs ?? process.hrtime.bigint()) / 1000 - Number(req.dueNs) / 1000);
-      lastSentNs = process.hrtime.bigint();
     };
     const sendOne = (req) => {
       result.sent++;
@@ -238,20 +256,11 @@ function rate() {
       conns.push(new Conn(onAnswer, onFail));
       result.connections++;
     }
-    const startNs = process.hrtime.bigint() + 50_000_000n;
-    let lastNs = startNs;
-    let lastSentNs = startNs;
     const tick = () => {
       if (done) return;
-      const now = process.hrtime.bigint();
-      while (next < count && startNs + BigInt(next) * intervalNs <= now) {
-        sendOne({ index: next, dueNs: startNs + BigInt(next) * intervalNs });
-        next++;
-      }
-      if (next < count) {
-        const waitMs = Number(startNs + BigInt(next) * intervalNs - process.hrtime.bigint()) / 1e6;
-        setTimeout(tick, Math.max(0, Math.floor(waitMs)));
-      }
+      const now = performance.now();
+      while (next < count && dueAt(next) <= now) sendOne(next++);
+      if (next < count) setTimeout(tick, Math.max(0, Math.floor(dueAt(next) - performance.now())));
     };
     setTimeout(tick, 50);
   });
