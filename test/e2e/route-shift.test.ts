@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { startShiftMesh, type ShiftMesh } from '../support/shift-mesh.js';
-import { failures, startLoad, type Load } from '../support/load.js';
+import { failures, startLoad, type Load, type Sample } from '../support/load.js';
 import { hasStackTrace } from '../support/cli.js';
 import type { ShiftEvent } from '../../src/lib/shift/events.js';
 import { assertContract } from '../support/shift-schemas.js';
@@ -104,6 +104,41 @@ describe('route shift on a live mesh', { timeout: 300_000 }, () => {
     const analysis = shift.events.find((e): e is Of<'analysis'> => e.type === 'analysis')!;
     assert.deepEqual(analysis.checks.map((c) => [c.gate, c.passed]), [['requests', true], ['success-rate', true], ['latency-p99', false]]);
     assert.ok((analysis.stable.p99Ms ?? 0) < 150, 'the stable subset stays fast');
+  });
+
+  it('a header-canary first step sends only matching requests to the new version, then the weights move', async () => {
+    await mesh.reset({ v1: 100, v2: 0 });
+    const port = await mesh.callerPort();
+    const plain = startLoad({ port, host: 'reviews', rps: 80, maxMs: 60_000 });
+    const marked = startLoad({ port, host: 'reviews', rps: 20, maxMs: 60_000, headers: { 'x-canary': 'yes' } });
+    try {
+      const shift = mesh.startShift(['reviews', '--to', 'v2', '--header', 'x-canary=yes', '--steps', '100', '--interval', '2s', '--min-requests', '10']);
+      const done = await shift.exited;
+      assert.equal(done.code, 0, done.stderr);
+      assert.deepEqual(shift.events.map((e) => `${e.type}:${e.step}`), ['planned:0', 'step:1', 'analysis:1', 'step:2', 'analysis:2', 'promoted:2']);
+      shift.events.forEach((e) => assertContract('event', e));
+      const header = shift.events[1] as Of<'step'>;
+      assert.deepEqual([header.kind, header.label, header.weights], ['header', 'header x-canary=yes', { v1: 100, v2: 0 }]);
+      const analysis = shift.events[2] as Of<'analysis'>;
+      assert.equal(analysis.outcome, 'passed');
+      assert.ok(analysis.canary.requests >= 10 && analysis.canary.requests <= 60, `${analysis.canary.requests} requests reached v2 at the header step`);
+      // While the header route was in place: marked requests on v2, the others on v1.
+      const from = Date.parse(header.time);
+      const until = Date.parse(analysis.time);
+      const during = (samples: Sample[]) => samples.filter((x) => x.sentAt > from && x.sentAt < until);
+      const plainSamples = await plain.stop();
+      const markedSamples = await marked.stop();
+      assert.ok(during(plainSamples).length > 50 && during(markedSamples).length > 10);
+      assert.deepEqual([...new Set(during(plainSamples).map((x) => x.version))], ['v1']);
+      assert.deepEqual([...new Set(during(markedSamples).map((x) => x.version))], ['v2']);
+      assert.deepEqual(failures([...plainSamples, ...markedSamples]), []);
+      // The canary route is gone once the weights move.
+      const vs = await mesh.h.run(['get', 'virtualservice', 'reviews', '-o', 'json']);
+      assert.doesNotMatch(vs.stdout, /meshctl-canary/);
+    } finally {
+      await plain.stop();
+      await marked.stop();
+    }
   });
 
   it('holds without traffic: exit 4, "not enough traffic", not rolled back; status says held, abort sends it back', async () => {

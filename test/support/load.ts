@@ -18,7 +18,7 @@ export interface Load {
 }
 
 /** `rps` requests per second to 127.0.0.1:`port` with Host `host`, until stop() or `maxMs` (at most rps × maxMs requests). */
-export function startLoad(o: { port: number; host: string; rps: number; maxMs: number; path?: string }): Load {
+export function startLoad(o: { port: number; host: string; rps: number; maxMs: number; path?: string; headers?: Record<string, string> }): Load {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const samples: Sample[] = [];
   const inFlight = new Set<Promise<void>>();
@@ -28,7 +28,7 @@ export function startLoad(o: { port: number; host: string; rps: number; maxMs: n
   let sent = 0;
   const one = (): Promise<void> => new Promise((resolve) => {
     const sentAt = Date.now();
-    const req = http.request({ host: '127.0.0.1', port: o.port, path: o.path ?? '/', headers: { host: o.host }, agent, timeout: 10_000 }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port: o.port, path: o.path ?? '/', headers: { ...o.headers, host: o.host }, agent, timeout: 10_000 }, (res) => {
       res.resume();
       res.on('end', () => {
         samples.push({ sentAt, status: res.statusCode ?? 0, version: String(res.headers['x-version'] ?? '') });

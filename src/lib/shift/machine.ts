@@ -256,6 +256,12 @@ export class ShiftRunner {
     const structural = Boolean(headerBefore) !== Boolean(headerAfter);
     let proxies = 0;
     let servedMs = 0;
+    const done = (r: ShiftRecord) => {
+      r.pending = null;
+      r.cursor = change.cursor;
+      r.history.push({ at: iso(Date.now()), event: change.event, cursor: change.cursor, weights: { ...change.weights }, ...(change.reason ? { reason: change.reason } : {}), ...(change.by ? { by: change.by } : {}) });
+      after(r);
+    };
     await this.io.store.locked(async () => {
       await this.checkOwner();
       this.record.pending = { ...change, decidedAt: iso(decidedAtMs) };
@@ -264,12 +270,10 @@ export class ShiftRunner {
       servedMs = Date.now() - decidedAtMs;
       proxies = report.served.length + report.notRunning.length;
       if (report.notRunning.length) this.io.note?.(`${report.notRunning.join(', ')} ${report.notRunning.length === 1 ? 'does' : 'do'} not run: ${report.notRunning.length === 1 ? 'it serves' : 'they serve'} the new weights once started.`);
-      this.record.pending = null;
-      this.record.cursor = change.cursor;
       this.record.served = { ...change.weights };
       this.record.windowStartedAt = iso(Date.now());
-      this.record.history.push({ at: iso(Date.now()), event: change.event, cursor: change.cursor, weights: { ...change.weights }, ...(change.reason ? { reason: change.reason } : {}), ...(change.by ? { by: change.by } : {}) });
-      after(this.record);
+      // A change that adds or removes the header route stays pending until that is done too.
+      if (!structural) done(this.record);
       await this.io.store.write(this.record);
     });
     // Announced once recorded, so that whoever reads the event finds it in route status too.
@@ -281,7 +285,10 @@ export class ShiftRunner {
       // The proxies serve the weights; the applied VirtualService catches up at the next change.
       this.io.note?.(`The applied VirtualService could not be updated (${(err as Error).message.replace(/\.$/, '')}); the proxies serve the new weights.`);
     }
-    if (structural) served(Date.now() - decidedAtMs, proxies);
+    if (structural) {
+      await this.persist(done);
+      served(Date.now() - decidedAtMs, proxies);
+    }
     if (change.event === 'step') {
       // The window starts once everything is in place.
       await this.persist((r) => { r.windowStartedAt = iso(Date.now()); });
@@ -338,7 +345,7 @@ export class ShiftRunner {
     const choice = await this.io.onInterrupt();
     const at = this.record.cursor >= 0 ? `step ${this.record.cursor + 1} of ${this.steps}` : 'the start';
     const result = choice === 'rollback'
-      ? await this.rollBack(`rolled back by hand (interrupted at ${at})`, 'rolled_back')
+      ? await this.rollBack(`interrupted at ${at}, and rolling back was chosen`, 'rolled_back')
       : await this.hold(`interrupted at ${at}`);
     return { ...result, interrupted: true };
   }
@@ -449,8 +456,8 @@ export class ShiftRunner {
     if (!this.record.manual || !this.io.ask) return null;
     const answer = await this.io.ask(this.record, next);
     if (this.interrupted) return this.onInterrupted();
-    if (answer === 'hold') return this.hold(`held by hand before step ${next + 1} of ${this.steps}`);
-    if (answer === 'rollback') return this.rollBack(`rolled back by hand before step ${next + 1} of ${this.steps}`, 'rolled_back');
+    if (answer === 'hold') return this.hold(`holding was chosen before step ${next + 1} of ${this.steps}`);
+    if (answer === 'rollback') return this.rollBack(`rolling back was chosen before step ${next + 1} of ${this.steps}`, 'rolled_back');
     return null;
   }
 

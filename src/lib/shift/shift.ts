@@ -225,6 +225,7 @@ async function drive(record: ShiftRecord, store: ShiftStore, target: ShiftTarget
     return await runner.run(options);
   } catch (err) {
     // Whatever failed, the shift stays resumable: the record keeps a pending change, or is held.
+    let left: ShiftRecord | null = null;
     await store.locked(async () => {
       const disk = await store.read();
       if (!disk || disk.id !== record.id || isTerminal(disk)) return;
@@ -234,9 +235,14 @@ async function drive(record: ShiftRecord, store: ShiftStore, target: ShiftTarget
         disk.reason = `stopped by an error: ${(err as Error).message.replace(/\.$/, '')}`;
       }
       await store.write(disk);
+      left = disk;
     }).catch(() => undefined);
     const message = (err as Error).message.replace(/\.$/, '');
-    throw new MeshctlError(`${message}. The shift is held where it was; continue it with ${c.resume}, or roll it back with ${c.abort}.`, err instanceof MeshctlError ? err.exitCode : EXIT.environment);
+    const code = err instanceof MeshctlError ? err.exitCode : EXIT.environment;
+    const now = left as ShiftRecord | null;
+    if (!now) throw new MeshctlError(`${message}.`, code);
+    const where = now.pending ? 'Its last change of weights is recorded but not finished' : 'The shift is held where it was';
+    throw new MeshctlError(`${message}. ${where}; continue it with ${c.resume}, or roll it back with ${c.abort}.`, code);
   } finally {
     request.signal?.removeEventListener('abort', onAbort);
   }

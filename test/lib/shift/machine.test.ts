@@ -174,6 +174,15 @@ test('weights changed behind the shift hold it with the proxy named', async () =
   assert.equal(r.reason, 'the weights changed outside the shift: reviews-v1-0 serves v1 80 / v2 20 where the shift set v1 90 / v2 10');
 });
 
+test('a change that adds the header route stays pending until the route is stored, so a failure leaves it resumable', async () => {
+  const { runner, target, store } = await setUp({ steps: [100], header: { name: 'x-canary', value: 'yes' }, gates: { minRequests: 10 } }, healthy);
+  target.storeWeights = async (_w, header) => { if (header) throw new Error('the mesh agent did not answer'); };
+  await assert.rejects(runner.run(), /the mesh agent did not answer/);
+  const disk = (await store.read())!;
+  assert.deepEqual([disk.pending?.event, disk.pending?.cursor, disk.cursor], ['step', 0, -1]);
+  assert.notEqual(disk.phase, 'promoted');
+});
+
 test('decide: the last step promotes; failures below the threshold analyse again', () => {
   const plan = buildPlan({ steps: [10, 100], gates: { failureThreshold: 3 } });
   assert.deepEqual(decide({ plan, cursor: 0, failedChecks: 0 }, 'passed', null), { kind: 'next' });
