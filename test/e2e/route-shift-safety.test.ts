@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { startShiftMesh, type ShiftMesh } from '../support/shift-mesh.js';
 import { failures, startLoad, type Load } from '../support/load.js';
 import { BIN, ROOT } from '../support/shared.js';
@@ -191,6 +191,59 @@ describe('route shift safety on a live mesh', { timeout: 300_000 }, () => {
     } finally {
       if (watch.exitCode === null && watch.pid) process.kill(watch.pid, 'SIGKILL');
     }
+  });
+
+  /**
+   * Runs meshctl on a pseudo-terminal (util-linux script), answering each prompt as it appears:
+   * `answers` pairs text to wait for with the keys to type then.
+   */
+  function onTerminal(argv: string[], answers: [string, string][]): Promise<{ code: number | null; output: string }> {
+    const line = [process.execPath, BIN, ...argv, '--home', mesh.h.home].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const child = spawn('script', ['-qfec', line, '/dev/null'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let next = 0;
+    // Each prompt is looked for after the previous one was seen (a prompt redraws its choices).
+    let from = 0;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      output += d;
+      let at: number;
+      while (next < answers.length && (at = output.indexOf(answers[next][0], from)) >= 0) {
+        from = at + answers[next][0].length;
+        const keys = answers[next][1];
+        next += 1;
+        setTimeout(() => child.stdin.write(keys), 200);
+      }
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    return new Promise((resolve) => child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    }));
+  }
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+
+  it('on a terminal: --manual asks before every step; Ctrl-C asks whether to hold or roll back', { skip: !hasScript && 'util-linux script is not installed' }, async () => {
+    await fresh();
+    const manual = await onTerminal(['route', 'shift', 'reviews', '--to', 'v2', '--steps', '50,100', '--interval', '1s', '--min-requests', '1', '--on-no-traffic', 'continue', '--manual'], [
+      ['Next: step 1 of 2', '\r'],
+      ['Next: step 2 of 2', '\r'],
+    ]);
+    assert.equal(manual.code, 0, manual.output);
+    assert.match(manual.output, /continue to the next step/);
+    assert.match(manual.output, /Promoted: v1 0 \/ v2 100/);
+    for (const [pod, w] of await mesh.served()) assert.deepEqual(w, { v1: 0, v2: 100 }, pod);
+
+    await fresh();
+    const interrupted = await onTerminal(['route', 'shift', 'reviews', '--to', 'v2', '--steps', '30,100', '--interval', '60s'], [
+      ['Start?', '\r'],
+      ['Step 1/2', '\x03'],
+      ['roll back now', '\x1b[B'],
+      ['❯ roll back now', '\r'],
+    ]);
+    assert.equal(interrupted.code, 130, interrupted.output);
+    assert.match(interrupted.output, /Interrupted\. Hold the shift here, or roll back to the stable subset now\?/);
+    assert.match(interrupted.output, /Rolled back: interrupted at step 1 of 2, and rolling back was chosen\./);
+    for (const [pod, w] of await mesh.served()) assert.deepEqual(w, { v1: 100, v2: 0 }, pod);
   });
 
   it('refuses to start while a sidecar serves other weights than the applied VirtualService', async () => {

@@ -205,7 +205,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
           const { select } = await import('@inquirer/prompts');
           try {
             return await select({
-              message: 'Interrupted. Hold the shift where it is, or roll back to the stable subset now?',
+              message: 'Interrupted. Hold the shift here, or roll back to the stable subset now?',
               choices: [
                 { name: 'hold (resume later with --resume)', value: 'hold' as const },
                 { name: 'roll back now', value: 'rollback' as const },
