@@ -63,27 +63,44 @@ const RULES: { kind: string; rules: DurationRule[] }[] = [
   { kind: K.Telemetry, rules: [{ path: 'metrics.*.reportingInterval', min: true }] },
 ];
 
-const SEGMENTS = new Map<string, string[]>();
+/** The rules of one kind as a tree of path segments, so a resource is walked once, only where it has fields. */
+interface RuleNode {
+  children: Map<string, RuleNode>;
+  rule?: DurationRule;
+}
 
-/** Every value at `path` under `spec`, with the keys that lead to it (pointer and field are built only for findings). */
-function valuesAt(spec: unknown, path: string): { value: unknown; keys: (string | number)[] }[] {
-  let segments = SEGMENTS.get(path);
-  if (!segments) SEGMENTS.set(path, (segments = path.split('.')));
-  let level: { value: unknown; keys: (string | number)[] }[] = [{ value: spec, keys: [] }];
-  for (const segment of segments) {
-    const next: typeof level = [];
-    for (const at of level) {
-      if (segment === '*') {
-        if (Array.isArray(at.value)) at.value.forEach((item, i) => next.push({ value: item, keys: [...at.keys, i] }));
-      } else if (at.value && typeof at.value === 'object' && !Array.isArray(at.value)) {
-        const obj = at.value as Record<string, unknown>;
-        if (obj[segment] !== undefined) next.push({ value: obj[segment], keys: [...at.keys, segment] });
-      }
+const TREES = new Map<DurationRule[], RuleNode>();
+
+function treeOf(rules: DurationRule[]): RuleNode {
+  let root = TREES.get(rules);
+  if (root) return root;
+  root = { children: new Map() };
+  for (const rule of rules) {
+    let node = root;
+    for (const segment of rule.path.split('.')) {
+      let next = node.children.get(segment);
+      if (!next) node.children.set(segment, (next = { children: new Map() }));
+      node = next;
     }
-    if (!next.length) return next;
-    level = next;
+    node.rule = rule;
   }
-  return level;
+  TREES.set(rules, root);
+  return root;
+}
+
+/** Calls `visit` for every value a rule names under `value`, with the keys that lead to it. */
+function walk(node: RuleNode, value: unknown, keys: (string | number)[], visit: (rule: DurationRule, value: unknown, keys: (string | number)[]) => void): void {
+  if (node.rule && value !== null && value !== undefined) visit(node.rule, value, keys);
+  if (node.children.size === 0 || !value || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    const star = node.children.get('*');
+    if (star) value.forEach((item, i) => walk(star, item, [...keys, i], visit));
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  for (const [segment, child] of node.children) {
+    if (segment !== '*' && obj[segment] !== undefined) walk(child, obj[segment], [...keys, segment], visit);
+  }
 }
 
 function pointerOf(keys: (string | number)[]): string {
@@ -133,13 +150,10 @@ function suggestion(text: string): string {
 }
 
 function check(ctx: Parameters<Analyzer['run']>[0], resource: Resource, rules: DurationRule[]): void {
-  for (const rule of rules) {
-    for (const { value, keys } of valuesAt(resource.spec, rule.path)) {
-      if (value === null || value === undefined) continue;
-      const why = problem(value, rule);
-      if (why) ctx.report('MSH2006', resource, pointerOf(keys), `${resource.kind} ${resource.name} sets ${fieldOf(keys)} to ${why}.`);
-    }
-  }
+  walk(treeOf(rules), resource.spec, [], (rule, value, keys) => {
+    const why = problem(value, rule);
+    if (why) ctx.report('MSH2006', resource, pointerOf(keys), `${resource.kind} ${resource.name} sets ${fieldOf(keys)} to ${why}.`);
+  });
 }
 
 export const durations: Analyzer = {
