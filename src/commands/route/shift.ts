@@ -69,6 +69,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
       if (given.length) throw usageError(`--resume continues the recorded plan, so --${given[0]} cannot change it; drop --${given[0]}, or abort the shift and start another.`);
       if (flags['dry-run']) throw usageError('--resume and --dry-run do not go together: meshctl route status shows where a recorded shift is.');
     }
+    if (!flags.resume && flags.to === undefined) throw usageError(`Name the subset to shift ${args.host}'s traffic to with --to (e.g. --to v2), or continue a recorded shift with --resume.`);
     if (flags.manual && flags.yes) throw usageError('--manual asks before every step and --yes never asks; choose one of them.');
     if (flags.manual && !flags['dry-run'] && !process.stdin.isTTY) {
       throw usageError(`--manual asks before every step, and there is no terminal to ask on; drop --manual to let the gates decide, or move a shift on from a pipeline with meshctl route promote ${args.host}.`);

@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import type { ProcessIdentity } from '../mesh/processes.js';
 import { evaluateGates, subsetFigures, type GateCheck, type AnalysisOutcome, type SubsetFigures } from './gates.js';
 import type { AnalysisEvent, EventType, ShiftEvent } from './events.js';
-import { planDurations, sameWeights, splitWeights, stepLabel, weightsText, type ShiftPlan, type Weights } from './plan.js';
+import { sameWeights, splitWeights, stepLabel, weightsText, type ShiftPlan, type Weights } from './plan.js';
 import type { ShiftRoute } from './route.js';
-import { currentOwner, ownerAlive, sameOwner, type ControlRequest, type ShiftStore } from './store.js';
-import type { ServedWeights, ShiftTarget } from './target.js';
+import { sameOwner, type ControlRequest, type ShiftStore } from './store.js';
+import type { ShiftTarget } from './target.js';
 
 export const SHIFT_API_VERSION = 'meshctl.dev/v1alpha1';
 
@@ -510,16 +510,4 @@ export class ShiftRunner {
       }
     }
   }
-}
-
-/** A summary line of the plan for people: `10% → 25% → 50% → 100% every 30s`. */
-export function planSummary(plan: ShiftPlan): string {
-  return plan.steps.map(stepLabel).join(' → ');
-}
-
-export { planDurations, ownerAlive, currentOwner };
-
-/** The served weights of every proxy agree with `weights`. */
-export function allServe(served: ServedWeights[], weights: Weights): boolean {
-  return served.every((s) => s.weights !== null && sameWeights(s.weights, weights));
 }
