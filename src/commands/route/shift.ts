@@ -179,7 +179,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
           }
           : undefined,
         ask: flags.manual
-          ? async (record, next) => {
+          ? async (record, next, signal) => {
             const { select } = await import('@inquirer/prompts');
             clearCountdown();
             const last = record.analyses[record.analyses.length - 1];
@@ -193,7 +193,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
                   { name: 'hold here (resume later with --resume)', value: 'hold' as const },
                   { name: `roll back to ${record.route.from}`, value: 'rollback' as const },
                 ],
-              }, { output: process.stderr });
+              }, { output: process.stderr, signal });
             } catch {
               // Ctrl-C or the terminal went away: nobody answered, so the shift waits.
               return 'hold';

@@ -179,8 +179,8 @@ export interface RunnerIo {
   emit(event: ShiftEvent): void;
   /** About once a second while waiting for an analysis. */
   tick?(progress: Progress): void;
-  /** --manual: asked before each step, with the last analysis. */
-  ask?(record: ShiftRecord, next: number): Promise<ManualChoice>;
+  /** --manual: asked before each step, with the last analysis; `signal` withdraws the question. */
+  ask?(record: ShiftRecord, next: number, signal: AbortSignal): Promise<ManualChoice>;
   /** After Ctrl-C: hold or roll back. */
   onInterrupt(): Promise<InterruptChoice>;
   /** A line for the person watching (warnings). */
@@ -451,14 +451,32 @@ export class ShiftRunner {
     return this.hold(`moved to step ${this.record.cursor + 1} of ${this.steps} by ${by}; ${this.io.resumeCommand} analyses it`);
   }
 
-  /** Asks before a step in --manual mode; null to go on. */
-  private async askBefore(next: number): Promise<RunResult | null> {
-    if (!this.record.manual || !this.io.ask) return null;
-    const answer = await this.io.ask(this.record, next);
-    if (this.interrupted) return this.onInterrupted();
-    if (answer === 'hold') return this.hold(`holding was chosen before step ${next + 1} of ${this.steps}`);
-    if (answer === 'rollback') return this.rollBack(`rolling back was chosen before step ${next + 1} of ${this.steps}`, 'rolled_back');
-    return null;
+  /**
+   * Asks before a step in --manual mode. A request from route promote or abort that comes meanwhile
+   * closes the question and is acted on instead. `moved`: the request already changed the step.
+   */
+  private async askBefore(next: number): Promise<{ stop: RunResult } | { moved: boolean }> {
+    if (!this.record.manual || !this.io.ask) return { moved: false };
+    const asking = new AbortController();
+    let request: ControlRequest | null = null;
+    const watch = (async () => {
+      while (!asking.signal.aborted) {
+        request = await this.io.store.readRequest();
+        if (request) return asking.abort();
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    const answer = await this.io.ask(this.record, next, asking.signal);
+    asking.abort();
+    await watch;
+    if (request) {
+      const done = await this.handleRequest(request);
+      return done ? { stop: done } : { moved: true };
+    }
+    if (this.interrupted) return { stop: await this.onInterrupted() };
+    if (answer === 'hold') return { stop: await this.hold(`holding was chosen before step ${next + 1} of ${this.steps}`) };
+    if (answer === 'rollback') return { stop: await this.rollBack(`rolling back was chosen before step ${next + 1} of ${this.steps}`, 'rolled_back') };
+    return { moved: false };
   }
 
   /** Drives the shift to its end. A pending change left by a crash is finished first. */
@@ -474,10 +492,10 @@ export class ShiftRunner {
       await this.toStep(r.cursor, 'resume');
     }
     if (this.record.cursor < 0) {
-      const stop = await this.askBefore(0);
-      if (stop) return stop;
+      const asked = await this.askBefore(0);
+      if ('stop' in asked) return asked.stop;
       if (this.interrupted) return this.onInterrupted();
-      await this.toStep(0);
+      if (!asked.moved) await this.toStep(0);
     }
     for (;;) {
       const waited = await this.waitWindow();
@@ -502,9 +520,9 @@ export class ShiftRunner {
           return this.promoted();
         case 'next': {
           const next = this.record.cursor + 1;
-          const stop = await this.askBefore(next);
-          if (stop) return stop;
-          await this.toStep(next);
+          const asked = await this.askBefore(next);
+          if ('stop' in asked) return asked.stop;
+          if (!asked.moved) await this.toStep(next);
           continue;
         }
       }

@@ -17,7 +17,7 @@ import { LocalMeshTarget, type ShiftTarget } from './target.js';
 export interface ShiftHooks {
   emit(event: ShiftEvent): void;
   tick?(progress: Progress): void;
-  ask?(record: ShiftRecord, next: number): Promise<ManualChoice>;
+  ask?(record: ShiftRecord, next: number, signal: AbortSignal): Promise<ManualChoice>;
   onInterrupt(): Promise<InterruptChoice>;
   note?(line: string): void;
   /** On a terminal: the plan is shown and the person says whether to start. */

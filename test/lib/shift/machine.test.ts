@@ -165,6 +165,22 @@ test('route abort and promote reach the running shift through the request file',
   assert.deepEqual(p.target.writes, [{ v1: 90, v2: 10 }, { v1: 0, v2: 100 }]);
 });
 
+test('--manual: a question nobody answers is withdrawn when route abort asks, and the abort happens', async () => {
+  let asked = 0;
+  const unanswered = (_r: ShiftRecord, _next: number, signal: AbortSignal) => new Promise<'hold'>((resolve) => {
+    asked += 1;
+    signal.addEventListener('abort', () => resolve('hold'));
+  });
+  const { runner, store, target, record } = await setUp({ steps: [10, 100] }, healthy, { ask: unanswered });
+  record.manual = true;
+  const running = runner.run();
+  setTimeout(() => void store.writeRequest({ id: 'r3', action: 'abort', by: 'meshctl route abort (pid 3)', at: new Date().toISOString() }), 100);
+  const r = await running;
+  assert.equal(asked, 1);
+  assert.deepEqual([r.phase, r.reason], ['aborted', 'aborted by meshctl route abort (pid 3)']);
+  assert.deepEqual(target.writes, [{ v1: 100, v2: 0 }], 'nothing moved before the abort');
+});
+
 test('weights changed behind the shift hold it with the proxy named', async () => {
   const { runner, target } = await setUp({ steps: [10, 100], gates: { minRequests: 10 } }, healthy);
   const read = target.readWeights.bind(target);
