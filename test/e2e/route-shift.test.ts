@@ -13,6 +13,7 @@ import path from 'node:path';
 import { startShiftMesh, type ShiftMesh } from '../support/shift-mesh.js';
 import { failures, startLoad, type Load, type Sample } from '../support/load.js';
 import { hasStackTrace } from '../support/cli.js';
+import { eventually } from './support.js';
 import type { ShiftEvent } from '../../src/lib/shift/events.js';
 import { assertContract } from '../support/shift-schemas.js';
 
@@ -71,9 +72,11 @@ describe('route shift on a live mesh', { timeout: 300_000 }, () => {
     await steadyLoad();
     const shift = mesh.startShift(['reviews', '--to', 'v3', '--steps', '20,50,100', '--interval', '1500ms', '--min-requests', '10', '--failure-threshold', '2']);
     const done = await shift.exited;
-    await new Promise((r) => setTimeout(r, 1500));
-    const samples = await stopLoad();
     assert.equal(done.code, 1, done.stderr);
+    // Keep the load on until 50 requests sent more than 1 s after the decision have their answer.
+    const decidedAt = Date.parse((shift.events.find((e) => e.type === 'rolled_back') as Of<'rolled_back'>).decidedAt);
+    await eventually('50 answers to requests sent 1 s after the rollback decision', () => load!.samples.filter((x) => x.sentAt > decidedAt + 1000).length >= 50, 20_000);
+    const samples = await stopLoad();
     const analyses = shift.events.filter((e): e is Of<'analysis'> => e.type === 'analysis');
     assert.deepEqual(analyses.map((a) => [a.outcome, a.failedChecks]), [['failed', 1], ['failed', 2]]);
     assert.deepEqual(shift.events.map((e) => e.type), ['planned', 'step', 'analysis', 'analysis', 'rolled_back']);
