@@ -50,8 +50,8 @@ function toEntry(o: Record<string, unknown>): AccessLogEntry {
     host: String(o.host ?? ''),
     path: String(o.path ?? ''),
     route: String(o.route ?? ''),
-    destinationHost: String(o.destination_host ?? ''),
-    destinationSubset: String(o.destination_subset ?? ''),
+    destinationHost: unsetAsEmpty(o.destination_host),
+    destinationSubset: unsetAsEmpty(o.destination_subset),
     backend: String(o.backend ?? ''),
     server: String(o.server ?? ''),
     status: Number(o.status ?? -1),
@@ -112,6 +112,15 @@ export async function readAccessLog(file: string, offset = 0): Promise<{ entries
   }
 }
 
+/** HAProxy writes `-` for a variable never set (no route chose a destination, a destination without subset). */
+function unsetAsEmpty(v: unknown): string {
+  const text = v === undefined || v === null ? '' : String(v);
+  return text === '-' ? '' : text;
+}
+
+/** Upper bounds (ms) of the latency histogram buckets; the last bucket is everything slower. */
+export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+
 /** The `p`-th percentile (0–100) of ascending `sorted` values, nearest-rank; NaN when empty. */
 export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
@@ -128,6 +137,20 @@ export interface UpstreamFigures {
   successRate: number;
   retries: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  /** Cumulative counts per upper bound in LATENCY_BUCKETS_MS (Prometheus `le` semantics), then +Inf. */
+  latencyHistogram: { le: (number | '+Inf')[]; counts: number[] };
+}
+
+/** Cumulative bucket counts of ascending `sorted` durations. */
+function histogram(sorted: number[]): UpstreamFigures['latencyHistogram'] {
+  const counts: number[] = [];
+  let i = 0;
+  for (const bound of LATENCY_BUCKETS_MS) {
+    while (i < sorted.length && sorted[i]! <= bound) i++;
+    counts.push(i);
+  }
+  counts.push(sorted.length);
+  return { le: [...LATENCY_BUCKETS_MS, '+Inf'], counts };
 }
 
 /**
@@ -171,6 +194,7 @@ export function upstreamFigures(entries: AccessLogEntry[], options: { sinceMs?: 
         max: durations.length ? durations[durations.length - 1] : NaN,
         mean: durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : NaN,
       },
+      latencyHistogram: histogram(durations),
     });
   }
   return out.sort((a, b) => (a.destinationHost + a.destinationSubset).localeCompare(b.destinationHost + b.destinationSubset));

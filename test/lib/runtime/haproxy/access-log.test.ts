@@ -25,6 +25,13 @@ describe('access log', () => {
     assert.deepEqual(connectionErrors.map((e) => e.error), ['SSL handshake failure']);
   });
 
+  it('reads HAProxy\'s "-" for an unset destination as none', () => {
+    const { entries } = parseAccessLog(line({ destination_host: '-', destination_subset: '-', status: 404 }));
+    assert.equal(entries[0].destinationHost, '');
+    assert.equal(entries[0].destinationSubset, '');
+    assert.deepEqual(upstreamFigures(entries), []);
+  });
+
   it('computes request counts, status classes, success rate and latency percentiles per subset', () => {
     const lines: string[] = [];
     for (let i = 1; i <= 100; i++) lines.push(line({ duration_ms: i, status: i <= 2 ? 503 : 200 }));
@@ -36,6 +43,11 @@ describe('access log', () => {
     assert.equal(v1.statusClasses['5xx'], 2);
     assert.equal(v1.successRate, 98);
     assert.deepEqual([v1.latencyMs.p50, v1.latencyMs.p90, v1.latencyMs.p99, v1.latencyMs.max], [50, 90, 99, 100]);
+    // Cumulative buckets: 1..100 ms, one request per millisecond.
+    assert.deepEqual(v1.latencyHistogram.le.slice(0, 7), [1, 2, 5, 10, 25, 50, 100]);
+    assert.deepEqual(v1.latencyHistogram.counts.slice(0, 7), [1, 2, 5, 10, 25, 50, 100]);
+    assert.equal(v1.latencyHistogram.counts.at(-1), 100);
+    assert.deepEqual(figures[1].latencyHistogram.counts.slice(0, 4), [0, 0, 0, 10]);
     assert.deepEqual(upstreamFigures(parseAccessLog(lines.join('\n')).entries, { sinceMs: 2000 }).map((f) => f.destinationSubset), ['v2']);
     assert.ok(Number.isNaN(percentile([], 99)));
   });
