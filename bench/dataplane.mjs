@@ -46,7 +46,7 @@ const ANCHORS = { istioAddedP99Ms: 0.298, istioSidecarMiB: 60, istioSidecarVcpu:
 // Load shapes. Saturation: closed loop, keep-alive connections, bounded by time and count.
 const SATURATE = QUICK ? { connections: 8, amount: 300 } : { connections: 32, durationS: 5, maxRequests: 600_000 };
 // Fixed rate: open loop at 1,000 requests/s; the first `warmup` requests are left out of the figures.
-const RATE = QUICK ? { rps: 1000, count: 300, warmup: 50 } : { rps: 1000, count: 11_000, warmup: 1000 };
+const RATE = QUICK ? { rps: 1000, count: 300, warmup: 50, blockMs: 100 } : { rps: 1000, count: 11_000, warmup: 1000, blockMs: 1000 };
 
 const NS = 'default';
 const CLIENT_ID = `spiffe://cluster.local/ns/${NS}/sa/bookinfo-productpage`;
@@ -484,13 +484,13 @@ async function benchPath(ca) {
   const groupsNow = () => ({ outbound: groupPids(client.pid), inbound: servers.flatMap((p) => groupPids(p.pid)), app: [app.pid] });
   const others = { busy: 0, ours: 0, seconds: 0 };
   /** Runs one load and measures the CPU time of every process on the path (µs per answered request). */
-  async function measured(t, options) {
+  async function measured(options) {
     const groups = groupsNow();
     const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, cpuTicks(pids)]));
     const busy0 = machineBusySeconds();
     const ownBefore = process.cpuUsage();
     const started = process.hrtime.bigint();
-    const r = await runLoad({ mode: options.mode, ...targets[t], ...options }, 0);
+    const r = await runLoad(options, 0);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const cpuSeconds = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, (cpuTicks(pids) - before[k]) / CLK_TCK]));
     cpuSeconds.client = r.cpuSeconds;
@@ -503,7 +503,7 @@ async function benchPath(ca) {
   }
   for (let i = 0; i < RUNS; i++) {
     for (const t of order(i)) {
-      const r = await measured(t, { mode: 'saturate', ...SATURATE });
+      const r = await measured({ mode: 'saturate', ...targets[t], ...SATURATE });
       if (r.ok === 0) throw new Error(`no successful request at saturation (${t}): ${JSON.stringify(r)}`);
       sat[t].push(r);
     }
@@ -526,43 +526,37 @@ async function benchPath(ca) {
   say(`                                 direct: app ${f2(perRequest.appDirect)}, client ${f2(perRequest.clientDirect)}`);
   say();
 
-  // Fixed rate, with the sidecars' memory and CPU read during the mesh runs.
+  // Fixed rate: both paths in each run, taking turns in blocks of one second at 1,000 req/s, so that
+  // both meet the same stretches of noise from the rest of the machine but never share a moment;
+  // the sidecars' memory and CPU are read meanwhile (they carry traffic half of the run).
   const rate = { direct: [], mesh: [] };
   const mem = { outbound: [], inbound: [], app: [] };
   const cpu = { outbound: [], inbound: [], app: [] };
-  const appCpu = { direct: [] };
-  const runSeconds = RATE.count / RATE.rps;
+  const runSeconds = (2 * RATE.count) / RATE.rps;
+  const sampleMemory = () => ({ outbound: memoryOf(groupPids(client.pid)), inbound: memoryOf(groupPids(v1.pid)), app: memoryOf([app.pid]) });
   for (let i = 0; i < RUNS; i++) {
-    for (const t of order(i)) {
-      let sample = null;
-      const sampler = t === 'mesh' ? setTimeout(() => {
-        sample = {
-          outbound: memoryOf(groupPids(client.pid)),
-          inbound: memoryOf(groupPids(v1.pid)),
-          app: memoryOf([app.pid]),
-        };
-      }, runSeconds * 750) : null;
-      const r = await measured(t, { mode: 'rate', ...RATE });
-      clearTimeout(sampler);
-      const used = Object.fromEntries(Object.entries(r.cpuSeconds).map(([k, v]) => [k, v / r.wall]));
-      if (r.measured === 0) throw new Error(`no answer at the fixed rate (${t}): ${JSON.stringify(r)}`);
-      rate[t].push(r);
-      if (t === 'mesh') {
-        sample ??= { outbound: memoryOf(groupPids(client.pid)), inbound: memoryOf(groupPids(v1.pid)), app: memoryOf([app.pid]) };
-        for (const k of Object.keys(mem)) mem[k].push(sample[k]);
-        for (const k of Object.keys(cpu)) cpu[k].push(used[k]);
-      } else appCpu.direct.push(used.app);
+    let sample = null;
+    const sampler = setTimeout(() => { sample = sampleMemory(); }, runSeconds * 750);
+    const streams = order(i).map((t) => ({ name: t, ...targets[t] }));
+    const r = await measured({ mode: 'rate', ...RATE, targets: streams });
+    clearTimeout(sampler);
+    for (const t of ['direct', 'mesh']) {
+      if (!r.targets[t]?.measured) throw new Error(`no answer at the fixed rate (${t}): ${JSON.stringify(r.targets[t])}`);
+      rate[t].push(r.targets[t]);
     }
+    sample ??= sampleMemory();
+    for (const k of Object.keys(mem)) mem[k].push(sample[k]);
+    for (const k of Object.keys(cpu)) cpu[k].push(r.cpuSeconds[k] / r.wall * (k === 'app' ? 1 : 2));
   }
   const rateFailures = (t) => rate[t].reduce((a, r) => a + r.non2xx + r.errors, 0);
-  say(`latency at a fixed ${n0(RATE.rps)} req/s (open loop, ${n0(RATE.count)} requests per run, first ${n0(RATE.warmup)} not counted, ${RUNS} runs each), ms:`);
+  say(`latency at a fixed ${n0(RATE.rps)} req/s (open loop; in each run the two paths take turns in blocks of ${n0(RATE.blockMs)} ms, ${n0(RATE.count)} requests each, first ${n0(RATE.warmup)} not counted; ${RUNS} runs), ms:`);
   for (const t of ['direct', 'mesh']) {
     say(`  ${t.padEnd(6)} p50 ${rate[t].map((r) => f3(r.p50)).join(' ')} | p99 ${rate[t].map((r) => f3(r.p99)).join(' ')} | achieved ${rate[t].map((r) => n0(r.achievedRps)).join(' ')} req/s; failed ${rateFailures(t)}; send lag p99 ${f3(median(rate[t].map((r) => r.sendLagP99)))}`);
   }
   const added = (q) => rate.mesh.map((r, i) => r[q] - rate.direct[i][q]);
   say();
   const m = (k, f) => median(mem[k].map((x) => x[f]));
-  say(`memory, read at 3/4 of each mesh run at ${n0(RATE.rps)} req/s (MiB):`);
+  say(`memory, read at 3/4 of each fixed-rate run (MiB):`);
   say('  resident = pages resident in the master or its worker, each page once (as a container counts them);');
   say('  sum = VmRSS of master + VmRSS of worker (counts the pages they share since the fork twice); PSS = proportional share');
   for (const k of ['outbound', 'inbound']) {
@@ -570,7 +564,7 @@ async function benchPath(ca) {
     say(`  ${k.padEnd(8)} sidecar resident ${f2(m(k, 'union'))}; sum ${f2(m(k, 'rss'))} (${last.each.map((e, j) => `${j === 0 ? 'master' : 'worker'} ${f2(e.rss)}`).join(' + ')}); PSS ${f2(m(k, 'pss'))}`);
   }
   say(`  app (Node) resident ${f2(m('app', 'union'))}; PSS ${f2(m('app', 'pss'))}`);
-  say(`CPU at ${n0(RATE.rps)} req/s (vCPU): outbound sidecar ${f3(median(cpu.outbound))}, inbound sidecars ${f3(median(cpu.inbound))}, app ${f3(median(cpu.app))} (direct: app ${f3(median(appCpu.direct))})`);
+  say(`CPU at ${n0(RATE.rps)} req/s (vCPU): outbound sidecar ${f3(median(cpu.outbound))}, inbound sidecars ${f3(median(cpu.inbound))} (each: its CPU time over the half of the run it carried traffic), app ${f3(median(cpu.app))}`);
   say();
 
   const otherCpu = Math.max(0, (others.busy - others.ours) / others.seconds);
@@ -593,7 +587,7 @@ async function benchPath(ca) {
     sidecarPss: Math.max(m('outbound', 'pss'), m('inbound', 'pss')),
     appRss: m('app', 'union'),
     sidecarCpu: Math.max(median(cpu.outbound), median(cpu.inbound)),
-    appCpu: median(appCpu.direct),
+    appCpu: median(cpu.app),
   };
 }
 

@@ -4,23 +4,27 @@
 //
 //   node bench/lib-load.mjs '<json options>'
 //
-// mode "saturate": autocannon, closed loop, `connections` keep-alive connections for `durationS`
-//   seconds (at most `maxRequests`), or exactly `amount` requests. Prints requests/s of 2xx answers.
-// mode "rate": an open-loop generator at a fixed `rps` for `count` requests (the first `warmup` left
-//   out of the figures). A request is written at its scheduled time on an idle keep-alive connection,
-//   or on a new one (at most `maxConnections`), never waiting for an earlier answer, so a slow
-//   answer cannot hold back the requests after it. Latency runs from the write of the request to
-//   the last byte of its answer, in microseconds (autocannon's histogram only resolves whole ms).
-// Prints one JSON line with the result.
+// mode "saturate": autocannon, closed loop, `connections` keep-alive connections to `port` for
+//   `durationS` seconds (at most `maxRequests`), or exactly `amount` requests. Reports requests/s of
+//   2xx answers.
+// mode "rate": an open-loop generator sending `count` requests at a fixed `rps` to each of `targets`
+//   (the first `warmup` of each left out of the figures), one target at a time in blocks of
+//   `blockMs` that take turns (A for a block, then B, then A…), so that the targets meet the same
+//   stretches of the machine's noise without sharing a moment. A request is written at its scheduled time on an idle
+//   keep-alive connection of its target, or on a new one (at most `maxConnections`), never waiting
+//   for an earlier answer, so a slow answer cannot hold back the requests after it. Latency runs
+//   from the write of the request to the last byte of its answer, with sub-microsecond resolution
+//   (autocannon's histogram resolves whole ms); timings go to preallocated arrays, so the generator
+//   makes little garbage and seldom pauses for its own collector.
+// Prints one JSON line with the result, including the generator's own CPU time.
 import net from 'node:net';
 
 const opts = JSON.parse(process.argv[2] ?? '{}');
-if (!Number.isInteger(opts.port) || opts.port <= 0) {
-  process.stderr.write('usage: lib-load.mjs \'{"mode":"saturate"|"rate","port":N,...}\'\n');
+const validPort = (p) => Number.isInteger(p) && p > 0 && p < 65536;
+if (opts.mode === 'saturate' ? !validPort(opts.port) : !(opts.targets?.length && opts.targets.every((t) => validPort(t.port)))) {
+  process.stderr.write('usage: lib-load.mjs \'{"mode":"saturate","port":N,...}\' | \'{"mode":"rate","targets":[{"name":"a","port":N}],...}\'\n');
   process.exit(2);
 }
-const host = opts.host ?? '127.0.0.1';
-const urlPath = opts.path ?? '/';
 
 // The benchmark closes this pipe when it ends: never outlive it.
 process.stdin.on('end', () => process.exit(3));
@@ -36,8 +40,8 @@ function percentile(sorted, q) {
 async function saturate() {
   const { default: autocannon } = await import('autocannon');
   const options = {
-    url: `http://127.0.0.1:${opts.port}${urlPath}`,
-    headers: { host },
+    url: `http://127.0.0.1:${opts.port}${opts.path ?? '/'}`,
+    headers: { host: opts.host ?? '127.0.0.1' },
     connections: opts.connections ?? 32,
     pipelining: 1,
     timeout: 10,
@@ -50,37 +54,33 @@ async function saturate() {
     options.duration = opts.durationS ?? 5;
     options.maxOverallRequests = opts.maxRequests ?? 500_000;
   }
-  const started = process.hrtime.bigint();
+  const started = performance.now();
   const r = await autocannon(options);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const seconds = (performance.now() - started) / 1000;
   const ok = r['2xx'];
-  return {
-    mode: 'saturate',
-    requests: r.requests.total,
-    ok,
-    non2xx: r.non2xx,
-    errors: r.errors,
-    timeouts: r.timeouts,
-    seconds,
-    rps: ok / seconds,
-  };
+  return { mode: 'saturate', requests: r.requests.total, ok, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, seconds, rps: ok / seconds };
 }
 
+const CRLF2 = Buffer.from('\r\n\r\n');
+const LAST_CHUNK = Buffer.from('\r\n0\r\n\r\n');
+const CONTENT_LENGTH = /\r\ncontent-length:\s*(\d+)/i;
+const CHUNKED = /\r\ntransfer-encoding:\s*chunked/i;
+const CLOSE = /\r\nconnection:\s*close/i;
+
 /**
- * A keep-alive HTTP/1.1 connection carrying one request at a time (a request is its index in the
- * run), with a minimal response parser. Times are performance.now() values (ms, sub-µs precision).
+ * A keep-alive HTTP/1.1 connection of one stream, carrying one request at a time (a request is its
+ * index in the stream), with a minimal response parser. Times are performance.now() values (ms).
  */
 class Conn {
-  constructor(onAnswer, onFail) {
+  constructor(stream) {
+    this.stream = stream;
     this.busy = false;
     this.dead = false;
     this.ready = false;
     this.buf = null;
-    this.onAnswer = onAnswer;
-    this.onFail = onFail;
     this.pending = -1;
     this.queued = -1;
-    this.socket = net.connect(opts.port, '127.0.0.1');
+    this.socket = net.connect(stream.port, '127.0.0.1');
     this.socket.setNoDelay(true);
     this.socket.on('connect', () => {
       this.ready = true;
@@ -97,7 +97,7 @@ class Conn {
       const p = this.pending >= 0 ? this.pending : this.queued;
       this.pending = -1;
       this.queued = -1;
-      this.onFail(this, p, why);
+      this.stream.failed(this, p, why);
     };
     this.socket.on('error', (e) => fail(e.code ?? e.message));
     this.socket.on('close', () => fail('connection closed'));
@@ -110,9 +110,9 @@ class Conn {
   }
 
   write(req) {
-    sentAt[req] = performance.now();
+    this.stream.sentAt[req] = performance.now();
     this.pending = req;
-    this.socket.write(REQUEST);
+    this.socket.write(this.stream.request);
   }
 
   data(chunk) {
@@ -142,7 +142,7 @@ class Conn {
         this.dead = true;
         this.socket.destroy();
       }
-      this.onAnswer(this, req, status, at);
+      this.stream.answered(this, req, status, at);
       if (close) return;
     }
   }
@@ -153,14 +153,100 @@ class Conn {
   }
 }
 
-const REQUEST = Buffer.from(`GET ${urlPath} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: meshctl-bench\r\nAccept: */*\r\n\r\n`, 'latin1');
-const CRLF2 = Buffer.from('\r\n\r\n');
-const LAST_CHUNK = Buffer.from('\r\n0\r\n\r\n');
-const CONTENT_LENGTH = /\r\ncontent-length:\s*(\d+)/i;
-const CHUNKED = /\r\ntransfer-encoding:\s*chunked/i;
-const CLOSE = /\r\nconnection:\s*close/i;
-// Per request (by index): when it was written. Preallocated: nothing per request for the collector.
-let sentAt = new Float64Array(0);
+/** One target's requests: its schedule, connections and figures. */
+class Stream {
+  constructor(target, { count, warmup, maxConnections, dueAt, intervalMs, onSettled }) {
+    this.name = target.name ?? String(target.port);
+    this.port = target.port;
+    this.request = Buffer.from(`GET ${target.path ?? '/'} HTTP/1.1\r\nHost: ${target.host ?? '127.0.0.1'}\r\nUser-Agent: meshctl-bench\r\nAccept: */*\r\n\r\n`, 'latin1');
+    this.count = count;
+    this.warmup = warmup;
+    this.maxConnections = maxConnections;
+    this.dueAt = dueAt;
+    this.intervalMs = intervalMs;
+    this.onSettled = onSettled;
+    this.sentAt = new Float64Array(count);
+    this.latencies = new Float64Array(count);
+    this.lags = new Float64Array(count);
+    this.measured = 0;
+    this.lagged = 0;
+    this.next = 0;
+    this.backlog = [];
+    this.conns = [];
+    this.firstSent = NaN;
+    this.lastSent = NaN;
+    this.r = { sent: 0, ok: 0, non2xx: 0, errors: 0, errorKinds: {}, connections: 0, waitedForConnection: 0 };
+    // A few connections up front, as a client with a warm pool has.
+    for (let i = 0; i < Math.min(4, maxConnections); i++) this.open();
+  }
+
+  open() {
+    const c = new Conn(this);
+    this.conns.push(c);
+    this.r.connections++;
+    return c;
+  }
+
+  dispatch(conn, req) {
+    conn.send(req);
+    const now = performance.now();
+    if (Number.isNaN(this.firstSent)) this.firstSent = now;
+    this.lastSent = now;
+    if (req >= this.warmup) this.lags[this.lagged++] = now - this.dueAt(req);
+  }
+
+  sendDue(now) {
+    while (this.next < this.count && this.dueAt(this.next) <= now) {
+      const req = this.next++;
+      this.r.sent++;
+      let conn = this.conns.find((c) => !c.busy && !c.dead);
+      if (!conn && this.conns.length < this.maxConnections) conn = this.open();
+      if (conn) this.dispatch(conn, req);
+      else {
+        this.r.waitedForConnection++;
+        this.backlog.push(req);
+      }
+    }
+  }
+
+  answered(conn, req, status, at) {
+    if (status >= 200 && status < 300) this.r.ok++;
+    else this.r.non2xx++;
+    if (req >= this.warmup) this.latencies[this.measured++] = at - this.sentAt[req];
+    this.onSettled();
+    if (this.backlog.length && !conn.dead) this.dispatch(conn, this.backlog.shift());
+  }
+
+  failed(conn, req, why) {
+    const i = this.conns.indexOf(conn);
+    if (i >= 0) this.conns.splice(i, 1);
+    if (req >= 0) {
+      this.r.errors++;
+      this.r.errorKinds[why] = (this.r.errorKinds[why] ?? 0) + 1;
+      this.onSettled();
+    }
+  }
+
+  figures() {
+    for (const c of this.conns) c.close();
+    const lat = this.latencies.subarray(0, this.measured).sort();
+    const lag = this.lags.subarray(0, this.lagged).sort();
+    const q = (x) => percentile(lat, x);
+    return {
+      ...this.r,
+      // Requests per second of the time this target was sending (its blocks only).
+      achievedRps: this.r.sent > 1 ? ((this.r.sent - 1) * 1000) / (this.lastSent - this.firstSent) * ((this.dueAt(this.r.sent - 1) - this.dueAt(0)) / ((this.r.sent - 1) * this.intervalMs)) : NaN,
+      measured: this.measured,
+      p50: q(0.5),
+      p90: q(0.9),
+      p99: q(0.99),
+      p999: q(0.999),
+      max: this.measured ? lat[this.measured - 1] : NaN,
+      mean: this.measured ? lat.reduce((a, b) => a + b, 0) / this.measured : NaN,
+      sendLagP99: percentile(lag, 0.99),
+    };
+  }
+}
 
 function rate() {
   const rps = opts.rps ?? 1000;
@@ -169,20 +255,9 @@ function rate() {
   const maxConnections = opts.maxConnections ?? 64;
   const timeoutMs = opts.timeoutMs ?? Math.ceil((count / rps) * 1000) + 10_000;
   const intervalMs = 1000 / rps;
-  sentAt = new Float64Array(count);
-  const latencies = new Float64Array(count);
-  const lags = new Float64Array(count);
-  let measured = 0;
-  let lagged = 0;
-  const result = { mode: 'rate', rps, count, warmup, sent: 0, ok: 0, non2xx: 0, errors: 0, errorKinds: {}, connections: 0, waitedForConnection: 0 };
-  const conns = [];
-  let answered = 0;
-  let next = 0;
-  const backlog = [];
   const startMs = performance.now() + 50;
-  const dueAt = (i) => startMs + i * intervalMs;
-  let lastMs = startMs;
-  let lastSentMs = startMs;
+  const n = opts.targets.length;
+  let settled = 0;
 
   return new Promise((resolve) => {
     let done = false;
@@ -190,84 +265,32 @@ function rate() {
       if (done) return;
       done = true;
       clearTimeout(guard);
-      for (const c of conns) c.close();
-      const lat = latencies.subarray(0, measured).sort();
-      const lag = lags.subarray(0, lagged).sort();
-      const q = (x) => percentile(lat, x);
-      Object.assign(result, {
-        timedOut,
-        seconds: (lastMs - startMs) / 1000,
-        achievedRps: result.sent / ((lastSentMs - startMs) / 1000 || 1),
-        measured,
-        p50: q(0.5),
-        p90: q(0.9),
-        p99: q(0.99),
-        p999: q(0.999),
-        max: measured ? lat[measured - 1] : NaN,
-        mean: measured ? lat.reduce((a, b) => a + b, 0) / measured : NaN,
-        sendLagP99: percentile(lag, 0.99),
-      });
-      resolve(result);
+      const targets = Object.fromEntries(streams.map((s) => [s.name, s.figures()]));
+      resolve({ mode: 'rate', rps, count, warmup, timedOut, seconds: (performance.now() - startMs) / 1000, targets });
     };
     const guard = setTimeout(() => finish(true), timeoutMs);
-
-    const settle = () => {
-      answered++;
-      if (answered === count) finish(false);
+    const onSettled = () => {
+      settled++;
+      if (settled === count * n) finish(false);
     };
-    const dispatch = (conn, req) => {
-      conn.send(req);
-      lastSentMs = performance.now();
-      if (req >= warmup) lags[lagged++] = lastSentMs - dueAt(req);
-    };
-    const onAnswer = (conn, req, status, at) => {
-      if (status >= 200 && status < 300) result.ok++;
-      else result.non2xx++;
-      if (req >= warmup) latencies[measured++] = at - sentAt[req];
-      lastMs = at;
-      settle();
-      if (backlog.length && !conn.dead) dispatch(conn, backlog.shift());
-    };
-    const onFail = (conn, req, why) => {
-      const i = conns.indexOf(conn);
-      if (i >= 0) conns.splice(i, 1);
-      if (req >= 0) {
-        result.errors++;
-        result.errorKinds[why] = (result.errorKinds[why] ?? 0) + 1;
-        settle();
-      }
-    };
-    const sendOne = (req) => {
-      result.sent++;
-      let conn = conns.find((c) => !c.busy && !c.dead);
-      if (!conn && conns.length < maxConnections) {
-        conn = new Conn(onAnswer, onFail);
-        conns.push(conn);
-        result.connections++;
-      }
-      if (conn) dispatch(conn, req);
-      else {
-        result.waitedForConnection++;
-        backlog.push(req);
-      }
-    };
-    // A few connections up front, as a client with a warm pool has.
-    for (let i = 0; i < Math.min(4, maxConnections); i++) {
-      conns.push(new Conn(onAnswer, onFail));
-      result.connections++;
-    }
+    // Request j of target k is request g of the whole run, which is due at startMs + g × interval.
+    const perBlock = Math.max(1, Math.round((rps * (opts.blockMs ?? 1000)) / 1000));
+    const streams = opts.targets.map((t, k) => new Stream(t, {
+      count, warmup, maxConnections, intervalMs, onSettled,
+      dueAt: (j) => startMs + (Math.floor(j / perBlock) * perBlock * n + k * perBlock + (j % perBlock)) * intervalMs,
+    }));
     const tick = () => {
       if (done) return;
       const now = performance.now();
-      while (next < count && dueAt(next) <= now) sendOne(next++);
-      if (next < count) setTimeout(tick, Math.max(0, Math.floor(dueAt(next) - performance.now())));
+      for (const s of streams) s.sendDue(now);
+      const next = Math.min(...streams.map((s) => (s.next < count ? s.dueAt(s.next) : Infinity)));
+      if (next !== Infinity) setTimeout(tick, Math.max(0, Math.floor(next - performance.now())));
     };
     setTimeout(tick, 50);
   });
 }
 
 const out = opts.mode === 'saturate' ? await saturate() : await rate();
-// The generator's own CPU time (user + system), so that the benchmark can tell what the client cost.
 const used = process.cpuUsage();
 out.cpuSeconds = (used.user + used.system) / 1e6;
 process.stdout.write(`${JSON.stringify(out)}\n`);
