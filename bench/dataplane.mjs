@@ -14,7 +14,10 @@
 // On a machine with two or more CPUs the processes are pinned, one CPU per side of the call as two
 // pods on two nodes would have: CPU 0 runs the load generator (the calling app) and its outbound
 // sidecar, CPU 1 the inbound sidecars and the app. The direct baseline runs the same generator on
-// CPU 0 against the same app on CPU 1. Runs of the two paths alternate; figures are medians.
+// CPU 0 against the same app on CPU 1. Saturation runs of the two paths alternate; at the fixed
+// rate the two paths take turns in one-second blocks within every run, so that both meet the same
+// stretches of noise from other work on the machine. Figures are medians over the runs; ratios and
+// added latencies are medians of the per-run pairs.
 //
 //   npm run build && node bench/dataplane.mjs [--runs N] [--pods N] [--keep]
 //   BENCH_QUICK=1 node bench/dataplane.mjs     (a few hundred requests, 2 pods: a smoke run)
@@ -675,7 +678,8 @@ function summary(p, a, bin, load) {
   const fmtRow = (r) => cols.map((c) => r[c].padEnd(width[c])).join('  ').trimEnd();
   say('== data plane summary ==');
   say(`HAProxy ${bin.version.text}, Node ${process.version}, ${os.availableParallelism()} CPUs; load average ${load.start.map(f2).join(' ')} at start, ${load.end.map(f2).join(' ')} at end; other processes kept ${f2(p.otherCpu)} CPUs busy during the loads`);
-  say(`medians of ${RUNS} alternating runs per path${PIN ? '; CPU 0: load generator + outbound sidecar, CPU 1: inbound sidecars + app' : '; unpinned'}; ratios and added latency: medians of the per-run pairs`);
+  say(`medians of ${RUNS} runs per path (saturation: runs alternate; 1,000 rps: the paths take turns in ${n0(RATE.blockMs)} ms blocks within each run); ratios and added latency: medians of the per-run pairs`);
+  say(PIN ? 'CPU 0: load generator + outbound sidecar; CPU 1: inbound sidecars + app; workload: a tiny Node app answering 1 KiB' : 'processes not pinned; workload: a tiny Node app answering 1 KiB');
   say(fmtRow(Object.fromEntries(cols.map((c) => [c, c]))));
   for (const r of rows) say(fmtRow(r));
   if (p.failures) say(`failed requests during the loads: ${p.failures}`);
