@@ -13,11 +13,6 @@ export interface Analyzer {
   inputs: string[];
   /** Codes it may emit. */
   codes: string[];
-  /**
-   * `resource` when it reads nothing but the resource it reports on (and the mesh config), so it may run
-   * over any share of the inputs, e.g. in a worker thread; `mesh` (the default) when it relates resources.
-   */
-  scope?: 'resource' | 'mesh';
   run(ctx: AnalysisContext): void;
 }
 

@@ -1,7 +1,6 @@
 // validate: paths → documents → resources → analyzers → findings.
 import { expandPaths, readSource, type ReadOptions, type SourceFile } from './source.js';
-import { loadSources, parseDocuments, resourcesOf, syntheticResource, type PolicyDocument, type Resource } from './load.js';
-import { availableParallelism } from 'node:os';
+import { loadSources, parseDocuments, resourcesOf, syntheticResource, type Resource } from './load.js';
 import { AnalysisContext, type Analyzer } from './analysis.js';
 import { complete, sortFindings, type Finding, type RawFinding } from './findings.js';
 import { applyMeshConfig, type MeshConfig } from './mesh-config.js';
@@ -149,17 +148,10 @@ export function summarize(findings: Finding[], files: number, resources: number)
 export async function validateSources(sources: SourceFile[], options: ValidateOptions = {}): Promise<ValidateResult> {
   const defaultNamespace = options.keepEmptyNamespaces ? undefined : options.namespace || 'default';
   const meshConfig = options.meshConfig ?? (options.meshConfigPath ? await readMeshConfig(options.meshConfigPath) : applyMeshConfig(undefined));
-  const analysis = shouldUseWorker(sources) ? await analyzeInParallel(sources, { ...options, meshConfig }, defaultNamespace) : undefined;
-  let resources: Resource[];
-  let findings: Finding[];
-  if (analysis) {
-    ({ resources, findings } = analysis);
-  } else {
-    const loaded = loadSources(sources, { defaultNamespace });
-    const raw = [...loaded.findings, ...(await analyzeResources(loaded.resources, { ...options, meshConfig }))];
-    resources = loaded.resources;
-    findings = dedupe(raw).map(complete);
-  }
+  const loaded = loadSources(sources, { defaultNamespace });
+  const raw = [...loaded.findings, ...(await analyzeResources(loaded.resources, { ...options, meshConfig }))];
+  const resources = loaded.resources;
+  const findings = dedupe(raw).map(complete);
   sortFindings(findings);
   const byFile = new Map<SourceFile, Resource[]>();
   for (const r of resources) {
@@ -175,88 +167,6 @@ export async function validateSources(sources: SourceFile[], options: ValidateOp
     return defaulted ? { path: s.path, namespaces, defaultedTo: defaulted.namespace } : { path: s.path, namespaces };
   });
   return { findings, summary: summarize(findings, sources.length, resources.length), files, resources, sources };
-}
-
-/** Inputs worth a second thread: several files and enough text that parsing dominates start-up. */
-const PARALLEL_MIN_BYTES = 1024 * 1024;
-
-function shouldUseWorker(sources: SourceFile[]): boolean {
-  // MESHCTL_WORKERS=0 keeps validation on one thread; =always uses the worker whenever there are two files.
-  const mode = process.env.MESHCTL_WORKERS;
-  if (mode === '0' || sources.length < 2) return false;
-  if (mode === 'always') return true;
-  if (availableParallelism() < 2) return false;
-  let bytes = 0;
-  for (const s of sources) bytes += s.text.length;
-  return bytes >= PARALLEL_MIN_BYTES;
-}
-
-/**
- * Validation on two threads: a worker parses a share of the files and runs the resource-scoped analyzers
- * over them while this thread does the same for the rest; then the analyzers that relate resources run
- * here over everything. The findings are the same as on one thread.
- */
-async function analyzeInParallel(
-  sources: SourceFile[],
-  options: AnalyzeOptions & { meshConfig: MeshConfig },
-  defaultNamespace: string | undefined,
-): Promise<{ resources: Resource[]; findings: Finding[] } | undefined> {
-  // The worker starts later (its own start-up), so it takes a little less than half of the text.
-  const order = sources.map((s, i) => ({ s, i })).sort((a, b) => b.s.text.length - a.s.text.length);
-  const total = order.reduce((n, x) => n + x.s.text.length, 0);
-  const mine = new Set<number>();
-  let workerBytes = 0;
-  for (const { s, i } of order) {
-    if (workerBytes + s.text.length <= total * 0.45) workerBytes += s.text.length;
-    else mine.add(i);
-  }
-  const theirs = sources.map((_, i) => i).filter((i) => !mine.has(i));
-  if (theirs.length === 0) return undefined;
-  const { Worker } = await import('node:worker_threads');
-  const worker = new Worker(new URL('./worker.js', import.meta.url), {
-    workerData: { sources: theirs.map((i) => sources[i]), defaultNamespace, analyzers: options.analyzers, meshConfig: options.meshConfig },
-  });
-  const reply = new Promise<import('./worker.js').WorkerOutput>((resolve, reject) => {
-    worker.once('message', (m: { ok: boolean; out?: import('./worker.js').WorkerOutput; error?: string }) => (m.ok ? resolve(m.out!) : reject(new Error(m.error))));
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`validation worker exited with code ${code}`)));
-  });
-  try {
-    const { ANALYZERS } = await loadAnalyzers();
-    const analyzers = selectAnalyzers(ANALYZERS, options.analyzers);
-    // This thread's share: parse, then the resource-scoped analyzers.
-    const docsByFile = new Map<number, PolicyDocument[]>();
-    const raw: RawFinding[] = [];
-    for (const i of mine) {
-      const parsed = parseDocuments(sources[i]!);
-      docsByFile.set(i, parsed.documents);
-      raw.push(...parsed.findings);
-    }
-    const ownDocs = [...docsByFile.values()].flat();
-    const own = resourcesOf(ownDocs, { defaultNamespace });
-    const ownCtx = new AnalysisContext(own.resources, options.meshConfig);
-    for (const a of analyzers) if (a.scope === 'resource') ownCtx.runAnalyzer(a);
-    raw.push(...ownCtx.findings);
-    const out = await reply;
-    raw.push(...out.parseFindings);
-    for (const d of out.documents) {
-      const file = sources[theirs[d.file]!]!;
-      let list = docsByFile.get(theirs[d.file]!);
-      if (!list) docsByFile.set(theirs[d.file]!, (list = []));
-      list.push({ file, index: d.index, offset: d.offset, text: file.text.slice(d.offset, d.offset + d.length), value: d.value });
-    }
-    // Everything, in input order, for the analyzers that relate resources.
-    const allDocs = sources.flatMap((_, i) => docsByFile.get(i) ?? []);
-    const all = resourcesOf(allDocs, { defaultNamespace });
-    raw.push(...all.findings);
-    const extra = options.assumeIngressGateway ? ingressGatewayResources(options.meshConfig) : [];
-    const ctx = new AnalysisContext([...all.resources, ...extra], options.meshConfig);
-    for (const a of analyzers) if (a.scope !== 'resource') ctx.runAnalyzer(a);
-    raw.push(...ctx.findings);
-    return { resources: all.resources, findings: [...dedupe(raw).map(complete), ...out.findings] };
-  } finally {
-    await worker.terminate();
-  }
 }
 
 export async function validatePaths(paths: string[], options: ValidateOptions = {}): Promise<ValidateResult> {

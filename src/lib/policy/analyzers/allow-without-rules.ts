@@ -27,7 +27,6 @@ export const allowWithoutRules: Analyzer = {
   description: 'Finds ALLOW AuthorizationPolicies without rules, which deny every request to the workloads they select.',
   inputs: [K.AuthorizationPolicy],
   codes: ['MSH2008'],
-  scope: 'resource',
   run(ctx) {
     for (const policy of ctx.of(K.AuthorizationPolicy)) {
       const spec = asObject(policy.spec);

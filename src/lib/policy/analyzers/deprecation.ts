@@ -20,7 +20,6 @@ export const deprecation: Analyzer = {
   description: 'Checks for deprecated Istio fields and removed Istio resource types.',
   inputs: [K.VirtualService, K.Sidecar, CRD],
   codes: ['IST0002'],
-  scope: 'resource',
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
       asArray(asObject(vs.spec).http).forEach((route, i) => {

@@ -32,7 +32,6 @@ export const destinationRuleCaCertificate: Analyzer = {
   description: 'Checks that DestinationRules originating TLS (SIMPLE or MUTUAL) set caCertificates, so the server certificate is verified',
   inputs: [K.DestinationRule],
   codes: ['IST0128', 'IST0129'],
-  scope: 'resource',
   run(ctx) {
     for (const dr of ctx.of(K.DestinationRule)) {
       const spec = asObject(dr.spec);

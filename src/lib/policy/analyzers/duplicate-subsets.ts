@@ -9,7 +9,6 @@ export const duplicateSubsets: Analyzer = {
   description: 'Finds subset names defined twice in one DestinationRule.',
   inputs: [K.DestinationRule],
   codes: ['MSH2004'],
-  scope: 'resource',
   run(ctx) {
     for (const dr of ctx.of(K.DestinationRule)) {
       const first = new Map<string, number>();

@@ -161,7 +161,6 @@ export const durations: Analyzer = {
   description: 'Checks every duration field (timeouts, retries, fault delays, outlier detection, connection pools) against the syntax and limits Istio accepts.',
   inputs: RULES.map((r) => r.kind),
   codes: ['MSH2006'],
-  scope: 'resource',
   run(ctx) {
     for (const { kind, rules } of RULES) {
       for (const resource of ctx.of(kind)) check(ctx, resource, rules);

@@ -26,7 +26,6 @@ export const mirrorToSelf: Analyzer = {
   description: "Finds HTTP routes that mirror traffic to one of the route's own destinations.",
   inputs: [K.VirtualService],
   codes: ['MSH2010'],
-  scope: 'resource',
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
       asArray(asObject(vs.spec).http).forEach((route, i) => {

@@ -10,7 +10,6 @@ export const retryBudget: Analyzer = {
   description: 'Finds HTTP routes whose retries (attempts × perTryTimeout) take longer than the route timeout.',
   inputs: [K.VirtualService],
   codes: ['MSH2005'],
-  scope: 'resource',
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
       asArray(asObject(vs.spec).http).forEach((route, i) => {

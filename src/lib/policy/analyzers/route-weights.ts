@@ -15,7 +15,6 @@ export const routeWeights: Analyzer = {
   description: 'Checks that the destination weights of each VirtualService route sum to 100 and are not all zero.',
   inputs: [K.VirtualService],
   codes: ['MSH2001', 'MSH2002'],
-  scope: 'resource',
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
       const spec = asObject(vs.spec);

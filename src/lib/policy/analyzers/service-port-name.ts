@@ -37,7 +37,6 @@ export const servicePortName: Analyzer = {
   description: 'Checks that Service port names (or appProtocol) declare a protocol, as <protocol>[-<suffix>]',
   inputs: [K.Service],
   codes: ['IST0118', 'IST0150'],
-  scope: 'resource',
   run(ctx) {
     for (const svc of ctx.of(K.Service)) {
       if (INJECTION_IGNORED_NAMESPACES.includes(svc.namespace)) continue;

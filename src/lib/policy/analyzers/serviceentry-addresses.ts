@@ -17,7 +17,6 @@ export const serviceEntryAddresses: Analyzer = {
   description: 'Checks that ServiceEntries with TCP (or protocol-less) ports have addresses, unless the mesh allocates them',
   inputs: [K.ServiceEntry],
   codes: ['IST0134'],
-  scope: 'resource',
   run(ctx) {
     if (addressesAutoAllocated(ctx.meshConfig)) return;
     for (const se of ctx.of(K.ServiceEntry)) {

@@ -32,7 +32,6 @@ export const shadowedRoutes: Analyzer = {
   description: 'Finds VirtualService HTTP routes that can never match because an earlier route takes every request.',
   inputs: [K.VirtualService],
   codes: ['MSH2003'],
-  scope: 'resource',
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
       const spec = asObject(vs.spec);

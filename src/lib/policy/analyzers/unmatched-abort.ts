@@ -10,7 +10,6 @@ export const unmatchedAbort: Analyzer = {
   description: 'Finds HTTP routes without a narrowing match that abort 100% of requests.',
   inputs: [K.VirtualService],
   codes: ['MSH2009'],
-  scope: 'resource',
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
       const spec = asObject(vs.spec);
