@@ -185,8 +185,20 @@ function routeDestination(section: RouteDestination['section'], ruleIndex: numbe
   };
 }
 
+// Several analyzers read the destinations of every VirtualService; the spec objects are not changed
+// during an analysis, so each list is built once per spec and shared (callers only read it).
+const routeDestinationsOf = new WeakMap<object, readonly RouteDestination[]>();
+const mirrorDestinationsOf = new WeakMap<object, readonly RouteDestination[]>();
+
 /** Every `route[].destination` of a VirtualService's tcp, tls and http rules, in that order. */
-export function virtualServiceRouteDestinations(spec: unknown): RouteDestination[] {
+export function virtualServiceRouteDestinations(spec: unknown): readonly RouteDestination[] {
+  if (!spec || typeof spec !== 'object') return buildRouteDestinations(spec);
+  let out = routeDestinationsOf.get(spec);
+  if (!out) routeDestinationsOf.set(spec, (out = buildRouteDestinations(spec)));
+  return out;
+}
+
+function buildRouteDestinations(spec: unknown): RouteDestination[] {
   const out: RouteDestination[] = [];
   const s = asObject(spec);
   for (const section of ['tcp', 'tls', 'http'] as const) {
@@ -200,7 +212,14 @@ export function virtualServiceRouteDestinations(spec: unknown): RouteDestination
 }
 
 /** Every mirror destination of a VirtualService's http rules: `mirror` and `mirrors[].destination`. */
-export function virtualServiceMirrorDestinations(spec: unknown): RouteDestination[] {
+export function virtualServiceMirrorDestinations(spec: unknown): readonly RouteDestination[] {
+  if (!spec || typeof spec !== 'object') return buildMirrorDestinations(spec);
+  let out = mirrorDestinationsOf.get(spec);
+  if (!out) mirrorDestinationsOf.set(spec, (out = buildMirrorDestinations(spec)));
+  return out;
+}
+
+function buildMirrorDestinations(spec: unknown): RouteDestination[] {
   const out: RouteDestination[] = [];
   asArray(asObject(spec).http).forEach((rule, i) => {
     const r = asObject(rule);
