@@ -88,18 +88,32 @@ function treeOf(rules: DurationRule[]): RuleNode {
   return root;
 }
 
-/** Calls `visit` for every value a rule names under `value`, with the keys that lead to it. */
+/**
+ * Calls `visit` for every value a rule names under `value`, with the keys that lead to it. `keys` is one
+ * stack shared by the whole walk (most fields are absent, and a copy per step was most of the cost), so
+ * `visit` must use it before returning and not keep it.
+ */
 function walk(node: RuleNode, value: unknown, keys: (string | number)[], visit: (rule: DurationRule, value: unknown, keys: (string | number)[]) => void): void {
   if (node.rule && value !== null && value !== undefined) visit(node.rule, value, keys);
   if (node.children.size === 0 || !value || typeof value !== 'object') return;
   if (Array.isArray(value)) {
     const star = node.children.get('*');
-    if (star) value.forEach((item, i) => walk(star, item, [...keys, i], visit));
+    if (star) {
+      for (let i = 0; i < value.length; i++) {
+        keys.push(i);
+        walk(star, value[i], keys, visit);
+        keys.pop();
+      }
+    }
     return;
   }
   const obj = value as Record<string, unknown>;
   for (const [segment, child] of node.children) {
-    if (segment !== '*' && obj[segment] !== undefined) walk(child, obj[segment], [...keys, segment], visit);
+    if (segment !== '*' && obj[segment] !== undefined) {
+      keys.push(segment);
+      walk(child, obj[segment], keys, visit);
+      keys.pop();
+    }
   }
 }
 
