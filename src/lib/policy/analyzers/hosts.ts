@@ -188,13 +188,23 @@ export class ServiceHostIndex {
       if (scoped) return scoped;
     }
     const bare = isWildcardHost(fqdn) ? fqdn.slice(1) : fqdn;
-    for (const [key, entry] of this.byScopedHost) {
-      if (!isWildcardHost(entry.host)) continue;
-      const scope = key.slice(0, key.length - entry.host.length - 1);
+    for (const { scope, entry } of this.wildcardEntries()) {
       if (scope !== EXPORT_ALL && !consumers.includes(scope)) continue;
       if (bare.endsWith(entry.host.slice(1))) return entry;
     }
     return undefined;
+  }
+
+  private wildcards: { scope: string; entry: ServiceHost }[] | undefined;
+
+  /** The wildcard hosts in the map's order, collected once: scanning the whole map for every unknown host made resolve quadratic. */
+  private wildcardEntries(): { scope: string; entry: ServiceHost }[] {
+    if (this.wildcards) return this.wildcards;
+    this.wildcards = [];
+    for (const [key, entry] of this.byScopedHost) {
+      if (isWildcardHost(entry.host)) this.wildcards.push({ scope: key.slice(0, key.length - entry.host.length - 1), entry });
+    }
+    return this.wildcards;
   }
 }
 
