@@ -41,7 +41,7 @@ function analyzerFor(info: KindInfo): Analyzer {
     description: `Checks ${info.kind} resources (${info.group}) against their schema${semantic ? ' and Istio\'s validation rules' : ''}.`,
     inputs: [info.id],
     codes,
-      run(ctx: AnalysisContext) {
+    run(ctx: AnalysisContext) {
       for (const r of ctx.of(info.id)) {
         if (!r.doc) continue;
         const shapeOk = checkSchema(ctx, r, info);
