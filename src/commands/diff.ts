@@ -74,22 +74,13 @@ Exit codes: 0 no change; 1 changes (with --fail-on-risk: a change at or above th
     for (const note of outcome.notes) out.writeErr(`Note: ${note}\n`);
     const render = await import('../lib/output/diff.js');
     const report = outcome.report;
-    switch (format) {
-      case 'json':
-        await out.writeOut(render.renderJson(report));
-        break;
-      case 'yaml':
-        await out.writeOut(render.renderYaml(report));
-        break;
-      case 'github':
-        await out.writeOut(render.renderGithub(report));
-        break;
-      case 'markdown':
-        await out.writeOut(render.renderMarkdown(report));
-        break;
-      default:
-        await out.writeOut(render.renderText(report, { color: out.colorEnabled() }));
-    }
+    await out.writeRendered(format, {
+      json: () => render.renderJson(report),
+      yaml: () => render.renderYaml(report),
+      github: () => render.renderGithub(report),
+      markdown: () => render.renderMarkdown(report),
+      text: () => render.renderText(report, { color: out.colorEnabled() }),
+    });
     const failOn = flags['fail-on-risk'];
     const negative = failOn ? riskReached(report.changes, failOn) : report.changes.length > 0;
     this.finish(negative ? EXIT.negative : EXIT.ok);

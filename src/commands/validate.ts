@@ -66,24 +66,16 @@ Exit codes: 0 no finding at or above --fail-on; 1 at least one; 2 usage error or
     });
     const render = await import('../lib/output/findings.js');
     const report = { findings: result.findings, summary: result.summary };
-    switch (format) {
-      case 'json':
-        await out.writeOut(render.renderJson(report));
-        break;
-      case 'yaml':
-        await out.writeOut(render.renderYaml(report));
-        break;
-      case 'sarif':
-        await out.writeOut(render.renderSarif(report, this.config.version));
-        break;
-      case 'github':
-        await out.writeOut(render.renderGithub(report));
-        break;
-      default: {
+    await out.writeRendered(format, {
+      json: () => render.renderJson(report),
+      yaml: () => render.renderYaml(report),
+      sarif: () => render.renderSarif(report, this.config.version),
+      github: () => render.renderGithub(report),
+      text: () => {
         const texts = new Map(result.sources.map((s) => [s.path, s.text]));
-        await out.writeOut(render.renderText(report, { color: out.colorEnabled(), files: result.files, sourceText: (p) => texts.get(p) }));
-      }
-    }
+        return render.renderText(report, { color: out.colorEnabled(), files: result.files, sourceText: (p) => texts.get(p) });
+      },
+    });
     this.finish(failThresholdReached(result.findings, flags['fail-on']) ? EXIT.negative : EXIT.ok);
   }
 }

@@ -41,3 +41,8 @@ export function writeOut(text: string): Promise<void> {
 export function writeErr(text: string): void {
   process.stderr.write(text);
 }
+
+/** Renders with the renderer named by `format` (text when there is none for it) and writes it to stdout. */
+export function writeRendered(format: string, renderers: { text: () => string } & Record<string, () => string>): Promise<void> {
+  return writeOut((renderers[format] ?? renderers.text)());
+}
