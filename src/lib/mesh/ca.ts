@@ -109,7 +109,9 @@ async function importPrivateKey(pem: string, file: string): Promise<CryptoKey> {
 
 function randomSerial(): string {
   const bytes = webcrypto.getRandomValues(new Uint8Array(16));
-  bytes[0] &= 0x7f; // positive INTEGER
+  // A positive INTEGER whose first byte is never zero: every tool (OpenSSL, Node, the TLS peer) then
+  // prints the same 32 hex digits, with no leading zeros dropped by some and kept by others.
+  bytes[0] = (bytes[0]! & 0x7f) || 0x01;
   return Buffer.from(bytes).toString('hex');
 }
 
