@@ -21,6 +21,11 @@ function spec(dir: string, name: string, script: string): ProcessSpec {
 }
 
 const pidOf = (file: string) => (JSON.parse(readFileSync(file, 'utf8')) as { pid: number }).pid;
+/** True when `name` runs under a pid other than `old` (a restart), judged on one status snapshot. */
+function runningAnew(supervisor: Supervisor, name: string, old: number): boolean {
+  const status = supervisor.status(name);
+  return status?.phase === 'Running' && status.pid !== null && status.pid !== old;
+}
 const SLEEPER = "console.log('up'); setInterval(() => {}, 1000)";
 
 test('a killed process is restarted with backoff, its output appended to its log', async () => {
@@ -34,7 +39,8 @@ test('a killed process is restarted with backoff, its output appended to its log
     const logged = (n: number) => { try { return readFileSync(s.stdoutFile, 'utf8').split('up').length - 1 >= n; } catch { return false; } };
     assert.ok(await waitFor(() => logged(1), 5000), 'first run did not log');
     process.kill(first, 'SIGKILL');
-    assert.ok(await waitFor(() => supervisor.status('app')?.phase === 'Running' && supervisor.status('app')?.pid !== first, 10_000), 'not restarted');
+    // One snapshot per check: two status() calls could straddle the moment the old process dies.
+    assert.ok(await waitFor(() => runningAnew(supervisor, 'app', first), 10_000), 'not restarted');
     assert.equal(supervisor.status('app')?.restarts, 1);
     assert.ok(await waitFor(() => logged(2), 5000), 'the second run did not append to the log');
   } finally {
@@ -75,7 +81,7 @@ test('a new supervisor adopts a process that still runs the same spec, and repla
     assert.equal(adopted.status.pid, pid);
     // An adopted process is not our child: its death is noticed by polling, and it is restarted.
     process.kill(pid, 'SIGKILL');
-    assert.ok(await waitFor(() => second.status('app')?.phase === 'Running' && second.status('app')?.pid !== pid, 10_000), 'adopted process not restarted');
+    assert.ok(await waitFor(() => runningAnew(second, 'app', pid), 10_000), 'adopted process not restarted');
 
     const changed = await second.ensure({ ...s, env: { ...s.env, VERSION: 'v2' } });
     assert.equal(changed.outcome, 'replaced');
