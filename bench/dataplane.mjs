@@ -443,9 +443,44 @@ async function startSidecars(pods, compiled, parallel) {
   await Promise.all(Array.from({ length: parallel }, worker));
 }
 
+// ------------------------------------------------------------------ HAProxy itself: the same two hops, bare
+
+/**
+ * The same two hops through HAProxy with nothing of the mesh: a plain frontend forwarding to one
+ * server over mTLS (the client pod's certificate, verified against the mesh CA), and an mTLS
+ * frontend forwarding to the app, each one process with one thread, pinned as the sidecars are. No
+ * routing rules, headers, variables, Lua or access log: what two HAProxy hops with mTLS cost before
+ * anything meshctl configures, so that the sidecars' figures can be read against HAProxy's own.
+ */
+async function startBareHops(bin, dir, client, server, appPort) {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const [outPort, inPort] = await freePorts(2);
+  const head = ['global', '  nbthread 1', 'defaults', '  mode http', '  timeout connect 2s', '  timeout client 30s', '  timeout server 60s'];
+  const outbound = [...head, 'frontend outbound', `  bind 127.0.0.1:${outPort}`, '  default_backend next', 'backend next',
+    `  server next 127.0.0.1:${inPort} ssl crt ${client.paths.certificate} ca-file ${client.paths.caBundle} verify required`];
+  const inbound = [...head, 'frontend inbound', `  bind 127.0.0.1:${inPort} ssl crt ${server.paths.certificate} ca-file ${server.paths.caBundle} verify required`,
+    '  default_backend app', 'backend app', `  server app 127.0.0.1:${appPort}`];
+  const procs = [];
+  for (const [name, lines, cpu] of [['inbound', inbound, 1], ['outbound', outbound, 0]]) {
+    const file = path.join(dir, `${name}.cfg`);
+    await fs.writeFile(file, `${lines.join('\n')}\n`);
+    const child = startChild([bin.path, '-db', '-f', file], cpu);
+    child.stdout.resume();
+    procs.push(child);
+  }
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = await httpGet(outPort, '/', 'reviews').catch(() => null);
+    if (r?.status === 200) break;
+    if (Date.now() > deadline) throw new Error('the bare HAProxy hops did not answer within 10 s');
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  return { port: outPort, pids: procs.map((c) => c.pid) };
+}
+
 // ------------------------------------------------------------------ 1. the demo's path against the app
 
-async function benchPath(ca) {
+async function benchPath(ca, bin) {
   const dir = path.join(tmp, 'path');
   const model = loadPolicy(demoPolicy());
   const specs = api.desiredPods(model);
@@ -466,14 +501,19 @@ async function benchPath(ca) {
   const plain = await httpGet(v1.ports.app, '/', 'reviews');
   if (plain.status !== 200) throw new Error(`the app does not answer directly: ${plain.status}`);
 
+  const bare = await startBareHops(bin, path.join(tmp, 'bare'), client, v1, v1.ports.app);
   const targets = {
     direct: { port: v1.ports.app, host: 'reviews', path: '/reviews/1' },
     mesh: { port: client.ports.outbound, host: 'reviews', path: '/reviews/1' },
+    bare: { port: bare.port, host: 'reviews', path: '/reviews/1' },
   };
   const order = (i) => (i % 2 ? ['mesh', 'direct'] : ['direct', 'mesh']);
+  // Saturation runs of the bare hops go between the other two, alternating sides with them.
+  const satOrder = (i) => (i % 2 ? ['mesh', 'bare', 'direct'] : ['direct', 'bare', 'mesh']);
 
   say(`demo path: client → productpage-0 outbound :${client.ports.outbound} → mTLS → reviews-v1-0 / reviews-v2-0 inbound (80/20) → app`);
   say(`direct:    client → app :${v1.ports.app}`);
+  say(`bare:      client → HAProxy :${bare.port} → mTLS → HAProxy → app (the same two hops with nothing of the mesh: no rules, no Lua, no log)`);
   say(PIN
     ? 'pinning:   CPU 0 = load generator + outbound sidecar; CPU 1 = inbound sidecars + app (direct: generator on CPU 0, app on CPU 1)'
     : 'pinning:   none (taskset missing or a single CPU): generator, sidecars and app share every CPU');
@@ -482,9 +522,9 @@ async function benchPath(ca) {
   say();
 
   // Saturation.
-  if (!QUICK) for (const t of ['direct', 'mesh']) await runLoad({ mode: 'saturate', ...targets[t], connections: SATURATE.connections, durationS: 1, maxRequests: 200_000 }, 0);
-  const sat = { direct: [], mesh: [] };
-  const groupsNow = () => ({ outbound: groupPids(client.pid), inbound: servers.flatMap((p) => groupPids(p.pid)), app: [app.pid] });
+  if (!QUICK) for (const t of ['direct', 'mesh', 'bare']) await runLoad({ mode: 'saturate', ...targets[t], connections: SATURATE.connections, durationS: 1, maxRequests: 200_000 }, 0);
+  const sat = { direct: [], mesh: [], bare: [] };
+  const groupsNow = () => ({ outbound: groupPids(client.pid), inbound: servers.flatMap((p) => groupPids(p.pid)), app: [app.pid], bareOutbound: [bare.pids[1]], bareInbound: [bare.pids[0]] });
   const others = { busy: 0, ours: 0, seconds: 0 };
   /** Runs one load and measures the CPU time of every process on the path (µs per answered request). */
   async function measured(options) {
@@ -505,7 +545,7 @@ async function benchPath(ca) {
     return { ...r, wall: seconds, cpuSeconds };
   }
   for (let i = 0; i < RUNS; i++) {
-    for (const t of order(i)) {
+    for (const t of satOrder(i)) {
       const r = await measured({ mode: 'saturate', ...targets[t], ...SATURATE });
       if (r.ok === 0) throw new Error(`no successful request at saturation (${t}): ${JSON.stringify(r)}`);
       sat[t].push(r);
@@ -515,8 +555,9 @@ async function benchPath(ca) {
   const satFailures = (t) => sat[t].reduce((a, r) => a + r.non2xx + r.errors + r.timeouts, 0);
   const loadShape = SATURATE.amount ? `${SATURATE.amount} requests` : `${SATURATE.durationS} s`;
   say(`throughput at saturation (autocannon, ${SATURATE.connections} keep-alive connections, ${loadShape} per run, ${RUNS} runs each):`);
-  for (const t of ['direct', 'mesh']) say(`  ${t.padEnd(6)} ${sat[t].map((r) => n0(r.rps)).join(' ')} req/s; failed ${satFailures(t)}`);
+  for (const t of ['direct', 'mesh', 'bare']) say(`  ${t.padEnd(6)} ${sat[t].map((r) => n0(r.rps)).join(' ')} req/s; failed ${satFailures(t)}`);
   const satRatios = sat.mesh.map((r, i) => r.rps / sat.direct[i].rps);
+  const bareRatios = sat.bare.map((r, i) => r.rps / sat.direct[i].rps);
   const perRequest = {
     outbound: usPerRequest(sat.mesh, 'outbound'),
     inbound: usPerRequest(sat.mesh, 'inbound'),
@@ -524,9 +565,12 @@ async function benchPath(ca) {
     appDirect: usPerRequest(sat.direct, 'app'),
     clientMesh: usPerRequest(sat.mesh, 'client'),
     clientDirect: usPerRequest(sat.direct, 'client'),
+    bareOutbound: usPerRequest(sat.bare, 'bareOutbound'),
+    bareInbound: usPerRequest(sat.bare, 'bareInbound'),
   };
   say(`  CPU per request (µs, medians): mesh: outbound sidecar ${f2(perRequest.outbound).padStart(6)}, inbound sidecars ${f2(perRequest.inbound)}, app ${f2(perRequest.app)}, client ${f2(perRequest.clientMesh)}`);
   say(`                                 direct: app ${f2(perRequest.appDirect)}, client ${f2(perRequest.clientDirect)}`);
+  say(`                                 bare:   outbound HAProxy ${f2(perRequest.bareOutbound)}, inbound HAProxy ${f2(perRequest.bareInbound)}`);
   say();
 
   // Fixed rate: both paths in each run, taking turns in blocks of one second at 1,000 req/s, so that
@@ -580,11 +624,12 @@ async function benchPath(ca) {
     direct: { rps: median(sat.direct.map((r) => r.rps)), p50: median(rate.direct.map((r) => r.p50)), p99: median(rate.direct.map((r) => r.p99)) },
     mesh: { rps: median(sat.mesh.map((r) => r.rps)), p50: median(rate.mesh.map((r) => r.p50)), p99: median(rate.mesh.map((r) => r.p99)) },
     throughputRatio: median(satRatios),
+    bare: { rps: median(sat.bare.map((r) => r.rps)), ratio: median(bareRatios) },
     addedP50: median(added('p50')),
     addedP99: median(added('p99')),
     // Direct runs only: there the generator has its CPU to itself, so its lateness is other processes' doing.
     sendLagP99: median(rate.direct.map((r) => r.sendLagP99)),
-    failures: satFailures('mesh') + rateFailures('mesh') + satFailures('direct') + rateFailures('direct'),
+    failures: satFailures('mesh') + rateFailures('mesh') + satFailures('direct') + rateFailures('direct') + satFailures('bare'),
     sidecarRss: Math.max(m('outbound', 'union'), m('inbound', 'union')),
     sidecarRssSum: Math.max(m('outbound', 'rss'), m('inbound', 'rss')),
     sidecarPss: Math.max(m('outbound', 'pss'), m('inbound', 'pss')),
@@ -667,10 +712,11 @@ function summary(p, a, bin, load) {
   const okRss = p.sidecarRss <= TARGETS.sidecarRssMiB;
   const okApply = a.all <= TARGETS.applyMs;
   row('throughput, saturation', `direct ${n0(p.direct.rps)} req/s`, `${n0(p.mesh.rps)} req/s`, `${(p.throughputRatio * 100).toFixed(0)}% of direct`, `>= ${TARGETS.throughputRatio * 100}%`, okTp);
+  row('throughput, bare HAProxy', `direct ${n0(p.direct.rps)} req/s`, `${n0(p.bare.rps)} req/s`, `${(p.bare.ratio * 100).toFixed(0)}% of direct`, '', null, `the same two hops with mTLS and nothing else; the sidecars reach ${(p.throughputRatio / p.bare.ratio * 100).toFixed(0)}% of it`);
   row('latency p50 @1,000 rps', `direct ${f3(p.direct.p50)} ms`, `${f3(p.mesh.p50)} ms`, `${signed3(p.addedP50)} ms added`, '', null);
   row('latency p99 @1,000 rps', `direct ${f3(p.direct.p99)} ms`, `${f3(p.mesh.p99)} ms`, `${signed3(p.addedP99)} ms added`, `<= +${TARGETS.addedP99Ms} ms`, okP99, `${busy ? `machine busy: the generator's own send lag p99 was ${f3(p.sendLagP99)} ms; ` : ''}Istio 1.20: +${ANCHORS.istioAddedP99Ms} ms`);
   row('sidecar RSS @1,000 rps', `app ${f2(p.appRss)} MiB`, `${f2(p.sidecarRss)} MiB`, `${f2(p.sidecarRss / p.appRss)}x app`, `<= ${TARGETS.sidecarRssMiB} MiB`, okRss, `master+worker, shared pages once (sum ${f2(p.sidecarRssSum)}, PSS ${f2(p.sidecarPss)}); Istio Envoy: ${ANCHORS.istioSidecarMiB} MB`);
-  row('CPU per request, saturation', `app ${f2(p.perRequest.appDirect)} µs`, `sidecars ${f2(p.perRequest.outbound + p.perRequest.inbound)} µs`, `${f2((p.perRequest.outbound + p.perRequest.inbound) / p.perRequest.appDirect)}x app`, '', null, `outbound ${f2(p.perRequest.outbound)} + inbound ${f2(p.perRequest.inbound)}`);
+  row('CPU per request, saturation', `app ${f2(p.perRequest.appDirect)} µs`, `sidecars ${f2(p.perRequest.outbound + p.perRequest.inbound)} µs`, `${f2((p.perRequest.outbound + p.perRequest.inbound) / p.perRequest.appDirect)}x app`, '', null, `outbound ${f2(p.perRequest.outbound)} + inbound ${f2(p.perRequest.inbound)}; bare HAProxy ${f2(p.perRequest.bareOutbound)} + ${f2(p.perRequest.bareInbound)}`);
   row('sidecar CPU @1,000 rps', `app ${f3(p.appCpu)} vCPU`, `${f3(p.sidecarCpu)} vCPU`, `${f2(p.sidecarCpu / p.appCpu)}x app`, '', null, `Istio 1.24: ${ANCHORS.istioSidecarVcpu} vCPU`);
   row(`apply weights, ${PODS} pods`, `1 sidecar ${f2(a.one)} ms`, `${f2(a.all)} ms`, `${f2(a.all / a.one)}x one`, `<= ${TARGETS.applyMs} ms`, okApply);
   const cols = ['figure', 'baseline', 'measured', 'ratio', 'target', 'verdict', 'note'];
@@ -701,7 +747,7 @@ async function main() {
   say(`HAProxy ${bin.version.text} at ${bin.path}; Node ${process.version}; ${os.availableParallelism()} CPUs; load average ${start.map(f2).join(' ')}`);
   say();
   const ca = await api.createMeshCa();
-  const p = await benchPath(ca);
+  const p = await benchPath(ca, bin);
   // The path's processes are stopped before the fleet starts: neither measurement disturbs the other.
   for (const t of proxies.splice(0)) await api.stopProxy(t);
   for (const c of [...children]) await stopChild(c);
