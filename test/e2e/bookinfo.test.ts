@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { hasStackTrace } from '../support/cli.js';
-import { request, steadyLoad, type HttpAnswer } from '../support/net.js';
+import { answered, request, steadyLoad, type HttpAnswer } from '../support/net.js';
 import { homeLayout } from '../../src/lib/mesh/home.js';
 import { meshPod, readPlacement } from '../../src/lib/mesh/pods.js';
 import { readRouteWeights } from '../../src/lib/runtime/haproxy/weights.js';
@@ -134,8 +134,9 @@ test('a weight change under a steady 200 rps: no request fails, and every sideca
     durationMs: 3000,
     send: () => productpage(),
     maxInFlight: 64,
-    during: async () => {
-      await new Promise((r) => setTimeout(r, 800));
+    during: async (progress) => {
+      // A fifth of the load answered before the apply: it lands under way, not at the start.
+      await answered(progress, 120);
       applied = await h.run(['apply', '-f', split]);
       // Read straight from the proxy that routes to reviews: the weights it serves now.
       const layout = homeLayout(h.home);

@@ -15,6 +15,8 @@ export interface CliOptions {
   /** Run as another user (uid, gid); used to make permission errors real when tests run as root. */
   asUser?: number;
   timeoutMs?: number;
+  /** Sees standard error as it arrives (meshctlAsync only): e.g. to act once a wait has begun. */
+  onStderr?: (soFar: string) => void;
 }
 
 export function meshctl(args: string[], options: CliOptions = {}): CliResult {
@@ -44,7 +46,10 @@ export function meshctlAsync(args: string[], options: CliOptions = {}): Promise<
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      options.onStderr?.(stderr);
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code) => {

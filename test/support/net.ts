@@ -86,15 +86,27 @@ export interface LoadResult {
 
 /**
  * Sends `rps` requests per second for `durationMs` (exactly rps × duration requests: a bounded
- * loop), at most `maxInFlight` at once; `during` runs alongside (e.g. an apply under load) and the
- * result waits for it too.
+ * loop), at most `maxInFlight` at once; `during` runs alongside (e.g. an apply under load), sees the
+ * figures as they grow, and the result waits for it too.
  */
+/**
+ * Resolves once `progress` counts `n` answered requests (the load is under way, not just started);
+ * rejects after `timeoutMs` with the count reached.
+ */
+export async function answered(progress: Readonly<LoadResult>, n: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (progress.ok + progress.failures.length < n) {
+    if (Date.now() > deadline) throw new Error(`only ${progress.ok + progress.failures.length} of ${n} requests answered within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export async function steadyLoad(options: {
   rps: number;
   durationMs: number;
   send: () => Promise<HttpAnswer>;
   key?: (a: HttpAnswer) => string;
-  during?: () => Promise<void>;
+  during?: (progress: Readonly<LoadResult>) => Promise<void>;
   maxInFlight?: number;
 }): Promise<LoadResult> {
   const total = Math.round((options.rps * options.durationMs) / 1000);
@@ -102,7 +114,7 @@ export async function steadyLoad(options: {
   const started = Date.now();
   const inFlight = new Set<Promise<void>>();
   let duringError: unknown = null;
-  const during = options.during ? options.during().catch((e) => { duringError = e; }) : Promise.resolve();
+  const during = options.during ? options.during(result).catch((e) => { duringError = e; }) : Promise.resolve();
   for (let i = 0; i < total; i++) {
     const due = started + (i * 1000) / options.rps;
     const wait = due - Date.now();

@@ -295,11 +295,18 @@ describe('inspect, proxy-status and top on a live local mesh', { timeout: 240_00
     assert.match(short.stderr, /waiting: 3\/4 SYNCED, 1 STALE/);
 
     // A wait that is running while the last sidecar catches up ends with exit 0.
-    const waiting = cli(['proxy-status', '--wait', '--timeout', '60s', '--proxy-timeout', '10s', '-o', 'json']);
-    await new Promise((r) => setTimeout(r, 500));
+    let begun: () => void = () => {};
+    const waitBegun = new Promise<void>((resolve) => { begun = resolve; });
+    const waiting = meshctlAsync(['proxy-status', '--wait', '--timeout', '60s', '--proxy-timeout', '10s', '-o', 'json', '--home', h.home], {
+      timeoutMs: 60_000,
+      onStderr: (soFar) => { if (soFar.includes('waiting: 3/4 SYNCED')) begun(); },
+    });
+    // The wait has seen the stale sidecar (or ended, which the assertions below catch) before it catches up.
+    await Promise.race([waitBegun, waiting]);
     await h.apply(bookinfoPolicy({ weights: [50, 50] }));
     const waited = await waiting;
     assert.equal(waited.code, 0, waited.stdout + waited.stderr);
+    assert.match(waited.stderr, /waiting: 3\/4 SYNCED, 1 STALE/, 'the wait began before the sidecar caught up');
     const final = JSON.parse(waited.stdout) as ProxyStatusReport;
     assert.ok(final.proxies.every((p) => p.status === 'SYNCED' && p.revision === 3));
   });

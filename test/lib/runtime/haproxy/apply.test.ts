@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startTestMesh, type EchoAnswer, type TestMesh } from '../../../support/mesh.js';
 import { bookinfoPolicy } from '../../../support/bookinfo-policy.js';
-import { portClosed, request, steadyLoad, type HttpAnswer } from '../../../support/net.js';
+import { answered, portClosed, request, steadyLoad, type HttpAnswer } from '../../../support/net.js';
 import { readRouteWeights } from '../../../../src/lib/runtime/haproxy/weights.js';
 import { MasterCli, RuntimeApi } from '../../../../src/lib/runtime/haproxy/runtime-api.js';
 import { proxyStatus, stopProxy } from '../../../../src/lib/runtime/haproxy/apply.js';
@@ -40,8 +40,9 @@ describe('applying configs to running proxies (live HAProxy on loopback)', { tim
       durationMs: LOAD_MS,
       send,
       key: version,
-      during: async () => {
-        await new Promise((r) => setTimeout(r, LOAD_MS / 3));
+      during: async (progress) => {
+        // A third of the load answered first: the change lands while requests flow.
+        await answered(progress, Math.round((RPS * LOAD_MS) / 3000));
         results = await mesh.apply(bookinfoPolicy({ weights: [0, 100] }));
       },
     });
@@ -83,8 +84,9 @@ describe('applying configs to running proxies (live HAProxy on loopback)', { tim
       durationMs: LOAD_MS,
       send,
       key: version,
-      during: async () => {
-        await new Promise((r) => setTimeout(r, LOAD_MS / 3));
+      during: async (progress) => {
+        // A third of the load answered first: the change lands while requests flow.
+        await answered(progress, Math.round((RPS * LOAD_MS) / 3000));
         results = await mesh.apply(bookinfoPolicy({ weights: [0, 100], extraRoutes: extra }));
       },
     });
