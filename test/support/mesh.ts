@@ -21,19 +21,41 @@ export interface EchoAnswer {
   headers: http.IncomingHttpHeaders;
 }
 
+/** A request an echo app received (the last 500 are kept). */
+export interface ReceivedRequest {
+  at: number;
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
 export interface EchoApp {
   port: number;
+  received: ReceivedRequest[];
   close(): Promise<void>;
 }
 
-/** A dependency-free app that echoes the request as JSON, naming its pod and version. */
+/**
+ * A dependency-free app that echoes the request as JSON, naming its pod and version. A request whose
+ * Host ends in `-shadow` (a mirrored copy) and carries `x-shadow-delay-ms: N` is answered N ms late.
+ */
 export function startEchoApp(pod: { name: string; labels: Record<string, string> }): Promise<EchoApp> {
+  const received: ReceivedRequest[] = [];
   const server = http.createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => chunks.push(d));
     req.on('end', () => {
+      received.push({ at: Date.now(), method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      if (received.length > 500) received.shift();
       const answer: EchoAnswer = { pod: pod.name, version: pod.labels.version ?? '', method: req.method ?? '', url: req.url ?? '', headers: req.headers };
-      res.writeHead(200, { 'content-type': 'application/json', 'x-served-by': pod.name, 'x-version': pod.labels.version ?? '' });
-      res.end(JSON.stringify(answer));
+      const delay = /-shadow(:\d+)?$/.test(String(req.headers.host ?? '')) ? Number(req.headers['x-shadow-delay-ms'] ?? 0) : 0;
+      const reply = () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'x-served-by': pod.name, 'x-version': pod.labels.version ?? '' });
+        res.end(JSON.stringify(answer));
+      };
+      if (delay > 0) setTimeout(reply, Math.min(delay, 10_000));
+      else reply();
     });
   });
   server.keepAliveTimeout = 65_000;
@@ -43,6 +65,7 @@ export function startEchoApp(pod: { name: string; labels: Record<string, string>
       const { port } = server.address() as net.AddressInfo;
       resolve({
         port,
+        received,
         close: () => new Promise<void>((r) => {
           server.closeAllConnections();
           server.close(() => r());
@@ -62,6 +85,8 @@ export interface TestMesh {
   pod(name: string): MeshPod;
   gateway(name: string): MeshGatewayProxy;
   compiledOf(name: string): CompiledProxy;
+  /** The echo app of a pod. */
+  app(name: string): EchoApp;
   /** Recompiles with new policy text (same pods) at revision + 1 and applies every proxy. */
   apply(policy: string): Promise<Map<string, ApplyResult>>;
   stop(): Promise<void>;
@@ -79,6 +104,7 @@ function loadPolicy(text: string): MeshModel {
 export async function startTestMesh(policy: string, options: { gateways?: string[] } = {}): Promise<TestMesh> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshctl-dp-'));
   const apps: EchoApp[] = [];
+  const appOf = new Map<string, EchoApp>();
   const targets: ProxyTarget[] = [];
   const stop = async () => {
     await Promise.all(targets.map((t) => stopProxy(t).catch(() => undefined)));
@@ -92,6 +118,7 @@ export async function startTestMesh(policy: string, options: { gateways?: string
     for (const spec of desiredPods(model)) {
       const app = await startEchoApp(spec);
       apps.push(app);
+      appOf.set(spec.name, app);
       pods.push({
         name: spec.name,
         namespace: spec.namespace,
@@ -135,6 +162,7 @@ export async function startTestMesh(policy: string, options: { gateways?: string
       get compiled() { return compiled; },
       pod: (name) => pods.find((p) => p.name === name) ?? (() => { throw new Error(`no pod ${name}`); })(),
       gateway: (name) => gateways.find((g) => g.name === name) ?? (() => { throw new Error(`no gateway ${name}`); })(),
+      app: (name) => appOf.get(name) ?? (() => { throw new Error(`no app ${name}`); })(),
       compiledOf: (name) => [...compiled.sidecars, ...compiled.gateways].find((p) => p.name === name) ?? (() => { throw new Error(`no proxy ${name}`); })(),
       async apply(next: string) {
         model = loadPolicy(next);

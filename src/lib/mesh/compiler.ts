@@ -16,11 +16,11 @@ import {
   canonicalHost, destinationRuleFor, hostAliases, hostMatches, labelsMatch, meshVirtualServices, mtlsModeOf, podsOfService,
   serviceFor, virtualServicesOfGateway,
   type HeaderOperations, type HttpMatch, type HttpRoute, type LoadBalancerPolicy, type MeshGatewayProxy, type MeshModel,
-  type MeshPod, type MtlsMode, type ProxyPaths, type RouteDestination, type StringMatch, type VirtualServiceSpec,
+  type MeshPod, type MtlsMode, type ProxyPaths, type RouteDestination, type RouteMirror, type StringMatch, type VirtualServiceSpec,
 } from './model.js';
 import { DEFAULT_TRUST_DOMAIN, spiffeId } from './ca.js';
 import { formatString, line, literalFormat, regexLiteral, renderConfig, word, type HaproxySection } from '../runtime/haproxy/config.js';
-import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from '../runtime/haproxy/lua.js';
+import { MESH_LUA_LIBRARY, MIRROR_MAX_BODY_BYTES, MIRROR_WAIT_MS, renderLuaFile, type LuaRouteData } from '../runtime/haproxy/lua.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -50,6 +50,18 @@ export interface CompiledDestination {
   servers: CompiledServer[];
 }
 
+/** Where a mirrored route sends copies of its requests (a backend of the proxy's internal mirror listener). */
+export interface CompiledMirror {
+  /** HAProxy backend name: `<route id>:mirror:<index>`. */
+  backend: string;
+  host: string;
+  subset: string;
+  /** Share of the route's requests copied (0–100). */
+  percent: number;
+  loadBalancer: LoadBalancerPolicy;
+  servers: CompiledServer[];
+}
+
 export interface CompiledRoute {
   /**
    * `vs:<namespace>:<name>:<route name>` for a named route (unique in its VirtualService), else
@@ -62,6 +74,8 @@ export interface CompiledRoute {
   /** True when the route splits traffic by weight (its weights live in the Lua state). */
   weighted: boolean;
   destinations: CompiledDestination[];
+  /** Mirrors of the route (absent in configurations compiled before mirroring existed). */
+  mirrors?: CompiledMirror[];
 }
 
 export interface CompiledProxy {
@@ -115,7 +129,7 @@ interface Context {
 }
 
 function checkSocketPaths(paths: ProxyPaths): void {
-  for (const p of [paths.runtimeSocket, paths.masterSocket, paths.inboundTlsSocket, paths.inboundPlainSocket]) {
+  for (const p of [paths.runtimeSocket, paths.masterSocket, paths.inboundTlsSocket, paths.inboundPlainSocket, paths.mirrorSocket]) {
     if (Buffer.byteLength(p) > UNIX_PATH_MAX) throw new CompileError(`The socket path ${p} is longer than ${UNIX_PATH_MAX} bytes; use a shorter mesh home.`);
   }
 }
@@ -166,7 +180,7 @@ function defaultsSection(): HaproxySection {
 }
 
 /** One JSON object per request; the access log is the proxy's stdout. */
-function accessLogFormat(proxy: string, direction: string): string {
+function accessLogFormat(proxy: string, direction: string, extra: string[] = []): string {
   const s = (v: string) => `%[${v},json(utf8s)]`;
   return '{' + [
     `"time":"%[date,utime(%Y-%m-%dT%H:%M:%SZ)]"`,
@@ -189,6 +203,7 @@ function accessLogFormat(proxy: string, direction: string): string {
     `"retries":"%rc"`,
     `"bytes":%B`,
     `"termination":"%ts"`,
+    ...extra,
   ].join(',') + '}';
 }
 
@@ -196,8 +211,8 @@ function errorLogFormat(proxy: string, direction: string): string {
   return `{"time":"%[date,utime(%Y-%m-%dT%H:%M:%SZ)]","start_ms":%Ts%ms,"proxy":"${proxy}","direction":"${direction}","connection_error":"%[fc_err_str,json(utf8s)]","client":"%ci:%cp"}`;
 }
 
-function logLines(proxy: string, direction: string): string[] {
-  return ['log-format ' + formatString(accessLogFormat(proxy, direction)), 'error-log-format ' + formatString(errorLogFormat(proxy, direction))];
+function logLines(proxy: string, direction: string, extra: string[] = []): string[] {
+  return ['log-format ' + formatString(accessLogFormat(proxy, direction, extra)), 'error-log-format ' + formatString(errorLogFormat(proxy, direction))];
 }
 
 /** Request variables every HTTP frontend sets first (log fields and routing keys). */
@@ -354,6 +369,8 @@ function headerOperationLines(prefix: 'http-request' | 'http-response', ops: Hea
 
 interface RouteBuild {
   compiled: CompiledRoute;
+  /** Backends of the route's mirrors (served by the proxy's internal mirror listener). */
+  mirrorBackends: string[];
   /** Frontend rules for direct responses and redirects (evaluated once the route is chosen). */
   frontendRules: string[];
   backends: HaproxySection[];
@@ -387,8 +404,11 @@ function buildRoute(
     const location = `${r.authority ? `http://${esc(r.authority)}` : ''}${r.uri !== undefined ? esc(r.uri) : '%[pathq]'}`;
     frontendRules.push(`http-request redirect location ${word(location)} code ${r.code} if ${isRoute}`);
   }
-  const compiled: CompiledRoute = { id, virtualService: meta, hosts, weighted: destinations.length > 1, destinations: [] };
-  if (route?.directResponse || route?.redirect) return { compiled, frontendRules, backends };
+  const compiled: CompiledRoute = { id, virtualService: meta, hosts, weighted: destinations.length > 1, destinations: [], mirrors: [] };
+  if (route?.directResponse || route?.redirect) return { compiled, frontendRules, backends, mirrorBackends: [] };
+  const mirror = mirrorPieces(id, route?.mirrors ?? [], route, ctx, where);
+  compiled.mirrors = mirror.compiled;
+  backends.push(...mirror.backends);
 
   destinations.forEach((dest, n) => {
     const resolved = resolveDestination(dest, ctx, where);
@@ -416,18 +436,100 @@ function buildRoute(
     lines.push(...headerOperationLines('http-request', dest.headers.request));
     if (route) lines.push(...headerOperationLines('http-response', route.headers.response));
     lines.push(...headerOperationLines('http-response', dest.headers.response));
+    // The copy is taken last, so that it carries the request as it goes upstream.
+    lines.push(...mirror.rules);
     if (route?.timeoutMs) lines.push(`timeout server ${route.timeoutMs}`);
     if (route?.retries) {
       lines.push(`retries ${Math.max(0, Math.floor(route.retries.attempts))}`);
       lines.push(`retry-on ${retryOnKeywords(route.retries.retryOn).join(' ')}`);
     }
-    for (const s of resolved.servers) {
-      const tls = s.tls ? ` ssl crt ${word(ctx.self.paths.certificate)} ca-file ${word(ctx.self.paths.caBundle)} verify required` : '';
-      lines.push(`server ${s.name} ${s.address}:${s.port}${tls}`);
-    }
+    lines.push(...serverLines(resolved.servers, ctx));
     backends.push({ kind: 'backend', name: backend, lines });
   });
-  return { compiled, frontendRules, backends };
+  return { compiled, frontendRules, backends, mirrorBackends: mirror.compiled.map((m) => m.backend) };
+}
+
+function serverLines(servers: CompiledServer[], ctx: Context): string[] {
+  return servers.map((s) => {
+    const tls = s.tls ? ` ssl crt ${word(ctx.self.paths.certificate)} ca-file ${word(ctx.self.paths.caBundle)} verify required` : '';
+    return `server ${s.name} ${s.address}:${s.port}${tls}`;
+  });
+}
+
+/**
+ * A route's mirrors: one backend each (the mirror destination's pods, over mTLS like any other
+ * backend, reached through the proxy's internal mirror listener), and the rules every destination
+ * backend of the route ends with: draw which mirrors take this request, wait briefly for its body,
+ * then hand a copy to the Lua action `mesh_mirror`, which sends it in the background. Routes without
+ * a mirror get none of these rules. A mirror at 0% is no mirror.
+ */
+function mirrorPieces(id: string, mirrors: RouteMirror[], route: HttpRoute | null, ctx: Context, where: string): { compiled: CompiledMirror[]; backends: HaproxySection[]; rules: string[] } {
+  const compiled: CompiledMirror[] = [];
+  const backends: HaproxySection[] = [];
+  const takes: string[] = [];
+  const actions: string[] = [];
+  const draws: string[] = [];
+  mirrors.forEach((m, n) => {
+    if (!(m.percent > 0)) return;
+    const backend = `${id}:mirror:${n}`;
+    const resolved = resolveDestination({ host: m.host, fqdn: m.fqdn, subset: m.subset, port: m.port, weight: 0, headers: { request: { set: {}, add: {}, remove: [] }, response: { set: {}, add: {}, remove: [] } } }, ctx, `${where} mirror`);
+    compiled.push({ backend, host: resolved.host, subset: resolved.subset, percent: m.percent, loadBalancer: resolved.loadBalancer, servers: resolved.servers });
+    const lines = [
+      lbDirective(resolved.loadBalancer),
+      'no log',
+      `http-request set-var(txn.dest_host) str(${word(resolved.host)})`,
+      ...(resolved.subset ? [`http-request set-var(txn.dest_subset) str(${word(resolved.subset)})`] : []),
+      ...(route?.timeoutMs ? [`timeout server ${route.timeoutMs}`] : []),
+      ...serverLines(resolved.servers, ctx),
+    ];
+    backends.push({ kind: 'backend', name: backend, lines });
+    let cond = '';
+    if (m.percent < 100) {
+      const v = `txn.mirror_${n}`;
+      draws.push(`http-request set-var(${v}) bool(true) if { rand(1000000) lt ${Math.max(1, Math.round(m.percent * 10_000))} }`);
+      cond = `{ var(${v}) -m bool }`;
+    }
+    takes.push(cond);
+    actions.push(`http-request lua.mesh_mirror ${word(ctx.self.paths.mirrorSocket)} ${word(backend)} ${word(id)}${cond ? ` if ${cond}` : ''}`);
+  });
+  if (!actions.length) return { compiled, backends, rules: [] };
+  const any = takes.includes('') ? '' : ` if ${takes.join(' || ')}`;
+  const rules = [
+    ...draws,
+    // A body announced larger than a copy may carry is not waited for (its copy is skipped).
+    `http-request set-var(txn.mirror_t0) date(0,ms)${any}`,
+    `http-request wait-for-body time ${MIRROR_WAIT_MS} at-least ${MIRROR_MAX_BODY_BYTES + 1}${any ? `${any} !{ req.hdr_val(content-length) gt ${MIRROR_MAX_BODY_BYTES} }` : ` unless { req.hdr_val(content-length) gt ${MIRROR_MAX_BODY_BYTES} }`}`,
+    ...actions,
+  ];
+  return { compiled, backends, rules };
+}
+
+/**
+ * The internal listener that sends mirrored copies: plaintext on a UNIX socket of mode 0600 in the
+ * proxy's directory, fed by the Lua action `mesh_mirror`; it picks the mirror backend the copy names,
+ * and logs each copy in the access log with `"direction":"mirror","mirror":true`.
+ */
+function mirrorListener(self: { name: string; paths: ProxyPaths }, identity: string, backends: string[]): HaproxySection[] {
+  if (!backends.length) return [];
+  return [{
+    kind: 'frontend',
+    name: 'mirror',
+    comment: 'Mirrored copies of requests (fire-and-forget, from the Lua action mesh_mirror).',
+    lines: [
+      `bind unix@${self.paths.mirrorSocket} mode 600`,
+      ...logLines(self.name, 'mirror', ['"mirror":true']),
+      'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
+      'http-request set-var(txn.path) path',
+      'http-request set-var(txn.rid) req.hdr(x-request-id)',
+      `http-request set-var(txn.source) str(${word(identity)})`,
+      'http-request set-var(txn.route) req.hdr(x-meshctl-route)',
+      'http-request set-var(txn.backend) req.hdr(x-meshctl-mirror)',
+      'http-request del-header x-meshctl-route',
+      'http-request del-header x-meshctl-mirror',
+      `http-request return status 404 content-type text/plain string ${word('meshctl: no such mirror\n')} unless { var(txn.backend) -m str ${backends.map(word).join(' ')} }`,
+      'use_backend %[var(txn.backend)]',
+    ],
+  }];
 }
 
 // ---------------------------------------------------------------- routing frontends
@@ -435,6 +537,8 @@ function buildRoute(
 interface RoutingTable {
   /** Frontend lines after the request variables: host ACLs, route choice, responses, use_backend. */
   frontend: string[];
+  /** Backends of mirrors (the internal mirror listener's choices). */
+  mirrorBackends: string[];
   backends: HaproxySection[];
   routes: CompiledRoute[];
 }
@@ -457,6 +561,7 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
   const direct: string[] = [];
   const weightedIds: string[] = [];
   const single: string[] = [];
+  const mirrorBackends: string[] = [];
   for (const g of groups) frontend.push(...g.aclLines);
   for (const g of groups) {
     if (g.vs) {
@@ -479,6 +584,7 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
         const built = buildRoute(id, route, route.route, ctx, { namespace: vs.namespace, name: vs.name, index: route.index, routeName: route.name }, g.hosts, where);
         direct.push(...built.frontendRules);
         backends.push(...built.backends);
+        mirrorBackends.push(...built.mirrorBackends);
         routes.push(built.compiled);
         if (built.compiled.destinations.length > 1) weightedIds.push(id);
         else if (built.compiled.destinations.length === 1) single.push(`http-request set-var(txn.backend) str(${word(built.compiled.destinations[0].backend)}) if { var(txn.route) -m str ${word(id)} }`);
@@ -502,7 +608,7 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
   if (weightedIds.length) frontend.push(`http-request lua.mesh_pick if { var(txn.route) -m str ${weightedIds.map(word).join(' ')} }`);
   frontend.push(`http-request return status 503 content-type text/plain lf-string ${formatString('meshctl: route %[var(txn.route)] has no destination with weight\n')} unless { var(txn.backend) -m found }`);
   frontend.push('use_backend %[var(txn.backend)]');
-  return { frontend, backends, routes };
+  return { frontend, backends, routes, mirrorBackends };
 }
 
 /** Host groups for a sidecar's outbound listener: every mesh host, by every name the pod may use. */
@@ -636,6 +742,7 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
         ...table.frontend,
       ],
     },
+    ...mirrorListener(pod, identity, table.mirrorBackends),
     ...table.backends,
   ];
   return finish('sidecar', pod, identity, mode, sections, table.routes, options);
@@ -655,6 +762,7 @@ export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: Mes
   const sections: HaproxySection[] = [globalSection(gw.name, 'gateway', gw.paths, options.gatewayThreads ?? options.threads ?? 1), defaultsSection(), adminFrontend(gw.ports.admin, null)];
   const routes: CompiledRoute[] = [];
   const backends = new Map<string, HaproxySection>();
+  const mirrorBackends = new Set<string>();
   const ports = [...new Set(spec.servers.map((s) => s.port))].filter((p) => Number.isInteger(p) && p > 0).sort((a, b) => a - b);
   for (const port of ports) {
     const serverHosts = spec.servers.filter((s) => s.port === port).flatMap((s) => s.hosts);
@@ -683,8 +791,10 @@ export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: Mes
       ],
     });
     for (const b of table.backends) backends.set(b.name, b);
+    for (const b of table.mirrorBackends) mirrorBackends.add(b);
     for (const r of table.routes) if (!routes.some((x) => x.id === r.id)) routes.push(r);
   }
+  sections.push(...mirrorListener(gw, identity, [...mirrorBackends]));
   sections.push(...backends.values());
   return finish('gateway', gw, identity, null, sections, routes, options);
 }

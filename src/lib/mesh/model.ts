@@ -47,6 +47,8 @@ export interface ProxyPaths {
   /** Sockets of the PERMISSIVE inbound split (TLS and plaintext halves). */
   inboundTlsSocket: string;
   inboundPlainSocket: string;
+  /** The internal listener that sends mirrored copies of requests on (plaintext, mode 0600). */
+  mirrorSocket: string;
 }
 
 /** The standard file layout of a proxy directory. */
@@ -66,6 +68,7 @@ export function proxyPaths(dir: string): ProxyPaths {
     pid: p('proxy.pid'),
     inboundTlsSocket: p('in-tls.sock'),
     inboundPlainSocket: p('in-plain.sock'),
+    mirrorSocket: p('mirror.sock'),
   };
 }
 
@@ -152,6 +155,19 @@ export interface HttpRoute {
   directResponse: { status: number; body: string } | null;
   /** Fault injection: a delay and/or an abort, each for a percentage (0–100) of the route's requests. */
   fault: { delayMs: number | null; delayPercent: number; abortStatus: number | null; abortPercent: number } | null;
+  /** Traffic mirroring (`mirror` + `mirrorPercentage`, or `mirrors`): where copies of the route's requests go. */
+  mirrors: RouteMirror[];
+}
+
+export interface RouteMirror {
+  /** The host as written. */
+  host: string;
+  /** The host resolved against the VirtualService's namespace. */
+  fqdn: string;
+  subset: string;
+  port: number | null;
+  /** Share of the route's requests copied, 0–100 (100 when not given, as in Istio). */
+  percent: number;
 }
 
 export interface VirtualServiceSpec {
@@ -343,6 +359,42 @@ function loadBalancer(v: unknown): LoadBalancerPolicy | null {
   return null;
 }
 
+function clampPercent(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? Math.min(100, Math.max(0, v)) : null;
+}
+
+function mirrorDestination(d: unknown, percent: number, vsNamespace: string, namespaces: Set<string>): RouteMirror | null {
+  const dest = (d && typeof d === 'object' ? d : {}) as Record<string, unknown>;
+  if (typeof dest.host !== 'string' || !dest.host) return null;
+  const portNumber = (dest.port as { number?: unknown } | undefined)?.number;
+  return {
+    host: dest.host,
+    fqdn: canonicalHost(dest.host, vsNamespace, namespaces),
+    subset: typeof dest.subset === 'string' ? dest.subset : '',
+    port: typeof portNumber === 'number' ? portNumber : null,
+    percent,
+  };
+}
+
+/**
+ * An http route's mirrors, with Istio's semantics: \`mirror\` with \`mirrorPercentage.value\` (or the
+ * older \`mirrorPercent\`), 100 when neither is given; or \`mirrors\`, each with its own \`percentage\`.
+ */
+function routeMirrors(h: Record<string, unknown>, vsNamespace: string, namespaces: Set<string>): RouteMirror[] {
+  const out: RouteMirror[] = [];
+  if (h.mirror) {
+    const percent = clampPercent((h.mirrorPercentage as { value?: unknown } | undefined)?.value) ?? clampPercent(h.mirrorPercent) ?? 100;
+    const m = mirrorDestination(h.mirror, percent, vsNamespace, namespaces);
+    if (m) out.push(m);
+  }
+  for (const item of list<Record<string, unknown>>(h.mirrors)) {
+    const percent = clampPercent((item?.percentage as { value?: unknown } | undefined)?.value) ?? 100;
+    const m = mirrorDestination(item?.destination, percent, vsNamespace, namespaces);
+    if (m) out.push(m);
+  }
+  return out;
+}
+
 function gatewayRef(ref: string, vsNamespace: string): string {
   if (ref === 'mesh') return 'mesh';
   return ref.includes('/') ? ref : `${vsNamespace}/${ref}`;
@@ -413,7 +465,6 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
     const gateways = list<string>(spec.gateways).map((g) => gatewayRef(String(g), vsNs));
     if (list(spec.tcp).length || list(spec.tls).length) notes.push(`VirtualService ${vsNs}/${r.name}: tcp and tls routes are not enforced by the local mesh (HTTP only).`);
     const http: HttpRoute[] = list<Record<string, unknown>>(spec.http).map((h, index) => {
-      if (h.mirror || h.mirrors) notes.push(`VirtualService ${vsNs}/${r.name} http[${index}]: mirroring is not enforced by the local mesh yet.`);
       const explicit = list<Record<string, unknown>>(h.route).some((d) => typeof d.weight === 'number');
       const routeList = list<Record<string, unknown>>(h.route);
       const route: RouteDestination[] = routeList.map((d) => {
@@ -439,6 +490,8 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
         const p = (o?.percentage as { value?: unknown } | undefined)?.value ?? o?.percent;
         return typeof p === 'number' ? Math.min(100, Math.max(0, p)) : 100;
       };
+      const mirrors = routeMirrors(h, vsNs, namespaces);
+      if (mirrors.length && (h.redirect || h.directResponse)) notes.push(`VirtualService ${vsNs}/${r.name} http[${index}]: a route that answers itself (redirect or directResponse) sends no request to mirror; its mirror is ignored.`);
       return {
         name: typeof h.name === 'string' ? h.name : '',
         index,
@@ -472,6 +525,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
             abortPercent: percent(fault.abort),
           }
           : null,
+        mirrors,
       };
     });
     return { name: r.name, namespace: vsNs, hosts: list<string>(spec.hosts).map(String), gateways: gateways.length ? gateways : ['mesh'], http, resource: r };

@@ -94,6 +94,79 @@ describe('mesh compiler', () => {
     assert.ok(compiled.notes.some((n) => /subset v9 of reviews is not defined/.test(n)), compiled.notes.join('\n'));
   });
 
+  const MIRROR_ROUTES = `  - name: shadowed
+    match: [{ headers: { x-shadow: { exact: all } } }]
+    route: [{ destination: { host: reviews, subset: v1 } }]
+    mirror: { host: reviews, subset: v2 }
+  - name: sampled
+    match: [{ headers: { x-shadow: { exact: some } } }]
+    rewrite: { uri: /sampled }
+    route: [{ destination: { host: reviews, subset: v1 }, weight: 50 }, { destination: { host: reviews, subset: v2 }, weight: 50 }]
+    mirrors:
+    - { destination: { host: reviews, subset: v2 }, percentage: { value: 12.5 } }
+    - { destination: { host: productpage } }
+  - name: off
+    match: [{ headers: { x-shadow: { exact: none } } }]
+    route: [{ destination: { host: reviews, subset: v1 } }]
+    mirror: { host: reviews, subset: v2 }
+    mirrorPercentage: { value: 0 }
+`;
+
+  it('reads mirror, mirrorPercentage and mirrors as Istio does (100% when no percentage is given)', () => {
+    const vs = model(bookinfoPolicy({ extraRoutes: MIRROR_ROUTES })).virtualServices.find((v) => v.name === 'reviews')!;
+    const of = (name: string) => vs.http.find((r) => r.name === name)!.mirrors.map((m) => [m.fqdn, m.subset, m.percent]);
+    assert.deepEqual(of('shadowed'), [['reviews.default.svc.cluster.local', 'v2', 100]]);
+    assert.deepEqual(of('sampled'), [['reviews.default.svc.cluster.local', 'v2', 12.5], ['productpage.default.svc.cluster.local', '', 100]]);
+    assert.deepEqual(of('off'), [['reviews.default.svc.cluster.local', 'v2', 0]]);
+    assert.deepEqual(of('split'), []);
+  });
+
+  it('compiles mirrors into a mirror listener and backends HAProxy accepts; routes without a mirror get no Lua call and no body wait', async () => {
+    const compiled = await assertHaproxyAccepts(bookinfoPolicy({ extraRoutes: MIRROR_ROUTES }));
+    assert.ok(!compiled.notes.some((n) => /mirror/i.test(n)), compiled.notes.join('\n'));
+    const pp = compiled.sidecars.find((s) => s.name === 'productpage-0')!;
+    const route = (id: string) => pp.routes.find((r) => r.id === `vs:default:reviews:${id}`)!;
+    assert.deepEqual(route('shadowed').mirrors?.map((m) => [m.backend, m.host, m.subset, m.percent, m.servers.map((s) => s.pod)]), [
+      ['vs:default:reviews:shadowed:mirror:0', 'reviews.default.svc.cluster.local', 'v2', 100, ['reviews-v2-0']],
+    ]);
+    assert.deepEqual(route('sampled').mirrors?.map((m) => [m.backend, m.percent]), [['vs:default:reviews:sampled:mirror:0', 12.5], ['vs:default:reviews:sampled:mirror:1', 100]]);
+    assert.deepEqual(route('off').mirrors, []);
+    assert.deepEqual(route('split').mirrors, []);
+    // Mirror backends are the pods over mTLS, like every other backend; the listener is a 0600 UNIX socket.
+    const section = (name: string) => {
+      const text = pp.config.split('\n\n').find((b) => b.split('\n').some((l) => l === `backend ${name}` || l === `frontend ${name}`));
+      assert.ok(text, `no section ${name}`);
+      return text;
+    };
+    assert.match(section('vs:default:reviews:shadowed:mirror:0'), /server reviews-v2-0 127\.0\.0\.1:\d+ ssl crt \S+proxy\.pem ca-file \S+ca\.pem verify required/);
+    assert.match(section('vs:default:reviews:shadowed:mirror:0'), /set-var\(txn\.dest_subset\) str\(v2\)/);
+    const listener = section('mirror');
+    assert.match(listener, new RegExp(`bind unix@${pp.paths.mirrorSocket.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} mode 600`));
+    assert.match(listener, /\\"direction\\":\\"mirror\\"/);
+    assert.match(listener, /\\"mirror\\":true/);
+    assert.match(listener, /-m str vs:default:reviews:shadowed:mirror:0 vs:default:reviews:sampled:mirror:0 vs:default:reviews:sampled:mirror:1 unless|unless \{ var\(txn\.backend\) -m str vs:default:reviews:shadowed:mirror:0 vs:default:reviews:sampled:mirror:0 vs:default:reviews:sampled:mirror:1 \}/);
+    // Every destination backend of a mirrored route ends with the copy: after the rewrite, before the servers.
+    const shadowed = section('vs:default:reviews:shadowed:0').split('\n').map((l) => l.trim());
+    const lua = shadowed.findIndex((l) => l.startsWith('http-request lua.mesh_mirror'));
+    assert.equal(shadowed[lua], `http-request lua.mesh_mirror ${pp.paths.mirrorSocket} vs:default:reviews:shadowed:mirror:0 vs:default:reviews:shadowed`);
+    assert.match(shadowed[lua - 1], /^http-request wait-for-body time 50 at-least 8193 unless \{ req\.hdr_val\(content-length\) gt 8192 \}$/);
+    assert.ok(lua < shadowed.findIndex((l) => l.startsWith('server ')));
+    for (const b of ['vs:default:reviews:sampled:0', 'vs:default:reviews:sampled:1']) {
+      const lines = section(b).split('\n').map((l) => l.trim());
+      assert.ok(lines.findIndex((l) => l.startsWith('http-request set-path')) < lines.findIndex((l) => l.startsWith('http-request lua.mesh_mirror')), b);
+      assert.ok(lines.includes('http-request set-var(txn.mirror_0) bool(true) if { rand(1000000) lt 125000 }'), b);
+      assert.ok(lines.includes(`http-request lua.mesh_mirror ${pp.paths.mirrorSocket} vs:default:reviews:sampled:mirror:0 vs:default:reviews:sampled if { var(txn.mirror_0) -m bool }`), b);
+      assert.ok(lines.includes(`http-request lua.mesh_mirror ${pp.paths.mirrorSocket} vs:default:reviews:sampled:mirror:1 vs:default:reviews:sampled`), b);
+    }
+    for (const b of ['vs:default:reviews:off:0', 'vs:default:reviews:split:0', 'vs:default:reviews:jason:0']) {
+      assert.doesNotMatch(section(b), /lua\.|wait-for-body|mirror/, b);
+    }
+    assert.doesNotMatch(section('outbound'), /lua\.mesh_mirror|wait-for-body/);
+    // Without any mirror, no mirror listener at all.
+    const plain = compileMesh(model(bookinfoPolicy()), { pods, gateways }, { revision: 1 });
+    assert.ok(plain.sidecars.every((s) => !/frontend mirror|mesh_mirror|wait-for-body/.test(s.config)));
+  });
+
   it('resolves host names as Kubernetes DNS does', () => {
     const ns = new Set(['default', 'shop']);
     assert.equal(canonicalHost('reviews', 'shop', ns), 'reviews.shop.svc.cluster.local');

@@ -26,6 +26,8 @@ export interface AccessLogEntry {
   redispatched: boolean;
   bytes: number;
   termination: string;
+  /** A mirrored copy of a request (logged by the proxy's mirror listener, direction `mirror`). */
+  mirror: boolean;
 }
 
 export interface ConnectionErrorEntry {
@@ -61,6 +63,7 @@ function toEntry(o: Record<string, unknown>): AccessLogEntry {
     redispatched: retries.startsWith('+'),
     bytes: Number(o.bytes ?? 0),
     termination: String(o.termination ?? ''),
+    mirror: o.mirror === true || o.direction === 'mirror',
   };
 }
 

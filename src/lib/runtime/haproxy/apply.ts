@@ -183,7 +183,7 @@ export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledPr
   }
 
   if (pid === null) {
-    for (const s of [target.paths.runtimeSocket, target.paths.masterSocket, target.paths.inboundTlsSocket, target.paths.inboundPlainSocket]) await fs.rm(s, { force: true });
+    for (const s of [target.paths.runtimeSocket, target.paths.masterSocket, target.paths.inboundTlsSocket, target.paths.inboundPlainSocket, target.paths.mirrorSocket]) await fs.rm(s, { force: true });
     const proc = await startProxyProcess({
       bin,
       configFile: target.paths.config,
@@ -246,7 +246,7 @@ export async function proxyStatus(target: ProxyTarget): Promise<ProxyStatus> {
 export async function stopProxy(target: ProxyTarget, options: { timeoutMs?: number } = {}): Promise<boolean> {
   const pid = await runningProxyPid(target);
   if (pid !== null) await stopProcessGroup(pid, options);
-  for (const f of [target.paths.pid, target.paths.runtimeSocket, target.paths.masterSocket, target.paths.inboundTlsSocket, target.paths.inboundPlainSocket]) {
+  for (const f of [target.paths.pid, target.paths.runtimeSocket, target.paths.masterSocket, target.paths.inboundTlsSocket, target.paths.inboundPlainSocket, target.paths.mirrorSocket]) {
     await fs.rm(f, { force: true });
   }
   return pid !== null;

@@ -1,6 +1,6 @@
 // The Lua program every meshctl proxy loads: the caller's SPIFFE ID from its verified client
 // certificate, the weighted choice between a route's destinations, fault-injection delays, and
-// the served revision.
+// the served revision, and traffic mirroring (fire-and-forget copies of requests).
 //
 // Weighted routes: a route with several destinations sets `txn.route` to its id; the `mesh_pick`
 // action then chooses one of the route's destination backends by smooth weighted round robin
@@ -13,6 +13,15 @@
 //   mesh show                               `revision <n>` then `route <id> <backend>=<weight> ...`
 //
 // The initial values come from the data block that the compiler appends (see `renderLuaData`).
+
+/** Mirrored copies in flight at once per proxy; copies beyond it are dropped (and counted). */
+export const MIRROR_MAX_ACTIVE = 64;
+/** The largest request body a copy carries; a larger body is not copied (the request goes on). */
+export const MIRROR_MAX_BODY_BYTES = 8192;
+/** How long a mirrored route waits for a request's body before copying it (skipped when late). */
+export const MIRROR_WAIT_MS = 50;
+/** Per read or write of a copy, and for reading its answer. */
+export const MIRROR_TIMEOUT_S = 10;
 
 export const MESH_LUA_LIBRARY = String.raw`-- meshctl proxy library (generated; do not edit)
 local mesh = { revision = 0, routes = {}, order = {} }
@@ -135,6 +144,126 @@ core.register_action("mesh_delay", { "http-req" }, function(txn, ms)
   local n = tonumber(ms)
   if n ~= nil and n > 0 then core.msleep(math.floor(n)) end
 end, 1)
+
+-- Traffic mirroring. For a route with a mirror, each destination backend ends with
+--   http-request set-var(txn.mirror_t0) date(0,ms)
+--   http-request wait-for-body time <wait> at-least <max body + 1>
+--   http-request lua.mesh_mirror <socket> <mirror backend> <route id>
+-- The action copies the request as it goes upstream (method, path, headers, a complete body of at
+-- most MIRROR_MAX_BODY bytes) and hands the copy to a task, which writes it with the Host suffixed
+-- "-shadow" to this proxy's internal mirror listener and reads the answer away. The request itself
+-- goes on at once: it never waits for, nor fails because of, its copy. Copies beyond
+-- MIRROR_MAX_ACTIVE at once are dropped, copies of bodies too large or incomplete are skipped; all
+-- are counted (mesh mirrors).
+local MIRROR_MAX_ACTIVE = ${MIRROR_MAX_ACTIVE}
+local MIRROR_MAX_BODY = ${MIRROR_MAX_BODY_BYTES}
+local MIRROR_WAIT_MS = ${MIRROR_WAIT_MS}
+local MIRROR_TIMEOUT_S = ${MIRROR_TIMEOUT_S}
+local MIRROR_MAX_ANSWER = 1048576
+local mirror = { active = 0, sent = 0, failed = 0, dropped = 0, skipped = 0 }
+
+local HOP_BY_HOP = {
+  ["host"] = true, ["connection"] = true, ["keep-alive"] = true, ["proxy-connection"] = true,
+  ["transfer-encoding"] = true, ["te"] = true, ["trailer"] = true, ["upgrade"] = true,
+  ["content-length"] = true, ["expect"] = true, ["x-meshctl-mirror"] = true, ["x-meshctl-route"] = true,
+}
+
+-- "reviews" -> "reviews-shadow", "reviews:9080" -> "reviews-shadow:9080"
+local function shadow_host(host)
+  local name, port = string.match(host, "^(.-)(:%d+)$")
+  if name == nil then return host .. "-shadow" end
+  return name .. "-shadow" .. port
+end
+
+local function now_ms()
+  local t = core.now()
+  return t.sec * 1000 + t.usec // 1000
+end
+
+local function mirror_send(socket, request)
+  local s = core.tcp()
+  s:settimeout(MIRROR_TIMEOUT_S)
+  local ok = s:connect(socket)
+  if ok == nil then
+    mirror.failed = mirror.failed + 1
+    return
+  end
+  if s:send(request) == nil then
+    mirror.failed = mirror.failed + 1
+    s:close()
+    return
+  end
+  local status = s:receive("*l")
+  if status == nil then
+    mirror.failed = mirror.failed + 1
+    s:close()
+    return
+  end
+  mirror.sent = mirror.sent + 1
+  -- Read the answer away (the listener closes after it), within a size and time bound.
+  local deadline, read = now_ms() + MIRROR_TIMEOUT_S * 1000, 0
+  while read < MIRROR_MAX_ANSWER and now_ms() < deadline do
+    local data, _, partial = s:receive(16384)
+    local got = data or partial
+    if got ~= nil then read = read + #got end
+    if data == nil then break end
+  end
+  s:close()
+end
+
+core.register_action("mesh_mirror", { "http-req" }, function(txn, socket, backend, route)
+  if mirror.active >= MIRROR_MAX_ACTIVE then
+    mirror.dropped = mirror.dropped + 1
+    return
+  end
+  local f = txn.f
+  local len = f:req_body_len() or 0
+  local complete
+  if f:req_hdr("transfer-encoding") ~= nil then
+    -- Chunked: complete when the wait for the body ended before its time, and not on the size bound.
+    local t0 = tonumber(txn:get_var("txn.mirror_t0") or "")
+    complete = t0 ~= nil and now_ms() - t0 < MIRROR_WAIT_MS and len <= MIRROR_MAX_BODY
+  else
+    local cl = tonumber(f:req_hdr("content-length") or "0") or -1
+    complete = cl == len and len <= MIRROR_MAX_BODY
+  end
+  if not complete then
+    mirror.skipped = mirror.skipped + 1
+    return
+  end
+  local body = ""
+  if len > 0 then body = f:req_body() or "" end
+  local headers = txn.http:req_get_headers()
+  local out = {
+    f:method() .. " " .. (f:pathq() or "/") .. " HTTP/1.1",
+    "host: " .. shadow_host(f:req_hdr("host") or ""),
+    "x-meshctl-mirror: " .. backend,
+    "x-meshctl-route: " .. route,
+  }
+  for name, values in pairs(headers) do
+    if not HOP_BY_HOP[name] then
+      local i = 0
+      while values[i] ~= nil do
+        out[#out + 1] = name .. ": " .. values[i]
+        i = i + 1
+      end
+    end
+  end
+  out[#out + 1] = "content-length: " .. #body
+  out[#out + 1] = "connection: close"
+  local request = table.concat(out, "\r\n") .. "\r\n\r\n" .. body
+  mirror.active = mirror.active + 1
+  core.register_task(function()
+    local ok = pcall(mirror_send, socket, request)
+    if not ok then mirror.failed = mirror.failed + 1 end
+    mirror.active = mirror.active - 1
+  end)
+end, 3)
+
+core.register_cli({ "mesh", "mirrors" }, "mesh mirrors : mirrored copies in flight, sent, failed, dropped (over the limit) and skipped (body)", function(applet)
+  applet:send(string.format("mirrors active %d limit %d sent %d failed %d dropped %d skipped %d\n",
+    mirror.active, MIRROR_MAX_ACTIVE, mirror.sent, mirror.failed, mirror.dropped, mirror.skipped))
+end)
 
 core.register_cli({ "mesh", "weights" }, "mesh weights <route> <w1>,<w2>,... : set a route's destination weights", function(applet, _, _, id, list)
   local r = id and mesh.routes[id]

@@ -133,6 +133,32 @@ export function parseMeshShow(text: string): MeshState {
   return state;
 }
 
+/** Mirrored copies of one proxy since it started (`mesh mirrors`). */
+export interface MirrorStats {
+  /** Copies being sent now. */
+  active: number;
+  /** Copies at once beyond which new ones are dropped. */
+  limit: number;
+  /** Copies delivered to the mirror listener and answered. */
+  sent: number;
+  /** Copies that could not be delivered or got no answer. */
+  failed: number;
+  /** Copies not made because `limit` were in flight. */
+  dropped: number;
+  /** Copies not made because the request's body was too large or incomplete. */
+  skipped: number;
+}
+
+/** Parses the `mesh mirrors` command of meshctl's Lua program. */
+export function parseMeshMirrors(text: string): MirrorStats {
+  const parts = text.trim().split(/\s+/);
+  const field = (name: string) => {
+    const i = parts.indexOf(name);
+    return i >= 0 ? Number(parts[i + 1]) : NaN;
+  };
+  return { active: field('active'), limit: field('limit'), sent: field('sent'), failed: field('failed'), dropped: field('dropped'), skipped: field('skipped') };
+}
+
 const ERROR_PATTERN = /^(Unknown command|No such|Require|Invalid|error|Can't|Cannot|Permission denied|Missing|'[^']*' only|.*not found)/im;
 
 /** A proxy's runtime API (stats socket, level admin). */
@@ -179,6 +205,11 @@ export class RuntimeApi {
   /** The revision and route weights the proxy serves now. */
   async meshState(): Promise<MeshState> {
     return parseMeshShow(await this.command('mesh show'));
+  }
+
+  /** Mirrored copies of requests since the proxy started. */
+  async mirrorStats(): Promise<MirrorStats> {
+    return parseMeshMirrors(await this.command('mesh mirrors'));
   }
 
   /**
