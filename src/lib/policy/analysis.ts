@@ -24,6 +24,7 @@ export class AnalysisContext {
   private byKind = new Map<string, Resource[]>();
   private byKey = new Map<string, Resource>();
   private current = '';
+  private memos = new Map<string, unknown>();
 
   constructor(resources: Resource[], meshConfig: MeshConfig) {
     this.resources = resources;
@@ -44,6 +45,17 @@ export class AnalysisContext {
 
   find(kindId: string, namespace: string, name: string): Resource | undefined {
     return this.byKey.get(`${kindId}|${namespace}|${name}`);
+  }
+
+  /**
+   * A value computed once per analysis and shared by every analyzer that asks for it under `key`
+   * (an index of hosts, a table of names): analyzers read resources, which do not change during a run.
+   */
+  memo<T>(key: string, build: () => T): T {
+    if (this.memos.has(key)) return this.memos.get(key) as T;
+    const value = build();
+    this.memos.set(key, value);
+    return value;
   }
 
   /**

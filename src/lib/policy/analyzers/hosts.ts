@@ -31,6 +31,29 @@ export function toFqdn(namespace: string, host: string, domain = DEFAULT_CLUSTER
   return `${host}.${namespace}.svc.${domain}`;
 }
 
+/**
+ * `toFqdn` for one analysis, remembered per namespace and host: the same names come up in many analyzers
+ * and many routes, and a remembered string is also hashed only once by the maps it is looked up in.
+ */
+export class HostNames {
+  private readonly byNamespace = new Map<string, Map<string, string>>();
+
+  constructor(readonly domain = DEFAULT_CLUSTER_DOMAIN) {}
+
+  fqdn(namespace: string, host: string): string {
+    let hosts = this.byNamespace.get(namespace);
+    if (hosts === undefined) this.byNamespace.set(namespace, (hosts = new Map()));
+    let full = hosts.get(host);
+    if (full === undefined) hosts.set(host, (full = toFqdn(namespace, host, this.domain)));
+    return full;
+  }
+}
+
+/** The analysis' shared HostNames (its mesh config's cluster domain). */
+export function hostNames(ctx: AnalysisContext): HostNames {
+  return ctx.memo('hosts.names', () => new HostNames(clusterDomainOf(ctx)));
+}
+
 /** `name.ns.svc.<domain>` → {name, namespace}; undefined for any other host. */
 export function serviceOfFqdn(fqdn: string, domain = DEFAULT_CLUSTER_DOMAIN): { name: string; namespace: string } | undefined {
   const suffix = `.svc.${domain}`;
@@ -127,6 +150,16 @@ export function visibleFrom(scopes: string[], namespace: string): boolean {
  * exported everywhere (the default), else each namespace it is exported to.
  */
 export function virtualServiceConsumers(vs: Resource): string[] {
+  let out = consumersOf.get(vs);
+  if (!out) consumersOf.set(vs, (out = buildConsumers(vs)));
+  return out;
+}
+
+// Resources do not change during an analysis, and several analyzers ask for the same VirtualService's
+// consumers; callers only read the list.
+const consumersOf = new WeakMap<Resource, string[]>();
+
+function buildConsumers(vs: Resource): string[] {
   const exportTo = exportToList(vs.spec?.exportTo);
   const out = new Set<string>();
   if (exportsToAll(exportTo)) out.add(vs.namespace);
@@ -151,28 +184,49 @@ export interface ServiceHost {
 export class ServiceHostIndex {
   readonly byScopedHost = new Map<string, ServiceHost>();
   readonly domain: string;
+  /** byScopedHost as scope → FQDN → host, for lookups without building a key; null when a scope or host holds a `/` (then the joined keys are used). */
+  private readonly byScope: Map<string, Map<string, ServiceHost>> | null;
+  private readonly names: HostNames;
 
-  constructor(resources: { serviceEntries: Resource[]; services: Resource[] }, domain = DEFAULT_CLUSTER_DOMAIN) {
+  constructor(resources: { serviceEntries: Resource[]; services: Resource[] }, domain = DEFAULT_CLUSTER_DOMAIN, names?: HostNames) {
     this.domain = domain;
+    this.names = names && names.domain === domain ? names : new HostNames(domain);
+    let byScope: Map<string, Map<string, ServiceHost>> | null = new Map();
+    const add = (scope: string, host: string, entry: ServiceHost) => {
+      this.byScopedHost.set(`${scope}/${host}`, entry);
+      if (byScope === null) return;
+      if (scope.includes('/') || host.includes('/')) {
+        byScope = null;
+        return;
+      }
+      let hosts = byScope.get(scope);
+      if (!hosts) byScope.set(scope, (hosts = new Map()));
+      hosts.set(host, entry);
+    };
     for (const se of resources.serviceEntries) {
       const scopes = exportScopes(exportToList(se.spec?.exportTo), se.namespace);
       const ports = asArray(se.spec?.ports).map((p) => Number(asObject(p).number)).filter((n) => Number.isFinite(n));
       for (const h of asArray(se.spec?.hosts)) {
         if (typeof h !== 'string') continue;
-        const host = toFqdn(se.namespace, h, domain);
-        for (const scope of scopes) this.byScopedHost.set(`${scope}/${host}`, { host, scopes, ports, kind: 'ServiceEntry', resource: se });
+        const host = this.names.fqdn(se.namespace, h);
+        for (const scope of scopes) add(scope, host, { host, scopes, ports, kind: 'ServiceEntry', resource: se });
       }
     }
     for (const svc of resources.services) {
       const scopes = serviceExportScopes(svc);
       const ports = asArray(svc.spec?.ports).map((p) => Number(asObject(p).port)).filter((n) => Number.isFinite(n));
-      const host = toFqdn(svc.namespace, svc.name, domain);
-      for (const scope of scopes) this.byScopedHost.set(`${scope}/${host}`, { host, scopes, ports, kind: 'Service', resource: svc });
+      const host = this.names.fqdn(svc.namespace, svc.name);
+      for (const scope of scopes) add(scope, host, { host, scopes, ports, kind: 'Service', resource: svc });
     }
+    this.byScope = byScope;
   }
 
   static of(ctx: AnalysisContext): ServiceHostIndex {
-    return new ServiceHostIndex({ serviceEntries: ctx.of(K.ServiceEntry), services: ctx.of(K.Service) }, clusterDomainOf(ctx));
+    return ctx.memo('hosts.serviceHostIndex', () => new ServiceHostIndex({ serviceEntries: ctx.of(K.ServiceEntry), services: ctx.of(K.Service) }, clusterDomainOf(ctx), hostNames(ctx)));
+  }
+
+  private lookup(scope: string, fqdn: string): ServiceHost | undefined {
+    return this.byScope !== null ? this.byScope.get(scope)?.get(fqdn) : this.byScopedHost.get(`${scope}/${fqdn}`);
   }
 
   /**
@@ -180,15 +234,17 @@ export class ServiceHostIndex {
    * `consumers` (namespaces whose proxies use the route): exact names first, then wildcard ServiceEntry hosts.
    */
   resolve(sourceNamespace: string, host: string, consumers: string[] = [sourceNamespace]): ServiceHost | undefined {
-    const fqdn = toFqdn(sourceNamespace, host, this.domain);
-    const exact = this.byScopedHost.get(`${EXPORT_ALL}/${fqdn}`);
+    const fqdn = this.names.fqdn(sourceNamespace, host);
+    const exact = this.lookup(EXPORT_ALL, fqdn);
     if (exact) return exact;
     for (const ns of consumers) {
-      const scoped = this.byScopedHost.get(`${ns}/${fqdn}`);
+      const scoped = this.lookup(ns, fqdn);
       if (scoped) return scoped;
     }
+    const wildcards = this.wildcardEntries();
+    if (wildcards.length === 0) return undefined;
     const bare = isWildcardHost(fqdn) ? fqdn.slice(1) : fqdn;
-    for (const { scope, entry } of this.wildcardEntries()) {
+    for (const { scope, entry } of wildcards) {
       if (scope !== EXPORT_ALL && !consumers.includes(scope)) continue;
       if (bare.endsWith(entry.host.slice(1))) return entry;
     }
@@ -217,7 +273,11 @@ export interface DestinationRuleHost {
 }
 
 export function destinationRuleHosts(ctx: AnalysisContext): DestinationRuleHost[] {
-  const domain = clusterDomainOf(ctx);
+  return ctx.memo('hosts.destinationRuleHosts', () => buildDestinationRuleHosts(ctx));
+}
+
+function buildDestinationRuleHosts(ctx: AnalysisContext): DestinationRuleHost[] {
+  const names = hostNames(ctx);
   const out: DestinationRuleHost[] = [];
   for (const dr of ctx.of(K.DestinationRule)) {
     const h = dr.spec?.host;
@@ -225,7 +285,7 @@ export function destinationRuleHosts(ctx: AnalysisContext): DestinationRuleHost[
     const subsets = asArray(dr.spec?.subsets)
       .map((s) => asObject(s).name)
       .filter((n): n is string => typeof n === 'string');
-    out.push({ host: toFqdn(dr.namespace, h, domain), scopes: exportScopes(exportToList(dr.spec?.exportTo), dr.namespace), subsets, resource: dr });
+    out.push({ host: names.fqdn(dr.namespace, h), scopes: exportScopes(exportToList(dr.spec?.exportTo), dr.namespace), subsets, resource: dr });
   }
   return out;
 }
@@ -236,10 +296,19 @@ export function destinationRuleHosts(ctx: AnalysisContext): DestinationRuleHost[
  */
 export function applicableDestinationRules(rules: DestinationRuleHost[], fqdn: string, consumers: string[]): DestinationRuleHost[] {
   const index = indexOf(rules);
-  const isVisible = (r: DestinationRuleHost) => consumers.some((ns) => visibleFrom(r.scopes, ns));
-  const exact = (index.byHost.get(fqdn) ?? []).filter(isVisible);
-  if (exact.length) return exact;
-  return index.wildcards.filter((r) => isVisible(r) && hostSubsetOf(fqdn, r.host));
+  let out: DestinationRuleHost[] | undefined;
+  const exact = index.byHost.get(fqdn);
+  if (exact) {
+    for (const r of exact) if (visibleFromAny(r.scopes, consumers)) (out ??= []).push(r);
+    if (out) return out;
+  }
+  for (const r of index.wildcards) if (visibleFromAny(r.scopes, consumers) && hostSubsetOf(fqdn, r.host)) (out ??= []).push(r);
+  return out ?? [];
+}
+
+function visibleFromAny(scopes: string[], consumers: string[]): boolean {
+  for (const ns of consumers) if (visibleFrom(scopes, ns)) return true;
+  return false;
 }
 
 interface DestinationRuleIndex {

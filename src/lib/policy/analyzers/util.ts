@@ -170,19 +170,37 @@ export interface RouteDestination {
   pointer: string;
 }
 
-function routeDestination(section: RouteDestination['section'], ruleIndex: number, index: number, value: unknown, pointer: string): RouteDestination {
-  const destination = asObject(value);
-  const port = asObject(destination.port).number;
-  return {
-    section,
-    ruleIndex,
-    index,
-    destination,
-    host: typeof destination.host === 'string' ? destination.host : '',
-    subset: typeof destination.subset === 'string' ? destination.subset : '',
-    port: port === undefined || port === null ? undefined : Number(port),
-    pointer,
-  };
+/** A RouteDestination whose pointer is spelled out only when a finding needs it. */
+class Destination implements RouteDestination {
+  readonly destination: Record<string, unknown>;
+  readonly host: string;
+  readonly subset: string;
+  readonly port: number | undefined;
+
+  constructor(
+    readonly section: RouteDestination['section'],
+    readonly ruleIndex: number,
+    readonly index: number,
+    value: unknown,
+  ) {
+    const destination = asObject(value);
+    const port = asObject(destination.port).number;
+    this.destination = destination;
+    this.host = typeof destination.host === 'string' ? destination.host : '';
+    this.subset = typeof destination.subset === 'string' ? destination.subset : '';
+    this.port = port === undefined || port === null ? undefined : Number(port);
+  }
+
+  get pointer(): string {
+    switch (this.section) {
+      case 'http.mirror':
+        return `/spec/http/${this.ruleIndex}/mirror`;
+      case 'http.mirrors':
+        return `/spec/http/${this.ruleIndex}/mirrors/${this.index}/destination`;
+      default:
+        return `/spec/${this.section}/${this.ruleIndex}/route/${this.index}/destination`;
+    }
+  }
 }
 
 // Several analyzers read the destinations of every VirtualService; the spec objects are not changed
@@ -202,11 +220,11 @@ function buildRouteDestinations(spec: unknown): RouteDestination[] {
   const out: RouteDestination[] = [];
   const s = asObject(spec);
   for (const section of ['tcp', 'tls', 'http'] as const) {
-    asArray(s[section]).forEach((rule, i) => {
-      asArray(asObject(rule).route).forEach((route, j) => {
-        out.push(routeDestination(section, i, j, asObject(route).destination, `/spec/${section}/${i}/route/${j}/destination`));
-      });
-    });
+    const rules = asArray(s[section]);
+    for (let i = 0; i < rules.length; i++) {
+      const routes = asArray(asObject(rules[i]).route);
+      for (let j = 0; j < routes.length; j++) out.push(new Destination(section, i, j, asObject(routes[j]).destination));
+    }
   }
   return out;
 }
@@ -221,13 +239,15 @@ export function virtualServiceMirrorDestinations(spec: unknown): readonly RouteD
 
 function buildMirrorDestinations(spec: unknown): RouteDestination[] {
   const out: RouteDestination[] = [];
-  asArray(asObject(spec).http).forEach((rule, i) => {
-    const r = asObject(rule);
-    if (r.mirror && typeof r.mirror === 'object') out.push(routeDestination('http.mirror', i, -1, r.mirror, `/spec/http/${i}/mirror`));
-    asArray(r.mirrors).forEach((m, j) => {
-      const d = asObject(m).destination;
-      if (d && typeof d === 'object') out.push(routeDestination('http.mirrors', i, j, d, `/spec/http/${i}/mirrors/${j}/destination`));
-    });
-  });
+  const rules = asArray(asObject(spec).http);
+  for (let i = 0; i < rules.length; i++) {
+    const r = asObject(rules[i]);
+    if (r.mirror && typeof r.mirror === 'object') out.push(new Destination('http.mirror', i, -1, r.mirror));
+    const mirrors = asArray(r.mirrors);
+    for (let j = 0; j < mirrors.length; j++) {
+      const d = asObject(mirrors[j]).destination;
+      if (d && typeof d === 'object') out.push(new Destination('http.mirrors', i, j, d));
+    }
+  }
   return out;
 }

@@ -6,7 +6,7 @@ import type { Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { asArray } from './util.js';
-import { clusterDomainOf, EXPORT_ALL, exportScopes, exportToList, hostMatches, MESH_GATEWAY, toFqdn } from './hosts.js';
+import { EXPORT_ALL, exportScopes, exportToList, hostMatches, hostNames, MESH_GATEWAY } from './hosts.js';
 
 interface Claim {
   vs: Resource;
@@ -29,7 +29,7 @@ export const conflictingMeshGatewayHosts: Analyzer = {
   inputs: [K.VirtualService],
   codes: ['IST0109'],
   run(ctx) {
-    const domain = clusterDomainOf(ctx);
+    const names = hostNames(ctx);
     // scope → FQDN → claims, in input order.
     const claims = new Map<string, Map<string, Claim[]>>();
     for (const vs of ctx.of(K.VirtualService)) {
@@ -37,7 +37,7 @@ export const conflictingMeshGatewayHosts: Analyzer = {
       const scopes = exportScopes(exportToList(vs.spec?.exportTo), vs.namespace);
       asArray(vs.spec?.hosts).forEach((h, hostIndex) => {
         if (typeof h !== 'string') return;
-        const host = toFqdn(vs.namespace, h, domain);
+        const host = names.fqdn(vs.namespace, h);
         for (const scope of scopes) {
           let byHost = claims.get(scope);
           if (!byHost) claims.set(scope, (byHost = new Map()));

@@ -6,7 +6,7 @@ import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { asArray, type RouteDestination, virtualServiceMirrorDestinations, virtualServiceRouteDestinations } from './util.js';
-import { clusterDomainOf, ServiceHostIndex, toFqdn, virtualServiceConsumers, type ServiceHost } from './hosts.js';
+import { hostNames, ServiceHostIndex, virtualServiceConsumers, type HostNames, type ServiceHost } from './hosts.js';
 
 function vsName(vs: Resource): string {
   return vs.namespace ? `${vs.namespace}/${vs.name}` : vs.name;
@@ -42,7 +42,12 @@ function checkPorts(ctx: AnalysisContext, vs: Resource, d: RouteDestination, tar
 
 function checkHosts(ctx: AnalysisContext, vs: Resource, index: ServiceHostIndex): void {
   const consumers = virtualServiceConsumers(vs);
-  for (const d of [...virtualServiceRouteDestinations(vs.spec), ...virtualServiceMirrorDestinations(vs.spec)]) {
+  checkDestinations(ctx, vs, index, consumers, virtualServiceRouteDestinations(vs.spec));
+  checkDestinations(ctx, vs, index, consumers, virtualServiceMirrorDestinations(vs.spec));
+}
+
+function checkDestinations(ctx: AnalysisContext, vs: Resource, index: ServiceHostIndex, consumers: string[], destinations: readonly RouteDestination[]): void {
+  for (const d of destinations) {
     const target = index.resolve(vs.namespace, d.host, consumers);
     if (!target) {
       const named = consumers.filter(Boolean);
@@ -58,14 +63,15 @@ function checkHosts(ctx: AnalysisContext, vs: Resource, index: ServiceHostIndex)
 }
 
 /** Hosts (as FQDNs) that mesh VirtualServices split by subset, with the VirtualService doing it. */
-function subsetRoutedHosts(ctx: AnalysisContext, domain: string): Map<string, Resource[]> {
+function subsetRoutedHosts(ctx: AnalysisContext, names: HostNames): Map<string, Resource[]> {
   const out = new Map<string, Resource[]>();
   for (const vs of ctx.of(K.VirtualService)) {
-    const own = new Set(asArray(vs.spec?.hosts).filter((h): h is string => typeof h === 'string').map((h) => toFqdn(vs.namespace, h, domain)));
+    let own: string[] | undefined;
     for (const d of virtualServiceRouteDestinations(vs.spec)) {
       if (d.section !== 'http' || !d.subset) continue;
-      const fqdn = toFqdn(vs.namespace, d.host, domain);
-      if (!own.has(fqdn)) continue;
+      own ??= ownHosts(vs, names);
+      const fqdn = names.fqdn(vs.namespace, d.host);
+      if (!own.includes(fqdn)) continue;
       let list = out.get(fqdn);
       if (!list) out.set(fqdn, (list = []));
       if (!list.includes(vs)) list.push(vs);
@@ -74,11 +80,18 @@ function subsetRoutedHosts(ctx: AnalysisContext, domain: string): Map<string, Re
   return out;
 }
 
-function checkIngressSubsets(ctx: AnalysisContext, vs: Resource, split: Map<string, Resource[]>, domain: string): void {
+/** A VirtualService's own hosts as FQDNs. */
+function ownHosts(vs: Resource, names: HostNames): string[] {
+  const out: string[] = [];
+  for (const h of asArray(vs.spec?.hosts)) if (typeof h === 'string') out.push(names.fqdn(vs.namespace, h));
+  return out;
+}
+
+function checkIngressSubsets(ctx: AnalysisContext, vs: Resource, split: Map<string, Resource[]>, names: HostNames): void {
   if (asArray(vs.spec?.gateways).length === 0) return;
   for (const d of virtualServiceRouteDestinations(vs.spec)) {
     if (d.section !== 'http' || d.subset) continue;
-    for (const other of split.get(toFqdn(vs.namespace, d.host, domain)) ?? []) {
+    for (const other of split.get(names.fqdn(vs.namespace, d.host)) ?? []) {
       ctx.report(
         'IST0140',
         vs,
@@ -95,12 +108,12 @@ export const destinationHosts: Analyzer = {
   inputs: [K.ServiceEntry, K.VirtualService, K.Service],
   codes: ['IST0101', 'IST0112', 'IST0140'],
   run(ctx) {
-    const domain = clusterDomainOf(ctx);
+    const names = hostNames(ctx);
     const index = ServiceHostIndex.of(ctx);
-    const split = subsetRoutedHosts(ctx, domain);
+    const split = subsetRoutedHosts(ctx, names);
     for (const vs of ctx.of(K.VirtualService)) {
       checkHosts(ctx, vs, index);
-      checkIngressSubsets(ctx, vs, split, domain);
+      checkIngressSubsets(ctx, vs, split, names);
     }
   },
 };
