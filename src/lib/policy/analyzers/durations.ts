@@ -63,23 +63,42 @@ const RULES: { kind: string; rules: DurationRule[] }[] = [
   { kind: K.Telemetry, rules: [{ path: 'metrics.*.reportingInterval', min: true }] },
 ];
 
-/** The rules of one kind as a tree of path segments, so a resource is walked once, only where it has fields. */
+/**
+ * The rules of one kind as a tree of path segments, so a resource is walked once, only where it has fields.
+ * Children are kept as parallel lists (in the order the rules name them) and the `*` child apart, so the
+ * walk allocates nothing.
+ */
 interface RuleNode {
-  children: Map<string, RuleNode>;
+  segments: string[];
+  nodes: RuleNode[];
+  star: RuleNode | undefined;
   rule?: DurationRule;
 }
 
 const TREES = new Map<DurationRule[], RuleNode>();
 
+function newNode(): RuleNode {
+  return { segments: [], nodes: [], star: undefined };
+}
+
 function treeOf(rules: DurationRule[]): RuleNode {
   let root = TREES.get(rules);
   if (root) return root;
-  root = { children: new Map() };
+  root = newNode();
   for (const rule of rules) {
     let node = root;
     for (const segment of rule.path.split('.')) {
-      let next = node.children.get(segment);
-      if (!next) node.children.set(segment, (next = { children: new Map() }));
+      let next: RuleNode | undefined;
+      if (segment === '*') next = node.star ??= newNode();
+      else {
+        const at = node.segments.indexOf(segment);
+        if (at !== -1) next = node.nodes[at]!;
+        else {
+          next = newNode();
+          node.segments.push(segment);
+          node.nodes.push(next);
+        }
+      }
       node = next;
     }
     node.rule = rule;
@@ -95,9 +114,9 @@ function treeOf(rules: DurationRule[]): RuleNode {
  */
 function walk(node: RuleNode, value: unknown, keys: (string | number)[], visit: (rule: DurationRule, value: unknown, keys: (string | number)[]) => void): void {
   if (node.rule && value !== null && value !== undefined) visit(node.rule, value, keys);
-  if (node.children.size === 0 || !value || typeof value !== 'object') return;
+  if (!value || typeof value !== 'object') return;
   if (Array.isArray(value)) {
-    const star = node.children.get('*');
+    const star = node.star;
     if (star) {
       for (let i = 0; i < value.length; i++) {
         keys.push(i);
@@ -108,10 +127,13 @@ function walk(node: RuleNode, value: unknown, keys: (string | number)[], visit: 
     return;
   }
   const obj = value as Record<string, unknown>;
-  for (const [segment, child] of node.children) {
-    if (segment !== '*' && obj[segment] !== undefined) {
+  const segments = node.segments;
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const child = obj[segment];
+    if (child !== undefined) {
       keys.push(segment);
-      walk(child, obj[segment], keys, visit);
+      walk(node.nodes[i]!, child, keys, visit);
       keys.pop();
     }
   }

@@ -30,6 +30,7 @@ export const mirrorToSelf: Analyzer = {
     for (const vs of ctx.of(K.VirtualService)) {
       asArray(asObject(vs.spec).http).forEach((route, i) => {
         const r = asObject(route);
+        if (!r.mirror && asArray(r.mirrors).length === 0) return; // Nothing mirrored.
         const destinations = asArray(r.route).map((d) => targetOf(asObject(d).destination)).filter((t): t is Target => !!t);
         if (destinations.length === 0) return;
         const mirrors: { target: Target | undefined; pointer: string }[] = [];
