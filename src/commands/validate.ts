@@ -1,4 +1,5 @@
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { EXIT } from '../lib/errors.js';
 

@@ -1,6 +1,7 @@
 // What every meshctl command shares: the -o/--output flag (with --json as its shorthand), one sentence on
 // error with the documented exit code, and where human text goes.
-import { Command, Flags } from '@oclif/core';
+import { Command } from '@oclif/core/command';
+import * as Flags from '@oclif/core/flags';
 import { MeshctlError, EXIT } from '../errors.js';
 
 export type OutputFormat = 'text' | 'json' | 'yaml' | 'sarif' | 'github' | 'markdown' | 'wide';

@@ -7,7 +7,9 @@ function debugEnabled(): boolean {
 }
 
 export async function run(argv: string[], entry: string): Promise<void> {
-  const { run: oclifRun, flush, Errors } = await import('@oclif/core');
+  // oclif's parts by their own entry points: its index also loads semver to check Node's version, which
+  // costs every command about 10 ms.
+  const [{ run: oclifRun }, { flush }, Errors] = await Promise.all([import('@oclif/core/run'), import('@oclif/core/flush'), import('@oclif/core/errors')]);
   try {
     await oclifRun(argv, entry);
     await flush();
@@ -21,7 +23,7 @@ export async function run(argv: string[], entry: string): Promise<void> {
   }
 }
 
-function exitCodeOf(err: unknown, Errors: typeof import('@oclif/core').Errors): number {
+function exitCodeOf(err: unknown, Errors: typeof import('@oclif/core/errors')): number {
   if (err instanceof MeshctlError) return err.exitCode;
   const oclif = (err as { oclif?: { exit?: number } }).oclif;
   if (err instanceof Errors.ExitError) return oclif?.exit ?? 0;
