@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { startShiftMesh, type ShiftMesh } from '../support/shift-mesh.js';
+import { readAccessLog } from '../../src/lib/runtime/haproxy/access-log.js';
 import { failures, startLoad, type Load, type Sample } from '../support/load.js';
 import { hasStackTrace } from '../support/cli.js';
 import { eventually } from './support.js';
@@ -145,6 +146,68 @@ describe('route shift on a live mesh', { timeout: 300_000 }, () => {
     }
   });
 
+  /** What reviews-<version>'s sidecar let in (its inbound access log). */
+  const inboundOf = async (version: string) => (await readAccessLog(path.join(mesh.h.home, 'pods', `reviews-${version}-0`, 'access.log'))).entries.filter((e) => e.direction === 'inbound');
+  const storedVs = async () => (await mesh.h.run(['get', 'virtualservice', 'reviews', '-o', 'json'])).stdout;
+
+  it('a mirror first step copies every request to the new version and is gated on the copies; the next step removes the mirror', async () => {
+    await mesh.reset({ v1: 100, v2: 0 });
+    const before = (await inboundOf('v2')).length;
+    await steadyLoad();
+    const shift = mesh.startShift(['reviews', '--to', 'v2', '--mirror', '--steps', '100', '--interval', '2s', '--min-requests', '10']);
+    const mirrorStep = await shift.waitFor((e) => e.type === 'step' && e.step === 1) as Of<'step'>;
+    // While the mirror is on, the applied VirtualService says so.
+    assert.match((await storedVs()).replace(/\s+/g, ''), /"mirror":\{"host":"reviews\.default\.svc\.cluster\.local","subset":"v2"\}/);
+    const done = await shift.exited;
+    const samples = await stopLoad();
+    assert.equal(done.code, 0, done.stderr);
+    assert.deepEqual(shift.events.map((e) => `${e.type}:${e.step}`), ['planned:0', 'step:1', 'analysis:1', 'step:2', 'analysis:2', 'promoted:2']);
+    shift.events.forEach((e) => assertContract('event', e));
+    assert.deepEqual([mirrorStep.kind, mirrorStep.label, mirrorStep.weights], ['mirror', 'mirror', { v1: 100, v2: 0 }]);
+    const analysis = shift.events[2] as Of<'analysis'>;
+    assert.equal(analysis.outcome, 'passed', JSON.stringify(analysis));
+    // Judged on the copies: about the whole load reached v2 as copies while no caller was served by it.
+    assert.ok(analysis.canary.requests >= 50, `${analysis.canary.requests} copies reached v2 at the mirror step`);
+    assert.ok(analysis.stable.requests >= 50, `${analysis.stable.requests} requests reached v1 at the mirror step`);
+    const from = Date.parse(mirrorStep.time);
+    const until = Date.parse(analysis.time);
+    const during = samples.filter((x) => x.sentAt > from && x.sentAt < until);
+    assert.ok(during.length > 100, `${during.length} requests during the mirror step`);
+    assert.deepEqual([...new Set(during.map((x) => x.version))], ['v1']);
+    assert.deepEqual(failures(samples), [], `failed requests during the shift (${samples.length} sent)`);
+    const copies = (await inboundOf('v2')).slice(before).filter((e) => e.host === 'reviews-shadow');
+    assert.ok(copies.length >= analysis.canary.requests, `${copies.length} copies logged by v2's sidecar`);
+    // The mirror is gone once the weights move.
+    assert.doesNotMatch(await storedVs(), /mirror/);
+    for (const [pod, w] of await mesh.served()) assert.deepEqual(w, { v1: 0, v2: 100 }, pod);
+  });
+
+  it('rolls back a new version that fails on mirrored copies before it gets any real traffic', async () => {
+    await mesh.reset({ v1: 100, v2: 0 });
+    const before = (await inboundOf('v3')).length;
+    await steadyLoad();
+    const shift = mesh.startShift(['reviews', '--to', 'v3', '--mirror', '--steps', '50,100', '--interval', '1500ms', '--min-requests', '10']);
+    const done = await shift.exited;
+    const samples = await stopLoad();
+    assert.equal(done.code, 1, done.stderr);
+    assert.deepEqual(shift.events.map((e) => `${e.type}:${e.step}`), ['planned:0', 'step:1', 'analysis:1', 'rolled_back:1']);
+    shift.events.forEach((e) => assertContract('event', e));
+    const analysis = shift.events[2] as Of<'analysis'>;
+    assert.equal(analysis.outcome, 'failed');
+    assert.ok(analysis.canary.requests >= 10 && analysis.canary.statusClasses['5xx'] > 0, JSON.stringify(analysis.canary));
+    const rolled = shift.events[3] as Of<'rolled_back'>;
+    assert.match(rolled.reason, /^success rate \d+(\.\d)?% < 99% at mirror for 1 check$/);
+    assert.match(done.stderr, /Rolled back: success rate \d+(\.\d)?% < 99% at mirror for 1 check/);
+    // No caller was ever served by v3, nor saw a failure; v3 only ever got copies.
+    assert.ok(samples.length >= 100, `only ${samples.length} requests were sent`);
+    assert.deepEqual(failures(samples), []);
+    assert.deepEqual([...new Set(samples.map((x) => x.version))], ['v1']);
+    const v3 = (await inboundOf('v3')).slice(before);
+    assert.ok(v3.length >= 10 && v3.every((e) => e.host === 'reviews-shadow'), `v3 got ${v3.length} requests, hosts ${[...new Set(v3.map((e) => e.host))].join(', ')}`);
+    assert.doesNotMatch(await storedVs(), /mirror/);
+    for (const [pod, w] of await mesh.served()) assert.deepEqual(w, { v1: 100, v2: 0, v3: 0 }, pod);
+  });
+
   it('holds without traffic: exit 4, "not enough traffic", not rolled back; status says held, abort sends it back', async () => {
     await mesh.reset({ v1: 100, v2: 0 });
     const shift = mesh.startShift(['reviews', '--to', 'v2', '--steps', '50,100', '--interval', '1s', '--min-requests', '5']);
@@ -200,7 +263,6 @@ describe('route shift on a live mesh', { timeout: 300_000 }, () => {
       [['details', '--to', 'v1'], /^Error: VirtualService default\/details has no http route whose destinations are subsets of details; add one .* and apply it before shifting\.$/],
       [['reviews', '--to', 'v2', '--manual'], /^Error: --manual asks before every step, and there is no terminal to ask on; drop --manual .*\.$/],
       [['reviews', '--to', 'v2', '--steps', '50,20'], /^Error: --steps must rise at every step, but 20 follows 50; .*\.$/],
-      [['reviews', '--to', 'v2', '--mirror'], /^Error: The local mesh does not mirror traffic yet .*\.$/],
       [['reviews', '--resume'], /^Error: No shift of reviews is in progress( \(.*\))?, so there is nothing to resume; .*\.$/],
     ];
     for (const [args, message] of cases) {

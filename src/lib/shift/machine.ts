@@ -134,6 +134,17 @@ export function headerOf(record: ShiftRecord, cursor = record.cursor): { name: s
   return step?.kind === 'header' && step.header ? step.header : null;
 }
 
+/** The shifted route mirrors every request to the new subset while the shift is at a mirror step. */
+export function mirrorOf(record: ShiftRecord, cursor = record.cursor): boolean {
+  if (isTerminal(record) && cursor === record.cursor) return false;
+  return record.plan.steps[cursor]?.kind === 'mirror';
+}
+
+/** True when the plan has a mirror step (only then does the shift put a mirror on, or take it off). */
+function plansMirror(record: ShiftRecord): boolean {
+  return record.plan.steps.some((s) => s.kind === 'mirror');
+}
+
 export type Decision =
   | { kind: 'next' }
   | { kind: 'promote' }
@@ -252,8 +263,10 @@ export class ShiftRunner {
   ): Promise<void> {
     const headerBefore = headerOf(this.record);
     const headerAfter = change.event === 'step' ? headerOf(this.record, change.cursor) : null;
-    // Adding or removing a header route takes the proxies' reload: it is in place once stored.
-    const structural = Boolean(headerBefore) !== Boolean(headerAfter);
+    const mirrorBefore = mirrorOf(this.record);
+    const mirrorAfter = change.event === 'step' ? mirrorOf(this.record, change.cursor) : false;
+    // Adding or removing a header route or a mirror takes the proxies' reload: it is in place once stored.
+    const structural = Boolean(headerBefore) !== Boolean(headerAfter) || mirrorBefore !== mirrorAfter;
     let proxies = 0;
     let servedMs = 0;
     const done = (r: ShiftRecord) => {
@@ -279,7 +292,7 @@ export class ShiftRunner {
     // Announced once recorded, so that whoever reads the event finds it in route status too.
     if (!structural) served(servedMs, proxies);
     try {
-      await this.io.target.storeWeights(change.weights, headerAfter);
+      await this.io.target.storeWeights(change.weights, headerAfter, plansMirror(this.record) ? mirrorAfter : undefined);
     } catch (err) {
       if (structural) throw err;
       // The proxies serve the weights; the applied VirtualService catches up at the next change.
@@ -355,8 +368,11 @@ export class ShiftRunner {
     const until = Date.now();
     const since = Date.parse(this.record.windowStartedAt ?? iso(until));
     const { route } = this.record;
+    // At a mirror step the new subset is judged on the copies it got (the split is unchanged).
+    const mirrored = mirrorOf(this.record);
     const [figures, served] = await Promise.all([this.io.target.readFigures(since, until), this.io.target.readWeights()]);
-    const canary = subsetFigures(figures, route.host, route.to);
+    const copies = mirrored ? await this.io.target.readFigures(since, until, { mirrored: true }) : null;
+    const canary = subsetFigures(copies ?? figures, route.host, route.to);
     const stable = subsetFigures(figures, route.host, route.from);
     const drift = served.filter((s) => s.weights && !sameWeights(s.weights, this.record.served));
     let outcome: AnalysisRecord['outcome'];
@@ -410,7 +426,8 @@ export class ShiftRunner {
         this.lastTick = now;
         const since = Date.parse(this.record.windowStartedAt!);
         const figures = await this.io.target.readFigures(since, now).catch(() => []);
-        this.io.tick({ record: this.record, remainingMs: due - now, canary: subsetFigures(figures, this.record.route.host, this.record.route.to), stable: subsetFigures(figures, this.record.route.host, this.record.route.from) });
+        const copies = mirrorOf(this.record) ? await this.io.target.readFigures(since, now, { mirrored: true }).catch(() => []) : null;
+        this.io.tick({ record: this.record, remainingMs: due - now, canary: subsetFigures(copies ?? figures, this.record.route.host, this.record.route.to), stable: subsetFigures(figures, this.record.route.host, this.record.route.from) });
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => { this.wake = null; resolve(); }, Math.min(tickMs, Math.max(0, due - Date.now())));

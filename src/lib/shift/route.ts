@@ -1,6 +1,7 @@
 // Which route a shift moves: HOST's VirtualService, the http route whose destinations are HOST's
 // subsets, the stable and the new subset; and that VirtualService rewritten with a step's weights (and,
-// for a header-canary step, a route that sends matching requests to the new subset).
+// for a header-canary step, a route that sends matching requests to the new subset; for a mirror step,
+// a mirror of the shifted route to the new subset).
 import { usageError } from '../errors.js';
 import type { StoredResource } from '../mesh/state.js';
 import { modelOf } from '../mesh/pods.js';
@@ -36,6 +37,8 @@ export interface ResolvedShift {
   addsDestination: boolean;
   /** Subsets the DestinationRule defines. */
   subsets: string[];
+  /** True when the shifted route already mirrors traffic (`mirror` or `mirrors`). */
+  mirrored: boolean;
 }
 
 export interface ResolveOptions {
@@ -159,6 +162,7 @@ export function resolveShiftRoute(resources: StoredResource[], options: ResolveO
     baseline,
     addsDestination,
     subsets,
+    mirrored: route.mirrors.length > 0,
   };
 }
 
@@ -185,12 +189,20 @@ interface WrittenDestination {
   [k: string]: unknown;
 }
 
+/** True when a written `mirror` is the one a mirror step puts on the shifted route. */
+function isShiftMirror(mirror: unknown, route: ShiftRoute): boolean {
+  const m = mirror as { host?: unknown; subset?: unknown } | undefined;
+  return Boolean(m) && m!.host === route.host && m!.subset === route.to;
+}
+
 /**
  * `vs` with the shifted route at `weights` (adding the new subset as a destination when missing) and,
  * when `header` is given, a route before it that sends requests carrying the header to the new subset
- * with the shifted route's own rewrites, headers, timeout and retries. Everything else is left as written.
+ * with the shifted route's own rewrites, headers, timeout and retries. `mirror` true puts a mirror of
+ * every request of the shifted route to the new subset on it, false removes that mirror, undefined
+ * leaves the route's mirroring as it is. Everything else is left as written.
  */
-export function withShiftWeights(vs: StoredResource, route: ShiftRoute, weights: Weights, header: { name: string; value: string } | null): StoredResource {
+export function withShiftWeights(vs: StoredResource, route: ShiftRoute, weights: Weights, header: { name: string; value: string } | null, mirror?: boolean): StoredResource {
   const next = structuredClone(vs);
   const spec = (next.spec ?? {}) as { http?: Record<string, unknown>[] };
   const http = (spec.http ?? []).filter((h) => h.name !== CANARY_ROUTE);
@@ -205,6 +217,13 @@ export function withShiftWeights(vs: StoredResource, route: ShiftRoute, weights:
   }
   for (const d of destinations) d.weight = weights[d.destination?.subset ?? ''] ?? 0;
   shifted.route = destinations;
+  if (mirror === true) {
+    shifted.mirror = { host: route.host, subset: route.to };
+    shifted.mirrorPercentage = { value: 100 };
+  } else if (mirror === false && isShiftMirror(shifted.mirror, route)) {
+    delete shifted.mirror;
+    delete shifted.mirrorPercentage;
+  }
   if (header) {
     const canary: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(shifted)) {

@@ -1,6 +1,6 @@
 // `route shift`: from flags to a running shift. Resolves the route, refuses what cannot be shifted safely
-// (a shift already in progress, proxies that disagree with the applied VirtualService, a mirror step the
-// local mesh cannot serve), records the shift and runs it; --dry-run stops after the plan, --resume
+// (a shift already in progress, proxies that disagree with the applied VirtualService, a mirror step on a
+// route that mirrors already), records the shift and runs it; --dry-run stops after the plan, --resume
 // continues a recorded shift from what the proxies serve.
 import { EXIT, MeshctlError, environmentError, usageError } from '../errors.js';
 import type { HomeLayout } from '../mesh/home.js';
@@ -144,8 +144,9 @@ export async function runShift(request: ShiftRequest, hooks: ShiftHooks): Promis
   if (max > available) {
     throw usageError(`The plan gives ${route.to} up to ${max}%, but only ${available}% of the route is ${route.from}'s or ${route.to}'s (its other destinations keep theirs); lower --max-weight or --steps to at most ${available}.`);
   }
-  if (plan.steps.some((s) => s.kind === 'mirror')) {
-    throw usageError('The local mesh does not mirror traffic yet (its sidecars ignore a VirtualService mirror), so --mirror cannot be served; drop --mirror, or use --header NAME=VALUE for a first step that only matching requests reach.');
+  if (plan.steps.some((s) => s.kind === 'mirror') && resolved.mirrored) {
+    const r = route.name ? `http[${route.index}] (${route.name})` : `http[${route.index}]`;
+    throw usageError(`VirtualService ${route.virtualService.namespace}/${route.virtualService.name} ${r} mirrors traffic already, and --mirror would replace its mirror; drop --mirror, or remove the route's mirror and apply it first.`);
   }
   const target = new LocalMeshTarget(layout, route);
   const draft = newRecord(route, plan, resolved.baseline, { manual: request.manual, owner: null });

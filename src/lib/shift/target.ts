@@ -41,14 +41,18 @@ export interface ShiftTarget {
   writeWeights(weights: Weights): Promise<WriteReport>;
   /** Figures only count requests logged from now on (call before the first window). */
   startReading(): Promise<void>;
-  /** Per (host, subset) figures of the requests the proxies sent to the host, started in [sinceMs, untilMs). */
-  readFigures(sinceMs: number, untilMs: number): Promise<UpstreamFigures[]>;
+  /**
+   * Per (host, subset) figures of the requests the proxies sent to the host, started in [sinceMs,
+   * untilMs); with `mirrored`, of the mirrored copies they sent instead.
+   */
+  readFigures(sinceMs: number, untilMs: number, options?: { mirrored?: boolean }): Promise<UpstreamFigures[]>;
   /**
    * Records the weights in the applied configuration (so a later apply, a restarted agent and diff
-   * --live see them), with the header-canary route when `header` is given. Resolves once every proxy
-   * serves that configuration.
+   * --live see them), with the header-canary route when `header` is given, and the shifted route's
+   * mirror to the new subset put on (`mirror` true) or taken off (false; undefined: left as it is).
+   * Resolves once every proxy serves that configuration.
    */
-  storeWeights(weights: Weights, header: { name: string; value: string } | null): Promise<void>;
+  storeWeights(weights: Weights, header: { name: string; value: string } | null, mirror?: boolean): Promise<void>;
   /** The weights the applied configuration holds for the route. */
   storedWeights(): Promise<Weights | null>;
 }
@@ -177,7 +181,7 @@ export class LocalMeshTarget implements ShiftTarget {
     return report;
   }
 
-  async readFigures(sinceMs: number, untilMs: number): Promise<UpstreamFigures[]> {
+  async readFigures(sinceMs: number, untilMs: number, options: { mirrored?: boolean } = {}): Promise<UpstreamFigures[]> {
     if (!this.started) await this.startReading();
     await Promise.all((await this.allProxies()).map(async (p) => {
       const file = p.target.paths.accessLog;
@@ -187,7 +191,8 @@ export class LocalMeshTarget implements ShiftTarget {
       for (const e of read.entries) if (e.destinationHost === this.route.host && e.direction !== 'inbound') this.entries.push(e);
     }));
     this.entries = this.entries.filter((e) => e.startMs >= sinceMs);
-    return upstreamFigures(this.entries, { sinceMs, untilMs });
+    const mirrored = options.mirrored === true;
+    return upstreamFigures(this.entries.filter((e) => e.mirror === mirrored), { sinceMs, untilMs });
   }
 
   /** Starts reading the access logs from their current ends. */
@@ -205,11 +210,11 @@ export class LocalMeshTarget implements ShiftTarget {
     return storedWeights((await readApplied(this.layout)).resources, this.route);
   }
 
-  async storeWeights(weights: Weights, header: { name: string; value: string } | null): Promise<void> {
+  async storeWeights(weights: Weights, header: { name: string; value: string } | null, mirror?: boolean): Promise<void> {
     const applied = await readApplied(this.layout);
     const vs = findVirtualService(applied.resources, this.route.virtualService);
     if (!vs) throw environmentError(`VirtualService ${this.route.virtualService.namespace}/${this.route.virtualService.name} is no longer applied, so the shift cannot record its weights; abort it with meshctl route abort ${this.route.hostArg}.`);
-    const next = withShiftWeights(vs, this.route, weights, header);
+    const next = withShiftWeights(vs, this.route, weights, header, mirror);
     if (isDeepStrictEqual(next, vs)) return;
     const { call } = await import('../mesh/agent/client.js');
     await call(this.layout, 'apply', { action: 'apply', resources: [next], wait: false, timeoutMs: 60_000 }, 90_000);

@@ -34,7 +34,9 @@ function figures(subset: string, requests: number, failures = 0, p99 = 5): Upstr
 class StandInTarget implements ShiftTarget {
   served: Weights = { v1: 100, v2: 0 };
   writes: Weights[] = [];
-  stored: { weights: Weights; header: boolean }[] = [];
+  stored: { weights: Weights; header: boolean; mirror?: boolean }[] = [];
+  /** Figures of mirrored copies (readFigures with mirrored). */
+  copies: UpstreamFigures[] = [];
   /** What the record on disk said while each write happened. */
   pendingAtWrite: (Weights | null)[] = [];
   constructor(private readonly store: ShiftStore, private readonly canary: (weights: Weights) => UpstreamFigures[]) {}
@@ -50,8 +52,8 @@ class StandInTarget implements ShiftTarget {
     return { served: await this.proxies(), notRunning: [] };
   }
   async startReading() {}
-  async readFigures(): Promise<UpstreamFigures[]> { return this.canary(this.served); }
-  async storeWeights(weights: Weights, header: { name: string; value: string } | null) { this.stored.push({ weights: { ...weights }, header: header !== null }); }
+  async readFigures(_since?: number, _until?: number, options: { mirrored?: boolean } = {}): Promise<UpstreamFigures[]> { return options.mirrored ? this.copies : this.canary(this.served); }
+  async storeWeights(weights: Weights, header: { name: string; value: string } | null, mirror?: boolean) { this.stored.push({ weights: { ...weights }, header: header !== null, ...(mirror !== undefined ? { mirror } : {}) }); }
   async storedWeights() { return this.stored.length ? this.stored[this.stored.length - 1].weights : null; }
 }
 
@@ -206,4 +208,27 @@ test('decide: the last step promotes; failures below the threshold analyse again
   assert.deepEqual(decide({ plan, cursor: 1, failedChecks: 2 }, 'passed', null), { kind: 'promote' });
   assert.deepEqual(decide({ plan, cursor: 0, failedChecks: 2 }, 'failed', 'p99 600 ms > 500 ms'), { kind: 'retry', reason: 'p99 600 ms > 500 ms at 10% for 2 checks' });
   assert.deepEqual(decide({ plan, cursor: 0, failedChecks: 3 }, 'failed', 'p99 600 ms > 500 ms'), { kind: 'rollback', reason: 'p99 600 ms > 500 ms at 10% for 3 checks' });
+});
+
+test('a mirror step keeps the split, is judged on the copies, and the mirror comes off at the next step or on rollback', async () => {
+  const passing = await setUp({ mirror: true, steps: [100], gates: { minRequests: 10 } }, healthy);
+  passing.target.copies = [figures('v2', 40)];
+  assert.equal((await passing.runner.run()).phase, 'promoted');
+  assert.deepEqual(passing.target.writes, [{ v1: 100, v2: 0 }, { v1: 0, v2: 100 }]);
+  assert.deepEqual(passing.target.stored.map((s) => s.mirror), [true, false]);
+  const first = passing.events.find((e) => e.type === 'analysis') as Extract<ShiftEvent, { type: 'analysis' }>;
+  assert.deepEqual([first.step, first.outcome, first.canary.requests, first.stable.requests], [1, 'passed', 40, 200]);
+
+  const failing = await setUp({ mirror: true, steps: [50, 100], gates: { minRequests: 10 } }, healthy);
+  failing.target.copies = [figures('v2', 40, 20)];
+  const result = await failing.runner.run();
+  assert.equal(result.phase, 'rolled_back');
+  assert.match(result.reason ?? '', /^success rate 50% < 99% at mirror for 1 check$/);
+  assert.deepEqual(failing.target.writes, [{ v1: 100, v2: 0 }, { v1: 100, v2: 0 }], 'v2 never got a weight');
+  assert.deepEqual(failing.target.stored.map((s) => s.mirror), [true, false]);
+
+  // Without a mirror step, the shift leaves the route's mirroring alone.
+  const plain = await setUp({ steps: [100], gates: { minRequests: 10 } }, healthy);
+  await plain.runner.run();
+  assert.ok(plain.target.stored.every((s) => s.mirror === undefined));
 });

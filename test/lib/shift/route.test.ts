@@ -86,3 +86,32 @@ test('a header canary keeps the shifted route own matches and adds the header to
     { uri: { prefix: '/b' }, headers: { 'end-user': { exact: 'bob' } } },
   ]);
 });
+
+test('withShiftWeights puts a mirror to the new subset on the shifted route and takes off only that one', () => {
+  const stored = storedResources(shiftPolicy({ route: { v1: 100, v2: 0 } }));
+  const r = resolveShiftRoute(stored, { host: 'reviews', namespace: 'default', to: 'v2' });
+  assert.equal(r.mirrored, false);
+  const vs = findVirtualService(stored, r.route.virtualService)!;
+  const mirrored = withShiftWeights(vs, r.route, { v1: 100, v2: 0 }, null, true);
+  const split = (v: typeof vs) => (v.spec as { http: Record<string, unknown>[] }).http.find((h) => h.name === 'split')!;
+  assert.deepEqual(split(mirrored).mirror, { host: 'reviews.default.svc.cluster.local', subset: 'v2' });
+  assert.deepEqual(split(mirrored).mirrorPercentage, { value: 100 });
+  assert.deepEqual(storedWeights([mirrored], r.route), { v1: 100, v2: 0 });
+  // The model reads it as a mirror of every request to v2.
+  const route = modelOf([mirrored]).virtualServices[0].http.find((h) => h.name === 'split')!;
+  assert.deepEqual(route.mirrors.map((m) => [m.fqdn, m.subset, m.percent]), [['reviews.default.svc.cluster.local', 'v2', 100]]);
+  // A header canary copies no mirror.
+  const both = withShiftWeights(mirrored, r.route, { v1: 100, v2: 0 }, { name: 'x-canary', value: 'yes' }, true);
+  assert.equal((both.spec as { http: Record<string, unknown>[] }).http[0].mirror, undefined);
+  const off = withShiftWeights(mirrored, r.route, { v1: 50, v2: 50 }, null, false);
+  assert.equal(split(off).mirror, undefined);
+  assert.equal(split(off).mirrorPercentage, undefined);
+  assert.deepEqual(withShiftWeights(mirrored, r.route, { v1: 100, v2: 0 }, null), mirrored, 'undefined leaves the mirror as it is');
+  // Someone else's mirror stays, whatever the shift asks.
+  const own = shiftPolicy({ route: { v1: 100, v2: 0 } }).replace('  - name: split\n', '  - name: split\n    mirror: { host: reviews, subset: v3 }\n');
+  const ownStored = storedResources(own);
+  const resolved = resolveShiftRoute(ownStored, { host: 'reviews', namespace: 'default', to: 'v2' });
+  assert.equal(resolved.mirrored, true);
+  const kept = withShiftWeights(findVirtualService(ownStored, resolved.route.virtualService)!, resolved.route, { v1: 50, v2: 50 }, null, false);
+  assert.deepEqual(split(kept).mirror, { host: 'reviews', subset: 'v3' });
+});
