@@ -488,7 +488,11 @@ export class HaproxyAdapter implements ProxyAdapter {
 
 function destinationIndex(compiled: CompiledProxy | null): Map<string, { host: string; subset: string }> {
   const out = new Map<string, { host: string; subset: string }>();
-  for (const r of compiled?.routes ?? []) for (const d of r.destinations) out.set(d.backend, { host: d.host, subset: d.subset });
+  for (const r of compiled?.routes ?? []) {
+    for (const d of r.destinations) out.set(d.backend, { host: d.host, subset: d.subset });
+    // Mirror backends are clusters of the mirror destination too.
+    for (const m of r.mirrors ?? []) out.set(m.backend, { host: m.host, subset: m.subset });
+  }
   return out;
 }
 
