@@ -306,6 +306,26 @@ export function applicableDestinationRules(rules: DestinationRuleHost[], fqdn: s
   return out ?? [];
 }
 
+/**
+ * `applicableDestinationRules(rules, fqdn, consumers).some((r) => r.subsets.includes(subset))`, without
+ * building the list: most destinations name a subset their rule defines.
+ */
+export function applicableRuleDefines(rules: DestinationRuleHost[], fqdn: string, consumers: string[], subset: string): boolean {
+  const index = indexOf(rules);
+  const exact = index.byHost.get(fqdn);
+  let anyVisible = false;
+  if (exact) {
+    for (const r of exact) {
+      if (!visibleFromAny(r.scopes, consumers)) continue;
+      if (r.subsets.includes(subset)) return true;
+      anyVisible = true;
+    }
+    if (anyVisible) return false;
+  }
+  for (const r of index.wildcards) if (visibleFromAny(r.scopes, consumers) && hostSubsetOf(fqdn, r.host) && r.subsets.includes(subset)) return true;
+  return false;
+}
+
 function visibleFromAny(scopes: string[], consumers: string[]): boolean {
   for (const ns of consumers) if (visibleFrom(scopes, ns)) return true;
   return false;

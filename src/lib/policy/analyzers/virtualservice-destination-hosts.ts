@@ -17,14 +17,14 @@ function describe(d: RouteDestination): string {
 }
 
 function checkPorts(ctx: AnalysisContext, vs: Resource, d: RouteDestination, target: ServiceHost): void {
-  const what = `${target.kind} ${target.resource.namespace ? `${target.resource.namespace}/` : ''}${target.resource.name}`;
+  const what = () => `${target.kind} ${target.resource.namespace ? `${target.resource.namespace}/` : ''}${target.resource.name}`;
   if (d.port === undefined) {
     if (target.ports.length > 1) {
       ctx.report(
         'IST0112',
         vs,
         `${d.pointer}/port`,
-        `${describe(d)} ${d.host} in VirtualService ${vsName(vs)} names no port, but ${what} exposes ports ${target.ports.join(', ')}; add destination.port.number.`,
+        `${describe(d)} ${d.host} in VirtualService ${vsName(vs)} names no port, but ${what()} exposes ports ${target.ports.join(', ')}; add destination.port.number.`,
       );
     }
     return;
@@ -35,7 +35,7 @@ function checkPorts(ctx: AnalysisContext, vs: Resource, d: RouteDestination, tar
       'IST0101',
       vs,
       `${d.pointer}/port/number`,
-      `Port ${d.port} of ${describe(d).toLowerCase()} ${d.host} in VirtualService ${vsName(vs)} is not a port of ${what}, which ${has}; use one of its ports.`,
+      `Port ${d.port} of ${describe(d).toLowerCase()} ${d.host} in VirtualService ${vsName(vs)} is not a port of ${what()}, which ${has}; use one of its ports.`,
     );
   }
 }

@@ -4,7 +4,7 @@ import type { AnalysisContext, Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { type RouteDestination, virtualServiceMirrorDestinations, virtualServiceRouteDestinations } from './util.js';
-import { applicableDestinationRules, destinationRuleHosts, hostNames, virtualServiceConsumers, type DestinationRuleHost, type HostNames } from './hosts.js';
+import { applicableDestinationRules, applicableRuleDefines, destinationRuleHosts, hostNames, virtualServiceConsumers, type DestinationRuleHost, type HostNames } from './hosts.js';
 
 function vsName(vs: Resource): string {
   return vs.namespace ? `${vs.namespace}/${vs.name}` : vs.name;
@@ -25,17 +25,13 @@ export const destinationRules: Analyzer = {
   },
 };
 
-function definesSubset(rules: DestinationRuleHost[], subset: string): boolean {
-  for (const r of rules) if (r.subsets.includes(subset)) return true;
-  return false;
-}
-
 function checkSubsets(ctx: AnalysisContext, vs: Resource, rules: DestinationRuleHost[], names: HostNames, destinations: readonly RouteDestination[]): void {
   for (const d of destinations) {
     if (!d.subset) continue;
     const fqdn = names.fqdn(vs.namespace, d.host);
-    const applicable = applicableDestinationRules(rules, fqdn, virtualServiceConsumers(vs));
-    if (definesSubset(applicable, d.subset)) continue;
+    const consumers = virtualServiceConsumers(vs);
+    if (applicableRuleDefines(rules, fqdn, consumers, d.subset)) continue;
+    const applicable = applicableDestinationRules(rules, fqdn, consumers);
     const what = d.section.startsWith('http.mirror') ? 'Mirror' : 'Route';
     const message = applicable.length
       ? `${what} subset ${d.subset} of host ${d.host} in VirtualService ${vsName(vs)} is not defined by DestinationRule ${applicable

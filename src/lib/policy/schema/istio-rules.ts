@@ -30,6 +30,31 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 const has = (o: Json | undefined, key: string): boolean => !!o && o[key] !== undefined && o[key] !== null;
 const entries = (v: unknown): [string, unknown][] => Object.entries(obj(v) ?? {});
 
+/**
+ * A JSON pointer still to be spelled out: rules pass pointers down to every field they look at, but only
+ * the few fields with a finding need their pointer as text.
+ */
+class PointerAt {
+  constructor(
+    readonly base: Ptr,
+    readonly a: string | number,
+    readonly b: string | number | undefined,
+    readonly c: string | number | undefined,
+    readonly d: string | number | undefined,
+  ) {}
+}
+
+type Ptr = string | PointerAt;
+
+function pointerText(p: Ptr): string {
+  if (typeof p === 'string') return p;
+  let out = seg(pointerText(p.base), p.a);
+  if (p.b !== undefined) out = seg(out, p.b);
+  if (p.c !== undefined) out = seg(out, p.c);
+  if (p.d !== undefined) out = seg(out, p.d);
+  return out;
+}
+
 class Check {
   readonly who: string;
   constructor(
@@ -39,21 +64,19 @@ class Check {
     this.who = `${r.kind} ${r.name}`;
   }
   /** `{field} in {Kind name} {text}`. */
-  error(pointer: string, text: string): void {
+  error(at: Ptr, text: string): void {
+    const pointer = pointerText(at);
     this.sink.error(pointer, `${fieldPath(pointer) || 'The resource'} in ${this.who} ${text}.`);
   }
-  warning(pointer: string, text: string): void {
+  warning(at: Ptr, text: string): void {
+    const pointer = pointerText(at);
     this.sink.warning(pointer, `${fieldPath(pointer) || 'The resource'} in ${this.who} ${text}.`);
   }
 }
 
-/** joinPointer, without escaping work for the common segments that need none. */
-function at(base: string, a: string | number, b?: string | number, c?: string | number, d?: string | number): string {
-  let out = seg(base, a);
-  if (b !== undefined) out = seg(out, b);
-  if (c !== undefined) out = seg(out, c);
-  if (d !== undefined) out = seg(out, d);
-  return out;
+/** The pointer of a field below `base` (joinPointer's escaping, applied when it is spelled out). */
+function at(base: Ptr, a: string | number, b?: string | number, c?: string | number, d?: string | number): Ptr {
+  return new PointerAt(base, a, b, c, d);
 }
 
 function seg(base: string, s: string | number): string {
@@ -61,12 +84,12 @@ function seg(base: string, s: string | number): string {
   return joinPointer(base, s);
 }
 
-function checkPort(c: Check, pointer: string, port: unknown): void {
+function checkPort(c: Check, pointer: Ptr, port: unknown): void {
   const n = num(port);
   if (!(Number.isInteger(n) && n >= 1 && n <= 65535)) c.error(pointer, `is ${JSON.stringify(port ?? 0)}, not a port number; use 1-65535`);
 }
 
-function checkLabels(c: Check, pointer: string, labels: unknown): void {
+function checkLabels(c: Check, pointer: Ptr, labels: unknown): void {
   for (const [k, v] of entries(labels)) {
     const keyProblem = labelKeyProblem(k);
     if (keyProblem) c.error(at(pointer, k), `has a ${keyProblem}; use an optional DNS prefix and a slash, then up to 63 letters, digits, -, _ or .`);
@@ -75,7 +98,7 @@ function checkLabels(c: Check, pointer: string, labels: unknown): void {
   }
 }
 
-function checkGatewayNames(c: Check, pointer: string, names: unknown): void {
+function checkGatewayNames(c: Check, pointer: Ptr, names: unknown): void {
   for (const [i, raw] of list(names).entries()) {
     const name = str(raw);
     const p = at(pointer, i);
@@ -98,7 +121,7 @@ function checkGatewayNames(c: Check, pointer: string, names: unknown): void {
   }
 }
 
-function checkExportTo(c: Check, pointer: string, exportTo: unknown, serviceEntry: boolean, drWithSelector = false): void {
+function checkExportTo(c: Check, pointer: Ptr, exportTo: unknown, serviceEntry: boolean, drWithSelector = false): void {
   const values = list(exportTo).map(str);
   if (!values.length) return;
   const namespace = c.r.namespace;
@@ -130,7 +153,7 @@ function checkExportTo(c: Check, pointer: string, exportTo: unknown, serviceEntr
 }
 
 /** type.v1beta1.WorkloadSelector (matchLabels). */
-function checkWorkloadSelector(c: Check, pointer: string, selector: unknown): void {
+function checkWorkloadSelector(c: Check, pointer: Ptr, selector: unknown): void {
   const s = obj(selector);
   if (!s) return;
   const labels = entries(s.matchLabels);
@@ -142,7 +165,7 @@ function checkWorkloadSelector(c: Check, pointer: string, selector: unknown): vo
 }
 
 /** networking WorkloadSelector (labels), used by Sidecar and ServiceEntry. Returns false on errors. */
-function checkAlphaWorkloadSelector(c: Check, pointer: string, selector: unknown, appliesTo: string): boolean {
+function checkAlphaWorkloadSelector(c: Check, pointer: Ptr, selector: unknown, appliesTo: string): boolean {
   const s = obj(selector);
   if (!s) return true;
   let ok = true;
@@ -161,7 +184,7 @@ function checkAlphaWorkloadSelector(c: Check, pointer: string, selector: unknown
   return ok;
 }
 
-function checkTargetRef(c: Check, pointer: string, ref: unknown): void {
+function checkTargetRef(c: Check, pointer: Ptr, ref: unknown): void {
   const t = obj(ref);
   if (!t) return;
   if (!str(t.name)) c.error(pointer, 'has no name; name the target');
@@ -183,12 +206,12 @@ function checkSelectorOrTargets(c: Check, spec: Json): void {
 // ---------------------------------------------------------------------------------------------------------
 // Destinations, routes and matches (VirtualService)
 
-function checkSubsetName(c: Check, pointer: string, name: string): void {
+function checkSubsetName(c: Check, pointer: Ptr, name: string): void {
   if (!name) c.error(pointer, 'is empty; name the subset');
   else if (!isDns1123Label(name)) c.error(pointer, `is ${JSON.stringify(name)}, not a valid subset name; use lowercase letters, digits and - (a DNS label)`);
 }
 
-function checkDestination(c: Check, pointer: string, destination: unknown): void {
+function checkDestination(c: Check, pointer: Ptr, destination: unknown): void {
   const d = obj(destination);
   if (!d) return;
   const host = str(d.host);
@@ -201,7 +224,7 @@ function checkDestination(c: Check, pointer: string, destination: unknown): void
   if (has(d, 'port')) checkPort(c, at(pointer, 'port', 'number'), obj(d.port)?.number);
 }
 
-function checkStringMatch(c: Check, pointer: string, match: unknown): void {
+function checkStringMatch(c: Check, pointer: Ptr, match: unknown): void {
   const m = obj(match);
   if (!m) return;
   if ('prefix' in m && str(m.prefix) === '') c.error(at(pointer, 'prefix'), 'is an empty prefix; remove the match or give a prefix');
@@ -218,7 +241,7 @@ function checkStringMatch(c: Check, pointer: string, match: unknown): void {
 const VALID_HEADER = /^[-_A-Za-z0-9]+$/;
 const JWT_CLAIM = /^@request\.auth\.claims(\.|\[)/;
 
-function checkHeaderName(c: Check, pointer: string, name: string, allowJwtClaim: boolean): void {
+function checkHeaderName(c: Check, pointer: Ptr, name: string, allowJwtClaim: boolean): void {
   if (name === '') c.error(pointer, 'is an empty header name; name the header');
   else if (allowJwtClaim && JWT_CLAIM.test(name)) return;
   else if (!VALID_HEADER.test(name)) c.error(pointer, `names header ${JSON.stringify(name)}, which is not a valid header name; use letters, digits, - and _`);
@@ -226,7 +249,7 @@ function checkHeaderName(c: Check, pointer: string, name: string, allowJwtClaim:
 
 const CONTROL_CHARS = /[\u0000-\u0008\u000A-\u001F\u007F]/;
 
-function checkHeaderOperations(c: Check, pointer: string, headers: unknown): void {
+function checkHeaderOperations(c: Check, pointer: Ptr, headers: unknown): void {
   const h = obj(headers);
   if (!h) return;
   for (const side of ['request', 'response'] as const) {
@@ -253,11 +276,11 @@ function checkHeaderOperations(c: Check, pointer: string, headers: unknown): voi
   }
 }
 
-function checkWeight(c: Check, pointer: string, weight: unknown): void {
+function checkWeight(c: Check, pointer: Ptr, weight: unknown): void {
   if (num(weight) < 0) c.error(pointer, `is ${String(weight)}; weights cannot be negative`);
 }
 
-function checkRouteDestinations(c: Check, pointer: string, routes: unknown, http: boolean): void {
+function checkRouteDestinations(c: Check, pointer: Ptr, routes: unknown, http: boolean): void {
   list(routes).forEach((raw, i) => {
     const p = at(pointer, i);
     const rd = obj(raw);
@@ -269,7 +292,7 @@ function checkRouteDestinations(c: Check, pointer: string, routes: unknown, http
   });
 }
 
-function checkMatchCommon(c: Check, pointer: string, m: Json): void {
+function checkMatchCommon(c: Check, pointer: Ptr, m: Json): void {
   if (num(m.port) !== 0) checkPort(c, at(pointer, 'port'), m.port);
   if (m.sourceLabels) checkLabels(c, at(pointer, 'sourceLabels'), m.sourceLabels);
   if (m.gateways) checkGatewayNames(c, at(pointer, 'gateways'), m.gateways);
@@ -281,19 +304,19 @@ const RETRY_ON = new Set([
   'envoy-ratelimited', 'http3-post-connect-failure', 'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
 ]);
 
-function checkPercentage(c: Check, pointer: string, percentage: unknown): void {
+function checkPercentage(c: Check, pointer: Ptr, percentage: unknown): void {
   const p = obj(percentage);
   if (!p) return;
   const v = num(p.value);
   if (v < 0 || v > 100 || (v > 0 && v < 0.0001)) c.error(at(pointer, 'value'), `is ${v}; use 0, or a percentage from 0.0001 to 100`);
 }
 
-function checkHttpStatus(c: Check, pointer: string, status: unknown): void {
+function checkHttpStatus(c: Check, pointer: Ptr, status: unknown): void {
   const s = num(status);
   if (s < 200 || s > 600) c.error(pointer, `is ${String(status ?? 0)}, not an HTTP status Envoy can return; use 200-599`);
 }
 
-function checkMirrorPercent(c: Check, p: string, http: Json): void {
+function checkMirrorPercent(c: Check, p: Ptr, http: Json): void {
   for (const f of ['mirrorPercent', 'mirror_percent'] as const) {
     if (!has(http, f)) continue;
     const v = typeof http[f] === 'object' ? num(obj(http[f])?.value) : num(http[f]);
@@ -302,7 +325,7 @@ function checkMirrorPercent(c: Check, p: string, http: Json): void {
   }
 }
 
-function checkHttpRoute(c: Check, p: string, http: Json, delegateVs: boolean): void {
+function checkHttpRoute(c: Check, p: Ptr, http: Json, delegateVs: boolean): void {
   const root = !delegateVs && has(http, 'delegate');
   const hasRoute = list(http.route).length > 0;
   if (root) {
@@ -602,7 +625,7 @@ const checkVirtualService: SemanticRule = (r, sink) => {
 // ---------------------------------------------------------------------------------------------------------
 // DestinationRule
 
-function checkClientTls(c: Check, p: string, tls: unknown): void {
+function checkClientTls(c: Check, p: Ptr, tls: unknown): void {
   const t = obj(tls);
   if (!t) return;
   const mode = str(t.mode) || 'DISABLE';
@@ -627,7 +650,7 @@ function checkClientTls(c: Check, p: string, tls: unknown): void {
   }
 }
 
-function checkOutlierDetection(c: Check, p: string, outlier: unknown): void {
+function checkOutlierDetection(c: Check, p: Ptr, outlier: unknown): void {
   const o = obj(outlier);
   if (!o) return;
   if (num(o.consecutiveErrors) !== 0) c.warning(at(p, 'consecutiveErrors'), 'is deprecated; use consecutiveGatewayErrors or consecutive5xxErrors');
@@ -641,7 +664,7 @@ function checkOutlierDetection(c: Check, p: string, outlier: unknown): void {
   }
 }
 
-function checkConnectionPool(c: Check, p: string, pool: unknown): void {
+function checkConnectionPool(c: Check, p: Ptr, pool: unknown): void {
   const cp = obj(pool);
   if (!cp) return;
   if (!has(cp, 'http') && !has(cp, 'tcp')) {
@@ -699,7 +722,7 @@ function localitiesProblem(localities: string[]): string | undefined {
 
 const TOPOLOGY_LABELS = new Set(['topology.kubernetes.io/region', 'topology.kubernetes.io/zone', 'topology.istio.io/subzone']);
 
-function checkLocalityLb(c: Check, p: string, setting: unknown, hasOutlier: boolean): void {
+function checkLocalityLb(c: Check, p: Ptr, setting: unknown, hasOutlier: boolean): void {
   const lb = obj(setting);
   if (!lb) return;
   const distribute = list(lb.distribute);
@@ -748,7 +771,7 @@ function checkLocalityLb(c: Check, p: string, setting: unknown, hasOutlier: bool
   });
 }
 
-function checkLoadBalancer(c: Check, p: string, settings: unknown, hasOutlier: boolean): void {
+function checkLoadBalancer(c: Check, p: Ptr, settings: unknown, hasOutlier: boolean): void {
   const lb = obj(settings);
   if (!lb) return;
   const hash = obj(lb.consistentHash);
@@ -771,7 +794,7 @@ function checkLoadBalancer(c: Check, p: string, settings: unknown, hasOutlier: b
   checkLocalityLb(c, at(p, 'localityLbSetting'), lb.localityLbSetting, hasOutlier);
 }
 
-function checkTrafficPolicy(c: Check, p: string, policy: unknown): void {
+function checkTrafficPolicy(c: Check, p: Ptr, policy: unknown): void {
   const tp = obj(policy);
   if (!tp) return;
   const fields = ['outlierDetection', 'connectionPool', 'loadBalancer', 'tls', 'portLevelSettings', 'tunnel', 'proxyProtocol'];
@@ -835,14 +858,14 @@ function partialWildcard(host: string): boolean {
   return host.includes('*') && host.length !== 1 && !host.startsWith('*.');
 }
 
-function checkHostnamePart(c: Check, p: string, hostname: string, gateway: boolean): void {
+function checkHostnamePart(c: Check, p: Ptr, hostname: string, gateway: boolean): void {
   if (hostname !== '*' && !hostname.includes('.')) c.error(p, `uses the short name ${JSON.stringify(hostname)}; write the fully qualified name (with its domain)`);
   const problem = wildcardDomainProblem(hostname);
   if (problem && !(gateway && isIpAddress(hostname))) c.error(p, `is not a valid host: ${problem}; fix it`);
   if (partialWildcard(hostname)) c.error(p, `uses a partial wildcard (${hostname}); use * alone or as the first label (*.example.com)`);
 }
 
-function checkNamespacedHost(c: Check, p: string, host: string, gateway: boolean): void {
+function checkNamespacedHost(c: Check, p: Ptr, host: string, gateway: boolean): void {
   const slash = host.indexOf('/');
   if (slash === -1) {
     if (gateway) checkHostnamePart(c, p, host, true);
@@ -861,7 +884,7 @@ function hasCredentials(t: Json): boolean {
   return !!str(t.credentialName) || list(t.credentialNames).length > 0 || list(t.tlsCertificates).length > 0;
 }
 
-function checkServerTls(c: Check, p: string, tls: unknown): void {
+function checkServerTls(c: Check, p: Ptr, tls: unknown): void {
   const t = obj(tls);
   if (!t) return;
   const mode = str(t.mode) || 'PASSTHROUGH';
@@ -969,7 +992,7 @@ const checkGateway: SemanticRule = (r, sink) => {
 // ---------------------------------------------------------------------------------------------------------
 // ServiceEntry and WorkloadEntry
 
-function checkWorkloadEntry(c: Check, p: string, we: Json, servicePorts: Set<string> | undefined, allowFqdn: boolean): void {
+function checkWorkloadEntry(c: Check, p: Ptr, we: Json, servicePorts: Set<string> | undefined, allowFqdn: boolean): void {
   const addr = str(we.address);
   if (!addr) {
     if (!str(we.network)) {
@@ -1099,7 +1122,7 @@ const checkWorkloadEntryKind: SemanticRule = (r, sink) => {
 // ---------------------------------------------------------------------------------------------------------
 // Sidecar
 
-function checkSidecarPort(c: Check, p: string, port: Json, allowUds: boolean, bind: string, captureMode: string): void {
+function checkSidecarPort(c: Check, p: Ptr, port: Json, allowUds: boolean, bind: string, captureMode: string): void {
   if (str(port.name) && !isDns1123Label(str(port.name))) c.error(at(p, 'name'), `is ${JSON.stringify(port.name)}, not a valid port name; use a DNS label`);
   if (str(port.protocol) && !parseProtocol(port.protocol)) c.error(at(p, 'protocol'), `is ${JSON.stringify(port.protocol)}, not a supported protocol; fix it`);
   if (allowUds && num(port.number) === 0) {
