@@ -29,14 +29,33 @@ export class AnalysisContext {
   constructor(resources: Resource[], meshConfig: MeshConfig) {
     this.resources = resources;
     this.meshConfig = meshConfig;
+    // Resources read from files that another file's resource already defined (same kind, namespace and name).
+    let firstRead: Map<string, Resource> | undefined;
     for (const r of resources) {
       let list = this.byKind.get(r.kindId);
       if (!list) this.byKind.set(r.kindId, (list = []));
       list.push(r);
       const key = `${r.kindId}|${r.namespace}|${r.name}`;
-      if (!this.byKey.has(key)) this.byKey.set(key, r);
+      const first = this.byKey.get(key);
+      if (first === undefined) {
+        this.byKey.set(key, r);
+        continue;
+      }
+      if (!r.doc) continue;
+      if (first.doc) {
+        this.redefined.push({ resource: r, first });
+        continue;
+      }
+      // The key's first holder is one meshctl added itself: the first resource read from a file counts.
+      firstRead ??= new Map();
+      const earlier = firstRead.get(key);
+      if (earlier) this.redefined.push({ resource: r, first: earlier });
+      else firstRead.set(key, r);
     }
   }
+
+  /** Every resource read from a file whose kind, namespace and name an earlier one read from a file already has, in input order. */
+  readonly redefined: { resource: Resource; first: Resource }[] = [];
 
   /** Every resource of one kind (K.VirtualService, …), in input order. */
   of(kindId: string): Resource[] {

@@ -210,7 +210,11 @@ function expandedSize(value: unknown, memo: Map<object, number>, depth: number):
 function stringMap(v: unknown): Record<string, string> {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
   const out: Record<string, string> = {};
-  for (const [key, val] of Object.entries(v)) out[key] = val === null || val === undefined ? '' : String(val);
+  const from = v as Record<string, unknown>;
+  for (const key of Object.keys(from)) {
+    const val = from[key];
+    out[key] = val === null || val === undefined ? '' : String(val);
+  }
   return out;
 }
 

@@ -17,15 +17,8 @@ export const duplicateResources: Analyzer = {
   inputs: [...KINDS, ...TOLERATED_KINDS].map((k) => k.id),
   codes: ['MSH1012'],
   run(ctx) {
-    const first = new Map<string, Resource>();
-    for (const r of ctx.resources) {
-      if (!r.doc) continue; // Resources meshctl models itself are not inputs.
-      const key = `${r.kindId}|${r.namespace}|${r.name}`;
-      const earlier = first.get(key);
-      if (!earlier) {
-        first.set(key, r);
-        continue;
-      }
+    // The analysis context finds the second definitions while it indexes the resources.
+    for (const { resource: r, first: earlier } of ctx.redefined) {
       const id = r.namespace ? `${r.namespace}/${r.name}` : r.name;
       ctx.report(
         'MSH1012',

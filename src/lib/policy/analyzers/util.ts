@@ -34,8 +34,11 @@ export function asArray<T = unknown>(v: unknown): T[] {
   return Array.isArray(v) ? (v as T[]) : [];
 }
 
+/** What asObject gives for anything but a mapping: one shared empty object (frozen, as callers only read it). */
+const NO_OBJECT: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
 export function asObject(v: unknown): Record<string, unknown> {
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : NO_OBJECT;
 }
 
 // ---- Mesh membership, as Istio's analyzers judge it ----
