@@ -11,19 +11,20 @@ export default class RouteShift extends MeshctlCommand {
 
   static override description = `HOST is a VirtualService host (reviews, reviews.default, or its full name); the http route whose destinations are HOST's subsets is shifted (--route chooses when there are several), from --from (default: the subset holding the most traffic now) to --to, which joins the route at weight 0 when it is not a destination yet.
 
-At each step the new weights go to every sidecar through its runtime API (no reload) and into the applied VirtualService; after --interval the access logs of every proxy that routes HOST give the new subset's requests, success rate (non-5xx / total) and p99 latency, and the gates decide: next step, the same step again (a failed check, until --failure-threshold), hold, or roll back to the stable subset. Fewer than --min-requests requests is "not enough traffic", never a failure: --on-no-traffic says what follows. --header NAME=VALUE adds a first step where only requests with that header reach the new subset.
+At each step the new weights go to every sidecar through its runtime API (no reload) and into the applied VirtualService; after --interval the access logs of every proxy that routes HOST give the new subset's requests, success rate (non-5xx / total) and p99 latency, and the gates decide: next step, the same step again (a failed check, until --failure-threshold), hold, or roll back to the stable subset. Fewer than --min-requests requests is "not enough traffic", never a failure: --on-no-traffic says what follows. --header NAME=VALUE adds a first step where only requests with that header reach the new subset. --mirror adds a first step where the weights stay as they are and every request of the route is also copied to the new subset (fire-and-forget, its Host suffixed -shadow; callers only get the stable subset's answers): the gates judge the new subset on those copies, and the next step, a rollback or an abort takes the mirror off.
 
 The shift's state is written to the mesh home before and after every change of weights: after Ctrl-C (hold, or roll back when asked on a terminal), a crash or kill -9, every sidecar serves weights of the plan, meshctl route status shows which, and --resume continues. A second shift of the same HOST is refused while one is in progress.
 
 -o json streams one JSON object per event (planned, step, analysis, hold, promoted, rolled_back, aborted) on stdout and nothing else; progress goes to stderr.
 
-Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborted (the reason is printed); 2 usage or input error (unknown host or subset, no route to shift, a shift already in progress, --manual without a terminal); 3 environment error (mesh not installed, a proxy unreachable, proxies disagreeing with the applied VirtualService); 4 held (not enough traffic with --on-no-traffic hold, or a manual step without an answer); 130 interrupted.`;
+Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborted (the reason is printed); 2 usage or input error (unknown host or subset, no route to shift, a shift already in progress, --mirror on a route that mirrors already, --manual without a terminal); 3 environment error (mesh not installed, a proxy unreachable, proxies disagreeing with the applied VirtualService); 4 held (not enough traffic with --on-no-traffic hold, or a manual step without an answer); 130 interrupted.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> reviews --to v2',
     '<%= config.bin %> <%= command.id %> reviews --to v2 --steps 5,10,25,50,100 --interval 1m --min-success-rate 99.5 --max-latency-p99 300ms',
     '<%= config.bin %> <%= command.id %> reviews --to v2 --step-weight 20 --max-weight 50 --dry-run',
     '<%= config.bin %> <%= command.id %> reviews --to v2 --header end-user=jason --steps 10,50,100',
+    '<%= config.bin %> <%= command.id %> reviews --to v2 --mirror --steps 10,50,100',
     '<%= config.bin %> <%= command.id %> reviews --to v2 --manual',
     '<%= config.bin %> <%= command.id %> reviews --to v2 -o json > shift.ndjson',
     '<%= config.bin %> <%= command.id %> reviews --resume',
