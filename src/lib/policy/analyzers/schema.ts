@@ -4,7 +4,7 @@
 import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { KINDS, K, type KindInfo } from '../kinds.js';
-import { schemaFor } from '../schema/registry.js';
+import { schemaFor, type SchemaEntry } from '../schema/registry.js';
 import { explain } from '../schema/explain.js';
 import { SEMANTIC_RULES, type SemanticRule } from '../schema/istio-rules.js';
 import { checkVirtualServiceMatches } from './virtualservice-unreachable-rules.js';
@@ -15,8 +15,7 @@ function ignored(instancePath: string): boolean {
 }
 
 /** Validates one resource; returns false when its shape is broken (semantic rules are then skipped). */
-export function checkSchema(ctx: AnalysisContext, r: Resource, info: KindInfo): boolean {
-  const entry = schemaFor(info.schema!, r.version);
+export function checkSchema(ctx: AnalysisContext, r: Resource, info: KindInfo, entry: SchemaEntry | undefined = schemaFor(info.schema!, r.version)): boolean {
   if (!entry) return true;
   const object = r.object;
   if (entry.accepts(object) || entry.validate(object)) return true;
@@ -42,9 +41,13 @@ function analyzerFor(info: KindInfo): Analyzer {
     inputs: [info.id],
     codes,
     run(ctx: AnalysisContext) {
+      // The schema of each API version, looked up once per run.
+      const byVersion = new Map<string, SchemaEntry | undefined>();
       for (const r of ctx.of(info.id)) {
         if (!r.doc) continue;
-        const shapeOk = checkSchema(ctx, r, info);
+        let entry = byVersion.get(r.version);
+        if (entry === undefined && !byVersion.has(r.version)) byVersion.set(r.version, (entry = schemaFor(info.schema!, r.version)));
+        const shapeOk = checkSchema(ctx, r, info, entry);
         if (shapeOk && semantic) {
           semantic(r, {
             error: (pointer, message) => ctx.report('IST0106', r, pointer, message),

@@ -178,27 +178,29 @@ function covers(earlier: PrefixMatch, later: PrefixMatch): boolean {
 
 function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): void {
   const rules = asArray(vs.spec?.[section]);
-  const vsId = vs.namespace ? `${vs.namespace}/${vs.name}` : vs.name;
-  const seen = new Map<string, number>();
+  if (rules.length === 0) return;
+  // Names and pointers are spelled out only for findings.
+  const vsId = () => (vs.namespace ? `${vs.namespace}/${vs.name}` : vs.name);
   let catchAll = -1;
   const prefixes: PrefixMatch[] = [];
   // With one match in the whole section no match can repeat or cover another; skip building keys.
   let totalMatches = 0;
   for (const raw of rules) totalMatches += asArray(asObject(raw).match).length;
   const compare = totalMatches > 1;
+  const seen = compare ? new Map<string, number>() : undefined;
   rules.forEach((raw, ruleIndex) => {
     if (raw === null || raw === undefined) return;
     const rule = asObject(raw);
-    const label = ruleLabel(section, rule, ruleIndex);
+    const label = () => ruleLabel(section, rule, ruleIndex);
     const matches = asArray(rule.match);
-    const rulePointer = `/spec/${section}/${ruleIndex}`;
+    const rulePointer = () => `/spec/${section}/${ruleIndex}`;
     if (matches.length === 0) {
       if (catchAll >= 0) {
         ctx.report(
           'IST0130',
           vs,
-          rulePointer,
-          `${section.toUpperCase()} rule ${label} of VirtualService ${vsId} is never used: rule ${ruleLabel(section, asObject(rules[catchAll]), catchAll)} before it has no match conditions either and takes every request; give it match conditions or remove one.`,
+          rulePointer(),
+          `${section.toUpperCase()} rule ${label()} of VirtualService ${vsId()} is never used: rule ${ruleLabel(section, asObject(rules[catchAll]), catchAll)} before it has no match conditions either and takes every request; give it match conditions or remove one.`,
         );
       }
       catchAll = ruleIndex;
@@ -208,8 +210,8 @@ function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): voi
       ctx.report(
         'IST0130',
         vs,
-        rulePointer,
-        `${section.toUpperCase()} rule ${label} of VirtualService ${vsId} is never used: rule ${ruleLabel(section, asObject(rules[catchAll]), catchAll)} before it has no match conditions and takes every request; move the catch-all rule last.`,
+        rulePointer(),
+        `${section.toUpperCase()} rule ${label()} of VirtualService ${vsId()} is never used: rule ${ruleLabel(section, asObject(rules[catchAll]), catchAll)} before it has no match conditions and takes every request; move the catch-all rule last.`,
       );
       return;
     }
@@ -217,20 +219,20 @@ function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): voi
     let duplicates = 0;
     matches.forEach((match, matchIndex) => {
       const key = matchKey(match, section);
-      const earlier = seen.get(key);
+      const earlier = seen!.get(key);
       if (earlier !== undefined) {
         duplicates++;
         ctx.report(
           'IST0131',
           vs,
-          `${rulePointer}/match/${matchIndex}`,
-          `Match ${matchLabel(section, match, matchIndex)} of ${section.toUpperCase()} rule ${label} in VirtualService ${vsId} repeats a match of rule ${ruleLabel(section, asObject(rules[earlier]), earlier)}, which takes those requests first; remove it or change its conditions.`,
+          `${rulePointer()}/match/${matchIndex}`,
+          `Match ${matchLabel(section, match, matchIndex)} of ${section.toUpperCase()} rule ${label()} in VirtualService ${vsId()} repeats a match of rule ${ruleLabel(section, asObject(rules[earlier]), earlier)}, which takes those requests first; remove it or change its conditions.`,
         );
         return;
       }
-      seen.set(key, ruleIndex);
+      seen!.set(key, ruleIndex);
       if (section === 'http') {
-        const p = prefixMatchOf(match, label, matchLabel(section, match, matchIndex), ruleIndex, matchIndex);
+        const p = prefixMatchOf(match, label(), matchLabel(section, match, matchIndex), ruleIndex, matchIndex);
         if (p) prefixes.push(p);
       }
     });
@@ -238,8 +240,8 @@ function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): voi
       ctx.report(
         'IST0130',
         vs,
-        rulePointer,
-        `${section.toUpperCase()} rule ${label} of VirtualService ${vsId} is never used: every one of its matches repeats a match of an earlier rule; remove the rule or change its matches.`,
+        rulePointer(),
+        `${section.toUpperCase()} rule ${label()} of VirtualService ${vsId()} is never used: every one of its matches repeats a match of an earlier rule; remove the rule or change its matches.`,
       );
     }
   });
@@ -252,7 +254,7 @@ function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): voi
         'IST0131',
         vs,
         `/spec/http/${later.ruleIndex}/match/${later.matchIndex}`,
-        `Match ${later.match} (URI prefix ${later.prefix}) of HTTP rule ${later.rule} in VirtualService ${vsId} never applies: match ${earlier.match} (URI prefix ${earlier.prefix}) of rule ${earlier.rule} comes first and takes all of its requests; move the narrower match before it or remove it.`,
+        `Match ${later.match} (URI prefix ${later.prefix}) of HTTP rule ${later.rule} in VirtualService ${vsId()} never applies: match ${earlier.match} (URI prefix ${earlier.prefix}) of rule ${earlier.rule} comes first and takes all of its requests; move the narrower match before it or remove it.`,
       );
     }
   }
