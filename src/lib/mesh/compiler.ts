@@ -20,7 +20,7 @@ import {
 } from './model.js';
 import { DEFAULT_TRUST_DOMAIN, spiffeId } from './ca.js';
 import { formatString, line, literalFormat, regexLiteral, renderConfig, word, type HaproxySection } from '../runtime/haproxy/config.js';
-import { MESH_LUA_LIBRARY, MIRROR_MAX_BODY_BYTES, MIRROR_WAIT_MS, renderLuaFile, type LuaRouteData } from '../runtime/haproxy/lua.js';
+import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from '../runtime/haproxy/lua.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -459,14 +459,13 @@ function serverLines(servers: CompiledServer[], ctx: Context): string[] {
 /**
  * A route's mirrors: one backend each (the mirror destination's pods, over mTLS like any other
  * backend, reached through the proxy's internal mirror listener), and the rules every destination
- * backend of the route ends with: draw which mirrors take this request, wait briefly for its body,
- * then hand a copy to the Lua action `mesh_mirror`, which sends it in the background. Routes without
- * a mirror get none of these rules. A mirror at 0% is no mirror.
+ * backend of the route ends with: draw which mirrors take this request, then hand a copy to the Lua
+ * action `mesh_mirror`, which sends it in the background. Routes without a mirror get none of these
+ * rules. A mirror at 0% is no mirror.
  */
 function mirrorPieces(id: string, mirrors: RouteMirror[], route: HttpRoute | null, ctx: Context, where: string): { compiled: CompiledMirror[]; backends: HaproxySection[]; rules: string[] } {
   const compiled: CompiledMirror[] = [];
   const backends: HaproxySection[] = [];
-  const takes: string[] = [];
   const actions: string[] = [];
   const draws: string[] = [];
   mirrors.forEach((m, n) => {
@@ -489,19 +488,9 @@ function mirrorPieces(id: string, mirrors: RouteMirror[], route: HttpRoute | nul
       draws.push(`http-request set-var(${v}) bool(true) if { rand(1000000) lt ${Math.max(1, Math.round(m.percent * 10_000))} }`);
       cond = `{ var(${v}) -m bool }`;
     }
-    takes.push(cond);
     actions.push(`http-request lua.mesh_mirror ${word(ctx.self.paths.mirrorSocket)} ${word(backend)} ${word(id)}${cond ? ` if ${cond}` : ''}`);
   });
-  if (!actions.length) return { compiled, backends, rules: [] };
-  const any = takes.includes('') ? '' : ` if ${takes.join(' || ')}`;
-  const rules = [
-    ...draws,
-    // A body announced larger than a copy may carry is not waited for (its copy is skipped).
-    `http-request set-var(txn.mirror_t0) date(0,ms)${any}`,
-    `http-request wait-for-body time ${MIRROR_WAIT_MS} at-least ${MIRROR_MAX_BODY_BYTES + 1}${any ? `${any} !{ req.hdr_val(content-length) gt ${MIRROR_MAX_BODY_BYTES} }` : ` unless { req.hdr_val(content-length) gt ${MIRROR_MAX_BODY_BYTES} }`}`,
-    ...actions,
-  ];
-  return { compiled, backends, rules };
+  return { compiled, backends, rules: [...draws, ...actions] };
 }
 
 /**

@@ -121,7 +121,7 @@ describe('mesh compiler', () => {
     assert.deepEqual(of('split'), []);
   });
 
-  it('compiles mirrors into a mirror listener and backends HAProxy accepts; routes without a mirror get no Lua call and no body wait', async () => {
+  it('compiles mirrors into a mirror listener and backends HAProxy accepts; routes without a mirror get no Lua call', async () => {
     const compiled = await assertHaproxyAccepts(bookinfoPolicy({ extraRoutes: MIRROR_ROUTES }));
     assert.ok(!compiled.notes.some((n) => /mirror/i.test(n)), compiled.notes.join('\n'));
     const pp = compiled.sidecars.find((s) => s.name === 'productpage-0')!;
@@ -149,7 +149,7 @@ describe('mesh compiler', () => {
     const shadowed = section('vs:default:reviews:shadowed:0').split('\n').map((l) => l.trim());
     const lua = shadowed.findIndex((l) => l.startsWith('http-request lua.mesh_mirror'));
     assert.equal(shadowed[lua], `http-request lua.mesh_mirror ${pp.paths.mirrorSocket} vs:default:reviews:shadowed:mirror:0 vs:default:reviews:shadowed`);
-    assert.match(shadowed[lua - 1], /^http-request wait-for-body time 50 at-least 8193 unless \{ req\.hdr_val\(content-length\) gt 8192 \}$/);
+    assert.ok(!shadowed.some((l) => l.includes('wait-for-body')), 'no wait-for-body: in HAProxy 2.6 it answers 408 when its time runs out');
     assert.ok(lua < shadowed.findIndex((l) => l.startsWith('server ')));
     for (const b of ['vs:default:reviews:sampled:0', 'vs:default:reviews:sampled:1']) {
       const lines = section(b).split('\n').map((l) => l.trim());

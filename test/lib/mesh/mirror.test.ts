@@ -160,6 +160,44 @@ describe('traffic mirroring in the local mesh (live HAProxy on loopback)', { tim
     assert.deepEqual((await mirrorLog()).filter((e) => e.path.startsWith('/never/')), []);
   });
 
+  it('copies a body that is all in within the wait; skips the copy of a late or chunked one, never the request', async () => {
+    const api = new RuntimeApi(mesh.pod('caller-0').paths.runtimeSocket);
+    /** A POST whose body is written in parts, `gapMs` apart (chunked without a content-length). */
+    const inParts = (path: string, parts: string[], gapMs: number, chunked: boolean) => new Promise<number>((resolve, reject) => {
+      const length = Buffer.byteLength(parts.join(''));
+      const headers: Record<string, string> = { host: 'reviews', 'x-test': 'mirror', ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(length) }) };
+      const req = http.request({ host: '127.0.0.1', port: mesh.pod('caller-0').ports.outbound, path, method: 'POST', headers, agent, timeout: 5000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+      void (async () => {
+        for (const p of parts) {
+          await new Promise((r) => setTimeout(r, gapMs));
+          req.write(p);
+        }
+        req.end();
+      })();
+    });
+    const received = (url: string) => mesh.app('reviews-v1-0').received.find((r) => r.url === url)?.body;
+    // The body's second half comes 10 ms after its first: the copy waits for it.
+    assert.equal(await inParts('/m/parts', ['first half,', 'second half'], 10, false), 200);
+    const copy = await waitFor('the copy of the body in parts', async () => shadowCopies('reviews-v2-0', '/m/parts')[0], { timeoutMs: 5000 });
+    assert.equal(copy.body, 'first half,second half');
+    const before = await api.mirrorStats();
+    // 300 ms between the parts: past the wait, so the copy is skipped; the request is served whole.
+    assert.equal(await inParts('/m/late', ['first,', 'second'], 300, false), 200);
+    assert.equal(received('/m/late'), 'first,second');
+    // A chunked body is never copied (nothing tells an action it is complete).
+    assert.equal(await inParts('/m/chunked', ['one,', 'two'], 0, true), 200);
+    assert.equal(received('/m/chunked'), 'one,two');
+    assert.equal((await api.mirrorStats()).skipped, before.skipped + 2);
+    await call('/m/after-skips', { 'x-test': 'mirror' });
+    await waitFor('the next copy', async () => shadowCopies('reviews-v2-0', '/m/after-skips')[0], { timeoutMs: 5000 });
+    assert.deepEqual([...shadowCopies('reviews-v2-0', '/m/late'), ...shadowCopies('reviews-v2-0', '/m/chunked')], []);
+  });
+
   it('skips the copy of a body over the bound, never the request', async () => {
     const api = new RuntimeApi(mesh.pod('caller-0').paths.runtimeSocket);
     const before = await api.mirrorStats();

@@ -18,7 +18,7 @@
 export const MIRROR_MAX_ACTIVE = 64;
 /** The largest request body a copy carries; a larger body is not copied (the request goes on). */
 export const MIRROR_MAX_BODY_BYTES = 8192;
-/** How long a mirrored route waits for a request's body before copying it (skipped when late). */
+/** How long a mirrored route waits for the rest of a request's body before copying it (skipped when late). */
 export const MIRROR_WAIT_MS = 50;
 /** Per read or write of a copy, and for reading its answer. */
 export const MIRROR_TIMEOUT_S = 10;
@@ -146,15 +146,16 @@ core.register_action("mesh_delay", { "http-req" }, function(txn, ms)
 end, 1)
 
 -- Traffic mirroring. For a route with a mirror, each destination backend ends with
---   http-request set-var(txn.mirror_t0) date(0,ms)
---   http-request wait-for-body time <wait> at-least <max body + 1>
---   http-request lua.mesh_mirror <socket> <mirror backend> <route id>
+--   http-request lua.mesh_mirror <socket> <mirror backend> <route id> [if <drawn>]
 -- The action copies the request as it goes upstream (method, path, headers, a complete body of at
 -- most MIRROR_MAX_BODY bytes) and hands the copy to a task, which writes it with the Host suffixed
 -- "-shadow" to this proxy's internal mirror listener and reads the answer away. The request itself
--- goes on at once: it never waits for, nor fails because of, its copy. Copies beyond
--- MIRROR_MAX_ACTIVE at once are dropped, copies of bodies too large or incomplete are skipped; all
--- are counted (mesh mirrors).
+-- goes on at once: it never waits for, nor fails because of, its copy. A body announced by
+-- Content-Length that is not all in yet is waited for, MIRROR_WAIT_MS at most, by sleeping (the
+-- proxy keeps reading it meanwhile; "http-request wait-for-body" is not used because in 2.6 it
+-- answers 408 when its time runs out). A chunked body is never copied: an action cannot tell
+-- whether it is complete. Copies beyond MIRROR_MAX_ACTIVE at once are dropped, copies of bodies too
+-- large, late or chunked are skipped; all are counted (mesh mirrors).
 local MIRROR_MAX_ACTIVE = ${MIRROR_MAX_ACTIVE}
 local MIRROR_MAX_BODY = ${MIRROR_MAX_BODY_BYTES}
 local MIRROR_WAIT_MS = ${MIRROR_WAIT_MS}
@@ -217,17 +218,20 @@ core.register_action("mesh_mirror", { "http-req" }, function(txn, socket, backen
     return
   end
   local f = txn.f
-  local len = f:req_body_len() or 0
-  local complete
-  if f:req_hdr("transfer-encoding") ~= nil then
-    -- Chunked: complete when the wait for the body ended before its time, and not on the size bound.
-    local t0 = tonumber(txn:get_var("txn.mirror_t0") or "")
-    complete = t0 ~= nil and now_ms() - t0 < MIRROR_WAIT_MS and len <= MIRROR_MAX_BODY
-  else
-    local cl = tonumber(f:req_hdr("content-length") or "0") or -1
-    complete = cl == len and len <= MIRROR_MAX_BODY
+  local cl = tonumber(f:req_hdr("content-length") or "0")
+  if f:req_hdr("transfer-encoding") ~= nil or cl == nil or cl > MIRROR_MAX_BODY then
+    mirror.skipped = mirror.skipped + 1
+    return
   end
-  if not complete then
+  local len = f:req_body_len() or 0
+  if len < cl then
+    local deadline = now_ms() + MIRROR_WAIT_MS
+    repeat
+      core.msleep(1)
+      len = f:req_body_len() or 0
+    until len >= cl or now_ms() >= deadline
+  end
+  if len ~= cl then
     mirror.skipped = mirror.skipped + 1
     return
   end
