@@ -235,6 +235,11 @@ core.register_action("mesh_mirror", { "http-req" }, function(txn, socket, backen
     mirror.skipped = mirror.skipped + 1
     return
   end
+  if mirror.active >= MIRROR_MAX_ACTIVE then
+    -- Others took the last places while this one waited for its body.
+    mirror.dropped = mirror.dropped + 1
+    return
+  end
   local body = ""
   if len > 0 then body = f:req_body() or "" end
   local headers = txn.http:req_get_headers()
