@@ -167,6 +167,18 @@ describe('mesh compiler', () => {
     assert.ok(plain.sidecars.every((s) => !/frontend mirror|mesh_mirror|wait-for-body/.test(s.config)));
   });
 
+  it('an ingress gateway mirrors too, through its own mirror listener', async () => {
+    const text = bookinfoPolicy().replace('    rewrite: { uri: / }\n', '    rewrite: { uri: / }\n    mirror: { host: reviews, subset: v2 }\n    mirrorPercentage: { value: 50 }\n');
+    assert.notEqual(text, bookinfoPolicy());
+    const compiled = await assertHaproxyAccepts(text);
+    const gw = compiled.gateways[0];
+    const route = gw.routes.find((r) => (r.mirrors ?? []).length)!;
+    assert.deepEqual(route.mirrors!.map((m) => [m.subset, m.percent]), [['v2', 50]]);
+    assert.match(gw.config, new RegExp(`frontend mirror\\n  bind unix@${gw.paths.mirrorSocket.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} mode 600`));
+    assert.match(gw.config, /http-request set-var\(txn\.mirror_0\) bool\(true\) if \{ rand\(1000000\) lt 500000 \}/);
+    assert.ok(compiled.sidecars.every((s) => !s.config.includes('frontend mirror')), 'the sidecars route no mirrored route');
+  });
+
   it('resolves host names as Kubernetes DNS does', () => {
     const ns = new Set(['default', 'shop']);
     assert.equal(canonicalHost('reviews', 'shop', ns), 'reviews.shop.svc.cluster.local');
