@@ -150,14 +150,16 @@ export function visibleFrom(scopes: string[], namespace: string): boolean {
  * exported everywhere (the default), else each namespace it is exported to.
  */
 export function virtualServiceConsumers(vs: Resource): string[] {
-  let out = consumersOf.get(vs);
-  if (!out) consumersOf.set(vs, (out = buildConsumers(vs)));
-  return out;
+  return buildConsumers(vs);
 }
 
-// Resources do not change during an analysis, and several analyzers ask for the same VirtualService's
-// consumers; callers only read the list.
-const consumersOf = new WeakMap<Resource, string[]>();
+/** virtualServiceConsumers(vs), worked out once per analysis (several analyzers ask; callers only read the list). */
+export function consumersOf(ctx: AnalysisContext, vs: Resource): string[] {
+  const lists = ctx.memo('hosts.consumers', () => new Map<Resource, string[]>());
+  let out = lists.get(vs);
+  if (!out) lists.set(vs, (out = buildConsumers(vs)));
+  return out;
+}
 
 function buildConsumers(vs: Resource): string[] {
   const exportTo = exportToList(vs.spec?.exportTo);

@@ -1,4 +1,7 @@
 // Helpers shared by analyzers: host names, label selectors, namespaces.
+import type { AnalysisContext } from '../analysis.js';
+import type { Resource } from '../load.js';
+
 export const CLUSTER_DOMAIN = 'cluster.local';
 
 /** `reviews` in `default` → `reviews.default.svc.cluster.local`; names with a dot (or `*`) are kept. */
@@ -206,17 +209,38 @@ class Destination implements RouteDestination {
   }
 }
 
-// Several analyzers read the destinations of every VirtualService; the spec objects are not changed
-// during an analysis, so each list is built once per spec and shared (callers only read it).
-const routeDestinationsOf = new WeakMap<object, readonly RouteDestination[]>();
-const mirrorDestinationsOf = new WeakMap<object, readonly RouteDestination[]>();
-
 /** Every `route[].destination` of a VirtualService's tcp, tls and http rules, in that order. */
 export function virtualServiceRouteDestinations(spec: unknown): readonly RouteDestination[] {
-  if (!spec || typeof spec !== 'object') return buildRouteDestinations(spec);
-  let out = routeDestinationsOf.get(spec);
-  if (!out) routeDestinationsOf.set(spec, (out = buildRouteDestinations(spec)));
+  return buildRouteDestinations(spec);
+}
+
+/** Every mirror destination of a VirtualService's http rules: `mirror` and `mirrors[].destination`. */
+export function virtualServiceMirrorDestinations(spec: unknown): readonly RouteDestination[] {
+  return buildMirrorDestinations(spec);
+}
+
+// Several analyzers read the destinations of every VirtualService; resources do not change during an
+// analysis, so each list is built once per analysis and shared (callers only read it).
+interface DestinationLists {
+  routes: readonly RouteDestination[];
+  mirrors: readonly RouteDestination[];
+}
+
+function destinationLists(ctx: AnalysisContext, vs: Resource): DestinationLists {
+  const lists = ctx.memo('util.destinations', () => new Map<Resource, DestinationLists>());
+  let out = lists.get(vs);
+  if (!out) lists.set(vs, (out = { routes: buildRouteDestinations(vs.spec), mirrors: buildMirrorDestinations(vs.spec) }));
   return out;
+}
+
+/** virtualServiceRouteDestinations(vs.spec), built once per analysis. */
+export function routeDestinationsOf(ctx: AnalysisContext, vs: Resource): readonly RouteDestination[] {
+  return destinationLists(ctx, vs).routes;
+}
+
+/** virtualServiceMirrorDestinations(vs.spec), built once per analysis. */
+export function mirrorDestinationsOf(ctx: AnalysisContext, vs: Resource): readonly RouteDestination[] {
+  return destinationLists(ctx, vs).mirrors;
 }
 
 function buildRouteDestinations(spec: unknown): RouteDestination[] {
@@ -229,14 +253,6 @@ function buildRouteDestinations(spec: unknown): RouteDestination[] {
       for (let j = 0; j < routes.length; j++) out.push(new Destination(section, i, j, asObject(routes[j]).destination));
     }
   }
-  return out;
-}
-
-/** Every mirror destination of a VirtualService's http rules: `mirror` and `mirrors[].destination`. */
-export function virtualServiceMirrorDestinations(spec: unknown): readonly RouteDestination[] {
-  if (!spec || typeof spec !== 'object') return buildMirrorDestinations(spec);
-  let out = mirrorDestinationsOf.get(spec);
-  if (!out) mirrorDestinationsOf.set(spec, (out = buildMirrorDestinations(spec)));
   return out;
 }
 

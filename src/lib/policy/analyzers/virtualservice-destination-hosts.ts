@@ -5,8 +5,8 @@
 import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { asArray, type RouteDestination, virtualServiceMirrorDestinations, virtualServiceRouteDestinations } from './util.js';
-import { hostNames, ServiceHostIndex, virtualServiceConsumers, type HostNames, type ServiceHost } from './hosts.js';
+import { asArray, mirrorDestinationsOf, routeDestinationsOf, type RouteDestination } from './util.js';
+import { consumersOf, hostNames, ServiceHostIndex, type HostNames, type ServiceHost } from './hosts.js';
 
 function vsName(vs: Resource): string {
   return vs.namespace ? `${vs.namespace}/${vs.name}` : vs.name;
@@ -41,9 +41,9 @@ function checkPorts(ctx: AnalysisContext, vs: Resource, d: RouteDestination, tar
 }
 
 function checkHosts(ctx: AnalysisContext, vs: Resource, index: ServiceHostIndex): void {
-  const consumers = virtualServiceConsumers(vs);
-  checkDestinations(ctx, vs, index, consumers, virtualServiceRouteDestinations(vs.spec));
-  checkDestinations(ctx, vs, index, consumers, virtualServiceMirrorDestinations(vs.spec));
+  const consumers = consumersOf(ctx, vs);
+  checkDestinations(ctx, vs, index, consumers, routeDestinationsOf(ctx, vs));
+  checkDestinations(ctx, vs, index, consumers, mirrorDestinationsOf(ctx, vs));
 }
 
 function checkDestinations(ctx: AnalysisContext, vs: Resource, index: ServiceHostIndex, consumers: string[], destinations: readonly RouteDestination[]): void {
@@ -67,7 +67,7 @@ function subsetRoutedHosts(ctx: AnalysisContext, names: HostNames): Map<string, 
   const out = new Map<string, Resource[]>();
   for (const vs of ctx.of(K.VirtualService)) {
     let own: string[] | undefined;
-    for (const d of virtualServiceRouteDestinations(vs.spec)) {
+    for (const d of routeDestinationsOf(ctx, vs)) {
       if (d.section !== 'http' || !d.subset) continue;
       own ??= ownHosts(vs, names);
       const fqdn = names.fqdn(vs.namespace, d.host);
@@ -89,7 +89,7 @@ function ownHosts(vs: Resource, names: HostNames): string[] {
 
 function checkIngressSubsets(ctx: AnalysisContext, vs: Resource, split: Map<string, Resource[]>, names: HostNames): void {
   if (asArray(vs.spec?.gateways).length === 0) return;
-  for (const d of virtualServiceRouteDestinations(vs.spec)) {
+  for (const d of routeDestinationsOf(ctx, vs)) {
     if (d.section !== 'http' || d.subset) continue;
     for (const other of split.get(names.fqdn(vs.namespace, d.host)) ?? []) {
       ctx.report(

@@ -3,8 +3,8 @@
 import type { AnalysisContext, Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { type RouteDestination, virtualServiceMirrorDestinations, virtualServiceRouteDestinations } from './util.js';
-import { applicableDestinationRules, applicableRuleDefines, destinationRuleHosts, hostNames, virtualServiceConsumers, type DestinationRuleHost, type HostNames } from './hosts.js';
+import { mirrorDestinationsOf, routeDestinationsOf, type RouteDestination } from './util.js';
+import { applicableDestinationRules, applicableRuleDefines, destinationRuleHosts, consumersOf, hostNames, type DestinationRuleHost, type HostNames } from './hosts.js';
 
 function vsName(vs: Resource): string {
   return vs.namespace ? `${vs.namespace}/${vs.name}` : vs.name;
@@ -19,8 +19,8 @@ export const destinationRules: Analyzer = {
     const names = hostNames(ctx);
     const rules = destinationRuleHosts(ctx);
     for (const vs of ctx.of(K.VirtualService)) {
-      checkSubsets(ctx, vs, rules, names, virtualServiceRouteDestinations(vs.spec));
-      checkSubsets(ctx, vs, rules, names, virtualServiceMirrorDestinations(vs.spec));
+      checkSubsets(ctx, vs, rules, names, routeDestinationsOf(ctx, vs));
+      checkSubsets(ctx, vs, rules, names, mirrorDestinationsOf(ctx, vs));
     }
   },
 };
@@ -29,7 +29,7 @@ function checkSubsets(ctx: AnalysisContext, vs: Resource, rules: DestinationRule
   for (const d of destinations) {
     if (!d.subset) continue;
     const fqdn = names.fqdn(vs.namespace, d.host);
-    const consumers = virtualServiceConsumers(vs);
+    const consumers = consumersOf(ctx, vs);
     if (applicableRuleDefines(rules, fqdn, consumers, d.subset)) continue;
     const applicable = applicableDestinationRules(rules, fqdn, consumers);
     const what = d.section.startsWith('http.mirror') ? 'Mirror' : 'Route';
