@@ -232,11 +232,24 @@ export function resourcesOf(documents: PolicyDocument[], options: LoadOptions = 
   const docFinding = (doc: PolicyDocument, pointer: string, code: RawFinding['code'], message: string): RawFinding => ({
     code, message, file: doc.file.path, line: 0, column: 0, path: pointer, resource: null, doc,
   });
+  // apiVersion and kind → their parts, worked out once per pair (thousands of resources share a few pairs).
+  const kinds = new Map<string, Map<string, { group: string; version: string; info: KindInfo | undefined; kindId: string }>>();
+  const kindOf = (apiVersion: string, kind: string) => {
+    let byKind = kinds.get(apiVersion);
+    if (!byKind) kinds.set(apiVersion, (byKind = new Map()));
+    let known = byKind.get(kind);
+    if (!known) {
+      const { group, version } = splitApiVersion(apiVersion);
+      byKind.set(kind, (known = { group, version, info: kindInfo(group, kind), kindId: `${group || 'core'}/${kind}` }));
+    }
+    return known;
+  };
   const take = (doc: PolicyDocument, value: unknown, pointer: string) => {
-    const where = `document ${doc.index + 1} of ${doc.file.path}${pointer ? ` (${pointer})` : ''}`;
+    // Spelled out only for findings.
+    const where = () => `document ${doc.index + 1} of ${doc.file.path}${pointer ? ` (${pointer})` : ''}`;
     if (value === null || value === undefined) return;
     if (typeof value !== 'object' || Array.isArray(value)) {
-      findings.push(docFinding(doc, pointer, 'MSH1010', `${capitalize(where)} is ${describeValue(value)}, not a resource; each document must be a mapping with apiVersion, kind and metadata.`));
+      findings.push(docFinding(doc, pointer, 'MSH1010', `${capitalize(where())} is ${describeValue(value)}, not a resource; each document must be a mapping with apiVersion, kind and metadata.`));
       return;
     }
     const obj = value as Record<string, unknown>;
@@ -244,19 +257,18 @@ export function resourcesOf(documents: PolicyDocument[], options: LoadOptions = 
       obj.items.forEach((item, i) => take(doc, item, `${pointer}/items/${i}`));
       return;
     }
-    const missing = ['apiVersion', 'kind'].filter((f) => typeof obj[f] !== 'string' || obj[f] === '');
-    if (missing.length) {
-      findings.push(docFinding(doc, pointer, 'MSH1011', `${capitalize(where)} has no ${missing.join(' or ')}; every resource needs apiVersion and kind.`));
+    if (typeof obj.apiVersion !== 'string' || obj.apiVersion === '' || typeof obj.kind !== 'string' || obj.kind === '') {
+      const missing = ['apiVersion', 'kind'].filter((f) => typeof obj[f] !== 'string' || obj[f] === '');
+      findings.push(docFinding(doc, pointer, 'MSH1011', `${capitalize(where())} has no ${missing.join(' or ')}; every resource needs apiVersion and kind.`));
       return;
     }
-    const apiVersion = obj.apiVersion as string;
-    const kind = obj.kind as string;
-    const { group, version } = splitApiVersion(apiVersion);
-    const info = kindInfo(group, kind);
+    const apiVersion = obj.apiVersion;
+    const kind = obj.kind;
+    const { group, version, info, kindId } = kindOf(apiVersion, kind);
     const metadata = (obj.metadata && typeof obj.metadata === 'object' && !Array.isArray(obj.metadata) ? obj.metadata : {}) as Record<string, unknown>;
     const name = typeof metadata.name === 'string' ? metadata.name : '';
     if (!name) {
-      findings.push(docFinding(doc, obj.metadata ? `${pointer}/metadata` : pointer, 'MSH1011', `The ${kind} in ${where} has no metadata.name; name it.`));
+      findings.push(docFinding(doc, obj.metadata ? `${pointer}/metadata` : pointer, 'MSH1011', `The ${kind} in ${where()} has no metadata.name; name it.`));
       return;
     }
     let unknownVersion = false;
@@ -283,7 +295,7 @@ export function resourcesOf(documents: PolicyDocument[], options: LoadOptions = 
       group,
       version,
       kind,
-      kindId: `${group || 'core'}/${kind}`,
+      kindId,
       info,
       name,
       namespace,
