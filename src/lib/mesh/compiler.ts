@@ -642,9 +642,11 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string): Haprox
     ...requestVariables(),
     // The peer's identity comes from its verified certificate, read once per connection.
     'http-request set-var(sess.peer) lua.mesh_peer_spiffe_id if { ssl_c_used } !{ var(sess.peer) -m found }',
+    // The peer certificate's hash, once per connection (every request on it has the same peer).
+    'http-request set-var(sess.peer_hash) ssl_c_der,sha2(256),hex,lower if { var(sess.peer) -m found } !{ var(sess.peer_hash) -m found }',
     'http-request set-var(txn.source) var(sess.peer) if { var(sess.peer) -m found }',
     'http-request del-header x-forwarded-client-cert',
-    'http-request set-header x-forwarded-client-cert ' + formatString(`By=${identity};Hash=%[ssl_c_der,sha2(256),hex,lower];URI=%[var(sess.peer)]`) + ' if { var(sess.peer) -m found }',
+    'http-request set-header x-forwarded-client-cert ' + formatString(`By=${identity};Hash=%[var(sess.peer_hash)];URI=%[var(sess.peer)]`) + ' if { var(sess.peer) -m found }',
     'http-request set-var(txn.dest_host) var(txn.host)',
     'default_backend inbound_app',
   ];

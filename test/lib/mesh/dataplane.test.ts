@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import tls from 'node:tls';
+import { createHash, X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { startTestMesh, type EchoAnswer, type TestMesh } from '../../support/mesh.js';
 import { bookinfoPolicy } from '../../support/bookinfo-policy.js';
@@ -112,6 +113,13 @@ describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 
     assert.match(xfcc, /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-reviews;/);
     assert.ok(xfcc.endsWith(`;URI=${PRODUCTPAGE_ID}`), xfcc);
     assert.doesNotMatch(xfcc, /forged/);
+    // Hash is the SHA-256 of the caller's certificate, on every request of a reused connection too.
+    const caller = new X509Certificate(await fs.readFile(mesh.pod('productpage-0').paths.certificate));
+    const hash = createHash('sha256').update(caller.raw).digest('hex');
+    for (let i = 0; i < 3; i++) {
+      const again = JSON.parse((await fromProductpage('/whoami')).body) as EchoAnswer;
+      assert.equal(/;Hash=([0-9a-f]+);/.exec(String(again.headers['x-forwarded-client-cert']))?.[1], hash);
+    }
   });
 
   it('refuses plaintext at a STRICT inbound listener', async () => {
