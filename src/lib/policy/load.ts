@@ -170,6 +170,8 @@ export function parseDocuments(file: SourceFile): { documents: PolicyDocument[];
   } catch {
     values = undefined;
   }
+  // Alias bombs need anchors: a file without any `&` has no document to measure.
+  const anchors = text.includes('&');
   parts.forEach((part, index) => {
     let value: unknown;
     if (values) {
@@ -183,7 +185,7 @@ export function parseDocuments(file: SourceFile): { documents: PolicyDocument[];
       }
     }
     if (value === undefined || value === null) return;
-    if (part.text.includes('&') && expandedSize(value, new Map(), 0) > MAX_EXPANDED_NODES) {
+    if (anchors && part.text.includes('&') && expandedSize(value, new Map(), 0) > MAX_EXPANDED_NODES) {
       findings.push(fileFinding(file, 'MSH1009', `Document ${index + 1} of ${file.path} expands its aliases to over ${MAX_EXPANDED_NODES.toLocaleString('en-US')} nodes (an alias bomb); it was not read.`, part.offset));
       return;
     }

@@ -33,8 +33,11 @@ export function isSystemNamespace(namespace: string): boolean {
   return ['kube-system', 'kube-public', 'istio-system', 'local-path-storage', 'kube-node-lease'].includes(namespace);
 }
 
+/** What asArray gives for anything but a list: one shared empty list (frozen, as callers only read it). */
+const NO_ARRAY: unknown[] = Object.freeze([]) as unknown as unknown[];
+
 export function asArray<T = unknown>(v: unknown): T[] {
-  return Array.isArray(v) ? (v as T[]) : [];
+  return Array.isArray(v) ? (v as T[]) : (NO_ARRAY as T[]);
 }
 
 /** What asObject gives for anything but a mapping: one shared empty object (frozen, as callers only read it). */
@@ -243,10 +246,12 @@ export function mirrorDestinationsOf(ctx: AnalysisContext, vs: Resource): readon
   return destinationLists(ctx, vs).mirrors;
 }
 
+const ROUTE_SECTIONS = ['tcp', 'tls', 'http'] as const;
+
 function buildRouteDestinations(spec: unknown): RouteDestination[] {
   const out: RouteDestination[] = [];
   const s = asObject(spec);
-  for (const section of ['tcp', 'tls', 'http'] as const) {
+  for (const section of ROUTE_SECTIONS) {
     const rules = asArray(s[section]);
     for (let i = 0; i < rules.length; i++) {
       const routes = asArray(asObject(rules[i]).route);

@@ -262,5 +262,7 @@ function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): voi
 
 /** Istio's analysis-aware route validation: unreachable rules (IST0130) and ineffective matches (IST0131). */
 export function checkVirtualServiceMatches(ctx: AnalysisContext, vs: Resource): void {
-  for (const section of ['http', 'tcp', 'tls'] as const) checkSection(ctx, vs, section);
+  checkSection(ctx, vs, 'http');
+  checkSection(ctx, vs, 'tcp');
+  checkSection(ctx, vs, 'tls');
 }

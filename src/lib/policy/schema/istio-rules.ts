@@ -24,11 +24,17 @@ export type SemanticRule = (r: Resource, sink: RuleSink) => void;
 type Json = Record<string, any>;
 
 const obj = (v: unknown): Json | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+// Shared empty results for absent fields (frozen: the rules only read them).
+const NO_ITEMS: unknown[] = Object.freeze([]) as unknown as unknown[];
+const NO_ENTRIES: [string, unknown][] = Object.freeze([]) as unknown as [string, unknown][];
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : NO_ITEMS);
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 const has = (o: Json | undefined, key: string): boolean => !!o && o[key] !== undefined && o[key] !== null;
-const entries = (v: unknown): [string, unknown][] => Object.entries(obj(v) ?? {});
+const entries = (v: unknown): [string, unknown][] => {
+  const o = obj(v);
+  return o ? Object.entries(o) : NO_ENTRIES;
+};
 
 /**
  * A JSON pointer still to be spelled out: rules pass pointers down to every field they look at, but only
@@ -518,6 +524,8 @@ function checkHttpRoute(c: Check, p: Ptr, http: Json, delegateVs: boolean): void
   }
 }
 
+const HEADER_GROUPS = ['headers', 'withoutHeaders'] as const;
+
 const checkVirtualService: SemanticRule = (r, sink) => {
   const c = new Check(r, sink);
   const spec = obj(r.spec) ?? {};
@@ -538,8 +546,10 @@ const checkVirtualService: SemanticRule = (r, sink) => {
   if (!appliesToGateway) {
     list(spec.http).forEach((raw, i) => {
       list(obj(raw)?.match).forEach((m, j) => {
-        for (const group of ['headers', 'withoutHeaders'] as const) {
-          for (const name of Object.keys(obj(obj(m)?.[group]) ?? {})) {
+        for (const group of HEADER_GROUPS) {
+          const names = obj(obj(m)?.[group]);
+          if (!names) continue;
+          for (const name of Object.keys(names)) {
             if (JWT_CLAIM.test(name)) c.error(at(at('/spec/http', i, 'match', j), group, name), 'routes on a JWT claim, which only works on gateways; bind the VirtualService to a gateway or match on a header');
           }
         }
@@ -650,6 +660,8 @@ function checkClientTls(c: Check, p: Ptr, tls: unknown): void {
   }
 }
 
+const EJECTION_PERCENTS = ['maxEjectionPercent', 'minHealthPercent'] as const;
+
 function checkOutlierDetection(c: Check, p: Ptr, outlier: unknown): void {
   const o = obj(outlier);
   if (!o) return;
@@ -658,11 +670,13 @@ function checkOutlierDetection(c: Check, p: Ptr, outlier: unknown): void {
   if (o.splitExternalLocalOriginErrors !== true && localOrigin > 0) {
     c.error(at(p, 'consecutiveLocalOriginFailures'), 'is set while splitExternalLocalOriginErrors is false, so it is never used; set splitExternalLocalOriginErrors: true');
   }
-  for (const f of ['maxEjectionPercent', 'minHealthPercent'] as const) {
+  for (const f of EJECTION_PERCENTS) {
     const v = num(o[f]);
     if (v < 0 || v > 100) c.error(at(p, f), `is ${v}; use a percentage from 0 to 100`);
   }
 }
+
+const HTTP_POOL_LIMITS = ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'maxRetries', 'maxConcurrentStreams'] as const;
 
 function checkConnectionPool(c: Check, p: Ptr, pool: unknown): void {
   const cp = obj(pool);
@@ -673,7 +687,7 @@ function checkConnectionPool(c: Check, p: Ptr, pool: unknown): void {
   }
   const http = obj(cp.http);
   if (http) {
-    for (const f of ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'maxRetries', 'maxConcurrentStreams'] as const) {
+    for (const f of HTTP_POOL_LIMITS) {
       if (num(http[f]) < 0) c.error(at(p, 'http', f), `is ${num(http[f])}; it cannot be negative`);
     }
     if (http.h2UpgradePolicy === 'UPGRADE' && http.useClientProtocol === true) c.error(at(p, 'http', 'useClientProtocol'), 'is true while h2UpgradePolicy is UPGRADE; use one of the two');
@@ -794,11 +808,12 @@ function checkLoadBalancer(c: Check, p: Ptr, settings: unknown, hasOutlier: bool
   checkLocalityLb(c, at(p, 'localityLbSetting'), lb.localityLbSetting, hasOutlier);
 }
 
+const TRAFFIC_POLICY_FIELDS = ['outlierDetection', 'connectionPool', 'loadBalancer', 'tls', 'portLevelSettings', 'tunnel', 'proxyProtocol'];
+
 function checkTrafficPolicy(c: Check, p: Ptr, policy: unknown): void {
   const tp = obj(policy);
   if (!tp) return;
-  const fields = ['outlierDetection', 'connectionPool', 'loadBalancer', 'tls', 'portLevelSettings', 'tunnel', 'proxyProtocol'];
-  if (!fields.some((f) => has(tp, f))) {
+  if (!TRAFFIC_POLICY_FIELDS.some((f) => has(tp, f))) {
     c.error(p, 'is empty; set at least one policy or remove it');
     return;
   }
