@@ -176,6 +176,17 @@ function covers(earlier: PrefixMatch, later: PrefixMatch): boolean {
   );
 }
 
+/** True when some rule comes after one without match conditions (which takes every request). */
+function ruleAfterCatchAll(rules: unknown[]): boolean {
+  let catchAll = false;
+  for (const raw of rules) {
+    if (raw === null || raw === undefined) continue;
+    if (catchAll) return true;
+    if (asArray(asObject(raw).match).length === 0) catchAll = true;
+  }
+  return false;
+}
+
 function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): void {
   const rules = asArray(vs.spec?.[section]);
   if (rules.length === 0) return;
@@ -187,6 +198,7 @@ function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): voi
   let totalMatches = 0;
   for (const raw of rules) totalMatches += asArray(asObject(raw).match).length;
   const compare = totalMatches > 1;
+  if (!compare && !ruleAfterCatchAll(rules)) return; // Nothing to compare and no rule behind a catch-all: no finding.
   const seen = compare ? new Map<string, number>() : undefined;
   rules.forEach((raw, ruleIndex) => {
     if (raw === null || raw === undefined) return;

@@ -287,15 +287,16 @@ function checkWeight(c: Check, pointer: Ptr, weight: unknown): void {
 }
 
 function checkRouteDestinations(c: Check, pointer: Ptr, routes: unknown, http: boolean): void {
-  list(routes).forEach((raw, i) => {
+  const items = list(routes);
+  for (let i = 0; i < items.length; i++) {
+    const rd = obj(items[i]);
+    if (!rd) continue;
     const p = at(pointer, i);
-    const rd = obj(raw);
-    if (!rd) return;
     if (!has(rd, 'destination')) c.error(p, 'has no destination; add destination.host');
     if (http && rd.headers) checkHeaderOperations(c, at(p, 'headers'), rd.headers);
     if (rd.destination) checkDestination(c, at(p, 'destination'), rd.destination);
     if (num(rd.weight) < 0) checkWeight(c, at(p, 'weight'), rd.weight);
-  });
+  }
 }
 
 function checkMatchCommon(c: Check, pointer: Ptr, m: Json): void {
@@ -355,9 +356,10 @@ function checkHttpRoute(c: Check, p: Ptr, http: Json, delegateVs: boolean): void
 
   // Matches.
   const independent = !delegateVs && !root;
-  list(http.match).forEach((raw, j) => {
-    const m = obj(raw);
-    if (!m) return;
+  const matches = list(http.match);
+  for (let j = 0; j < matches.length; j++) {
+    const m = obj(matches[j]);
+    if (!m) continue;
     const mp = at(p, 'match', j);
     if (independent) {
       for (const [name, sm] of entries(m.headers)) {
@@ -382,7 +384,7 @@ function checkHttpRoute(c: Check, p: Ptr, http: Json, delegateVs: boolean): void
     }
     checkMatchCommon(c, mp, m);
     if (str(m.sourceNamespace) && !isDns1123Label(str(m.sourceNamespace))) c.error(at(mp, 'sourceNamespace'), `is ${JSON.stringify(m.sourceNamespace)}, not a namespace name; fix it`);
-  });
+  }
 
   if (http.headers) checkHeaderOperations(c, at(p, 'headers'), http.headers);
 
@@ -544,17 +546,21 @@ const checkVirtualService: SemanticRule = (r, sink) => {
   }
   const appliesToMesh = !appliesToGateway;
   if (!appliesToGateway) {
-    list(spec.http).forEach((raw, i) => {
-      list(obj(raw)?.match).forEach((m, j) => {
+    const rules = list(spec.http);
+    for (let i = 0; i < rules.length; i++) {
+      const matches = list(obj(rules[i])?.match);
+      for (let j = 0; j < matches.length; j++) {
+        const m = obj(matches[j]);
+        if (!m) continue;
         for (const group of HEADER_GROUPS) {
-          const names = obj(obj(m)?.[group]);
+          const names = obj(m[group]);
           if (!names) continue;
           for (const name of Object.keys(names)) {
             if (JWT_CLAIM.test(name)) c.error(at(at('/spec/http', i, 'match', j), group, name), 'routes on a JWT claim, which only works on gateways; bind the VirtualService to a gateway or match on a header');
           }
         }
-      });
-    });
+      }
+    }
   }
   const sni = list(spec.tls).some((t) => list(obj(t)?.match).some((m) => list(obj(m)?.sniHosts).length > 0));
   let allValid = true;
@@ -578,10 +584,11 @@ const checkVirtualService: SemanticRule = (r, sink) => {
     }
   }
   if (!list(spec.http).length && !list(spec.tcp).length && !list(spec.tls).length) c.error('/spec', 'has no http, tcp or tls routes; add at least one route');
-  list(spec.http).forEach((raw, i) => {
-    const http = obj(raw);
+  const httpRules = list(spec.http);
+  for (let i = 0; i < httpRules.length; i++) {
+    const http = obj(httpRules[i]);
     if (http) checkHttpRoute(c, at('/spec/http', i), http, delegateVs);
-  });
+  }
   list(spec.tls).forEach((raw, i) => {
     const tls = obj(raw);
     if (!tls) return;
