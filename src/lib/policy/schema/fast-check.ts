@@ -52,6 +52,8 @@ interface Node {
   not: Node | null;
   /** Has allOf, anyOf, oneOf or not. */
   logic: boolean;
+  /** True for `{type: string}` and nothing else that constrains: the most common field, checked inline. */
+  plainString: boolean;
 }
 
 function compile(schema: unknown): Node {
@@ -60,6 +62,7 @@ function compile(schema: unknown): Node {
     opaque: false, types: 0, en: null, props: null, required: null, closed: false, additional: null, names: null, items: null,
     min: -Infinity, max: Infinity, xmin: -Infinity, xmax: Infinity, minLength: 0, maxLength: Infinity, re: null, minItems: 0,
     maxItems: Infinity, unique: false, mapKeys: null, minProps: 0, maxProps: Infinity, oneOf: null, anyOf: null, allOf: null, not: null, logic: false,
+    plainString: false,
   };
   if (typeof schema === 'boolean') {
     node.opaque = !schema;
@@ -109,6 +112,7 @@ function compile(schema: unknown): Node {
   if (Array.isArray(s.allOf)) node.allOf = s.allOf.map(compile);
   if (s.not !== undefined) node.not = compile(s.not);
   node.logic = node.allOf !== null || node.anyOf !== null || node.oneOf !== null || node.not !== null;
+  node.plainString = !node.opaque && node.types === STR && node.en === null && node.minLength === 0 && node.maxLength === Infinity && node.re === null && !node.logic;
   return node;
 }
 
@@ -182,9 +186,9 @@ function checkObject(n: Node, o: Record<string, unknown>): boolean {
     const sub = props !== null ? props.get(k) : undefined;
     if (sub !== undefined) {
       const value = o[k];
-      if (value !== undefined && !check(sub, value)) return false;
+      if (value !== undefined && (sub.plainString ? typeof value !== 'string' : !check(sub, value))) return false;
     } else if (n.closed) return false;
-    else if (n.additional !== null && !check(n.additional, o[k])) return false;
+    else if (n.additional !== null && (n.additional.plainString ? typeof o[k] !== 'string' : !check(n.additional, o[k]))) return false;
     if (n.names !== null && !check(n.names, k)) return false;
   }
   return count >= n.minProps && count <= n.maxProps;
@@ -192,8 +196,13 @@ function checkObject(n: Node, o: Record<string, unknown>): boolean {
 
 function checkArray(n: Node, a: unknown[]): boolean {
   if (a.length < n.minItems || a.length > n.maxItems) return false;
-  if (n.items !== null) {
-    for (let i = 0; i < a.length; i++) if (!check(n.items, a[i])) return false;
+  const items = n.items;
+  if (items !== null) {
+    if (items.plainString) {
+      for (let i = 0; i < a.length; i++) if (typeof a[i] !== 'string') return false;
+    } else {
+      for (let i = 0; i < a.length; i++) if (!check(items, a[i])) return false;
+    }
   }
   if (n.unique && a.length > 1) {
     const seen = new Set<unknown>();
