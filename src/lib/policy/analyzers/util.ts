@@ -181,19 +181,21 @@ export interface RouteDestination {
 
 /** A RouteDestination whose pointer is spelled out only when a finding needs it. */
 class Destination implements RouteDestination {
-  readonly destination: Record<string, unknown>;
-  readonly host: string;
-  readonly subset: string;
-  readonly port: number | undefined;
+  // Declared only (assigned in the constructor): a plain constructor is cheaper than class field definitions.
+  declare readonly section: RouteDestination['section'];
+  declare readonly ruleIndex: number;
+  declare readonly index: number;
+  declare readonly destination: Record<string, unknown>;
+  declare readonly host: string;
+  declare readonly subset: string;
+  declare readonly port: number | undefined;
 
-  constructor(
-    readonly section: RouteDestination['section'],
-    readonly ruleIndex: number,
-    readonly index: number,
-    value: unknown,
-  ) {
+  constructor(section: RouteDestination['section'], ruleIndex: number, index: number, value: unknown) {
     const destination = asObject(value);
     const port = asObject(destination.port).number;
+    this.section = section;
+    this.ruleIndex = ruleIndex;
+    this.index = index;
     this.destination = destination;
     this.host = typeof destination.host === 'string' ? destination.host : '';
     this.subset = typeof destination.subset === 'string' ? destination.subset : '';

@@ -41,13 +41,20 @@ const entries = (v: unknown): [string, unknown][] => {
  * the few fields with a finding need their pointer as text.
  */
 class PointerAt {
-  constructor(
-    readonly base: Ptr,
-    readonly a: string | number,
-    readonly b: string | number | undefined,
-    readonly c: string | number | undefined,
-    readonly d: string | number | undefined,
-  ) {}
+  // Declared only (assigned in the constructor): a plain constructor is cheaper than class field definitions.
+  declare readonly base: Ptr;
+  declare readonly a: string | number;
+  declare readonly b: string | number | undefined;
+  declare readonly c: string | number | undefined;
+  declare readonly d: string | number | undefined;
+
+  constructor(base: Ptr, a: string | number, b: string | number | undefined, c: string | number | undefined, d: string | number | undefined) {
+    this.base = base;
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
+  }
 }
 
 type Ptr = string | PointerAt;
@@ -62,12 +69,15 @@ function pointerText(p: Ptr): string {
 }
 
 class Check {
-  readonly who: string;
-  constructor(
-    readonly r: Resource,
-    private readonly sink: RuleSink,
-  ) {
-    this.who = `${r.kind} ${r.name}`;
+  declare readonly r: Resource;
+  declare private readonly sink: RuleSink;
+  constructor(r: Resource, sink: RuleSink) {
+    this.r = r;
+    this.sink = sink;
+  }
+  /** `{Kind} {name}`, as messages name the resource. */
+  get who(): string {
+    return `${this.r.kind} ${this.r.name}`;
   }
   /** `{field} in {Kind name} {text}`. */
   error(at: Ptr, text: string): void {
