@@ -47,7 +47,8 @@ function checkHosts(ctx: AnalysisContext, vs: Resource, index: ServiceHostIndex)
 }
 
 function checkDestinations(ctx: AnalysisContext, vs: Resource, index: ServiceHostIndex, consumers: string[], destinations: readonly RouteDestination[]): void {
-  for (const d of destinations) {
+  for (let i = 0; i < destinations.length; i++) {
+    const d = destinations[i]!;
     const target = index.resolve(vs.namespace, d.host, consumers);
     if (!target) {
       const named = consumers.filter(Boolean);
@@ -65,9 +66,13 @@ function checkDestinations(ctx: AnalysisContext, vs: Resource, index: ServiceHos
 /** Hosts (as FQDNs) that mesh VirtualServices split by subset, with the VirtualService doing it. */
 function subsetRoutedHosts(ctx: AnalysisContext, names: HostNames): Map<string, Resource[]> {
   const out = new Map<string, Resource[]>();
-  for (const vs of ctx.of(K.VirtualService)) {
+  const services = ctx.of(K.VirtualService);
+  for (let v = 0; v < services.length; v++) {
+    const vs = services[v]!;
     let own: string[] | undefined;
-    for (const d of routeDestinationsOf(ctx, vs)) {
+    const destinations = routeDestinationsOf(ctx, vs);
+    for (let i = 0; i < destinations.length; i++) {
+      const d = destinations[i]!;
       if (d.section !== 'http' || !d.subset) continue;
       own ??= ownHosts(vs, names);
       const fqdn = names.fqdn(vs.namespace, d.host);
@@ -111,7 +116,9 @@ export const destinationHosts: Analyzer = {
     const names = hostNames(ctx);
     const index = ServiceHostIndex.of(ctx);
     const split = subsetRoutedHosts(ctx, names);
-    for (const vs of ctx.of(K.VirtualService)) {
+    const services = ctx.of(K.VirtualService);
+    for (let v = 0; v < services.length; v++) {
+      const vs = services[v]!;
       checkHosts(ctx, vs, index);
       checkIngressSubsets(ctx, vs, split, names);
     }
