@@ -13,6 +13,9 @@ const NS_PER_UNIT: Record<string, bigint> = {
   h: 3_600_000_000_000n,
 };
 
+const PLAIN = /^(\d{1,9})(ms|s|m|h)$/;
+const MS_PER_UNIT: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
 /** Go's time.Duration is an int64 of nanoseconds; longer spans do not parse. */
 const MAX_NANOS = 2n ** 63n - 1n;
 
@@ -64,6 +67,15 @@ export function parseDurationNanos(text: string): bigint | undefined {
  * Sub-millisecond parts are kept as a fraction (`1500us` → 1.5).
  */
 export function parseDuration(text: string): number | undefined {
+  // The common form, whole units of ms, s, m or h, without the exact (BigInt) arithmetic; spans far below
+  // Go's int64 limit only, so the result is the one the exact path gives.
+  if (typeof text === 'string') {
+    const plain = PLAIN.exec(text);
+    if (plain) {
+      const ms = Number(plain[1]) * MS_PER_UNIT[plain[2]!]!;
+      if (ms <= 1e12) return ms;
+    }
+  }
   const nanos = parseDurationNanos(text);
   if (nanos === undefined) return undefined;
   const wholeMs = nanos / 1_000_000n;

@@ -43,16 +43,22 @@ function analyzerFor(info: KindInfo): Analyzer {
     run(ctx: AnalysisContext) {
       // The schema of each API version, looked up once per run.
       const byVersion = new Map<string, SchemaEntry | undefined>();
-      for (const r of ctx.of(info.id)) {
+      // One sink for the run, reporting against the resource being checked.
+      let current: Resource | undefined;
+      const sink = {
+        error: (pointer: string, message: string) => ctx.report('IST0106', current!, pointer, message),
+        warning: (pointer: string, message: string) => ctx.report('IST0133', current!, pointer, message),
+      };
+      const resources = ctx.of(info.id);
+      for (let i = 0; i < resources.length; i++) {
+        const r = resources[i]!;
         if (!r.doc) continue;
         let entry = byVersion.get(r.version);
         if (entry === undefined && !byVersion.has(r.version)) byVersion.set(r.version, (entry = schemaFor(info.schema!, r.version)));
         const shapeOk = checkSchema(ctx, r, info, entry);
         if (shapeOk && semantic) {
-          semantic(r, {
-            error: (pointer, message) => ctx.report('IST0106', r, pointer, message),
-            warning: (pointer, message) => ctx.report('IST0133', r, pointer, message),
-          });
+          current = r;
+          semantic(r, sink);
         }
         if (isVirtualService) checkVirtualServiceMatches(ctx, r);
       }
