@@ -236,8 +236,18 @@ function checkDestination(c: Check, pointer: Ptr, destination: unknown): void {
     const problem = wildcardDomainProblem(host);
     if (problem) c.error(at(pointer, 'host'), `is ${JSON.stringify(host)}, not a valid host (${problem}); name a service host`);
   }
-  if (str(d.subset)) checkSubsetName(c, at(pointer, 'subset'), str(d.subset));
-  if (has(d, 'port')) checkPort(c, at(pointer, 'port', 'number'), obj(d.port)?.number);
+  // Pointers only for fields with a finding: most destinations have none.
+  const subset = str(d.subset);
+  if (subset && !isDns1123Label(subset)) checkSubsetName(c, at(pointer, 'subset'), subset);
+  if (has(d, 'port')) {
+    const port = obj(d.port)?.number;
+    if (!isPortNumber(port)) checkPort(c, at(pointer, 'port', 'number'), port);
+  }
+}
+
+function isPortNumber(port: unknown): boolean {
+  const n = num(port);
+  return Number.isInteger(n) && n >= 1 && n <= 65535;
 }
 
 function checkStringMatch(c: Check, pointer: Ptr, match: unknown): void {
@@ -301,11 +311,10 @@ function checkRouteDestinations(c: Check, pointer: Ptr, routes: unknown, http: b
   for (let i = 0; i < items.length; i++) {
     const rd = obj(items[i]);
     if (!rd) continue;
-    const p = at(pointer, i);
-    if (!has(rd, 'destination')) c.error(p, 'has no destination; add destination.host');
-    if (http && rd.headers) checkHeaderOperations(c, at(p, 'headers'), rd.headers);
-    if (rd.destination) checkDestination(c, at(p, 'destination'), rd.destination);
-    if (num(rd.weight) < 0) checkWeight(c, at(p, 'weight'), rd.weight);
+    if (!has(rd, 'destination')) c.error(at(pointer, i), 'has no destination; add destination.host');
+    if (http && rd.headers) checkHeaderOperations(c, at(pointer, i, 'headers'), rd.headers);
+    if (rd.destination) checkDestination(c, at(pointer, i, 'destination'), rd.destination);
+    if (num(rd.weight) < 0) checkWeight(c, at(pointer, i, 'weight'), rd.weight);
   }
 }
 
@@ -372,7 +381,9 @@ function checkHttpRoute(c: Check, p: Ptr, http: Json, delegateVs: boolean): void
     if (!m) continue;
     const mp = at(p, 'match', j);
     if (independent) {
-      for (const [name, sm] of entries(m.headers)) {
+      const headers = entries(m.headers);
+      for (let k = 0; k < headers.length; k++) {
+        const [name, sm] = headers[k]!;
         checkHeaderName(c, at(mp, 'headers', name), name, true);
         checkStringMatch(c, at(mp, 'headers', name), sm);
       }
@@ -516,8 +527,8 @@ function checkHttpRoute(c: Check, p: Ptr, http: Json, delegateVs: boolean): void
   // The authority may be rewritten in one place only.
   let authority = str(rewrite?.authority);
   const request = obj(obj(http.headers)?.request);
-  for (const op of ['set', 'add'] as const) {
-    for (const [name, value] of entries(request?.[op])) {
+  if (request) for (const op of HEADER_OPS) {
+    for (const [name, value] of entries(request[op])) {
       if (!/^(:authority|host)$/i.test(name)) continue;
       if (authority) c.error(at(p, 'headers', 'request', op, name), `sets the authority again (already ${JSON.stringify(authority)}); set it in one place only`);
       authority = str(value);
@@ -537,6 +548,8 @@ function checkHttpRoute(c: Check, p: Ptr, http: Json, delegateVs: boolean): void
 }
 
 const HEADER_GROUPS = ['headers', 'withoutHeaders'] as const;
+
+const HEADER_OPS = ['set', 'add'] as const;
 
 const checkVirtualService: SemanticRule = (r, sink) => {
   const c = new Check(r, sink);
