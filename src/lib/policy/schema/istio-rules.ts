@@ -851,10 +851,11 @@ function checkTrafficPolicy(c: Check, p: Ptr, policy: unknown): void {
     c.error(p, 'sets both tunnel and proxyProtocol; use one');
     return;
   }
-  checkOutlierDetection(c, at(p, 'outlierDetection'), tp.outlierDetection);
-  checkConnectionPool(c, at(p, 'connectionPool'), tp.connectionPool);
-  checkLoadBalancer(c, at(p, 'loadBalancer'), tp.loadBalancer, has(tp, 'outlierDetection'));
-  checkClientTls(c, at(p, 'tls'), tp.tls);
+  // Each check returns at once when its field is not a mapping; skipping it then spares building its pointer.
+  if (obj(tp.outlierDetection)) checkOutlierDetection(c, at(p, 'outlierDetection'), tp.outlierDetection);
+  if (obj(tp.connectionPool)) checkConnectionPool(c, at(p, 'connectionPool'), tp.connectionPool);
+  if (obj(tp.loadBalancer)) checkLoadBalancer(c, at(p, 'loadBalancer'), tp.loadBalancer, has(tp, 'outlierDetection'));
+  if (obj(tp.tls)) checkClientTls(c, at(p, 'tls'), tp.tls);
   list(tp.portLevelSettings).forEach((raw, i) => {
     const pl = obj(raw);
     const pp = at(p, 'portLevelSettings', i);
@@ -884,14 +885,15 @@ const checkDestinationRule: SemanticRule = (r, sink) => {
   const problem = wildcardDomainProblem(str(spec.host));
   if (problem) c.error('/spec/host', `is ${JSON.stringify(str(spec.host))}, not a valid host (${problem}); name the service host`);
   checkTrafficPolicy(c, '/spec/trafficPolicy', spec.trafficPolicy);
-  list(spec.subsets).forEach((raw, i) => {
-    const s = obj(raw);
-    if (!s) return;
-    const sp = at('/spec/subsets', i);
-    checkSubsetName(c, at(sp, 'name'), str(s.name));
-    checkLabels(c, at(sp, 'labels'), s.labels);
-    checkTrafficPolicy(c, at(sp, 'trafficPolicy'), s.trafficPolicy);
-  });
+  const subsets = list(spec.subsets);
+  for (let i = 0; i < subsets.length; i++) {
+    const s = obj(subsets[i]);
+    if (!s) continue;
+    const name = str(s.name);
+    if (!name || !isDns1123Label(name)) checkSubsetName(c, at('/spec/subsets', i, 'name'), name);
+    if (obj(s.labels)) checkLabels(c, at('/spec/subsets', i, 'labels'), s.labels);
+    if (obj(s.trafficPolicy)) checkTrafficPolicy(c, at('/spec/subsets', i, 'trafficPolicy'), s.trafficPolicy);
+  }
   checkExportTo(c, '/spec/exportTo', spec.exportTo, false, has(spec, 'workloadSelector'));
   checkWorkloadSelector(c, '/spec/workloadSelector', spec.workloadSelector);
 };
