@@ -43,18 +43,15 @@ function checkRoute(ctx: AnalysisContext, vs: Resource, field: string, label: st
       return; // Not a weight at all: the schema check reports it.
     }
   }
-  const pointer = () => `/spec/${field}/${i}/route/${firstGiven === -1 ? 0 : firstGiven}/weight`;
-  const where = () => `${label ? `${label} ` : ''}${routeLabel(route, i)} of VirtualService ${vs.name}`;
-
   if (destinations.length === 1) {
     // Istio sends everything to a lone destination whatever its weight says.
     if (firstGiven === 0 && sum !== 100) {
-      ctx.report('MSH2001', vs, pointer(), `${cap(where())} gives its only destination weight ${sum}, but a lone destination receives 100% of traffic; set the weight to 100 or remove it.`);
+      ctx.report('MSH2001', vs, weightPointer(field, i, firstGiven), `${cap(where(vs, label, route, i))} gives its only destination weight ${sum}, but a lone destination receives 100% of traffic; set the weight to 100 or remove it.`);
     }
     return;
   }
   if (sum === 0) {
-    ctx.report('MSH2002', vs, pointer(), `${cap(where())} gives all ${destinations.length} destinations weight 0, which Istio rejects; give at least one destination a positive weight.`);
+    ctx.report('MSH2002', vs, weightPointer(field, i, firstGiven), `${cap(where(vs, label, route, i))} gives all ${destinations.length} destinations weight 0, which Istio rejects; give at least one destination a positive weight.`);
     return;
   }
   if (sum !== 100) {
@@ -65,8 +62,16 @@ function checkRoute(ctx: AnalysisContext, vs: Resource, field: string, label: st
     const missing = weights.filter((w) => !w.given).length;
     const terms = weights.map((w) => `${w.value}%`).join(' + ');
     const note = missing ? ` (${missing === 1 ? 'a destination without a weight counts' : `${missing} destinations without a weight count`} as 0%)` : '';
-    ctx.report('MSH2001', vs, pointer(), `${cap(where())} sends ${terms} = ${sum}% of traffic${note}; make the weights sum to 100.`);
+    ctx.report('MSH2001', vs, weightPointer(field, i, firstGiven), `${cap(where(vs, label, route, i))} sends ${terms} = ${sum}% of traffic${note}; make the weights sum to 100.`);
   }
+}
+
+function weightPointer(field: string, i: number, firstGiven: number): string {
+  return `/spec/${field}/${i}/route/${firstGiven === -1 ? 0 : firstGiven}/weight`;
+}
+
+function where(vs: Resource, label: string, route: unknown, i: number): string {
+  return `${label ? `${label} ` : ''}${routeLabel(route, i)} of VirtualService ${vs.name}`;
 }
 
 function cap(s: string): string {

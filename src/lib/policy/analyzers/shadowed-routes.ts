@@ -36,6 +36,7 @@ export const shadowedRoutes: Analyzer = {
     for (const vs of ctx.of(K.VirtualService)) {
       const spec = asObject(vs.spec);
       const routes = asArray(spec.http);
+      if (!routeAfterCatchAll(routes)) continue; // Only a route behind a catch-all can be shadowed.
       const orderKept = appliesToMesh(spec);
       let catchAll = -1;
       let matchless = false;
@@ -71,6 +72,12 @@ export const shadowedRoutes: Analyzer = {
     }
   },
 };
+
+/** True when some route comes after the first one that takes every request. */
+function routeAfterCatchAll(routes: unknown[]): boolean {
+  for (let i = 0; i < routes.length - 1; i++) if (isCatchAllRoute(routes[i])) return true;
+  return false;
+}
 
 function describeCatchAll(route: unknown): string {
   const matches = asArray(asObject(route).match);

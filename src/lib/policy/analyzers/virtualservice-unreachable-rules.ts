@@ -190,15 +190,15 @@ function ruleAfterCatchAll(rules: unknown[]): boolean {
 function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): void {
   const rules = asArray(vs.spec?.[section]);
   if (rules.length === 0) return;
+  // With one match in the whole section no match can repeat or cover another; skip building keys.
+  let totalMatches = 0;
+  for (let i = 0; i < rules.length; i++) totalMatches += asArray(asObject(rules[i]).match).length;
+  const compare = totalMatches > 1;
+  if (!compare && !ruleAfterCatchAll(rules)) return; // Nothing to compare and no rule behind a catch-all: no finding.
   // Names and pointers are spelled out only for findings.
   const vsId = () => (vs.namespace ? `${vs.namespace}/${vs.name}` : vs.name);
   let catchAll = -1;
   const prefixes: PrefixMatch[] = [];
-  // With one match in the whole section no match can repeat or cover another; skip building keys.
-  let totalMatches = 0;
-  for (const raw of rules) totalMatches += asArray(asObject(raw).match).length;
-  const compare = totalMatches > 1;
-  if (!compare && !ruleAfterCatchAll(rules)) return; // Nothing to compare and no rule behind a catch-all: no finding.
   const seen = compare ? new Map<string, number>() : undefined;
   rules.forEach((raw, ruleIndex) => {
     if (raw === null || raw === undefined) return;
