@@ -11,22 +11,32 @@ export const duplicateSubsets: Analyzer = {
   codes: ['MSH2004'],
   run(ctx) {
     for (const dr of ctx.of(K.DestinationRule)) {
-      const first = new Map<string, number>();
-      asArray(asObject(dr.spec).subsets).forEach((subset, i) => {
-        const name = asObject(subset).name;
-        if (typeof name !== 'string' || name === '') return;
-        const earlier = first.get(name);
-        if (earlier === undefined) {
-          first.set(name, i);
-          return;
-        }
+      const subsets = asArray(asObject(dr.spec).subsets);
+      if (subsets.length < 2) continue;
+      // Names by index ('' for a subset without one); a name's first index is its first match.
+      const names: string[] = [];
+      for (let i = 0; i < subsets.length; i++) {
+        const name = asObject(subsets[i]).name;
+        names.push(typeof name === 'string' ? name : '');
+      }
+      // A short list is searched; a long one indexed.
+      let first: Map<string, number> | undefined;
+      if (names.length > 16) {
+        first = new Map();
+        for (let i = names.length - 1; i >= 0; i--) if (names[i] !== '') first.set(names[i]!, i);
+      }
+      for (let i = 1; i < names.length; i++) {
+        const name = names[i]!;
+        if (name === '') continue;
+        const earlier = first ? first.get(name)! : names.indexOf(name);
+        if (earlier === i) continue;
         ctx.report(
           'MSH2004',
           dr,
           `/spec/subsets/${i}/name`,
           `Subset ${name} is defined twice in DestinationRule ${dr.name} (subsets ${earlier} and ${i}); rename or remove subset ${i}.`,
         );
-      });
+      }
     }
   },
 };

@@ -51,6 +51,7 @@ export const conflictingMeshGatewayHosts: Analyzer = {
     // For each VirtualService: the first conflicting host it declares, and every other VirtualService in conflict.
     const conflicts = new Map<Resource, { claim: Claim; hosts: Set<string>; others: Set<Resource> }>();
     const note = (group: Claim[]) => {
+      if (group.length < 2) return; // One claim conflicts with nothing.
       const members = new Set(group.map((c) => c.vs));
       if (members.size < 2) return;
       for (const c of group) {
