@@ -127,15 +127,18 @@ export function exportsToAll(exportTo: string[]): boolean {
  * The visibility scopes of a resource: `['*']` for every namespace, else the namespaces it is exported
  * to (`.` is its own namespace).
  */
+/** The scopes of anything exported everywhere: one shared list (frozen, as callers only read it). */
+const ALL_SCOPES: string[] = Object.freeze([EXPORT_ALL]) as unknown as string[];
+
 export function exportScopes(exportTo: string[], ownNamespace: string): string[] {
-  if (exportsToAll(exportTo)) return [EXPORT_ALL];
+  if (exportsToAll(exportTo)) return ALL_SCOPES;
   return [...new Set(exportTo.map((e) => (e === EXPORT_LOCAL ? ownNamespace : e)))];
 }
 
 /** The scopes of a Kubernetes Service from its `networking.istio.io/exportTo` annotation (comma-separated). */
 export function serviceExportScopes(service: Resource): string[] {
   const anno = service.annotations[SERVICE_EXPORT_ANNOTATION];
-  if (anno === undefined || anno.trim() === '') return [EXPORT_ALL];
+  if (anno === undefined || anno.trim() === '') return ALL_SCOPES;
   const list = anno.split(',').map((s) => s.trim()).filter(Boolean);
   return exportScopes(list, service.namespace);
 }
@@ -162,6 +165,8 @@ export function consumersOf(ctx: AnalysisContext, vs: Resource): string[] {
 }
 
 function buildConsumers(vs: Resource): string[] {
+  const raw = vs.spec?.exportTo;
+  if (raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0)) return [vs.namespace]; // Exported everywhere: its own namespace.
   const exportTo = exportToList(vs.spec?.exportTo);
   const out = new Set<string>();
   if (exportsToAll(exportTo)) out.add(vs.namespace);
