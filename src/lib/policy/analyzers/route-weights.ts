@@ -19,7 +19,8 @@ export const routeWeights: Analyzer = {
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
       const spec = asObject(vs.spec);
-      for (const { field, label } of ROUTE_KINDS) {
+      for (let k = 0; k < ROUTE_KINDS.length; k++) {
+        const { field, label } = ROUTE_KINDS[k]!;
         const routes = asArray(spec[field]);
         for (let i = 0; i < routes.length; i++) checkRoute(ctx, vs, field, label, routes[i], i);
       }

@@ -13,7 +13,6 @@ export const unmatchedAbort: Analyzer = {
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
       const spec = asObject(vs.spec);
-      const hosts = asArray(spec.hosts).filter((h): h is string => typeof h === 'string');
       asArray(spec.http).forEach((route, i) => {
         const abort = asObject(asObject(asObject(route).fault).abort);
         const percent = asObject(abort.percentage).value;
@@ -21,6 +20,7 @@ export const unmatchedAbort: Analyzer = {
         if (!isCatchAllRoute(route)) return;
         const status = typeof abort.httpStatus === 'number' ? `HTTP ${abort.httpStatus}` : typeof abort.grpcStatus === 'string' ? `gRPC ${abort.grpcStatus}` : 'an error';
         const matched = asArray(asObject(route).match).length > 0 ? 'has a match that takes every request' : 'has no match';
+        const hosts = asArray(spec.hosts).filter((h): h is string => typeof h === 'string');
         const target = `${hosts.length ? hosts.join(', ') : `VirtualService ${vs.name}`}${i > 0 ? ' that no earlier route takes' : ''}`;
         ctx.report(
           'MSH2009',

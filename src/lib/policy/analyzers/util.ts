@@ -140,7 +140,8 @@ const NON_NARROWING_MATCH_FIELDS = new Set(['name', 'statPrefix', 'ignoreUriCase
 export function isCatchAllMatch(match: unknown): boolean {
   const m = asObject(match);
   if (match === null || match === undefined) return true;
-  for (const [key, value] of Object.entries(m)) {
+  for (const key of Object.keys(m)) {
+    const value = m[key];
     if (NON_NARROWING_MATCH_FIELDS.has(key) || value === null || value === undefined) continue;
     if (key !== 'uri') return false;
     const uri = asObject(value);

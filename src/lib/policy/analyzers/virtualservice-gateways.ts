@@ -57,6 +57,7 @@ function hostsInKubernetesGateway(gateway: Resource, vsHosts: string[]): boolean
 }
 
 function analyze(ctx: AnalysisContext, vs: Resource): void {
+  if (asArray(vs.spec?.gateways).length === 0) return; // Bound to no gateway: nothing to check.
   const vsHosts = asArray(vs.spec?.hosts).filter((h): h is string => typeof h === 'string');
   const vsId = fullName(vs.namespace, vs.name);
   asArray(vs.spec?.gateways).forEach((ref, i) => {

@@ -9,6 +9,8 @@ import { MESH_GATEWAY, shortOrFullName } from './hosts.js';
 
 const JWT_CLAIM_HEADER = '@request.auth.claims';
 
+const HEADER_FIELDS = ['headers', 'withoutHeaders'] as const;
+
 /** The first header match on a JWT claim, with its pointer. */
 function claimRouteOf(vs: Resource): { key: string; pointer: string } | undefined {
   const http = asArray(vs.spec?.http);
@@ -16,7 +18,7 @@ function claimRouteOf(vs: Resource): { key: string; pointer: string } | undefine
     const matches = asArray(asObject(http[i]).match);
     for (let j = 0; j < matches.length; j++) {
       const m = asObject(matches[j]);
-      for (const field of ['headers', 'withoutHeaders'] as const) {
+      for (const field of HEADER_FIELDS) {
         for (const key of Object.keys(asObject(m[field]))) {
           if (key.startsWith(JWT_CLAIM_HEADER)) return { key, pointer: joinPointer(`/spec/http/${i}/match/${j}/${field}`, key) };
         }
