@@ -185,12 +185,6 @@ function suggestion(text: string): string {
   return generic;
 }
 
-function check(ctx: Parameters<Analyzer['run']>[0], resource: Resource, rules: DurationRule[]): void {
-  walk(treeOf(rules), resource.spec, [], (rule, value, keys) => {
-    const why = problem(value, rule);
-    if (why) ctx.report('MSH2006', resource, pointerOf(keys), `${resource.kind} ${resource.name} sets ${fieldOf(keys)} to ${why}.`);
-  });
-}
 
 export const durations: Analyzer = {
   name: 'meshctl.Durations',
@@ -198,8 +192,20 @@ export const durations: Analyzer = {
   inputs: RULES.map((r) => r.kind),
   codes: ['MSH2006'],
   run(ctx) {
+    // One key stack and one visitor for the whole run (walk leaves the stack empty after each resource).
+    const keys: (string | number)[] = [];
+    let resource: Resource | undefined;
+    const visit = (rule: DurationRule, value: unknown, at: (string | number)[]) => {
+      const why = problem(value, rule);
+      if (why) ctx.report('MSH2006', resource!, pointerOf(at), `${resource!.kind} ${resource!.name} sets ${fieldOf(at)} to ${why}.`);
+    };
     for (const { kind, rules } of RULES) {
-      for (const resource of ctx.of(kind)) check(ctx, resource, rules);
+      const tree = treeOf(rules);
+      const resources = ctx.of(kind);
+      for (let i = 0; i < resources.length; i++) {
+        resource = resources[i]!;
+        walk(tree, resource.spec, keys, visit);
+      }
     }
   },
 };
