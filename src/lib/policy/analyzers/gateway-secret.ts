@@ -1,12 +1,21 @@
 // gateway.SecretAnalyzer: every credentialName of a Gateway names a Secret in the namespace of the gateway's
 // workload, and that Secret holds a certificate that is valid now and a private key that can be read.
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { joinPointer } from '../locate.js';
 import { asArray, asObject } from './util.js';
 import { labelMap, qualifiedName, reportUnmatchedGatewaySelector, selectWorkloads } from './workloads.js';
+
+// node:crypto is loaded only when a Secret is actually inspected: most policy sets hold none.
+const require = createRequire(import.meta.url);
+let cryptoModule: typeof import('node:crypto') | undefined;
+function crypto(): typeof import('node:crypto') {
+  cryptoModule ??= require('node:crypto') as typeof import('node:crypto');
+  return cryptoModule;
+}
 
 /** Key pairs Istio reads a server certificate from, in its order of preference. */
 const KEY_PAIRS: [cert: string, key: string][] = [
@@ -87,7 +96,7 @@ function certificateProblem(pem: string, key: string, now: number): string | und
       const which = index === 0 ? `a certificate in ${key}` : `certificate ${index + 1} of the chain in ${key}`;
       let cert: X509Certificate;
       try {
-        cert = new X509Certificate(der);
+        cert = new (crypto().X509Certificate)(der);
       } catch {
         return `has ${which} that cannot be parsed`;
       }
@@ -116,7 +125,7 @@ export function credentialProblem(secret: Resource, now = Date.now()): string | 
   const certProblem = certificateProblem(entries.get(pair[0])!.toString('utf8'), pair[0], now);
   if (certProblem) return certProblem;
   try {
-    createPrivateKey(entries.get(pair[1])!.toString('utf8'));
+    crypto().createPrivateKey(entries.get(pair[1])!.toString('utf8'));
   } catch {
     return `has a ${pair[1]} that is not a readable, unencrypted PEM private key`;
   }

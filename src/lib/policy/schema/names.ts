@@ -1,5 +1,13 @@
 // Name, host, label, address and regex checks with the semantics Istio's validation uses.
-import { isIP } from 'node:net';
+import { createRequire } from 'node:module';
+
+// node:net is loaded only when an address is actually checked.
+const require = createRequire(import.meta.url);
+let isIPFn: ((input: string) => number) | undefined;
+function isIP(input: string): number {
+  isIPFn ??= (require('node:net') as typeof import('node:net')).isIP;
+  return isIPFn(input);
+}
 
 const DNS1123_LABEL = /^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
 const WILDCARD_LABEL = /^(?:\*|(?:\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)$/;
