@@ -213,7 +213,9 @@ function stringMap(v: unknown): Record<string, string> {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
   const out: Record<string, string> = {};
   const from = v as Record<string, unknown>;
-  for (const key of Object.keys(from)) {
+  // for...in with an own-property test lists what Object.keys lists, in the same order, without the array.
+  for (const key in from) {
+    if (!Object.hasOwn(from, key)) continue;
     const val = from[key];
     out[key] = val === null || val === undefined ? '' : String(val);
   }
