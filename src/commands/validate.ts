@@ -2,6 +2,7 @@ import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { EXIT } from '../lib/errors.js';
+import { exitWhenDone } from '../lib/cli/exit.js';
 
 export default class Validate extends MeshctlCommand {
   static override summary = 'Check mesh policy files (Istio and Gateway API YAML or JSON) before they ship.';
@@ -78,5 +79,7 @@ Exit codes: 0 no finding at or above --fail-on; 1 at least one; 2 usage error or
       },
     });
     this.finish(failThresholdReached(result.findings, flags['fail-on']) ? EXIT.negative : EXIT.ok);
+    // Nothing keeps running after the report: exit without tearing down the heap of a large policy set.
+    exitWhenDone();
   }
 }

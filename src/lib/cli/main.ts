@@ -1,6 +1,7 @@
 // Runs oclif and owns the last word on errors: one sentence and the documented exit code, never a stack
 // trace unless DEBUG=meshctl*.
 import { EXIT, MeshctlError } from '../errors.js';
+import { exitIfRequested } from './exit.js';
 
 function debugEnabled(): boolean {
   return /(^|,)meshctl/.test(process.env.DEBUG ?? '');
@@ -13,6 +14,7 @@ export async function run(argv: string[], entry: string): Promise<void> {
   try {
     await oclifRun(argv, entry);
     await flush();
+    await exitIfRequested();
   } catch (err) {
     const code = exitCodeOf(err, Errors);
     if (code === 0) return;
