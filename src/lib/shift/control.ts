@@ -37,14 +37,16 @@ export async function controlShift(
   }
   const by = `meshctl route ${verb} (pid ${process.pid})`;
   if (ownerAlive(record.owner)) {
-    const request = { id: randomUUID(), action: options.action, by, at: new Date().toISOString() };
+    const request = { id: randomUUID(), action: options.action, by, at: new Date().toISOString(), cursor: record.cursor };
     await store.writeRequest(request);
     const deadline = Date.now() + (options.timeoutMs ?? 20_000);
     for (;;) {
       await sleep(50);
       const now = await store.read();
       if (!now) break;
-      const answered = now.history.some((h) => h.by === by && h.at >= request.at);
+      // A promotion is answered by the shift taking it, or by the shift moving past the step seen here on its own.
+      const answered = now.history.some((h) => h.by === by && h.at >= request.at)
+        || (options.action === 'promote' && now.cursor > request.cursor && (await store.readRequest())?.id !== request.id);
       if (answered && (!now.pending || isTerminal(now))) {
         // The running shift acted; for a promotion, its record now shows the new step.
         return { action: options.action, actedBy: 'running-shift', record: now, result: null };

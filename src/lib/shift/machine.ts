@@ -445,6 +445,8 @@ export class ShiftRunner {
       if (this.record.cursor < last) await this.toStep(last, request.by);
       return this.promoted(request.by);
     }
+    // The shift went past the step the asker saw (its own analysis moved on meanwhile): done already.
+    if (request.cursor !== undefined && this.record.cursor > request.cursor) return null;
     if (this.record.cursor >= last) return this.promoted(request.by);
     await this.toStep(this.record.cursor + 1, request.by);
     return null;

@@ -18,6 +18,11 @@ export interface ControlRequest {
   /** Who asked: `meshctl route abort (pid 1234)`. */
   by: string;
   at: string;
+  /**
+   * The step the asker saw (promote): a shift that moved past it on its own meanwhile has done what
+   * was asked, and does not move a second step.
+   */
+  cursor?: number;
 }
 
 export function shiftsDir(layout: HomeLayout): string {

@@ -168,6 +168,23 @@ test('route abort and promote reach the running shift through the request file',
   assert.deepEqual(p.target.writes, [{ v1: 90, v2: 10 }, { v1: 0, v2: 100 }]);
 });
 
+test('a promotion asked at a step the shift has meanwhile left on its own moves no second step', async () => {
+  const { runner, store, target } = await setUp({ steps: [10, 50, 100], intervalMs: 60_000 }, healthy);
+  const running = runner.run();
+  // The shift is at its first step (cursor 0); the person saw the plan before it (cursor -1).
+  const deadline = Date.now() + 10_000;
+  while (target.writes.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await store.writeRequest({ id: 'late', action: 'promote', by: 'meshctl route promote (pid 4)', at: new Date().toISOString(), cursor: -1 });
+  while ((await store.readRequest()) !== null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  // One asked at the step the shift is on moves it on.
+  await store.writeRequest({ id: 'now', action: 'promote', by: 'meshctl route promote (pid 5)', at: new Date().toISOString(), cursor: 0 });
+  while (target.writes.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await store.writeRequest({ id: 'stop', action: 'abort', by: 'meshctl route abort (pid 6)', at: new Date().toISOString() });
+  const r = await running;
+  assert.equal(r.phase, 'aborted');
+  assert.deepEqual(target.writes, [{ v1: 90, v2: 10 }, { v1: 50, v2: 50 }, { v1: 100, v2: 0 }], 'the late promotion moved nothing; the current one moved one step');
+});
+
 test('--manual: a question nobody answers is withdrawn when route abort asks, and the abort happens', async () => {
   let asked = 0;
   const unanswered = (_r: ShiftRecord, _next: number, signal: AbortSignal) => new Promise<'hold'>((resolve) => {
