@@ -10,9 +10,15 @@ function debugEnabled(): boolean {
 export async function run(argv: string[], entry: string): Promise<void> {
   // oclif's parts by their own entry points: its index also loads semver to check Node's version, which
   // costs every command about 10 ms.
-  const [{ run: oclifRun }, { flush }, Errors] = await Promise.all([import('@oclif/core/run'), import('@oclif/core/flush'), import('@oclif/core/errors')]);
+  const { runsDirectly, runDirect } = await import('./direct.js');
+  const direct = runsDirectly(argv);
+  const [runner, { flush }, Errors] = await Promise.all([
+    direct ? Promise.resolve(runDirect) : import('@oclif/core/run').then((m) => m.run),
+    import('@oclif/core/flush'),
+    import('@oclif/core/errors'),
+  ]);
   try {
-    await oclifRun(argv, entry);
+    await runner(argv, entry);
     await flush();
     await exitIfRequested();
   } catch (err) {
