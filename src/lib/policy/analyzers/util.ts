@@ -233,10 +233,14 @@ interface DestinationLists {
 }
 
 function destinationLists(ctx: AnalysisContext, vs: Resource): DestinationLists {
-  const lists = ctx.memo('util.destinations', () => new Map<Resource, DestinationLists>());
+  const lists = ctx.memo('util.destinations', newDestinationMap);
   let out = lists.get(vs);
-  if (!out) lists.set(vs, (out = { routes: buildRouteDestinations(vs.spec), mirrors: buildMirrorDestinations(vs.spec) }));
+  if (!out) lists.set(vs, (out = buildDestinationLists(vs.spec)));
   return out;
+}
+
+function newDestinationMap(): Map<Resource, DestinationLists> {
+  return new Map();
 }
 
 /** virtualServiceRouteDestinations(vs.spec), built once per analysis. */
@@ -267,14 +271,33 @@ function buildRouteDestinations(spec: unknown): RouteDestination[] {
 function buildMirrorDestinations(spec: unknown): RouteDestination[] {
   const out: RouteDestination[] = [];
   const rules = asArray(asObject(spec).http);
-  for (let i = 0; i < rules.length; i++) {
-    const r = asObject(rules[i]);
-    if (r.mirror && typeof r.mirror === 'object') out.push(new Destination('http.mirror', i, -1, r.mirror));
-    const mirrors = asArray(r.mirrors);
-    for (let j = 0; j < mirrors.length; j++) {
-      const d = asObject(mirrors[j]).destination;
-      if (d && typeof d === 'object') out.push(new Destination('http.mirrors', i, j, d));
+  for (let i = 0; i < rules.length; i++) addMirrors(out, i, asObject(rules[i]));
+  return out;
+}
+
+function addMirrors(out: RouteDestination[], i: number, r: Record<string, unknown>): void {
+  if (r.mirror && typeof r.mirror === 'object') out.push(new Destination('http.mirror', i, -1, r.mirror));
+  if (r.mirrors === undefined) return;
+  const mirrors = asArray(r.mirrors);
+  for (let j = 0; j < mirrors.length; j++) {
+    const d = asObject(mirrors[j]).destination;
+    if (d && typeof d === 'object') out.push(new Destination('http.mirrors', i, j, d));
+  }
+}
+
+/** Both lists in one walk of the rules: the http rules are read once for their routes and mirrors. */
+function buildDestinationLists(spec: unknown): DestinationLists {
+  const routes: RouteDestination[] = [];
+  const mirrors: RouteDestination[] = [];
+  const s = asObject(spec);
+  for (const section of ROUTE_SECTIONS) {
+    const rules = asArray(s[section]);
+    for (let i = 0; i < rules.length; i++) {
+      const rule = asObject(rules[i]);
+      const list = asArray(rule.route);
+      for (let j = 0; j < list.length; j++) routes.push(new Destination(section, i, j, asObject(list[j]).destination));
+      if (section === 'http') addMirrors(mirrors, i, rule);
     }
   }
-  return out;
+  return { routes, mirrors };
 }

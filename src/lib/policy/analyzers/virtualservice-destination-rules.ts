@@ -26,10 +26,12 @@ export const destinationRules: Analyzer = {
 };
 
 function checkSubsets(ctx: AnalysisContext, vs: Resource, rules: DestinationRuleHost[], names: HostNames, destinations: readonly RouteDestination[]): void {
-  for (const d of destinations) {
+  let consumers: string[] | undefined;
+  for (let i = 0; i < destinations.length; i++) {
+    const d = destinations[i]!;
     if (!d.subset) continue;
     const fqdn = names.fqdn(vs.namespace, d.host);
-    const consumers = consumersOf(ctx, vs);
+    consumers ??= consumersOf(ctx, vs);
     if (applicableRuleDefines(rules, fqdn, consumers, d.subset)) continue;
     const applicable = applicableDestinationRules(rules, fqdn, consumers);
     const what = d.section.startsWith('http.mirror') ? 'Mirror' : 'Route';
