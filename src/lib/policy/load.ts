@@ -211,8 +211,11 @@ function expandedSize(value: unknown, memo: Map<object, number>, depth: number):
 
 function stringMap(v: unknown): Record<string, string> {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
-  const out: Record<string, string> = {};
   const from = v as Record<string, unknown>;
+  // The common case, a map of strings only, is the parsed map itself: no copy kept per resource.
+  // A copy is made for anything else, and for a `__proto__` key, which assignment to a copy drops.
+  if (onlyStrings(from)) return from as Record<string, string>;
+  const out: Record<string, string> = {};
   // for...in with an own-property test lists what Object.keys lists, in the same order, without the array.
   for (const key in from) {
     if (!Object.hasOwn(from, key)) continue;
@@ -220,6 +223,14 @@ function stringMap(v: unknown): Record<string, string> {
     out[key] = val === null || val === undefined ? '' : String(val);
   }
   return out;
+}
+
+function onlyStrings(from: Record<string, unknown>): boolean {
+  if (Object.getPrototypeOf(from) !== Object.prototype) return false;
+  for (const key in from) {
+    if (!Object.hasOwn(from, key) || key === '__proto__' || typeof from[key] !== 'string') return false;
+  }
+  return true;
 }
 
 function describeValue(v: unknown): string {
