@@ -193,7 +193,7 @@ export class ServiceHostIndex {
   readonly domain: string;
   /** byScopedHost as scope → FQDN → host, for lookups without building a key; null when a scope or host holds a `/` (then the joined keys are used). */
   private readonly byScope: Map<string, Map<string, ServiceHost>> | null;
-  private readonly names: HostNames;
+  readonly names: HostNames;
 
   constructor(resources: { serviceEntries: Resource[]; services: Resource[] }, domain = DEFAULT_CLUSTER_DOMAIN, names?: HostNames) {
     this.domain = domain;
@@ -241,7 +241,11 @@ export class ServiceHostIndex {
    * `consumers` (namespaces whose proxies use the route): exact names first, then wildcard ServiceEntry hosts.
    */
   resolve(sourceNamespace: string, host: string, consumers: string[] = [sourceNamespace]): ServiceHost | undefined {
-    const fqdn = this.names.fqdn(sourceNamespace, host);
+    return this.resolveFqdn(this.names.fqdn(sourceNamespace, host), consumers);
+  }
+
+  /** `resolve` for a host already written as an FQDN (by this index's cluster domain). */
+  resolveFqdn(fqdn: string, consumers: string[]): ServiceHost | undefined {
     const exact = this.lookup(EXPORT_ALL, fqdn);
     if (exact) return exact;
     for (const ns of consumers) {

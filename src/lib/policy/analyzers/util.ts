@@ -178,6 +178,8 @@ export interface RouteDestination {
   port: number | undefined;
   /** Pointer (from the resource root) of the destination object. */
   pointer: string;
+  /** The host as an FQDN from `namespace` (the VirtualService's), worked out once per destination. */
+  fqdnIn(names: { fqdn(namespace: string, host: string): string }, namespace: string): string;
 }
 
 /** A RouteDestination whose pointer is spelled out only when a finding needs it. */
@@ -190,6 +192,7 @@ class Destination implements RouteDestination {
   declare readonly host: string;
   declare readonly subset: string;
   declare readonly port: number | undefined;
+  declare private full: string | undefined;
 
   constructor(section: RouteDestination['section'], ruleIndex: number, index: number, value: unknown) {
     const destination = asObject(value);
@@ -201,6 +204,13 @@ class Destination implements RouteDestination {
     this.host = typeof destination.host === 'string' ? destination.host : '';
     this.subset = typeof destination.subset === 'string' ? destination.subset : '';
     this.port = port === undefined || port === null ? undefined : Number(port);
+    this.full = undefined;
+  }
+
+  fqdnIn(names: { fqdn(namespace: string, host: string): string }, namespace: string): string {
+    let full = this.full;
+    if (full === undefined) this.full = full = names.fqdn(namespace, this.host);
+    return full;
   }
 
   get pointer(): string {

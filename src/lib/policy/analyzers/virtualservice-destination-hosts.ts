@@ -49,7 +49,7 @@ function checkHosts(ctx: AnalysisContext, vs: Resource, index: ServiceHostIndex)
 function checkDestinations(ctx: AnalysisContext, vs: Resource, index: ServiceHostIndex, consumers: string[], destinations: readonly RouteDestination[]): void {
   for (let i = 0; i < destinations.length; i++) {
     const d = destinations[i]!;
-    const target = index.resolve(vs.namespace, d.host, consumers);
+    const target = index.resolveFqdn(d.fqdnIn(index.names, vs.namespace), consumers);
     if (!target) {
       const named = consumers.filter(Boolean);
       const where = named.length ? ` visible from namespace${named.length > 1 ? 's' : ''} ${named.join(', ')}` : '';
@@ -75,7 +75,7 @@ function subsetRoutedHosts(ctx: AnalysisContext, names: HostNames): Map<string, 
       const d = destinations[i]!;
       if (d.section !== 'http' || !d.subset) continue;
       own ??= ownHosts(vs, names);
-      const fqdn = names.fqdn(vs.namespace, d.host);
+      const fqdn = d.fqdnIn(names, vs.namespace);
       if (!own.includes(fqdn)) continue;
       let list = out.get(fqdn);
       if (!list) out.set(fqdn, (list = []));
@@ -96,7 +96,7 @@ function checkIngressSubsets(ctx: AnalysisContext, vs: Resource, split: Map<stri
   if (asArray(vs.spec?.gateways).length === 0) return;
   for (const d of routeDestinationsOf(ctx, vs)) {
     if (d.section !== 'http' || d.subset) continue;
-    for (const other of split.get(names.fqdn(vs.namespace, d.host)) ?? []) {
+    for (const other of split.get(d.fqdnIn(names, vs.namespace)) ?? []) {
       ctx.report(
         'IST0140',
         vs,

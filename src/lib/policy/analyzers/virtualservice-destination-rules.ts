@@ -30,7 +30,7 @@ function checkSubsets(ctx: AnalysisContext, vs: Resource, rules: DestinationRule
   for (let i = 0; i < destinations.length; i++) {
     const d = destinations[i]!;
     if (!d.subset) continue;
-    const fqdn = names.fqdn(vs.namespace, d.host);
+    const fqdn = d.fqdnIn(names, vs.namespace);
     consumers ??= consumersOf(ctx, vs);
     if (applicableRuleDefines(rules, fqdn, consumers, d.subset)) continue;
     const applicable = applicableDestinationRules(rules, fqdn, consumers);
