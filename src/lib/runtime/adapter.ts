@@ -76,3 +76,20 @@ export async function localPodAdapter(pod: string): Promise<ProxyAdapter> {
   }
   return localPods.adapter(pod);
 }
+
+/**
+ * Reads shared by the sections of one inspection: each source (an admin endpoint, a runtime API
+ * command) is read once, however many sections need it, and every section awaits the same answer.
+ */
+export class ReadOnce {
+  private readonly reads = new Map<string, Promise<unknown>>();
+
+  get<T>(key: string, load: () => Promise<T>): Promise<T> {
+    let p = this.reads.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = load();
+      this.reads.set(key, p);
+    }
+    return p;
+  }
+}

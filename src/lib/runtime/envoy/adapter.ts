@@ -1,7 +1,7 @@
 // The two ways meshctl reads an Envoy proxy: its live admin API, or a config dump saved to a file.
 import { readFile } from 'node:fs/promises';
 import { usageError } from '../../errors.js';
-import { SectionUnavailable, type ProxyAdapter } from '../adapter.js';
+import { ReadOnce, SectionUnavailable, type ProxyAdapter } from '../adapter.js';
 import type { Certificate, Cluster, Endpoint, Health, Listener, ProxySource, RouteConfig, Stats } from '../model.js';
 import { parsePrometheusText } from '../prometheus.js';
 import { withRates } from '../rates.js';
@@ -117,7 +117,7 @@ export class EnvoyAdminAdapter implements ProxyAdapter {
   readonly source: ProxySource;
   private readonly client: EnvoyAdminClient;
   private readonly now: () => Date;
-  private readonly cache = new Map<string, Promise<unknown>>();
+  private readonly reads = new ReadOnce();
 
   private readonly rateWindowMs: number;
 
@@ -129,33 +129,23 @@ export class EnvoyAdminAdapter implements ProxyAdapter {
     this.source = { runtime: 'envoy', kind: 'admin', target: client.baseUrl };
   }
 
-  /** Each endpoint is fetched once per inspection, however many sections need it. */
-  private once<T>(key: string, load: () => Promise<T>): Promise<T> {
-    let p = this.cache.get(key) as Promise<T> | undefined;
-    if (!p) {
-      p = load();
-      this.cache.set(key, p);
-    }
-    return p;
-  }
-
   private configDump(): Promise<ConfigDump> {
-    return this.once('config_dump', async () => {
+    return this.reads.get('config_dump', async () => {
       const path = '/config_dump?include_eds';
       return readConfigDump(await this.client.json(path), `${this.client.baseUrl}${path}`);
     });
   }
 
   private clusterStatuses(): Promise<ClusterStatus[]> {
-    return this.once('clusters', async () => parseClustersJson(await this.client.json('/clusters?format=json')));
+    return this.reads.get('clusters', async () => parseClustersJson(await this.client.json('/clusters?format=json')));
   }
 
   private statSet(): Promise<StatSet> {
-    return this.once('stats', async () => parseStatsJson(await this.client.json('/stats?format=json')));
+    return this.reads.get('stats', async () => parseStatsJson(await this.client.json('/stats?format=json')));
   }
 
   private serverInfo(): Promise<ServerInfo> {
-    return this.once('server_info', async () => parseServerInfo(await this.client.json('/server_info')));
+    return this.reads.get('server_info', async () => parseServerInfo(await this.client.json('/server_info')));
   }
 
   private async isIstio(): Promise<boolean> {

@@ -4,7 +4,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { environmentError } from '../../errors.js';
-import type { ProxyAdapter } from '../adapter.js';
+import { ReadOnce, type ProxyAdapter } from '../adapter.js';
 import type {
   CircuitBreakers,
   Certificate,
@@ -115,7 +115,7 @@ export class HaproxyAdapter implements ProxyAdapter {
   private readonly runtime: RuntimeApi;
   private readonly now: () => Date;
   private readonly timeoutMs: number;
-  private readonly cache = new Map<string, Promise<unknown>>();
+  private readonly reads = new ReadOnce();
 
   constructor(readonly target: LocalProxyTarget, private readonly options: HaproxyAdapterOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 5000;
@@ -128,19 +128,9 @@ export class HaproxyAdapter implements ProxyAdapter {
     return `${this.target.kind === 'gateway' ? 'gateway proxy' : 'sidecar of pod'} ${this.target.namespace}/${this.target.name}`;
   }
 
-  /** Each source is read once per inspection, however many sections need it. */
-  private once<T>(key: string, load: () => Promise<T>): Promise<T> {
-    let p = this.cache.get(key) as Promise<T> | undefined;
-    if (!p) {
-      p = load();
-      this.cache.set(key, p);
-    }
-    return p;
-  }
-
   /** `show info`; also the reachability check every section starts with. */
   private info(): Promise<Record<string, string>> {
-    return this.once('info', async () => {
+    return this.reads.get('info', async () => {
       try {
         return await this.runtime.showInfo();
       } catch (err) {
@@ -153,14 +143,14 @@ export class HaproxyAdapter implements ProxyAdapter {
   }
 
   private stat(): Promise<StatRow[]> {
-    return this.once('stat', async () => {
+    return this.reads.get('stat', async () => {
       await this.info();
       return this.runtime.showStat();
     });
   }
 
   private meshState(): Promise<MeshState | null> {
-    return this.once('mesh', async () => {
+    return this.reads.get('mesh', async () => {
       await this.info();
       try {
         return await this.runtime.meshState();
@@ -171,23 +161,23 @@ export class HaproxyAdapter implements ProxyAdapter {
   }
 
   private ready(): Promise<AdminAnswer | Error> {
-    return this.once('ready', () => adminGet(this.target.ports.admin, '/ready', this.timeoutMs).catch((err: Error) => err));
+    return this.reads.get('ready', () => adminGet(this.target.ports.admin, '/ready', this.timeoutMs).catch((err: Error) => err));
   }
 
   private proc(): Promise<ProcEntry[] | null> {
-    return this.once('proc', () => new MasterCli(this.target.paths.masterSocket, Math.min(this.timeoutMs, 2000)).showProc().catch(() => null));
+    return this.reads.get('proc', () => new MasterCli(this.target.paths.masterSocket, Math.min(this.timeoutMs, 2000)).showProc().catch(() => null));
   }
 
   private configText(): Promise<string | null> {
-    return this.once('cfg', () => fs.readFile(this.target.paths.config, 'utf8').catch(() => null));
+    return this.reads.get('cfg', () => fs.readFile(this.target.paths.config, 'utf8').catch(() => null));
   }
 
   private async sections(): Promise<ParsedSection[]> {
-    return this.once('sections', async () => parseConfigText((await this.configText()) ?? ''));
+    return this.reads.get('sections', async () => parseConfigText((await this.configText()) ?? ''));
   }
 
   private compiled(): Promise<CompiledProxy | null> {
-    return this.once('compiled', async () => {
+    return this.reads.get('compiled', async () => {
       try {
         return JSON.parse(await fs.readFile(this.target.paths.state, 'utf8')) as CompiledProxy;
       } catch {
@@ -197,7 +187,7 @@ export class HaproxyAdapter implements ProxyAdapter {
   }
 
   private accessLog(): Promise<RecentLog> {
-    return this.once('log', () => readRecentAccessLog(this.target.paths.accessLog));
+    return this.reads.get('log', () => readRecentAccessLog(this.target.paths.accessLog));
   }
 
   // ---------------------------------------------------------------- health
