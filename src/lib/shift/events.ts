@@ -51,16 +51,20 @@ export interface StepEvent extends EventBase {
   by?: string;
 }
 
-export interface AnalysisEvent extends EventBase {
-  type: 'analysis';
+/** What one analysis found: the figures of both subsets over its window and the gates' verdicts. */
+export interface AnalysisFigures {
   outcome: AnalysisOutcome | 'weights_changed';
   windowMs: number;
   canary: SubsetFigures;
   stable: SubsetFigures;
   checks: GateCheck[];
   failedChecks: number;
-  failureThreshold: number;
   reason: string | null;
+}
+
+export interface AnalysisEvent extends EventBase, AnalysisFigures {
+  type: 'analysis';
+  failureThreshold: number;
 }
 
 export interface HoldEvent extends EventBase {

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ProcessIdentity } from '../mesh/processes.js';
 import { evaluateGates, subsetFigures, type GateCheck, type AnalysisOutcome, type SubsetFigures } from './gates.js';
-import type { AnalysisEvent, EventType, ShiftEvent } from './events.js';
+import type { AnalysisEvent, AnalysisFigures, EventType, ShiftEvent } from './events.js';
 import { sameWeights, splitWeights, stepLabel, weightsText, type ShiftPlan, type Weights } from './plan.js';
 import type { ShiftRoute } from './route.js';
 import { sameOwner, type ControlRequest, type ShiftStore } from './store.js';
@@ -22,17 +22,10 @@ export interface ShiftOwner extends ProcessIdentity {
   since: string;
 }
 
-export interface AnalysisRecord {
+export interface AnalysisRecord extends AnalysisFigures {
   at: string;
   /** Plan step index (0-based). */
   cursor: number;
-  outcome: AnalysisOutcome | 'weights_changed';
-  windowMs: number;
-  canary: SubsetFigures;
-  stable: SubsetFigures;
-  checks: GateCheck[];
-  failedChecks: number;
-  reason: string | null;
 }
 
 export interface HistoryEntry {
