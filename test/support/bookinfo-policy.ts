@@ -1,33 +1,14 @@
 // The policy of the data-plane tests: a small bookinfo (productpage → reviews v1/v2) with a Gateway.
+import { serviceYaml, workloadYaml } from './policy-yaml.js';
+
 /** `weights` are reviews' v1/v2 split of the catch-all route; `extraRoutes` go first in its http list. */
 export function bookinfoPolicy(options: { weights?: [number, number]; extraRoutes?: string } = {}): string {
   const [v1, v2] = options.weights ?? [80, 20];
-  return `
-apiVersion: meshctl.dev/v1alpha1
-kind: Workload
-metadata: { name: productpage, namespace: default, labels: { app: productpage, version: v1 } }
-spec: { command: [node, productpage.js], port: 9080, replicas: 1, serviceAccount: bookinfo-productpage }
----
-apiVersion: meshctl.dev/v1alpha1
-kind: Workload
-metadata: { name: reviews-v1, namespace: default, labels: { app: reviews, version: v1 } }
-spec: { command: [node, reviews.js], port: 9080, replicas: 1, serviceAccount: bookinfo-reviews }
----
-apiVersion: meshctl.dev/v1alpha1
-kind: Workload
-metadata: { name: reviews-v2, namespace: default, labels: { app: reviews, version: v2 } }
-spec: { command: [node, reviews.js], port: 9080, replicas: 1, serviceAccount: bookinfo-reviews }
----
-apiVersion: v1
-kind: Service
-metadata: { name: productpage, namespace: default }
-spec: { selector: { app: productpage }, ports: [{ name: http, port: 9080 }] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: reviews, namespace: default }
-spec: { selector: { app: reviews }, ports: [{ name: http, port: 9080 }] }
----
+  return `${workloadYaml({ name: 'productpage', labels: 'app: productpage, version: v1', serviceAccount: 'bookinfo-productpage', command: ['node', 'productpage.js'] })}
+${workloadYaml({ name: 'reviews-v1', labels: 'app: reviews, version: v1', serviceAccount: 'bookinfo-reviews', command: ['node', 'reviews.js'] })}
+${workloadYaml({ name: 'reviews-v2', labels: 'app: reviews, version: v2', serviceAccount: 'bookinfo-reviews', command: ['node', 'reviews.js'] })}
+${serviceYaml('productpage')}
+${serviceYaml('reviews')}
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: reviews, namespace: default }

@@ -3,6 +3,7 @@
 import { loadSources } from '../../src/lib/policy/load.js';
 import { toStored } from '../../src/lib/mesh/apply.js';
 import type { StoredResource } from '../../src/lib/mesh/state.js';
+import { serviceYaml, workloadYaml } from './policy-yaml.js';
 
 export interface ShiftPolicyOptions {
   /** The catch-all route's destinations, subset → weight (omitted weight: as written without one). */
@@ -20,13 +21,8 @@ export interface ShiftPolicyOptions {
 
 export function shiftPolicy(o: ShiftPolicyOptions = {}): string {
   const route = o.route ?? { v1: 100, v2: 0 };
-  const command = JSON.stringify(o.command ?? ['node', 'app.js']);
-  const workload = (name: string, labels: string, sa: string, replicas = 1, env: Record<string, string> = {}) => `
-apiVersion: meshctl.dev/v1alpha1
-kind: Workload
-metadata: { name: ${name}, namespace: default, labels: { ${labels} } }
-spec: { command: ${command}, env: ${JSON.stringify(env)}, port: 9080, replicas: ${replicas}, serviceAccount: ${sa} }
----`;
+  const workload = (name: string, labels: string, serviceAccount: string, replicas = 1, env: Record<string, string> = {}) =>
+    workloadYaml({ name, labels, serviceAccount, replicas, env, command: o.command });
   const running = o.versions ?? { v1: {}, v2: {}, v3: {} };
   const versions = Object.entries(running)
     .map(([v, env]) => workload(`reviews-${v}`, `app: reviews, version: ${v}`, 'reviews', 1, { VERSION: v, ...env }))
@@ -37,16 +33,8 @@ spec: { command: ${command}, env: ${JSON.stringify(env)}, port: 9080, replicas: 
     .join('\n');
   return `${workload('caller', 'app: caller, version: v1', 'caller', o.callerReplicas ?? 1, { VERSION: 'caller' })}
 ${versions}
-apiVersion: v1
-kind: Service
-metadata: { name: caller, namespace: default }
-spec: { selector: { app: caller }, ports: [{ name: http, port: 9080 }] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: reviews, namespace: default }
-spec: { selector: { app: reviews }, ports: [{ name: http, port: 9080 }] }
----
+${serviceYaml('caller')}
+${serviceYaml('reviews')}
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: reviews, namespace: default }
@@ -54,12 +42,7 @@ spec:
   host: reviews
   subsets:
 ${subsets}
----
-apiVersion: v1
-kind: Service
-metadata: { name: details, namespace: default }
-spec: { selector: { app: caller }, ports: [{ name: http, port: 9080 }] }
----
+---${serviceYaml('details', 'caller')}
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: details, namespace: default }

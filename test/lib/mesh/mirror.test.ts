@@ -6,32 +6,20 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startTestMesh, type EchoAnswer, type TestMesh } from '../../support/mesh.js';
 import { request, type HttpAnswer } from '../../support/net.js';
+import { serviceYaml, workloadYaml } from '../../support/policy-yaml.js';
 import { readAccessLog } from '../../../src/lib/runtime/haproxy/access-log.js';
 import { waitFor } from '../../../src/lib/runtime/haproxy/admin.js';
 import { RuntimeApi } from '../../../src/lib/runtime/haproxy/runtime-api.js';
 import { stopProxy } from '../../../src/lib/runtime/haproxy/apply.js';
 
-const workload = (name: string, labels: string, sa: string) => `
-apiVersion: meshctl.dev/v1alpha1
-kind: Workload
-metadata: { name: ${name}, namespace: default, labels: { ${labels} } }
-spec: { command: [node, app.js], port: 9080, replicas: 1, serviceAccount: ${sa} }
----`;
+const workload = (name: string, labels: string, serviceAccount: string) => workloadYaml({ name, labels, serviceAccount });
 
 const POLICY = `${workload('caller', 'app: caller', 'caller')}
 ${workload('reviews-v1', 'app: reviews, version: v1', 'reviews')}
 ${workload('reviews-v2', 'app: reviews, version: v2', 'reviews')}
 ${workload('reviews-v3', 'app: reviews, version: v3', 'reviews')}
-apiVersion: v1
-kind: Service
-metadata: { name: caller, namespace: default }
-spec: { selector: { app: caller }, ports: [{ name: http, port: 9080 }] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: reviews, namespace: default }
-spec: { selector: { app: reviews }, ports: [{ name: http, port: 9080 }] }
----
+${serviceYaml('caller')}
+${serviceYaml('reviews')}
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: reviews, namespace: default }
