@@ -2,20 +2,44 @@
 // error with the documented exit code, and where human text goes.
 import { Command } from '@oclif/core/command';
 import * as Flags from '@oclif/core/flags';
+import type { AlphabetLowercase, FlagInput } from '@oclif/core/interfaces';
 import { MeshctlError, EXIT } from '../errors.js';
+import { JSON_SUMMARY, outputSummary, type FlagSpec, type FlagTable } from './flag-spec.js';
 
 export type OutputFormat = 'text' | 'json' | 'yaml' | 'sarif' | 'github' | 'markdown' | 'wide';
 
 export function outputFlag<T extends readonly string[]>(formats: T) {
   return Flags.option({
     char: 'o',
-    summary: `Output format: ${formats.join(', ')}.`,
+    summary: outputSummary(formats),
     options: formats,
     default: formats[0] as T[number],
   })();
 }
 
-export const jsonFlag = Flags.boolean({ summary: 'Shorthand for -o json.', default: false });
+export const jsonFlag = Flags.boolean({ summary: JSON_SUMMARY, default: false });
+
+/** oclif's flag for one entry of a plain flag table (flag-spec.ts). */
+function oclifFlag(spec: FlagSpec) {
+  const common = { summary: spec.summary, ...(spec.char ? { char: spec.char as AlphabetLowercase } : {}) };
+  switch (spec.type) {
+    case 'boolean':
+      return Flags.boolean({ ...common, ...(spec.default !== undefined ? { default: spec.default as boolean } : {}) });
+    case 'integer':
+      return Flags.integer({ ...common, ...(spec.default !== undefined ? { default: spec.default as number } : {}), ...(spec.min !== undefined ? { min: spec.min } : {}) });
+    case 'option':
+      return Flags.option({ ...common, options: spec.options ?? [], ...(spec.default !== undefined ? { default: spec.default as string } : {}) })();
+    default:
+      return spec.multiple
+        ? Flags.string({ ...common, multiple: true, multipleNonGreedy: true })
+        : Flags.string({ ...common, ...(spec.default !== undefined ? { default: spec.default as string } : {}) });
+  }
+}
+
+/** oclif's flags for a plain flag table, in the table's order. */
+export function oclifFlags(table: FlagTable): FlagInput {
+  return Object.fromEntries(Object.entries(table).map(([name, spec]) => [name, oclifFlag(spec)])) as FlagInput;
+}
 
 export abstract class MeshctlCommand extends Command {
   /** -o value with --json applied. */

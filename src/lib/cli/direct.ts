@@ -2,10 +2,14 @@
 // every change, often on thousands of files, and the framework's start-up (finding plugins, reading
 // manifests, the help system) is a fifth of a small run. The command class is the same one oclif runs,
 // with the same flags, parser, errors and exit codes; only the lookup is skipped. `--help` and every
-// other command still go through oclif.
+// other command still go through oclif. A plain validate command line (the form scripts and hooks use)
+// does not even load oclif: its flags are parsed from the same table the command gives oclif.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseSimple } from './flag-spec.js';
+import { VALIDATE_FLAGS, type ValidateFlags } from './validate-flags.js';
+import { exitWhenDone } from './exit.js';
 
 /** The commands that may run directly: those that use nothing of oclif's Config beyond what is below. */
 const DIRECT = new Set(['validate']);
@@ -54,10 +58,29 @@ function minimalConfig(root: string, id: string) {
   };
 }
 
+function packageRootOf(entry: string): string {
+  return path.resolve(path.dirname(fileURLToPath(entry)), '..');
+}
+
+/**
+ * Runs validate without oclif when argv is a plain command line (see parseSimple); returns false, having
+ * done nothing, when it is not, and oclif must parse it.
+ */
+export async function runWithoutFramework(argv: string[], entry: string): Promise<boolean> {
+  if (argv[0] !== 'validate') return false;
+  const parsed = parseSimple(argv.slice(1), VALIDATE_FLAGS);
+  if (!parsed) return false;
+  const pjson = JSON.parse(readFileSync(path.join(packageRootOf(entry), 'package.json'), 'utf8')) as { version: string };
+  const { runValidate } = await import('./validate-run.js');
+  process.exitCode = await runValidate(parsed.args, parsed.flags as unknown as ValidateFlags, pjson.version);
+  exitWhenDone();
+  return true;
+}
+
 /** Runs `argv[0]` (a command of DIRECT) with the rest of `argv`; `entry` is bin/run.js's URL. */
 export async function runDirect(argv: string[], entry: string): Promise<void> {
   const id = argv[0]!;
-  const root = path.resolve(path.dirname(fileURLToPath(entry)), '..');
+  const root = packageRootOf(entry);
   const mod = (await import(`../../commands/${id}.js`)) as { default: CommandClass };
   const Command = mod.default;
   Command.id = id;

@@ -8,21 +8,24 @@ function debugEnabled(): boolean {
 }
 
 export async function run(argv: string[], entry: string): Promise<void> {
-  // oclif's parts by their own entry points: its index also loads semver to check Node's version, which
-  // costs every command about 10 ms.
-  const { runsDirectly, runDirect } = await import('./direct.js');
+  const { runsDirectly, runDirect, runWithoutFramework } = await import('./direct.js');
   const direct = runsDirectly(argv);
-  const [runner, { flush }, Errors] = await Promise.all([
-    direct ? Promise.resolve(runDirect) : import('@oclif/core/run').then((m) => m.run),
-    import('@oclif/core/flush'),
-    import('@oclif/core/errors'),
-  ]);
   try {
+    if (direct && (await runWithoutFramework(argv, entry))) {
+      await exitIfRequested();
+      return;
+    }
+    // oclif's parts by their own entry points: its index also loads semver to check Node's version, which
+    // costs every command about 10 ms.
+    const [runner, { flush }] = await Promise.all([
+      direct ? Promise.resolve(runDirect) : import('@oclif/core/run').then((m) => m.run),
+      import('@oclif/core/flush'),
+    ]);
     await runner(argv, entry);
     await flush();
     await exitIfRequested();
   } catch (err) {
-    const code = exitCodeOf(err, Errors);
+    const code = await exitCodeOf(err);
     if (code === 0) return;
     const message = messageOf(err);
     if (message) process.stderr.write(`Error: ${message}\n`);
@@ -31,8 +34,9 @@ export async function run(argv: string[], entry: string): Promise<void> {
   }
 }
 
-function exitCodeOf(err: unknown, Errors: typeof import('@oclif/core/errors')): number {
+async function exitCodeOf(err: unknown): Promise<number> {
   if (err instanceof MeshctlError) return err.exitCode;
+  const Errors = await import('@oclif/core/errors');
   const oclif = (err as { oclif?: { exit?: number } }).oclif;
   if (err instanceof Errors.ExitError) return oclif?.exit ?? 0;
   if (oclif && typeof oclif.exit === 'number') return oclif.exit === 1 ? EXIT.usage : oclif.exit;

@@ -1,0 +1,38 @@
+// What `meshctl validate` does once its flags are parsed, by oclif or by the direct run (direct.ts).
+import { EXIT } from '../errors.js';
+import type { ValidateFlags } from './validate-flags.js';
+
+/** Validates `paths` and prints the report; returns the exit code. `version` is meshctl's, for SARIF. */
+export async function runValidate(paths: string[], flags: ValidateFlags, version: string): Promise<number> {
+  const format = flags.json ? 'json' : flags.output;
+  const { validatePaths, failThresholdReached, loadAnalyzers } = await import('../policy/validate.js');
+  const out = await import('../output/format.js');
+  if (flags['list-analyzers']) {
+    const { ANALYZERS } = await loadAnalyzers();
+    const rows = ANALYZERS.map((a) => ({ name: a.name, codes: a.codes, description: a.description }));
+    if (format === 'json') await out.writeOut(out.toJson(rows));
+    else if (format === 'yaml') await out.writeOut(out.toYaml(rows));
+    else await out.writeOut(rows.map((r) => `${r.name}  ${r.codes.join(',')}  ${r.description}`).join('\n') + '\n');
+    return EXIT.ok;
+  }
+  const result = await validatePaths(paths, {
+    namespace: flags.namespace,
+    analyzers: flags.analyzer,
+    assumeIngressGateway: flags['assume-ingress-gateway'],
+    meshConfigPath: flags['mesh-config'],
+    maxFileBytes: flags['max-file-size'] * 1024 * 1024,
+  });
+  const render = await import('../output/findings.js');
+  const report = { findings: result.findings, summary: result.summary };
+  await out.writeRendered(format, {
+    json: () => render.renderJson(report),
+    yaml: () => render.renderYaml(report),
+    sarif: () => render.renderSarif(report, version),
+    github: () => render.renderGithub(report),
+    text: () => {
+      const texts = new Map(result.sources.map((s) => [s.path, s.text]));
+      return render.renderText(report, { color: out.colorEnabled(), files: result.files, sourceText: (p) => texts.get(p) });
+    },
+  });
+  return failThresholdReached(result.findings, flags['fail-on']) ? EXIT.negative : EXIT.ok;
+}
