@@ -6,6 +6,7 @@
 // does not even load oclif: its flags are parsed from the same table the command gives oclif.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { parseSimple } from './flag-spec.js';
 import { VALIDATE_FLAGS, type ValidateFlags } from './validate-flags.js';
@@ -58,6 +59,18 @@ function minimalConfig(root: string, id: string) {
   };
 }
 
+/**
+ * Tunes V8 for a run that lasts a second or less. validate's analyzers call into each other (the schema
+ * checker recurses through every field), and with V8's default inlining budget the optimizing compiler
+ * spends 15 to 30 ms on such a function on its background thread, so the optimized code arrives when a
+ * large part of the analysis is already done. A smaller cumulative inlining budget gives smaller units
+ * that arrive sooner: on 10,000 resources the run is about 50 ms shorter, while a bare js-yaml parse is
+ * unchanged by the same setting (bench/validate measures both). Only the optimizer's choices change.
+ */
+function tuneForShortRun(): void {
+  v8.setFlagsFromString('--max-inlined-bytecode-size-cumulative=200');
+}
+
 function packageRootOf(entry: string): string {
   return path.resolve(path.dirname(fileURLToPath(entry)), '..');
 }
@@ -70,6 +83,7 @@ export async function runWithoutFramework(argv: string[], entry: string): Promis
   if (argv[0] !== 'validate') return false;
   const parsed = parseSimple(argv.slice(1), VALIDATE_FLAGS);
   if (!parsed) return false;
+  tuneForShortRun();
   const pjson = JSON.parse(readFileSync(path.join(packageRootOf(entry), 'package.json'), 'utf8')) as { version: string };
   const { runValidate } = await import('./validate-run.js');
   process.exitCode = await runValidate(parsed.args, parsed.flags as unknown as ValidateFlags, pjson.version);
@@ -81,6 +95,7 @@ export async function runWithoutFramework(argv: string[], entry: string): Promis
 export async function runDirect(argv: string[], entry: string): Promise<void> {
   const id = argv[0]!;
   const root = packageRootOf(entry);
+  tuneForShortRun();
   const mod = (await import(`../../commands/${id}.js`)) as { default: CommandClass };
   const Command = mod.default;
   Command.id = id;
