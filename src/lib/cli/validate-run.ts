@@ -1,6 +1,7 @@
 // What `meshctl validate` does once its flags are parsed, by oclif or by the direct run (direct.ts).
 import { EXIT } from '../errors.js';
 import type { ValidateFlags } from './validate-flags.js';
+import { tuneForAnalysis } from './v8-tuning.js';
 
 /** Validates `paths` and prints the report; returns the exit code. `version` is meshctl's, for SARIF. */
 export async function runValidate(paths: string[], flags: ValidateFlags, version: string): Promise<number> {
@@ -21,6 +22,7 @@ export async function runValidate(paths: string[], flags: ValidateFlags, version
     assumeIngressGateway: flags['assume-ingress-gateway'],
     meshConfigPath: flags['mesh-config'],
     maxFileBytes: flags['max-file-size'] * 1024 * 1024,
+    beforeAnalysis: tuneForAnalysis,
   });
   const render = await import('../output/findings.js');
   const report = { findings: result.findings, summary: result.summary };
