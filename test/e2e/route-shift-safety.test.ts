@@ -220,9 +220,9 @@ describe('route shift safety on a live mesh', { timeout: 300_000 }, () => {
       resolve({ code, output });
     }));
   }
-  const hasScript = spawnSync('script', ['--version']).status === 0;
-
-  it('on a terminal: --manual asks before every step; Ctrl-C asks whether to hold or roll back', { skip: !hasScript && 'util-linux script is not installed' }, async () => {
+  it('on a terminal: --manual asks before every step; Ctrl-C asks whether to hold or roll back', async () => {
+    // util-linux's script gives the command a terminal (Debian's bsdutils, an essential package).
+    assert.equal(spawnSync('script', ['--version']).status, 0, 'this test needs util-linux script to give meshctl a terminal');
     await fresh();
     const manual = await onTerminal(['route', 'shift', 'reviews', '--to', 'v2', '--steps', '50,100', '--interval', '1s', '--min-requests', '1', '--on-no-traffic', 'continue', '--manual'], [
       ['Next: step 1 of 2', '\r'],
