@@ -1,5 +1,5 @@
 // Policy loading: source files → documents (parsed fast, without positions) → resources.
-import { load as loadYaml, loadAll as loadAllYaml } from 'js-yaml';
+import { CORE_SCHEMA, mergeTag, load as loadYaml, loadAll as loadAllYaml } from 'js-yaml';
 import type { SourceFile } from './source.js';
 import { kindInfo, splitApiVersion, type KindInfo } from './kinds.js';
 import { offsetToPosition } from './locate.js';
@@ -61,6 +61,12 @@ export interface LoadResult {
   /** Findings about the input itself: syntax, encoding, shape. */
   findings: RawFinding[];
 }
+
+/**
+ * YAML 1.2's core schema, as js-yaml reads by default, plus merge keys (`<<: *defaults`), which
+ * Kubernetes' YAML reader applies: a resource written with them is stored merged, so it is checked merged.
+ */
+const YAML_SCHEMA = CORE_SCHEMA.withTags(mergeTag);
 
 const MAX_DEPTH = 100;
 const MAX_ALIASES = 100;
@@ -165,7 +171,7 @@ export function parseDocuments(file: SourceFile): { documents: PolicyDocument[];
   // document still leaves the others checked.
   let values: unknown[] | undefined;
   try {
-    values = loadAllYaml(text, { maxDepth: MAX_DEPTH, maxAliases: MAX_ALIASES });
+    values = loadAllYaml(text, { schema: YAML_SCHEMA, maxDepth: MAX_DEPTH, maxAliases: MAX_ALIASES });
     if (values.length !== parts.length) values = undefined;
   } catch {
     values = undefined;
@@ -178,7 +184,7 @@ export function parseDocuments(file: SourceFile): { documents: PolicyDocument[];
       value = values[index];
     } else {
       try {
-        value = loadYaml(part.text, { maxDepth: MAX_DEPTH, maxAliases: MAX_ALIASES });
+        value = loadYaml(part.text, { schema: YAML_SCHEMA, maxDepth: MAX_DEPTH, maxAliases: MAX_ALIASES });
       } catch (err) {
         findings.push(yamlFinding(file, part.offset, index, err));
         return;

@@ -47,3 +47,46 @@ test('unknown kinds are reported once per kind, as info', async () => {
   assert.deepEqual(codesAt(r.findings), ['MSH1020@2']);
   assert.equal(r.findings[0]!.severity, 'info');
 });
+
+test('merge keys (<<) are applied as Kubernetes applies them, and the merged resource is checked', async () => {
+  const text = [
+    'apiVersion: networking.istio.io/v1',
+    'kind: DestinationRule',
+    'metadata: {name: reviews}',
+    'spec:',
+    '  host: reviews',
+    '  trafficPolicy:',
+    '    connectionPool: &pool',
+    '      tcp: {maxConnections: 100}',
+    '  subsets:',
+    '  - name: v1',
+    '    labels: {version: v1}',
+    '    trafficPolicy:',
+    '      connectionPool:',
+    '        <<: *pool',
+    '        http: {http2MaxRequests: 10}',
+    '---',
+    'apiVersion: networking.istio.io/v1',
+    'kind: DestinationRule',
+    'metadata: {name: ratings}',
+    'spec:',
+    '  host: ratings',
+    '  trafficPolicy:',
+    '    connectionPool: &bad',
+    '      tcpx: {maxConnections: 100}',
+    '  subsets:',
+    '  - name: v1',
+    '    trafficPolicy:',
+    '      connectionPool:',
+    '        <<: *bad',
+    '',
+  ].join('\n');
+  const r = await validateText(text, { analyzers: ['schema.ValidationAnalyzer.DestinationRule'] });
+  const pool = r.resources[0]!.spec.subsets[0].trafficPolicy.connectionPool;
+  assert.deepEqual(pool, { tcp: { maxConnections: 100 }, http: { http2MaxRequests: 10 } });
+  // No finding for the first resource (no "<<" field); the unknown field reaches the second through both places.
+  assert.deepEqual(r.findings.filter((f) => f.resource?.name === 'reviews'), []);
+  const bad = r.findings.filter((f) => f.resource?.name === 'ratings' && f.code === 'IST0106').map((f) => f.path);
+  assert.ok(bad.includes('/spec/trafficPolicy/connectionPool/tcpx'), bad.join(', '));
+  assert.ok(bad.includes('/spec/subsets/0/trafficPolicy/connectionPool/tcpx'), bad.join(', '));
+});
