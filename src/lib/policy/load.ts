@@ -1,5 +1,5 @@
 // Policy loading: source files → documents (parsed fast, without positions) → resources.
-import { CORE_SCHEMA, mergeTag, load as loadYaml, loadAll as loadAllYaml } from 'js-yaml';
+import { CORE_SCHEMA, EVENT_ID, getScalarValue, mergeTag, parseEvents, load as loadYaml, loadAll as loadAllYaml } from 'js-yaml';
 import type { SourceFile } from './source.js';
 import { kindInfo, splitApiVersion, type KindInfo } from './kinds.js';
 import { offsetToPosition } from './locate.js';
@@ -69,7 +69,13 @@ export interface LoadResult {
 const YAML_SCHEMA = CORE_SCHEMA.withTags(mergeTag);
 
 const MAX_DEPTH = 100;
+/**
+ * Text per js-yaml call on large files: one call per file is quickest, but js-yaml holds a whole call's
+ * parse events at once, so a file of 30 MB is read in pieces of about this size (whole documents each).
+ */
+const CHUNK_CHARS = 1 << 20;
 const MAX_ALIASES = 100;
+const YAML_OPTIONS = { schema: YAML_SCHEMA, maxDepth: MAX_DEPTH, maxAliases: MAX_ALIASES };
 /** Expanded node count above which a document's aliases are treated as an expansion attack. */
 const MAX_EXPANDED_NODES = 1_000_000;
 
@@ -128,9 +134,94 @@ function yamlFinding(file: SourceFile, offset: number, index: number, err: unkno
     const lineText = file.text.split('\n')[pos.line - 1] ?? '';
     const keyPattern = /^\s*(?:-\s+)?["']?([^"':]+)["']?\s*:/;
     const key = keyPattern.exec(lineText.slice(pos.column - 1))?.[1] ?? keyPattern.exec(lineText)?.[1];
-    return fileFinding(file, 'MSH1007', `Key ${key ? `"${key.trim()}" ` : ''}appears twice in the same mapping in ${file.path}; keep one of the two entries (Kubernetes would silently keep the last).`, 0, pos);
+    return duplicateKeyFinding(file, key?.trim(), pos);
   }
   return fileFinding(file, 'MSH1006', `YAML syntax error in ${file.path}: ${reason}; fix the YAML at this line (the other documents were still checked).`, 0, pos);
+}
+
+function duplicateKeyFinding(file: SourceFile, key: string | undefined, pos: { line: number; column: number }): RawFinding {
+  return fileFinding(file, 'MSH1007', `Key ${key ? `"${key}" ` : ''}appears twice in the same mapping in ${file.path}; keep one of the two entries (Kubernetes would silently keep the last).`, 0, pos);
+}
+
+/** Every key that repeats one of its mapping (after the first), with the offset of the repeat, in document order. */
+function duplicateYamlKeys(text: string): { key: string; offset: number }[] {
+  let events: ReturnType<typeof parseEvents>;
+  try {
+    events = parseEvents(text, { maxDepth: MAX_DEPTH });
+  } catch {
+    return [];
+  }
+  const out: { key: string; offset: number }[] = [];
+  // Open containers: a mapping's keys so far and whether its next node is a key; null for a sequence.
+  const stack: ({ keys: Set<string>; atKey: boolean } | null)[] = [];
+  for (const ev of events) {
+    if (ev.type === EVENT_ID.DOCUMENT) continue;
+    if (ev.type === EVENT_ID.POP) {
+      stack.pop();
+      continue;
+    }
+    const top = stack[stack.length - 1];
+    if (top) {
+      if (top.atKey && ev.type === EVENT_ID.SCALAR) {
+        const key = getScalarValue(text, ev);
+        if (top.keys.has(key)) out.push({ key, offset: ev.valueStart });
+        top.keys.add(key);
+      }
+      top.atKey = !top.atKey;
+    }
+    if (ev.type === EVENT_ID.MAPPING) stack.push({ keys: new Set(), atKey: true });
+    else if (ev.type === EVENT_ID.SEQUENCE) stack.push(null);
+  }
+  return out;
+}
+
+/**
+ * What JSON.parse lets pass and YAML reading does not: a key repeated in one object (JSON.parse keeps
+ * the last) and nesting deeper than MAX_DEPTH. One pass over the text, with its own stack.
+ */
+function jsonShapeProblems(text: string): { duplicates: { key: string; offset: number }[]; tooDeepAt: number } {
+  const duplicates: { key: string; offset: number }[] = [];
+  // Open containers: an object's keys (a Set), or null for an array; `atKey` is true where an object expects a key.
+  const stack: (Set<string> | null)[] = [];
+  let atKey = false;
+  const n = text.length;
+  for (let pos = 0; pos < n; pos++) {
+    const c = text.charCodeAt(pos);
+    if (c === 0x22) {
+      const start = pos;
+      let escaped = false;
+      for (pos++; pos < n && text.charCodeAt(pos) !== 0x22; pos++) {
+        if (text.charCodeAt(pos) === 0x5c) {
+          escaped = true;
+          pos++;
+        }
+      }
+      const keys = stack[stack.length - 1];
+      if (atKey && keys) {
+        let key = text.slice(start + 1, pos);
+        if (escaped) {
+          try {
+            key = JSON.parse(text.slice(start, pos + 1)) as string;
+          } catch {
+            // JSON.parse accepted the document, so every string in it parses.
+          }
+        }
+        if (keys.has(key)) duplicates.push({ key, offset: start });
+        keys.add(key);
+        atKey = false;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      stack.push(c === 0x7b ? new Set() : null);
+      if (stack.length > MAX_DEPTH) return { duplicates, tooDeepAt: pos };
+      atKey = c === 0x7b;
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop();
+      atKey = false;
+    } else if (c === 0x2c) {
+      atKey = stack[stack.length - 1] instanceof Set;
+    }
+  }
+  return { duplicates, tooDeepAt: -1 };
 }
 
 function yamlReason(err: unknown): string {
@@ -162,34 +253,58 @@ export function parseDocuments(file: SourceFile): { documents: PolicyDocument[];
       findings.push(fileFinding(file, 'MSH1006', `JSON syntax error in ${file.path}: ${msg.replace(/^.*?JSON[^:]*:\s*/, '').replace(/ in JSON.*$/, '')}; fix the JSON at this line.`, 0, pos));
       return { documents, findings };
     }
+    const shape = jsonShapeProblems(file.text);
+    if (shape.tooDeepAt !== -1) {
+      findings.push(fileFinding(file, 'MSH1008', `${file.path} nests deeper than ${MAX_DEPTH} levels; no mesh resource does, so it was not read.`, shape.tooDeepAt));
+      return { documents, findings };
+    }
+    if (shape.duplicates.length) {
+      for (const d of shape.duplicates) findings.push(duplicateKeyFinding(file, d.key, offsetToPosition(file.text, d.offset)));
+      return { documents, findings };
+    }
     documents.push({ file, index: 0, offset: 0, text: file.text, value });
     return { documents, findings };
   }
   const parts = splitYamlDocuments(file.text);
-  // Fast path: one pass over the whole file. Only when it fails (a syntax error somewhere) or the
-  // document count disagrees with the split is each document parsed on its own, so that one bad
-  // document still leaves the others checked.
-  let values: unknown[] | undefined;
-  try {
-    values = loadAllYaml(text, { schema: YAML_SCHEMA, maxDepth: MAX_DEPTH, maxAliases: MAX_ALIASES });
-    if (values.length !== parts.length) values = undefined;
-  } catch {
-    values = undefined;
+  // Fast path: one js-yaml call per file (per piece of about CHUNK_CHARS on large files). Only when a call
+  // fails (a syntax error somewhere) or its document count disagrees with the split is each document
+  // of that piece parsed on its own, so that one bad document still leaves the others checked.
+  const values: unknown[] = new Array(parts.length);
+  const errors: unknown[] = new Array(parts.length);
+  for (let a = 0; a < parts.length; ) {
+    let b = a + 1;
+    let size = parts[a]!.text.length;
+    while (b < parts.length && size < CHUNK_CHARS) size += parts[b++]!.text.length;
+    let piece: unknown[] | undefined;
+    try {
+      piece = loadAllYaml(a === 0 && b === parts.length ? text : pieceText(file.text, parts, a, b), YAML_OPTIONS);
+      if (piece.length !== b - a) piece = undefined;
+    } catch {
+      piece = undefined;
+    }
+    for (let i = a; i < b; i++) {
+      if (piece) values[i] = piece[i - a];
+      else {
+        try {
+          values[i] = loadYaml(parts[i]!.text, YAML_OPTIONS);
+        } catch (err) {
+          errors[i] = err;
+        }
+      }
+    }
+    a = b;
   }
   // Alias bombs need anchors: a file without any `&` has no document to measure.
   const anchors = text.includes('&');
   parts.forEach((part, index) => {
-    let value: unknown;
-    if (values) {
-      value = values[index];
-    } else {
-      try {
-        value = loadYaml(part.text, { schema: YAML_SCHEMA, maxDepth: MAX_DEPTH, maxAliases: MAX_ALIASES });
-      } catch (err) {
-        findings.push(yamlFinding(file, part.offset, index, err));
-        return;
-      }
+    const err = errors[index];
+    if (err !== undefined) {
+      const dups = /duplicat/i.test(yamlReason(err)) ? duplicateYamlKeys(part.text) : [];
+      if (dups.length) for (const d of dups) findings.push(duplicateKeyFinding(file, d.key, offsetToPosition(file.text, part.offset + d.offset)));
+      else findings.push(yamlFinding(file, part.offset, index, err));
+      return;
     }
+    const value = values[index];
     if (value === undefined || value === null) return;
     if (anchors && part.text.includes('&') && expandedSize(value, new Map(), 0) > MAX_EXPANDED_NODES) {
       findings.push(fileFinding(file, 'MSH1009', `Document ${index + 1} of ${file.path} expands its aliases to over ${MAX_EXPANDED_NODES.toLocaleString('en-US')} nodes (an alias bomb); it was not read.`, part.offset));
@@ -198,6 +313,14 @@ export function parseDocuments(file: SourceFile): { documents: PolicyDocument[];
     documents.push({ file, index, offset: part.offset, text: part.text, value });
   });
   return { documents, findings };
+}
+
+/** The text of parts[a] to parts[b - 1], without a byte order mark at the start of the file. */
+function pieceText(fileText: string, parts: { offset: number; text: string }[], a: number, b: number): string {
+  const last = parts[b - 1]!;
+  let from = parts[a]!.offset;
+  if (from === 0 && fileText.charCodeAt(0) === 0xfeff) from = 1;
+  return fileText.slice(from, last.offset + last.text.length);
 }
 
 function expandedSize(value: unknown, memo: Map<object, number>, depth: number): number {
@@ -274,7 +397,11 @@ export function resourcesOf(documents: PolicyDocument[], options: LoadOptions = 
       return;
     }
     const obj = value as Record<string, unknown>;
-    if (obj.kind === 'List' && Array.isArray(obj.items) && (obj.apiVersion === 'v1' || obj.apiVersion === undefined)) {
+    if (obj.kind === 'List' && (obj.apiVersion === 'v1' || obj.apiVersion === undefined)) {
+      if (!Array.isArray(obj.items)) {
+        findings.push(docFinding(doc, pointer, 'MSH1011', `The List in ${where()} has no items list; put its resources under items.`));
+        return;
+      }
       obj.items.forEach((item, i) => take(doc, item, `${pointer}/items/${i}`));
       return;
     }
@@ -294,7 +421,8 @@ export function resourcesOf(documents: PolicyDocument[], options: LoadOptions = 
     }
     let unknownVersion = false;
     if (!info) {
-      const key = `${apiVersion}/${kind}`;
+      // Once per kind: another version of the same group and kind is the same unknown kind.
+      const key = `${group}/${kind}`;
       if (!unknownKinds.has(key)) {
         unknownKinds.add(key);
         findings.push(docFinding(doc, `${pointer}/kind`, 'MSH1020', `Kind ${kind} (${apiVersion}) is not part of the mesh policy language; meshctl does not check it (reported once per kind).`));
@@ -341,8 +469,9 @@ export function loadSources(files: SourceFile[], options: LoadOptions = {}): Loa
   const findings: RawFinding[] = [];
   for (const file of files) {
     const parsed = parseDocuments(file);
-    documents.push(...parsed.documents);
-    findings.push(...parsed.findings);
+    // One push per item: spreading 100,000 documents into push() would overflow the call stack.
+    for (const d of parsed.documents) documents.push(d);
+    for (const f of parsed.findings) findings.push(f);
   }
   const built = resourcesOf(documents, options);
   return { documents, resources: built.resources, findings: [...findings, ...built.findings] };

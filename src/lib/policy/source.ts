@@ -72,7 +72,7 @@ export async function expandPaths(paths: string[]): Promise<string[]> {
       throw usageError(`Path ${p} does not exist; pass a policy file, a directory or - for stdin.`);
     }
     if (st.isDirectory()) {
-      out.push(...(await walkDirectory(p)));
+      for (const f of await walkDirectory(p)) out.push(f);
     } else {
       out.push(p);
     }
@@ -92,7 +92,7 @@ async function walkDirectory(dir: string): Promise<string[]> {
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const full = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walkDirectory(full)));
+    if (e.isDirectory()) for (const f of await walkDirectory(full)) out.push(f);
     else if (e.isFile() && POLICY_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) out.push(full);
   }
   return out;

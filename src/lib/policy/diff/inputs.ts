@@ -64,7 +64,7 @@ export async function sideNotes(side: LoadedSide, name: 'OLD' | 'NEW', checked: 
     const schema = ANALYZERS.filter((a) => a.name.startsWith('schema.')).map((a) => a.name);
     if (schema.length) {
       const found = await analyzeResources(checked, { analyzers: schema });
-      errors.push(...found.filter((f) => catalogEntry(f.code).severity === 'error'));
+      for (const f of found) if (catalogEntry(f.code).severity === 'error') errors.push(f);
     }
   }
   if (errors.length) {

@@ -314,7 +314,8 @@ function explainAlternative(alt: ErrorObject, inner: ErrorObject[], s: Subject):
   let best: ErrorObject[] | undefined;
   let bestDepth = -1;
   for (const errs of byBranch.values()) {
-    const depth = Math.max(...errs.map((e) => e.instancePath.length + (e.keyword === 'required' ? 0 : 1)));
+    let depth = -Infinity;
+    for (const e of errs) depth = Math.max(depth, e.instancePath.length + (e.keyword === 'required' ? 0 : 1));
     if (depth > bestDepth) {
       bestDepth = depth;
       best = errs;
