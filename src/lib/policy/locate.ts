@@ -41,29 +41,89 @@ export function offsetToPosition(text: string, offset: number): Position {
  * nearest existing parent, so a finding about a missing field points at the object that lacks it.
  */
 export function locateOffset(doc: PolicyDocument, pointer: string): number {
-  const segments = pointerSegments(pointer);
-  return doc.file.format === 'json' ? locateJson(doc.text, segments) : locateYaml(doc.text, segments);
+  return indexOf(doc).offsetOf(pointerSegments(pointer));
 }
 
 export function locate(doc: PolicyDocument, pointer: string): Position {
   const local = locateOffset(doc, pointer);
-  return offsetToPosition(doc.file.text, doc.offset + local);
+  return lineIndexOf(doc.file).position(doc.offset + local);
+}
+
+// ---- Per-document indexes, built on the first finding in a document and kept for the others ----
+// A document with thousands of findings (a `kind: List` from kubectl, a large VirtualService) is parsed
+// for positions once, and each finding then walks only its own path: locating stays linear in the number
+// of findings instead of reading the whole document again for each.
+
+/** The structure of one document: each container's members with the offsets a finding points at. */
+interface DocIndex {
+  offsetOf(segments: string[]): number;
+}
+
+const docIndexes = new WeakMap<PolicyDocument, DocIndex>();
+
+function indexOf(doc: PolicyDocument): DocIndex {
+  let index = docIndexes.get(doc);
+  if (!index) {
+    index = doc.file.format === 'json' ? new Tree(jsonTree(doc.text)) : yamlIndex(doc.text);
+    docIndexes.set(doc, index);
+  }
+  return index;
+}
+
+/** A container of the tree: members by key (first occurrence wins) or items in order, each with where it starts. */
+interface TreeNode {
+  keys: Map<string, TreeMember> | null;
+  items: TreeMember[] | null;
+}
+
+interface TreeMember {
+  /** Where a finding on this member points: its key, or the item itself. */
+  at: number;
+  /** The member's value when it is a container. */
+  node: TreeNode | null;
+}
+
+class Tree implements DocIndex {
+  constructor(private readonly root: { at: number; node: TreeNode | null }) {}
+
+  offsetOf(segments: string[]): number {
+    let best = this.root.at;
+    let node = this.root.node;
+    for (const seg of segments) {
+      if (!node) return best;
+      let member: TreeMember | undefined;
+      if (node.keys) member = node.keys.get(seg);
+      else if (node.items) {
+        const want = Number(seg);
+        member = Number.isInteger(want) && want >= 0 ? node.items[want] : undefined;
+      }
+      if (!member) return best;
+      best = member.at;
+      node = member.node;
+    }
+    return best;
+  }
 }
 
 type YamlEvent = ReturnType<typeof parseEvents>[number];
 
 function eventStart(ev: YamlEvent): number {
+  let s = -1;
+  const consider = (n: number) => {
+    if (n >= 0 && (s === -1 || n < s)) s = n;
+  };
   switch (ev.type) {
     case EVENT_ID.MAPPING:
-    case EVENT_ID.SEQUENCE: {
-      const starts = [ev.start, ev.anchorStart, ev.tagStart].filter((n) => n >= 0);
-      return starts.length ? Math.min(...starts) : 0;
-    }
-    case EVENT_ID.SCALAR: {
-      const starts = [ev.valueStart, ev.anchorStart, ev.tagStart].filter((n) => n >= 0);
-      let s = starts.length ? Math.min(...starts) : 0;
-      return s;
-    }
+    case EVENT_ID.SEQUENCE:
+      consider(ev.start);
+      consider(ev.anchorStart);
+      consider(ev.tagStart);
+      return Math.max(s, 0);
+    case EVENT_ID.SCALAR:
+      consider(ev.valueStart);
+      consider(ev.anchorStart);
+      consider(ev.tagStart);
+      return Math.max(s, 0);
     case EVENT_ID.ALIAS:
       return Math.max(0, ev.anchorStart - 1);
     default:
@@ -71,63 +131,67 @@ function eventStart(ev: YamlEvent): number {
   }
 }
 
-function locateYaml(text: string, segments: string[]): number {
+/** The YAML document's events, read once; each container's members are indexed when a finding first enters it. */
+function yamlIndex(text: string): DocIndex {
   let events: YamlEvent[];
   try {
     events = parseEvents(text, { maxDepth: 1000 });
   } catch {
-    return 0;
+    return { offsetOf: () => 0 };
   }
-  let i = 0;
-  while (i < events.length && events[i]!.type === EVENT_ID.DOCUMENT) i++;
-  if (i >= events.length) return 0;
-  // Skips the node starting at events[i]; returns the index after it.
-  const skip = (j: number): number => {
-    const ev = events[j]!;
-    if (ev.type === EVENT_ID.MAPPING || ev.type === EVENT_ID.SEQUENCE) {
-      j++;
-      while (j < events.length && events[j]!.type !== EVENT_ID.POP) j = skip(j);
-      return j + 1;
+  // end[j]: the index after the node that starts at event j (its POP, plus one, for a container).
+  const end = new Int32Array(events.length + 1);
+  const open: number[] = [];
+  for (let j = 0; j < events.length; j++) {
+    const type = events[j]!.type;
+    if (type === EVENT_ID.MAPPING || type === EVENT_ID.SEQUENCE) open.push(j);
+    else if (type === EVENT_ID.POP) {
+      const start = open.pop();
+      if (start !== undefined) end[start] = j + 1;
+      end[j] = j + 1;
+    } else end[j] = j + 1;
+  }
+  for (const j of open) end[j] = events.length;
+  const members = new Map<number, TreeNode>();
+  const nodeAt = (j: number): TreeNode | null => {
+    const ev = events[j];
+    if (!ev || (ev.type !== EVENT_ID.MAPPING && ev.type !== EVENT_ID.SEQUENCE)) return null;
+    let node = members.get(j);
+    if (node) return node;
+    node = ev.type === EVENT_ID.MAPPING ? { keys: new Map(), items: null } : { keys: null, items: [] };
+    members.set(j, node);
+    let k = j + 1;
+    while (k < events.length && events[k]!.type !== EVENT_ID.POP) {
+      if (node.keys) {
+        const keyEv = events[k]!;
+        const value = end[k]!;
+        if (value >= events.length) break;
+        const key = keyEv.type === EVENT_ID.SCALAR ? getScalarValue(text, keyEv) : undefined;
+        if (key !== undefined && !node.keys.has(key)) node.keys.set(key, lazyMember(quoteAwareStart(text, eventStart(keyEv)), value, nodeAt));
+        k = end[value]!;
+      } else {
+        node.items!.push(lazyMember(itemStart(text, eventStart(events[k]!)), k, nodeAt));
+        k = end[k]!;
+      }
     }
-    return j + 1;
+    return node;
   };
-  let best = eventStart(events[i]!);
-  let node = i;
-  for (const seg of segments) {
-    const ev = events[node]!;
-    if (ev.type === EVENT_ID.MAPPING) {
-      let j = node + 1;
-      let found = -1;
-      while (j < events.length && events[j]!.type !== EVENT_ID.POP) {
-        const keyEv = events[j]!;
-        const keyText = keyEv.type === EVENT_ID.SCALAR ? getScalarValue(text, keyEv) : undefined;
-        const valueIndex = skip(j);
-        if (keyText === seg) {
-          best = quoteAwareStart(text, eventStart(keyEv));
-          found = valueIndex;
-          break;
-        }
-        j = skip(valueIndex);
-      }
-      if (found === -1) return best;
-      node = found;
-    } else if (ev.type === EVENT_ID.SEQUENCE) {
-      const want = Number(seg);
-      if (!Number.isInteger(want) || want < 0) return best;
-      let j = node + 1;
-      let n = 0;
-      while (j < events.length && events[j]!.type !== EVENT_ID.POP && n < want) {
-        j = skip(j);
-        n++;
-      }
-      if (j >= events.length || events[j]!.type === EVENT_ID.POP) return best;
-      best = itemStart(text, eventStart(events[j]!));
-      node = j;
-    } else {
-      return best;
-    }
-  }
-  return best;
+  let first = 0;
+  while (first < events.length && events[first]!.type === EVENT_ID.DOCUMENT) first++;
+  if (first >= events.length) return { offsetOf: () => 0 };
+  return new Tree(lazyMember(eventStart(events[first]!), first, nodeAt));
+}
+
+/** A member whose container is indexed only when a path goes through it. */
+function lazyMember(at: number, event: number, nodeAt: (j: number) => TreeNode | null): TreeMember {
+  let node: TreeNode | null | undefined;
+  return {
+    at,
+    get node() {
+      if (node === undefined) node = nodeAt(event);
+      return node;
+    },
+  };
 }
 
 // A quoted key's value starts after its quote; point at the quote.
@@ -144,107 +208,118 @@ function itemStart(text: string, offset: number): number {
   return quoteAwareStart(text, offset);
 }
 
-/** A small JSON scanner that follows the pointer; JSON.parse gives values, this gives places. */
-function locateJson(text: string, segments: string[]): number {
+/**
+ * The JSON document's tree, in one pass over the text (JSON.parse gives values, this gives places). It
+ * keeps its own stack, so nesting of any depth is read without recursion.
+ */
+function jsonTree(text: string): TreeMember {
   let pos = 0;
+  const n = text.length;
   const ws = () => {
-    while (pos < text.length && /\s/.test(text[pos]!)) pos++;
+    while (pos < n) {
+      const c = text.charCodeAt(pos);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) pos++;
+      else break;
+    }
   };
   const readString = (): string => {
     const start = pos;
     pos++;
-    while (pos < text.length && text[pos] !== '"') {
-      if (text[pos] === '\\') pos++;
+    let escaped = false;
+    while (pos < n && text[pos] !== '"') {
+      if (text[pos] === '\\') {
+        escaped = true;
+        pos++;
+      }
       pos++;
     }
     pos++;
+    if (!escaped) return text.slice(start + 1, pos - 1);
     try {
       return JSON.parse(text.slice(start, pos)) as string;
     } catch {
       return '';
     }
   };
-  const skipValue = (): void => {
-    ws();
-    const c = text[pos];
-    if (c === '"') {
-      readString();
-      return;
-    }
-    if (c === '{' || c === '[') {
-      const close = c === '{' ? '}' : ']';
-      pos++;
-      ws();
-      if (text[pos] === close) {
-        pos++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (c === '{') {
-          readString();
-          ws();
-          pos++; // colon
-        }
-        skipValue();
-        ws();
-        if (text[pos] === ',') {
-          pos++;
-          continue;
-        }
-        pos++;
-        return;
-      }
-    }
-    while (pos < text.length && !/[\s,}\]]/.test(text[pos]!)) pos++;
+  const skipScalar = () => {
+    if (text[pos] === '"') readString();
+    else while (pos < n && !/[\s,}\]]/.test(text[pos]!)) pos++;
   };
   ws();
-  let best = pos;
-  for (const seg of segments) {
+  const root: TreeMember = { at: pos, node: null };
+  // Containers being read: the node, and the member its next value belongs to.
+  const stack: TreeNode[] = [];
+  let pending: TreeMember | null = root;
+  for (;;) {
     ws();
+    if (pos >= n) break;
     const c = text[pos];
-    if (c === '{') {
-      pos++;
-      let found = false;
-      for (;;) {
-        ws();
-        if (text[pos] === '}' || pos >= text.length) break;
-        const keyStart = pos;
-        const key = readString();
-        ws();
-        pos++; // colon
-        if (key === seg) {
-          best = keyStart;
-          found = true;
-          break;
-        }
-        skipValue();
-        ws();
-        if (text[pos] === ',') pos++;
+    if (pending) {
+      // A value starts here.
+      if (c === '{' || c === '[') {
+        const node: TreeNode = c === '{' ? { keys: new Map(), items: null } : { keys: null, items: [] };
+        pending.node = node;
+        stack.push(node);
+        pos++;
+      } else {
+        skipScalar();
       }
-      if (!found) return best;
-    } else if (c === '[') {
+      pending = null;
+      continue;
+    }
+    const top = stack[stack.length - 1];
+    if (!top) break;
+    if (c === ',') {
       pos++;
-      const want = Number(seg);
-      let n = 0;
-      let found = false;
-      for (;;) {
-        ws();
-        if (text[pos] === ']' || pos >= text.length) break;
-        if (n === want) {
-          best = pos;
-          found = true;
-          break;
-        }
-        skipValue();
-        ws();
-        if (text[pos] === ',') pos++;
-        n++;
-      }
-      if (!found) return best;
+      continue;
+    }
+    if (c === '}' || c === ']') {
+      stack.pop();
+      pos++;
+      continue;
+    }
+    if (top.keys) {
+      if (c !== '"') break;
+      const at = pos;
+      const key = readString();
+      ws();
+      if (text[pos] === ':') pos++;
+      const member: TreeMember = { at, node: null };
+      if (!top.keys.has(key)) top.keys.set(key, member);
+      pending = member;
     } else {
-      return best;
+      const member: TreeMember = { at: pos, node: null };
+      top.items!.push(member);
+      pending = member;
     }
   }
-  return best;
+  return root;
+}
+
+/** Where each line of a file starts, for offset → line and column by binary search. */
+class LineIndex {
+  private readonly starts: number[] = [0];
+
+  constructor(text: string) {
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) this.starts.push(i + 1);
+  }
+
+  position(offset: number): Position {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - this.starts[lo]! + 1 };
+  }
+}
+
+const lineIndexes = new WeakMap<PolicyDocument['file'], LineIndex>();
+
+function lineIndexOf(file: PolicyDocument['file']): LineIndex {
+  let index = lineIndexes.get(file);
+  if (!index) lineIndexes.set(file, (index = new LineIndex(file.text)));
+  return index;
 }
