@@ -3,8 +3,8 @@
 import { Command } from '@oclif/core/command';
 import * as Flags from '@oclif/core/flags';
 import type { AlphabetLowercase, FlagInput } from '@oclif/core/interfaces';
-import { MeshctlError, EXIT } from '../errors.js';
-import { JSON_SUMMARY, outputSummary, type FlagSpec, type FlagTable } from './flag-spec.js';
+import { MeshctlError, EXIT, usageError } from '../errors.js';
+import { JSON_SUMMARY, outputFormat, outputSummary, type FlagSpec, type FlagTable } from './flag-spec.js';
 
 export type OutputFormat = 'text' | 'json' | 'yaml' | 'sarif' | 'github' | 'markdown' | 'wide';
 
@@ -44,7 +44,9 @@ export function oclifFlags(table: FlagTable): FlagInput {
 export abstract class MeshctlCommand extends Command {
   /** -o value with --json applied. */
   protected format(flags: { output?: string; json?: boolean }): string {
-    return flags.json ? 'json' : (flags.output ?? 'text');
+    const chosen = outputFormat(flags);
+    if ('conflict' in chosen) throw usageError(chosen.conflict);
+    return chosen.format;
   }
 
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {

@@ -97,3 +97,14 @@ function valueOf(spec: FlagSpec, raw: string): string | number | undefined {
   }
   return raw;
 }
+
+/**
+ * The output format of `-o` and its `--json` shorthand. Both at once must agree: `--json` with `-o json`
+ * (or with the default) is json; with any other `-o` it is a usage error, returned as its sentence.
+ */
+export function outputFormat(flags: { output?: string; json?: boolean }, defaultFormat = 'text'): { format: string } | { conflict: string } {
+  const output = flags.output ?? defaultFormat;
+  if (!flags.json) return { format: output };
+  if (output === 'json' || output === defaultFormat) return { format: 'json' };
+  return { conflict: `--json and -o ${output} ask for two output formats; pass one of them.` };
+}

@@ -1,11 +1,14 @@
 // What `meshctl validate` does once its flags are parsed, by oclif or by the direct run (direct.ts).
-import { EXIT } from '../errors.js';
+import { EXIT, usageError } from '../errors.js';
+import { outputFormat } from './flag-spec.js';
 import type { ValidateFlags } from './validate-flags.js';
 import { tuneForAnalysis } from './v8-tuning.js';
 
 /** Validates `paths` and prints the report; returns the exit code. `version` is meshctl's, for SARIF. */
 export async function runValidate(paths: string[], flags: ValidateFlags, version: string): Promise<number> {
-  const format = flags.json ? 'json' : flags.output;
+  const chosen = outputFormat(flags);
+  if ('conflict' in chosen) throw usageError(chosen.conflict);
+  const format = chosen.format;
   const { validatePaths, failThresholdReached, loadAnalyzers } = await import('../policy/validate.js');
   const out = await import('../output/format.js');
   if (flags['list-analyzers']) {

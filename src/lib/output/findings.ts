@@ -63,7 +63,9 @@ export function renderText(report: FindingsReport, options: TextOptions): string
     const ns = info?.defaultedTo ? ` (resources without a namespace read as namespace ${info.defaultedTo})` : '';
     if (!list.length) continue;
     out.push(p.bold(path) + p.dim(ns));
-    const lines = options.sourceText(path)?.split('\n');
+    // A file that could not be read as text (binary, not UTF-8) has no source lines to show.
+    const text = options.sourceText(path);
+    const lines = text ? text.split('\n') : undefined;
     for (const f of list) {
       const sev = f.severity === 'error' ? p.red('error') : f.severity === 'warning' ? p.yellow('warning') : p.blue('info');
       const where = f.resource ? ` ${p.dim(`(${f.resource.kind} ${f.resource.namespace ? `${f.resource.namespace}/` : ''}${f.resource.name})`)}` : '';
