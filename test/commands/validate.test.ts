@@ -174,6 +174,10 @@ describe('bad input: a finding or one sentence with the documented exit code, ne
   test('binary file', () => {
     const { r } = expectFinding('bin.yaml', Buffer.from([0x61, 0x3a, 0x0a, 0x00, 0x01, 0x02]), 'MSH1002', 2);
     assert.equal(r.code, 1);
+    // The text output shows no source line for a file that is not text.
+    const text = meshctl(['validate', file('bin.yaml', Buffer.from([0x61, 0x3a, 0x0a, 0x00, 0x01, 0x02]))]);
+    assert.match(text.stdout, /MSH1002/);
+    assert.doesNotMatch(text.stdout, /\|\s*\^/);
   });
   test('invalid UTF-8', () => {
     expectFinding('latin1.yaml', Buffer.concat([Buffer.from('apiVersion: v1\nkind: Service\nmetadata:\n  name: caf'), Buffer.from([0xe9, 0x0a])]), 'MSH1003', 4);
@@ -186,6 +190,16 @@ describe('bad input: a finding or one sentence with the documented exit code, ne
   test('duplicate keys name the key', () => {
     const { f } = expectFinding('dup.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  name: b\n', 'MSH1007', 5);
     assert.match(f.message, /"name"/);
+  });
+  test('every duplicate key of a document is reported, in YAML and in JSON', () => {
+    const yaml = 'apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  name: b\nspec:\n  type: ClusterIP\n  type: NodePort\n';
+    const { doc } = expectFinding('dups.yaml', yaml, 'MSH1007', 5);
+    assert.deepEqual(doc.findings.filter((x: { code: string }) => x.code === 'MSH1007').map((x: { line: number; message: string }) => [x.line, /"(\w+)"/.exec(x.message)?.[1]]), [[5, 'name'], [8, 'type']]);
+    const json = '{\n  "apiVersion": "v1",\n  "kind": "Service",\n  "metadata": {"name": "a"},\n  "spec": {\n    "type": "ClusterIP",\n    "type": "NodePort"\n  }\n}\n';
+    const { f, r } = expectFinding('dup.json', json, 'MSH1007', 7);
+    assert.equal(f.column, 5);
+    assert.match(f.message, /"type"/);
+    assert.equal(r.code, 1);
   });
   test('an alias bomb is refused without expanding it', () => {
     const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
@@ -204,6 +218,27 @@ describe('bad input: a finding or one sentence with the documented exit code, ne
     const { f } = expectFinding('deep.yaml', text, 'MSH1008', 4);
     assert.match(f.message, /deeper than/);
   });
+  test('500-level nesting in JSON', () => {
+    const text = `{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "deep"},\n "spec": ${'{"a": '.repeat(500)}1${'}'.repeat(500)}}\n`;
+    const { f, r } = expectFinding('deep.json', text, 'MSH1008', 2);
+    assert.match(f.message, /deeper than/);
+    assert.equal(r.code, 1);
+  });
+  test('a file of 150,000 small documents is read whole', () => {
+    const text = Array.from({ length: 150_000 }, (_, i) => `apiVersion: v1\nkind: Namespace\nmetadata: {name: ns-${i}}\n`).join('---\n');
+    const r = meshctl(['validate', '-o', 'json', file('many.yaml', text)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).summary.resources, 150_000);
+  });
+  test('thousands of findings in one document each point at their own line', () => {
+    // A kubectl-style List of Services whose ports have no name: one finding per item.
+    const items = Array.from({ length: 3000 }, (_, i) => `- apiVersion: v1\n  kind: Service\n  metadata: {name: s${i}}\n  spec:\n    ports:\n    - port: 80\n`);
+    const r = meshctl(['validate', '-o', 'json', '--analyzer', 'service.PortNameAnalyzer', file('svc-list.yaml', `apiVersion: v1\nkind: List\nitems:\n${items.join('')}`)]);
+    const found = JSON.parse(r.stdout).findings as { resource: { name: string }; line: number }[];
+    assert.equal(found.length, 3000);
+    // Item i starts at line 4 + 6i; its port is on the item's sixth line.
+    for (const f of found) assert.equal(f.line, 4 + 6 * Number(f.resource.name.slice(1)) + 5, f.resource.name);
+  });
   test('a 50 MB file is refused by size, without reading it', () => {
     const p = path.join(dir, 'huge.yaml');
     const fd = openSync(p, 'w');
@@ -220,6 +255,10 @@ describe('bad input: a finding or one sentence with the documented exit code, ne
     expectFinding('scalar.yaml', 'just a string\n', 'MSH1010', 1);
     expectFinding('list.yaml', `${CLEAN}---\n- a\n- b\n`, 'MSH1010', 11);
   });
+  test('a List without items says so', () => {
+    const { f } = expectFinding('emptylist.yaml', 'apiVersion: v1\nkind: List\n', 'MSH1011', 1);
+    assert.match(f.message, /no items/);
+  });
   test('missing apiVersion, kind or metadata.name', () => {
     expectFinding('noversion.yaml', 'kind: Service\nmetadata: {name: a}\n', 'MSH1011', 1);
     expectFinding('nokind.yaml', `${CLEAN}---\napiVersion: v1\nmetadata: {name: a}\n`, 'MSH1011', 11);
@@ -227,8 +266,8 @@ describe('bad input: a finding or one sentence with the documented exit code, ne
     assert.match(f.message, /metadata\.name/);
   });
   test('unknown kinds: info, once per kind', () => {
-    const widget = (n: string) => `apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: ${n}}\n`;
-    const { doc, r } = expectFinding('widgets.yaml', `${widget('a')}---\n${widget('b')}`, 'MSH1020', 2);
+    const widget = (n: string, v = 'v1') => `apiVersion: example.com/${v}\nkind: Widget\nmetadata: {name: ${n}}\n`;
+    const { doc, r } = expectFinding('widgets.yaml', `${widget('a')}---\n${widget('b')}---\n${widget('c', 'v2')}`, 'MSH1020', 2);
     assert.equal(doc.findings.filter((x: { code: string }) => x.code === 'MSH1020').length, 1);
     assert.equal(r.code, 0);
   });
@@ -248,6 +287,12 @@ describe('bad input: a finding or one sentence with the documented exit code, ne
     assert.match(r.stderr, /permission denied/);
     assert.ok(!hasStackTrace(r.stderr));
     chmodSync(p, 0o644);
+  });
+  test('--json with another -o is a usage error', () => {
+    const r = meshctl(['validate', '--json', '-o', 'yaml', file('clean.yaml', CLEAN)]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--json and -o yaml/);
+    assert.equal(r.stdout, '');
   });
   test('no paths at all is a usage error', () => {
     const r = meshctl(['validate']);
