@@ -105,9 +105,10 @@ class Tree implements DocIndex {
   }
 }
 
-type YamlEvent = ReturnType<typeof parseEvents>[number];
+export type YamlEvent = ReturnType<typeof parseEvents>[number];
 
-function eventStart(ev: YamlEvent): number {
+/** Where a YAML node starts: its anchor or tag when it has one, else its value. */
+export function eventStart(ev: YamlEvent): number {
   let s = -1;
   const consider = (n: number) => {
     if (n >= 0 && (s === -1 || n < s)) s = n;
@@ -317,6 +318,11 @@ class LineIndex {
 }
 
 const lineIndexes = new WeakMap<PolicyDocument['file'], LineIndex>();
+
+/** 1-based line of an offset in a file's text (line starts indexed once per file). */
+export function lineOf(file: PolicyDocument['file'], offset: number): number {
+  return lineIndexOf(file).position(offset).line;
+}
 
 function lineIndexOf(file: PolicyDocument['file']): LineIndex {
   let index = lineIndexes.get(file);

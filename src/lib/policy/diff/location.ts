@@ -3,50 +3,10 @@
 // locating every resource of a large `kubectl get -o yaml` list costs one parse, not one per resource.
 import { parseEvents, EVENT_ID, getScalarValue } from 'js-yaml';
 import type { PolicyDocument, Resource } from '../load.js';
-import type { SourceFile } from '../source.js';
-import { locate } from '../locate.js';
+import { eventStart, lineOf, locate, type YamlEvent } from '../locate.js';
 import type { SourceLocation } from './model.js';
 
-const LINE_STARTS = new WeakMap<SourceFile, number[]>();
 const ITEM_OFFSETS = new WeakMap<PolicyDocument, number[]>();
-
-function lineStarts(file: SourceFile): number[] {
-  let starts = LINE_STARTS.get(file);
-  if (!starts) {
-    starts = [0];
-    for (let i = file.text.indexOf('\n'); i !== -1; i = file.text.indexOf('\n', i + 1)) starts.push(i + 1);
-    LINE_STARTS.set(file, starts);
-  }
-  return starts;
-}
-
-/** 1-based line of an offset in the file's text. */
-function lineOf(file: SourceFile, offset: number): number {
-  const starts = lineStarts(file);
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid]! <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo + 1;
-}
-
-type YamlEvent = ReturnType<typeof parseEvents>[number];
-
-function eventStart(ev: YamlEvent): number {
-  const starts =
-    ev.type === EVENT_ID.MAPPING || ev.type === EVENT_ID.SEQUENCE
-      ? [ev.start, ev.anchorStart, ev.tagStart]
-      : ev.type === EVENT_ID.SCALAR
-        ? [ev.valueStart, ev.anchorStart, ev.tagStart]
-        : ev.type === EVENT_ID.ALIAS
-          ? [ev.anchorStart - 1]
-          : [];
-  const valid = starts.filter((n) => n >= 0);
-  return valid.length ? Math.min(...valid) : 0;
-}
 
 /** Offsets (in the document's text) of the items of its top-level `items` sequence. */
 function itemOffsets(doc: PolicyDocument): number[] {
