@@ -22,17 +22,17 @@ export const jsonFlag = Flags.boolean({ summary: JSON_SUMMARY, default: false })
 /** oclif's flag for one entry of a plain flag table (flag-spec.ts). */
 function oclifFlag(spec: FlagSpec) {
   const common = { summary: spec.summary, ...(spec.char ? { char: spec.char as AlphabetLowercase } : {}) };
+  // Only a default the table gives: its type is the flag's own (the table says which).
+  const withDefault = spec.default !== undefined ? { ...common, default: spec.default as never } : common;
   switch (spec.type) {
     case 'boolean':
-      return Flags.boolean({ ...common, ...(spec.default !== undefined ? { default: spec.default as boolean } : {}) });
+      return Flags.boolean(withDefault);
     case 'integer':
-      return Flags.integer({ ...common, ...(spec.default !== undefined ? { default: spec.default as number } : {}), ...(spec.min !== undefined ? { min: spec.min } : {}) });
+      return Flags.integer({ ...withDefault, ...(spec.min !== undefined ? { min: spec.min } : {}) });
     case 'option':
-      return Flags.option({ ...common, options: spec.options ?? [], ...(spec.default !== undefined ? { default: spec.default as string } : {}) })();
+      return Flags.option({ ...withDefault, options: spec.options ?? [] })();
     default:
-      return spec.multiple
-        ? Flags.string({ ...common, multiple: true, multipleNonGreedy: true })
-        : Flags.string({ ...common, ...(spec.default !== undefined ? { default: spec.default as string } : {}) });
+      return spec.multiple ? Flags.string({ ...common, multiple: true, multipleNonGreedy: true }) : Flags.string(withDefault);
   }
 }
 

@@ -33,7 +33,7 @@ interface CommandClass {
 
 /** The part of oclif's Config a command reads while it parses and runs (no hooks are registered). */
 function minimalConfig(root: string, id: string) {
-  const pjson = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string; version: string; oclif?: { bin?: string } };
+  const pjson = readPackage(root);
   const bin = pjson.oclif?.bin ?? pjson.name;
   const envPrefix = bin.toUpperCase().replace(/-/g, '_');
   return {
@@ -63,6 +63,10 @@ function packageRootOf(entry: string): string {
   return path.resolve(path.dirname(fileURLToPath(entry)), '..');
 }
 
+function readPackage(root: string): { name: string; version: string; oclif?: { bin?: string } } {
+  return JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string; version: string; oclif?: { bin?: string } };
+}
+
 /**
  * Runs validate without oclif when argv is a plain command line (see parseSimple); returns false, having
  * done nothing, when it is not, and oclif must parse it.
@@ -72,9 +76,8 @@ export async function runWithoutFramework(argv: string[], entry: string): Promis
   const parsed = parseSimple(argv.slice(1), VALIDATE_FLAGS);
   if (!parsed) return false;
   tuneForShortRun();
-  const pjson = JSON.parse(readFileSync(path.join(packageRootOf(entry), 'package.json'), 'utf8')) as { version: string };
   const { runValidate } = await import('./validate-run.js');
-  process.exitCode = await runValidate(parsed.args, parsed.flags as unknown as ValidateFlags, pjson.version);
+  process.exitCode = await runValidate(parsed.args, parsed.flags as unknown as ValidateFlags, readPackage(packageRootOf(entry)).version);
   exitWhenDone();
   return true;
 }

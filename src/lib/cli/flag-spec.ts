@@ -59,8 +59,8 @@ export function parseSimple(argv: readonly string[], table: FlagTable): SimplePa
     } else if (token.length === 2) {
       name = byChar.get(token[1]!);
     }
-    const spec = name === undefined || !Object.hasOwn(table, name) ? undefined : table[name];
-    if (!spec || name === undefined) return undefined;
+    if (name === undefined || !Object.hasOwn(table, name)) return undefined;
+    const spec = table[name]!;
     if (spec.type === 'boolean') {
       if (inline !== undefined || name in flags) return undefined;
       flags[name] = true;

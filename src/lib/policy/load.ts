@@ -2,7 +2,7 @@
 import { CORE_SCHEMA, EVENT_ID, getScalarValue, mergeTag, parseEvents, load as loadYaml, loadAll as loadAllYaml } from 'js-yaml';
 import type { SourceFile } from './source.js';
 import { kindInfo, splitApiVersion, type KindInfo } from './kinds.js';
-import { offsetToPosition } from './locate.js';
+import { jsonStringEnd, jsonStringValue, offsetToPosition } from './locate.js';
 import type { RawFinding } from './findings.js';
 
 export interface PolicyDocument {
@@ -121,26 +121,32 @@ function yamlErrorPosition(file: SourceFile, docOffset: number, err: unknown): {
   return offsetToPosition(file.text, docOffset);
 }
 
-function yamlFinding(file: SourceFile, offset: number, index: number, err: unknown): RawFinding {
-  const pos = yamlErrorPosition(file, offset, err);
+/** The findings for a document js-yaml refused: one, or one per repeated key when keys repeat. */
+function yamlFindings(file: SourceFile, part: { offset: number; text: string }, index: number, err: unknown): RawFinding[] {
+  const pos = yamlErrorPosition(file, part.offset, err);
   const reason = yamlReason(err);
   if (/nesting|maxDepth/i.test(reason)) {
-    return fileFinding(file, 'MSH1008', `Document ${index + 1} of ${file.path} nests deeper than ${MAX_DEPTH} levels; no mesh resource does, so it was not read.`, 0, pos);
+    return [fileFinding(file, 'MSH1008', `Document ${index + 1} of ${file.path} nests deeper than ${MAX_DEPTH} levels; no mesh resource does, so it was not read.`, 0, pos)];
   }
   if (/alias/i.test(reason)) {
-    return fileFinding(file, 'MSH1009', `Document ${index + 1} of ${file.path} uses more than ${MAX_ALIASES} aliases; expand them, as Kubernetes stores resources without aliases.`, 0, pos);
+    return [fileFinding(file, 'MSH1009', `Document ${index + 1} of ${file.path} uses more than ${MAX_ALIASES} aliases; expand them, as Kubernetes stores resources without aliases.`, 0, pos)];
   }
   if (/duplicat/i.test(reason)) {
+    const repeats = duplicateYamlKeys(part.text);
+    if (repeats.length) return repeats.map((d) => duplicateKeyFinding(file, d.key, part.offset + d.offset));
+    // The events could not be read (a later syntax error): name the key on the line js-yaml points at.
     const lineText = file.text.split('\n')[pos.line - 1] ?? '';
     const keyPattern = /^\s*(?:-\s+)?["']?([^"':]+)["']?\s*:/;
     const key = keyPattern.exec(lineText.slice(pos.column - 1))?.[1] ?? keyPattern.exec(lineText)?.[1];
-    return duplicateKeyFinding(file, key?.trim(), pos);
+    return [duplicateKeyFinding(file, key?.trim(), pos)];
   }
-  return fileFinding(file, 'MSH1006', `YAML syntax error in ${file.path}: ${reason}; fix the YAML at this line (the other documents were still checked).`, 0, pos);
+  return [fileFinding(file, 'MSH1006', `YAML syntax error in ${file.path}: ${reason}; fix the YAML at this line (the other documents were still checked).`, 0, pos)];
 }
 
-function duplicateKeyFinding(file: SourceFile, key: string | undefined, pos: { line: number; column: number }): RawFinding {
-  return fileFinding(file, 'MSH1007', `Key ${key ? `"${key}" ` : ''}appears twice in the same mapping in ${file.path}; keep one of the two entries (Kubernetes would silently keep the last).`, 0, pos);
+/** A repeated key, at an offset in the file's text or at a position already worked out. */
+function duplicateKeyFinding(file: SourceFile, key: string | undefined, at: number | { line: number; column: number }): RawFinding {
+  const message = `Key ${key ? `"${key}" ` : ''}appears twice in the same mapping in ${file.path}; keep one of the two entries (Kubernetes would silently keep the last).`;
+  return typeof at === 'number' ? fileFinding(file, 'MSH1007', message, at) : fileFinding(file, 'MSH1007', message, 0, at);
 }
 
 /** Every key that repeats one of its mapping (after the first), with the offset of the repeat, in document order. */
@@ -189,23 +195,10 @@ function jsonShapeProblems(text: string): { duplicates: { key: string; offset: n
     const c = text.charCodeAt(pos);
     if (c === 0x22) {
       const start = pos;
-      let escaped = false;
-      for (pos++; pos < n && text.charCodeAt(pos) !== 0x22; pos++) {
-        if (text.charCodeAt(pos) === 0x5c) {
-          escaped = true;
-          pos++;
-        }
-      }
+      pos = jsonStringEnd(text, start);
       const keys = stack[stack.length - 1];
       if (atKey && keys) {
-        let key = text.slice(start + 1, pos);
-        if (escaped) {
-          try {
-            key = JSON.parse(text.slice(start, pos + 1)) as string;
-          } catch {
-            // JSON.parse accepted the document, so every string in it parses.
-          }
-        }
+        const key = jsonStringValue(text, start, pos);
         if (keys.has(key)) duplicates.push({ key, offset: start });
         keys.add(key);
         atKey = false;
@@ -259,7 +252,7 @@ export function parseDocuments(file: SourceFile): { documents: PolicyDocument[];
       return { documents, findings };
     }
     if (shape.duplicates.length) {
-      for (const d of shape.duplicates) findings.push(duplicateKeyFinding(file, d.key, offsetToPosition(file.text, d.offset)));
+      for (const d of shape.duplicates) findings.push(duplicateKeyFinding(file, d.key, d.offset));
       return { documents, findings };
     }
     documents.push({ file, index: 0, offset: 0, text: file.text, value });
@@ -299,9 +292,7 @@ export function parseDocuments(file: SourceFile): { documents: PolicyDocument[];
   parts.forEach((part, index) => {
     const err = errors[index];
     if (err !== undefined) {
-      const dups = /duplicat/i.test(yamlReason(err)) ? duplicateYamlKeys(part.text) : [];
-      if (dups.length) for (const d of dups) findings.push(duplicateKeyFinding(file, d.key, offsetToPosition(file.text, part.offset + d.offset)));
-      else findings.push(yamlFinding(file, part.offset, index, err));
+      for (const f of yamlFindings(file, part, index, err)) findings.push(f);
       return;
     }
     const value = values[index];

@@ -209,6 +209,24 @@ function itemStart(text: string, offset: number): number {
   return quoteAwareStart(text, offset);
 }
 
+/** Index of the quote that closes the JSON string whose opening quote is at `start` (or the text's length). */
+export function jsonStringEnd(text: string, start: number): number {
+  let pos = start + 1;
+  while (pos < text.length && text.charCodeAt(pos) !== 0x22) pos += text.charCodeAt(pos) === 0x5c ? 2 : 1;
+  return pos;
+}
+
+/** The value of the JSON string between the quotes at `start` and `end`, escapes decoded. */
+export function jsonStringValue(text: string, start: number, end: number): string {
+  const raw = text.slice(start + 1, end);
+  if (!raw.includes('\\')) return raw;
+  try {
+    return JSON.parse(text.slice(start, end + 1)) as string;
+  } catch {
+    return raw;
+  }
+}
+
 /**
  * The JSON document's tree, in one pass over the text (JSON.parse gives values, this gives places). It
  * keeps its own stack, so nesting of any depth is read without recursion.
@@ -225,22 +243,8 @@ function jsonTree(text: string): TreeMember {
   };
   const readString = (): string => {
     const start = pos;
-    pos++;
-    let escaped = false;
-    while (pos < n && text[pos] !== '"') {
-      if (text[pos] === '\\') {
-        escaped = true;
-        pos++;
-      }
-      pos++;
-    }
-    pos++;
-    if (!escaped) return text.slice(start + 1, pos - 1);
-    try {
-      return JSON.parse(text.slice(start, pos)) as string;
-    } catch {
-      return '';
-    }
+    pos = jsonStringEnd(text, start) + 1;
+    return jsonStringValue(text, start, pos - 1);
   };
   const skipScalar = () => {
     if (text[pos] === '"') readString();
