@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { EXIT, usageError } from '../lib/errors.js';
 import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
-import type { ProxyStatusReport } from '../lib/runtime/proxy-status.js';
+import type { ProxyStatusReport } from '../lib/mesh/proxy-status.js';
 
 export default class ProxyStatus extends MeshctlCommand {
   static override summary = 'One row per proxy of the local mesh: the revision it serves against the applied one, readiness, certificate expiry.';
@@ -38,7 +38,7 @@ Exit codes: 0 every proxy is SYNCED and ready; 1 some proxy is STALE, not ready 
     const proxyTimeoutMs = parseDuration(flags['proxy-timeout']);
     if (proxyTimeoutMs === undefined || proxyTimeoutMs <= 0) throw usageError(`--proxy-timeout ${flags['proxy-timeout']} is not a duration; write it as 500ms or 2s.`);
     await openHome(flags.home);
-    const status = await import('../lib/runtime/proxy-status.js');
+    const status = await import('../lib/mesh/proxy-status.js');
     const out = await import('../lib/output/format.js');
     let report: ProxyStatusReport;
     let interrupted = false;

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { EXIT, usageError } from '../lib/errors.js';
 import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
-import type { TopSnapshot } from '../lib/runtime/top.js';
+import type { TopSnapshot } from '../lib/mesh/top.js';
 
 export default class Top extends MeshctlCommand {
   static override summary = 'Live traffic per service and subset of the local mesh: RPS, success rate, p50/p95/p99 latency.';
@@ -43,7 +43,7 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
     const intervalMs = parseDuration(flags.interval);
     if (intervalMs === undefined || intervalMs < 100) throw usageError(`--interval ${flags.interval} is not a duration of at least 100ms; write it as 1s or 2s.`);
     await openHome(flags.home);
-    const { TrafficWatcher } = await import('../lib/runtime/top.js');
+    const { TrafficWatcher } = await import('../lib/mesh/top.js');
     const out = await import('../lib/output/format.js');
     const watcher = new TrafficWatcher(flags.home, { windowSeconds: windowMs / 1000, host: args.host });
     const watch = flags.watch || flags.count !== undefined;

@@ -12,8 +12,8 @@ import { request } from '../support/net.js';
 import { ROOT } from '../support/shared.js';
 import { RuntimeApi } from '../../src/lib/runtime/haproxy/runtime-api.js';
 import type { ProxySnapshot } from '../../src/lib/runtime/model.js';
-import type { ProxyStatusReport } from '../../src/lib/runtime/proxy-status.js';
-import type { TopSnapshot } from '../../src/lib/runtime/top.js';
+import type { ProxyStatusReport } from '../../src/lib/mesh/proxy-status.js';
+import type { TopSnapshot } from '../../src/lib/mesh/top.js';
 import { bookinfoCopy, freePort, liveGroupMembers, makeHome, podPid, type E2eHome } from './support.js';
 
 const Ajv = AjvModule as unknown as typeof AjvModule.default;

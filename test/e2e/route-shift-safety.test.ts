@@ -11,7 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { startShiftMesh, type ShiftMesh } from '../support/shift-mesh.js';
 import { failures, startLoad, type Load } from '../support/load.js';
 import { BIN, ROOT } from '../support/shared.js';
-import { proxyPaths } from '../../src/lib/mesh/model.js';
+import { proxyPaths } from '../../src/lib/runtime/haproxy/types.js';
 import { readRouteWeights } from '../../src/lib/runtime/haproxy/weights.js';
 import { RuntimeApi } from '../../src/lib/runtime/haproxy/runtime-api.js';
 import type { ShiftEvent } from '../../src/lib/shift/events.js';

@@ -7,8 +7,9 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { loadSources } from '../../src/lib/policy/load.js';
 import { createMeshCa, issueWorkloadCertificate, writeWorkloadCertificate, type MeshCa } from '../../src/lib/mesh/ca.js';
-import { buildMeshModel, desiredPods, proxyPaths, type MeshGatewayProxy, type MeshModel, type MeshPod, type ProxyTarget } from '../../src/lib/mesh/model.js';
-import { compileMesh, type CompiledMesh, type CompiledProxy } from '../../src/lib/mesh/compiler.js';
+import { buildMeshModel, desiredPods, type MeshModel } from '../../src/lib/policy/mesh-model.js';
+import { proxyPaths, type CompiledMesh, type CompiledProxy, type MeshGatewayProxy, type MeshPod, type ProxyTarget } from '../../src/lib/runtime/haproxy/types.js';
+import { compileMesh } from '../../src/lib/runtime/haproxy/compiler.js';
 import { applyProxyConfig, stopProxy, type ApplyResult } from '../../src/lib/runtime/haproxy/apply.js';
 import { freePort } from './net.js';
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { makeHome, type E2eHome } from '../e2e/support.js';
 import { BIN, ROOT } from './shared.js';
 import { shiftPolicy, type ShiftPolicyOptions } from './shift-policy.js';
-import { proxyPaths } from '../../src/lib/mesh/model.js';
+import { proxyPaths } from '../../src/lib/runtime/haproxy/types.js';
 import { readRouteWeights } from '../../src/lib/runtime/haproxy/weights.js';
 import type { ShiftEvent } from '../../src/lib/shift/events.js';
 

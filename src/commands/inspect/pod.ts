@@ -56,7 +56,7 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod 
     const { inspectTarget, DEFAULT_SECTIONS } = await import('../../lib/runtime/inspect.js');
     const sections = (flags.section as Section[] | undefined)?.length ? (flags.section as Section[]) : DEFAULT_SECTIONS;
     if (args.pod && flags['admin-url'] === undefined && flags['from-file'] === undefined) {
-      const { useLocalMesh } = await import('../../lib/runtime/local-mesh.js');
+      const { useLocalMesh } = await import('../../lib/mesh/proxies.js');
       useLocalMesh(flags.home, { timeoutMs: flags.timeout * 1000 });
     }
     const snapshot = await inspectTarget(

@@ -6,6 +6,7 @@ import { createHash, webcrypto } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { DEFAULT_TRUST_DOMAIN, spiffeId, type WorkloadIdentity } from '../policy/spiffe.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -15,7 +16,6 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 const KEY_ALGORITHM: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 const SIGNING_ALGORITHM: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 
-export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 /** Root lifetime: long, since rotating the root means re-issuing every workload certificate. */
 export const DEFAULT_ROOT_VALIDITY_DAYS = 3650;
 /** Workload lifetime, as Istio's default: one day, renewed at half-life. */
@@ -40,12 +40,6 @@ export interface MeshCa {
   notAfter: Date;
   /** Where the CA was loaded from or written to; null for an in-memory CA. */
   dir: string | null;
-}
-
-export interface WorkloadIdentity {
-  namespace: string;
-  serviceAccount: string;
-  trustDomain?: string;
 }
 
 export interface WorkloadCertificate {
@@ -75,21 +69,6 @@ export interface CertificateSummary {
 
 export class CaError extends Error {
   override name = 'CaError';
-}
-
-/** `spiffe://<trust domain>/ns/<namespace>/sa/<service account>` */
-export function spiffeId(identity: WorkloadIdentity): string {
-  const td = identity.trustDomain ?? DEFAULT_TRUST_DOMAIN;
-  for (const [what, v] of [['namespace', identity.namespace], ['service account', identity.serviceAccount]] as const) {
-    if (!v || /[/\s]/.test(v)) throw new CaError(`A SPIFFE ID needs a ${what} without slashes or spaces; got "${v}".`);
-  }
-  return `spiffe://${td}/ns/${identity.namespace}/sa/${identity.serviceAccount}`;
-}
-
-/** Splits a Kubernetes-style SPIFFE ID into its parts; null when it is not one. */
-export function parseSpiffeId(id: string): Required<WorkloadIdentity> | null {
-  const m = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(id);
-  return m ? { trustDomain: m[1], namespace: m[2], serviceAccount: m[3] } : null;
 }
 
 async function generateKeys(): Promise<CryptoKeyPair> {

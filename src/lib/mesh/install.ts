@@ -5,7 +5,8 @@ import { constants, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EXIT, MeshctlError } from '../errors.js';
-import { CA_KEY_FILE, DEFAULT_TRUST_DOMAIN, ensureMeshCa } from './ca.js';
+import { CA_KEY_FILE, ensureMeshCa } from './ca.js';
+import { DEFAULT_TRUST_DOMAIN } from '../policy/spiffe.js';
 import { homeLayout, socketPathFits, type HomeLayout } from './home.js';
 import {
   MIN_VERSION_TEXT, SUPPORTED_MANAGERS, describeMissing, findRuntime, packageInstallPlan, shellLine,

@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import { usageError } from '../errors.js';
 import type { HomeLayout } from './home.js';
-import { proxyPaths } from './model.js';
+import { proxyPaths } from '../runtime/haproxy/types.js';
 import { readPlacement } from './pods.js';
 
 export type Container = 'app' | 'proxy';

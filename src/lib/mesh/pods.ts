@@ -1,7 +1,8 @@
 // Pods and gateway proxies as the control plane places them: which ones the applied resources ask
 // for, with loopback ports kept from their previous placement and fresh ones for new pods.
 import { syntheticResource, type Resource } from '../policy/load.js';
-import { buildMeshModel, desiredPods, proxyPaths, type MeshGatewayProxy, type MeshModel, type MeshPod, type PodPorts, type PodSpec } from './model.js';
+import { buildMeshModel, CLUSTER_DOMAIN, desiredPods, type MeshModel, type PodSpec } from '../policy/mesh-model.js';
+import { proxyPaths, type MeshGatewayProxy, type MeshPod, type PodPorts } from '../runtime/haproxy/types.js';
 import type { HomeLayout } from './home.js';
 import { PortAllocator } from './ports.js';
 import type { StoredResource } from './state.js';
@@ -140,5 +141,26 @@ export function meshGateway(layout: HomeLayout, record: GatewayRecord): MeshGate
     listeners: record.listeners,
     ports: record.ports,
     paths: proxyPaths(layout.gateway(record.namespace, record.name)),
+  };
+}
+
+/**
+ * The environment an app process gets: its Workload's env, PORT, and where to send its calls
+ * (MESH_OUTBOUND_URL for origin-form requests with a Host header, HTTP_PROXY for proxy-aware clients).
+ */
+export function podEnvironment(pod: MeshPod, workloadEnv: Record<string, string> = {}, trustDomain = CLUSTER_DOMAIN): Record<string, string> {
+  const outbound = `http://127.0.0.1:${pod.ports.outbound}`;
+  return {
+    ...workloadEnv,
+    PORT: String(pod.ports.app),
+    MESH_OUTBOUND_URL: outbound,
+    HTTP_PROXY: outbound,
+    http_proxy: outbound,
+    NO_PROXY: '127.0.0.1,localhost',
+    no_proxy: '127.0.0.1,localhost',
+    POD_NAME: pod.name,
+    POD_NAMESPACE: pod.namespace,
+    SERVICE_ACCOUNT: pod.serviceAccount,
+    MESH_SPIFFE_ID: `spiffe://${trustDomain}/ns/${pod.namespace}/sa/${pod.serviceAccount}`,
   };
 }

@@ -1,8 +1,7 @@
 // The control plane's view of the data plane: how a proxy process is launched, how compiled configs
 // reach proxies, and what a proxy reports. A thin adapter over runtime/haproxy for the agent, whose
 // supervisor spawns the proxies itself (so they are restarted and adopted like the apps).
-import type { CompiledProxy } from './compiler.js';
-import type { ProxyTarget } from './model.js';
+import type { CompiledProxy, ProxyTarget } from '../runtime/haproxy/types.js';
 import { applyProxyConfig, proxyCommand as haproxyCommand, type ApplyAction } from '../runtime/haproxy/apply.js';
 import { isReady, servedRevision as haproxyServedRevision } from '../runtime/haproxy/admin.js';
 

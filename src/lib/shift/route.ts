@@ -5,7 +5,7 @@
 import { usageError } from '../errors.js';
 import type { StoredResource } from '../mesh/state.js';
 import { modelOf } from '../mesh/pods.js';
-import { canonicalHost, desiredPods, destinationRuleFor, labelsMatch, podsOfService, serviceFor, type HttpRoute, type MeshModel, type VirtualServiceSpec } from '../mesh/model.js';
+import { canonicalHost, desiredPods, destinationRuleFor, labelsMatch, podsOfService, serviceFor, type HttpRoute, type MeshModel, type VirtualServiceSpec } from '../policy/mesh-model.js';
 import type { Weights } from './plan.js';
 
 /** The name of the route a header-canary step inserts before the shifted route. */

@@ -5,7 +5,7 @@
 import { EXIT, MeshctlError, environmentError, usageError } from '../errors.js';
 import type { HomeLayout } from '../mesh/home.js';
 import { modelOf } from '../mesh/pods.js';
-import { canonicalHost } from '../mesh/model.js';
+import { canonicalHost } from '../policy/mesh-model.js';
 import { readApplied } from '../mesh/state.js';
 import type { PlannedEvent, ShiftEvent } from './events.js';
 import { ShiftRunner, isTerminal, newRecord, type InterruptChoice, type ManualChoice, type Progress, type RunResult, type ShiftRecord } from './machine.js';

@@ -4,9 +4,8 @@
 import { promises as fs } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { environmentError } from '../errors.js';
-import type { CompiledProxy, CompiledRoute } from '../mesh/compiler.js';
+import type { CompiledProxy, CompiledRoute, ProxyTarget } from '../runtime/haproxy/types.js';
 import type { HomeLayout } from '../mesh/home.js';
-import type { ProxyTarget } from '../mesh/model.js';
 import { meshGateway, meshPod, readPlacement } from '../mesh/pods.js';
 import { readApplied } from '../mesh/state.js';
 import { readAccessLog, upstreamFigures, type AccessLogEntry, type UpstreamFigures } from '../runtime/haproxy/access-log.js';

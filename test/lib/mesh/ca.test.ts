@@ -4,10 +4,8 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import {
-  CA_KEY_FILE, createMeshCa, ensureMeshCa, issueWorkloadCertificate, issuedBy, loadMeshCa, parseSpiffeId, readCertificate,
-  renewalDue, renewWorkloadCertificateIfDue, spiffeId, writeMeshCa,
-} from '../../../src/lib/mesh/ca.js';
+import { CA_KEY_FILE, createMeshCa, ensureMeshCa, issueWorkloadCertificate, issuedBy, loadMeshCa, readCertificate, renewalDue, renewWorkloadCertificateIfDue, writeMeshCa } from '../../../src/lib/mesh/ca.js';
+import { parseSpiffeId, spiffeId } from '../../../src/lib/policy/spiffe.js';
 
 describe('mesh CA', () => {
   const dirs: string[] = [];

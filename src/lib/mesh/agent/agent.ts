@@ -4,12 +4,13 @@
 import { promises as fs } from 'node:fs';
 import { EXIT, MeshctlError } from '../../errors.js';
 import { renewWorkloadCertificateIfDue, sidecarPem, type MeshCa } from '../ca.js';
-import { CompileError, compileMesh, type CompiledMesh, type CompiledProxy } from '../compiler.js';
-import { podEnvironment, proxyPaths, type MeshGatewayProxy, type MeshModel, type MeshPod, type ProxyTarget } from '../model.js';
+import { CompileError, compileMesh } from '../../runtime/haproxy/compiler.js';
+import { proxyPaths, type CompiledMesh, type CompiledProxy, type MeshGatewayProxy, type MeshPod, type ProxyTarget } from '../../runtime/haproxy/types.js';
+import { meshGateway, meshPod, modelOf, place, podEnvironment, readPlacement, writePlacement, type GatewayRecord, type Placement, type PodRecord } from '../pods.js';
+import type { MeshModel } from '../../policy/mesh-model.js';
 import type { HomeLayout } from '../home.js';
 import { withLock } from '../lock.js';
 import { portFree, portListening } from '../ports.js';
-import { meshGateway, meshPod, modelOf, place, readPlacement, writePlacement, type GatewayRecord, type Placement, type PodRecord } from '../pods.js';
 import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
 import { stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
 import { proxyCommand, proxyReady, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';

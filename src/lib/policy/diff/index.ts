@@ -1,7 +1,7 @@
 // meshctl diff as one call: read both sides (paths, stdin, or a git revision against the working tree),
 // refuse unparseable input, note invalid input, and build the report.
 import { usageError } from '../../errors.js';
-import type { ReadOptions } from '../source.js';
+import type { ReadOptions, SourceFile } from '../source.js';
 import { exists, loadSide, parseFailure, readPaths, sideNotes, type LoadedSide } from './inputs.js';
 import { diffSides } from './report.js';
 import { keyOf } from './pairing.js';
@@ -15,10 +15,11 @@ export interface DiffOptions extends ReadOptions {
   base?: string;
   /** Paths compared with `base` (default: the current directory). */
   paths?: string[];
-  /** OLD is what the local mesh has applied; NEW is that with `paths` applied over it. */
-  live?: boolean;
-  /** The mesh home for `live`. */
-  home?: string;
+  /**
+   * OLD is what a running mesh has applied (read by this function, which the caller gives so that
+   * policy never reaches into a mesh); NEW is that with `paths` applied over it.
+   */
+  live?: () => Promise<{ source: SourceFile; revision: number }>;
   /** Namespace for resources that name none (default: `default`). */
   namespace?: string;
 }
@@ -46,8 +47,7 @@ async function sides(options: DiffOptions): Promise<[LoadedSide, LoadedSide]> {
   }
   if (options.live) {
     const paths = options.paths?.length ? options.paths : ['.'];
-    const { readLive } = await import('./live.js');
-    const live = await readLive(options.home);
+    const live = await options.live();
     const mesh = loadSide(`mesh revision ${live.revision}`, [live.source], options.namespace);
     const files = loadSide(paths.join(' '), await readPaths(paths, read), options.namespace);
     // meshctl apply keeps what the files do not name, so NEW is the mesh with the files applied over it.

@@ -1,8 +1,7 @@
 // Proxy lifecycle: start a compiled proxy, update it (runtime API when only weights and the
 // revision change, hitless master-worker reload otherwise), report its status, stop it.
 import { promises as fs } from 'node:fs';
-import type { CompiledProxy } from '../../mesh/compiler.js';
-import type { ProxyTarget } from '../../mesh/model.js';
+import type { CompiledProxy, ProxyTarget } from './types.js';
 import { checkConfig, findHaproxy } from './binary.js';
 import { isProxyProcess, proxyArguments, signalProxy, startProxyProcess, stopProcessGroup } from './process.js';
 import { MasterCli, RuntimeApi } from './runtime-api.js';

@@ -22,8 +22,7 @@ import type {
   VirtualHost,
 } from '../model.js';
 import { certificateFromPem, isoSeconds, secondsUntil, withinValidity } from '../x509.js';
-import type { CompiledProxy, CompiledRoute } from '../../mesh/compiler.js';
-import type { ProxyPaths } from '../../mesh/model.js';
+import type { CompiledProxy, CompiledRoute, ProxyPaths } from './types.js';
 import { adminGet, type AdminAnswer } from './admin.js';
 import { MasterCli, RuntimeApi, statNumber, type MeshState, type ProcEntry, type StatRow } from './runtime-api.js';
 import {

@@ -1,7 +1,6 @@
 // Reading the route weights a proxy serves, by destination host and subset (what a traffic shift
 // checks after every step).
-import type { CompiledProxy } from '../../mesh/compiler.js';
-import type { ProxyTarget } from '../../mesh/model.js';
+import type { CompiledProxy, ProxyTarget } from './types.js';
 import { appliedProxyConfig } from './apply.js';
 import { RuntimeApi } from './runtime-api.js';
 

@@ -15,12 +15,13 @@ import { createHash } from 'node:crypto';
 import {
   canonicalHost, destinationRuleFor, hostAliases, hostMatches, labelsMatch, meshVirtualServices, mtlsModeOf, podsOfService,
   serviceFor, virtualServicesOfGateway,
-  type HeaderOperations, type HttpMatch, type HttpRoute, type LoadBalancerPolicy, type MeshGatewayProxy, type MeshModel,
-  type MeshPod, type MtlsMode, type ProxyPaths, type RouteDestination, type RouteMirror, type StringMatch, type VirtualServiceSpec,
-} from './model.js';
-import { DEFAULT_TRUST_DOMAIN, spiffeId } from './ca.js';
-import { formatString, line, literalFormat, regexLiteral, renderConfig, word, type HaproxySection } from '../runtime/haproxy/config.js';
-import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from '../runtime/haproxy/lua.js';
+  type HeaderOperations, type HttpMatch, type HttpRoute, type LoadBalancerPolicy, type MeshModel,
+  type MtlsMode, type RouteDestination, type RouteMirror, type StringMatch, type VirtualServiceSpec,
+} from '../../policy/mesh-model.js';
+import type { CompiledMesh, CompiledMirror, CompiledProxy, CompiledRoute, CompiledServer, MeshGatewayProxy, MeshPod, ProxyPaths } from './types.js';
+import { DEFAULT_TRUST_DOMAIN, spiffeId } from '../../policy/spiffe.js';
+import { formatString, line, literalFormat, regexLiteral, renderConfig, word, type HaproxySection } from './config.js';
+import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from './lua.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -29,79 +30,6 @@ export interface CompileOptions {
   /** Worker threads per proxy (1 keeps a sidecar small; gateways may want more). */
   threads?: number;
   gatewayThreads?: number;
-}
-
-export interface CompiledServer {
-  /** HAProxy server name: the pod's name (or `endpoint-<n>` for a ServiceEntry address). */
-  name: string;
-  pod: string | null;
-  address: string;
-  port: number;
-  tls: boolean;
-}
-
-export interface CompiledDestination {
-  /** HAProxy backend name: `<route id>:<index>`. */
-  backend: string;
-  host: string;
-  subset: string;
-  weight: number;
-  loadBalancer: LoadBalancerPolicy;
-  servers: CompiledServer[];
-}
-
-/** Where a mirrored route sends copies of its requests (a backend of the proxy's internal mirror listener). */
-export interface CompiledMirror {
-  /** HAProxy backend name: `<route id>:mirror:<index>`. */
-  backend: string;
-  host: string;
-  subset: string;
-  /** Share of the route's requests copied (0–100). */
-  percent: number;
-  loadBalancer: LoadBalancerPolicy;
-  servers: CompiledServer[];
-}
-
-export interface CompiledRoute {
-  /**
-   * `vs:<namespace>:<name>:<route name>` for a named route (unique in its VirtualService), else
-   * `vs:<namespace>:<name>:<index>`; `host:<fqdn>` for a host's default route.
-   */
-  id: string;
-  virtualService: { namespace: string; name: string; index: number; routeName: string } | null;
-  /** Hosts the route serves (resolved). */
-  hosts: string[];
-  /** True when the route splits traffic by weight (its weights live in the Lua state). */
-  weighted: boolean;
-  destinations: CompiledDestination[];
-  /** Mirrors of the route (absent in configurations compiled before mirroring existed). */
-  mirrors?: CompiledMirror[];
-}
-
-export interface CompiledProxy {
-  kind: 'sidecar' | 'gateway';
-  name: string;
-  namespace: string;
-  revision: number;
-  /** SPIFFE ID the proxy presents to the pods it calls (and, for sidecars, to its callers). */
-  identity: string;
-  /** Sidecars: the inbound listener's mTLS mode. */
-  mtlsMode: MtlsMode | null;
-  /** haproxy.cfg text (no revision, no weights inside). */
-  config: string;
-  /** mesh.lua text (library + this proxy's weights and revision). */
-  lua: string;
-  routes: CompiledRoute[];
-  /** Hash of everything that needs a reload to change (config text, Lua library, route shapes). */
-  structureHash: string;
-  paths: ProxyPaths;
-}
-
-export interface CompiledMesh {
-  revision: number;
-  sidecars: CompiledProxy[];
-  gateways: CompiledProxy[];
-  notes: string[];
 }
 
 export class CompileError extends Error {

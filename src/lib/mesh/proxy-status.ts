@@ -2,11 +2,11 @@
 // revision it serves (against the one applied), whether it is ready, and when its certificate expires.
 // One proxy that does not answer is marked in its row; the others still report.
 import { promises as fs } from 'node:fs';
-import { certificateFacts, isoSeconds, secondsUntil } from './x509.js';
-import { adminGet } from './haproxy/admin.js';
-import { RuntimeApi } from './haproxy/runtime-api.js';
-import { parseShowSslCert } from './haproxy/inspect.js';
-import { readLocalMesh, type LocalMesh, type LocalProxy } from './local-mesh.js';
+import { certificateFacts, isoSeconds, secondsUntil } from '../runtime/x509.js';
+import { adminGet } from '../runtime/haproxy/admin.js';
+import { RuntimeApi } from '../runtime/haproxy/runtime-api.js';
+import { parseShowSslCert } from '../runtime/haproxy/inspect.js';
+import { readLocalMesh, type LocalMesh, type LocalProxy } from './proxies.js';
 
 export type SyncStatus = 'SYNCED' | 'STALE' | 'UNREACHABLE';
 

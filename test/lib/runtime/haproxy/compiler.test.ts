@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { loadSources } from '../../../src/lib/policy/load.js';
-import {
-  buildMeshModel, canonicalHost, desiredPods, hostAliases, mtlsModeOf, podEnvironment, proxyPaths, type MeshGatewayProxy, type MeshPod,
-} from '../../../src/lib/mesh/model.js';
-import { compileMesh } from '../../../src/lib/mesh/compiler.js';
-import { createMeshCa, issueWorkloadCertificate, writeWorkloadCertificate } from '../../../src/lib/mesh/ca.js';
-import { checkConfig, findHaproxy } from '../../../src/lib/runtime/haproxy/binary.js';
-import { bookinfoPolicy } from '../../support/bookinfo-policy.js';
+import { loadSources } from '../../../../src/lib/policy/load.js';
+import { buildMeshModel, canonicalHost, desiredPods, hostAliases, mtlsModeOf } from '../../../../src/lib/policy/mesh-model.js';
+import { podEnvironment } from '../../../../src/lib/mesh/pods.js';
+import { proxyPaths, type MeshGatewayProxy, type MeshPod } from '../../../../src/lib/runtime/haproxy/types.js';
+import { compileMesh } from '../../../../src/lib/runtime/haproxy/compiler.js';
+import { createMeshCa, issueWorkloadCertificate, writeWorkloadCertificate } from '../../../../src/lib/mesh/ca.js';
+import { checkConfig, findHaproxy } from '../../../../src/lib/runtime/haproxy/binary.js';
+import { bookinfoPolicy } from '../../../support/bookinfo-policy.js';
 
 function model(text: string) {
   const { resources } = loadSources([{ path: 'mesh.yaml', text, format: 'yaml', size: text.length }], { defaultNamespace: 'default' });

@@ -1,108 +1,12 @@
 // The local mesh's view of policy: resources (Workload, Service, ServiceEntry, VirtualService,
-// DestinationRule, Gateway, PeerAuthentication) normalised into typed specs, plus the pods and
-// gateway proxies that run them on loopback. The compiler reads only this model.
-import path from 'node:path';
-import type { Resource } from '../policy/load.js';
-import { K } from '../policy/kinds.js';
+// DestinationRule, Gateway, PeerAuthentication) normalised into typed specs, and the pods they ask
+// for. The HAProxy compiler (runtime/haproxy/compiler.ts) reads only this model; it sits in the
+// policy layer so that the runtime below the mesh can read it.
+import type { Resource } from './load.js';
+import { K } from './kinds.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
-
-// ---------------------------------------------------------------- pods and proxies (runtime side)
-
-export interface PodPorts {
-  /** The app's own port on 127.0.0.1 (given to it as PORT). */
-  app: number;
-  /** The sidecar's mTLS listener, which other pods and gateways call. */
-  inbound: number;
-  /** The sidecar's listener for the app's outgoing calls (MESH_OUTBOUND_URL, HTTP_PROXY). */
-  outbound: number;
-  /** The sidecar's admin HTTP port: /ready, /metrics (Prometheus), /revision. */
-  admin: number;
-}
-
-/** Files of one proxy, all inside its directory. */
-export interface ProxyPaths {
-  dir: string;
-  /** The HAProxy configuration the master loads (and re-reads on reload). */
-  config: string;
-  /** The Lua program with the proxy's route weights and revision. */
-  lua: string;
-  /** Runtime API (stats socket, level admin, mode 0600). */
-  runtimeSocket: string;
-  /** Master CLI (reload, show proc; mode 0600). */
-  masterSocket: string;
-  /** Workload certificate and key in one PEM (mode 0600). */
-  certificate: string;
-  /** The mesh root the proxy verifies peers against. */
-  caBundle: string;
-  /** JSON-lines access log (the proxy's stdout). */
-  accessLog: string;
-  /** HAProxy's own messages (its stderr). */
-  proxyLog: string;
-  /** The last applied compiled config (JSON), used to diff the next one. */
-  state: string;
-  /** Pid of the proxy's master process (the leader of its process group). */
-  pid: string;
-  /** Sockets of the PERMISSIVE inbound split (TLS and plaintext halves). */
-  inboundTlsSocket: string;
-  inboundPlainSocket: string;
-  /** The internal listener that sends mirrored copies of requests on (plaintext, mode 0600). */
-  mirrorSocket: string;
-}
-
-/** The standard file layout of a proxy directory. */
-export function proxyPaths(dir: string): ProxyPaths {
-  const p = (f: string) => path.join(dir, f);
-  return {
-    dir,
-    config: p('haproxy.cfg'),
-    lua: p('mesh.lua'),
-    runtimeSocket: p('admin.sock'),
-    masterSocket: p('master.sock'),
-    certificate: p('proxy.pem'),
-    caBundle: p('ca.pem'),
-    accessLog: p('access.log'),
-    proxyLog: p('proxy.log'),
-    state: p('compiled.json'),
-    pid: p('proxy.pid'),
-    inboundTlsSocket: p('in-tls.sock'),
-    inboundPlainSocket: p('in-plain.sock'),
-    mirrorSocket: p('mirror.sock'),
-  };
-}
-
-export interface MeshPod {
-  /** `<workload>-<n>` */
-  name: string;
-  namespace: string;
-  workload: string;
-  labels: Record<string, string>;
-  serviceAccount: string;
-  ports: PodPorts;
-  paths: ProxyPaths;
-}
-
-/** An ingress proxy for an Istio Gateway. */
-export interface MeshGatewayProxy {
-  /** The Gateway resource's name (the proxy is named `<name>` too). */
-  name: string;
-  namespace: string;
-  /** Identity of the proxy when it calls pods over mTLS. */
-  serviceAccount: string;
-  /** Gateway server port number → the loopback port it is served on (same number by default). */
-  listeners: Record<number, number>;
-  ports: { admin: number };
-  paths: ProxyPaths;
-}
-
-/** What a proxy needs to be started and updated: both pods and gateway proxies are one. */
-export interface ProxyTarget {
-  name: string;
-  namespace: string;
-  ports: { admin: number };
-  paths: ProxyPaths;
-}
 
 // ---------------------------------------------------------------- policy specs
 
@@ -635,27 +539,6 @@ export function desiredPods(model: MeshModel): PodSpec[] {
     env: { ...w.env },
     replica: n,
   })));
-}
-
-/**
- * The environment an app process gets: its Workload's env, PORT, and where to send its calls
- * (MESH_OUTBOUND_URL for origin-form requests with a Host header, HTTP_PROXY for proxy-aware clients).
- */
-export function podEnvironment(pod: MeshPod, workloadEnv: Record<string, string> = {}, trustDomain = CLUSTER_DOMAIN): Record<string, string> {
-  const outbound = `http://127.0.0.1:${pod.ports.outbound}`;
-  return {
-    ...workloadEnv,
-    PORT: String(pod.ports.app),
-    MESH_OUTBOUND_URL: outbound,
-    HTTP_PROXY: outbound,
-    http_proxy: outbound,
-    NO_PROXY: '127.0.0.1,localhost',
-    no_proxy: '127.0.0.1,localhost',
-    POD_NAME: pod.name,
-    POD_NAMESPACE: pod.namespace,
-    SERVICE_ACCOUNT: pod.serviceAccount,
-    MESH_SPIFFE_ID: `spiffe://${trustDomain}/ns/${pod.namespace}/sa/${pod.serviceAccount}`,
-  };
 }
 
 /** The VirtualServices bound to a Gateway (`<ns>/<name>`), in model order. */

@@ -1,12 +1,12 @@
 // The local mesh's proxies as inspect, proxy-status and top read them: straight from the mesh home
 // (the placement names the pods and gateway proxies with their ports, the state store the applied
 // revision), without asking the agent, so that they answer even when the agent is down.
-import { homeLayout, resolveHome, type HomeLayout } from '../mesh/home.js';
-import { meshGateway, meshPod, readPlacement } from '../mesh/pods.js';
-import { readApplied, readMeshConfigFile } from '../mesh/state.js';
-import { setLocalPodDirectory, type ProxyAdapter } from './adapter.js';
-import { adminGet } from './haproxy/admin.js';
-import { HaproxyAdapter, type LocalProxyTarget, type PeerReadiness } from './haproxy/inspect.js';
+import { homeLayout, resolveHome, type HomeLayout } from './home.js';
+import { meshGateway, meshPod, readPlacement } from './pods.js';
+import { readApplied, readMeshConfigFile } from './state.js';
+import { setLocalPodDirectory, type ProxyAdapter } from '../runtime/adapter.js';
+import { adminGet } from '../runtime/haproxy/admin.js';
+import { HaproxyAdapter, type LocalProxyTarget, type PeerReadiness } from '../runtime/haproxy/inspect.js';
 
 export interface LocalProxy extends LocalProxyTarget {
   /** The Workload a pod replicates; null for a gateway proxy. */

@@ -4,10 +4,10 @@
 // a caller's sidecar failed before they reached any pod count too.
 import { promises as fs } from 'node:fs';
 import { usageError } from '../errors.js';
-import type { CompiledProxy } from '../mesh/compiler.js';
-import { readAccessLog, type AccessLogEntry } from './haproxy/access-log.js';
-import { readRecentAccessLog, trafficFigures, upstreamKey, withUnsetFields } from './haproxy/traffic.js';
-import { readLocalMesh, type LocalProxy } from './local-mesh.js';
+import type { CompiledProxy } from '../runtime/haproxy/types.js';
+import { readAccessLog, type AccessLogEntry } from '../runtime/haproxy/access-log.js';
+import { readRecentAccessLog, trafficFigures, upstreamKey, withUnsetFields } from '../runtime/haproxy/traffic.js';
+import { readLocalMesh, type LocalProxy } from './proxies.js';
 
 export interface TopRow {
   /** Short service name (the first label of a mesh service's FQDN, or the whole host). */
