@@ -1,7 +1,7 @@
 // The mesh home's lock: one writer at a time across meshctl processes (the CLI and the agent). The lock
 // file names its holder, so a lock left by a process that died is taken over instead of blocking forever.
 import { promises as fs } from 'node:fs';
-import { identify, isRunning, waitFor, type ProcessIdentity } from './processes.js';
+import { identify, isRunning, waitFor, type ProcessIdentity } from '../system/processes.js';
 
 export class LockTimeout extends Error {
   override name = 'LockTimeout';

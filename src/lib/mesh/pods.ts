@@ -6,7 +6,7 @@ import { proxyPaths, type MeshGatewayProxy, type MeshPod, type PodPorts } from '
 import type { HomeLayout } from './home.js';
 import { PortAllocator } from './ports.js';
 import type { StoredResource } from './state.js';
-import { readJson, writeJsonAtomic } from './atomic-file.js';
+import { readJson, writeJsonAtomic } from '../system/atomic-file.js';
 import { EXIT, MeshctlError } from '../errors.js';
 
 /** Identity of an ingress proxy when it calls pods (as Istio's default ingress gateway). */

@@ -3,7 +3,7 @@
 // is atomic; writers hold the home's lock.
 import { promises as fs } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { readJson, writeJsonAtomic } from './atomic-file.js';
+import { readJson, writeJsonAtomic } from '../system/atomic-file.js';
 import type { HomeLayout } from './home.js';
 
 export const STATE_API_VERSION = 'meshctl.dev/v1alpha1';

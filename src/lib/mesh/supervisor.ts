@@ -5,8 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fs, openSync, closeSync, statSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import { readJson, writeJsonAtomic } from './atomic-file.js';
-import { identify, isRunning, pidReused, signalGroup, stopGroup, type ProcessIdentity } from './processes.js';
+import { readJson, writeJsonAtomic } from '../system/atomic-file.js';
+import { identify, isRunning, pidReused, signalGroup, stopGroup, type ProcessIdentity } from '../system/processes.js';
 
 export interface ProcessSpec {
   /** Unique within the supervisor, e.g. `reviews-v1-0/app`. */

@@ -4,7 +4,7 @@
 // so after a crash at any moment every proxy serves either the previous weights or the new ones, both
 // weights of the plan, and --resume finishes the pending change.
 import { randomUUID } from 'node:crypto';
-import type { ProcessIdentity } from '../mesh/processes.js';
+import type { ProcessIdentity } from '../system/processes.js';
 import { evaluateGates, subsetFigures, type GateCheck, type AnalysisOutcome, type SubsetFigures } from './gates.js';
 import type { AnalysisEvent, AnalysisFigures, EventType, ShiftEvent } from './events.js';
 import { sameWeights, splitWeights, stepLabel, weightsText, type ShiftPlan, type Weights } from './plan.js';

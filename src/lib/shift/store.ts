@@ -4,10 +4,10 @@
 // that runs the shift to act.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readJson, writeJsonAtomic } from '../mesh/atomic-file.js';
+import { readJson, writeJsonAtomic } from '../system/atomic-file.js';
 import type { HomeLayout } from '../mesh/home.js';
 import { withLock } from '../mesh/lock.js';
-import { identify, isRunning } from '../mesh/processes.js';
+import { identify, isRunning } from '../system/processes.js';
 import type { ShiftOwner, ShiftRecord } from './machine.js';
 
 export type RequestAction = 'promote' | 'promote-full' | 'abort';

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Supervisor, type ProcessSpec } from '../../../src/lib/mesh/supervisor.js';
-import { isRunning, waitFor } from '../../../src/lib/mesh/processes.js';
+import { isRunning, waitFor } from '../../../src/lib/system/processes.js';
 
 function spec(dir: string, name: string, script: string): ProcessSpec {
   return {

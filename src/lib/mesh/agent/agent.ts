@@ -14,7 +14,7 @@ import { portFree, portListening } from '../ports.js';
 import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
 import { stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
 import { proxyCommand, proxyReady, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
-import { waitFor } from '../processes.js';
+import { waitFor } from '../../system/processes.js';
 import type { ApplyRequest, ApplyResult, MeshStatus, PingResult, PodChange, PodStatus, ShutdownResult } from './protocol.js';
 
 const APP = 'app';

@@ -6,8 +6,8 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { EXIT, MeshctlError, environmentError } from '../../errors.js';
 import type { HomeLayout } from '../home.js';
-import { readJson } from '../atomic-file.js';
-import { isRunning, waitFor, type ProcessIdentity } from '../processes.js';
+import { readJson } from '../../system/atomic-file.js';
+import { isRunning, waitFor, type ProcessIdentity } from '../../system/processes.js';
 import type { Method, Requests, ResponseMessage } from './protocol.js';
 
 /** The agent's entry, beside this file once compiled. */

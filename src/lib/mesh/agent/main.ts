@@ -5,7 +5,7 @@ import { homeLayout } from '../home.js';
 import { loadMeshCa } from '../ca.js';
 import { readMeshConfigFile } from '../state.js';
 import { Supervisor } from '../supervisor.js';
-import { identify, isRunning, type ProcessIdentity } from '../processes.js';
+import { identify, isRunning, type ProcessIdentity } from '../../system/processes.js';
 import { MeshAgent } from './agent.js';
 import { meshctlVersion } from './client.js';
 import { serve } from './server.js';
