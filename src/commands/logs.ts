@@ -31,7 +31,7 @@ Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed.`
     const { layout } = await openHome(flags.home);
     const { ensureAgent } = await import('../lib/mesh/agent/client.js');
     await ensureAgent(layout);
-    const { logFiles, tail, follow } = await import('../lib/mesh/logs.js');
+    const { logFiles, tail, follow, podStillPlaced } = await import('../lib/mesh/logs.js');
     const { writeOut } = await import('../lib/output/format.js');
     const files = await logFiles(layout, args.pod, flags.container);
     for (const f of files) await writeOut(await tail(f, flags.tail));
@@ -39,13 +39,6 @@ Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed.`
     const abort = new AbortController();
     process.once('SIGINT', () => abort.abort());
     process.once('SIGTERM', () => abort.abort());
-    const { readPlacement } = await import('../lib/mesh/pods.js');
-    await follow(files, writeOut, {
-      signal: abort.signal,
-      stillThere: async () => {
-        const placement = await readPlacement(layout).catch(() => null);
-        return Boolean(placement && (placement.pods.some((p) => p.name === args.pod) || placement.gateways.some((g) => g.name === args.pod)));
-      },
-    });
+    await follow(files, writeOut, { signal: abort.signal, stillThere: () => podStillPlaced(layout, args.pod) });
   }
 }

@@ -2,28 +2,27 @@
 import { promises as fs } from 'node:fs';
 import { usageError } from '../errors.js';
 import type { HomeLayout } from './home.js';
-import { proxyPaths } from '../runtime/haproxy/types.js';
-import { readPlacement } from './pods.js';
+import { readLocalProxies } from './proxies.js';
 
 export type Container = 'app' | 'proxy';
 
 /** The files of `pod`'s container, in the order they are printed; a gateway proxy has only `proxy`. */
 export async function logFiles(layout: HomeLayout, pod: string, container: Container): Promise<string[]> {
-  const placement = await readPlacement(layout);
-  const record = placement.pods.find((p) => p.name === pod);
-  if (record) {
-    if (container === 'app') return [layout.pod(pod).appLog];
-    const paths = proxyPaths(layout.pod(pod).dir);
-    return [paths.proxyLog, paths.accessLog];
+  const proxies = await readLocalProxies(layout);
+  const proxy = proxies.find((p) => p.name === pod && p.kind === 'sidecar') ?? proxies.find((p) => p.name === pod);
+  if (!proxy) {
+    const names = proxies.map((p) => p.name);
+    throw usageError(`There is no pod named "${pod}" (pods: ${names.length ? names.join(', ') : 'none'}).`);
   }
-  const gateway = placement.gateways.find((g) => g.name === pod);
-  if (gateway) {
-    if (container === 'app') throw usageError(`${pod} is a gateway proxy and has no app container; use --container proxy.`);
-    const paths = proxyPaths(layout.gateway(gateway.namespace, gateway.name));
-    return [paths.proxyLog, paths.accessLog];
-  }
-  const names = [...placement.gateways.map((g) => g.name), ...placement.pods.map((p) => p.name)];
-  throw usageError(`There is no pod named "${pod}" (pods: ${names.length ? names.join(', ') : 'none'}).`);
+  if (container === 'proxy') return [proxy.paths.proxyLog, proxy.paths.accessLog];
+  if (proxy.kind === 'gateway') throw usageError(`${pod} is a gateway proxy and has no app container; use --container proxy.`);
+  return [layout.pod(pod).appLog];
+}
+
+/** True while the placement of `layout` still has a pod or gateway proxy named `pod`. */
+export async function podStillPlaced(layout: HomeLayout, pod: string): Promise<boolean> {
+  const proxies = await readLocalProxies(layout).catch(() => []);
+  return proxies.some((p) => p.name === pod);
 }
 
 /** The last `lines` lines of a file (all of it when lines < 0); '' when it does not exist yet. */

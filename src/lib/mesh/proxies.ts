@@ -1,6 +1,7 @@
-// The local mesh's proxies as inspect, proxy-status and top read them: straight from the mesh home
-// (the placement names the pods and gateway proxies with their ports, the state store the applied
-// revision), without asking the agent, so that they answer even when the agent is down.
+// The local mesh's proxies as inspect, proxy-status, top and route shift read them: straight from the
+// mesh home (the placement names the pods and gateway proxies with their ports, the state store the
+// applied revision), without asking the agent, so that they answer even when the agent is down. The
+// one reader of a home's proxies: everything that lists them comes through here.
 import { homeLayout, resolveHome, type HomeLayout } from './home.js';
 import { meshGateway, meshPod, readPlacement } from './pods.js';
 import { readApplied, readMeshConfigFile } from './state.js';
@@ -31,7 +32,13 @@ export async function readLocalMesh(home?: string): Promise<LocalMesh> {
   const layout = homeLayout(resolveHome(home));
   const config = await readMeshConfigFile(layout).catch(() => null);
   if (!config) return { layout, installed: false, appliedRevision: null, meshVersion: null, proxies: [] };
-  const [placement, applied] = await Promise.all([readPlacement(layout), readApplied(layout)]);
+  const [proxies, applied] = await Promise.all([readLocalProxies(layout), readApplied(layout)]);
+  return { layout, installed: true, appliedRevision: applied.revision, meshVersion: config.meshctlVersion ?? null, proxies };
+}
+
+/** The gateway proxies then the pods the placement of `layout` names, each sorted by name. */
+export async function readLocalProxies(layout: HomeLayout): Promise<LocalProxy[]> {
+  const placement = await readPlacement(layout);
   const gateways: LocalProxy[] = placement.gateways.map((g) => {
     const m = meshGateway(layout, g);
     return { name: m.name, namespace: m.namespace, kind: 'gateway', paths: m.paths, ports: { admin: m.ports.admin }, workload: null, labels: { istio: 'ingressgateway' } };
@@ -41,7 +48,7 @@ export async function readLocalMesh(home?: string): Promise<LocalMesh> {
     return { name: m.name, namespace: m.namespace, kind: 'sidecar', paths: m.paths, ports: { admin: m.ports.admin, app: m.ports.app }, workload: m.workload, labels: m.labels };
   });
   const byName = (a: LocalProxy, b: LocalProxy) => a.name.localeCompare(b.name);
-  return { layout, installed: true, appliedRevision: applied.revision, meshVersion: config.meshctlVersion ?? null, proxies: [...gateways.sort(byName), ...pods.sort(byName)] };
+  return [...gateways.sort(byName), ...pods.sort(byName)];
 }
 
 /** A pod's readiness as its own sidecar's admin port reports it (what callers of the pod should believe). */

@@ -4,9 +4,9 @@
 import { promises as fs } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { environmentError } from '../errors.js';
-import type { CompiledProxy, CompiledRoute, ProxyTarget } from '../runtime/haproxy/types.js';
+import type { CompiledProxy, CompiledRoute } from '../runtime/haproxy/types.js';
 import type { HomeLayout } from '../mesh/home.js';
-import { meshGateway, meshPod, readPlacement } from '../mesh/pods.js';
+import { readLocalProxies, type LocalProxy } from '../mesh/proxies.js';
 import { readApplied } from '../mesh/state.js';
 import { readAccessLog, upstreamFigures, type AccessLogEntry, type UpstreamFigures } from '../runtime/haproxy/access-log.js';
 import { appliedProxyConfig, runningProxyPid } from '../runtime/haproxy/apply.js';
@@ -60,12 +60,6 @@ export class WeightWriteError extends Error {
   override name = 'WeightWriteError';
 }
 
-interface LocalProxy {
-  name: string;
-  kind: 'sidecar' | 'gateway';
-  target: ProxyTarget;
-}
-
 /** The shifted route inside one compiled proxy (its index moves by one while a canary route precedes it). */
 export function shiftedRoute(compiled: CompiledProxy, route: ShiftRoute): CompiledRoute | undefined {
   const mine = compiled.routes.filter((r) => r.virtualService && r.virtualService.namespace === route.virtualService.namespace && r.virtualService.name === route.virtualService.name);
@@ -105,19 +99,11 @@ export class LocalMeshTarget implements ShiftTarget {
 
   constructor(readonly layout: HomeLayout, readonly route: ShiftRoute) {}
 
-  private async allProxies(): Promise<LocalProxy[]> {
-    const placement = await readPlacement(this.layout);
-    return [
-      ...placement.pods.map((p) => ({ name: p.name, kind: 'sidecar' as const, target: meshPod(this.layout, p) })),
-      ...placement.gateways.map((g) => ({ name: g.name, kind: 'gateway' as const, target: meshGateway(this.layout, g) })),
-    ];
-  }
-
   /** The proxies whose configuration has the route, with that configuration. */
   private async carriers(): Promise<{ proxy: LocalProxy; compiled: CompiledProxy; route: CompiledRoute }[]> {
     const out: { proxy: LocalProxy; compiled: CompiledProxy; route: CompiledRoute }[] = [];
-    await Promise.all((await this.allProxies()).map(async (proxy) => {
-      const compiled = await appliedProxyConfig(proxy.target);
+    await Promise.all((await readLocalProxies(this.layout)).map(async (proxy) => {
+      const compiled = await appliedProxyConfig(proxy);
       const route = compiled ? shiftedRoute(compiled, this.route) : undefined;
       if (compiled && route && route.destinations.length) out.push({ proxy, compiled, route });
     }));
@@ -133,7 +119,7 @@ export class LocalMeshTarget implements ShiftTarget {
       // A route with one destination is not weighted: all its traffic goes there.
       if (!route.weighted || route.destinations.length < 2) return { proxy: proxy.name, kind: proxy.kind, weights: routeWeights(route, this.route.host), error: null };
       try {
-        const served = await readRouteWeights(proxy.target, compiled);
+        const served = await readRouteWeights(proxy, compiled);
         const r = served.routes.find((x) => x.routeId === route.id);
         if (!r) return { proxy: proxy.name, kind: proxy.kind, weights: null, error: `does not serve route ${route.id}` };
         const weights: Weights = {};
@@ -157,16 +143,16 @@ export class LocalMeshTarget implements ShiftTarget {
       };
       next.lua = renderLuaFile(next.revision, luaRoutes(next));
       // Files first: a proxy that restarts from now on starts with these weights.
-      await writeAtomic(proxy.target.paths.lua, next.lua);
-      await writeAtomic(proxy.target.paths.state, JSON.stringify(next));
-      const api = new RuntimeApi(proxy.target.paths.runtimeSocket, 2000);
+      await writeAtomic(proxy.paths.lua, next.lua);
+      await writeAtomic(proxy.paths.state, JSON.stringify(next));
+      const api = new RuntimeApi(proxy.paths.runtimeSocket, 2000);
       for (let attempt = 0; ; attempt++) {
         try {
           await api.setRouteWeights([{ id: route.id, weights: vector }]);
           report.served.push(proxy.name);
           return;
         } catch (err) {
-          if ((await runningProxyPid(proxy.target)) === null) {
+          if ((await runningProxyPid(proxy)) === null) {
             report.notRunning.push(proxy.name);
             return;
           }
@@ -182,8 +168,8 @@ export class LocalMeshTarget implements ShiftTarget {
 
   async readFigures(sinceMs: number, untilMs: number, options: { mirrored?: boolean } = {}): Promise<UpstreamFigures[]> {
     if (!this.started) await this.startReading();
-    await Promise.all((await this.allProxies()).map(async (p) => {
-      const file = p.target.paths.accessLog;
+    await Promise.all((await readLocalProxies(this.layout)).map(async (p) => {
+      const file = p.paths.accessLog;
       // A proxy that appeared since the shift started: its whole log is new.
       const read = await readAccessLog(file, this.offsets.get(file) ?? 0);
       this.offsets.set(file, read.nextOffset);
@@ -197,9 +183,9 @@ export class LocalMeshTarget implements ShiftTarget {
   /** Starts reading the access logs from their current ends. */
   async startReading(): Promise<void> {
     if (this.started) return;
-    const proxies = await this.allProxies();
+    const proxies = await readLocalProxies(this.layout);
     await Promise.all(proxies.map(async (p) => {
-      const file = p.target.paths.accessLog;
+      const file = p.paths.accessLog;
       this.offsets.set(file, await fs.stat(file).then((s) => s.size, () => 0));
     }));
     this.started = true;
