@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { DEFAULT_TRUST_DOMAIN, spiffeId, type WorkloadIdentity } from '../policy/spiffe.js';
+import { writeFileAtomic } from '../system/atomic-file.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -92,20 +93,6 @@ function randomSerial(): string {
   // prints the same 32 hex digits, with no leading zeros dropped by some and kept by others.
   bytes[0] = (bytes[0]! & 0x7f) || 0x01;
   return Buffer.from(bytes).toString('hex');
-}
-
-/** Writes `text` to `file` atomically (temp file + rename), with `mode` applied before any byte is written. */
-async function writeFileAtomic(file: string, text: string, mode: number): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const handle = await fs.open(tmp, 'wx', mode);
-  try {
-    await handle.writeFile(text);
-    await handle.chmod(mode);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(tmp, file);
 }
 
 /** Creates a new root (in memory). Use `writeMeshCa` or `ensureMeshCa` to persist it. */

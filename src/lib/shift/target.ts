@@ -4,6 +4,7 @@
 import { promises as fs } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { environmentError } from '../errors.js';
+import { writeFileAtomic } from '../system/atomic-file.js';
 import type { CompiledProxy, CompiledRoute } from '../runtime/haproxy/types.js';
 import type { HomeLayout } from '../mesh/home.js';
 import { readLocalProxies, type LocalProxy } from '../mesh/proxies.js';
@@ -78,13 +79,6 @@ function routeWeights(route: CompiledRoute, host: string): Weights {
   return out;
 }
 
-let sequence = 0;
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${++sequence}.shift.tmp`;
-  await fs.writeFile(tmp, text, { mode: 0o600 });
-  await fs.rename(tmp, file);
-}
-
 function luaRoutes(compiled: CompiledProxy) {
   return compiled.routes.filter((r) => r.weighted && r.destinations.length > 1).map((r) => ({ id: r.id, backends: r.destinations.map((d) => d.backend), weights: r.destinations.map((d) => d.weight) }));
 }
@@ -143,8 +137,8 @@ export class LocalMeshTarget implements ShiftTarget {
       };
       next.lua = renderLuaFile(next.revision, luaRoutes(next));
       // Files first: a proxy that restarts from now on starts with these weights.
-      await writeAtomic(proxy.paths.lua, next.lua);
-      await writeAtomic(proxy.paths.state, JSON.stringify(next));
+      await writeFileAtomic(proxy.paths.lua, next.lua, 0o600);
+      await writeFileAtomic(proxy.paths.state, JSON.stringify(next), 0o600);
       const api = new RuntimeApi(proxy.paths.runtimeSocket, 2000);
       for (let attempt = 0; ; attempt++) {
         try {

@@ -1,5 +1,7 @@
-// Durable file writes for the mesh home: a reader sees the old content or the new one, never a torn
-// file, even when the writer dies mid-write or the machine loses power.
+// The one durable file writer: a reader sees the old content or the new one, never a torn file, even
+// when the writer dies mid-write or the machine loses power. Every file that crash safety relies on
+// goes through it: the mesh home's state, pid files, CA and workload certificates, a proxy's compiled
+// configuration, Lua weights and state, shift records.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 

@@ -1,6 +1,7 @@
 // Proxy lifecycle: start a compiled proxy, update it (runtime API when only weights and the
 // revision change, hitless master-worker reload otherwise), report its status, stop it.
 import { promises as fs } from 'node:fs';
+import { writeFileAtomic } from '../../system/atomic-file.js';
 import type { CompiledProxy, ProxyTarget } from './types.js';
 import { checkConfig, findHaproxy } from './binary.js';
 import { isProxyProcess, proxyArguments, signalProxy, startProxyProcess, stopProcessGroup } from './process.js';
@@ -56,11 +57,8 @@ async function haproxyBin(bin?: string): Promise<string> {
   }
 }
 
-async function writeAtomic(file: string, text: string, mode = 0o600): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, text, { mode });
-  await fs.rename(tmp, file);
-}
+/** The proxy's files hold certificates' neighbours and the control plane's state: owner only. */
+const writeAtomic = (file: string, text: string) => writeFileAtomic(file, text, 0o600);
 
 /** The pid in a pid file: a bare number, or a JSON object with a `pid` field. */
 async function readPid(target: ProxyTarget): Promise<number | null> {
