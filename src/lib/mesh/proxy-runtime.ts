@@ -1,11 +1,12 @@
 // Where install looks for the proxy runtime (--proxy-bin, then PATH; after a package install also the
-// sbin directories) and, when it is missing, the package-manager commands that install it. Whether a
+// sbin directories: runtime/haproxy/binary.ts lists them) and, when it is missing, the package-manager commands that install it. Whether a
 // binary is suitable is runtime/haproxy's call. Nothing here runs a package manager: install.ts does.
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { candidatePaths, MIN_HAPROXY_VERSION } from '../runtime/haproxy/binary.js';
+import { executable, which } from '../system/executables.js';
 
 export const RUNTIME_NAME = 'HAProxy';
-import { MIN_HAPROXY_VERSION } from '../runtime/haproxy/binary.js';
 
 export const MIN_VERSION_TEXT = `${MIN_HAPROXY_VERSION.major}.${MIN_HAPROXY_VERSION.minor}`;
 
@@ -28,30 +29,6 @@ export interface RuntimeSearch {
   found: RuntimeFound | null;
   /** Everything looked at, usable or not, in order. */
   candidates: RuntimeCandidate[];
-}
-
-/** Where package managers put HAProxy (sbin, which a user's PATH may lack). */
-const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/opt/homebrew/bin', '/opt/homebrew/sbin', '/usr/local/bin'];
-
-async function executable(file: string): Promise<boolean> {
-  try {
-    const st = await fs.stat(file);
-    if (!st.isFile()) return false;
-    await fs.access(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Finds `name` on a PATH string; null when absent. */
-export async function which(name: string, pathValue = process.env.PATH ?? ''): Promise<string | null> {
-  for (const dir of pathValue.split(path.delimiter)) {
-    if (!dir) continue;
-    const file = path.join(dir, name);
-    if (await executable(file)) return file;
-  }
-  return null;
 }
 
 async function probe(bin: string, source: 'flag' | 'path'): Promise<RuntimeCandidate> {
@@ -89,9 +66,7 @@ export async function findRuntime(options: { proxyBin?: string; pathValue?: stri
     if (c) return { found: { bin: c.bin, version: c.version!, source: 'flag' }, candidates };
   }
   const pathValue = options.pathValue ?? process.env.PATH ?? '';
-  const dirs = [...pathValue.split(path.delimiter).filter(Boolean), ...(options.afterInstall ? SBIN_DIRS : [])];
-  for (const dir of dirs) {
-    const file = path.join(dir, 'haproxy');
+  for (const file of candidatePaths({ PATH: pathValue }, { packageDirs: options.afterInstall === true })) {
     if (!(await executable(file))) continue;
     const c = await consider(file, 'path');
     if (c) return { found: { bin: c.bin, version: c.version!, source: 'path' }, candidates };

@@ -1,12 +1,12 @@
 // The one place that starts the local mesh's processes (apps and proxies): each runs detached in its own
 // process group with its output appended to log files, is restarted with exponential backoff when it
 // dies, and is recorded in a pid file so that a restarted agent adopts it instead of starting a twin.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { promises as fs, openSync, closeSync, statSync, renameSync } from 'node:fs';
+import { promises as fs, statSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import { readJson, writeJsonAtomic } from '../system/atomic-file.js';
-import { identify, isRunning, pidReused, signalGroup, stopGroup, type ProcessIdentity } from '../system/processes.js';
+import { readPidFile, writePidFile } from '../system/pid-file.js';
+import { identify, isRunning, pidReused, signalGroup, spawnDetached, stopGroup, type ProcessIdentity } from '../system/processes.js';
 
 export interface ProcessSpec {
   /** Unique within the supervisor, e.g. `reviews-v1-0/app`. */
@@ -23,7 +23,7 @@ export interface ProcessSpec {
   stopGraceMs?: number;
 }
 
-/** What a pid file holds. */
+/** What a supervised process's pid file holds beside its identity. */
 interface PidRecord extends ProcessIdentity {
   specHash: string;
   startedAt: string;
@@ -130,7 +130,7 @@ export class Supervisor {
       spec, hash, identity: null, child: null, restarts: 0, consecutiveFailures: 0, startedAt: null, lastExit: null, adopted: false, restartTimer: null, stopping: false,
     };
     this.managed.set(spec.name, entry);
-    const recorded = await readJson<PidRecord | null>(spec.pidFile, null).catch(() => null);
+    const recorded = await readPidFile<PidRecord>(spec.pidFile);
     if (recorded && isRunning(recorded)) {
       if (recorded.specHash === hash) {
         entry.identity = { pid: recorded.pid, startTime: recorded.startTime };
@@ -155,41 +155,23 @@ export class Supervisor {
     await fs.mkdir(path.dirname(spec.stdoutFile), { recursive: true, mode: 0o700 });
     rotateIfLarge(spec.stdoutFile);
     if (spec.stderrFile !== spec.stdoutFile) rotateIfLarge(spec.stderrFile);
-    const out = openSync(spec.stdoutFile, 'a', 0o600);
-    const err = spec.stderrFile === spec.stdoutFile ? out : openSync(spec.stderrFile, 'a', 0o600);
-    let child: ChildProcess;
-    try {
-      child = spawn(spec.command, spec.args, {
-        cwd: spec.cwd,
-        env: spec.env,
-        detached: true,
-        stdio: ['ignore', out, err],
-      });
-    } finally {
-      closeSync(out);
-      if (err !== out) closeSync(err);
-    }
-    entry.child = child;
     entry.adopted = false;
     entry.startedAt = Date.now();
-    const spawned = await new Promise<boolean>((resolve) => {
-      child.once('spawn', () => resolve(true));
-      child.once('error', (e) => {
-        entry.lastExit = `spawn ${(e as NodeJS.ErrnoException).code ?? e.message}`;
-        this.emit({ type: 'spawn-failed', name: spec.name, error: `${spec.command}: ${e.message}` });
-        resolve(false);
-      });
-    });
-    if (!spawned || child.pid === undefined) {
+    let child: ChildProcess & { pid: number };
+    try {
+      child = await spawnDetached(spec);
+    } catch (e) {
+      entry.lastExit = `spawn ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+      this.emit({ type: 'spawn-failed', name: spec.name, error: `${spec.command}: ${(e as Error).message}` });
       entry.child = null;
       entry.identity = null;
       this.scheduleRestart(entry);
       return;
     }
+    entry.child = child;
     child.unref();
     entry.identity = identify(child.pid);
-    const record: PidRecord = { ...entry.identity, specHash: entry.hash, startedAt: new Date(entry.startedAt).toISOString() };
-    await writeJsonAtomic(spec.pidFile, record, 0o600);
+    await writePidFile(spec.pidFile, entry.identity, { specHash: entry.hash, startedAt: new Date(entry.startedAt).toISOString() });
     this.emit({ type: 'started', name: spec.name, pid: child.pid, restarts: entry.restarts });
     child.once('exit', (code, signal) => {
       if (entry.child !== child) return;
@@ -274,7 +256,7 @@ export class Supervisor {
 
   /** True when `pidFile` names a process that runs (one `ensure` would adopt, if its spec is unchanged). */
   async adoptable(pidFile: string): Promise<boolean> {
-    const recorded = await readJson<PidRecord | null>(pidFile, null).catch(() => null);
+    const recorded = await readPidFile<PidRecord>(pidFile);
     return recorded !== null && isRunning(recorded);
   }
 
@@ -304,7 +286,7 @@ export class Supervisor {
 
 /** Stops the process a pid file names (and its group), when it still runs; for cleaning up without a supervisor. */
 export async function stopFromPidFile(pidFile: string, graceMs = 3000): Promise<number | null> {
-  const recorded = await readJson<PidRecord | null>(pidFile, null).catch(() => null);
+  const recorded = await readPidFile<PidRecord>(pidFile);
   if (!recorded) return null;
   await stopGroup(recorded, graceMs);
   await fs.rm(pidFile, { force: true });

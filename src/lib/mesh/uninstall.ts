@@ -5,8 +5,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { EXIT, MeshctlError } from '../errors.js';
 import type { HomeLayout } from './home.js';
-import { readJson } from '../system/atomic-file.js';
-import { isRunning, stopGroup, waitFor, type ProcessIdentity } from '../system/processes.js';
+import { readPidFile } from '../system/pid-file.js';
+import { isRunning, stopGroup, waitFor } from '../system/processes.js';
 import { portListening } from './ports.js';
 import { readPlacement, type Placement } from './pods.js';
 import { stopFromPidFile } from './supervisor.js';
@@ -54,7 +54,7 @@ export async function uninstall(layout: HomeLayout, options: { keepState: boolea
   const homeExists = await fs.stat(layout.root).then((s) => s.isDirectory(), () => false);
   if (!homeExists) return { ...result, status: 'not-installed' };
   const placement = await readPlacement(layout).catch(() => ({ pods: [], gateways: [] }) as Placement);
-  const agent = await readJson<ProcessIdentity | null>(layout.agentPid, null).catch(() => null);
+  const agent = await readPidFile(layout.agentPid);
 
   // The agent stops apps first, then proxies, and exits.
   if (await agentAnswers(layout)) {

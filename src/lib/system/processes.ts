@@ -1,6 +1,8 @@
-// Facts about operating-system processes that meshctl started: whether one still runs (a zombie or a
-// recycled pid does not count), and stopping it with its children.
-import { readdirSync, readFileSync } from 'node:fs';
+// The processes meshctl starts: the one way to start them (short runs with their output captured, and
+// detached processes that lead their own group), the facts about them (whether one still runs; a
+// zombie or a recycled pid does not count) and the one way to stop one with its children.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 
 /** What a pid file records: the pid and, where the OS tells, the process's start time (guards against pid reuse). */
 export interface ProcessIdentity {
@@ -36,6 +38,17 @@ const hasProc = (() => {
     return false;
   }
 })();
+
+/** The command line of a process (empty when unknown), to check that a recorded pid is still ours. */
+export function commandLine(pid: number): string[] {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\0').filter(Boolean);
+}
 
 /** The identity of a running process, to record beside its pid. */
 export function identify(pid: number): ProcessIdentity {
@@ -121,4 +134,63 @@ export async function stopGroup(who: ProcessIdentity, graceMs = 3000): Promise<v
   // Children left behind by a leader that died (a proxy's workers, say) still carry its group id.
   signalGroup(who.pid, 'SIGKILL');
   await waitFor(() => !isRunning(who) && groupMembers(who.pid).length === 0, 2000);
+}
+
+export interface CommandResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `command args…` to completion (killed after `timeoutMs`), capturing its output. */
+export function runCommand(command: string, args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+export interface DetachedCommand {
+  command: string;
+  args: string[];
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Files the process's stdout and stderr are appended to (created mode 0600; may be one file). */
+  stdoutFile: string;
+  stderrFile: string;
+}
+
+/**
+ * Starts a process that may outlive meshctl: detached, leading its own process group (so that
+ * `stopGroup` reaches its children too), stdin closed, output appended to files. Resolves once it is
+ * spawned; rejects with the spawn error (ENOENT, EACCES). The caller unrefs it when it may exit first.
+ */
+export async function spawnDetached(spec: DetachedCommand): Promise<ChildProcess & { pid: number }> {
+  const out = openSync(spec.stdoutFile, 'a', 0o600);
+  const err = spec.stderrFile === spec.stdoutFile ? out : openSync(spec.stderrFile, 'a', 0o600);
+  let child: ChildProcess;
+  try {
+    child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env ?? process.env, detached: true, stdio: ['ignore', out, err] });
+  } finally {
+    closeSync(out);
+    if (err !== out) closeSync(err);
+  }
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  return child as ChildProcess & { pid: number };
 }

@@ -1,13 +1,12 @@
 // The CLI's side of the agent: requests over the home's socket, and starting the agent when none
 // answers (after install, or after the agent was killed).
-import { spawn } from 'node:child_process';
-import { promises as fs, openSync, closeSync, readFileSync } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { EXIT, MeshctlError, environmentError } from '../../errors.js';
 import type { HomeLayout } from '../home.js';
-import { readJson } from '../../system/atomic-file.js';
-import { isRunning, waitFor, type ProcessIdentity } from '../../system/processes.js';
+import { readPidFile } from '../../system/pid-file.js';
+import { isRunning, spawnDetached, waitFor, type ProcessIdentity } from '../../system/processes.js';
 import type { Method, Requests, ResponseMessage } from './protocol.js';
 
 /** The agent's entry, beside this file once compiled. */
@@ -71,7 +70,7 @@ export function request<M extends Method>(layout: HomeLayout, method: M, params:
 
 /** The agent's recorded pid, when its pid file names a running process. */
 export async function runningAgent(layout: HomeLayout): Promise<ProcessIdentity | null> {
-  const recorded = await readJson<ProcessIdentity | null>(layout.agentPid, null).catch(() => null);
+  const recorded = await readPidFile(layout.agentPid);
   return recorded && isRunning(recorded) ? recorded : null;
 }
 
@@ -99,19 +98,13 @@ export async function startAgent(layout: HomeLayout, timeoutMs = 20_000): Promis
   // One previous log is kept; a long-lived mesh's agent log does not grow without bound.
   const size = await fs.stat(layout.agentLog).then((s) => s.size, () => 0);
   if (size > AGENT_LOG_ROTATE_BYTES) await fs.rename(layout.agentLog, `${layout.agentLog}.1`).catch(() => undefined);
-  const log = openSync(layout.agentLog, 'a', 0o600);
   let exited: string | null = null;
   try {
-    const child = spawn(process.execPath, [AGENT_ENTRY, layout.root], {
-      detached: true,
-      stdio: ['ignore', log, log],
-      env: { ...process.env, MESHCTL_AGENT: '1' },
-    });
+    const child = await spawnDetached({ command: process.execPath, args: [AGENT_ENTRY, layout.root], env: { ...process.env, MESHCTL_AGENT: '1' }, stdoutFile: layout.agentLog, stderrFile: layout.agentLog });
     child.once('exit', (code, signal) => (exited = signal ? `signal ${signal}` : `exit ${code}`));
-    child.once('error', (err) => (exited = err.message));
     child.unref();
-  } finally {
-    closeSync(log);
+  } catch (err) {
+    exited = (err as Error).message;
   }
   const up = await waitFor(async () => exited !== null || (await agentAnswers(layout, 1000)), timeoutMs, 50);
   if (exited !== null && !(await agentAnswers(layout, 1000))) {

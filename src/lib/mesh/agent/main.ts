@@ -5,7 +5,8 @@ import { homeLayout } from '../home.js';
 import { loadMeshCa } from '../ca.js';
 import { readMeshConfigFile } from '../state.js';
 import { Supervisor } from '../supervisor.js';
-import { identify, isRunning, type ProcessIdentity } from '../../system/processes.js';
+import { claimPidFile, releasePidFile } from '../../system/pid-file.js';
+import { identify } from '../../system/processes.js';
 import { MeshAgent } from './agent.js';
 import { meshctlVersion } from './client.js';
 import { serve } from './server.js';
@@ -14,32 +15,6 @@ const CERTIFICATE_CHECK_MS = 5 * 60 * 1000;
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-}
-
-/** Takes the agent pid file; false when a live agent holds it. */
-async function claimPidFile(file: string): Promise<boolean> {
-  const me = identify(process.pid);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await fs.open(file, 'wx', 0o600);
-      await handle.writeFile(JSON.stringify(me));
-      await handle.sync();
-      await handle.close();
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let holder: ProcessIdentity | null = null;
-    try {
-      holder = JSON.parse(await fs.readFile(file, 'utf8')) as ProcessIdentity;
-    } catch {
-      holder = null;
-    }
-    if (holder && isRunning(holder)) return false;
-    const stale = `${file}.stale.${process.pid}`;
-    await fs.rename(file, stale).then(() => fs.rm(stale, { force: true }), () => undefined);
-  }
-  return false;
 }
 
 async function main(): Promise<void> {
@@ -54,18 +29,11 @@ async function main(): Promise<void> {
     log(`${layout.configFile} does not exist: the mesh is not installed`);
     process.exit(3);
   }
-  if (!(await claimPidFile(layout.agentPid))) {
+  if (!(await claimPidFile(layout.agentPid, identify(process.pid)))) {
     log('another agent runs for this home; exiting');
     return;
   }
-  const release = async () => {
-    try {
-      const holder = JSON.parse(await fs.readFile(layout.agentPid, 'utf8')) as ProcessIdentity;
-      if (holder.pid === process.pid) await fs.rm(layout.agentPid, { force: true });
-    } catch {
-      // Already gone.
-    }
-  };
+  const release = () => releasePidFile(layout.agentPid, process.pid).catch(() => undefined);
   const ca = await loadMeshCa(layout.caDir);
   const supervisor = new Supervisor({
     onEvent: (e) => {

@@ -4,7 +4,9 @@ import { promises as fs } from 'node:fs';
 import { writeFileAtomic } from '../../system/atomic-file.js';
 import type { CompiledProxy, ProxyTarget } from './types.js';
 import { checkConfig, findHaproxy } from './binary.js';
-import { isProxyProcess, proxyArguments, signalProxy, startProxyProcess, stopProcessGroup } from './process.js';
+import { isProxyProcess, proxyArguments, signalProxy, startProxyProcess } from './process.js';
+import { readPidFile } from '../../system/pid-file.js';
+import { stopGroup } from '../../system/processes.js';
 import { MasterCli, RuntimeApi } from './runtime-api.js';
 import { isReady, servedRevision, waitForRevision, WaitTimeoutError } from './admin.js';
 
@@ -60,25 +62,6 @@ async function haproxyBin(bin?: string): Promise<string> {
 /** The proxy's files hold certificates' neighbours and the control plane's state: owner only. */
 const writeAtomic = (file: string, text: string) => writeFileAtomic(file, text, 0o600);
 
-/** The pid in a pid file: a bare number, or a JSON object with a `pid` field. */
-async function readPid(target: ProxyTarget): Promise<number | null> {
-  let text: string;
-  try {
-    text = (await fs.readFile(target.paths.pid, 'utf8')).trim();
-  } catch {
-    return null;
-  }
-  let n = Number(text);
-  if (!Number.isInteger(n)) {
-    try {
-      n = Number((JSON.parse(text) as { pid?: unknown }).pid);
-    } catch {
-      return null;
-    }
-  }
-  return Number.isInteger(n) && n > 0 ? n : null;
-}
-
 /** How to run a proxy's HAProxy (master-worker, master CLI), for callers that spawn processes themselves. */
 export function proxyCommand(bin: string, target: ProxyTarget): { command: string; args: string[]; stdoutFile: string; stderrFile: string; pidFile: string } {
   return { command: bin, args: proxyArguments(target.paths.config, target.paths.masterSocket), stdoutFile: target.paths.accessLog, stderrFile: target.paths.proxyLog, pidFile: target.paths.pid };
@@ -86,7 +69,7 @@ export function proxyCommand(bin: string, target: ProxyTarget): { command: strin
 
 /** The pid of the proxy's master when it runs (checked against its command line), else null. */
 export async function runningProxyPid(target: ProxyTarget): Promise<number | null> {
-  const pid = await readPid(target);
+  const pid = (await readPidFile(target.paths.pid))?.pid ?? null;
   return pid !== null && isProxyProcess(pid, target.paths.config) ? pid : null;
 }
 
@@ -199,7 +182,7 @@ export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledPr
       });
     } catch (err) {
       const log = await tail(target.paths.proxyLog);
-      await stopProcessGroup(proc.pid).catch(() => undefined);
+      await stopGroup({ pid: proc.pid, startTime: null });
       throw new ProxyApplyError(`${(err as Error).message}${log ? `\n${log}` : ''}`);
     }
     await writeAtomic(target.paths.state, JSON.stringify(compiled));
@@ -242,7 +225,7 @@ export async function proxyStatus(target: ProxyTarget): Promise<ProxyStatus> {
 /** Stops the proxy (its whole process group) if it runs; removes its pid file and sockets. */
 export async function stopProxy(target: ProxyTarget, options: { timeoutMs?: number } = {}): Promise<boolean> {
   const pid = await runningProxyPid(target);
-  if (pid !== null) await stopProcessGroup(pid, options);
+  if (pid !== null) await stopGroup({ pid, startTime: null }, options.timeoutMs ?? 5000);
   for (const f of [target.paths.pid, target.paths.runtimeSocket, target.paths.masterSocket, target.paths.inboundTlsSocket, target.paths.inboundPlainSocket, target.paths.mirrorSocket]) {
     await fs.rm(f, { force: true });
   }

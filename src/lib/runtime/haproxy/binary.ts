@@ -1,7 +1,7 @@
-// Finding the HAProxy binary and checking that it can run a meshctl proxy.
-import { promises as fs, constants as fsConstants } from 'node:fs';
+// The one place that finds the HAProxy binary and checks that it can run a meshctl proxy.
 import path from 'node:path';
-import { runCommand } from './process.js';
+import { executable } from '../../system/executables.js';
+import { runCommand } from '../../system/processes.js';
 
 export const MIN_HAPROXY_VERSION = { major: 2, minor: 6 } as const;
 
@@ -48,23 +48,16 @@ export function parseFeatures(vv: string): HaproxyBinary['features'] {
   };
 }
 
-async function executable(file: string): Promise<boolean> {
-  try {
-    const st = await fs.stat(file);
-    if (!st.isFile()) return false;
-    await fs.access(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Where packages install HAProxy (sbin directories, which a user's PATH may lack). */
+const PACKAGE_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/opt/homebrew/sbin', '/opt/homebrew/bin', '/usr/local/bin'];
 
-/** Where `haproxy` would be looked up: PATH, then the sbin directories packages install to. */
-export function candidatePaths(env: NodeJS.ProcessEnv = process.env): string[] {
+/**
+ * The one list of places `haproxy` is looked for, in order: PATH, then (unless `packageDirs` is
+ * false) the directories packages install it to.
+ */
+export function candidatePaths(env: NodeJS.ProcessEnv = process.env, options: { packageDirs?: boolean } = {}): string[] {
   const dirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
-  for (const extra of ['/usr/sbin', '/usr/local/sbin', '/sbin', '/opt/homebrew/sbin', '/opt/homebrew/bin', '/usr/local/bin']) {
-    if (!dirs.includes(extra)) dirs.push(extra);
-  }
+  if (options.packageDirs !== false) for (const extra of PACKAGE_DIRS) if (!dirs.includes(extra)) dirs.push(extra);
   return dirs.map((d) => path.join(d, 'haproxy'));
 }
 

@@ -1,34 +1,8 @@
-// The one place that starts HAProxy processes: short runs (-vv, -c) and master-worker proxies,
-// each proxy in its own process group so that stopping it stops its workers too.
-import { spawn } from 'node:child_process';
-import { promises as fs, closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
-
-export interface CommandResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `bin args…` to completion (bounded by `timeoutMs`), capturing its output. */
-export function runCommand(bin: string, args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+// How HAProxy runs as a proxy: master-worker with a master CLI, each proxy in its own process group
+// (started through system/processes.ts, like every process meshctl starts) so that stopping it stops
+// its workers too.
+import { commandLine, identify, isRunning, spawnDetached } from '../../system/processes.js';
+import { writePidFile } from '../../system/pid-file.js';
 
 export interface ProxyProcessOptions {
   bin: string;
@@ -65,66 +39,20 @@ export function proxyArguments(configFile: string, masterSocket: string): string
 /** Starts HAProxy in master-worker mode (`-W`) with a master CLI, in a new process group. */
 export async function startProxyProcess(options: ProxyProcessOptions): Promise<ProxyProcess> {
   const args = proxyArguments(options.configFile, options.masterSocket);
-  const out = openSync(options.stdoutFile, 'a', 0o600);
-  const err = openSync(options.stderrFile, 'a', 0o600);
-  let child;
-  try {
-    child = spawn(options.bin, args, {
-      stdio: ['ignore', out, err],
-      detached: true,
-      env: options.env ?? process.env,
-    });
-  } finally {
-    closeSync(out);
-    closeSync(err);
-  }
+  const child = await spawnDetached({ command: options.bin, args, env: options.env, stdoutFile: options.stdoutFile, stderrFile: options.stderrFile });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }));
-  });
-  const pid = await new Promise<number>((resolve, reject) => {
-    child.once('spawn', () => resolve(child.pid as number));
-    child.once('error', reject);
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.on('exit', (code, signal) => resolve({ code, signal }));
   });
   if (options.detach !== false) child.unref();
-  await fs.writeFile(options.pidFile, `${pid}\n`, { mode: 0o600 });
-  return { pid, exited };
-}
-
-/** True when a process with this pid exists (and is not a zombie). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  return processState(pid) !== 'Z';
-}
-
-/** The state letter of /proc/<pid>/stat ("pid (comm) S ..."), '?' when unknown. */
-function processState(pid: number): string {
-  const text = readFileSyncSafe(`/proc/${pid}/stat`);
-  if (text === null) return '?';
-  return text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3);
-}
-
-function readFileSyncSafe(file: string): string | null {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-/** The command line of a process (empty when unknown), to check that a stored pid is still ours. */
-export function processCommandLine(pid: number): string[] {
-  const text = readFileSyncSafe(`/proc/${pid}/cmdline`);
-  return text ? text.split('\0').filter(Boolean) : [];
+  await writePidFile(options.pidFile, identify(child.pid));
+  return { pid: child.pid, exited };
 }
 
 /** True when `pid` is an HAProxy master started for `configFile`. */
 export function isProxyProcess(pid: number, configFile: string): boolean {
-  if (!processAlive(pid)) return false;
-  const argv = processCommandLine(pid);
+  if (!isRunning(pid)) return false;
+  const argv = commandLine(pid);
   // Without /proc (non-Linux), trust the pid file.
   if (!argv.length) return true;
   return argv.includes(configFile);
@@ -133,60 +61,4 @@ export function isProxyProcess(pid: number, configFile: string): boolean {
 /** Sends `signal` to the master only (SIGUSR2 reloads, SIGUSR1 soft-stops). */
 export function signalProxy(pid: number, signal: NodeJS.Signals): void {
   process.kill(pid, signal);
-}
-
-/**
- * Stops a proxy started by `startProxyProcess`: SIGTERM to its whole process group, then SIGKILL
- * after `timeoutMs`. Resolves once no process of the group is left (bounded by twice `timeoutMs`).
- */
-export async function stopProcessGroup(pid: number, options: { timeoutMs?: number } = {}): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? 5000;
-  const send = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-    }
-  };
-  send('SIGTERM');
-  if (await waitForGroupExit(pid, timeoutMs)) return;
-  send('SIGKILL');
-  if (!(await waitForGroupExit(pid, timeoutMs))) throw new Error(`Process group ${pid} is still running after SIGKILL.`);
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    // A group whose members are all zombies still "exists"; check the leader's state.
-    return processAlive(pgid) || groupHasLiveMember(pgid);
-  } catch {
-    return false;
-  }
-}
-
-function groupHasLiveMember(pgid: number): boolean {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    const stat = readFileSyncSafe(`/proc/${e}/stat`);
-    if (!stat) continue;
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // rest[0] = state, rest[2] = pgrp
-    if (Number(rest[2]) === pgid && rest[0] !== 'Z') return true;
-  }
-  return false;
-}
-
-async function waitForGroupExit(pgid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!groupAlive(pgid)) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return !groupAlive(pgid);
 }

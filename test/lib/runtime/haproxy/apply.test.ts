@@ -9,7 +9,7 @@ import { answered, portClosed, request, steadyLoad, type HttpAnswer } from '../.
 import { readRouteWeights } from '../../../../src/lib/runtime/haproxy/weights.js';
 import { MasterCli, RuntimeApi } from '../../../../src/lib/runtime/haproxy/runtime-api.js';
 import { proxyStatus, stopProxy } from '../../../../src/lib/runtime/haproxy/apply.js';
-import { processAlive } from '../../../../src/lib/runtime/haproxy/process.js';
+import { isRunning } from '../../../../src/lib/system/processes.js';
 import { servedRevision } from '../../../../src/lib/runtime/haproxy/admin.js';
 
 const RPS = 200;
@@ -126,7 +126,7 @@ describe('applying configs to running proxies (live HAProxy on loopback)', { tim
     assert.ok(status.running && status.pid);
     const workers = (await new MasterCli(target.paths.masterSocket).showProc()).map((p) => p.pid);
     assert.equal(await stopProxy(target), true);
-    for (const pid of [status.pid, ...workers]) assert.equal(processAlive(pid), false, `pid ${pid} still runs`);
+    for (const pid of [status.pid, ...workers]) assert.equal(isRunning(pid), false, `pid ${pid} still runs`);
     assert.equal(await portClosed(target.ports.inbound), true);
     assert.equal(await portClosed(target.ports.admin), true);
     assert.deepEqual(await proxyStatus(target), { running: false, pid: null, revision: null, ready: false });
