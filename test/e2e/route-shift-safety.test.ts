@@ -15,7 +15,7 @@ import { proxyPaths } from '../../src/lib/runtime/haproxy/types.js';
 import { readRouteWeights } from '../../src/lib/runtime/haproxy/weights.js';
 import { RuntimeApi } from '../../src/lib/runtime/haproxy/runtime-api.js';
 import type { ShiftEvent } from '../../src/lib/shift/events.js';
-import type { ShiftRecord } from '../../src/lib/shift/machine.js';
+import type { ShiftRecord } from '../../src/lib/shift/record.js';
 import type { RouteStatus } from '../../src/lib/shift/status.js';
 import { assertContract } from '../support/shift-schemas.js';
 

@@ -2,7 +2,7 @@
 // pipeline completes them with the catalog's name and severity and the field's line and column.
 import { catalogEntry, type Severity } from './catalog.js';
 import { locate } from './locate.js';
-import type { PolicyDocument, ResourceRef } from './load.js';
+import type { PolicyDocument, ResourceRef } from './document.js';
 
 export interface Finding {
   code: string;

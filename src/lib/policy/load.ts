@@ -4,23 +4,7 @@ import type { SourceFile } from './source.js';
 import { kindInfo, splitApiVersion, type KindInfo } from './kinds.js';
 import { jsonStringEnd, jsonStringValue, offsetToPosition } from './locate.js';
 import type { RawFinding } from './findings.js';
-
-export interface PolicyDocument {
-  file: SourceFile;
-  /** 0-based index of the document in its file. */
-  index: number;
-  /** Offset of the document's text within the file's text. */
-  offset: number;
-  text: string;
-  value: unknown;
-}
-
-export interface ResourceRef {
-  apiVersion: string;
-  kind: string;
-  namespace: string;
-  name: string;
-}
+import type { PolicyDocument, ResourceRef } from './document.js';
 
 export interface Resource {
   apiVersion: string;

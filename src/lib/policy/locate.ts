@@ -1,7 +1,7 @@
 // Maps a JSON pointer inside one document to its line and column, on demand: documents are parsed
 // without positions (fast) and only those with findings are scanned again here.
 import { parseEvents, EVENT_ID, getScalarValue } from 'js-yaml';
-import type { PolicyDocument } from './load.js';
+import type { PolicyDocument } from './document.js';
 
 export interface Position {
   line: number;

@@ -4,84 +4,15 @@
 // so after a crash at any moment every proxy serves either the previous weights or the new ones, both
 // weights of the plan, and --resume finishes the pending change.
 import { randomUUID } from 'node:crypto';
-import type { ProcessIdentity } from '../system/processes.js';
 import { evaluateGates, subsetFigures, type GateCheck, type AnalysisOutcome, type SubsetFigures } from './gates.js';
-import type { AnalysisEvent, AnalysisFigures, EventType, ShiftEvent } from './events.js';
+import type { AnalysisEvent, EventType, ShiftEvent } from './events.js';
 import { sameWeights, splitWeights, stepLabel, weightsText, type ShiftPlan, type Weights } from './plan.js';
+import { isTerminal, SHIFT_API_VERSION, type AnalysisRecord, type PendingChange, type Phase, type ShiftOwner, type ShiftRecord } from './record.js';
 import type { ShiftRoute } from './route.js';
 import { sameOwner, type ControlRequest, type ShiftStore } from './store.js';
 import type { ShiftTarget } from './target.js';
 
-export const SHIFT_API_VERSION = 'meshctl.dev/v1alpha1';
-
-export type Phase = 'planned' | 'progressing' | 'held' | 'promoted' | 'rolled_back' | 'aborted';
-
-export const TERMINAL_PHASES: readonly Phase[] = ['promoted', 'rolled_back', 'aborted'];
-
-export interface ShiftOwner extends ProcessIdentity {
-  since: string;
-}
-
-export interface AnalysisRecord extends AnalysisFigures {
-  at: string;
-  /** Plan step index (0-based). */
-  cursor: number;
-}
-
-export interface HistoryEntry {
-  at: string;
-  event: EventType;
-  /** Plan step index (0-based; -1 before the first step). */
-  cursor: number;
-  weights: Weights;
-  reason?: string;
-  by?: string;
-}
-
-/** A change of weights written down before it is made. */
-export interface PendingChange {
-  event: 'step' | 'rolled_back' | 'aborted';
-  cursor: number;
-  weights: Weights;
-  decidedAt: string;
-  reason?: string;
-  by?: string;
-}
-
-export interface ShiftRecord {
-  apiVersion: typeof SHIFT_API_VERSION;
-  kind: 'RouteShift';
-  id: string;
-  createdAt: string;
-  updatedAt: string;
-  route: ShiftRoute;
-  plan: ShiftPlan;
-  /** The route's weights before the shift, at each step, and after a rollback. */
-  weights: { baseline: Weights; steps: Weights[]; rollback: Weights };
-  phase: Phase;
-  /** Plan step the route is at (0-based); -1 before the first step. */
-  cursor: number;
-  /** The weights the shift last set (what every proxy serves once no change is pending). */
-  served: Weights;
-  /** When the current analysis window started (the step's weights were in place, or the last analysis). */
-  windowStartedAt: string | null;
-  failedChecks: number;
-  pending: PendingChange | null;
-  /** The meshctl process running the shift; null while held or ended. */
-  owner: ShiftOwner | null;
-  /** Why the shift is held, rolled back or aborted. */
-  reason: string | null;
-  manual: boolean;
-  /** The most recent analyses, oldest first. */
-  analyses: AnalysisRecord[];
-  history: HistoryEntry[];
-}
-
 const MAX_ANALYSES = 50;
-
-export function isTerminal(record: Pick<ShiftRecord, 'phase'>): boolean {
-  return TERMINAL_PHASES.includes(record.phase);
-}
 
 /** A new record: nothing changed yet. */
 export function newRecord(route: ShiftRoute, plan: ShiftPlan, baseline: Weights, options: { manual: boolean; owner: ShiftOwner | null }): ShiftRecord {

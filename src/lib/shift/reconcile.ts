@@ -1,6 +1,7 @@
 // What `route status` reports as the truth: the weights every proxy actually serves, each matched to
 // the plan (which step, or before the shift, or rolled back), reconciled with what the record says.
-import { planWeights, type ShiftRecord } from './machine.js';
+import { planWeights } from './machine.js';
+import type { ShiftRecord } from './record.js';
 import { sameWeights, stepLabel, weightsText, type Weights } from './plan.js';
 import type { ServedWeights } from './target.js';
 

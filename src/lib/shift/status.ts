@@ -2,7 +2,7 @@
 // proxy actually serves, reconciled (the contract of -o json is schemas/output/route-status.json).
 import { usageError } from '../errors.js';
 import type { HomeLayout } from '../mesh/home.js';
-import { isTerminal, type AnalysisRecord, type HistoryEntry, type PendingChange, type ShiftRecord } from './machine.js';
+import { isTerminal, type AnalysisRecord, type HistoryEntry, type PendingChange, type ShiftRecord } from './record.js';
 import { stepLabel, type GateSettings, type PlanStep, type Weights } from './plan.js';
 import { reconcile, type Reconciled } from './reconcile.js';
 import { hostOf } from './shift.js';

@@ -8,7 +8,7 @@ import { readJson, writeJsonAtomic } from '../system/atomic-file.js';
 import type { HomeLayout } from '../mesh/home.js';
 import { withLock } from '../mesh/lock.js';
 import { identify, isRunning } from '../system/processes.js';
-import type { ShiftOwner, ShiftRecord } from './machine.js';
+import type { ShiftOwner, ShiftRecord } from './record.js';
 
 export type RequestAction = 'promote' | 'promote-full' | 'abort';
 

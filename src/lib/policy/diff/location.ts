@@ -2,7 +2,8 @@
 // starts are indexed once per file and the items of a `kind: List` document located in one pass, so that
 // locating every resource of a large `kubectl get -o yaml` list costs one parse, not one per resource.
 import { parseEvents, EVENT_ID, getScalarValue } from 'js-yaml';
-import type { PolicyDocument, Resource } from '../load.js';
+import type { PolicyDocument } from '../document.js';
+import type { Resource } from '../load.js';
 import { eventStart, lineOf, locate, type YamlEvent } from '../locate.js';
 import type { SourceLocation } from './model.js';
 
