@@ -99,17 +99,18 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
 async function renderTop(s: TopSnapshot, color: boolean): Promise<string> {
   const [{ renderTable }, { paint }] = await Promise.all([import('../lib/runtime/render.js'), import('../lib/output/format.js')]);
   const p = paint(color);
+  const { NOT_ENOUGH_TRAFFIC } = await import('../lib/runtime/figures.js');
   const ms = (v: number | null) => (v === null ? '-' : `${v}ms`);
   const window = s.windowSeconds % 60 === 0 ? `${s.windowSeconds / 60}m` : `${s.windowSeconds}s`;
-  const header = p.dim(`Traffic over the last ${window}, read ${s.readAt}${s.host ? `, service ${s.host}` : ''}`);
+  const header = p.dim(`Traffic over the last ${window} until ${s.readAt}${s.host ? `, service ${s.host}` : ''}`);
   if (!s.rows.length) return `${header}\nNo services: the mesh routes to none yet.\n`;
   const rows = s.rows.map((r) => [
     r.service,
     r.namespace ?? '-',
     r.subset ?? '-',
     String(r.requests),
-    r.rps.toFixed(1),
-    r.successRate === null ? '-' : r.successRate < 100 ? p.yellow(`${r.successRate.toFixed(2)}%`) : `${r.successRate.toFixed(2)}%`,
+    r.ratePerSecond.toFixed(1),
+    r.successRate === null ? NOT_ENOUGH_TRAFFIC : r.successRate < 100 ? p.yellow(`${r.successRate.toFixed(2)}%`) : `${r.successRate.toFixed(2)}%`,
     ms(r.latencyMs.p50),
     ms(r.latencyMs.p95),
     ms(r.latencyMs.p99),
