@@ -14,6 +14,7 @@ import { figuresPart } from '../../src/lib/runtime/figures.js';
 import type { ShiftEvent } from '../../src/lib/shift/events.js';
 import type { RouteStatus } from '../../src/lib/shift/status.js';
 import type { TopSnapshot } from '../../src/lib/mesh/top.js';
+import type { ProxySnapshot } from '../../src/lib/runtime/model.js';
 
 type Of<T extends ShiftEvent['type']> = Extract<ShiftEvent, { type: T }>;
 const REVIEWS = 'reviews.default.svc.cluster.local';
@@ -77,6 +78,11 @@ describe('route shift and top read the same figures', { timeout: 240_000 }, () =
     assert.doesNotMatch(r.stdout, /NaN|0\.00%/);
     const json = JSON.parse((await mesh.h.run(['top', 'reviews', '-o', 'json', '--window', '5s', '--until', '2001-01-01T00:00:00.000Z'])).stdout) as TopSnapshot;
     assert.ok(json.rows.length >= 2 && json.rows.every((row) => row.requests === 0 && row.successRate === null && row.latencyMs.p99 === null));
+    // inspect says it in the same words for an upstream nobody called (the caller never calls details).
+    const inspect = await mesh.h.run(['inspect', 'pod', 'caller-0', '-s', 'stats', '-o', 'json']);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    const details = (JSON.parse(inspect.stdout) as ProxySnapshot).stats!.upstreams.find((u) => u.host === 'details.default.svc.cluster.local')!;
+    assert.deepEqual([details.requests, details.successRate, details.missing.successRate, details.missing.latencyMs], [0, null, 'not enough traffic', 'not enough traffic']);
   });
 
   it('--until that is not a time, or with --watch: one sentence, exit 2', async () => {
