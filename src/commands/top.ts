@@ -9,6 +9,8 @@ export default class Top extends MeshctlCommand {
 
   static override description = `Reads the access logs of every sidecar and gateway proxy and shows, for each service and subset the mesh routes to, the requests that started within the window (one minute by default): requests per second, success rate (non-5xx over all) and latency percentiles. Each request is counted once, by the proxy that sent it to the service.
 
+--until ends the window at a past moment instead of now, so that the figures of a shift's analysis can be read again: the analyses of \`route status -o json\` give their end (at) and length (windowMs), and top with --until AT --window WINDOWMSms shows the same figures the gates judged.
+
 HOST narrows the rows to one service (reviews, reviews.default or its full name). With --watch the figures refresh every --interval: in place on a terminal, as successive snapshots otherwise (NDJSON with -o json); Ctrl-C ends it, and so does --count N after N snapshots.
 
 Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3 no mesh is installed; 130 interrupted.`;
@@ -18,6 +20,7 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
     '<%= config.bin %> <%= command.id %> reviews',
     '<%= config.bin %> <%= command.id %> --watch --interval 2s',
     '<%= config.bin %> <%= command.id %> reviews --watch --count 5 -o json',
+    '<%= config.bin %> <%= command.id %> reviews --window 30s --until 2026-01-01T10:00:00.000Z -o json',
   ];
 
   static override args = {
@@ -26,6 +29,7 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
 
   static override flags = {
     window: Flags.string({ summary: 'The span the figures cover, ending now (a duration: 30s, 1m, 5m).', default: '1m', helpValue: 'DURATION' }),
+    until: Flags.string({ summary: 'Where the window ends: an ISO-8601 time (default now; not with --watch).', helpValue: 'TIME' }),
     watch: Flags.boolean({ char: 'w', summary: 'Refresh until Ctrl-C (or --count snapshots).', default: false }),
     interval: Flags.string({ summary: 'Time between snapshots with --watch.', default: '2s', helpValue: 'DURATION' }),
     count: Flags.integer({ summary: 'Stop after this many snapshots (implies --watch).', min: 1 }),
@@ -42,11 +46,14 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
     if (windowMs === undefined || windowMs < 1000) throw usageError(`--window ${flags.window} is not a duration of at least one second; write it as 30s or 1m.`);
     const intervalMs = parseDuration(flags.interval);
     if (intervalMs === undefined || intervalMs < 100) throw usageError(`--interval ${flags.interval} is not a duration of at least 100ms; write it as 1s or 2s.`);
+    const untilMs = flags.until === undefined ? undefined : Date.parse(flags.until);
+    if (untilMs !== undefined && Number.isNaN(untilMs)) throw usageError(`--until ${flags.until} is not a time; write it in ISO-8601, e.g. 2026-01-01T10:00:00.000Z.`);
     await openHome(flags.home);
     const { TrafficWatcher } = await import('../lib/mesh/top.js');
     const out = await import('../lib/output/format.js');
     const watcher = new TrafficWatcher(flags.home, { windowSeconds: windowMs / 1000, host: args.host });
     const watch = flags.watch || flags.count !== undefined;
+    if (watch && untilMs !== undefined) throw usageError('--until fixes the window and --watch moves it on; drop one of them.');
     const limit = flags.count ?? (watch ? Infinity : 1);
     const inPlace = watch && format === 'text' && Boolean(process.stdout.isTTY);
     const color = out.colorEnabled();
@@ -73,7 +80,7 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
           wake = null;
           if (interrupted) break;
         }
-        const snapshot = await watcher.snapshot();
+        const snapshot = await watcher.snapshot(untilMs === undefined ? undefined : new Date(untilMs));
         if (!watch) snapshots.push(snapshot);
         if (format === 'json') await out.writeOut(watch ? `${JSON.stringify(snapshot)}\n` : out.toJson(snapshot));
         else if (format === 'yaml') await out.writeOut(`${watch ? '---\n' : ''}${out.toYaml(snapshot)}`);
@@ -99,17 +106,18 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
 async function renderTop(s: TopSnapshot, color: boolean): Promise<string> {
   const [{ renderTable }, { paint }] = await Promise.all([import('../lib/runtime/render.js'), import('../lib/output/format.js')]);
   const p = paint(color);
+  const { NOT_ENOUGH_TRAFFIC } = await import('../lib/runtime/figures.js');
   const ms = (v: number | null) => (v === null ? '-' : `${v}ms`);
   const window = s.windowSeconds % 60 === 0 ? `${s.windowSeconds / 60}m` : `${s.windowSeconds}s`;
-  const header = p.dim(`Traffic over the last ${window}, read ${s.readAt}${s.host ? `, service ${s.host}` : ''}`);
+  const header = p.dim(`Traffic over the last ${window} until ${s.readAt}${s.host ? `, service ${s.host}` : ''}`);
   if (!s.rows.length) return `${header}\nNo services: the mesh routes to none yet.\n`;
   const rows = s.rows.map((r) => [
     r.service,
     r.namespace ?? '-',
     r.subset ?? '-',
     String(r.requests),
-    r.rps.toFixed(1),
-    r.successRate === null ? '-' : r.successRate < 100 ? p.yellow(`${r.successRate.toFixed(2)}%`) : `${r.successRate.toFixed(2)}%`,
+    r.ratePerSecond.toFixed(1),
+    r.successRate === null ? NOT_ENOUGH_TRAFFIC : r.successRate < 100 ? p.yellow(`${r.successRate.toFixed(2)}%`) : `${r.successRate.toFixed(2)}%`,
     ms(r.latencyMs.p50),
     ms(r.latencyMs.p95),
     ms(r.latencyMs.p99),

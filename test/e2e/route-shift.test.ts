@@ -107,7 +107,7 @@ describe('route shift on a live mesh', { timeout: 300_000 }, () => {
     assert.ok(Number(/p99 (\d+)/.exec(rolled.reason)![1]) >= 300);
     const analysis = shift.events.find((e): e is Of<'analysis'> => e.type === 'analysis')!;
     assert.deepEqual(analysis.checks.map((c) => [c.gate, c.passed]), [['requests', true], ['success-rate', true], ['latency-p99', false]]);
-    assert.ok((analysis.stable.p99Ms ?? 0) < (analysis.canary.p99Ms ?? 0), 'the stable subset is the faster one');
+    assert.ok((analysis.stable.latencyMs.p99 ?? 0) < (analysis.canary.latencyMs.p99 ?? 0), 'the stable subset is the faster one');
   });
 
   it('a header-canary first step sends only matching requests to the new version, then the weights move', async () => {

@@ -1,5 +1,6 @@
 // Request rates from two readings of the request counters: proxies that publish only counters (Envoy,
 // linkerd2-proxy) get a rate by being read twice, some seconds apart.
+import { perSecond } from './figures.js';
 import type { Stats, TrafficStats } from './model.js';
 
 export const ONE_READING = 'a rate needs two readings of the counters; give --rate-window SECONDS to take them';
@@ -24,6 +25,6 @@ function rate(row: TrafficStats, before: TrafficStats | undefined, seconds: numb
     row.missing.ratePerSecond = 'the counters went down between the readings (the proxy restarted)';
     return;
   }
-  row.ratePerSecond = Math.round((delta / seconds) * 100) / 100;
+  row.ratePerSecond = perSecond(delta, seconds * 1000);
   delete row.missing.ratePerSecond;
 }

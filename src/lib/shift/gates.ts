@@ -1,17 +1,11 @@
 // The analysis at the end of each interval: the new subset's figures against the gates. Too few requests
 // is "not enough traffic", an outcome of its own that never counts as a failed check.
-import type { UpstreamFigures } from '../runtime/haproxy/access-log.js';
+import { NOT_ENOUGH_TRAFFIC, figuresPart, noRequests, type TrafficFigures, type UpstreamFigures } from '../runtime/figures.js';
 import type { GateSettings } from './plan.js';
 
-/** What an analysis saw of one subset in its window (per-request data: the p99 is a real percentile). */
-export interface SubsetFigures {
+/** What an analysis saw of one subset in its window: the figures `top` shows for the same window. */
+export interface SubsetFigures extends TrafficFigures {
   subset: string;
-  requests: number;
-  /** Non-5xx / total × 100; null without requests. */
-  successRate: number | null;
-  p50Ms: number | null;
-  p99Ms: number | null;
-  statusClasses: { '2xx': number; '3xx': number; '4xx': number; '5xx': number; other: number };
 }
 
 export type AnalysisOutcome = 'passed' | 'failed' | 'no_traffic';
@@ -34,22 +28,10 @@ export interface GateVerdict {
   reason: string | null;
 }
 
-const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
-
-/** One subset's figures out of the per-upstream figures of every proxy (zero requests when absent). */
+/** One subset's figures out of the per-upstream figures of a window (no request when absent). */
 export function subsetFigures(figures: UpstreamFigures[], host: string, subset: string): SubsetFigures {
-  // upstreamFigures gives one row per (host, subset).
-  const f = figures.find((x) => x.destinationHost === host && x.destinationSubset === subset);
-  if (!f || !f.requests) return { subset, requests: 0, successRate: null, p50Ms: null, p99Ms: null, statusClasses: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 } };
-  const c = f.statusClasses;
-  return {
-    subset,
-    requests: f.requests,
-    successRate: finite(f.successRate),
-    p50Ms: finite(f.latencyMs.p50),
-    p99Ms: finite(f.latencyMs.p99),
-    statusClasses: { '2xx': c['2xx'], '3xx': c['3xx'], '4xx': c['4xx'], '5xx': c['5xx'], other: c.other + c['1xx'] },
-  };
+  const f = figures.find((x) => x.host === host && x.subset === subset);
+  return { subset, ...(f ? figuresPart(f) : noRequests()) };
 }
 
 /** A percentage as people write it: 99, 99.5, 71.4 (rounded down, so a failing rate never prints as the limit). */
@@ -78,14 +60,14 @@ export function evaluateGates(canary: SubsetFigures, gates: GateSettings, window
     return {
       outcome: 'no_traffic',
       checks,
-      reason: `not enough traffic: ${canary.requests} request${canary.requests === 1 ? '' : 's'} to ${canary.subset} in ${seconds}, fewer than the ${gates.minRequests} --min-requests asks for`,
+      reason: `${NOT_ENOUGH_TRAFFIC}: ${canary.requests} request${canary.requests === 1 ? '' : 's'} to ${canary.subset} in ${seconds}, fewer than the ${gates.minRequests} --min-requests asks for`,
     };
   }
   const rate = canary.successRate ?? 0;
   const rateOk = rate >= gates.minSuccessRate;
   checks.push({ gate: 'success-rate', passed: rateOk, value: rate, limit: gates.minSuccessRate, text: `success rate ${percentText(rate)}% ${rateOk ? '≥' : '<'} ${percentText(gates.minSuccessRate)}%` });
   if (gates.maxLatencyP99Ms !== null) {
-    const p99 = canary.p99Ms ?? 0;
+    const p99 = canary.latencyMs.p99 ?? 0;
     const ok = p99 <= gates.maxLatencyP99Ms;
     checks.push({ gate: 'latency-p99', passed: ok, value: p99, limit: gates.maxLatencyP99Ms, text: `p99 ${msText(p99)} ${ok ? '≤' : '>'} ${msText(gates.maxLatencyP99Ms)}` });
   }

@@ -1,5 +1,6 @@
 // How a shift reads for people: one line per event, the countdown line, the plan of a dry run, and
 // route status.
+import { NOT_ENOUGH_TRAFFIC } from '../runtime/figures.js';
 import type { ShiftEvent, PlannedEvent } from './events.js';
 import { msText, percentText, type SubsetFigures } from './gates.js';
 import type { Progress } from './machine.js';
@@ -7,8 +8,8 @@ import { durationText, stepLabel, weightsText, type GateSettings, type Weights }
 import type { RouteStatus } from './status.js';
 
 function figures(f: SubsetFigures): string {
-  if (!f.requests) return `${f.subset} no requests`;
-  return `${f.subset} ${f.requests} req, ${percentText(f.successRate ?? 0)}% ok, p99 ${msText(f.p99Ms ?? 0)}`;
+  if (f.successRate === null) return `${f.subset} ${f.requests} req, ${NOT_ENOUGH_TRAFFIC}`;
+  return `${f.subset} ${f.requests} req, ${percentText(f.successRate)}% ok, p99 ${f.latencyMs.p99 === null ? '-' : msText(f.latencyMs.p99)}`;
 }
 
 export function gatesText(g: GateSettings): string {
@@ -118,8 +119,8 @@ export async function statusText(s: RouteStatus): Promise<string> {
       a.cursor + 1,
       a.outcome,
       a.canary.requests,
-      a.canary.successRate === null ? '-' : `${percentText(a.canary.successRate)}%`,
-      a.canary.p99Ms === null ? '-' : msText(a.canary.p99Ms),
+      a.canary.successRate === null ? NOT_ENOUGH_TRAFFIC : `${percentText(a.canary.successRate)}%`,
+      a.canary.latencyMs.p99 === null ? '-' : msText(a.canary.latencyMs.p99),
       a.stable.requests,
       a.reason ?? '',
     ])));

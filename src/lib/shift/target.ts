@@ -1,7 +1,6 @@
 // What a shift drives: the proxies that carry the shifted route. One interface (read the weights they
 // serve, write new weights to every one of them, read the figures of the requests they sent) and its
 // local-mesh implementation over the HAProxy runtime API and the sidecars' access logs.
-import { promises as fs } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { environmentError } from '../errors.js';
 import { writeFileAtomic } from '../system/atomic-file.js';
@@ -9,7 +8,8 @@ import type { CompiledProxy, CompiledRoute } from '../runtime/haproxy/types.js';
 import type { HomeLayout } from '../mesh/home.js';
 import { readLocalProxies, type LocalProxy } from '../mesh/proxies.js';
 import { readApplied } from '../mesh/state.js';
-import { readAccessLog, upstreamFigures, type AccessLogEntry, type UpstreamFigures } from '../runtime/haproxy/access-log.js';
+import type { UpstreamFigures } from '../runtime/figures.js';
+import { AccessLogTail, figuresByUpstream } from '../runtime/haproxy/traffic.js';
 import { appliedProxyConfig, runningProxyPid } from '../runtime/haproxy/apply.js';
 import { renderLuaFile } from '../runtime/haproxy/lua.js';
 import { RuntimeApi } from '../runtime/haproxy/runtime-api.js';
@@ -87,11 +87,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The local mesh: sidecars and gateway proxies of a mesh home, reached through their runtime API sockets. */
 export class LocalMeshTarget implements ShiftTarget {
-  private readonly offsets = new Map<string, number>();
-  private entries: AccessLogEntry[] = [];
-  private started = false;
+  private readonly tail: AccessLogTail;
 
-  constructor(readonly layout: HomeLayout, readonly route: ShiftRoute) {}
+  constructor(readonly layout: HomeLayout, readonly route: ShiftRoute) {
+    this.tail = new AccessLogTail((e) => e.destinationHost === route.host);
+  }
 
   /** The proxies whose configuration has the route, with that configuration. */
   private async carriers(): Promise<{ proxy: LocalProxy; compiled: CompiledProxy; route: CompiledRoute }[]> {
@@ -161,28 +161,13 @@ export class LocalMeshTarget implements ShiftTarget {
   }
 
   async readFigures(sinceMs: number, untilMs: number, options: { mirrored?: boolean } = {}): Promise<UpstreamFigures[]> {
-    if (!this.started) await this.startReading();
-    await Promise.all((await readLocalProxies(this.layout)).map(async (p) => {
-      const file = p.paths.accessLog;
-      // A proxy that appeared since the shift started: its whole log is new.
-      const read = await readAccessLog(file, this.offsets.get(file) ?? 0);
-      this.offsets.set(file, read.nextOffset);
-      for (const e of read.entries) if (e.destinationHost === this.route.host && e.direction !== 'inbound') this.entries.push(e);
-    }));
-    this.entries = this.entries.filter((e) => e.startMs >= sinceMs);
-    const mirrored = options.mirrored === true;
-    return upstreamFigures(this.entries.filter((e) => e.mirror === mirrored), { sinceMs, untilMs });
+    const logs = (await readLocalProxies(this.layout)).map((p) => p.paths.accessLog);
+    return figuresByUpstream(await this.tail.since(logs, sinceMs), { sinceMs, untilMs }, options);
   }
 
-  /** Starts reading the access logs from their current ends. */
+  /** Starts reading the access logs from their current ends (a proxy that appears later is read from the window's start). */
   async startReading(): Promise<void> {
-    if (this.started) return;
-    const proxies = await readLocalProxies(this.layout);
-    await Promise.all(proxies.map(async (p) => {
-      const file = p.paths.accessLog;
-      this.offsets.set(file, await fs.stat(file).then((s) => s.size, () => 0));
-    }));
-    this.started = true;
+    await this.tail.startAtEnd((await readLocalProxies(this.layout)).map((p) => p.paths.accessLog));
   }
 
   async storedWeights(): Promise<Weights | null> {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluateGates, percentText, subsetFigures, type SubsetFigures } from '../../../src/lib/shift/gates.js';
 import { DEFAULT_GATES } from '../../../src/lib/shift/plan.js';
-import { upstreamFigures, type AccessLogEntry } from '../../../src/lib/runtime/haproxy/access-log.js';
+import type { AccessLogEntry } from '../../../src/lib/runtime/haproxy/access-log.js';
+import { figuresByUpstream } from '../../../src/lib/runtime/haproxy/traffic.js';
 
 const HOST = 'reviews.default.svc.cluster.local';
 
@@ -14,7 +15,7 @@ function entry(subset: string, status: number, durationMs: number, startMs = 100
 }
 
 function figures(entries: AccessLogEntry[], subset = 'v2'): SubsetFigures {
-  return subsetFigures(upstreamFigures(entries), HOST, subset);
+  return subsetFigures(figuresByUpstream(entries, { sinceMs: 0, untilMs: 2000 }), HOST, subset);
 }
 
 test('success rate is non-5xx over total; 4xx are successes', () => {
@@ -30,7 +31,7 @@ test('success rate is non-5xx over total; 4xx are successes', () => {
 test('the p99 comes from every request: one slow request in a hundred does not hide behind the mean', () => {
   const e = [...Array.from({ length: 98 }, () => entry('v2', 200, 5)), entry('v2', 200, 900), entry('v2', 200, 950)];
   const f = figures(e);
-  assert.equal(f.p99Ms, 900);
+  assert.equal(f.latencyMs.p99, 900);
   const v = evaluateGates(f, { ...DEFAULT_GATES, maxLatencyP99Ms: 500 }, 2000);
   assert.equal(v.outcome, 'failed');
   assert.equal(v.reason, 'p99 900 ms > 500 ms');
@@ -45,6 +46,8 @@ test('fewer requests than --min-requests is not enough traffic, never a failure,
   const none = evaluateGates(figures([], 'v2'), DEFAULT_GATES, 1500);
   assert.equal(none.outcome, 'no_traffic');
   assert.match(none.reason!, /0 requests to v2 in 1\.5s/);
+  const empty = figures([], 'v2');
+  assert.deepEqual([empty.requests, empty.successRate, empty.latencyMs.p99], [0, null, null], 'no figure is made up for an empty window');
 });
 
 test('both gates failing are both named; passing gates give no reason', () => {

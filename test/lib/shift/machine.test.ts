@@ -13,7 +13,7 @@ import { ShiftStore, currentOwner } from '../../../src/lib/shift/store.js';
 import type { ServedWeights, ShiftTarget, WriteReport } from '../../../src/lib/shift/target.js';
 import type { ShiftRoute } from '../../../src/lib/shift/route.js';
 import type { ShiftEvent } from '../../../src/lib/shift/events.js';
-import type { UpstreamFigures } from '../../../src/lib/runtime/haproxy/access-log.js';
+import { figuresOf, type UpstreamFigures } from '../../../src/lib/runtime/figures.js';
 
 const HOST = 'reviews.default.svc.cluster.local';
 const dirs: string[] = [];
@@ -22,13 +22,8 @@ after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const route: ShiftRoute = { host: HOST, hostArg: 'reviews', namespace: 'default', virtualService: { namespace: 'default', name: 'reviews' }, index: 0, name: 'split', from: 'v1', to: 'v2', destinations: ['v1', 'v2'] };
 
 function figures(subset: string, requests: number, failures = 0, p99 = 5): UpstreamFigures {
-  return {
-    destinationHost: HOST, destinationSubset: subset, requests,
-    statusClasses: { '1xx': 0, '2xx': requests - failures, '3xx': 0, '4xx': 0, '5xx': failures, other: 0 },
-    successRate: requests ? ((requests - failures) / requests) * 100 : NaN, retries: 0,
-    latencyMs: { p50: p99, p90: p99, p99, max: p99, mean: p99 },
-    latencyHistogram: { le: ['+Inf'], counts: [requests] },
-  };
+  const samples = Array.from({ length: requests }, (_, i) => ({ startMs: 0, status: i < failures ? 500 : 200, durationMs: p99, retries: 0 }));
+  return { host: HOST, subset, ...figuresOf(samples, { sinceMs: 0, untilMs: 1000 }) };
 }
 
 /** Proxies that serve what they were last given; figures from a function of the served weights. */

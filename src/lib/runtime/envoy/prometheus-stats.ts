@@ -5,6 +5,7 @@ import type { Stats, TrafficStats } from '../model.js';
 import { bucketsOf, histogramQuantile, samplesOf, sumOf, summaryQuantile, type Family } from '../prometheus.js';
 import { finishSuccessRate, selectInboundPrefixes, unknownTraffic } from './stats.js';
 import { ONE_READING } from '../rates.js';
+import { NOT_ENOUGH_TRAFFIC } from '../figures.js';
 
 const CLUSTER = 'envoy_cluster_name';
 const HCM = 'envoy_http_conn_manager_prefix';
@@ -24,7 +25,7 @@ function latency(row: TrafficStats, families: Family[], family: string, match: R
     const quantiles = samples.filter((s) => s.labels.quantile !== undefined);
     if (quantiles.length) {
       row.latencyMs = { p50: summaryQuantile(quantiles, 0.5), p90: summaryQuantile(quantiles, 0.9), p99: summaryQuantile(quantiles, 0.99) };
-      if (row.latencyMs.p50 === null) row.missing.latencyMs = 'no requests recorded in the latency summary yet';
+      if (row.latencyMs.p50 === null) row.missing.latencyMs = NOT_ENOUGH_TRAFFIC;
       else delete row.missing.latencyMs;
       return;
     }
@@ -36,7 +37,7 @@ function latency(row: TrafficStats, families: Family[], family: string, match: R
     return v === null ? null : Math.round(v * 1000) / 1000;
   };
   row.latencyMs = { p50: q(0.5), p90: q(0.9), p99: q(0.99) };
-  if (row.latencyMs.p50 === null) row.missing.latencyMs = 'no requests recorded in the latency histogram yet';
+  if (row.latencyMs.p50 === null) row.missing.latencyMs = NOT_ENOUGH_TRAFFIC;
   else delete row.missing.latencyMs;
 }
 
@@ -88,7 +89,7 @@ export function inboundTrafficFromPrometheus(families: Family[]): { row: Traffic
       return v === null ? null : Math.round(v * 1000) / 1000;
     };
     row.latencyMs = { p50: q(0.5), p90: q(0.9), p99: q(0.99) };
-    if (row.latencyMs.p50 === null) row.missing.latencyMs = 'no requests recorded in the latency histogram yet';
+    if (row.latencyMs.p50 === null) row.missing.latencyMs = NOT_ENOUGH_TRAFFIC;
     else delete row.missing.latencyMs;
   } else row.missing.latencyMs = 'the proxy exposes no downstream_rq_time histogram';
   row.missing.retries = 'retries are counted on the upstream clusters, not on inbound traffic';

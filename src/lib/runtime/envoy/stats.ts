@@ -7,6 +7,7 @@ import type { Stats, TrafficStats } from '../model.js';
 import { parseSubsetKey } from '../model.js';
 import { asArray, asNumber, asString, field } from './proto-json.js';
 import { ONE_READING } from '../rates.js';
+import { NOT_ENOUGH_TRAFFIC, percentOf } from '../figures.js';
 
 /** One quantile of a histogram: Envoy's `supported_quantiles` are percents (50 = p50). */
 export interface QuantileValue {
@@ -143,16 +144,11 @@ export function finishSuccessRate(row: TrafficStats): void {
   const total = classes.reduce<number>((a, c) => a + (c ?? 0), 0);
   if (total === 0) {
     row.successRate = null;
-    row.missing.successRate = 'no responses yet';
+    row.missing.successRate = NOT_ENOUGH_TRAFFIC;
     return;
   }
-  row.successRate = round(((total - (row.responses['5xx'] ?? 0)) / total) * 100, 2);
+  row.successRate = percentOf(total - (row.responses['5xx'] ?? 0), total);
   delete row.missing.successRate;
-}
-
-function round(n: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
 }
 
 function latencyFrom(row: TrafficStats, histogram: QuantileValue[] | undefined, what: string): void {
@@ -161,7 +157,7 @@ function latencyFrom(row: TrafficStats, histogram: QuantileValue[] | undefined, 
     return;
   }
   row.latencyMs = { p50: quantileOf(histogram, 50), p90: quantileOf(histogram, 90), p99: quantileOf(histogram, 99) };
-  if (row.latencyMs.p50 === null && row.latencyMs.p99 === null) row.missing.latencyMs = 'no requests recorded in the latency histogram yet';
+  if (row.latencyMs.p50 === null && row.latencyMs.p99 === null) row.missing.latencyMs = NOT_ENOUGH_TRAFFIC;
   else delete row.missing.latencyMs;
 }
 

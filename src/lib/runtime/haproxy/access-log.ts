@@ -1,5 +1,6 @@
-// Reading a proxy's JSON-lines access log, and the per-upstream figures a traffic shift gates on
-// (HAProxy's own counters give averages only; percentiles need every request's duration).
+// Reading a proxy's JSON-lines access log: forward from an offset (what was appended since the last
+// read), or backwards from its end as far as a window needs. HAProxy's own counters give averages only;
+// percentiles need every request's duration, hence the log (the figures are made in traffic.ts).
 import { promises as fs } from 'node:fs';
 
 export interface AccessLogEntry {
@@ -51,7 +52,7 @@ function toEntry(o: Record<string, unknown>): AccessLogEntry {
     method: String(o.method ?? ''),
     host: String(o.host ?? ''),
     path: String(o.path ?? ''),
-    route: String(o.route ?? ''),
+    route: unsetAsEmpty(o.route),
     destinationHost: unsetAsEmpty(o.destination_host),
     destinationSubset: unsetAsEmpty(o.destination_subset),
     backend: String(o.backend ?? ''),
@@ -115,90 +116,97 @@ export async function readAccessLog(file: string, offset = 0): Promise<{ entries
   }
 }
 
-/** HAProxy writes `-` for a variable never set (no route chose a destination, a destination without subset). */
+/** HAProxy writes `-` for a variable never set (no route matched, a destination without subset). */
 function unsetAsEmpty(v: unknown): string {
   const text = v === undefined || v === null ? '' : String(v);
   return text === '-' ? '' : text;
 }
 
-/** Upper bounds (ms) of the latency histogram buckets; the last bucket is everything slower. */
-export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+/** How much of a log is read at most, from its end (a busy proxy's log is large; recent requests are at its end). */
+export const DEFAULT_READ_LIMIT_BYTES = 64 * 1024 * 1024;
 
-/** The `p`-th percentile (0–100) of ascending `sorted` values, nearest-rank; NaN when empty. */
-export function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+export interface RecentLog {
+  entries: AccessLogEntry[];
+  /** Offset just after the last complete line (where to read new lines from next time). */
+  nextOffset: number;
+  /** True when the log holds older lines that were not read. */
+  truncated: boolean;
+  /** The log does not exist (yet). */
+  missing: boolean;
 }
 
-export interface UpstreamFigures {
-  destinationHost: string;
-  destinationSubset: string;
-  requests: number;
-  statusClasses: { '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number; other: number };
-  /** Non-5xx / total × 100 (Flagger's definition); NaN without requests. */
-  successRate: number;
-  retries: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
-  /** Cumulative counts per upper bound in LATENCY_BUCKETS_MS (Prometheus `le` semantics), then +Inf. */
-  latencyHistogram: { le: (number | '+Inf')[]; counts: number[] };
-}
-
-/** Cumulative bucket counts of ascending `sorted` durations. */
-function histogram(sorted: number[]): UpstreamFigures['latencyHistogram'] {
-  const counts: number[] = [];
-  let i = 0;
-  for (const bound of LATENCY_BUCKETS_MS) {
-    while (i < sorted.length && sorted[i]! <= bound) i++;
-    counts.push(i);
-  }
-  counts.push(sorted.length);
-  return { le: [...LATENCY_BUCKETS_MS, '+Inf'], counts };
-}
+const CHUNK = 1024 * 1024;
+/** Lines are written as requests end, by several threads: a line may follow one that ended this much later. */
+const WRITE_ORDER_SLACK_MS = 1000;
 
 /**
- * Per (destination host, subset) figures from access-log entries: requests, status classes, success
- * rate and latency percentiles. Entries without a destination (404 no route) are left out.
+ * The entries of an access log that started at or after `sinceMs` (all of them without it), read
+ * backwards from the end in chunks so that a long log costs only its recent part; never more than
+ * `limitBytes`. Lines are in the order requests ended, so reading stops at a request that ended
+ * (not started) before the window: every line before it ended earlier still.
  */
-export function upstreamFigures(entries: AccessLogEntry[], options: { sinceMs?: number; untilMs?: number; direction?: string } = {}): UpstreamFigures[] {
-  const groups = new Map<string, AccessLogEntry[]>();
-  for (const e of entries) {
-    if (!e.destinationHost) continue;
-    if (options.direction && e.direction !== options.direction) continue;
-    if (options.sinceMs !== undefined && e.startMs < options.sinceMs) continue;
-    if (options.untilMs !== undefined && e.startMs >= options.untilMs) continue;
-    const key = `${e.destinationHost}\0${e.destinationSubset}`;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = []));
-    g.push(e);
+export async function readRecentAccessLog(file: string, options: { sinceMs?: number; limitBytes?: number } = {}): Promise<RecentLog> {
+  const limit = options.limitBytes ?? DEFAULT_READ_LIMIT_BYTES;
+  let handle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], nextOffset: 0, truncated: false, missing: true };
+    throw err;
   }
-  const out: UpstreamFigures[] = [];
-  for (const [key, list] of groups) {
-    const [destinationHost, destinationSubset] = key.split('\0');
-    const statusClasses = { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 };
-    for (const e of list) {
-      const c = Math.floor(e.status / 100);
-      if (c >= 1 && c <= 5) statusClasses[`${c}xx` as '1xx'] += 1;
-      else statusClasses.other += 1;
+  try {
+    const { size } = await handle.stat();
+    const chunks: Buffer[] = [];
+    let start = size;
+    let truncated = false;
+    for (;;) {
+      if (start === 0) break;
+      if (size - start >= limit) {
+        truncated = true;
+        break;
+      }
+      const length = Math.min(CHUNK, start, limit - (size - start));
+      start -= length;
+      const buf = Buffer.alloc(length);
+      await handle.read(buf, 0, length, start);
+      chunks.unshift(buf);
+      if (options.sinceMs !== undefined && start > 0) {
+        const first = firstCompleteLine(Buffer.concat(chunks.slice(0, 2)));
+        const endMs = first ? lineEndMs(first) : null;
+        if (endMs !== null && endMs < options.sinceMs - WRITE_ORDER_SLACK_MS) {
+          truncated = true;
+          break;
+        }
+      }
     }
-    const durations = list.map((e) => e.durationMs).filter((d) => d >= 0).sort((a, b) => a - b);
-    const failures = statusClasses['5xx'] + statusClasses.other;
-    out.push({
-      destinationHost,
-      destinationSubset,
-      requests: list.length,
-      statusClasses,
-      successRate: list.length ? ((list.length - failures) / list.length) * 100 : NaN,
-      retries: list.reduce((n, e) => n + e.retries, 0),
-      latencyMs: {
-        p50: percentile(durations, 50),
-        p90: percentile(durations, 90),
-        p99: percentile(durations, 99),
-        max: durations.length ? durations[durations.length - 1] : NaN,
-        mean: durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : NaN,
-      },
-      latencyHistogram: histogram(durations),
-    });
+    let text = Buffer.concat(chunks);
+    // A read that began mid-file starts with a partial line; the last line may still be being written.
+    if (start > 0) {
+      const nl = text.indexOf(0x0a);
+      text = nl < 0 ? Buffer.alloc(0) : text.subarray(nl + 1);
+    }
+    const end = text.lastIndexOf(0x0a);
+    const complete = end < 0 ? Buffer.alloc(0) : text.subarray(0, end + 1);
+    const nextOffset = size - (text.length - complete.length);
+    let entries = parseAccessLog(complete.toString('utf8')).entries;
+    if (options.sinceMs !== undefined) entries = entries.filter((e) => e.startMs >= options.sinceMs!);
+    return { entries, nextOffset, truncated, missing: false };
+  } finally {
+    await handle.close();
   }
-  return out.sort((a, b) => (a.destinationHost + a.destinationSubset).localeCompare(b.destinationHost + b.destinationSubset));
+}
+
+function firstCompleteLine(buf: Buffer): string | null {
+  const nl = buf.indexOf(0x0a);
+  if (nl < 0) return null;
+  const next = buf.indexOf(0x0a, nl + 1);
+  return next < 0 ? null : buf.subarray(nl + 1, next).toString('utf8');
+}
+
+/** When the request of a log line ended (start plus total duration); null when the line does not say. */
+function lineEndMs(line: string): number | null {
+  const start = /"start_ms":(\d+)/.exec(line);
+  if (!start) return null;
+  const duration = /"duration_ms":(-?\d+)/.exec(line);
+  return Number(start[1]) + Math.max(0, duration ? Number(duration[1]) : 0);
 }

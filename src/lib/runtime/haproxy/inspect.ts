@@ -39,8 +39,9 @@ import {
   type ParsedSection,
   type ServerLine,
 } from './config-parse.js';
-import { byUpstream, readRecentAccessLog, trafficFigures, upstreamKey, type RecentLog } from './traffic.js';
-import type { AccessLogEntry } from './access-log.js';
+import { NOT_ENOUGH_TRAFFIC, figuresOf, noRequests, upstreamKey, type TrafficFigures, type TrafficWindow } from '../figures.js';
+import { figuresByUpstream } from './traffic.js';
+import { readRecentAccessLog, type RecentLog } from './access-log.js';
 
 /** A local proxy as inspect needs it: who it is, its files and its loopback ports. */
 export interface LocalProxyTarget {
@@ -378,36 +379,23 @@ export class HaproxyAdapter implements ProxyAdapter {
   async stats(): Promise<Stats> {
     const [stat, log, backends, compiled] = await Promise.all([this.stat(), this.accessLog(), this.clusterSections(), this.compiled()]);
     const now = this.now().getTime();
-    const since = now - RATE_WINDOW_SECONDS * 1000;
-    const direction = this.target.kind === 'gateway' ? 'ingress' : 'outbound';
-    const outgoing = log.entries.filter((e) => e.direction === direction);
-    const groups = byUpstream(outgoing);
+    // Counts cover every request of the log read, like a proxy's counters; rates the last minute.
+    const whole: TrafficWindow = { sinceMs: -Infinity, untilMs: Infinity };
+    const lastMinute: TrafficWindow = { sinceMs: now - RATE_WINDOW_SECONDS * 1000, untilMs: now };
+    const counted = new Map(figuresByUpstream(log.entries, whole).map((u) => [upstreamKey(u.host, u.subset), u]));
+    const rates = new Map(figuresByUpstream(log.entries, lastMinute).map((u) => [upstreamKey(u.host, u.subset), u.ratePerSecond]));
     // Every upstream the proxy routes to has a row, with or without traffic.
-    const upstreams: { host: string; subset: string; backends: string[] }[] = [];
-    const known = new Map<string, { host: string; subset: string; backends: string[] }>();
-    for (const r of compiled?.routes ?? []) {
-      for (const d of r.destinations) {
-        const key = upstreamKey(d.host, d.subset);
-        let u = known.get(key);
-        if (!u) {
-          u = { host: d.host, subset: d.subset, backends: [] };
-          known.set(key, u);
-          upstreams.push(u);
-        }
-        u.backends.push(d.backend);
-      }
-    }
-    for (const key of groups.keys()) {
-      if (known.has(key)) continue;
-      const [host, subset] = key.split('|') as [string, string];
-      const u = { host, subset, backends: [] };
-      known.set(key, u);
-      upstreams.push(u);
-    }
-    upstreams.sort((a, b) => a.host.localeCompare(b.host) || a.subset.localeCompare(b.subset));
-    const rows = upstreams.map((u) => {
-      const entries = groups.get(upstreamKey(u.host, u.subset)) ?? [];
-      const row = trafficRow(u.subset ? `${u.host}|${u.subset}` : u.host, 'outbound', u.host, u.subset || null, entries, since);
+    const upstreams = new Map<string, { host: string; subset: string; backends: string[] }>();
+    const upstream = (host: string, subset: string) => {
+      const key = upstreamKey(host, subset);
+      let u = upstreams.get(key);
+      if (!u) upstreams.set(key, (u = { host, subset, backends: [] }));
+      return u;
+    };
+    for (const r of compiled?.routes ?? []) for (const d of r.destinations) upstream(d.host, d.subset).backends.push(d.backend);
+    for (const u of counted.values()) upstream(u.host, u.subset);
+    const rows = [...upstreams.entries()].sort(([, a], [, b]) => a.host.localeCompare(b.host) || a.subset.localeCompare(b.subset)).map(([key, u]) => {
+      const row = trafficRow(u.subset ? `${u.host}|${u.subset}` : u.host, 'outbound', u.host, u.subset || null, counted.get(key) ?? noRequests(), rates.get(key) ?? 0);
       const servers = backends.filter((b) => u.backends.includes(b.name));
       const observed = servers.some((b) => serversOf(b).some((l) => l.observe));
       if (observed) {
@@ -419,7 +407,7 @@ export class HaproxyAdapter implements ProxyAdapter {
     });
     const incomingDirection = this.target.kind === 'gateway' ? 'ingress' : 'inbound';
     const incoming = log.entries.filter((e) => e.direction === incomingDirection);
-    const inbound = trafficRow('inbound', 'inbound', null, null, incoming, since);
+    const inbound = trafficRow('inbound', 'inbound', null, null, figuresOf(incoming, whole), figuresOf(incoming, lastMinute).ratePerSecond);
     inbound.retries = null;
     inbound.missing.retries = 'retries are made by the proxies that call this one';
     inbound.ejections = null;
@@ -429,7 +417,8 @@ export class HaproxyAdapter implements ProxyAdapter {
     if (log.missing) notes.push('the proxy has written no access log yet');
     else if (first !== null) notes.push(`counts cover the requests logged since ${isoSeconds(new Date(first))}${log.truncated ? ' (the older part of the log was not read)' : ''}`);
     notes.push(`rates: requests per second over the last ${RATE_WINDOW_SECONDS}s`);
-    const unrouted = outgoing.filter((e) => !e.destinationHost).length;
+    const direction = this.target.kind === 'gateway' ? 'ingress' : 'outbound';
+    const unrouted = log.entries.filter((e) => e.direction === direction && !e.destinationHost).length;
     if (unrouted) notes.push(`${unrouted} ${direction} request${unrouted === 1 ? '' : 's'} matched no route (404) and belong to no upstream`);
     return { upstreams: rows, inbound, source: `access log ${this.target.paths.accessLog} and the runtime API (show stat)`, notes };
   }
@@ -578,25 +567,26 @@ export function endpointHealth(row: StatRow, line: ServerLine | undefined, peer:
   return { health: 'unknown', flags: status ? [status] : [] };
 }
 
-function trafficRow(name: string, direction: 'inbound' | 'outbound', host: string | null, subset: string | null, entries: AccessLogEntry[], since: number): TrafficStats {
-  const all = trafficFigures(entries);
-  const recent = entries.filter((e) => e.startMs >= since).length;
+/**
+ * A row of the runtime-neutral stats model from the traffic pipeline's figures. The model has no class
+ * for requests cut off without a status: they count as 5xx, as they do in the success rate.
+ */
+function trafficRow(name: string, direction: 'inbound' | 'outbound', host: string | null, subset: string | null, f: TrafficFigures, ratePerSecond: number): TrafficStats {
   const missing: Record<string, string> = {};
-  if (!all.requests) {
-    missing.successRate = 'no requests yet';
-    missing.latencyMs = 'no requests yet';
-  }
+  if (f.successRate === null) missing.successRate = NOT_ENOUGH_TRAFFIC;
+  if (f.latencyMs.p50 === null) missing.latencyMs = NOT_ENOUGH_TRAFFIC;
+  const c = f.statusClasses;
   return {
     name,
     direction,
     host,
     subset,
-    requests: all.requests,
-    ratePerSecond: Math.round((recent / RATE_WINDOW_SECONDS) * 100) / 100,
-    responses: { '2xx': all.responses['2xx'], '3xx': all.responses['3xx'], '4xx': all.responses['4xx'], '5xx': all.responses['5xx'] },
-    successRate: all.successRate,
-    latencyMs: { p50: all.latencyMs.p50, p90: all.latencyMs.p90, p99: all.latencyMs.p99 },
-    retries: all.retries,
+    requests: f.requests,
+    ratePerSecond,
+    responses: { '2xx': c['2xx'], '3xx': c['3xx'], '4xx': c['4xx'], '5xx': c['5xx'] + c.other },
+    successRate: f.successRate,
+    latencyMs: { p50: f.latencyMs.p50, p90: f.latencyMs.p90, p99: f.latencyMs.p99 },
+    retries: f.retries,
     ejections: null,
     missing,
   };

@@ -1,10 +1,10 @@
-// Access-log parsing and the per-upstream figures a traffic shift gates on.
+// Access-log parsing and reading: from an offset, and backwards from the end as far as a window needs.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { parseAccessLog, percentile, readAccessLog, upstreamFigures } from '../../../../src/lib/runtime/haproxy/access-log.js';
+import { parseAccessLog, readAccessLog, readRecentAccessLog } from '../../../../src/lib/runtime/haproxy/access-log.js';
 
 function line(o: Record<string, unknown>): string {
   return JSON.stringify({ time: '2030-01-01T00:00:00Z', start_ms: 1000, request_id: 'r', proxy: 'p-0', direction: 'outbound', source: 's', method: 'GET', host: 'reviews', path: '/', route: 'vs:default:reviews:split', destination_host: 'reviews.default.svc.cluster.local', destination_subset: 'v1', backend: 'b', server: 's', status: 200, duration_ms: 1, upstream_ms: 1, retries: '0', bytes: 10, termination: '--', ...o });
@@ -29,27 +29,30 @@ describe('access log', () => {
     const { entries } = parseAccessLog(line({ destination_host: '-', destination_subset: '-', status: 404 }));
     assert.equal(entries[0].destinationHost, '');
     assert.equal(entries[0].destinationSubset, '');
-    assert.deepEqual(upstreamFigures(entries), []);
   });
 
-  it('computes request counts, status classes, success rate and latency percentiles per subset', () => {
-    const lines: string[] = [];
-    for (let i = 1; i <= 100; i++) lines.push(line({ duration_ms: i, status: i <= 2 ? 503 : 200 }));
-    for (let i = 0; i < 10; i++) lines.push(line({ destination_subset: 'v2', duration_ms: 7, start_ms: 5000 }));
-    lines.push(line({ destination_host: '', status: 404 }));
-    const figures = upstreamFigures(parseAccessLog(lines.join('\n')).entries);
-    assert.deepEqual(figures.map((f) => [f.destinationSubset, f.requests]), [['v1', 100], ['v2', 10]]);
-    const v1 = figures[0];
-    assert.equal(v1.statusClasses['5xx'], 2);
-    assert.equal(v1.successRate, 98);
-    assert.deepEqual([v1.latencyMs.p50, v1.latencyMs.p90, v1.latencyMs.p99, v1.latencyMs.max], [50, 90, 99, 100]);
-    // Cumulative buckets: 1..100 ms, one request per millisecond.
-    assert.deepEqual(v1.latencyHistogram.le.slice(0, 7), [1, 2, 5, 10, 25, 50, 100]);
-    assert.deepEqual(v1.latencyHistogram.counts.slice(0, 7), [1, 2, 5, 10, 25, 50, 100]);
-    assert.equal(v1.latencyHistogram.counts.at(-1), 100);
-    assert.deepEqual(figures[1].latencyHistogram.counts.slice(0, 4), [0, 0, 0, 10]);
-    assert.deepEqual(upstreamFigures(parseAccessLog(lines.join('\n')).entries, { sinceMs: 2000 }).map((f) => f.destinationSubset), ['v2']);
-    assert.ok(Number.isNaN(percentile([], 99)));
+  it('reading back to a window does not stop at a slow request that started before it but ended inside it', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshctl-log-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'access.log');
+    const since = 1_800_000_000_000;
+    // Lines are written as requests end: a fast request of the window (its line long enough to hold the
+    // 1 MiB read boundary), then a 5 s request that started before the window, then 1 MiB of the window.
+    const fast = line({ request_id: 'fast', start_ms: since + 100, duration_ms: 2, path: `/${'f'.repeat(4000)}` });
+    const slow = line({ request_id: 'slow', start_ms: since - 3000, duration_ms: 5000 });
+    const rest: string[] = [];
+    for (let size = 0, i = 0; size < 1024 * 1024 - slow.length - 2000; i++) {
+      const l = line({ request_id: `later-${i}`, start_ms: since + 200 + i, duration_ms: 1, path: `/${'x'.repeat(200)}` });
+      rest.push(l);
+      size += l.length + 1;
+    }
+    const old = Array.from({ length: 50 }, (_, i) => line({ request_id: `old-${i}`, start_ms: since - 60_000 + i, duration_ms: 1 }));
+    await fs.writeFile(file, `${[...old, fast, slow, ...rest].join('\n')}\n`);
+    const recent = await readRecentAccessLog(file, { sinceMs: since });
+    const ids = recent.entries.map((e) => e.requestId);
+    assert.ok(ids.includes('fast'), 'the fast request of the window was read');
+    assert.ok(!ids.includes('slow') && !ids.some((id) => id.startsWith('old-')), 'requests that started before the window are left out');
+    assert.equal(ids.length, rest.length + 1);
   });
 
   it('reads complete lines from an offset and leaves a partial last line for later', async () => {

@@ -1,89 +1,102 @@
-// Traffic figures from access logs: the recent part of a long log read from its end, HAProxy's "-"
-// for unset fields, and the figures a user reads (counts, status classes, success rate, percentiles).
+// The HAProxy traffic pipeline: a long log read from its end as far as the window asks, which lines
+// count (each request once, where it was sent from; mirrored copies apart), the grouping by destination
+// and the incremental reading that top and route shift share.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { byUpstream, readRecentAccessLog, trafficFigures } from '../../../../src/lib/runtime/haproxy/traffic.js';
-import type { AccessLogEntry } from '../../../../src/lib/runtime/haproxy/access-log.js';
+import { readRecentAccessLog } from '../../../../src/lib/runtime/haproxy/access-log.js';
+import { AccessLogTail, figuresByUpstream } from '../../../../src/lib/runtime/haproxy/traffic.js';
+
+const REVIEWS = 'reviews.default.svc.cluster.local';
 
 function line(i: number, startMs: number, fields: Record<string, unknown> = {}): string {
   return JSON.stringify({
     time: new Date(startMs).toISOString(), start_ms: startMs, request_id: `r${i}`, proxy: 'p', direction: 'outbound', source: 's', method: 'GET', host: 'reviews', path: '/',
-    route: 'vs:default:reviews:0', destination_host: 'reviews.default.svc.cluster.local', destination_subset: 'v1', backend: 'vs:default:reviews:0:0', server: 'reviews-v1-0',
+    route: 'vs:default:reviews:0', destination_host: REVIEWS, destination_subset: 'v1', backend: 'vs:default:reviews:0:0', server: 'reviews-v1-0',
     status: 200, duration_ms: i % 100, upstream_ms: 1, retries: '0', bytes: 10, termination: '--', ...fields,
   });
 }
 
-test('a long log is read from its end, as far back as the window asks, and never cut mid-line', async () => {
+async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mesh-traffic-'));
   try {
-    const file = path.join(dir, 'access.log');
-    const t0 = 1_800_000_000_000;
-    // 30,000 requests, one per 10 ms (about 12 MiB): the last 60 s hold the last 6,000.
-    const lines: string[] = [];
-    for (let i = 0; i < 30_000; i++) lines.push(line(i, t0 + i * 10, { path: `/${'x'.repeat(300)}` }));
-    await fs.writeFile(file, `${lines.join('\n')}\n{"time":"partial`);
-    const since = t0 + 30_000 * 10 - 60_000;
-    const recent = await readRecentAccessLog(file, { sinceMs: since });
-    assert.equal(recent.entries.length, 6000);
-    assert.equal(recent.entries[0]!.startMs, since);
-    assert.equal(recent.truncated, true, 'older lines were left unread');
-    const size = (await fs.stat(file)).size;
-    assert.equal(recent.nextOffset, size - '{"time":"partial'.length, 'the partial last line is left for the next read');
-
-    const all = await readRecentAccessLog(file);
-    assert.equal(all.entries.length, 30_000);
-    assert.equal(all.truncated, false);
-    const capped = await readRecentAccessLog(file, { limitBytes: 1024 * 1024 });
-    assert.ok(capped.truncated && capped.entries.length > 0 && capped.entries.length < 30_000);
-    assert.equal(capped.entries[capped.entries.length - 1]!.requestId, 'r29999');
-
-    const missing = await readRecentAccessLog(path.join(dir, 'none.log'));
-    assert.deepEqual([missing.missing, missing.entries.length], [true, 0]);
+    await run(dir);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
-});
+}
 
-test('unset fields ("-") are empty: requests without a route belong to no upstream, and no subset is no subset', async () => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mesh-traffic-'));
-  try {
-    const file = path.join(dir, 'access.log');
-    await fs.writeFile(file, [
-      line(1, 1000, { destination_host: '-', destination_subset: '-', route: '-', status: 404 }),
-      line(2, 1001, { destination_host: 'productpage.default.svc.cluster.local', destination_subset: '-' }),
-      line(3, 1002),
-      '',
-    ].join('\n'));
-    const { entries } = await readRecentAccessLog(file);
-    assert.deepEqual(entries.map((e) => [e.destinationHost, e.destinationSubset, e.route]), [
-      ['', '', ''],
-      ['productpage.default.svc.cluster.local', '', 'vs:default:reviews:0'],
-      ['reviews.default.svc.cluster.local', 'v1', 'vs:default:reviews:0'],
-    ]);
-    assert.deepEqual([...byUpstream(entries).keys()], ['productpage.default.svc.cluster.local|', 'reviews.default.svc.cluster.local|v1']);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-});
+test('a long log is read from its end, as far back as the window asks, and never cut mid-line', () => withDir(async (dir) => {
+  const file = path.join(dir, 'access.log');
+  const t0 = 1_800_000_000_000;
+  // 30,000 requests, one per 10 ms (about 12 MiB): the last 60 s hold the last 6,000.
+  const lines: string[] = [];
+  for (let i = 0; i < 30_000; i++) lines.push(line(i, t0 + i * 10, { path: `/${'x'.repeat(300)}` }));
+  await fs.writeFile(file, `${lines.join('\n')}\n{"time":"partial`);
+  const since = t0 + 30_000 * 10 - 60_000;
+  const recent = await readRecentAccessLog(file, { sinceMs: since });
+  assert.equal(recent.entries.length, 6000);
+  assert.equal(recent.entries[0]!.startMs, since);
+  assert.equal(recent.truncated, true, 'older lines were left unread');
+  const size = (await fs.stat(file)).size;
+  assert.equal(recent.nextOffset, size - '{"time":"partial'.length, 'the partial last line is left for the next read');
 
-test('figures: status classes, success rate (non-5xx; a request cut off without a status fails), nearest-rank percentiles, rate', () => {
-  const entry = (status: number, durationMs: number, retries = 0) => ({ status, durationMs, retries, startMs: 1 }) as AccessLogEntry;
-  const entries = [
-    ...Array.from({ length: 96 }, (_, i) => entry(200, i + 1)),
-    entry(404, 200),
-    entry(503, 300, 2),
-    entry(500, 400),
-    entry(-1, 500),
-  ];
-  const f = trafficFigures(entries, 50);
-  assert.deepEqual(f.responses, { '1xx': 0, '2xx': 96, '3xx': 0, '4xx': 1, '5xx': 2, other: 1 });
-  assert.equal(f.successRate, 97);
-  assert.equal(f.ratePerSecond, 2);
-  assert.deepEqual(f.latencyMs, { p50: 50, p90: 90, p95: 95, p99: 400, max: 500 });
-  assert.equal(f.retries, 2);
-  const none = trafficFigures([], 60);
-  assert.deepEqual([none.successRate, none.latencyMs.p50, none.ratePerSecond], [null, null, 0]);
-});
+  const all = await readRecentAccessLog(file);
+  assert.equal(all.entries.length, 30_000);
+  assert.equal(all.truncated, false);
+  const capped = await readRecentAccessLog(file, { limitBytes: 1024 * 1024 });
+  assert.ok(capped.truncated && capped.entries.length > 0 && capped.entries.length < 30_000);
+  assert.equal(capped.entries[capped.entries.length - 1]!.requestId, 'r29999');
+
+  const missing = await readRecentAccessLog(path.join(dir, 'none.log'));
+  assert.deepEqual([missing.missing, missing.entries.length], [true, 0]);
+}));
+
+test('each request counts once, where it was sent from: no route, inbound lines and mirrored copies are apart; "-" is no subset', () => withDir(async (dir) => {
+  const file = path.join(dir, 'access.log');
+  await fs.writeFile(file, [
+    line(1, 1000, { destination_host: '-', destination_subset: '-', route: '-', status: 404 }),
+    line(2, 1001, { destination_host: 'productpage.default.svc.cluster.local', destination_subset: '-' }),
+    line(3, 1002),
+    line(4, 1003, { direction: 'inbound' }),
+    line(5, 1004, { direction: 'ingress', destination_subset: 'v2' }),
+    line(6, 1005, { direction: 'mirror', mirror: true, destination_subset: 'v2', status: 500 }),
+    '',
+  ].join('\n'));
+  const { entries } = await readRecentAccessLog(file);
+  assert.deepEqual(entries.slice(0, 3).map((e) => [e.destinationHost, e.destinationSubset, e.route]), [
+    ['', '', ''],
+    ['productpage.default.svc.cluster.local', '', 'vs:default:reviews:0'],
+    [REVIEWS, 'v1', 'vs:default:reviews:0'],
+  ]);
+  const window = { sinceMs: 0, untilMs: 2000 };
+  assert.deepEqual(figuresByUpstream(entries, window).map((u) => [u.host, u.subset, u.requests]), [
+    ['productpage.default.svc.cluster.local', '', 1],
+    [REVIEWS, 'v1', 1],
+    [REVIEWS, 'v2', 1],
+  ]);
+  const copies = figuresByUpstream(entries, window, { mirrored: true });
+  assert.deepEqual(copies.map((u) => [u.subset, u.requests, u.successRate]), [['v2', 1, 0]]);
+  // The window is [since, until): a request that started at `until` belongs to the next one.
+  assert.deepEqual(figuresByUpstream(entries, { sinceMs: 1002, untilMs: 1004 }).map((u) => u.requests), [1]);
+}));
+
+test('the tail reads only what was appended, reads a new log back to the window, and lets go of what the window left', () => withDir(async (dir) => {
+  const a = path.join(dir, 'a.log');
+  const b = path.join(dir, 'b.log');
+  await fs.writeFile(a, `${line(1, 1000)}\n`);
+  const tail = new AccessLogTail((e) => e.destinationSubset === 'v1');
+  await tail.startAtEnd([a]);
+  await fs.appendFile(a, `${line(2, 2000)}\n${line(3, 2001, { destination_subset: 'v2' })}\n${line(4, 2002).slice(0, 20)}`);
+  await fs.writeFile(b, `${line(5, 500)}\n${line(6, 2500)}\n`);
+  const first = await tail.since([a, b], 1500);
+  assert.deepEqual(first.map((e) => e.requestId).sort(), ['r2', 'r6'], 'a from where it ended at the start, b back to the window; v2 not kept');
+  await fs.appendFile(a, `${line(4, 2002).slice(20)}\n`);
+  const second = await tail.since([a, b], 2001);
+  assert.deepEqual(second.map((e) => e.requestId).sort(), ['r4', 'r6'], 'the partial line once complete; r2 left the window');
+  // A rotated log is read again from its start.
+  await fs.writeFile(a, `${line(7, 3000)}\n`);
+  assert.deepEqual((await tail.since([a, b], 2001)).map((e) => e.requestId).sort(), ['r4', 'r6', 'r7']);
+}));
