@@ -46,6 +46,7 @@ Exit codes: 0 no change; 1 changes (with --fail-on-risk: a change at or above th
     })(),
     namespace: Flags.string({ char: 'n', summary: 'Namespace for resources that name none (default: "default").' }),
     'max-file-size': Flags.integer({ summary: 'Largest file read, in MiB.', default: 32, min: 1 }),
+    'allow-empty': Flags.boolean({ summary: 'Accept a directory that holds no policy file as an empty side (by default a usage error, exit 2).' }),
   };
 
   async run(): Promise<void> {
@@ -68,6 +69,7 @@ Exit codes: 0 no change; 1 changes (with --fail-on-risk: a change at or above th
       paths,
       namespace: flags.namespace,
       maxFileBytes: flags['max-file-size'] * 1024 * 1024,
+      allowEmpty: flags['allow-empty'],
     });
     const out = await import('../lib/output/format.js');
     for (const note of outcome.notes) out.writeErr(`Note: ${note}\n`);

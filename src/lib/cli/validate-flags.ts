@@ -19,6 +19,7 @@ export const VALIDATE_FLAGS = {
   },
   'mesh-config': { type: 'string', summary: 'Istio MeshConfig YAML to analyze against (e.g. ingressControllerMode, defaultConfig.proxyMetadata).' },
   'max-file-size': { type: 'integer', summary: 'Largest file read, in MiB.', default: 32, min: 1 },
+  'allow-empty': { type: 'boolean', summary: 'Accept a directory that holds no policy file (by default a usage error, exit 2).' },
 } as const satisfies FlagTable;
 
 /** validate's flags once parsed (by oclif or by the direct run). */
@@ -32,4 +33,5 @@ export interface ValidateFlags {
   'assume-ingress-gateway'?: boolean;
   'mesh-config'?: string;
   'max-file-size': number;
+  'allow-empty'?: boolean;
 }

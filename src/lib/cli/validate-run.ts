@@ -25,6 +25,7 @@ export async function runValidate(paths: string[], flags: ValidateFlags, version
     assumeIngressGateway: flags['assume-ingress-gateway'],
     meshConfigPath: flags['mesh-config'],
     maxFileBytes: flags['max-file-size'] * 1024 * 1024,
+    allowEmpty: flags['allow-empty'],
     beforeAnalysis: tuneForAnalysis,
   });
   const render = await import('../output/findings.js');

@@ -1,5 +1,5 @@
 // Reads policy paths (files, directories, stdin) into decoded text, reporting unreadable input as sentences.
-import { promises as fs, readFileSync, statSync } from 'node:fs';
+import { createReadStream, promises as fs, readFileSync, statSync, type Stats } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import path from 'node:path';
 import { usageError } from '../errors.js';
@@ -30,6 +30,8 @@ export const DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024;
 
 export interface ReadOptions {
   maxFileBytes?: number;
+  /** Accept a path that holds no policy file (an empty directory) instead of refusing it. */
+  allowEmpty?: boolean;
   /** Read for `-`; tests pass their own. */
   stdin?: () => Promise<Buffer>;
 }
@@ -49,14 +51,34 @@ function formatOf(p: string, text: string): SourceFormat {
   return first === '{' || first === '[' ? 'json' : 'yaml';
 }
 
-async function readStdin(): Promise<Buffer> {
+/**
+ * Reads a stream that has no size to stat (stdin, a FIFO, a process substitution) up to one byte past
+ * `max`: enough to say it is over the limit, without holding an endless input (/dev/zero) in memory.
+ */
+async function readBounded(stream: NodeJS.ReadableStream, max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  let total = 0;
+  // Leaving the loop early closes the stream.
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    total += (chunk as Buffer).length;
+    if (total > max) break;
+  }
   return Buffer.concat(chunks);
 }
 
-/** Expands the given paths into files in a stable order; a path that can't be read is a usage error (exit 2). */
-export async function expandPaths(paths: string[]): Promise<string[]> {
+/** What a path that is neither a file nor a directory is, for the sentence that refuses it. */
+function specialKind(st: Stats): string | null {
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return null;
+}
+
+/**
+ * Expands the given paths into files in a stable order; a path that can't be read is a usage error (exit
+ * 2), and so is one that holds no policy file unless `allowEmpty`: in CI a mistyped directory must not pass.
+ */
+export async function expandPaths(paths: string[], options: { allowEmpty?: boolean } = {}): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
     if (p === '-') {
@@ -67,12 +89,16 @@ export async function expandPaths(paths: string[]): Promise<string[]> {
     try {
       st = await fs.stat(p);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EACCES') throw usageError(`Cannot read ${p}: permission denied; check its permissions.`);
-      throw usageError(`Path ${p} does not exist; pass a policy file, a directory or - for stdin.`);
+      throw unreadable(p, err);
     }
+    const special = specialKind(st);
+    if (special) throw usageError(`${displayPath(p)} is ${special}, not a policy file; pass a file, a directory or - for stdin.`);
     if (st.isDirectory()) {
-      for (const f of await walkDirectory(p)) out.push(f);
+      const found = await walkDirectory(p);
+      if (!found.length && !options.allowEmpty) {
+        throw usageError(`Directory ${displayPath(p)} holds no policy file (.yaml, .yml or .json); check the path, or pass --allow-empty to accept it.`);
+      }
+      for (const f of found) out.push(f);
     } else {
       out.push(p);
     }
@@ -104,12 +130,17 @@ export async function readSource(p: string, options: ReadOptions = {}): Promise<
   const shown = displayPath(p);
   let bytes: Buffer;
   if (p === '-') {
-    bytes = await (options.stdin ?? readStdin)();
+    bytes = await (options.stdin ?? (() => readBounded(process.stdin, max)))();
   } else {
+    let st: Stats;
     try {
-      // Synchronous reads: files are read one after another anyway, and the promise API's chunked
-      // reads cost more than the read itself for many small files.
-      const st = statSync(p);
+      st = statSync(p);
+    } catch (err) {
+      throw unreadable(shown, err);
+    }
+    if (st.isFIFO()) {
+      bytes = await readBounded(createReadStream(p), max);
+    } else {
       if (st.size > max) {
         return {
           path: shown, format: formatOf(p, ''), text: '', size: st.size,
@@ -119,18 +150,27 @@ export async function readSource(p: string, options: ReadOptions = {}): Promise<
           },
         };
       }
-      bytes = readFileSync(p);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EACCES' || code === 'EPERM') throw usageError(`Cannot read ${shown}: permission denied; check its permissions.`);
-      if (code === 'ENOENT') throw usageError(`Path ${shown} does not exist; pass a policy file, a directory or - for stdin.`);
-      throw usageError(`Cannot read ${shown}: ${(err as Error).message}.`);
+      const special = specialKind(st);
+      if (special) throw usageError(`${shown} is ${special}, not a policy file; pass a file, a directory or - for stdin.`);
+      try {
+        // Synchronous reads: files are read one after another anyway, and the promise API's chunked
+        // reads cost more than the read itself for many small files.
+        bytes = readFileSync(p);
+      } catch (err) {
+        throw unreadable(shown, err);
+      }
     }
   }
   if (bytes.length > max) {
     return {
       path: shown, format: 'yaml', text: '', size: bytes.length,
       problem: { code: 'MSH1004', line: 1, column: 1, message: `Input ${shown} is over the ${(max / 1048576).toFixed(0)} MiB limit; split it or raise --max-file-size.` },
+    };
+  }
+  if (looksUtf16(bytes)) {
+    return {
+      path: shown, format: 'yaml', text: '', size: bytes.length,
+      problem: { code: 'MSH1003', line: 1, column: 1, message: `File ${shown} is UTF-16 text, not UTF-8; save it as UTF-8 (for example: iconv -f UTF-16 -t UTF-8 ${shown} > ${shown}.utf8).` },
     };
   }
   const nul = bytes.indexOf(0);
@@ -151,6 +191,28 @@ export async function readSource(p: string, options: ReadOptions = {}): Promise<
   }
   const text = bytes.toString('utf8');
   return { path: shown, format: formatOf(p, text), text, size: bytes.length };
+}
+
+function unreadable(shown: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return usageError(`Cannot read ${shown}: permission denied; check its permissions.`);
+  if (code === 'ENOENT' || code === 'ENOTDIR') return usageError(`Path ${shown} does not exist; pass a policy file, a directory or - for stdin.`);
+  return usageError(`Cannot read ${shown}: ${(err as Error).message}.`);
+}
+
+/** UTF-16 text starts with a byte-order mark, or (without one) has a NUL beside nearly every ASCII byte. */
+function looksUtf16(bytes: Buffer): boolean {
+  if (bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) return true;
+  const sample = Math.min(bytes.length, 512) & ~1;
+  if (sample < 4) return false;
+  let evenNul = 0;
+  let oddNul = 0;
+  for (let i = 0; i < sample; i += 2) {
+    if (bytes[i] === 0) evenNul++;
+    if (bytes[i + 1] === 0) oddNul++;
+  }
+  const pairs = sample / 2;
+  return (evenNul > pairs * 0.9 && oddNul === 0) || (oddNul > pairs * 0.9 && evenNul === 0);
 }
 
 function byteLineColumn(bytes: Buffer, offset: number): { line: number; column: number } {

@@ -1,4 +1,5 @@
 // validate: paths → documents → resources → analyzers → findings.
+import { stat } from 'node:fs/promises';
 import { expandPaths, readSource, type ReadOptions, type SourceFile } from './source.js';
 import { loadSources, parseDocuments, resourcesOf, syntheticResource, type Resource } from './load.js';
 import { AnalysisContext, type Analyzer } from './analysis.js';
@@ -133,6 +134,12 @@ export async function analyzeResources(resources: Resource[], options: AnalyzeOp
 }
 
 export async function readMeshConfig(path: string): Promise<MeshConfig> {
+  // The source reader's own sentences speak of policy paths; this file is a flag's value.
+  const isDirectory = await stat(path).then((st) => st.isDirectory(), (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') throw usageError(`Mesh config ${path} (--mesh-config) does not exist; pass the path of an Istio MeshConfig YAML file.`);
+    return false;
+  });
+  if (isDirectory) throw usageError(`Mesh config ${path} (--mesh-config) is a directory; pass the path of an Istio MeshConfig YAML file.`);
   const file = await readSource(path);
   const { documents, findings } = parseDocuments(file);
   if (findings.length || documents.length !== 1 || !documents[0]!.value || typeof documents[0]!.value !== 'object') {
@@ -174,7 +181,7 @@ export async function validateSources(sources: SourceFile[], options: ValidateOp
 
 export async function validatePaths(paths: string[], options: ValidateOptions = {}): Promise<ValidateResult> {
   if (paths.length === 0) throw usageError('No policy paths given; pass files, directories or - for stdin.');
-  const expanded = await expandPaths(paths);
+  const expanded = await expandPaths(paths, options);
   const sources: SourceFile[] = [];
   for (const p of expanded) sources.push(await readSource(p, options));
   return validateSources(sources, options);

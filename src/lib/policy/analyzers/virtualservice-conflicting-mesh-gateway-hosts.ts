@@ -32,8 +32,10 @@ export const conflictingMeshGatewayHosts: Analyzer = {
     const names = hostNames(ctx);
     // scope → FQDN → claims, in input order.
     const claims = new Map<string, Map<string, Claim[]>>();
+    // A second definition of one VirtualService is MSH1012's finding, not a conflict with itself.
+    const redefined = new Set(ctx.redefined.map((r) => r.resource));
     for (const vs of ctx.of(K.VirtualService)) {
-      if (!boundToMesh(vs)) continue;
+      if (!boundToMesh(vs) || redefined.has(vs)) continue;
       const scopes = exportScopes(exportToList(vs.spec?.exportTo), vs.namespace);
       asArray(vs.spec?.hosts).forEach((h, hostIndex) => {
         if (typeof h !== 'string') return;

@@ -31,7 +31,7 @@ export interface DiffOutcome {
 }
 
 async function sides(options: DiffOptions): Promise<[LoadedSide, LoadedSide]> {
-  const read: ReadOptions = { maxFileBytes: options.maxFileBytes, stdin: options.stdin };
+  const read: ReadOptions = { maxFileBytes: options.maxFileBytes, stdin: options.stdin, allowEmpty: options.allowEmpty };
   if (options.base !== undefined) {
     const paths = options.paths?.length ? options.paths : ['.'];
     if (paths.includes('-')) throw usageError('--base compares the working tree with a git revision, so it cannot read stdin (-); pass paths, or drop --base and pass OLD and NEW.');

@@ -15,11 +15,17 @@ export interface LoadedSide extends DiffSide {
   findings: RawFinding[];
 }
 
+/**
+ * meshctl's analyzers whose errors a resource earns on its own (all-zero weights, a malformed duration, a
+ * subset named twice): run on the changed resources with the schema, as a validate of NEW would find them.
+ */
+const SELF_CONTAINED_ANALYZERS = ['meshctl.RouteWeights', 'meshctl.Durations', 'meshctl.DuplicateSubsets'];
+
 /** Findings that mean a file (or one of its documents) could not be read at all. */
 const UNPARSEABLE = new Set(['MSH1002', 'MSH1003', 'MSH1004', 'MSH1006', 'MSH1007', 'MSH1008', 'MSH1009']);
 
 export async function readPaths(paths: string[], options: ReadOptions = {}): Promise<SourceFile[]> {
-  const files = await expandPaths(paths);
+  const files = await expandPaths(paths, options);
   const sources: SourceFile[] = [];
   for (const f of files) sources.push(await readSource(f, options));
   return sources;
@@ -51,7 +57,7 @@ export function parseFailure(side: LoadedSide, name: 'OLD' | 'NEW'): MeshctlErro
 
 /**
  * Notes (for stderr) on a side that parses but does not validate: the loader's errors anywhere in it, schema
- * errors in the resources that changed (`checked`; those unchanged cannot change what the diff says, and
+ * and self-contained errors (SELF_CONTAINED_ANALYZERS) in the resources that changed (`checked`; those unchanged cannot change what the diff says, and
  * checking them would cost as much as validating both sides), and resources defined twice. The diff goes
  * ahead with what was read.
  */
@@ -61,9 +67,9 @@ export async function sideNotes(side: LoadedSide, name: 'OLD' | 'NEW', checked: 
   if (checked.length) {
     const { loadAnalyzers, analyzeResources } = await import('../validate.js');
     const { ANALYZERS } = await loadAnalyzers();
-    const schema = ANALYZERS.filter((a) => a.name.startsWith('schema.')).map((a) => a.name);
-    if (schema.length) {
-      const found = await analyzeResources(checked, { analyzers: schema });
+    const selected = ANALYZERS.filter((a) => a.name.startsWith('schema.') || SELF_CONTAINED_ANALYZERS.includes(a.name)).map((a) => a.name);
+    if (selected.length) {
+      const found = await analyzeResources(checked, { analyzers: selected });
       for (const f of found) if (catalogEntry(f.code).severity === 'error') errors.push(f);
     }
   }

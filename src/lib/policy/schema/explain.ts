@@ -60,9 +60,18 @@ function describe(value: unknown): string {
   if (typeof value === 'object') return 'a mapping';
   const text = JSON.stringify(value);
   const shown = text.length > 60 ? `${text.slice(0, 57)}...` : text;
-  if (typeof value === 'string') return `the string ${shown}`;
+  if (typeof value === 'string') return outOfRange(value) ? `${value}, a number beyond the range any field holds` : `the string ${shown}`;
   if (typeof value === 'number') return Number.isInteger(value) ? `the integer ${shown}` : `the number ${shown}`;
   return `${typeof value} ${shown}`;
+}
+
+/**
+ * A numeral too large for a double (`1e400`): the YAML reader keeps it as its text, quoted or not, so
+ * taking the quotes away would not help.
+ */
+function outOfRange(text: string): boolean {
+  const n = Number(text);
+  return text.trim() !== '' && !Number.isNaN(n) && !Number.isFinite(n);
 }
 
 function show(value: unknown): string {
@@ -89,6 +98,7 @@ function typeWords(types: string[]): string {
 function typeHint(expected: string[], value: unknown): string {
   if (value === null) return 'fill it in or remove it';
   if (expected.includes('object') && Array.isArray(value)) return 'write its fields without the leading "- "';
+  if (typeof value === 'string' && outOfRange(value)) return `write ${expected.includes('integer') ? 'an integer' : 'a number'} in range`;
   if ((expected.includes('integer') || expected.includes('number')) && typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) {
     return 'write the number without quotes';
   }
