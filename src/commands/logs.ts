@@ -22,16 +22,17 @@ Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed.`
   static override flags = {
     container: Flags.option({ char: 'c', summary: 'Which container.', options: ['app', 'proxy'] as const, default: 'app' as const })(),
     follow: Flags.boolean({ char: 'f', summary: 'Keep printing what is written, until interrupted.', default: false }),
-    tail: Flags.integer({ summary: 'Only the last N lines of each file (default: all).', default: -1 }),
+    tail: Flags.integer({ summary: 'Only the last N lines of each file (default: all; 0 prints none, as with -f it shows only what comes next).' }),
     home: homeFlag,
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Logs);
+    const { logFiles, tail, follow, podStillPlaced, checkTail } = await import('../lib/mesh/logs.js');
+    checkTail(flags.tail);
     const { layout } = await openHome(flags.home);
     const { ensureAgent } = await import('../lib/mesh/agent/client.js');
     await ensureAgent(layout);
-    const { logFiles, tail, follow, podStillPlaced } = await import('../lib/mesh/logs.js');
     const { writeOut } = await import('../lib/output/format.js');
     const files = await logFiles(layout, args.pod, flags.container);
     for (const f of files) await writeOut(await tail(f, flags.tail));

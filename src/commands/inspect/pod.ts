@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
-import { homeFlag } from '../../lib/mesh/home-flag.js';
+import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
 import { SECTIONS, type ProxySnapshot, type Section } from '../../lib/runtime/model.js';
 
 export default class InspectPod extends MeshctlCommand {
@@ -56,6 +56,7 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod 
     const { inspectTarget, DEFAULT_SECTIONS } = await import('../../lib/runtime/inspect.js');
     const sections = (flags.section as Section[] | undefined)?.length ? (flags.section as Section[]) : DEFAULT_SECTIONS;
     if (args.pod && flags['admin-url'] === undefined && flags['from-file'] === undefined) {
+      await openHome(flags.home);
       const { useLocalMesh } = await import('../../lib/mesh/proxies.js');
       useLocalMesh(flags.home, { timeoutMs: flags.timeout * 1000 });
     }

@@ -1,7 +1,7 @@
 // The --home flag every local-mesh command takes, and opening an installed home from it.
 import { Flags } from '@oclif/core';
 import { EXIT, MeshctlError } from '../errors.js';
-import { HOME_ENV, homeLayout, resolveHome, type HomeLayout } from './home.js';
+import { HOME_ENV, homeLayout, refuseFileHome, resolveHome, type HomeLayout } from './home.js';
 import { readMeshConfigFile, type MeshConfigFile } from './state.js';
 
 export const homeFlag = Flags.string({
@@ -12,6 +12,7 @@ export const homeFlag = Flags.string({
 /** The home's layout and configuration; exit 3 with a sentence when no mesh is installed there. */
 export async function openHome(flag: string | undefined): Promise<{ layout: HomeLayout; config: MeshConfigFile }> {
   const layout = homeLayout(resolveHome(flag));
+  refuseFileHome(layout);
   let config: MeshConfigFile | null;
   try {
     config = await readMeshConfigFile(layout);

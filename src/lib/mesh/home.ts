@@ -1,14 +1,29 @@
 // The mesh home: one directory holding everything a local mesh is (its CA, configuration, applied
 // resources with their history, pods, logs and the agent's socket). This file names every path in it.
+import { statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { usageError } from '../errors.js';
 
 export const HOME_ENV = 'MESHCTL_HOME';
 
 /** `--home`, else $MESHCTL_HOME, else ~/.meshctl; always absolute. */
 export function resolveHome(flag?: string): string {
+  // An empty --home (an unset shell variable) must not quietly mean the default home.
+  if (flag !== undefined && !flag.trim()) throw usageError(`--home is empty; pass the mesh home directory, or leave the flag out to use $${HOME_ENV} or ~/.meshctl.`);
   const chosen = flag || process.env[HOME_ENV] || path.join(os.homedir(), '.meshctl');
   return path.resolve(chosen);
+}
+
+/** Refuses a home path that is a file (exit 2): every file inside it would fail with ENOTDIR instead. */
+export function refuseFileHome(layout: HomeLayout): void {
+  let isFile = false;
+  try {
+    isFile = !statSync(layout.root).isDirectory();
+  } catch {
+    return;
+  }
+  if (isFile) throw usageError(`The mesh home ${layout.root} is a file, not a directory; pass the mesh home directory with --home (or $${HOME_ENV}).`);
 }
 
 export interface PodPaths {

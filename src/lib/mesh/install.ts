@@ -7,7 +7,7 @@ import path from 'node:path';
 import { EXIT, MeshctlError } from '../errors.js';
 import { CA_KEY_FILE, ensureMeshCa } from './ca.js';
 import { DEFAULT_TRUST_DOMAIN } from '../policy/spiffe.js';
-import { homeLayout, socketPathFits, type HomeLayout } from './home.js';
+import { homeLayout, refuseFileHome, socketPathFits, type HomeLayout } from './home.js';
 import {
   MIN_VERSION_TEXT, SUPPORTED_MANAGERS, describeMissing, findRuntime, packageInstallPlan, shellLine,
   type PackageInstallPlan, type RuntimeFound,
@@ -117,6 +117,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     throw new MeshctlError(`The mesh home path ${layout.root} is too long for the UNIX sockets inside it; choose a shorter --home.`, EXIT.usage);
   }
 
+  refuseFileHome(layout);
   // Installed before: at most the agent needs starting.
   let existing: MeshConfigFile | null = null;
   try {
@@ -125,6 +126,12 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     throw new MeshctlError(`${layout.configFile} is unreadable (${(err as Error).message}); fix or remove it and run meshctl install again.`, EXIT.environment);
   }
   if (existing) {
+    if (options.proxyBin && path.resolve(options.proxyBin) !== existing.proxy.bin) {
+      throw new MeshctlError(
+        `The mesh at ${layout.root} is installed with HAProxy at ${existing.proxy.bin}, not --proxy-bin ${options.proxyBin}; drop --proxy-bin, or run meshctl uninstall and install again with it.`,
+        EXIT.usage,
+      );
+    }
     result.proxy = { bin: existing.proxy.bin, version: existing.proxy.version, installedNow: false };
     result.ca = await caSummary(layout);
     if (await agentAnswers(layout)) {
@@ -147,15 +154,16 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 
   // The proxy runtime.
   const search = await findRuntime({ proxyBin: options.proxyBin });
+  // The runtime a user names is the one they get: another found on PATH would be a surprise later.
+  const flagProblem = options.proxyBin ? search.candidates.find((c) => c.source === 'flag')?.problem : null;
+  if (flagProblem) {
+    throw new MeshctlError(`--proxy-bin ${options.proxyBin} is not a usable HAProxy ${MIN_VERSION_TEXT}+ (${flagProblem}); pass the path of HAProxy ${MIN_VERSION_TEXT} or later, or leave --proxy-bin out to use haproxy on PATH.`, EXIT.environment);
+  }
   let runtime: RuntimeFound | null = search.found;
   let packagePlan: PackageInstallPlan | null = null;
   const runtimeStep: PlanStep = { description: '', commands: [], done: false };
   if (runtime) {
-    const flagProblem = options.proxyBin && runtime.source === 'path' ? search.candidates.find((c) => c.source === 'flag')?.problem : null;
-    runtimeStep.description = flagProblem
-      ? `Use HAProxy ${runtime.version} at ${runtime.bin}, found on PATH (--proxy-bin is not usable: ${flagProblem}).`
-      : `Use HAProxy ${runtime.version} at ${runtime.bin}.`;
-    if (flagProblem && !options.dryRun) options.progress(`Warning: --proxy-bin is not usable (${flagProblem}); using ${runtime.bin} from PATH.`);
+    runtimeStep.description = `Use HAProxy ${runtime.version} at ${runtime.bin}.`;
     runtimeStep.done = true;
   } else {
     packagePlan = await packageInstallPlan();

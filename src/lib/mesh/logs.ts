@@ -25,15 +25,22 @@ export async function podStillPlaced(layout: HomeLayout, pod: string): Promise<b
   return proxies.some((p) => p.name === pod);
 }
 
-/** The last `lines` lines of a file (all of it when lines < 0); '' when it does not exist yet. */
-export async function tail(file: string, lines: number): Promise<string> {
+/** Refuses a negative --tail (kubectl's -1 for "all" is leaving the flag out here). */
+export function checkTail(lines: number | undefined): void {
+  if (lines !== undefined && lines < 0) throw usageError(`--tail ${lines} is negative; pass a number of lines, 0 or more (leave it out for the whole log).`);
+}
+
+/** The last `lines` lines of a file (all of it when undefined; none for 0, as kubectl); '' when it does not exist yet. */
+export async function tail(file: string, lines?: number): Promise<string> {
+  checkTail(lines);
+  if (lines === 0) return '';
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch {
     return '';
   }
-  if (lines < 0) return text;
+  if (lines === undefined) return text;
   const all = text.split('\n');
   if (all[all.length - 1] === '') all.pop();
   return all.length ? `${all.slice(-lines).join('\n')}\n` : '';

@@ -21,13 +21,19 @@ export async function openProxy(target: InspectTarget, now: () => Date = () => n
   if (target.adminUrl !== undefined && target.fromFile !== undefined) {
     throw usageError('Give either --admin-url or --from-file, not both.');
   }
+  if (target.pod && (target.adminUrl !== undefined || target.fromFile !== undefined)) {
+    const other = target.adminUrl !== undefined ? '--admin-url' : '--from-file';
+    throw usageError(`Give either a pod (${target.pod}) or ${other}, not both: a pod is read from the local mesh, ${other} from ${other === '--admin-url' ? 'an Envoy admin API' : 'a saved config dump'}.`);
+  }
   if (target.fromFile !== undefined) {
     const { ConfigDumpAdapter } = await import('./envoy/adapter.js');
     return ConfigDumpAdapter.fromFile(target.fromFile, now);
   }
   if (target.adminUrl !== undefined) {
     const [{ EnvoyAdminAdapter }, { EnvoyAdminClient }] = await Promise.all([import('./envoy/adapter.js'), import('./envoy/admin-client.js')]);
-    return new EnvoyAdminAdapter(new EnvoyAdminClient(target.adminUrl, { timeoutMs: target.timeoutMs }), now, { rateWindowMs: target.rateWindowMs });
+    const adapter = new EnvoyAdminAdapter(new EnvoyAdminClient(target.adminUrl, { timeoutMs: target.timeoutMs }), now, { rateWindowMs: target.rateWindowMs });
+    await adapter.verify();
+    return adapter;
   }
   if (target.pod === undefined || target.pod === '') {
     throw usageError('Name a pod, or give --admin-url URL (an Envoy admin API) or --from-file FILE (a saved /config_dump).');

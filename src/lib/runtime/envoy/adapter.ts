@@ -1,6 +1,6 @@
 // The two ways meshctl reads an Envoy proxy: its live admin API, or a config dump saved to a file.
 import { readFile } from 'node:fs/promises';
-import { usageError } from '../../errors.js';
+import { environmentError, usageError } from '../../errors.js';
 import { ReadOnce, SectionUnavailable, type ProxyAdapter } from '../adapter.js';
 import type { Certificate, Cluster, Endpoint, Health, Listener, ProxySource, RouteConfig, Stats } from '../model.js';
 import { parsePrometheusText } from '../prometheus.js';
@@ -146,6 +146,21 @@ export class EnvoyAdminAdapter implements ProxyAdapter {
 
   private serverInfo(): Promise<ServerInfo> {
     return this.reads.get('server_info', async () => parseServerInfo(await this.client.json('/server_info')));
+  }
+
+  /**
+   * Refuses an address that is not an Envoy admin API (another HTTP server answers every admin path with
+   * 404): every section would otherwise read as "not available" and the command would pass.
+   */
+  async verify(): Promise<void> {
+    try {
+      await this.serverInfo();
+    } catch (err) {
+      if (!(err instanceof AdminHttpError) || err.status !== 404) throw err;
+      throw environmentError(
+        `${this.client.baseUrl} is not an Envoy admin API (it answered /server_info with HTTP 404); point --admin-url at an Envoy admin port (in an Istio pod: kubectl port-forward POD 15000, then --admin-url http://127.0.0.1:15000).`,
+      );
+    }
   }
 
   private async isIstio(): Promise<boolean> {
