@@ -61,12 +61,19 @@ test('an app that keeps crashing: apply stores the revision but exits 3 naming t
   const logs = await h.run(['logs', 'crasher-0']);
   assert.equal(logs.code, 0);
   assert.match(logs.stdout, /cannot open the database/);
+  // kubectl's --tail 0: no line at all.
+  const none = await h.run(['logs', 'crasher-0', '--tail', '0']);
+  assert.equal(none.code, 0, none.stderr);
+  assert.equal(none.stdout, '');
+  const last = await h.run(['logs', 'crasher-0', '--tail', '1']);
+  assert.equal(last.stdout, 'cannot open the database\n');
   const proxyLogs = await h.run(['logs', 'crasher-0', '--container', 'proxy']);
   assert.equal(proxyLogs.code, 0);
 
   const del = await h.run(['delete', '-f', file]);
   assert.equal(del.code, 0, del.stderr);
   assert.match(del.stdout, /pod\/crasher-0 deleted/);
+  assert.match(del.stdout, /^Deleted 2 resources; the mesh is now at revision 2: every pod is ready and every proxy serves it \(/m);
   const after = await h.run(['check']);
   assert.equal(after.code, 0, after.stdout);
 });

@@ -42,9 +42,14 @@ export function podPhase(p: PodStatus): string {
 export function applySummary(r: ApplyResult, verb: 'applied' | 'deleted'): string {
   const lines = r.changes.map(changeLine);
   for (const p of r.pods) lines.push(`pod/${p.name} ${p.action}`);
-  if (!r.committed) lines.push(`No change: the mesh stays at revision ${r.revision}.`);
-  else if (r.synced) lines.push(`Revision ${r.revision} ${verb}: every pod is ready and every proxy serves it (${seconds(r.elapsedMs)}).`);
-  else lines.push(`Revision ${r.revision} ${verb} (${seconds(r.elapsedMs)}).`);
+  if (!r.committed) {
+    lines.push(`No change: the mesh stays at revision ${r.revision}.`);
+    return `${lines.join('\n')}\n`;
+  }
+  // "Revision 12 deleted" would read as if the revision itself was removed: say what went, then where the mesh is.
+  const deleted = r.changes.filter((c) => c.action === 'deleted').length;
+  const head = verb === 'applied' ? `Revision ${r.revision} applied` : `Deleted ${deleted} resource${deleted === 1 ? '' : 's'}; the mesh is now at revision ${r.revision}`;
+  lines.push(r.synced ? `${head}: every pod is ready and every proxy serves it (${seconds(r.elapsedMs)}).` : `${head} (${seconds(r.elapsedMs)}).`);
   return `${lines.join('\n')}\n`;
 }
 

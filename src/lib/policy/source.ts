@@ -96,7 +96,7 @@ export async function expandPaths(paths: string[], options: { allowEmpty?: boole
     if (st.isDirectory()) {
       const found = await walkDirectory(p);
       if (!found.length && !options.allowEmpty) {
-        throw usageError(`Directory ${displayPath(p)} holds no policy file (.yaml, .yml or .json); check the path, or pass --allow-empty to accept it.`);
+        throw usageError(`Directory ${p} holds no policy file (.yaml, .yml or .json); check the path, or pass --allow-empty to accept it.`);
       }
       for (const f of found) out.push(f);
     } else {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { promisify } from 'node:util';
 import AjvModule from 'ajv';
 import { BIN, ROOT, SHARED } from '../../support/shared.js';
@@ -113,10 +114,11 @@ test('truncated admin JSON: exit 3 and a sentence naming the endpoint', async ()
   }
 });
 
-test('a pod name without a local mesh: exit 2, naming the pods that exist (none)', async () => {
-  const r = await meshctl(['inspect', 'pod', 'reviews-v1']);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /no local pod named "reviews-v1" \(pods that exist: none\)/);
+test('a pod name on a home with no mesh: exit 3, saying no mesh is installed there, as every local-mesh command does', async () => {
+  const home = path.join(os.tmpdir(), `meshctl-no-mesh-${process.pid}`);
+  const r = await meshctl(['inspect', 'pod', 'reviews-v1', '--home', home]);
+  assert.equal(r.code, 3);
+  assert.equal(r.stderr.trim(), `Error: No mesh is installed at ${home}; run meshctl install --home ${home} first.`);
   const none = await meshctl(['inspect', 'pod']);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /Name a pod, or give --admin-url/);
