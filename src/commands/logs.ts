@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand } from '../lib/cli/base.js';
 import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
+import { namespaceFlag } from '../lib/cli/namespace-flags.js';
 
 export default class Logs extends MeshctlCommand {
   static override summary = "Print a pod's logs: its app's output, or its sidecar's messages and access log.";
@@ -23,6 +24,8 @@ Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed.`
     container: Flags.option({ char: 'c', summary: 'Which container.', options: ['app', 'proxy'] as const, default: 'app' as const })(),
     follow: Flags.boolean({ char: 'f', summary: 'Keep printing what is written, until interrupted.', default: false }),
     tail: Flags.integer({ summary: 'Only the last N lines of each file (default: all; 0 prints none, as with -f it shows only what comes next).' }),
+    previous: Flags.boolean({ char: 'p', summary: "The app's output from its run before the current one (after a crash or a restart).", default: false, exclusive: ['follow'] }),
+    namespace: namespaceFlag,
     home: homeFlag,
   };
 
@@ -34,7 +37,7 @@ Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed.`
     const { ensureAgent } = await import('../lib/mesh/agent/client.js');
     await ensureAgent(layout);
     const { writeOut } = await import('../lib/output/format.js');
-    const files = await logFiles(layout, args.pod, flags.container);
+    const files = await logFiles(layout, args.pod, flags.container, flags.namespace, flags.previous);
     for (const f of files) await writeOut(await tail(f, flags.tail));
     if (!flags.follow) return;
     const abort = new AbortController();

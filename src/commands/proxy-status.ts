@@ -3,6 +3,7 @@ import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { EXIT, usageError } from '../lib/errors.js';
 import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
 import type { ProxyStatusReport } from '../lib/mesh/proxy-status.js';
+import { allNamespacesFlag } from '../lib/cli/namespace-flags.js';
 
 export default class ProxyStatus extends MeshctlCommand {
   static override summary = 'One row per proxy of the local mesh: the revision it serves against the applied one, readiness, certificate expiry.';
@@ -24,6 +25,7 @@ Exit codes: 0 every proxy is SYNCED and ready; 1 some proxy is STALE, not ready 
     timeout: Flags.string({ summary: 'How long --wait waits (a duration: 60s, 2m).', default: '60s', helpValue: 'DURATION' }),
     'proxy-timeout': Flags.string({ summary: 'How long one proxy may take to answer before its row says UNREACHABLE.', default: '2s', helpValue: 'DURATION' }),
     concurrency: Flags.integer({ summary: 'Proxies asked at once.', default: 16, min: 1, max: 256 }),
+    'all-namespaces': allNamespacesFlag,
     home: homeFlag,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,

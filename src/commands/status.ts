@@ -1,6 +1,7 @@
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { EXIT } from '../lib/errors.js';
 import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
+import { namespaceFlag } from '../lib/cli/namespace-flags.js';
 import type { MeshStatus } from '../lib/mesh/agent/protocol.js';
 
 export default class Status extends MeshctlCommand {
@@ -13,6 +14,7 @@ Exit codes: 0 every pod ready and every proxy on the current revision; 1 some ar
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> -o json'];
 
   static override flags = {
+    namespace: namespaceFlag,
     home: homeFlag,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
@@ -24,7 +26,8 @@ Exit codes: 0 every pod ready and every proxy on the current revision; 1 some ar
     const { layout, config } = await openHome(flags.home);
     const { call } = await import('../lib/mesh/agent/client.js');
     const out = await import('../lib/output/format.js');
-    const status = await call(layout, 'status', {});
+    const { statusInNamespace } = await import('../lib/mesh/get.js');
+    const status = statusInNamespace(await call(layout, 'status', {}), flags.namespace);
     const healthy = status.problems.length === 0 && status.pods.every((p) => p.ready && p.inSync);
     if (format === 'json') await out.writeOut(out.toJson(status));
     else if (format === 'yaml') await out.writeOut(out.toYaml(status));

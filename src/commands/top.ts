@@ -3,6 +3,7 @@ import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { EXIT, usageError } from '../lib/errors.js';
 import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
 import type { TopSnapshot } from '../lib/mesh/top.js';
+import { allNamespacesFlag, namespaceFlag } from '../lib/cli/namespace-flags.js';
 
 export default class Top extends MeshctlCommand {
   static override summary = 'Live traffic per service and subset of the local mesh: RPS, success rate, p50/p95/p99 latency.';
@@ -33,6 +34,8 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
     watch: Flags.boolean({ char: 'w', summary: 'Refresh until Ctrl-C (or --count snapshots).', default: false }),
     interval: Flags.string({ summary: 'Time between snapshots with --watch.', default: '2s', helpValue: 'DURATION' }),
     count: Flags.integer({ summary: 'Stop after this many snapshots (implies --watch).', min: 1 }),
+    namespace: namespaceFlag,
+    'all-namespaces': allNamespacesFlag,
     home: homeFlag,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
@@ -51,7 +54,7 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
     await openHome(flags.home);
     const { TrafficWatcher } = await import('../lib/mesh/top.js');
     const out = await import('../lib/output/format.js');
-    const watcher = new TrafficWatcher(flags.home, { windowSeconds: windowMs / 1000, host: args.host });
+    const watcher = new TrafficWatcher(flags.home, { windowSeconds: windowMs / 1000, host: args.host, namespace: flags.namespace });
     const watch = flags.watch || flags.count !== undefined;
     if (watch && untilMs !== undefined) throw usageError('--until fixes the window and --watch moves it on; drop one of them.');
     const limit = flags.count ?? (watch ? Infinity : 1);

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
 import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
+import { namespaceFlag } from '../../lib/cli/namespace-flags.js';
 import { SECTIONS, type ProxySnapshot, type Section } from '../../lib/runtime/model.js';
 
 export default class InspectPod extends MeshctlCommand {
@@ -45,6 +46,7 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod 
       min: 0,
       max: 300,
     }),
+    namespace: namespaceFlag,
     home: homeFlag,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
@@ -57,7 +59,8 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod 
     const sections = (flags.section as Section[] | undefined)?.length ? (flags.section as Section[]) : DEFAULT_SECTIONS;
     if (args.pod && flags['admin-url'] === undefined && flags['from-file'] === undefined) {
       await openHome(flags.home);
-      const { useLocalMesh } = await import('../../lib/mesh/proxies.js');
+      const { useLocalMesh, checkPodNamespace } = await import('../../lib/mesh/proxies.js');
+      if (flags.namespace !== undefined) await checkPodNamespace(flags.home, args.pod, flags.namespace);
       useLocalMesh(flags.home, { timeoutMs: flags.timeout * 1000 });
     }
     const snapshot = await inspectTarget(

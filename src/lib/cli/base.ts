@@ -6,7 +6,7 @@ import type { AlphabetLowercase, FlagInput } from '@oclif/core/interfaces';
 import { MeshctlError, EXIT, usageError } from '../errors.js';
 import { JSON_SUMMARY, outputFormat, outputSummary, type FlagSpec, type FlagTable } from './flag-spec.js';
 
-export type OutputFormat = 'text' | 'json' | 'yaml' | 'sarif' | 'github' | 'markdown' | 'wide';
+export type OutputFormat = 'text' | 'json' | 'yaml' | 'sarif' | 'github' | 'markdown' | 'wide' | 'name';
 
 export function outputFlag<T extends readonly string[]>(formats: T) {
   return Flags.option({

@@ -2,8 +2,9 @@
 import { KINDS, TOLERATED_KINDS, type KindInfo } from '../policy/kinds.js';
 import { usageError } from '../errors.js';
 import type { StoredResource } from './state.js';
-import type { PodStatus } from './agent/protocol.js';
-import { age, podPhase } from './render.js';
+import type { MeshStatus, PodStatus } from './agent/protocol.js';
+import { age, kubectlTable, podPhase, resourceName } from './render.js';
+import { parseLabelSelector } from './label-selector.js';
 
 export type GetTarget = { type: 'pods' } | { type: 'resources'; info: KindInfo };
 
@@ -17,6 +18,91 @@ export function resolveType(word: string): GetTarget {
   if (hit) return { type: 'resources', info: hit };
   const known = ['pods', ...KINDS.filter((k) => k.id !== 'core/Pod').map((k) => k.plural)].join(', ');
   throw usageError(`"${word}" is not a resource type meshctl knows; use one of ${known}.`);
+}
+
+/** `vs,dr` → both targets, in the order given, each once. */
+export function resolveTypes(words: string): GetTarget[] {
+  const targets: GetTarget[] = [];
+  for (const word of words.split(',').map((w) => w.trim())) {
+    if (!word) throw usageError(`"${words}" names an empty resource type; separate types with single commas, as in vs,dr.`);
+    const t = resolveType(word);
+    const same = (u: GetTarget) => (u.type === 'pods' ? t.type === 'pods' : t.type === 'resources' && u.info.id === t.info.id);
+    if (!targets.some(same)) targets.push(t);
+  }
+  return targets;
+}
+
+export interface GetRequest {
+  /** TYPE as typed: one type or several joined by commas. */
+  types: string;
+  name?: string;
+  namespace?: string;
+  /** A label selector (-l). */
+  selector?: string;
+  wide: boolean;
+}
+
+/** What get prints for each output format: the document (json, yaml), the tables (text, wide) and the names (-o name). */
+export interface GetListing {
+  document: unknown;
+  text: string;
+  names: string[];
+  /** Sentences for stderr when nothing matched. */
+  notes: string[];
+}
+
+/** Lists what `request` asks for from the agent's pod status and the applied resources. */
+export async function getListing(request: GetRequest, pods: PodStatus[], applied: StoredResource[]): Promise<GetListing> {
+  const targets = resolveTypes(request.types);
+  const labelsMatch = request.selector !== undefined ? parseLabelSelector(request.selector) : () => true;
+  const inScope = (ns: string | undefined, name: string) => (!request.namespace || (ns ?? '') === request.namespace) && (!request.name || name === request.name);
+  const where = request.namespace ? ` in namespace ${request.namespace}` : '';
+  const several = targets.length > 1;
+  const items: unknown[] = [];
+  const tables: string[] = [];
+  const names: string[] = [];
+  const notes: string[] = [];
+  for (const target of targets) {
+    let cols: Columns;
+    let found: { name: string; shown: string }[];
+    let plural: string;
+    if (target.type === 'pods') {
+      const chosen = pods.filter((p) => inScope(p.namespace, p.name) && labelsMatch(p.labels));
+      items.push(...chosen);
+      cols = podColumns(chosen, request.wide, new Set(chosen.map((p) => p.namespace)).size > 1);
+      found = chosen.map((p) => ({ name: p.name, shown: `pod/${p.name}` }));
+      plural = 'pods';
+    } else {
+      const chosen = applied.filter((r) => matchesKind(r, target.info) && inScope(r.metadata.namespace, r.metadata.name) && labelsMatch(r.metadata.labels));
+      items.push(...chosen);
+      cols = resourceColumns(target.info, chosen, pods, request.wide, new Set(chosen.map((r) => r.metadata.namespace ?? '')).size > 1);
+      found = chosen.map((r) => ({ name: r.metadata.name, shown: resourceName({ apiVersion: r.apiVersion, kind: r.kind, name: r.metadata.name }) }));
+      plural = target.info.plural;
+    }
+    names.push(...found.map((f) => f.shown));
+    if (!found.length) {
+      if (!several) notes.push(`No ${plural} found${where}.`);
+      continue;
+    }
+    // Several kinds in one table set name each row by kind, as kubectl does.
+    if (several) {
+      const at = cols.head.indexOf('NAME');
+      cols.rows.forEach((row, i) => (row[at] = found[i]!.shown));
+    }
+    tables.push(await kubectlTable(cols.head, cols.rows));
+  }
+  if (request.name && !items.length) {
+    const what = targets.length === 1 ? (targets[0]!.type === 'pods' ? 'pod' : (targets[0] as { info: KindInfo }).info.kind) : `${request.types} resource`;
+    throw usageError(`There is no ${what} named "${request.name}"${where}${request.selector ? ` matching -l ${request.selector}` : ''} in the mesh; meshctl get ${request.types} lists them.`);
+  }
+  if (several && !items.length) notes.push(`No resources found${where}.`);
+  const document = request.name && items.length === 1 ? items[0] : { apiVersion: 'v1', kind: 'List', items };
+  return { document, text: tables.join('\n'), names, notes };
+}
+
+/** The status of the pods and proxies in `namespace` only (status -n); all of them without one. */
+export function statusInNamespace(status: MeshStatus, namespace: string | undefined): MeshStatus {
+  return namespace === undefined ? status : { ...status, pods: status.pods.filter((p) => p.namespace === namespace) };
 }
 
 export function matchesKind(r: StoredResource, info: KindInfo): boolean {

@@ -31,6 +31,8 @@ export interface PodPaths {
   appPid: string;
   proxyPid: string;
   appLog: string;
+  /** The app's output from its run before the current one (logs --previous). */
+  appPreviousLog: string;
   proxyLog: string;
 }
 
@@ -85,6 +87,7 @@ export function homeLayout(root: string): HomeLayout {
         appPid: path.join(dir, 'app.pid'),
         proxyPid: path.join(dir, 'proxy.pid'),
         appLog: path.join(dir, 'app.log'),
+        appPreviousLog: path.join(dir, 'app.previous.log'),
         proxyLog: path.join(dir, 'proxy.log'),
       };
     },

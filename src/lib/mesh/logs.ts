@@ -6,17 +6,29 @@ import { readLocalProxies } from './proxies.js';
 
 export type Container = 'app' | 'proxy';
 
-/** The files of `pod`'s container, in the order they are printed; a gateway proxy has only `proxy`. */
-export async function logFiles(layout: HomeLayout, pod: string, container: Container): Promise<string[]> {
+/**
+ * The files of `pod`'s container, in the order they are printed; a gateway proxy has only `proxy`. With
+ * `namespace` (-n), a pod of another namespace is not found; with `previous`, the app's run before this one.
+ */
+export async function logFiles(layout: HomeLayout, pod: string, container: Container, namespace?: string, previous = false): Promise<string[]> {
   const proxies = await readLocalProxies(layout);
   const proxy = proxies.find((p) => p.name === pod && p.kind === 'sidecar') ?? proxies.find((p) => p.name === pod);
   if (!proxy) {
     const names = proxies.map((p) => p.name);
     throw usageError(`There is no pod named "${pod}" (pods: ${names.length ? names.join(', ') : 'none'}).`);
   }
-  if (container === 'proxy') return [proxy.paths.proxyLog, proxy.paths.accessLog];
+  if (namespace !== undefined && proxy.namespace !== namespace) {
+    throw usageError(`There is no pod named "${pod}" in namespace ${namespace}; it is in namespace ${proxy.namespace} (drop -n, or pass -n ${proxy.namespace}).`);
+  }
+  if (container === 'proxy') {
+    if (previous) throw usageError("--previous reads the app container's run before the current one; a proxy keeps one log across restarts, so drop --previous or use --container app.");
+    return [proxy.paths.proxyLog, proxy.paths.accessLog];
+  }
   if (proxy.kind === 'gateway') throw usageError(`${pod} is a gateway proxy and has no app container; use --container proxy.`);
-  return [layout.pod(pod).appLog];
+  if (!previous) return [layout.pod(pod).appLog];
+  const file = layout.pod(pod).appPreviousLog;
+  if (!(await fs.stat(file).then(() => true, () => false))) throw usageError(`The app of pod ${pod} has not been restarted, so it has no previous run to show; drop --previous.`);
+  return [file];
 }
 
 /** True while the placement of `layout` still has a pod or gateway proxy named `pod`. */

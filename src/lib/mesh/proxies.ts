@@ -2,6 +2,7 @@
 // mesh home (the placement names the pods and gateway proxies with their ports, the state store the
 // applied revision), without asking the agent, so that they answer even when the agent is down. The
 // one reader of a home's proxies: everything that lists them comes through here.
+import { usageError } from '../errors.js';
 import { homeLayout, resolveHome, type HomeLayout } from './home.js';
 import { meshGateway, meshPod, readPlacement } from './pods.js';
 import { readApplied, readMeshConfigFile } from './state.js';
@@ -49,6 +50,14 @@ export async function readLocalProxies(layout: HomeLayout): Promise<LocalProxy[]
   });
   const byName = (a: LocalProxy, b: LocalProxy) => a.name.localeCompare(b.name);
   return [...gateways.sort(byName), ...pods.sort(byName)];
+}
+
+/** Refuses a pod that -n places in another namespace than its own (an unknown pod is the directory's to name). */
+export async function checkPodNamespace(home: string | undefined, pod: string, namespace: string): Promise<void> {
+  const proxy = (await readLocalMesh(home)).proxies.find((p) => p.name === pod);
+  if (proxy && proxy.namespace !== namespace) {
+    throw usageError(`There is no pod named "${pod}" in namespace ${namespace}; it is in namespace ${proxy.namespace} (drop -n, or pass -n ${proxy.namespace}).`);
+  }
 }
 
 /** A pod's readiness as its own sidecar's admin port reports it (what callers of the pod should believe). */

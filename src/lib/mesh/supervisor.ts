@@ -19,6 +19,11 @@ export interface ProcessSpec {
   stdoutFile: string;
   stderrFile: string;
   pidFile: string;
+  /**
+   * Where each start moves the output of the instance before it (stdout's file only): the current log is
+   * then one run's, and the run before stays readable, as a container's previous logs are.
+   */
+  previousLogFile?: string;
   /** Grace period between SIGTERM and SIGKILL when stopping. */
   stopGraceMs?: number;
 }
@@ -94,6 +99,14 @@ function rotateIfLarge(file: string): void {
   }
 }
 
+function keepAsPrevious(file: string, previous: string): void {
+  try {
+    if (statSync(file).size > 0) renameSync(file, previous);
+  } catch {
+    // No file yet: the first run.
+  }
+}
+
 export class Supervisor {
   private readonly managed = new Map<string, Managed>();
   private readonly poller: NodeJS.Timeout;
@@ -153,7 +166,8 @@ export class Supervisor {
   private async start(entry: Managed): Promise<void> {
     const { spec } = entry;
     await fs.mkdir(path.dirname(spec.stdoutFile), { recursive: true, mode: 0o700 });
-    rotateIfLarge(spec.stdoutFile);
+    if (spec.previousLogFile) keepAsPrevious(spec.stdoutFile, spec.previousLogFile);
+    else rotateIfLarge(spec.stdoutFile);
     if (spec.stderrFile !== spec.stdoutFile) rotateIfLarge(spec.stderrFile);
     entry.adopted = false;
     entry.startedAt = Date.now();

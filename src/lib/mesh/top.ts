@@ -47,7 +47,8 @@ export class TrafficWatcher {
 
   constructor(
     private readonly home: string | undefined,
-    private readonly options: { windowSeconds: number; host?: string },
+    /** `namespace`: only the services of that namespace (top -n). */
+    private readonly options: { windowSeconds: number; host?: string; namespace?: string },
   ) {}
 
   /** The window that ends at `now`. */
@@ -64,6 +65,8 @@ export class TrafficWatcher {
     for (const c of compiled) for (const r of c?.routes ?? []) for (const d of r.destinations) upstreams.set(upstreamKey(d.host, d.subset), { host: d.host, subset: d.subset, ...noRequests() });
     for (const u of figuresByUpstream(entries, window)) upstreams.set(upstreamKey(u.host, u.subset), u);
     let selected = [...upstreams.values()];
+    const namespace = this.options.namespace;
+    if (namespace !== undefined) selected = selected.filter((u) => serviceOf(u.host).namespace === namespace);
     const filter = this.options.host;
     if (filter) {
       selected = selected.filter((u) => hostMatches(filter, u.host));

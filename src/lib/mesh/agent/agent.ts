@@ -161,6 +161,7 @@ export class MeshAgent {
       cwd: pod.workingDir ?? this.layout.root,
       stdoutFile: files.appLog,
       stderrFile: files.appLog,
+      previousLogFile: files.appPreviousLog,
       pidFile: files.appPid,
     };
   }

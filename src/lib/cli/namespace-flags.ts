@@ -1,0 +1,12 @@
+// kubectl's -n/--namespace and -A/--all-namespaces, for the local-mesh commands that list or pick things
+// by namespace. Every namespace is the default, so -A only says so aloud (scripts written for kubectl pass it).
+import { Flags } from '@oclif/core';
+
+export const namespaceFlag = Flags.string({ char: 'n', summary: 'Only this namespace (default: every namespace).', helpValue: 'NAMESPACE' });
+
+export const allNamespacesFlag = Flags.boolean({
+  char: 'A',
+  summary: 'Every namespace (the default), as kubectl -A.',
+  default: false,
+  exclusive: ['namespace'],
+});
