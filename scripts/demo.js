@@ -2,11 +2,13 @@
 // npm run demo: meshctl on the bookinfo example — validate the policy, catch a bad change, show what a
 // change does to traffic, then run the example as a live local mesh: install into a temporary home,
 // apply it, send traffic through the ingress and compare the versions that answered with the
-// configured weights, shift the weights, and uninstall (always, even when a step fails).
+// configured weights, shift reviews to v2 step by step under live traffic (promoted), then to a broken
+// v3 (rolled back by its gate), read one proxy and the mesh's traffic, and uninstall (always, even when
+// a step fails), unless `npm run demo -- --keep` asks to keep the mesh running to explore it.
 // Installing HAProxy (when missing) asks first on a terminal; run unattended (no terminal, as in
 // `npm install && npm run demo` from a script) or with `npm run demo -- --yes`, the demo lets install add
 // it with the package manager, and install prints every command it runs.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -17,6 +19,10 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(root, 'bin', 'run.js');
 const yes = process.argv.includes('--yes') || process.argv.includes('-y') || !process.stdin.isTTY;
+const keep = process.argv.includes('--keep');
+// --port N: the ingress port (default 8080, or a free one when 8080 is taken).
+const portFlag = process.argv.indexOf('--port');
+const askedPort = portFlag === -1 ? null : Number(process.argv[portFlag + 1]);
 
 class DemoFailure extends Error {}
 
@@ -33,6 +39,20 @@ function step(title, args, expectCodes, options = {}) {
   }
   if (!options.capture) process.stdout.write(`\n    exit code ${r.code}\n`);
   return r;
+}
+
+/** Like step, while requests flow through the ingress (gates judge live traffic); returns the versions that answered. */
+async function stepUnderLoad(title, args, expectCodes, port) {
+  process.stdout.write(`\n==> meshctl ${args.join(' ')}\n    ${title}\n\n`);
+  const load = startLoad(port);
+  const code = await new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: 'inherit' });
+    child.on('close', (c) => resolve(c));
+  });
+  const counts = await load.stop();
+  process.stdout.write(`\n    exit code ${code}\n`);
+  if (!expectCodes.includes(code)) throw new DemoFailure(`The demo expected exit ${expectCodes.join(' or ')} from meshctl ${args.slice(0, 2).join(' ')} and got ${code}.`);
+  return counts;
 }
 
 function freePort() {
@@ -90,6 +110,28 @@ async function traffic(port, n, headers = {}) {
 }
 
 /** Weights by subset of the reviews VirtualService's weighted route, as the mesh stores it. */
+/** Requests through the ingress, 4 at a time, until stopped (at most 2 minutes or 30,000 requests). */
+function startLoad(port) {
+  const counts = new Map();
+  let stopped = false;
+  let sent = 0;
+  const deadline = Date.now() + 120_000;
+  const workers = Array.from({ length: 4 }, async () => {
+    while (!stopped && sent < 30_000 && Date.now() < deadline) {
+      sent++;
+      const version = await get(port, {});
+      counts.set(version, (counts.get(version) ?? 0) + 1);
+    }
+  });
+  return {
+    async stop() {
+      stopped = true;
+      await Promise.all(workers);
+      return counts;
+    },
+  };
+}
+
 function configuredWeights(home) {
   const r = meshctl(['get', 'virtualservice', 'reviews', '-o', 'json', '--home', home], { capture: true });
   if (r.code !== 0) throw new DemoFailure('meshctl get virtualservice reviews failed.');
@@ -114,14 +156,18 @@ async function liveMesh() {
   const home = path.join(tmp, 'home');
   const bookinfo = path.join(tmp, 'bookinfo');
   cpSync(path.join(root, 'examples', 'bookinfo'), bookinfo, { recursive: true });
-  let port = 8080;
-  if (!(await portFree(port))) {
+  // In this demo reviews v3 is a broken release: every second answer is an error.
+  const workloads = path.join(bookinfo, 'workloads.yaml');
+  writeFileSync(workloads, readFileSync(workloads, 'utf8').replace('env: {VERSION: v3}', 'env: {VERSION: v3, FAIL_EVERY: "2"}'));
+  let port = askedPort ?? 8080;
+  if (askedPort === null && !(await portFree(port))) {
     port = await freePort();
-    const gw = path.join(bookinfo, 'gateway.yaml');
-    writeFileSync(gw, readFileSync(gw, 'utf8').replace('number: 8080', `number: ${port}`));
     process.stdout.write(`\n    (port 8080 is taken on this machine: the demo's Gateway listens on ${port} instead)\n`);
   }
+  const gw = path.join(bookinfo, 'gateway.yaml');
+  writeFileSync(gw, readFileSync(gw, 'utf8').replace('number: 8080', `number: ${port}`));
   let installed = false;
+  let kept = null;
   const uninstall = () => {
     if (!installed) return;
     installed = false;
@@ -154,11 +200,26 @@ async function liveMesh() {
     const jason = await traffic(port, 50, { 'end-user': 'jason' });
     printCounts('The same with the header end-user: jason (a header match routes it to v2):', jason, new Map([['v2', 100]]), 50);
 
-    const routing = path.join(tmp, 'routing-50-50.yaml');
-    writeFileSync(routing, readFileSync(path.join(bookinfo, 'routing.yaml'), 'utf8').replace('weight: 80', 'weight: 50').replace('weight: 20', 'weight: 50'));
-    step('Shift reviews to 50% v1 / 50% v2: the sidecars take the new weights through their runtime API (no reload), and apply returns once every one serves them.', ['apply', '-f', routing, '--home', home], [0]);
-    printCounts('After the shift:', await traffic(port, n), configuredWeights(home), n);
-    step('Status: pods ready, sidecars in sync with the revision.', ['status', '--home', home], [0]);
+    const shiftFlags = ['--interval', '3s', '--min-requests', '10', '--yes', '--home', home];
+    const promoted = await stepUnderLoad(
+      'A canary: reviews moves to v2 in two steps (50%, then 100%) while requests flow; after each step its gates read the sidecars\' access logs (success rate, p99) and only then go on.',
+      ['route', 'shift', 'reviews', '--to', 'v2', '--steps', '50,100', ...shiftFlags],
+      [0],
+      port,
+    );
+    printCounts('Which reviews version answered during that shift (configured: the weights it ended with):', promoted, configuredWeights(home), [...promoted.values()].reduce((a, b) => a + b, 0));
+    await stepUnderLoad(
+      'A broken release: v3 fails every second request. Its first step (20%) fails the success-rate gate, and the shift rolls back to v2 by itself (exit 1).',
+      ['route', 'shift', 'reviews', '--to', 'v3', '--steps', '20,50,100', ...shiftFlags],
+      [1],
+      port,
+    );
+    step("One proxy's view: productpage's sidecar, its requests to each upstream subset with success rates and latency.", ['inspect', 'pod', 'productpage-v1-0', '--section', 'stats', '--home', home], [0]);
+    step('Traffic per service and subset over the last minute, from every sidecar: v3\'s failures are there.', ['top', '--home', home], [0]);
+    if (keep) {
+      installed = false;
+      kept = { home, tmp, port };
+    }
   } finally {
     agent.destroy();
     try {
@@ -166,9 +227,34 @@ async function liveMesh() {
     } finally {
       process.removeListener('SIGINT', interrupted);
       process.removeListener('SIGTERM', interrupted);
-      rmSync(tmp, { recursive: true, force: true });
+      if (!kept) rmSync(tmp, { recursive: true, force: true });
     }
   }
+  return kept;
+}
+
+/** The last lines: how to keep the mesh (default run), or where it runs and what to try (--keep). */
+function epilogue(kept) {
+  const cli = `node ${path.relative(process.cwd(), bin) || bin}`;
+  if (!kept) {
+    process.stdout.write('\nDemo finished. To keep the mesh running and explore it yourself, run: npm run demo -- --keep\n');
+    return;
+  }
+  const lines = [
+    '',
+    `Demo finished. The mesh keeps running in ${kept.home}; bookinfo answers at http://127.0.0.1:${kept.port}/productpage.`,
+    'Try (meshctl is node bin/run.js here, or meshctl after npm link):',
+    `  export MESHCTL_HOME=${kept.home}`,
+    `  ${cli} get pods`,
+    `  ${cli} route status reviews`,
+    `  ${cli} route shift reviews --to v1 --steps 25,100 --interval 10s --dry-run`,
+    `  ${cli} inspect pod reviews-v2-0 --section endpoints`,
+    `  ${cli} top --watch`,
+    `  ${cli} logs reviews-v3-0`,
+    'When done, stop it and remove its files:',
+    `  ${cli} uninstall --yes --home ${kept.home} && rm -rf ${kept.tmp}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 try {
@@ -181,8 +267,7 @@ try {
   if (existsSync(path.join(root, 'dist', 'src', 'commands', 'diff.js'))) {
     step('What the change does to traffic and security, with a risk level per change (exit 1: changes found).', ['diff', 'examples/bookinfo/routing.yaml', 'examples/changes/routing.yaml'], [1]);
   }
-  await liveMesh();
-  process.stdout.write('\nDemo finished.\n');
+  epilogue(await liveMesh());
 } catch (err) {
   process.stderr.write(`\n${err instanceof DemoFailure ? err.message : `The demo failed: ${err.stack ?? err}`}\n`);
   process.exitCode = 1;
