@@ -6,7 +6,7 @@ import { namespaceFlag } from '../lib/cli/namespace-flags.js';
 export default class Logs extends MeshctlCommand {
   static override summary = "Print a pod's logs: its app's output, or its sidecar's messages and access log.";
 
-  static override description = `--container app (the default) prints what the app wrote to stdout and stderr; --container proxy prints the sidecar's own messages and then its access log (one JSON object per request). Gateway proxies have only the proxy container.
+  static override description = `--container app (the default) prints what the app wrote to stdout and stderr; --container proxy prints the sidecar's own messages and then its access log (one JSON object per request). Gateway proxies have only the proxy container. Each start of an app begins its log afresh; --previous (-p) prints the run before it, as after a crash.
 
 Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed.`;
 
@@ -14,6 +14,7 @@ Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed.`
     '<%= config.bin %> <%= command.id %> reviews-v2-0',
     '<%= config.bin %> <%= command.id %> reviews-v2-0 --container proxy --tail 20',
     '<%= config.bin %> <%= command.id %> productpage-v1-0 --follow',
+    '<%= config.bin %> <%= command.id %> reviews-v2-0 --previous',
   ];
 
   static override args = {

@@ -10,7 +10,7 @@ export default class Validate extends MeshctlCommand {
 
 Resources that name no namespace are read in --namespace (default: "default"), and the text output says so. Kubernetes Services, Namespaces, Pods, Secrets and Deployments in the inputs are used to resolve references and selectors.
 
-Exit codes: 0 no finding at or above --fail-on; 1 at least one; 2 usage error or a path that can't be read. The same for every output format.`;
+Exit codes: 0 no finding at or above --fail-on; 1 at least one; 2 usage error, a path that can't be read, or a directory with no policy file (unless --allow-empty). The same for every output format.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> examples/bookinfo/',
