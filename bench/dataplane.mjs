@@ -318,12 +318,12 @@ const say = (line = '') => process.stdout.write(`${line}\n`);
 // ------------------------------------------------------------------ the mesh, built as the control plane does
 
 async function loadApi() {
-  const needed = ['runtime/haproxy/index.js', 'mesh/model.js', 'mesh/ca.js', 'mesh/compiler.js', 'policy/load.js'].map((f) => path.join(dist, 'lib', f));
+  const needed = ['runtime/haproxy/index.js', 'policy/mesh-model.js', 'mesh/ca.js', 'policy/load.js'].map((f) => path.join(dist, 'lib', f));
   const missing = needed.filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`compiled code is missing (${path.relative(root, missing[0])}); run \`npm run build\` first`);
   const imp = (f) => import(pathToFileURL(path.join(dist, 'lib', f)).href);
-  const [haproxy, model, ca, compiler, load] = await Promise.all(['runtime/haproxy/index.js', 'mesh/model.js', 'mesh/ca.js', 'mesh/compiler.js', 'policy/load.js'].map(imp));
-  return { ...haproxy, ...model, ...ca, ...compiler, ...load };
+  const [haproxy, model, ca, load] = await Promise.all(['runtime/haproxy/index.js', 'policy/mesh-model.js', 'mesh/ca.js', 'policy/load.js'].map(imp));
+  return { ...haproxy, ...model, ...ca, ...load };
 }
 
 function loadPolicy(text) {

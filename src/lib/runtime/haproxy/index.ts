@@ -8,3 +8,5 @@ export * from './admin.js';
 export * from './apply.js';
 export * from './weights.js';
 export * from './access-log.js';
+export * from './types.js';
+export * from './compiler.js';
