@@ -2,7 +2,7 @@
 // Envoy answered. Plain data only (JSON-safe), so `-o json` prints it as is. A value the proxy does not
 // expose is null, and the reason is written beside it: never a zero that was not read.
 
-export type RuntimeName = 'envoy' | 'haproxy' | 'linkerd';
+export type RuntimeName = 'envoy' | 'haproxy';
 
 export const SECTIONS = ['health', 'listeners', 'routes', 'clusters', 'endpoints', 'stats', 'certs', 'config'] as const;
 export type Section = (typeof SECTIONS)[number];

@@ -1,4 +1,4 @@
-// The Prometheus text exposition format, as Envoy (/stats/prometheus), HAProxy and linkerd2-proxy write it:
+// The Prometheus text exposition format, as Envoy (/stats/prometheus) and HAProxy write it:
 // families with `# TYPE`, samples with labels, values that may be NaN or ±Inf. `# HELP` lines are optional.
 
 export interface Sample {

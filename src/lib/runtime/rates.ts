@@ -1,5 +1,5 @@
-// Request rates from two readings of the request counters: proxies that publish only counters (Envoy,
-// linkerd2-proxy) get a rate by being read twice, some seconds apart.
+// Request rates from two readings of the request counters: proxies that publish only counters (Envoy)
+// get a rate by being read twice, some seconds apart.
 import { perSecond } from './figures.js';
 import type { Stats, TrafficStats } from './model.js';
 
