@@ -257,11 +257,6 @@ export function renewalDue(cert: Pick<CertificateSummary, 'notBefore' | 'notAfte
   return now >= start + (end - start) * (options.renewAt ?? DEFAULT_RENEW_AT);
 }
 
-/** When a workload certificate issued now is due for renewal. */
-export function renewalTime(cert: Pick<CertificateSummary, 'notBefore' | 'notAfter'>, renewAt = DEFAULT_RENEW_AT): Date {
-  return new Date(cert.notBefore.getTime() + (cert.notAfter.getTime() - cert.notBefore.getTime()) * renewAt);
-}
-
 /**
  * Renewal helper for a sidecar's certificate file: when the file is missing, not issued by `ca`,
  * for another identity, or due for renewal, issues a new certificate, writes it, and returns it;

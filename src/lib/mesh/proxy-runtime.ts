@@ -6,8 +6,6 @@ import path from 'node:path';
 import { candidatePaths, MIN_HAPROXY_VERSION } from '../runtime/haproxy/binary.js';
 import { executable, which } from '../system/executables.js';
 
-export const RUNTIME_NAME = 'HAProxy';
-
 export const MIN_VERSION_TEXT = `${MIN_HAPROXY_VERSION.major}.${MIN_HAPROXY_VERSION.minor}`;
 
 export interface RuntimeFound {

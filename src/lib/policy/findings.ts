@@ -32,8 +32,6 @@ export interface RawFinding {
   analyzer?: string;
 }
 
-export const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, error: 2 };
-
 export function complete(raw: RawFinding): Finding {
   const entry = catalogEntry(raw.code);
   let { line, column } = raw;

@@ -81,10 +81,6 @@ export function kindInfo(group: string, kind: string): KindInfo | undefined {
   return BY_GROUP_KIND.get(`${group}/${kind}`);
 }
 
-export function isEnforcedKind(info: KindInfo): boolean {
-  return KINDS.includes(info);
-}
-
 /** Splits `group/version` (or a bare core `v1`) into its parts. */
 export function splitApiVersion(apiVersion: string): { group: string; version: string } {
   const slash = apiVersion.lastIndexOf('/');

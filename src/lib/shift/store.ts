@@ -82,23 +82,6 @@ export class ShiftStore {
   }
 }
 
-/** Every shift recorded in the home, newest first. */
-export async function listShifts(layout: HomeLayout): Promise<ShiftRecord[]> {
-  let names: string[];
-  try {
-    names = await fs.readdir(shiftsDir(layout));
-  } catch {
-    return [];
-  }
-  const out: ShiftRecord[] = [];
-  for (const n of names) {
-    if (!n.endsWith('.json') || n.endsWith('.request.json') || n.startsWith('.')) continue;
-    const r = await readJson<ShiftRecord | null>(path.join(shiftsDir(layout), n), null).catch(() => null);
-    if (r) out.push(r);
-  }
-  return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-}
-
 export function currentOwner(): ShiftOwner {
   return { ...identify(process.pid), since: new Date().toISOString() };
 }

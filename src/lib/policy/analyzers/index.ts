@@ -65,7 +65,3 @@ export const ANALYZERS: Analyzer[] = [
   httpRouteBackends,
   duplicateResources,
 ];
-
-export function analyzerNames(): string[] {
-  return ANALYZERS.map((a) => a.name);
-}

@@ -29,10 +29,6 @@ export function selectorMatches(selector: Record<string, unknown> | undefined | 
   return true;
 }
 
-export function isSystemNamespace(namespace: string): boolean {
-  return ['kube-system', 'kube-public', 'istio-system', 'local-path-storage', 'kube-node-lease'].includes(namespace);
-}
-
 /** What asArray gives for anything but a list: one shared empty list (frozen, as callers only read it). */
 const NO_ARRAY: unknown[] = Object.freeze([]) as unknown as unknown[];
 
@@ -225,16 +221,6 @@ class Destination implements RouteDestination {
   }
 }
 
-/** Every `route[].destination` of a VirtualService's tcp, tls and http rules, in that order. */
-export function virtualServiceRouteDestinations(spec: unknown): readonly RouteDestination[] {
-  return buildRouteDestinations(spec);
-}
-
-/** Every mirror destination of a VirtualService's http rules: `mirror` and `mirrors[].destination`. */
-export function virtualServiceMirrorDestinations(spec: unknown): readonly RouteDestination[] {
-  return buildMirrorDestinations(spec);
-}
-
 // Several analyzers read the destinations of every VirtualService; resources do not change during an
 // analysis, so each list is built once per analysis and shared (callers only read it).
 interface DestinationLists {
@@ -253,37 +239,17 @@ function newDestinationMap(): Map<Resource, DestinationLists> {
   return new Map();
 }
 
-/** virtualServiceRouteDestinations(vs.spec), built once per analysis. */
+/** Every `route[].destination` of a VirtualService's tcp, tls and http rules, in that order; built once per analysis. */
 export function routeDestinationsOf(ctx: AnalysisContext, vs: Resource): readonly RouteDestination[] {
   return destinationLists(ctx, vs).routes;
 }
 
-/** virtualServiceMirrorDestinations(vs.spec), built once per analysis. */
+/** Every mirror destination of a VirtualService's http rules (`mirror`, `mirrors[].destination`); built once per analysis. */
 export function mirrorDestinationsOf(ctx: AnalysisContext, vs: Resource): readonly RouteDestination[] {
   return destinationLists(ctx, vs).mirrors;
 }
 
 const ROUTE_SECTIONS = ['tcp', 'tls', 'http'] as const;
-
-function buildRouteDestinations(spec: unknown): RouteDestination[] {
-  const out: RouteDestination[] = [];
-  const s = asObject(spec);
-  for (const section of ROUTE_SECTIONS) {
-    const rules = asArray(s[section]);
-    for (let i = 0; i < rules.length; i++) {
-      const routes = asArray(asObject(rules[i]).route);
-      for (let j = 0; j < routes.length; j++) out.push(new Destination(section, i, j, asObject(routes[j]).destination));
-    }
-  }
-  return out;
-}
-
-function buildMirrorDestinations(spec: unknown): RouteDestination[] {
-  const out: RouteDestination[] = [];
-  const rules = asArray(asObject(spec).http);
-  for (let i = 0; i < rules.length; i++) addMirrors(out, i, asObject(rules[i]));
-  return out;
-}
 
 function addMirrors(out: RouteDestination[], i: number, r: Record<string, unknown>): void {
   if (r.mirror && typeof r.mirror === 'object') out.push(new Destination('http.mirror', i, -1, r.mirror));

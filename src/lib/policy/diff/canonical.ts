@@ -282,7 +282,3 @@ export function canonicalResource(r: Resource): Record<string, unknown> {
   return c;
 }
 
-/** The canonical form of one value found at `path` in a resource of this kind and namespace. */
-export function canonicalValue(kindId: string, namespace: string, path: readonly string[], v: unknown): unknown {
-  return canonical({ kindId, namespace }, path, v, true);
-}

@@ -61,16 +61,6 @@ export function literalFormat(text: string): string {
   return word(text.replace(/%/g, '%%'));
 }
 
-/** HAProxy proxy and server names: letters, digits, `-_.:`. */
-export function isValidName(name: string): boolean {
-  return /^[A-Za-z0-9_.:-]+$/.test(name);
-}
-
-/** Makes any text a valid proxy or server name (for names derived from policy). */
-export function safeName(text: string): string {
-  return text.replace(/[^A-Za-z0-9_.:-]/g, '_');
-}
-
 /** Escapes text so that it matches literally inside a PCRE pattern. */
 export function regexLiteral(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
