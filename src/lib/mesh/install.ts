@@ -15,6 +15,7 @@ import {
 import { STATE_API_VERSION, readMeshConfigFile, writeMeshConfigFile, type MeshConfigFile } from './state.js';
 import { agentAnswers, startAgent, runningAgent } from './agent/client.js';
 import { stopFromPidFile } from './supervisor.js';
+import { runCommand } from '../system/processes.js';
 
 export interface InstallOptions {
   home: string;
@@ -193,14 +194,14 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   }
 
   if (packagePlan) {
-    const { execa } = await import('execa');
     for (const argv of packagePlan.commands) {
       options.progress(`$ ${shellLine(argv)}`);
       // The package manager talks to the user directly (sudo may ask for a password); its output goes to
       // stderr so that stdout stays the command's answer.
-      const r = await execa(argv[0], argv.slice(1), { reject: false, stdin: options.interactive ? 'inherit' : 'ignore', stdout: 2, stderr: 2, env: { DEBIAN_FRONTEND: 'noninteractive' } });
-      if (r.exitCode !== 0 || r.failed) {
-        const how = r.exitCode !== undefined ? `exit ${r.exitCode}` : (r.shortMessage ?? 'failed');
+      const how = await runCommand(argv[0]!, argv.slice(1), {
+        timeoutMs: null, terminalInput: options.interactive, outputToStderr: true, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      }).then((r) => (r.code === 0 ? null : r.code !== null ? `exit ${r.code}` : `signal ${r.signal}`), (err: Error) => err.message);
+      if (how !== null) {
         throw new MeshctlError(`\`${shellLine(argv)}\` failed (${how}); nothing else was changed: fix the package manager's error printed above, or install HAProxy ${MIN_VERSION_TEXT}+ yourself, then run meshctl install again.`, EXIT.environment);
       }
     }

@@ -140,25 +140,49 @@ export interface CommandResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
+  /** stdout as it came, for output that is not text (git objects). */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
-/** Runs `command args…` to completion (killed after `timeoutMs`), capturing its output. */
-export function runCommand(command: string, args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
+export interface RunOptions {
+  /** Killed (SIGKILL) after this long; 30 s when not given, never with null. */
+  timeoutMs?: number | null;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Written to the command's stdin, which is then closed; without it stdin is closed at once. */
+  input?: string;
+  /** The command may ask the user something (sudo's password): it reads meshctl's own stdin. */
+  terminalInput?: boolean;
+  /** The command talks to the user: its stdout and stderr go to meshctl's stderr, nothing is captured. */
+  outputToStderr?: boolean;
+}
+
+/** Runs `command args…` to completion, capturing its output. Rejects when it cannot be started (ENOENT). */
+export function runCommand(command: string, args: string[], options: RunOptions = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    const stdin = options.input !== undefined ? 'pipe' : options.terminalInput ? 'inherit' : 'ignore';
+    const output = options.outputToStderr ? 2 : 'pipe';
+    const child = spawn(command, args, { stdio: [stdin, output, output], env: options.env ?? process.env, cwd: options.cwd });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout?.on('data', (d: Buffer) => stdout.push(d));
+    child.stderr?.on('data', (d: Buffer) => stderr.push(d));
+    if (options.input !== undefined) {
+      // A command that exits without reading all of its input closes the pipe: its exit code tells.
+      child.stdin!.on('error', () => undefined);
+      child.stdin!.end(options.input);
+    }
+    const limit = options.timeoutMs === undefined ? 30_000 : options.timeoutMs;
+    const timer = limit === null ? null : setTimeout(() => child.kill('SIGKILL'), limit);
     child.on('error', (err) => {
-      clearTimeout(timer);
+      if (timer) clearTimeout(timer);
       reject(err);
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      if (timer) clearTimeout(timer);
+      const bytes = Buffer.concat(stdout);
+      resolve({ code, signal, stdout: bytes.toString('utf8'), stdoutBytes: bytes, stderr: Buffer.concat(stderr).toString('utf8') });
     });
   });
 }

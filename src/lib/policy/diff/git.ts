@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { POLICY_EXTENSIONS, displayPath, DEFAULT_MAX_FILE_BYTES, type SourceFile } from '../source.js';
 import { environmentError, usageError } from '../../errors.js';
+import { runCommand } from '../../system/processes.js';
 
 export interface RevisionFiles {
   sources: SourceFile[];
@@ -17,10 +18,9 @@ interface TreeEntry {
 }
 
 async function git(args: string[], cwd: string, input?: string): Promise<{ stdout: Buffer; exitCode: number; stderr: string }> {
-  const { execa } = await import('execa');
   try {
-    const r = await execa('git', args, { cwd, input, encoding: 'buffer', reject: false, stripFinalNewline: false, maxBuffer: 1024 * 1024 * 1024 });
-    return { stdout: Buffer.from(r.stdout as Uint8Array), exitCode: r.exitCode ?? 1, stderr: Buffer.from(r.stderr as Uint8Array).toString('utf8') };
+    const r = await runCommand('git', args, { cwd, input, timeoutMs: null });
+    return { stdout: r.stdoutBytes, exitCode: r.code ?? 1, stderr: r.stderr };
   } catch (err) {
     if ((err as { code?: string }).code === 'ENOENT') throw environmentError('git is not installed or not on PATH; --base reads the old policy through git, so install git or diff two paths instead.');
     throw err;
