@@ -5,7 +5,6 @@ import type { SourceFile } from '../policy/source.js';
 export interface LiveSource {
   source: SourceFile;
   revision: number;
-  home: string;
 }
 
 /** Exit 3 with a sentence when no mesh is installed at the home (as every local-mesh command does). */
@@ -18,6 +17,5 @@ export async function readLive(home: string | undefined): Promise<LiveSource> {
   return {
     source: { path: `<mesh revision ${applied.revision}>`, format: 'json', text, size: Buffer.byteLength(text) },
     revision: applied.revision,
-    home: layout.root,
   };
 }
