@@ -19,7 +19,7 @@ Exit codes: 0 no check failed (warnings allowed); 1 at least one failed; the sam
     pre: Flags.boolean({ summary: 'Only the checks that must pass before meshctl install.', default: false }),
     'proxy-bin': Flags.string({ summary: 'HAProxy executable to check (before install; default: haproxy on PATH).', helpValue: 'PATH' }),
     home: homeFlag,
-    output: outputFlag(['text', 'json'] as const),
+    output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };
 
@@ -45,15 +45,17 @@ Exit codes: 0 no check failed (warnings allowed); 1 at least one failed; the sam
       s += `${mark} ${r.description}${r.detail ? p.dim(` (${r.detail})`) : ''}\n`;
       if (r.error) s += `    ${r.error}\n`;
       if (r.hint) s += `    ${p.dim(`hint: ${r.hint}`)}\n`;
-      process.stdout.write(s);
+      void out.writeOut(s);
     };
     const result = await runChecks(ctx, { pre: flags.pre, onCheck: line });
-    if (text) {
-      const warnings = result.categories.some((c) => c.checks.some((x) => x.result === 'warning'));
-      await out.writeOut(`\nStatus check results are ${result.success ? (warnings ? p.yellow('‼') : p.green('√')) : p.red('×')}\n`);
-    } else {
-      await out.writeOut(out.toJson(result));
-    }
+    const { render } = await import('../lib/output/render.js');
+    await render(format, {
+      document: result,
+      text: () => {
+        const warnings = result.categories.some((c) => c.checks.some((x) => x.result === 'warning'));
+        return `\nStatus check results are ${result.success ? (warnings ? p.yellow('‼') : p.green('√')) : p.red('×')}\n`;
+      },
+    });
     this.finish(result.success ? EXIT.ok : EXIT.negative);
     return result;
   }

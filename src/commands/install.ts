@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
-import { homeFlag, progressWriter } from '../lib/mesh/home-flag.js';
+import { homeFlag } from '../lib/mesh/home-flag.js';
+import { progressWriter } from '../lib/output/format.js';
 import type { InstallResult } from '../lib/mesh/install.js';
 
 export default class Install extends MeshctlCommand {
@@ -36,23 +37,20 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
     const { install } = await import('../lib/mesh/install.js');
     const { resolveHome } = await import('../lib/mesh/home.js');
     const out = await import('../lib/output/format.js');
+    const { render } = await import('../lib/output/render.js');
+    const prompt = await import('../lib/output/prompt.js');
     const progress = progressWriter(format);
     const result = await install({
       home: resolveHome(flags.home),
       yes: flags.yes,
       dryRun: flags['dry-run'],
       proxyBin: flags['proxy-bin'],
-      interactive: Boolean(process.stdin.isTTY),
-      confirm: async (message) => {
-        const { confirm } = await import('@inquirer/prompts');
-        return confirm({ message, default: false }, { output: process.stderr });
-      },
+      interactive: prompt.canPrompt(),
+      confirm: (message) => prompt.confirm(message, { withoutTerminal: false }),
       progress,
       meshctlVersion: this.config.version,
     });
-    if (format === 'json') await out.writeOut(out.toJson(result));
-    else if (format === 'yaml') await out.writeOut(out.toYaml(result));
-    else await out.writeOut(renderText(result, out.paint(out.colorEnabled())));
+    await render(format, { document: result, text: () => renderText(result, out.paint(out.colorEnabled())) });
     return result;
   }
 }

@@ -29,10 +29,10 @@ Exit codes: 0 every pod ready and every proxy on the current revision; 1 some ar
     const { statusInNamespace } = await import('../lib/mesh/get.js');
     const status = statusInNamespace(await call(layout, 'status', {}), flags.namespace);
     const healthy = status.problems.length === 0 && status.pods.every((p) => p.ready && p.inSync);
-    if (format === 'json') await out.writeOut(out.toJson(status));
-    else if (format === 'yaml') await out.writeOut(out.toYaml(status));
-    else {
-      const { age, kubectlTable, podPhase } = await import('../lib/mesh/render.js');
+    const { render } = await import('../lib/output/render.js');
+    const { table } = await import('../lib/output/table.js');
+    const text = async () => {
+      const { age, podPhase } = await import('../lib/mesh/render.js');
       const p = out.paint(out.colorEnabled());
       const pods = status.pods.filter((x) => x.type === 'pod');
       const proxies = status.pods;
@@ -44,19 +44,20 @@ Exit codes: 0 every pod ready and every proxy on the current revision; 1 some ar
       ];
       let text = `${lines.join('\n')}\n`;
       if (proxies.length) {
-        text += '\n' + (await kubectlTable(['NAME', 'TYPE', 'READY', 'STATUS', 'RESTARTS', 'REVISION'], proxies.map((x) => [
+        text += `\n${table(['NAME', 'TYPE', 'READY', 'STATUS', 'RESTARTS', 'REVISION'], proxies.map((x) => [
           x.name,
           x.type,
           `${x.containers.filter((c) => c.ready).length}/${x.containers.length}`,
           podPhase(x),
           x.restarts,
           x.inSync ? String(x.proxyRevision) : p.yellow(`${x.proxyRevision ?? '-'} (want ${status.revision})`),
-        ])));
+        ]), p)}\n`;
       }
       for (const n of status.problems) text += `${p.red('Problem:')} ${n}\n`;
       for (const n of status.notes) text += `Note: ${n}\n`;
-      await out.writeOut(text);
-    }
+      return text;
+    };
+    await render(format, { document: status, text });
     this.finish(healthy ? EXIT.ok : EXIT.negative);
     return status;
   }

@@ -52,12 +52,3 @@ export function applySummary(r: ApplyResult, verb: 'applied' | 'deleted'): strin
   lines.push(r.synced ? `${head}: every pod is ready and every proxy serves it (${seconds(r.elapsedMs)}).` : `${head} (${seconds(r.elapsedMs)}).`);
   return `${lines.join('\n')}\n`;
 }
-
-/** A kubectl-style table: upper-case headers, no borders, columns three spaces apart. */
-export async function kubectlTable(head: string[], rows: (string | number)[][]): Promise<string> {
-  const { default: Table } = await import('cli-table3');
-  const none = { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '   ' };
-  const table = new Table({ head, chars: none, style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [], compact: true } });
-  for (const r of rows) table.push(r.map(String));
-  return `${table.toString().split('\n').map((l) => l.trimEnd()).join('\n')}\n`;
-}

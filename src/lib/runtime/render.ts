@@ -1,8 +1,8 @@
 // Text renderings of a proxy snapshot: one table per section, columns named as istioctl proxy-config names
 // them (so operators who know istioctl read meshctl at once), with meshctl's extra columns after them.
 // A value the proxy does not expose prints as "-" and its reason is listed under the table, never as 0.
-import Table from 'cli-table3';
 import { paint, type Paint } from '../output/format.js';
+import { table as tableText } from '../output/table.js';
 import type {
   Certificate,
   Cluster,
@@ -269,39 +269,6 @@ export function duration(seconds: number): string {
 
 // ---------------------------------------------------------------- text
 
-const PLAIN_CHARS = {
-  top: '',
-  'top-mid': '',
-  'top-left': '',
-  'top-right': '',
-  bottom: '',
-  'bottom-mid': '',
-  'bottom-left': '',
-  'bottom-right': '',
-  left: '',
-  'left-mid': '',
-  mid: '',
-  'mid-mid': '',
-  right: '',
-  'right-mid': '',
-  middle: '   ',
-};
-
-/** A borderless, kubectl-style table: columns separated by three spaces, no trailing blanks. */
-export function renderTable(head: string[], rows: string[][], p: Paint = paint(false)): string {
-  const table = new Table({
-    head: head.map((h) => p.bold(h)),
-    chars: PLAIN_CHARS,
-    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
-  });
-  for (const r of rows) table.push(r);
-  return table
-    .toString()
-    .split('\n')
-    .map((l) => l.replace(/\s+$/, ''))
-    .join('\n');
-}
-
 export function sectionTable(snapshot: ProxySnapshot, section: Exclude<Section, 'health' | 'config'>): SectionTable | null {
   switch (section) {
     case 'listeners':
@@ -332,7 +299,7 @@ export function renderSection(snapshot: ProxySnapshot, section: Section, p: Pain
   if (!table) return '';
   if (!table.rows.length) return `No ${table.title.toLowerCase().replace(/ \(.*$/, '')}.`;
   const notes = table.notes.length ? `\n${table.notes.map((n) => p.dim(n)).join('\n')}` : '';
-  return renderTable(table.head, table.rows, p) + notes;
+  return tableText(table.head, table.rows, p) + notes;
 }
 
 const TITLES: Record<Section, string> = {
