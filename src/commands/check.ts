@@ -31,31 +31,13 @@ Exit codes: 0 no check failed (warnings allowed); 1 at least one failed; the sam
     const out = await import('../lib/output/format.js');
     const layout = homeLayout(resolveHome(flags.home));
     const ctx = await checkContext(layout, flags['proxy-bin']);
-    const p = out.paint(out.colorEnabled());
-    let lastCategory = '';
-    const text = format === 'text';
-    const line = (category: string, r: CheckReport) => {
-      if (!text) return;
-      let s = '';
-      if (category !== lastCategory) {
-        s += `${lastCategory ? '\n' : ''}${category}\n${'-'.repeat(category.length)}\n`;
-        lastCategory = category;
-      }
-      const mark = r.result === 'success' ? p.green('√') : r.result === 'warning' ? p.yellow('‼') : p.red('×');
-      s += `${mark} ${r.description}${r.detail ? p.dim(` (${r.detail})`) : ''}\n`;
-      if (r.error) s += `    ${r.error}\n`;
-      if (r.hint) s += `    ${p.dim(`hint: ${r.hint}`)}\n`;
-      void out.writeOut(s);
-    };
-    const result = await runChecks(ctx, { pre: flags.pre, onCheck: line });
+    const { checkText } = await import('../lib/mesh/render.js');
     const { render } = await import('../lib/output/render.js');
-    await render(format, {
-      document: result,
-      text: () => {
-        const warnings = result.categories.some((c) => c.checks.some((x) => x.result === 'warning'));
-        return `\nStatus check results are ${result.success ? (warnings ? p.yellow('‼') : p.green('√')) : p.red('×')}\n`;
-      },
-    });
+    const text = checkText(out.paint(out.colorEnabled()));
+    // Text prints each check as it completes; the machine formats print the whole run at the end.
+    const onCheck = format === 'text' ? (category: string, r: CheckReport) => void out.writeOut(text.check(category, r)) : undefined;
+    const result = await runChecks(ctx, { pre: flags.pre, ...(onCheck ? { onCheck } : {}) });
+    await render(format, { document: result, text: () => text.summary(result) });
     this.finish(result.success ? EXIT.ok : EXIT.negative);
     return result;
   }

@@ -60,12 +60,13 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
     if (watch && untilMs !== undefined) throw usageError('--until fixes the window and --watch moves it on; drop one of them.');
     const limit = flags.count ?? (watch ? Infinity : 1);
     const inPlace = watch && format === 'text' && Boolean(process.stdout.isTTY);
-    const color = out.colorEnabled();
+    const p = out.paint(out.colorEnabled());
     const { render, renderFrame } = await import('../lib/output/render.js');
+    const { topText } = await import('../lib/mesh/render.js');
 
     if (!watch) {
       const snapshot = await watcher.snapshot(untilMs === undefined ? undefined : new Date(untilMs));
-      await render(format, { document: snapshot, text: () => renderTop(snapshot, color) });
+      await render(format, { document: snapshot, text: () => topText(snapshot, p) });
       return snapshot;
     }
     const { watch: watchLoop } = await import('../lib/output/watch.js');
@@ -77,7 +78,7 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
         await renderFrame(format, {
           document: snapshot,
           text: async () => {
-            const text = await renderTop(snapshot, color);
+            const text = topText(snapshot, p);
             if (!inPlace) return `${n > 0 ? '\n' : ''}${text}`;
             // Back to the first line of the previous frame, and clear everything below it.
             const frame = `${previousLines ? `\u001b[${previousLines}F\u001b[J` : ''}${text}`;
@@ -90,27 +91,4 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
     this.finish(end.exitCode(EXIT.ok));
     return null;
   }
-}
-
-async function renderTop(s: TopSnapshot, color: boolean): Promise<string> {
-  const [{ table }, { paint }] = await Promise.all([import('../lib/output/table.js'), import('../lib/output/format.js')]);
-  const p = paint(color);
-  const { NOT_ENOUGH_TRAFFIC } = await import('../lib/runtime/figures.js');
-  const ms = (v: number | null) => (v === null ? '-' : `${v}ms`);
-  const window = s.windowSeconds % 60 === 0 ? `${s.windowSeconds / 60}m` : `${s.windowSeconds}s`;
-  const header = p.dim(`Traffic over the last ${window} until ${s.readAt}${s.host ? `, service ${s.host}` : ''}`);
-  if (!s.rows.length) return `${header}\nNo services: the mesh routes to none yet.\n`;
-  const rows = s.rows.map((r) => [
-    r.service,
-    r.namespace ?? '-',
-    r.subset ?? '-',
-    String(r.requests),
-    r.ratePerSecond.toFixed(1),
-    r.successRate === null ? NOT_ENOUGH_TRAFFIC : r.successRate < 100 ? p.yellow(`${r.successRate.toFixed(2)}%`) : `${r.successRate.toFixed(2)}%`,
-    ms(r.latencyMs.p50),
-    ms(r.latencyMs.p95),
-    ms(r.latencyMs.p99),
-  ]);
-  const notes = s.notes.map((n) => `${p.dim(n)}\n`).join('');
-  return `${header}\n${table(['SERVICE', 'NAMESPACE', 'SUBSET', 'REQUESTS', 'RPS', 'SUCCESS', 'P50', 'P95', 'P99'], rows, p)}\n${notes}`;
 }

@@ -48,13 +48,10 @@ Exit codes: 0 uninstalled (or nothing installed); 2 not confirmed; 3 a port of t
     }
     const result = await uninstall(layout, { keepState: flags['keep-state'], progress: progressWriter(format) });
     const { render } = await import('../lib/output/render.js');
+    const { uninstallText } = await import('../lib/mesh/render.js');
     await render(format, {
       document: result,
-      text: () => {
-        if (result.status === 'not-installed') return `No mesh is installed at ${layout.root}; nothing to do.\n`;
-        const stopped = `${result.stopped.length} process${result.stopped.length === 1 ? '' : 'es'} stopped`;
-        return result.removed ? `Mesh uninstalled: ${stopped}, ${layout.root} removed.\n` : `Mesh stopped: ${stopped}; its state is kept in ${layout.root} (meshctl install starts it again).\n`;
-      },
+      text: () => uninstallText(result),
     });
     return result;
   }

@@ -75,20 +75,8 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod 
     );
     const out = await import('../../lib/output/format.js');
     const { render } = await import('../../lib/output/render.js');
-    await render(format, { document: snapshot, text: async () => {
-      const { renderSnapshotText } = await import('../../lib/runtime/render.js');
-      // A configuration kept as text (HAProxy's) reads best as itself, after the tables.
-      const raw = rawConfigText(snapshot.config);
-      const tables = raw === null ? snapshot : { ...snapshot, sections: snapshot.sections.filter((s) => s !== 'config') };
-      let text = tables.sections.length ? renderSnapshotText(tables, { color: out.colorEnabled() }) : '';
-      if (raw !== null) text += `${text ? '\n' : ''}${snapshot.sections.length > 1 ? '── Config\n' : ''}${raw.endsWith('\n') ? raw : `${raw}\n`}`;
-      return text;
-    } });
+    const { inspectText } = await import('../../lib/runtime/render.js');
+    await render(format, { document: snapshot, text: () => inspectText(snapshot, out.colorEnabled()) });
     return snapshot;
   }
-}
-
-function rawConfigText(config: unknown): string | null {
-  const text = (config as { text?: unknown } | null | undefined)?.text;
-  return typeof text === 'string' ? text : null;
 }

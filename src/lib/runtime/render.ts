@@ -323,3 +323,17 @@ export function renderSnapshotText(snapshot: ProxySnapshot, options: { color: bo
   }
   return `${out.join('\n\n')}\n`;
 }
+
+/** inspect pod as text: the sections' tables, then a configuration kept as text (HAProxy's) as itself. */
+export function inspectText(snapshot: ProxySnapshot, color: boolean): string {
+  const raw = rawConfigText(snapshot.config);
+  const tables = raw === null ? snapshot : { ...snapshot, sections: snapshot.sections.filter((s) => s !== 'config') };
+  let text = tables.sections.length ? renderSnapshotText(tables, { color }) : '';
+  if (raw !== null) text += `${text ? '\n' : ''}${snapshot.sections.length > 1 ? '── Config\n' : ''}${raw.endsWith('\n') ? raw : `${raw}\n`}`;
+  return text;
+}
+
+function rawConfigText(config: unknown): string | null {
+  const text = (config as { text?: unknown } | null | undefined)?.text;
+  return typeof text === 'string' ? text : null;
+}
