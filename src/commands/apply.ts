@@ -41,9 +41,9 @@ Exit codes: 0 applied; 2 error findings or unreadable input (nothing applied); 3
     const prepared = await prepareApply(flags.filename, { namespace: flags.namespace, applied: (await readApplied(layout)).resources });
     const errors = prepared.findings.filter((f) => f.severity === 'error');
     if (prepared.findings.length) {
-      const render = await import('../lib/output/findings.js');
+      const findingsOutput = await import('../lib/output/findings.js');
       const texts = new Map(prepared.sources.map((s) => [s.path, s.text]));
-      process.stderr.write(render.renderText({ findings: prepared.findings, summary: prepared.summary }, { color: out.colorEnabled(process.stderr), files: prepared.files, sourceText: (p) => texts.get(p) }));
+      out.writeErr(findingsOutput.renderText({ findings: prepared.findings, summary: prepared.summary }, { color: out.colorEnabled(process.stderr), files: prepared.files, sourceText: (p) => texts.get(p) }));
     }
     if (errors.length) {
       throw new MeshctlError(`Nothing was applied: the files have ${errors.length} error finding${errors.length === 1 ? '' : 's'} (above); fix them and apply again.`, EXIT.usage);
@@ -53,9 +53,8 @@ Exit codes: 0 applied; 2 error findings or unreadable input (nothing applied); 3
     const { call } = await import('../lib/mesh/agent/client.js');
     const result = await call(layout, 'apply', { action: 'apply', resources: prepared.resources, wait: flags.wait, timeoutMs }, timeoutMs + 60_000);
     const { applySummary } = await import('../lib/mesh/render.js');
-    if (format === 'json') await out.writeOut(out.toJson(result));
-    else if (format === 'yaml') await out.writeOut(out.toYaml(result));
-    else await out.writeOut(applySummary(result, 'applied'));
+    const { render } = await import('../lib/output/render.js');
+    await render(format, { document: result, text: () => applySummary(result, 'applied') });
     if (flags.wait && !result.synced) {
       throw new MeshctlError(
         `Revision ${result.revision} is stored, but ${result.pending.join(', ')} did not become ready on it within ${flags.timeout}; see meshctl status and meshctl logs POD.`,

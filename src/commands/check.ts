@@ -19,7 +19,7 @@ Exit codes: 0 no check failed (warnings allowed); 1 at least one failed; the sam
     pre: Flags.boolean({ summary: 'Only the checks that must pass before meshctl install.', default: false }),
     'proxy-bin': Flags.string({ summary: 'HAProxy executable to check (before install; default: haproxy on PATH).', helpValue: 'PATH' }),
     home: homeFlag,
-    output: outputFlag(['text', 'json'] as const),
+    output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };
 
@@ -31,29 +31,13 @@ Exit codes: 0 no check failed (warnings allowed); 1 at least one failed; the sam
     const out = await import('../lib/output/format.js');
     const layout = homeLayout(resolveHome(flags.home));
     const ctx = await checkContext(layout, flags['proxy-bin']);
-    const p = out.paint(out.colorEnabled());
-    let lastCategory = '';
-    const text = format === 'text';
-    const line = (category: string, r: CheckReport) => {
-      if (!text) return;
-      let s = '';
-      if (category !== lastCategory) {
-        s += `${lastCategory ? '\n' : ''}${category}\n${'-'.repeat(category.length)}\n`;
-        lastCategory = category;
-      }
-      const mark = r.result === 'success' ? p.green('√') : r.result === 'warning' ? p.yellow('‼') : p.red('×');
-      s += `${mark} ${r.description}${r.detail ? p.dim(` (${r.detail})`) : ''}\n`;
-      if (r.error) s += `    ${r.error}\n`;
-      if (r.hint) s += `    ${p.dim(`hint: ${r.hint}`)}\n`;
-      process.stdout.write(s);
-    };
-    const result = await runChecks(ctx, { pre: flags.pre, onCheck: line });
-    if (text) {
-      const warnings = result.categories.some((c) => c.checks.some((x) => x.result === 'warning'));
-      await out.writeOut(`\nStatus check results are ${result.success ? (warnings ? p.yellow('‼') : p.green('√')) : p.red('×')}\n`);
-    } else {
-      await out.writeOut(out.toJson(result));
-    }
+    const { checkText } = await import('../lib/mesh/render.js');
+    const { render } = await import('../lib/output/render.js');
+    const text = checkText(out.paint(out.colorEnabled()));
+    // Text prints each check as it completes; the machine formats print the whole run at the end.
+    const onCheck = format === 'text' ? (category: string, r: CheckReport) => void out.writeOut(text.check(category, r)) : undefined;
+    const result = await runChecks(ctx, { pre: flags.pre, ...(onCheck ? { onCheck } : {}) });
+    await render(format, { document: result, text: () => text.summary(result) });
     this.finish(result.success ? EXIT.ok : EXIT.negative);
     return result;
   }

@@ -60,13 +60,10 @@ Exit codes: 0 removed; 1 some named resources did not exist (the others were rem
     const { call } = await import('../lib/mesh/agent/client.js');
     const out = await import('../lib/output/format.js');
     const result = await call(layout, 'apply', { action: 'delete', ...request, wait: flags.wait, timeoutMs }, timeoutMs + 60_000);
-    if (format === 'json') await out.writeOut(out.toJson(result));
-    else if (format === 'yaml') await out.writeOut(out.toYaml(result));
-    else {
-      const { applySummary } = await import('../lib/mesh/render.js');
-      await out.writeOut(applySummary(result, 'deleted'));
-    }
-    for (const m of result.missing) process.stderr.write(`${m.kind} ${m.namespace ? `${m.namespace}/` : ''}${m.name} was not found in the mesh.\n`);
+    const { applySummary } = await import('../lib/mesh/render.js');
+    const { render } = await import('../lib/output/render.js');
+    await render(format, { document: result, text: () => applySummary(result, 'deleted') });
+    for (const m of result.missing) out.writeErr(`${m.kind} ${m.namespace ? `${m.namespace}/` : ''}${m.name} was not found in the mesh.\n`);
     if (flags.wait && result.committed && !result.synced) {
       throw new MeshctlError(`Revision ${result.revision} is stored, but ${result.pending.join(', ')} did not serve it within ${flags.timeout}; see meshctl status.`, EXIT.environment);
     }

@@ -73,14 +73,13 @@ Exit codes: 0 no change; 1 changes (with --fail-on-risk: a change at or above th
     });
     const out = await import('../lib/output/format.js');
     for (const note of outcome.notes) out.writeErr(`Note: ${note}\n`);
-    const render = await import('../lib/output/diff.js');
+    const diffOutput = await import('../lib/output/diff.js');
+    const { render } = await import('../lib/output/render.js');
     const report = outcome.report;
-    await out.writeRendered(format, {
-      json: () => render.renderJson(report),
-      yaml: () => render.renderYaml(report),
-      github: () => render.renderGithub(report),
-      markdown: () => render.renderMarkdown(report),
-      text: () => render.renderText(report, { color: out.colorEnabled() }),
+    await render(format, {
+      document: report,
+      text: () => diffOutput.renderText(report, { color: out.colorEnabled() }),
+      formats: { github: () => diffOutput.renderGithub(report), markdown: () => diffOutput.renderMarkdown(report) },
     });
     const failOn = flags['fail-on-risk'];
     const negative = failOn ? riskReached(report.changes, failOn) : report.changes.length > 0;

@@ -43,7 +43,7 @@ Exit codes: 0 listed (also when there is nothing to list); 2 unknown TYPE or NAM
     const { layout } = await openHome(flags.home);
     const { call } = await import('../lib/mesh/agent/client.js');
     const { readApplied } = await import('../lib/mesh/state.js');
-    const out = await import('../lib/output/format.js');
+    const { render } = await import('../lib/output/render.js');
     const [status, applied] = await Promise.all([call(layout, 'status', {}), readApplied(layout)]);
     const listing = await getListing(
       { types: args.type, name: args.name, namespace: flags.namespace, selector: flags.selector, wide: format === 'wide' },
@@ -51,10 +51,7 @@ Exit codes: 0 listed (also when there is nothing to list); 2 unknown TYPE or NAM
       applied.resources,
     );
     for (const note of listing.notes) process.stderr.write(`${note}\n`);
-    if (format === 'json') await out.writeOut(out.toJson(listing.document));
-    else if (format === 'yaml') await out.writeOut(out.toYaml(listing.document));
-    else if (format === 'name') await out.writeOut(listing.names.map((n) => `${n}\n`).join(''));
-    else await out.writeOut(listing.text);
+    await render(format, { document: listing.document, text: () => listing.text, formats: { name: () => listing.names.map((n) => `${n}\n`).join('') } });
     return listing.document;
   }
 }

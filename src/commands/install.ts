@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
-import { homeFlag, progressWriter } from '../lib/mesh/home-flag.js';
+import { homeFlag } from '../lib/mesh/home-flag.js';
+import { progressWriter } from '../lib/output/format.js';
 import type { InstallResult } from '../lib/mesh/install.js';
 
 export default class Install extends MeshctlCommand {
@@ -34,53 +35,23 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
     const { flags } = await this.parse(Install);
     const format = this.format(flags);
     const { install } = await import('../lib/mesh/install.js');
+    const { installText } = await import('../lib/mesh/render.js');
     const { resolveHome } = await import('../lib/mesh/home.js');
     const out = await import('../lib/output/format.js');
+    const { render } = await import('../lib/output/render.js');
+    const prompt = await import('../lib/output/prompt.js');
     const progress = progressWriter(format);
     const result = await install({
       home: resolveHome(flags.home),
       yes: flags.yes,
       dryRun: flags['dry-run'],
       proxyBin: flags['proxy-bin'],
-      interactive: Boolean(process.stdin.isTTY),
-      confirm: async (message) => {
-        const { confirm } = await import('@inquirer/prompts');
-        return confirm({ message, default: false }, { output: process.stderr });
-      },
+      interactive: prompt.canPrompt(),
+      confirm: (message) => prompt.confirm(message, { withoutTerminal: false }),
       progress,
       meshctlVersion: this.config.version,
     });
-    if (format === 'json') await out.writeOut(out.toJson(result));
-    else if (format === 'yaml') await out.writeOut(out.toYaml(result));
-    else await out.writeOut(renderText(result, out.paint(out.colorEnabled())));
+    await render(format, { document: result, text: () => installText(result, out.paint(out.colorEnabled())) });
     return result;
   }
-}
-
-function renderText(r: InstallResult, p: import('../lib/output/format.js').Paint): string {
-  const lines: string[] = [];
-  switch (r.status) {
-    case 'already-installed':
-      lines.push(`The mesh is already installed at ${r.home} (agent pid ${r.agent?.pid ?? 'unknown'}, HAProxy ${r.proxy?.version ?? '?'}); nothing to do.`);
-      break;
-    case 'agent-started':
-      lines.push(`The mesh is already installed at ${r.home}; its agent was not running and was started (pid ${r.agent?.pid ?? 'unknown'}).`);
-      break;
-    case 'planned':
-      lines.push(p.bold(`Plan for ${r.home} (dry run: nothing was changed):`));
-      for (const [i, s] of r.steps.entries()) {
-        lines.push(`  ${i + 1}. ${s.description}`);
-        for (const c of s.commands) lines.push(`       $ ${c}`);
-      }
-      if (!r.steps.length) lines.push('  Nothing to do.');
-      break;
-    case 'installed':
-      lines.push(`${p.green('✓')} Mesh installed at ${r.home}`);
-      lines.push(`  proxy runtime  HAProxy ${r.proxy?.version} at ${r.proxy?.bin}${r.proxy?.installedNow ? ' (installed now)' : ''}`);
-      if (r.ca) lines.push(`  mesh CA        ${r.ca.file}, valid until ${r.ca.notAfter.slice(0, 10)}`);
-      lines.push(`  agent          pid ${r.agent?.pid ?? 'unknown'}, socket ${r.agent?.socket}`);
-      lines.push('Next: meshctl apply -f <policy and workload files>, then meshctl status.');
-      break;
-  }
-  return `${lines.join('\n')}\n`;
 }

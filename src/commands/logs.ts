@@ -8,7 +8,7 @@ export default class Logs extends MeshctlCommand {
 
   static override description = `--container app (the default) prints what the app wrote to stdout and stderr; --container proxy prints the sidecar's own messages and then its access log (one JSON object per request). Gateway proxies have only the proxy container. Each start of an app begins its log afresh; --previous (-p) prints the run before it, as after a crash.
 
-Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed.`;
+Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed; 130 --follow ended by Ctrl-C.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> reviews-v2-0',
@@ -41,9 +41,8 @@ Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed.`
     const files = await logFiles(layout, args.pod, flags.container, flags.namespace, flags.previous);
     for (const f of files) await writeOut(await tail(f, flags.tail));
     if (!flags.follow) return;
-    const abort = new AbortController();
-    process.once('SIGINT', () => abort.abort());
-    process.once('SIGTERM', () => abort.abort());
-    await follow(files, writeOut, { signal: abort.signal, stillThere: () => podStillPlaced(layout, args.pod) });
+    const { watch } = await import('../lib/output/watch.js');
+    const end = await watch((w) => follow(files, writeOut, { signal: w.signal, stillThere: () => podStillPlaced(layout, args.pod) }));
+    this.finish(end.exitCode(0));
   }
 }

@@ -42,70 +42,29 @@ Exit codes: 0 every proxy is SYNCED and ready; 1 some proxy is STALE, not ready 
     await openHome(flags.home);
     const status = await import('../lib/mesh/proxy-status.js');
     const out = await import('../lib/output/format.js');
-    let report: ProxyStatusReport;
-    let interrupted = false;
-    if (flags.wait) {
-      const abort = new AbortController();
-      const onSigint = () => {
-        interrupted = true;
-        abort.abort();
-      };
-      process.once('SIGINT', onSigint);
-      let last = '';
-      try {
-        ({ report } = await status.waitForProxies(flags.home, {
+    const { render } = await import('../lib/output/render.js');
+    const { proxyStatusSummary, proxyStatusText } = await import('../lib/mesh/render.js');
+    const { watch } = await import('../lib/output/watch.js');
+    let last = '';
+    const end = flags.wait
+      ? await watch(async (w) =>
+        (await status.waitForProxies(flags.home, {
           waitMs: timeoutMs,
           timeoutMs: proxyTimeoutMs,
           concurrency: flags.concurrency,
-          signal: abort.signal,
+          signal: w.signal,
           onReading: (r) => {
             if (r.ok) return;
-            const line = `waiting: ${describeSummary(r)}`;
+            const line = `waiting: ${proxyStatusSummary(r)}`;
             if (line !== last) out.writeErr(`${line}\n`);
             last = line;
           },
-        }));
-      } finally {
-        process.removeListener('SIGINT', onSigint);
-      }
-    } else {
-      report = await status.readProxyStatus(flags.home, { timeoutMs: proxyTimeoutMs, concurrency: flags.concurrency });
-    }
-    if (format === 'json') await out.writeOut(out.toJson(report));
-    else if (format === 'yaml') await out.writeOut(out.toYaml(report));
-    else await out.writeOut(await renderText(report, out.colorEnabled()));
-    this.finish(interrupted ? EXIT.interrupted : report.ok ? EXIT.ok : EXIT.negative);
+        })).report)
+      : null;
+    const report = end ? end.value : await status.readProxyStatus(flags.home, { timeoutMs: proxyTimeoutMs, concurrency: flags.concurrency });
+    await render(format, { document: report, text: () => proxyStatusText(report, out.paint(out.colorEnabled())) });
+    const answer = report.ok ? EXIT.ok : EXIT.negative;
+    this.finish(end ? end.exitCode(answer) : answer);
     return report;
   }
-}
-
-function describeSummary(r: ProxyStatusReport): string {
-  const { summary: s } = r;
-  const parts = [`${s.synced}/${s.total} SYNCED`];
-  if (s.stale) parts.push(`${s.stale} STALE`);
-  if (s.unreachable) parts.push(`${s.unreachable} UNREACHABLE`);
-  if (s.notReady) parts.push(`${s.notReady} not ready`);
-  return `${parts.join(', ')} (applied revision ${r.appliedRevision ?? 'none'})`;
-}
-
-async function renderText(r: ProxyStatusReport, color: boolean): Promise<string> {
-  const [{ renderTable, duration }, { paint }] = await Promise.all([import('../lib/runtime/render.js'), import('../lib/output/format.js')]);
-  const p = paint(color);
-  if (!r.proxies.length) return `No proxies: the mesh at ${r.home} runs no pod yet (applied revision ${r.appliedRevision ?? 0}).\n`;
-  const statusCell = (s: string) => (s === 'SYNCED' ? p.green(s) : s === 'STALE' ? p.yellow(s) : p.red(s));
-  const rows = r.proxies.map((x) => [
-    x.name,
-    x.namespace,
-    x.type,
-    x.runtime,
-    x.revision === null ? '-' : String(x.revision),
-    statusCell(x.status),
-    x.ready === null ? '-' : x.ready ? 'yes' : p.red('no'),
-    x.certificate?.secondsLeft == null ? '-' : x.certificate.secondsLeft < 0 ? p.red(`expired ${duration(-x.certificate.secondsLeft)} ago`) : duration(x.certificate.secondsLeft),
-  ]);
-  let text = `${renderTable(['NAME', 'NAMESPACE', 'TYPE', 'RUNTIME', 'REVISION', 'STATUS', 'READY', 'CERT EXPIRES'], rows, p)}\n`;
-  const good = r.proxies.filter((x) => x.status === 'SYNCED' && x.ready === true).length;
-  text += `\nApplied revision ${r.appliedRevision ?? 0}: ${good} of ${r.proxies.length} prox${r.proxies.length === 1 ? 'y is' : 'ies are'} SYNCED and ready.\n`;
-  for (const x of r.proxies) if (x.problem) text += `- ${x.name}: ${x.problem}.\n`;
-  return text;
 }

@@ -29,34 +29,9 @@ Exit codes: 0 every pod ready and every proxy on the current revision; 1 some ar
     const { statusInNamespace } = await import('../lib/mesh/get.js');
     const status = statusInNamespace(await call(layout, 'status', {}), flags.namespace);
     const healthy = status.problems.length === 0 && status.pods.every((p) => p.ready && p.inSync);
-    if (format === 'json') await out.writeOut(out.toJson(status));
-    else if (format === 'yaml') await out.writeOut(out.toYaml(status));
-    else {
-      const { age, kubectlTable, podPhase } = await import('../lib/mesh/render.js');
-      const p = out.paint(out.colorEnabled());
-      const pods = status.pods.filter((x) => x.type === 'pod');
-      const proxies = status.pods;
-      const lines = [
-        `Mesh       ${layout.root} (HAProxy ${config.proxy.version}, agent pid ${status.agent.pid}, up ${age(status.agent.startedAt)})`,
-        `Revision   ${status.revision}${status.updatedAt ? ` (applied ${age(status.updatedAt)} ago)` : ' (nothing applied yet)'}`,
-        `Pods       ${pods.filter((x) => x.ready).length}/${pods.length} ready`,
-        `Proxies    ${proxies.filter((x) => x.inSync).length}/${proxies.length} serve revision ${status.revision}`,
-      ];
-      let text = `${lines.join('\n')}\n`;
-      if (proxies.length) {
-        text += '\n' + (await kubectlTable(['NAME', 'TYPE', 'READY', 'STATUS', 'RESTARTS', 'REVISION'], proxies.map((x) => [
-          x.name,
-          x.type,
-          `${x.containers.filter((c) => c.ready).length}/${x.containers.length}`,
-          podPhase(x),
-          x.restarts,
-          x.inSync ? String(x.proxyRevision) : p.yellow(`${x.proxyRevision ?? '-'} (want ${status.revision})`),
-        ])));
-      }
-      for (const n of status.problems) text += `${p.red('Problem:')} ${n}\n`;
-      for (const n of status.notes) text += `Note: ${n}\n`;
-      await out.writeOut(text);
-    }
+    const { render } = await import('../lib/output/render.js');
+    const { meshStatusText } = await import('../lib/mesh/render.js');
+    await render(format, { document: status, text: () => meshStatusText(status, { root: layout.root, proxyVersion: config.proxy.version }, out.paint(out.colorEnabled())) });
     this.finish(healthy ? EXIT.ok : EXIT.negative);
     return status;
   }

@@ -41,7 +41,8 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
     json: jsonFlag,
   };
 
-  async run(): Promise<TopSnapshot | TopSnapshot[]> {
+  /** The snapshot; null with --watch, whose snapshots were streamed. */
+  async run(): Promise<TopSnapshot | null> {
     const { args, flags } = await this.parse(Top);
     const format = this.format(flags);
     const { parseDuration } = await import('../lib/policy/duration.js');
@@ -59,72 +60,35 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
     if (watch && untilMs !== undefined) throw usageError('--until fixes the window and --watch moves it on; drop one of them.');
     const limit = flags.count ?? (watch ? Infinity : 1);
     const inPlace = watch && format === 'text' && Boolean(process.stdout.isTTY);
-    const color = out.colorEnabled();
+    const p = out.paint(out.colorEnabled());
+    const { render, renderFrame } = await import('../lib/output/render.js');
+    const { topText } = await import('../lib/mesh/render.js');
 
-    let interrupted = false;
-    let wake: (() => void) | null = null;
-    const onSigint = () => {
-      interrupted = true;
-      wake?.();
-    };
-    process.on('SIGINT', onSigint);
-    const snapshots: TopSnapshot[] = [];
-    let previousLines = 0;
-    try {
-      for (let n = 0; n < limit && !interrupted; n++) {
-        if (n > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, intervalMs);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          wake = null;
-          if (interrupted) break;
-        }
-        const snapshot = await watcher.snapshot(untilMs === undefined ? undefined : new Date(untilMs));
-        if (!watch) snapshots.push(snapshot);
-        if (format === 'json') await out.writeOut(watch ? `${JSON.stringify(snapshot)}\n` : out.toJson(snapshot));
-        else if (format === 'yaml') await out.writeOut(`${watch ? '---\n' : ''}${out.toYaml(snapshot)}`);
-        else {
-          const text = await renderTop(snapshot, color);
-          if (inPlace) {
-            // Back to the first line of the previous frame, and clear everything below it.
-            await out.writeOut(`${previousLines ? `\u001b[${previousLines}F\u001b[J` : ''}${text}`);
-            previousLines = text.split('\n').length - 1;
-          } else {
-            await out.writeOut(`${watch && n > 0 ? '\n' : ''}${text}`);
-          }
-        }
-      }
-    } finally {
-      process.removeListener('SIGINT', onSigint);
+    if (!watch) {
+      const snapshot = await watcher.snapshot(untilMs === undefined ? undefined : new Date(untilMs));
+      await render(format, { document: snapshot, text: () => topText(snapshot, p) });
+      return snapshot;
     }
-    this.finish(interrupted ? EXIT.interrupted : EXIT.ok);
-    return watch ? snapshots : snapshots[0]!;
+    const { watch: watchLoop } = await import('../lib/output/watch.js');
+    let previousLines = 0;
+    const end = await watchLoop(async (w) => {
+      for (let n = 0; n < limit; n++) {
+        if (n > 0 && !(await w.pause(intervalMs))) break;
+        const snapshot = await watcher.snapshot();
+        await renderFrame(format, {
+          document: snapshot,
+          text: async () => {
+            const text = topText(snapshot, p);
+            if (!inPlace) return `${n > 0 ? '\n' : ''}${text}`;
+            // Back to the first line of the previous frame, and clear everything below it.
+            const frame = `${previousLines ? `\u001b[${previousLines}F\u001b[J` : ''}${text}`;
+            previousLines = text.split('\n').length - 1;
+            return frame;
+          },
+        });
+      }
+    });
+    this.finish(end.exitCode(EXIT.ok));
+    return null;
   }
-}
-
-async function renderTop(s: TopSnapshot, color: boolean): Promise<string> {
-  const [{ renderTable }, { paint }] = await Promise.all([import('../lib/runtime/render.js'), import('../lib/output/format.js')]);
-  const p = paint(color);
-  const { NOT_ENOUGH_TRAFFIC } = await import('../lib/runtime/figures.js');
-  const ms = (v: number | null) => (v === null ? '-' : `${v}ms`);
-  const window = s.windowSeconds % 60 === 0 ? `${s.windowSeconds / 60}m` : `${s.windowSeconds}s`;
-  const header = p.dim(`Traffic over the last ${window} until ${s.readAt}${s.host ? `, service ${s.host}` : ''}`);
-  if (!s.rows.length) return `${header}\nNo services: the mesh routes to none yet.\n`;
-  const rows = s.rows.map((r) => [
-    r.service,
-    r.namespace ?? '-',
-    r.subset ?? '-',
-    String(r.requests),
-    r.ratePerSecond.toFixed(1),
-    r.successRate === null ? NOT_ENOUGH_TRAFFIC : r.successRate < 100 ? p.yellow(`${r.successRate.toFixed(2)}%`) : `${r.successRate.toFixed(2)}%`,
-    ms(r.latencyMs.p50),
-    ms(r.latencyMs.p95),
-    ms(r.latencyMs.p99),
-  ]);
-  const notes = s.notes.map((n) => `${p.dim(n)}\n`).join('');
-  return `${header}\n${renderTable(['SERVICE', 'NAMESPACE', 'SUBSET', 'REQUESTS', 'RPS', 'SUCCESS', 'P50', 'P95', 'P99'], rows, p)}\n${notes}`;
 }

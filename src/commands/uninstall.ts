@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { EXIT, MeshctlError, usageError } from '../lib/errors.js';
-import { homeFlag, progressWriter } from '../lib/mesh/home-flag.js';
+import { homeFlag } from '../lib/mesh/home-flag.js';
+import { progressWriter } from '../lib/output/format.js';
 import type { UninstallResult } from '../lib/mesh/uninstall.js';
 
 export default class Uninstall extends MeshctlCommand {
@@ -33,24 +34,25 @@ Exit codes: 0 uninstalled (or nothing installed); 2 not confirmed; 3 a port of t
     const { homeLayout, resolveHome } = await import('../lib/mesh/home.js');
     const layout = homeLayout(resolveHome(flags.home));
     const { uninstall } = await import('../lib/mesh/uninstall.js');
-    const out = await import('../lib/output/format.js');
     const exists = await import('node:fs').then((fs) => fs.existsSync(layout.root));
-    if (exists && !flags.yes) {
+    if (exists) {
       const what = flags['keep-state'] ? `stops every pod of the mesh at ${layout.root} (its state is kept)` : `stops every pod of the mesh at ${layout.root} and deletes that directory`;
-      if (!process.stdin.isTTY) throw usageError(`meshctl uninstall ${what}; there is no terminal to confirm it on: run it again with --yes.`);
-      const { confirm } = await import('@inquirer/prompts');
-      if (!(await confirm({ message: `This ${what}. Continue?`, default: false }, { output: process.stderr }))) {
-        throw new MeshctlError('Uninstall cancelled; nothing was changed.', EXIT.usage);
-      }
+      const { confirm } = await import('../lib/output/prompt.js');
+      const confirmed = await confirm(`This ${what}. Continue?`, {
+        yes: flags.yes,
+        withoutTerminal: () => {
+          throw usageError(`meshctl uninstall ${what}; there is no terminal to confirm it on: run it again with --yes.`);
+        },
+      });
+      if (!confirmed) throw new MeshctlError('Uninstall cancelled; nothing was changed.', EXIT.usage);
     }
     const result = await uninstall(layout, { keepState: flags['keep-state'], progress: progressWriter(format) });
-    if (format === 'json') await out.writeOut(out.toJson(result));
-    else if (format === 'yaml') await out.writeOut(out.toYaml(result));
-    else if (result.status === 'not-installed') await out.writeOut(`No mesh is installed at ${layout.root}; nothing to do.\n`);
-    else {
-      const stopped = `${result.stopped.length} process${result.stopped.length === 1 ? '' : 'es'} stopped`;
-      await out.writeOut(result.removed ? `Mesh uninstalled: ${stopped}, ${layout.root} removed.\n` : `Mesh stopped: ${stopped}; its state is kept in ${layout.root} (meshctl install starts it again).\n`);
-    }
+    const { render } = await import('../lib/output/render.js');
+    const { uninstallText } = await import('../lib/mesh/render.js');
+    await render(format, {
+      document: result,
+      text: () => uninstallText(result),
+    });
     return result;
   }
 }

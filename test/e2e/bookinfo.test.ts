@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { load } from 'js-yaml';
 import { hasStackTrace } from '../support/cli.js';
+import { jsonOutput } from '../support/output-schemas.js';
 import { answered, request, steadyLoad, type HttpAnswer } from '../support/net.js';
 import { homeLayout } from '../../src/lib/mesh/home.js';
 import { meshPod, readPlacement } from '../../src/lib/mesh/pods.js';
@@ -42,7 +44,7 @@ after(async () => {
 async function pods(): Promise<PodJson[]> {
   const r = await h.run(['get', 'pods', '-o', 'json']);
   assert.equal(r.code, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { items: PodJson[] }).items;
+  return jsonOutput<{ items: PodJson[] }>('get', r.stdout).items;
 }
 
 function productpage(headers: Record<string, string> = {}): Promise<HttpAnswer> {
@@ -94,6 +96,40 @@ test('apply bookinfo: validated, stored as revision 1, every pod ready and every
   const again = await h.run(['apply', '-f', bookinfo]);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /No change: the mesh stays at revision 1/);
+});
+
+test('apply, get and status -o json hold to their schemas, and -o yaml prints the same documents', async () => {
+  const unchanged = await h.run(['apply', '-f', bookinfo, '-o', 'json']);
+  assert.equal(unchanged.code, 0, unchanged.stderr);
+  const applied = jsonOutput<{ revision: number; committed: boolean; changes: { action: string }[] }>('apply', unchanged.stdout);
+  assert.equal(applied.revision, 1);
+  assert.equal(applied.committed, false);
+  assert.ok(applied.changes.every((c) => c.action === 'unchanged'), JSON.stringify(applied.changes));
+
+  const status = await h.run(['status', '-o', 'json']);
+  assert.equal(status.code, 0, status.stderr);
+  const mesh = jsonOutput<{ revision: number; pods: { name: string }[] }>('status', status.stdout);
+  assert.equal(mesh.revision, 1);
+  assert.equal(mesh.pods.length, 6);
+  const statusYaml = await h.run(['status', '-o', 'yaml']);
+  assert.equal(statusYaml.code, 0);
+  // Two reads of a live mesh: the documents agree on everything but the clock-driven fields.
+  const asYaml = load(statusYaml.stdout) as { revision: number; pods: { name: string; ready: boolean }[] };
+  assert.equal(asYaml.revision, mesh.revision);
+  assert.deepEqual(asYaml.pods.map((p) => p.name), mesh.pods.map((p) => p.name));
+
+  const services = await h.run(['get', 'virtualservices', '-o', 'json']);
+  assert.equal(services.code, 0, services.stderr);
+  const list = jsonOutput<{ kind: string; items: { metadata: { name: string } }[] }>('get', services.stdout);
+  assert.equal(list.kind, 'List');
+  assert.ok(list.items.some((r) => r.metadata.name === 'reviews'));
+  const servicesYaml = await h.run(['get', 'virtualservices', '-o', 'yaml']);
+  assert.deepEqual(load(servicesYaml.stdout), list);
+
+  const one = await h.run(['get', 'pods', 'reviews-v2-0', '-o', 'json']);
+  assert.equal(jsonOutput<{ name: string }>('get', one.stdout).name, 'reviews-v2-0');
+  const reviews = await h.run(['get', 'virtualservice', 'reviews', '-o', 'json']);
+  assert.equal(jsonOutput<{ kind: string }>('get', reviews.stdout).kind, 'VirtualService');
 });
 
 test('apply refuses a file with error findings, prints them, and stores nothing', async () => {

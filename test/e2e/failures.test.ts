@@ -8,6 +8,7 @@ import net from 'node:net';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { hasStackTrace } from '../support/cli.js';
+import { jsonOutput } from '../support/output-schemas.js';
 import { BIN } from '../support/shared.js';
 import { request } from '../support/net.js';
 import { eventually, freePort, makeHome, type E2eHome } from './support.js';
@@ -57,6 +58,15 @@ test('an app that keeps crashing: apply stores the revision but exits 3 naming t
   assert.equal(check.code, 1);
   assert.match(check.stdout, /× every pod's app is up\n\s+not up: crasher-0\n\s+hint: see meshctl logs POD/);
   assert.match(check.stdout, /√ every sidecar and gateway proxy is up/);
+  const checkJson = await h.run(['check', '-o', 'json']);
+  assert.equal(checkJson.code, 1);
+  const report = jsonOutput<{ success: boolean; categories: { checks: { result: string; description: string }[] }[] }>('check', checkJson.stdout);
+  assert.equal(report.success, false);
+  assert.ok(report.categories.flatMap((c) => c.checks).some((c) => c.result === 'error' && c.description === "every pod's app is up"));
+  const statusJson = await h.run(['status', '-o', 'json']);
+  assert.equal(statusJson.code, 1);
+  const crashing = jsonOutput<{ pods: { name: string; ready: boolean }[] }>('status', statusJson.stdout).pods.find((p) => p.name === 'crasher-0');
+  assert.equal(crashing?.ready, false);
 
   const logs = await h.run(['logs', 'crasher-0']);
   assert.equal(logs.code, 0);
@@ -92,7 +102,7 @@ test('a Gateway on a port another program holds is refused and nothing is stored
     const afterStatus = JSON.parse((await h.run(['status', '-o', 'json'])).stdout) as { revision: number };
     assert.equal(afterStatus.revision, before.revision);
     const gateways = await h.run(['get', 'gateways', '-o', 'json']);
-    assert.deepEqual((JSON.parse(gateways.stdout) as { items: unknown[] }).items, []);
+    assert.deepEqual(jsonOutput<{ items: unknown[] }>('get', gateways.stdout).items, []);
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -104,12 +114,17 @@ test('delete of a resource that does not exist: exit 1 with a sentence, exit 0 w
   assert.match(r.stderr, /VirtualService default\/nope was not found in the mesh\./);
   const ok = await h.run(['delete', 'vs', 'nope', '--ignore-not-found']);
   assert.equal(ok.code, 0);
+  const json = await h.run(['delete', 'vs', 'nope', '-o', 'json']);
+  assert.equal(json.code, 1);
+  const result = jsonOutput<{ committed: boolean; missing: unknown[] }>('apply', json.stdout);
+  assert.equal(result.committed, false);
+  assert.deepEqual(result.missing, [{ kind: 'VirtualService', namespace: 'default', name: 'nope' }]);
   const usage = await h.run(['delete', 'widgets', 'x']);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /"widgets" is not a resource type meshctl knows/);
 });
 
-test('logs --follow prints what an app writes as it writes it, until interrupted', async () => {
+test('logs --follow prints what an app writes as it writes it, until interrupted (exit 130)', async () => {
   const file = path.join(h.dir, 'ticker.yaml');
   await fs.writeFile(file, [
     'apiVersion: meshctl.dev/v1alpha1',
@@ -138,5 +153,5 @@ test('logs --follow prints what an app writes as it writes it, until interrupted
   const timer = setTimeout(() => follower.kill('SIGKILL'), 10_000);
   const code = await exited;
   clearTimeout(timer);
-  assert.equal(code, 0, 'logs --follow did not end on SIGINT');
+  assert.equal(code, 130, 'logs --follow did not end on SIGINT with exit code 130, as every watch does');
 });

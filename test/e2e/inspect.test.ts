@@ -5,26 +5,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { spawn } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
-import AjvModule from 'ajv';
 import { request } from '../support/net.js';
-import { ROOT } from '../support/shared.js';
+import { BIN } from '../support/shared.js';
+import { assertOutput } from '../support/output-schemas.js';
 import { RuntimeApi } from '../../src/lib/runtime/haproxy/runtime-api.js';
 import type { ProxySnapshot } from '../../src/lib/runtime/model.js';
 import type { ProxyStatusReport } from '../../src/lib/mesh/proxy-status.js';
 import type { TopSnapshot } from '../../src/lib/mesh/top.js';
 import { bookinfoCopy, freePort, liveGroupMembers, makeHome, podPid, type E2eHome } from './support.js';
-
-const Ajv = AjvModule as unknown as typeof AjvModule.default;
-const schema = (name: string) => new Ajv({ allErrors: true }).compile(JSON.parse(readFileSync(path.join(ROOT, 'schemas', 'output', `${name}.json`), 'utf8')));
-const validInspect = schema('inspect');
-const validStatus = schema('proxy-status');
-const validTop = schema('top');
-
-function assertSchema(validate: ReturnType<typeof schema>, doc: unknown): void {
-  assert.ok(validate(doc), JSON.stringify(validate.errors?.slice(0, 3)));
-}
 
 const PROXIES = ['bookinfo-gateway', 'productpage-v1-0', 'ratings-v1-0', 'reviews-v1-0', 'reviews-v2-0', 'reviews-v3-0'];
 /** Pages the test requests through the ingress; nothing else sends requests through this mesh. */
@@ -55,7 +46,7 @@ async function status(extra: string[] = []): Promise<{ code: number; report: Pro
   const timeout = extra.includes('--proxy-timeout') ? [] : ['--proxy-timeout', '10s'];
   const r = await h.run(['proxy-status', '-o', 'json', ...timeout, ...extra]);
   const report = JSON.parse(r.stdout) as ProxyStatusReport;
-  assertSchema(validStatus, report);
+  assertOutput('proxy-status', report);
   return { code: r.code, report };
 }
 
@@ -63,7 +54,7 @@ async function inspect(pod: string, sections: string[]): Promise<ProxySnapshot> 
   const r = await h.run(['inspect', 'pod', pod, ...sections.flatMap((s) => ['-s', s]), '-o', 'json']);
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout) as ProxySnapshot;
-  assertSchema(validInspect, doc);
+  assertOutput('inspect', doc);
   return doc;
 }
 
@@ -71,7 +62,7 @@ async function top(host: string): Promise<TopSnapshot> {
   const r = await h.run(['top', host, '--window', '10m', '-o', 'json']);
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout) as TopSnapshot;
-  assertSchema(validTop, doc);
+  assertOutput('top', doc);
   return doc;
 }
 
@@ -127,6 +118,32 @@ test('the pages sent through the ingress are counted exactly: by top per service
   assert.ok(reviewEndpoints.every((e) => e.health === 'healthy' && e.edsHealthStatus === 'HEALTHY'), JSON.stringify(reviewEndpoints));
   const gateway = await inspect('bookinfo-gateway', ['stats']);
   assert.equal(gateway.stats!.upstreams.find((u) => u.host === 'productpage.default.svc.cluster.local')?.requests, PAGES);
+});
+
+test('top --watch -o json streams one top.json document per line until Ctrl-C, then exits 130', async () => {
+  const watcher = spawn(process.execPath, [BIN, 'top', 'reviews', '--watch', '--interval', '200ms', '--home', h.home, '-o', 'json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  let out = '';
+  let err = '';
+  watcher.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  watcher.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((resolve) => watcher.on('exit', (code) => resolve(code)));
+  const killer = setTimeout(() => watcher.kill('SIGKILL'), 60_000);
+  try {
+    const deadline = Date.now() + 30_000;
+    while (out.split('\n').length < 3 && Date.now() < deadline && watcher.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    watcher.kill('SIGINT');
+  }
+  const code = await exited;
+  clearTimeout(killer);
+  assert.equal(code, 130, err);
+  const lines = out.trimEnd().split('\n');
+  assert.ok(lines.length >= 2, out);
+  for (const line of lines) {
+    const snapshot = JSON.parse(line) as TopSnapshot;
+    assertOutput('top', snapshot);
+    assert.equal(snapshot.host, 'reviews');
+  }
 });
 
 test('a sidecar that reports an older revision is STALE until the next apply reaches it', async () => {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { promises as fs, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { hasStackTrace } from '../support/cli.js';
+import { jsonOutput } from '../support/output-schemas.js';
 import { findHaproxy } from '../../src/lib/runtime/haproxy/binary.js';
 import { agentPid, alive, eventually, makeHome, portClosed, type E2eHome } from './support.js';
 
@@ -40,7 +41,7 @@ test('install creates the home with a private CA key, starts the agent, and a se
   const h = await home();
   const first = await h.run(['install', '-o', 'json']);
   assert.equal(first.code, 0, first.stderr);
-  const result = JSON.parse(first.stdout) as { status: string; proxy: { bin: string; version: string }; agent: { pid: number } };
+  const result = jsonOutput<{ status: string; proxy: { bin: string; version: string }; agent: { pid: number } }>('install', first.stdout);
   assert.equal(result.status, 'installed');
   assert.match(result.proxy.version, /^\d+\.\d+/);
   assert.equal(statSync(path.join(h.home, 'ca', 'ca.key')).mode & 0o777, 0o600);
@@ -61,12 +62,16 @@ test('install creates the home with a private CA key, starts the agent, and a se
   assert.match(check.stdout, /Status check results are √/);
   const json = await h.run(['check', '-o', 'json']);
   assert.equal(json.code, 0);
-  const report = JSON.parse(json.stdout) as { success: boolean; categories: { categoryName: string; checks: { result: string }[] }[] };
+  const report = jsonOutput<{ success: boolean; categories: { categoryName: string; checks: { result: string }[] }[] }>('check', json.stdout);
   assert.equal(report.success, true);
   assert.deepEqual(report.categories.map((c) => c.categoryName), ['proxy runtime', 'mesh home', 'certificates', 'mesh agent', 'pods']);
 
-  const gone = await h.run(['uninstall', '--yes']);
+  const gone = await h.run(['uninstall', '--yes', '-o', 'json']);
   assert.equal(gone.code, 0, gone.stderr);
+  const removed = jsonOutput<{ status: string; stopped: number[]; removed: boolean }>('uninstall', gone.stdout);
+  assert.equal(removed.status, 'uninstalled');
+  assert.ok(removed.stopped.includes(pid!), `the agent ${pid} is not among the pids stopped: ${removed.stopped.join(', ')}`);
+  assert.equal(removed.removed, true);
   assert.equal(alive(pid!), false, 'the agent still runs after uninstall');
   assert.equal(existsSync(h.home), false, 'the home is still there after uninstall');
   const failing = await h.run(['check']);

@@ -18,6 +18,8 @@ import type { ShiftEvent } from '../../src/lib/shift/events.js';
 import type { ShiftRecord } from '../../src/lib/shift/record.js';
 import type { RouteStatus } from '../../src/lib/shift/status.js';
 import { assertContract } from '../support/shift-schemas.js';
+import { loadAll } from 'js-yaml';
+import { eventually } from './support.js';
 
 type Of<T extends ShiftEvent['type']> = Extract<ShiftEvent, { type: T }>;
 
@@ -162,6 +164,24 @@ describe('route shift safety on a live mesh', { timeout: 300_000 }, () => {
     const again = await mesh.h.run(['route', 'shift', 'reviews', '--resume']);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /is running in meshctl pid \d+; follow it with/);
+
+    // A watch ended by Ctrl-C while the shift runs: exit 130, after YAML documents that hold to the contract.
+    const interrupted = spawn(process.execPath, [BIN, 'route', 'status', 'reviews', '--watch', '-o', 'yaml', '--home', mesh.h.home], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let yaml = '';
+    interrupted.stdout.setEncoding('utf8').on('data', (d: string) => { yaml += d; });
+    const interruptedExit = new Promise<number | null>((resolve) => interrupted.on('close', (c) => resolve(c)));
+    try {
+      await eventually('a first route status document', () => /\nserved:/.test(yaml), 30_000);
+    } finally {
+      interrupted.kill('SIGINT');
+    }
+    const killer = setTimeout(() => interrupted.kill('SIGKILL'), 10_000);
+    assert.equal(await interruptedExit, 130, 'route status --watch did not end on Ctrl-C with 130');
+    clearTimeout(killer);
+    const yamlDocs = loadAll(yaml) as RouteStatus[];
+    assert.ok(yamlDocs.length >= 1);
+    yamlDocs.forEach((d) => assertContract('status', d));
+    assert.equal(yamlDocs[0]!.shift.state, 'running');
 
     const watch = spawn(process.execPath, [BIN, 'route', 'status', 'reviews', '--watch', '-o', 'json', '--home', mesh.h.home], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let watched = '';

@@ -9,6 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
+import { loadAll } from 'js-yaml';
 import path from 'node:path';
 import { startShiftMesh, type ShiftMesh } from '../support/shift-mesh.js';
 import { readAccessLog } from '../../src/lib/runtime/haproxy/access-log.js';
@@ -252,6 +253,15 @@ describe('route shift on a live mesh', { timeout: 300_000 }, () => {
     const planned = JSON.parse(lines[0]) as Of<'planned'>;
     assertContract('event', planned);
     assert.deepEqual([planned.type, planned.dryRun, planned.minPromoteMs, planned.rollbackMs], ['planned', true, 60_000, 30_000]);
+    const yaml = await mesh.h.run(['route', 'shift', 'reviews', '--to', 'v2', '--steps', '10,100', '--dry-run', '-o', 'yaml']);
+    assert.equal(yaml.code, 0, yaml.stderr);
+    const documents = loadAll(yaml.stdout) as Of<'planned'>[];
+    assert.equal(documents.length, 1, yaml.stdout);
+    assertContract('event', documents[0]);
+    // Two runs: the same plan, at another time and under another shift id.
+    const { time: _t1, shift: _s1, ...plannedYaml } = documents[0]!;
+    const { time: _t2, shift: _s2, ...plannedJson } = planned;
+    assert.deepEqual(plannedYaml, plannedJson, 'the YAML document is not the JSON event');
     assert.equal(existsSync(shiftFile()), false, 'a dry run recorded a shift');
     assert.deepEqual(await mesh.served(), before);
   });

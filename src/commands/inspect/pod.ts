@@ -74,22 +74,9 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod 
       sections,
     );
     const out = await import('../../lib/output/format.js');
-    if (format === 'json') await out.writeOut(out.toJson(snapshot));
-    else if (format === 'yaml') await out.writeOut(out.toYaml(snapshot));
-    else {
-      const { renderSnapshotText } = await import('../../lib/runtime/render.js');
-      // A configuration kept as text (HAProxy's) reads best as itself, after the tables.
-      const raw = rawConfigText(snapshot.config);
-      const tables = raw === null ? snapshot : { ...snapshot, sections: snapshot.sections.filter((s) => s !== 'config') };
-      let text = tables.sections.length ? renderSnapshotText(tables, { color: out.colorEnabled() }) : '';
-      if (raw !== null) text += `${text ? '\n' : ''}${snapshot.sections.length > 1 ? '── Config\n' : ''}${raw.endsWith('\n') ? raw : `${raw}\n`}`;
-      await out.writeOut(text);
-    }
+    const { render } = await import('../../lib/output/render.js');
+    const { inspectText } = await import('../../lib/runtime/render.js');
+    await render(format, { document: snapshot, text: () => inspectText(snapshot, out.colorEnabled()) });
     return snapshot;
   }
-}
-
-function rawConfigText(config: unknown): string | null {
-  const text = (config as { text?: unknown } | null | undefined)?.text;
-  return typeof text === 'string' ? text : null;
 }

@@ -19,7 +19,7 @@ Exit codes: 0 aborted; 2 no shift of HOST is in progress; 3 the mesh is not inst
   static override flags = {
     namespace: Flags.string({ char: 'n', summary: 'Namespace HOST is resolved in (default "default").' }),
     home: homeFlag,
-    output: outputFlag(['text', 'json'] as const),
+    output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };
 
@@ -28,11 +28,11 @@ Exit codes: 0 aborted; 2 no shift of HOST is in progress; 3 the mesh is not inst
     const format = this.format(flags);
     const { layout } = await openHome(flags.home);
     const { controlShift, controlResult, controlText } = await import('../../lib/shift/control.js');
-    const out = await import('../../lib/output/format.js');
+    const { render } = await import('../../lib/output/render.js');
     const commonFlags = [flags.home ? `--home ${flags.home}` : '', flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
     const outcome = await controlShift(layout, { host: args.host, namespace: flags.namespace ?? 'default', action: 'abort', commonFlags });
     const result = controlResult(outcome);
-    await out.writeOut(format === 'json' ? out.toJson(result) : `${controlText(result)}\n`);
+    await render(format, { document: result, text: () => `${controlText(result)}\n` });
     return result;
   }
 }

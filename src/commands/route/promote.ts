@@ -27,7 +27,7 @@ Exit codes: 0 done; 2 no shift of HOST is in progress, or --full not confirmed; 
     yes: Flags.boolean({ char: 'y', summary: 'Do not ask before --full.' }),
     namespace: Flags.string({ char: 'n', summary: 'Namespace HOST is resolved in (default "default").' }),
     home: homeFlag,
-    output: outputFlag(['text', 'json'] as const),
+    output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };
 
@@ -35,17 +35,18 @@ Exit codes: 0 done; 2 no shift of HOST is in progress, or --full not confirmed; 
     const { args, flags } = await this.parse(RoutePromote);
     const format = this.format(flags);
     const { layout } = await openHome(flags.home);
-    if (flags.full && !flags.yes && process.stdin.isTTY) {
-      const { confirm } = await import('@inquirer/prompts');
-      const ok = await confirm({ message: `Promote the shift of ${args.host} to its last step now, skipping the remaining analyses?`, default: false }, { output: process.stderr }).catch(() => false);
+    if (flags.full) {
+      const { confirm } = await import('../../lib/output/prompt.js');
+      // Without a terminal --full goes ahead: a pipeline that asks for it means it.
+      const ok = await confirm(`Promote the shift of ${args.host} to its last step now, skipping the remaining analyses?`, { yes: flags.yes, withoutTerminal: true });
       if (!ok) throw new MeshctlError('Promotion cancelled; nothing was changed.', EXIT.usage);
     }
     const { controlShift, controlResult, controlText } = await import('../../lib/shift/control.js');
-    const out = await import('../../lib/output/format.js');
+    const { render } = await import('../../lib/output/render.js');
     const commonFlags = [flags.home ? `--home ${flags.home}` : '', flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
     const outcome = await controlShift(layout, { host: args.host, namespace: flags.namespace ?? 'default', action: flags.full ? 'promote-full' : 'promote', commonFlags });
     const result = controlResult(outcome);
-    await out.writeOut(format === 'json' ? out.toJson(result) : `${controlText(result)}\n`);
+    await render(format, { document: result, text: () => `${controlText(result)}\n` });
     return result;
   }
 }

@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
-import { EXIT, usageError } from '../../lib/errors.js';
-import { homeFlag, openHome, progressWriter } from '../../lib/mesh/home-flag.js';
+import { usageError } from '../../lib/errors.js';
+import { canPrompt } from '../../lib/output/prompt.js';
+import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
 import type { ShiftOutcome } from '../../lib/shift/shift.js';
 
 const PLAN_FLAGS = ['to', 'from', 'route', 'steps', 'step-weight', 'max-weight', 'interval', 'header', 'mirror', 'min-success-rate', 'max-latency-p99', 'min-requests', 'failure-threshold', 'on-no-traffic'] as const;
@@ -15,7 +16,7 @@ At each step the new weights go to every sidecar through its runtime API (no rel
 
 The shift's state is written to the mesh home before and after every change of weights: after Ctrl-C (hold, or roll back when asked on a terminal), a crash or kill -9, every sidecar serves weights of the plan, meshctl route status shows which, and --resume continues. A second shift of the same HOST is refused while one is in progress.
 
--o json streams one JSON object per event (planned, step, analysis, hold, promoted, rolled_back, aborted) on stdout and nothing else; progress goes to stderr.
+-o json streams one JSON object per event (planned, step, analysis, hold, promoted, rolled_back, aborted) on stdout and nothing else (-o yaml: one YAML document per event); progress goes to stderr.
 
 Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborted (the reason is printed); 2 usage or input error (unknown host or subset, no route to shift, a shift already in progress, --mirror on a route that mirrors already, --manual without a terminal); 3 environment error (mesh not installed, a proxy unreachable, proxies disagreeing with the applied VirtualService); 4 held (not enough traffic with --on-no-traffic hold, or a manual step without an answer); 130 interrupted.`;
 
@@ -55,7 +56,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     resume: Flags.boolean({ summary: 'Continue the recorded shift of HOST from what the proxies serve.' }),
     namespace: Flags.string({ char: 'n', summary: 'Namespace HOST is resolved in (default "default").' }),
     home: homeFlag,
-    output: outputFlag(['text', 'json'] as const),
+    output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };
 
@@ -72,7 +73,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     }
     if (!flags.resume && flags.to === undefined) throw usageError(`Name the subset to shift ${args.host}'s traffic to with --to (e.g. --to v2), or continue a recorded shift with --resume.`);
     if (flags.manual && flags.yes) throw usageError('--manual asks before every step and --yes never asks; choose one of them.');
-    if (flags.manual && !flags['dry-run'] && !process.stdin.isTTY) {
+    if (flags.manual && !flags['dry-run'] && !canPrompt()) {
       throw usageError(`--manual asks before every step, and there is no terminal to ask on; drop --manual to let the gates decide, or move a shift on from a pipeline with meshctl route promote ${args.host}.`);
     }
     const duration = (flag: string, text: string | undefined): number | undefined => {
@@ -107,32 +108,9 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
 
     const { layout } = await openHome(flags.home);
     const { runShift, exitCodeOf } = await import('../../lib/shift/shift.js');
-    const render = await import('../../lib/shift/render.js');
-    const out = await import('../../lib/output/format.js');
-    const progress = progressWriter(format);
-    const countdownTty = Boolean(process.stderr.isTTY);
-    const interactive = Boolean(process.stdin.isTTY) && !flags.yes;
-    let countdownShown = false;
-    let lastPlainTick = Date.now();
-    const clearCountdown = () => {
-      if (countdownShown) process.stderr.write('\r\u001b[K');
-      countdownShown = false;
-    };
-    const line = (text: string) => {
-      clearCountdown();
-      progress(text);
-    };
-
-    const controller = new AbortController();
-    let interrupts = 0;
-    const onSignal = () => {
-      interrupts += 1;
-      // A third Ctrl-C leaves at once: the record still says which weights every proxy may serve.
-      if (interrupts >= 3) process.exit(EXIT.interrupted);
-      controller.abort();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const { shiftConsole } = await import('../../lib/shift/interactive.js');
+    const terminal = shiftConsole({ format, yes: flags.yes, manual: flags.manual });
+    terminal.listen();
     const commonFlags = [flags.home ? `--home ${flags.home}` : '', flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
     try {
       const outcome = await runShift({
@@ -147,84 +125,12 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
         dryRun: flags['dry-run'],
         resume: flags.resume,
         commonFlags,
-        signal: controller.signal,
-      }, {
-        emit: (event) => {
-          if (format === 'json') process.stdout.write(`${JSON.stringify(event)}\n`);
-          if (event.type === 'planned' && event.dryRun) {
-            if (format !== 'json') void out.writeOut(render.planText(event));
-            return;
-          }
-          line(render.eventLine(event));
-        },
-        tick: (p) => {
-          const text = render.progressLine(p);
-          if (countdownTty) {
-            process.stderr.write(`\r\u001b[K${text}`);
-            countdownShown = true;
-          } else if (Date.now() - lastPlainTick >= 10_000) {
-            lastPlainTick = Date.now();
-            line(text);
-          }
-        },
-        note: (text) => line(text),
-        confirm: interactive && !flags.manual
-          ? async (event) => {
-            const { confirm } = await import('@inquirer/prompts');
-            clearCountdown();
-            try {
-              return await confirm({ message: `${render.eventLine(event)} Start?`, default: true }, { output: process.stderr });
-            } catch {
-              return false;
-            }
-          }
-          : undefined,
-        ask: flags.manual
-          ? async (record, next, signal) => {
-            const { select } = await import('@inquirer/prompts');
-            clearCountdown();
-            const last = record.analyses[record.analyses.length - 1];
-            const step = record.plan.steps[next];
-            const message = `Next: step ${next + 1} of ${record.plan.steps.length} (${plan.stepLabel(step)}: ${plan.weightsText(record.weights.steps[next], record.route.destinations)}). Last analysis: ${last ? `${last.outcome}${last.reason ? ` (${last.reason})` : ''}, ${record.route.to} ${last.canary.requests} requests` : 'none yet'}.`;
-            try {
-              return await select({
-                message,
-                choices: [
-                  { name: 'continue to the next step', value: 'continue' as const },
-                  { name: 'hold here (resume later with --resume)', value: 'hold' as const },
-                  { name: `roll back to ${record.route.from}`, value: 'rollback' as const },
-                ],
-              }, { output: process.stderr, signal });
-            } catch {
-              // Ctrl-C or the terminal went away: nobody answered, so the shift waits.
-              return 'hold';
-            }
-          }
-          : undefined,
-        onInterrupt: async () => {
-          clearCountdown();
-          if (!interactive) return 'hold';
-          const { select } = await import('@inquirer/prompts');
-          try {
-            return await select({
-              message: 'Interrupted. Hold the shift here, or roll back to the stable subset now?',
-              choices: [
-                { name: 'hold (resume later with --resume)', value: 'hold' as const },
-                { name: 'roll back now', value: 'rollback' as const },
-              ],
-            }, { output: process.stderr });
-          } catch {
-            return 'hold';
-          }
-        },
-      });
-      clearCountdown();
+        signal: terminal.signal,
+      }, terminal.hooks);
       if (outcome.result) this.finish(exitCodeOf(outcome.result));
       return outcome;
     } finally {
-      clearCountdown();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      terminal.close();
     }
   }
 }

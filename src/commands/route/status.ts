@@ -18,7 +18,7 @@ export default class RouteStatusCommand extends MeshctlCommand {
 
 --watch refreshes every second and exits when the shift ends (promoted, rolled back, aborted) or waits for a person (held, or its meshctl process gone); with -o json it prints one JSON document per line each time the shift changes.
 
-Exit codes: 0 promoted or in progress; 1 rolled back or aborted; 2 no shift of HOST is recorded; 3 the mesh is not installed; 4 held, or interrupted (its meshctl process is gone: --resume continues).`;
+Exit codes: 0 promoted or in progress; 1 rolled back or aborted; 2 no shift of HOST is recorded; 3 the mesh is not installed; 4 held, or interrupted (its meshctl process is gone: --resume continues); 130 --watch ended by Ctrl-C.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> reviews',
@@ -45,32 +45,34 @@ Exit codes: 0 promoted or in progress; 1 rolled back or aborted; 2 no shift of H
     const { layout } = await openHome(flags.home);
     const { routeStatus } = await import('../../lib/shift/status.js');
     const { statusText } = await import('../../lib/shift/render.js');
-    const out = await import('../../lib/output/format.js');
+    const { render, renderFrame } = await import('../../lib/output/render.js');
     const read = () => routeStatus(layout, { host: args.host, namespace: flags.namespace ?? 'default', analyses: flags.analyses });
     let status = await read();
     if (!flags.watch) {
-      if (format === 'json') await out.writeOut(out.toJson(status));
-      else if (format === 'yaml') await out.writeOut(out.toYaml(status));
-      else await out.writeOut(await statusText(status));
+      const shown = status;
+      await render(format, { document: shown, text: () => statusText(shown) });
       this.finish(exitCodeOf(status.shift.state));
       return status;
     }
     const tty = format === 'text' && Boolean(process.stdout.isTTY);
-    let shown = '';
-    for (;;) {
-      const key = JSON.stringify([status.shift.updatedAt, status.shift.state, status.served.summary]);
-      if (tty) await out.writeOut(`\u001b[H\u001b[2J${await statusText(status)}`);
-      else if (key !== shown) {
-        if (format === 'json') await out.writeOut(`${JSON.stringify(status)}\n`);
-        else if (format === 'yaml') await out.writeOut(`---\n${out.toYaml(status)}`);
-        else await out.writeOut(`${shown ? '\n' : ''}${await statusText(status)}`);
+    const { watch } = await import('../../lib/output/watch.js');
+    const end = await watch(async (w) => {
+      let shown = '';
+      for (;;) {
+        const current = status;
+        const key = JSON.stringify([current.shift.updatedAt, current.shift.state, current.served.summary]);
+        // On a terminal the screen is redrawn every second; elsewhere a frame is printed only when the shift changed.
+        if (tty || key !== shown) {
+          const first = !shown;
+          await renderFrame(format, { document: current, text: async () => `${tty ? '\u001b[H\u001b[2J' : first ? '' : '\n'}${await statusText(current)}` });
+        }
+        shown = key;
+        if (current.shift.state !== 'running') return;
+        if (!(await w.pause(1000))) return;
+        status = await read();
       }
-      shown = key;
-      if (status.shift.state !== 'running') break;
-      await new Promise((r) => setTimeout(r, 1000));
-      status = await read();
-    }
-    this.finish(exitCodeOf(status.shift.state));
+    });
+    this.finish(end.exitCode(exitCodeOf(status.shift.state)));
     return status;
   }
 }

@@ -11,12 +11,11 @@ export async function runValidate(paths: string[], flags: ValidateFlags, version
   const format = chosen.format;
   const { validatePaths, failThresholdReached, loadAnalyzers } = await import('../policy/validate.js');
   const out = await import('../output/format.js');
+  const { render } = await import('../output/render.js');
   if (flags['list-analyzers']) {
     const { ANALYZERS } = await loadAnalyzers();
     const rows = ANALYZERS.map((a) => ({ name: a.name, codes: a.codes, description: a.description }));
-    if (format === 'json') await out.writeOut(out.toJson(rows));
-    else if (format === 'yaml') await out.writeOut(out.toYaml(rows));
-    else await out.writeOut(rows.map((r) => `${r.name}  ${r.codes.join(',')}  ${r.description}`).join('\n') + '\n');
+    await render(format, { document: rows, text: () => rows.map((r) => `${r.name}  ${r.codes.join(',')}  ${r.description}`).join('\n') + '\n' });
     return EXIT.ok;
   }
   const result = await validatePaths(paths, {
@@ -28,17 +27,18 @@ export async function runValidate(paths: string[], flags: ValidateFlags, version
     allowEmpty: flags['allow-empty'],
     beforeAnalysis: tuneForAnalysis,
   });
-  const render = await import('../output/findings.js');
+  const findingsOutput = await import('../output/findings.js');
   const report = { findings: result.findings, summary: result.summary };
-  await out.writeRendered(format, {
-    json: () => render.renderJson(report),
-    yaml: () => render.renderYaml(report),
-    sarif: () => render.renderSarif(report, version),
-    github: () => render.renderGithub(report),
+  await render(format, {
+    // A getter: the document is only built when JSON or YAML asks for it.
+    get document() {
+      return findingsOutput.findingsDocument(report);
+    },
     text: () => {
       const texts = new Map(result.sources.map((s) => [s.path, s.text]));
-      return render.renderText(report, { color: out.colorEnabled(), files: result.files, sourceText: (p) => texts.get(p) });
+      return findingsOutput.renderText(report, { color: out.colorEnabled(), files: result.files, sourceText: (p) => texts.get(p) });
     },
+    formats: { sarif: () => findingsOutput.renderSarif(report, version), github: () => findingsOutput.renderGithub(report) },
   });
   return failThresholdReached(result.findings, flags['fail-on']) ? EXIT.negative : EXIT.ok;
 }

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { load as loadYaml } from 'js-yaml';
 import { inspectTarget } from '../runtime/inspect.js';
 import type { ProxySnapshot, Section } from '../runtime/model.js';
-import { healthRows, renderTable, sectionTable } from '../runtime/render.js';
+import { healthRows, sectionTable } from '../runtime/render.js';
+import { table as tableText } from '../output/table.js';
 
 export interface GoldenResult {
   name: string;
@@ -221,7 +222,7 @@ async function readSnapshot(dump: string, sections: Section[]): Promise<ProxySna
 function meshctlTable(snapshot: ProxySnapshot, section: Exclude<Section, 'health' | 'config'>): ParsedTable {
   const table = sectionTable(snapshot, section);
   if (!table) throw new Error(`meshctl read no ${section}: ${snapshot.unavailable[section] ?? 'not requested'}`);
-  const parsed = parseTable(renderTable(table.head, table.rows).split('\n'));
+  const parsed = parseTable(tableText(table.head, table.rows).split('\n'));
   if (!parsed) throw new Error(`meshctl's ${section} table has a header this check does not know: ${table.head.join(', ')}`);
   return parsed;
 }

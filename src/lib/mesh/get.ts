@@ -3,7 +3,8 @@ import { KINDS, TOLERATED_KINDS, type KindInfo } from '../policy/kinds.js';
 import { usageError } from '../errors.js';
 import type { StoredResource } from './state.js';
 import type { MeshStatus, PodStatus } from './agent/protocol.js';
-import { age, kubectlTable, podPhase, resourceName } from './render.js';
+import { age, podPhase, resourceName } from './render.js';
+import { table } from '../output/table.js';
 import { parseLabelSelector } from './label-selector.js';
 
 export type GetTarget = { type: 'pods' } | { type: 'resources'; info: KindInfo };
@@ -89,7 +90,7 @@ export async function getListing(request: GetRequest, pods: PodStatus[], applied
       const at = cols.head.indexOf('NAME');
       cols.rows.forEach((row, i) => (row[at] = found[i]!.shown));
     }
-    tables.push(await kubectlTable(cols.head, cols.rows));
+    tables.push(`${table(cols.head, cols.rows)}\n`);
   }
   if (request.name && !items.length) {
     const what = targets.length === 1 ? (targets[0]!.type === 'pods' ? 'pod' : (targets[0] as { info: KindInfo }).info.kind) : `${request.types} resource`;

@@ -22,9 +22,3 @@ export async function openHome(flag: string | undefined): Promise<{ layout: Home
   if (!config) throw new MeshctlError(`No mesh is installed at ${layout.root}; run meshctl install${flag ? ` --home ${flag}` : ''} first.`, EXIT.environment);
   return { layout, config };
 }
-
-/** Where human progress goes: stdout on a terminal in text mode, stderr otherwise (stdout stays machine-readable). */
-export function progressWriter(format: string): (line: string) => void {
-  const toStdout = format === 'text' && Boolean(process.stdout.isTTY);
-  return (line: string) => (toStdout ? process.stdout : process.stderr).write(`${line}\n`);
-}

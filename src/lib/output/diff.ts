@@ -3,15 +3,7 @@
 import type { Change, DiffReport, FieldChange, ResourceId, Risk, SecurityImpact, TrafficImpact } from '../policy/diff/model.js';
 import { describeResource, resourceKey } from '../policy/diff/model.js';
 import { shortHost } from '../policy/diff/hosts.js';
-import { paint, toJson, toYaml, type Paint } from './format.js';
-
-export function renderJson(report: DiffReport): string {
-  return toJson(report);
-}
-
-export function renderYaml(report: DiffReport): string {
-  return toYaml(JSON.parse(JSON.stringify(report)));
-}
+import { paint, type Paint } from './format.js';
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

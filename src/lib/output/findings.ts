@@ -3,7 +3,7 @@
 import { CATALOG, describeName } from '../policy/catalog.js';
 import type { Finding } from '../policy/findings.js';
 import type { FileSummary, ValidateSummary } from '../policy/validate.js';
-import { paint, toJson, toYaml } from './format.js';
+import { paint, toJson } from './format.js';
 
 export interface FindingsReport {
   findings: Finding[];
@@ -25,14 +25,6 @@ export function findingsDocument(report: FindingsReport): { findings: Finding[];
     })),
     summary: report.summary,
   };
-}
-
-export function renderJson(report: FindingsReport): string {
-  return toJson(findingsDocument(report));
-}
-
-export function renderYaml(report: FindingsReport): string {
-  return toYaml(findingsDocument(report));
 }
 
 function plural(n: number, word: string): string {

@@ -25,8 +25,9 @@ export function toJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
+/** The document -o json prints, as YAML: the JSON round trip drops what JSON drops (undefined fields, functions). */
 export function toYaml(value: unknown): string {
-  return dump(value, { noRefs: true, lineWidth: 120 });
+  return dump(JSON.parse(JSON.stringify(value)) as unknown, { noRefs: true, lineWidth: 120 });
 }
 
 /** Writes all of `text` to stdout and resolves once it is flushed (pipes included). */
@@ -42,7 +43,8 @@ export function writeErr(text: string): void {
   process.stderr.write(text);
 }
 
-/** Renders with the renderer named by `format` (text when there is none for it) and writes it to stdout. */
-export function writeRendered(format: string, renderers: { text: () => string } & Record<string, () => string>): Promise<void> {
-  return writeOut((renderers[format] ?? renderers.text)());
+/** Where human progress goes: stdout on a terminal in text mode, stderr otherwise (stdout stays machine-readable). */
+export function progressWriter(format: string): (line: string) => void {
+  const toStdout = format === 'text' && Boolean(process.stdout.isTTY);
+  return (line: string) => (toStdout ? process.stdout : process.stderr).write(`${line}\n`);
 }

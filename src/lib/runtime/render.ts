@@ -1,8 +1,8 @@
 // Text renderings of a proxy snapshot: one table per section, columns named as istioctl proxy-config names
 // them (so operators who know istioctl read meshctl at once), with meshctl's extra columns after them.
 // A value the proxy does not expose prints as "-" and its reason is listed under the table, never as 0.
-import Table from 'cli-table3';
 import { paint, type Paint } from '../output/format.js';
+import { table as tableText } from '../output/table.js';
 import type {
   Certificate,
   Cluster,
@@ -269,39 +269,6 @@ export function duration(seconds: number): string {
 
 // ---------------------------------------------------------------- text
 
-const PLAIN_CHARS = {
-  top: '',
-  'top-mid': '',
-  'top-left': '',
-  'top-right': '',
-  bottom: '',
-  'bottom-mid': '',
-  'bottom-left': '',
-  'bottom-right': '',
-  left: '',
-  'left-mid': '',
-  mid: '',
-  'mid-mid': '',
-  right: '',
-  'right-mid': '',
-  middle: '   ',
-};
-
-/** A borderless, kubectl-style table: columns separated by three spaces, no trailing blanks. */
-export function renderTable(head: string[], rows: string[][], p: Paint = paint(false)): string {
-  const table = new Table({
-    head: head.map((h) => p.bold(h)),
-    chars: PLAIN_CHARS,
-    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
-  });
-  for (const r of rows) table.push(r);
-  return table
-    .toString()
-    .split('\n')
-    .map((l) => l.replace(/\s+$/, ''))
-    .join('\n');
-}
-
 export function sectionTable(snapshot: ProxySnapshot, section: Exclude<Section, 'health' | 'config'>): SectionTable | null {
   switch (section) {
     case 'listeners':
@@ -332,7 +299,7 @@ export function renderSection(snapshot: ProxySnapshot, section: Section, p: Pain
   if (!table) return '';
   if (!table.rows.length) return `No ${table.title.toLowerCase().replace(/ \(.*$/, '')}.`;
   const notes = table.notes.length ? `\n${table.notes.map((n) => p.dim(n)).join('\n')}` : '';
-  return renderTable(table.head, table.rows, p) + notes;
+  return tableText(table.head, table.rows, p) + notes;
 }
 
 const TITLES: Record<Section, string> = {
@@ -355,4 +322,18 @@ export function renderSnapshotText(snapshot: ProxySnapshot, options: { color: bo
     out.push(headings ? `${p.bold(`── ${TITLES[section]}`)}\n${body}` : body);
   }
   return `${out.join('\n\n')}\n`;
+}
+
+/** inspect pod as text: the sections' tables, then a configuration kept as text (HAProxy's) as itself. */
+export function inspectText(snapshot: ProxySnapshot, color: boolean): string {
+  const raw = rawConfigText(snapshot.config);
+  const tables = raw === null ? snapshot : { ...snapshot, sections: snapshot.sections.filter((s) => s !== 'config') };
+  let text = tables.sections.length ? renderSnapshotText(tables, { color }) : '';
+  if (raw !== null) text += `${text ? '\n' : ''}${snapshot.sections.length > 1 ? '── Config\n' : ''}${raw.endsWith('\n') ? raw : `${raw}\n`}`;
+  return text;
+}
+
+function rawConfigText(config: unknown): string | null {
+  const text = (config as { text?: unknown } | null | undefined)?.text;
+  return typeof text === 'string' ? text : null;
 }

@@ -81,7 +81,7 @@ const clock = (at: string) => at.slice(11, 19);
 
 /** route status as text. */
 export async function statusText(s: RouteStatus): Promise<string> {
-  const { kubectlTable } = await import('../mesh/render.js');
+  const { table } = await import('../output/table.js');
   const sh = s.shift;
   const order = sh.plan[0] ? Object.keys(sh.plan[0].weights) : [];
   const stateText: Record<string, string> = {
@@ -106,15 +106,15 @@ export async function statusText(s: RouteStatus): Promise<string> {
   ];
   let text = `${lines.join('\n')}\n`;
   if (s.served.proxies.length) {
-    text += '\n' + (await kubectlTable(['PROXY', 'KIND', ...order.map((o) => o.toUpperCase()), 'SERVES'], s.served.proxies.map((p) => [
+    text += `\n${table(['PROXY', 'KIND', ...order.map((o) => o.toUpperCase()), 'SERVES'], s.served.proxies.map((p) => [
       p.proxy,
       p.kind,
       ...order.map((o) => (p.weights ? String(p.weights[o] ?? 0) : '-')),
       p.error ? `${p.label}: ${p.error}` : p.label,
-    ])));
+    ]))}\n`;
   }
   if (s.analyses.length) {
-    text += '\n' + (await kubectlTable(['ANALYSIS', 'STEP', 'OUTCOME', `${sh.to.toUpperCase()} REQ`, 'SUCCESS', 'P99', `${sh.from.toUpperCase()} REQ`, 'REASON'], s.analyses.map((a) => [
+    text += `\n${table(['ANALYSIS', 'STEP', 'OUTCOME', `${sh.to.toUpperCase()} REQ`, 'SUCCESS', 'P99', `${sh.from.toUpperCase()} REQ`, 'REASON'], s.analyses.map((a) => [
       clock(a.at),
       a.cursor + 1,
       a.outcome,
@@ -123,14 +123,14 @@ export async function statusText(s: RouteStatus): Promise<string> {
       a.canary.latencyMs.p99 === null ? '-' : msText(a.canary.latencyMs.p99),
       a.stable.requests,
       a.reason ?? '',
-    ])));
+    ]))}\n`;
   }
-  text += '\n' + (await kubectlTable(['TIME', 'EVENT', 'STEP', 'WEIGHTS', 'REASON'], s.history.map((h) => [
+  text += `\n${table(['TIME', 'EVENT', 'STEP', 'WEIGHTS', 'REASON'], s.history.map((h) => [
     clock(h.at),
     h.event,
     h.cursor + 1,
     weightsText(h.weights, order),
     [h.reason, h.by ? `by ${h.by}` : ''].filter(Boolean).join('; '),
-  ])));
+  ]))}\n`;
   return text;
 }
