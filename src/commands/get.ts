@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
-import { allNamespacesFlag, namespaceFlag } from '../lib/cli/namespace-flags.js';
+import { allNamespacesFlag, checkNamespaceScope, namespaceFlag } from '../lib/cli/namespace-flags.js';
 import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
 
 export default class Get extends MeshctlCommand {
@@ -38,8 +38,9 @@ Exit codes: 0 listed (also when there is nothing to list); 2 unknown TYPE or NAM
   async run(): Promise<unknown> {
     const { args, flags } = await this.parse(Get);
     const format = this.format(flags);
-    const { getListing, resolveTypes } = await import('../lib/mesh/get.js');
-    resolveTypes(args.type);
+    const { getListing, checkGetRequest } = await import('../lib/mesh/get.js');
+    checkGetRequest({ types: args.type, selector: flags.selector });
+    checkNamespaceScope(flags);
     const { layout } = await openHome(flags.home);
     const { call } = await import('../lib/mesh/agent/client.js');
     const { readApplied } = await import('../lib/mesh/state.js');

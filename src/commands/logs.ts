@@ -15,6 +15,7 @@ Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed; 
     '<%= config.bin %> <%= command.id %> reviews-v2-0 --container proxy --tail 20',
     '<%= config.bin %> <%= command.id %> productpage-v1-0 --follow',
     '<%= config.bin %> <%= command.id %> reviews-v2-0 --previous',
+    '<%= config.bin %> <%= command.id %> reviews-v2-0 --container proxy --since 5m',
   ];
 
   static override args = {
@@ -25,6 +26,7 @@ Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed; 
     container: Flags.option({ char: 'c', summary: 'Which container.', options: ['app', 'proxy'] as const, default: 'app' as const })(),
     follow: Flags.boolean({ char: 'f', summary: 'Keep printing what is written, until interrupted.', default: false }),
     tail: Flags.integer({ summary: 'Only the last N lines of each file (default: all; 0 prints none, as with -f it shows only what comes next).' }),
+    since: Flags.string({ summary: 'Only what was written in this last span (a duration: 30s, 5m, 1h), to within a second.', helpValue: 'DURATION' }),
     previous: Flags.boolean({ char: 'p', summary: "The app's output from its run before the current one (after a crash or a restart).", default: false, exclusive: ['follow'] }),
     namespace: namespaceFlag,
     home: homeFlag,
@@ -32,14 +34,15 @@ Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed; 
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Logs);
-    const { logFiles, tail, follow, podStillPlaced, checkTail } = await import('../lib/mesh/logs.js');
+    const { logFiles, tail, follow, podStillPlaced, checkTail, sinceSpan } = await import('../lib/mesh/logs.js');
     checkTail(flags.tail);
+    const sinceMs = flags.since === undefined ? undefined : Date.now() - sinceSpan(flags.since);
     const { layout } = await openHome(flags.home);
     const { ensureAgent } = await import('../lib/mesh/agent/client.js');
     await ensureAgent(layout);
     const { writeOut } = await import('../lib/output/format.js');
     const files = await logFiles(layout, args.pod, flags.container, flags.namespace, flags.previous);
-    for (const f of files) await writeOut(await tail(f, flags.tail));
+    for (const f of files) await writeOut(await tail(f, flags.tail, sinceMs));
     if (!flags.follow) return;
     const { watch } = await import('../lib/output/watch.js');
     const end = await watch((w) => follow(files, writeOut, { signal: w.signal, stillThere: () => podStillPlaced(layout, args.pod) }));

@@ -3,7 +3,7 @@ import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { EXIT, usageError } from '../lib/errors.js';
 import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
 import type { TopSnapshot } from '../lib/mesh/top.js';
-import { allNamespacesFlag, namespaceFlag } from '../lib/cli/namespace-flags.js';
+import { allNamespacesFlag, checkNamespaceScope, namespaceFlag } from '../lib/cli/namespace-flags.js';
 
 export default class Top extends MeshctlCommand {
   static override summary = 'Live traffic per service and subset of the local mesh: RPS, success rate, p50/p95/p99 latency.';
@@ -45,6 +45,7 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
   async run(): Promise<TopSnapshot | null> {
     const { args, flags } = await this.parse(Top);
     const format = this.format(flags);
+    checkNamespaceScope(flags);
     const { parseDuration } = await import('../lib/policy/duration.js');
     const windowMs = parseDuration(flags.window);
     if (windowMs === undefined || windowMs < 1000) throw usageError(`--window ${flags.window} is not a duration of at least one second; write it as 30s or 1m.`);

@@ -126,6 +126,13 @@ function rows(): Row[] {
     { topic: 'Inspect', args: ['inspect', 'pod', '--admin-url', '<url>'], input: 'an HTTP server that is not Envoy (404 everywhere)', code: 3, says: /^http:\/\/127\.0\.0\.1:<port> is not an Envoy admin API \(it answered \/server_info with HTTP 404\)/ },
     { topic: 'Inspect', args: ['inspect', 'pod', 'reviews-v1-0', '--admin-url', '<url>'], input: 'a pod and --admin-url', code: 2, says: /^Give either a pod \(reviews-v1-0\) or --admin-url, not both/ },
     { topic: 'Logs', args: ['logs', 'reviews-v1-0', '--tail', '-5'], input: 'a negative --tail', code: 2, says: /^--tail -5 is negative; pass a number of lines, 0 or more \(leave it out for the whole log\)\.$/ },
+    { topic: 'Logs', args: ['logs', 'reviews-v1-0', '--since', '0s'], input: 'an empty --since', code: 2, says: /^--since must be more than 0s; pass how far back to print, as 30s, 5m or 1h\.$/ },
+    { topic: 'Logs', args: ['logs', 'reviews-v1-0', '--since', 'soon'], input: '--since is not a duration', code: 2, says: /^--since soon is not a duration; write it as 30s, 5m or 1h\.$/ },
+    { topic: 'Get and top', args: ['get', 'vs,widgets'], input: 'an unknown kind among several', code: 2, says: /^"widgets" is not a resource type meshctl knows; use one of pods, / },
+    { topic: 'Get and top', args: ['get', 'vs,,dr'], input: 'an empty kind between commas', code: 2, says: /^"vs,,dr" names an empty resource type; separate types with single commas, as in vs,dr\.$/ },
+    { topic: 'Get and top', args: ['get', 'pods', '-l', 'app in v1'], input: 'a set selector without parentheses', code: 2, says: /^-l app in v1 is not a label selector \(at "app in v1"\); write it as app=reviews, version!=v1, version in \(v1,v2\) or !canary, joined by commas\.$/ },
+    { topic: 'Get and top', args: ['top', '-n', 'default', '-A'], input: '-n together with -A', code: 2, says: /^-n default asks for one namespace and -A for every one; pass one of them\.$/ },
+    { topic: 'Get and top', args: ['get', 'pods', '-n', 'default', '-A'], input: '-n together with -A', code: 2, says: /^-n default asks for one namespace and -A for every one; pass one of them\.$/ },
   ];
 }
 
@@ -165,7 +172,8 @@ function page(results: { row: Row; sentence: string }[]): string {
       topic = row.topic;
       out.push('', `## ${topic}`, '', '| command | input | exit | sentence |', '|---|---|---|---|');
     }
-    const command = ['meshctl', ...row.args.map((a) => (a === '' ? "''" : a))].join(' ');
+    // As typed in a shell: an empty or spaced argument in quotes.
+    const command = ['meshctl', ...row.args.map((a) => (a === '' || /\s/.test(a) ? `'${a}'` : a))].join(' ');
     out.push(`| \`${cell(command)}\` | ${cell(row.input)} | ${row.code} | ${cell(sentence)} |`);
   }
   return `${out.join('\n')}\n`;

@@ -8,6 +8,7 @@ import { hasStackTrace } from '../support/cli.js';
 import { eventually, makeHome, podPid, type E2eHome } from './support.js';
 
 let h: E2eHome;
+let startedAt = 0;
 
 // A talker in namespace default and one in namespace staging, each an echo of its own environment.
 const talker = (name: string, namespace: string, version: string) =>
@@ -16,7 +17,7 @@ const talker = (name: string, namespace: string, version: string) =>
     'kind: Workload',
     `metadata: {name: ${name}, namespace: ${namespace}, labels: {app: talker, version: ${version}}}`,
     'spec:',
-    `  command: [node, -e, "console.log('talker ${version} started ' + process.pid); require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT)"]`,
+    `  command: [node, -e, "console.log('talker ${version} started ' + process.pid); setInterval(() => console.log('tick ' + Date.now()), 500); require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT)"]`,
     '  port: 8000',
     '---',
     'apiVersion: v1',
@@ -41,6 +42,7 @@ before(async () => {
   assert.equal(install.code, 0, install.stderr);
   const file = path.join(h.dir, 'talkers.yaml');
   await fs.writeFile(file, `${talker('talker-v1', 'default', 'v1')}---\n${talker('talker-v2', 'staging', 'v2')}`);
+  startedAt = Date.now();
   const apply = await h.run(['apply', '-f', file, '--timeout', '60s']);
   assert.equal(apply.code, 0, apply.stdout + apply.stderr);
 });
@@ -104,6 +106,18 @@ test('status -n, top -n and -A, proxy-status -A, inspect pod -n and logs -n', as
   const logs = await h.run(['logs', 'talker-v2-0', '-n', 'staging']);
   assert.equal(logs.code, 0, logs.stderr);
   assert.match(logs.stdout, /talker v2 started/);
+  // --since: the ticks of the last 2 s (to within the log clock's second), not the start long before.
+  await eventually('the talker has run for 8 s', async () => /tick/.test((await h.run(['logs', 'talker-v2-0', '--since', '1s'])).stdout) && Date.now() - startedAt > 8000, 30_000);
+  const askedAt = Date.now();
+  const recent = await h.run(['logs', 'talker-v2-0', '-n', 'staging', '--since', '2s']);
+  assert.equal(recent.code, 0, recent.stderr);
+  assert.doesNotMatch(recent.stdout, /started/);
+  const ticks = [...recent.stdout.matchAll(/^tick (\d+)$/gm)].map((m) => Number(m[1]));
+  assert.ok(ticks.length >= 2, recent.stdout);
+  assert.ok(ticks.every((t) => t >= askedAt - 2000 - 2500), `a tick from before the span: ${recent.stdout}`);
+  const bad = await h.run(['logs', 'talker-v2-0', '--since', '0s']);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr.trim(), 'Error: --since must be more than 0s; pass how far back to print, as 30s, 5m or 1h.');
   const wrongLogs = await h.run(['logs', 'talker-v2-0', '-n', 'default']);
   assert.equal(wrongLogs.code, 2);
   assert.match(wrongLogs.stderr, /There is no pod named "talker-v2-0" in namespace default; it is in namespace staging/);
@@ -127,7 +141,7 @@ test('logs --previous shows the run before a restart; before any restart it says
   assert.doesNotMatch(current.stdout, new RegExp(`started ${first}\\b`));
   const previous = await h.run(['logs', 'talker-v1-0', '-p']);
   assert.equal(previous.code, 0, previous.stderr);
-  assert.equal(previous.stdout, `talker v1 started ${first}\n`);
+  assert.match(previous.stdout, new RegExp(`^talker v1 started ${first}\n(tick \\d+\n)*$`));
   const proxy = await h.run(['logs', 'talker-v1-0', '--previous', '--container', 'proxy']);
   assert.equal(proxy.code, 2);
   assert.ok(!hasStackTrace(proxy.stderr));

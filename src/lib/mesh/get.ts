@@ -21,6 +21,12 @@ export function resolveType(word: string): GetTarget {
   throw usageError(`"${word}" is not a resource type meshctl knows; use one of ${known}.`);
 }
 
+/** Refuses a bad TYPE list or -l selector before anything is read (a usage error comes before the home's state). */
+export function checkGetRequest(request: Pick<GetRequest, 'types' | 'selector'>): void {
+  resolveTypes(request.types);
+  if (request.selector !== undefined) parseLabelSelector(request.selector);
+}
+
 /** `vs,dr` → both targets, in the order given, each once. */
 export function resolveTypes(words: string): GetTarget[] {
   const targets: GetTarget[] = [];

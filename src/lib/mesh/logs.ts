@@ -3,6 +3,8 @@ import { promises as fs } from 'node:fs';
 import { usageError } from '../errors.js';
 import type { HomeLayout } from './home.js';
 import { readLocalProxies } from './proxies.js';
+import { offsetSince } from './log-times.js';
+import { parseDuration } from '../policy/duration.js';
 
 export type Container = 'app' | 'proxy';
 
@@ -37,18 +39,42 @@ export async function podStillPlaced(layout: HomeLayout, pod: string): Promise<b
   return proxies.some((p) => p.name === pod);
 }
 
+/** --since's span in ms; a value that is not a positive duration is a usage error. */
+export function sinceSpan(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw usageError(`--since ${value} is not a duration; write it as 30s, 5m or 1h.`);
+  if (ms <= 0) throw usageError(`--since must be more than 0s; pass how far back to print, as 30s, 5m or 1h.`);
+  return ms;
+}
+
 /** Refuses a negative --tail (kubectl's -1 for "all" is leaving the flag out here). */
 export function checkTail(lines: number | undefined): void {
   if (lines !== undefined && lines < 0) throw usageError(`--tail ${lines} is negative; pass a number of lines, 0 or more (leave it out for the whole log).`);
 }
 
-/** The last `lines` lines of a file (all of it when undefined; none for 0, as kubectl); '' when it does not exist yet. */
-export async function tail(file: string, lines?: number): Promise<string> {
+/**
+ * The last `lines` lines of a file (all of it when undefined; none for 0, as kubectl), of what was written
+ * since `sinceMs` (epoch ms) when given; '' when it does not exist yet.
+ */
+export async function tail(file: string, lines?: number, sinceMs?: number): Promise<string> {
   checkTail(lines);
   if (lines === 0) return '';
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    if (sinceMs === undefined) {
+      text = await fs.readFile(file, 'utf8');
+    } else {
+      const handle = await fs.open(file, 'r');
+      try {
+        const from = await offsetSince(file, sinceMs);
+        const { size } = await handle.stat();
+        const buffer = Buffer.alloc(Math.max(0, size - from));
+        await handle.read(buffer, 0, buffer.length, from);
+        text = buffer.toString('utf8');
+      } finally {
+        await handle.close();
+      }
+    }
   } catch {
     return '';
   }

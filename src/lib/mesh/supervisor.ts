@@ -4,6 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fs, statSync, renameSync } from 'node:fs';
+import { LogClock } from './log-times.js';
 import path from 'node:path';
 import { readPidFile, writePidFile } from '../system/pid-file.js';
 import { identify, isRunning, pidReused, signalGroup, spawnDetached, stopGroup, type ProcessIdentity } from '../system/processes.js';
@@ -64,6 +65,8 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 30_000, r
 const LOG_ROTATE_BYTES = 20 * 1024 * 1024;
 /** How often adopted processes (not our children, so no exit event) are checked. */
 const POLL_MS = 250;
+/** How often the log clock notes log sizes (logs --since is as precise as this). */
+const LOG_CLOCK_MS = 1000;
 
 export type SupervisorEvent =
   | { type: 'started'; name: string; pid: number; restarts: number }
@@ -91,17 +94,23 @@ export function specHash(spec: ProcessSpec): string {
   return createHash('sha256').update(JSON.stringify({ command, args, env: sortedEnv, cwd })).digest('hex').slice(0, 16);
 }
 
-function rotateIfLarge(file: string): void {
+function rotateIfLarge(file: string, clock: LogClock): void {
   try {
-    if (statSync(file).size > LOG_ROTATE_BYTES) renameSync(file, `${file}.1`);
+    if (statSync(file).size > LOG_ROTATE_BYTES) {
+      renameSync(file, `${file}.1`);
+      clock.moved(file, `${file}.1`);
+    }
   } catch {
     // No file yet.
   }
 }
 
-function keepAsPrevious(file: string, previous: string): void {
+function keepAsPrevious(file: string, previous: string, clock: LogClock): void {
   try {
-    if (statSync(file).size > 0) renameSync(file, previous);
+    if (statSync(file).size > 0) {
+      renameSync(file, previous);
+      clock.moved(file, previous);
+    }
   } catch {
     // No file yet: the first run.
   }
@@ -110,12 +119,16 @@ function keepAsPrevious(file: string, previous: string): void {
 export class Supervisor {
   private readonly managed = new Map<string, Managed>();
   private readonly poller: NodeJS.Timeout;
+  private readonly logTimer: NodeJS.Timeout;
+  private readonly logClock = new LogClock();
 
   constructor(
     private readonly options: { backoff?: BackoffPolicy; onEvent?: (event: SupervisorEvent) => void } = {},
   ) {
     this.poller = setInterval(() => this.poll(), POLL_MS);
     this.poller.unref();
+    this.logTimer = setInterval(() => this.logClock.tick(this.logFiles()), LOG_CLOCK_MS);
+    this.logTimer.unref();
   }
 
   private get backoff(): BackoffPolicy {
@@ -166,9 +179,9 @@ export class Supervisor {
   private async start(entry: Managed): Promise<void> {
     const { spec } = entry;
     await fs.mkdir(path.dirname(spec.stdoutFile), { recursive: true, mode: 0o700 });
-    if (spec.previousLogFile) keepAsPrevious(spec.stdoutFile, spec.previousLogFile);
-    else rotateIfLarge(spec.stdoutFile);
-    if (spec.stderrFile !== spec.stdoutFile) rotateIfLarge(spec.stderrFile);
+    if (spec.previousLogFile) keepAsPrevious(spec.stdoutFile, spec.previousLogFile, this.logClock);
+    else rotateIfLarge(spec.stdoutFile, this.logClock);
+    if (spec.stderrFile !== spec.stdoutFile) rotateIfLarge(spec.stderrFile, this.logClock);
     entry.adopted = false;
     entry.startedAt = Date.now();
     let child: ChildProcess & { pid: number };
@@ -219,6 +232,15 @@ export class Supervisor {
   }
 
   /** Notices adopted processes that died (they are not our children, so no exit event arrives). */
+  /** The log files of every process that runs, for the log clock. */
+  private *logFiles(): Iterable<string> {
+    for (const entry of this.managed.values()) {
+      if (entry.stopping || !entry.identity) continue;
+      yield entry.spec.stdoutFile;
+      if (entry.spec.stderrFile !== entry.spec.stdoutFile) yield entry.spec.stderrFile;
+    }
+  }
+
   private poll(): void {
     for (const entry of this.managed.values()) {
       if (entry.stopping || entry.restartTimer || !entry.identity) continue;
@@ -261,6 +283,7 @@ export class Supervisor {
   /** Stops supervising without stopping anything: the processes keep running for the next agent to adopt. */
   detachAll(): void {
     clearInterval(this.poller);
+    clearInterval(this.logTimer);
     for (const entry of this.managed.values()) {
       entry.stopping = true;
       if (entry.restartTimer) clearTimeout(entry.restartTimer);
