@@ -130,6 +130,13 @@ test('apply, get and status -o json hold to their schemas, and -o yaml prints th
   assert.equal(jsonOutput<{ name: string }>('get', one.stdout).name, 'reviews-v2-0');
   const reviews = await h.run(['get', 'virtualservice', 'reviews', '-o', 'json']);
   assert.equal(jsonOutput<{ kind: string }>('get', reviews.stdout).kind, 'VirtualService');
+  const mixed = await h.run(['get', 'pods,vs', '-o', 'json']);
+  assert.equal(mixed.code, 0, mixed.stderr);
+  const kinds = jsonOutput<{ items: { kind?: string; name?: string }[] }>('get', mixed.stdout).items.map((i) => i.kind ?? 'pod');
+  assert.ok(kinds.includes('pod') && kinds.includes('VirtualService'), kinds.join(','));
+  const names = await h.run(['get', 'vs', '-o', 'name']);
+  assert.equal(names.code, 0, names.stderr);
+  assert.match(names.stdout, /^virtualservice\.networking\.istio\.io\/reviews$/m);
 });
 
 test('apply refuses a file with error findings, prints them, and stores nothing', async () => {
