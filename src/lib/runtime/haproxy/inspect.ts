@@ -22,7 +22,7 @@ import type {
   VirtualHost,
 } from '../model.js';
 import { certificateFromPem, isoSeconds, secondsUntil, withinValidity } from '../x509.js';
-import type { CompiledProxy, CompiledRoute, ProxyPaths } from './types.js';
+import type { CompiledProxy, CompiledRoute, ProxyTarget } from './types.js';
 import { adminGet, type AdminAnswer } from './admin.js';
 import { MasterCli, RuntimeApi, statNumber, type MeshState, type ProcEntry, type StatRow } from './runtime-api.js';
 import {
@@ -43,12 +43,9 @@ import { NOT_ENOUGH_TRAFFIC, figuresOf, noRequests, upstreamKey, type TrafficFig
 import { figuresByUpstream } from './traffic.js';
 import { readRecentAccessLog, type RecentLog } from './access-log.js';
 
-/** A local proxy as inspect needs it: who it is, its files and its loopback ports. */
-export interface LocalProxyTarget {
-  name: string;
-  namespace: string;
+/** A local proxy as inspect needs it: a proxy target (who it is, its files, its admin port), its kind and its app's port. */
+export interface LocalProxyTarget extends ProxyTarget {
   kind: 'sidecar' | 'gateway';
-  paths: ProxyPaths;
   ports: { admin: number; app?: number };
 }
 
