@@ -3,7 +3,9 @@
 import type { Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
+import type { RawGroup } from '../findings.js';
 import { asArray, asObject, deploymentPodShape, selectorMatches, sidecarInjected, stringLabels } from './util.js';
+import { fewOf, fewWords } from './groups.js';
 
 /** Waypoint Deployments are Istio's own proxies. */
 function isWaypoint(d: Resource): boolean {
@@ -11,9 +13,8 @@ function isWaypoint(d: Resource): boolean {
 }
 
 /** Services in the Deployment's namespace whose (non-empty) selector matches its pod template. */
-function servicesOf(services: Resource[], d: Resource, templateLabels: Record<string, string>): Resource[] {
+function servicesOf(services: Resource[], templateLabels: Record<string, string>): Resource[] {
   return services.filter((svc) => {
-    if (svc.namespace !== d.namespace) return false;
     const selector = stringLabels(asObject(svc.spec).selector);
     return Object.keys(selector).length > 0 && selectorMatches(selector, templateLabels);
   });
@@ -29,12 +30,30 @@ export const deploymentMultiService: Analyzer = {
   inputs: [K.Deployment, K.Service, K.Namespace],
   codes: ['IST0116', 'IST0137'],
   run(ctx) {
-    const services = ctx.of(K.Service);
+    const byNamespace = new Map<string, Resource[]>();
+    for (const svc of ctx.of(K.Service)) {
+      const list = byNamespace.get(svc.namespace);
+      if (list) list.push(svc);
+      else byNamespace.set(svc.namespace, [svc]);
+    }
+    // Deployments behind the same Services share one group of them.
+    const groups = new Map<string, RawGroup>();
+    const groupOf = (code: string, names: string[], services: Resource[]): RawGroup | undefined => {
+      if (names.length < 2) return undefined;
+      const key = JSON.stringify([code, names]);
+      let group = groups.get(key);
+      if (!group) {
+        const wanted = new Set(names);
+        const members = services.filter((svc) => wanted.has(fullName(svc))).map((resource) => ({ resource, pointer: '/spec/ports' }));
+        groups.set(key, (group = ctx.group(code, members)));
+      }
+      return group;
+    };
     for (const d of ctx.of(K.Deployment)) {
       if (isWaypoint(d)) continue;
       const pod = deploymentPodShape(d);
       if (!sidecarInjected(ctx, pod)) continue;
-      const matching = servicesOf(services, d, pod.labels);
+      const matching = servicesOf(byNamespace.get(d.namespace) ?? [], pod.labels);
       if (matching.length === 0) continue;
       const pointer = '/spec/template/metadata/labels';
 
@@ -49,7 +68,9 @@ export const deploymentMultiService: Analyzer = {
           const protocol = port.protocol === undefined || port.protocol === null || port.protocol === '' ? 'TCP' : String(port.protocol);
           let byProtocol = protocols.get(number);
           if (!byProtocol) protocols.set(number, (byProtocol = new Map()));
-          byProtocol.set(protocol, [...(byProtocol.get(protocol) ?? []), fullName(svc)]);
+          const sharing = byProtocol.get(protocol);
+          if (sharing) sharing.push(fullName(svc));
+          else byProtocol.set(protocol, [fullName(svc)]);
           const rawTarget = port.targetPort === undefined || port.targetPort === null ? '' : String(port.targetPort);
           const target = rawTarget === '' || rawTarget === '0' ? String(number) : rawTarget;
           let byPort = targets.get(target);
@@ -66,7 +87,8 @@ export const deploymentMultiService: Analyzer = {
           'IST0116',
           d,
           pointer,
-          `Deployment ${d.name} is selected by ${names.length > 1 ? 'Services' : 'Service'} ${names.join(', ')}, which ${names.length > 1 ? 'give' : 'gives'} port ${number} different protocols (${[...byProtocol.keys()].join(', ')}); use one protocol for that port in every Service selecting these pods.`,
+          `Deployment ${d.name} is selected by ${fewOf(names, names.length, 'Service')}, which ${names.length > 1 ? 'give' : 'gives'} port ${number} different protocols (${fewWords([...byProtocol.keys()])}); use one protocol for that port in every Service selecting these pods.`,
+          groupOf('IST0116', names, matching),
         );
       }
       for (const [target, byPort] of targets) {
@@ -77,7 +99,8 @@ export const deploymentMultiService: Analyzer = {
           'IST0137',
           d,
           pointer,
-          `Deployment ${d.name} is selected by ${names.length > 1 ? 'Services' : 'Service'} ${names.join(', ')}, whose ports ${ports.join(', ')} all target port ${target}; give ports that share a target port the same port number.`,
+          `Deployment ${d.name} is selected by ${fewOf(names, names.length, 'Service')}, whose ports ${fewWords(ports.map(String))} all target port ${target}; give ports that share a target port the same port number.`,
+          groupOf('IST0137', names, matching),
         );
       }
     }
