@@ -123,7 +123,7 @@ function relatedLocations(f: Finding, group: FindingGroup | undefined): object {
   const related = [];
   for (const m of group.members) {
     if (related.length === SARIF_RELATED_LOCATIONS) break;
-    if (m.file === f.file && m.path === f.path) continue;
+    if (m.file === f.file && m.line === f.line && m.column === f.column) continue;
     related.push({
       id: related.length + 1,
       message: { text: resourceName(m.resource) },
