@@ -28,7 +28,7 @@ export async function runValidate(paths: string[], flags: ValidateFlags, version
     beforeAnalysis: tuneForAnalysis,
   });
   const findingsOutput = await import('../output/findings.js');
-  const report = { findings: result.findings, summary: result.summary };
+  const report = { findings: result.findings, groups: result.groups, summary: result.summary };
   await render(format, {
     // A getter: the document is only built when JSON or YAML asks for it.
     get document() {

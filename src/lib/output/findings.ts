@@ -1,17 +1,25 @@
 // Renderings of validate's findings: text for people, JSON/YAML for scripts, SARIF for code scanning,
 // GitHub workflow annotations for pull requests. All render the same list.
 import { CATALOG, describeName } from '../policy/catalog.js';
-import type { Finding } from '../policy/findings.js';
+import type { Finding, FindingGroup } from '../policy/findings.js';
 import type { FileSummary, ValidateSummary } from '../policy/validate.js';
 import { paint, toJson } from './format.js';
 
 export interface FindingsReport {
   findings: Finding[];
+  /** Conflict groups the findings refer to by id; absent or empty when none does. */
+  groups?: FindingGroup[];
   summary: ValidateSummary;
 }
 
-export function findingsDocument(report: FindingsReport): { findings: Finding[]; summary: ValidateSummary } {
-  return {
+export interface FindingsDocument {
+  findings: Finding[];
+  groups?: FindingGroup[];
+  summary: ValidateSummary;
+}
+
+export function findingsDocument(report: FindingsReport): FindingsDocument {
+  const document: FindingsDocument = {
     findings: report.findings.map((f) => ({
       code: f.code,
       name: f.name,
@@ -22,9 +30,13 @@ export function findingsDocument(report: FindingsReport): { findings: Finding[];
       line: f.line,
       column: f.column,
       path: f.path,
+      ...(f.group ? { group: f.group } : {}),
     })),
     summary: report.summary,
   };
+  // Written only when some finding refers to a group, so a report without conflicts reads as before.
+  if (report.groups?.length) return { findings: document.findings, groups: report.groups, summary: document.summary };
+  return document;
 }
 
 function plural(n: number, word: string): string {
@@ -91,6 +103,36 @@ export function renderText(report: FindingsReport, options: TextOptions): string
 
 const SARIF_LEVEL = { error: 'error', warning: 'warning', info: 'note' } as const;
 
+/** Other members of a finding's group shown as SARIF related locations; the group id and size say the rest. */
+export const SARIF_RELATED_LOCATIONS = 10;
+
+function resourceName(r: { kind: string; namespace: string; name: string }): string {
+  return `${r.kind}/${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
+}
+
+function sarifRegion(line: number, column: number): { startLine: number; startColumn: number } {
+  return { startLine: Math.max(1, line), startColumn: Math.max(1, column) };
+}
+
+function sarifUri(file: string): string {
+  return file.split('\\').join('/');
+}
+
+function relatedLocations(f: Finding, group: FindingGroup | undefined): object {
+  if (!group) return {};
+  const related = [];
+  for (const m of group.members) {
+    if (related.length === SARIF_RELATED_LOCATIONS) break;
+    if (m.file === f.file && m.line === f.line && m.column === f.column) continue;
+    related.push({
+      id: related.length + 1,
+      message: { text: resourceName(m.resource) },
+      physicalLocation: { artifactLocation: { uri: sarifUri(m.file) }, region: sarifRegion(m.line, m.column) },
+    });
+  }
+  return { relatedLocations: related, properties: { group: group.id, groupSize: group.size } };
+}
+
 export function renderSarif(report: FindingsReport, version: string): string {
   const rules = CATALOG.map((c) => ({
     id: c.code,
@@ -99,6 +141,7 @@ export function renderSarif(report: FindingsReport, version: string): string {
     defaultConfiguration: { level: SARIF_LEVEL[c.severity] },
   }));
   const index = new Map(rules.map((r, i) => [r.id, i]));
+  const groups = new Map((report.groups ?? []).map((g) => [g.id, g]));
   const results = report.findings.map((f) => ({
     ruleId: f.code,
     ruleIndex: index.get(f.code),
@@ -107,14 +150,13 @@ export function renderSarif(report: FindingsReport, version: string): string {
     locations: [
       {
         physicalLocation: {
-          artifactLocation: { uri: f.file.split('\\').join('/') },
-          region: { startLine: Math.max(1, f.line), startColumn: Math.max(1, f.column) },
+          artifactLocation: { uri: sarifUri(f.file) },
+          region: sarifRegion(f.line, f.column),
         },
-        ...(f.resource
-          ? { logicalLocations: [{ fullyQualifiedName: `${f.resource.kind}/${f.resource.namespace ? `${f.resource.namespace}/` : ''}${f.resource.name}${f.path ? `#${f.path}` : ''}`, kind: 'resource' }] }
-          : {}),
+        ...(f.resource ? { logicalLocations: [{ fullyQualifiedName: `${resourceName(f.resource)}${f.path ? `#${f.path}` : ''}`, kind: 'resource' }] } : {}),
       },
     ],
+    ...relatedLocations(f, f.group && groups.get(f.group.id)),
   }));
   return toJson({
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',

@@ -3,7 +3,7 @@
 import type { Resource } from './load.js';
 import { refOf } from './load.js';
 import type { MeshConfig } from './mesh-config.js';
-import type { RawFinding } from './findings.js';
+import type { RawFinding, RawGroup } from './findings.js';
 
 export interface Analyzer {
   /** istioctl's analyzer name for Istio's checks (`virtualservice.DestinationRuleAnalyzer`), `meshctl.*` for ours. */
@@ -81,7 +81,7 @@ export class AnalysisContext {
    * Reports a finding on `resource` at `pointer`, a JSON pointer from the resource's root
    * (e.g. `/spec/http/0/route/0/destination/host`). `message` is one sentence naming the thing and what to do.
    */
-  report(code: string, resource: Resource, pointer: string, message: string): void {
+  report(code: string, resource: Resource, pointer: string, message: string, group?: RawGroup): void {
     this.findings.push({
       code,
       message,
@@ -92,7 +92,20 @@ export class AnalysisContext {
       path: resource.pointer + pointer,
       doc: resource.doc,
       analyzer: this.current,
+      ...(group ? { group } : {}),
     });
+  }
+
+  private groupCount = new Map<string, number>();
+
+  /**
+   * A conflict group for `code`: the resources (and the field of each) in one conflict. Findings that name a
+   * few members and the count pass it to report(), so the whole list is written once, not in every message.
+   */
+  group(code: string, members: { resource: Resource; pointer: string }[]): RawGroup {
+    const n = (this.groupCount.get(code) ?? 0) + 1;
+    this.groupCount.set(code, n);
+    return { id: `${code}-${n}`, code, members: members.map(({ resource, pointer }) => ({ resource: refOf(resource), doc: resource.doc ?? null, path: resource.pointer + pointer })) };
   }
 
   runAnalyzer(analyzer: Analyzer): void {

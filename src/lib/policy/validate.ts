@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { expandPaths, readSource, type ReadOptions, type SourceFile } from './source.js';
 import { loadSources, parseDocuments, resourcesOf, syntheticResource, type Resource } from './load.js';
 import { AnalysisContext, type Analyzer } from './analysis.js';
-import { complete, sortFindings, type Finding, type RawFinding } from './findings.js';
+import { complete, completeGroups, sortFindings, type Finding, type FindingGroup, type RawFinding } from './findings.js';
 import { applyMeshConfig, type MeshConfig } from './mesh-config.js';
 import { usageError } from '../errors.js';
 import type { Severity } from './catalog.js';
@@ -44,6 +44,8 @@ export interface ValidateSummary {
 
 export interface ValidateResult {
   findings: Finding[];
+  /** The conflict groups findings refer to, each listing its members once. */
+  groups: FindingGroup[];
   summary: ValidateSummary;
   files: FileSummary[];
   resources: Resource[];
@@ -161,8 +163,10 @@ export async function validateSources(sources: SourceFile[], options: ValidateOp
   options.beforeAnalysis?.();
   const raw = [...loaded.findings, ...(await analyzeResources(loaded.resources, { ...options, meshConfig }))];
   const resources = loaded.resources;
-  const findings = dedupe(raw).map(complete);
+  const kept = dedupe(raw);
+  const findings = kept.map(complete);
   sortFindings(findings);
+  const groups = completeGroups(kept, findings);
   const byFile = new Map<SourceFile, Resource[]>();
   for (const r of resources) {
     if (!r.doc) continue;
@@ -176,7 +180,7 @@ export async function validateSources(sources: SourceFile[], options: ValidateOp
     const defaulted = mine.find((r) => r.namespaceDefaulted);
     return defaulted ? { path: s.path, namespaces, defaultedTo: defaulted.namespace } : { path: s.path, namespaces };
   });
-  return { findings, summary: summarize(findings, sources.length, resources.length), files, resources, sources };
+  return { findings, groups, summary: summarize(findings, sources.length, resources.length), files, resources, sources };
 }
 
 export async function validatePaths(paths: string[], options: ValidateOptions = {}): Promise<ValidateResult> {

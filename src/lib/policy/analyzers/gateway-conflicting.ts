@@ -4,7 +4,9 @@ import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { joinPointer } from '../locate.js';
+import type { RawGroup } from '../findings.js';
 import { asArray, asObject } from './util.js';
+import { fewOf, NAMED_MEMBERS, othersOf, SelectorIndex, UnionFind } from './groups.js';
 import {
   describeSelector,
   labelMap,
@@ -14,18 +16,38 @@ import {
   selectWorkloads,
   selectorEntryPointer,
   selectorString,
-  selectorSubset,
   workloadsOf,
   type Labels,
 } from './workloads.js';
 
 interface GatewayInfo {
   resource: Resource;
+  /** Input order, for listing group members the way they were read. */
+  index: number;
   selector: Labels;
-  key: string;
-  /** port → `bind|host` pairs the Gateway's servers listen for on that port. */
-  bindings: Map<number, Set<string>>;
   servers: unknown[];
+  selectorClass: SelectorClass;
+}
+
+/** Gateways with one selector: they run on the same workloads. */
+interface SelectorClass {
+  key: string;
+  selector: Labels;
+  gateways: GatewayInfo[];
+  /** Classes (itself included) whose Gateways run on some workload of this class's. */
+  sharing: SelectorClass[];
+  withServers: boolean;
+}
+
+/** The Gateways binding one host on one port (and bind address), by selector. */
+interface Binding {
+  host: string;
+  byClass: Map<SelectorClass, { gateway: GatewayInfo; pointer: string }[]>;
+  /** Sorted names of the Gateways sharing workloads with a class, the first few only. */
+  firstNames: Map<SelectorClass, string[]>;
+  /** Conflict group of each class's Gateways on this binding: the classes connected through shared workloads. */
+  groups?: Map<SelectorClass, SelectorClass>;
+  rawGroups: Map<SelectorClass, RawGroup>;
 }
 
 function portOf(server: unknown): number {
@@ -42,35 +64,117 @@ function bindOf(server: unknown): string {
   return typeof b === 'string' ? b : '';
 }
 
-function infoOf(r: Resource): GatewayInfo {
-  const spec = asObject(r.spec);
-  const selector = labelMap(spec.selector);
-  const servers = asArray(spec.servers);
-  const bindings = new Map<number, Set<string>>();
-  for (const s of servers) {
-    const port = portOf(s);
-    let set = bindings.get(port);
-    if (!set) bindings.set(port, (set = new Set()));
-    for (const h of hostsOf(s)) set.add(`${bindOf(s)}|${h}`);
-  }
-  return { resource: r, selector, key: selectorString(selector), bindings, servers };
-}
+const bindingKey = (port: number, bind: string, host: string) => `${port}|${bind}|${host}`;
 
 /**
- * Whether two Gateways run on the same workloads, as Istio decides it: the same selector, or one selector
- * within the other and a workload in the inputs that both select.
+ * Whether two selectors run on the same workloads, as Istio decides it: the same selector, or one selector
+ * within the other and a workload in the inputs that both select (that is, that the wider one selects).
  */
-function shareWorkloads(ctx: AnalysisContext, a: GatewayInfo, b: GatewayInfo): boolean {
-  if (a.key === b.key) return true;
-  if (!selectorSubset(a.selector, b.selector) && !selectorSubset(b.selector, a.selector)) return false;
-  return workloadsOf(ctx).some((w) => labelsMatch(a.selector, w.labels) && labelsMatch(b.selector, w.labels));
+function linkSharingClasses(ctx: AnalysisContext, classes: SelectorClass[]): void {
+  const index = new SelectorIndex(classes);
+  const workloads = workloadsOf(ctx);
+  const selectsWorkload = new Map<SelectorClass, boolean>();
+  const runs = (c: SelectorClass) => {
+    let known = selectsWorkload.get(c);
+    if (known === undefined) selectsWorkload.set(c, (known = workloads.some((w) => labelsMatch(c.selector, w.labels))));
+    return known;
+  };
+  for (const c of classes) c.sharing.push(c);
+  for (const narrow of classes) {
+    for (const wide of index.supersetsOf(narrow.selector)) {
+      if (wide === narrow || !runs(wide)) continue;
+      narrow.sharing.push(wide);
+      wide.sharing.push(narrow);
+    }
+  }
 }
 
-function analyzeGateway(ctx: AnalysisContext, gw: GatewayInfo, all: GatewayInfo[]): void {
-  const peers = all.filter((o) => o !== gw && shareWorkloads(ctx, gw, o));
+function gatewaysOf(ctx: AnalysisContext): { gateways: GatewayInfo[]; classes: SelectorClass[] } {
+  const classes = new Map<string, SelectorClass>();
+  const gateways = ctx.of(K.Gateway).map((resource, index): GatewayInfo => {
+    const spec = asObject(resource.spec);
+    const selector = labelMap(spec.selector);
+    const key = selectorString(selector);
+    let selectorClass = classes.get(key);
+    if (!selectorClass) classes.set(key, (selectorClass = { key, selector, gateways: [], sharing: [], withServers: false }));
+    const gateway = { resource, index, selector, servers: asArray(spec.servers), selectorClass };
+    selectorClass.gateways.push(gateway);
+    if (gateway.servers.length > 0) selectorClass.withServers = true;
+    return gateway;
+  });
+  const list = [...classes.values()];
+  linkSharingClasses(ctx, list);
+  return { gateways, classes: list };
+}
+
+function bindingsOf(gateways: GatewayInfo[]): Map<string, Binding> {
+  const bindings = new Map<string, Binding>();
+  for (const gateway of gateways) {
+    gateway.servers.forEach((server, i) => {
+      const port = portOf(server);
+      const bind = bindOf(server);
+      hostsOf(server).forEach((host, j) => {
+        const key = bindingKey(port, bind, host);
+        let binding = bindings.get(key);
+        if (!binding) bindings.set(key, (binding = { host, byClass: new Map(), firstNames: new Map(), rawGroups: new Map() }));
+        let list = binding.byClass.get(gateway.selectorClass);
+        if (!list) binding.byClass.set(gateway.selectorClass, (list = []));
+        // A Gateway counts once per binding, at its first server and host for it.
+        if (list[list.length - 1]?.gateway !== gateway) list.push({ gateway, pointer: joinPointer('/spec/servers', i, 'hosts', j) });
+      });
+    });
+  }
+  return bindings;
+}
+
+/** How many Gateways (the asking one included) bind this host and port on workloads a class shares. */
+function bindersSharing(binding: Binding, selectorClass: SelectorClass): number {
+  let n = 0;
+  for (const c of selectorClass.sharing) n += binding.byClass.get(c)?.length ?? 0;
+  return n;
+}
+
+function firstNamesSharing(binding: Binding, selectorClass: SelectorClass): string[] {
+  let names = binding.firstNames.get(selectorClass);
+  if (!names) {
+    const all: string[] = [];
+    for (const c of selectorClass.sharing) for (const { gateway } of binding.byClass.get(c) ?? []) all.push(qualifiedName(gateway.resource));
+    names = all.sort().slice(0, NAMED_MEMBERS + 1);
+    binding.firstNames.set(selectorClass, names);
+  }
+  return names;
+}
+
+function groupOf(ctx: AnalysisContext, binding: Binding, selectorClass: SelectorClass): RawGroup {
+  if (!binding.groups) {
+    const present = [...binding.byClass.keys()];
+    const position = new Map(present.map((c, i) => [c, i]));
+    const sets = new UnionFind(present.length);
+    present.forEach((c, i) => {
+      for (const other of c.sharing) {
+        const j = position.get(other);
+        if (j !== undefined) sets.union(i, j);
+      }
+    });
+    binding.groups = new Map(present.map((c, i) => [c, present[sets.find(i)]!]));
+  }
+  const root = binding.groups.get(selectorClass)!;
+  let group = binding.rawGroups.get(root);
+  if (!group) {
+    const members: { gateway: GatewayInfo; pointer: string }[] = [];
+    for (const [c, list] of binding.byClass) if (binding.groups.get(c) === root) members.push(...list);
+    members.sort((a, b) => a.gateway.index - b.gateway.index);
+    group = ctx.group('IST0145', members.map(({ gateway, pointer }) => ({ resource: gateway.resource, pointer })));
+    binding.rawGroups.set(root, group);
+  }
+  return group;
+}
+
+function analyzeGateway(ctx: AnalysisContext, gw: GatewayInfo, bindings: Map<string, Binding>): void {
+  const own = gw.selectorClass;
   if (gw.servers.length === 0) {
     // Nothing of this Gateway binds its selector to a listener, and no other Gateway does either.
-    if (gw.key !== '' && !peers.some((p) => p.servers.length > 0)) {
+    if (own.key !== '' && !own.sharing.some((c) => c.withServers)) {
       // When the selector matches no modelled workload, say that, in the words the other gateway analyzers use,
       // so a full run reports the selector once.
       if (selectWorkloads(ctx, gw.selector).length === 0 && reportUnmatchedGatewaySelector(ctx, gw.resource, gw.selector)) return;
@@ -87,25 +191,22 @@ function analyzeGateway(ctx: AnalysisContext, gw: GatewayInfo, all: GatewayInfo[
     const port = portOf(server);
     const bind = bindOf(server);
     const hosts = hostsOf(server);
-    const conflicting: string[] = [];
-    let firstHost = -1;
-    for (const peer of peers) {
-      const theirs = peer.bindings.get(port);
-      if (!theirs) continue;
-      const j = hosts.findIndex((h) => theirs.has(`${bind}|${h}`));
-      if (j === -1) continue;
-      conflicting.push(qualifiedName(peer.resource));
-      if (firstHost === -1 || j < firstHost) firstHost = j;
+    // The first host of the server that another Gateway on the same workloads binds too.
+    for (let j = 0; j < hosts.length; j++) {
+      const binding = bindings.get(bindingKey(port, bind, hosts[j]!))!;
+      const others = bindersSharing(binding, own) - 1;
+      if (others === 0) continue;
+      const name = qualifiedName(gw.resource);
+      const shown = othersOf(firstNamesSharing(binding, own), name);
+      ctx.report(
+        'IST0145',
+        gw.resource,
+        joinPointer('/spec/servers', i, 'hosts', j),
+        `Gateway ${name} binds host ${binding.host} on port ${port}${bind ? ` (bind ${bind})` : ''} of the same workloads (${describeSelector(gw.selector)}) as ${fewOf(shown, others, 'Gateway')}; keep each host and port in one Gateway.`,
+        groupOf(ctx, binding, own),
+      );
+      return;
     }
-    if (conflicting.length === 0) return;
-    conflicting.sort();
-    const host = hosts[firstHost]!;
-    ctx.report(
-      'IST0145',
-      gw.resource,
-      joinPointer('/spec/servers', i, 'hosts', firstHost),
-      `Gateway ${qualifiedName(gw.resource)} binds host ${host} on port ${port}${bind ? ` (bind ${bind})` : ''} of the same workloads (${describeSelector(gw.selector)}) as ${conflicting.length === 1 ? 'Gateway' : 'Gateways'} ${conflicting.join(', ')}; keep each host and port in one Gateway.`,
-    );
   });
 }
 
@@ -115,7 +216,8 @@ export const conflictingGateway: Analyzer = {
   inputs: [K.Gateway, K.Pod, K.Deployment, K.WorkloadEntry],
   codes: ['IST0145', 'IST0101'],
   run(ctx) {
-    const all = ctx.of(K.Gateway).map(infoOf);
-    for (const gw of all) analyzeGateway(ctx, gw, all);
+    const { gateways } = gatewaysOf(ctx);
+    const bindings = bindingsOf(gateways);
+    for (const gw of gateways) analyzeGateway(ctx, gw, bindings);
   },
 };

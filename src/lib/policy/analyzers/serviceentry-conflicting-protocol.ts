@@ -1,15 +1,32 @@
 // serviceentry.ConflictingServiceEntryProtocolAnalyzer: ServiceEntries visible in the same namespace that
 // declare the same host and port with different protocols (IST0177). Each ServiceEntry is reported once.
-import type { Analyzer } from '../analysis.js';
+import type { Analyzer, AnalysisContext } from '../analysis.js';
+import type { RawGroup } from '../findings.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { asArray, asObject } from './util.js';
+import { fewOf, fewWords, NAMED_MEMBERS, othersOf } from './groups.js';
+import { qualifiedName } from './workloads.js';
 
 interface Entry {
   se: Resource;
+  /** The ServiceEntry's place in the input, for listing group members in reading order. */
+  order: number;
   /** Index of the port in spec.ports. */
   port: number;
   protocol: string;
+}
+
+/** The entries declaring one host and port in one scope. */
+interface Slot {
+  scope: string;
+  host: string;
+  port: string;
+  entries: Entry[];
+  /** Distinct protocols (upper case), sorted. */
+  protocols: string[];
+  /** Distinct ServiceEntry names, sorted. */
+  names: string[];
 }
 
 /** Where a ServiceEntry is visible: '*' for everywhere, else the namespaces its exportTo names. */
@@ -20,6 +37,51 @@ function exportScopes(exportTo: unknown, namespace: string): Set<string> {
 }
 
 const keyOf = (scope: string, host: string, port: string) => JSON.stringify([scope, host, port]);
+const hostPortOf = (slot: Slot) => JSON.stringify([slot.host, slot.port]);
+
+/** The first `limit` distinct values of two sorted lists, merged. */
+function firstOfBoth(a: string[], b: string[], limit: number): string[] {
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < limit && (i < a.length || j < b.length)) {
+    const next = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i++]! : b[j++]!;
+    if (out[out.length - 1] !== next) out.push(next);
+  }
+  return out;
+}
+
+function slotsOf(ctx: AnalysisContext): { index: Map<string, Slot>; byHostPort: Map<string, Slot[]> } {
+  const index = new Map<string, Slot>();
+  const byHostPort = new Map<string, Slot[]>();
+  ctx.of(K.ServiceEntry).forEach((se, order) => {
+    const spec = asObject(se.spec);
+    for (const scope of exportScopes(spec.exportTo, se.namespace)) {
+      for (const h of asArray(spec.hosts)) {
+        const host = String(h);
+        asArray(spec.ports).forEach((p, i) => {
+          const port = asObject(p);
+          const number = port.number === undefined || port.number === null ? '0' : String(port.number);
+          const key = keyOf(scope, host, number);
+          let slot = index.get(key);
+          if (!slot) {
+            index.set(key, (slot = { scope, host, port: number, entries: [], protocols: [], names: [] }));
+            const hostPort = hostPortOf(slot);
+            const same = byHostPort.get(hostPort);
+            if (same) same.push(slot);
+            else byHostPort.set(hostPort, [slot]);
+          }
+          slot.entries.push({ se, order, port: i, protocol: port.protocol === undefined || port.protocol === null ? '' : String(port.protocol) });
+        });
+      }
+    }
+  });
+  for (const slot of index.values()) {
+    slot.protocols = [...new Set(slot.entries.map((e) => e.protocol.toUpperCase()))].sort();
+    slot.names = [...new Set(slot.entries.map((e) => qualifiedName(e.se)))].sort();
+  }
+  return { index, byHostPort };
+}
 
 export const serviceEntryConflictingProtocol: Analyzer = {
   name: 'serviceentry.ConflictingServiceEntryProtocolAnalyzer',
@@ -27,39 +89,49 @@ export const serviceEntryConflictingProtocol: Analyzer = {
   inputs: [K.ServiceEntry],
   codes: ['IST0177'],
   run(ctx) {
-    const index = new Map<string, { scope: string; host: string; port: string; entries: Entry[] }>();
-    for (const se of ctx.of(K.ServiceEntry)) {
-      const spec = asObject(se.spec);
-      for (const scope of exportScopes(spec.exportTo, se.namespace)) {
-        for (const h of asArray(spec.hosts)) {
-          const host = String(h);
-          asArray(spec.ports).forEach((p, i) => {
-            const port = asObject(p);
-            const number = port.number === undefined || port.number === null ? '0' : String(port.number);
-            const key = keyOf(scope, host, number);
-            let slot = index.get(key);
-            if (!slot) index.set(key, (slot = { scope, host, port: number, entries: [] }));
-            slot.entries.push({ se, port: i, protocol: port.protocol === undefined || port.protocol === null ? '' : String(port.protocol) });
-          });
+    const { index, byHostPort } = slotsOf(ctx);
+    const none: Slot = { scope: '*', host: '', port: '', entries: [], protocols: [], names: [] };
+    // A namespace-scoped slot also sees the entries exported to every namespace.
+    const everywhereOf = (slot: Slot) => (slot.scope === '*' ? none : (index.get(keyOf('*', slot.host, slot.port)) ?? none));
+    const conflicting = (slot: Slot) => firstOfBoth(slot.protocols, everywhereOf(slot).protocols, 2).length > 1;
+    // One group per host and port: every entry of a conflicting slot, with the entries exported everywhere.
+    const groups = new Map<string, RawGroup>();
+    const groupOf = (slot: Slot): RawGroup => {
+      const key = hostPortOf(slot);
+      let group = groups.get(key);
+      if (!group) {
+        const members = new Map<Resource, Entry>();
+        const add = (s: Slot) => {
+          for (const e of s.entries) if (!members.has(e.se)) members.set(e.se, e);
+        };
+        for (const s of byHostPort.get(key)!) {
+          if (!conflicting(s)) continue;
+          add(s);
+          add(everywhereOf(s));
         }
+        const sorted = [...members.values()].sort((a, b) => a.order - b.order);
+        group = ctx.group('IST0177', sorted.map((e) => ({ resource: e.se, pointer: `/spec/ports/${e.port}/protocol` })));
+        groups.set(key, group);
       }
-    }
+      return group;
+    };
     const reported = new Set<Resource>();
     for (const slot of index.values()) {
-      // A namespace-scoped key also sees the entries exported to every namespace.
-      const entries = slot.scope === '*' ? slot.entries : [...slot.entries, ...(index.get(keyOf('*', slot.host, slot.port))?.entries ?? [])];
-      const protocols = [...new Set(entries.map((e) => e.protocol.toUpperCase()))].sort();
-      if (protocols.length < 2) continue;
-      const names = [...new Set(entries.map((e) => (e.se.namespace ? `${e.se.namespace}/${e.se.name}` : e.se.name)))].sort();
-      const shown = protocols.map((p) => p || '(none)').join(', ');
-      for (const e of entries) {
+      if (!conflicting(slot)) continue;
+      const everywhere = everywhereOf(slot);
+      const protocols = firstOfBoth(slot.protocols, everywhere.protocols, Infinity).map((p) => p || '(none)');
+      const firstNames = firstOfBoth(slot.names, everywhere.names, NAMED_MEMBERS + 1);
+      const others = slot.names.length + everywhere.names.length - 1;
+      for (const e of [...slot.entries, ...everywhere.entries]) {
         if (reported.has(e.se)) continue;
         reported.add(e.se);
+        const name = qualifiedName(e.se);
         ctx.report(
           'IST0177',
           e.se,
           `/spec/ports/${e.port}/protocol`,
-          `ServiceEntries ${names.join(', ')} declare host ${slot.host} port ${slot.port} with different protocols (${shown}); use one protocol for that host and port.`,
+          `ServiceEntry ${name} and ${fewOf(othersOf(firstNames, name), others, 'ServiceEntry', 'ServiceEntries')} declare host ${slot.host} port ${slot.port} with different protocols (${fewWords(protocols)}); use one protocol for that host and port.`,
+          groupOf(slot),
         );
       }
     }

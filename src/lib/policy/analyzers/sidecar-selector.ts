@@ -3,7 +3,9 @@
 import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
+import type { RawGroup } from '../findings.js';
 import { asObject } from './util.js';
+import { fewOf, NAMED_MEMBERS, othersOf, UnionFind } from './groups.js';
 import {
   describeSelector,
   describeWorkload,
@@ -51,30 +53,26 @@ function run(ctx: AnalysisContext): void {
   }
 
   const ineffective = new Set<Resource>();
+  const conflicting: { workload: Workload; sidecars: Resource[] }[] = [];
   for (const [w, sidecars] of byWorkload) {
     const ambient = workloadInAmbientMode(w);
     if (sidecars.length === 1 && !ambient) continue;
-    const names = sidecars.map((s) => s.name).join(', ');
+    if (!ambient) {
+      conflicting.push({ workload: w, sidecars });
+      continue;
+    }
     for (const sc of sidecars) {
-      if (ambient) {
-        if (ineffective.has(sc)) continue;
-        ineffective.add(sc);
-        ctx.report(
-          'IST0167',
-          sc,
-          SELECTOR_BASE,
-          `Sidecar ${qualifiedName(sc)} selects ${describeWorkload(w)}, which runs in ambient mode without a sidecar, so it has no effect; remove the Sidecar or take the workload out of ambient mode.`,
-        );
-        continue;
-      }
+      if (ineffective.has(sc)) continue;
+      ineffective.add(sc);
       ctx.report(
-        'IST0110',
+        'IST0167',
         sc,
         SELECTOR_BASE,
-        `Sidecars ${names} in ${nsLabel(sc.namespace)} all select ${describeWorkload(w)}, so which one applies is undefined; narrow their workloadSelectors so each workload has one Sidecar.`,
+        `Sidecar ${qualifiedName(sc)} selects ${describeWorkload(w)}, which runs in ambient mode without a sidecar, so it has no effect; remove the Sidecar or take the workload out of ambient mode.`,
       );
     }
   }
+  reportConflictingSelectors(ctx, conflicting);
 
   for (const [ns, sidecars] of namespaceWide) {
     const nsResource = ctx.find(K.Namespace, '', ns);
@@ -92,13 +90,54 @@ function run(ctx: AnalysisContext): void {
       continue;
     }
     if (sidecars.length < 2) continue;
-    const names = sidecars.map((s) => s.name).join(', ');
+    const sorted = sidecars.map((s) => s.name).sort().slice(0, NAMED_MEMBERS + 1);
+    const group = ctx.group('IST0111', sidecars.map((resource) => ({ resource, pointer: '/spec/workloadSelector' })));
     for (const sc of sidecars) {
       ctx.report(
         'IST0111',
         sc,
         '/spec/workloadSelector',
-        `Sidecars ${names} in ${nsLabel(ns)} have no workloadSelector, so which one applies is undefined; keep one namespace-wide Sidecar and give the others a workloadSelector.`,
+        `Sidecar ${sc.name} and ${fewOf(othersOf(sorted, sc.name), sidecars.length - 1, 'Sidecar')} in ${nsLabel(ns)} have no workloadSelector, so which one applies is undefined; keep one namespace-wide Sidecar and give the others a workloadSelector.`,
+        group,
+      );
+    }
+  }
+}
+
+/**
+ * IST0110, once per Sidecar, at the first workload it shares: the Sidecars linked through shared workloads,
+ * directly or through others, form one group.
+ */
+function reportConflictingSelectors(ctx: AnalysisContext, conflicting: { workload: Workload; sidecars: Resource[] }[]): void {
+  const position = new Map<Resource, number>();
+  for (const { sidecars } of conflicting) for (const sc of sidecars) if (!position.has(sc)) position.set(sc, position.size);
+  const sets = new UnionFind(position.size);
+  for (const { sidecars } of conflicting) for (const sc of sidecars) sets.union(position.get(sidecars[0]!)!, position.get(sc)!);
+  const members = new Map<number, Resource[]>();
+  for (const sc of ctx.of(K.Sidecar)) {
+    const i = position.get(sc);
+    if (i === undefined) continue;
+    const root = sets.find(i);
+    const list = members.get(root);
+    if (list) list.push(sc);
+    else members.set(root, [sc]);
+  }
+  const groups = new Map<number, RawGroup>();
+  const reported = new Set<Resource>();
+  for (const { workload, sidecars } of conflicting) {
+    const sorted = sidecars.map((s) => s.name).sort().slice(0, NAMED_MEMBERS + 1);
+    for (const sc of sidecars) {
+      if (reported.has(sc)) continue;
+      reported.add(sc);
+      const root = sets.find(position.get(sc)!);
+      let group = groups.get(root);
+      if (!group) groups.set(root, (group = ctx.group('IST0110', members.get(root)!.map((resource) => ({ resource, pointer: SELECTOR_BASE })))));
+      ctx.report(
+        'IST0110',
+        sc,
+        SELECTOR_BASE,
+        `Sidecar ${sc.name} in ${nsLabel(sc.namespace)} selects ${describeWorkload(workload)}, as ${sidecars.length > 2 ? 'do' : 'does'} ${fewOf(othersOf(sorted, sc.name), sidecars.length - 1, 'Sidecar')}, so which one applies is undefined; narrow their workloadSelectors so each workload has one Sidecar.`,
+        group,
       );
     }
   }

@@ -4,6 +4,7 @@
 import type { Analyzer } from '../analysis.js';
 import { K } from '../kinds.js';
 import { asArray, asObject, isCatchAllRoute, routeLabel } from './util.js';
+import { fewWords } from './groups.js';
 
 export const unmatchedAbort: Analyzer = {
   name: 'meshctl.UnmatchedAbort',
@@ -21,7 +22,7 @@ export const unmatchedAbort: Analyzer = {
         const status = typeof abort.httpStatus === 'number' ? `HTTP ${abort.httpStatus}` : typeof abort.grpcStatus === 'string' ? `gRPC ${abort.grpcStatus}` : 'an error';
         const matched = asArray(asObject(route).match).length > 0 ? 'has a match that takes every request' : 'has no match';
         const hosts = asArray(spec.hosts).filter((h): h is string => typeof h === 'string');
-        const target = `${hosts.length ? hosts.join(', ') : `VirtualService ${vs.name}`}${i > 0 ? ' that no earlier route takes' : ''}`;
+        const target = `${hosts.length ? fewWords(hosts) : `VirtualService ${vs.name}`}${i > 0 ? ' that no earlier route takes' : ''}`;
         ctx.report(
           'MSH2009',
           vs,

@@ -3,15 +3,35 @@
 // per exportTo scope: a host exported to some namespaces conflicts with the same host there, or with a
 // host exported everywhere that overlaps it (wildcards included).
 import type { Analyzer } from '../analysis.js';
+import type { RawGroup } from '../findings.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { asArray } from './util.js';
+import { fewOf, fewWords, NAMED_MEMBERS, othersOf, UnionFind } from './groups.js';
+import { qualifiedName } from './workloads.js';
 import { EXPORT_ALL, exportScopes, exportToList, hostMatches, hostNames, MESH_GATEWAY } from './hosts.js';
 
 interface Claim {
   vs: Resource;
+  /** The VirtualService's place in the input, for listing group members in reading order. */
+  order: number;
   hostIndex: number;
   host: string;
+}
+
+/** Claims on one host in one scope; in a namespace scope, also the claims exported everywhere that overlap it. */
+interface Overlap {
+  /** The claims on the host in its scope, then each overlapping list exported everywhere. */
+  lists: Claim[][];
+  /** VirtualServices in the overlap. */
+  size: number;
+  firstNames?: string[];
+}
+
+interface Conflict {
+  claim: Claim;
+  overlap: Overlap;
+  hosts: Set<string>;
 }
 
 function boundToMesh(vs: Resource): boolean {
@@ -19,8 +39,13 @@ function boundToMesh(vs: Resource): boolean {
   return gateways.length === 0 || gateways.includes(MESH_GATEWAY);
 }
 
-function fullName(vs: Resource): string {
-  return vs.namespace ? `${vs.namespace}/${vs.name}` : vs.name;
+function firstNamesOf(overlap: Overlap): string[] {
+  if (!overlap.firstNames) {
+    const names = new Set<string>();
+    for (const list of overlap.lists) for (const c of list) names.add(qualifiedName(c.vs));
+    overlap.firstNames = [...names].sort().slice(0, NAMED_MEMBERS + 1);
+  }
+  return overlap.firstNames;
 }
 
 export const conflictingMeshGatewayHosts: Analyzer = {
@@ -30,12 +55,13 @@ export const conflictingMeshGatewayHosts: Analyzer = {
   codes: ['IST0109'],
   run(ctx) {
     const names = hostNames(ctx);
-    // scope → FQDN → claims, in input order.
+    const services = ctx.of(K.VirtualService);
+    // scope → FQDN → claims, in input order, one per VirtualService.
     const claims = new Map<string, Map<string, Claim[]>>();
     // A second definition of one VirtualService is MSH1012's finding, not a conflict with itself.
     const redefined = new Set(ctx.redefined.map((r) => r.resource));
-    for (const vs of ctx.of(K.VirtualService)) {
-      if (!boundToMesh(vs) || redefined.has(vs)) continue;
+    services.forEach((vs, order) => {
+      if (!boundToMesh(vs) || redefined.has(vs)) return;
       const scopes = exportScopes(exportToList(vs.spec?.exportTo), vs.namespace);
       asArray(vs.spec?.hosts).forEach((h, hostIndex) => {
         if (typeof h !== 'string') return;
@@ -45,45 +71,74 @@ export const conflictingMeshGatewayHosts: Analyzer = {
           if (!byHost) claims.set(scope, (byHost = new Map()));
           let list = byHost.get(host);
           if (!list) byHost.set(host, (list = []));
-          if (!list.some((c) => c.vs === vs)) list.push({ vs, hostIndex, host });
+          // A VirtualService's claims are added together, so a repeated host would be the list's last claim.
+          if (list[list.length - 1]?.vs !== vs) list.push({ vs, order, hostIndex, host });
         }
       });
-    }
+    });
     const everywhere = claims.get(EXPORT_ALL) ?? new Map<string, Claim[]>();
-    // For each VirtualService: the first conflicting host it declares, and every other VirtualService in conflict.
-    const conflicts = new Map<Resource, { claim: Claim; hosts: Set<string>; others: Set<Resource> }>();
-    const note = (group: Claim[]) => {
-      if (group.length < 2) return; // One claim conflicts with nothing.
-      const members = new Set(group.map((c) => c.vs));
-      if (members.size < 2) return;
-      for (const c of group) {
-        let entry = conflicts.get(c.vs);
-        if (!entry) conflicts.set(c.vs, (entry = { claim: c, hosts: new Set(), others: new Set() }));
-        else if (c.hostIndex < entry.claim.hostIndex) entry.claim = c;
-        entry.hosts.add(c.host);
-        for (const m of members) if (m !== c.vs) entry.others.add(m);
+    // For each VirtualService: its first conflicting host and that host's overlap, and every host of it in conflict.
+    const conflicts = new Map<Resource, Conflict>();
+    // VirtualServices in overlaps that share a member end in one group.
+    const position = new Map(services.map((vs, i) => [vs, i]));
+    const sets = new UnionFind(services.length);
+    const note = (overlap: Overlap) => {
+      const first = overlap.lists[0]![0]!;
+      for (const list of overlap.lists) {
+        for (const c of list) {
+          sets.union(position.get(first.vs)!, position.get(c.vs)!);
+          const known = conflicts.get(c.vs);
+          if (!known) conflicts.set(c.vs, { claim: c, overlap, hosts: new Set([c.host]) });
+          else {
+            known.hosts.add(c.host);
+            if (c.hostIndex < known.claim.hostIndex) Object.assign(known, { claim: c, overlap });
+          }
+        }
       }
     };
     for (const [scope, byHost] of claims) {
       for (const [host, list] of byHost) {
         if (scope === EXPORT_ALL) {
-          note(list);
+          if (list.length > 1) note({ lists: [list], size: list.length });
           continue;
         }
-        const group = [...list];
+        const lists = [list];
+        const members = new Set(list.map((c) => c.vs));
         for (const [otherHost, otherList] of everywhere) {
-          if (hostMatches(host, otherHost)) group.push(...otherList);
+          if (!hostMatches(host, otherHost)) continue;
+          lists.push(otherList);
+          for (const c of otherList) members.add(c.vs);
         }
-        note(group);
+        if (members.size > 1) note({ lists, size: members.size });
       }
     }
-    for (const [vs, { claim, hosts, others }] of conflicts) {
-      const names = [...others].map(fullName).sort();
+    const byRoot = new Map<number, Conflict[]>();
+    for (const c of conflicts.values()) {
+      const root = sets.find(position.get(c.claim.vs)!);
+      const list = byRoot.get(root);
+      if (list) list.push(c);
+      else byRoot.set(root, [c]);
+    }
+    const groups = new Map<number, RawGroup>();
+    const groupOf = (vs: Resource): RawGroup => {
+      const root = sets.find(position.get(vs)!);
+      let group = groups.get(root);
+      if (!group) {
+        const members = byRoot.get(root)!.sort((a, b) => a.claim.order - b.claim.order);
+        group = ctx.group('IST0109', members.map((c) => ({ resource: c.claim.vs, pointer: `/spec/hosts/${c.claim.hostIndex}` })));
+        groups.set(root, group);
+      }
+      return group;
+    };
+    for (const [vs, { claim, overlap, hosts }] of conflicts) {
+      const name = qualifiedName(vs);
+      const sorted = [...hosts].sort();
       ctx.report(
         'IST0109',
         vs,
         `/spec/hosts/${claim.hostIndex}`,
-        `Host${hosts.size > 1 ? 's' : ''} ${[...hosts].sort().join(', ')} of VirtualService ${fullName(vs)} on the mesh gateway overlap${hosts.size > 1 ? '' : 's'} the hosts of VirtualService${names.length > 1 ? 's' : ''} ${names.join(', ')} in the same namespaces, so which routes apply is undefined; merge them into one VirtualService or narrow their hosts or exportTo.`,
+        `Host${sorted.length > 1 ? 's' : ''} ${fewWords(sorted)} of VirtualService ${name} on the mesh gateway overlap${sorted.length > 1 ? '' : 's'} the hosts of ${fewOf(othersOf(firstNamesOf(overlap), name), overlap.size - 1, 'VirtualService')} in the same namespaces, so which routes apply is undefined; merge them into one VirtualService or narrow their hosts or exportTo.`,
+        groupOf(vs),
       );
     }
   },

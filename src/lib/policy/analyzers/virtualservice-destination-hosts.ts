@@ -7,6 +7,7 @@ import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { asArray, mirrorDestinationsOf, routeDestinationsOf, type RouteDestination } from './util.js';
 import { consumersOf, hostNames, ServiceHostIndex, type HostNames, type ServiceHost } from './hosts.js';
+import { fewWords } from './groups.js';
 
 function vsName(vs: Resource): string {
   return vs.namespace ? `${vs.namespace}/${vs.name}` : vs.name;
@@ -24,13 +25,13 @@ function checkPorts(ctx: AnalysisContext, vs: Resource, d: RouteDestination, tar
         'IST0112',
         vs,
         `${d.pointer}/port`,
-        `${describe(d)} ${d.host} in VirtualService ${vsName(vs)} names no port, but ${what()} exposes ports ${target.ports.join(', ')}; add destination.port.number.`,
+        `${describe(d)} ${d.host} in VirtualService ${vsName(vs)} names no port, but ${what()} exposes ports ${fewWords(target.ports.map(String))}; add destination.port.number.`,
       );
     }
     return;
   }
   if (!target.ports.includes(d.port)) {
-    const has = target.ports.length ? `only exposes ${target.ports.join(', ')}` : 'declares no ports';
+    const has = target.ports.length ? `only exposes ${fewWords(target.ports.map(String))}` : 'declares no ports';
     ctx.report(
       'IST0101',
       vs,
@@ -52,7 +53,7 @@ function checkDestinations(ctx: AnalysisContext, vs: Resource, index: ServiceHos
     const target = index.resolveFqdn(d.fqdnIn(index.names, vs.namespace), consumers);
     if (!target) {
       const named = consumers.filter(Boolean);
-      const where = named.length ? ` visible from namespace${named.length > 1 ? 's' : ''} ${named.join(', ')}` : '';
+      const where = named.length ? ` visible from namespace${named.length > 1 ? 's' : ''} ${fewWords(named)}` : '';
       const message = d.host
         ? `${describe(d)} ${d.host} in VirtualService ${vsName(vs)} matches no Service or ServiceEntry${where}; fix the host, add the ServiceEntry, or export the service to that namespace.`
         : `A ${d.section.startsWith('http.mirror') ? 'mirror' : 'route destination'} of VirtualService ${vsName(vs)} names no host; set its host to a Service or ServiceEntry host.`;

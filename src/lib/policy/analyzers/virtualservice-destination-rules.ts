@@ -5,6 +5,7 @@ import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { mirrorDestinationsOf, routeDestinationsOf, type RouteDestination } from './util.js';
 import { applicableDestinationRules, applicableRuleDefines, destinationRuleHosts, consumersOf, hostNames, type DestinationRuleHost, type HostNames } from './hosts.js';
+import { fewWords } from './groups.js';
 
 function vsName(vs: Resource): string {
   return vs.namespace ? `${vs.namespace}/${vs.name}` : vs.name;
@@ -36,9 +37,7 @@ function checkSubsets(ctx: AnalysisContext, vs: Resource, rules: DestinationRule
     const applicable = applicableDestinationRules(rules, fqdn, consumers);
     const what = d.section.startsWith('http.mirror') ? 'Mirror' : 'Route';
     const message = applicable.length
-      ? `${what} subset ${d.subset} of host ${d.host} in VirtualService ${vsName(vs)} is not defined by DestinationRule ${applicable
-          .map((r) => (r.resource.namespace ? `${r.resource.namespace}/${r.resource.name}` : r.resource.name))
-          .join(', ')}; add the subset there or fix the name.`
+      ? `${what} subset ${d.subset} of host ${d.host} in VirtualService ${vsName(vs)} is not defined by DestinationRule ${fewWords(applicable.map((r) => (r.resource.namespace ? `${r.resource.namespace}/${r.resource.name}` : r.resource.name)))}; add the subset there or fix the name.`
       : `${what} subset ${d.subset} of host ${d.host} in VirtualService ${vsName(vs)} has no DestinationRule for that host visible here; add one that defines the subset.`;
     ctx.report('IST0101', vs, `${d.pointer}/subset`, message);
   }

@@ -29,7 +29,7 @@ test('two Services giving one port of a meshed Deployment different protocols is
   const text = [deployment, service('details-tcp', 9080, 'TCP'), service('details-udp', 9080, 'UDP')].join('---\n');
   const r = await validateText(text, { analyzers });
   assert.deepEqual(codesAt(r.findings), ['IST0116@8']);
-  assert.match(r.findings[0]!.message, /shop\/details-tcp, shop\/details-udp/);
+  assert.match(r.findings[0]!.message, /Services shop\/details-tcp and shop\/details-udp, which give port 9080 different protocols \(TCP, UDP\)/);
 });
 
 test('two Services targeting one container port from different ports is IST0137', async () => {

@@ -22,7 +22,8 @@ test('two Gateways on the same workloads with one certificate are IST0138 at eac
   const text = gateway('a', 'istio: ingressgateway', 'wildcard') + gateway('b', 'istio: ingressgateway', 'wildcard');
   const r = await validateText(text, { analyzers });
   assert.deepEqual(codesAt(r.findings), ['IST0138@11', 'IST0138@23']);
-  assert.match(r.findings[0]!.message, /istio-system\/a and istio-system\/b/);
+  assert.match(r.findings[0]!.message, /Gateway istio-system\/a serves the certificate wildcard on the same workloads as Gateway istio-system\/b,/);
+  assert.deepEqual(r.findings.map((f) => f.group), [{ id: 'IST0138-1', size: 2 }, { id: 'IST0138-1', size: 2 }]);
 });
 
 test('different certificates, or a Gateway whose selector does not include the other, are fine', async () => {

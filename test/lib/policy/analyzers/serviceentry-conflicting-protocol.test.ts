@@ -20,7 +20,8 @@ test('two ServiceEntries giving one host and port different protocols are each I
   const text = [entry('api-https', 'shop', 'HTTPS'), entry('api-tls', 'shop', 'TLS')].join('---\n');
   const r = await validateText(text, { analyzers });
   assert.deepEqual(codesAt(r.findings), ['IST0177@9', 'IST0177@20']);
-  assert.match(r.findings[0]!.message, /shop\/api-https, shop\/api-tls/);
+  assert.match(r.findings[0]!.message, /ServiceEntry shop\/api-https and ServiceEntry shop\/api-tls declare host api\.example\.com port 8443 with different protocols \(HTTPS, TLS\)/);
+  assert.deepEqual(r.findings.map((f) => f.group), [{ id: 'IST0177-1', size: 2 }, { id: 'IST0177-1', size: 2 }]);
 });
 
 test('the same protocol, or entries visible in different namespaces only, give no finding', async () => {
