@@ -26,15 +26,16 @@ export function toStored(r: Resource): StoredResource {
   const object = structuredClone(r.object) as StoredResource;
   object.metadata = { ...(object.metadata ?? {}), name: r.name };
   if (r.info?.namespaced !== false && r.namespace) object.metadata.namespace = r.namespace;
-  if (r.kindId === K.Workload) {
-    const annotations = { ...(object.metadata.annotations ?? {}) };
-    if (!annotations[WORKING_DIR_ANNOTATION]) {
-      const file = r.doc?.file.path;
-      annotations[WORKING_DIR_ANNOTATION] = file && file !== '<stdin>' ? path.dirname(path.resolve(file)) : process.cwd();
-    }
-    object.metadata.annotations = annotations;
-  }
+  if (r.kindId === K.Workload) object.metadata.annotations = { ...(object.metadata.annotations ?? {}), [WORKING_DIR_ANNOTATION]: workingDirOf(r) };
   return object;
+}
+
+/** Where a Workload's apps run: the annotation when the file sets it, else its file's directory (stdin: here). */
+export function workingDirOf(r: Resource): string {
+  const written = r.annotations[WORKING_DIR_ANNOTATION];
+  if (written) return written;
+  const file = r.doc?.file.path;
+  return file && file !== '<stdin>' ? path.dirname(path.resolve(file)) : process.cwd();
 }
 
 async function readAll(paths: string[]): Promise<SourceFile[]> {
