@@ -74,3 +74,12 @@ export interface ShiftRecord {
 export function isTerminal(record: Pick<ShiftRecord, 'phase'>): boolean {
   return TERMINAL_PHASES.includes(record.phase);
 }
+
+/**
+ * Where a shift that does not promote leaves the route: a rollback (failed gates, or chosen) sends the new
+ * subset nothing, as it just failed; an abort puts back the weights the shift started from (a new subset
+ * that held 20% before keeps its 20%).
+ */
+export function endWeights(record: Pick<ShiftRecord, 'weights'>, event: 'rolled_back' | 'aborted'): Weights {
+  return event === 'aborted' ? record.weights.baseline : record.weights.rollback;
+}
