@@ -66,6 +66,8 @@ export interface ShiftRecord {
   /** Why the shift is held, rolled back or aborted. */
   reason: string | null;
   manual: boolean;
+  /** Set when `meshctl apply --force` changed the shifted route: --resume then wants the shift's own weights back first. */
+  routeChanged?: { revision: number; change: string; at: string };
   /** The most recent analyses, oldest first. */
   analyses: AnalysisRecord[];
   history: HistoryEntry[];

@@ -112,6 +112,9 @@ export class MeshAgent {
         plan = planDelete(applied.resources, selectors);
       }
       const changed = plan.changes.some((c) => c.action !== 'unchanged');
+      const { routeConflicts, conflictMessage, holdForChangedRoute } = await import('../../shift/shift.js');
+      const conflicts = changed ? await routeConflicts(this.layout, applied.resources, plan.resources, request.shiftHost) : [];
+      if (conflicts.length && !request.force) throw new MeshctlError(conflictMessage(conflicts[0], request.action, request.commonFlags ?? ''), EXIT.usage);
       if (!changed) {
         const synced = request.wait ? await this.waitSynced(applied.revision, request.timeoutMs) : { synced: false, pending: [] };
         return { revision: applied.revision, committed: false, changes: plan.changes, pods: [], ...synced, missing: plan.missing, notes: current.compiled?.notes ?? [], elapsedMs: Date.now() - started };
@@ -123,6 +126,11 @@ export class MeshAgent {
       const probe = this.compile(model, placement, applied.revision + 1);
       const compiledAt = Date.now();
       const record = await commitRevision(this.layout, plan.resources, plan.changes, request.action === 'apply' ? 'apply' : 'delete');
+      const held: string[] = [];
+      for (const conflict of conflicts) {
+        const reason = await holdForChangedRoute(this.layout, conflict, record.revision);
+        if (reason) held.push(`The shift of ${conflict.record.route.host} is held: ${reason}; meshctl route abort ${conflict.record.route.hostArg} ends it and puts back the weights it started from.`);
+      }
       const compiled = record.revision === probe.compiled.revision ? probe.compiled : this.compile(model, placement, record.revision).compiled;
       const committedAt = Date.now();
       const pods = await this.converge({ applied: record, placement, model, compiled }, current.placement);
@@ -130,7 +138,7 @@ export class MeshAgent {
       const synced = request.wait ? await this.waitSynced(record.revision, Math.max(0, request.timeoutMs - (Date.now() - started))) : { synced: false, pending: [] };
       const timings = `compiled ${compiledAt - started} ms, stored ${committedAt - compiledAt} ms, proxies and pods updated ${convergedAt - committedAt} ms, all serving ${Date.now() - convergedAt} ms`;
       this.options.log(`revision ${record.revision} (${timings}): ${plan.changes.filter((c) => c.action !== 'unchanged').map((c) => `${c.kind}/${c.name} ${c.action}`).join(', ')}`);
-      return { revision: record.revision, committed: true, changes: plan.changes, pods, ...synced, missing: plan.missing, notes: compiled.notes, elapsedMs: Date.now() - started };
+      return { revision: record.revision, committed: true, changes: plan.changes, pods, ...synced, missing: plan.missing, notes: compiled.notes, ...(held.length ? { held } : {}), elapsedMs: Date.now() - started };
     });
   }
 
