@@ -10,10 +10,10 @@ import { meshGateway, meshPod, modelOf, place, podEnvironment, readPlacement, wr
 import type { MeshModel } from '../../policy/mesh-model.js';
 import type { HomeLayout } from '../home.js';
 import { withLock } from '../lock.js';
-import { portFree, portListening } from '../ports.js';
+import { PortAllocator, portFree, portListening } from '../ports.js';
 import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
-import { stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
-import { proxyCommand, proxyReady, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
+import { specHash, stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
+import { pointInboundAt, proxyCommand, proxyReady, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
 import { waitFor } from '../../system/processes.js';
 import type { ApplyRequest, ApplyResult, MeshStatus, PingResult, PodChange, PodStatus, ShutdownResult } from './protocol.js';
 
@@ -22,6 +22,14 @@ const PROXY = 'proxy';
 /** Supervised names: `<pod>/app`, `<pod>/proxy`, `gateway:<ns>/<name>/proxy`. */
 const proxyName = (pod: string) => `${pod}/${PROXY}`;
 const gatewayProxyName = (g: { namespace: string; name: string }) => `gateway:${g.namespace}/${g.name}/${PROXY}`;
+
+/** The last line of `file` from byte `from` on that says what went wrong (else its last line); null when none. */
+async function lastLogLine(file: string, from: number): Promise<string | null> {
+  const text = await fs.readFile(file, 'utf8').then((t) => Buffer.from(t).subarray(from).toString('utf8'), () => '');
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  // A crashed runtime ends with its own banner (Node prints its version): the error line says more.
+  return [...lines].reverse().find((l) => /error|cannot|not found|denied|refused|failed/i.test(l)) ?? lines[lines.length - 1] ?? null;
+}
 
 export interface AgentOptions {
   layout: HomeLayout;
@@ -116,8 +124,11 @@ export class MeshAgent {
       const conflicts = changed ? await routeConflicts(this.layout, applied.resources, plan.resources, request.shiftHost) : [];
       if (conflicts.length && !request.force) throw new MeshctlError(conflictMessage(conflicts[0], request.action, request.commonFlags ?? ''), EXIT.usage);
       if (!changed) {
+        // The same resources again after a rollout stopped: its pods still run the old apps, so roll on.
+        const behind = this.current?.compiled ? this.current.placement.pods.some((p) => this.options.supervisor.specHashOf(`${p.name}/${APP}`) !== specHash(this.appSpec(p, meshPod(this.layout, p)))) : false;
+        const pods = behind ? await this.converge(this.current!, this.current!.placement, request.timeoutMs) : [];
         const synced = request.wait ? await this.waitSynced(applied.revision, request.timeoutMs) : { synced: false, pending: [] };
-        return { revision: applied.revision, committed: false, changes: plan.changes, pods: [], ...synced, missing: plan.missing, notes: current.compiled?.notes ?? [], elapsedMs: Date.now() - started };
+        return { revision: applied.revision, committed: false, changes: plan.changes, pods, ...synced, missing: plan.missing, notes: current.compiled?.notes ?? [], elapsedMs: Date.now() - started };
       }
       const model = modelOf(plan.resources);
       const placement = await place(model, current.placement);
@@ -133,7 +144,7 @@ export class MeshAgent {
       }
       const compiled = record.revision === probe.compiled.revision ? probe.compiled : this.compile(model, placement, record.revision).compiled;
       const committedAt = Date.now();
-      const pods = await this.converge({ applied: record, placement, model, compiled }, current.placement);
+      const pods = await this.converge({ applied: record, placement, model, compiled }, current.placement, request.timeoutMs);
       const convergedAt = Date.now();
       const synced = request.wait ? await this.waitSynced(record.revision, Math.max(0, request.timeoutMs - (Date.now() - started))) : { synced: false, pending: [] };
       const timings = `compiled ${compiledAt - started} ms, stored ${committedAt - compiledAt} ms, proxies and pods updated ${convergedAt - committedAt} ms, all serving ${Date.now() - convergedAt} ms`;
@@ -222,7 +233,7 @@ export class MeshAgent {
    * place), new pods started (sidecar first), pods no longer wanted stopped (after every other proxy
    * stopped routing to them), apps whose command or environment changed restarted.
    */
-  private async converge(next: Current, previous: Placement): Promise<PodChange[]> {
+  private async converge(next: Current, previous: Placement, rolloutTimeoutMs = 60_000): Promise<PodChange[]> {
     const { supervisor, log } = this.options;
     const changes: PodChange[] = [];
     await writePlacement(this.layout, next.placement);
@@ -249,9 +260,35 @@ export class MeshAgent {
       }
     }));
 
+    // A running app whose command, environment or directory changed is replaced as a Deployment's rolling
+    // update does with maxUnavailable 0: one pod of a Workload at a time, the new app ready before the old stops.
+    const rollouts = new Map<string, PodRecord[]>();
     await Promise.all(next.placement.pods.map(async (pod) => {
-      const { outcome } = await supervisor.ensure(this.appSpec(pod, meshPod(this.layout, pod)));
+      const spec = this.appSpec(pod, meshPod(this.layout, pod));
+      const running = supervisor.status(spec.name)?.phase === 'Running';
+      if (running && previous.pods.some((p) => p.name === pod.name) && supervisor.specHashOf(spec.name) !== specHash(spec)) {
+        const key = `${pod.namespace}/${pod.workload}`;
+        rollouts.set(key, [...(rollouts.get(key) ?? []), pod]);
+        return;
+      }
+      const { outcome } = await supervisor.ensure(spec);
       if (outcome === 'replaced' && previous.pods.some((p) => p.name === pod.name)) changes.push({ name: pod.name, action: 'restarted' });
+    }));
+    const ports = new PortAllocator([
+      ...next.placement.pods.flatMap((p) => Object.values(p.ports)),
+      ...next.placement.gateways.flatMap((g) => [g.ports.admin, ...Object.values(g.listeners)]),
+    ]);
+    const stalled: string[] = [];
+    await Promise.all([...rollouts].map(async ([workload, pods]) => {
+      for (const pod of pods.sort((a, b) => a.replica - b.replica)) {
+        const failure = await this.replacePod(pod, next, ports, rolloutTimeoutMs);
+        if (failure) {
+          const left = pods.length - pods.indexOf(pod);
+          stalled.push(`the rollout of Workload ${workload} stopped at pod ${pod.name}: ${failure}; ${left === 1 ? 'its old app keeps' : `the old apps of ${left} pods keep`} serving`);
+          return;
+        }
+        changes.push({ name: pod.name, action: 'restarted' });
+      }
     }));
 
     const gone = previous.pods.filter((p) => !next.placement.pods.some((q) => q.name === p.name));
@@ -268,6 +305,9 @@ export class MeshAgent {
     }));
     // Pods found on disk that no placement names (left by an interrupted operation) must not run on.
     await this.removeStrays(next.placement);
+    if (stalled.length) {
+      throw new MeshctlError(`Revision ${next.applied.revision} is stored, but ${stalled.join('; ')}. Fix the Workload (its command, environment, or the directory it is applied from) and apply again.`, EXIT.environment);
+    }
     if (failures.length) {
       throw new MeshctlError(
         `Revision ${next.applied.revision} is stored, but ${failures.length === 1 ? 'a proxy' : `${failures.length} proxies`} could not take it (${failures.join('; ')}); fix the policy and apply again, and see ${this.layout.agentLog}.`,
@@ -275,6 +315,45 @@ export class MeshAgent {
       );
     }
     return changes.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Replaces one pod's app: the new app starts beside the old one on a port of its own; once it listens,
+   * the pod's sidecar sends to it and the old app stops. A replacement that does not listen within
+   * `timeoutMs` (or keeps crashing) is stopped and the old app left serving: the reason is returned.
+   */
+  private async replacePod(pod: PodRecord, next: Current, ports: PortAllocator, timeoutMs: number): Promise<string | null> {
+    const { supervisor } = this.options;
+    const files = this.layout.pod(pod.name);
+    const replacement: PodRecord = { ...pod, ports: { ...pod.ports, app: await ports.next() } };
+    const spec: ProcessSpec = { ...this.appSpec(replacement, meshPod(this.layout, replacement)), name: `${pod.name}/${APP}-next`, pidFile: `${files.appPid}.next` };
+    const logFrom = await fs.stat(files.appLog).then((st) => st.size, () => 0);
+    await supervisor.ensure(spec);
+    let crashed = false;
+    const ready = await waitFor(async () => {
+      const status = supervisor.status(spec.name);
+      crashed = (status?.restarts ?? 0) >= 2;
+      return crashed || (status?.phase === 'Running' && (await portListening(replacement.ports.app)));
+    }, timeoutMs, 50);
+    if (!ready || crashed) {
+      await supervisor.stop(spec.name);
+      const line = await lastLogLine(files.appLog, logFrom);
+      const why = crashed ? 'keeps crashing' : `did not listen within ${Math.round(timeoutMs / 100) / 10}s`;
+      return `its replacement ${why}${line ? ` (its last log line: ${JSON.stringify(line)})` : ' (it logged nothing)'}`;
+    }
+    // The sidecar now sends to the new app (its running worker at once, then its configuration); then the
+    // old app stops, and the new one takes its name.
+    await pointInboundAt(meshPod(this.layout, pod), replacement.ports.app).catch((err: Error) => this.options.log(`${pod.name}: ${err.message}`));
+    const index = next.placement.pods.findIndex((p) => p.name === pod.name);
+    next.placement.pods[index] = replacement;
+    await writePlacement(this.layout, next.placement);
+    const { compiled } = this.compile(next.model, next.placement, next.applied.revision);
+    next.compiled = compiled;
+    const sidecar = compiled.sidecars.find((c) => c.name === pod.name);
+    if (sidecar) await this.updateProxy(meshPod(this.layout, replacement), sidecar, replacement.serviceAccount, proxyName(pod.name));
+    await supervisor.stop(`${pod.name}/${APP}`);
+    await supervisor.rename(spec.name, { ...spec, name: `${pod.name}/${APP}`, pidFile: files.appPid });
+    return null;
   }
 
   private async removeStrays(placement: Placement): Promise<void> {
