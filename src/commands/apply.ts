@@ -39,9 +39,10 @@ Exit codes: 0 applied; 2 error findings, unreadable input, or a change to a rout
     if (timeoutMs === undefined || timeoutMs <= 0) throw usageError(`--timeout ${flags.timeout} is not a duration; write it as 30s, 2m or 1m30s.`);
     const { layout } = await openHome(flags.home);
     const { readApplied } = await import('../lib/mesh/state.js');
-    const { prepareApply } = await import('../lib/mesh/apply.js');
+    const { prepareApply, interruptedLine } = await import('../lib/mesh/apply.js');
     const out = await import('../lib/output/format.js');
-    const prepared = await prepareApply(flags.filename, { namespace: flags.namespace, applied: (await readApplied(layout)).resources });
+    const before = await readApplied(layout);
+    const prepared = await prepareApply(flags.filename, { namespace: flags.namespace, applied: before.resources });
     const errors = prepared.findings.filter((f) => f.severity === 'error');
     if (prepared.findings.length) {
       const findingsOutput = await import('../lib/output/findings.js');
@@ -54,7 +55,20 @@ Exit codes: 0 applied; 2 error findings, unreadable input, or a change to a rout
     for (const s of prepared.skipped) process.stderr.write(`Warning: ${s}\n`);
     if (!prepared.resources.length) throw usageError('The files hold no resources to apply.');
     const { call } = await import('../lib/mesh/agent/client.js');
-    const result = await call(layout, 'apply', { action: 'apply', resources: prepared.resources, wait: flags.wait, timeoutMs, force: flags.force, commonFlags: flags.home ? `--home ${flags.home}` : '' }, timeoutMs + 60_000);
+    const commonFlags = flags.home ? `--home ${flags.home}` : '';
+    const onInterrupt = () => {
+      void interruptedLine(layout, before.revision, commonFlags).then((line) => {
+        process.stderr.write(`${line}\n`);
+        process.exit(EXIT.interrupted);
+      });
+    };
+    process.once('SIGINT', onInterrupt);
+    let result: ApplyResult;
+    try {
+      result = await call(layout, 'apply', { action: 'apply', resources: prepared.resources, wait: flags.wait, timeoutMs, force: flags.force, commonFlags }, timeoutMs + 60_000);
+    } finally {
+      process.off('SIGINT', onInterrupt);
+    }
     const { applySummary } = await import('../lib/mesh/render.js');
     const { render } = await import('../lib/output/render.js');
     await render(format, { document: result, text: () => applySummary(result, 'applied') });

@@ -10,6 +10,7 @@ import { K } from '../policy/kinds.js';
 import { usageError } from '../errors.js';
 import { WORKING_DIR_ANNOTATION, toResources } from './pods.js';
 import { resourceKey, type StoredResource } from './state.js';
+import type { HomeLayout } from './home.js';
 
 export interface PreparedResources {
   resources: StoredResource[];
@@ -96,4 +97,22 @@ export async function readForDelete(paths: string[], options: { namespace?: stri
   const sources = await readAll(paths);
   const loaded = loadSources(sources, { defaultNamespace: options.namespace || 'default' });
   return loaded.resources.filter((r) => r.name).map(toStored);
+}
+
+/**
+ * The one line an apply interrupted with Ctrl-C prints: the agent goes on with what it was sent, so
+ * say whether a revision was stored, which pods are still starting, and how to check.
+ */
+export async function interruptedLine(layout: HomeLayout, revisionBefore: number, commonFlags: string): Promise<string> {
+  const check = `meshctl status${commonFlags ? ` ${commonFlags}` : ''}`;
+  try {
+    const { request } = await import('./agent/client.js');
+    const status = await request(layout, 'status', {}, 2000);
+    const stored = status.revision > revisionBefore ? `revision ${status.revision} is stored` : 'no new revision is stored yet (the agent may still store it)';
+    const starting = status.pods.filter((p) => !p.ready).map((p) => p.name);
+    const pods = starting.length ? `still starting: ${starting.join(', ')}` : 'every pod is ready';
+    return `Interrupted: ${stored}, ${pods}; the agent goes on without this command, check with ${check}.`;
+  } catch {
+    return `Interrupted: the agent did not answer, so what was stored is unknown; check with ${check}.`;
+  }
 }
