@@ -269,6 +269,9 @@ export function routeChange(before: StoredResource[], after: StoredResource[], r
   if (isDeepStrictEqual(was, now)) return null;
   if (!now) return `it removes VirtualService ${route.virtualService.namespace}/${route.virtualService.name}`;
   if (!now.shifted) return `it removes ${shiftedLabel(route)}`;
+  if (route.name && (now.shifted as { name?: unknown }).name !== route.name) {
+    return `it puts another route at http[${route.index}] of VirtualService ${route.virtualService.namespace}/${route.virtualService.name}, where the shift's route ${route.name} was`;
+  }
   const from = storedWeights(before, route);
   const to = storedWeights(after, route);
   if (from && to && !sameWeights(from, to)) return `it sets ${shiftedLabel(route)} to ${weightsText(to)} where the shift has ${weightsText(from)}`;
