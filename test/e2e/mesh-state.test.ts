@@ -16,7 +16,7 @@ import { serviceYaml, workloadYaml } from '../support/policy-yaml.js';
 import { failures, startLoad } from '../support/load.js';
 import { hasStackTrace } from '../support/cli.js';
 import { BIN, ROOT } from '../support/shared.js';
-import { agentPid, eventually, podPid } from './support.js';
+import { agentPid, eventually, makeHome, podPid } from './support.js';
 import type { RouteStatus } from '../../src/lib/shift/status.js';
 import type { MeshStatus } from '../../src/lib/mesh/agent/protocol.js';
 
@@ -75,8 +75,11 @@ describe('mesh state a new user can break, on a live mesh', { timeout: 600_000 }
 
   it('apply refuses to change a route under a held shift; --force holds it with the reason, --resume refuses, abort restores the route', async () => {
     await mesh.reset({ v1: 100, v2: 0 });
-    const shift = mesh.startShift(['reviews', '--to', 'v2', '--steps', '50,100', '--interval', '60s']);
+    // A header-canary shift moved on to 50% and held there, as in the report that led here.
+    const shift = mesh.startShift(['reviews', '--to', 'v2', '--header', 'x-canary=yes', '--steps', '50,100', '--interval', '60s']);
     await shift.waitFor((e) => e.type === 'step' && e.step === 1);
+    assert.equal((await mesh.h.run(['route', 'promote', 'reviews'])).code, 0);
+    await shift.waitFor((e) => e.type === 'step' && e.step === 2);
     shift.child.kill('SIGINT');
     assert.equal((await shift.exited).code, 130);
 
@@ -85,7 +88,7 @@ describe('mesh state a new user can break, on a live mesh', { timeout: 600_000 }
     await fs.writeFile(dropsV2, shiftPolicy({ command: ['node', SHIFT_APP], versions: { v1: {}, v2: {} }, route: { v1: 100 } }));
     const refused = await mesh.h.run(['apply', '-f', dropsV2]);
     assert.equal(refused.code, 2, refused.stderr);
-    assert.match(refused.stderr, /^Error: Nothing was applied: a shift of reviews\.default\.svc\.cluster\.local from v1 to v2 is in progress \(step 1 of 2, held: interrupted at step 1 of 2\), and it sets VirtualService default\/reviews http\[0\] \(split\) to v1 100 where the shift has v1 50 \/ v2 50\. Finish the shift with meshctl route promote reviews --home \S+ --full, or end it with meshctl route abort reviews --home \S+ \(back to v1 100 \/ v2 0, the weights before the shift\), then apply again; or apply with --force, which holds the shift\.\n$/);
+    assert.match(refused.stderr, /^Error: Nothing was applied: a shift of reviews\.default\.svc\.cluster\.local from v1 to v2 is in progress \(step 2 of 3, held: interrupted at step 2 of 3\), and it sets VirtualService default\/reviews http\[0\] \(split\) to v1 100 where the shift has v1 50 \/ v2 50\. Finish the shift with meshctl route promote reviews --home \S+ --full, or end it with meshctl route abort reviews --home \S+ \(back to v1 100 \/ v2 0, the weights before the shift\), then apply again; or apply with --force, which holds the shift\.\n$/);
     for (const [pod, w] of await mesh.served()) assert.deepEqual(w, { v1: 50, v2: 50 }, pod);
 
     const forced = await mesh.h.run(['apply', '-f', dropsV2, '--force']);
@@ -185,5 +188,30 @@ describe('mesh state a new user can break, on a live mesh', { timeout: 600_000 }
       if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
     }
     assert.equal((await mesh.h.run(['delete', '-f', slow])).code, 0);
+  });
+
+  it('Ctrl-C during install exits 130, undoes it and says so', async () => {
+    const h = await makeHome('install-int');
+    try {
+      const child = spawn(process.execPath, [BIN, 'install', '--home', h.home], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      let sent = false;
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        // Once the home is in place, the install goes on to start the agent: interrupt it there.
+        if (!sent && stderr.includes('✓')) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      clearTimeout(timer);
+      assert.equal(code, 130, stderr);
+      assert.match(stderr, /\nInterrupted: the install was undone and nothing is left at \S+; run meshctl install again to install the mesh\.\n$/);
+      await assert.rejects(fs.stat(h.home), 'the home is gone');
+    } finally {
+      await h.cleanup();
+    }
   });
 });
