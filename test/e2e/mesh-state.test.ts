@@ -110,6 +110,21 @@ describe('mesh state a new user can break, on a live mesh', { timeout: 600_000 }
     assert.equal(next.code, 0, 'a new shift is planned without editing the route by hand');
   });
 
+  it('apply --force under a running shift: the shift stops, held with the reason (exit 4), and abort ends it', async () => {
+    await mesh.reset({ v1: 100, v2: 0 });
+    const shift = mesh.startShift(['reviews', '--to', 'v2', '--steps', '50,100', '--interval', '2s', '--min-requests', '1', '--on-no-traffic', 'continue']);
+    await shift.waitFor((e) => e.type === 'step' && e.step === 1);
+    const forced = await mesh.h.run(['apply', '-f', path.join(mesh.h.dir, 'drops-v2.yaml'), '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    const done = await shift.exited;
+    assert.equal(done.code, 4, done.stderr);
+    assert.match(done.stderr, /Error: The shift of reviews\.default\.svc\.cluster\.local is held: meshctl apply --force changed its route at revision \d+: sets VirtualService default\/reviews http\[0\] \(split\) to v1 100 where the shift has v1 50 \/ v2 50\. Continue it with meshctl route shift reviews --resume --home \S+ once its route agrees with it, or end it with meshctl route abort reviews --home \S+\.\n$/);
+    assert.equal(shift.events[shift.events.length - 1].type, 'hold');
+    const abort = await mesh.h.run(['route', 'abort', 'reviews']);
+    assert.equal(abort.code, 0, abort.stderr);
+    for (const [pod, w] of await mesh.served()) assert.deepEqual(w, { v1: 100, v2: 0 }, pod);
+  });
+
   it('diff --live right after apply finds no change; the same Workloads applied from another folder restart pods one at a time', async () => {
     const here = path.join(mesh.h.dir, 'web-a');
     const there = path.join(mesh.h.dir, 'web-b');
