@@ -44,7 +44,7 @@ Exit codes: 0 promoted or in progress; 1 rolled back or aborted; 2 no shift of H
     const { args, flags } = await this.parse(RouteStatusCommand);
     const format = this.format(flags);
     const { layout } = await openHome(flags.home);
-    const { routeStatus } = await import('../../lib/shift/status.js');
+    const { awaitRouteStatus, routeStatus } = await import('../../lib/shift/status.js');
     const { statusText } = await import('../../lib/shift/render.js');
     const { render, renderFrame } = await import('../../lib/output/render.js');
     const read = () => routeStatus(layout, { host: args.host, namespace: flags.namespace ?? 'default', analyses: flags.analyses });
@@ -54,7 +54,6 @@ Exit codes: 0 promoted or in progress; 1 rolled back or aborted; 2 no shift of H
       timeoutMs = parseDuration(flags.timeout) ?? NaN;
       if (!(timeoutMs > 0)) throw usageError(`--timeout ${flags.timeout} is not a duration; write it as 30s, 2m or 1m30s.`);
     }
-    const { awaitRouteStatus } = await import('../../lib/shift/status.js');
     let status = flags.watch
       ? await awaitRouteStatus(layout, { host: args.host, namespace: flags.namespace ?? 'default', analyses: flags.analyses, timeoutMs, timeoutText: flags.timeout })
       : await read();
