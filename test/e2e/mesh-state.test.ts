@@ -156,7 +156,10 @@ describe('mesh state a new user can break, on a live mesh', { timeout: 600_000 }
       assert.equal(broken.code, 3, broken.stderr);
       assert.match(broken.stderr, /^Error: Revision \d+ is stored, but the rollout of Workload default\/web stopped at pod web-0: its replacement (keeps crashing|did not listen within 10s) \(its last log line: "Error: Cannot find module '\S+web-b\/app\.js'"\); the old apps of 2 pods keep serving\. Fix the Workload/m);
       assert.deepEqual(pids(), before, 'no pod was restarted');
+      // An agent started afresh meanwhile takes the old apps over as they run, replacing none at once.
+      process.kill(agentPid(mesh.h.home)!, 'SIGKILL');
       const s = await status();
+      assert.deepEqual(pids(), before, 'a new agent replaced no pod');
       for (const pod of ['web-0', 'web-1']) assert.equal(s.pods.find((p) => p.name === pod)?.ready, true, pod);
 
       await fs.copyFile(SHIFT_APP, path.join(there, 'app.js'));

@@ -300,6 +300,22 @@ export class Supervisor {
     return recorded !== null && isRunning(recorded);
   }
 
+  /**
+   * Supervises the process `spec.pidFile` names, whatever spec it was started with (its own hash kept), so
+   * that an agent started after a rollout stopped replaces it in turn rather than at once; false when none runs.
+   */
+  async adoptAsItRuns(spec: ProcessSpec): Promise<boolean> {
+    if (this.managed.has(spec.name)) return true;
+    const recorded = await readPidFile<PidRecord>(spec.pidFile);
+    if (!recorded || !recorded.specHash || !isRunning(recorded)) return false;
+    this.managed.set(spec.name, {
+      spec, hash: recorded.specHash, identity: { pid: recorded.pid, startTime: recorded.startTime }, child: null, restarts: recorded.restarts ?? 0,
+      consecutiveFailures: 0, startedAt: Date.parse(recorded.startedAt) || Date.now(), lastExit: null, adopted: true, restartTimer: null, stopping: false,
+    });
+    this.emit({ type: 'adopted', name: spec.name, pid: recorded.pid });
+    return true;
+  }
+
   /** The spec hash `name` runs with; null when it is not supervised. */
   specHashOf(name: string): string | null {
     return this.managed.get(name)?.hash ?? null;

@@ -23,9 +23,9 @@ const PROXY = 'proxy';
 const proxyName = (pod: string) => `${pod}/${PROXY}`;
 const gatewayProxyName = (g: { namespace: string; name: string }) => `gateway:${g.namespace}/${g.name}/${PROXY}`;
 
-/** The last line of `file` from byte `from` on that says what went wrong (else its last line); null when none. */
-async function lastLogLine(file: string, from: number): Promise<string | null> {
-  const text = await fs.readFile(file, 'utf8').then((t) => Buffer.from(t).subarray(from).toString('utf8'), () => '');
+/** The last line of `file` that says what went wrong (else its last line); null when none. */
+async function lastLogLine(file: string): Promise<string | null> {
+  const text = await fs.readFile(file, 'utf8').catch(() => '');
   const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
   // A crashed runtime ends with its own banner (Node prints its version): the error line says more.
   return [...lines].reverse().find((l) => /error|cannot|not found|denied|refused|failed/i.test(l)) ?? lines[lines.length - 1] ?? null;
@@ -265,8 +265,10 @@ export class MeshAgent {
     const rollouts = new Map<string, PodRecord[]>();
     await Promise.all(next.placement.pods.map(async (pod) => {
       const spec = this.appSpec(pod, meshPod(this.layout, pod));
+      const existed = previous.pods.some((p) => p.name === pod.name);
+      if (existed) await supervisor.adoptAsItRuns(spec);
       const running = supervisor.status(spec.name)?.phase === 'Running';
-      if (running && previous.pods.some((p) => p.name === pod.name) && supervisor.specHashOf(spec.name) !== specHash(spec)) {
+      if (running && existed && supervisor.specHashOf(spec.name) !== specHash(spec)) {
         const key = `${pod.namespace}/${pod.workload}`;
         rollouts.set(key, [...(rollouts.get(key) ?? []), pod]);
         return;
@@ -326,8 +328,11 @@ export class MeshAgent {
     const { supervisor } = this.options;
     const files = this.layout.pod(pod.name);
     const replacement: PodRecord = { ...pod, ports: { ...pod.ports, app: await ports.next() } };
-    const spec: ProcessSpec = { ...this.appSpec(replacement, meshPod(this.layout, replacement)), name: `${pod.name}/${APP}-next`, pidFile: `${files.appPid}.next` };
-    const logFrom = await fs.stat(files.appLog).then((st) => st.size, () => 0);
+    const final = this.appSpec(replacement, meshPod(this.layout, replacement));
+    // The replacement logs aside until it takes the pod's place: the old app's log stays whole meanwhile.
+    const log = `${files.appLog}.next`;
+    await fs.rm(log, { force: true });
+    const spec: ProcessSpec = { ...final, name: `${pod.name}/${APP}-next`, pidFile: `${files.appPid}.next`, stdoutFile: log, stderrFile: log, previousLogFile: undefined };
     await supervisor.ensure(spec);
     let crashed = false;
     const ready = await waitFor(async () => {
@@ -337,7 +342,8 @@ export class MeshAgent {
     }, timeoutMs, 50);
     if (!ready || crashed) {
       await supervisor.stop(spec.name);
-      const line = await lastLogLine(files.appLog, logFrom);
+      const line = await lastLogLine(log);
+      await fs.rm(log, { force: true });
       const why = crashed ? 'keeps crashing' : `did not listen within ${Math.round(timeoutMs / 100) / 10}s`;
       return `its replacement ${why}${line ? ` (its last log line: ${JSON.stringify(line)})` : ' (it logged nothing)'}`;
     }
@@ -352,7 +358,10 @@ export class MeshAgent {
     const sidecar = compiled.sidecars.find((c) => c.name === pod.name);
     if (sidecar) await this.updateProxy(meshPod(this.layout, replacement), sidecar, replacement.serviceAccount, proxyName(pod.name));
     await supervisor.stop(`${pod.name}/${APP}`);
-    await supervisor.rename(spec.name, { ...spec, name: `${pod.name}/${APP}`, pidFile: files.appPid });
+    // The old app's log becomes the previous run's (logs --previous), the replacement's the pod's log.
+    await fs.rename(files.appLog, files.appPreviousLog).catch(() => undefined);
+    await fs.rename(log, files.appLog);
+    await supervisor.rename(spec.name, final);
     return null;
   }
 
