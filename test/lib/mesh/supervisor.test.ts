@@ -129,6 +129,8 @@ test('RESTARTS survive a new supervisor (an agent killed and started again); a r
     const pid = pidOf(s.pidFile);
     process.kill(pid, 'SIGKILL');
     assert.ok(await waitFor(() => runningAnew(first, 'app', pid), 10_000), 'not restarted');
+    // The pid file names the new run once its start is recorded.
+    assert.ok(await waitFor(() => { try { return pidOf(s.pidFile) !== pid; } catch { return false; } }, 10_000), 'the restart was not recorded');
     first.detachAll();
     const adopted = await second.ensure(s);
     assert.deepEqual([adopted.outcome, adopted.status.restarts], ['adopted', 1]);
