@@ -9,7 +9,9 @@ export default class Apply extends MeshctlCommand {
 
   static override description = `Reads files, directories (recursively) and - for stdin, validates them together with the resources the mesh already runs, and refuses on any error finding (printing the findings). Then stores the resources as a new revision (kept in the history), creates, updates and deletes pods to match the Workloads' replicas, compiles every proxy's configuration and updates the proxies (weights through the runtime API, other changes through a hitless reload). With --wait (the default) it returns once every pod is ready and every proxy serves the new revision.
 
-Exit codes: 0 applied; 2 error findings or unreadable input (nothing applied); 3 the mesh is not installed, or the proxies did not serve the revision within --timeout.`;
+A change to a route that a traffic shift moves (meshctl route shift) is refused, naming the shift and how to finish or end it; with --force it is applied and the shift is held, and meshctl route shift HOST --resume refuses until the route agrees with the shift again.
+
+Exit codes: 0 applied; 2 error findings, unreadable input, or a change to a route under a shift without --force (nothing applied); 3 the mesh is not installed, or the proxies did not serve the revision within --timeout.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> -f examples/bookinfo/',
@@ -23,6 +25,7 @@ Exit codes: 0 applied; 2 error findings or unreadable input (nothing applied); 3
     namespace: Flags.string({ char: 'n', summary: 'Namespace for resources that name none (default: "default").' }),
     wait: Flags.boolean({ summary: 'Wait until every pod is ready and every proxy serves the new revision.', default: true, allowNo: true }),
     timeout: Flags.string({ summary: 'How long --wait waits (a duration: 90s, 2m).', default: '60s' }),
+    force: Flags.boolean({ summary: 'Apply even when it changes a route a traffic shift moves; the shift is then held.' }),
     home: homeFlag,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
@@ -36,9 +39,10 @@ Exit codes: 0 applied; 2 error findings or unreadable input (nothing applied); 3
     if (timeoutMs === undefined || timeoutMs <= 0) throw usageError(`--timeout ${flags.timeout} is not a duration; write it as 30s, 2m or 1m30s.`);
     const { layout } = await openHome(flags.home);
     const { readApplied } = await import('../lib/mesh/state.js');
-    const { prepareApply } = await import('../lib/mesh/apply.js');
+    const { prepareApply, interruptedLine } = await import('../lib/mesh/apply.js');
     const out = await import('../lib/output/format.js');
-    const prepared = await prepareApply(flags.filename, { namespace: flags.namespace, applied: (await readApplied(layout)).resources });
+    const before = await readApplied(layout);
+    const prepared = await prepareApply(flags.filename, { namespace: flags.namespace, applied: before.resources });
     const errors = prepared.findings.filter((f) => f.severity === 'error');
     if (prepared.findings.length) {
       const findingsOutput = await import('../lib/output/findings.js');
@@ -51,10 +55,24 @@ Exit codes: 0 applied; 2 error findings or unreadable input (nothing applied); 3
     for (const s of prepared.skipped) process.stderr.write(`Warning: ${s}\n`);
     if (!prepared.resources.length) throw usageError('The files hold no resources to apply.');
     const { call } = await import('../lib/mesh/agent/client.js');
-    const result = await call(layout, 'apply', { action: 'apply', resources: prepared.resources, wait: flags.wait, timeoutMs }, timeoutMs + 60_000);
+    const commonFlags = flags.home ? `--home ${flags.home}` : '';
+    const onInterrupt = () => {
+      void interruptedLine(layout, before.revision, commonFlags).then((line) => {
+        process.stderr.write(`${line}\n`);
+        process.exit(EXIT.interrupted);
+      });
+    };
+    process.once('SIGINT', onInterrupt);
+    let result: ApplyResult;
+    try {
+      result = await call(layout, 'apply', { action: 'apply', resources: prepared.resources, wait: flags.wait, timeoutMs, force: flags.force, commonFlags }, timeoutMs + 60_000);
+    } finally {
+      process.off('SIGINT', onInterrupt);
+    }
     const { applySummary } = await import('../lib/mesh/render.js');
     const { render } = await import('../lib/output/render.js');
     await render(format, { document: result, text: () => applySummary(result, 'applied') });
+    for (const held of result.held ?? []) process.stderr.write(`Warning: ${held}\n`);
     if (flags.wait && !result.synced) {
       throw new MeshctlError(
         `Revision ${result.revision} is stored, but ${result.pending.join(', ')} did not become ready on it within ${flags.timeout}; see meshctl status and meshctl logs POD.`,

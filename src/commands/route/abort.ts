@@ -4,9 +4,9 @@ import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
 import type { ControlResult } from '../../lib/shift/control.js';
 
 export default class RouteAbort extends MeshctlCommand {
-  static override summary = 'Stop a traffic shift and send all of its traffic back to the stable subset now.';
+  static override summary = 'Stop a traffic shift and put back the weights its route had before it started, now.';
 
-  static override description = `When a meshctl process runs the shift, it is asked to roll back (it exits 1); when none does (the shift is held, or its process was killed), this command sets the stable weights on every proxy itself. Either way the applied VirtualService gets the stable weights too, and a header-canary route the shift added is removed.
+  static override description = `When a meshctl process runs the shift, it is asked to roll back (it exits 1); when none does (the shift is held, or its process was killed), this command sets them on every proxy itself. Either way the applied VirtualService gets the weights from before the shift too (a new subset that held 20% then holds 20% again), and a header-canary route the shift added is removed. An abort always ends the shift, also after meshctl apply --force changed its route (the route is put back as the shift found it).
 
 Exit codes: 0 aborted; 2 no shift of HOST is in progress; 3 the mesh is not installed, or a proxy could not take the weights.`;
 

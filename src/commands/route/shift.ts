@@ -18,7 +18,7 @@ The shift's state is written to the mesh home before and after every change of w
 
 -o json streams one JSON object per event (planned, step, analysis, hold, promoted, rolled_back, aborted) on stdout and nothing else (-o yaml: one YAML document per event); progress goes to stderr.
 
-Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborted (the reason is printed); 2 usage or input error (unknown host or subset, no route to shift, a shift already in progress, --mirror on a route that mirrors already, --manual without a terminal); 3 environment error (mesh not installed, a proxy unreachable, proxies disagreeing with the applied VirtualService); 4 held (not enough traffic with --on-no-traffic hold, or a manual step without an answer); 130 interrupted.`;
+Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborted (the reason is printed); 2 usage or input error (unknown host or subset, no route to shift, a shift already in progress, --mirror on a route that mirrors already, --manual without a terminal); 3 environment error (mesh not installed, a proxy unreachable, proxies disagreeing with the applied VirtualService); 4 held (not enough traffic with --on-no-traffic hold, a manual step without an answer, or an apply --force that changed its route); 130 interrupted.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> reviews --to v2',

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
-import { EXIT } from '../../lib/errors.js';
+import { EXIT, usageError } from '../../lib/errors.js';
 import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
 import type { RouteStatus, ShiftState } from '../../lib/shift/status.js';
 
@@ -16,7 +16,7 @@ export default class RouteStatusCommand extends MeshctlCommand {
 
   static override description = `Reads the shift of HOST recorded in the mesh home and asks every proxy that carries the route which weights it serves now, matching them to the plan (a step, before the shift, or rolled back). After a crash or kill -9 of the shift, this is where to look: the proxies serve weights of the plan, and meshctl route shift HOST --resume continues from there.
 
---watch refreshes every second and exits when the shift ends (promoted, rolled back, aborted) or waits for a person (held, or its meshctl process gone); with -o json it prints one JSON document per line each time the shift changes.
+--watch refreshes every second and exits when the shift ends (a shift that has not started yet is waited for, at most --timeout) (promoted, rolled back, aborted) or waits for a person (held, or its meshctl process gone); with -o json it prints one JSON document per line each time the shift changes.
 
 Exit codes: 0 promoted or in progress; 1 rolled back or aborted; 2 no shift of HOST is recorded; 3 the mesh is not installed; 4 held, or interrupted (its meshctl process is gone: --resume continues); 130 --watch ended by Ctrl-C.`;
 
@@ -33,6 +33,7 @@ Exit codes: 0 promoted or in progress; 1 rolled back or aborted; 2 no shift of H
   static override flags = {
     watch: Flags.boolean({ char: 'w', summary: 'Refresh every second until the shift ends or waits for a person.' }),
     analyses: Flags.integer({ summary: 'How many of the latest analyses to show.', default: 5 }),
+    timeout: Flags.string({ summary: 'With --watch: how long to wait for a shift that has not started yet.', default: '60s', helpValue: 'DURATION' }),
     namespace: Flags.string({ char: 'n', summary: 'Namespace HOST is resolved in (default "default").' }),
     home: homeFlag,
     output: outputFlag(['text', 'json', 'yaml'] as const),
@@ -43,11 +44,19 @@ Exit codes: 0 promoted or in progress; 1 rolled back or aborted; 2 no shift of H
     const { args, flags } = await this.parse(RouteStatusCommand);
     const format = this.format(flags);
     const { layout } = await openHome(flags.home);
-    const { routeStatus } = await import('../../lib/shift/status.js');
+    const { awaitRouteStatus, routeStatus } = await import('../../lib/shift/status.js');
     const { statusText } = await import('../../lib/shift/render.js');
     const { render, renderFrame } = await import('../../lib/output/render.js');
     const read = () => routeStatus(layout, { host: args.host, namespace: flags.namespace ?? 'default', analyses: flags.analyses });
-    let status = await read();
+    let timeoutMs = 0;
+    if (flags.watch) {
+      const { parseDuration } = await import('../../lib/policy/duration.js');
+      timeoutMs = parseDuration(flags.timeout) ?? NaN;
+      if (!(timeoutMs > 0)) throw usageError(`--timeout ${flags.timeout} is not a duration; write it as 30s, 2m or 1m30s.`);
+    }
+    let status = flags.watch
+      ? await awaitRouteStatus(layout, { host: args.host, namespace: flags.namespace ?? 'default', analyses: flags.analyses, timeoutMs, timeoutText: flags.timeout })
+      : await read();
     if (!flags.watch) {
       const shown = status;
       await render(format, { document: shown, text: () => statusText(shown) });

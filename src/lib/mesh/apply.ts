@@ -10,6 +10,7 @@ import { K } from '../policy/kinds.js';
 import { usageError } from '../errors.js';
 import { WORKING_DIR_ANNOTATION, toResources } from './pods.js';
 import { resourceKey, type StoredResource } from './state.js';
+import type { HomeLayout } from './home.js';
 
 export interface PreparedResources {
   resources: StoredResource[];
@@ -26,15 +27,16 @@ export function toStored(r: Resource): StoredResource {
   const object = structuredClone(r.object) as StoredResource;
   object.metadata = { ...(object.metadata ?? {}), name: r.name };
   if (r.info?.namespaced !== false && r.namespace) object.metadata.namespace = r.namespace;
-  if (r.kindId === K.Workload) {
-    const annotations = { ...(object.metadata.annotations ?? {}) };
-    if (!annotations[WORKING_DIR_ANNOTATION]) {
-      const file = r.doc?.file.path;
-      annotations[WORKING_DIR_ANNOTATION] = file && file !== '<stdin>' ? path.dirname(path.resolve(file)) : process.cwd();
-    }
-    object.metadata.annotations = annotations;
-  }
+  if (r.kindId === K.Workload) object.metadata.annotations = { ...(object.metadata.annotations ?? {}), [WORKING_DIR_ANNOTATION]: workingDirOf(r) };
   return object;
+}
+
+/** Where a Workload's apps run: the annotation when the file sets it, else its file's directory (stdin: here). */
+export function workingDirOf(r: Resource): string {
+  const written = r.annotations[WORKING_DIR_ANNOTATION];
+  if (written) return written;
+  const file = r.doc?.file.path;
+  return file && file !== '<stdin>' ? path.dirname(path.resolve(file)) : process.cwd();
 }
 
 async function readAll(paths: string[]): Promise<SourceFile[]> {
@@ -95,4 +97,22 @@ export async function readForDelete(paths: string[], options: { namespace?: stri
   const sources = await readAll(paths);
   const loaded = loadSources(sources, { defaultNamespace: options.namespace || 'default' });
   return loaded.resources.filter((r) => r.name).map(toStored);
+}
+
+/**
+ * The one line an apply interrupted with Ctrl-C prints: the agent goes on with what it was sent, so
+ * say whether a revision was stored, which pods are still starting, and how to check.
+ */
+export async function interruptedLine(layout: HomeLayout, revisionBefore: number, commonFlags: string): Promise<string> {
+  const check = `meshctl status${commonFlags ? ` ${commonFlags}` : ''}`;
+  try {
+    const { request } = await import('./agent/client.js');
+    const status = await request(layout, 'status', {}, 2000);
+    const stored = status.revision > revisionBefore ? `revision ${status.revision} is stored` : 'no new revision is stored yet (the agent may still store it)';
+    const starting = status.pods.filter((p) => !p.ready).map((p) => p.name);
+    const pods = starting.length ? `still starting: ${starting.join(', ')}` : 'every pod is ready';
+    return `Interrupted: ${stored}, ${pods}; the agent goes on without this command, check with ${check}.`;
+  } catch {
+    return `Interrupted: the agent did not answer, so what was stored is unknown; check with ${check}.`;
+  }
 }

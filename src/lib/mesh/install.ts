@@ -265,7 +265,10 @@ async function createHome(layout: HomeLayout, runtime: RuntimeFound, options: In
     }
   };
   const interrupted = () => {
-    void undo().finally(() => process.exit(EXIT.interrupted));
+    void undo().finally(() => {
+      process.stderr.write(`Interrupted: the install was undone and nothing is left at ${home}; run meshctl install again to install the mesh.\n`);
+      process.exit(EXIT.interrupted);
+    });
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);

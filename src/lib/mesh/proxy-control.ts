@@ -39,3 +39,12 @@ export async function pushCertificate(target: ProxyTarget, pem: string): Promise
   const { RuntimeApi } = await import('../runtime/haproxy/runtime-api.js');
   await new RuntimeApi(target.paths.runtimeSocket).updateCertificate(target.paths.certificate, pem);
 }
+
+/**
+ * Points a running sidecar's inbound traffic at another app port through its runtime API, at once: the
+ * worker a reload leaves serving its open connections sends them there too.
+ */
+export async function pointInboundAt(target: ProxyTarget, appPort: number): Promise<void> {
+  const { RuntimeApi } = await import('../runtime/haproxy/runtime-api.js');
+  await new RuntimeApi(target.paths.runtimeSocket).command(`set server inbound_app/app addr 127.0.0.1 port ${appPort}`);
+}

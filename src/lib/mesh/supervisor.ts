@@ -33,6 +33,8 @@ export interface ProcessSpec {
 interface PidRecord extends ProcessIdentity {
   specHash: string;
   startedAt: string;
+  /** Restarts so far, so that an agent that adopts the process (after its predecessor was killed) keeps counting. */
+  restarts?: number;
 }
 
 /** What ensure did: found it as wanted, adopted a running one, started it, or replaced one with another spec. */
@@ -162,6 +164,7 @@ export class Supervisor {
         entry.identity = { pid: recorded.pid, startTime: recorded.startTime };
         entry.startedAt = Date.parse(recorded.startedAt) || Date.now();
         entry.adopted = true;
+        entry.restarts = recorded.restarts ?? 0;
         this.emit({ type: 'adopted', name: spec.name, pid: recorded.pid });
         return done('adopted');
       }
@@ -198,7 +201,7 @@ export class Supervisor {
     entry.child = child;
     child.unref();
     entry.identity = identify(child.pid);
-    await writePidFile(spec.pidFile, entry.identity, { specHash: entry.hash, startedAt: new Date(entry.startedAt).toISOString() });
+    await writePidFile(spec.pidFile, entry.identity, { specHash: entry.hash, startedAt: new Date(entry.startedAt).toISOString(), restarts: entry.restarts });
     this.emit({ type: 'started', name: spec.name, pid: child.pid, restarts: entry.restarts });
     child.once('exit', (code, signal) => {
       if (entry.child !== child) return;
@@ -295,6 +298,42 @@ export class Supervisor {
   async adoptable(pidFile: string): Promise<boolean> {
     const recorded = await readPidFile<PidRecord>(pidFile);
     return recorded !== null && isRunning(recorded);
+  }
+
+  /**
+   * Supervises the process `spec.pidFile` names, whatever spec it was started with (its own hash kept), so
+   * that an agent started after a rollout stopped replaces it in turn rather than at once; false when none runs.
+   */
+  async adoptAsItRuns(spec: ProcessSpec): Promise<boolean> {
+    if (this.managed.has(spec.name)) return true;
+    const recorded = await readPidFile<PidRecord>(spec.pidFile);
+    if (!recorded || !recorded.specHash || !isRunning(recorded)) return false;
+    this.managed.set(spec.name, {
+      spec, hash: recorded.specHash, identity: { pid: recorded.pid, startTime: recorded.startTime }, child: null, restarts: recorded.restarts ?? 0,
+      consecutiveFailures: 0, startedAt: Date.parse(recorded.startedAt) || Date.now(), lastExit: null, adopted: true, restartTimer: null, stopping: false,
+    });
+    this.emit({ type: 'adopted', name: spec.name, pid: recorded.pid });
+    return true;
+  }
+
+  /** The spec hash `name` runs with; null when it is not supervised. */
+  specHashOf(name: string): string | null {
+    return this.managed.get(name)?.hash ?? null;
+  }
+
+  /**
+   * A replacement takes the place of the process it replaced (stopped before): the running process of
+   * `from` is supervised from now on as `spec.name`, recorded in `spec.pidFile`.
+   */
+  async rename(from: string, spec: ProcessSpec): Promise<void> {
+    const entry = this.managed.get(from);
+    if (!entry || this.managed.has(spec.name)) throw new Error(`cannot supervise ${from} as ${spec.name}`);
+    const recorded = await readPidFile<PidRecord>(entry.spec.pidFile);
+    if (recorded) await writePidFile(spec.pidFile, recorded, { specHash: recorded.specHash, startedAt: recorded.startedAt, restarts: recorded.restarts ?? entry.restarts });
+    await fs.rm(entry.spec.pidFile, { force: true });
+    this.managed.delete(from);
+    entry.spec = spec;
+    this.managed.set(spec.name, entry);
   }
 
   names(): string[] {

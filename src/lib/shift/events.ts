@@ -33,6 +33,11 @@ export interface PlannedEvent extends EventBase {
   /** Shortest time to promotion (interval × steps) and time to roll back a failing version (interval × threshold). */
   minPromoteMs: number;
   rollbackMs: number;
+  /** The route's weights after a rollback (the new subset at 0) and after an abort (as before the shift). */
+  rollbackWeights: Weights;
+  abortWeights: Weights;
+  /** Sentences on what in the plan may surprise (a first step below the new subset's current share). */
+  warnings: string[];
   /** Proxies that carry the route and whose weights the shift sets. */
   proxies: string[];
   dryRun: boolean;

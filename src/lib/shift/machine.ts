@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { evaluateGates, subsetFigures, type GateCheck, type AnalysisOutcome, type SubsetFigures } from './gates.js';
 import type { AnalysisEvent, EventType, ShiftEvent } from './events.js';
 import { sameWeights, splitWeights, stepLabel, weightsText, type ShiftPlan, type Weights } from './plan.js';
-import { isTerminal, SHIFT_API_VERSION, type AnalysisRecord, type PendingChange, type Phase, type ShiftOwner, type ShiftRecord } from './record.js';
+import { endWeights, isTerminal, SHIFT_API_VERSION, type AnalysisRecord, type PendingChange, type Phase, type ShiftOwner, type ShiftRecord } from './record.js';
 import type { ShiftRoute } from './route.js';
 import { sameOwner, type ControlRequest, type ShiftStore } from './store.js';
-import type { ShiftTarget } from './target.js';
+import { WeightWriteError, type ShiftTarget, type WriteReport } from './target.js';
 
 const MAX_ANALYSES = 50;
 
@@ -190,7 +190,7 @@ export class ShiftRunner {
     const mirrorBefore = mirrorOf(this.record);
     const mirrorAfter = change.event === 'step' ? mirrorOf(this.record, change.cursor) : false;
     // Adding or removing a header route or a mirror takes the proxies' reload: it is in place once stored.
-    const structural = Boolean(headerBefore) !== Boolean(headerAfter) || mirrorBefore !== mirrorAfter;
+    let structural = Boolean(headerBefore) !== Boolean(headerAfter) || mirrorBefore !== mirrorAfter;
     let proxies = 0;
     let servedMs = 0;
     const done = (r: ShiftRecord) => {
@@ -203,7 +203,15 @@ export class ShiftRunner {
       await this.checkOwner();
       this.record.pending = { ...change, decidedAt: iso(decidedAtMs) };
       await this.io.store.write(this.record);
-      const report = await this.io.target.writeWeights(change.weights);
+      let report: WriteReport = { served: [], notRunning: [] };
+      try {
+        report = await this.io.target.writeWeights(change.weights);
+      } catch (err) {
+        // An apply --force may have taken a subset of the abort's weights off the proxies' route: the
+        // VirtualService restored below brings it back with a reload instead.
+        if (change.event !== 'aborted' || !(err instanceof WeightWriteError)) throw err;
+        structural = true;
+      }
       servedMs = Date.now() - decidedAtMs;
       proxies = report.served.length + report.notRunning.length;
       if (report.notRunning.length) this.io.note?.(`${report.notRunning.join(', ')} ${report.notRunning.length === 1 ? 'does' : 'do'} not run: ${report.notRunning.length === 1 ? 'it serves' : 'they serve'} the new weights once started.`);
@@ -218,7 +226,8 @@ export class ShiftRunner {
     try {
       await this.io.target.storeWeights(change.weights, headerAfter, plansMirror(this.record) ? mirrorAfter : undefined);
     } catch (err) {
-      if (structural) throw err;
+      // An abort always ends the shift, also when its route is gone from the applied VirtualService.
+      if (structural && change.event !== 'aborted') throw err;
       // The proxies serve the weights; the applied VirtualService catches up at the next change.
       this.io.note?.(`The applied VirtualService could not be updated (${(err as Error).message.replace(/\.$/, '')}); the proxies serve the new weights.`);
     }
@@ -245,7 +254,7 @@ export class ShiftRunner {
 
   private async rollBack(reason: string, event: 'rolled_back' | 'aborted', by?: string, decidedAtMs = Date.now()): Promise<RunResult> {
     const decidedAt = iso(decidedAtMs);
-    await this.change({ event, cursor: this.record.cursor, weights: this.record.weights.rollback, reason, ...(by ? { by } : {}) }, decidedAtMs, (r) => {
+    await this.change({ event, cursor: this.record.cursor, weights: endWeights(this.record, event), reason, ...(by ? { by } : {}) }, decidedAtMs, (r) => {
       r.phase = event;
       r.reason = reason;
       r.owner = null;

@@ -1,7 +1,7 @@
 // What `route status` reports as the truth: the weights every proxy actually serves, each matched to
 // the plan (which step, or before the shift, or rolled back), reconciled with what the record says.
 import { planWeights } from './machine.js';
-import type { ShiftRecord } from './record.js';
+import { endWeights, type ShiftRecord } from './record.js';
 import { sameWeights, stepLabel, weightsText, type Weights } from './plan.js';
 import type { ServedWeights } from './target.js';
 
@@ -37,8 +37,8 @@ function match(record: ShiftRecord, weights: Weights): { cursor: number | 'rollb
   if (!candidates.length) return null;
   // Several steps may share weights (a header step keeps the split): prefer what the record says.
   const prefer = [record.pending?.cursor, record.cursor];
-  const ended = record.phase === 'rolled_back' || record.phase === 'aborted';
-  const chosen = (ended ? candidates.find((c) => c.cursor === 'rollback') : undefined)
+  const end = record.phase === 'rolled_back' ? 'rollback' : record.phase === 'aborted' ? -1 : undefined;
+  const chosen = (end !== undefined ? candidates.find((c) => c.cursor === end) : undefined)
     ?? candidates.find((c) => prefer.includes(c.cursor as number))
     ?? candidates.find((c) => c.cursor !== 'rollback')
     ?? candidates[0];
@@ -70,7 +70,8 @@ export function reconcile(record: ShiftRecord, served: ServedWeights[]): Reconci
     const groups = labels.map((l) => `${answering.filter((p) => p.label === l).length} at ${l}`).join(', ');
     summary = `The proxies disagree (${groups})${record.pending ? ': a change of weights was interrupted; --resume finishes it' : ''}${silentText}.`;
   }
-  const rolledBack = consistent && sameWeights(first, record.weights.rollback) && (record.phase === 'rolled_back' || record.phase === 'aborted');
+  const ended = record.phase === 'rolled_back' || record.phase === 'aborted';
+  const rolledBack = consistent && ended && sameWeights(first, endWeights(record, record.phase as 'rolled_back' | 'aborted'));
   return {
     proxies,
     consistent,

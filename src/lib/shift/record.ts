@@ -66,6 +66,8 @@ export interface ShiftRecord {
   /** Why the shift is held, rolled back or aborted. */
   reason: string | null;
   manual: boolean;
+  /** Set when `meshctl apply --force` changed the shifted route: --resume then wants the shift's own weights back first. */
+  routeChanged?: { revision: number; change: string; at: string };
   /** The most recent analyses, oldest first. */
   analyses: AnalysisRecord[];
   history: HistoryEntry[];
@@ -73,4 +75,13 @@ export interface ShiftRecord {
 
 export function isTerminal(record: Pick<ShiftRecord, 'phase'>): boolean {
   return TERMINAL_PHASES.includes(record.phase);
+}
+
+/**
+ * Where a shift that does not promote leaves the route: a rollback (failed gates, or chosen) sends the new
+ * subset nothing, as it just failed; an abort puts back the weights the shift started from (a new subset
+ * that held 20% before keeps its 20%).
+ */
+export function endWeights(record: Pick<ShiftRecord, 'weights'>, event: 'rolled_back' | 'aborted'): Weights {
+  return event === 'aborted' ? record.weights.baseline : record.weights.rollback;
 }

@@ -31,7 +31,7 @@ export function eventLine(e: ShiftEvent): string {
     case 'planned': {
       const steps = e.plan.map((s) => stepLabel(s)).join(' → ');
       if (e.resumed) return `Resuming the shift of ${e.host} from ${e.from} to ${e.to} at step ${e.step} of ${e.steps} (${weightsText(e.weights, order(e))}), ${e.proxies.length} prox${e.proxies.length === 1 ? 'y' : 'ies'}.`;
-      return `Shifting ${e.host} from ${e.from} to ${e.to} (VirtualService ${e.virtualService} ${e.route}, ${e.proxies.length} prox${e.proxies.length === 1 ? 'y' : 'ies'}): ${steps}, an analysis every ${durationText(e.intervalMs)}; at least ${durationText(e.minPromoteMs)} to promote.`;
+      return `Shifting ${e.host} from ${e.from} to ${e.to} (VirtualService ${e.virtualService} ${e.route}, ${e.proxies.length} prox${e.proxies.length === 1 ? 'y' : 'ies'}): ${steps}, an analysis every ${durationText(e.intervalMs)}; at least ${durationText(e.minPromoteMs)} to promote.${e.warnings.map((w) => ` Warning: ${w}`).join('')}`;
     }
     case 'step':
       return `Step ${e.step}/${e.steps} (${e.label}): ${weightsText(e.weights, order(e))}, served by every proxy (${e.proxies}) ${Math.round(e.servedMs)} ms after the decision${e.by ? `, by ${e.by}` : ''}.`;
@@ -73,7 +73,9 @@ export function planText(e: PlannedEvent): string {
   lines.push(`  interval     ${durationText(e.intervalMs)} between a step and its analysis`);
   lines.push(`  gates        ${gatesText(e.gates)}`);
   lines.push(`  promote      at least ${durationText(e.minPromoteMs)} (${durationText(e.intervalMs)} × ${e.steps} step${e.steps === 1 ? '' : 's'})`);
-  lines.push(`  roll back    ${durationText(e.rollbackMs)} after a failure starts (${durationText(e.intervalMs)} × ${e.gates.failureThreshold} failed check${e.gates.failureThreshold === 1 ? '' : 's'})`);
+  lines.push(`  roll back    ${durationText(e.rollbackMs)} after a failure starts (${durationText(e.intervalMs)} × ${e.gates.failureThreshold} failed check${e.gates.failureThreshold === 1 ? '' : 's'}), to ${weightsText(e.rollbackWeights, order)}`);
+  lines.push(`  abort        meshctl route abort puts back ${weightsText(e.abortWeights, order)}, the weights before the shift`);
+  for (const w of e.warnings) lines.push(`  warning      ${w}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -6,7 +6,8 @@ import { usageError } from '../errors.js';
 import type { StoredResource } from '../mesh/state.js';
 import { modelOf } from '../mesh/pods.js';
 import { canonicalHost, desiredPods, destinationRuleFor, labelsMatch, podsOfService, serviceFor, type HttpRoute, type MeshModel, type VirtualServiceSpec } from '../policy/mesh-model.js';
-import type { Weights } from './plan.js';
+import { isDeepStrictEqual } from 'node:util';
+import { sameWeights, weightsText, type Weights } from './plan.js';
 
 /** The name of the route a header-canary step inserts before the shifted route. */
 export const CANARY_ROUTE = 'meshctl-canary';
@@ -209,10 +210,13 @@ export function withShiftWeights(vs: StoredResource, route: ShiftRoute, weights:
   const shifted = http[route.index];
   if (!shifted) throw usageError(`VirtualService ${route.virtualService.namespace}/${route.virtualService.name} no longer has http route ${route.index}; the shift cannot store its weights (abort it with meshctl route abort ${route.hostArg}).`);
   const destinations = (shifted.route ?? []) as WrittenDestination[];
-  const fromEntry = destinations.find((d) => d.destination?.subset === route.from) ?? destinations[0];
-  if (!destinations.some((d) => d.destination?.subset === route.to)) {
+  const fromEntry = destinations.find((d) => d.destination?.subset === route.from) ?? destinations[0] ?? { destination: { host: route.hostArg } };
+  // The new subset joins at weight 0; a subset an apply took away comes back when an abort gives it weight.
+  const missing = [route.to, ...Object.keys(weights).filter((s) => weights[s] > 0)];
+  for (const subset of new Set(missing)) {
+    if (destinations.some((d) => d.destination?.subset === subset)) continue;
     const added = structuredClone(fromEntry);
-    added.destination = { ...(added.destination ?? {}), subset: route.to };
+    added.destination = { ...(added.destination ?? {}), host: added.destination?.host ?? route.hostArg, subset };
     destinations.push(added);
   }
   for (const d of destinations) d.weight = weights[d.destination?.subset ?? ''] ?? 0;
@@ -244,4 +248,46 @@ export function withShiftWeights(vs: StoredResource, route: ShiftRoute, weights:
   spec.http = http;
   next.spec = spec;
   return next;
+}
+
+function shiftedLabel(route: ShiftRoute): string {
+  return `VirtualService ${route.virtualService.namespace}/${route.virtualService.name} http[${route.index}]${route.name ? ` (${route.name})` : ''}`;
+}
+
+/** The written http entries a shift owns: the shifted route and the header-canary route it may have added. */
+function ownedEntries(resources: StoredResource[], route: ShiftRoute): { shifted: unknown; canary: unknown } | null {
+  const vs = findVirtualService(resources, route.virtualService);
+  if (!vs) return null;
+  const http = ((vs.spec ?? {}) as { http?: Record<string, unknown>[] }).http ?? [];
+  return { shifted: http.filter((h) => h.name !== CANARY_ROUTE)[route.index] ?? null, canary: http.find((h) => h.name === CANARY_ROUTE) ?? null };
+}
+
+/** What `after` does to the route a shift moves, against `before` (a clause); null when it leaves it as it is. */
+export function routeChange(before: StoredResource[], after: StoredResource[], route: ShiftRoute): string | null {
+  const was = ownedEntries(before, route);
+  const now = ownedEntries(after, route);
+  if (isDeepStrictEqual(was, now)) return null;
+  if (!now) return `it removes VirtualService ${route.virtualService.namespace}/${route.virtualService.name}`;
+  if (!now.shifted) return `it removes ${shiftedLabel(route)}`;
+  if (route.name && (now.shifted as { name?: unknown }).name !== route.name) {
+    return `it puts another route at http[${route.index}] of VirtualService ${route.virtualService.namespace}/${route.virtualService.name}, where the shift's route ${route.name} was`;
+  }
+  const from = storedWeights(before, route);
+  const to = storedWeights(after, route);
+  if (from && to && !sameWeights(from, to)) return `it sets ${shiftedLabel(route)} to ${weightsText(to)} where the shift has ${weightsText(from)}`;
+  return `it rewrites ${shiftedLabel(route)}`;
+}
+
+/**
+ * How the applied route disagrees with what a shift expects (a clause), or null. `exact`: only the weights
+ * the shift last set will do; otherwise any weights of its plan (a shift killed between a change of the
+ * proxies and its record in the VirtualService leaves the previous step there).
+ */
+export function routeDisagreement(resources: StoredResource[], route: ShiftRoute, expected: Weights[]): string | null {
+  const entries = ownedEntries(resources, route);
+  if (!entries) return `VirtualService ${route.virtualService.namespace}/${route.virtualService.name} is no longer applied`;
+  if (!entries.shifted) return `${shiftedLabel(route)} is no longer applied`;
+  const stored = storedWeights(resources, route) ?? {};
+  if (expected.some((w) => sameWeights(w, stored))) return null;
+  return `${shiftedLabel(route)} holds ${weightsText(stored)} where the shift set ${weightsText(expected[0])}`;
 }

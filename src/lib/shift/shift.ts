@@ -8,11 +8,12 @@ import { modelOf } from '../mesh/pods.js';
 import { canonicalHost } from '../policy/mesh-model.js';
 import { readApplied } from '../mesh/state.js';
 import type { PlannedEvent, ShiftEvent } from './events.js';
-import { ShiftRunner, newRecord, type InterruptChoice, type ManualChoice, type Progress, type RunResult } from './machine.js';
+import { ShiftRunner, ShiftTakenOver, newRecord, planWeights, type InterruptChoice, type ManualChoice, type Progress, type RunResult } from './machine.js';
 import { isTerminal, type ShiftRecord } from './record.js';
 import { availableWeight, buildPlan, planDurations, sameWeights, weightsText, type PlanInput } from './plan.js';
-import { resolveShiftRoute } from './route.js';
-import { ShiftStore, currentOwner, ownerAlive } from './store.js';
+import { resolveShiftRoute, routeChange, routeDisagreement } from './route.js';
+import { ShiftStore, currentOwner, listShifts, ownerAlive, sameOwner } from './store.js';
+import type { StoredResource } from '../mesh/state.js';
 import { LocalMeshTarget, type ShiftTarget } from './target.js';
 
 export interface ShiftHooks {
@@ -76,12 +77,26 @@ export function exitCodeOf(result: RunResult): number {
 /** Why a new shift of `record`'s host is refused, and what to do instead. */
 export function inProgressMessage(record: ShiftRecord, commonFlags: string): string {
   const c = commands(record.route.hostArg, commonFlags);
+  if (ownerAlive(record.owner)) return `${inProgress(record)}; follow it with ${c.watch}, or stop it with ${c.abort}.`;
+  return `${inProgress(record)}; continue it with ${c.resume}, or roll it back with ${c.abort}.`;
+}
+
+/** `A shift of HOST from v1 to v2 is in progress (step 2 of 4, held: …)`. */
+function inProgress(record: ShiftRecord): string {
   const n = record.plan.steps.length;
   const at = record.pending ? `moving to step ${record.pending.cursor + 1} of ${n}` : record.cursor >= 0 ? `step ${record.cursor + 1} of ${n}` : 'its start';
-  const what = `A shift of ${record.route.host} from ${record.route.from} to ${record.route.to} is in progress (${at}`;
-  if (ownerAlive(record.owner)) return `${what}, run by meshctl pid ${record.owner!.pid}); follow it with ${c.watch}, or stop it with ${c.abort}.`;
-  const state = record.phase === 'held' ? `held: ${record.reason}` : 'its meshctl process is gone';
-  return `${what}, ${state}); continue it with ${c.resume}, or roll it back with ${c.abort}.`;
+  const state = ownerAlive(record.owner) ? `run by meshctl pid ${record.owner!.pid}` : record.phase === 'held' ? `held: ${record.reason}` : 'its meshctl process is gone';
+  return `A shift of ${record.route.host} from ${record.route.from} to ${record.route.to} is in progress (${at}, ${state})`;
+}
+
+/** What in a plan may surprise whoever starts it: a first weight below the new subset's share now. */
+export function planWarnings(record: ShiftRecord): string[] {
+  const { to } = record.route;
+  const now = record.weights.baseline[to] ?? 0;
+  const index = record.plan.steps.findIndex((s) => s.kind === 'weight');
+  const first = record.plan.steps[index];
+  if (!first || first.weight >= now) return [];
+  return [`Step ${index + 1} lowers ${to} from the ${now}% it holds now to ${first.weight}%; start --steps at ${now} or more to keep its share.`];
 }
 
 export function plannedEvent(record: ShiftRecord, proxies: string[], options: { dryRun: boolean; resumed: boolean }): PlannedEvent {
@@ -104,10 +119,58 @@ export function plannedEvent(record: ShiftRecord, proxies: string[], options: { 
     gates: record.plan.gates,
     minPromoteMs: promoteMs,
     rollbackMs,
+    rollbackWeights: { ...record.weights.rollback },
+    abortWeights: { ...record.weights.baseline },
+    warnings: planWarnings(record),
     proxies,
     dryRun: options.dryRun,
     resumed: options.resumed,
   };
+}
+
+/** A shift in progress whose route an apply would change. */
+export interface RouteConflict {
+  record: ShiftRecord;
+  change: string;
+}
+
+/** The shifts in progress whose route `after` changes; the writes of the shift of `exceptHost` itself excepted. */
+export async function routeConflicts(layout: HomeLayout, before: StoredResource[], after: StoredResource[], exceptHost?: string): Promise<RouteConflict[]> {
+  const out: RouteConflict[] = [];
+  for (const record of await listShifts(layout)) {
+    if (isTerminal(record) || record.route.host === exceptHost) continue;
+    const change = routeChange(before, after, record.route);
+    if (change) out.push({ record, change });
+  }
+  return out;
+}
+
+/** Why an apply is refused while a shift moves the route it changes, and the ways out. */
+export function conflictMessage(conflict: RouteConflict, verb: 'apply' | 'delete', commonFlags: string): string {
+  const { record } = conflict;
+  const c = commands(record.route.hostArg, commonFlags);
+  const state = inProgress(record).replace(/^A/, 'a');
+  const force = verb === 'apply' ? '; or apply with --force, which holds the shift' : '';
+  return `Nothing was ${verb === 'apply' ? 'applied' : 'deleted'}: ${state}, and ${conflict.change}. Finish the shift with ${c.promote} --full, or end it with ${c.abort} (back to ${weightsText(record.weights.baseline, record.route.destinations)}, the weights before the shift), then ${verb} again${force}.`;
+}
+
+/**
+ * After an apply --force changed a shift's route (the caller holds the home's lock): the shift is held
+ * with the reason, and --resume refuses until its route agrees with it again.
+ */
+export async function holdForChangedRoute(layout: HomeLayout, conflict: RouteConflict, revision: number): Promise<string | null> {
+  const store = new ShiftStore(layout, conflict.record.route.host);
+  const record = await store.read();
+  if (!record || record.id !== conflict.record.id || isTerminal(record)) return null;
+  const at = new Date().toISOString();
+  const reason = `meshctl apply --force changed its route at revision ${revision}: ${conflict.change.replace(/^it /, '')}`;
+  record.phase = 'held';
+  record.reason = reason;
+  record.owner = null;
+  record.routeChanged = { revision, change: conflict.change, at };
+  record.history.push({ at, event: 'hold', cursor: record.cursor, weights: { ...record.served }, reason });
+  await store.write(record);
+  return reason;
 }
 
 /** Refuses to start when a proxy serves other weights than the applied VirtualService says, or does not answer. */
@@ -201,10 +264,20 @@ async function resume(request: ShiftRequest, store: ShiftStore, hooks: ShiftHook
     throw usageError(`No shift of ${request.host} is in progress${ended}, so there is nothing to resume; start one with meshctl route shift ${request.host} --to SUBSET.`);
   }
   if (ownerAlive(found.owner)) throw usageError(`The shift of ${found.route.host} is running in meshctl pid ${found.owner!.pid}; follow it with ${c.watch}, or stop it with ${c.abort}.`);
+  // After an apply --force only the shift's own weights will do; else any weights of its plan.
+  const expected = found.routeChanged
+    ? [found.served, ...(found.pending ? [found.pending.weights] : [])]
+    : [found.served, ...planWeights(found).map((w) => w.weights)];
+  const disagreement = routeDisagreement((await readApplied(request.layout)).resources, found.route, expected);
+  if (disagreement) {
+    const order = found.route.destinations;
+    throw usageError(`The route of the shift of ${found.route.host} changed since it was held: ${disagreement}, and resuming would overwrite it. End the shift with ${c.abort} (back to ${weightsText(found.weights.baseline, order)}, the weights before the shift), or apply the route with the shift's weights (${weightsText(found.served, order)}, with --force) and resume.`);
+  }
   const record = await store.locked(async () => {
     const disk = await store.read();
     if (!disk || isTerminal(disk) || ownerAlive(disk.owner)) throw usageError(`The shift of ${request.host} changed while resuming; look at it with ${c.status}.`);
     disk.owner = currentOwner();
+    delete disk.routeChanged;
     if (request.manual) disk.manual = true;
     await store.write(disk);
     return disk;
@@ -228,9 +301,15 @@ async function drive(record: ShiftRecord, store: ShiftStore, target: ShiftTarget
   } catch (err) {
     // Whatever failed, the shift stays resumable: the record keeps a pending change, or is held.
     let left: ShiftRecord | null = null;
+    let heldElsewhere: ShiftRecord | null = null;
     await store.locked(async () => {
       const disk = await store.read();
       if (!disk || disk.id !== record.id || isTerminal(disk)) return;
+      // Held by someone else (apply --force changed its route): their reason stands.
+      if (err instanceof ShiftTakenOver && !sameOwner(disk.owner, record.owner) && disk.phase === 'held') {
+        heldElsewhere = disk;
+        return;
+      }
       disk.owner = null;
       if (!disk.pending) {
         disk.phase = 'held';
@@ -239,6 +318,11 @@ async function drive(record: ShiftRecord, store: ShiftStore, target: ShiftTarget
       await store.write(disk);
       left = disk;
     }).catch(() => undefined);
+    const held = heldElsewhere as ShiftRecord | null;
+    if (held) {
+      hooks.emit({ type: 'hold', time: new Date().toISOString(), shift: held.id, host: held.route.host, step: held.cursor + 1, steps: held.plan.steps.length, weights: { ...held.served }, reason: held.reason ?? 'held', resume: c.resume });
+      throw new MeshctlError(`The shift of ${held.route.host} is held: ${held.reason}. Continue it with ${c.resume} once its route agrees with it, or end it with ${c.abort}.`, EXIT.held);
+    }
     const message = (err as Error).message.replace(/\.$/, '');
     const code = err instanceof MeshctlError ? err.exitCode : EXIT.environment;
     const now = left as ShiftRecord | null;

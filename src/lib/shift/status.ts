@@ -59,6 +59,24 @@ export async function routeStatus(layout: HomeLayout, options: { host: string; n
   return statusOf(layout, record, options.analyses ?? 5);
 }
 
+/**
+ * route status --watch started before the shift: waits for its record to appear, at most `timeoutMs`
+ * (an unknown host is refused at once).
+ */
+export async function awaitRouteStatus(layout: HomeLayout, options: { host: string; namespace: string; analyses?: number; timeoutMs: number; timeoutText: string }): Promise<RouteStatus> {
+  const host = await hostOf(layout, options.host, options.namespace);
+  const store = new ShiftStore(layout, host);
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const record = await store.read();
+    if (record) return statusOf(layout, record, options.analyses ?? 5);
+    if (Date.now() >= deadline) {
+      throw usageError(`No shift of ${options.host} (${host}) started within ${options.timeoutText}; start one with meshctl route shift ${options.host} --to SUBSET, or wait longer with --timeout.`);
+    }
+    await new Promise((r) => setTimeout(r, Math.min(250, Math.max(1, deadline - Date.now()))));
+  }
+}
+
 export async function statusOf(layout: HomeLayout, record: ShiftRecord, analyses = 5): Promise<RouteStatus> {
   const target = new LocalMeshTarget(layout, record.route);
   const [served, stored] = await Promise.all([target.readWeights(), target.storedWeights().catch(() => null)]);

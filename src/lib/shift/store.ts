@@ -94,3 +94,20 @@ export function ownerAlive(owner: ShiftOwner | null): boolean {
 export function sameOwner(a: ShiftOwner | null, b: ShiftOwner | null): boolean {
   return a !== null && b !== null && a.pid === b.pid && a.startTime === b.startTime;
 }
+
+/** Every shift recorded in the home (apply checks them before it changes a route). */
+export async function listShifts(layout: HomeLayout): Promise<ShiftRecord[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(shiftsDir(layout));
+  } catch {
+    return [];
+  }
+  const out: ShiftRecord[] = [];
+  for (const n of names) {
+    if (!n.endsWith('.json') || n.endsWith('.request.json') || n.startsWith('.')) continue;
+    const record = await readJson<ShiftRecord | null>(path.join(shiftsDir(layout), n), null).catch(() => null);
+    if (record) out.push(record);
+  }
+  return out;
+}

@@ -181,6 +181,6 @@ export class LocalMeshTarget implements ShiftTarget {
     const next = withShiftWeights(vs, this.route, weights, header, mirror);
     if (isDeepStrictEqual(next, vs)) return;
     const { call } = await import('../mesh/agent/client.js');
-    await call(this.layout, 'apply', { action: 'apply', resources: [next], wait: false, timeoutMs: 60_000 }, 90_000);
+    await call(this.layout, 'apply', { action: 'apply', resources: [next], wait: false, timeoutMs: 60_000, shiftHost: this.route.host }, 90_000);
   }
 }

@@ -118,3 +118,34 @@ test('stop ends the whole process group, children included', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('RESTARTS survive a new supervisor (an agent killed and started again); a renamed replacement keeps running under its new name', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshctl-sup-'));
+  const first = new Supervisor({ backoff: { initialMs: 50, maxMs: 400, resetAfterMs: 10_000 } });
+  const second = new Supervisor();
+  try {
+    const s = spec(dir, 'app', SLEEPER);
+    await first.ensure(s);
+    const pid = pidOf(s.pidFile);
+    process.kill(pid, 'SIGKILL');
+    assert.ok(await waitFor(() => runningAnew(first, 'app', pid), 10_000), 'not restarted');
+    // The pid file names the new run once its start is recorded.
+    assert.ok(await waitFor(() => { try { return pidOf(s.pidFile) !== pid; } catch { return false; } }, 10_000), 'the restart was not recorded');
+    first.detachAll();
+    const adopted = await second.ensure(s);
+    assert.deepEqual([adopted.outcome, adopted.status.restarts], ['adopted', 1]);
+
+    const next = { ...spec(dir, 'app-next', SLEEPER), env: { ...s.env, VERSION: 'v2' } };
+    await second.ensure(next);
+    const replacement = pidOf(next.pidFile);
+    await second.stop('app');
+    await second.rename('app-next', { ...next, name: 'app', pidFile: s.pidFile });
+    assert.deepEqual(second.names(), ['app']);
+    assert.equal(second.status('app')?.pid, replacement);
+    assert.equal(pidOf(s.pidFile), replacement);
+  } finally {
+    await second.stopAll();
+    await first.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

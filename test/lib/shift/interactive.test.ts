@@ -107,7 +107,7 @@ test('on a terminal the start is confirmed and Ctrl-C offers hold or roll back; 
     seen.asked.push(`${message} [${choices.map((c) => c.value).join('|')}] otherwise ${otherwise}`);
     return otherwise;
   } } });
-  const planned = { type: 'planned', time: '', shift: 's1', host: 'reviews.default.svc.cluster.local', step: 0, steps: 2, weights: { v1: 100, v2: 0 }, virtualService: 'default/reviews', route: 'http[0]', from: 'v1', to: 'v2', plan: [{ kind: 'weight', weight: 20, weights: { v1: 80, v2: 20 } }], intervalMs: 30_000, gates: { minSuccessRate: 99, maxLatencyP99Ms: 500, minRequests: 20, failureThreshold: 1, onNoTraffic: 'hold' }, minPromoteMs: 60_000, rollbackMs: 30_000, proxies: ['a'], dryRun: false, resumed: false } as Extract<ShiftEvent, { type: 'planned' }>;
+  const planned = { type: 'planned', time: '', shift: 's1', host: 'reviews.default.svc.cluster.local', step: 0, steps: 2, weights: { v1: 100, v2: 0 }, virtualService: 'default/reviews', route: 'http[0]', from: 'v1', to: 'v2', plan: [{ kind: 'weight', weight: 20, weights: { v1: 80, v2: 20 } }], intervalMs: 30_000, gates: { minSuccessRate: 99, maxLatencyP99Ms: 500, minRequests: 20, failureThreshold: 1, onNoTraffic: 'hold' }, minPromoteMs: 60_000, rollbackMs: 30_000, rollbackWeights: { v1: 100, v2: 0 }, abortWeights: { v1: 100, v2: 0 }, warnings: [], proxies: ['a'], dryRun: false, resumed: false } as Extract<ShiftEvent, { type: 'planned' }>;
   assert.equal(await terminal.hooks.confirm!(planned), true);
   assert.match(seen.asked[0]!, /^Shifting reviews\.default\.svc\.cluster\.local from v1 to v2 .* Start\?$/);
   assert.equal(await terminal.hooks.onInterrupt(), 'hold');

@@ -10,7 +10,7 @@ import { ShiftRunner, decide, newRecord, type RunnerIo } from '../../../src/lib/
 import type { ShiftRecord } from '../../../src/lib/shift/record.js';
 import { buildPlan, type PlanInput, type Weights } from '../../../src/lib/shift/plan.js';
 import { ShiftStore, currentOwner } from '../../../src/lib/shift/store.js';
-import type { ServedWeights, ShiftTarget, WriteReport } from '../../../src/lib/shift/target.js';
+import { WeightWriteError, type ServedWeights, type ShiftTarget, type WriteReport } from '../../../src/lib/shift/target.js';
 import type { ShiftRoute } from '../../../src/lib/shift/route.js';
 import type { ShiftEvent } from '../../../src/lib/shift/events.js';
 import { figuresOf, type UpstreamFigures } from '../../../src/lib/runtime/figures.js';
@@ -53,13 +53,14 @@ class StandInTarget implements ShiftTarget {
   async storedWeights() { return this.stored.length ? this.stored[this.stored.length - 1].weights : null; }
 }
 
-async function setUp(plan: PlanInput, canary: (w: Weights) => UpstreamFigures[], io: Partial<RunnerIo> = {}) {
+async function setUp(plan: PlanInput, canary: (w: Weights) => UpstreamFigures[], io: Partial<RunnerIo> = {}, baseline: Weights = { v1: 100, v2: 0 }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'shift-machine-'));
   dirs.push(dir);
   const store = new ShiftStore(homeLayout(dir), HOST);
-  const record = newRecord(route, buildPlan({ intervalMs: 100, ...plan }), { v1: 100, v2: 0 }, { manual: false, owner: currentOwner() });
+  const record = newRecord(route, buildPlan({ intervalMs: 100, ...plan }), baseline, { manual: false, owner: currentOwner() });
   await store.write(record);
   const target = new StandInTarget(store, canary);
+  target.served = { ...baseline };
   const events: ShiftEvent[] = [];
   const runner = new ShiftRunner(record, { target, store, emit: (e) => events.push(e), onInterrupt: async () => 'hold', resumeCommand: 'meshctl route shift reviews --resume', tickMs: 10, ...io });
   return { store, target, events, runner, record };
@@ -244,4 +245,30 @@ test('a mirror step keeps the split, is judged on the copies, and the mirror com
   const plain = await setUp({ steps: [100], gates: { minRequests: 10 } }, healthy);
   await plain.runner.run();
   assert.ok(plain.target.stored.every((s) => s.mirror === undefined));
+});
+
+test('abort puts back the weights the shift started from (80/20 stays 80/20); a failing canary rolls back to 0', async () => {
+  const a = await setUp({ steps: [50, 100], intervalMs: 60_000 }, healthy, {}, { v1: 80, v2: 20 });
+  const running = a.runner.run();
+  setTimeout(() => void a.store.writeRequest({ id: 'r1', action: 'abort', by: 'meshctl route abort (pid 1)', at: new Date().toISOString() }), 100);
+  assert.equal((await running).phase, 'aborted');
+  assert.deepEqual(a.target.writes, [{ v1: 50, v2: 50 }, { v1: 80, v2: 20 }]);
+  assert.deepEqual(a.target.stored[a.target.stored.length - 1].weights, { v1: 80, v2: 20 });
+
+  const failing = (w: Weights) => [figures('v2', Math.max(40, w.v2 * 2), 20), figures('v1', w.v1 * 2)];
+  const r = await setUp({ steps: [50, 100] }, failing, {}, { v1: 80, v2: 20 });
+  assert.equal((await r.runner.run()).phase, 'rolled_back');
+  assert.deepEqual(r.target.writes, [{ v1: 50, v2: 50 }, { v1: 100, v2: 0 }]);
+});
+
+test('an abort ends the shift even when the proxies no longer carry its subsets: the VirtualService brings them back', async () => {
+  const a = await setUp({ steps: [50, 100], intervalMs: 60_000 }, healthy);
+  await a.runner.act('promote', 'meshctl route promote (pid 1)');
+  // As after an apply --force that took v2 off the route: the proxies refuse the abort's weights.
+  a.target.writeWeights = async () => { throw new WeightWriteError('Weights {"v1":100,"v2":0} leave route r0 without a destination.'); };
+  const r = await a.runner.act('abort', 'meshctl route abort (pid 2)');
+  assert.equal(r.phase, 'aborted');
+  assert.deepEqual(a.target.stored[a.target.stored.length - 1], { weights: { v1: 100, v2: 0 }, header: false });
+  const disk = await a.store.read();
+  assert.deepEqual([disk?.phase, disk?.pending, disk?.served], ['aborted', null, { v1: 100, v2: 0 }]);
 });

@@ -59,3 +59,20 @@ test('weights: the new subset gets the step, the stable one the rest of their sh
   assert.equal(availableWeight({ v1: 70, v2: 0, v3: 30 }, 'v1', 'v2'), 70);
   assert.deepEqual(splitWeights({ v1: 100, v2: 0 }, 'v1', 'v2', 0), { v1: 100, v2: 0 });
 });
+
+test('the plan says where abort and a rollback leave the route, and warns when its first step lowers the new subset', async () => {
+  const { newRecord } = await import('../../../src/lib/shift/machine.js');
+  const { plannedEvent } = await import('../../../src/lib/shift/shift.js');
+  const { planText } = await import('../../../src/lib/shift/render.js');
+  const route = { host: 'reviews.default.svc.cluster.local', hostArg: 'reviews', namespace: 'default', virtualService: { namespace: 'default', name: 'reviews' }, index: 0, name: '', from: 'v1', to: 'v2', destinations: ['v1', 'v2'] };
+  const record = newRecord(route, buildPlan({ steps: [5, 10, 25, 50, 100] }), { v1: 80, v2: 20 }, { manual: false, owner: null });
+  const e = plannedEvent(record, ['caller-0'], { dryRun: true, resumed: false });
+  assert.deepEqual([e.abortWeights, e.rollbackWeights], [{ v1: 80, v2: 20 }, { v1: 100, v2: 0 }]);
+  assert.deepEqual(e.warnings, ['Step 1 lowers v2 from the 20% it holds now to 5%; start --steps at 20 or more to keep its share.']);
+  const text = planText(e);
+  assert.match(text, /\n  roll back    30s after a failure starts \(30s × 1 failed check\), to v1 100 \/ v2 0\n/);
+  assert.match(text, /\n  abort        meshctl route abort puts back v1 80 \/ v2 20, the weights before the shift\n/);
+  assert.match(text, /\n  warning      Step 1 lowers v2 from the 20% it holds now to 5%/);
+  const rising = newRecord(route, buildPlan({ steps: [20, 50, 100] }), { v1: 80, v2: 20 }, { manual: false, owner: null });
+  assert.deepEqual(plannedEvent(rising, [], { dryRun: true, resumed: false }).warnings, []);
+});

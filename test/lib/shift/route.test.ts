@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MeshctlError } from '../../../src/lib/errors.js';
-import { CANARY_ROUTE, resolveShiftRoute, storedWeights, withShiftWeights, findVirtualService } from '../../../src/lib/shift/route.js';
+import { CANARY_ROUTE, resolveShiftRoute, routeChange, routeDisagreement, storedWeights, withShiftWeights, findVirtualService } from '../../../src/lib/shift/route.js';
 import { modelOf } from '../../../src/lib/mesh/pods.js';
 import { shiftPolicy, storedResources } from '../../support/shift-policy.js';
 
@@ -114,4 +114,32 @@ test('withShiftWeights puts a mirror to the new subset on the shifted route and 
   assert.equal(resolved.mirrored, true);
   const kept = withShiftWeights(findVirtualService(ownStored, resolved.route.virtualService)!, resolved.route, { v1: 50, v2: 50 }, null, false);
   assert.deepEqual(split(kept).mirror, { host: 'reviews', subset: 'v3' });
+});
+
+test('an apply that changes the shifted route is named in a clause; other routes and resources are not a change of it', () => {
+  const before = storedResources(shiftPolicy({ route: { v1: 50, v2: 50 } }));
+  const { route } = resolveShiftRoute(before, { host: 'reviews', namespace: 'default', to: 'v2' });
+  assert.equal(routeChange(before, storedResources(shiftPolicy({ route: { v1: 50, v2: 50 } })), route), null);
+  assert.equal(routeChange(before, storedResources(shiftPolicy({ route: { v1: 50, v2: 50 }, callerReplicas: 2 })), route), null);
+  assert.equal(routeChange(before, storedResources(shiftPolicy({ route: { v1: 100 } })), route), 'it sets VirtualService default/reviews http[0] (split) to v1 100 where the shift has v1 50 / v2 50');
+  assert.equal(routeChange(before, before.filter((r) => r.kind !== 'VirtualService' || r.metadata.name !== 'reviews'), route), 'it removes VirtualService default/reviews');
+  const moved = storedResources(shiftPolicy({ route: { v1: 50, v2: 50 }, extraRoutes: '  - match: [{ uri: { prefix: /admin } }]\n    route: [{ destination: { host: reviews, subset: v1 } }]\n' }));
+  assert.equal(routeChange(before, moved, route), "it puts another route at http[0] of VirtualService default/reviews, where the shift's route split was");
+  const timeout = storedResources(shiftPolicy({ route: { v1: 50, v2: 50 } }).replace('  - name: split\n', '  - name: split\n    timeout: 5s\n'));
+  assert.equal(routeChange(before, timeout, route), 'it rewrites VirtualService default/reviews http[0] (split)');
+});
+
+test('--resume wants the route to hold weights the shift set; an abort restores a subset an apply took away', () => {
+  const stored = storedResources(shiftPolicy({ route: { v1: 50, v2: 50 } }));
+  const { route } = resolveShiftRoute(stored, { host: 'reviews', namespace: 'default', to: 'v2' });
+  assert.equal(routeDisagreement(stored, route, [{ v1: 50, v2: 50 }]), null);
+  const dropped = storedResources(shiftPolicy({ route: { v1: 100 } }));
+  assert.equal(routeDisagreement(dropped, route, [{ v1: 50, v2: 50 }, { v1: 100, v2: 0 }]), null, 'the weights before the shift are weights of its plan');
+  assert.equal(routeDisagreement(dropped, route, [{ v1: 50, v2: 50 }]), 'VirtualService default/reviews http[0] (split) holds v1 100 where the shift set v1 50 / v2 50');
+  assert.equal(routeDisagreement([], route, [{ v1: 50, v2: 50 }]), 'VirtualService default/reviews is no longer applied');
+  // The shift started from v2 holding everything; an apply took v2 off the route: abort puts it back.
+  const started = { ...route, from: 'v2', to: 'v1' };
+  const restored = withShiftWeights(findVirtualService(dropped, route.virtualService)!, started, { v2: 100, v1: 0 }, null);
+  assert.deepEqual(storedWeights([restored], route), { v1: 0, v2: 100 });
+  assert.deepEqual((restored.spec as { http: { route: unknown[] }[] }).http[0].route[1], { destination: { host: 'reviews', subset: 'v2' }, weight: 100 });
 });

@@ -10,10 +10,10 @@ import { meshGateway, meshPod, modelOf, place, podEnvironment, readPlacement, wr
 import type { MeshModel } from '../../policy/mesh-model.js';
 import type { HomeLayout } from '../home.js';
 import { withLock } from '../lock.js';
-import { portFree, portListening } from '../ports.js';
+import { PortAllocator, portFree, portListening } from '../ports.js';
 import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
-import { stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
-import { proxyCommand, proxyReady, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
+import { specHash, stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
+import { pointInboundAt, proxyCommand, proxyReady, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
 import { waitFor } from '../../system/processes.js';
 import type { ApplyRequest, ApplyResult, MeshStatus, PingResult, PodChange, PodStatus, ShutdownResult } from './protocol.js';
 
@@ -22,6 +22,14 @@ const PROXY = 'proxy';
 /** Supervised names: `<pod>/app`, `<pod>/proxy`, `gateway:<ns>/<name>/proxy`. */
 const proxyName = (pod: string) => `${pod}/${PROXY}`;
 const gatewayProxyName = (g: { namespace: string; name: string }) => `gateway:${g.namespace}/${g.name}/${PROXY}`;
+
+/** The last line of `file` that says what went wrong (else its last line); null when none. */
+async function lastLogLine(file: string): Promise<string | null> {
+  const text = await fs.readFile(file, 'utf8').catch(() => '');
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  // A crashed runtime ends with its own banner (Node prints its version): the error line says more.
+  return [...lines].reverse().find((l) => /error|cannot|not found|denied|refused|failed/i.test(l)) ?? lines[lines.length - 1] ?? null;
+}
 
 export interface AgentOptions {
   layout: HomeLayout;
@@ -112,9 +120,15 @@ export class MeshAgent {
         plan = planDelete(applied.resources, selectors);
       }
       const changed = plan.changes.some((c) => c.action !== 'unchanged');
+      const { routeConflicts, conflictMessage, holdForChangedRoute } = await import('../../shift/shift.js');
+      const conflicts = changed ? await routeConflicts(this.layout, applied.resources, plan.resources, request.shiftHost) : [];
+      if (conflicts.length && !request.force) throw new MeshctlError(conflictMessage(conflicts[0], request.action, request.commonFlags ?? ''), EXIT.usage);
       if (!changed) {
+        // The same resources again after a rollout stopped: its pods still run the old apps, so roll on.
+        const behind = this.current?.compiled ? this.current.placement.pods.some((p) => this.options.supervisor.specHashOf(`${p.name}/${APP}`) !== specHash(this.appSpec(p, meshPod(this.layout, p)))) : false;
+        const pods = behind ? await this.converge(this.current!, this.current!.placement, request.timeoutMs) : [];
         const synced = request.wait ? await this.waitSynced(applied.revision, request.timeoutMs) : { synced: false, pending: [] };
-        return { revision: applied.revision, committed: false, changes: plan.changes, pods: [], ...synced, missing: plan.missing, notes: current.compiled?.notes ?? [], elapsedMs: Date.now() - started };
+        return { revision: applied.revision, committed: false, changes: plan.changes, pods, ...synced, missing: plan.missing, notes: current.compiled?.notes ?? [], elapsedMs: Date.now() - started };
       }
       const model = modelOf(plan.resources);
       const placement = await place(model, current.placement);
@@ -123,14 +137,19 @@ export class MeshAgent {
       const probe = this.compile(model, placement, applied.revision + 1);
       const compiledAt = Date.now();
       const record = await commitRevision(this.layout, plan.resources, plan.changes, request.action === 'apply' ? 'apply' : 'delete');
+      const held: string[] = [];
+      for (const conflict of conflicts) {
+        const reason = await holdForChangedRoute(this.layout, conflict, record.revision);
+        if (reason) held.push(`The shift of ${conflict.record.route.host} is held: ${reason}; meshctl route abort ${conflict.record.route.hostArg} ends it and puts back the weights it started from.`);
+      }
       const compiled = record.revision === probe.compiled.revision ? probe.compiled : this.compile(model, placement, record.revision).compiled;
       const committedAt = Date.now();
-      const pods = await this.converge({ applied: record, placement, model, compiled }, current.placement);
+      const pods = await this.converge({ applied: record, placement, model, compiled }, current.placement, request.timeoutMs);
       const convergedAt = Date.now();
       const synced = request.wait ? await this.waitSynced(record.revision, Math.max(0, request.timeoutMs - (Date.now() - started))) : { synced: false, pending: [] };
       const timings = `compiled ${compiledAt - started} ms, stored ${committedAt - compiledAt} ms, proxies and pods updated ${convergedAt - committedAt} ms, all serving ${Date.now() - convergedAt} ms`;
       this.options.log(`revision ${record.revision} (${timings}): ${plan.changes.filter((c) => c.action !== 'unchanged').map((c) => `${c.kind}/${c.name} ${c.action}`).join(', ')}`);
-      return { revision: record.revision, committed: true, changes: plan.changes, pods, ...synced, missing: plan.missing, notes: compiled.notes, elapsedMs: Date.now() - started };
+      return { revision: record.revision, committed: true, changes: plan.changes, pods, ...synced, missing: plan.missing, notes: compiled.notes, ...(held.length ? { held } : {}), elapsedMs: Date.now() - started };
     });
   }
 
@@ -214,7 +233,7 @@ export class MeshAgent {
    * place), new pods started (sidecar first), pods no longer wanted stopped (after every other proxy
    * stopped routing to them), apps whose command or environment changed restarted.
    */
-  private async converge(next: Current, previous: Placement): Promise<PodChange[]> {
+  private async converge(next: Current, previous: Placement, rolloutTimeoutMs = 60_000): Promise<PodChange[]> {
     const { supervisor, log } = this.options;
     const changes: PodChange[] = [];
     await writePlacement(this.layout, next.placement);
@@ -241,9 +260,37 @@ export class MeshAgent {
       }
     }));
 
+    // A running app whose command, environment or directory changed is replaced as a Deployment's rolling
+    // update does with maxUnavailable 0: one pod of a Workload at a time, the new app ready before the old stops.
+    const rollouts = new Map<string, PodRecord[]>();
     await Promise.all(next.placement.pods.map(async (pod) => {
-      const { outcome } = await supervisor.ensure(this.appSpec(pod, meshPod(this.layout, pod)));
+      const spec = this.appSpec(pod, meshPod(this.layout, pod));
+      const existed = previous.pods.some((p) => p.name === pod.name);
+      if (existed) await supervisor.adoptAsItRuns(spec);
+      const running = supervisor.status(spec.name)?.phase === 'Running';
+      if (running && existed && supervisor.specHashOf(spec.name) !== specHash(spec)) {
+        const key = `${pod.namespace}/${pod.workload}`;
+        rollouts.set(key, [...(rollouts.get(key) ?? []), pod]);
+        return;
+      }
+      const { outcome } = await supervisor.ensure(spec);
       if (outcome === 'replaced' && previous.pods.some((p) => p.name === pod.name)) changes.push({ name: pod.name, action: 'restarted' });
+    }));
+    const ports = new PortAllocator([
+      ...next.placement.pods.flatMap((p) => Object.values(p.ports)),
+      ...next.placement.gateways.flatMap((g) => [g.ports.admin, ...Object.values(g.listeners)]),
+    ]);
+    const stalled: string[] = [];
+    await Promise.all([...rollouts].map(async ([workload, pods]) => {
+      for (const pod of pods.sort((a, b) => a.replica - b.replica)) {
+        const failure = await this.replacePod(pod, next, ports, rolloutTimeoutMs);
+        if (failure) {
+          const left = pods.length - pods.indexOf(pod);
+          stalled.push(`the rollout of Workload ${workload} stopped at pod ${pod.name}: ${failure}; ${left === 1 ? 'its old app keeps' : `the old apps of ${left} pods keep`} serving`);
+          return;
+        }
+        changes.push({ name: pod.name, action: 'restarted' });
+      }
     }));
 
     const gone = previous.pods.filter((p) => !next.placement.pods.some((q) => q.name === p.name));
@@ -260,6 +307,9 @@ export class MeshAgent {
     }));
     // Pods found on disk that no placement names (left by an interrupted operation) must not run on.
     await this.removeStrays(next.placement);
+    if (stalled.length) {
+      throw new MeshctlError(`Revision ${next.applied.revision} is stored, but ${stalled.join('; ')}. Fix the Workload (its command, environment, or the directory it is applied from) and apply again.`, EXIT.environment);
+    }
     if (failures.length) {
       throw new MeshctlError(
         `Revision ${next.applied.revision} is stored, but ${failures.length === 1 ? 'a proxy' : `${failures.length} proxies`} could not take it (${failures.join('; ')}); fix the policy and apply again, and see ${this.layout.agentLog}.`,
@@ -267,6 +317,52 @@ export class MeshAgent {
       );
     }
     return changes.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Replaces one pod's app: the new app starts beside the old one on a port of its own; once it listens,
+   * the pod's sidecar sends to it and the old app stops. A replacement that does not listen within
+   * `timeoutMs` (or keeps crashing) is stopped and the old app left serving: the reason is returned.
+   */
+  private async replacePod(pod: PodRecord, next: Current, ports: PortAllocator, timeoutMs: number): Promise<string | null> {
+    const { supervisor } = this.options;
+    const files = this.layout.pod(pod.name);
+    const replacement: PodRecord = { ...pod, ports: { ...pod.ports, app: await ports.next() } };
+    const final = this.appSpec(replacement, meshPod(this.layout, replacement));
+    // The replacement logs aside until it takes the pod's place: the old app's log stays whole meanwhile.
+    const log = `${files.appLog}.next`;
+    await fs.rm(log, { force: true });
+    const spec: ProcessSpec = { ...final, name: `${pod.name}/${APP}-next`, pidFile: `${files.appPid}.next`, stdoutFile: log, stderrFile: log, previousLogFile: undefined };
+    await supervisor.ensure(spec);
+    let crashed = false;
+    const ready = await waitFor(async () => {
+      const status = supervisor.status(spec.name);
+      crashed = (status?.restarts ?? 0) >= 2;
+      return crashed || (status?.phase === 'Running' && (await portListening(replacement.ports.app)));
+    }, timeoutMs, 50);
+    if (!ready || crashed) {
+      await supervisor.stop(spec.name);
+      const line = await lastLogLine(log);
+      await fs.rm(log, { force: true });
+      const why = crashed ? 'keeps crashing' : `did not listen within ${Math.round(timeoutMs / 100) / 10}s`;
+      return `its replacement ${why}${line ? ` (its last log line: ${JSON.stringify(line)})` : ' (it logged nothing)'}`;
+    }
+    // The sidecar now sends to the new app (its running worker at once, then its configuration); then the
+    // old app stops, and the new one takes its name.
+    await pointInboundAt(meshPod(this.layout, pod), replacement.ports.app).catch((err: Error) => this.options.log(`${pod.name}: ${err.message}`));
+    const index = next.placement.pods.findIndex((p) => p.name === pod.name);
+    next.placement.pods[index] = replacement;
+    await writePlacement(this.layout, next.placement);
+    const { compiled } = this.compile(next.model, next.placement, next.applied.revision);
+    next.compiled = compiled;
+    const sidecar = compiled.sidecars.find((c) => c.name === pod.name);
+    if (sidecar) await this.updateProxy(meshPod(this.layout, replacement), sidecar, replacement.serviceAccount, proxyName(pod.name));
+    await supervisor.stop(`${pod.name}/${APP}`);
+    // The old app's log becomes the previous run's (logs --previous), the replacement's the pod's log.
+    await fs.rename(files.appLog, files.appPreviousLog).catch(() => undefined);
+    await fs.rename(log, files.appLog);
+    await supervisor.rename(spec.name, final);
+    return null;
   }
 
   private async removeStrays(placement: Placement): Promise<void> {

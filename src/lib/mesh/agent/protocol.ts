@@ -57,6 +57,12 @@ export interface ApplyRequest {
   action: 'apply' | 'delete';
   wait: boolean;
   timeoutMs: number;
+  /** Apply even when it changes a route a shift moves; the shift is then held with the reason. */
+  force?: boolean;
+  /** Set by a shift storing its own weights: the route of this host's shift is its to change. */
+  shiftHost?: string;
+  /** Flags the commands printed in refusals repeat (`--home DIR`). */
+  commonFlags?: string;
 }
 
 export interface PodChange {
@@ -77,6 +83,8 @@ export interface ApplyResult {
   /** Selectors of delete KIND NAME that matched nothing. */
   missing: ResourceSelector[];
   notes: string[];
+  /** Shifts held because this apply (with --force) changed their route, one sentence each. */
+  held?: string[];
   elapsedMs: number;
 }
 

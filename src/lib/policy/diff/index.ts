@@ -6,6 +6,7 @@ import { exists, loadSide, parseFailure, readPaths, sideNotes, type LoadedSide }
 import { diffSides } from './report.js';
 import { keyOf } from './pairing.js';
 import type { DiffReport } from './model.js';
+import type { Resource } from '../load.js';
 
 export interface DiffOptions extends ReadOptions {
   /** OLD and NEW: a file, a directory or `-` each. Ignored with `base`. */
@@ -19,7 +20,12 @@ export interface DiffOptions extends ReadOptions {
    * OLD is what a running mesh has applied (read by this function, which the caller gives so that
    * policy never reaches into a mesh); NEW is that with `paths` applied over it.
    */
-  live?: () => Promise<{ source: SourceFile; revision: number }>;
+  live?: () => Promise<{
+    source: SourceFile;
+    revision: number;
+    /** What the mesh adds to the report (the pod restarts a change causes). */
+    adjust?: (report: DiffReport, before: Resource[], after: Resource[]) => Promise<DiffReport>;
+  }>;
   /** Namespace for resources that name none (default: `default`). */
   namespace?: string;
 }
@@ -30,7 +36,9 @@ export interface DiffOutcome {
   notes: string[];
 }
 
-async function sides(options: DiffOptions): Promise<[LoadedSide, LoadedSide]> {
+type Sides = [LoadedSide, LoadedSide, ((report: DiffReport) => Promise<DiffReport>)?];
+
+async function sides(options: DiffOptions): Promise<Sides> {
   const read: ReadOptions = { maxFileBytes: options.maxFileBytes, stdin: options.stdin, allowEmpty: options.allowEmpty };
   if (options.base !== undefined) {
     const paths = options.paths?.length ? options.paths : ['.'];
@@ -57,7 +65,7 @@ async function sides(options: DiffOptions): Promise<[LoadedSide, LoadedSide]> {
       label: `mesh revision ${live.revision} + ${paths.join(' ')}`,
       resources: [...mesh.resources.filter((r) => !named.has(keyOf(r))), ...files.resources],
     };
-    return [mesh, merged];
+    return [mesh, merged, live.adjust ? (report) => live.adjust!(report, mesh.resources, merged.resources) : undefined];
   }
   if (options.old === undefined || options.new === undefined) throw usageError('meshctl diff needs OLD and NEW (files, directories or -), or --base REV [PATH...]; see meshctl diff --help.');
   if (options.old === '-' && options.new === '-') throw usageError('OLD and NEW cannot both be - (stdin); save one of them to a file.');
@@ -68,10 +76,12 @@ async function sides(options: DiffOptions): Promise<[LoadedSide, LoadedSide]> {
 }
 
 export async function diffPolicy(options: DiffOptions): Promise<DiffOutcome> {
-  const [before, after] = await sides(options);
+  const [before, after, adjust] = await sides(options);
   const failure = parseFailure(before, 'OLD') ?? parseFailure(after, 'NEW');
   if (failure) throw failure;
-  const { report, touched } = diffSides(before, after);
+  const diffed = diffSides(before, after);
+  const { touched } = diffed;
+  const report = adjust ? await adjust(diffed.report) : diffed.report;
   const notes = [...(await sideNotes(before, 'OLD', touched.before)), ...(await sideNotes(after, 'NEW', touched.after))];
   return { report, notes };
 }
