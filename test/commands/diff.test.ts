@@ -331,3 +331,27 @@ describe('--base REV [PATH...]: OLD from git, NEW from the working tree', () => 
     }
   });
 });
+
+describe('inputs that are not policy', () => {
+  test('an OLD directory with no policy file is exit 2; with --allow-empty everything in NEW is added', () => {
+    const empty = path.join(dir, 'empty-old');
+    mkdirSync(empty, { recursive: true });
+    const r = meshctl(['diff', empty, medium[1]]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trim(), `Error: Directory ${empty} holds no policy file (.yaml, .yml or .json); check the path, or pass --allow-empty to accept it.`);
+    const allowed = meshctl(['diff', '--allow-empty', '-o', 'json', empty, medium[1]]);
+    assert.equal(allowed.code, 1, allowed.stderr);
+    const report = JSON.parse(allowed.stdout) as { changes: { op: string }[] };
+    assert.deepEqual(report.changes.map((c) => c.op), ['added']);
+  });
+  test('a device is refused with one sentence, not read without end', () => {
+    const r = meshctl(['diff', '/dev/zero', medium[1]]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trim(), 'Error: /dev/zero is a device, not a policy file; pass a file, a directory or - for stdin.');
+  });
+  test('NEW with an error meshctl finds itself (all-zero weights, MSH2002) gets the same note as a schema error', () => {
+    const r = meshctl(['diff', medium[0], file('zero/new.yaml', reviews(0, 0))]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^Note: NEW \(.*zero\/new\.yaml\) does not pass validation: 1 error, the first at .*new\.yaml:11: Route 0 of VirtualService reviews gives all 2 destinations weight 0, which Istio rejects/m);
+  });
+});

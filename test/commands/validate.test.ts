@@ -311,3 +311,23 @@ test('meshctl --version answers without the CLI framework', () => {
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^meshctl\/\d+\.\d+\.\d+ \S+ node-v\d+/);
 });
+
+describe('paths that yield no policy file', () => {
+  test('a directory without .yaml, .yml or .json files is exit 2; --allow-empty accepts it, on both flag parsers', () => {
+    const empty = path.join(dir, 'no-policies');
+    mkdirSync(empty, { recursive: true });
+    writeFileSync(path.join(empty, 'README.txt'), 'not policy\n');
+    const r = meshctl(['validate', empty]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trim(), `Error: Directory ${empty} holds no policy file (.yaml, .yml or .json); check the path, or pass --allow-empty to accept it.`);
+    const allowed = meshctl(['validate', '--allow-empty', empty]);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.match(allowed.stdout, /0 files, 0 resources/);
+    // A short flag with its value attached (-ojson) is left to oclif's parser, which must know the flag too.
+    const viaOclif = meshctl(['validate', '--allow-empty', '-ojson', empty]);
+    assert.equal(viaOclif.code, 0, viaOclif.stderr);
+    assert.equal(JSON.parse(viaOclif.stdout).summary.files, 0);
+    // One good path does not hide a mistyped one.
+    assert.equal(meshctl(['validate', file('clean.yaml', CLEAN), empty]).code, 2);
+  });
+});
