@@ -52,6 +52,8 @@ export function podPhase(p: PodStatus): string {
 export function applySummary(r: ApplyResult, verb: 'applied' | 'deleted'): string {
   const lines = r.changes.map(changeLine);
   for (const p of r.pods) lines.push(`pod/${p.name} ${p.action}`);
+  // What the local mesh accepted but will not enforce is said in the text people read, not only in JSON.
+  for (const n of r.notes) lines.push(`Note: ${n}`);
   if (!r.committed) {
     lines.push(`No change: the mesh stays at revision ${r.revision}.`);
     return `${lines.join('\n')}\n`;

@@ -108,6 +108,7 @@ export const CATALOG: CatalogEntry[] = [
   e('MSH2012', 'BackendWeightsAllZero', 'error'),
   e('MSH2013', 'HostNotExported', 'error'),
   e('MSH2014', 'WorkloadInvalid', 'error'),
+  e('MSH2015', 'NotEnforcedLocally', 'warning'),
 ];
 
 const BY_CODE = new Map(CATALOG.map((c) => [c.code, c]));

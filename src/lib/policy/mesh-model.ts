@@ -4,6 +4,7 @@
 // policy layer so that the runtime below the mesh can read it.
 import type { Resource } from './load.js';
 import { K } from './kinds.js';
+import { notEnforcedNotes } from './local-enforcement.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -316,6 +317,8 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   const sorted = [...resources].sort((a, b) => (a.namespace + '/' + a.name).localeCompare(b.namespace + '/' + b.name));
   const of = (kind: string) => sorted.filter((r) => r.kindId === kind);
   const ns = (r: Resource) => r.namespace || 'default';
+  // What the sidecars will not enforce is said first, one sentence per field (local-enforcement.ts).
+  notes.push(...notEnforcedNotes(sorted));
 
   const workloads: WorkloadSpec[] = of(K.Workload).map((r) => {
     const spec = r.spec ?? {};
@@ -367,7 +370,6 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
     const spec = r.spec ?? {};
     const vsNs = ns(r);
     const gateways = list<string>(spec.gateways).map((g) => gatewayRef(String(g), vsNs));
-    if (list(spec.tcp).length || list(spec.tls).length) notes.push(`VirtualService ${vsNs}/${r.name}: tcp and tls routes are not enforced by the local mesh (HTTP only).`);
     const http: HttpRoute[] = list<Record<string, unknown>>(spec.http).map((h, index) => {
       const explicit = list<Record<string, unknown>>(h.route).some((d) => typeof d.weight === 'number');
       const routeList = list<Record<string, unknown>>(h.route);
@@ -452,7 +454,6 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
     const spec = r.spec ?? {};
     const servers = list<Record<string, unknown>>(spec.servers).map((s) => {
       const port = (s.port ?? {}) as Record<string, unknown>;
-      if (s.tls) notes.push(`Gateway ${ns(r)}/${r.name}: server TLS settings are not enforced by the local mesh; port ${String(port.number)} is served in plaintext on loopback.`);
       return {
         port: Number(port.number),
         protocol: String(port.protocol ?? 'HTTP').toUpperCase(),
@@ -465,7 +466,6 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   const peerAuthentications: PeerAuthenticationSpec[] = of(K.PeerAuthentication).map((r) => {
     const spec = r.spec ?? {};
     const mode = spec.mtls?.mode;
-    if (spec.portLevelMtls) notes.push(`PeerAuthentication ${ns(r)}/${r.name}: portLevelMtls is not enforced by the local mesh (the workload-wide mode applies).`);
     return {
       name: r.name,
       namespace: ns(r),

@@ -31,6 +31,7 @@ import { unmatchedAbort } from './unmatched-abort.js';
 import { mirrorToSelf } from './mirror-to-self.js';
 import { httpRouteBackends } from './httproute-backends.js';
 import { duplicateResources } from './duplicate-resources.js';
+import { notEnforcedLocally } from './not-enforced-locally.js';
 
 export const ANALYZERS: Analyzer[] = [
   ...schemaAnalyzers,
@@ -64,4 +65,5 @@ export const ANALYZERS: Analyzer[] = [
   mirrorToSelf,
   httpRouteBackends,
   duplicateResources,
+  notEnforcedLocally,
 ];

@@ -1,0 +1,156 @@
+// What the local mesh's HAProxy sidecars enforce of each kind, and for every field they do not, why.
+// One table read by both `validate` (a warning at the field) and the compiler (apply's notes), so the
+// local mesh never ignores policy silently. It sits in the policy layer, beside the mesh model, so that
+// the analyzers and the runtime compiler below the mesh can both read it.
+import type { Resource } from './load.js';
+import { K } from './kinds.js';
+
+export interface UnenforcedRule {
+  /**
+   * Where the field is, from `spec`: dot-separated keys, `[]` after a key for every item of its list
+   * (`http[].retries.perTryTimeout`); empty for the whole resource.
+   */
+  field: string;
+  /** Why the local mesh does not enforce it (a short clause). */
+  reason: string;
+  /** Only values for which this holds are reported (all when absent). */
+  when?: (value: unknown) => boolean;
+}
+
+export interface KindEnforcement {
+  /** What the sidecars do enforce, for the reader of this table and of the docs. */
+  enforced: string[];
+  notEnforced: UnenforcedRule[];
+}
+
+const WHOLE_KIND_REASON: Record<string, string> = {
+  [K.AuthorizationPolicy]: 'the local sidecars do not evaluate authorization policy; every request is let through',
+  [K.RequestAuthentication]: 'the local sidecars do not validate JWTs',
+  [K.EnvoyFilter]: 'the local sidecars are HAProxy, not Envoy; Envoy filters and patches do not apply to them',
+  [K.Sidecar]: 'every local sidecar reaches every host of the mesh',
+  [K.Telemetry]: 'the local sidecars always write their own access log and metrics',
+  [K.WasmPlugin]: 'the local sidecars run no Wasm',
+  [K.WorkloadEntry]: 'the local mesh routes only to its own pods and ServiceEntry endpoints',
+  [K.HTTPRoute]: 'the local mesh compiles routes from VirtualServices only',
+  [K.GRPCRoute]: 'the local mesh compiles routes from VirtualServices only',
+  [K.KubernetesGateway]: 'the local mesh serves ingress for Istio Gateways only',
+};
+
+const TRAFFIC_POLICY_NOT_ENFORCED: UnenforcedRule[] = [
+  { field: 'loadBalancer.simple', reason: 'the sidecar always balances over the pods it knows', when: (v) => v === 'PASSTHROUGH' },
+  { field: 'loadBalancer.consistentHash', reason: 'the sidecar balances by least requests instead' },
+  { field: 'loadBalancer.localityLbSetting', reason: 'every local pod is in one locality' },
+  { field: 'loadBalancer.warmupDurationSecs', reason: 'new pods take their full share at once' },
+  { field: 'connectionPool', reason: 'the sidecar does not limit connections or queue requests per host' },
+  { field: 'outlierDetection', reason: 'the sidecar does not eject failing pods' },
+  { field: 'tls', reason: "the sidecar calls a pod over mTLS whenever the pod's PeerAuthentication accepts it", when: (v) => (v as { mode?: unknown } | null)?.mode !== 'ISTIO_MUTUAL' },
+  { field: 'portLevelSettings', reason: 'the sidecar applies one policy to every port of a host' },
+  { field: 'tunnel', reason: 'the sidecar does not tunnel' },
+  { field: 'proxyProtocol', reason: 'the sidecar does not send the PROXY protocol upstream' },
+];
+
+const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
+  [K.VirtualService]: {
+    enforced: [
+      'hosts', 'gateways', 'http[].match (uri, method, authority, headers, withoutHeaders, queryParams, ignoreUriCase)', 'http[].route (weights, subsets, headers)',
+      'http[].rewrite (uri, authority)', 'http[].redirect (uri, authority, redirectCode)', 'http[].directResponse (status, body.string)', 'http[].headers',
+      'http[].timeout', 'http[].retries (attempts, retryOn)', 'http[].fault (delay.fixedDelay, abort.httpStatus)', 'http[].mirror, mirrors',
+    ],
+    notEnforced: [
+      { field: 'tcp', reason: 'the local mesh routes HTTP only' },
+      { field: 'tls', reason: 'the local mesh routes HTTP only' },
+      { field: 'http[].delegate', reason: 'delegate VirtualServices are not compiled' },
+      { field: 'http[].corsPolicy', reason: 'the sidecar does not answer CORS preflights' },
+      { field: 'http[].match[].scheme', reason: 'the sidecar does not match on scheme' },
+      { field: 'http[].match[].port', reason: 'the sidecar has one outbound listener for every port' },
+      { field: 'http[].match[].sourceLabels', reason: 'the sidecar does not match on the caller' },
+      { field: 'http[].match[].sourceNamespace', reason: 'the sidecar does not match on the caller' },
+      { field: 'http[].match[].gateways', reason: 'the route applies wherever its VirtualService does' },
+      { field: 'http[].rewrite.uriRegexRewrite', reason: 'only uri and authority rewrites are compiled' },
+      { field: 'http[].redirect.scheme', reason: 'only uri and authority redirects are compiled' },
+      { field: 'http[].redirect.port', reason: 'only uri and authority redirects are compiled' },
+      { field: 'http[].redirect.derivePort', reason: 'only uri and authority redirects are compiled' },
+      { field: 'http[].directResponse.body.bytes', reason: 'only a string body is served' },
+      { field: 'http[].fault.delay.exponentialDelay', reason: 'only fixed delays are injected' },
+      { field: 'http[].fault.abort.grpcStatus', reason: 'only HTTP status aborts are injected' },
+      { field: 'http[].fault.abort.http2Error', reason: 'only HTTP status aborts are injected' },
+      { field: 'http[].retries.perTryTimeout', reason: 'each attempt is bounded by the route timeout only' },
+      { field: 'http[].retries.retryRemoteLocalities', reason: 'every local pod is in one locality' },
+    ],
+  },
+  [K.DestinationRule]: {
+    enforced: ['host', 'subsets[].name, labels', 'trafficPolicy.loadBalancer.simple (ROUND_ROBIN, LEAST_REQUEST, RANDOM)'],
+    notEnforced: [
+      ...['trafficPolicy', 'subsets[].trafficPolicy'].flatMap((at) => TRAFFIC_POLICY_NOT_ENFORCED.map((r) => ({ ...r, field: `${at}.${r.field}` }))),
+      { field: 'workloadSelector', reason: 'the rule applies to every caller of its host' },
+    ],
+  },
+  [K.Gateway]: {
+    enforced: ['selector', 'servers[].port, hosts'],
+    notEnforced: [{ field: 'servers[].tls', reason: 'gateway ports are served in plaintext on loopback' }],
+  },
+  [K.PeerAuthentication]: {
+    enforced: ['selector', 'mtls.mode'],
+    notEnforced: [{ field: 'portLevelMtls', reason: 'the workload-wide mode applies to every port' }],
+  },
+  ...Object.fromEntries(Object.entries(WHOLE_KIND_REASON).map(([kind, reason]) => [kind, { enforced: [], notEnforced: [{ field: '', reason }] }])),
+};
+
+/** The local mesh's enforcement table for one kind (undefined: the kind has no policy to enforce). */
+export function localEnforcement(kindId: string): KindEnforcement | undefined {
+  return LOCAL_ENFORCEMENT[kindId];
+}
+
+export interface UnenforcedField {
+  /** JSON pointer from the resource's root (`/spec/http/0/retries/perTryTimeout`; empty for the whole resource). */
+  pointer: string;
+  /** The field as a reader writes it (`http[0].retries.perTryTimeout`); empty for the whole resource. */
+  field: string;
+  reason: string;
+}
+
+function present(v: unknown): boolean {
+  if (v === undefined || v === null) return false;
+  if (Array.isArray(v)) return v.length > 0;
+  return true;
+}
+
+/** Every place in `spec` that `rule.field` names and that is set. */
+function occurrences(spec: unknown, rule: UnenforcedRule): UnenforcedField[] {
+  if (!rule.field) return [{ pointer: '', field: '', reason: rule.reason }];
+  let at: { value: unknown; pointer: string; field: string }[] = [{ value: spec, pointer: '/spec', field: '' }];
+  for (const segment of rule.field.split('.')) {
+    const each = segment.endsWith('[]');
+    const key = each ? segment.slice(0, -2) : segment;
+    const next: typeof at = [];
+    for (const a of at) {
+      if (!a.value || typeof a.value !== 'object' || Array.isArray(a.value)) continue;
+      const value = (a.value as Record<string, unknown>)[key];
+      const pointer = `${a.pointer}/${key}`;
+      const field = a.field ? `${a.field}.${key}` : key;
+      if (!each) next.push({ value, pointer, field });
+      else if (Array.isArray(value)) value.forEach((item, i) => next.push({ value: item, pointer: `${pointer}/${i}`, field: `${field}[${i}]` }));
+    }
+    at = next;
+  }
+  return at.filter((a) => present(a.value) && (!rule.when || rule.when(a.value))).map((a) => ({ pointer: a.pointer, field: a.field, reason: rule.reason }));
+}
+
+/** The fields of a resource (or the whole resource) that the local mesh does not enforce, in table order. */
+export function unenforcedFields(resource: Pick<Resource, 'kindId' | 'spec'>): UnenforcedField[] {
+  const table = LOCAL_ENFORCEMENT[resource.kindId];
+  if (!table) return [];
+  return table.notEnforced.flatMap((rule) => occurrences(resource.spec, rule));
+}
+
+/** The one sentence `validate` and `apply` say about an unenforced field. */
+export function notEnforcedSentence(resource: Pick<Resource, 'kind' | 'namespace' | 'name'>, item: UnenforcedField): string {
+  const name = resource.namespace ? `${resource.namespace}/${resource.name}` : resource.name;
+  const subject = item.field ? `${item.field} of ${resource.kind} ${name}` : `${resource.kind} ${name}`;
+  return `${subject} is not enforced by the local mesh (${item.reason}); it takes effect on Istio.`;
+}
+
+/** apply's notes: one sentence per unenforced field of every resource. */
+export function notEnforcedNotes(resources: Pick<Resource, 'kind' | 'kindId' | 'namespace' | 'name' | 'spec'>[]): string[] {
+  return resources.flatMap((r) => unenforcedFields(r).map((item) => notEnforcedSentence(r, item)));
+}

@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { validateText, codesAt } from '../../../support/policy.js';
+
+const run = (text: string) => validateText(text, { analyzers: ['meshctl.NotEnforcedLocally'] });
+
+test('each DestinationRule field the local mesh does not enforce is a warning at that field', async () => {
+  const r = await run(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: shop}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer:
+      simple: PASSTHROUGH
+    tls: {mode: ISTIO_MUTUAL}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy:
+      loadBalancer:
+        localityLbSetting: {enabled: true}
+      tls: {mode: DISABLE}
+`);
+  assert.deepEqual(codesAt(r.findings), ['MSH2015@8', 'MSH2015@15', 'MSH2015@16']);
+  assert.equal(r.findings[0]!.severity, 'warning');
+  assert.equal(
+    r.findings[0]!.message,
+    'trafficPolicy.loadBalancer.simple of DestinationRule shop/reviews is not enforced by the local mesh (the sidecar always balances over the pods it knows); it takes effect on Istio.',
+  );
+  assert.match(r.findings[1]!.message, /^subsets\[0\]\.trafficPolicy\.loadBalancer\.localityLbSetting of DestinationRule shop\/reviews/);
+});
+
+test('a whole AuthorizationPolicy or EnvoyFilter is a warning at the resource; enforced policy has none', async () => {
+  const r = await run(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}, tls: {mode: ISTIO_MUTUAL}}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-get}
+spec:
+  rules: [{to: [{operation: {methods: [GET]}}]}]
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: local-ratelimit}
+spec:
+  configPatches: []
+`);
+  assert.deepEqual(codesAt(r.findings), ['MSH2015@8', 'MSH2015@14']);
+  assert.match(r.findings[0]!.message, /^AuthorizationPolicy default\/allow-get is not enforced by the local mesh \(the local sidecars do not evaluate authorization policy; every request is let through\); it takes effect on Istio\.$/);
+});
