@@ -38,8 +38,9 @@ export interface EchoApp {
 }
 
 /**
- * A dependency-free app that echoes the request as JSON, naming its pod and version. A request whose
- * Host ends in `-shadow` (a mirrored copy) and carries `x-shadow-delay-ms: N` is answered N ms late.
+ * A dependency-free app that echoes the request as JSON, naming its pod and version. A request with
+ * `x-echo-delay-ms: N` is answered N ms late (a slow upstream); a request whose Host ends in `-shadow`
+ * (a mirrored copy) and carries `x-shadow-delay-ms: N` likewise. Delays are capped at 10 s.
  */
 export function startEchoApp(pod: { name: string; labels: Record<string, string> }): Promise<EchoApp> {
   const received: ReceivedRequest[] = [];
@@ -50,7 +51,8 @@ export function startEchoApp(pod: { name: string; labels: Record<string, string>
       received.push({ at: Date.now(), method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       if (received.length > 500) received.shift();
       const answer: EchoAnswer = { pod: pod.name, version: pod.labels.version ?? '', method: req.method ?? '', url: req.url ?? '', headers: req.headers };
-      const delay = /-shadow(:\d+)?$/.test(String(req.headers.host ?? '')) ? Number(req.headers['x-shadow-delay-ms'] ?? 0) : 0;
+      const shadowDelay = /-shadow(:\d+)?$/.test(String(req.headers.host ?? '')) ? Number(req.headers['x-shadow-delay-ms'] ?? 0) : 0;
+      const delay = Math.max(shadowDelay, Number(req.headers['x-echo-delay-ms'] ?? 0) || 0);
       const reply = () => {
         res.writeHead(200, { 'content-type': 'application/json', 'x-served-by': pod.name, 'x-version': pod.labels.version ?? '' });
         res.end(JSON.stringify(answer));

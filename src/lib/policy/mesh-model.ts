@@ -5,6 +5,7 @@
 import type { Resource } from './load.js';
 import { K } from './kinds.js';
 import { notEnforcedNotes } from './local-enforcement.js';
+import { parseDuration } from './duration.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -248,13 +249,9 @@ function routeHeaders(v: unknown): RouteHeaders {
   return { request: headerOperations(o.request), response: headerOperations(o.response) };
 }
 
-/** Istio durations (`1.5s`, `300ms`, `1m`, `1h`) in milliseconds; null when absent or unreadable. */
-export function durationMs(v: unknown): number | null {
-  if (typeof v !== 'string') return null;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v.trim());
-  if (!m) return null;
-  const n = Number(m[1]);
-  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']);
+/** A duration field in milliseconds, read as validate reads it (Go's syntax: `1m30s`, `250us`); null when absent or unreadable. */
+function durationField(v: unknown): number | null {
+  return typeof v === 'string' ? (parseDuration(v) ?? null) : null;
 }
 
 function loadBalancer(v: unknown): LoadBalancerPolicy | null {
@@ -415,7 +412,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
           ? { ...(typeof rw.uri === 'string' ? { uri: rw.uri } : {}), ...(typeof rw.authority === 'string' ? { authority: rw.authority } : {}) }
           : null,
         headers: routeHeaders(h.headers),
-        timeoutMs: durationMs(h.timeout),
+        timeoutMs: durationField(h.timeout),
         retries: retries && typeof retries.attempts === 'number'
           ? { attempts: retries.attempts, retryOn: typeof retries.retryOn === 'string' ? retries.retryOn.split(',').map((s) => s.trim()).filter(Boolean) : [] }
           : null,
@@ -425,7 +422,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
           : null,
         fault: fault && (fault.delay || fault.abort)
           ? {
-            delayMs: durationMs(fault.delay?.fixedDelay),
+            delayMs: durationField(fault.delay?.fixedDelay),
             delayPercent: percent(fault.delay),
             abortStatus: typeof fault.abort?.httpStatus === 'number' ? fault.abort.httpStatus : null,
             abortPercent: percent(fault.abort),

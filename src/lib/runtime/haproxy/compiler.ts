@@ -321,7 +321,7 @@ function buildRoute(
     // As Envoy: the delay first, then the abort; each drawn independently per request.
     const f = route.fault;
     const draw = (pct: number) => (pct >= 100 ? '' : ` { rand(1000000) lt ${Math.round(pct * 10_000)} }`);
-    if (f.delayMs !== null && f.delayMs > 0 && f.delayPercent > 0) frontendRules.push(`http-request lua.mesh_delay ${f.delayMs} if ${isRoute}${draw(f.delayPercent)}`);
+    if (f.delayMs !== null && f.delayMs > 0 && f.delayPercent > 0) frontendRules.push(`http-request lua.mesh_delay ${haproxyMs(f.delayMs)} if ${isRoute}${draw(f.delayPercent)}`);
     if (f.abortStatus !== null && f.abortPercent > 0) frontendRules.push(`http-request return status ${f.abortStatus} content-type text/plain string ${word('fault filter abort')} if ${isRoute}${draw(f.abortPercent)}`);
   }
   if (route?.directResponse) {
@@ -366,7 +366,7 @@ function buildRoute(
     lines.push(...headerOperationLines('http-response', dest.headers.response));
     // The copy is taken last, so that it carries the request as it goes upstream.
     lines.push(...mirror.rules);
-    if (route?.timeoutMs) lines.push(`timeout server ${route.timeoutMs}`);
+    if (route?.timeoutMs) lines.push(`timeout server ${haproxyMs(route.timeoutMs)}`);
     if (route?.retries) {
       lines.push(`retries ${Math.max(0, Math.floor(route.retries.attempts))}`);
       lines.push(`retry-on ${retryOnKeywords(route.retries.retryOn).join(' ')}`);
@@ -375,6 +375,11 @@ function buildRoute(
     backends.push({ kind: 'backend', name: backend, lines });
   });
   return { compiled, frontendRules, backends, mirrorBackends: mirror.compiled.map((m) => m.backend) };
+}
+
+/** HAProxy takes whole milliseconds: a sub-millisecond part rounds up, so `250us` is 1 ms, never 0 (no timeout, no delay). */
+function haproxyMs(ms: number): number {
+  return Math.ceil(ms);
 }
 
 function serverLines(servers: CompiledServer[], ctx: Context): string[] {
@@ -406,7 +411,7 @@ function mirrorPieces(id: string, mirrors: RouteMirror[], route: HttpRoute | nul
       'no log',
       `http-request set-var(txn.dest_host) str(${word(resolved.host)})`,
       ...(resolved.subset ? [`http-request set-var(txn.dest_subset) str(${word(resolved.subset)})`] : []),
-      ...(route?.timeoutMs ? [`timeout server ${route.timeoutMs}`] : []),
+      ...(route?.timeoutMs ? [`timeout server ${haproxyMs(route.timeoutMs)}`] : []),
       ...serverLines(resolved.servers, ctx),
     ];
     backends.push({ kind: 'backend', name: backend, lines });
