@@ -1,5 +1,7 @@
 import { Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
+import { durationFlag } from '../lib/cli/duration-flag.js';
+import { formatDuration } from '../lib/policy/duration.js';
 import { EXIT, MeshctlError, usageError } from '../lib/errors.js';
 import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
 import type { ApplyResult } from '../lib/mesh/agent/protocol.js';
@@ -24,7 +26,7 @@ Exit codes: 0 applied; 2 error findings, unreadable input, or a change to a rout
     filename: Flags.string({ char: 'f', summary: 'Files, directories or - (stdin) to apply.', multiple: true, required: true }),
     namespace: Flags.string({ char: 'n', summary: 'Namespace for resources that name none (default: "default").' }),
     wait: Flags.boolean({ summary: 'Wait until every pod is ready and every proxy serves the new revision.', default: true, allowNo: true }),
-    timeout: Flags.string({ summary: 'How long --wait waits (a duration: 90s, 2m).', default: '60s' }),
+    timeout: durationFlag({ summary: 'How long --wait waits (a duration: 90s, 2m).', default: '60s' }),
     force: Flags.boolean({ summary: 'Apply even when it changes a route a traffic shift moves; the shift is then held.' }),
     home: homeFlag,
     output: outputFlag(['text', 'json', 'yaml'] as const),
@@ -34,9 +36,7 @@ Exit codes: 0 applied; 2 error findings, unreadable input, or a change to a rout
   async run(): Promise<ApplyResult> {
     const { flags } = await this.parse(Apply);
     const format = this.format(flags);
-    const { parseDuration } = await import('../lib/policy/duration.js');
-    const timeoutMs = parseDuration(flags.timeout);
-    if (timeoutMs === undefined || timeoutMs <= 0) throw usageError(`--timeout ${flags.timeout} is not a duration; write it as 30s, 2m or 1m30s.`);
+    const timeoutMs = flags.timeout;
     const { layout } = await openHome(flags.home);
     const { readApplied } = await import('../lib/mesh/state.js');
     const { prepareApply, interruptedLine } = await import('../lib/mesh/apply.js');
@@ -75,7 +75,7 @@ Exit codes: 0 applied; 2 error findings, unreadable input, or a change to a rout
     for (const held of result.held ?? []) process.stderr.write(`Warning: ${held}\n`);
     if (flags.wait && !result.synced) {
       throw new MeshctlError(
-        `Revision ${result.revision} is stored, but ${result.pending.join(', ')} did not become ready on it within ${flags.timeout}; see meshctl status and meshctl logs POD.`,
+        `Revision ${result.revision} is stored, but ${result.pending.join(', ')} did not become ready on it within ${formatDuration(timeoutMs)}; see meshctl status and meshctl logs POD.`,
         EXIT.environment,
       );
     }

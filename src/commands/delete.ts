@@ -1,5 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
+import { durationFlag } from '../lib/cli/duration-flag.js';
+import { formatDuration } from '../lib/policy/duration.js';
 import { EXIT, MeshctlError, usageError } from '../lib/errors.js';
 import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
 import type { ApplyResult } from '../lib/mesh/agent/protocol.js';
@@ -29,7 +31,7 @@ Exit codes: 0 removed; 1 some named resources did not exist (the others were rem
     namespace: Flags.string({ char: 'n', summary: 'Namespace (default: "default").' }),
     'ignore-not-found': Flags.boolean({ summary: 'Exit 0 when a named resource does not exist.', default: false }),
     wait: Flags.boolean({ summary: 'Wait until every proxy serves the new revision.', default: true, allowNo: true }),
-    timeout: Flags.string({ summary: 'How long --wait waits (a duration: 90s, 2m).', default: '60s' }),
+    timeout: durationFlag({ summary: 'How long --wait waits (a duration: 90s, 2m).', default: '60s' }),
     home: homeFlag,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
@@ -39,9 +41,7 @@ Exit codes: 0 removed; 1 some named resources did not exist (the others were rem
     const { argv, flags } = await this.parse(Delete);
     const format = this.format(flags);
     const words = argv as string[];
-    const { parseDuration } = await import('../lib/policy/duration.js');
-    const timeoutMs = parseDuration(flags.timeout);
-    if (timeoutMs === undefined || timeoutMs <= 0) throw usageError(`--timeout ${flags.timeout} is not a duration; write it as 30s, 2m or 1m30s.`);
+    const timeoutMs = flags.timeout;
     if (flags.filename?.length && words.length) throw usageError('Give either -f PATH... or KIND NAME..., not both.');
     if (!flags.filename?.length && words.length < 2) throw usageError('Name what to delete: meshctl delete -f PATH... or meshctl delete KIND NAME...');
     const { layout } = await openHome(flags.home);
@@ -65,7 +65,7 @@ Exit codes: 0 removed; 1 some named resources did not exist (the others were rem
     await render(format, { document: result, text: () => applySummary(result, 'deleted') });
     for (const m of result.missing) out.writeErr(`${m.kind} ${m.namespace ? `${m.namespace}/` : ''}${m.name} was not found in the mesh.\n`);
     if (flags.wait && result.committed && !result.synced) {
-      throw new MeshctlError(`Revision ${result.revision} is stored, but ${result.pending.join(', ')} did not serve it within ${flags.timeout}; see meshctl status.`, EXIT.environment);
+      throw new MeshctlError(`Revision ${result.revision} is stored, but ${result.pending.join(', ')} did not serve it within ${formatDuration(timeoutMs)}; see meshctl status.`, EXIT.environment);
     }
     if (result.missing.length && !flags['ignore-not-found']) this.finish(EXIT.negative);
     return result;

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
-import { EXIT, usageError } from '../lib/errors.js';
+import { durationFlag } from '../lib/cli/duration-flag.js';
+import { EXIT } from '../lib/errors.js';
 import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
 import type { ProxyStatusReport } from '../lib/mesh/proxy-status.js';
 import { allNamespacesFlag } from '../lib/cli/namespace-flags.js';
@@ -22,8 +23,8 @@ Exit codes: 0 every proxy is SYNCED and ready; 1 some proxy is STALE, not ready 
 
   static override flags = {
     wait: Flags.boolean({ summary: 'Ask again until every proxy is SYNCED and ready, or --timeout passes.', default: false }),
-    timeout: Flags.string({ summary: 'How long --wait waits (a duration: 60s, 2m).', default: '60s', helpValue: 'DURATION' }),
-    'proxy-timeout': Flags.string({ summary: 'How long one proxy may take to answer before its row says UNREACHABLE.', default: '2s', helpValue: 'DURATION' }),
+    timeout: durationFlag({ summary: 'How long --wait waits (a duration: 60s, 2m).', default: '60s' }),
+    'proxy-timeout': durationFlag({ summary: 'How long one proxy may take to answer before its row says UNREACHABLE.', default: '2s' }),
     concurrency: Flags.integer({ summary: 'Proxies asked at once.', default: 16, min: 1, max: 256 }),
     'all-namespaces': allNamespacesFlag,
     home: homeFlag,
@@ -34,11 +35,8 @@ Exit codes: 0 every proxy is SYNCED and ready; 1 some proxy is STALE, not ready 
   async run(): Promise<ProxyStatusReport> {
     const { flags } = await this.parse(ProxyStatus);
     const format = this.format(flags);
-    const { parseDuration } = await import('../lib/policy/duration.js');
-    const timeoutMs = parseDuration(flags.timeout);
-    if (timeoutMs === undefined || timeoutMs <= 0) throw usageError(`--timeout ${flags.timeout} is not a duration; write it as 30s, 2m or 1m30s.`);
-    const proxyTimeoutMs = parseDuration(flags['proxy-timeout']);
-    if (proxyTimeoutMs === undefined || proxyTimeoutMs <= 0) throw usageError(`--proxy-timeout ${flags['proxy-timeout']} is not a duration; write it as 500ms or 2s.`);
+    const timeoutMs = flags.timeout;
+    const proxyTimeoutMs = flags['proxy-timeout'];
     await openHome(flags.home);
     const status = await import('../lib/mesh/proxy-status.js');
     const out = await import('../lib/output/format.js');

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
+import { durationFlag } from '../lib/cli/duration-flag.js';
 import { EXIT, usageError } from '../lib/errors.js';
 import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
 import type { TopSnapshot } from '../lib/mesh/top.js';
@@ -29,10 +30,10 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
   };
 
   static override flags = {
-    window: Flags.string({ summary: 'The span the figures cover, ending now (a duration: 30s, 1m, 5m).', default: '1m', helpValue: 'DURATION' }),
+    window: durationFlag({ summary: 'The span the figures cover, ending now (a duration: 30s, 1m, 5m).', default: '1m', min: '1s' }),
     until: Flags.string({ summary: 'Where the window ends: an ISO-8601 time (default now; not with --watch).', helpValue: 'TIME' }),
     watch: Flags.boolean({ char: 'w', summary: 'Refresh until Ctrl-C (or --count snapshots).', default: false }),
-    interval: Flags.string({ summary: 'Time between snapshots with --watch.', default: '2s', helpValue: 'DURATION' }),
+    interval: durationFlag({ summary: 'Time between snapshots with --watch.', default: '2s', min: '100ms' }),
     count: Flags.integer({ summary: 'Stop after this many snapshots (implies --watch).', min: 1 }),
     namespace: namespaceFlag,
     'all-namespaces': allNamespacesFlag,
@@ -46,11 +47,8 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
     const { args, flags } = await this.parse(Top);
     const format = this.format(flags);
     checkNamespaceScope(flags);
-    const { parseDuration } = await import('../lib/policy/duration.js');
-    const windowMs = parseDuration(flags.window);
-    if (windowMs === undefined || windowMs < 1000) throw usageError(`--window ${flags.window} is not a duration of at least one second; write it as 30s or 1m.`);
-    const intervalMs = parseDuration(flags.interval);
-    if (intervalMs === undefined || intervalMs < 100) throw usageError(`--interval ${flags.interval} is not a duration of at least 100ms; write it as 1s or 2s.`);
+    const windowMs = flags.window;
+    const intervalMs = flags.interval;
     const untilMs = flags.until === undefined ? undefined : Date.parse(flags.until);
     if (untilMs !== undefined && Number.isNaN(untilMs)) throw usageError(`--until ${flags.until} is not a time; write it in ISO-8601, e.g. 2026-01-01T10:00:00.000Z.`);
     await openHome(flags.home);

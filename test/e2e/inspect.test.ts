@@ -182,7 +182,7 @@ test('a frozen sidecar is UNREACHABLE in its row while the others report; inspec
     assert.match(row.problem ?? '', /no answer on its admin port 127\.0\.0\.1:\d+ \(no answer within 500 ms\)/);
     assert.deepEqual(report.proxies.filter((p) => p.name !== 'ratings-v1-0').map((p) => p.status), Array(5).fill('SYNCED'));
 
-    const r = await h.run(['inspect', 'pod', 'ratings-v1-0', '--timeout', '1']);
+    const r = await h.run(['inspect', 'pod', 'ratings-v1-0', '--timeout', '1s']);
     assert.equal(r.code, 3);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.ok(r.stderr.includes(path.join(h.home, 'pods', 'ratings-v1-0', 'admin.sock')), r.stderr);

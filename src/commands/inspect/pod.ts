@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
+import { durationFlag } from '../../lib/cli/duration-flag.js';
 import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
 import { namespaceFlag } from '../../lib/cli/namespace-flags.js';
 import { SECTIONS, type ProxySnapshot, type Section } from '../../lib/runtime/model.js';
@@ -21,7 +22,7 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod 
     '<%= config.bin %> <%= command.id %> bookinfo-gateway --section routes -o json',
     '<%= config.bin %> <%= command.id %> --admin-url http://127.0.0.1:15000',
     '<%= config.bin %> <%= command.id %> --admin-url 127.0.0.1:15000 --section endpoints --section stats',
-    '<%= config.bin %> <%= command.id %> --admin-url 127.0.0.1:15000 --section stats --rate-window 10',
+    '<%= config.bin %> <%= command.id %> --admin-url 127.0.0.1:15000 --section stats --rate-window 10s',
     '<%= config.bin %> <%= command.id %> --from-file config_dump.json --section clusters',
     '<%= config.bin %> <%= command.id %> --from-file config_dump.json -o json',
   ];
@@ -39,13 +40,8 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod 
     })(),
     'admin-url': Flags.string({ summary: "An Envoy admin API to read, e.g. http://127.0.0.1:15000.", exclusive: ['from-file'] }),
     'from-file': Flags.string({ char: 'f', summary: 'A saved Envoy /config_dump (JSON) to read.', exclusive: ['admin-url'] }),
-    timeout: Flags.integer({ summary: 'Seconds to wait for each admin API answer.', default: 5, min: 1 }),
-    'rate-window': Flags.integer({
-      summary: 'Read the stats twice, this many seconds apart, to show requests per second (RPS).',
-      default: 0,
-      min: 0,
-      max: 300,
-    }),
+    timeout: durationFlag({ summary: 'How long to wait for each admin API answer.', default: '5s' }),
+    'rate-window': durationFlag({ summary: 'Read the stats twice, this far apart, to show requests per second (RPS); 0s reads them once.', default: '0s', allowZero: true, max: '5m' }),
     namespace: namespaceFlag,
     home: homeFlag,
     output: outputFlag(['text', 'json', 'yaml'] as const),
@@ -61,15 +57,15 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod 
       await openHome(flags.home);
       const { useLocalMesh, checkPodNamespace } = await import('../../lib/mesh/proxies.js');
       if (flags.namespace !== undefined) await checkPodNamespace(flags.home, args.pod, flags.namespace);
-      useLocalMesh(flags.home, { timeoutMs: flags.timeout * 1000 });
+      useLocalMesh(flags.home, { timeoutMs: flags.timeout });
     }
     const snapshot = await inspectTarget(
       {
         pod: args.pod,
         adminUrl: flags['admin-url'],
         fromFile: flags['from-file'],
-        timeoutMs: flags.timeout * 1000,
-        rateWindowMs: flags['rate-window'] * 1000,
+        timeoutMs: flags.timeout,
+        rateWindowMs: flags['rate-window'],
       },
       sections,
     );

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
+import { durationFlag, optionalDurationFlag } from '../../lib/cli/duration-flag.js';
 import { usageError } from '../../lib/errors.js';
 import { canPrompt } from '../../lib/output/prompt.js';
 import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
@@ -42,11 +43,11 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     steps: Flags.string({ summary: "The new subset's weight at each step, e.g. 5,10,25,50,100.", helpValue: 'LIST', exclusive: ['step-weight', 'max-weight'] }),
     'step-weight': Flags.integer({ summary: 'Weight added at each step (default 20); the last step is exactly --max-weight.', helpValue: 'N' }),
     'max-weight': Flags.integer({ summary: "The new subset's weight at the last step (default 100).", helpValue: 'N' }),
-    interval: Flags.string({ summary: 'Time at each step before its analysis (default 30s).', helpValue: 'DURATION' }),
+    interval: durationFlag({ summary: 'Time at each step before its analysis (default 30s).' }),
     header: Flags.string({ summary: 'A first step that sends only requests with this header to the new subset.', helpValue: 'NAME=VALUE' }),
     mirror: Flags.boolean({ summary: 'A first step that mirrors traffic to the new subset.' }),
     'min-success-rate': Flags.string({ summary: 'Lowest success rate (non-5xx / total, %) of the new subset (default 99).', helpValue: 'PERCENT' }),
-    'max-latency-p99': Flags.string({ summary: "Highest p99 latency of the new subset (default 500ms; 'none' for no latency gate).", helpValue: 'DURATION' }),
+    'max-latency-p99': optionalDurationFlag({ summary: "Highest p99 latency of the new subset (default 500ms; 'none' for no latency gate)." }),
     'min-requests': Flags.integer({ summary: 'Requests the new subset needs in an interval to be judged (default 20).', helpValue: 'N' }),
     'failure-threshold': Flags.integer({ summary: 'Failed checks before rolling back (default 1).', helpValue: 'N' }),
     'on-no-traffic': Flags.option({ summary: 'What follows "not enough traffic" (default hold).', options: ['hold', 'continue', 'rollback'] as const })(),
@@ -63,7 +64,6 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
   async run(): Promise<ShiftOutcome | null> {
     const { args, flags } = await this.parse(RouteShift);
     const format = this.format(flags);
-    const { parseDuration } = await import('../../lib/policy/duration.js');
     const plan = await import('../../lib/shift/plan.js');
 
     if (flags.resume) {
@@ -76,29 +76,22 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     if (flags.manual && !flags['dry-run'] && !canPrompt()) {
       throw usageError(`--manual asks before every step, and there is no terminal to ask on; drop --manual to let the gates decide, or move a shift on from a pipeline with meshctl route promote ${args.host}.`);
     }
-    const duration = (flag: string, text: string | undefined): number | undefined => {
-      if (text === undefined) return undefined;
-      const ms = parseDuration(text);
-      if (ms === undefined || ms <= 0) throw usageError(`--${flag} ${text} is not a duration; write it as 500ms, 30s, 2m or 1m30s.`);
-      return ms;
-    };
     let successRate: number | undefined;
     if (flags['min-success-rate'] !== undefined) {
       const text = flags['min-success-rate'].replace(/%$/, '');
       successRate = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
       if (!(successRate >= 0 && successRate <= 100)) throw usageError(`--min-success-rate ${flags['min-success-rate']} is not a percentage from 0 to 100 (e.g. 99 or 99.5).`);
     }
-    const noLatencyGate = flags['max-latency-p99'] === 'none' || flags['max-latency-p99'] === '0';
     const planInput = {
       steps: flags.steps !== undefined ? plan.parseStepList(flags.steps) : undefined,
       stepWeight: flags['step-weight'],
       maxWeight: flags['max-weight'],
       header: flags.header !== undefined ? plan.parseHeaderMatch(flags.header) : undefined,
       mirror: flags.mirror,
-      intervalMs: duration('interval', flags.interval),
+      intervalMs: flags.interval,
       gates: {
         ...(successRate !== undefined ? { minSuccessRate: successRate } : {}),
-        ...(flags['max-latency-p99'] !== undefined ? { maxLatencyP99Ms: noLatencyGate ? null : duration('max-latency-p99', flags['max-latency-p99']) } : {}),
+        ...(flags['max-latency-p99'] !== undefined ? { maxLatencyP99Ms: flags['max-latency-p99'] } : {}),
         ...(flags['min-requests'] !== undefined ? { minRequests: flags['min-requests'] } : {}),
         ...(flags['failure-threshold'] !== undefined ? { failureThreshold: flags['failure-threshold'] } : {}),
         ...(flags['on-no-traffic'] !== undefined ? { onNoTraffic: flags['on-no-traffic'] } : {}),

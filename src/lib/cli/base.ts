@@ -50,7 +50,11 @@ export abstract class MeshctlCommand extends Command {
   }
 
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
-    if (err instanceof MeshctlError) throw err;
+    if (err instanceof MeshctlError) {
+      // A flag's own parser (e.g. a duration flag) words its sentence; oclif wraps it in "Parsing --flag ... See more help".
+      const wrapped = /^Parsing --\S+ \n\t([\s\S]*)\nSee more help with --help$/.exec(err.message);
+      throw wrapped ? new MeshctlError(wrapped[1]!, err.exitCode) : err;
+    }
     // oclif's own parse errors (unknown flag, bad option) are usage errors: exit 2.
     const oclif = (err as { oclif?: { exit?: number } }).oclif;
     if (oclif && oclif.exit !== 0 && !(err.constructor?.name === 'ExitError')) {
