@@ -1,5 +1,6 @@
 // meshctl get: the kinds a user can list (pods beside every policy kind), and their kubectl-like rows.
 import { KINDS, TOLERATED_KINDS, type KindInfo } from '../policy/kinds.js';
+import { selectorMatches } from '../policy/selectors.js';
 import { usageError } from '../errors.js';
 import type { StoredResource } from './state.js';
 import type { MeshStatus, PodStatus } from './agent/protocol.js';
@@ -166,7 +167,7 @@ export function resourceColumns(info: KindInfo, resources: StoredResource[], pod
         head: [...nsHead, 'NAME', 'PORTS', 'SELECTOR', 'ENDPOINTS'],
         rows: resources.map((r) => {
           const sel = spec(r).selector as Record<string, string> | undefined;
-          const endpoints = sel ? pods.filter((p) => p.type === 'pod' && p.namespace === (r.metadata.namespace ?? 'default') && Object.entries(sel).every(([k, v]) => p.labels[k] === v)).map((p) => p.name) : [];
+          const endpoints = sel ? pods.filter((p) => p.type === 'pod' && p.namespace === (r.metadata.namespace ?? 'default') && selectorMatches(sel, p.labels)).map((p) => p.name) : [];
           return [...ns(r), r.metadata.name, list(spec(r).ports).map((p) => `${(p as { port?: number }).port}/${(p as { protocol?: string }).protocol ?? 'TCP'}`).join(','), selector(sel), endpoints.length ? (wide ? endpoints.join(',') : String(endpoints.length)) : '<none>'];
         }),
       };

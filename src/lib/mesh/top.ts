@@ -4,6 +4,7 @@
 // a caller's sidecar failed before they reached any pod count too.
 import { promises as fs } from 'node:fs';
 import { usageError } from '../errors.js';
+import { requestHostNames, serviceOfFqdn } from '../policy/hosts.js';
 import type { CompiledProxy } from '../runtime/haproxy/types.js';
 import { noRequests, upstreamKey, type TrafficFigures, type UpstreamFigures } from '../runtime/figures.js';
 import { AccessLogTail, figuresByUpstream, isSentRequest } from '../runtime/haproxy/traffic.js';
@@ -31,14 +32,13 @@ export interface TopSnapshot {
 
 /** `reviews.default.svc.cluster.local` → reviews / default. */
 export function serviceOf(host: string): { service: string; namespace: string | null } {
-  const m = /^([^.]+)\.([^.]+)\.svc\.[^.]+(?:\.[^.]+)*$/.exec(host);
-  return m ? { service: m[1]!, namespace: m[2]! } : { service: host, namespace: null };
+  const service = serviceOfFqdn(host);
+  return service ? { service: service.name, namespace: service.namespace } : { service: host, namespace: null };
 }
 
-/** HOST as a user types it (reviews, reviews.default, the FQDN) against a destination host. */
-export function hostMatches(filter: string, host: string): boolean {
-  const f = filter.toLowerCase().replace(/\.$/, '');
-  return host === f || host.startsWith(`${f}.`);
+/** HOST as a user types it (reviews, reviews.default, the FQDN, any namespace) names a destination host by any name a client of its namespace would use. */
+export function hostNamedBy(filter: string, host: string): boolean {
+  return requestHostNames(host, serviceOfFqdn(host)?.namespace ?? '').includes(filter.trim().toLowerCase().replace(/\.$/, ''));
 }
 
 /** Keeps every proxy's recent requests in memory and adds only new log lines at each snapshot. */
@@ -69,7 +69,7 @@ export class TrafficWatcher {
     if (namespace !== undefined) selected = selected.filter((u) => serviceOf(u.host).namespace === namespace);
     const filter = this.options.host;
     if (filter) {
-      selected = selected.filter((u) => hostMatches(filter, u.host));
+      selected = selected.filter((u) => hostNamedBy(filter, u.host));
       if (!selected.length) {
         const known = [...new Set([...upstreams.values()].map((u) => u.host))].sort();
         throw usageError(`No service of the mesh is named "${filter}" (services: ${known.length ? known.map((h) => serviceOf(h).service).filter((s, i, a) => a.indexOf(s) === i).join(', ') : 'none'}).`);

@@ -2,7 +2,7 @@
 // scripts, GitHub workflow annotations, and a Markdown table a pipeline can post on a pull request.
 import type { Change, DiffReport, FieldChange, ResourceId, Risk, SecurityImpact, TrafficImpact } from '../policy/diff/model.js';
 import { describeResource, resourceKey } from '../policy/diff/model.js';
-import { shortHost } from '../policy/diff/hosts.js';
+import { shortHost } from '../policy/hosts.js';
 import { paint, type Paint } from './format.js';
 
 function plural(n: number, word: string): string {

@@ -6,6 +6,8 @@ import type { Resource } from './load.js';
 import { K } from './kinds.js';
 import { notEnforcedNotes } from './local-enforcement.js';
 import { parseDuration } from './duration.js';
+import { hostKey, serviceHost, serviceOfFqdn } from './hosts.js';
+import { selectorMatches } from './selectors.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -169,44 +171,6 @@ export interface MeshModel {
   notes: string[];
 }
 
-// ---------------------------------------------------------------- hosts
-
-/**
- * Resolves a host name as Kubernetes DNS would from `namespace`: `reviews`, `reviews.<ns>`,
- * `reviews.<ns>.svc` and `reviews.<ns>.svc.cluster.local` are the same service. Names of two
- * labels whose second label is not a known namespace (e.g. `example.com`) are left as written.
- */
-export function canonicalHost(host: string, namespace: string, namespaces?: Set<string>): string {
-  const h = host.toLowerCase().replace(/\.$/, '');
-  if (h === '*' || h.startsWith('*.')) return h;
-  const parts = h.split('.');
-  if (parts.length === 1) return `${h}.${namespace}.svc.${CLUSTER_DOMAIN}`;
-  if (parts.length === 2 && (!namespaces || namespaces.has(parts[1]))) return `${h}.svc.${CLUSTER_DOMAIN}`;
-  if (parts.length === 3 && parts[2] === 'svc') return `${h}.${CLUSTER_DOMAIN}`;
-  return h;
-}
-
-/** The names a pod in `callerNamespace` can use for `fqdn` (every form that resolves to it). */
-export function hostAliases(fqdn: string, callerNamespace: string): string[] {
-  const suffix = `.svc.${CLUSTER_DOMAIN}`;
-  if (!fqdn.endsWith(suffix)) return [fqdn];
-  const [name, ns] = fqdn.slice(0, -suffix.length).split('.');
-  const aliases = [fqdn, `${name}.${ns}.svc`, `${name}.${ns}`];
-  if (ns === callerNamespace) aliases.push(name);
-  return aliases;
-}
-
-/** True when `host` (a request's Host, lower case, no port) is matched by a VirtualService or Gateway host pattern. */
-export function hostMatches(pattern: string, host: string): boolean {
-  if (pattern === '*') return true;
-  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1));
-  return pattern === host;
-}
-
-export function labelsMatch(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
 // ---------------------------------------------------------------- building the model
 
 function record(v: unknown): Record<string, string> {
@@ -265,13 +229,13 @@ function clampPercent(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? Math.min(100, Math.max(0, v)) : null;
 }
 
-function mirrorDestination(d: unknown, percent: number, vsNamespace: string, namespaces: Set<string>): RouteMirror | null {
+function mirrorDestination(d: unknown, percent: number, vsNamespace: string): RouteMirror | null {
   const dest = (d && typeof d === 'object' ? d : {}) as Record<string, unknown>;
   if (typeof dest.host !== 'string' || !dest.host) return null;
   const portNumber = (dest.port as { number?: unknown } | undefined)?.number;
   return {
     host: dest.host,
-    fqdn: canonicalHost(dest.host, vsNamespace, namespaces),
+    fqdn: hostKey(vsNamespace, dest.host),
     subset: typeof dest.subset === 'string' ? dest.subset : '',
     port: typeof portNumber === 'number' ? portNumber : null,
     percent,
@@ -282,16 +246,16 @@ function mirrorDestination(d: unknown, percent: number, vsNamespace: string, nam
  * An http route's mirrors, with Istio's semantics: \`mirror\` with \`mirrorPercentage.value\` (or the
  * older \`mirrorPercent\`), 100 when neither is given; or \`mirrors\`, each with its own \`percentage\`.
  */
-function routeMirrors(h: Record<string, unknown>, vsNamespace: string, namespaces: Set<string>): RouteMirror[] {
+function routeMirrors(h: Record<string, unknown>, vsNamespace: string): RouteMirror[] {
   const out: RouteMirror[] = [];
   if (h.mirror) {
     const percent = clampPercent((h.mirrorPercentage as { value?: unknown } | undefined)?.value) ?? clampPercent(h.mirrorPercent) ?? 100;
-    const m = mirrorDestination(h.mirror, percent, vsNamespace, namespaces);
+    const m = mirrorDestination(h.mirror, percent, vsNamespace);
     if (m) out.push(m);
   }
   for (const item of list<Record<string, unknown>>(h.mirrors)) {
     const percent = clampPercent((item?.percentage as { value?: unknown } | undefined)?.value) ?? 100;
-    const m = mirrorDestination(item?.destination, percent, vsNamespace, namespaces);
+    const m = mirrorDestination(item?.destination, percent, vsNamespace);
     if (m) out.push(m);
   }
   return out;
@@ -337,7 +301,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   for (const r of of(K.Service)) {
     const spec = r.spec ?? {};
     services.push({
-      host: `${r.name}.${ns(r)}.svc.${CLUSTER_DOMAIN}`,
+      host: serviceHost(r.name, ns(r)),
       name: r.name,
       namespace: ns(r),
       kind: 'Service',
@@ -359,7 +323,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
         return { address: String(e.address), port: first ? Number(first) : ports[0]?.port ?? null };
       });
     for (const host of list<string>(spec.hosts)) {
-      services.push({ host: canonicalHost(String(host), ns(r), namespaces), name: r.name, namespace: ns(r), kind: 'ServiceEntry', selector, ports, endpoints, resource: r });
+      services.push({ host: hostKey(ns(r), String(host)), name: r.name, namespace: ns(r), kind: 'ServiceEntry', selector, ports, endpoints, resource: r });
     }
   }
 
@@ -376,7 +340,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
         const portNumber = (dest.port as { number?: unknown } | undefined)?.number;
         return {
           host,
-          fqdn: canonicalHost(host, vsNs, namespaces),
+          fqdn: hostKey(vsNs, host),
           subset: typeof dest.subset === 'string' ? dest.subset : '',
           port: typeof portNumber === 'number' ? portNumber : null,
           // Istio: one destination takes all traffic; unweighted destinations beside weighted ones take none.
@@ -393,7 +357,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
         const p = (o?.percentage as { value?: unknown } | undefined)?.value ?? o?.percent;
         return typeof p === 'number' ? Math.min(100, Math.max(0, p)) : 100;
       };
-      const mirrors = routeMirrors(h, vsNs, namespaces);
+      const mirrors = routeMirrors(h, vsNs);
       if (mirrors.length && (h.redirect || h.directResponse)) notes.push(`VirtualService ${vsNs}/${r.name} http[${index}]: a route that answers itself (redirect or directResponse) sends no request to mirror; its mirror is ignored.`);
       return {
         name: typeof h.name === 'string' ? h.name : '',
@@ -440,7 +404,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
       name: r.name,
       namespace: ns(r),
       host: String(spec.host ?? ''),
-      fqdn: canonicalHost(String(spec.host ?? ''), ns(r), namespaces),
+      fqdn: hostKey(ns(r), String(spec.host ?? '')),
       loadBalancer: loadBalancer(spec.trafficPolicy),
       subsets: list<Record<string, unknown>>(spec.subsets).map((s) => ({ name: String(s.name ?? ''), labels: record(s.labels), loadBalancer: loadBalancer(s.trafficPolicy) })),
       resource: r,
@@ -486,13 +450,13 @@ export function serviceFor(model: MeshModel, fqdn: string): MeshService | undefi
 export function podsOfService<P extends { namespace: string; labels: Record<string, string> }>(service: MeshService, pods: P[]): P[] {
   if (!service.selector) return [];
   const selector = service.selector;
-  return pods.filter((p) => p.namespace === service.namespace && labelsMatch(selector, p.labels));
+  return pods.filter((p) => p.namespace === service.namespace && selectorMatches(selector, p.labels));
 }
 
 /** The DestinationRule for a host: the one in the caller's namespace wins, then the host's, then the root namespace's. */
 export function destinationRuleFor(model: MeshModel, fqdn: string, callerNamespace: string): DestinationRuleSpec | undefined {
   const candidates = model.destinationRules.filter((d) => d.fqdn === fqdn);
-  const hostNs = fqdn.endsWith(`.svc.${CLUSTER_DOMAIN}`) ? fqdn.split('.')[1] : '';
+  const hostNs = serviceOfFqdn(fqdn)?.namespace ?? '';
   return candidates.find((d) => d.namespace === callerNamespace)
     ?? candidates.find((d) => d.namespace === hostNs)
     ?? candidates.find((d) => d.namespace === model.rootNamespace)
@@ -506,7 +470,7 @@ export function destinationRuleFor(model: MeshModel, fqdn: string, callerNamespa
 export function mtlsModeOf(model: MeshModel, pod: { namespace: string; labels: Record<string, string> }): MtlsMode {
   const pas = model.peerAuthentications;
   const pick = (list: PeerAuthenticationSpec[]) => list.find((p) => p.mode !== 'UNSET')?.mode as MtlsMode | undefined;
-  return pick(pas.filter((p) => p.namespace === pod.namespace && p.selector && Object.keys(p.selector).length && labelsMatch(p.selector, pod.labels)))
+  return pick(pas.filter((p) => p.namespace === pod.namespace && p.selector && Object.keys(p.selector).length && selectorMatches(p.selector, pod.labels)))
     ?? pick(pas.filter((p) => p.namespace === pod.namespace && (!p.selector || !Object.keys(p.selector).length)))
     ?? pick(pas.filter((p) => p.namespace === model.rootNamespace && (!p.selector || !Object.keys(p.selector).length)))
     ?? 'STRICT';

@@ -5,7 +5,9 @@
 import { usageError } from '../errors.js';
 import type { StoredResource } from '../mesh/state.js';
 import { modelOf } from '../mesh/pods.js';
-import { canonicalHost, desiredPods, destinationRuleFor, labelsMatch, podsOfService, serviceFor, type HttpRoute, type MeshModel, type VirtualServiceSpec } from '../policy/mesh-model.js';
+import { desiredPods, destinationRuleFor, podsOfService, serviceFor, type HttpRoute, type MeshModel, type VirtualServiceSpec } from '../policy/mesh-model.js';
+import { hostKey, resolveRequestHost } from '../policy/hosts.js';
+import { selectorMatches } from '../policy/selectors.js';
 import { isDeepStrictEqual } from 'node:util';
 import { sameWeights, weightsText, type Weights } from './plan.js';
 
@@ -64,9 +66,18 @@ function isSubsetRoute(r: HttpRoute, host: string): boolean {
   return !r.redirect && !r.directResponse && r.route.length > 0 && r.route.every((d) => d.fqdn === host && d.subset !== '');
 }
 
+/**
+ * The host a user's HOST argument names with -n `namespace`: as a client in that namespace would reach
+ * it (reviews, reviews.default, reviews.default.svc or the FQDN), among the hosts the mesh knows.
+ */
+export function hostOfArgument(model: MeshModel, host: string, namespace: string): string {
+  const known = new Set([...model.services.map((s) => s.host), ...model.virtualServices.flatMap((vs) => vs.hosts.map((h) => hostKey(vs.namespace, h)))]);
+  return resolveRequestHost(host, namespace, (h) => known.has(h));
+}
+
 /** The mesh VirtualService routing `host`; throws with a sentence when there is none or several. */
 function virtualServiceFor(model: MeshModel, host: string, options: ResolveOptions): VirtualServiceSpec {
-  const all = model.virtualServices.filter((vs) => vs.hosts.some((h) => canonicalHost(h, vs.namespace, model.namespaces) === host));
+  const all = model.virtualServices.filter((vs) => vs.hosts.some((h) => hostKey(vs.namespace, h) === host));
   const mesh = all.filter((vs) => vs.gateways.includes('mesh'));
   if (!mesh.length) {
     if (!serviceFor(model, host) && !all.length) {
@@ -86,7 +97,7 @@ function virtualServiceFor(model: MeshModel, host: string, options: ResolveOptio
  */
 export function resolveShiftRoute(resources: StoredResource[], options: ResolveOptions): ResolvedShift {
   const model = modelOf(resources);
-  const host = canonicalHost(options.host, options.namespace, model.namespaces);
+  const host = hostOfArgument(model, options.host, options.namespace);
   const vs = virtualServiceFor(model, host, options);
   const dr = destinationRuleFor(model, host, vs.namespace);
   const subsets = dr?.subsets.map((s) => s.name) ?? [];
@@ -144,7 +155,7 @@ export function resolveShiftRoute(resources: StoredResource[], options: ResolveO
   const service = serviceFor(model, host);
   const subset = dr.subsets.find((s) => s.name === options.to)!;
   if (service && service.kind === 'Service') {
-    const pods = podsOfService(service, desiredPods(model)).filter((p) => labelsMatch(subset.labels, p.labels));
+    const pods = podsOfService(service, desiredPods(model)).filter((p) => selectorMatches(subset.labels, p.labels));
     if (!pods.length) throw usageError(`Subset ${options.to} of ${options.host} selects no pod (labels ${Object.entries(subset.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}); apply its Workload before shifting traffic to it.`);
   }
   const destinations = addsDestination ? [...present, options.to] : present;

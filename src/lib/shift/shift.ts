@@ -5,13 +5,12 @@
 import { EXIT, MeshctlError, environmentError, usageError } from '../errors.js';
 import type { HomeLayout } from '../mesh/home.js';
 import { modelOf } from '../mesh/pods.js';
-import { canonicalHost } from '../policy/mesh-model.js';
 import { readApplied } from '../mesh/state.js';
 import type { PlannedEvent, ShiftEvent } from './events.js';
 import { ShiftRunner, ShiftTakenOver, newRecord, planWeights, type InterruptChoice, type ManualChoice, type Progress, type RunResult } from './machine.js';
 import { isTerminal, type ShiftRecord } from './record.js';
 import { availableWeight, buildPlan, planDurations, sameWeights, weightsText, type PlanInput } from './plan.js';
-import { resolveShiftRoute, routeChange, routeDisagreement } from './route.js';
+import { hostOfArgument, resolveShiftRoute, routeChange, routeDisagreement } from './route.js';
 import { ShiftStore, currentOwner, listShifts, ownerAlive, sameOwner } from './store.js';
 import type { StoredResource } from '../mesh/state.js';
 import { LocalMeshTarget, type ShiftTarget } from './target.js';
@@ -52,7 +51,7 @@ export interface ShiftOutcome {
 /** The fully qualified host a user's HOST means in the mesh (with -n). */
 export async function hostOf(layout: HomeLayout, host: string, namespace: string): Promise<string> {
   const { resources } = await readApplied(layout);
-  return canonicalHost(host, namespace, modelOf(resources).namespaces);
+  return hostOfArgument(modelOf(resources), host, namespace);
 }
 
 export function commands(hostArg: string, commonFlags: string) {

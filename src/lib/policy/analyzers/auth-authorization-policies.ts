@@ -8,13 +8,13 @@
 import type { AnalysisContext, Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
+import { selectorMatches } from '../selectors.js';
 import {
   ambientRedirected,
   asArray,
   asObject,
   deploymentPodShape,
   podShape,
-  selectorMatches,
   selectorString,
   sidecarInjected,
   stringLabels,

@@ -4,7 +4,8 @@ import type { Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import type { RawGroup } from '../findings.js';
-import { asArray, asObject, deploymentPodShape, selectorMatches, sidecarInjected, stringLabels } from './util.js';
+import { selectorMatches } from '../selectors.js';
+import { asArray, asObject, deploymentPodShape, sidecarInjected, stringLabels } from './util.js';
 import { fewOf, fewWords } from './groups.js';
 
 /** Waypoint Deployments are Istio's own proxies. */

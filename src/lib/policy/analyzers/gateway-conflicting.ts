@@ -5,12 +5,12 @@ import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { joinPointer } from '../locate.js';
 import type { RawGroup } from '../findings.js';
+import { selectorMatches } from '../selectors.js';
 import { asArray, asObject } from './util.js';
 import { fewOf, NAMED_MEMBERS, othersOf, SelectorIndex, UnionFind } from './groups.js';
 import {
   describeSelector,
   labelMap,
-  labelsMatch,
   qualifiedName,
   reportUnmatchedGatewaySelector,
   selectWorkloads,
@@ -76,7 +76,7 @@ function linkSharingClasses(ctx: AnalysisContext, classes: SelectorClass[]): voi
   const selectsWorkload = new Map<SelectorClass, boolean>();
   const runs = (c: SelectorClass) => {
     let known = selectsWorkload.get(c);
-    if (known === undefined) selectsWorkload.set(c, (known = workloads.some((w) => labelsMatch(c.selector, w.labels))));
+    if (known === undefined) selectsWorkload.set(c, (known = workloads.some((w) => selectorMatches(c.selector, w.labels))));
     return known;
   };
   for (const c of classes) c.sharing.push(c);

@@ -1,16 +1,16 @@
-// Host names as Istio resolves them: short names to FQDNs, wildcard matching, namespace-qualified
-// gateway hosts, and the visibility rules of exportTo (ServiceEntry, VirtualService and DestinationRule
-// `spec.exportTo`, Service annotation `networking.istio.io/exportTo`).
+// Host names within one analysis: the mesh config's cluster domain, the names resolved once per
+// analysis, and the indexes of Service, ServiceEntry and DestinationRule hosts with their exportTo
+// visibility. The rules themselves are src/lib/policy/hosts.ts.
 import type { AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
+import {
+  DEFAULT_CLUSTER_DOMAIN, EXPORT_ALL, EXPORT_LOCAL, HostNames, exportScopes, exportToList, exportsToAll, hostSubsetOf, isWildcardHost,
+  serviceExportScopes, visibleFrom,
+} from '../hosts.js';
 import { asArray, asObject } from './util.js';
 
-export const EXPORT_ALL = '*';
-export const EXPORT_LOCAL = '.';
 export const MESH_GATEWAY = 'mesh';
-export const SERVICE_EXPORT_ANNOTATION = 'networking.istio.io/exportTo';
-export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 
 /** The cluster domain of the mesh config (`clusterDomain`), `cluster.local` unless set. */
 export function clusterDomainOf(ctx: AnalysisContext): string {
@@ -18,92 +18,9 @@ export function clusterDomainOf(ctx: AnalysisContext): string {
   return typeof d === 'string' && d !== '' ? d : DEFAULT_CLUSTER_DOMAIN;
 }
 
-export function isWildcardHost(host: string): boolean {
-  return host.startsWith('*');
-}
-
-/**
- * A host as a fully qualified name: a short name (no dot, no leading `*`) is a Kubernetes Service of
- * `namespace`; anything else is kept as written.
- */
-export function toFqdn(namespace: string, host: string, domain = DEFAULT_CLUSTER_DOMAIN): string {
-  if (isWildcardHost(host) || host.includes('.')) return host;
-  return `${host}.${namespace}.svc.${domain}`;
-}
-
-/**
- * `toFqdn` for one analysis, remembered per namespace and host: the same names come up in many analyzers
- * and many routes, and a remembered string is also hashed only once by the maps it is looked up in.
- */
-export class HostNames {
-  private readonly byNamespace = new Map<string, Map<string, string>>();
-
-  constructor(readonly domain = DEFAULT_CLUSTER_DOMAIN) {}
-
-  fqdn(namespace: string, host: string): string {
-    let hosts = this.byNamespace.get(namespace);
-    if (hosts === undefined) this.byNamespace.set(namespace, (hosts = new Map()));
-    let full = hosts.get(host);
-    if (full === undefined) hosts.set(host, (full = toFqdn(namespace, host, this.domain)));
-    return full;
-  }
-}
-
 /** The analysis' shared HostNames (its mesh config's cluster domain). */
 export function hostNames(ctx: AnalysisContext): HostNames {
   return ctx.memo('hosts.names', () => new HostNames(clusterDomainOf(ctx)));
-}
-
-/** `name.ns.svc.<domain>` → {name, namespace}; undefined for any other host. */
-export function serviceOfFqdn(fqdn: string, domain = DEFAULT_CLUSTER_DOMAIN): { name: string; namespace: string } | undefined {
-  const suffix = `.svc.${domain}`;
-  if (!fqdn.endsWith(suffix)) return undefined;
-  const rest = fqdn.slice(0, -suffix.length);
-  const dot = rest.lastIndexOf('.');
-  if (dot <= 0 || dot === rest.length - 1) return undefined;
-  return { name: rest.slice(0, dot), namespace: rest.slice(dot + 1) };
-}
-
-/**
- * True when two (possibly wildcarded) host names overlap: equal names, or one wildcard covering the
- * other (`*.com` and `foo.com`, `*.foo.com` and `*.com`, `*` and anything).
- */
-export function hostMatches(a: string, b: string): boolean {
-  const aw = isWildcardHost(a);
-  const bw = isWildcardHost(b);
-  if (aw && bw) return a.length < b.length ? b.slice(1).endsWith(a.slice(1)) : a.slice(1).endsWith(b.slice(1));
-  if (aw) return b.endsWith(a.slice(1));
-  if (bw) return a.endsWith(b.slice(1));
-  return a === b;
-}
-
-/** True when every name `a` stands for is also covered by `b` (one-way `hostMatches`). */
-export function hostSubsetOf(a: string, b: string): boolean {
-  const aw = isWildcardHost(a);
-  const bw = isWildcardHost(b);
-  if (aw && bw) return a.length >= b.length && a.slice(1).endsWith(b.slice(1));
-  if (aw) return false;
-  if (bw) return a.endsWith(b.slice(1));
-  return a === b;
-}
-
-/**
- * Gateway server hosts as seen from `namespace`: `ns/host` entries of other namespaces are dropped,
- * `*\/host` and `ns/host` become `host`, unqualified hosts are kept. `./host` must already be qualified.
- */
-export function namesForNamespace(hosts: string[], namespace: string): string[] {
-  const out: string[] = [];
-  for (const h of hosts) {
-    const slash = h.indexOf('/');
-    if (slash === -1) {
-      out.push(h);
-      continue;
-    }
-    const ns = h.slice(0, slash);
-    if (ns !== namespace && ns !== EXPORT_ALL) continue;
-    out.push(h.slice(slash + 1));
-  }
-  return out;
 }
 
 /** A reference like a VirtualService's gateway: `ns/name`, or `name` in `defaultNamespace`. */
@@ -111,41 +28,6 @@ export function shortOrFullName(defaultNamespace: string, ref: string): { namesp
   const slash = ref.indexOf('/');
   if (slash === -1) return { namespace: defaultNamespace, name: ref };
   return { namespace: ref.slice(0, slash), name: ref.slice(slash + 1) };
-}
-
-/** The strings of a resource's `spec.exportTo` (non-strings dropped). */
-export function exportToList(value: unknown): string[] {
-  return asArray(value).filter((v): v is string => typeof v === 'string');
-}
-
-/** True when an exportTo list exports to every namespace: empty, or naming `*`. */
-export function exportsToAll(exportTo: string[]): boolean {
-  return exportTo.length === 0 || exportTo.includes(EXPORT_ALL);
-}
-
-/**
- * The visibility scopes of a resource: `['*']` for every namespace, else the namespaces it is exported
- * to (`.` is its own namespace).
- */
-/** The scopes of anything exported everywhere: one shared list (frozen, as callers only read it). */
-const ALL_SCOPES: string[] = Object.freeze([EXPORT_ALL]) as unknown as string[];
-
-export function exportScopes(exportTo: string[], ownNamespace: string): string[] {
-  if (exportsToAll(exportTo)) return ALL_SCOPES;
-  return [...new Set(exportTo.map((e) => (e === EXPORT_LOCAL ? ownNamespace : e)))];
-}
-
-/** The scopes of a Kubernetes Service from its `networking.istio.io/exportTo` annotation (comma-separated). */
-export function serviceExportScopes(service: Resource): string[] {
-  const anno = service.annotations[SERVICE_EXPORT_ANNOTATION];
-  if (anno === undefined || anno.trim() === '') return ALL_SCOPES;
-  const list = anno.split(',').map((s) => s.trim()).filter(Boolean);
-  return exportScopes(list, service.namespace);
-}
-
-/** True when something with these scopes is visible from `namespace`. */
-export function visibleFrom(scopes: string[], namespace: string): boolean {
-  return scopes.includes(EXPORT_ALL) || scopes.includes(namespace);
 }
 
 /**

@@ -4,7 +4,8 @@ import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { asArray, asObject } from './util.js';
-import { GATEWAY_NAME_LABEL, labelMap, labelsMatch, qualifiedName, workloadsOf, type Labels } from './workloads.js';
+import { selectorMatches } from '../selectors.js';
+import { GATEWAY_NAME_LABEL, labelMap, qualifiedName, workloadsOf, type Labels } from './workloads.js';
 
 const POLICY_KINDS = [K.AuthorizationPolicy, K.RequestAuthentication, K.Telemetry, K.WasmPlugin];
 
@@ -51,7 +52,7 @@ function check(ctx: AnalysisContext, policy: Resource, pods: Map<string, Labels[
   const matchLabels = labelMap(asObject(spec.selector).matchLabels);
   const gateways = new Set<string>();
   for (const labels of pods.get(policy.namespace) ?? []) {
-    if (labelsMatch(matchLabels, labels)) gateways.add(labels[GATEWAY_NAME_LABEL]!);
+    if (selectorMatches(matchLabels, labels)) gateways.add(labels[GATEWAY_NAME_LABEL]!);
   }
   for (const gw of gateways) {
     ctx.report(

@@ -5,7 +5,9 @@
 import type { AnalysisContext, Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { asArray, asObject, fqdn, selectorMatches, CLUSTER_DOMAIN } from './util.js';
+import { DEFAULT_CLUSTER_DOMAIN, resolveShortName } from '../hosts.js';
+import { selectorMatches } from '../selectors.js';
+import { asArray, asObject } from './util.js';
 
 type Labels = Record<string, string>;
 
@@ -74,9 +76,9 @@ class PeerAuthentications {
 type Scope = { service: string; namespace: string } | { namespace: string } | { mesh: true };
 
 function scopeOf(dr: Resource, host: string): Scope | undefined {
-  const full = fqdn(dr.namespace, host).toLowerCase();
-  if (full === '*' || full === `*.svc.${CLUSTER_DOMAIN}` || full === `*.${CLUSTER_DOMAIN}`) return { mesh: true };
-  const suffix = `.svc.${CLUSTER_DOMAIN}`;
+  const full = resolveShortName(dr.namespace, host).toLowerCase();
+  if (full === '*' || full === `*.svc.${DEFAULT_CLUSTER_DOMAIN}` || full === `*.${DEFAULT_CLUSTER_DOMAIN}`) return { mesh: true };
+  const suffix = `.svc.${DEFAULT_CLUSTER_DOMAIN}`;
   if (!full.endsWith(suffix)) return undefined;
   const parts = full.slice(0, -suffix.length).split('.');
   if (parts.length !== 2 || !parts[1] || parts[1].includes('*')) return undefined;

@@ -9,7 +9,9 @@
 import type { AnalysisContext, Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { CLUSTER_DOMAIN, asArray, asObject, deploymentPodShape, stringLabels } from './util.js';
+import { resolveShortName } from '../hosts.js';
+import { selectorMatches } from '../selectors.js';
+import { asArray, asObject, deploymentPodShape, stringLabels } from './util.js';
 
 const REGION = 'topology.kubernetes.io/region';
 const ZONE = 'topology.kubernetes.io/zone';
@@ -28,13 +30,7 @@ interface HostEntry {
   selector: Record<string, string>;
 }
 
-/** Converts a short name to `name.namespace.svc.cluster.local`; wildcards and dotted names stay. */
-function toFqdn(namespace: string, host: string): string {
-  if (host.startsWith('*') || host.includes('.')) return host;
-  return `${host}.${namespace}.svc.${CLUSTER_DOMAIN}`;
-}
-
-const scoped = (scope: string, namespace: string, host: string) => `${scope}/${toFqdn(namespace, host)}`;
+const scoped = (scope: string, namespace: string, host: string) => `${scope}/${resolveShortName(namespace, host)}`;
 
 /** Istio's host map: `scope/fqdn` → entry, for ServiceEntries (by exportTo) and Services (by the exportTo annotation). */
 function hostMap(ctx: AnalysisContext): Map<string, HostEntry> {
@@ -135,11 +131,9 @@ function candidates(ctx: AnalysisContext): { list: Candidate[]; known: boolean }
 
 /** matchLabels semantics: every key present with the same value; topology keys an unscheduled workload lacks are not held against it. */
 function selects(selector: Record<string, string>, c: Candidate): boolean {
-  for (const [key, value] of Object.entries(selector)) {
-    if (c.unscheduled && !(key in c.labels) && TOPOLOGY_KEYS.includes(key)) continue;
-    if (!(key in c.labels) || c.labels[key] !== value) return false;
-  }
-  return true;
+  if (!c.unscheduled) return selectorMatches(selector, c.labels);
+  const asked = Object.fromEntries(Object.entries(selector).filter(([key]) => Object.hasOwn(c.labels, key) || !TOPOLOGY_KEYS.includes(key)));
+  return selectorMatches(asked, c.labels);
 }
 
 function ruleName(dr: Resource): string {

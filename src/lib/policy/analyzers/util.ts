@@ -1,33 +1,7 @@
-// Helpers shared by analyzers: host names, label selectors, namespaces.
+// Helpers shared by analyzers: namespaces, sidecar membership, route shapes.
 import type { AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
-
-export const CLUSTER_DOMAIN = 'cluster.local';
-
-/** `reviews` in `default` → `reviews.default.svc.cluster.local`; names with a dot (or `*`) are kept. */
-export function fqdn(namespace: string, host: string): string {
-  if (host === '*' || host.includes('.')) return host;
-  return `${host}.${namespace}.svc.${CLUSTER_DOMAIN}`;
-}
-
-/** The Kubernetes Service a host names, when it is a cluster-local name. */
-export function serviceOfHost(namespace: string, host: string): { name: string; namespace: string } | undefined {
-  const full = fqdn(namespace, host);
-  const suffix = `.svc.${CLUSTER_DOMAIN}`;
-  if (!full.endsWith(suffix)) return undefined;
-  const parts = full.slice(0, -suffix.length).split('.');
-  if (parts.length !== 2) return undefined;
-  return { name: parts[0]!, namespace: parts[1]! };
-}
-
-/** A map selector (matchLabels semantics) matches when every key/value is present. An empty selector matches all. */
-export function selectorMatches(selector: Record<string, unknown> | undefined | null, labels: Record<string, string>): boolean {
-  if (!selector) return true;
-  for (const [key, value] of Object.entries(selector)) {
-    if (labels[key] !== String(value)) return false;
-  }
-  return true;
-}
+import { resolveShortName } from '../hosts.js';
 
 /** What asArray gives for anything but a list: one shared empty list (frozen, as callers only read it). */
 const NO_ARRAY: unknown[] = Object.freeze([]) as unknown as unknown[];
@@ -157,7 +131,7 @@ export function isCatchAllRoute(route: unknown): boolean {
 
 /** True when two hosts name the same service, short names read in `namespace`. */
 export function sameHost(namespace: string, a: string, b: string): boolean {
-  return fqdn(namespace, a).toLowerCase() === fqdn(namespace, b).toLowerCase();
+  return resolveShortName(namespace, a).toLowerCase() === resolveShortName(namespace, b).toLowerCase();
 }
 
 /** One destination of a VirtualService route, with the JSON pointer of its `destination` object. */

@@ -9,7 +9,8 @@ import { K } from '../kinds.js';
 import { asArray } from './util.js';
 import { fewOf, fewWords, NAMED_MEMBERS, othersOf, UnionFind } from './groups.js';
 import { qualifiedName } from './workloads.js';
-import { EXPORT_ALL, exportScopes, exportToList, hostMatches, hostNames, MESH_GATEWAY } from './hosts.js';
+import { EXPORT_ALL, exportScopes, exportToList, hostMatches } from '../hosts.js';
+import { hostNames, MESH_GATEWAY } from './hosts.js';
 
 interface Claim {
   vs: Resource;

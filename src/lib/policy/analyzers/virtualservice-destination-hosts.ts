@@ -6,7 +6,8 @@ import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { asArray, mirrorDestinationsOf, routeDestinationsOf, type RouteDestination } from './util.js';
-import { consumersOf, hostNames, ServiceHostIndex, type HostNames, type ServiceHost } from './hosts.js';
+import type { HostNames } from '../hosts.js';
+import { consumersOf, hostNames, ServiceHostIndex, type ServiceHost } from './hosts.js';
 import { fewWords } from './groups.js';
 
 function vsName(vs: Resource): string {

@@ -4,7 +4,8 @@ import type { AnalysisContext, Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { mirrorDestinationsOf, routeDestinationsOf, type RouteDestination } from './util.js';
-import { applicableDestinationRules, applicableRuleDefines, destinationRuleHosts, consumersOf, hostNames, type DestinationRuleHost, type HostNames } from './hosts.js';
+import type { HostNames } from '../hosts.js';
+import { applicableDestinationRules, applicableRuleDefines, destinationRuleHosts, consumersOf, hostNames, type DestinationRuleHost } from './hosts.js';
 import { fewWords } from './groups.js';
 
 function vsName(vs: Resource): string {

@@ -5,7 +5,8 @@ import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { asArray, asObject } from './util.js';
-import { hostMatches, MESH_GATEWAY, namesForNamespace, shortOrFullName } from './hosts.js';
+import { hostMatches, namesForNamespace } from '../hosts.js';
+import { MESH_GATEWAY, shortOrFullName } from './hosts.js';
 import { fewWords } from './groups.js';
 
 /** Marker in the names of the Istio Gateways generated from Gateway API Gateways. */

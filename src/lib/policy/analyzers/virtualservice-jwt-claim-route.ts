@@ -4,7 +4,8 @@ import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { joinPointer } from '../locate.js';
 import { K } from '../kinds.js';
-import { asArray, asObject, selectorMatches } from './util.js';
+import { selectorMatches } from '../selectors.js';
+import { asArray, asObject } from './util.js';
 import { MESH_GATEWAY, shortOrFullName } from './hosts.js';
 
 const JWT_CLAIM_HEADER = '@request.auth.claims';

@@ -6,6 +6,7 @@ import type { AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { joinPointer } from '../locate.js';
+import { selectorMatches } from '../selectors.js';
 import { asArray, asObject } from './util.js';
 
 export type WorkloadSource = 'Pod' | 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'WorkloadEntry' | 'Workload';
@@ -46,17 +47,9 @@ export function labelMap(value: unknown): Labels {
   return out;
 }
 
-/** matchLabels semantics: every key/value of the selector is on the workload; an empty selector matches all. */
-export function labelsMatch(selector: Labels, labels: Labels): boolean {
-  for (const [key, value] of Object.entries(selector)) {
-    if (!Object.hasOwn(labels, key) || labels[key] !== value) return false;
-  }
-  return true;
-}
-
 /** True when every pair of `a` is in `b` (so whatever `b` selects, `a` selects too). */
 export function selectorSubset(a: Labels, b: Labels): boolean {
-  return labelsMatch(a, b);
+  return selectorMatches(a, b);
 }
 
 /** Kubernetes' canonical form, keys sorted: `app=reviews,version=v1` ('' for an empty selector). */
@@ -97,7 +90,7 @@ export function workloadsOf(ctx: AnalysisContext): Workload[] {
       const template = asObject(asObject(r.spec).template);
       const meta = asObject(template.metadata);
       const labels = labelMap(meta.labels);
-      const ownPodPresent = Object.keys(labels).length > 0 && pods.some((p) => p.namespace === r.namespace && labelsMatch(labels, p.labels));
+      const ownPodPresent = Object.keys(labels).length > 0 && pods.some((p) => p.namespace === r.namespace && selectorMatches(labels, p.labels));
       if (ownPodPresent) continue;
       out.push({ source, resource: r, namespace: r.namespace, name: r.name, labels, annotations: labelMap(meta.annotations), containers: podContainers(template.spec) });
     }
@@ -119,7 +112,7 @@ function podContainers(spec: unknown): unknown[] {
 
 /** Workloads a selector picks, optionally only in one namespace. */
 export function selectWorkloads(ctx: AnalysisContext, selector: Labels, namespace?: string): Workload[] {
-  return workloadsOf(ctx).filter((w) => (namespace === undefined || w.namespace === namespace) && labelsMatch(selector, w.labels));
+  return workloadsOf(ctx).filter((w) => (namespace === undefined || w.namespace === namespace) && selectorMatches(selector, w.labels));
 }
 
 /** `Pod default/reviews-1`, `Deployment default/reviews`. */
@@ -172,7 +165,7 @@ export function servicesOf(ctx: AnalysisContext, w: Workload): Resource[] {
   return ctx.of(K.Service).filter((s) => {
     if (s.namespace !== w.namespace) return false;
     const sel = labelMap(asObject(s.spec).selector);
-    return Object.keys(sel).length > 0 && labelsMatch(sel, w.labels);
+    return Object.keys(sel).length > 0 && selectorMatches(sel, w.labels);
   });
 }
 

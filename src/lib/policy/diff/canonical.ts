@@ -4,7 +4,7 @@
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { parseDurationNanos } from '../duration.js';
-import { qualifyHost } from './hosts.js';
+import { hostKey } from '../hosts.js';
 import { listStrategy, type ListStrategy } from './lists.js';
 
 /** A leaf compared by `key` (a duration in nanoseconds, a qualified host) but shown as `raw`. */
@@ -184,7 +184,7 @@ function canonicalString(ctx: Context, path: readonly string[], s: string): unkn
     const nanos = parseDurationNanos(s.trim());
     return nanos === undefined ? s : new Canonical(`d:${nanos}`, s);
   }
-  if (isHostField(ctx, path)) return new Canonical(`h:${qualifyHost(s, ctx.namespace)}`, s);
+  if (isHostField(ctx, path)) return new Canonical(`h:${hostKey(ctx.namespace, s)}`, s);
   if (key === 'retryOn') {
     const tokens = [...new Set(s.split(',').map((t) => t.trim()).filter(Boolean))].sort();
     return new Canonical(`r:${tokens.join(',')}`, s);

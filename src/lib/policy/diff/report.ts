@@ -6,7 +6,7 @@ import { canonicalResource, comparableView, stableKey } from './canonical.js';
 import { diffFields } from './fields.js';
 import { pairResources, idOf, keyOf } from './pairing.js';
 import { trafficImpact, routeHosts, policyHost, type ResourceChangePair } from './traffic.js';
-import { qualifyHost, serviceHost } from './hosts.js';
+import { hostKey, serviceHost } from '../hosts.js';
 import { securityImpact } from './security.js';
 import { assessChanges, type PendingChange } from './risk.js';
 import { RISK_RANK, type ChangedResource, type DiffReport, type Risk, type SideSummary } from './model.js';
@@ -56,7 +56,7 @@ function hostsOf(...versions: (Resource | undefined)[]): string[] {
     } else if (r.kindId === K.Service) {
       out.add(serviceHost(r.name, r.namespace));
     } else if (r.kindId === K.ServiceEntry && Array.isArray(r.spec?.hosts)) {
-      for (const h of r.spec.hosts) if (typeof h === 'string') out.add(qualifyHost(h, ''));
+      for (const h of r.spec.hosts) if (typeof h === 'string') out.add(hostKey(r.namespace, h));
     }
   }
   return [...out].sort();

@@ -3,7 +3,7 @@
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { Canonical, canonicalResource, plain, stableKey } from './canonical.js';
-import { qualifyHost, shortHost } from './hosts.js';
+import { hostKey, shortHost } from '../hosts.js';
 import { idOf, keyOf } from './pairing.js';
 import type { ResourceId, Risk, RiskNote, SecurityImpact } from './model.js';
 import type { ResourceChangePair } from './traffic.js';
@@ -216,7 +216,7 @@ function destinationTls(changes: ResourceChangePair[], out: Collector): void {
     const r = (c.after ?? c.before)!;
     if (r.kindId !== K.DestinationRule) continue;
     const hostRaw = (r.spec as Obj | undefined)?.host;
-    const host = shortHost(qualifyHost(typeof hostRaw === 'string' ? hostRaw : r.name, r.namespace));
+    const host = shortHost(hostKey(r.namespace, typeof hostRaw === 'string' ? hostRaw : r.name));
     const b = tlsSettings(c.before);
     const a = tlsSettings(c.after);
     const resources = [c.before, c.after].filter((x): x is Resource => !!x);

@@ -4,7 +4,7 @@
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { Canonical, canonicalResource, plain, stableKey } from './canonical.js';
-import { qualifyHost, serviceHost, shortHost } from './hosts.js';
+import { hostKey, serviceHost, shortHost } from '../hosts.js';
 import { pairRoutes, routeIdentity, type RouteIdentity } from './routes.js';
 import { idOf, keyOf } from './pairing.js';
 import { parseDuration } from '../duration.js';
@@ -74,7 +74,7 @@ function hostText(v: unknown): string {
 export function routeHosts(r: Resource): string[] {
   const spec = (r.spec ?? {}) as Obj;
   if (r.kindId === K.VirtualService) {
-    return Array.isArray(spec.hosts) ? [...new Set(spec.hosts.filter((h): h is string => typeof h === 'string').map((h) => qualifyHost(h, r.namespace)))] : [];
+    return Array.isArray(spec.hosts) ? [...new Set(spec.hosts.filter((h): h is string => typeof h === 'string').map((h) => hostKey(r.namespace, h)))] : [];
   }
   if (r.kindId === K.HTTPRoute || r.kindId === K.GRPCRoute) {
     const out = new Set<string>();
@@ -93,7 +93,7 @@ export function routeHosts(r: Resource): string[] {
 
 export function policyHost(r: Resource): string | undefined {
   const host = (r.spec as Obj | undefined)?.host;
-  return typeof host === 'string' ? qualifyHost(host, r.namespace) : undefined;
+  return typeof host === 'string' ? hostKey(r.namespace, host) : undefined;
 }
 
 /** Host → the route resources naming it, for one side. */

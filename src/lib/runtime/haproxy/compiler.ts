@@ -13,13 +13,14 @@
 // and read back with `mesh show`. Neither weights nor the revision appear in the configuration text.
 import { createHash } from 'node:crypto';
 import {
-  canonicalHost, destinationRuleFor, hostAliases, hostMatches, labelsMatch, meshVirtualServices, mtlsModeOf, podsOfService,
-  serviceFor, virtualServicesOfGateway,
+  destinationRuleFor, meshVirtualServices, mtlsModeOf, podsOfService, serviceFor, virtualServicesOfGateway,
   type HeaderOperations, type HttpMatch, type HttpRoute, type LoadBalancerPolicy, type MeshModel,
   type MtlsMode, type RouteDestination, type RouteMirror, type StringMatch, type VirtualServiceSpec,
 } from '../../policy/mesh-model.js';
 import type { CompiledMesh, CompiledMirror, CompiledProxy, CompiledRoute, CompiledServer, MeshGatewayProxy, MeshPod, ProxyPaths } from './types.js';
 import { DEFAULT_TRUST_DOMAIN, spiffeId } from '../../policy/spiffe.js';
+import { hostKey, hostMatches, requestHostNames } from '../../policy/hosts.js';
+import { selectorMatches } from '../../policy/selectors.js';
 import { formatString, line, literalFormat, regexLiteral, renderConfig, word, type HaproxySection } from './config.js';
 import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from './lua.js';
 
@@ -267,7 +268,7 @@ function resolveDestination(dest: RouteDestination, ctx: Context, where: string)
       ctx.notes.push(`${where}: subset ${dest.subset} of ${dest.host} is not defined by a DestinationRule; its requests get 503.`);
       selected = [];
     } else {
-      selected = selected.filter((p) => labelsMatch(subset.labels, p.labels));
+      selected = selected.filter((p) => selectorMatches(subset.labels, p.labels));
       loadBalancer = subset.loadBalancer ?? loadBalancer;
     }
   }
@@ -539,7 +540,7 @@ function sidecarHostGroups(ctx: Context): HostGroup[] {
   const groups: HostGroup[] = [];
   const vsList = meshVirtualServices(model);
   const claimed = new Set<string>();
-  const hostsOfVs = (vs: VirtualServiceSpec) => vs.hosts.map((h) => canonicalHost(h, vs.namespace, model.namespaces));
+  const hostsOfVs = (vs: VirtualServiceSpec) => vs.hosts.map((h) => hostKey(vs.namespace, h));
   let n = 0;
   for (const vs of vsList) {
     const hosts = hostsOfVs(vs).filter((h) => !claimed.has(h));
@@ -548,7 +549,7 @@ function sidecarHostGroups(ctx: Context): HostGroup[] {
     const exact = hosts.filter((h) => !h.startsWith('*'));
     const wild = hosts.filter((h) => h.startsWith('*'));
     const acl = `vs_${n++}`;
-    const aliases = exact.flatMap((h) => hostAliases(h, ctx.self.namespace));
+    const aliases = exact.flatMap((h) => requestHostNames(h, ctx.self.namespace));
     const aclLines: string[] = [];
     if (aliases.length) aclLines.push(`acl ${acl} var(txn.host) -m str ${aliases.map(word).join(' ')}`);
     for (const w of wild) aclLines.push(w === '*' ? `acl ${acl} always_true` : `acl ${acl} var(txn.host) -m end ${word(w.slice(1))}`);
@@ -558,7 +559,7 @@ function sidecarHostGroups(ctx: Context): HostGroup[] {
     if (claimed.has(svc.host) || svc.host.startsWith('*')) continue;
     claimed.add(svc.host);
     const acl = `host_${n++}`;
-    groups.push({ acl, aclLines: [`acl ${acl} var(txn.host) -m str ${hostAliases(svc.host, ctx.self.namespace).map(word).join(' ')}`], hosts: [svc.host], vs: null, defaultHost: svc.host });
+    groups.push({ acl, aclLines: [`acl ${acl} var(txn.host) -m str ${requestHostNames(svc.host, ctx.self.namespace).map(word).join(' ')}`], hosts: [svc.host], vs: null, defaultHost: svc.host });
   }
   // Wildcard VirtualServices come last so that exact hosts win, as in Istio.
   return [...groups.filter((g) => !g.hosts.some((h) => h.startsWith('*'))), ...groups.filter((g) => g.hosts.some((h) => h.startsWith('*')))];
@@ -692,7 +693,7 @@ export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: Mes
     const serverHosts = spec.servers.filter((s) => s.port === port).flatMap((s) => s.hosts);
     const groups: HostGroup[] = [];
     bound.forEach((vs, n) => {
-      const hosts = vs.hosts.map((h) => h.toLowerCase()).filter((h) => serverHosts.some((p) => hostMatches(p, h) || hostMatches(h, p)));
+      const hosts = vs.hosts.map((h) => h.toLowerCase()).filter((h) => serverHosts.some((p) => hostMatches(p, h)));
       if (!hosts.length) return;
       const acl = `vs_${n}`;
       const aclLines = hosts.map((h) => (h === '*' ? `acl ${acl} always_true` : h.startsWith('*.') ? `acl ${acl} var(txn.host) -m end ${word(h.slice(1))}` : `acl ${acl} var(txn.host) -m str ${word(h)}`));

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { loadSources } from '../../../../src/lib/policy/load.js';
-import { buildMeshModel, canonicalHost, desiredPods, hostAliases, mtlsModeOf } from '../../../../src/lib/policy/mesh-model.js';
+import { buildMeshModel, desiredPods, mtlsModeOf } from '../../../../src/lib/policy/mesh-model.js';
 import { podEnvironment } from '../../../../src/lib/mesh/pods.js';
 import { proxyPaths, type MeshGatewayProxy, type MeshPod } from '../../../../src/lib/runtime/haproxy/types.js';
 import { compileMesh } from '../../../../src/lib/runtime/haproxy/compiler.js';
@@ -179,14 +179,17 @@ describe('mesh compiler', () => {
     assert.ok(compiled.sidecars.every((s) => !s.config.includes('frontend mirror')), 'the sidecars route no mirrored route');
   });
 
-  it('resolves host names as Kubernetes DNS does', () => {
-    const ns = new Set(['default', 'shop']);
-    assert.equal(canonicalHost('reviews', 'shop', ns), 'reviews.shop.svc.cluster.local');
-    assert.equal(canonicalHost('Reviews.default', 'shop', ns), 'reviews.default.svc.cluster.local');
-    assert.equal(canonicalHost('reviews.default.svc', 'shop', ns), 'reviews.default.svc.cluster.local');
-    assert.equal(canonicalHost('example.com', 'shop', ns), 'example.com');
-    assert.deepEqual(hostAliases('reviews.shop.svc.cluster.local', 'shop'), ['reviews.shop.svc.cluster.local', 'reviews.shop.svc', 'reviews.shop', 'reviews']);
-    assert.deepEqual(hostAliases('reviews.shop.svc.cluster.local', 'default'), ['reviews.shop.svc.cluster.local', 'reviews.shop.svc', 'reviews.shop']);
+  it("resolves a rule's hosts as Istio does: only short names are expanded, in the rule's namespace", () => {
+    const m = model(bookinfoPolicy({ extraRoutes: `  - name: dotted
+    match: [{ headers: { x-case: { exact: dotted } } }]
+    route: [{ destination: { host: reviews.default } }]
+  - name: capitals
+    match: [{ headers: { x-case: { exact: capitals } } }]
+    route: [{ destination: { host: Reviews } }]
+` }));
+    const reviews = m.virtualServices.find((vs) => vs.name === 'reviews')!;
+    assert.deepEqual(reviews.http.slice(0, 2).map((r) => r.route[0]!.fqdn), ['reviews.default', 'reviews.default.svc.cluster.local']);
+    assert.deepEqual(m.destinationRules.map((d) => d.fqdn), ['reviews.default.svc.cluster.local']);
   });
 
   it('picks the mTLS mode: workload PeerAuthentication, then namespace, then mesh-wide, else STRICT', () => {
