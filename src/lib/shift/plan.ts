@@ -1,6 +1,7 @@
 // A traffic shift's plan: the new subset's weight at each step (never past the maximum), the optional
 // header-canary and mirror first steps, the interval between analyses and the gates each analysis applies.
 import { usageError } from '../errors.js';
+import { formatDuration } from '../policy/duration.js';
 
 export type StepKind = 'header' | 'mirror' | 'weight';
 
@@ -161,13 +162,8 @@ export function stepLabel(step: PlanStep): string {
   return `${step.weight}%`;
 }
 
+/** A span as a plan prints it, in duration syntax: whole ms below a second, tenths of a second below a minute, whole seconds above. */
 export function durationText(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = ms / 1000;
-  if (s < 60) return Number.isInteger(s) ? `${s}s` : `${s.toFixed(1)}s`;
-  const m = Math.floor(s / 60);
-  const rest = Math.round(s - m * 60);
-  if (m < 60) return rest ? `${m}m${rest}s` : `${m}m`;
-  const h = Math.floor(m / 60);
-  return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
+  const step = ms < 1000 ? 1 : ms < 60_000 ? 100 : 1000;
+  return formatDuration(Math.round(ms / step) * step);
 }

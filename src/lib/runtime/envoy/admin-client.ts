@@ -1,6 +1,7 @@
 // A small client for Envoy's admin API (GET only, built-in fetch). Every failure is one sentence that
 // names the address and the endpoint: unreachable or silent proxies are environment errors (exit 3).
 import { EXIT, MeshctlError, environmentError, usageError } from '../../errors.js';
+import { formatDuration } from '../../policy/duration.js';
 
 /** Istio's sidecar admin port, on loopback (reach a pod's with `kubectl port-forward POD 15000`). */
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:15000';
@@ -76,7 +77,7 @@ export class EnvoyAdminClient {
     const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
     if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
       return environmentError(
-        `The Envoy admin API at ${this.baseUrl} did not answer ${path} within ${formatSeconds(this.timeoutMs)}; check that the proxy is running and the address is right.`,
+        `The Envoy admin API at ${this.baseUrl} did not answer ${path} within ${formatDuration(this.timeoutMs)}; check that the proxy is running and the address is right.`,
       );
     }
     const code = e?.cause?.code ?? '';
@@ -124,6 +125,4 @@ function normalizeBaseUrl(raw: string): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
-function formatSeconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
-}
+

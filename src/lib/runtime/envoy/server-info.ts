@@ -2,6 +2,7 @@
 import type { Health, ServerState } from '../model.js';
 import { meshBuildOf, revisionOf, stripBuildSha } from './config-dump.js';
 import { asNumber, asString, field } from './proto-json.js';
+import { parseDuration } from '../../policy/duration.js';
 
 export interface ServerInfo {
   /** The build without its leading commit, e.g. "1.31.0/Clean/RELEASE/BoringSSL". */
@@ -28,8 +29,8 @@ export function asServerState(v: unknown): ServerState | null {
 export function durationSeconds(v: unknown): number | null {
   const s = asString(v);
   if (s === null) return asNumber(v);
-  const m = /^(-?\d+(?:\.\d+)?)s$/.exec(s.trim());
-  return m ? Number(m[1]) : null;
+  const ms = parseDuration(s.trim());
+  return ms === undefined ? null : ms / 1000;
 }
 
 export function parseServerInfo(doc: unknown): ServerInfo {
