@@ -4,6 +4,7 @@ import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { RawGroup } from '../findings.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
+import { exportScopes, exportToList } from '../hosts.js';
 import { asArray, asObject } from './util.js';
 import { fewOf, fewWords, NAMED_MEMBERS, othersOf } from './groups.js';
 import { qualifiedName } from './workloads.js';
@@ -29,13 +30,6 @@ interface Slot {
   names: string[];
 }
 
-/** Where a ServiceEntry is visible: '*' for everywhere, else the namespaces its exportTo names. */
-function exportScopes(exportTo: unknown, namespace: string): Set<string> {
-  const list = asArray(exportTo).map(String);
-  if (list.length === 0 || list.includes('*')) return new Set(['*']);
-  return new Set(list.map((e) => (e === '.' ? namespace : e)));
-}
-
 const keyOf = (scope: string, host: string, port: string) => JSON.stringify([scope, host, port]);
 const hostPortOf = (slot: Slot) => JSON.stringify([slot.host, slot.port]);
 
@@ -56,7 +50,7 @@ function slotsOf(ctx: AnalysisContext): { index: Map<string, Slot>; byHostPort: 
   const byHostPort = new Map<string, Slot[]>();
   ctx.of(K.ServiceEntry).forEach((se, order) => {
     const spec = asObject(se.spec);
-    for (const scope of exportScopes(spec.exportTo, se.namespace)) {
+    for (const scope of exportScopes(exportToList(spec.exportTo), se.namespace)) {
       for (const h of asArray(spec.hosts)) {
         const host = String(h);
         asArray(spec.ports).forEach((p, i) => {

@@ -9,8 +9,9 @@
 import type { AnalysisContext, Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { resolveShortName } from '../hosts.js';
+import { EXPORT_LOCAL, exportToList } from '../hosts.js';
 import { selectorMatches } from '../selectors.js';
+import { ServiceHostIndex, type ServiceHost } from './hosts.js';
 import { asArray, asObject, deploymentPodShape, stringLabels } from './util.js';
 
 const REGION = 'topology.kubernetes.io/region';
@@ -25,64 +26,9 @@ interface Candidate {
   unscheduled: boolean;
 }
 
-/** A service as host resolution sees it: its workloadSelector labels (none for Kubernetes Services). */
-interface HostEntry {
-  selector: Record<string, string>;
-}
-
-const scoped = (scope: string, namespace: string, host: string) => `${scope}/${resolveShortName(namespace, host)}`;
-
-/** Istio's host map: `scope/fqdn` → entry, for ServiceEntries (by exportTo) and Services (by the exportTo annotation). */
-function hostMap(ctx: AnalysisContext): Map<string, HostEntry> {
-  const map = new Map<string, HostEntry>();
-  for (const se of ctx.of(K.ServiceEntry)) {
-    const spec = asObject(se.spec);
-    const entry: HostEntry = { selector: stringLabels(asObject(spec.workloadSelector).labels) };
-    const exportTo = asArray(spec.exportTo).map(String);
-    let toAll = exportTo.length === 0;
-    for (const h of asArray(spec.hosts)) {
-      const host = String(h);
-      if (toAll) {
-        map.set(scoped('*', se.namespace, host), entry);
-        continue;
-      }
-      for (const e of exportTo) {
-        if (e === '*') {
-          map.set(scoped('*', se.namespace, host), entry);
-          toAll = true;
-          break;
-        }
-        map.set(scoped(e === '.' ? se.namespace : e, se.namespace, host), entry);
-      }
-    }
-  }
-  for (const svc of ctx.of(K.Service)) {
-    const annotation = svc.annotations['networking.istio.io/exportTo'] ?? '';
-    const scopes = annotation === '' ? ['*'] : annotation.split(',').map((s) => (s === '.' ? svc.namespace : s));
-    for (const scope of scopes) map.set(scoped(scope, svc.namespace, svc.name), { selector: {} });
-  }
-  return map;
-}
-
-/** Istio's lookup of a DestinationRule host: exported to all, then to the rule's scopes, then wildcard hosts. */
-function resolveHost(map: Map<string, HostEntry>, namespace: string, exportTo: string[], host: string): HostEntry | undefined {
-  const all = map.get(scoped('*', namespace, host));
-  if (all) return all;
-  const scopes = exportTo.length === 0 ? [namespace] : exportTo.map((e) => (e === '.' ? namespace : e));
-  for (const scope of scopes) {
-    const found = map.get(scoped(scope, namespace, host));
-    if (found) return found;
-  }
-  const bare = host.startsWith('*') ? host.slice(1) : host;
-  for (const [key, entry] of map) {
-    const slash = key.indexOf('/');
-    const scope = key.slice(0, slash);
-    const seHost = key.slice(slash + 1);
-    if (!seHost.startsWith('*')) continue;
-    if (scope !== '*' && scope !== namespace) continue;
-    if (bare.endsWith(seHost.slice(1))) return entry;
-  }
-  return undefined;
+/** The workloadSelector labels a host adds to its DestinationRule's subsets (a ServiceEntry's; none for a Kubernetes Service). */
+function hostSelector(host: ServiceHost): Record<string, string> {
+  return host.kind === 'ServiceEntry' ? stringLabels(asObject(asObject(host.resource.spec).workloadSelector).labels) : {};
 }
 
 /** Labels plus those a locality (`region/zone/subzone`) gives, as the registry adds them to endpoints. */
@@ -149,14 +95,16 @@ export const subsetSelectPod: Analyzer = {
     const rules = ctx.of(K.DestinationRule);
     if (rules.length === 0) return;
     const hostsKnown = ctx.of(K.Service).length + ctx.of(K.ServiceEntry).length > 0;
-    const hosts = hostMap(ctx);
+    const hosts = ServiceHostIndex.of(ctx);
     const workloads = candidates(ctx);
     for (const dr of rules) {
       const spec = asObject(dr.spec);
       const host = typeof spec.host === 'string' ? spec.host : '';
-      let entry: HostEntry | undefined = { selector: {} };
+      let hostLabels: Record<string, string> = {};
       if (hostsKnown) {
-        entry = resolveHost(hosts, dr.namespace, asArray(spec.exportTo).map(String), host);
+        // Looked up from where the rule is visible: its own namespace unless exportTo says otherwise.
+        const exportTo = exportToList(spec.exportTo);
+        const entry = hosts.resolve(dr.namespace, host, exportTo.length === 0 ? [dr.namespace] : exportTo.map((e) => (e === EXPORT_LOCAL ? dr.namespace : e)));
         if (!entry) {
           ctx.report(
             'IST0174',
@@ -166,6 +114,7 @@ export const subsetSelectPod: Analyzer = {
           );
           continue;
         }
+        hostLabels = hostSelector(entry);
       }
       if (!workloads.known) continue;
       // Subsets by name (a later subset of the same name replaces an earlier one, as in Istio).
@@ -173,7 +122,7 @@ export const subsetSelectPod: Analyzer = {
       asArray(spec.subsets).forEach((s, i) => byName.set(String(asObject(s).name ?? ''), i));
       for (const [name, i] of byName) {
         const subset = asObject(asArray(spec.subsets)[i]);
-        const selector = { ...entry.selector, ...stringLabels(subset.labels) };
+        const selector = { ...hostLabels, ...stringLabels(subset.labels) };
         if (workloads.list.some((c) => selects(selector, c))) continue;
         ctx.report(
           'IST0173',
