@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand } from '../lib/cli/base.js';
+import { durationFlag } from '../lib/cli/duration-flag.js';
 import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
 import { namespaceFlag } from '../lib/cli/namespace-flags.js';
 
@@ -26,7 +27,7 @@ Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed; 
     container: Flags.option({ char: 'c', summary: 'Which container.', options: ['app', 'proxy'] as const, default: 'app' as const })(),
     follow: Flags.boolean({ char: 'f', summary: 'Keep printing what is written, until interrupted.', default: false }),
     tail: Flags.integer({ summary: 'Only the last N lines of each file (default: all; 0 prints none, as with -f it shows only what comes next).' }),
-    since: Flags.string({ summary: 'Only what was written in this last span (a duration: 30s, 5m, 1h), to within a second.', helpValue: 'DURATION' }),
+    since: durationFlag({ summary: 'Only what was written in this last span (a duration: 30s, 5m, 1h), to within a second.' }),
     previous: Flags.boolean({ char: 'p', summary: "The app's output from its run before the current one (after a crash or a restart).", default: false, exclusive: ['follow'] }),
     namespace: namespaceFlag,
     home: homeFlag,
@@ -34,9 +35,9 @@ Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed; 
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Logs);
-    const { logFiles, tail, follow, podStillPlaced, checkTail, sinceSpan } = await import('../lib/mesh/logs.js');
+    const { logFiles, tail, follow, podStillPlaced, checkTail } = await import('../lib/mesh/logs.js');
     checkTail(flags.tail);
-    const sinceMs = flags.since === undefined ? undefined : Date.now() - sinceSpan(flags.since);
+    const sinceMs = flags.since === undefined ? undefined : Date.now() - flags.since;
     const { layout } = await openHome(flags.home);
     const { ensureAgent } = await import('../lib/mesh/agent/client.js');
     await ensureAgent(layout);

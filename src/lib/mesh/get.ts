@@ -1,12 +1,11 @@
 // meshctl get: the kinds a user can list (pods beside every policy kind), and their kubectl-like rows.
 import { KINDS, TOLERATED_KINDS, type KindInfo } from '../policy/kinds.js';
-import { selectorMatches } from '../policy/selectors.js';
+import { parseLabelSelector, selectorMatches } from '../policy/selectors.js';
 import { usageError } from '../errors.js';
 import type { StoredResource } from './state.js';
 import type { MeshStatus, PodStatus } from './agent/protocol.js';
 import { age, podPhase, resourceName } from './render.js';
 import { table } from '../output/table.js';
-import { parseLabelSelector } from './label-selector.js';
 
 export type GetTarget = { type: 'pods' } | { type: 'resources'; info: KindInfo };
 

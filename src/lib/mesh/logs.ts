@@ -4,7 +4,6 @@ import { usageError } from '../errors.js';
 import type { HomeLayout } from './home.js';
 import { readLocalProxies } from './proxies.js';
 import { offsetSince } from './log-times.js';
-import { parseDuration } from '../policy/duration.js';
 
 export type Container = 'app' | 'proxy';
 
@@ -37,14 +36,6 @@ export async function logFiles(layout: HomeLayout, pod: string, container: Conta
 export async function podStillPlaced(layout: HomeLayout, pod: string): Promise<boolean> {
   const proxies = await readLocalProxies(layout).catch(() => []);
   return proxies.some((p) => p.name === pod);
-}
-
-/** --since's span in ms; a value that is not a positive duration is a usage error. */
-export function sinceSpan(value: string): number {
-  const ms = parseDuration(value);
-  if (ms === undefined) throw usageError(`--since ${value} is not a duration; write it as 30s, 5m or 1h.`);
-  if (ms <= 0) throw usageError(`--since must be more than 0s; pass how far back to print, as 30s, 5m or 1h.`);
-  return ms;
 }
 
 /** Refuses a negative --tail (kubectl's -1 for "all" is leaving the flag out here). */
