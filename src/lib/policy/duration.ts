@@ -13,7 +13,11 @@ const NS_PER_UNIT: Record<string, bigint> = {
   h: 3_600_000_000_000n,
 };
 
-const PLAIN = /^(\d{1,9})(ms|s|m|h)$/;
+/**
+ * The common shape of a valid, positive duration: whole units of ms, s, m or h without a leading zero
+ * (`30s`, `500ms`, `2m`). Checking it first spares the exact parse; anything else takes the exact path.
+ */
+export const WHOLE_UNIT_DURATION = /^([1-9]\d{0,8})(ms|s|m|h)$/;
 const MS_PER_UNIT: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
 /** Go's time.Duration is an int64 of nanoseconds; longer spans do not parse. */
@@ -70,7 +74,7 @@ export function parseDuration(text: string): number | undefined {
   // The common form, whole units of ms, s, m or h, without the exact (BigInt) arithmetic; spans far below
   // Go's int64 limit only, so the result is the one the exact path gives.
   if (typeof text === 'string') {
-    const plain = PLAIN.exec(text);
+    const plain = WHOLE_UNIT_DURATION.exec(text);
     if (plain) {
       const ms = Number(plain[1]) * MS_PER_UNIT[plain[2]!]!;
       if (ms <= 1e12) return ms;

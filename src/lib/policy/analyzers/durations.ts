@@ -4,7 +4,7 @@
 import type { Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { formatDuration, parseDurationNanos } from '../duration.js';
+import { WHOLE_UNIT_DURATION, formatDuration, parseDurationNanos } from '../duration.js';
 
 interface DurationRule {
   /** Dotted path from `spec`; `*` walks every item of a list. */
@@ -147,12 +147,9 @@ function fieldOf(keys: (string | number)[]): string {
   return `spec${keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}`;
 }
 
-// The common shape of a valid duration: whole units of ms, s, m or h, at least 1ms.
-const PLAIN_DURATION = /^[1-9]\d{0,8}(ms|s|m|h)$/;
-
 /** Why a value is not a duration Istio accepts, as the clause after "sets <field> to <value>"; undefined when it is fine. */
 function problem(value: unknown, rule: DurationRule): string | undefined {
-  if (typeof value === 'string' && PLAIN_DURATION.test(value)) return undefined;
+  if (typeof value === 'string' && WHOLE_UNIT_DURATION.test(value)) return undefined;
   if (typeof value === 'number') return `the number ${value}, but a duration is a string with a unit; write "${value}s" for ${value} seconds`;
   if (typeof value !== 'string') return `${JSON.stringify(value)}, which is not a duration; write a number with a unit, e.g. "5s"`;
   const nanos = parseDurationNanos(value);

@@ -5,7 +5,7 @@
 import type { AnalysisContext, Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { DEFAULT_CLUSTER_DOMAIN, resolveShortName } from '../hosts.js';
+import { DEFAULT_CLUSTER_DOMAIN, resolveShortName, serviceOfFqdn } from '../hosts.js';
 import { selectorMatches } from '../selectors.js';
 import { asArray, asObject } from './util.js';
 
@@ -78,12 +78,9 @@ type Scope = { service: string; namespace: string } | { namespace: string } | { 
 function scopeOf(dr: Resource, host: string): Scope | undefined {
   const full = resolveShortName(dr.namespace, host).toLowerCase();
   if (full === '*' || full === `*.svc.${DEFAULT_CLUSTER_DOMAIN}` || full === `*.${DEFAULT_CLUSTER_DOMAIN}`) return { mesh: true };
-  const suffix = `.svc.${DEFAULT_CLUSTER_DOMAIN}`;
-  if (!full.endsWith(suffix)) return undefined;
-  const parts = full.slice(0, -suffix.length).split('.');
-  if (parts.length !== 2 || !parts[1] || parts[1].includes('*')) return undefined;
-  if (parts[0] === '*') return { namespace: parts[1] };
-  return parts[0] ? { service: parts[0], namespace: parts[1] } : undefined;
+  const service = serviceOfFqdn(full);
+  if (!service || service.name.includes('.') || service.namespace.includes('*')) return undefined;
+  return service.name === '*' ? { namespace: service.namespace } : { service: service.name, namespace: service.namespace };
 }
 
 /** Label sets of the workloads behind a Service (narrowed to a subset's labels); the selector itself when none is in the inputs. */
