@@ -21,6 +21,7 @@ const COMMANDS: { argv: string[]; flags: string[] }[] = [
   { argv: ['route', 'shift', 'reviews', '--to', 'v2'], flags: ['--interval', '--max-latency-p99'] },
   { argv: ['inspect', 'pod', 'reviews-v1-0'], flags: ['--timeout', '--rate-window'] },
   { argv: ['logs', 'reviews-v1-0'], flags: ['--since'] },
+  { argv: ['route', 'status', 'reviews', '--watch'], flags: ['--timeout'] },
 ];
 
 describe('duration flags', { timeout: 180_000 }, () => {
@@ -95,6 +96,7 @@ describe('duration flags', { timeout: 180_000 }, () => {
       ['route', 'shift', 'reviews', '--to', 'v2', '--interval', '2s', '--max-latency-p99', 'none'],
       ['route', 'shift', 'reviews', '--to', 'v2', '--max-latency-p99', '0'],
       ['logs', 'reviews-v1-0', '--since', '1h30m'],
+      ['route', 'status', 'reviews', '--watch', '--timeout', '2m'],
     ];
     for (const argv of accepted) {
       const r = await run(argv);

@@ -1,6 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
-import { EXIT, usageError } from '../../lib/errors.js';
+import { durationFlag } from '../../lib/cli/duration-flag.js';
+import { formatDuration } from '../../lib/policy/duration.js';
+import { EXIT } from '../../lib/errors.js';
 import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
 import type { RouteStatus, ShiftState } from '../../lib/shift/status.js';
 
@@ -33,7 +35,7 @@ Exit codes: 0 promoted or in progress; 1 rolled back or aborted; 2 no shift of H
   static override flags = {
     watch: Flags.boolean({ char: 'w', summary: 'Refresh every second until the shift ends or waits for a person.' }),
     analyses: Flags.integer({ summary: 'How many of the latest analyses to show.', default: 5 }),
-    timeout: Flags.string({ summary: 'With --watch: how long to wait for a shift that has not started yet.', default: '60s', helpValue: 'DURATION' }),
+    timeout: durationFlag({ summary: 'With --watch: how long to wait for a shift that has not started yet.', default: '60s' }),
     namespace: Flags.string({ char: 'n', summary: 'Namespace HOST is resolved in (default "default").' }),
     home: homeFlag,
     output: outputFlag(['text', 'json', 'yaml'] as const),
@@ -48,14 +50,9 @@ Exit codes: 0 promoted or in progress; 1 rolled back or aborted; 2 no shift of H
     const { statusText } = await import('../../lib/shift/render.js');
     const { render, renderFrame } = await import('../../lib/output/render.js');
     const read = () => routeStatus(layout, { host: args.host, namespace: flags.namespace ?? 'default', analyses: flags.analyses });
-    let timeoutMs = 0;
-    if (flags.watch) {
-      const { parseDuration } = await import('../../lib/policy/duration.js');
-      timeoutMs = parseDuration(flags.timeout) ?? NaN;
-      if (!(timeoutMs > 0)) throw usageError(`--timeout ${flags.timeout} is not a duration; write it as 30s, 2m or 1m30s.`);
-    }
+    const timeoutMs = flags.timeout;
     let status = flags.watch
-      ? await awaitRouteStatus(layout, { host: args.host, namespace: flags.namespace ?? 'default', analyses: flags.analyses, timeoutMs, timeoutText: flags.timeout })
+      ? await awaitRouteStatus(layout, { host: args.host, namespace: flags.namespace ?? 'default', analyses: flags.analyses, timeoutMs, timeoutText: formatDuration(timeoutMs) })
       : await read();
     if (!flags.watch) {
       const shown = status;
