@@ -12,6 +12,12 @@ import { ROOT } from './support/shared.js';
 /** Highest first; a folder may import from the folders after it, never from those before it. */
 const LAYERS = ['src/commands', 'src/lib/shift|src/lib/target', 'src/lib/mesh', 'src/lib/runtime', 'src/lib/policy', 'src/lib/system'];
 
+/**
+ * Entries of processes other than the CLI compose the layers as the commands do: the mesh agent's
+ * main.ts hands route shift's guard to the agent. Held to no layer, but to no cycle either.
+ */
+const PROCESS_ENTRIES = new Set(['src/lib/mesh/agent/main.ts']);
+
 function layerRules(): LayerRule[] {
   const rules: LayerRule[] = [];
   LAYERS.forEach((layer, i) => {
@@ -41,7 +47,8 @@ describe('architecture: the import graph of src/', () => {
   });
 
   it('imports only downward: commands → shift/target → mesh → runtime → policy → system', () => {
-    const violations = [...layerViolations(graph, layerRules()), ...systemAlone(graph)];
+    const layered = new Map([...graph].filter(([file]) => !PROCESS_ENTRIES.has(file)));
+    const violations = [...layerViolations(layered, layerRules()), ...systemAlone(layered)];
     assert.deepEqual(violations, [], `imports against the layers:\n${violations.join('\n')}`);
   });
 

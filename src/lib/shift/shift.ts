@@ -3,6 +3,7 @@
 // route that mirrors already), records the shift and runs it; --dry-run stops after the plan, --resume
 // continues a recorded shift from what the proxies serve.
 import { EXIT, MeshctlError, environmentError, usageError } from '../errors.js';
+import type { ShiftGuard } from '../mesh/agent/agent.js';
 import type { HomeLayout } from '../mesh/home.js';
 import { modelOf } from '../mesh/pods.js';
 import { readApplied } from '../mesh/state.js';
@@ -170,6 +171,22 @@ export async function holdForChangedRoute(layout: HomeLayout, conflict: RouteCon
   record.history.push({ at, event: 'hold', cursor: record.cursor, weights: { ...record.served }, reason });
   await store.write(record);
   return reason;
+}
+
+/** The shifts of `layout` as the mesh agent consults them before and after it applies a change. */
+export function shiftGuard(layout: HomeLayout): ShiftGuard {
+  return {
+    async conflicts(before, after, exceptHost) {
+      return (await routeConflicts(layout, before, after, exceptHost)).map((conflict) => ({
+        refusal: (verb, commonFlags) => conflictMessage(conflict, verb, commonFlags),
+        hold: async (revision) => {
+          const reason = await holdForChangedRoute(layout, conflict, revision);
+          const { host, hostArg } = conflict.record.route;
+          return reason ? `The shift of ${host} is held: ${reason}; meshctl route abort ${hostArg} ends it and puts back the weights it started from.` : null;
+        },
+      }));
+    },
+  };
 }
 
 /** Refuses to start when a proxy serves other weights than the applied VirtualService says, or does not answer. */

@@ -38,6 +38,24 @@ export interface AgentOptions {
   supervisor: Supervisor;
   version: string;
   log: (line: string) => void;
+  /** The shifts in progress, which refuse or hold an apply that moves their route (none without it). */
+  shifts?: ShiftGuard;
+}
+
+/**
+ * What the shifts in progress say about a change of the applied resources. Route shift sits above the
+ * mesh, so the agent's entry hands it in (main.ts), and the agent never imports it.
+ */
+export interface ShiftGuard {
+  /** The shifts whose route the change moves, the shift of `exceptHost` itself excepted. */
+  conflicts(before: StoredResource[], after: StoredResource[], exceptHost?: string): Promise<ShiftConflict[]>;
+}
+
+export interface ShiftConflict {
+  /** Why the change is refused without --force, and the ways out. */
+  refusal(verb: 'apply' | 'delete', commonFlags: string): string;
+  /** Holds the shift once a forced change landed at `revision`: the sentence saying so, or null when the shift ended meanwhile. */
+  hold(revision: number): Promise<string | null>;
 }
 
 interface Current {
@@ -120,9 +138,8 @@ export class MeshAgent {
         plan = planDelete(applied.resources, selectors);
       }
       const changed = plan.changes.some((c) => c.action !== 'unchanged');
-      const { routeConflicts, conflictMessage, holdForChangedRoute } = await import('../../shift/shift.js');
-      const conflicts = changed ? await routeConflicts(this.layout, applied.resources, plan.resources, request.shiftHost) : [];
-      if (conflicts.length && !request.force) throw new MeshctlError(conflictMessage(conflicts[0], request.action, request.commonFlags ?? ''), EXIT.usage);
+      const conflicts = changed && this.options.shifts ? await this.options.shifts.conflicts(applied.resources, plan.resources, request.shiftHost) : [];
+      if (conflicts.length && !request.force) throw new MeshctlError(conflicts[0]!.refusal(request.action, request.commonFlags ?? ''), EXIT.usage);
       if (!changed) {
         // The same resources again after a rollout stopped: its pods still run the old apps, so roll on.
         const behind = this.current?.compiled ? this.current.placement.pods.some((p) => this.options.supervisor.specHashOf(`${p.name}/${APP}`) !== specHash(this.appSpec(p, meshPod(this.layout, p)))) : false;
@@ -139,8 +156,8 @@ export class MeshAgent {
       const record = await commitRevision(this.layout, plan.resources, plan.changes, request.action === 'apply' ? 'apply' : 'delete');
       const held: string[] = [];
       for (const conflict of conflicts) {
-        const reason = await holdForChangedRoute(this.layout, conflict, record.revision);
-        if (reason) held.push(`The shift of ${conflict.record.route.host} is held: ${reason}; meshctl route abort ${conflict.record.route.hostArg} ends it and puts back the weights it started from.`);
+        const sentence = await conflict.hold(record.revision);
+        if (sentence) held.push(sentence);
       }
       const compiled = record.revision === probe.compiled.revision ? probe.compiled : this.compile(model, placement, record.revision).compiled;
       const committedAt = Date.now();

@@ -43,7 +43,9 @@ async function main(): Promise<void> {
       else log(`${e.name} could not start: ${e.error}`);
     },
   });
-  const agent = new MeshAgent({ layout, config, ca, supervisor, version: meshctlVersion(), log });
+  // The agent process's entry composes the layers, as a command does: route shift, above the mesh, is handed in.
+  const { shiftGuard } = await import('../../shift/shift.js');
+  const agent = new MeshAgent({ layout, config, ca, supervisor, version: meshctlVersion(), log, shifts: shiftGuard(layout) });
   let exiting = false;
   const exit = async (code: number) => {
     if (exiting) return;
