@@ -158,33 +158,36 @@ export interface RunOptions {
   outputToStderr?: boolean;
 }
 
-/** Runs `command args…` to completion, capturing its output. Rejects when it cannot be started (ENOENT). */
-export function runCommand(command: string, args: string[], options: RunOptions = {}): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const stdin = options.input !== undefined ? 'pipe' : options.terminalInput ? 'inherit' : 'ignore';
-    const output = options.outputToStderr ? 2 : 'pipe';
-    const child = spawn(command, args, { stdio: [stdin, output, output], env: options.env ?? process.env, cwd: options.cwd });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout?.on('data', (d: Buffer) => stdout.push(d));
-    child.stderr?.on('data', (d: Buffer) => stderr.push(d));
-    if (options.input !== undefined) {
-      // A command that exits without reading all of its input closes the pipe: its exit code tells.
-      child.stdin!.on('error', () => undefined);
-      child.stdin!.end(options.input);
-    }
-    const limit = options.timeoutMs === undefined ? 30_000 : options.timeoutMs;
-    const timer = limit === null ? null : setTimeout(() => child.kill('SIGKILL'), limit);
-    child.on('error', (err) => {
-      if (timer) clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      const bytes = Buffer.concat(stdout);
-      resolve({ code, signal, stdout: bytes.toString('utf8'), stdoutBytes: bytes, stderr: Buffer.concat(stderr).toString('utf8') });
-    });
+/**
+ * Runs `command args…` to completion, capturing its output, through execa (loaded on first use, so
+ * commands that start nothing pay nothing for it). Rejects when it cannot be started (ENOENT, EACCES).
+ */
+export async function runCommand(command: string, args: string[], options: RunOptions = {}): Promise<CommandResult> {
+  const { execa } = await import('execa');
+  const output = options.outputToStderr ? 2 : 'pipe';
+  const limit = options.timeoutMs === undefined ? 30_000 : options.timeoutMs;
+  const result = await execa(command, args, {
+    reject: false,
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    extendEnv: false,
+    // A command that exits without reading all of its input closes the pipe: its exit code tells.
+    ...(options.input !== undefined ? { input: options.input } : { stdin: options.terminalInput ? 'inherit' : 'ignore' }),
+    stdout: output,
+    stderr: output,
+    encoding: 'buffer',
+    stripFinalNewline: false,
+    maxBuffer: 1024 * 1024 * 1024,
+    ...(limit === null ? {} : { timeout: limit, killSignal: 'SIGKILL' as const }),
   });
+  // Not started at all (no such file, not executable): the caller words that for its own command.
+  const startError = (result as { code?: unknown }).code;
+  if (result.failed && result.exitCode === undefined && !result.signal && typeof startError === 'string') {
+    throw Object.assign(new Error(`${command}: ${startError}`), { code: startError });
+  }
+  const bytes = result.stdout instanceof Uint8Array ? Buffer.from(result.stdout) : Buffer.alloc(0);
+  const errBytes = result.stderr instanceof Uint8Array ? Buffer.from(result.stderr) : Buffer.alloc(0);
+  return { code: result.exitCode ?? null, signal: (result.signal as NodeJS.Signals | undefined) ?? null, stdout: bytes.toString('utf8'), stdoutBytes: bytes, stderr: errBytes.toString('utf8') };
 }
 
 export interface DetachedCommand {
