@@ -168,3 +168,169 @@ export function writePolicySet(dir, options = {}) {
   }
   return { files: Object.keys(files).length, bytes, dir: path.join(dir, 'policies') };
 }
+
+// The small set: 10,000 short resources in one file, the shape of a policy set exported from a cluster
+// (about 350 bytes each): per service a Service, a VirtualService and a DestinationRule, and among them
+// the ServiceEntries, AuthorizationPolicies, PeerAuthentications, Sidecars and Gateways such a set holds.
+/** The labels and owner annotation an exported resource carries. */
+const meta = (i, ns) => `  labels:
+    app: app-${i}
+  annotations:
+    meshctl.dev/owner: ${ns}@example.com
+`;
+const SMALL_KINDS = [
+  (i, ns) => `apiVersion: v1
+kind: Service
+metadata:
+  name: app-${i}
+  namespace: ${ns}
+${meta(i, ns)}spec:
+  selector:
+    app: app-${i}
+  ports:
+  - name: http
+    port: 8080
+    targetPort: 8080
+    protocol: TCP
+`,
+  (i, ns) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: app-${i}
+  namespace: ${ns}
+${meta(i, ns)}spec:
+  hosts:
+  - app-${i}
+  http:
+  - route:
+    - destination:
+        host: app-${i}
+        subset: stable
+      weight: ${90 - (i % 5) * 10}
+    - destination:
+        host: app-${i}
+        subset: canary
+      weight: ${10 + (i % 5) * 10}
+    timeout: ${5 + (i % 4)}s
+`,
+  (i, ns) => `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: app-${i}
+  namespace: ${ns}
+${meta(i, ns)}spec:
+  host: app-${i}
+  trafficPolicy:
+    connectionPool:
+      tcp:
+        maxConnections: ${100 * ((i % 7) + 1)}
+  subsets:
+  - name: stable
+    labels:
+      version: v1
+  - name: canary
+    labels:
+      version: v2
+`,
+];
+const SMALL_EXTRAS = [
+  (i, ns) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-app-${i}
+  namespace: ${ns}
+${meta(i, ns)}spec:
+  selector:
+    matchLabels:
+      app: app-${i}
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        principals:
+        - cluster.local/ns/${ns}/sa/app-${i + 1}
+    to:
+    - operation:
+        methods: ["GET", "POST"]
+`,
+  (i, ns) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: ext-${i}
+  namespace: ${ns}
+${meta(i, ns)}spec:
+  hosts:
+  - api-${i}.example.com
+  location: MESH_EXTERNAL
+  ports:
+  - number: 443
+    name: https
+    protocol: TLS
+  resolution: DNS
+`,
+  (i, ns) => `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: app-${i}
+  namespace: ${ns}
+${meta(i, ns)}spec:
+  selector:
+    matchLabels:
+      app: app-${i}
+  mtls:
+    mode: STRICT
+  portLevelMtls:
+    9090:
+      mode: PERMISSIVE
+`,
+  (i, ns) => `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata:
+  name: app-${i}
+  namespace: ${ns}
+${meta(i, ns)}spec:
+  workloadSelector:
+    labels:
+      app: app-${i}
+  egress:
+  - hosts:
+    - "./*"
+    - "istio-system/*"
+`,
+  (i, ns) => `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: edge-${i}
+  namespace: ${ns}
+${meta(i, ns)}spec:
+  selector:
+    istio: ingressgateway
+  servers:
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - "${ns}/app-${i}.example.com"
+`,
+];
+
+/** The small set as YAML text: `resources` documents, each about 350 bytes, in one multi-document file. */
+export function generateSmallPolicySet({ resources = 10000 } = {}) {
+  const docs = [];
+  for (let i = 0; docs.length < resources; i++) {
+    const ns = `team-${i % NAMESPACES}`;
+    for (const make of SMALL_KINDS) if (docs.length < resources) docs.push(make(i, ns));
+    if (docs.length < resources) docs.push(SMALL_EXTRAS[i % SMALL_EXTRAS.length](i, ns));
+  }
+  return docs.join('---\n');
+}
+
+/** Writes the small set as `dir`/exported.yaml; returns the file and its size in bytes. */
+export function writeSmallPolicySet(dir, options = {}) {
+  const text = generateSmallPolicySet(options);
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'exported.yaml');
+  writeFileSync(file, text);
+  return { file, bytes: Buffer.byteLength(text), resources: options.resources ?? 10000 };
+}

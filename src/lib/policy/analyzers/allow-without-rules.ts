@@ -4,17 +4,17 @@
 import type { Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { asArray, asObject } from './util.js';
+import { listOf, objectOf, specOf } from '../spec.js';
 
 /** Who the policy applies to, as a phrase: "every workload in namespace shop", "workloads labelled app=web in namespace shop". */
 function scopeOf(policy: Resource, rootNamespace: string): string {
-  const spec = asObject(policy.spec);
-  const refs = [...(spec.targetRef ? [spec.targetRef] : []), ...asArray(spec.targetRefs)].map(asObject);
+  const spec = specOf(policy, K.AuthorizationPolicy);
+  const refs = [...(spec.targetRef ? [spec.targetRef] : []), ...listOf(spec.targetRefs)].map((ref) => objectOf(ref));
   if (refs.length > 0) {
     const names = refs.map((r) => `${typeof r.kind === 'string' ? r.kind : 'target'} ${typeof r.name === 'string' ? r.name : '?'}`);
     return `the targeted ${names.join(', ')} in namespace ${policy.namespace}`;
   }
-  const labels = Object.entries(asObject(asObject(spec.selector).matchLabels));
+  const labels = Object.entries(objectOf(objectOf(spec.selector).matchLabels));
   if (labels.length > 0) {
     return `workloads labelled ${labels.map(([k, v]) => `${k}=${String(v)}`).join(',')} in namespace ${policy.namespace}`;
   }
@@ -29,7 +29,7 @@ export const allowWithoutRules: Analyzer = {
   codes: ['MSH2008'],
   run(ctx) {
     for (const policy of ctx.of(K.AuthorizationPolicy)) {
-      const spec = asObject(policy.spec);
+      const spec = specOf(policy, K.AuthorizationPolicy);
       const action = spec.action ?? 'ALLOW';
       if (action !== 'ALLOW') continue;
       if (Array.isArray(spec.rules) && spec.rules.length > 0) continue;

@@ -2,7 +2,7 @@
 // dead or, worse, silently replaces the first: Istio rejects it.
 import type { Analyzer } from '../analysis.js';
 import { K } from '../kinds.js';
-import { asArray, asObject } from './util.js';
+import { listOf, objectOf, specOf, stringOf } from '../spec.js';
 
 export const duplicateSubsets: Analyzer = {
   name: 'meshctl.DuplicateSubsets',
@@ -11,13 +11,12 @@ export const duplicateSubsets: Analyzer = {
   codes: ['MSH2004'],
   run(ctx) {
     for (const dr of ctx.of(K.DestinationRule)) {
-      const subsets = asArray(asObject(dr.spec).subsets);
+      const subsets = listOf(specOf(dr, K.DestinationRule).subsets);
       if (subsets.length < 2) continue;
       // Names by index ('' for a subset without one); a name's first index is its first match.
       const names: string[] = [];
       for (let i = 0; i < subsets.length; i++) {
-        const name = asObject(subsets[i]).name;
-        names.push(typeof name === 'string' ? name : '');
+        names.push(stringOf(objectOf(subsets[i]).name));
       }
       // A short list is searched; a long one indexed.
       let first: Map<string, number> | undefined;

@@ -6,7 +6,8 @@ import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { joinPointer } from '../locate.js';
-import { asArray, asObject } from './util.js';
+import { listOf, objectOf, specOf } from '../spec.js';
+import { asObject } from './util.js';
 import { labelMap, qualifiedName, reportUnmatchedGatewaySelector, selectWorkloads } from './workloads.js';
 
 // node:crypto is loaded only when a Secret is actually inspected: most policy sets hold none.
@@ -133,7 +134,7 @@ export function credentialProblem(secret: Resource, now = Date.now()): string | 
 }
 
 function analyzeGateway(ctx: AnalysisContext, gw: Resource): void {
-  const spec = asObject(gw.spec);
+  const spec = specOf(gw, K.Gateway);
   const selector = labelMap(spec.selector);
   // Istio reads credentials from the namespace of the gateway's workload, not of the Gateway resource.
   const workload = selectWorkloads(ctx, selector)[0];
@@ -141,8 +142,8 @@ function analyzeGateway(ctx: AnalysisContext, gw: Resource): void {
     reportUnmatchedGatewaySelector(ctx, gw, selector);
     return;
   }
-  asArray(spec.servers).forEach((raw, i) => {
-    const tls = asObject(asObject(raw).tls);
+  listOf(spec.servers).forEach((raw, i) => {
+    const tls = objectOf(objectOf(raw).tls);
     const credential = typeof tls.credentialName === 'string' ? tls.credentialName : '';
     if (!credential) return;
     const slash = credential.indexOf('/');

@@ -2,22 +2,24 @@
 // destination the route already sends to makes those pods serve the same request twice.
 import type { Analyzer } from '../analysis.js';
 import { K } from '../kinds.js';
-import { asArray, asObject, routeLabel, sameHost } from './util.js';
+import { listOf, objectOf, specOf, type Mistyped, type VirtualServiceSpecHttpMirror, type VirtualServiceSpecHttpMirrorPercentage } from '../spec.js';
+import { routeLabel, sameHost } from './util.js';
 
 interface Target {
   host: string;
   subset: string;
 }
 
-function targetOf(destination: unknown): Target | undefined {
-  const d = asObject(destination);
+/** A route destination or a mirror (both name a host and a subset). */
+function targetOf(destination: VirtualServiceSpecHttpMirror | Mistyped | undefined): Target | undefined {
+  const d = objectOf(destination);
   if (typeof d.host !== 'string' || d.host === '') return undefined;
   return { host: d.host, subset: typeof d.subset === 'string' ? d.subset : '' };
 }
 
 /** A mirror set to 0% copies nothing. */
-function mirrorsNothing(percentage: unknown, legacyPercent?: unknown): boolean {
-  const value = asObject(percentage).value;
+function mirrorsNothing(percentage: VirtualServiceSpecHttpMirrorPercentage | Mistyped | undefined, legacyPercent?: number | null | Mistyped): boolean {
+  const value = objectOf(percentage).value;
   return value === 0 || (percentage === undefined && legacyPercent === 0);
 }
 
@@ -28,15 +30,15 @@ export const mirrorToSelf: Analyzer = {
   codes: ['MSH2010'],
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
-      asArray(asObject(vs.spec).http).forEach((route, i) => {
-        const r = asObject(route);
-        if (!r.mirror && asArray(r.mirrors).length === 0) return; // Nothing mirrored.
-        const destinations = asArray(r.route).map((d) => targetOf(asObject(d).destination)).filter((t): t is Target => !!t);
+      listOf(specOf(vs, K.VirtualService).http).forEach((route, i) => {
+        const r = objectOf(route);
+        if (!r.mirror && listOf(r.mirrors).length === 0) return; // Nothing mirrored.
+        const destinations = listOf(r.route).map((d) => targetOf(objectOf(d).destination)).filter((t): t is Target => !!t);
         if (destinations.length === 0) return;
         const mirrors: { target: Target | undefined; pointer: string }[] = [];
         if (r.mirror && !mirrorsNothing(r.mirrorPercentage, r.mirrorPercent)) mirrors.push({ target: targetOf(r.mirror), pointer: `/spec/http/${i}/mirror` });
-        asArray(r.mirrors).forEach((m, k) => {
-          const mirror = asObject(m);
+        listOf(r.mirrors).forEach((m, k) => {
+          const mirror = objectOf(m);
           if (!mirrorsNothing(mirror.percentage)) mirrors.push({ target: targetOf(mirror.destination), pointer: `/spec/http/${i}/mirrors/${k}/destination` });
         });
         for (const { target, pointer } of mirrors) {

@@ -8,6 +8,16 @@ import { K } from '../kinds.js';
 import { DEFAULT_CLUSTER_DOMAIN, resolveShortName, serviceOfFqdn } from '../hosts.js';
 import { selectorMatches } from '../selectors.js';
 import { asArray, asObject } from './util.js';
+import {
+  listOf,
+  objectOf,
+  specOf,
+  type DestinationRuleSpecSubsetsTrafficPolicy,
+  type DestinationRuleSpecSubsetsTrafficPolicyPortLevelSettings,
+  type DestinationRuleSpecTrafficPolicy,
+  type DestinationRuleSpecTrafficPolicyPortLevelSettings,
+  type Mistyped,
+} from '../spec.js';
 
 type Labels = Record<string, string>;
 
@@ -24,7 +34,7 @@ function decisive(mode: unknown): string | undefined {
 
 function matchLabelsOf(pa: Resource): Labels {
   const out: Labels = {};
-  for (const [k, v] of Object.entries(asObject(asObject(asObject(pa.spec).selector).matchLabels))) out[k] = String(v);
+  for (const [k, v] of Object.entries(objectOf(objectOf(specOf(pa, K.PeerAuthentication).selector).matchLabels))) out[k] = String(v);
   return out;
 }
 
@@ -50,7 +60,7 @@ class PeerAuthentications {
   /** The mode a namespace's workloads get when no workload policy decides. */
   namespaceMode(namespace: string): Decision {
     for (const pa of [this.namespaceWide(namespace), this.namespaceWide(this.root)]) {
-      const mode = pa && decisive(asObject(asObject(pa.spec).mtls).mode);
+      const mode = pa && decisive(objectOf(specOf(pa, K.PeerAuthentication).mtls).mode);
       if (pa && mode) return { mode, policy: pa };
     }
     return { mode: 'PERMISSIVE' };
@@ -60,12 +70,12 @@ class PeerAuthentications {
   workloadMode(namespace: string, labels: Labels, port: number | undefined): Decision {
     const pa = this.workloadPolicies(namespace).find((p) => selectorMatches(matchLabelsOf(p), labels));
     if (pa) {
-      const spec = asObject(pa.spec);
+      const spec = specOf(pa, K.PeerAuthentication);
       if (port !== undefined) {
-        const portMode = decisive(asObject(asObject(spec.portLevelMtls)[String(port)]).mode);
+        const portMode = decisive(objectOf(objectOf(spec.portLevelMtls)[String(port)]).mode);
         if (portMode) return { mode: portMode, policy: pa, port };
       }
-      const mode = decisive(asObject(spec.mtls).mode);
+      const mode = decisive(objectOf(spec.mtls).mode);
       if (mode) return { mode, policy: pa };
     }
     return this.namespaceMode(namespace);
@@ -147,10 +157,10 @@ function strictFor(
     const decision = peers.namespaceMode(namespace);
     if (decision.mode === 'STRICT') return decision;
     for (const pa of peers.workloadPolicies(namespace)) {
-      const spec = asObject(pa.spec);
-      if (decisive(asObject(spec.mtls).mode) === 'STRICT') return { mode: 'STRICT', policy: pa };
-      for (const [port, setting] of Object.entries(asObject(spec.portLevelMtls))) {
-        if (decisive(asObject(setting).mode) === 'STRICT') return { mode: 'STRICT', policy: pa, port: Number(port) };
+      const spec = specOf(pa, K.PeerAuthentication);
+      if (decisive(objectOf(spec.mtls).mode) === 'STRICT') return { mode: 'STRICT', policy: pa };
+      for (const [port, setting] of Object.entries(objectOf(spec.portLevelMtls))) {
+        if (decisive(objectOf(setting).mode) === 'STRICT') return { mode: 'STRICT', policy: pa, port: Number(port) };
       }
     }
   }
@@ -166,29 +176,30 @@ export const mtlsConflict: Analyzer = {
     if (ctx.of(K.PeerAuthentication).length === 0) return;
     const peers = new PeerAuthentications(ctx);
     for (const dr of ctx.of(K.DestinationRule)) {
-      const spec = asObject(dr.spec);
+      const spec = specOf(dr, K.DestinationRule);
       if (typeof spec.host !== 'string') continue;
       const host = spec.host;
       const scope = scopeOf(dr, host);
       if (!scope) continue;
-      const policies: { policy: Record<string, unknown>; pointer: string; labels: Labels; what: string }[] = [
-        { policy: asObject(spec.trafficPolicy), pointer: '/spec/trafficPolicy', labels: {}, what: host },
+      const policies: { policy: DestinationRuleSpecTrafficPolicy | DestinationRuleSpecSubsetsTrafficPolicy; pointer: string; labels: Labels; what: string }[] = [
+        { policy: objectOf(spec.trafficPolicy), pointer: '/spec/trafficPolicy', labels: {}, what: host },
       ];
-      asArray(spec.subsets).forEach((s, i) => {
-        const subset = asObject(s);
-        const labels = asObject(subset.labels) as Labels;
-        policies.push({ policy: asObject(subset.trafficPolicy), pointer: `/spec/subsets/${i}/trafficPolicy`, labels, what: `subset ${String(subset.name)} of ${host}` });
+      listOf(spec.subsets).forEach((s, i) => {
+        const subset = objectOf(s);
+        // Label values are compared as strings (selectorMatches), whatever the input holds.
+        const labels = objectOf(subset.labels) as Labels;
+        policies.push({ policy: objectOf(subset.trafficPolicy), pointer: `/spec/subsets/${i}/trafficPolicy`, labels, what: `subset ${String(subset.name)} of ${host}` });
       });
       for (const { policy, pointer, labels, what } of policies) {
-        const levels = asArray(policy.portLevelSettings).map(asObject);
-        const overridden = new Set(levels.filter((l) => l.tls).map((l) => asObject(l.port).number).filter((n): n is number => typeof n === 'number'));
-        if (asObject(policy.tls).mode === 'DISABLE') {
+        const levels = listOf<DestinationRuleSpecTrafficPolicyPortLevelSettings | DestinationRuleSpecSubsetsTrafficPolicyPortLevelSettings | Mistyped>(policy.portLevelSettings).map((l) => objectOf(l));
+        const overridden = new Set(levels.filter((l) => l.tls).map((l) => objectOf(l.port).number).filter((n): n is number => typeof n === 'number'));
+        if (objectOf(policy.tls).mode === 'DISABLE') {
           const strict = strictFor(ctx, peers, scope, labels, undefined, overridden);
           if (strict) report(ctx, dr, `${pointer}/tls/mode`, what, strict);
         }
         levels.forEach((level, k) => {
-          const port = asObject(level.port).number;
-          if (asObject(level.tls).mode !== 'DISABLE' || typeof port !== 'number') return;
+          const port = objectOf(level.port).number;
+          if (objectOf(level.tls).mode !== 'DISABLE' || typeof port !== 'number') return;
           const strict = strictFor(ctx, peers, scope, labels, port, overridden);
           if (strict) report(ctx, dr, `${pointer}/portLevelSettings/${k}/tls/mode`, `port ${port} of ${what}`, strict);
         });

@@ -3,7 +3,8 @@
 import type { Analyzer } from '../analysis.js';
 import { K } from '../kinds.js';
 import { formatDuration, parseDuration } from '../duration.js';
-import { asArray, asObject, routeLabel } from './util.js';
+import { listOf, objectOf, specOf } from '../spec.js';
+import { routeLabel } from './util.js';
 
 export const retryBudget: Analyzer = {
   name: 'meshctl.RetryBudget',
@@ -12,9 +13,9 @@ export const retryBudget: Analyzer = {
   codes: ['MSH2005'],
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
-      asArray(asObject(vs.spec).http).forEach((route, i) => {
-        const r = asObject(route);
-        const retries = asObject(r.retries);
+      listOf(specOf(vs, K.VirtualService).http).forEach((route, i) => {
+        const r = objectOf(route);
+        const retries = objectOf(r.retries);
         const attempts = retries.attempts;
         // No timeout means no bound; attempts 0 turns retries off; malformed durations are MSH2006's.
         if (typeof r.timeout !== 'string' || typeof retries.perTryTimeout !== 'string') return;

@@ -3,7 +3,11 @@
 import type { AnalysisContext, Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { asArray, asObject, routeLabel } from './util.js';
+import { listOf, numberOf, objectOf, specOf, type Mistyped, type VirtualServiceSpecHttp, type VirtualServiceSpecTcp, type VirtualServiceSpecTls } from '../spec.js';
+import { routeLabel } from './util.js';
+
+/** A route of any of the three sections: each holds weighted destinations under `route`. */
+type WeightedRoute = VirtualServiceSpecHttp | VirtualServiceSpecTcp | VirtualServiceSpecTls;
 
 const ROUTE_KINDS = [
   { field: 'http', label: '' },
@@ -18,10 +22,10 @@ export const routeWeights: Analyzer = {
   codes: ['MSH2001', 'MSH2002'],
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
-      const spec = asObject(vs.spec);
+      const spec = specOf(vs, K.VirtualService);
       for (let k = 0; k < ROUTE_KINDS.length; k++) {
         const { field, label } = ROUTE_KINDS[k]!;
-        const routes = asArray(spec[field]);
+        const routes = listOf<WeightedRoute | Mistyped>(spec[field]);
         for (let i = 0; i < routes.length; i++) checkRoute(ctx, vs, field, label, routes[i], i);
       }
     }
@@ -29,13 +33,13 @@ export const routeWeights: Analyzer = {
 };
 
 /** One route's weights; the message parts are built only for a route that gets a finding. */
-function checkRoute(ctx: AnalysisContext, vs: Resource, field: string, label: string, route: unknown, i: number): void {
-  const destinations = asArray(asObject(route).route);
+function checkRoute(ctx: AnalysisContext, vs: Resource, field: string, label: string, route: WeightedRoute | Mistyped, i: number): void {
+  const destinations = listOf(objectOf(route).route);
   if (destinations.length === 0) return;
   let sum = 0;
   let firstGiven = -1;
   for (let k = 0; k < destinations.length; k++) {
-    const w = asObject(destinations[k]).weight;
+    const w = objectOf(destinations[k]).weight;
     if (w === undefined || w === null) continue;
     if (typeof w === 'number' && Number.isInteger(w) && w >= 0) {
       sum += w;
@@ -56,9 +60,10 @@ function checkRoute(ctx: AnalysisContext, vs: Resource, field: string, label: st
     return;
   }
   if (sum !== 100) {
+    // Every given weight is a non-negative integer here (any other value returned above).
     const weights = destinations.map((d) => {
-      const w = asObject(d).weight;
-      return w === undefined || w === null ? { value: 0, given: false } : { value: w as number, given: true };
+      const w = numberOf(objectOf(d).weight);
+      return w === undefined ? { value: 0, given: false } : { value: w, given: true };
     });
     const missing = weights.filter((w) => !w.given).length;
     const terms = weights.map((w) => `${w.value}%`).join(' + ');
@@ -71,7 +76,7 @@ function weightPointer(field: string, i: number, firstGiven: number): string {
   return `/spec/${field}/${i}/route/${firstGiven === -1 ? 0 : firstGiven}/weight`;
 }
 
-function where(vs: Resource, label: string, route: unknown, i: number): string {
+function where(vs: Resource, label: string, route: WeightedRoute | Mistyped, i: number): string {
   return `${label ? `${label} ` : ''}${routeLabel(route, i)} of VirtualService ${vs.name}`;
 }
 

@@ -3,6 +3,7 @@
 import type { Analyzer } from '../analysis.js';
 import type { MeshConfig } from '../mesh-config.js';
 import { K } from '../kinds.js';
+import { listOf, objectOf, specOf } from '../spec.js';
 import { asArray, asObject } from './util.js';
 
 /** True when proxies capture DNS and the mesh allocates ServiceEntry addresses itself. */
@@ -20,11 +21,11 @@ export const serviceEntryAddresses: Analyzer = {
   run(ctx) {
     if (addressesAutoAllocated(ctx.meshConfig)) return;
     for (const se of ctx.of(K.ServiceEntry)) {
-      const spec = asObject(se.spec);
-      if (asArray(spec.addresses).length > 0) continue;
+      const spec = specOf(se, K.ServiceEntry);
+      if (listOf(spec.addresses).length > 0) continue;
       if (asArray(asObject(se.object.status).addresses).length > 0) continue;
-      asArray(spec.ports).forEach((p, i) => {
-        const port = asObject(p);
+      listOf(spec.ports).forEach((p, i) => {
+        const port = objectOf(p);
         const protocol = port.protocol === undefined || port.protocol === null ? '' : String(port.protocol);
         if (protocol !== '' && protocol.toUpperCase() !== 'TCP') return;
         const which = port.number === undefined ? `port ${i + 1}` : `port ${String(port.number)}`;

@@ -4,7 +4,7 @@ import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import type { RawGroup } from '../findings.js';
-import { asObject } from './util.js';
+import { objectOf, specOf } from '../spec.js';
 import { fewOf, NAMED_MEMBERS, othersOf, UnionFind } from './groups.js';
 import {
   describeSelector,
@@ -29,7 +29,7 @@ function run(ctx: AnalysisContext): void {
   const byWorkload = new Map<Workload, Resource[]>();
   const namespaceWide = new Map<string, Resource[]>();
   for (const sc of ctx.of(K.Sidecar)) {
-    const selector = labelMap(asObject(asObject(sc.spec).workloadSelector).labels);
+    const selector = labelMap(objectOf(specOf(sc, K.Sidecar).workloadSelector).labels);
     if (Object.keys(selector).length === 0) {
       const list = namespaceWide.get(sc.namespace) ?? [];
       list.push(sc);

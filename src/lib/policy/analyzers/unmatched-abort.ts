@@ -3,7 +3,8 @@
 // (istio/istio#36303), so that case is not this check's.
 import type { Analyzer } from '../analysis.js';
 import { K } from '../kinds.js';
-import { asArray, asObject, isCatchAllRoute, routeLabel } from './util.js';
+import { listOf, objectOf, specOf } from '../spec.js';
+import { isCatchAllRoute, routeLabel } from './util.js';
 import { fewWords } from './groups.js';
 
 export const unmatchedAbort: Analyzer = {
@@ -13,15 +14,15 @@ export const unmatchedAbort: Analyzer = {
   codes: ['MSH2009'],
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
-      const spec = asObject(vs.spec);
-      asArray(spec.http).forEach((route, i) => {
-        const abort = asObject(asObject(asObject(route).fault).abort);
-        const percent = asObject(abort.percentage).value;
+      const spec = specOf(vs, K.VirtualService);
+      listOf(spec.http).forEach((route, i) => {
+        const abort = objectOf(objectOf(objectOf(route).fault).abort);
+        const percent = objectOf(abort.percentage).value;
         if (typeof percent !== 'number' || percent < 100) return;
         if (!isCatchAllRoute(route)) return;
         const status = typeof abort.httpStatus === 'number' ? `HTTP ${abort.httpStatus}` : typeof abort.grpcStatus === 'string' ? `gRPC ${abort.grpcStatus}` : 'an error';
-        const matched = asArray(asObject(route).match).length > 0 ? 'has a match that takes every request' : 'has no match';
-        const hosts = asArray(spec.hosts).filter((h): h is string => typeof h === 'string');
+        const matched = listOf(objectOf(route).match).length > 0 ? 'has a match that takes every request' : 'has no match';
+        const hosts = listOf(spec.hosts).filter((h): h is string => typeof h === 'string');
         const target = `${hosts.length ? fewWords(hosts) : `VirtualService ${vs.name}`}${i > 0 ? ' that no earlier route takes' : ''}`;
         ctx.report(
           'MSH2009',

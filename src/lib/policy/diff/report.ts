@@ -7,6 +7,7 @@ import { diffFields } from './fields.js';
 import { pairResources, idOf, keyOf } from './pairing.js';
 import { trafficImpact, routeHosts, policyHost, type ResourceChangePair } from './traffic.js';
 import { hostKey, serviceHost } from '../hosts.js';
+import { listOf, specOf } from '../spec.js';
 import { securityImpact } from './security.js';
 import { assessChanges, type PendingChange } from './risk.js';
 import { RISK_RANK, type ChangedResource, type DiffReport, type Risk, type SideSummary } from './model.js';
@@ -55,8 +56,8 @@ function hostsOf(...versions: (Resource | undefined)[]): string[] {
       if (h) out.add(h);
     } else if (r.kindId === K.Service) {
       out.add(serviceHost(r.name, r.namespace));
-    } else if (r.kindId === K.ServiceEntry && Array.isArray(r.spec?.hosts)) {
-      for (const h of r.spec.hosts) if (typeof h === 'string') out.add(hostKey(r.namespace, h));
+    } else if (r.kindId === K.ServiceEntry) {
+      for (const h of listOf(specOf(r, K.ServiceEntry).hosts)) if (typeof h === 'string') out.add(hostKey(r.namespace, h));
     }
   }
   return [...out].sort();

@@ -8,6 +8,7 @@ import { hostKey, serviceHost, shortHost } from '../hosts.js';
 import { pairRoutes, routeIdentity, type RouteIdentity } from './routes.js';
 import { idOf, keyOf } from './pairing.js';
 import { parseDuration } from '../duration.js';
+import { listOf, objectOf, specOf, stringOf, type GRPCRouteSpecParentRefs, type HTTPRouteSpecParentRefs, type Mistyped } from '../spec.js';
 import {
   maxRisk,
   type DestinationShare,
@@ -72,18 +73,20 @@ function hostText(v: unknown): string {
 
 /** Hosts a route resource applies to, read from the resource as written (cheap: no canonical form). */
 export function routeHosts(r: Resource): string[] {
-  const spec = (r.spec ?? {}) as Obj;
   if (r.kindId === K.VirtualService) {
-    return Array.isArray(spec.hosts) ? [...new Set(spec.hosts.filter((h): h is string => typeof h === 'string').map((h) => hostKey(r.namespace, h)))] : [];
+    const hosts = listOf(specOf(r, K.VirtualService).hosts).filter((h): h is string => typeof h === 'string');
+    return [...new Set(hosts.map((h) => hostKey(r.namespace, h)))];
   }
   if (r.kindId === K.HTTPRoute || r.kindId === K.GRPCRoute) {
+    const spec = r.kindId === K.HTTPRoute ? specOf(r, K.HTTPRoute) : specOf(r, K.GRPCRoute);
     const out = new Set<string>();
-    const parents = Array.isArray(spec.parentRefs) ? spec.parentRefs : [];
-    for (const p of parents) {
-      if (isObj(p) && p.kind === 'Service' && typeof p.name === 'string') out.add(serviceHost(p.name, typeof p.namespace === 'string' ? p.namespace : r.namespace));
+    const parents = listOf<HTTPRouteSpecParentRefs | GRPCRouteSpecParentRefs | Mistyped>(spec.parentRefs);
+    for (const item of parents) {
+      const p = objectOf(item);
+      if (p.kind === 'Service' && typeof p.name === 'string') out.add(serviceHost(p.name, stringOf(p.namespace, r.namespace)));
     }
     if (parents.some((p) => !isObj(p) || p.kind !== 'Service')) {
-      const names = Array.isArray(spec.hostnames) ? spec.hostnames.filter((h): h is string => typeof h === 'string') : [];
+      const names = listOf<string | Mistyped>(spec.hostnames).filter((h): h is string => typeof h === 'string');
       for (const h of names.length ? names : ['*']) out.add(h.toLowerCase());
     }
     return [...out];
@@ -92,7 +95,7 @@ export function routeHosts(r: Resource): string[] {
 }
 
 export function policyHost(r: Resource): string | undefined {
-  const host = (r.spec as Obj | undefined)?.host;
+  const host = specOf(r, K.DestinationRule).host;
   return typeof host === 'string' ? hostKey(r.namespace, host) : undefined;
 }
 
