@@ -85,7 +85,7 @@ const CASES: GroupCase[] = [
     what: 'Sidecars selecting one workload',
     text:
       'apiVersion: v1\nkind: Pod\nmetadata: {name: reviews-1, namespace: shop, labels: {app: reviews}}\nspec:\n  containers: [{name: reviews, image: reviews}]\n' +
-      repeat(MEMBERS, (i) => `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: sc${i}, namespace: shop}\nspec:\n  workloadSelector: {labels: {app: reviews}}\n`),
+      repeat(MEMBERS, (i) => `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: sc${i}, namespace: shop}\nspec:\n  workloadSelector: {labels: {app: reviews}}\n  egress: [{hosts: ["./*"]}]\n`),
     findings: MEMBERS,
     groupSize: MEMBERS,
     more: /selects Pod shop\/reviews-1, as do Sidecars sc\d+, sc\d+, sc\d+ and 9,996 more,/,
