@@ -89,11 +89,12 @@ export const serviceEntryConflictingProtocol: Analyzer = {
     const everywhereOf = (slot: Slot) => (slot.scope === '*' ? none : (index.get(keyOf('*', slot.host, slot.port)) ?? none));
     const conflicting = (slot: Slot) => firstOfBoth(slot.protocols, everywhereOf(slot).protocols, 2).length > 1;
     // One group per host and port: every entry of a conflicting slot, with the entries exported everywhere.
-    const groups = new Map<string, RawGroup>();
-    const groupOf = (slot: Slot): RawGroup => {
+    // undefined for a ServiceEntry whose own ports disagree: a group of one.
+    const groups = new Map<string, RawGroup | undefined>();
+    const groupOf = (slot: Slot): RawGroup | undefined => {
       const key = hostPortOf(slot);
       let group = groups.get(key);
-      if (!group) {
+      if (!groups.has(key)) {
         const members = new Map<Resource, Entry>();
         const add = (s: Slot) => {
           for (const e of s.entries) if (!members.has(e.se)) members.set(e.se, e);
@@ -104,7 +105,7 @@ export const serviceEntryConflictingProtocol: Analyzer = {
           add(everywhereOf(s));
         }
         const sorted = [...members.values()].sort((a, b) => a.order - b.order);
-        group = ctx.group('IST0177', sorted.map((e) => ({ resource: e.se, pointer: `/spec/ports/${e.port}/protocol` })));
+        group = sorted.length > 1 ? ctx.group('IST0177', sorted.map((e) => ({ resource: e.se, pointer: `/spec/ports/${e.port}/protocol` }))) : undefined;
         groups.set(key, group);
       }
       return group;
@@ -124,7 +125,7 @@ export const serviceEntryConflictingProtocol: Analyzer = {
           'IST0177',
           e.se,
           `/spec/ports/${e.port}/protocol`,
-          `ServiceEntry ${name} and ${fewOf(othersOf(firstNames, name), others, 'ServiceEntry', 'ServiceEntries')} declare host ${slot.host} port ${slot.port} with different protocols (${fewWords(protocols)}); use one protocol for that host and port.`,
+          `ServiceEntry ${name}${others ? ` and ${fewOf(othersOf(firstNames, name), others, 'ServiceEntry', 'ServiceEntries')} declare` : ' declares'} host ${slot.host} port ${slot.port} with different protocols (${fewWords(protocols)}); use one protocol for that host and port.`,
           groupOf(slot),
         );
       }

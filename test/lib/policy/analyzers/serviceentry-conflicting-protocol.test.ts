@@ -30,3 +30,21 @@ test('the same protocol, or entries visible in different namespaces only, give n
   const apart = [entry('a', 'shop', 'HTTPS', '"."'), entry('b', 'ops', 'TLS', '"."')].join('---\n');
   assert.deepEqual(codesAt((await validateText(apart, { analyzers })).findings), []);
 });
+
+test('one ServiceEntry giving its own port two protocols is IST0177 alone, with no group', async () => {
+  const text = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: shop}
+spec:
+  hosts: [api.example.com]
+  ports:
+  - {number: 8443, name: a, protocol: HTTPS}
+  - {number: 8443, name: b, protocol: TLS}
+  resolution: DNS
+`;
+  const r = await validateText(text, { analyzers });
+  assert.deepEqual(codesAt(r.findings), ['IST0177@7']);
+  assert.equal(r.findings[0]!.message, 'ServiceEntry shop/api declares host api.example.com port 8443 with different protocols (HTTPS, TLS); use one protocol for that host and port.');
+  assert.equal(r.findings[0]!.group, undefined);
+  assert.deepEqual(r.groups, []);
+});
