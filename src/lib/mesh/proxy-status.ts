@@ -6,56 +6,8 @@ import { certificateFacts, isoSeconds, secondsUntil } from '../runtime/x509.js';
 import { adminGet } from '../runtime/haproxy/admin.js';
 import { RuntimeApi } from '../runtime/haproxy/runtime-api.js';
 import { parseShowSslCert } from '../runtime/haproxy/inspect.js';
-import { readLocalMesh, type LocalMesh, type LocalProxy } from './proxies.js';
-
-export type SyncStatus = 'SYNCED' | 'STALE' | 'UNREACHABLE';
-
-export interface ProxyStatusRow {
-  name: string;
-  namespace: string;
-  type: 'sidecar' | 'gateway';
-  runtime: 'haproxy';
-  /** Where the proxy was asked: its admin port. */
-  admin: string;
-  reachable: boolean;
-  /** The revision the proxy serves; null when it did not answer. */
-  revision: number | null;
-  appliedRevision: number | null;
-  status: SyncStatus;
-  /** null when the proxy did not answer. */
-  ready: boolean | null;
-  /** One sentence: why not ready, or why unreachable; null when ready and synced. */
-  problem: string | null;
-  certificate: ProxyCertificate | null;
-}
-
-export interface ProxyCertificate {
-  serial: string | null;
-  notAfter: string | null;
-  secondsLeft: number | null;
-  /** runtime: as the proxy serves it (runtime API); file: the proxy's certificate file (the runtime API did not answer). */
-  source: 'runtime' | 'file';
-}
-
-export interface ProxyStatusReport {
-  home: string;
-  /** False when no mesh is installed in the home. */
-  installed: boolean;
-  appliedRevision: number | null;
-  readAt: string;
-  proxies: ProxyStatusRow[];
-  summary: { total: number; synced: number; stale: number; unreachable: number; notReady: number };
-  /** Every proxy answered, serves the applied revision and is ready. */
-  ok: boolean;
-}
-
-export interface ProxyStatusOptions {
-  /** How long one proxy may take to answer (default 2 s). */
-  timeoutMs?: number;
-  /** Proxies asked at once (default 16). */
-  concurrency?: number;
-  now?: () => Date;
-}
+import type { MeshTarget, ProxyCertificate, ProxyStatusOptions, ProxyStatusReport, ProxyStatusRow } from '../target/target.js';
+import type { LocalMesh, LocalProxy } from './proxies.js';
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; results keep the items' order. */
 export async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -132,6 +84,7 @@ export async function proxyStatusRow(proxy: LocalProxy, appliedRevision: number 
   };
 }
 
+/** The status of every proxy of a local mesh. */
 export async function proxyStatusOf(mesh: LocalMesh, options: ProxyStatusOptions = {}): Promise<ProxyStatusReport> {
   const now = options.now ?? (() => new Date());
   const proxies = await mapBounded(mesh.proxies, options.concurrency ?? 16, (p) => proxyStatusRow(p, mesh.appliedRevision, options));
@@ -153,23 +106,18 @@ export async function proxyStatusOf(mesh: LocalMesh, options: ProxyStatusOptions
   };
 }
 
-/** Reads the status of every proxy of the mesh in `home`. */
-export async function readProxyStatus(home: string | undefined, options: ProxyStatusOptions = {}): Promise<ProxyStatusReport> {
-  return proxyStatusOf(await readLocalMesh(home), options);
-}
-
 /**
  * Reads the status until every proxy is synced and ready, or `waitMs` passes; returns the last
  * reading either way. The mesh is read again each time (an apply may be placing pods meanwhile).
  */
 export async function waitForProxies(
-  home: string | undefined,
+  target: Pick<MeshTarget, 'proxyStatus'>,
   options: ProxyStatusOptions & { waitMs: number; intervalMs?: number; signal?: AbortSignal; onReading?: (r: ProxyStatusReport) => void },
 ): Promise<{ report: ProxyStatusReport; waitedMs: number }> {
   const started = Date.now();
   const deadline = started + options.waitMs;
   for (;;) {
-    const report = await readProxyStatus(home, options);
+    const report = await target.proxyStatus(options);
     options.onReading?.(report);
     if (report.ok || !report.installed || Date.now() >= deadline || options.signal?.aborted) return { report, waitedMs: Date.now() - started };
     const pause = Math.min(options.intervalMs ?? 500, Math.max(0, deadline - Date.now()));
