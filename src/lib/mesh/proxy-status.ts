@@ -6,8 +6,57 @@ import { certificateFacts, isoSeconds, secondsUntil } from '../runtime/x509.js';
 import { adminGet } from '../runtime/haproxy/admin.js';
 import { RuntimeApi } from '../runtime/haproxy/runtime-api.js';
 import { parseShowSslCert } from '../runtime/haproxy/inspect.js';
-import type { MeshTarget, ProxyCertificate, ProxyStatusOptions, ProxyStatusReport, ProxyStatusRow } from '../target/target.js';
 import type { LocalMesh, LocalProxy } from './proxies.js';
+
+export type SyncStatus = 'SYNCED' | 'STALE' | 'UNREACHABLE';
+
+export interface ProxyStatusRow {
+  name: string;
+  namespace: string;
+  type: 'sidecar' | 'gateway';
+  runtime: 'haproxy' | 'envoy';
+  /** Where the proxy was asked: its admin port. */
+  admin: string;
+  reachable: boolean;
+  /** The revision the proxy serves; null when it did not answer. */
+  revision: number | null;
+  appliedRevision: number | null;
+  status: SyncStatus;
+  /** null when the proxy did not answer. */
+  ready: boolean | null;
+  /** One sentence: why not ready, or why unreachable; null when ready and synced. */
+  problem: string | null;
+  certificate: ProxyCertificate | null;
+}
+
+export interface ProxyCertificate {
+  serial: string | null;
+  notAfter: string | null;
+  secondsLeft: number | null;
+  /** runtime: as the proxy serves it; file: the proxy's certificate file (the proxy did not say). */
+  source: 'runtime' | 'file';
+}
+
+export interface ProxyStatusReport {
+  /** Where the mesh is (MeshTarget.location). */
+  home: string;
+  /** False when there is no mesh there. */
+  installed: boolean;
+  appliedRevision: number | null;
+  readAt: string;
+  proxies: ProxyStatusRow[];
+  summary: { total: number; synced: number; stale: number; unreachable: number; notReady: number };
+  /** Every proxy answered, serves the applied revision and is ready. */
+  ok: boolean;
+}
+
+export interface ProxyStatusOptions {
+  /** How long one proxy may take to answer (default 2 s). */
+  timeoutMs?: number;
+  /** Proxies asked at once (default 16). */
+  concurrency?: number;
+  now?: () => Date;
+}
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; results keep the items' order. */
 export async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -111,7 +160,7 @@ export async function proxyStatusOf(mesh: LocalMesh, options: ProxyStatusOptions
  * reading either way. The mesh is read again each time (an apply may be placing pods meanwhile).
  */
 export async function waitForProxies(
-  target: Pick<MeshTarget, 'proxyStatus'>,
+  target: { proxyStatus(options: ProxyStatusOptions): Promise<ProxyStatusReport> },
   options: ProxyStatusOptions & { waitMs: number; intervalMs?: number; signal?: AbortSignal; onReading?: (r: ProxyStatusReport) => void },
 ): Promise<{ report: ProxyStatusReport; waitedMs: number }> {
   const started = Date.now();

@@ -6,7 +6,7 @@ import type { ApplyResult, MeshStatus, PodStatus } from './agent/protocol.js';
 import type { CheckReport, CheckRun } from './check.js';
 import type { InstallResult } from './install.js';
 import type { UninstallResult } from './uninstall.js';
-import type { ProxyStatusReport } from '../target/target.js';
+import type { ProxyStatusReport } from './proxy-status.js';
 import type { TopSnapshot } from './top.js';
 import { duration } from '../runtime/render.js';
 import { NOT_ENOUGH_TRAFFIC } from '../runtime/figures.js';

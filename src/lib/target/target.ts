@@ -3,9 +3,12 @@
 // keeps its record); it never reads a mesh home or a cluster itself. The local mesh (local.ts) is the
 // first implementation; one for Kubernetes answers the same questions through the API server. Nothing
 // here is particular to HAProxy, to Envoy, to a mesh home or to a cluster.
+import type { ProxyStatusOptions, ProxyStatusReport } from '../mesh/proxy-status.js';
 import type { StoredResource } from '../mesh/state.js';
 import type { ProxyAdapter } from '../runtime/adapter.js';
 import type { TrafficWindow, UpstreamFigures } from '../runtime/figures.js';
+
+export type { ProxyStatusOptions, ProxyStatusReport };
 
 /** A route's weights by subset (0–100). */
 export type Weights = Record<string, number>;
@@ -94,58 +97,6 @@ export interface ShiftRecordStore<R, Q extends { id: string }> {
 export interface ProxyReadOptions {
   /** How long one proxy may take to answer. */
   timeoutMs?: number;
-  now?: () => Date;
-}
-
-// ---------------------------------------------------------------- proxy status
-
-export type SyncStatus = 'SYNCED' | 'STALE' | 'UNREACHABLE';
-
-export interface ProxyStatusRow {
-  name: string;
-  namespace: string;
-  type: 'sidecar' | 'gateway';
-  runtime: 'haproxy' | 'envoy';
-  /** Where the proxy was asked: its admin port. */
-  admin: string;
-  reachable: boolean;
-  /** The revision the proxy serves; null when it did not answer. */
-  revision: number | null;
-  appliedRevision: number | null;
-  status: SyncStatus;
-  /** null when the proxy did not answer. */
-  ready: boolean | null;
-  /** One sentence: why not ready, or why unreachable; null when ready and synced. */
-  problem: string | null;
-  certificate: ProxyCertificate | null;
-}
-
-export interface ProxyCertificate {
-  serial: string | null;
-  notAfter: string | null;
-  secondsLeft: number | null;
-  /** runtime: as the proxy serves it; file: the proxy's certificate file (the proxy did not say). */
-  source: 'runtime' | 'file';
-}
-
-export interface ProxyStatusReport {
-  /** Where the mesh is (MeshTarget.location). */
-  home: string;
-  /** False when there is no mesh there. */
-  installed: boolean;
-  appliedRevision: number | null;
-  readAt: string;
-  proxies: ProxyStatusRow[];
-  summary: { total: number; synced: number; stale: number; unreachable: number; notReady: number };
-  /** Every proxy answered, serves the applied revision and is ready. */
-  ok: boolean;
-}
-
-export interface ProxyStatusOptions {
-  /** How long one proxy may take to answer (default 2 s). */
-  timeoutMs?: number;
-  /** Proxies asked at once (default 16). */
-  concurrency?: number;
   now?: () => Date;
 }
 
