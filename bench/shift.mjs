@@ -25,7 +25,8 @@ const keep = args.includes('--keep');
 const { homeLayout } = await import(path.join(root, 'dist/src/lib/mesh/home.js'));
 const { readApplied } = await import(path.join(root, 'dist/src/lib/mesh/state.js'));
 const { resolveShiftRoute } = await import(path.join(root, 'dist/src/lib/shift/route.js'));
-const { LocalMeshTarget } = await import(path.join(root, 'dist/src/lib/shift/target.js'));
+const { shiftTarget } = await import(path.join(root, 'dist/src/lib/shift/target.js'));
+const { LocalTarget } = await import(path.join(root, 'dist/src/lib/target/local.js'));
 
 function meshctl(argv, okCodes = [0]) {
   const r = spawnSync(process.execPath, [bin, ...argv], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } });
@@ -85,10 +86,10 @@ spec:
 `;
 }
 
-/** The same target, restricted to the first of its proxies (the baseline: one sidecar). */
-class OneSidecar extends LocalMeshTarget {
-  async allProxies() {
-    return (await super.allProxies()).filter((p) => p.name === 'caller-0');
+/** The same mesh, restricted to the first of its proxies (the baseline: one sidecar). */
+class OneSidecar extends LocalTarget {
+  async localProxies() {
+    return (await super.localProxies()).filter((p) => p.name === 'caller-0');
   }
 }
 
@@ -121,7 +122,7 @@ try {
   meshctl(['apply', '-f', path.join(dir, 'mesh.yaml'), '--home', home, '--timeout', '180s']);
   const layout = homeLayout(home);
   const resolved = resolveShiftRoute((await readApplied(layout)).resources, { host: 'reviews', namespace: 'default', to: 'v2' });
-  const all = new LocalMeshTarget(layout, resolved.route);
+  const all = shiftTarget(new LocalTarget(layout), resolved.route);
   const sidecars = (await all.proxies()).length;
   console.log(`mesh: ${pods} pods calling reviews (v1, v2), ${sidecars} sidecars carry its route; ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
@@ -134,7 +135,7 @@ try {
 
   // 2. The fan-out alone, against one sidecar.
   const fanOut = await timeWrites(all, runs);
-  const one = await timeWrites(new OneSidecar(layout, resolved.route), runs);
+  const one = await timeWrites(shiftTarget(new OneSidecar(layout), resolved.route), runs);
   const ratio = median(fanOut) / median(one);
 
   const verdict = quantile(served, 0.9) <= TARGET_MS ? 'within' : 'ABOVE';

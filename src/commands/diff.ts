@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { EXIT, usageError } from '../lib/errors.js';
 import { homeFlag } from '../lib/mesh/home-flag.js';
+import { openTarget } from '../lib/target/open.js';
 
 export default class Diff extends MeshctlCommand {
   static override summary = 'Show what a mesh policy change does to traffic and security, with a risk level per change.';
@@ -65,7 +66,7 @@ Exit codes: 0 no change; 1 changes (with --fail-on-risk: a change at or above th
       old: paths[0],
       new: paths[1],
       base: flags.base,
-      live: flags.live ? async () => (await import('../lib/mesh/applied-policy.js')).readLive(flags.home) : undefined,
+      live: flags.live ? async () => (await import('../lib/mesh/applied-policy.js')).readLive(await openTarget(flags)) : undefined,
       paths,
       namespace: flags.namespace,
       maxFileBytes: flags['max-file-size'] * 1024 * 1024,

@@ -2,8 +2,9 @@ import { Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { durationFlag } from '../lib/cli/duration-flag.js';
 import { EXIT } from '../lib/errors.js';
-import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
-import type { ProxyStatusReport } from '../lib/mesh/proxy-status.js';
+import { homeFlag } from '../lib/mesh/home-flag.js';
+import { openTarget } from '../lib/target/open.js';
+import type { ProxyStatusReport } from '../lib/target/target.js';
 import { allNamespacesFlag } from '../lib/cli/namespace-flags.js';
 
 export default class ProxyStatus extends MeshctlCommand {
@@ -37,7 +38,7 @@ Exit codes: 0 every proxy is SYNCED and ready; 1 some proxy is STALE, not ready 
     const format = this.format(flags);
     const timeoutMs = flags.timeout;
     const proxyTimeoutMs = flags['proxy-timeout'];
-    await openHome(flags.home);
+    const target = await openTarget(flags);
     const status = await import('../lib/mesh/proxy-status.js');
     const out = await import('../lib/output/format.js');
     const { render } = await import('../lib/output/render.js');
@@ -46,7 +47,7 @@ Exit codes: 0 every proxy is SYNCED and ready; 1 some proxy is STALE, not ready 
     let last = '';
     const end = flags.wait
       ? await watch(async (w) =>
-        (await status.waitForProxies(flags.home, {
+        (await status.waitForProxies(target, {
           waitMs: timeoutMs,
           timeoutMs: proxyTimeoutMs,
           concurrency: flags.concurrency,
@@ -59,7 +60,7 @@ Exit codes: 0 every proxy is SYNCED and ready; 1 some proxy is STALE, not ready 
           },
         })).report)
       : null;
-    const report = end ? end.value : await status.readProxyStatus(flags.home, { timeoutMs: proxyTimeoutMs, concurrency: flags.concurrency });
+    const report = end ? end.value : await target.proxyStatus({ timeoutMs: proxyTimeoutMs, concurrency: flags.concurrency });
     await render(format, { document: report, text: () => proxyStatusText(report, out.paint(out.colorEnabled())) });
     const answer = report.ok ? EXIT.ok : EXIT.negative;
     this.finish(end ? end.exitCode(answer) : answer);

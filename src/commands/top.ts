@@ -2,7 +2,8 @@ import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { durationFlag } from '../lib/cli/duration-flag.js';
 import { EXIT, usageError } from '../lib/errors.js';
-import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
+import { homeFlag } from '../lib/mesh/home-flag.js';
+import { openTarget } from '../lib/target/open.js';
 import type { TopSnapshot } from '../lib/mesh/top.js';
 import { allNamespacesFlag, checkNamespaceScope, namespaceFlag } from '../lib/cli/namespace-flags.js';
 
@@ -51,10 +52,10 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
     const intervalMs = flags.interval;
     const untilMs = flags.until === undefined ? undefined : Date.parse(flags.until);
     if (untilMs !== undefined && Number.isNaN(untilMs)) throw usageError(`--until ${flags.until} is not a time; write it in ISO-8601, e.g. 2026-01-01T10:00:00.000Z.`);
-    await openHome(flags.home);
+    const target = await openTarget(flags);
     const { TrafficWatcher } = await import('../lib/mesh/top.js');
     const out = await import('../lib/output/format.js');
-    const watcher = new TrafficWatcher(flags.home, { windowSeconds: windowMs / 1000, host: args.host, namespace: flags.namespace });
+    const watcher = new TrafficWatcher(target, { windowSeconds: windowMs / 1000, host: args.host, namespace: flags.namespace });
     const watch = flags.watch || flags.count !== undefined;
     if (watch && untilMs !== undefined) throw usageError('--until fixes the window and --watch moves it on; drop one of them.');
     const limit = flags.count ?? (watch ? Infinity : 1);

@@ -13,7 +13,7 @@ import { BIN } from '../support/shared.js';
 import { assertOutput } from '../support/output-schemas.js';
 import { RuntimeApi } from '../../src/lib/runtime/haproxy/runtime-api.js';
 import type { ProxySnapshot } from '../../src/lib/runtime/model.js';
-import type { ProxyStatusReport } from '../../src/lib/mesh/proxy-status.js';
+import type { ProxyStatusReport } from '../../src/lib/target/target.js';
 import type { TopSnapshot } from '../../src/lib/mesh/top.js';
 import { bookinfoCopy, freePort, liveGroupMembers, makeHome, podPid, type E2eHome } from './support.js';
 

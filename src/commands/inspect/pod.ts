@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
 import { durationFlag } from '../../lib/cli/duration-flag.js';
-import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
+import { homeFlag } from '../../lib/mesh/home-flag.js';
+import { openTarget } from '../../lib/target/open.js';
 import { namespaceFlag } from '../../lib/cli/namespace-flags.js';
 import { SECTIONS, type ProxySnapshot, type Section } from '../../lib/runtime/model.js';
 
@@ -53,11 +54,11 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod 
     const format = this.format(flags);
     const { inspectTarget, DEFAULT_SECTIONS } = await import('../../lib/runtime/inspect.js');
     const sections = (flags.section as Section[] | undefined)?.length ? (flags.section as Section[]) : DEFAULT_SECTIONS;
-    if (args.pod && flags['admin-url'] === undefined && flags['from-file'] === undefined) {
-      await openHome(flags.home);
-      const { useLocalMesh, checkPodNamespace } = await import('../../lib/mesh/proxies.js');
-      if (flags.namespace !== undefined) await checkPodNamespace(flags.home, args.pod, flags.namespace);
-      useLocalMesh(flags.home, { timeoutMs: flags.timeout });
+    const local = args.pod && flags['admin-url'] === undefined && flags['from-file'] === undefined;
+    const mesh = local ? await openTarget(flags) : undefined;
+    if (mesh && flags.namespace !== undefined) {
+      const { checkPodNamespace } = await import('../../lib/mesh/proxies.js');
+      checkPodNamespace(await mesh.proxies(), args.pod!, flags.namespace);
     }
     const snapshot = await inspectTarget(
       {
@@ -68,6 +69,8 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod 
         rateWindowMs: flags['rate-window'],
       },
       sections,
+      new Date(),
+      mesh,
     );
     const out = await import('../../lib/output/format.js');
     const { render } = await import('../../lib/output/render.js');

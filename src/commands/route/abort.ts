@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
-import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
+import { homeFlag } from '../../lib/mesh/home-flag.js';
 import type { ControlResult } from '../../lib/shift/control.js';
+import { openTarget } from '../../lib/target/open.js';
 
 export default class RouteAbort extends MeshctlCommand {
   static override summary = 'Stop a traffic shift and put back the weights its route had before it started, now.';
@@ -26,11 +27,11 @@ Exit codes: 0 aborted; 2 no shift of HOST is in progress; 3 the mesh is not inst
   async run(): Promise<ControlResult> {
     const { args, flags } = await this.parse(RouteAbort);
     const format = this.format(flags);
-    const { layout } = await openHome(flags.home);
+    const mesh = await openTarget(flags);
     const { controlShift, controlResult, controlText } = await import('../../lib/shift/control.js');
     const { render } = await import('../../lib/output/render.js');
     const commonFlags = [flags.home ? `--home ${flags.home}` : '', flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
-    const outcome = await controlShift(layout, { host: args.host, namespace: flags.namespace ?? 'default', action: 'abort', commonFlags });
+    const outcome = await controlShift(mesh, { host: args.host, namespace: flags.namespace ?? 'default', action: 'abort', commonFlags });
     const result = controlResult(outcome);
     await render(format, { document: result, text: () => `${controlText(result)}\n` });
     return result;

@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
 import { EXIT, MeshctlError } from '../../lib/errors.js';
-import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
+import { homeFlag } from '../../lib/mesh/home-flag.js';
+import { openTarget } from '../../lib/target/open.js';
 import type { ControlResult } from '../../lib/shift/control.js';
 
 export default class RoutePromote extends MeshctlCommand {
@@ -34,7 +35,7 @@ Exit codes: 0 done; 2 no shift of HOST is in progress, or --full not confirmed; 
   async run(): Promise<ControlResult> {
     const { args, flags } = await this.parse(RoutePromote);
     const format = this.format(flags);
-    const { layout } = await openHome(flags.home);
+    const mesh = await openTarget(flags);
     if (flags.full) {
       const { confirm } = await import('../../lib/output/prompt.js');
       // Without a terminal --full goes ahead: a pipeline that asks for it means it.
@@ -44,7 +45,7 @@ Exit codes: 0 done; 2 no shift of HOST is in progress, or --full not confirmed; 
     const { controlShift, controlResult, controlText } = await import('../../lib/shift/control.js');
     const { render } = await import('../../lib/output/render.js');
     const commonFlags = [flags.home ? `--home ${flags.home}` : '', flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
-    const outcome = await controlShift(layout, { host: args.host, namespace: flags.namespace ?? 'default', action: flags.full ? 'promote-full' : 'promote', commonFlags });
+    const outcome = await controlShift(mesh, { host: args.host, namespace: flags.namespace ?? 'default', action: flags.full ? 'promote-full' : 'promote', commonFlags });
     const result = controlResult(outcome);
     await render(format, { document: result, text: () => `${controlText(result)}\n` });
     return result;

@@ -3,7 +3,8 @@ import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
 import { durationFlag, optionalDurationFlag } from '../../lib/cli/duration-flag.js';
 import { usageError } from '../../lib/errors.js';
 import { canPrompt } from '../../lib/output/prompt.js';
-import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
+import { homeFlag } from '../../lib/mesh/home-flag.js';
+import { openTarget } from '../../lib/target/open.js';
 import type { ShiftOutcome } from '../../lib/shift/shift.js';
 
 const PLAN_FLAGS = ['to', 'from', 'route', 'steps', 'step-weight', 'max-weight', 'interval', 'header', 'mirror', 'min-success-rate', 'max-latency-p99', 'min-requests', 'failure-threshold', 'on-no-traffic'] as const;
@@ -99,7 +100,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     };
     if (!flags.resume) plan.buildPlan(planInput);
 
-    const { layout } = await openHome(flags.home);
+    const mesh = await openTarget(flags);
     const { runShift, exitCodeOf } = await import('../../lib/shift/shift.js');
     const { shiftConsole } = await import('../../lib/shift/interactive.js');
     const terminal = shiftConsole({ format, yes: flags.yes, manual: flags.manual });
@@ -107,7 +108,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     const commonFlags = [flags.home ? `--home ${flags.home}` : '', flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
     try {
       const outcome = await runShift({
-        layout,
+        mesh,
         host: args.host,
         namespace: flags.namespace ?? 'default',
         to: flags.to,

@@ -3,7 +3,8 @@ import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
 import { durationFlag } from '../../lib/cli/duration-flag.js';
 import { formatDuration } from '../../lib/policy/duration.js';
 import { EXIT } from '../../lib/errors.js';
-import { homeFlag, openHome } from '../../lib/mesh/home-flag.js';
+import { homeFlag } from '../../lib/mesh/home-flag.js';
+import { openTarget } from '../../lib/target/open.js';
 import type { RouteStatus, ShiftState } from '../../lib/shift/status.js';
 
 /** 0 promoted or still running, 1 rolled back or aborted, 4 waiting for a person (held, or its process gone). */
@@ -45,14 +46,14 @@ Exit codes: 0 promoted or in progress; 1 rolled back or aborted; 2 no shift of H
   async run(): Promise<RouteStatus> {
     const { args, flags } = await this.parse(RouteStatusCommand);
     const format = this.format(flags);
-    const { layout } = await openHome(flags.home);
+    const mesh = await openTarget(flags);
     const { awaitRouteStatus, routeStatus } = await import('../../lib/shift/status.js');
     const { statusText } = await import('../../lib/shift/render.js');
     const { render, renderFrame } = await import('../../lib/output/render.js');
-    const read = () => routeStatus(layout, { host: args.host, namespace: flags.namespace ?? 'default', analyses: flags.analyses });
+    const read = () => routeStatus(mesh, { host: args.host, namespace: flags.namespace ?? 'default', analyses: flags.analyses });
     const timeoutMs = flags.timeout;
     let status = flags.watch
-      ? await awaitRouteStatus(layout, { host: args.host, namespace: flags.namespace ?? 'default', analyses: flags.analyses, timeoutMs, timeoutText: formatDuration(timeoutMs) })
+      ? await awaitRouteStatus(mesh, { host: args.host, namespace: flags.namespace ?? 'default', analyses: flags.analyses, timeoutMs, timeoutText: formatDuration(timeoutMs) })
       : await read();
     if (!flags.watch) {
       const shown = status;

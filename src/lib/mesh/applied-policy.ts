@@ -3,6 +3,7 @@
 // itself (a Workload's working directory) is left out of the comparison; a change of it restarts pods,
 // which the report then lists with the other pod restarts.
 import type { SourceFile } from '../policy/source.js';
+import type { StoredResource } from './state.js';
 import type { Resource } from '../policy/load.js';
 import { keyOf } from '../policy/diff/pairing.js';
 import { RISK_RANK, maxRisk, resourceKey, type DiffReport, type Risk } from '../policy/diff/model.js';
@@ -22,12 +23,9 @@ export const BOOKKEEPING_ANNOTATIONS = ['meshctl.dev/working-dir'];
 /** Workload fields whose change gives every pod a new app process (command line, environment, identity). */
 const RESTARTING_FIELDS = /^\/spec\/(command|env|port|serviceAccount)(\/|$)/;
 
-/** Exit 3 with a sentence when no mesh is installed at the home (as every local-mesh command does). */
-export async function readLive(home: string | undefined): Promise<LiveSource> {
-  const { openHome } = await import('./home-flag.js');
-  const { readApplied } = await import('./state.js');
-  const { layout } = await openHome(home);
-  const applied = await readApplied(layout);
+/** `mesh`: the mesh target of --live (how it holds its policy is its own business). */
+export async function readLive(mesh: { applied(): Promise<{ revision: number; resources: StoredResource[] }> }): Promise<LiveSource> {
+  const applied = await mesh.applied();
   const workingDirs = new Map<string, string>();
   const items = applied.resources.map((stored) => {
     const annotations = stored.metadata.annotations;

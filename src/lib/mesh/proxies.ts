@@ -6,7 +6,6 @@ import { usageError } from '../errors.js';
 import { homeLayout, resolveHome, type HomeLayout } from './home.js';
 import { meshGateway, meshPod, readPlacement } from './pods.js';
 import { readApplied, readMeshConfigFile } from './state.js';
-import { setLocalPodDirectory, type ProxyAdapter } from '../runtime/adapter.js';
 import { adminGet } from '../runtime/haproxy/admin.js';
 import { HaproxyAdapter, type LocalProxyTarget, type PeerReadiness } from '../runtime/haproxy/inspect.js';
 
@@ -53,8 +52,8 @@ export async function readLocalProxies(layout: HomeLayout): Promise<LocalProxy[]
 }
 
 /** Refuses a pod that -n places in another namespace than its own (an unknown pod is the directory's to name). */
-export async function checkPodNamespace(home: string | undefined, pod: string, namespace: string): Promise<void> {
-  const proxy = (await readLocalMesh(home)).proxies.find((p) => p.name === pod);
+export function checkPodNamespace(proxies: readonly { name: string; namespace: string }[], pod: string, namespace: string): void {
+  const proxy = proxies.find((p) => p.name === pod);
   if (proxy && proxy.namespace !== namespace) {
     throw usageError(`There is no pod named "${pod}" in namespace ${namespace}; it is in namespace ${proxy.namespace} (drop -n, or pass -n ${proxy.namespace}).`);
   }
@@ -85,22 +84,6 @@ export function localAdapter(mesh: LocalMesh, proxy: LocalProxy, options: { time
     peer: async (server) => {
       const pod = pods.get(server);
       return pod ? podReadiness(pod, Math.min(options.timeoutMs ?? PEER_TIMEOUT_MS, PEER_TIMEOUT_MS)) : null;
-    },
-  });
-}
-
-/** Makes `inspect pod NAME` read the pods of the mesh in `home`. */
-export function useLocalMesh(home: string | undefined, options: { timeoutMs?: number; now?: () => Date } = {}): void {
-  let loaded: Promise<LocalMesh> | null = null;
-  const mesh = () => (loaded ??= readLocalMesh(home));
-  setLocalPodDirectory({
-    async pods() {
-      return (await mesh()).proxies.map((p) => p.name).sort();
-    },
-    async adapter(pod: string): Promise<ProxyAdapter> {
-      const m = await mesh();
-      const proxy = m.proxies.find((p) => p.name === pod)!;
-      return localAdapter(m, proxy, options);
     },
   });
 }

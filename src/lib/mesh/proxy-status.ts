@@ -6,7 +6,7 @@ import { certificateFacts, isoSeconds, secondsUntil } from '../runtime/x509.js';
 import { adminGet } from '../runtime/haproxy/admin.js';
 import { RuntimeApi } from '../runtime/haproxy/runtime-api.js';
 import { parseShowSslCert } from '../runtime/haproxy/inspect.js';
-import { readLocalMesh, type LocalMesh, type LocalProxy } from './proxies.js';
+import type { LocalMesh, LocalProxy } from './proxies.js';
 
 export type SyncStatus = 'SYNCED' | 'STALE' | 'UNREACHABLE';
 
@@ -14,7 +14,7 @@ export interface ProxyStatusRow {
   name: string;
   namespace: string;
   type: 'sidecar' | 'gateway';
-  runtime: 'haproxy';
+  runtime: 'haproxy' | 'envoy';
   /** Where the proxy was asked: its admin port. */
   admin: string;
   reachable: boolean;
@@ -33,13 +33,14 @@ export interface ProxyCertificate {
   serial: string | null;
   notAfter: string | null;
   secondsLeft: number | null;
-  /** runtime: as the proxy serves it (runtime API); file: the proxy's certificate file (the runtime API did not answer). */
+  /** runtime: as the proxy serves it; file: the proxy's certificate file (the proxy did not say). */
   source: 'runtime' | 'file';
 }
 
 export interface ProxyStatusReport {
+  /** Where the mesh is (MeshTarget.location). */
   home: string;
-  /** False when no mesh is installed in the home. */
+  /** False when there is no mesh there. */
   installed: boolean;
   appliedRevision: number | null;
   readAt: string;
@@ -132,6 +133,7 @@ export async function proxyStatusRow(proxy: LocalProxy, appliedRevision: number 
   };
 }
 
+/** The status of every proxy of a local mesh. */
 export async function proxyStatusOf(mesh: LocalMesh, options: ProxyStatusOptions = {}): Promise<ProxyStatusReport> {
   const now = options.now ?? (() => new Date());
   const proxies = await mapBounded(mesh.proxies, options.concurrency ?? 16, (p) => proxyStatusRow(p, mesh.appliedRevision, options));
@@ -153,23 +155,18 @@ export async function proxyStatusOf(mesh: LocalMesh, options: ProxyStatusOptions
   };
 }
 
-/** Reads the status of every proxy of the mesh in `home`. */
-export async function readProxyStatus(home: string | undefined, options: ProxyStatusOptions = {}): Promise<ProxyStatusReport> {
-  return proxyStatusOf(await readLocalMesh(home), options);
-}
-
 /**
  * Reads the status until every proxy is synced and ready, or `waitMs` passes; returns the last
  * reading either way. The mesh is read again each time (an apply may be placing pods meanwhile).
  */
 export async function waitForProxies(
-  home: string | undefined,
+  target: { proxyStatus(options: ProxyStatusOptions): Promise<ProxyStatusReport> },
   options: ProxyStatusOptions & { waitMs: number; intervalMs?: number; signal?: AbortSignal; onReading?: (r: ProxyStatusReport) => void },
 ): Promise<{ report: ProxyStatusReport; waitedMs: number }> {
   const started = Date.now();
   const deadline = started + options.waitMs;
   for (;;) {
-    const report = await readProxyStatus(home, options);
+    const report = await target.proxyStatus(options);
     options.onReading?.(report);
     if (report.ok || !report.installed || Date.now() >= deadline || options.signal?.aborted) return { report, waitedMs: Date.now() - started };
     const pause = Math.min(options.intervalMs ?? 500, Math.max(0, deadline - Date.now()));

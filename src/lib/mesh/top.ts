@@ -1,14 +1,10 @@
 // `meshctl top`: traffic per service and subset over a recent window (RPS, success rate, latency
-// percentiles), from the access logs of every proxy of the local mesh. Each request is counted once,
-// by the proxy that sent it to the service (the caller's sidecar, or the ingress proxy), so requests
-// a caller's sidecar failed before they reached any pod count too.
-import { promises as fs } from 'node:fs';
+// percentiles), as the mesh target's traffic figures give them: the figures route shift's gates judge.
+// Each request is counted once, by the proxy that sent it to the service (the caller's sidecar, or the
+// ingress proxy), so requests a caller's sidecar failed before they reached any pod count too.
 import { usageError } from '../errors.js';
 import { requestHostNames, serviceOfFqdn } from '../policy/hosts.js';
-import type { CompiledProxy } from '../runtime/haproxy/types.js';
-import { noRequests, upstreamKey, type TrafficFigures, type UpstreamFigures } from '../runtime/figures.js';
-import { AccessLogTail, figuresByUpstream, isSentRequest } from '../runtime/haproxy/traffic.js';
-import { readLocalMesh } from './proxies.js';
+import { noRequests, upstreamKey, type TrafficFigures, type TrafficWindow, type UpstreamFigures } from '../runtime/figures.js';
 
 export interface TopRow extends TrafficFigures {
   /** Short service name (the first label of a mesh service's FQDN, or the whole host). */
@@ -41,29 +37,35 @@ export function hostNamedBy(filter: string, host: string): boolean {
   return requestHostNames(host, serviceOfFqdn(host)?.namespace ?? '').includes(filter.trim().toLowerCase().replace(/\.$/, ''));
 }
 
-/** Keeps every proxy's recent requests in memory and adds only new log lines at each snapshot. */
+/** What top reads of a mesh (its target): the traffic figures of a window and the destinations it routes to. */
+export interface TrafficSource {
+  readonly location: string;
+  installed(): Promise<boolean>;
+  traffic(): { figures(window: TrafficWindow): Promise<UpstreamFigures[]> };
+  routedUpstreams(): Promise<{ host: string; subset: string }[]>;
+}
+
+/** Keeps every proxy's recent requests in memory and adds only new ones at each snapshot. */
 export class TrafficWatcher {
-  private readonly tail = new AccessLogTail((e) => isSentRequest(e));
+  private readonly traffic: ReturnType<TrafficSource['traffic']>;
 
   constructor(
-    private readonly home: string | undefined,
+    private readonly mesh: TrafficSource,
     /** `namespace`: only the services of that namespace (top -n). */
     private readonly options: { windowSeconds: number; host?: string; namespace?: string },
-  ) {}
+  ) {
+    this.traffic = mesh.traffic();
+  }
 
   /** The window that ends at `now`. */
   async snapshot(now: Date = new Date()): Promise<TopSnapshot> {
-    const mesh = await readLocalMesh(this.home);
     const windowSeconds = this.options.windowSeconds;
     const window = { sinceMs: now.getTime() - Math.round(windowSeconds * 1000), untilMs: now.getTime() };
-    const [entries, compiled] = await Promise.all([
-      this.tail.since(mesh.proxies.map((p) => p.paths.accessLog), window.sinceMs),
-      Promise.all(mesh.proxies.map((p) => fs.readFile(p.paths.state, 'utf8').then((t) => JSON.parse(t) as CompiledProxy, () => null))),
-    ]);
+    const [installed, figures, routed] = await Promise.all([this.mesh.installed(), this.traffic.figures(window), this.mesh.routedUpstreams()]);
     // Every destination some proxy routes to has a row, with or without traffic.
     const upstreams = new Map<string, UpstreamFigures>();
-    for (const c of compiled) for (const r of c?.routes ?? []) for (const d of r.destinations) upstreams.set(upstreamKey(d.host, d.subset), { host: d.host, subset: d.subset, ...noRequests() });
-    for (const u of figuresByUpstream(entries, window)) upstreams.set(upstreamKey(u.host, u.subset), u);
+    for (const d of routed) upstreams.set(upstreamKey(d.host, d.subset), { host: d.host, subset: d.subset, ...noRequests() });
+    for (const u of figures) upstreams.set(upstreamKey(u.host, u.subset), u);
     let selected = [...upstreams.values()];
     const namespace = this.options.namespace;
     if (namespace !== undefined) selected = selected.filter((u) => serviceOf(u.host).namespace === namespace);
@@ -78,7 +80,7 @@ export class TrafficWatcher {
     const rows: TopRow[] = selected.map(({ host, subset, ...figures }) => ({ ...serviceOf(host), host, subset: subset || null, ...figures }));
     rows.sort((a, b) => a.service.localeCompare(b.service) || (a.namespace ?? '').localeCompare(b.namespace ?? '') || (a.subset ?? '').localeCompare(b.subset ?? ''));
     const notes: string[] = [];
-    if (!mesh.installed) notes.push(`no mesh is installed at ${mesh.layout.root}`);
-    return { home: mesh.layout.root, readAt: now.toISOString(), windowSeconds, host: filter ?? null, rows, notes };
+    if (!installed) notes.push(`no mesh is installed at ${this.mesh.location}`);
+    return { home: this.mesh.location, readAt: now.toISOString(), windowSeconds, host: filter ?? null, rows, notes };
   }
 }

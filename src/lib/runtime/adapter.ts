@@ -39,42 +39,23 @@ export class SectionUnavailable extends Error {
   }
 }
 
-/** The pods of a local mesh and an adapter for each one's sidecar. */
-export interface LocalPodDirectory {
-  /** Names of the pods that exist, sorted. */
-  pods(): Promise<string[]>;
-  /** The adapter for one pod's sidecar; only called with a name that `pods()` returned. */
-  adapter(pod: string): Promise<ProxyAdapter>;
+/** The proxies of a mesh, by name, and each one's admin model (a mesh target is one). */
+export interface ProxyDirectory {
+  proxies(): Promise<{ name: string }[]>;
+  proxyAdmin(name: string, options?: { timeoutMs?: number }): Promise<ProxyAdapter>;
 }
 
-/** No local mesh has been created: no pods. */
-const noLocalMesh: LocalPodDirectory = {
-  async pods() {
-    return [];
-  },
-  async adapter(pod: string): Promise<ProxyAdapter> {
-    throw usageError(`Pod "${pod}" does not exist.`);
-  },
-};
-
-let localPods: LocalPodDirectory = noLocalMesh;
-
-/** Installs the local mesh's pod directory (the local runtime calls this when it loads). */
-export function setLocalPodDirectory(directory: LocalPodDirectory): void {
-  localPods = directory;
-}
-
-/** The adapter for a local pod's sidecar, or a usage error that names the pods that exist. */
-export async function localPodAdapter(pod: string): Promise<ProxyAdapter> {
-  const pods = await localPods.pods();
-  if (!pods.includes(pod)) {
+/** The adapter for a pod of `mesh` (none: no mesh), or a usage error that names the pods that exist. */
+export async function podAdapter(mesh: ProxyDirectory | undefined, pod: string, options: { timeoutMs?: number } = {}): Promise<ProxyAdapter> {
+  const pods = mesh ? (await mesh.proxies()).map((p) => p.name).sort() : [];
+  if (!mesh || !pods.includes(pod)) {
     const known = pods.length ? pods.join(', ') : 'none';
     throw usageError(
       `There is no local pod named "${pod}" (pods that exist: ${known}). ` +
         'To read an Envoy proxy instead, give --admin-url URL (its admin API) or --from-file FILE (a saved /config_dump).',
     );
   }
-  return localPods.adapter(pod);
+  return mesh.proxyAdmin(pod, options);
 }
 
 /**

@@ -1,7 +1,7 @@
 // `meshctl inspect pod`: pick the adapter for what the user named (a local pod, an admin URL, a saved
 // config dump) and read the requested sections into one snapshot of the normalized model.
 import { MeshctlError, usageError } from '../errors.js';
-import { SectionUnavailable, localPodAdapter, type ProxyAdapter } from './adapter.js';
+import { SectionUnavailable, podAdapter, type ProxyAdapter, type ProxyDirectory } from './adapter.js';
 import { SECTIONS, type ProxySnapshot, type Section } from './model.js';
 
 /** Sections read when none is asked for: all but the raw config, which is large. */
@@ -16,8 +16,8 @@ export interface InspectTarget {
   rateWindowMs?: number;
 }
 
-/** The adapter for a target; exactly one of pod, --admin-url and --from-file selects it. */
-export async function openProxy(target: InspectTarget, now: () => Date = () => new Date()): Promise<ProxyAdapter> {
+/** The adapter for a target; exactly one of a pod (of `mesh`), --admin-url and --from-file selects it. */
+export async function openProxy(target: InspectTarget, now: () => Date = () => new Date(), mesh?: ProxyDirectory): Promise<ProxyAdapter> {
   if (target.adminUrl !== undefined && target.fromFile !== undefined) {
     throw usageError('Give either --admin-url or --from-file, not both.');
   }
@@ -38,7 +38,7 @@ export async function openProxy(target: InspectTarget, now: () => Date = () => n
   if (target.pod === undefined || target.pod === '') {
     throw usageError('Name a pod, or give --admin-url URL (an Envoy admin API) or --from-file FILE (a saved /config_dump).');
   }
-  return localPodAdapter(target.pod);
+  return podAdapter(mesh, target.pod, { timeoutMs: target.timeoutMs });
 }
 
 /** Reads `sections` (concurrently; shared endpoints are fetched once) into a snapshot. */
@@ -96,7 +96,7 @@ function gapReason(err: unknown): string {
 }
 
 /** Opens the target and reads it. */
-export async function inspectTarget(target: InspectTarget, sections: readonly Section[] = DEFAULT_SECTIONS, now: Date = new Date()): Promise<ProxySnapshot> {
-  const adapter = await openProxy(target, () => now);
+export async function inspectTarget(target: InspectTarget, sections: readonly Section[] = DEFAULT_SECTIONS, now: Date = new Date(), mesh?: ProxyDirectory): Promise<ProxySnapshot> {
+  const adapter = await openProxy(target, () => now, mesh);
   return inspectProxy(adapter, sections, now);
 }

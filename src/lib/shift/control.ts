@@ -3,13 +3,13 @@
 // shift is held, or its process was killed), this process takes the shift over, acts, and lets it go.
 import { randomUUID } from 'node:crypto';
 import { environmentError, usageError } from '../errors.js';
-import type { HomeLayout } from '../mesh/home.js';
+import type { MeshTarget } from '../target/target.js';
 import type { ShiftEvent } from './events.js';
 import { ShiftRunner, type RunResult } from './machine.js';
 import { isTerminal, type ShiftRecord } from './record.js';
 import { commands, hostOf } from './shift.js';
-import { ShiftStore, currentOwner, ownerAlive, type RequestAction } from './store.js';
-import { LocalMeshTarget } from './target.js';
+import { currentOwner, ownerAlive, shiftRecords, type RequestAction } from './store.js';
+import { shiftTarget } from './target.js';
 import { stateOf, type ShiftState } from './status.js';
 import { stepLabel, weightsText, type Weights } from './plan.js';
 
@@ -24,11 +24,11 @@ export interface ControlOutcome {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function controlShift(
-  layout: HomeLayout,
+  mesh: MeshTarget,
   options: { host: string; namespace: string; action: RequestAction; commonFlags: string; timeoutMs?: number; emit?: (e: ShiftEvent) => void },
 ): Promise<ControlOutcome> {
-  const host = await hostOf(layout, options.host, options.namespace);
-  const store = new ShiftStore(layout, host);
+  const host = await hostOf(mesh, options.host, options.namespace);
+  const store = shiftRecords(mesh, host);
   const verb = options.action === 'abort' ? 'abort' : 'promote';
   const c = commands(options.host, options.commonFlags);
   const record = await store.read();
@@ -76,7 +76,7 @@ export async function controlShift(
     return disk;
   });
   if (!taken) throw usageError(`No shift of ${options.host} is in progress any more, so there is nothing to ${verb}.`);
-  const target = new LocalMeshTarget(layout, taken.route);
+  const target = shiftTarget(mesh, taken.route);
   const runner = new ShiftRunner(taken, {
     target,
     store,

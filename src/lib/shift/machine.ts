@@ -9,7 +9,7 @@ import type { AnalysisEvent, EventType, ShiftEvent } from './events.js';
 import { sameWeights, splitWeights, stepLabel, weightsText, type ShiftPlan, type Weights } from './plan.js';
 import { endWeights, isTerminal, SHIFT_API_VERSION, type AnalysisRecord, type PendingChange, type Phase, type ShiftOwner, type ShiftRecord } from './record.js';
 import type { ShiftRoute } from './route.js';
-import { sameOwner, type ControlRequest, type ShiftStore } from './store.js';
+import { sameOwner, type ControlRequest, type ShiftRecords } from './store.js';
 import { WeightWriteError, type ShiftTarget, type WriteReport } from './target.js';
 
 const MAX_ANALYSES = 50;
@@ -110,7 +110,7 @@ export interface Progress {
 
 export interface RunnerIo {
   target: ShiftTarget;
-  store: ShiftStore;
+  store: ShiftRecords;
   emit(event: ShiftEvent): void;
   /** About once a second while waiting for an analysis. */
   tick?(progress: Progress): void;

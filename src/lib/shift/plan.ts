@@ -2,6 +2,7 @@
 // header-canary and mirror first steps, the interval between analyses and the gates each analysis applies.
 import { usageError } from '../errors.js';
 import { formatDuration } from '../policy/duration.js';
+import type { Weights } from '../target/target.js';
 
 export type StepKind = 'header' | 'mirror' | 'weight';
 
@@ -123,7 +124,7 @@ export function planDurations(plan: ShiftPlan): { promoteMs: number; rollbackMs:
 }
 
 /** Weights by subset for the route's destinations. */
-export type Weights = Record<string, number>;
+export type { Weights };
 
 /**
  * The route's weights with the new subset at `weight`: the stable subset takes the rest of what the two

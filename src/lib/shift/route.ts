@@ -11,8 +11,9 @@ import { selectorMatches } from '../policy/selectors.js';
 import { isDeepStrictEqual } from 'node:util';
 import { sameWeights, weightsText, type Weights } from './plan.js';
 
-/** The name of the route a header-canary step inserts before the shifted route. */
-export const CANARY_ROUTE = 'meshctl-canary';
+import { CANARY_ROUTE } from '../target/target.js';
+
+export { CANARY_ROUTE };
 
 export interface ShiftRoute {
   /** Fully qualified host. */

@@ -6,15 +6,15 @@ import { EXIT, MeshctlError, environmentError, usageError } from '../errors.js';
 import type { ShiftGuard } from '../mesh/agent/agent.js';
 import type { HomeLayout } from '../mesh/home.js';
 import { modelOf } from '../mesh/pods.js';
-import { readApplied } from '../mesh/state.js';
 import type { PlannedEvent, ShiftEvent } from './events.js';
 import { ShiftRunner, ShiftTakenOver, newRecord, planWeights, type InterruptChoice, type ManualChoice, type Progress, type RunResult } from './machine.js';
 import { isTerminal, type ShiftRecord } from './record.js';
 import { availableWeight, buildPlan, planDurations, sameWeights, weightsText, type PlanInput } from './plan.js';
 import { hostOfArgument, resolveShiftRoute, routeChange, routeDisagreement } from './route.js';
-import { ShiftStore, currentOwner, listShifts, ownerAlive, sameOwner } from './store.js';
+import { ShiftStore, currentOwner, listShifts, ownerAlive, sameOwner, shiftRecords, type ShiftRecords } from './store.js';
 import type { StoredResource } from '../mesh/state.js';
-import { LocalMeshTarget, type ShiftTarget } from './target.js';
+import { shiftTarget, type ShiftTarget } from './target.js';
+import type { MeshTarget } from '../target/target.js';
 
 export interface ShiftHooks {
   emit(event: ShiftEvent): void;
@@ -27,7 +27,7 @@ export interface ShiftHooks {
 }
 
 export interface ShiftRequest {
-  layout: HomeLayout;
+  mesh: MeshTarget;
   host: string;
   namespace: string;
   to?: string;
@@ -50,8 +50,8 @@ export interface ShiftOutcome {
 }
 
 /** The fully qualified host a user's HOST means in the mesh (with -n). */
-export async function hostOf(layout: HomeLayout, host: string, namespace: string): Promise<string> {
-  const { resources } = await readApplied(layout);
+export async function hostOf(mesh: Pick<MeshTarget, 'applied'>, host: string, namespace: string): Promise<string> {
+  const { resources } = await mesh.applied();
   return hostOfArgument(modelOf(resources), host, namespace);
 }
 
@@ -207,14 +207,14 @@ function checkSignal(signal: AbortSignal | undefined): void {
 
 /** Starts (or with --resume continues) a shift and runs it to its end. */
 export async function runShift(request: ShiftRequest, hooks: ShiftHooks): Promise<ShiftOutcome> {
-  const { layout } = request;
-  const host = await hostOf(layout, request.host, request.namespace);
-  const store = new ShiftStore(layout, host);
+  const { mesh } = request;
+  const host = await hostOf(mesh, request.host, request.namespace);
+  const store = shiftRecords(mesh, host);
   if (request.resume) return resume(request, store, hooks);
 
   const plan = buildPlan(request.plan);
   if (!request.to) throw usageError('Name the subset to shift traffic to with --to (e.g. --to v2), or continue a recorded shift with --resume.');
-  const applied = await readApplied(layout);
+  const applied = await mesh.applied();
   const resolved = resolveShiftRoute(applied.resources, { host: request.host, namespace: request.namespace, to: request.to, from: request.from, route: request.route });
   const { route } = resolved;
   const existing = await store.read();
@@ -228,7 +228,7 @@ export async function runShift(request: ShiftRequest, hooks: ShiftHooks): Promis
     const r = route.name ? `http[${route.index}] (${route.name})` : `http[${route.index}]`;
     throw usageError(`VirtualService ${route.virtualService.namespace}/${route.virtualService.name} ${r} mirrors traffic already, and --mirror would replace its mirror; drop --mirror, or remove the route's mirror and apply it first.`);
   }
-  const target = new LocalMeshTarget(layout, route);
+  const target = shiftTarget(mesh, route);
   const draft = newRecord(route, plan, resolved.baseline, { manual: request.manual, owner: null });
   if (request.dryRun) {
     const proxies = await target.proxies();
@@ -259,10 +259,7 @@ export async function runShift(request: ShiftRequest, hooks: ShiftHooks): Promis
     }
   } catch (err) {
     // Nothing was shifted: the record goes, so that the next shift is not refused.
-    await store.locked(async () => {
-      const { promises: fs } = await import('node:fs');
-      await fs.rm(store.file, { force: true });
-    });
+    await store.locked(() => store.remove());
     throw err;
   }
   await target.startReading();
@@ -272,7 +269,7 @@ export async function runShift(request: ShiftRequest, hooks: ShiftHooks): Promis
   return { planned, result, record };
 }
 
-async function resume(request: ShiftRequest, store: ShiftStore, hooks: ShiftHooks): Promise<ShiftOutcome> {
+async function resume(request: ShiftRequest, store: ShiftRecords, hooks: ShiftHooks): Promise<ShiftOutcome> {
   const c = commands(request.host, request.commonFlags);
   const found = await store.read();
   if (!found || isTerminal(found)) {
@@ -284,7 +281,7 @@ async function resume(request: ShiftRequest, store: ShiftStore, hooks: ShiftHook
   const expected = found.routeChanged
     ? [found.served, ...(found.pending ? [found.pending.weights] : [])]
     : [found.served, ...planWeights(found).map((w) => w.weights)];
-  const disagreement = routeDisagreement((await readApplied(request.layout)).resources, found.route, expected);
+  const disagreement = routeDisagreement((await request.mesh.applied()).resources, found.route, expected);
   if (disagreement) {
     const order = found.route.destinations;
     throw usageError(`The route of the shift of ${found.route.host} changed since it was held: ${disagreement}, and resuming would overwrite it. End the shift with ${c.abort} (back to ${weightsText(found.weights.baseline, order)}, the weights before the shift), or apply the route with the shift's weights (${weightsText(found.served, order)}, with --force) and resume.`);
@@ -298,7 +295,7 @@ async function resume(request: ShiftRequest, store: ShiftStore, hooks: ShiftHook
     await store.write(disk);
     return disk;
   });
-  const target = new LocalMeshTarget(request.layout, record.route);
+  const target = shiftTarget(request.mesh, record.route);
   await target.startReading();
   const planned = plannedEvent(record, await target.proxies(), { dryRun: false, resumed: true });
   hooks.emit(planned);
@@ -306,7 +303,7 @@ async function resume(request: ShiftRequest, store: ShiftStore, hooks: ShiftHook
   return { planned, result, record };
 }
 
-async function drive(record: ShiftRecord, store: ShiftStore, target: ShiftTarget, request: ShiftRequest, hooks: ShiftHooks, options: { resumed?: boolean }): Promise<RunResult> {
+async function drive(record: ShiftRecord, store: ShiftRecords, target: ShiftTarget, request: ShiftRequest, hooks: ShiftHooks, options: { resumed?: boolean }): Promise<RunResult> {
   const c = commands(record.route.hostArg, request.commonFlags);
   const runner = new ShiftRunner(record, { target, store, emit: hooks.emit, tick: hooks.tick, ask: hooks.ask, onInterrupt: hooks.onInterrupt, note: hooks.note, resumeCommand: c.resume });
   const onAbort = () => runner.interrupt();

@@ -1,13 +1,13 @@
 // `route status`: the recorded shift (plan, step, analyses, history with reasons) beside the weights every
 // proxy actually serves, reconciled (the contract of -o json is schemas/output/route-status.json).
 import { usageError } from '../errors.js';
-import type { HomeLayout } from '../mesh/home.js';
+import type { MeshTarget } from '../target/target.js';
 import { isTerminal, type AnalysisRecord, type HistoryEntry, type PendingChange, type ShiftRecord } from './record.js';
 import { stepLabel, type GateSettings, type PlanStep, type Weights } from './plan.js';
 import { reconcile, type Reconciled } from './reconcile.js';
 import { hostOf } from './shift.js';
-import { ShiftStore, ownerAlive } from './store.js';
-import { LocalMeshTarget } from './target.js';
+import { ownerAlive, shiftRecords } from './store.js';
+import { shiftTarget } from './target.js';
 
 /** running: a meshctl process drives it; interrupted: its process is gone mid-shift (--resume continues). */
 export type ShiftState = 'running' | 'interrupted' | 'held' | 'promoted' | 'rolled_back' | 'aborted';
@@ -52,24 +52,24 @@ export function stateOf(record: ShiftRecord): ShiftState {
   return record.phase === 'held' ? 'held' : 'interrupted';
 }
 
-export async function routeStatus(layout: HomeLayout, options: { host: string; namespace: string; analyses?: number }): Promise<RouteStatus> {
-  const host = await hostOf(layout, options.host, options.namespace);
-  const record = await new ShiftStore(layout, host).read();
+export async function routeStatus(mesh: MeshTarget, options: { host: string; namespace: string; analyses?: number }): Promise<RouteStatus> {
+  const host = await hostOf(mesh, options.host, options.namespace);
+  const record = await shiftRecords(mesh, host).read();
   if (!record) throw usageError(`No shift of ${options.host} (${host}) is recorded in this mesh; start one with meshctl route shift ${options.host} --to SUBSET.`);
-  return statusOf(layout, record, options.analyses ?? 5);
+  return statusOf(mesh, record, options.analyses ?? 5);
 }
 
 /**
  * route status --watch started before the shift: waits for its record to appear, at most `timeoutMs`
  * (an unknown host is refused at once).
  */
-export async function awaitRouteStatus(layout: HomeLayout, options: { host: string; namespace: string; analyses?: number; timeoutMs: number; timeoutText: string }): Promise<RouteStatus> {
-  const host = await hostOf(layout, options.host, options.namespace);
-  const store = new ShiftStore(layout, host);
+export async function awaitRouteStatus(mesh: MeshTarget, options: { host: string; namespace: string; analyses?: number; timeoutMs: number; timeoutText: string }): Promise<RouteStatus> {
+  const host = await hostOf(mesh, options.host, options.namespace);
+  const store = shiftRecords(mesh, host);
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     const record = await store.read();
-    if (record) return statusOf(layout, record, options.analyses ?? 5);
+    if (record) return statusOf(mesh, record, options.analyses ?? 5);
     if (Date.now() >= deadline) {
       throw usageError(`No shift of ${options.host} (${host}) started within ${options.timeoutText}; start one with meshctl route shift ${options.host} --to SUBSET, or wait longer with --timeout.`);
     }
@@ -77,8 +77,8 @@ export async function awaitRouteStatus(layout: HomeLayout, options: { host: stri
   }
 }
 
-export async function statusOf(layout: HomeLayout, record: ShiftRecord, analyses = 5): Promise<RouteStatus> {
-  const target = new LocalMeshTarget(layout, record.route);
+export async function statusOf(mesh: MeshTarget, record: ShiftRecord, analyses = 5): Promise<RouteStatus> {
+  const target = shiftTarget(mesh, record.route);
   const [served, stored] = await Promise.all([target.readWeights(), target.storedWeights().catch(() => null)]);
   const r = record.route;
   const state = stateOf(record);

@@ -8,6 +8,7 @@ import { readJson, writeJsonAtomic } from '../system/atomic-file.js';
 import type { HomeLayout } from '../mesh/home.js';
 import { withLock } from '../mesh/lock.js';
 import { identify, isRunning } from '../system/processes.js';
+import type { MeshTarget, ShiftRecordStore } from '../target/target.js';
 import type { ShiftOwner, ShiftRecord } from './record.js';
 
 export type RequestAction = 'promote' | 'promote-full' | 'abort';
@@ -35,7 +36,16 @@ function fileName(host: string): string {
   return host.replace(/\*/g, '_');
 }
 
-export class ShiftStore {
+/** Where a shift's record and the requests to it are kept, whatever the mesh. */
+export type ShiftRecords = ShiftRecordStore<ShiftRecord, ControlRequest>;
+
+/** The record of the shift of `host` in `mesh`. */
+export function shiftRecords(mesh: Pick<MeshTarget, 'shiftRecords'>, host: string): ShiftRecords {
+  return mesh.shiftRecords<ShiftRecord, ControlRequest>(host);
+}
+
+/** A local mesh home's shift records: files beside the mesh state, under the home's lock. */
+export class ShiftStore implements ShiftRecords {
   readonly file: string;
   readonly requestFile: string;
 
@@ -53,6 +63,10 @@ export class ShiftStore {
     record.updatedAt = new Date().toISOString();
     await fs.mkdir(shiftsDir(this.layout), { recursive: true, mode: 0o700 });
     await writeJsonAtomic(this.file, record, 0o600);
+  }
+
+  async remove(): Promise<void> {
+    await fs.rm(this.file, { force: true });
   }
 
   /** Runs `fn` holding the home's lock (shared with apply and the agent, so weights never interleave). */

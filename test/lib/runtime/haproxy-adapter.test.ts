@@ -15,10 +15,11 @@ import { bookinfoPolicy } from '../../support/bookinfo-policy.js';
 import { request, type HttpAnswer } from '../../support/net.js';
 import { meshctlAsync } from '../../support/cli.js';
 import { BIN, ROOT } from '../../support/shared.js';
-import { localAdapter, readLocalMesh } from '../../../src/lib/mesh/proxies.js';
+import { homeLayout } from '../../../src/lib/mesh/home.js';
+import { LocalTarget } from '../../../src/lib/target/local.js';
 import { inspectProxy } from '../../../src/lib/runtime/inspect.js';
 import { SECTIONS, type Endpoint, type ProxySnapshot, type Stats, type TrafficStats } from '../../../src/lib/runtime/model.js';
-import { readProxyStatus, type ProxyStatusReport } from '../../../src/lib/mesh/proxy-status.js';
+import type { ProxyStatusReport } from '../../../src/lib/target/target.js';
 import { TrafficWatcher, type TopSnapshot } from '../../../src/lib/mesh/top.js';
 import { RuntimeApi } from '../../../src/lib/runtime/haproxy/runtime-api.js';
 import { waitFor } from '../../../src/lib/runtime/haproxy/admin.js';
@@ -79,10 +80,12 @@ describe('inspect, proxy-status and top on a live local mesh', { timeout: 240_00
 
   const cli = (args: string[]) => meshctlAsync([...args, '--home', h.home], { timeoutMs: 60_000 });
 
+  // Every read goes through the mesh target, as the commands' do.
+  const mesh = () => new LocalTarget(homeLayout(h.home));
+  const readProxyStatus = (options: { timeoutMs: number }) => mesh().proxyStatus(options);
+
   async function snapshot(pod: string, sections = SECTIONS.filter((s) => s !== 'config')): Promise<ProxySnapshot> {
-    const mesh = await readLocalMesh(h.home);
-    const proxy = mesh.proxies.find((p) => p.name === pod)!;
-    return inspectProxy(localAdapter(mesh, proxy, { timeoutMs: 5000 }), sections);
+    return inspectProxy(await mesh().proxyAdmin(pod, { timeoutMs: 5000 }), sections);
   }
 
   /** `n` calls from productpage's app through its sidecar, at most 8 at once (a bounded loop). */
@@ -142,7 +145,7 @@ describe('inspect, proxy-status and top on a live local mesh', { timeout: 240_00
   it('after an apply every proxy is SYNCED and ready, and inspect says why', async () => {
     // Ready once each sidecar's health check has reached its app (at once, unless the machine is very busy).
     const report = await waitFor('every proxy to be SYNCED and ready', async () => {
-      const r = await readProxyStatus(h.home, { timeoutMs: 10_000 });
+      const r = await readProxyStatus({ timeoutMs: 10_000 });
       return r.ok ? r : undefined;
     }, { timeoutMs: 20_000, intervalMs: 250 });
     assert.equal(report.appliedRevision, 1);
@@ -224,7 +227,7 @@ describe('inspect, proxy-status and top on a live local mesh', { timeout: 240_00
     const served = await statsWhen('reviews-v2-0', (s) => s.inbound?.requests === beforeInbound + 40);
     assert.equal(served.inbound!.responses['2xx'], beforeInbound + 40);
 
-    const top = await new TrafficWatcher(h.home, { windowSeconds: 600, host: 'reviews' }).snapshot();
+    const top = await new TrafficWatcher(mesh(), { windowSeconds: 600, host: 'reviews' }).snapshot();
     assertSchema(validTop, JSON.parse(JSON.stringify(top)));
     assert.deepEqual(top.rows.map((r) => [r.service, r.subset, r.requests]), [['reviews', 'v1', v1 + 30], ['reviews', 'v2', v2 + 40]]);
     assert.ok(top.rows.every((r) => r.successRate === 100 && r.latencyMs.p95 !== null));
@@ -273,7 +276,7 @@ describe('inspect, proxy-status and top on a live local mesh', { timeout: 240_00
   it('after an apply that did not reach one sidecar, that sidecar is STALE and proxy-status exits 1 until it catches up', async () => {
     await h.apply(bookinfoPolicy({ weights: [50, 50] }), { skip: ['reviews-v2-0'] });
     assert.equal(h.revision, 2);
-    const report = await readProxyStatus(h.home, { timeoutMs: 10_000 });
+    const report = await readProxyStatus({ timeoutMs: 10_000 });
     assert.deepEqual(report.proxies.map((p) => [p.name, p.status, p.revision]), [
       ['bookinfo-gateway', 'SYNCED', 2],
       ['productpage-0', 'SYNCED', 2],
@@ -337,7 +340,7 @@ describe('inspect, proxy-status and top on a live local mesh', { timeout: 240_00
     assert.equal(after.responses['5xx'], before.responses['5xx']! + 10);
     assert.ok((after.successRate ?? 100) < 100);
 
-    const status = await readProxyStatus(h.home, { timeoutMs: 10_000 });
+    const status = await readProxyStatus({ timeoutMs: 10_000 });
     const row = status.proxies.find((p) => p.name === 'reviews-v1-0')!;
     assert.equal(row.ready, false);
     assert.match(row.problem ?? '', /its app does not answer on 127\.0\.0\.1:\d+/);
@@ -346,7 +349,7 @@ describe('inspect, proxy-status and top on a live local mesh', { timeout: 240_00
 
   it('a proxy that does not answer is marked in its row while the others report; inspect names its socket and exits 3', async () => {
     await h.stopProxy('reviews-v2-0');
-    const report = await readProxyStatus(h.home, { timeoutMs: 10_000 });
+    const report = await readProxyStatus({ timeoutMs: 10_000 });
     const row = report.proxies.find((p) => p.name === 'reviews-v2-0')!;
     assert.equal(row.status, 'UNREACHABLE');
     assert.equal(row.reachable, false);
