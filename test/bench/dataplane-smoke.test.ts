@@ -1,10 +1,12 @@
 // Smoke run of the data-plane benchmark (BENCH_QUICK=1: a few hundred requests, two pods): it must
 // complete, print every figure with a number, and leave no process or temporary directory behind,
 // also when it is interrupted. No assertion on any figure's value: they depend on the machine.
-import { describe, it } from 'node:test';
+// Each run gets a temporary directory of its own (TMPDIR) and a marker in its environment, so that
+// what another benchmark on the same machine runs or leaves is never taken for this run's.
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from '../support/shared.js';
@@ -12,6 +14,11 @@ import { portClosed } from '../support/net.js';
 
 const BENCH = path.join(ROOT, 'bench', 'dataplane.mjs');
 const TMP_PREFIX = 'meshctl-bench-dp-';
+
+/** This test's own temporary directory: the benchmark's TMPDIR. */
+const TMP = mkdtempSync(path.join(os.tmpdir(), 'meshctl-bench-smoke-'));
+/** Every process the benchmark starts inherits this variable. */
+const MARKER = `MESHCTL_BENCH_SMOKE=${path.basename(TMP)}`;
 
 interface Run {
   code: number | null;
@@ -22,7 +29,7 @@ interface Run {
 /** Runs the quick benchmark; `interruptWhen` sends SIGINT once stdout matches it. */
 function runBench(interruptWhen?: RegExp): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BENCH], { cwd: ROOT, env: { ...process.env, BENCH_QUICK: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BENCH], { cwd: ROOT, env: { ...process.env, BENCH_QUICK: '1', TMPDIR: TMP, MESHCTL_BENCH_SMOKE: path.basename(TMP) }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let interrupted = false;
@@ -45,21 +52,21 @@ function runBench(interruptWhen?: RegExp): Promise<Run> {
 
 /** Temporary directories of the benchmark that exist now. */
 function benchDirs(): Set<string> {
-  return new Set(readdirSync(os.tmpdir()).filter((n) => n.startsWith(TMP_PREFIX)));
+  return new Set(readdirSync(TMP).filter((n) => n.startsWith(TMP_PREFIX)));
 }
 
-/** Pids of the processes the benchmark starts: proxies (run from its directory), the app, the load generator. */
+/** Pids of the processes this test's benchmark runs started (proxies, the app, the load generator): they carry the marker. */
 function benchProcesses(): Set<number> {
   const out = new Set<number>();
   for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    let cmd: string;
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    let environ: string;
     try {
-      cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+      environ = readFileSync(`/proc/${e}/environ`, 'utf8');
     } catch {
       continue;
     }
-    if (cmd.includes(TMP_PREFIX) || cmd.includes('lib-app.mjs') || cmd.includes('lib-load.mjs')) out.add(Number(e));
+    if (environ.split('\0').includes(MARKER)) out.add(Number(e));
   }
   return out;
 }
@@ -88,6 +95,8 @@ const FIGURES: [string, RegExp][] = [
 ];
 
 describe('bench/dataplane.mjs (quick mode)', { timeout: 300_000 }, () => {
+  after(() => rmSync(TMP, { recursive: true, force: true }));
+
   it('completes and prints every figure of the summary with a number, leaving nothing running', async () => {
     const before = { dirs: benchDirs(), pids: benchProcesses() };
     const run = await runBench();

@@ -54,3 +54,27 @@ spec:
   assert.deepEqual(codesAt(r.findings), ['MSH2015@8', 'MSH2015@14']);
   assert.match(r.findings[0]!.message, /^AuthorizationPolicy default\/allow-get is not enforced by the local mesh \(the local sidecars do not evaluate authorization policy; every request is let through\); it takes effect on Istio\.$/);
 });
+
+test('the same unenforced field in many resources of one file is one warning, at its first place, with the count', async () => {
+  const policies = Array.from({ length: 250 }, (_, i) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-${i}}
+spec:
+  rules: [{to: [{operation: {methods: [GET]}}]}]
+`).join('---\n');
+  const routes = Array.from({ length: 3 }, (_, i) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web-${i}}
+spec:
+  hosts: [web-${i}]
+  http:
+  - route: [{destination: {host: web-${i}}}]
+    corsPolicy: {allowOrigins: [{exact: "https://a.example"}]}
+  - route: [{destination: {host: web-${i}}}]
+    corsPolicy: {allowOrigins: [{exact: "https://b.example"}]}
+`).join('---\n');
+  const r = await run(`${policies}---\n${routes}`);
+  assert.equal(r.findings.length, 2);
+  assert.match(r.findings[0]!.message, /^AuthorizationPolicy default\/allow-0 is not enforced by the local mesh .*; it takes effect on Istio\. The same holds for 249 more AuthorizationPolicy resources in this file\.$/);
+  assert.match(r.findings[1]!.message, /^http\[0\]\.corsPolicy of VirtualService default\/web-0 is not enforced .* The same holds for 2 more VirtualService resources in this file\.$/);
+});
