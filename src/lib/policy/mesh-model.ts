@@ -90,10 +90,43 @@ export interface VirtualServiceSpec {
 
 export type LoadBalancerPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'PASSTHROUGH';
 
+/** `loadBalancer.consistentHash`: what a request is hashed on, so that one key reaches one pod. */
+export type ConsistentHash =
+  | { on: 'header'; name: string }
+  | { on: 'cookie'; name: string; path: string; ttlMs: number | null }
+  | { on: 'sourceIp' }
+  | { on: 'queryParameter'; name: string };
+
+/** `connectionPool`, the fields the local mesh enforces (null: Istio's default, no limit). */
+export interface ConnectionPool {
+  maxConnections: number | null;
+  connectTimeoutMs: number | null;
+  maxPendingRequests: number | null;
+  maxRequestsPerConnection: number | null;
+  idleTimeoutMs: number | null;
+}
+
+/** `outlierDetection`, the fields the local mesh enforces. */
+export interface OutlierDetection {
+  consecutive5xxErrors: number;
+  baseEjectionTimeMs: number;
+}
+
+/**
+ * The parts of a `trafficPolicy` that the sidecar enforces beyond `loadBalancer.simple`. A subset's
+ * policy replaces the rule's field by field (loadBalancer, connectionPool, outlierDetection), as in Istio.
+ */
+export interface TrafficPolicy {
+  consistentHash: ConsistentHash | null;
+  connectionPool: ConnectionPool | null;
+  outlierDetection: OutlierDetection | null;
+}
+
 export interface SubsetSpec {
   name: string;
   labels: Record<string, string>;
   loadBalancer: LoadBalancerPolicy | null;
+  trafficPolicy: TrafficPolicy;
 }
 
 export interface DestinationRuleSpec {
@@ -102,6 +135,7 @@ export interface DestinationRuleSpec {
   host: string;
   fqdn: string;
   loadBalancer: LoadBalancerPolicy | null;
+  trafficPolicy: TrafficPolicy;
   subsets: SubsetSpec[];
   resource: Resource;
 }
@@ -223,6 +257,49 @@ function loadBalancer(v: unknown): LoadBalancerPolicy | null {
   if (simple === 'ROUND_ROBIN' || simple === 'RANDOM' || simple === 'PASSTHROUGH') return simple;
   if (simple === 'LEAST_REQUEST' || simple === 'LEAST_CONN') return 'LEAST_REQUEST';
   return null;
+}
+
+function positiveInteger(v: unknown): number | null {
+  // Istio reads 0 in these fields as "not set".
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : null;
+}
+
+function consistentHash(lb: Record<string, unknown>): ConsistentHash | null {
+  const h = lb.consistentHash as Record<string, unknown> | undefined;
+  if (!h || typeof h !== 'object') return null;
+  if (typeof h.httpHeaderName === 'string' && h.httpHeaderName) return { on: 'header', name: h.httpHeaderName.toLowerCase() };
+  const cookie = h.httpCookie as Record<string, unknown> | undefined;
+  if (cookie && typeof cookie.name === 'string' && cookie.name) {
+    return { on: 'cookie', name: cookie.name, path: typeof cookie.path === 'string' && cookie.path ? cookie.path : '/', ttlMs: cookie.ttl === undefined ? null : durationField(cookie.ttl) };
+  }
+  if (h.useSourceIp === true) return { on: 'sourceIp' };
+  if (typeof h.httpQueryParameterName === 'string' && h.httpQueryParameterName) return { on: 'queryParameter', name: h.httpQueryParameterName };
+  return null;
+}
+
+function trafficPolicy(v: unknown, base?: TrafficPolicy): TrafficPolicy {
+  const tp = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
+  const lb = (tp.loadBalancer && typeof tp.loadBalancer === 'object' ? tp.loadBalancer : null) as Record<string, unknown> | null;
+  const cp = tp.connectionPool as { tcp?: Record<string, unknown>; http?: Record<string, unknown> } | undefined;
+  const od = tp.outlierDetection as Record<string, unknown> | undefined;
+  // Envoy's defaults: 5 consecutive 5xx, 30 s ejection.
+  const consecutive = od ? (typeof od.consecutive5xxErrors === 'number' ? od.consecutive5xxErrors : 5) : 0;
+  return {
+    consistentHash: lb ? consistentHash(lb) : base?.consistentHash ?? null,
+    connectionPool: cp && typeof cp === 'object'
+      ? {
+        maxConnections: positiveInteger(cp.tcp?.maxConnections),
+        connectTimeoutMs: durationField(cp.tcp?.connectTimeout),
+        maxPendingRequests: positiveInteger(cp.http?.http1MaxPendingRequests),
+        maxRequestsPerConnection: positiveInteger(cp.http?.maxRequestsPerConnection),
+        idleTimeoutMs: durationField(cp.http?.idleTimeout),
+      }
+      : base?.connectionPool ?? null,
+    // consecutive5xxErrors 0 turns consecutive-error ejection off.
+    outlierDetection: od && typeof od === 'object'
+      ? (consecutive > 0 ? { consecutive5xxErrors: consecutive, baseEjectionTimeMs: durationField(od.baseEjectionTime) ?? 30_000 } : null)
+      : base?.outlierDetection ?? null,
+  };
 }
 
 function clampPercent(v: unknown): number | null {
@@ -406,7 +483,13 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
       host: String(spec.host ?? ''),
       fqdn: hostKey(ns(r), String(spec.host ?? '')),
       loadBalancer: loadBalancer(spec.trafficPolicy),
-      subsets: list<Record<string, unknown>>(spec.subsets).map((s) => ({ name: String(s.name ?? ''), labels: record(s.labels), loadBalancer: loadBalancer(s.trafficPolicy) })),
+      trafficPolicy: trafficPolicy(spec.trafficPolicy),
+      subsets: list<Record<string, unknown>>(spec.subsets).map((s) => ({
+        name: String(s.name ?? ''),
+        labels: record(s.labels),
+        loadBalancer: loadBalancer(s.trafficPolicy),
+        trafficPolicy: trafficPolicy(s.trafficPolicy, trafficPolicy(spec.trafficPolicy)),
+      })),
       resource: r,
     };
   });

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import {
   destinationRuleFor, meshVirtualServices, mtlsModeOf, podsOfService, serviceFor, virtualServicesOfGateway,
   type HeaderOperations, type HttpMatch, type HttpRoute, type LoadBalancerPolicy, type MeshModel,
-  type MtlsMode, type RouteDestination, type RouteMirror, type StringMatch, type VirtualServiceSpec,
+  type MtlsMode, type RouteDestination, type RouteMirror, type StringMatch, type TrafficPolicy, type VirtualServiceSpec,
 } from '../../policy/mesh-model.js';
 import type { CompiledMesh, CompiledMirror, CompiledProxy, CompiledRoute, CompiledServer, MeshGatewayProxy, MeshPod, ProxyPaths } from './types.js';
 import { DEFAULT_TRUST_DOMAIN, spiffeId } from '../../policy/spiffe.js';
@@ -252,14 +252,73 @@ interface ResolvedDestination {
   servers: CompiledServer[];
 }
 
-function resolveDestination(dest: RouteDestination, ctx: Context, where: string): ResolvedDestination {
+const NO_TRAFFIC_POLICY: TrafficPolicy = { consistentHash: null, connectionPool: null, outlierDetection: null };
+
+/**
+ * A destination backend's balancing and resilience lines, from its DestinationRule's trafficPolicy
+ * (the subset's, else the rule's). A backend without these settings gets none of them: no added
+ * per-request work on the plain path.
+ */
+function trafficPolicyLines(loadBalancer: LoadBalancerPolicy, policy: TrafficPolicy): string[] {
+  const lines: string[] = [];
+  const hash = policy.consistentHash;
+  if (!hash) lines.push(lbDirective(loadBalancer));
+  else if (hash.on === 'header') lines.push(`balance hdr(${hash.name})`, 'hash-type consistent');
+  else if (hash.on === 'queryParameter') lines.push(`balance url_param ${word(hash.name)}`, 'hash-type consistent');
+  else if (hash.on === 'sourceIp') lines.push('balance source', 'hash-type consistent');
+  else {
+    // As Envoy: hash on the cookie's value; without the cookie and with a ttl, make one up, hash on it,
+    // and hand it to the caller so that its next requests reach the same pod.
+    const cookieName = hash.name.replace(/[^A-Za-z0-9_!#$&'*+.^`|~-]/g, '');
+    lines.push('balance hash var(txn.hash_cookie)', 'hash-type consistent', `http-request set-var(txn.hash_cookie) req.cook(${cookieName})`);
+    if (hash.ttlMs !== null) {
+      const maxAge = hash.ttlMs > 0 ? `; Max-Age=${Math.max(1, Math.round(hash.ttlMs / 1000))}` : '';
+      lines.push(
+        'http-request set-var(txn.hash_cookie_new) bool(true) unless { var(txn.hash_cookie) -m found }',
+        'http-request set-var(txn.hash_cookie) uuid() unless { var(txn.hash_cookie) -m found }',
+        `http-response add-header set-cookie ${formatString(`${cookieName}=%[var(txn.hash_cookie)]; Path=${hash.path.replace(/[;%\s]/g, '')}${maxAge}; HttpOnly`)} if { var(txn.hash_cookie_new) -m bool }`,
+      );
+    }
+  }
+  const pool = policy.connectionPool;
+  if (pool?.connectTimeoutMs) lines.push(`timeout connect ${haproxyMs(pool.connectTimeoutMs)}`);
+  if (pool?.maxPendingRequests) {
+    // Envoy fails a request at once (503, flag UO) when the pending queue is full; HAProxy would queue
+    // it without bound, so the overflow is answered here, before a server is chosen.
+    lines.push(`http-request return status 503 content-type text/plain string ${word('upstream connect error or disconnect/reset before headers. reset reason: overflow')} if { queue() ge ${pool.maxPendingRequests} }`);
+  }
+  return lines;
+}
+
+/** Per-server keywords for a connection pool and outlier ejection, shared by every server of the backend. */
+function serverPolicyKeywords(policy: TrafficPolicy, serverCount: number): string {
+  const out: string[] = [];
+  const pool = policy.connectionPool;
+  if (pool?.maxConnections) {
+    // Envoy's limit is per destination; HAProxy's is per server: each pod gets its share (at least one).
+    out.push(`maxconn ${Math.max(1, Math.floor(pool.maxConnections / Math.max(1, serverCount)))}`);
+  }
+  if (pool?.maxRequestsPerConnection) out.push(`max-reuse ${pool.maxRequestsPerConnection - 1}`);
+  if (pool?.idleTimeoutMs) out.push(`pool-purge-delay ${haproxyMs(pool.idleTimeoutMs)}`);
+  const od = policy.outlierDetection;
+  if (od) {
+    // Consecutive 5xx answers mark the pod down at once (Envoy's consecutive-error ejection does not
+    // wait for the interval); a check every baseEjectionTime while down brings it back (over mTLS to
+    // an mTLS pod, so that the pod's log sees no aborted handshake).
+    out.push(`check inter ${od.baseEjectionTimeMs} downinter ${od.baseEjectionTimeMs} rise 1 fall 1 observe layer7 error-limit ${od.consecutive5xxErrors} on-error mark-down`);
+  }
+  return out.length ? ` ${out.join(' ')}` : '';
+}
+
+function resolveDestination(dest: RouteDestination, ctx: Context, where: string): ResolvedDestination & { trafficPolicy: TrafficPolicy } {
   const { model, pods } = ctx;
   const service = serviceFor(model, dest.fqdn);
   const dr = destinationRuleFor(model, dest.fqdn, ctx.self.namespace);
   let loadBalancer: LoadBalancerPolicy = dr?.loadBalancer ?? 'LEAST_REQUEST';
+  let trafficPolicy = dr?.trafficPolicy ?? NO_TRAFFIC_POLICY;
   if (!service) {
     ctx.notes.push(`${where}: host ${dest.host} is not a Service or ServiceEntry of the mesh; its requests get 503.`);
-    return { host: dest.fqdn, subset: dest.subset, weight: dest.weight, loadBalancer, servers: [] };
+    return { host: dest.fqdn, subset: dest.subset, weight: dest.weight, loadBalancer, servers: [], trafficPolicy };
   }
   let selected = podsOfService(service, pods);
   if (dest.subset) {
@@ -270,6 +329,7 @@ function resolveDestination(dest: RouteDestination, ctx: Context, where: string)
     } else {
       selected = selected.filter((p) => selectorMatches(subset.labels, p.labels));
       loadBalancer = subset.loadBalancer ?? loadBalancer;
+      trafficPolicy = subset.trafficPolicy;
     }
   }
   const servers: CompiledServer[] = selected
@@ -285,7 +345,7 @@ function resolveDestination(dest: RouteDestination, ctx: Context, where: string)
       servers.push({ name: `endpoint-${i}`, pod: null, address: e.address, port: port as number, tls: false });
     });
   }
-  return { host: dest.fqdn, subset: dest.subset, weight: dest.weight, loadBalancer, servers };
+  return { host: dest.fqdn, subset: dest.subset, weight: dest.weight, loadBalancer, servers, trafficPolicy };
 }
 
 function headerOperationLines(prefix: 'http-request' | 'http-response', ops: HeaderOperations): string[] {
@@ -340,11 +400,11 @@ function buildRoute(
   backends.push(...mirror.backends);
 
   destinations.forEach((dest, n) => {
-    const resolved = resolveDestination(dest, ctx, where);
+    const { trafficPolicy, ...resolved } = resolveDestination(dest, ctx, where);
     const backend = `${id}:${n}`;
     compiled.destinations.push({ backend, ...resolved });
     const lines: string[] = [
-      lbDirective(resolved.loadBalancer),
+      ...trafficPolicyLines(resolved.loadBalancer, trafficPolicy),
       'no log',
       `http-request set-var(txn.dest_host) str(${resolved.host})`,
       ...(resolved.subset ? [`http-request set-var(txn.dest_subset) str(${word(resolved.subset)})`] : []),
@@ -372,7 +432,7 @@ function buildRoute(
       lines.push(`retries ${Math.max(0, Math.floor(route.retries.attempts))}`);
       lines.push(`retry-on ${retryOnKeywords(route.retries.retryOn).join(' ')}`);
     }
-    lines.push(...serverLines(resolved.servers, ctx));
+    lines.push(...serverLines(resolved.servers, ctx, trafficPolicy));
     backends.push({ kind: 'backend', name: backend, lines });
   });
   return { compiled, frontendRules, backends, mirrorBackends: mirror.compiled.map((m) => m.backend) };
@@ -383,10 +443,11 @@ function haproxyMs(ms: number): number {
   return Math.ceil(ms);
 }
 
-function serverLines(servers: CompiledServer[], ctx: Context): string[] {
+function serverLines(servers: CompiledServer[], ctx: Context, policy: TrafficPolicy = NO_TRAFFIC_POLICY): string[] {
+  const keywords = serverPolicyKeywords(policy, servers.length);
   return servers.map((s) => {
     const tls = s.tls ? ` ssl crt ${word(ctx.self.paths.certificate)} ca-file ${word(ctx.self.paths.caBundle)} verify required` : '';
-    return `server ${s.name} ${s.address}:${s.port}${tls}`;
+    return `server ${s.name} ${s.address}:${s.port}${tls}${keywords}`;
   });
 }
 

@@ -94,6 +94,39 @@ describe('mesh compiler', () => {
     assert.ok(compiled.notes.some((n) => /subset v9 of reviews is not defined/.test(n)), compiled.notes.join('\n'));
   });
 
+  it('compiles a DestinationRule trafficPolicy (hashing, connection pool, ejection) into the backends, and nothing when absent', async () => {
+    const policy = `  trafficPolicy:
+    loadBalancer: { consistentHash: { httpHeaderName: X-User } }
+    connectionPool:
+      tcp: { maxConnections: 1, connectTimeout: 250ms }
+      http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1, idleTimeout: 2s }
+    outlierDetection: { consecutive5xxErrors: 3, interval: 1s, baseEjectionTime: 5s }
+  subsets:
+  - { name: v1, labels: { version: v1 } }
+  - { name: v2, labels: { version: v2 }, trafficPolicy: { loadBalancer: { consistentHash: { httpCookie: { name: session, path: /, ttl: 60s } } } } }
+`;
+    const text = bookinfoPolicy().replace(/  trafficPolicy: \{ loadBalancer: \{ simple: LEAST_REQUEST \} \}\n  subsets:\n.*\n.*\n/, policy);
+    assert.notEqual(text, bookinfoPolicy());
+    const compiled = await assertHaproxyAccepts(text);
+    const config = compiled.sidecars[0].config;
+    const backend = (name: string) => config.split('\n\n').find((b) => b.startsWith(`backend ${name}\n`)) ?? '';
+    const v1 = backend('vs:default:reviews:split:0');
+    assert.match(v1, /balance hdr\(x-user\)\n  hash-type consistent/);
+    assert.match(v1, /timeout connect 250\n/);
+    assert.match(v1, /http-request return status 503 .* if \{ queue\(\) ge 1 \}/);
+    assert.match(v1, /server reviews-v1-0 127\.0\.0\.1:\d+ ssl .* maxconn 1 max-reuse 0 pool-purge-delay 2000 check inter 5000 downinter 5000 rise 1 fall 1 observe layer7 error-limit 3 on-error mark-down$/m);
+    // The subset replaces the load balancer only: the pool and the ejection still apply.
+    const v2 = backend('vs:default:reviews:split:1');
+    assert.match(v2, /balance hash var\(txn\.hash_cookie\)/);
+    assert.match(v2, /http-response add-header set-cookie "session=%\[var\(txn\.hash_cookie\)\]; Path=\/; Max-Age=60; HttpOnly" if \{ var\(txn\.hash_cookie_new\) -m bool \}/);
+    assert.match(v2, /maxconn 1 .*error-limit 3 on-error mark-down$/m);
+    // A destination without a trafficPolicy gets no extra rule and no server keyword.
+    const plain = compileMesh(model(bookinfoPolicy()), { pods, gateways }, { revision: 1 }).sidecars[0].config;
+    assert.doesNotMatch(plain, /maxconn|queue\(\)|observe layer7|hash-type|set-cookie/);
+    assert.ok(!compiled.notes.some((n) => /connectionPool|outlierDetection\b[^.]|consistentHash of/.test(n)), compiled.notes.join('\n'));
+    assert.ok(compiled.notes.some((n) => n.startsWith('trafficPolicy.outlierDetection.baseEjectionTime of DestinationRule default/reviews is not enforced')), compiled.notes.join('\n'));
+  });
+
   const MIRROR_ROUTES = `  - name: shadowed
     match: [{ headers: { x-shadow: { exact: all } } }]
     route: [{ destination: { host: reviews, subset: v1 } }]
