@@ -34,6 +34,9 @@ export interface ReceivedRequest {
 export interface EchoApp {
   port: number;
   received: ReceivedRequest[];
+  /** Requests being answered now, and the most ever answered at once. */
+  inFlight: number;
+  maxInFlight: number;
   close(): Promise<void>;
 }
 
@@ -41,10 +44,16 @@ export interface EchoApp {
  * A dependency-free app that echoes the request as JSON, naming its pod and version. A request with
  * `x-echo-delay-ms: N` is answered N ms late (a slow upstream); a request whose Host ends in `-shadow`
  * (a mirrored copy) and carries `x-shadow-delay-ms: N` likewise. Delays are capped at 10 s.
+ * A pod labelled `echo-status: "500"` answers every request with that status.
  */
 export function startEchoApp(pod: { name: string; labels: Record<string, string> }): Promise<EchoApp> {
   const received: ReceivedRequest[] = [];
+  const status = Number(pod.labels['echo-status'] ?? 200) || 200;
+  const counters = { inFlight: 0, maxInFlight: 0 };
   const server = http.createServer((req, res) => {
+    counters.inFlight++;
+    counters.maxInFlight = Math.max(counters.maxInFlight, counters.inFlight);
+    res.on('close', () => { counters.inFlight--; });
     const chunks: Buffer[] = [];
     req.on('data', (d: Buffer) => chunks.push(d));
     req.on('end', () => {
@@ -54,7 +63,7 @@ export function startEchoApp(pod: { name: string; labels: Record<string, string>
       const shadowDelay = /-shadow(:\d+)?$/.test(String(req.headers.host ?? '')) ? Number(req.headers['x-shadow-delay-ms'] ?? 0) : 0;
       const delay = Math.max(shadowDelay, Number(req.headers['x-echo-delay-ms'] ?? 0) || 0);
       const reply = () => {
-        res.writeHead(200, { 'content-type': 'application/json', 'x-served-by': pod.name, 'x-version': pod.labels.version ?? '' });
+        res.writeHead(status, { 'content-type': 'application/json', 'x-served-by': pod.name, 'x-version': pod.labels.version ?? '' });
         res.end(JSON.stringify(answer));
       };
       if (delay > 0) setTimeout(reply, Math.min(delay, 10_000));
@@ -69,6 +78,8 @@ export function startEchoApp(pod: { name: string; labels: Record<string, string>
       resolve({
         port,
         received,
+        get inFlight() { return counters.inFlight; },
+        get maxInFlight() { return counters.maxInFlight; },
         close: () => new Promise<void>((r) => {
           server.closeAllConnections();
           server.close(() => r());

@@ -109,6 +109,8 @@ export interface ConnectionPool {
 /** `outlierDetection`, the fields the local mesh enforces. */
 export interface OutlierDetection {
   consecutive5xxErrors: number;
+  /** How often ejections are swept: an ejected pod returns at the first sweep after its ejection time. */
+  intervalMs: number;
   baseEjectionTimeMs: number;
 }
 
@@ -282,7 +284,7 @@ function trafficPolicy(v: unknown, base?: TrafficPolicy): TrafficPolicy {
   const lb = (tp.loadBalancer && typeof tp.loadBalancer === 'object' ? tp.loadBalancer : null) as Record<string, unknown> | null;
   const cp = tp.connectionPool as { tcp?: Record<string, unknown>; http?: Record<string, unknown> } | undefined;
   const od = tp.outlierDetection as Record<string, unknown> | undefined;
-  // Envoy's defaults: 5 consecutive 5xx, 30 s ejection.
+  // Istio's defaults: 5 consecutive 5xx, a 10 s sweep, 30 s ejection.
   const consecutive = od ? (typeof od.consecutive5xxErrors === 'number' ? od.consecutive5xxErrors : 5) : 0;
   return {
     consistentHash: lb ? consistentHash(lb) : base?.consistentHash ?? null,
@@ -297,7 +299,7 @@ function trafficPolicy(v: unknown, base?: TrafficPolicy): TrafficPolicy {
       : base?.connectionPool ?? null,
     // consecutive5xxErrors 0 turns consecutive-error ejection off.
     outlierDetection: od && typeof od === 'object'
-      ? (consecutive > 0 ? { consecutive5xxErrors: consecutive, baseEjectionTimeMs: durationField(od.baseEjectionTime) ?? 30_000 } : null)
+      ? (consecutive > 0 ? { consecutive5xxErrors: consecutive, intervalMs: durationField(od.interval) || 10_000, baseEjectionTimeMs: durationField(od.baseEjectionTime) ?? 30_000 } : null)
       : base?.outlierDetection ?? null,
   };
 }

@@ -303,9 +303,11 @@ function serverPolicyKeywords(policy: TrafficPolicy, serverCount: number): strin
   const od = policy.outlierDetection;
   if (od) {
     // Consecutive 5xx answers mark the pod down at once (Envoy's consecutive-error ejection does not
-    // wait for the interval); a check every baseEjectionTime while down brings it back (over mTLS to
-    // an mTLS pod, so that the pod's log sees no aborted handshake).
-    out.push(`check inter ${od.baseEjectionTimeMs} downinter ${od.baseEjectionTimeMs} rise 1 fall 1 observe layer7 error-limit ${od.consecutive5xxErrors} on-error mark-down`);
+    // wait for the sweep). As Envoy, it returns at the first sweep (interval) after baseEjectionTime:
+    // checked every interval, it must pass enough checks in a row to have sat out the ejection time.
+    // The checks go over mTLS to an mTLS pod, so that the pod's log sees no aborted handshake.
+    const rise = Math.ceil(od.baseEjectionTimeMs / od.intervalMs) + 1;
+    out.push(`check inter ${od.intervalMs} rise ${rise} fall 3 observe layer7 error-limit ${od.consecutive5xxErrors} on-error mark-down`);
   }
   return out.length ? ` ${out.join(' ')}` : '';
 }

@@ -114,7 +114,7 @@ describe('mesh compiler', () => {
     assert.match(v1, /balance hdr\(x-user\)\n  hash-type consistent/);
     assert.match(v1, /timeout connect 250\n/);
     assert.match(v1, /http-request return status 503 .* if \{ queue\(\) ge 1 \}/);
-    assert.match(v1, /server reviews-v1-0 127\.0\.0\.1:\d+ ssl .* maxconn 1 max-reuse 0 pool-purge-delay 2000 check inter 5000 downinter 5000 rise 1 fall 1 observe layer7 error-limit 3 on-error mark-down$/m);
+    assert.match(v1, /server reviews-v1-0 127\.0\.0\.1:\d+ ssl .* maxconn 1 max-reuse 0 pool-purge-delay 2000 check inter 1000 rise 6 fall 3 observe layer7 error-limit 3 on-error mark-down$/m);
     // The subset replaces the load balancer only: the pool and the ejection still apply.
     const v2 = backend('vs:default:reviews:split:1');
     assert.match(v2, /balance hash var\(txn\.hash_cookie\)/);
