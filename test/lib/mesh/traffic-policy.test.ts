@@ -17,6 +17,9 @@ ${workloadYaml({ name: 'flaky-bad', labels: 'app: flaky, echo-status: "500"', se
 ${serviceYaml('caller')}
 ${serviceYaml('hashed')}
 ${serviceYaml('sticky', 'hashed')}
+${serviceYaml('rr', 'hashed')}
+${serviceYaml('least', 'hashed')}
+${serviceYaml('rnd', 'hashed')}
 ${serviceYaml('pooled')}
 ${serviceYaml('flaky')}
 apiVersion: networking.istio.io/v1
@@ -32,6 +35,21 @@ metadata: { name: sticky, namespace: default }
 spec:
   host: sticky
   trafficPolicy: { loadBalancer: { consistentHash: { httpCookie: { name: session, ttl: 60s } } } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: simple, namespace: default }
+spec: { host: rr, trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: least, namespace: default }
+spec: { host: least, trafficPolicy: { loadBalancer: { simple: LEAST_REQUEST } } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: rnd, namespace: default }
+spec: { host: rnd, trafficPolicy: { loadBalancer: { simple: RANDOM } } }
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -69,6 +87,31 @@ describe('DestinationRule trafficPolicy on the local mesh (live HAProxy on loopb
   const fromCaller = (host: string, headers: Record<string, string> = {}): Promise<HttpAnswer> =>
     request({ port: mesh.pod('caller-0').ports.outbound, path: '/', headers: { host, ...headers }, agent });
   const podOf = (a: HttpAnswer) => (JSON.parse(a.body) as EchoAnswer).pod;
+
+  it('loadBalancer.simple ROUND_ROBIN takes turns; RANDOM reaches every pod', async () => {
+    const turns = new Map<string, number>();
+    for (let i = 0; i < 30; i++) {
+      const pod = podOf(await fromCaller('rr'));
+      turns.set(pod, (turns.get(pod) ?? 0) + 1);
+    }
+    assert.deepEqual([...turns.values()], [10, 10, 10], JSON.stringify([...turns]));
+    const random = new Set<string>();
+    for (let i = 0; i < 60; i++) random.add(podOf(await fromCaller('rnd')));
+    assert.equal(random.size, 3, [...random].join(', '));
+  });
+
+  it('loadBalancer.simple LEAST_REQUEST sends new requests to the pod that is not busy', async () => {
+    const apps = ['hashed-0', 'hashed-1', 'hashed-2'].map((p) => ({ pod: p, app: mesh.app(p) }));
+    const held = [0, 1].map(() => request({ port: mesh.pod('caller-0').ports.outbound, path: '/', headers: { host: 'least', 'x-echo-delay-ms': '4000' } }));
+    const deadline = Date.now() + 10_000;
+    while (apps.reduce((n, a) => n + a.app.inFlight, 0) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const idle = apps.filter((a) => a.app.inFlight === 0).map((a) => a.pod);
+    assert.equal(idle.length, 1, 'the two held requests went to the same pod');
+    const reached = new Set<string>();
+    for (let i = 0; i < 10; i++) reached.add(podOf(await fromCaller('least')));
+    assert.deepEqual([...reached], idle);
+    for (const a of await Promise.all(held)) assert.equal(a.status, 200);
+  });
 
   it('consistentHash on a header: 100 requests with one value reach one pod; different values spread', async () => {
     const pods = new Set<string>();
