@@ -36,6 +36,13 @@ const WHOLE_KIND_REASON: Record<string, string> = {
   [K.KubernetesGateway]: 'the local mesh serves ingress for Istio Gateways only',
 };
 
+/** `exportTo` narrower than every namespace: the local sidecars see every resource of the mesh. */
+const exportToRule = (kind: string): UnenforcedRule => ({
+  field: 'exportTo',
+  reason: `every local sidecar sees every ${kind}, whatever its namespace`,
+  when: (v) => Array.isArray(v) && !v.includes('*'),
+});
+
 const TRAFFIC_POLICY_NOT_ENFORCED: UnenforcedRule[] = [
   { field: 'loadBalancer.simple', reason: 'the sidecar always balances over the pods it knows', when: (v) => v === 'PASSTHROUGH' },
   { field: 'loadBalancer.consistentHash.ringHash', reason: 'HAProxy keeps its own consistent-hash ring' },
@@ -67,6 +74,7 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
       'http[].timeout', 'http[].retries (attempts, retryOn)', 'http[].fault (delay.fixedDelay, abort.httpStatus)', 'http[].mirror, mirrors',
     ],
     notEnforced: [
+      exportToRule('VirtualService'),
       { field: 'tcp', reason: 'the local mesh routes HTTP only' },
       { field: 'tls', reason: 'the local mesh routes HTTP only' },
       { field: 'http[].delegate', reason: 'delegate VirtualServices are not compiled' },
@@ -99,7 +107,12 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
     notEnforced: [
       ...['trafficPolicy', 'subsets[].trafficPolicy'].flatMap((at) => TRAFFIC_POLICY_NOT_ENFORCED.map((r) => ({ ...r, field: `${at}.${r.field}` }))),
       { field: 'workloadSelector', reason: 'the rule applies to every caller of its host' },
+      exportToRule('DestinationRule'),
     ],
+  },
+  [K.ServiceEntry]: {
+    enforced: ['hosts', 'ports', 'workloadSelector', 'endpoints (address and port)'],
+    notEnforced: [exportToRule('ServiceEntry')],
   },
   [K.Gateway]: {
     enforced: ['selector', 'servers[].port, hosts'],

@@ -78,3 +78,23 @@ spec:
   assert.match(r.findings[0]!.message, /^AuthorizationPolicy default\/allow-0 is not enforced by the local mesh .*; it takes effect on Istio\. The same holds for 249 more AuthorizationPolicy resources in this file\.$/);
   assert.match(r.findings[1]!.message, /^http\[0\]\.corsPolicy of VirtualService default\/web-0 is not enforced .* The same holds for 2 more VirtualService resources in this file\.$/);
 });
+
+test('exportTo narrower than every namespace is a warning; exportTo "*" is enforced as written', async () => {
+  const r = await run(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  exportTo: ["."]
+  http: [{route: [{destination: {host: reviews}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: shop}
+spec:
+  host: reviews
+  exportTo: ["*"]
+`);
+  assert.deepEqual(codesAt(r.findings), ['MSH2015@6']);
+  assert.match(r.findings[0]!.message, /^exportTo of VirtualService shop\/reviews is not enforced by the local mesh \(every local sidecar sees every VirtualService, whatever its namespace\)/);
+});
