@@ -59,7 +59,7 @@ const TRAFFIC_POLICY_NOT_ENFORCED: UnenforcedRule[] = [
   { field: 'outlierDetection.splitExternalLocalOriginErrors', reason: 'connect failures are retried, not counted toward ejection' },
   { field: 'outlierDetection.maxEjectionPercent', reason: 'HAProxy can eject every pod that fails' },
   { field: 'outlierDetection.minHealthPercent', reason: 'HAProxy has no panic threshold' },
-  { field: 'outlierDetection.baseEjectionTime', reason: "each ejection lasts baseEjectionTime; Envoy's longer ejection for a pod ejected again is not applied" },
+  { field: 'outlierDetection.maxEjectionTime', reason: 'every ejection lasts baseEjectionTime; it does not grow with each ejection as with Envoy' },
   { field: 'tls', reason: "the sidecar calls a pod over mTLS whenever the pod's PeerAuthentication accepts it", when: (v) => (v as { mode?: unknown } | null)?.mode !== 'ISTIO_MUTUAL' },
   { field: 'portLevelSettings', reason: 'the sidecar applies one policy to every port of a host' },
   { field: 'tunnel', reason: 'the sidecar does not tunnel' },
