@@ -307,7 +307,7 @@ function serverPolicyKeywords(policy: TrafficPolicy, serverCount: number): strin
     // checked every interval, it must pass enough checks in a row to have sat out the ejection time.
     // The checks go over mTLS to an mTLS pod, so that the pod's log sees no aborted handshake.
     const rise = Math.ceil(od.baseEjectionTimeMs / od.intervalMs) + 1;
-    out.push(`check inter ${od.intervalMs} rise ${rise} fall 3 observe layer7 error-limit ${od.consecutive5xxErrors} on-error mark-down`);
+    out.push(`check inter ${haproxyMs(od.intervalMs)} rise ${rise} fall 3 observe layer7 error-limit ${od.consecutive5xxErrors} on-error mark-down`);
   }
   return out.length ? ` ${out.join(' ')}` : '';
 }
