@@ -27,7 +27,6 @@ const WHOLE_KIND_REASON: Record<string, string> = {
   [K.AuthorizationPolicy]: 'the local sidecars do not evaluate authorization policy; every request is let through',
   [K.RequestAuthentication]: 'the local sidecars do not validate JWTs',
   [K.EnvoyFilter]: 'the local sidecars are HAProxy, not Envoy; Envoy filters and patches do not apply to them',
-  [K.Sidecar]: 'every local sidecar reaches every host of the mesh',
   [K.Telemetry]: 'the local sidecars always write their own access log and metrics',
   [K.WasmPlugin]: 'the local sidecars run no Wasm',
   [K.WorkloadEntry]: 'the local mesh routes only to its own pods and ServiceEntry endpoints',
@@ -108,6 +107,14 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
       ...['trafficPolicy', 'subsets[].trafficPolicy'].flatMap((at) => TRAFFIC_POLICY_NOT_ENFORCED.map((r) => ({ ...r, field: `${at}.${r.field}` }))),
       { field: 'workloadSelector', reason: 'the rule applies to every caller of its host' },
       exportToRule('DestinationRule'),
+    ],
+  },
+  [K.Sidecar]: {
+    enforced: [],
+    notEnforced: [
+      { field: 'egress', reason: 'every local sidecar reaches every host of the mesh' },
+      { field: 'ingress', reason: 'every local sidecar listens as the mesh sets it up' },
+      { field: 'outboundTrafficPolicy', reason: 'every local sidecar reaches every host of the mesh' },
     ],
   },
   [K.ServiceEntry]: {

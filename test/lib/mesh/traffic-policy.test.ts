@@ -146,16 +146,17 @@ describe('DestinationRule trafficPolicy on the local mesh (live HAProxy on loopb
 
   it('connectionPool maxConnections 1 + http1MaxPendingRequests 1: 20 concurrent requests, the overflow gets 503 without waiting; the pod never holds more than one', async () => {
     const app = mesh.app('pooled-0');
-    const finished: { status: number; at: number }[] = [];
+    const finished: { status: number; at: number; overloaded: unknown }[] = [];
     await Promise.all(Array.from({ length: 20 }, async () => {
       const a = await request({ port: mesh.pod('caller-0').ports.outbound, path: '/', headers: { host: 'pooled', 'x-echo-delay-ms': '1500' } });
-      finished.push({ status: a.status, at: Date.now() });
+      finished.push({ status: a.status, at: Date.now(), overloaded: a.headers['x-envoy-overloaded'] });
     }));
     const ok = finished.filter((f) => f.status === 200);
     const overflow = finished.filter((f) => f.status === 503);
     assert.equal(ok.length + overflow.length, 20, JSON.stringify(finished));
     assert.ok(ok.length >= 1 && ok.length <= 2, `${ok.length} answered`);
     assert.ok(overflow.length >= 18, `${overflow.length} overflowed`);
+    assert.ok(overflow.every((f) => f.overloaded === 'true'), 'an overflow answer lacks x-envoy-overloaded: true');
     // The overflow was answered while the held request was still being served: it never queued.
     const firstAnswered = Math.min(...ok.map((f) => f.at));
     assert.ok(overflow.every((f) => f.at < firstAnswered), 'a 503 came after a held request finished');

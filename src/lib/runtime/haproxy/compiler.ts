@@ -284,8 +284,9 @@ function trafficPolicyLines(loadBalancer: LoadBalancerPolicy, policy: TrafficPol
   if (pool?.connectTimeoutMs) lines.push(`timeout connect ${haproxyMs(pool.connectTimeoutMs)}`);
   if (pool?.maxPendingRequests) {
     // Envoy fails a request at once (503, flag UO) when the pending queue is full; HAProxy would queue
-    // it without bound, so the overflow is answered here, before a server is chosen.
-    lines.push(`http-request return status 503 content-type text/plain string ${word('upstream connect error or disconnect/reset before headers. reset reason: overflow')} if { queue() ge ${pool.maxPendingRequests} }`);
+    // it without bound, so the overflow is answered here, before a server is chosen, with the header
+    // Envoy sets on an overflow.
+    lines.push(`http-request return status 503 content-type text/plain string ${word('upstream connect error or disconnect/reset before headers. reset reason: overflow')} hdr x-envoy-overloaded true if { queue() ge ${pool.maxPendingRequests} }`);
   }
   return lines;
 }
