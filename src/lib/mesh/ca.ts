@@ -21,10 +21,33 @@ const SIGNING_ALGORITHM: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256
 export const DEFAULT_ROOT_VALIDITY_DAYS = 3650;
 /** Workload lifetime, as Istio's default: one day, renewed at half-life. */
 export const DEFAULT_WORKLOAD_TTL_MS = 24 * 60 * 60 * 1000;
+/** The workload certificate lifetime a mesh configuration sets. */
+export function workloadCertificateLifetimeMs(config: { workloadCertificateLifetimeMs?: number }): number {
+  return config.workloadCertificateLifetimeMs ?? DEFAULT_WORKLOAD_TTL_MS;
+}
 /** Fraction of a workload certificate's lifetime after which it is due for renewal. */
 export const DEFAULT_RENEW_AT = 0.5;
 /** Allowed clock skew: certificates start this much in the past. */
 const BACKDATE_MS = 60 * 1000;
+/** The longest wait between two renewal checks, and the shortest. */
+const MAX_RENEWAL_CHECK_MS = 5 * 60 * 1000;
+const MIN_RENEWAL_CHECK_MS = 1000;
+
+/**
+ * How far a certificate of `ttlMs` starts in the past: a minute, but never more than a tenth of its
+ * lifetime, else a short-lived certificate would be past half its life (due again) as soon as issued.
+ */
+function backdateMs(ttlMs: number): number {
+  return Math.min(BACKDATE_MS, Math.floor(ttlMs / 10));
+}
+
+/**
+ * How often the agent looks for certificates due for renewal, for workload certificates of `ttlMs`:
+ * a tenth of the lifetime (renewal at half-life then happens within 60% of it), between 1 s and 5 minutes.
+ */
+export function renewalCheckIntervalMs(ttlMs: number): number {
+  return Math.max(MIN_RENEWAL_CHECK_MS, Math.min(MAX_RENEWAL_CHECK_MS, Math.floor(ttlMs / 10)));
+}
 
 /** File names of the CA inside its directory (the mesh home). */
 export const CA_CERT_FILE = 'ca.crt';
@@ -179,8 +202,9 @@ export async function issueWorkloadCertificate(
 ): Promise<WorkloadCertificate> {
   const id = spiffeId({ trustDomain: ca.trustDomain, ...identity });
   const now = options.now ?? new Date();
-  const notBefore = new Date(now.getTime() - BACKDATE_MS);
-  const notAfter = new Date(Math.min(now.getTime() + (options.ttlMs ?? DEFAULT_WORKLOAD_TTL_MS), ca.notAfter.getTime()));
+  const ttlMs = options.ttlMs ?? DEFAULT_WORKLOAD_TTL_MS;
+  const notBefore = new Date(now.getTime() - backdateMs(ttlMs));
+  const notAfter = new Date(Math.min(now.getTime() + ttlMs, ca.notAfter.getTime()));
   const keys = await generateKeys();
   const serialNumber = randomSerial();
   const names: x509.JsonGeneralName[] = [{ type: 'url', value: id }, ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value }))];

@@ -5,7 +5,8 @@ import { constants, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EXIT, MeshctlError } from '../errors.js';
-import { CA_KEY_FILE, ensureMeshCa } from './ca.js';
+import { CA_KEY_FILE, ensureMeshCa, workloadCertificateLifetimeMs } from './ca.js';
+import { formatDuration } from '../policy/duration.js';
 import { DEFAULT_TRUST_DOMAIN } from '../policy/spiffe.js';
 import { homeLayout, refuseFileHome, socketPathFits, type HomeLayout } from './home.js';
 import {
@@ -28,6 +29,8 @@ export interface InstallOptions {
   /** Progress lines as they happen (commands run, steps done). */
   progress: (line: string) => void;
   meshctlVersion: string;
+  /** Workload certificate lifetime in milliseconds (--cert-lifetime); Istio's day when not given. */
+  certificateLifetimeMs?: number;
 }
 
 export interface PlanStep {
@@ -45,7 +48,7 @@ export interface InstallResult {
   dryRun: boolean;
   steps: PlanStep[];
   proxy: { bin: string; version: string; installedNow: boolean } | null;
-  ca: { file: string; notAfter: string } | null;
+  ca: { file: string; notAfter: string; workloadCertificateLifetimeSeconds: number } | null;
   agent: { pid: number | null; socket: string } | null;
 }
 
@@ -133,8 +136,15 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         EXIT.usage,
       );
     }
+    const installedLifetimeMs = workloadCertificateLifetimeMs(existing);
+    if (options.certificateLifetimeMs !== undefined && options.certificateLifetimeMs !== installedLifetimeMs) {
+      throw new MeshctlError(
+        `The mesh at ${layout.root} is installed with a workload certificate lifetime of ${formatDuration(installedLifetimeMs)}, not --cert-lifetime ${formatDuration(options.certificateLifetimeMs)}; drop --cert-lifetime, or run meshctl uninstall and install again with it.`,
+        EXIT.usage,
+      );
+    }
     result.proxy = { bin: existing.proxy.bin, version: existing.proxy.version, installedNow: false };
-    result.ca = await caSummary(layout);
+    result.ca = await caSummary(layout, existing);
     if (await agentAnswers(layout)) {
       const agent = await runningAgent(layout);
       result.status = 'already-installed';
@@ -216,17 +226,18 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   result.proxy = { bin: runtime!.bin, version: runtime!.version, installedNow: packagePlan !== null };
 
   await createHome(layout, runtime!, options, result.steps);
-  result.ca = await caSummary(layout);
+  result.ca = await caSummary(layout, await readMeshConfigFile(layout));
   result.agent = { pid: (await runningAgent(layout))?.pid ?? null, socket: layout.agentSocket };
   result.status = 'installed';
   return result;
 }
 
-async function caSummary(layout: HomeLayout): Promise<InstallResult['ca']> {
+async function caSummary(layout: HomeLayout, config: MeshConfigFile | null): Promise<InstallResult['ca']> {
   try {
     const { loadMeshCa } = await import('./ca.js');
     const ca = await loadMeshCa(layout.caDir);
-    return { file: path.join(layout.caDir, 'ca.crt'), notAfter: ca.notAfter.toISOString() };
+    const lifetimeMs = workloadCertificateLifetimeMs(config ?? {});
+    return { file: path.join(layout.caDir, 'ca.crt'), notAfter: ca.notAfter.toISOString(), workloadCertificateLifetimeSeconds: lifetimeMs / 1000 };
   } catch {
     return null;
   }
@@ -291,6 +302,7 @@ async function createHome(layout: HomeLayout, runtime: RuntimeFound, options: In
       proxy: { runtime: 'haproxy', bin: runtime.bin, version: runtime.version },
       env: { PATH: process.env.PATH || '/usr/local/bin:/usr/bin:/bin', HOME: os.homedir() },
       meshctlVersion: options.meshctlVersion,
+      workloadCertificateLifetimeMs: options.certificateLifetimeMs ?? workloadCertificateLifetimeMs({}),
     };
     await writeMeshConfigFile(stagingLayout, config);
     try {

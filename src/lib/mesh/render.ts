@@ -9,6 +9,7 @@ import type { UninstallResult } from './uninstall.js';
 import type { ProxyStatusReport } from './proxy-status.js';
 import type { TopSnapshot } from './top.js';
 import { duration } from '../runtime/render.js';
+import { formatDuration } from '../policy/duration.js';
 import { NOT_ENOUGH_TRAFFIC } from '../runtime/figures.js';
 import { splitApiVersion } from '../policy/kinds.js';
 import type { Paint } from '../output/format.js';
@@ -74,6 +75,7 @@ export function meshStatusText(status: MeshStatus, home: { root: string; proxyVe
     `Revision   ${status.revision}${status.updatedAt ? ` (applied ${age(status.updatedAt)} ago)` : ' (nothing applied yet)'}`,
     `Pods       ${pods.filter((x) => x.ready).length}/${pods.length} ready`,
     `Proxies    ${proxies.filter((x) => x.inSync).length}/${proxies.length} serve revision ${status.revision}`,
+    `Certs      workload certificates live ${formatDuration(status.certificates.workloadLifetimeSeconds * 1000)}, renewed after ${formatDuration(status.certificates.renewAfterSeconds * 1000)}`,
   ];
   let text = `${lines.join('\n')}\n`;
   if (proxies.length) {
@@ -135,7 +137,7 @@ export function installText(r: InstallResult, p: Paint): string {
     case 'installed':
       lines.push(`${p.green('✓')} Mesh installed at ${r.home}`);
       lines.push(`  proxy runtime  HAProxy ${r.proxy?.version} at ${r.proxy?.bin}${r.proxy?.installedNow ? ' (installed now)' : ''}`);
-      if (r.ca) lines.push(`  mesh CA        ${r.ca.file}, valid until ${r.ca.notAfter.slice(0, 10)}`);
+      if (r.ca) lines.push(`  mesh CA        ${r.ca.file}, valid until ${r.ca.notAfter.slice(0, 10)}; workload certificates live ${formatDuration(r.ca.workloadCertificateLifetimeSeconds * 1000)}`);
       lines.push(`  agent          pid ${r.agent?.pid ?? 'unknown'}, socket ${r.agent?.socket}`);
       lines.push('Next: meshctl apply -f <policy and workload files>, then meshctl status.');
       break;

@@ -8,6 +8,10 @@ import type { HomeLayout } from './home.js';
 
 export const STATE_API_VERSION = 'meshctl.dev/v1alpha1';
 
+/** Bounds of `meshctl install --cert-lifetime`: shorter, renewals would outpace the proxies; Istio caps workload certificates at 90 days. */
+export const MIN_WORKLOAD_CERT_LIFETIME = '10s';
+export const MAX_WORKLOAD_CERT_LIFETIME = '2160h';
+
 /** What install writes into mesh.json. */
 export interface MeshConfigFile {
   apiVersion: typeof STATE_API_VERSION;
@@ -20,6 +24,8 @@ export interface MeshConfigFile {
   env: Record<string, string>;
   /** Version of meshctl that installed the mesh. */
   meshctlVersion: string;
+  /** Lifetime of workload certificates in milliseconds (install --cert-lifetime); absent in homes installed before the setting: Istio's day. */
+  workloadCertificateLifetimeMs?: number;
 }
 
 /** A resource as applied: the user's object, with its namespace filled in. */

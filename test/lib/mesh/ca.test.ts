@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { CA_KEY_FILE, createMeshCa, ensureMeshCa, issueWorkloadCertificate, issuedBy, loadMeshCa, readCertificate, renewalDue, renewWorkloadCertificateIfDue, writeMeshCa } from '../../../src/lib/mesh/ca.js';
+import { CA_KEY_FILE, createMeshCa, ensureMeshCa, issueWorkloadCertificate, issuedBy, loadMeshCa, readCertificate, renewalCheckIntervalMs, renewalDue, renewWorkloadCertificateIfDue, writeMeshCa } from '../../../src/lib/mesh/ca.js';
 import { parseSpiffeId, spiffeId } from '../../../src/lib/policy/spiffe.js';
 
 describe('mesh CA', () => {
@@ -50,6 +50,17 @@ describe('mesh CA', () => {
     assert.deepEqual(parseSpiffeId('spiffe://example.org/ns/a/sa/b'), { trustDomain: 'example.org', namespace: 'a', serviceAccount: 'b' });
     assert.equal(parseSpiffeId('spiffe://example.org/workload'), null);
     assert.throws(() => spiffeId({ namespace: 'a/b', serviceAccount: 'x' }), /without slashes/);
+  });
+
+  it('a 10 s certificate is not due when issued, is due 5 s later, and the agent looks every second', async () => {
+    const ca = await createMeshCa();
+    const issuedAt = new Date();
+    const cert = await issueWorkloadCertificate(ca, { namespace: 'default', serviceAccount: 'reviews' }, { ttlMs: 10_000, now: issuedAt });
+    assert.equal(cert.notAfter.getTime() - issuedAt.getTime(), 10_000);
+    assert.equal(renewalDue(cert, { now: issuedAt }), false);
+    assert.equal(renewalDue(cert, { now: new Date(issuedAt.getTime() + 4000) }), false);
+    assert.equal(renewalDue(cert, { now: new Date(issuedAt.getTime() + 5000) }), true);
+    assert.deepEqual([10_000, 600_000, 24 * 3_600_000].map(renewalCheckIntervalMs), [1000, 60_000, 300_000]);
   });
 
   it('renews at half-life, and re-issues a certificate of another CA or identity', async () => {

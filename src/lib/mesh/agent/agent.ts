@@ -3,7 +3,7 @@
 // proxies and answers the CLI's questions about them. One operation at a time changes anything.
 import { promises as fs } from 'node:fs';
 import { EXIT, MeshctlError } from '../../errors.js';
-import { renewWorkloadCertificateIfDue, sidecarPem, type MeshCa } from '../ca.js';
+import { DEFAULT_RENEW_AT, renewalCheckIntervalMs, renewWorkloadCertificateIfDue, sidecarPem, workloadCertificateLifetimeMs, type MeshCa } from '../ca.js';
 import { CompileError, compileMesh } from '../../runtime/haproxy/compiler.js';
 import { proxyPaths, type CompiledMesh, type CompiledProxy, type MeshGatewayProxy, type MeshPod, type ProxyTarget } from '../../runtime/haproxy/types.js';
 import { meshGateway, meshPod, modelOf, place, podEnvironment, readPlacement, writePlacement, type GatewayRecord, type Placement, type PodRecord } from '../pods.js';
@@ -74,6 +74,11 @@ export class MeshAgent {
 
   private get layout(): HomeLayout {
     return this.options.layout;
+  }
+
+  /** The lifetime every workload certificate is issued with, new pods and renewals alike. */
+  get certificateLifetimeMs(): number {
+    return workloadCertificateLifetimeMs(this.options.config);
   }
 
   /** Runs `fn` after every operation queued before it, holding the home's lock. */
@@ -226,7 +231,7 @@ export class MeshAgent {
     const bin = this.options.config.proxy.bin;
     const paths = target.paths;
     await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
-    await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: paths.certificate, caBundle: paths.caBundle });
+    await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: paths.certificate, caBundle: paths.caBundle }, { ttlMs: this.certificateLifetimeMs });
     const spec = this.proxySpec(supervised, target);
     let pid = supervisor.status(supervised)?.pid ?? null;
     if (pid === null && !supervisor.status(supervised) && (await supervisor.adoptable(spec.pidFile))) {
@@ -482,11 +487,16 @@ export class MeshAgent {
       pods: await this.podStatuses(),
       notes: current?.compiled?.notes ?? [],
       problems,
+      certificates: {
+        workloadLifetimeSeconds: this.certificateLifetimeMs / 1000,
+        renewAfterSeconds: (this.certificateLifetimeMs * DEFAULT_RENEW_AT) / 1000,
+        renewalCheckSeconds: renewalCheckIntervalMs(this.certificateLifetimeMs) / 1000,
+      },
     };
   }
 
   /**
-   * Renews every proxy certificate past half its lifetime (workload certificates live a day) and hands
+   * Renews every proxy certificate past half its lifetime (install --cert-lifetime, a day by default) and hands
    * it to the running proxy through its runtime API; a proxy that refuses it is restarted with it.
    */
   renewCertificates(): Promise<number> {
@@ -500,7 +510,7 @@ export class MeshAgent {
       ];
       let renewed = 0;
       for (const { target, serviceAccount, supervised } of targets) {
-        const cert = await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: target.paths.certificate, caBundle: target.paths.caBundle });
+        const cert = await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: target.paths.certificate, caBundle: target.paths.caBundle }, { ttlMs: this.certificateLifetimeMs });
         if (!cert) continue;
         renewed++;
         if (supervisor.status(supervised)?.phase !== 'Running') continue;

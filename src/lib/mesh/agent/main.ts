@@ -2,7 +2,7 @@
 // pid file is taken exclusively, and an agent that finds a live one exits at once.
 import { promises as fs } from 'node:fs';
 import { homeLayout } from '../home.js';
-import { loadMeshCa } from '../ca.js';
+import { loadMeshCa, renewalCheckIntervalMs } from '../ca.js';
 import { readMeshConfigFile } from '../state.js';
 import { Supervisor } from '../supervisor.js';
 import { claimPidFile, releasePidFile } from '../../system/pid-file.js';
@@ -10,8 +10,6 @@ import { identify } from '../../system/processes.js';
 import { MeshAgent } from './agent.js';
 import { meshctlVersion } from './client.js';
 import { serve } from './server.js';
-
-const CERTIFICATE_CHECK_MS = 5 * 60 * 1000;
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -95,10 +93,15 @@ async function main(): Promise<void> {
 
   await agent.start().catch((err: Error) => log(`start failed: ${err.stack ?? err.message}`));
 
-  // Workload certificates live a day and are renewed at half-life; looking every few minutes is plenty.
-  setInterval(() => {
-    void agent.renewCertificates().catch((err: Error) => log(`certificate renewal failed: ${err.message}`));
-  }, CERTIFICATE_CHECK_MS);
+  // Certificates are renewed at half-life; looking every tenth of the lifetime renews each one well
+  // before it expires, and a check never overlaps the previous one (renewals can wait on a busy proxy).
+  const checkEveryMs = renewalCheckIntervalMs(agent.certificateLifetimeMs);
+  const checkCertificates = () => {
+    void agent.renewCertificates()
+      .catch((err: Error) => log(`certificate renewal failed: ${err.message}`))
+      .finally(() => setTimeout(checkCertificates, checkEveryMs));
+  };
+  setTimeout(checkCertificates, checkEveryMs);
 }
 
 void main().catch((err: Error) => {

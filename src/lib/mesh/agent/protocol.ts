@@ -47,6 +47,8 @@ export interface MeshStatus {
   notes: string[];
   /** Sentences about what keeps the mesh from running its applied resources. */
   problems: string[];
+  /** Workload certificates: their lifetime (install --cert-lifetime), when each is renewed, how often the agent looks. */
+  certificates: { workloadLifetimeSeconds: number; renewAfterSeconds: number; renewalCheckSeconds: number };
 }
 
 export interface ApplyRequest {
