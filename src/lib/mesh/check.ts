@@ -5,7 +5,9 @@ import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { HomeLayout } from './home.js';
 import { socketPathFits } from './home.js';
-import { CA_CERT_FILE, CA_KEY_FILE, loadMeshCa, type MeshCa } from './ca.js';
+import { CA_CERT_FILE, CA_KEY_FILE, loadMeshCa, readCertificate, type MeshCa } from './ca.js';
+import { formatDuration } from '../policy/duration.js';
+import { proxyPaths } from '../runtime/haproxy/types.js';
 import { MIN_VERSION_TEXT, SUPPORTED_MANAGERS, findRuntime, packageInstallPlan } from './proxy-runtime.js';
 import { readMeshConfigFile, type MeshConfigFile } from './state.js';
 import type { MeshStatus, PodStatus } from './agent/protocol.js';
@@ -67,6 +69,22 @@ const warn = (error: string, detail?: string): CheckOutcome => ({ result: 'warni
 const DAY = 86_400_000;
 /** A root closer than this to its expiry is a warning: rotating it takes planning. */
 const CA_EXPIRY_WARNING_DAYS = 30;
+/**
+ * A workload certificate with less than this fraction of its lifetime left is a warning: the agent
+ * renews at half-life, so one this close to its end was not renewed and its proxy soon fails handshakes.
+ */
+export const WORKLOAD_EXPIRY_WARNING_FRACTION = 0.1;
+
+/** A span for people: whole minutes from an hour on, whole seconds below. */
+function roughly(ms: number): string {
+  const unit = ms >= 3_600_000 ? 60_000 : 1000;
+  return formatDuration(Math.round(ms / unit) * unit);
+}
+
+/** The certificate file of a pod's sidecar or of a gateway proxy. */
+function certificateFileOf(layout: HomeLayout, pod: PodStatus): string {
+  return proxyPaths(pod.type === 'gateway' ? layout.gateway(pod.namespace, pod.name) : layout.pod(pod.name).dir).certificate;
+}
 
 function modeOf(mode: number): string {
   return (mode & 0o777).toString(8).padStart(4, '0');
@@ -262,7 +280,56 @@ export const CHECKS: Check[] = [
         : ok(`revision ${ctx.status!.revision}`);
     },
   },
+  {
+    category: 'pods',
+    description: 'no workload certificate is expired or about to expire',
+    hint: 'see agent/agent.log in the mesh home for failed renewals; meshctl apply again re-issues a missing or expired certificate',
+    when: 'post',
+    async run(ctx) {
+      const now = Date.now();
+      const expired: string[] = [];
+      const closeToEnd: string[] = [];
+      const unreadable: string[] = [];
+      let soonest: number | null = null;
+      for (const pod of ctx.status!.pods) {
+        const file = certificateFileOf(ctx.layout, pod);
+        let cert;
+        try {
+          cert = readCertificate(await fs.readFile(file, 'utf8'));
+        } catch {
+          unreadable.push(`${pod.name} (${file})`);
+          continue;
+        }
+        const left = cert.notAfter.getTime() - now;
+        const lifetime = cert.notAfter.getTime() - cert.notBefore.getTime();
+        soonest = soonest === null ? left : Math.min(soonest, left);
+        if (left <= 0) expired.push(`${pod.name} (expired ${roughly(-left)} ago)`);
+        else if (left < lifetime * WORKLOAD_EXPIRY_WARNING_FRACTION) closeToEnd.push(`${pod.name} (expires in ${roughly(left)})`);
+      }
+      if (expired.length || unreadable.length) {
+        return fail([expired.length ? `expired: ${expired.join(', ')}` : '', unreadable.length ? `no readable certificate: ${unreadable.join(', ')}` : ''].filter(Boolean).join('; '));
+      }
+      if (closeToEnd.length) return warn(`within ${WORKLOAD_EXPIRY_WARNING_FRACTION * 100}% of their lifetime from expiry, not renewed: ${closeToEnd.join(', ')}`);
+      const count = ctx.status!.pods.length;
+      return ok(soonest === null ? 'no proxies' : `${count} certificate${count === 1 ? '' : 's'}, the first expires in ${roughly(soonest)}`);
+    },
+  },
 ];
+
+/** Runs one check; what it throws is its error. */
+export async function runCheck(check: Check, ctx: CheckContext): Promise<CheckReport> {
+  let outcome: CheckOutcome;
+  try {
+    outcome = await check.run(ctx);
+  } catch (err) {
+    outcome = fail((err as Error).message);
+  }
+  const report: CheckReport = { description: check.description, result: outcome.result };
+  if (outcome.detail) report.detail = outcome.detail;
+  if (outcome.error) report.error = outcome.error;
+  if (outcome.result !== 'success') report.hint = check.hint;
+  return report;
+}
 
 /** Runs the checks of a mode in order; a failed fatal check ends the run (what follows depends on it), as linkerd check does. */
 export async function runChecks(ctx: CheckContext, options: { pre: boolean; onCheck?: (category: string, report: CheckReport) => void }): Promise<CheckRun> {
@@ -271,19 +338,10 @@ export async function runChecks(ctx: CheckContext, options: { pre: boolean; onCh
   for (const check of selected) {
     let category = categories.find((c) => c.categoryName === check.category);
     if (!category) categories.push((category = { categoryName: check.category, checks: [] }));
-    let outcome: CheckOutcome;
-    try {
-      outcome = await check.run(ctx);
-    } catch (err) {
-      outcome = fail((err as Error).message);
-    }
-    const report: CheckReport = { description: check.description, result: outcome.result };
-    if (outcome.detail) report.detail = outcome.detail;
-    if (outcome.error) report.error = outcome.error;
-    if (outcome.result !== 'success') report.hint = check.hint;
+    const report = await runCheck(check, ctx);
     category.checks.push(report);
     options.onCheck?.(check.category, report);
-    if (outcome.result === 'error' && check.fatal) break;
+    if (report.result === 'error' && check.fatal) break;
   }
   return { success: categories.every((c) => c.checks.every((x) => x.result !== 'error')), categories };
 }
