@@ -7,7 +7,7 @@ import type { CheckReport, CheckRun } from '../lib/mesh/check.js';
 export default class Check extends MeshctlCommand {
   static override summary = "Check the local mesh's health: runtime, home, CA, agent, pods and sidecars.";
 
-  static override description = `Runs a list of checks grouped by category and prints one line per check: √ passed, ‼ warning, × failed with a hint. Categories: proxy runtime (HAProxy present, version), mesh home (installed, permissions), certificates (CA valid, expiry), mesh agent (running, answering), pods (every app and sidecar up, every proxy on the current revision).
+  static override description = `Runs a list of checks grouped by category and prints one line per check: √ passed, ‼ warning, × failed with a hint. Categories: proxy runtime (HAProxy present, version), mesh home (installed, permissions), certificates (CA valid, expiry), mesh agent (running, answering), pods (every app and sidecar up, every proxy on the current revision, no workload certificate expired or within a tenth of its lifetime from expiry).
 
 --pre runs the checks that tell whether meshctl install will work (runtime, home creatable). check never starts or changes anything.
 
