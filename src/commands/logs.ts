@@ -43,10 +43,11 @@ Exit codes: 0 printed; 2 no such pod or container; 3 the mesh is not installed; 
     await ensureAgent(layout);
     const { writeOut } = await import('../lib/output/format.js');
     const files = await logFiles(layout, args.pod, flags.container, flags.namespace, flags.previous);
-    for (const f of files) await writeOut(await tail(f, flags.tail, sinceMs));
+    const readUpTo = new Map<string, number>();
+    for (const f of files) await writeOut(await tail(f, flags.tail, sinceMs, readUpTo));
     if (!flags.follow) return;
     const { watch } = await import('../lib/output/watch.js');
-    const end = await watch((w) => follow(files, writeOut, { signal: w.signal, stillThere: () => podStillPlaced(layout, args.pod) }));
+    const end = await watch((w) => follow(files, writeOut, { signal: w.signal, stillThere: () => podStillPlaced(layout, args.pod), from: readUpTo }));
     this.finish(end.exitCode(0));
   }
 }

@@ -34,8 +34,9 @@ export async function logFiles(layout: HomeLayout, pod: string, container: Conta
 
 /** True while the placement of `layout` still has a pod or gateway proxy named `pod`. */
 export async function podStillPlaced(layout: HomeLayout, pod: string): Promise<boolean> {
-  const proxies = await readLocalProxies(layout).catch(() => []);
-  return proxies.some((p) => p.name === pod);
+  // A home that cannot be read this moment says nothing about the pod: only a placement without it ends a follow.
+  const proxies = await readLocalProxies(layout).catch(() => null);
+  return proxies === null || proxies.some((p) => p.name === pod);
 }
 
 /** Refuses a negative --tail (kubectl's -1 for "all" is leaving the flag out here). */
@@ -45,15 +46,21 @@ export function checkTail(lines: number | undefined): void {
 
 /**
  * The last `lines` lines of a file (all of it when undefined; none for 0, as kubectl), of what was written
- * since `sinceMs` (epoch ms) when given; '' when it does not exist yet.
+ * since `sinceMs` (epoch ms) when given; '' when it does not exist yet. `readUpTo` receives the offset the
+ * read ended at, where a follow goes on without losing or repeating a line.
  */
-export async function tail(file: string, lines?: number, sinceMs?: number): Promise<string> {
+export async function tail(file: string, lines?: number, sinceMs?: number, readUpTo?: Map<string, number>): Promise<string> {
   checkTail(lines);
-  if (lines === 0) return '';
   let text: string;
   try {
+    if (lines === 0) {
+      readUpTo?.set(file, (await fs.stat(file)).size);
+      return '';
+    }
     if (sinceMs === undefined) {
-      text = await fs.readFile(file, 'utf8');
+      const bytes = await fs.readFile(file);
+      readUpTo?.set(file, bytes.length);
+      text = bytes.toString('utf8');
     } else {
       const handle = await fs.open(file, 'r');
       try {
@@ -61,6 +68,7 @@ export async function tail(file: string, lines?: number, sinceMs?: number): Prom
         const { size } = await handle.stat();
         const buffer = Buffer.alloc(Math.max(0, size - from));
         await handle.read(buffer, 0, buffer.length, from);
+        readUpTo?.set(file, size);
         text = buffer.toString('utf8');
       } finally {
         await handle.close();
@@ -79,9 +87,9 @@ export async function tail(file: string, lines?: number, sinceMs?: number): Prom
  * Writes what is appended to `files` from now on, until `signal` aborts or `stillThere()` says the pod
  * is gone. A file that shrinks (rotated) is read again from its start.
  */
-export async function follow(files: string[], write: (text: string) => Promise<void>, options: { signal: AbortSignal; stillThere: () => Promise<boolean>; intervalMs?: number }): Promise<void> {
+export async function follow(files: string[], write: (text: string) => Promise<void>, options: { signal: AbortSignal; stillThere: () => Promise<boolean>; intervalMs?: number; from?: Map<string, number> }): Promise<void> {
   const offsets = new Map<string, number>();
-  for (const f of files) offsets.set(f, await fs.stat(f).then((s) => s.size, () => 0));
+  for (const f of files) offsets.set(f, options.from?.get(f) ?? await fs.stat(f).then((s) => s.size, () => 0));
   let checks = 0;
   while (!options.signal.aborted) {
     for (const f of files) {
