@@ -68,14 +68,17 @@ test('an app that keeps crashing: apply stores the revision but exits 3 naming t
   const crashing = jsonOutput<{ pods: { name: string; ready: boolean }[] }>('status', statusJson.stdout).pods.find((p) => p.name === 'crasher-0');
   assert.equal(crashing?.ready, false);
 
-  const logs = await h.run(['logs', 'crasher-0']);
+  // The app restarts again and again, and each run starts a log of its own: right after a restart the
+  // current run may not have written its line yet, so the log is read until it has.
+  let logs = await h.run(['logs', 'crasher-0']);
+  await eventually('the crash reason in the app log', async () => (logs = await h.run(['logs', 'crasher-0'])).stdout.includes('cannot open the database'));
   assert.equal(logs.code, 0);
-  assert.match(logs.stdout, /cannot open the database/);
   // kubectl's --tail 0: no line at all.
   const none = await h.run(['logs', 'crasher-0', '--tail', '0']);
   assert.equal(none.code, 0, none.stderr);
   assert.equal(none.stdout, '');
-  const last = await h.run(['logs', 'crasher-0', '--tail', '1']);
+  let last = await h.run(['logs', 'crasher-0', '--tail', '1']);
+  await eventually('the last line of the app log', async () => (last = await h.run(['logs', 'crasher-0', '--tail', '1'])).stdout !== '');
   assert.equal(last.stdout, 'cannot open the database\n');
   const proxyLogs = await h.run(['logs', 'crasher-0', '--container', 'proxy']);
   assert.equal(proxyLogs.code, 0);
