@@ -151,32 +151,85 @@ function present(v: unknown): boolean {
   return true;
 }
 
-/** Every place in `spec` that `rule.field` names and that is set. */
-function occurrences(spec: unknown, rule: UnenforcedRule): UnenforcedField[] {
-  if (!rule.field) return [{ pointer: '', field: '', reason: rule.reason }];
-  let at: { value: unknown; pointer: string; field: string }[] = [{ value: spec, pointer: '/spec', field: '' }];
-  for (const segment of rule.field.split('.')) {
-    const each = segment.endsWith('[]');
-    const key = each ? segment.slice(0, -2) : segment;
-    const next: typeof at = [];
-    for (const a of at) {
-      if (!a.value || typeof a.value !== 'object' || Array.isArray(a.value)) continue;
-      const value = (a.value as Record<string, unknown>)[key];
-      const pointer = `${a.pointer}/${key}`;
-      const field = a.field ? `${a.field}.${key}` : key;
-      if (!each) next.push({ value, pointer, field });
-      else if (Array.isArray(value)) value.forEach((item, i) => next.push({ value: item, pointer: `${pointer}/${i}`, field: `${field}[${i}]` }));
-    }
-    at = next;
+interface FieldStep {
+  key: string;
+  /** The key holds a list and the rule names every item of it (`http[]`). */
+  each: boolean;
+}
+
+// Rules are walked for every resource of a policy set, so each field is split into steps once.
+const STEPS = new Map<UnenforcedRule, FieldStep[]>();
+
+function stepsOf(rule: UnenforcedRule): FieldStep[] {
+  let steps = STEPS.get(rule);
+  if (!steps) {
+    steps = rule.field.split('.').map((segment) => (segment.endsWith('[]') ? { key: segment.slice(0, -2), each: true } : { key: segment, each: false }));
+    STEPS.set(rule, steps);
   }
-  return at.filter((a) => present(a.value) && (!rule.when || rule.when(a.value))).map((a) => ({ pointer: a.pointer, field: a.field, reason: rule.reason }));
+  return steps;
+}
+
+/**
+ * Walks `value` down `steps` from `depth`, the keys and indices taken so far in `trail`, and adds the
+ * places that are set to `out` until it holds `limit`; true when it does. The pointer and field of a
+ * place are spelled only for places that are set, which most resources have none of, and not at all
+ * without `out` (the caller asks only whether the field is set).
+ */
+function collect(value: unknown, steps: FieldStep[], depth: number, trail: (string | number)[], rule: UnenforcedRule, out: UnenforcedField[] | undefined, limit: number): boolean {
+  if (depth === steps.length) {
+    if (!present(value) || (rule.when && !rule.when(value))) return false;
+    if (!out) return true;
+    out.push(placeOf(trail, rule.reason));
+    return out.length >= limit;
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
+  const { key, each } = steps[depth]!;
+  const child = (value as Record<string, unknown>)[key];
+  let full = false;
+  trail.push(key);
+  if (!each) full = collect(child, steps, depth + 1, trail, rule, out, limit);
+  else if (Array.isArray(child)) {
+    for (let i = 0; i < child.length && !full; i++) {
+      trail.push(i);
+      full = collect(child[i], steps, depth + 1, trail, rule, out, limit);
+      trail.pop();
+    }
+  }
+  trail.pop();
+  return full;
+}
+
+// collect() leaves the trail as it found it, so one serves every walk.
+const TRAIL: (string | number)[] = [];
+
+function placeOf(trail: (string | number)[], reason: string): UnenforcedField {
+  let pointer = '/spec';
+  let field = '';
+  for (const step of trail) {
+    pointer += `/${step}`;
+    field += typeof step === 'number' ? `[${step}]` : field ? `.${step}` : step;
+  }
+  return { pointer, field, reason };
+}
+
+/** The places in `spec` that `rule.field` names and that are set, in document order; at most `limit` of them. */
+export function unenforcedOccurrences(spec: unknown, rule: UnenforcedRule, limit = Infinity): UnenforcedField[] {
+  if (!rule.field) return [{ pointer: '', field: '', reason: rule.reason }];
+  const out: UnenforcedField[] = [];
+  collect(spec, stepsOf(rule), 0, TRAIL, rule, out, limit);
+  return out;
+}
+
+/** Whether `rule.field` is set anywhere in `spec` (always, for a rule on the whole resource). */
+export function isUnenforcedSet(spec: unknown, rule: UnenforcedRule): boolean {
+  return !rule.field || collect(spec, stepsOf(rule), 0, TRAIL, rule, undefined, 1);
 }
 
 /** The fields of a resource (or the whole resource) that the local mesh does not enforce, in table order. */
 export function unenforcedFields(resource: Pick<Resource, 'kindId' | 'spec'>): UnenforcedField[] {
   const table = LOCAL_ENFORCEMENT[resource.kindId];
   if (!table) return [];
-  return table.notEnforced.flatMap((rule) => occurrences(resource.spec, rule));
+  return table.notEnforced.flatMap((rule) => unenforcedOccurrences(resource.spec, rule));
 }
 
 /** The one sentence `validate` and `apply` say about an unenforced field. */

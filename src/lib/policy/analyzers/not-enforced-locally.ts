@@ -5,7 +5,7 @@
 // output stay those of the policy itself.
 import type { Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
-import { localEnforcement, notEnforcedSentence, unenforcedFields, type UnenforcedField } from '../local-enforcement.js';
+import { isUnenforcedSet, localEnforcement, notEnforcedSentence, unenforcedOccurrences, type UnenforcedField, type UnenforcedRule } from '../local-enforcement.js';
 import { K } from '../kinds.js';
 
 const KINDS_WITH_POLICY = Object.values(K).filter((kind) => localEnforcement(kind));
@@ -14,7 +14,7 @@ interface FirstPlace {
   resource: Resource;
   item: UnenforcedField;
   /** Resources of the same file where the same field (or whole kind) is set, the first one included. */
-  resources: Set<Resource>;
+  resources: number;
 }
 
 export const notEnforcedLocally: Analyzer = {
@@ -23,20 +23,31 @@ export const notEnforcedLocally: Analyzer = {
   inputs: KINDS_WITH_POLICY,
   codes: ['MSH2015'],
   run(ctx) {
-    const places = new Map<string, FirstPlace>();
+    // In the order first met; a rule is one field of one kind (http[0].corsPolicy and http[3].corsPolicy
+    // are one), so a file's places are found by rule without spelling a key for every resource.
+    const places: FirstPlace[] = [];
+    const placesByFile = new Map<string, Map<UnenforcedRule, FirstPlace>>();
     for (const kind of KINDS_WITH_POLICY) {
+      const rules = localEnforcement(kind)!.notEnforced;
       for (const resource of ctx.of(kind)) {
-        for (const item of unenforcedFields(resource)) {
-          // Indices do not make another field: http[0].corsPolicy and http[3].corsPolicy are one.
-          const key = `${resource.doc?.file.path ?? ''}\0${kind}\0${item.field.replace(/\[\d+\]/g, '[]')}`;
-          const place = places.get(key);
-          if (place) place.resources.add(resource);
-          else places.set(key, { resource, item, resources: new Set([resource]) });
+        const file = resource.doc?.file.path ?? '';
+        let ofFile = placesByFile.get(file);
+        if (!ofFile) placesByFile.set(file, (ofFile = new Map()));
+        for (const rule of rules) {
+          if (!isUnenforcedSet(resource.spec, rule)) continue;
+          const place = ofFile.get(rule);
+          if (place) {
+            place.resources++;
+            continue;
+          }
+          const first = { resource, item: unenforcedOccurrences(resource.spec, rule, 1)[0]!, resources: 1 };
+          ofFile.set(rule, first);
+          places.push(first);
         }
       }
     }
-    for (const { resource, item, resources } of places.values()) {
-      const others = resources.size - 1;
+    for (const { resource, item, resources } of places) {
+      const others = resources - 1;
       const more = others > 0 ? ` The same holds for ${others.toLocaleString('en-US')} more ${resource.kind} resource${others === 1 ? '' : 's'} in this file.` : '';
       ctx.report('MSH2015', resource, item.pointer, notEnforcedSentence(resource, item) + more);
     }
