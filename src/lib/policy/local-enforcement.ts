@@ -172,13 +172,11 @@ function stepsOf(rule: UnenforcedRule): FieldStep[] {
 /**
  * Walks `value` down `steps` from `depth`, the keys and indices taken so far in `trail`, and adds the
  * places that are set to `out` until it holds `limit`; true when it does. The pointer and field of a
- * place are spelled only for places that are set, which most resources have none of, and not at all
- * without `out` (the caller asks only whether the field is set).
+ * place are spelled only for places that are set.
  */
-function collect(value: unknown, steps: FieldStep[], depth: number, trail: (string | number)[], rule: UnenforcedRule, out: UnenforcedField[] | undefined, limit: number): boolean {
+function collect(value: unknown, steps: FieldStep[], depth: number, trail: (string | number)[], rule: UnenforcedRule, out: UnenforcedField[], limit: number): boolean {
   if (depth === steps.length) {
     if (!present(value) || (rule.when && !rule.when(value))) return false;
-    if (!out) return true;
     out.push(placeOf(trail, rule.reason));
     return out.length >= limit;
   }
@@ -220,9 +218,64 @@ export function unenforcedOccurrences(spec: unknown, rule: UnenforcedRule, limit
   return out;
 }
 
-/** Whether `rule.field` is set anywhere in `spec` (always, for a rule on the whole resource). */
-export function isUnenforcedSet(spec: unknown, rule: UnenforcedRule): boolean {
-  return !rule.field || collect(spec, stepsOf(rule), 0, TRAIL, rule, undefined, 1);
+/** A kind's rules as one tree of fields, so that one walk of a resource answers for the whole table. */
+interface FieldTree {
+  /** Indices (in the table) of the rules whose field ends here. */
+  ends: number[];
+  children: { key: string; each: boolean; tree: FieldTree }[];
+}
+
+const TREES = new Map<string, { rules: UnenforcedRule[]; tree: FieldTree; whole: UnenforcedRule[] }>();
+
+function treeOf(kindId: string, table: KindEnforcement) {
+  let entry = TREES.get(kindId);
+  if (entry) return entry;
+  const tree: FieldTree = { ends: [], children: [] };
+  table.notEnforced.forEach((rule, index) => {
+    if (!rule.field) return;
+    let at = tree;
+    for (const { key, each } of stepsOf(rule)) {
+      let child = at.children.find((c) => c.key === key && c.each === each);
+      if (!child) at.children.push((child = { key, each, tree: { ends: [], children: [] } }));
+      at = child.tree;
+    }
+    at.ends.push(index);
+  });
+  entry = { rules: table.notEnforced, tree, whole: table.notEnforced.filter((rule) => !rule.field) };
+  TREES.set(kindId, entry);
+  return entry;
+}
+
+// Indexed loops: this runs for every resource, mostly before the optimizing compiler has taken it.
+function markSet(value: unknown, tree: FieldTree, rules: UnenforcedRule[], set: boolean[]): void {
+  const ends = tree.ends;
+  for (let i = 0; i < ends.length; i++) {
+    const rule = rules[ends[i]!]!;
+    if (present(value) && (!rule.when || rule.when(value))) set[ends[i]!] = true;
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return;
+  const children = tree.children;
+  for (let c = 0; c < children.length; c++) {
+    const branch = children[c]!;
+    const child = (value as Record<string, unknown>)[branch.key];
+    if (child === undefined || child === null) continue;
+    if (!branch.each) markSet(child, branch.tree, rules, set);
+    else if (Array.isArray(child)) for (let i = 0; i < child.length; i++) markSet(child[i], branch.tree, rules, set);
+  }
+}
+
+/**
+ * The rules of the resource's kind whose field (or whole kind) the resource sets, in table order: what
+ * unenforcedFields() finds, without the places, in one walk of the resource for the whole table.
+ */
+export function unenforcedRulesOf(resource: Pick<Resource, 'kindId' | 'spec'>): UnenforcedRule[] {
+  const table = LOCAL_ENFORCEMENT[resource.kindId];
+  if (!table) return [];
+  const { rules, tree, whole } = treeOf(resource.kindId, table);
+  if (!tree.children.length) return whole;
+  const set: boolean[] = [];
+  markSet(resource.spec, tree, rules, set);
+  return set.length ? rules.filter((rule, index) => set[index] === true || !rule.field) : whole;
 }
 
 /** The fields of a resource (or the whole resource) that the local mesh does not enforce, in table order. */

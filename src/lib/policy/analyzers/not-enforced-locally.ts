@@ -5,8 +5,9 @@
 // output stay those of the policy itself.
 import type { Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
-import { isUnenforcedSet, localEnforcement, notEnforcedSentence, unenforcedOccurrences, type UnenforcedField, type UnenforcedRule } from '../local-enforcement.js';
+import { localEnforcement, notEnforcedSentence, unenforcedOccurrences, unenforcedRulesOf, type UnenforcedField, type UnenforcedRule } from '../local-enforcement.js';
 import { K } from '../kinds.js';
+import { count } from './groups.js';
 
 const KINDS_WITH_POLICY = Object.values(K).filter((kind) => localEnforcement(kind));
 
@@ -28,13 +29,15 @@ export const notEnforcedLocally: Analyzer = {
     const places: FirstPlace[] = [];
     const placesByFile = new Map<string, Map<UnenforcedRule, FirstPlace>>();
     for (const kind of KINDS_WITH_POLICY) {
-      const rules = localEnforcement(kind)!.notEnforced;
-      for (const resource of ctx.of(kind)) {
+      const resources = ctx.of(kind);
+      for (let r = 0; r < resources.length; r++) {
+        const resource = resources[r]!;
+        const rules = unenforcedRulesOf(resource);
+        if (!rules.length) continue;
         const file = resource.doc?.file.path ?? '';
         let ofFile = placesByFile.get(file);
         if (!ofFile) placesByFile.set(file, (ofFile = new Map()));
         for (const rule of rules) {
-          if (!isUnenforcedSet(resource.spec, rule)) continue;
           const place = ofFile.get(rule);
           if (place) {
             place.resources++;
@@ -48,7 +51,7 @@ export const notEnforcedLocally: Analyzer = {
     }
     for (const { resource, item, resources } of places) {
       const others = resources - 1;
-      const more = others > 0 ? ` The same holds for ${others.toLocaleString('en-US')} more ${resource.kind} resource${others === 1 ? '' : 's'} in this file.` : '';
+      const more = others > 0 ? ` The same holds for ${count(others)} more ${resource.kind} resource${others === 1 ? '' : 's'} in this file.` : '';
       ctx.report('MSH2015', resource, item.pointer, notEnforcedSentence(resource, item) + more);
     }
   },

@@ -98,3 +98,15 @@ spec:
   assert.deepEqual(codesAt(r.findings), ['MSH2015@6']);
   assert.match(r.findings[0]!.message, /^exportTo of VirtualService shop\/reviews is not enforced by the local mesh \(every local sidecar sees every VirtualService, whatever its namespace\)/);
 });
+
+test('a count past a thousand is written with a thousands separator', async () => {
+  const policies = Array.from({ length: 1235 }, (_, i) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-${i}}
+spec:
+  rules: [{to: [{operation: {methods: [GET]}}]}]
+`).join('---\n');
+  const r = await run(policies);
+  assert.equal(r.findings.length, 1);
+  assert.match(r.findings[0]!.message, /^AuthorizationPolicy default\/allow-0 is not enforced .* The same holds for 1,234 more AuthorizationPolicy resources in this file\.$/);
+});
