@@ -301,15 +301,24 @@ function jsonTree(text: string): TreeMember {
   return root;
 }
 
-/** Where each line of a file starts, for offset → line and column by binary search. */
+/**
+ * Where each line of a file starts, for offset → line and column by binary search. Lines are indexed
+ * only as far as the furthest offset asked for: a policy export of 100,000 lines with a few findings
+ * near its top is not scanned to its end.
+ */
 class LineIndex {
   private readonly starts: number[] = [0];
+  /** Every newline before this offset is indexed; the one at it (if any) is not yet. */
+  private scanned = 0;
 
-  constructor(text: string) {
-    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) this.starts.push(i + 1);
-  }
+  constructor(private readonly text: string) {}
 
   position(offset: number): Position {
+    if (offset > this.scanned) {
+      let i = this.text.indexOf('\n', this.scanned);
+      for (; i !== -1 && i < offset; i = this.text.indexOf('\n', i + 1)) this.starts.push(i + 1);
+      this.scanned = i === -1 ? Infinity : i;
+    }
     let lo = 0;
     let hi = this.starts.length - 1;
     while (lo < hi) {
