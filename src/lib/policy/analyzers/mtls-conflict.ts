@@ -167,6 +167,13 @@ function strictFor(
   return undefined;
 }
 
+/** Whether a traffic policy sets tls.mode DISABLE, for all ports or in a port-level setting. */
+function disablesTls(policy: DestinationRuleSpecTrafficPolicy | DestinationRuleSpecSubsetsTrafficPolicy): boolean {
+  if (objectOf(policy.tls).mode === 'DISABLE') return true;
+  const levels = listOf<DestinationRuleSpecTrafficPolicyPortLevelSettings | DestinationRuleSpecSubsetsTrafficPolicyPortLevelSettings | Mistyped>(policy.portLevelSettings);
+  return levels.some((level) => objectOf(objectOf(level).tls).mode === 'DISABLE');
+}
+
 export const mtlsConflict: Analyzer = {
   name: 'meshctl.MtlsConflict',
   description: 'Finds DestinationRules that disable TLS toward workloads whose PeerAuthentication requires mutual TLS.',
@@ -178,6 +185,8 @@ export const mtlsConflict: Analyzer = {
     for (const dr of ctx.of(K.DestinationRule)) {
       const spec = specOf(dr, K.DestinationRule);
       if (typeof spec.host !== 'string') continue;
+      // Most DestinationRules disable TLS nowhere: they are passed over before anything is resolved or spelled.
+      if (!disablesTls(objectOf(spec.trafficPolicy)) && !listOf(spec.subsets).some((s) => disablesTls(objectOf(objectOf(s).trafficPolicy)))) continue;
       const host = spec.host;
       const scope = scopeOf(dr, host);
       if (!scope) continue;
