@@ -23,6 +23,8 @@ import { hostKey, hostMatches, requestHostNames } from '../../policy/hosts.js';
 import { selectorMatches } from '../../policy/selectors.js';
 import { formatString, line, literalFormat, regexLiteral, renderConfig, word, type HaproxySection } from './config.js';
 import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from './lua.js';
+import { authorizationFor } from '../../policy/authorization.js';
+import { authorizationLines } from './authz.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -132,6 +134,7 @@ function accessLogFormat(proxy: string, direction: string, extra: string[] = [])
     `"retries":"%rc"`,
     `"bytes":%B`,
     `"termination":"%ts"`,
+    `"authz":"${s('var(txn.authz)')}","authz_audit":"${s('var(txn.authz_audit)')}"`,
     ...extra,
   ].join(',') + '}';
 }
@@ -631,7 +634,7 @@ function sidecarHostGroups(ctx: Context): HostGroup[] {
 
 // ---------------------------------------------------------------- sidecars
 
-function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string): HaproxySection[] {
+function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authorization: string[]): HaproxySection[] {
   const p = pod.paths;
   const tls = `ssl crt ${word(p.certificate)} ca-file ${word(p.caBundle)} verify required`;
   const httpLines = (bind: string): string[] => [
@@ -646,6 +649,7 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string): Haprox
     'http-request del-header x-forwarded-client-cert',
     'http-request set-header x-forwarded-client-cert ' + formatString(`By=${identity};Hash=%[var(sess.peer_hash)];URI=%[var(sess.peer)]`) + ' if { var(sess.peer) -m found }',
     'http-request set-var(txn.dest_host) var(txn.host)',
+    ...authorization,
     'default_backend inbound_app',
   ];
   const app: HaproxySection = {
@@ -712,11 +716,12 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
   const ctx: Context = { model, pods, self: pod, options, notes };
   const mode = mtlsModeOf(model, pod);
   const table = routeRules(sidecarHostGroups(ctx), ctx);
+  const authz = authorizationLines(authorizationFor(model.authorizationPolicies, model.rootNamespace, pod), { destinationPort: model.workloads.find((w) => w.name === pod.workload && w.namespace === pod.namespace)?.port ?? null });
   const sections: HaproxySection[] = [
     globalSection(pod.name, 'sidecar', pod.paths, options.threads ?? 1),
     defaultsSection(),
     adminFrontend(pod.ports.admin, 'inbound_app'),
-    ...inboundSections(pod, mode, identity),
+    ...inboundSections(pod, mode, identity, authz.lines),
     {
       kind: 'frontend',
       name: 'outbound',
@@ -734,6 +739,7 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
     ...mirrorListener(pod, identity, table.mirrorBackends),
     ...table.backends,
   ];
+  if (authz.normalizesPath) sections[0]!.lines.push('expose-experimental-directives');
   return finish('sidecar', pod, identity, mode, sections, table.routes, options);
 }
 
