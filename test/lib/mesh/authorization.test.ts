@@ -36,6 +36,21 @@ kind: PeerAuthentication
 metadata: { name: alpha-permissive, namespace: default }
 spec: { selector: { matchLabels: { app: alpha } }, mtls: { mode: PERMISSIVE } }
 ---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: ingress, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 8080, name: http, protocol: HTTP }, hosts: [alpha.example] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: alpha-ingress, namespace: default }
+spec:
+  hosts: [alpha.example]
+  gateways: [ingress]
+  http: [{ route: [{ destination: { host: alpha } }] }]
+---
 `;
 
 const policy = (namespace: string, name: string, spec: string) => `
@@ -142,7 +157,7 @@ describe('AuthorizationPolicy on the local mesh (live HAProxy, mTLS on loopback)
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
   before(async () => {
-    mesh = await startTestMesh(FORMS);
+    mesh = await startTestMesh(FORMS, { gateways: ['ingress'] });
   });
   after(async () => {
     agent.destroy();
@@ -347,6 +362,20 @@ describe('AuthorizationPolicy on the local mesh (live HAProxy, mTLS on loopback)
         'gamma from-root': 200, 'gamma elsewhere': 403, 'alpha elsewhere': 200,
       });
       assert.equal((await authzOf('gamma-0', '/mesh-deny')).authz, 'rbac_access_denied_matched_policy[ns[istio-system]-policy[mesh-deny]-rule[0]]');
+    });
+
+    it('the ingress gateway enforces the policies that bind it: the root namespace\'s and those selecting its labels', async () => {
+      const viaGateway = (path: string) => request({ port: mesh.gateway('ingress').listeners[8080]!, path, headers: { host: 'alpha.example' }, agent });
+      assert.deepEqual(await statuses([
+        ['mesh-deny', () => viaGateway('/mesh-deny')],
+        ['ns-deny', () => viaGateway('/ns-deny')],
+        ['elsewhere', () => viaGateway('/elsewhere')],
+      ]), { 'mesh-deny': 403, 'ns-deny': 403, elsewhere: 200 });
+      const entry = await waitFor('the gateway\'s log line of /mesh-deny', async () => {
+        const { entries } = await readAccessLog(mesh.gateway('ingress').paths.accessLog);
+        return entries.find((e) => e.path === '/mesh-deny');
+      }, { timeoutMs: 5000 });
+      assert.equal(entry.authz, 'rbac_access_denied_matched_policy[ns[istio-system]-policy[mesh-deny]-rule[0]]');
     });
   });
 

@@ -772,6 +772,9 @@ export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: Mes
     const ordered = [...groups.filter((g) => !g.hosts.includes('*')), ...groups.filter((g) => g.hosts.includes('*'))];
     const table = routeRules(ordered, ctx);
     const listen = gw.listeners[port] ?? port;
+    // The gateway's pods are the ones its selector names: policies bind them by those labels, as in Istio.
+    const authz = authorizationLines(authorizationFor(model.authorizationPolicies, model.rootNamespace, { namespace: gw.namespace, labels: spec.selector }), { destinationPort: port });
+    if (authz.normalizesPath && !sections[0]!.lines.includes('expose-experimental-directives')) sections[0]!.lines.push('expose-experimental-directives');
     sections.push({
       kind: 'frontend',
       name: `ingress_${port}`,
@@ -782,6 +785,7 @@ export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: Mes
         ...requestVariables(),
         'http-request set-var(txn.source) src',
         'http-request set-uri %[pathq] if { url -m beg -i http:// }',
+        ...authz.lines,
         ...table.frontend,
       ],
     });
