@@ -86,6 +86,8 @@ function valueTest(c: AuthorizationCondition, value: string, target: Authorizati
       // One inbound listener per pod: the port is known when compiling.
       return target.destinationPort === port(value);
     case 'request.headers':
+      // Other token characters would be read by the configuration parser (`#`, quotes) before the fetch.
+      if (!/^[A-Za-z0-9_.-]+$/.test(c.header!)) throw new InvalidValue(`${JSON.stringify(c.header)} is not a header name the sidecar can read`);
       return starMatch(`req.fhdr(${c.header!.toLowerCase()})`, value, { fetch: `req.fhdr(${c.header!.toLowerCase()})`, match: 'found', pattern: null });
     case 'host':
       return starMatch('req.hdr(host)', value, { fetch: 'req.hdr(host)', match: 'found', pattern: null }, true);
@@ -220,7 +222,8 @@ export function authorizationLines(auth: WorkloadAuthorization, target: Authoriz
     for (const p of policies) {
       for (const r of p.rules) {
         const cond = ruleCondition(r, p, target, acls, guard);
-        if (cond !== null) emit(ruleId(p, r.index), cond);
+        // Kubernetes names never carry these, but a file's may: they would end the sample's argument.
+        if (cond !== null) emit(ruleId(p, r.index).replace(/[^A-Za-z0-9._\-[\]]/g, '_'), cond);
       }
     }
   };

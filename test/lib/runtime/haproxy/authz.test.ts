@@ -93,3 +93,10 @@ test('a value Istio cannot read drops the whole ALLOW rule, but only itself from
   const deny = linesOf(ap('{ action: DENY, rules: [{ from: [{ source: { ipBlocks: [not-an-ip, 10.0.0.0/8] } }] }] }'));
   assert.deepEqual(deny.filter((l) => l.startsWith('acl authz_0')), ['acl authz_0 src -m ip -- 10.0.0.0/8']);
 });
+
+test('a header name the configuration could not carry is a value Istio would not read; rule names stay one sample argument', () => {
+  const allow = linesOf(ap('{ rules: [{ when: [{ key: "request.headers[x#team]", values: [blue] }] }] }'));
+  assert.equal(allow.some((l) => l.includes('req.fhdr')), false, allow.join('\n'));
+  const named = linesOf(ap('{ action: DENY, rules: [{}] }', '"odd,name)"'));
+  assert.ok(named.includes("http-request set-var(txn.authz) str('rbac_access_denied_matched_policy[ns[default]-policy[odd_name_]-rule[0]]') if TRUE"), named.join('\n'));
+});
