@@ -24,7 +24,7 @@ import { selectorMatches } from '../../policy/selectors.js';
 import { formatString, line, literalFormat, regexLiteral, renderConfig, word, type HaproxySection } from './config.js';
 import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from './lua.js';
 import { authorizationFor } from '../../policy/authorization.js';
-import { authorizationLines } from './authz.js';
+import { authorizationLines, type CompiledAuthorization } from './authz.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -134,7 +134,6 @@ function accessLogFormat(proxy: string, direction: string, extra: string[] = [])
     `"retries":"%rc"`,
     `"bytes":%B`,
     `"termination":"%ts"`,
-    `"authz":"${s('var(txn.authz)')}","authz_audit":"${s('var(txn.authz_audit)')}"`,
     ...extra,
   ].join(',') + '}';
 }
@@ -634,12 +633,12 @@ function sidecarHostGroups(ctx: Context): HostGroup[] {
 
 // ---------------------------------------------------------------- sidecars
 
-function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authorization: string[]): HaproxySection[] {
+function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authorization: CompiledAuthorization): HaproxySection[] {
   const p = pod.paths;
   const tls = `ssl crt ${word(p.certificate)} ca-file ${word(p.caBundle)} verify required`;
   const httpLines = (bind: string): string[] => [
     bind,
-    ...logLines(pod.name, 'inbound'),
+    ...logLines(pod.name, 'inbound', authorization.logFields),
     ...requestVariables(),
     // The peer's identity comes from its verified certificate, read once per connection.
     'http-request set-var(sess.peer) lua.mesh_peer_spiffe_id if { ssl_c_used } !{ var(sess.peer) -m found }',
@@ -649,7 +648,7 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authori
     'http-request del-header x-forwarded-client-cert',
     'http-request set-header x-forwarded-client-cert ' + formatString(`By=${identity};Hash=%[var(sess.peer_hash)];URI=%[var(sess.peer)]`) + ' if { var(sess.peer) -m found }',
     'http-request set-var(txn.dest_host) var(txn.host)',
-    ...authorization,
+    ...authorization.lines,
     'default_backend inbound_app',
   ];
   const app: HaproxySection = {
@@ -721,7 +720,7 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
     globalSection(pod.name, 'sidecar', pod.paths, options.threads ?? 1),
     defaultsSection(),
     adminFrontend(pod.ports.admin, 'inbound_app'),
-    ...inboundSections(pod, mode, identity, authz.lines),
+    ...inboundSections(pod, mode, identity, authz),
     {
       kind: 'frontend',
       name: 'outbound',
@@ -781,7 +780,7 @@ export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: Mes
       comment: `Gateway ${spec.namespace}/${spec.name} port ${port}.`,
       lines: [
         `bind 127.0.0.1:${listen}`,
-        ...logLines(gw.name, 'ingress'),
+        ...logLines(gw.name, 'ingress', authz.logFields),
         ...requestVariables(),
         'http-request set-var(txn.source) src',
         'http-request set-uri %[pathq] if { url -m beg -i http:// }',

@@ -34,15 +34,16 @@ function linesOf(policies: string): string[] {
   return authorizationLines(authorizationFor(m.authorizationPolicies, m.rootNamespace, { namespace: 'default', labels: { app: 'web' } }), { destinationPort: 9080 }).lines;
 }
 
-test('a pod without policy gets no authorization rule; the log format only names the fields', () => {
+test('a pod without policy gets no authorization rule and no log field; a guarded pod logs the decision', () => {
   const m = model(WEB);
   let port = 31000;
   const pods = desiredPods(m).map((p) => ({ ...p, ports: { app: port++, inbound: port++, outbound: port++, admin: port++ }, paths: proxyPaths(path.join('mesh', p.name)) }));
   const plain = compileMesh(m, { pods }, { revision: 1 }).sidecars[0]!.config;
-  assert.doesNotMatch(plain, /acl authz_|set-var\(txn\.authz|expose-experimental-directives|RBAC/);
+  assert.doesNotMatch(plain, /authz|expose-experimental-directives|RBAC/);
   const guarded = compileMesh(model(WEB + ap('{ rules: [{ to: [{ operation: { paths: ["/api/*"] } }] }] }')), { pods }, { revision: 1 }).sidecars[0]!.config;
   assert.match(guarded, /^ {2}expose-experimental-directives$/m);
   assert.match(guarded, /^ {2}http-request normalize-uri path-strip-dotdot$/m);
+  assert.match(guarded, /^ {2}log-format .*\\"authz\\":\\"%\[var\(txn\.authz\),json\(utf8s\)\]\\"/m);
 });
 
 test('an ALLOW rule costs one ACL per field, and one policy three rules in all', () => {
