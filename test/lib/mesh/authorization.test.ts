@@ -98,6 +98,7 @@ rules:
 - { to: [{ operation: { paths: [/jwt-not] } }], when: [{ key: "request.auth.claims[iss]", notValues: [https://issuer.example] }] }
 - { to: [{ operation: { methods: [PUT], paths: ["*"] } }] }
 - { from: [{ source: { requestPrincipals: ["*"] } }], to: [{ operation: { paths: [/request-principal] } }] }
+- { to: [{ operation: { notPorts: ["9999"], paths: [/not-port-other] } }] }
 `) + policy('default', 'beta-deny', `
 selector: { matchLabels: { app: beta } }
 action: DENY
@@ -275,6 +276,7 @@ describe('AuthorizationPolicy on the local mesh (live HAProxy, mTLS on loopback)
         ['ports 9080', () => call('caller-0', 'alpha', '/port')],
         ['ports 9999', () => call('caller-0', 'alpha', '/port-other')],
         ['notPorts 9080', () => call('caller-0', 'alpha', '/not-port')],
+        ['notPorts 9999', () => call('caller-0', 'alpha', '/not-port-other')],
       ]), {
         'hosts alpha': 200, 'hosts alpha.default': 403, 'hosts suffix': 200, 'hosts suffix short': 403,
         'notHosts alpha.default': 200, 'notHosts alpha': 403,
@@ -282,7 +284,7 @@ describe('AuthorizationPolicy on the local mesh (live HAProxy, mTLS on loopback)
         'paths exact': 200, 'paths exact longer': 403, 'paths prefix': 200, 'paths prefix bare': 403, 'paths suffix': 200,
         'paths dot segments': 403, 'paths * PUT': 200, 'paths * GET': 403,
         'notPaths open': 200, 'notPaths secret': 403,
-        'ports 9080': 200, 'ports 9999': 403, 'notPorts 9080': 403,
+        'ports 9080': 200, 'ports 9999': 403, 'notPorts 9080': 403, 'notPorts 9999': 200,
       });
     });
 
