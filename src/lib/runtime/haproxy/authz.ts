@@ -1,7 +1,8 @@
-// AuthorizationPolicy on a sidecar's inbound listener, compiled to ACLs with Istio's semantics:
+// AuthorizationPolicy on a sidecar's inbound listener (and an ingress proxy's listeners), compiled to
+// ACLs with Istio's semantics:
 // AUDIT marks the log, then DENY (any matching rule answers 403), then ALLOW (with ALLOW policies
 // present, a request no rule matches is answered 403). CUSTOM needs an external authorizer the local
-// mesh does not run (local-enforcement.ts says so). A pod with no policy gets no rule at all.
+// mesh does not run (local-enforcement.ts says so). A proxy with no policy gets no rule at all.
 //
 // The peer's identity is the SPIFFE ID of its verified client certificate (`sess.peer`, read once per
 // connection by the inbound listener); a plaintext peer has none, so principal and namespace values
