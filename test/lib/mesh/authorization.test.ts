@@ -118,6 +118,12 @@ rules: [{ to: [{ operation: { paths: [/mesh-deny] } }] }]
 `) + policy('istio-system', 'gamma-from-root', `
 selector: { matchLabels: { app: gamma } }
 rules: [{ to: [{ operation: { paths: [/from-root, /ns-deny, /mesh-deny] } }] }]
+`) + policy('default', 'gateway-remote-ip', `
+selector: { matchLabels: { istio: ingressgateway } }
+action: DENY
+rules:
+- { from: [{ source: { remoteIpBlocks: [127.0.0.1/32] } }], to: [{ operation: { paths: [/gw-peer] } }] }
+- { from: [{ source: { remoteIpBlocks: [203.0.113.0/24] } }], to: [{ operation: { paths: [/gw-forwarded] } }] }
 `) + policy('default', 'ns-deny', `
 action: DENY
 rules: [{ to: [{ operation: { paths: [/ns-deny] } }] }]
@@ -367,12 +373,15 @@ describe('AuthorizationPolicy on the local mesh (live HAProxy, mTLS on loopback)
     });
 
     it('the ingress gateway enforces the policies that bind it: the root namespace\'s and those selecting its labels', async () => {
-      const viaGateway = (path: string) => request({ port: mesh.gateway('ingress').listeners[8080]!, path, headers: { host: 'alpha.example' }, agent });
+      const viaGateway = (path: string, headers: Record<string, string> = {}) => request({ port: mesh.gateway('ingress').listeners[8080]!, path, headers: { host: 'alpha.example', ...headers }, agent });
       assert.deepEqual(await statuses([
         ['mesh-deny', () => viaGateway('/mesh-deny')],
         ['ns-deny', () => viaGateway('/ns-deny')],
         ['elsewhere', () => viaGateway('/elsewhere')],
-      ]), { 'mesh-deny': 403, 'ns-deny': 403, elsewhere: 200 });
+        // A gateway trusts no X-Forwarded-For hop (Envoy's use_remote_address): its remote address is the peer's.
+        ['remote peer', () => viaGateway('/gw-peer', { 'x-forwarded-for': '203.0.113.9' })],
+        ['remote forwarded', () => viaGateway('/gw-forwarded', { 'x-forwarded-for': '203.0.113.9' })],
+      ]), { 'mesh-deny': 403, 'ns-deny': 403, elsewhere: 200, 'remote peer': 403, 'remote forwarded': 200 });
       const entry = await waitFor('the gateway\'s log line of /mesh-deny', async () => {
         const { entries } = await readAccessLog(mesh.gateway('ingress').paths.accessLog);
         return entries.find((e) => e.path === '/mesh-deny');

@@ -18,6 +18,11 @@ const AUTHZ_LOG_FIELDS = '"authz":"%[var(txn.authz),json(utf8s)]","authz_audit":
 /** What the compiled rules read of the workload: Envoy's destination port is the port the workload serves. */
 export interface AuthorizationTarget {
   destinationPort: number | null;
+  /**
+   * Envoy's remote address: on a sidecar's inbound (use_remote_address off) the last X-Forwarded-For
+   * address, on a gateway (use_remote_address on, no trusted hops) the peer's own address.
+   */
+  remoteAddress: 'forwarded-for' | 'peer';
 }
 
 export interface CompiledAuthorization {
@@ -84,7 +89,7 @@ function valueTest(c: AuthorizationCondition, value: string, target: Authorizati
     case 'source.ip':
       return { fetch: 'src', match: 'ip', pattern: cidr(value) };
     case 'remote.ip':
-      return { fetch: 'var(txn.authz_remote_ip)', match: 'ip', pattern: cidr(value) };
+      return target.remoteAddress === 'peer' ? { fetch: 'src', match: 'ip', pattern: cidr(value) } : { fetch: 'var(txn.authz_remote_ip)', match: 'ip', pattern: cidr(value) };
     case 'destination.ip':
       return { fetch: 'dst', match: 'ip', pattern: cidr(value) };
     case 'destination.port':
@@ -245,7 +250,6 @@ export function authorizationLines(auth: WorkloadAuthorization, target: Authoriz
   const lines: string[] = [];
   // Envoy resolves dot segments before any filter reads the path, so `/a/../admin` is `/admin` to a rule.
   if (acls.usesPath) lines.push('http-request normalize-uri path-strip-dotdot');
-  // Envoy's remote address on an inbound sidecar: the last X-Forwarded-For address, else the peer's.
   if (acls.usesRemoteIp) {
     lines.push('http-request set-var(txn.authz_remote_ip) req.hdr_ip(x-forwarded-for,-1) if { req.hdr(x-forwarded-for) -m found }');
     lines.push('http-request set-var(txn.authz_remote_ip) src unless { var(txn.authz_remote_ip) -m found }');

@@ -715,7 +715,7 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
   const ctx: Context = { model, pods, self: pod, options, notes };
   const mode = mtlsModeOf(model, pod);
   const table = routeRules(sidecarHostGroups(ctx), ctx);
-  const authz = authorizationLines(authorizationFor(model.authorizationPolicies, model.rootNamespace, pod), { destinationPort: model.workloads.find((w) => w.name === pod.workload && w.namespace === pod.namespace)?.port ?? null });
+  const authz = authorizationLines(authorizationFor(model.authorizationPolicies, model.rootNamespace, pod), { destinationPort: model.workloads.find((w) => w.name === pod.workload && w.namespace === pod.namespace)?.port ?? null, remoteAddress: 'forwarded-for' });
   const sections: HaproxySection[] = [
     globalSection(pod.name, 'sidecar', pod.paths, options.threads ?? 1),
     defaultsSection(),
@@ -772,7 +772,7 @@ export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: Mes
     const table = routeRules(ordered, ctx);
     const listen = gw.listeners[port] ?? port;
     // The gateway's pods are the ones its selector names: policies bind them by those labels, as in Istio.
-    const authz = authorizationLines(authorizationFor(model.authorizationPolicies, model.rootNamespace, { namespace: gw.namespace, labels: spec.selector }), { destinationPort: port });
+    const authz = authorizationLines(authorizationFor(model.authorizationPolicies, model.rootNamespace, { namespace: gw.namespace, labels: spec.selector }), { destinationPort: port, remoteAddress: 'peer' });
     if (authz.normalizesPath && !sections[0]!.lines.includes('expose-experimental-directives')) sections[0]!.lines.push('expose-experimental-directives');
     sections.push({
       kind: 'frontend',

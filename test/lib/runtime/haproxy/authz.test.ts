@@ -31,7 +31,7 @@ spec: ${spec}
 
 function linesOf(policies: string): string[] {
   const m = model(policies);
-  return authorizationLines(authorizationFor(m.authorizationPolicies, m.rootNamespace, { namespace: 'default', labels: { app: 'web' } }), { destinationPort: 9080 }).lines;
+  return authorizationLines(authorizationFor(m.authorizationPolicies, m.rootNamespace, { namespace: 'default', labels: { app: 'web' } }), { destinationPort: 9080, remoteAddress: 'forwarded-for' }).lines;
 }
 
 test('a pod without policy gets no authorization rule and no log field; a guarded pod logs the decision', () => {
