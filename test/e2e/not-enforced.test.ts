@@ -66,13 +66,13 @@ test('apply prints one note per field the local mesh does not enforce, and warns
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const notes = r.stdout.split('\n').filter((l) => l.startsWith('Note: ') && l.includes('not enforced by the local mesh'));
   assert.deepEqual(notes.map((l) => l.replace(/ \(.*\); /, ' (…); ')).sort(), [
-    'Note: AuthorizationPolicy default/deny-post is not enforced by the local mesh (…); it takes effect on Istio.',
     'Note: EnvoyFilter default/local-ratelimit is not enforced by the local mesh (…); it takes effect on Istio.',
     'Note: http[0].retries.retryRemoteLocalities of VirtualService default/greeter is not enforced by the local mesh (…); it takes effect on Istio.',
   ]);
   assert.match(r.stdout, /^Revision 1 applied: every pod is ready/m);
   // The same items as warnings, each at its line.
-  assert.match(r.stderr, /greeter\.yaml:15:1\s+warning\s+MSH2015\s+AuthorizationPolicy default\/deny-post is not enforced/);
+  // The DENY policy is enforced by the sidecars: neither a note nor a warning.
+  assert.doesNotMatch(r.stdout + r.stderr, /deny-post is not enforced/);
   assert.match(r.stderr, /greeter\.yaml:23:1\s+warning\s+MSH2015\s+EnvoyFilter default\/local-ratelimit is not enforced/);
   assert.match(r.stderr, /greeter\.yaml:39:28\s+warning\s+MSH2015\s+http\[0\]\.retries\.retryRemoteLocalities/);
 

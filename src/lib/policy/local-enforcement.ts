@@ -24,7 +24,6 @@ export interface KindEnforcement {
 }
 
 const WHOLE_KIND_REASON: Record<string, string> = {
-  [K.AuthorizationPolicy]: 'the local sidecars do not evaluate authorization policy; every request is let through',
   [K.RequestAuthentication]: 'the local sidecars do not validate JWTs',
   [K.EnvoyFilter]: 'the local sidecars are HAProxy, not Envoy; Envoy filters and patches do not apply to them',
   [K.Telemetry]: 'the local sidecars always write their own access log and metrics',
@@ -34,6 +33,9 @@ const WHOLE_KIND_REASON: Record<string, string> = {
   [K.GRPCRoute]: 'the local mesh compiles routes from VirtualServices only',
   [K.KubernetesGateway]: 'the local mesh serves ingress for Istio Gateways only',
 };
+
+/** JWT attributes: RequestAuthentication is not enforced, so, as on Istio with no JWT, they never match. */
+const REQUEST_AUTH_REASON = 'no JWT is validated without RequestAuthentication, so, as on Istio for a request without a JWT, its values match nothing and its not-values exclude nothing';
 
 /** `exportTo` narrower than every namespace: the local sidecars see every resource of the mesh. */
 const exportToRule = (kind: string): UnenforcedRule => ({
@@ -128,6 +130,23 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
   [K.PeerAuthentication]: {
     enforced: ['selector', 'mtls.mode'],
     notEnforced: [{ field: 'portLevelMtls', reason: 'the workload-wide mode applies to every port' }],
+  },
+  [K.AuthorizationPolicy]: {
+    enforced: [
+      'action ALLOW, DENY, AUDIT (on the inbound sidecar, Istio\'s order: AUDIT, DENY, then ALLOW)', 'selector (mesh, namespace and workload scope)',
+      'rules[].from[].source (principals, namespaces, serviceAccounts, trustDomains, ipBlocks, remoteIpBlocks and their not-forms)',
+      'rules[].to[].operation (hosts, methods, paths, ports and their not-forms)',
+      'rules[].when[] (request.headers, source.principal, source.namespace, source.serviceAccount, source.trustDomain, source.ip, remote.ip, destination.ip, destination.port)',
+    ],
+    notEnforced: [
+      { field: 'action', reason: 'CUSTOM needs an external authorizer, which the local mesh does not run; the requests it names are let through', when: (v) => v === 'CUSTOM' },
+      ...['targetRef', 'targetRefs'].map((f) => ({ field: f, reason: 'a policy with a target binds gateways and waypoints, never sidecars, and the local mesh runs neither' })),
+      ...['requestPrincipals', 'notRequestPrincipals'].map((f) => ({ field: `rules[].from[].source.${f}`, reason: REQUEST_AUTH_REASON })),
+      { field: 'rules[].when[]', reason: REQUEST_AUTH_REASON, when: (v) => /^request\.auth\./.test(String((v as { key?: unknown } | null)?.key ?? '')) },
+      { field: 'rules[].when[]', reason: 'the local sidecars write no Envoy filter metadata, so its values never match and its not-values always hold', when: (v) => String((v as { key?: unknown } | null)?.key ?? '').startsWith('experimental.envoy.filters.') },
+      { field: 'rules[].when[]', reason: 'local callers send no SNI, so its values never match and its not-values always hold', when: (v) => (v as { key?: unknown } | null)?.key === 'connection.sni' },
+      ...['paths', 'notPaths'].map((f) => ({ field: `rules[].to[].operation.${f}`, reason: 'path templates ({*}, {**}) are matched as literal text', when: (v: unknown) => Array.isArray(v) && v.some((p) => /[{}]/.test(String(p))) })),
+    ],
   },
   ...Object.fromEntries(Object.entries(WHOLE_KIND_REASON).map(([kind, reason]) => [kind, { enforced: [], notEnforced: [{ field: '', reason }] }])),
 };

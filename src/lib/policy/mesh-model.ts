@@ -8,6 +8,7 @@ import { notEnforcedNotes } from './local-enforcement.js';
 import { parseDuration } from './duration.js';
 import { hostKey, serviceHost, serviceOfFqdn } from './hosts.js';
 import { selectorMatches } from './selectors.js';
+import { authorizationPolicySpec, type AuthorizationPolicySpec } from './authorization.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -203,6 +204,7 @@ export interface MeshModel {
   destinationRules: DestinationRuleSpec[];
   gateways: GatewaySpec[];
   peerAuthentications: PeerAuthenticationSpec[];
+  authorizationPolicies: AuthorizationPolicySpec[];
   /** Policy the local mesh reads but does not enforce, one sentence each. */
   notes: string[];
 }
@@ -521,7 +523,8 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
     };
   });
 
-  return { rootNamespace, namespaces, workloads, services, virtualServices, destinationRules, gateways, peerAuthentications, notes };
+  const authorizationPolicies = of(K.AuthorizationPolicy).map(authorizationPolicySpec);
+  return { rootNamespace, namespaces, workloads, services, virtualServices, destinationRules, gateways, peerAuthentications, authorizationPolicies, notes };
 }
 
 // ---------------------------------------------------------------- queries

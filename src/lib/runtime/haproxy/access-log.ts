@@ -27,6 +27,10 @@ export interface AccessLogEntry {
   redispatched: boolean;
   bytes: number;
   termination: string;
+  /** What AuthorizationPolicy decided (Envoy's `rbac_access_denied_matched_policy[...]` on a denial); empty without policy. */
+  authz?: string;
+  /** The AUDIT policy rule the request matched (`ns[..]-policy[..]-rule[..]`); empty when none. */
+  authzAudit?: string;
   /** A mirrored copy of a request (logged by the proxy's mirror listener, direction `mirror`). */
   mirror: boolean;
 }
@@ -64,6 +68,8 @@ function toEntry(o: Record<string, unknown>): AccessLogEntry {
     redispatched: retries.startsWith('+'),
     bytes: Number(o.bytes ?? 0),
     termination: String(o.termination ?? ''),
+    authz: unsetAsEmpty(o.authz),
+    authzAudit: unsetAsEmpty(o.authz_audit),
     mirror: o.mirror === true || o.direction === 'mirror',
   };
 }

@@ -23,6 +23,8 @@ import { hostKey, hostMatches, requestHostNames } from '../../policy/hosts.js';
 import { selectorMatches } from '../../policy/selectors.js';
 import { formatString, line, literalFormat, regexLiteral, renderConfig, word, type HaproxySection } from './config.js';
 import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from './lua.js';
+import { authorizationFor } from '../../policy/authorization.js';
+import { authorizationLines, type CompiledAuthorization } from './authz.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -631,12 +633,12 @@ function sidecarHostGroups(ctx: Context): HostGroup[] {
 
 // ---------------------------------------------------------------- sidecars
 
-function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string): HaproxySection[] {
+function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authorization: CompiledAuthorization): HaproxySection[] {
   const p = pod.paths;
   const tls = `ssl crt ${word(p.certificate)} ca-file ${word(p.caBundle)} verify required`;
   const httpLines = (bind: string): string[] => [
     bind,
-    ...logLines(pod.name, 'inbound'),
+    ...logLines(pod.name, 'inbound', authorization.logFields),
     ...requestVariables(),
     // The peer's identity comes from its verified certificate, read once per connection.
     'http-request set-var(sess.peer) lua.mesh_peer_spiffe_id if { ssl_c_used } !{ var(sess.peer) -m found }',
@@ -646,6 +648,7 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string): Haprox
     'http-request del-header x-forwarded-client-cert',
     'http-request set-header x-forwarded-client-cert ' + formatString(`By=${identity};Hash=%[var(sess.peer_hash)];URI=%[var(sess.peer)]`) + ' if { var(sess.peer) -m found }',
     'http-request set-var(txn.dest_host) var(txn.host)',
+    ...authorization.lines,
     'default_backend inbound_app',
   ];
   const app: HaproxySection = {
@@ -712,11 +715,12 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
   const ctx: Context = { model, pods, self: pod, options, notes };
   const mode = mtlsModeOf(model, pod);
   const table = routeRules(sidecarHostGroups(ctx), ctx);
+  const authz = authorizationLines(authorizationFor(model.authorizationPolicies, model.rootNamespace, pod), { destinationPort: model.workloads.find((w) => w.name === pod.workload && w.namespace === pod.namespace)?.port ?? null, remoteAddress: 'forwarded-for' });
   const sections: HaproxySection[] = [
     globalSection(pod.name, 'sidecar', pod.paths, options.threads ?? 1),
     defaultsSection(),
     adminFrontend(pod.ports.admin, 'inbound_app'),
-    ...inboundSections(pod, mode, identity),
+    ...inboundSections(pod, mode, identity, authz),
     {
       kind: 'frontend',
       name: 'outbound',
@@ -734,6 +738,7 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
     ...mirrorListener(pod, identity, table.mirrorBackends),
     ...table.backends,
   ];
+  if (authz.normalizesPath) sections[0]!.lines.push('expose-experimental-directives');
   return finish('sidecar', pod, identity, mode, sections, table.routes, options);
 }
 
@@ -766,16 +771,20 @@ export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: Mes
     const ordered = [...groups.filter((g) => !g.hosts.includes('*')), ...groups.filter((g) => g.hosts.includes('*'))];
     const table = routeRules(ordered, ctx);
     const listen = gw.listeners[port] ?? port;
+    // The gateway's pods are the ones its selector names: policies bind them by those labels, as in Istio.
+    const authz = authorizationLines(authorizationFor(model.authorizationPolicies, model.rootNamespace, { namespace: gw.namespace, labels: spec.selector }), { destinationPort: port, remoteAddress: 'peer' });
+    if (authz.normalizesPath && !sections[0]!.lines.includes('expose-experimental-directives')) sections[0]!.lines.push('expose-experimental-directives');
     sections.push({
       kind: 'frontend',
       name: `ingress_${port}`,
       comment: `Gateway ${spec.namespace}/${spec.name} port ${port}.`,
       lines: [
         `bind 127.0.0.1:${listen}`,
-        ...logLines(gw.name, 'ingress'),
+        ...logLines(gw.name, 'ingress', authz.logFields),
         ...requestVariables(),
         'http-request set-var(txn.source) src',
         'http-request set-uri %[pathq] if { url -m beg -i http:// }',
+        ...authz.lines,
         ...table.frontend,
       ],
     });

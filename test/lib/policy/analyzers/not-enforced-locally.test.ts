@@ -31,7 +31,7 @@ spec:
   assert.match(r.findings[1]!.message, /^subsets\[0\]\.trafficPolicy\.loadBalancer\.localityLbSetting of DestinationRule shop\/reviews/);
 });
 
-test('a whole AuthorizationPolicy or EnvoyFilter is a warning at the resource; enforced policy has none', async () => {
+test('a whole EnvoyFilter is a warning at the resource, a CUSTOM AuthorizationPolicy at its action; enforced policy has none', async () => {
   const r = await run(`apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: reviews}
@@ -45,14 +45,24 @@ metadata: {name: allow-get}
 spec:
   rules: [{to: [{operation: {methods: [GET]}}]}]
 ---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext-check}
+spec:
+  action: CUSTOM
+  provider: {name: ext-authz}
+  rules: [{to: [{operation: {paths: [/admin/*]}}], when: [{key: "request.auth.claims[group]", values: [admin]}]}]
+---
 apiVersion: networking.istio.io/v1alpha3
 kind: EnvoyFilter
 metadata: {name: local-ratelimit}
 spec:
   configPatches: []
 `);
-  assert.deepEqual(codesAt(r.findings), ['MSH2015@8', 'MSH2015@14']);
-  assert.match(r.findings[0]!.message, /^AuthorizationPolicy default\/allow-get is not enforced by the local mesh \(the local sidecars do not evaluate authorization policy; every request is let through\); it takes effect on Istio\.$/);
+  assert.deepEqual(codesAt(r.findings), ['MSH2015@18', 'MSH2015@20', 'MSH2015@22']);
+  assert.match(r.findings[0]!.message, /^action of AuthorizationPolicy default\/ext-check is not enforced by the local mesh \(CUSTOM needs an external authorizer, which the local mesh does not run; the requests it names are let through\); it takes effect on Istio\.$/);
+  assert.match(r.findings[1]!.message, /^rules\[0\]\.when\[0\] of AuthorizationPolicy default\/ext-check is not enforced by the local mesh \(no JWT is validated without RequestAuthentication/);
+  assert.match(r.findings[2]!.message, /^EnvoyFilter default\/local-ratelimit is not enforced by the local mesh/);
 });
 
 test('the same unenforced field in many resources of one file is one warning, at its first place, with the count', async () => {
@@ -60,6 +70,8 @@ test('the same unenforced field in many resources of one file is one warning, at
 kind: AuthorizationPolicy
 metadata: {name: allow-${i}}
 spec:
+  action: CUSTOM
+  provider: {name: ext-authz}
   rules: [{to: [{operation: {methods: [GET]}}]}]
 `).join('---\n');
   const routes = Array.from({ length: 3 }, (_, i) => `apiVersion: networking.istio.io/v1
@@ -75,7 +87,7 @@ spec:
 `).join('---\n');
   const r = await run(`${policies}---\n${routes}`);
   assert.equal(r.findings.length, 2);
-  assert.match(r.findings[0]!.message, /^AuthorizationPolicy default\/allow-0 is not enforced by the local mesh .*; it takes effect on Istio\. The same holds for 249 more AuthorizationPolicy resources in this file\.$/);
+  assert.match(r.findings[0]!.message, /^action of AuthorizationPolicy default\/allow-0 is not enforced by the local mesh .*; it takes effect on Istio\. The same holds for 249 more AuthorizationPolicy resources in this file\.$/);
   assert.match(r.findings[1]!.message, /^http\[0\]\.corsPolicy of VirtualService default\/web-0 is not enforced .* The same holds for 2 more VirtualService resources in this file\.$/);
 });
 
@@ -104,9 +116,11 @@ test('a count past a thousand is written with a thousands separator', async () =
 kind: AuthorizationPolicy
 metadata: {name: allow-${i}}
 spec:
+  action: CUSTOM
+  provider: {name: ext-authz}
   rules: [{to: [{operation: {methods: [GET]}}]}]
 `).join('---\n');
   const r = await run(policies);
   assert.equal(r.findings.length, 1);
-  assert.match(r.findings[0]!.message, /^AuthorizationPolicy default\/allow-0 is not enforced .* The same holds for 1,234 more AuthorizationPolicy resources in this file\.$/);
+  assert.match(r.findings[0]!.message, /^action of AuthorizationPolicy default\/allow-0 is not enforced .* The same holds for 1,234 more AuthorizationPolicy resources in this file\.$/);
 });
