@@ -5,6 +5,7 @@
 //               sequence of arrivals fails the same way on every run
 //   always-503  every arrival gets 503
 //   hang-first  the first arrival of a request id is held for 5 s, later ones answered at once
+//   hang        every arrival is held for 5 s
 //   trickle     headers at once, then one byte every 100 ms for 1.5 s
 //   reset       the connection is reset without an answer
 import type http from 'node:http';
@@ -49,8 +50,9 @@ export function misbehave(req: http.IncomingMessage, res: http.ServerResponse, r
     case 'always-503':
       fail503();
       return true;
+    case 'hang':
     case 'hang-first': {
-      if (arrival > 1) {
+      if (how === 'hang-first' && arrival > 1) {
         reply();
         return true;
       }

@@ -87,12 +87,17 @@ export const ROUTE_BACKEND_ERROR_LINES = [
 
 /**
  * The route deadline, a Lua filter on the destination backends of a route with a `timeout`. It starts
- * counting when the request enters the backend; `timeout server` (per attempt) bounds the wait for
- * headers. HAProxy 2.6 cannot wake a filter while it waits for response headers without holding up the
- * response analysis (and with it L7 retries), so a deadline that passes between attempts is enforced
- * when the next attempt's headers come (504 then) — see docs/local-enforcement.md. Once the headers
- * are in, the filter sees every piece of the body and is woken at the deadline itself, where it ends
- * the transaction: the caller gets a truncated response, as from Envoy.
+ * counting when the request enters the backend; `timeout server` bounds each attempt's wait for
+ * headers. A retry that would start after the deadline is answered 504 instead, and a response whose
+ * headers come after it is replaced by 504. Once the headers are in, the filter sees every piece of
+ * the body and is woken at the deadline itself, where it ends the transaction: the caller gets a
+ * truncated response, as from Envoy.
+ *
+ * Limit (HAProxy 2.6): while an attempt waits for its headers, only HAProxy's response analysis may
+ * hold it, because that analysis makes the L7 retries. Holding it from the filter to answer at the
+ * deadline was tried: the 504 then reaches the caller one `timeout server` after the deadline (HAProxy
+ * waits that long on the attempt's connection), no earlier than letting the attempt time out. So with
+ * perTryTimeout × attempts above the timeout, an attempt under way at the deadline runs to its own end.
  */
 export const ROUTE_DEADLINE_LUA = String.raw`
 -- Route deadline (VirtualService http[].timeout): filter lua.mesh_deadline <ms>.
@@ -122,8 +127,10 @@ local function mesh_deadline_expired(txn, answered)
   return filter.ERROR
 end
 
+-- Called for the request, then at the start of each attempt's response analysis.
 function MeshDeadline:start_analyze(txn, chn)
   if chn:is_resp() then
+    if mesh_now_ms() - self.start >= self.limit then return mesh_deadline_expired(txn, false) end
     filter.register_data_filter(self, chn)
   else
     self.start = mesh_now_ms()

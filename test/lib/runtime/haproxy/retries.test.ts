@@ -27,12 +27,14 @@ ${serviceYaml('retry3', 'target')}
 ${serviceYaml('pertry', 'target')}
 ${serviceYaml('deadline', 'target')}
 ${serviceYaml('noretry', 'target')}
+${serviceYaml('bounded', 'target')}
 ${serviceYaml('faulty', 'target')}
 ${serviceYaml('nosubset', 'target')}
 ${serviceYaml('pooled')}
 ${vs('retry3', 'route: [{ destination: { host: retry3 } }]\n    retries: { attempts: 3, retryOn: 5xx }')}
 ${vs('pertry', 'route: [{ destination: { host: pertry } }]\n    retries: { attempts: 2, perTryTimeout: 200ms, retryOn: gateway-error }')}
 ${vs('deadline', 'route: [{ destination: { host: deadline } }]\n    timeout: 300ms')}
+${vs('bounded', 'route: [{ destination: { host: bounded } }]\n    timeout: 300ms\n    retries: { attempts: 3, perTryTimeout: 200ms, retryOn: reset }')}
 ${vs('noretry', 'route: [{ destination: { host: noretry } }]\n    retries: { attempts: 0 }')}
 ${vs('faulty', 'route: [{ destination: { host: faulty } }]\n    fault: { delay: { fixedDelay: 20ms, percentage: { value: 100 } }, abort: { httpStatus: 418, percentage: { value: 100 } } }')}
 ${vs('nosubset', 'route: [{ destination: { host: nosubset, subset: missing } }]')}
@@ -166,6 +168,16 @@ describe('retries, timeouts and response flags on the local mesh (live HAProxy o
     // Cut: either the body stops short of the 16 bytes, or the client sees the connection end mid-body.
     assert.ok(a.status === 0 || a.body.length < 16, `status ${a.status}, body ${JSON.stringify(a.body)}`);
     assert.deepEqual((await logLine(a.id)).responseFlags, ['UT']);
+  });
+
+  it('timeout 300ms with perTryTimeout 200ms and 3 attempts against a backend that never answers: 504, and no retry starts after the deadline', async () => {
+    const a = await call('bounded', 'hang');
+    assert.equal(a.status, 504, a.body);
+    assert.ok(a.ms < 1500, `answered after ${a.ms} ms`);
+    // Attempts start at 0, 200 and 400 ms; the one at 400 ms is answered 504 at once, a fourth never starts.
+    assert.ok(attemptsOf(a.id) <= 3, `the app saw ${attemptsOf(a.id)} attempts`);
+    const line = await logLine(a.id);
+    assert.ok(line.responseFlags.includes('UT'), line.responseFlags.join(','));
   });
 
   it('flags the answers the proxy gives itself: NR, UH, UF with URX, UO, and DI,FI', async () => {
