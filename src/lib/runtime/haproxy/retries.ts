@@ -63,7 +63,11 @@ export function routeResilience(route: HttpRoute | null): RouteResilience {
   const perTry = policy.retries > 0 ? policy.perTryTimeoutMs : null;
   const attemptMs = perTry && timeoutMs ? Math.min(perTry, timeoutMs) : perTry ?? timeoutMs;
   if (attemptMs) lines.push(`timeout server ${wholeMs(attemptMs)}`);
-  if (timeoutMs) lines.push(`filter lua.mesh_deadline ${wholeMs(timeoutMs)}`);
+  if (timeoutMs) {
+    // Attempts that may still be under way at the deadline need their late headers watched too.
+    const outlives = perTry !== null && perTry * (policy.retries + 1) > timeoutMs;
+    lines.push(`filter lua.${outlives ? 'mesh_deadline_retried' : 'mesh_deadline'} ${wholeMs(timeoutMs)}`);
+  }
   return { backendLines: lines, policy };
 }
 
@@ -100,19 +104,12 @@ export const ROUTE_BACKEND_ERROR_LINES = [
  * perTryTimeout × attempts above the timeout, an attempt under way at the deadline runs to its own end.
  */
 export const ROUTE_DEADLINE_LUA = String.raw`
--- Route deadline (VirtualService http[].timeout): filter lua.mesh_deadline <ms>.
-local MeshDeadline = {}
-MeshDeadline.id = "mesh route deadline"
-MeshDeadline.flags = filter.FLT_CFG_FL_HTX
-MeshDeadline.__index = MeshDeadline
-
+-- Route deadline (VirtualService http[].timeout): filter lua.mesh_deadline <ms>, or
+-- lua.mesh_deadline_retried <ms> when retries may outlive the deadline. Every Lua callback costs
+-- several microseconds per request, so the plain one has only those it needs.
 local function mesh_now_ms()
   local now = core.now()
   return now.sec * 1000 + now.usec // 1000
-end
-
-function MeshDeadline:new()
-  return setmetatable({ limit = self.limit }, MeshDeadline)
 end
 
 local function mesh_deadline_expired(txn, answered)
@@ -127,31 +124,42 @@ local function mesh_deadline_expired(txn, answered)
   return filter.ERROR
 end
 
--- Called for the request, then at the start of each attempt's response analysis.
-function MeshDeadline:start_analyze(txn, chn)
+-- Called for the request, then at the start of each attempt's response analysis: no attempt starts
+-- after the deadline, and the response body is watched.
+local function mesh_deadline_start(self, txn, chn)
   if chn:is_resp() then
     if mesh_now_ms() - self.start >= self.limit then return mesh_deadline_expired(txn, false) end
     filter.register_data_filter(self, chn)
-  else
-    self.start = mesh_now_ms()
   end
   return filter.CONTINUE
 end
 
-function MeshDeadline:http_headers(txn, msg)
-  if msg:is_resp() and mesh_now_ms() - self.start >= self.limit then return mesh_deadline_expired(txn, false) end
-  return filter.CONTINUE
-end
-
-function MeshDeadline:http_payload(txn, msg)
+local function mesh_deadline_payload(self, txn, msg)
   local left = self.limit - (mesh_now_ms() - self.start)
   if left <= 0 then return mesh_deadline_expired(txn, true) end
   filter.wake_time(left)
   return msg:forward(msg:input())
 end
 
-core.register_filter("mesh_deadline", MeshDeadline, function(class, args)
-  class.limit = tonumber(args[1]) or 15000
-  return class
-end)
+-- Headers that come after the deadline (from an attempt under way at it) are answered 504.
+local function mesh_deadline_headers(self, txn, msg)
+  if msg:is_resp() and mesh_now_ms() - self.start >= self.limit then return mesh_deadline_expired(txn, false) end
+  return filter.CONTINUE
+end
+
+local function mesh_deadline_class(name, late_headers)
+  local class = { id = "mesh " .. name, flags = filter.FLT_CFG_FL_HTX }
+  class.__index = class
+  class.new = function(self) return setmetatable({ limit = self.limit, start = mesh_now_ms() }, class) end
+  class.start_analyze = mesh_deadline_start
+  class.http_payload = mesh_deadline_payload
+  if late_headers then class.http_headers = mesh_deadline_headers end
+  core.register_filter(name, class, function(declared, args)
+    declared.limit = tonumber(args[1]) or 15000
+    return declared
+  end)
+end
+
+mesh_deadline_class("mesh_deadline", false)
+mesh_deadline_class("mesh_deadline_retried", true)
 `;

@@ -26,5 +26,6 @@ test("Envoy's conditions map to HAProxy's retry events and statuses; plain codes
 test('perTryTimeout bounds each attempt; the route timeout is the deadline of the whole response', () => {
   assert.deepEqual(routeResilience(route({ timeoutMs: 300 })).backendLines.slice(2), ['timeout server 300', 'filter lua.mesh_deadline 300']);
   assert.deepEqual(routeResilience(route({ timeoutMs: 1000, retries: { attempts: 2, retryOn: ['reset'], perTryTimeoutMs: 200 } })).backendLines.slice(2), ['timeout server 200', 'filter lua.mesh_deadline 1000']);
+  assert.deepEqual(routeResilience(route({ timeoutMs: 300, retries: { attempts: 3, retryOn: ['reset'], perTryTimeoutMs: 200 } })).backendLines.slice(2), ['timeout server 200', 'filter lua.mesh_deadline_retried 300']);
   assert.deepEqual(routeResilience(route({ retries: { attempts: 2, retryOn: null, perTryTimeoutMs: 0.4 } })).backendLines.slice(2), ['timeout server 1']);
 });
