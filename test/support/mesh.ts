@@ -1,6 +1,7 @@
 // A live local mesh for data-plane tests: echo apps in this process, real HAProxy sidecars and
 // ingress proxies on loopback, certificates from a fresh mesh CA, all in a temporary directory.
 import http from 'node:http';
+import { after, before } from 'node:test';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { proxyPaths, type CompiledMesh, type CompiledProxy, type MeshGatewayProx
 import { compileMesh } from '../../src/lib/runtime/haproxy/compiler.js';
 import { applyProxyConfig, stopProxy, type ApplyResult } from '../../src/lib/runtime/haproxy/apply.js';
 import { freePort } from './net.js';
+import { misbehave } from './misbehaving-app.js';
 
 /** What the echo app answers: who served the request and what it received. */
 export interface EchoAnswer {
@@ -45,6 +47,7 @@ export interface EchoApp {
  * `x-echo-delay-ms: N` is answered N ms late (a slow upstream); a request whose Host ends in `-shadow`
  * (a mirrored copy) and carries `x-shadow-delay-ms: N` likewise. Delays are capped at 10 s.
  * A pod labelled `echo-status: "500"` answers every request with that status.
+ * A request with `x-echo-fail: <how>` is answered badly on purpose (see misbehaving-app.ts).
  */
 export function startEchoApp(pod: { name: string; labels: Record<string, string> }): Promise<EchoApp> {
   const received: ReceivedRequest[] = [];
@@ -66,6 +69,7 @@ export function startEchoApp(pod: { name: string; labels: Record<string, string>
         res.writeHead(status, { 'content-type': 'application/json', 'x-served-by': pod.name, 'x-version': pod.labels.version ?? '' });
         res.end(JSON.stringify(answer));
       };
+      if (misbehave(req, res, reply)) return;
       if (delay > 0) setTimeout(reply, Math.min(delay, 10_000));
       else reply();
     });
@@ -191,4 +195,27 @@ export async function startTestMesh(policy: string, options: { gateways?: string
     await stop();
     throw err;
   }
+}
+
+/**
+ * A live mesh for one `describe` block: started before its tests, stopped after them (with a
+ * keep-alive agent for the tests' calls, destroyed then too).
+ */
+export function meshForSuite(policy: string, maxSockets = 8): { readonly mesh: TestMesh; agent: http.Agent } {
+  let mesh: TestMesh | undefined;
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  before(async () => {
+    mesh = await startTestMesh(policy);
+  });
+  after(async () => {
+    agent.destroy();
+    await mesh?.stop();
+  });
+  return {
+    get mesh() {
+      if (!mesh) throw new Error('the test mesh has not started');
+      return mesh;
+    },
+    agent,
+  };
 }

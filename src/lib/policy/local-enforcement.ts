@@ -4,6 +4,7 @@
 // the analyzers and the runtime compiler below the mesh can both read it.
 import type { Resource } from './load.js';
 import { K } from './kinds.js';
+import { istioRetryPolicy, retryOnList, unenforcedRetryConditions } from './retry-conditions.js';
 
 export interface UnenforcedRule {
   /**
@@ -67,12 +68,18 @@ const TRAFFIC_POLICY_NOT_ENFORCED: UnenforcedRule[] = [
   { field: 'proxyProtocol', reason: 'the sidecar does not send the PROXY protocol upstream' },
 ];
 
+/** The conditions of a `retryOn` value the sidecars cannot retry on. */
+function retryOnUnenforced(value: unknown): string[] {
+  const retryOn = retryOnList(value);
+  return retryOn ? unenforcedRetryConditions(istioRetryPolicy({ attempts: 1, retryOn, perTryTimeoutMs: null }), false) : [];
+}
+
 const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
   [K.VirtualService]: {
     enforced: [
       'hosts', 'gateways', 'http[].match (uri, method, authority, headers, withoutHeaders, queryParams, ignoreUriCase)', 'http[].route (weights, subsets, headers)',
       'http[].rewrite (uri, authority)', 'http[].redirect (uri, authority, redirectCode)', 'http[].directResponse (status, body.string)', 'http[].headers',
-      'http[].timeout', 'http[].retries (attempts, retryOn)', 'http[].fault (delay.fixedDelay, abort.httpStatus)', 'http[].mirror, mirrors',
+      'http[].timeout', 'http[].retries (attempts, perTryTimeout, retryOn)', 'http[].fault (delay.fixedDelay, abort.httpStatus)', 'http[].mirror, mirrors',
     ],
     notEnforced: [
       exportToRule('VirtualService'),
@@ -93,7 +100,7 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
       { field: 'http[].fault.delay.exponentialDelay', reason: 'only fixed delays are injected' },
       { field: 'http[].fault.abort.grpcStatus', reason: 'only HTTP status aborts are injected' },
       { field: 'http[].fault.abort.http2Error', reason: 'only HTTP status aborts are injected' },
-      { field: 'http[].retries.perTryTimeout', reason: 'each attempt is bounded by the route timeout only' },
+      { field: 'http[].retries.retryOn', reason: 'the sidecars retry on connect failures, resets, timeouts and the statuses 401, 403, 404, 408, 425 and 500-504 only, never on a gRPC status, 409 (retriable-4xx) or a response header', when: (v) => retryOnUnenforced(v).length > 0 },
       { field: 'http[].retries.retryRemoteLocalities', reason: 'every local pod is in one locality' },
     ],
   },

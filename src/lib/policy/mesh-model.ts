@@ -9,6 +9,7 @@ import { parseDuration } from './duration.js';
 import { hostKey, serviceHost, serviceOfFqdn } from './hosts.js';
 import { selectorMatches } from './selectors.js';
 import { authorizationPolicySpec, type AuthorizationPolicySpec } from './authorization.js';
+import { retryOnList } from './retry-conditions.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -59,7 +60,8 @@ export interface HttpRoute {
   rewrite: { uri?: string; authority?: string } | null;
   headers: RouteHeaders;
   timeoutMs: number | null;
-  retries: { attempts: number; retryOn: string[] } | null;
+  /** As written (absent: null, Istio's default policy); `retryOn` null when not given. See policy/retry-conditions.ts. */
+  retries: { attempts: number; retryOn: string[] | null; perTryTimeoutMs: number | null } | null;
   redirect: { uri?: string; authority?: string; code: number } | null;
   directResponse: { status: number; body: string } | null;
   /** Fault injection: a delay and/or an abort, each for a percentage (0–100) of the route's requests. */
@@ -458,8 +460,8 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
           : null,
         headers: routeHeaders(h.headers),
         timeoutMs: durationField(h.timeout),
-        retries: retries && typeof retries.attempts === 'number'
-          ? { attempts: retries.attempts, retryOn: typeof retries.retryOn === 'string' ? retries.retryOn.split(',').map((s) => s.trim()).filter(Boolean) : [] }
+        retries: retries && typeof retries === 'object'
+          ? { attempts: typeof retries.attempts === 'number' ? retries.attempts : 0, retryOn: retryOnList(retries.retryOn), perTryTimeoutMs: durationField(retries.perTryTimeout) }
           : null,
         redirect: rd ? { ...(typeof rd.uri === 'string' ? { uri: rd.uri } : {}), ...(typeof rd.authority === 'string' ? { authority: rd.authority } : {}), code: typeof rd.redirectCode === 'number' ? rd.redirectCode : 301 } : null,
         directResponse: dr && typeof dr.status === 'number'

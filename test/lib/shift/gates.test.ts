@@ -10,7 +10,7 @@ const HOST = 'reviews.default.svc.cluster.local';
 function entry(subset: string, status: number, durationMs: number, startMs = 1000): AccessLogEntry {
   return {
     time: '', startMs, requestId: '', proxy: 'p', direction: 'outbound', source: '', method: 'GET', host: 'reviews', path: '/', route: 'r',
-    destinationHost: HOST, destinationSubset: subset, backend: 'b', server: 's', status, durationMs, upstreamMs: durationMs, retries: 0, redispatched: false, bytes: 10, termination: '--', mirror: false,
+    destinationHost: HOST, destinationSubset: subset, backend: 'b', server: 's', status, durationMs, upstreamMs: durationMs, retries: 0, redispatched: false, bytes: 10, termination: '--', responseFlags: [], mirror: false,
   };
 }
 

@@ -2,6 +2,7 @@
 // read), or backwards from its end as far as a window needs. HAProxy's own counters give averages only;
 // percentiles need every request's duration, hence the log (the figures are made in traffic.ts).
 import { promises as fs } from 'node:fs';
+import { responseFlags } from './response-flags.js';
 
 export interface AccessLogEntry {
   time: string;
@@ -31,6 +32,8 @@ export interface AccessLogEntry {
   authz?: string;
   /** The AUDIT policy rule the request matched (`ns[..]-policy[..]-rule[..]`); empty when none. */
   authzAudit?: string;
+  /** Envoy's response flags (UF, URX, UT, UC, UO, NR, UH, DI, FI, …) in Envoy's order; empty when none. */
+  responseFlags: string[];
   /** A mirrored copy of a request (logged by the proxy's mirror listener, direction `mirror`). */
   mirror: boolean;
 }
@@ -46,6 +49,7 @@ export interface ConnectionErrorEntry {
 
 function toEntry(o: Record<string, unknown>): AccessLogEntry {
   const retries = String(o.retries ?? '0');
+  const retryCount = Number(retries.replace(/^\+/, '')) || 0;
   return {
     time: String(o.time ?? ''),
     startMs: Number(o.start_ms ?? 0),
@@ -64,12 +68,13 @@ function toEntry(o: Record<string, unknown>): AccessLogEntry {
     status: Number(o.status ?? -1),
     durationMs: Number(o.duration_ms ?? -1),
     upstreamMs: Number(o.upstream_ms ?? -1),
-    retries: Number(retries.replace(/^\+/, '')) || 0,
+    retries: retryCount,
     redispatched: retries.startsWith('+'),
     bytes: Number(o.bytes ?? 0),
     termination: String(o.termination ?? ''),
     authz: unsetAsEmpty(o.authz),
     authzAudit: unsetAsEmpty(o.authz_audit),
+    responseFlags: responseFlags({ termination: String(o.termination ?? ''), status: Number(o.status ?? -1), retries: retryCount, server: String(o.server ?? ''), logged: String(o.response_flags ?? '') }),
     mirror: o.mirror === true || o.direction === 'mirror',
   };
 }

@@ -25,6 +25,8 @@ import { formatString, line, literalFormat, regexLiteral, renderConfig, word, ty
 import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from './lua.js';
 import { authorizationFor } from '../../policy/authorization.js';
 import { authorizationLines, type CompiledAuthorization } from './authz.js';
+import { INBOUND_APP_RESILIENCE_LINES, ROUTE_BACKEND_ERROR_LINES, routeResilience } from './retries.js';
+import { faultRules, setResponseFlag } from './response-flags.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -97,8 +99,9 @@ function defaultsSection(): HaproxySection {
       // instead of being cut, so clients never write into a closing socket.
       'option idle-close-on-response',
       'option redispatch 1',
-      'retries 2',
-      'retry-on conn-failure empty-response',
+      // Retries are made by route backends alone, per their policy (retries.ts).
+      'retries 0',
+      'retry-on none',
       'timeout connect 2s',
       'timeout client 30s',
       'timeout server 60s',
@@ -134,6 +137,7 @@ function accessLogFormat(proxy: string, direction: string, extra: string[] = [])
     `"retries":"%rc"`,
     `"bytes":%B`,
     `"termination":"%ts"`,
+    `"response_flags":"${s('var(txn.response_flags)')}"`,
     ...extra,
   ].join(',') + '}';
 }
@@ -233,19 +237,6 @@ function lbDirective(policy: LoadBalancerPolicy): string {
   }
 }
 
-function retryOnKeywords(retryOn: string[]): string[] {
-  const out = new Set(['conn-failure', 'empty-response']);
-  for (const r of retryOn) {
-    if (r === '5xx') ['500', '502', '503', '504'].forEach((c) => out.add(c));
-    else if (r === 'gateway-error') ['502', '503', '504'].forEach((c) => out.add(c));
-    else if (r === 'unavailable') out.add('503');
-    else if (r === 'reset') out.add('empty-response');
-    else if (r === 'connect-failure' || r === 'refused-stream') out.add('conn-failure');
-    else if (/^\d{3}$/.test(r) && ['404', '408', '425', '500', '501', '502', '503', '504'].includes(r)) out.add(r);
-  }
-  return [...out];
-}
-
 interface ResolvedDestination {
   host: string;
   subset: string;
@@ -288,6 +279,7 @@ function trafficPolicyLines(loadBalancer: LoadBalancerPolicy, policy: TrafficPol
     // Envoy fails a request at once (503, flag UO) when the pending queue is full; HAProxy would queue
     // it without bound, so the overflow is answered here, before a server is chosen, with the header
     // Envoy sets on an overflow.
+    lines.push(setResponseFlag('UO', `if { queue() ge ${pool.maxPendingRequests} }`));
     lines.push(`http-request return status 503 content-type text/plain string ${word('upstream connect error or disconnect/reset before headers. reset reason: overflow')} hdr x-envoy-overloaded true if { queue() ge ${pool.maxPendingRequests} }`);
   }
   return lines;
@@ -387,8 +379,7 @@ function buildRoute(
     // As Envoy: the delay first, then the abort; each drawn independently per request.
     const f = route.fault;
     const draw = (pct: number) => (pct >= 100 ? '' : ` { rand(1000000) lt ${Math.round(pct * 10_000)} }`);
-    if (f.delayMs !== null && f.delayMs > 0 && f.delayPercent > 0) frontendRules.push(`http-request lua.mesh_delay ${haproxyMs(f.delayMs)} if ${isRoute}${draw(f.delayPercent)}`);
-    if (f.abortStatus !== null && f.abortPercent > 0) frontendRules.push(`http-request return status ${f.abortStatus} content-type text/plain string ${word('fault filter abort')} if ${isRoute}${draw(f.abortPercent)}`);
+    frontendRules.push(...faultRules(f, isRoute, draw, haproxyMs(f.delayMs ?? 0)));
   }
   if (route?.directResponse) {
     frontendRules.push(`http-request return status ${route.directResponse.status} content-type text/plain string ${word(route.directResponse.body)} if ${isRoute}`);
@@ -404,6 +395,7 @@ function buildRoute(
   compiled.mirrors = mirror.compiled;
   backends.push(...mirror.backends);
 
+  const resilience = routeResilience(route);
   destinations.forEach((dest, n) => {
     const { trafficPolicy, ...resolved } = resolveDestination(dest, ctx, where);
     const backend = `${id}:${n}`;
@@ -432,11 +424,7 @@ function buildRoute(
     lines.push(...headerOperationLines('http-response', dest.headers.response));
     // The copy is taken last, so that it carries the request as it goes upstream.
     lines.push(...mirror.rules);
-    if (route?.timeoutMs) lines.push(`timeout server ${haproxyMs(route.timeoutMs)}`);
-    if (route?.retries) {
-      lines.push(`retries ${Math.max(0, Math.floor(route.retries.attempts))}`);
-      lines.push(`retry-on ${retryOnKeywords(route.retries.retryOn).join(' ')}`);
-    }
+    lines.push(...resilience.backendLines, ...ROUTE_BACKEND_ERROR_LINES);
     lines.push(...serverLines(resolved.servers, ctx, trafficPolicy));
     backends.push({ kind: 'backend', name: backend, lines });
   });
@@ -591,6 +579,7 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
       single.push(`http-request set-var(txn.backend) str(${word(built.compiled.destinations[0].backend)}) if { var(txn.route) -m str ${word(id)} }`);
     }
   }
+  frontend.push(setResponseFlag('NR', 'unless has_route'));
   frontend.push(`http-request return status 404 content-type text/plain lf-string ${formatString('meshctl: no route to host %[var(txn.host)]\n')} unless has_route`);
   frontend.push(...direct);
   frontend.push(...single);
@@ -654,7 +643,7 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authori
   const app: HaproxySection = {
     kind: 'backend',
     name: 'inbound_app',
-    lines: ['no log', 'balance first', `server app 127.0.0.1:${pod.ports.app} check inter 1s fall 2 rise 1`],
+    lines: ['no log', 'balance first', ...INBOUND_APP_RESILIENCE_LINES, `server app 127.0.0.1:${pod.ports.app} check inter 1s fall 2 rise 1`],
   };
   if (mode === 'STRICT') {
     return [{ kind: 'frontend', name: 'inbound', comment: 'mTLS only (PeerAuthentication STRICT): plaintext never reaches HTTP.', lines: httpLines(`bind 127.0.0.1:${pod.ports.inbound} ${tls}`) }, app];

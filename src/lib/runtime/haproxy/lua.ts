@@ -14,6 +14,7 @@
 //
 // The initial values come from the data block that the compiler appends (see `renderLuaData`).
 
+import { ROUTE_DEADLINE_LUA } from './retries.js';
 /** Mirrored copies in flight at once per proxy; copies beyond it are dropped (and counted). */
 export const MIRROR_MAX_ACTIVE = 64;
 /** The largest request body a copy carries; a larger body is not copied (the request goes on). */
@@ -322,7 +323,7 @@ function mesh_init(data)
   mesh.revision = data.revision
   for _, r in ipairs(data.routes) do set_route(r[1], r[2], r[3]) end
 end
-`;
+` + ROUTE_DEADLINE_LUA;
 
 export interface LuaRouteData {
   id: string;

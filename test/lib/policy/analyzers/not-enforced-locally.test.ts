@@ -124,3 +124,21 @@ spec:
   assert.equal(r.findings.length, 1);
   assert.match(r.findings[0]!.message, /^action of AuthorizationPolicy default\/allow-0 is not enforced .* The same holds for 1,234 more AuthorizationPolicy resources in this file\.$/);
 });
+
+test('a retryOn condition the sidecars cannot retry on is a warning; perTryTimeout and plain codes HAProxy retries on are not', async () => {
+  const vs = (retryOn: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings, namespace: shop}
+spec:
+  hosts: [ratings]
+  http:
+  - route: [{destination: {host: ratings}}]
+    retries: {attempts: 2, perTryTimeout: 200ms, retryOn: "${retryOn}"}
+`;
+  assert.deepEqual(codesAt((await run(vs('5xx,reset,connect-failure,503'))).findings), []);
+  for (const retryOn of ['unavailable', 'retriable-4xx', 'retriable-headers', '429']) {
+    const r = await run(vs(retryOn));
+    assert.deepEqual(codesAt(r.findings), ['MSH2015@8'], retryOn);
+    assert.match(r.findings[0]!.message, /^http\[0\]\.retries\.retryOn of VirtualService shop\/ratings is not enforced by the local mesh \(the sidecars retry on connect failures/);
+  }
+});
