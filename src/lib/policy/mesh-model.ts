@@ -10,6 +10,7 @@ import { hostKey, serviceHost, serviceOfFqdn } from './hosts.js';
 import { selectorMatches } from './selectors.js';
 import { authorizationPolicySpec, type AuthorizationPolicySpec } from './authorization.js';
 import { retryOnList } from './retry-conditions.js';
+import { listOf, objectOf, specOf } from './spec.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -365,15 +366,15 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   notes.push(...notEnforcedNotes(sorted));
 
   const workloads: WorkloadSpec[] = of(K.Workload).map((r) => {
-    const spec = r.spec ?? {};
-    const replicas = Number.isInteger(spec.replicas) && spec.replicas >= 0 ? spec.replicas : 1;
+    const spec = specOf(r, K.Workload);
+    const replicas = typeof spec.replicas === 'number' && Number.isInteger(spec.replicas) && spec.replicas >= 0 ? spec.replicas : 1;
     return {
       name: r.name,
       namespace: ns(r),
       labels: { ...r.labels },
-      command: list(spec.command).map(String),
+      command: listOf(spec.command).map(String),
       env: record(spec.env),
-      port: Number.isInteger(spec.port) ? spec.port : null,
+      port: typeof spec.port === 'number' && Number.isInteger(spec.port) ? spec.port : null,
       replicas,
       serviceAccount: typeof spec.serviceAccount === 'string' && spec.serviceAccount ? spec.serviceAccount : 'default',
       resource: r,
@@ -395,17 +396,19 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
     });
   }
   for (const r of of(K.ServiceEntry)) {
-    const spec = r.spec ?? {};
-    const selector = spec.workloadSelector?.labels ? record(spec.workloadSelector.labels) : null;
-    const ports = list<Record<string, unknown>>(spec.ports).map((p) => ({ name: String(p.name ?? ''), port: Number(p.number), protocol: String(p.protocol ?? 'HTTP') }));
-    const endpoints = list<Record<string, unknown>>(spec.endpoints)
+    const spec = specOf(r, K.ServiceEntry);
+    const selectorLabels = objectOf(spec.workloadSelector).labels;
+    const selector = selectorLabels ? record(selectorLabels) : null;
+    const ports = listOf(spec.ports).map(objectOf).map((p) => ({ name: String(p.name ?? ''), port: Number(p.number), protocol: String(p.protocol ?? 'HTTP') }));
+    const endpoints = listOf(spec.endpoints)
+      .map(objectOf)
       .filter((e) => typeof e.address === 'string')
       .map((e) => {
         const portMap = record(e.ports);
         const first = Object.values(portMap)[0];
         return { address: String(e.address), port: first ? Number(first) : ports[0]?.port ?? null };
       });
-    for (const host of list<string>(spec.hosts)) {
+    for (const host of listOf(spec.hosts)) {
       services.push({ host: hostKey(ns(r), String(host)), name: r.name, namespace: ns(r), kind: 'ServiceEntry', selector, ports, endpoints, resource: r });
     }
   }
