@@ -10,7 +10,18 @@ import { hostKey, serviceHost, serviceOfFqdn } from './hosts.js';
 import { selectorMatches } from './selectors.js';
 import { authorizationPolicySpec, type AuthorizationPolicySpec } from './authorization.js';
 import { retryOnList } from './retry-conditions.js';
-import { listOf, objectOf, specOf } from './spec.js';
+import {
+  listOf,
+  objectOf,
+  specOf,
+  type Mistyped,
+  type VirtualServiceSpecHttp,
+  type VirtualServiceSpecHttpFaultAbort,
+  type VirtualServiceSpecHttpFaultDelay,
+  type VirtualServiceSpecHttpHeaders,
+  type VirtualServiceSpecHttpHeadersRequest,
+  type VirtualServiceSpecHttpMirror,
+} from './spec.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -225,32 +236,36 @@ function list<T = unknown>(v: unknown): T[] {
   return Array.isArray(v) ? (v as T[]) : [];
 }
 
-function stringMatch(v: unknown): StringMatch | undefined {
+/** A StringMatch as written: every match field (uri, method, authority, a header's) has these three. */
+type StringMatchInput = { exact?: string | Mistyped; prefix?: string | Mistyped; regex?: string | Mistyped } | Mistyped | undefined;
+
+function stringMatch(v: StringMatchInput): StringMatch | undefined {
   if (!v || typeof v !== 'object') return undefined;
-  const o = v as Record<string, unknown>;
+  const o = objectOf(v);
   if (typeof o.exact === 'string') return { exact: o.exact };
   if (typeof o.prefix === 'string') return { prefix: o.prefix };
   if (typeof o.regex === 'string') return { regex: o.regex };
   return undefined;
 }
 
-function matchRecord(v: unknown, lower: boolean): Record<string, StringMatch> {
+function matchRecord(v: { [name: string]: StringMatchInput } | Mistyped | undefined, lower: boolean): Record<string, StringMatch> {
   const out: Record<string, StringMatch> = {};
   if (!v || typeof v !== 'object') return out;
-  for (const [k, m] of Object.entries(v)) {
+  for (const [k, m] of Object.entries(objectOf(v))) {
     const sm = stringMatch(m);
     if (sm) out[lower ? k.toLowerCase() : k] = sm;
   }
   return out;
 }
 
-function headerOperations(v: unknown): HeaderOperations {
-  const o = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
-  return { set: record(o.set), add: record(o.add), remove: list<string>(o.remove).map(String) };
+function headerOperations(v: VirtualServiceSpecHttpHeadersRequest | Mistyped | undefined): HeaderOperations {
+  const o = objectOf(v);
+  return { set: record(o.set), add: record(o.add), remove: listOf(o.remove).map(String) };
 }
 
-function routeHeaders(v: unknown): RouteHeaders {
-  const o = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
+/** A route's or a destination's headers (the two have the same fields). */
+function routeHeaders(v: VirtualServiceSpecHttpHeaders | Mistyped | undefined): RouteHeaders {
+  const o = objectOf(v);
   return { request: headerOperations(o.request), response: headerOperations(o.response) };
 }
 
@@ -313,10 +328,10 @@ function clampPercent(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? Math.min(100, Math.max(0, v)) : null;
 }
 
-function mirrorDestination(d: unknown, percent: number, vsNamespace: string): RouteMirror | null {
-  const dest = (d && typeof d === 'object' ? d : {}) as Record<string, unknown>;
+function mirrorDestination(d: VirtualServiceSpecHttpMirror | Mistyped | undefined, percent: number, vsNamespace: string): RouteMirror | null {
+  const dest = objectOf(d);
   if (typeof dest.host !== 'string' || !dest.host) return null;
-  const portNumber = (dest.port as { number?: unknown } | undefined)?.number;
+  const portNumber = objectOf(dest.port).number;
   return {
     host: dest.host,
     fqdn: hostKey(vsNamespace, dest.host),
@@ -330,16 +345,17 @@ function mirrorDestination(d: unknown, percent: number, vsNamespace: string): Ro
  * An http route's mirrors, with Istio's semantics: \`mirror\` with \`mirrorPercentage.value\` (or the
  * older \`mirrorPercent\`), 100 when neither is given; or \`mirrors\`, each with its own \`percentage\`.
  */
-function routeMirrors(h: Record<string, unknown>, vsNamespace: string): RouteMirror[] {
+function routeMirrors(h: VirtualServiceSpecHttp, vsNamespace: string): RouteMirror[] {
   const out: RouteMirror[] = [];
   if (h.mirror) {
-    const percent = clampPercent((h.mirrorPercentage as { value?: unknown } | undefined)?.value) ?? clampPercent(h.mirrorPercent) ?? 100;
+    const percent = clampPercent(objectOf(h.mirrorPercentage).value) ?? clampPercent(h.mirrorPercent) ?? 100;
     const m = mirrorDestination(h.mirror, percent, vsNamespace);
     if (m) out.push(m);
   }
-  for (const item of list<Record<string, unknown>>(h.mirrors)) {
-    const percent = clampPercent((item?.percentage as { value?: unknown } | undefined)?.value) ?? 100;
-    const m = mirrorDestination(item?.destination, percent, vsNamespace);
+  for (const raw of listOf(h.mirrors)) {
+    const item = objectOf(raw);
+    const percent = clampPercent(objectOf(item.percentage).value) ?? 100;
+    const m = mirrorDestination(item.destination, percent, vsNamespace);
     if (m) out.push(m);
   }
   return out;
@@ -414,16 +430,17 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   }
 
   const virtualServices: VirtualServiceSpec[] = of(K.VirtualService).map((r) => {
-    const spec = r.spec ?? {};
+    const spec = specOf(r, K.VirtualService);
     const vsNs = ns(r);
-    const gateways = list<string>(spec.gateways).map((g) => gatewayRef(String(g), vsNs));
-    const http: HttpRoute[] = list<Record<string, unknown>>(spec.http).map((h, index) => {
-      const explicit = list<Record<string, unknown>>(h.route).some((d) => typeof d.weight === 'number');
-      const routeList = list<Record<string, unknown>>(h.route);
+    const gateways = listOf(spec.gateways).map((g) => gatewayRef(String(g), vsNs));
+    const http: HttpRoute[] = listOf(spec.http).map((item, index) => {
+      const h = objectOf(item);
+      const routeList = listOf(h.route).map(objectOf);
+      const explicit = routeList.some((d) => typeof d.weight === 'number');
       const route: RouteDestination[] = routeList.map((d) => {
-        const dest = (d.destination ?? {}) as Record<string, unknown>;
+        const dest = objectOf(d.destination);
         const host = String(dest.host ?? '');
-        const portNumber = (dest.port as { number?: unknown } | undefined)?.number;
+        const portNumber = objectOf(dest.port).number;
         return {
           host,
           fqdn: hostKey(vsNs, host),
@@ -434,13 +451,16 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
           headers: routeHeaders(d.headers),
         };
       });
-      const rw = h.rewrite as Record<string, unknown> | undefined;
-      const rd = h.redirect as Record<string, unknown> | undefined;
-      const dr = h.directResponse as Record<string, unknown> | undefined;
-      const retries = h.retries as Record<string, unknown> | undefined;
-      const fault = h.fault as { delay?: Record<string, unknown>; abort?: Record<string, unknown> } | undefined;
-      const percent = (o: Record<string, unknown> | undefined) => {
-        const p = (o?.percentage as { value?: unknown } | undefined)?.value ?? o?.percent;
+      // Each of these is read when it is written at all (a value of another type reads as an empty mapping).
+      const rw = h.rewrite ? objectOf(h.rewrite) : undefined;
+      const rd = h.redirect ? objectOf(h.redirect) : undefined;
+      const dr = h.directResponse ? objectOf(h.directResponse) : undefined;
+      const retries = h.retries && typeof h.retries === 'object' ? objectOf(h.retries) : undefined;
+      const fault = h.fault ? objectOf(h.fault) : undefined;
+      const delay = fault?.delay ? objectOf(fault.delay) : undefined;
+      const abort = fault?.abort ? objectOf(fault.abort) : undefined;
+      const percent = (o: VirtualServiceSpecHttpFaultDelay | VirtualServiceSpecHttpFaultAbort | undefined) => {
+        const p = objectOf(o?.percentage).value ?? (o && 'percent' in o ? o.percent : undefined);
         return typeof p === 'number' ? Math.min(100, Math.max(0, p)) : 100;
       };
       const mirrors = routeMirrors(h, vsNs);
@@ -448,7 +468,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
       return {
         name: typeof h.name === 'string' ? h.name : '',
         index,
-        match: list<Record<string, unknown>>(h.match).map((m) => ({
+        match: listOf(h.match).map(objectOf).map((m) => ({
           uri: stringMatch(m.uri),
           method: stringMatch(m.method),
           authority: stringMatch(m.authority),
@@ -468,20 +488,20 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
           : null,
         redirect: rd ? { ...(typeof rd.uri === 'string' ? { uri: rd.uri } : {}), ...(typeof rd.authority === 'string' ? { authority: rd.authority } : {}), code: typeof rd.redirectCode === 'number' ? rd.redirectCode : 301 } : null,
         directResponse: dr && typeof dr.status === 'number'
-          ? { status: dr.status, body: String((dr.body as { string?: unknown } | undefined)?.string ?? '') }
+          ? { status: dr.status, body: String(objectOf(dr.body).string ?? '') }
           : null,
-        fault: fault && (fault.delay || fault.abort)
+        fault: delay || abort
           ? {
-            delayMs: durationField(fault.delay?.fixedDelay),
-            delayPercent: percent(fault.delay),
-            abortStatus: typeof fault.abort?.httpStatus === 'number' ? fault.abort.httpStatus : null,
-            abortPercent: percent(fault.abort),
+            delayMs: durationField(delay?.fixedDelay),
+            delayPercent: percent(delay),
+            abortStatus: typeof abort?.httpStatus === 'number' ? abort.httpStatus : null,
+            abortPercent: percent(abort),
           }
           : null,
         mirrors,
       };
     });
-    return { name: r.name, namespace: vsNs, hosts: list<string>(spec.hosts).map(String), gateways: gateways.length ? gateways : ['mesh'], http, resource: r };
+    return { name: r.name, namespace: vsNs, hosts: listOf(spec.hosts).map(String), gateways: gateways.length ? gateways : ['mesh'], http, resource: r };
   });
 
   const destinationRules: DestinationRuleSpec[] = of(K.DestinationRule).map((r) => {
