@@ -14,6 +14,8 @@ import {
   listOf,
   objectOf,
   specOf,
+  type DestinationRuleSpecTrafficPolicy,
+  type DestinationRuleSpecTrafficPolicyLoadBalancer,
   type Mistyped,
   type VirtualServiceSpecHttp,
   type VirtualServiceSpecHttpFaultAbort,
@@ -274,8 +276,11 @@ function durationField(v: unknown): number | null {
   return typeof v === 'string' ? (parseDuration(v) ?? null) : null;
 }
 
-function loadBalancer(v: unknown): LoadBalancerPolicy | null {
-  const simple = (v as { loadBalancer?: { simple?: unknown } } | undefined)?.loadBalancer?.simple;
+/** A DestinationRule's traffic policy as written (a subset's has the same fields). */
+type TrafficPolicyInput = DestinationRuleSpecTrafficPolicy | Mistyped | undefined;
+
+function loadBalancer(v: TrafficPolicyInput): LoadBalancerPolicy | null {
+  const simple = objectOf(objectOf(v).loadBalancer).simple;
   if (simple === 'ROUND_ROBIN' || simple === 'RANDOM' || simple === 'PASSTHROUGH') return simple;
   if (simple === 'LEAST_REQUEST' || simple === 'LEAST_CONN') return 'LEAST_REQUEST';
   return null;
@@ -286,11 +291,12 @@ function positiveInteger(v: unknown): number | null {
   return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : null;
 }
 
-function consistentHash(lb: Record<string, unknown>): ConsistentHash | null {
-  const h = lb.consistentHash as Record<string, unknown> | undefined;
-  if (!h || typeof h !== 'object') return null;
+function consistentHash(lb: DestinationRuleSpecTrafficPolicyLoadBalancer | Mistyped): ConsistentHash | null {
+  const written = objectOf(lb).consistentHash;
+  if (!written || typeof written !== 'object') return null;
+  const h = objectOf(written);
   if (typeof h.httpHeaderName === 'string' && h.httpHeaderName) return { on: 'header', name: h.httpHeaderName.toLowerCase() };
-  const cookie = h.httpCookie as Record<string, unknown> | undefined;
+  const cookie = h.httpCookie ? objectOf(h.httpCookie) : undefined;
   if (cookie && typeof cookie.name === 'string' && cookie.name) {
     return { on: 'cookie', name: cookie.name, path: typeof cookie.path === 'string' && cookie.path ? cookie.path : '/', ttlMs: cookie.ttl === undefined ? null : durationField(cookie.ttl) };
   }
@@ -299,27 +305,30 @@ function consistentHash(lb: Record<string, unknown>): ConsistentHash | null {
   return null;
 }
 
-function trafficPolicy(v: unknown, base?: TrafficPolicy): TrafficPolicy {
-  const tp = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
-  const lb = (tp.loadBalancer && typeof tp.loadBalancer === 'object' ? tp.loadBalancer : null) as Record<string, unknown> | null;
-  const cp = tp.connectionPool as { tcp?: Record<string, unknown>; http?: Record<string, unknown> } | undefined;
-  const od = tp.outlierDetection as Record<string, unknown> | undefined;
+function trafficPolicy(v: TrafficPolicyInput, base?: TrafficPolicy): TrafficPolicy {
+  const tp = objectOf(v);
+  const lb = tp.loadBalancer && typeof tp.loadBalancer === 'object' ? tp.loadBalancer : null;
+  const cp = tp.connectionPool;
+  const od = tp.outlierDetection;
+  const tcp = objectOf(objectOf(cp).tcp);
+  const http = objectOf(objectOf(cp).http);
+  const outlier = objectOf(od);
   // Istio's defaults: 5 consecutive 5xx, a 10 s sweep, 30 s ejection.
-  const consecutive = od ? (typeof od.consecutive5xxErrors === 'number' ? od.consecutive5xxErrors : 5) : 0;
+  const consecutive = od ? (typeof outlier.consecutive5xxErrors === 'number' ? outlier.consecutive5xxErrors : 5) : 0;
   return {
     consistentHash: lb ? consistentHash(lb) : base?.consistentHash ?? null,
     connectionPool: cp && typeof cp === 'object'
       ? {
-        maxConnections: positiveInteger(cp.tcp?.maxConnections),
-        connectTimeoutMs: durationField(cp.tcp?.connectTimeout),
-        maxPendingRequests: positiveInteger(cp.http?.http1MaxPendingRequests),
-        maxRequestsPerConnection: positiveInteger(cp.http?.maxRequestsPerConnection),
-        idleTimeoutMs: durationField(cp.http?.idleTimeout),
+        maxConnections: positiveInteger(tcp.maxConnections),
+        connectTimeoutMs: durationField(tcp.connectTimeout),
+        maxPendingRequests: positiveInteger(http.http1MaxPendingRequests),
+        maxRequestsPerConnection: positiveInteger(http.maxRequestsPerConnection),
+        idleTimeoutMs: durationField(http.idleTimeout),
       }
       : base?.connectionPool ?? null,
     // consecutive5xxErrors 0 turns consecutive-error ejection off.
     outlierDetection: od && typeof od === 'object'
-      ? (consecutive > 0 ? { consecutive5xxErrors: consecutive, intervalMs: durationField(od.interval) || 10_000, baseEjectionTimeMs: durationField(od.baseEjectionTime) ?? 30_000 } : null)
+      ? (consecutive > 0 ? { consecutive5xxErrors: consecutive, intervalMs: durationField(outlier.interval) || 10_000, baseEjectionTimeMs: durationField(outlier.baseEjectionTime) ?? 30_000 } : null)
       : base?.outlierDetection ?? null,
   };
 }
@@ -505,7 +514,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   });
 
   const destinationRules: DestinationRuleSpec[] = of(K.DestinationRule).map((r) => {
-    const spec = r.spec ?? {};
+    const spec = specOf(r, K.DestinationRule);
     return {
       name: r.name,
       namespace: ns(r),
@@ -513,7 +522,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
       fqdn: hostKey(ns(r), String(spec.host ?? '')),
       loadBalancer: loadBalancer(spec.trafficPolicy),
       trafficPolicy: trafficPolicy(spec.trafficPolicy),
-      subsets: list<Record<string, unknown>>(spec.subsets).map((s) => ({
+      subsets: listOf(spec.subsets).map(objectOf).map((s) => ({
         name: String(s.name ?? ''),
         labels: record(s.labels),
         loadBalancer: loadBalancer(s.trafficPolicy),
@@ -524,13 +533,13 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   });
 
   const gateways: GatewaySpec[] = of(K.Gateway).map((r) => {
-    const spec = r.spec ?? {};
-    const servers = list<Record<string, unknown>>(spec.servers).map((s) => {
-      const port = (s.port ?? {}) as Record<string, unknown>;
+    const spec = specOf(r, K.Gateway);
+    const servers = listOf(spec.servers).map(objectOf).map((s) => {
+      const port = objectOf(s.port);
       return {
         port: Number(port.number),
         protocol: String(port.protocol ?? 'HTTP').toUpperCase(),
-        hosts: list<string>(s.hosts).map((h) => String(h).includes('/') ? String(h).split('/')[1] : String(h)).map((h) => h.toLowerCase()),
+        hosts: listOf(s.hosts).map((h) => String(h).includes('/') ? String(h).split('/')[1] : String(h)).map((h) => h.toLowerCase()),
       };
     });
     return { name: r.name, namespace: ns(r), selector: record(spec.selector), servers, resource: r };
