@@ -199,7 +199,11 @@ function checkObject(n: Node, o: Record<string, unknown>): boolean {
   let count = 0;
   for (const k in o) {
     count++;
-    const sub = props !== null ? fieldNode(n, props, k) : undefined;
+    let sub: Node | undefined;
+    if (props !== null) {
+      sub = props.get(k);
+      if (sub === undefined && Object.hasOwn(n.fields!, k)) sub = compileField(n, props, k);
+    }
     if (sub !== undefined) {
       const value = o[k];
       if (value !== undefined && (sub.plainString ? typeof value !== 'string' : !check(sub, value))) return false;
@@ -210,10 +214,8 @@ function checkObject(n: Node, o: Record<string, unknown>): boolean {
   return count >= n.minProps && count <= n.maxProps;
 }
 
-/** The compiled schema of field `k`, compiled on first use; undefined when the schema names no such field. */
-function fieldNode(n: Node, props: Map<string, Node>, k: string): Node | undefined {
-  const known = props.get(k);
-  if (known !== undefined || !Object.hasOwn(n.fields!, k)) return known;
+/** Compiles the schema of field `k` on its first use, for every later value that has the field. */
+function compileField(n: Node, props: Map<string, Node>, k: string): Node {
   const compiled = compile(n.fields![k], n.prepare!);
   props.set(k, compiled);
   return compiled;
