@@ -10,6 +10,20 @@ import { hostKey, serviceHost, serviceOfFqdn } from './hosts.js';
 import { selectorMatches } from './selectors.js';
 import { authorizationPolicySpec, type AuthorizationPolicySpec } from './authorization.js';
 import { retryOnList } from './retry-conditions.js';
+import {
+  listOf,
+  objectOf,
+  specOf,
+  type DestinationRuleSpecTrafficPolicy,
+  type DestinationRuleSpecTrafficPolicyLoadBalancer,
+  type Mistyped,
+  type VirtualServiceSpecHttp,
+  type VirtualServiceSpecHttpFaultAbort,
+  type VirtualServiceSpecHttpFaultDelay,
+  type VirtualServiceSpecHttpHeaders,
+  type VirtualServiceSpecHttpHeadersRequest,
+  type VirtualServiceSpecHttpMirror,
+} from './spec.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -224,32 +238,36 @@ function list<T = unknown>(v: unknown): T[] {
   return Array.isArray(v) ? (v as T[]) : [];
 }
 
-function stringMatch(v: unknown): StringMatch | undefined {
+/** A StringMatch as written: every match field (uri, method, authority, a header's) has these three. */
+type StringMatchInput = { exact?: string | Mistyped; prefix?: string | Mistyped; regex?: string | Mistyped } | Mistyped | undefined;
+
+function stringMatch(v: StringMatchInput): StringMatch | undefined {
   if (!v || typeof v !== 'object') return undefined;
-  const o = v as Record<string, unknown>;
+  const o = objectOf(v);
   if (typeof o.exact === 'string') return { exact: o.exact };
   if (typeof o.prefix === 'string') return { prefix: o.prefix };
   if (typeof o.regex === 'string') return { regex: o.regex };
   return undefined;
 }
 
-function matchRecord(v: unknown, lower: boolean): Record<string, StringMatch> {
+function matchRecord(v: { [name: string]: StringMatchInput } | Mistyped | undefined, lower: boolean): Record<string, StringMatch> {
   const out: Record<string, StringMatch> = {};
   if (!v || typeof v !== 'object') return out;
-  for (const [k, m] of Object.entries(v)) {
+  for (const [k, m] of Object.entries(objectOf(v))) {
     const sm = stringMatch(m);
     if (sm) out[lower ? k.toLowerCase() : k] = sm;
   }
   return out;
 }
 
-function headerOperations(v: unknown): HeaderOperations {
-  const o = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
-  return { set: record(o.set), add: record(o.add), remove: list<string>(o.remove).map(String) };
+function headerOperations(v: VirtualServiceSpecHttpHeadersRequest | Mistyped | undefined): HeaderOperations {
+  const o = objectOf(v);
+  return { set: record(o.set), add: record(o.add), remove: listOf(o.remove).map(String) };
 }
 
-function routeHeaders(v: unknown): RouteHeaders {
-  const o = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
+/** A route's or a destination's headers (the two have the same fields). */
+function routeHeaders(v: VirtualServiceSpecHttpHeaders | Mistyped | undefined): RouteHeaders {
+  const o = objectOf(v);
   return { request: headerOperations(o.request), response: headerOperations(o.response) };
 }
 
@@ -258,8 +276,11 @@ function durationField(v: unknown): number | null {
   return typeof v === 'string' ? (parseDuration(v) ?? null) : null;
 }
 
-function loadBalancer(v: unknown): LoadBalancerPolicy | null {
-  const simple = (v as { loadBalancer?: { simple?: unknown } } | undefined)?.loadBalancer?.simple;
+/** A DestinationRule's traffic policy as written (a subset's has the same fields). */
+type TrafficPolicyInput = DestinationRuleSpecTrafficPolicy | Mistyped | undefined;
+
+function loadBalancer(v: TrafficPolicyInput): LoadBalancerPolicy | null {
+  const simple = objectOf(objectOf(v).loadBalancer).simple;
   if (simple === 'ROUND_ROBIN' || simple === 'RANDOM' || simple === 'PASSTHROUGH') return simple;
   if (simple === 'LEAST_REQUEST' || simple === 'LEAST_CONN') return 'LEAST_REQUEST';
   return null;
@@ -270,11 +291,12 @@ function positiveInteger(v: unknown): number | null {
   return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : null;
 }
 
-function consistentHash(lb: Record<string, unknown>): ConsistentHash | null {
-  const h = lb.consistentHash as Record<string, unknown> | undefined;
-  if (!h || typeof h !== 'object') return null;
+function consistentHash(lb: DestinationRuleSpecTrafficPolicyLoadBalancer | Mistyped): ConsistentHash | null {
+  const written = objectOf(lb).consistentHash;
+  if (!written || typeof written !== 'object') return null;
+  const h = objectOf(written);
   if (typeof h.httpHeaderName === 'string' && h.httpHeaderName) return { on: 'header', name: h.httpHeaderName.toLowerCase() };
-  const cookie = h.httpCookie as Record<string, unknown> | undefined;
+  const cookie = h.httpCookie ? objectOf(h.httpCookie) : undefined;
   if (cookie && typeof cookie.name === 'string' && cookie.name) {
     return { on: 'cookie', name: cookie.name, path: typeof cookie.path === 'string' && cookie.path ? cookie.path : '/', ttlMs: cookie.ttl === undefined ? null : durationField(cookie.ttl) };
   }
@@ -283,27 +305,30 @@ function consistentHash(lb: Record<string, unknown>): ConsistentHash | null {
   return null;
 }
 
-function trafficPolicy(v: unknown, base?: TrafficPolicy): TrafficPolicy {
-  const tp = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
-  const lb = (tp.loadBalancer && typeof tp.loadBalancer === 'object' ? tp.loadBalancer : null) as Record<string, unknown> | null;
-  const cp = tp.connectionPool as { tcp?: Record<string, unknown>; http?: Record<string, unknown> } | undefined;
-  const od = tp.outlierDetection as Record<string, unknown> | undefined;
+function trafficPolicy(v: TrafficPolicyInput, base?: TrafficPolicy): TrafficPolicy {
+  const tp = objectOf(v);
+  const lb = tp.loadBalancer && typeof tp.loadBalancer === 'object' ? tp.loadBalancer : null;
+  const cp = tp.connectionPool;
+  const od = tp.outlierDetection;
+  const tcp = objectOf(objectOf(cp).tcp);
+  const http = objectOf(objectOf(cp).http);
+  const outlier = objectOf(od);
   // Istio's defaults: 5 consecutive 5xx, a 10 s sweep, 30 s ejection.
-  const consecutive = od ? (typeof od.consecutive5xxErrors === 'number' ? od.consecutive5xxErrors : 5) : 0;
+  const consecutive = od ? (typeof outlier.consecutive5xxErrors === 'number' ? outlier.consecutive5xxErrors : 5) : 0;
   return {
     consistentHash: lb ? consistentHash(lb) : base?.consistentHash ?? null,
     connectionPool: cp && typeof cp === 'object'
       ? {
-        maxConnections: positiveInteger(cp.tcp?.maxConnections),
-        connectTimeoutMs: durationField(cp.tcp?.connectTimeout),
-        maxPendingRequests: positiveInteger(cp.http?.http1MaxPendingRequests),
-        maxRequestsPerConnection: positiveInteger(cp.http?.maxRequestsPerConnection),
-        idleTimeoutMs: durationField(cp.http?.idleTimeout),
+        maxConnections: positiveInteger(tcp.maxConnections),
+        connectTimeoutMs: durationField(tcp.connectTimeout),
+        maxPendingRequests: positiveInteger(http.http1MaxPendingRequests),
+        maxRequestsPerConnection: positiveInteger(http.maxRequestsPerConnection),
+        idleTimeoutMs: durationField(http.idleTimeout),
       }
       : base?.connectionPool ?? null,
     // consecutive5xxErrors 0 turns consecutive-error ejection off.
     outlierDetection: od && typeof od === 'object'
-      ? (consecutive > 0 ? { consecutive5xxErrors: consecutive, intervalMs: durationField(od.interval) || 10_000, baseEjectionTimeMs: durationField(od.baseEjectionTime) ?? 30_000 } : null)
+      ? (consecutive > 0 ? { consecutive5xxErrors: consecutive, intervalMs: durationField(outlier.interval) || 10_000, baseEjectionTimeMs: durationField(outlier.baseEjectionTime) ?? 30_000 } : null)
       : base?.outlierDetection ?? null,
   };
 }
@@ -312,10 +337,10 @@ function clampPercent(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? Math.min(100, Math.max(0, v)) : null;
 }
 
-function mirrorDestination(d: unknown, percent: number, vsNamespace: string): RouteMirror | null {
-  const dest = (d && typeof d === 'object' ? d : {}) as Record<string, unknown>;
+function mirrorDestination(d: VirtualServiceSpecHttpMirror | Mistyped | undefined, percent: number, vsNamespace: string): RouteMirror | null {
+  const dest = objectOf(d);
   if (typeof dest.host !== 'string' || !dest.host) return null;
-  const portNumber = (dest.port as { number?: unknown } | undefined)?.number;
+  const portNumber = objectOf(dest.port).number;
   return {
     host: dest.host,
     fqdn: hostKey(vsNamespace, dest.host),
@@ -329,16 +354,17 @@ function mirrorDestination(d: unknown, percent: number, vsNamespace: string): Ro
  * An http route's mirrors, with Istio's semantics: \`mirror\` with \`mirrorPercentage.value\` (or the
  * older \`mirrorPercent\`), 100 when neither is given; or \`mirrors\`, each with its own \`percentage\`.
  */
-function routeMirrors(h: Record<string, unknown>, vsNamespace: string): RouteMirror[] {
+function routeMirrors(h: VirtualServiceSpecHttp, vsNamespace: string): RouteMirror[] {
   const out: RouteMirror[] = [];
   if (h.mirror) {
-    const percent = clampPercent((h.mirrorPercentage as { value?: unknown } | undefined)?.value) ?? clampPercent(h.mirrorPercent) ?? 100;
+    const percent = clampPercent(objectOf(h.mirrorPercentage).value) ?? clampPercent(h.mirrorPercent) ?? 100;
     const m = mirrorDestination(h.mirror, percent, vsNamespace);
     if (m) out.push(m);
   }
-  for (const item of list<Record<string, unknown>>(h.mirrors)) {
-    const percent = clampPercent((item?.percentage as { value?: unknown } | undefined)?.value) ?? 100;
-    const m = mirrorDestination(item?.destination, percent, vsNamespace);
+  for (const raw of listOf(h.mirrors)) {
+    const item = objectOf(raw);
+    const percent = clampPercent(objectOf(item.percentage).value) ?? 100;
+    const m = mirrorDestination(item.destination, percent, vsNamespace);
     if (m) out.push(m);
   }
   return out;
@@ -365,15 +391,15 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   notes.push(...notEnforcedNotes(sorted));
 
   const workloads: WorkloadSpec[] = of(K.Workload).map((r) => {
-    const spec = r.spec ?? {};
-    const replicas = Number.isInteger(spec.replicas) && spec.replicas >= 0 ? spec.replicas : 1;
+    const spec = specOf(r, K.Workload);
+    const replicas = typeof spec.replicas === 'number' && Number.isInteger(spec.replicas) && spec.replicas >= 0 ? spec.replicas : 1;
     return {
       name: r.name,
       namespace: ns(r),
       labels: { ...r.labels },
-      command: list(spec.command).map(String),
+      command: listOf(spec.command).map(String),
       env: record(spec.env),
-      port: Number.isInteger(spec.port) ? spec.port : null,
+      port: typeof spec.port === 'number' && Number.isInteger(spec.port) ? spec.port : null,
       replicas,
       serviceAccount: typeof spec.serviceAccount === 'string' && spec.serviceAccount ? spec.serviceAccount : 'default',
       resource: r,
@@ -395,32 +421,35 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
     });
   }
   for (const r of of(K.ServiceEntry)) {
-    const spec = r.spec ?? {};
-    const selector = spec.workloadSelector?.labels ? record(spec.workloadSelector.labels) : null;
-    const ports = list<Record<string, unknown>>(spec.ports).map((p) => ({ name: String(p.name ?? ''), port: Number(p.number), protocol: String(p.protocol ?? 'HTTP') }));
-    const endpoints = list<Record<string, unknown>>(spec.endpoints)
+    const spec = specOf(r, K.ServiceEntry);
+    const selectorLabels = objectOf(spec.workloadSelector).labels;
+    const selector = selectorLabels ? record(selectorLabels) : null;
+    const ports = listOf(spec.ports).map(objectOf).map((p) => ({ name: String(p.name ?? ''), port: Number(p.number), protocol: String(p.protocol ?? 'HTTP') }));
+    const endpoints = listOf(spec.endpoints)
+      .map(objectOf)
       .filter((e) => typeof e.address === 'string')
       .map((e) => {
         const portMap = record(e.ports);
         const first = Object.values(portMap)[0];
         return { address: String(e.address), port: first ? Number(first) : ports[0]?.port ?? null };
       });
-    for (const host of list<string>(spec.hosts)) {
+    for (const host of listOf(spec.hosts)) {
       services.push({ host: hostKey(ns(r), String(host)), name: r.name, namespace: ns(r), kind: 'ServiceEntry', selector, ports, endpoints, resource: r });
     }
   }
 
   const virtualServices: VirtualServiceSpec[] = of(K.VirtualService).map((r) => {
-    const spec = r.spec ?? {};
+    const spec = specOf(r, K.VirtualService);
     const vsNs = ns(r);
-    const gateways = list<string>(spec.gateways).map((g) => gatewayRef(String(g), vsNs));
-    const http: HttpRoute[] = list<Record<string, unknown>>(spec.http).map((h, index) => {
-      const explicit = list<Record<string, unknown>>(h.route).some((d) => typeof d.weight === 'number');
-      const routeList = list<Record<string, unknown>>(h.route);
+    const gateways = listOf(spec.gateways).map((g) => gatewayRef(String(g), vsNs));
+    const http: HttpRoute[] = listOf(spec.http).map((item, index) => {
+      const h = objectOf(item);
+      const routeList = listOf(h.route).map(objectOf);
+      const explicit = routeList.some((d) => typeof d.weight === 'number');
       const route: RouteDestination[] = routeList.map((d) => {
-        const dest = (d.destination ?? {}) as Record<string, unknown>;
+        const dest = objectOf(d.destination);
         const host = String(dest.host ?? '');
-        const portNumber = (dest.port as { number?: unknown } | undefined)?.number;
+        const portNumber = objectOf(dest.port).number;
         return {
           host,
           fqdn: hostKey(vsNs, host),
@@ -431,13 +460,16 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
           headers: routeHeaders(d.headers),
         };
       });
-      const rw = h.rewrite as Record<string, unknown> | undefined;
-      const rd = h.redirect as Record<string, unknown> | undefined;
-      const dr = h.directResponse as Record<string, unknown> | undefined;
-      const retries = h.retries as Record<string, unknown> | undefined;
-      const fault = h.fault as { delay?: Record<string, unknown>; abort?: Record<string, unknown> } | undefined;
-      const percent = (o: Record<string, unknown> | undefined) => {
-        const p = (o?.percentage as { value?: unknown } | undefined)?.value ?? o?.percent;
+      // Each of these is read when it is written at all (a value of another type reads as an empty mapping).
+      const rw = h.rewrite ? objectOf(h.rewrite) : undefined;
+      const rd = h.redirect ? objectOf(h.redirect) : undefined;
+      const dr = h.directResponse ? objectOf(h.directResponse) : undefined;
+      const retries = h.retries && typeof h.retries === 'object' ? objectOf(h.retries) : undefined;
+      const fault = h.fault ? objectOf(h.fault) : undefined;
+      const delay = fault?.delay ? objectOf(fault.delay) : undefined;
+      const abort = fault?.abort ? objectOf(fault.abort) : undefined;
+      const percent = (o: VirtualServiceSpecHttpFaultDelay | VirtualServiceSpecHttpFaultAbort | undefined) => {
+        const p = objectOf(o?.percentage).value ?? (o && 'percent' in o ? o.percent : undefined);
         return typeof p === 'number' ? Math.min(100, Math.max(0, p)) : 100;
       };
       const mirrors = routeMirrors(h, vsNs);
@@ -445,7 +477,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
       return {
         name: typeof h.name === 'string' ? h.name : '',
         index,
-        match: list<Record<string, unknown>>(h.match).map((m) => ({
+        match: listOf(h.match).map(objectOf).map((m) => ({
           uri: stringMatch(m.uri),
           method: stringMatch(m.method),
           authority: stringMatch(m.authority),
@@ -465,24 +497,24 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
           : null,
         redirect: rd ? { ...(typeof rd.uri === 'string' ? { uri: rd.uri } : {}), ...(typeof rd.authority === 'string' ? { authority: rd.authority } : {}), code: typeof rd.redirectCode === 'number' ? rd.redirectCode : 301 } : null,
         directResponse: dr && typeof dr.status === 'number'
-          ? { status: dr.status, body: String((dr.body as { string?: unknown } | undefined)?.string ?? '') }
+          ? { status: dr.status, body: String(objectOf(dr.body).string ?? '') }
           : null,
-        fault: fault && (fault.delay || fault.abort)
+        fault: delay || abort
           ? {
-            delayMs: durationField(fault.delay?.fixedDelay),
-            delayPercent: percent(fault.delay),
-            abortStatus: typeof fault.abort?.httpStatus === 'number' ? fault.abort.httpStatus : null,
-            abortPercent: percent(fault.abort),
+            delayMs: durationField(delay?.fixedDelay),
+            delayPercent: percent(delay),
+            abortStatus: typeof abort?.httpStatus === 'number' ? abort.httpStatus : null,
+            abortPercent: percent(abort),
           }
           : null,
         mirrors,
       };
     });
-    return { name: r.name, namespace: vsNs, hosts: list<string>(spec.hosts).map(String), gateways: gateways.length ? gateways : ['mesh'], http, resource: r };
+    return { name: r.name, namespace: vsNs, hosts: listOf(spec.hosts).map(String), gateways: gateways.length ? gateways : ['mesh'], http, resource: r };
   });
 
   const destinationRules: DestinationRuleSpec[] = of(K.DestinationRule).map((r) => {
-    const spec = r.spec ?? {};
+    const spec = specOf(r, K.DestinationRule);
     return {
       name: r.name,
       namespace: ns(r),
@@ -490,7 +522,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
       fqdn: hostKey(ns(r), String(spec.host ?? '')),
       loadBalancer: loadBalancer(spec.trafficPolicy),
       trafficPolicy: trafficPolicy(spec.trafficPolicy),
-      subsets: list<Record<string, unknown>>(spec.subsets).map((s) => ({
+      subsets: listOf(spec.subsets).map(objectOf).map((s) => ({
         name: String(s.name ?? ''),
         labels: record(s.labels),
         loadBalancer: loadBalancer(s.trafficPolicy),
@@ -501,13 +533,13 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   });
 
   const gateways: GatewaySpec[] = of(K.Gateway).map((r) => {
-    const spec = r.spec ?? {};
-    const servers = list<Record<string, unknown>>(spec.servers).map((s) => {
-      const port = (s.port ?? {}) as Record<string, unknown>;
+    const spec = specOf(r, K.Gateway);
+    const servers = listOf(spec.servers).map(objectOf).map((s) => {
+      const port = objectOf(s.port);
       return {
         port: Number(port.number),
         protocol: String(port.protocol ?? 'HTTP').toUpperCase(),
-        hosts: list<string>(s.hosts).map((h) => String(h).includes('/') ? String(h).split('/')[1] : String(h)).map((h) => h.toLowerCase()),
+        hosts: listOf(s.hosts).map((h) => String(h).includes('/') ? String(h).split('/')[1] : String(h)).map((h) => h.toLowerCase()),
       };
     });
     return { name: r.name, namespace: ns(r), selector: record(spec.selector), servers, resource: r };

@@ -9,11 +9,11 @@ import type { AnalysisContext, Analyzer } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { selectorMatches } from '../selectors.js';
+import { listOf, objectOf, specOf } from '../spec.js';
 import {
   ambientRedirected,
-  asArray,
-  asObject,
   deploymentPodShape,
+  localWorkloadLabels,
   podShape,
   selectorString,
   sidecarInjected,
@@ -51,8 +51,8 @@ function meshWorkloads(ctx: AnalysisContext): { workloads: Workload[]; known: bo
     const ambient = mode === 'ambient' || (mode !== 'none' && ambientNamespace(ctx, d.namespace)) || ambientRedirected(template.annotations);
     if (ambient || sidecarInjected(ctx, template)) workloads.push({ namespace: d.namespace, labels: template.labels });
   }
-  for (const we of entries) workloads.push({ namespace: we.namespace, labels: stringLabels(asObject(we.spec).labels) });
-  for (const w of locals) workloads.push({ namespace: w.namespace, labels: { ...w.labels, ...stringLabels(asObject(w.spec).labels) } });
+  for (const we of entries) workloads.push({ namespace: we.namespace, labels: stringLabels(specOf(we, K.WorkloadEntry).labels) });
+  for (const w of locals) workloads.push({ namespace: w.namespace, labels: localWorkloadLabels(w) });
   return { workloads, known: pods.length + deployments.length + entries.length + locals.length > 0 };
 }
 
@@ -77,12 +77,12 @@ function policyName(ap: Resource): string {
 }
 
 function checkWorkloads(ctx: AnalysisContext, ap: Resource, workloads: Workload[]): void {
-  const spec = asObject(ap.spec);
+  const spec = specOf(ap, K.AuthorizationPolicy);
   // Policies bound by targetRef(s) apply to gateways and waypoints, not to workloads picked by labels.
-  if (spec.targetRef || asArray(spec.targetRefs).length > 0) return;
+  if (spec.targetRef || listOf(spec.targetRefs).length > 0) return;
   const hasSelector = spec.selector !== undefined && spec.selector !== null;
-  const selector = stringLabels(asObject(spec.selector).matchLabels);
-  const selectorPointer = asObject(spec.selector).matchLabels !== undefined ? '/spec/selector/matchLabels' : '/spec/selector';
+  const selector = stringLabels(objectOf(spec.selector).matchLabels);
+  const selectorPointer = objectOf(spec.selector).matchLabels !== undefined ? '/spec/selector/matchLabels' : '/spec/selector';
   const shown = selectorString(selector) || '(any labels)';
   const root = ctx.meshConfig.rootNamespace || ctx.istioNamespace;
   if (ap.namespace === root) {
@@ -119,11 +119,11 @@ function checkWorkloads(ctx: AnalysisContext, ap: Resource, workloads: Workload[
 }
 
 function checkNamespaces(ctx: AnalysisContext, ap: Resource, known: string[]): void {
-  asArray(asObject(ap.spec).rules).forEach((rule, i) => {
-    asArray(asObject(rule).from).forEach((from, j) => {
-      const source = asObject(asObject(from).source);
+  listOf(specOf(ap, K.AuthorizationPolicy).rules).forEach((rule, i) => {
+    listOf(objectOf(rule).from).forEach((from, j) => {
+      const source = objectOf(objectOf(from).source);
       for (const field of ['namespaces', 'notNamespaces'] as const) {
-        asArray(source[field]).forEach((value, k) => {
+        listOf(source[field]).forEach((value, k) => {
           const pattern = String(value);
           if (known.some((ns) => namespacePatternMatches(ns, pattern))) return;
           ctx.report(

@@ -3,7 +3,8 @@
 import type { Analyzer } from '../analysis.js';
 import { K } from '../kinds.js';
 import { joinPointer } from '../locate.js';
-import { asArray, asObject } from './util.js';
+import { listOf, objectOf, specOf } from '../spec.js';
+import { asObject } from './util.js';
 
 const CRD = 'apiextensions.k8s.io/CustomResourceDefinition';
 
@@ -22,8 +23,8 @@ export const deprecation: Analyzer = {
   codes: ['IST0002'],
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
-      asArray(asObject(vs.spec).http).forEach((route, i) => {
-        const delay = asObject(asObject(asObject(route).fault).delay);
+      listOf(specOf(vs, K.VirtualService).http).forEach((route, i) => {
+        const delay = objectOf(objectOf(objectOf(route).fault).delay);
         const percent = delay.percent;
         if (typeof percent === 'number' && percent > 0) {
           ctx.report(
@@ -36,7 +37,7 @@ export const deprecation: Analyzer = {
       });
     }
     for (const sidecar of ctx.of(K.Sidecar)) {
-      const policy = asObject(asObject(sidecar.spec).outboundTrafficPolicy);
+      const policy = objectOf(specOf(sidecar, K.Sidecar).outboundTrafficPolicy);
       if (policy.egressProxy !== undefined && policy.egressProxy !== null) {
         ctx.report(
           'IST0002',

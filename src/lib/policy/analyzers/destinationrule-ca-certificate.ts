@@ -2,7 +2,7 @@
 // verify the server's certificate, at the destination level (IST0128) or for one port (IST0129).
 import type { Analyzer } from '../analysis.js';
 import { K } from '../kinds.js';
-import { asArray, asObject } from './util.js';
+import { listOf, objectOf, specOf, type Mistyped, type DestinationRuleSpecTrafficPolicyTls, type DestinationRuleSpecTrafficPolicyPortLevelSettingsPort } from '../spec.js';
 
 /** ClientTLSSettings.TLSmode names by number, as protobuf reads either form. */
 const TLS_MODES = ['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL'];
@@ -13,7 +13,7 @@ function modeName(mode: unknown): string | undefined {
 }
 
 /** The mode, when it originates TLS that should verify the server and nothing lets it (no caCertificates, no credentialName on a selected workload). */
-function unverifiedMode(tls: Record<string, unknown>, hasWorkloadSelector: boolean): string | undefined {
+function unverifiedMode(tls: DestinationRuleSpecTrafficPolicyTls, hasWorkloadSelector: boolean): string | undefined {
   const mode = modeName(tls.mode);
   if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined;
   if (typeof tls.caCertificates === 'string' && tls.caCertificates !== '') return undefined;
@@ -22,8 +22,8 @@ function unverifiedMode(tls: Record<string, unknown>, hasWorkloadSelector: boole
   return mode;
 }
 
-function portLabel(port: unknown): string {
-  const number = asObject(port).number;
+function portLabel(port: DestinationRuleSpecTrafficPolicyPortLevelSettingsPort | Mistyped | undefined): string {
+  const number = objectOf(port).number;
   return number === undefined ? 'an unnumbered port' : `port ${String(number)}`;
 }
 
@@ -34,11 +34,11 @@ export const destinationRuleCaCertificate: Analyzer = {
   codes: ['IST0128', 'IST0129'],
   run(ctx) {
     for (const dr of ctx.of(K.DestinationRule)) {
-      const spec = asObject(dr.spec);
+      const spec = specOf(dr, K.DestinationRule);
       const host = typeof spec.host === 'string' ? spec.host : '';
       const selected = spec.workloadSelector !== undefined && spec.workloadSelector !== null;
-      const policy = asObject(spec.trafficPolicy);
-      const mode = unverifiedMode(asObject(policy.tls), selected);
+      const policy = objectOf(spec.trafficPolicy);
+      const mode = unverifiedMode(objectOf(policy.tls), selected);
       if (mode) {
         ctx.report(
           'IST0128',
@@ -47,9 +47,9 @@ export const destinationRuleCaCertificate: Analyzer = {
           `DestinationRule ${dr.name} originates ${mode} TLS to ${host} without caCertificates, so the server certificate is not verified; set trafficPolicy.tls.caCertificates.`,
         );
       }
-      asArray(policy.portLevelSettings).forEach((setting, i) => {
-        const s = asObject(setting);
-        const portMode = unverifiedMode(asObject(s.tls), selected);
+      listOf(policy.portLevelSettings).forEach((setting, i) => {
+        const s = objectOf(setting);
+        const portMode = unverifiedMode(objectOf(s.tls), selected);
         if (!portMode) return;
         ctx.report(
           'IST0129',

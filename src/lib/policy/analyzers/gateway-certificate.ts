@@ -4,7 +4,7 @@ import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { joinPointer } from '../locate.js';
-import { asArray, asObject } from './util.js';
+import { listOf, objectOf, specOf, type GatewaySpecServers, type Mistyped } from '../spec.js';
 import type { RawGroup } from '../findings.js';
 import { fewOf, NAMED_MEMBERS, othersOf, SelectorIndex, UnionFind } from './groups.js';
 import { labelMap, qualifiedName, selectorString, type Labels } from './workloads.js';
@@ -19,10 +19,10 @@ function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
 
-function tlsOf(server: unknown): Tls | undefined {
-  const s = asObject(server);
+function tlsOf(server: GatewaySpecServers | Mistyped | undefined): Tls | undefined {
+  const s = objectOf(server);
   if (s.tls === undefined || s.tls === null) return undefined;
-  const tls = asObject(s.tls);
+  const tls = objectOf(s.tls);
   return { credentialName: str(tls.credentialName), serverCertificate: str(tls.serverCertificate), privateKey: str(tls.privateKey) };
 }
 
@@ -103,7 +103,7 @@ function groupOf(ctx: AnalysisContext, cert: Certificate, share: SelectorShare):
 function serversOf(gateways: Resource[]): Server[] {
   const out: Server[] = [];
   gateways.forEach((gateway, order) => {
-    asArray(asObject(gateway.spec).servers).forEach((server, index) => {
+    listOf(specOf(gateway, K.Gateway).servers).forEach((server, index) => {
       const tls = tlsOf(server);
       const certificate = tls && certificateKey(tls);
       if (!tls || !certificate) return;
@@ -126,7 +126,7 @@ export const gatewayCertificate: Analyzer = {
     for (const server of servers) {
       let cert = certificates.get(server.certificate);
       if (!cert) certificates.set(server.certificate, (cert = { shares: [], byKey: new Map(), groups: new Map() }));
-      const selector = labelMap(asObject(server.gateway.spec).selector);
+      const selector = labelMap(specOf(server.gateway, K.Gateway).selector);
       const key = selectorString(selector);
       let share = cert.byKey.get(key);
       if (!share) {
@@ -145,7 +145,7 @@ export const gatewayCertificate: Analyzer = {
       for (const w of widerShares(cert, share)) others += w.servers.length;
       if (others === 0) continue;
       const name = qualifiedName(server.gateway);
-      const tls = tlsOf(asArray(asObject(server.gateway.spec).servers)[server.index])!;
+      const tls = tlsOf(listOf(specOf(server.gateway, K.Gateway).servers)[server.index])!;
       ctx.report(
         'IST0138',
         server.gateway,

@@ -6,7 +6,7 @@ import { K } from '../kinds.js';
 import { joinPointer } from '../locate.js';
 import type { RawGroup } from '../findings.js';
 import { selectorMatches } from '../selectors.js';
-import { asArray, asObject } from './util.js';
+import { listOf, objectOf, specOf, type GatewaySpecServers, type Mistyped } from '../spec.js';
 import { fewOf, NAMED_MEMBERS, othersOf, SelectorIndex, UnionFind } from './groups.js';
 import {
   describeSelector,
@@ -25,7 +25,7 @@ interface GatewayInfo {
   /** Input order, for listing group members the way they were read. */
   index: number;
   selector: Labels;
-  servers: unknown[];
+  servers: readonly ServerInput[];
   selectorClass: SelectorClass;
 }
 
@@ -50,17 +50,19 @@ interface Binding {
   rawGroups: Map<SelectorClass, RawGroup>;
 }
 
-function portOf(server: unknown): number {
-  const n = Number(asObject(asObject(server).port).number ?? 0);
+type ServerInput = GatewaySpecServers | Mistyped;
+
+function portOf(server: ServerInput): number {
+  const n = Number(objectOf(objectOf(server).port).number ?? 0);
   return Number.isFinite(n) ? n : 0;
 }
 
-function hostsOf(server: unknown): string[] {
-  return asArray(asObject(server).hosts).map((h) => String(h));
+function hostsOf(server: ServerInput): string[] {
+  return listOf(objectOf(server).hosts).map((h) => String(h));
 }
 
-function bindOf(server: unknown): string {
-  const b = asObject(server).bind;
+function bindOf(server: ServerInput): string {
+  const b = objectOf(server).bind;
   return typeof b === 'string' ? b : '';
 }
 
@@ -92,12 +94,12 @@ function linkSharingClasses(ctx: AnalysisContext, classes: SelectorClass[]): voi
 function gatewaysOf(ctx: AnalysisContext): { gateways: GatewayInfo[]; classes: SelectorClass[] } {
   const classes = new Map<string, SelectorClass>();
   const gateways = ctx.of(K.Gateway).map((resource, index): GatewayInfo => {
-    const spec = asObject(resource.spec);
+    const spec = specOf(resource, K.Gateway);
     const selector = labelMap(spec.selector);
     const key = selectorString(selector);
     let selectorClass = classes.get(key);
     if (!selectorClass) classes.set(key, (selectorClass = { key, selector, gateways: [], sharing: [], withServers: false }));
-    const gateway = { resource, index, selector, servers: asArray(spec.servers), selectorClass };
+    const gateway = { resource, index, selector, servers: listOf(spec.servers), selectorClass };
     selectorClass.gateways.push(gateway);
     if (gateway.servers.length > 0) selectorClass.withServers = true;
     return gateway;

@@ -4,6 +4,7 @@ import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { joinPointer } from '../locate.js';
+import { listOf, objectOf, specOf } from '../spec.js';
 import { asArray, asObject } from './util.js';
 import { describeSelector, labelMap, namedPort, qualifiedName, reportUnmatchedGatewaySelector, selectWorkloads, servicesOf, type Workload } from './workloads.js';
 
@@ -35,7 +36,7 @@ function reachablePorts(ctx: AnalysisContext, workloads: Workload[]): Set<number
 }
 
 function analyzeGateway(ctx: AnalysisContext, gw: Resource): void {
-  const spec = asObject(gw.spec);
+  const spec = specOf(gw, K.Gateway);
   const selector = labelMap(spec.selector);
   const selected = selectWorkloads(ctx, selector);
   if (selected.length === 0) {
@@ -43,10 +44,10 @@ function analyzeGateway(ctx: AnalysisContext, gw: Resource): void {
     return;
   }
   const reachable = reachablePorts(ctx, selected);
-  asArray(spec.servers).forEach((raw, i) => {
-    const server = asObject(raw);
+  listOf(spec.servers).forEach((raw, i) => {
+    const server = objectOf(raw);
     if (server.port === undefined || server.port === null) return;
-    const number = Number(asObject(server.port).number ?? 0);
+    const number = Number(objectOf(server.port).number ?? 0);
     if (reachable.has(number)) return;
     ctx.report(
       'IST0162',

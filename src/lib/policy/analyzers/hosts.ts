@@ -8,6 +8,7 @@ import {
   DEFAULT_CLUSTER_DOMAIN, EXPORT_ALL, EXPORT_LOCAL, HostNames, exportScopes, exportToList, exportsToAll, hostSubsetOf, isWildcardHost,
   serviceExportScopes, visibleFrom,
 } from '../hosts.js';
+import { listOf, objectOf, specOf } from '../spec.js';
 import { asArray, asObject } from './util.js';
 
 export const MESH_GATEWAY = 'mesh';
@@ -47,9 +48,9 @@ export function consumersOf(ctx: AnalysisContext, vs: Resource): string[] {
 }
 
 function buildConsumers(vs: Resource): string[] {
-  const raw = vs.spec?.exportTo;
+  const raw = specOf(vs, K.VirtualService).exportTo;
   if (raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0)) return [vs.namespace]; // Exported everywhere: its own namespace.
-  const exportTo = exportToList(vs.spec?.exportTo);
+  const exportTo = exportToList(raw);
   const out = new Set<string>();
   if (exportsToAll(exportTo)) out.add(vs.namespace);
   for (const e of exportTo) {
@@ -93,9 +94,10 @@ export class ServiceHostIndex {
       hosts.set(host, entry);
     };
     for (const se of resources.serviceEntries) {
-      const scopes = exportScopes(exportToList(se.spec?.exportTo), se.namespace);
-      const ports = asArray(se.spec?.ports).map((p) => Number(asObject(p).number)).filter((n) => Number.isFinite(n));
-      for (const h of asArray(se.spec?.hosts)) {
+      const spec = specOf(se, K.ServiceEntry);
+      const scopes = exportScopes(exportToList(spec.exportTo), se.namespace);
+      const ports = listOf(spec.ports).map((p) => Number(objectOf(p).number)).filter((n) => Number.isFinite(n));
+      for (const h of listOf(spec.hosts)) {
         if (typeof h !== 'string') continue;
         const host = this.names.fqdn(se.namespace, h);
         for (const scope of scopes) add(scope, host, { host, scopes, ports, kind: 'ServiceEntry', resource: se });
@@ -103,6 +105,7 @@ export class ServiceHostIndex {
     }
     for (const svc of resources.services) {
       const scopes = serviceExportScopes(svc);
+      // A Service has no schema of its own here (the typed specs cover the mesh kinds): read as written.
       const ports = asArray(svc.spec?.ports).map((p) => Number(asObject(p).port)).filter((n) => Number.isFinite(n));
       const host = this.names.fqdn(svc.namespace, svc.name);
       for (const scope of scopes) add(scope, host, { host, scopes, ports, kind: 'Service', resource: svc });
@@ -173,12 +176,13 @@ function buildDestinationRuleHosts(ctx: AnalysisContext): DestinationRuleHost[] 
   const names = hostNames(ctx);
   const out: DestinationRuleHost[] = [];
   for (const dr of ctx.of(K.DestinationRule)) {
-    const h = dr.spec?.host;
+    const spec = specOf(dr, K.DestinationRule);
+    const h = spec.host;
     if (typeof h !== 'string' || h === '') continue;
-    const subsets = asArray(dr.spec?.subsets)
-      .map((s) => asObject(s).name)
+    const subsets = listOf(spec.subsets)
+      .map((s) => objectOf(s).name)
       .filter((n): n is string => typeof n === 'string');
-    out.push({ host: names.fqdn(dr.namespace, h), scopes: exportScopes(exportToList(dr.spec?.exportTo), dr.namespace), subsets, resource: dr });
+    out.push({ host: names.fqdn(dr.namespace, h), scopes: exportScopes(exportToList(spec.exportTo), dr.namespace), subsets, resource: dr });
   }
   return out;
 }

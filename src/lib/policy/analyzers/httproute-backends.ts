@@ -4,7 +4,7 @@
 import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { asArray, asObject } from './util.js';
+import { listOf, objectOf, specOf, type GRPCRouteSpec, type GRPCRouteSpecRules, type GRPCRouteSpecRulesBackendRefs, type HTTPRouteSpec, type HTTPRouteSpecRules, type HTTPRouteSpecRulesBackendRefs, type Mistyped } from '../spec.js';
 
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 
@@ -12,16 +12,17 @@ const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 function granted(ctx: AnalysisContext, routeKind: string, fromNamespace: string, namespace: string, name: string): boolean {
   return ctx.of(K.ReferenceGrant).some((grant) => {
     if (grant.namespace !== namespace) return false;
-    const spec = asObject(grant.spec);
-    const from = asArray(spec.from).map(asObject).some((f) => f.group === GATEWAY_GROUP && f.kind === routeKind && f.namespace === fromNamespace);
-    const to = asArray(spec.to).map(asObject).some((t) => (t.group ?? '') === '' && t.kind === 'Service' && (t.name === undefined || t.name === null || t.name === '' || t.name === name));
+    const spec = specOf(grant, K.ReferenceGrant);
+    const from = listOf(spec.from).map(objectOf).some((f) => f.group === GATEWAY_GROUP && f.kind === routeKind && f.namespace === fromNamespace);
+    const to = listOf(spec.to).map(objectOf).some((t) => (t.group ?? '') === '' && t.kind === 'Service' && (t.name === undefined || t.name === null || t.name === '' || t.name === name));
     return from && to;
   });
 }
 
 function checkRoute(ctx: AnalysisContext, route: Resource): void {
-  asArray(asObject(route.spec).rules).forEach((rule, i) => {
-    const refs = asArray(asObject(rule).backendRefs).map(asObject);
+  const spec: HTTPRouteSpec | GRPCRouteSpec = route.kindId === K.GRPCRoute ? specOf(route, K.GRPCRoute) : specOf(route, K.HTTPRoute);
+  listOf<HTTPRouteSpecRules | GRPCRouteSpecRules | Mistyped>(spec.rules).forEach((rule, i) => {
+    const refs = listOf<HTTPRouteSpecRulesBackendRefs | GRPCRouteSpecRulesBackendRefs | Mistyped>(objectOf(rule).backendRefs).map(objectOf);
     refs.forEach((ref, j) => {
       const group = ref.group ?? '';
       const kind = ref.kind ?? 'Service';

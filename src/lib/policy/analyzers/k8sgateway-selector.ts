@@ -3,6 +3,7 @@
 import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
+import { specOf } from '../spec.js';
 import { asArray, asObject } from './util.js';
 import { selectorMatches } from '../selectors.js';
 import { GATEWAY_NAME_LABEL, labelMap, qualifiedName, workloadsOf, type Labels } from './workloads.js';
@@ -22,7 +23,7 @@ function gatewayPodLabels(ctx: AnalysisContext): Map<string, Labels[]> {
   }
   // Istio deploys the pods of an Istio-class Gateway itself, labelled with the Gateway's name.
   for (const gw of ctx.of(K.KubernetesGateway)) {
-    const className = String(asObject(gw.spec).gatewayClassName ?? '');
+    const className = String(specOf(gw, K.KubernetesGateway).gatewayClassName ?? '');
     if (className.startsWith('istio')) add(gw.namespace, { [GATEWAY_NAME_LABEL]: gw.name });
   }
   return byNs;
@@ -46,6 +47,7 @@ export const kubernetesGatewaySelector: Analyzer = {
 };
 
 function check(ctx: AnalysisContext, policy: Resource, pods: Map<string, Labels[]>): void {
+  // Telemetry and WasmPlugin have no schema here; the fields read are the ones all four kinds share.
   const spec = asObject(policy.spec);
   if (usesTargetRef(spec)) return;
   if (spec.selector === undefined || spec.selector === null) return;

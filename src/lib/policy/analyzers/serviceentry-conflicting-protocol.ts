@@ -5,7 +5,7 @@ import type { RawGroup } from '../findings.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { exportScopes, exportToList } from '../hosts.js';
-import { asArray, asObject } from './util.js';
+import { listOf, objectOf, specOf } from '../spec.js';
 import { fewOf, fewWords, NAMED_MEMBERS, othersOf } from './groups.js';
 import { qualifiedName } from './workloads.js';
 
@@ -49,12 +49,12 @@ function slotsOf(ctx: AnalysisContext): { index: Map<string, Slot>; byHostPort: 
   const index = new Map<string, Slot>();
   const byHostPort = new Map<string, Slot[]>();
   ctx.of(K.ServiceEntry).forEach((se, order) => {
-    const spec = asObject(se.spec);
+    const spec = specOf(se, K.ServiceEntry);
     for (const scope of exportScopes(exportToList(spec.exportTo), se.namespace)) {
-      for (const h of asArray(spec.hosts)) {
+      for (const h of listOf(spec.hosts)) {
         const host = String(h);
-        asArray(spec.ports).forEach((p, i) => {
-          const port = asObject(p);
+        listOf(spec.ports).forEach((p, i) => {
+          const port = objectOf(p);
           const number = port.number === undefined || port.number === null ? '0' : String(port.number);
           const key = keyOf(scope, host, number);
           let slot = index.get(key);

@@ -2,7 +2,8 @@
 // request is dead. Exact duplicates and a second match-less route are Istio's own IST0130 and are left to it.
 import type { Analyzer } from '../analysis.js';
 import { K } from '../kinds.js';
-import { asArray, asObject, isCatchAllMatch, isCatchAllRoute, routeLabel } from './util.js';
+import { listOf, objectOf, specOf, type VirtualServiceSpec } from '../spec.js';
+import { isCatchAllMatch, isCatchAllRoute, routeLabel, type HttpRouteInput } from './util.js';
 
 /** Canonical JSON (sorted keys), so that matches compare the way Istio's duplicate check compares them. */
 function canonical(value: unknown): string {
@@ -16,14 +17,14 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function hasMatches(route: unknown): boolean {
-  const match = asObject(route).match;
+function hasMatches(route: HttpRouteInput): boolean {
+  const match = objectOf(route).match;
   return Array.isArray(match) && match.length > 0;
 }
 
 /** Gateways (other than `mesh`) move catch-all routes after the others, so only mesh traffic keeps the written order. */
-function appliesToMesh(spec: Record<string, unknown>): boolean {
-  const gateways = asArray<unknown>(spec.gateways);
+function appliesToMesh(spec: VirtualServiceSpec): boolean {
+  const gateways = listOf<unknown>(spec.gateways);
   return gateways.length === 0 || gateways.includes('mesh');
 }
 
@@ -34,8 +35,8 @@ export const shadowedRoutes: Analyzer = {
   codes: ['MSH2003'],
   run(ctx) {
     for (const vs of ctx.of(K.VirtualService)) {
-      const spec = asObject(vs.spec);
-      const routes = asArray(spec.http);
+      const spec = specOf(vs, K.VirtualService);
+      const routes = listOf(spec.http);
       if (!routeAfterCatchAll(routes)) continue; // Only a route behind a catch-all can be shadowed.
       const orderKept = appliesToMesh(spec);
       let catchAll = -1;
@@ -48,7 +49,7 @@ export const shadowedRoutes: Analyzer = {
         return seen.has(canonical(m));
       };
       routes.forEach((route, i) => {
-        const matches = asArray(asObject(route).match);
+        const matches = listOf(objectOf(route).match);
         const catchAllHere = isCatchAllRoute(route);
         // On gateways only another catch-all stays behind the first one.
         const shadowed = catchAll !== -1 && (orderKept || catchAllHere);
@@ -74,15 +75,15 @@ export const shadowedRoutes: Analyzer = {
 };
 
 /** True when some route comes after the first one that takes every request. */
-function routeAfterCatchAll(routes: unknown[]): boolean {
+function routeAfterCatchAll(routes: readonly HttpRouteInput[]): boolean {
   for (let i = 0; i < routes.length - 1; i++) if (isCatchAllRoute(routes[i])) return true;
   return false;
 }
 
-function describeCatchAll(route: unknown): string {
-  const matches = asArray(asObject(route).match);
+function describeCatchAll(route: HttpRouteInput): string {
+  const matches = listOf(objectOf(route).match);
   const index = matches.findIndex(isCatchAllMatch);
-  const uri = asObject(asObject(matches[index]).uri);
+  const uri = objectOf(objectOf(matches[index]).uri);
   if (typeof uri.prefix === 'string') return `${index} (prefix ${uri.prefix})`;
   if (typeof uri.regex === 'string') return `${index} (regex ${uri.regex})`;
   return `${index} (empty)`;

@@ -12,7 +12,8 @@ import { K } from '../kinds.js';
 import { EXPORT_LOCAL, exportToList } from '../hosts.js';
 import { selectorMatches } from '../selectors.js';
 import { ServiceHostIndex, type ServiceHost } from './hosts.js';
-import { asArray, asObject, deploymentPodShape, stringLabels } from './util.js';
+import { listOf, objectOf, specOf } from '../spec.js';
+import { asObject, deploymentPodShape, localWorkloadLabels, stringLabels } from './util.js';
 
 const REGION = 'topology.kubernetes.io/region';
 const ZONE = 'topology.kubernetes.io/zone';
@@ -28,7 +29,7 @@ interface Candidate {
 
 /** The workloadSelector labels a host adds to its DestinationRule's subsets (a ServiceEntry's; none for a Kubernetes Service). */
 function hostSelector(host: ServiceHost): Record<string, string> {
-  return host.kind === 'ServiceEntry' ? stringLabels(asObject(asObject(host.resource.spec).workloadSelector).labels) : {};
+  return host.kind === 'ServiceEntry' ? stringLabels(objectOf(specOf(host.resource, K.ServiceEntry).workloadSelector).labels) : {};
 }
 
 /** Labels plus those a locality (`region/zone/subzone`) gives, as the registry adds them to endpoints. */
@@ -59,18 +60,18 @@ function candidates(ctx: AnalysisContext): { list: Candidate[]; known: boolean }
   }
   for (const d of ctx.of(K.Deployment)) list.push({ labels: deploymentPodShape(d).labels, unscheduled: true });
   for (const we of ctx.of(K.WorkloadEntry)) {
-    const spec = asObject(we.spec);
+    const spec = specOf(we, K.WorkloadEntry);
     list.push({ labels: withLocality(stringLabels(spec.labels), spec.locality), unscheduled: false });
   }
   let endpoints = 0;
   for (const se of ctx.of(K.ServiceEntry)) {
-    for (const ep of asArray(asObject(se.spec).endpoints)) {
-      const e = asObject(ep);
+    for (const ep of listOf(specOf(se, K.ServiceEntry).endpoints)) {
+      const e = objectOf(ep);
       endpoints++;
       list.push({ labels: withLocality(stringLabels(e.labels), e.locality), unscheduled: false });
     }
   }
-  for (const w of ctx.of(K.Workload)) list.push({ labels: { ...w.labels, ...stringLabels(asObject(w.spec).labels) }, unscheduled: true });
+  for (const w of ctx.of(K.Workload)) list.push({ labels: localWorkloadLabels(w), unscheduled: true });
   const known = ctx.of(K.Pod).length + ctx.of(K.Deployment).length + ctx.of(K.WorkloadEntry).length + ctx.of(K.Workload).length + endpoints > 0;
   return { list, known };
 }
@@ -98,7 +99,7 @@ export const subsetSelectPod: Analyzer = {
     const hosts = ServiceHostIndex.of(ctx);
     const workloads = candidates(ctx);
     for (const dr of rules) {
-      const spec = asObject(dr.spec);
+      const spec = specOf(dr, K.DestinationRule);
       const host = typeof spec.host === 'string' ? spec.host : '';
       let hostLabels: Record<string, string> = {};
       if (hostsKnown) {
@@ -119,9 +120,10 @@ export const subsetSelectPod: Analyzer = {
       if (!workloads.known) continue;
       // Subsets by name (a later subset of the same name replaces an earlier one, as in Istio).
       const byName = new Map<string, number>();
-      asArray(spec.subsets).forEach((s, i) => byName.set(String(asObject(s).name ?? ''), i));
+      const subsets = listOf(spec.subsets);
+      subsets.forEach((s, i) => byName.set(String(objectOf(s).name ?? ''), i));
       for (const [name, i] of byName) {
-        const subset = asObject(asArray(spec.subsets)[i]);
+        const subset = objectOf(subsets[i]);
         const selector = { ...hostLabels, ...stringLabels(subset.labels) };
         if (workloads.list.some((c) => selects(selector, c))) continue;
         ctx.report(

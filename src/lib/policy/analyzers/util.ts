@@ -2,6 +2,8 @@
 import type { AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { resolveShortName } from '../hosts.js';
+import { K } from '../kinds.js';
+import { listOf, objectOf, specOf, type Mistyped, type VirtualServiceSpecHttp, type VirtualServiceSpecHttpMatch, type VirtualServiceSpecHttpRouteDestination } from '../spec.js';
 
 /** What asArray gives for anything but a list: one shared empty list (frozen, as callers only read it). */
 const NO_ARRAY: unknown[] = Object.freeze([]) as unknown as unknown[];
@@ -35,6 +37,14 @@ export function selectorString(selector: Record<string, string>): string {
     .sort()
     .map((key) => `${key}=${selector[key]}`)
     .join(',');
+}
+
+/**
+ * A meshctl Workload's labels: its metadata's, with any `spec.labels` on top. The Workload schema has no
+ * spec.labels (validate reports one), but a selector is still judged on what the file says.
+ */
+export function localWorkloadLabels(w: Resource): Record<string, string> {
+  return { ...w.labels, ...stringLabels(asObject(w.spec).labels) };
 }
 
 /** What the sidecar decision reads from a pod or a pod template. */
@@ -94,9 +104,12 @@ export function ambientRedirected(annotations: Record<string, string>): boolean 
   return annotations['ambient.istio.io/redirection'] === 'enabled';
 }
 
+/** An HTTP route as written: its fields, or a value of another type. */
+export type HttpRouteInput = VirtualServiceSpecHttp | Mistyped | null | undefined;
+
 /** How a message names a route: `route 2` or `route 2 ("canary")` when it has a name. */
-export function routeLabel(route: unknown, index: number): string {
-  const name = asObject(route).name;
+export function routeLabel(route: HttpRouteInput, index: number): string {
+  const name = objectOf(route).name;
   return typeof name === 'string' && name ? `route ${index} ("${name}")` : `route ${index}`;
 }
 
@@ -107,9 +120,10 @@ const NON_NARROWING_MATCH_FIELDS = new Set(['name', 'statPrefix', 'ignoreUriCase
  * True when one HTTPMatchRequest takes every request: it is empty, or its only condition is
  * `uri: {prefix: /}` (or `regex: .*`), which is how Envoy sees a route without a match.
  */
-export function isCatchAllMatch(match: unknown): boolean {
-  const m = asObject(match);
+export function isCatchAllMatch(match: VirtualServiceSpecHttpMatch | Mistyped | null | undefined): boolean {
   if (match === null || match === undefined) return true;
+  // Every field but the URI narrows, so the walk is over whatever fields are written.
+  const m = objectOf(match) as Record<string, unknown>;
   for (const key of Object.keys(m)) {
     const value = m[key];
     if (NON_NARROWING_MATCH_FIELDS.has(key) || value === null || value === undefined) continue;
@@ -123,8 +137,8 @@ export function isCatchAllMatch(match: unknown): boolean {
 }
 
 /** True when an HTTP route takes every request that reaches it: no match list, or one catch-all match in it. */
-export function isCatchAllRoute(route: unknown): boolean {
-  const match = asObject(route).match;
+export function isCatchAllRoute(route: HttpRouteInput): boolean {
+  const match = objectOf(route).match;
   if (!Array.isArray(match) || match.length === 0) return true;
   return match.some(isCatchAllMatch);
 }
@@ -141,7 +155,7 @@ export interface RouteDestination {
   ruleIndex: number;
   /** Index in `route` (or `mirrors`); -1 for the single `mirror`. */
   index: number;
-  destination: Record<string, unknown>;
+  destination: VirtualServiceSpecHttpRouteDestination;
   host: string;
   subset: string;
   /** The destination's port number, when it names one. */
@@ -158,15 +172,15 @@ class Destination implements RouteDestination {
   declare readonly section: RouteDestination['section'];
   declare readonly ruleIndex: number;
   declare readonly index: number;
-  declare readonly destination: Record<string, unknown>;
+  declare readonly destination: VirtualServiceSpecHttpRouteDestination;
   declare readonly host: string;
   declare readonly subset: string;
   declare readonly port: number | undefined;
   declare private full: string | undefined;
 
-  constructor(section: RouteDestination['section'], ruleIndex: number, index: number, value: unknown) {
-    const destination = asObject(value);
-    const port = asObject(destination.port).number;
+  constructor(section: RouteDestination['section'], ruleIndex: number, index: number, value: VirtualServiceSpecHttpRouteDestination | Mistyped | undefined) {
+    const destination = objectOf(value);
+    const port = objectOf(destination.port).number;
     this.section = section;
     this.ruleIndex = ruleIndex;
     this.index = index;
@@ -205,7 +219,7 @@ interface DestinationLists {
 function destinationLists(ctx: AnalysisContext, vs: Resource): DestinationLists {
   const lists = ctx.memo('util.destinations', newDestinationMap);
   let out = lists.get(vs);
-  if (!out) lists.set(vs, (out = buildDestinationLists(vs.spec)));
+  if (!out) lists.set(vs, (out = buildDestinationLists(vs)));
   return out;
 }
 
@@ -225,28 +239,29 @@ export function mirrorDestinationsOf(ctx: AnalysisContext, vs: Resource): readon
 
 const ROUTE_SECTIONS = ['tcp', 'tls', 'http'] as const;
 
-function addMirrors(out: RouteDestination[], i: number, r: Record<string, unknown>): void {
+function addMirrors(out: RouteDestination[], i: number, r: VirtualServiceSpecHttp): void {
   if (r.mirror && typeof r.mirror === 'object') out.push(new Destination('http.mirror', i, -1, r.mirror));
   if (r.mirrors === undefined) return;
-  const mirrors = asArray(r.mirrors);
+  const mirrors = listOf(r.mirrors);
   for (let j = 0; j < mirrors.length; j++) {
-    const d = asObject(mirrors[j]).destination;
+    const d = objectOf(mirrors[j]).destination;
     if (d && typeof d === 'object') out.push(new Destination('http.mirrors', i, j, d));
   }
 }
 
 /** Both lists in one walk of the rules: the http rules are read once for their routes and mirrors. */
-function buildDestinationLists(spec: unknown): DestinationLists {
+function buildDestinationLists(vs: Resource): DestinationLists {
   const routes: RouteDestination[] = [];
   const mirrors: RouteDestination[] = [];
-  const s = asObject(spec);
+  const spec = specOf(vs, K.VirtualService);
   for (const section of ROUTE_SECTIONS) {
-    const rules = asArray(s[section]);
+    const rules = listOf(spec[section]);
     for (let i = 0; i < rules.length; i++) {
-      const rule = asObject(rules[i]);
-      const list = asArray(rule.route);
-      for (let j = 0; j < list.length; j++) routes.push(new Destination(section, i, j, asObject(list[j]).destination));
-      if (section === 'http') addMirrors(mirrors, i, rule);
+      const rule = objectOf(rules[i]);
+      const list = listOf(rule.route);
+      // A tcp or tls route's destination has the http one's host, subset and port.
+      for (let j = 0; j < list.length; j++) routes.push(new Destination(section, i, j, objectOf(list[j]).destination));
+      if (section === 'http') addMirrors(mirrors, i, rule as VirtualServiceSpecHttp);
     }
   }
   return { routes, mirrors };

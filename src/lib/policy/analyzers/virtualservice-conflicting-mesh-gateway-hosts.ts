@@ -6,7 +6,7 @@ import type { Analyzer } from '../analysis.js';
 import type { RawGroup } from '../findings.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { asArray } from './util.js';
+import { listOf, specOf } from '../spec.js';
 import { fewOf, fewWords, NAMED_MEMBERS, othersOf, UnionFind } from './groups.js';
 import { qualifiedName } from './workloads.js';
 import { EXPORT_ALL, exportScopes, exportToList, hostMatches } from '../hosts.js';
@@ -36,7 +36,7 @@ interface Conflict {
 }
 
 function boundToMesh(vs: Resource): boolean {
-  const gateways = asArray(vs.spec?.gateways);
+  const gateways = listOf(specOf(vs, K.VirtualService).gateways);
   return gateways.length === 0 || gateways.includes(MESH_GATEWAY);
 }
 
@@ -63,8 +63,9 @@ export const conflictingMeshGatewayHosts: Analyzer = {
     const redefined = new Set(ctx.redefined.map((r) => r.resource));
     services.forEach((vs, order) => {
       if (!boundToMesh(vs) || redefined.has(vs)) return;
-      const scopes = exportScopes(exportToList(vs.spec?.exportTo), vs.namespace);
-      asArray(vs.spec?.hosts).forEach((h, hostIndex) => {
+      const spec = specOf(vs, K.VirtualService);
+      const scopes = exportScopes(exportToList(spec.exportTo), vs.namespace);
+      listOf(spec.hosts).forEach((h, hostIndex) => {
         if (typeof h !== 'string') return;
         const host = names.fqdn(vs.namespace, h);
         for (const scope of scopes) {

@@ -5,7 +5,8 @@
 import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { asArray, mirrorDestinationsOf, routeDestinationsOf, type RouteDestination } from './util.js';
+import { listOf, specOf } from '../spec.js';
+import { mirrorDestinationsOf, routeDestinationsOf, type RouteDestination } from './util.js';
 import type { HostNames } from '../hosts.js';
 import { consumersOf, hostNames, ServiceHostIndex, type ServiceHost } from './hosts.js';
 import { fewWords } from './groups.js';
@@ -90,12 +91,12 @@ function subsetRoutedHosts(ctx: AnalysisContext, names: HostNames): Map<string, 
 /** A VirtualService's own hosts as FQDNs. */
 function ownHosts(vs: Resource, names: HostNames): string[] {
   const out: string[] = [];
-  for (const h of asArray(vs.spec?.hosts)) if (typeof h === 'string') out.push(names.fqdn(vs.namespace, h));
+  for (const h of listOf(specOf(vs, K.VirtualService).hosts)) if (typeof h === 'string') out.push(names.fqdn(vs.namespace, h));
   return out;
 }
 
 function checkIngressSubsets(ctx: AnalysisContext, vs: Resource, split: Map<string, Resource[]>, names: HostNames): void {
-  if (asArray(vs.spec?.gateways).length === 0) return;
+  if (listOf(specOf(vs, K.VirtualService).gateways).length === 0) return;
   for (const d of routeDestinationsOf(ctx, vs)) {
     if (d.section !== 'http' || d.subset) continue;
     for (const other of split.get(d.fqdnIn(names, vs.namespace)) ?? []) {

@@ -4,7 +4,7 @@
 import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { asArray, asObject } from './util.js';
+import { listOf, objectOf, specOf } from '../spec.js';
 import { hostMatches, namesForNamespace } from '../hosts.js';
 import { MESH_GATEWAY, shortOrFullName } from './hosts.js';
 import { fewWords } from './groups.js';
@@ -25,8 +25,8 @@ export function isInternalGatewayReference(ref: string): boolean {
 /** Server hosts of an Istio Gateway, `./host` qualified with the gateway's namespace and `*\/*` as `*`. */
 function istioGatewayHosts(gateway: Resource): string[] {
   const out: string[] = [];
-  for (const server of asArray(gateway.spec?.servers)) {
-    const hosts = asArray(asObject(server).hosts).filter((h): h is string => typeof h === 'string');
+  for (const server of listOf(specOf(gateway, K.Gateway).servers)) {
+    const hosts = listOf(objectOf(server).hosts).filter((h): h is string => typeof h === 'string');
     if (hosts.includes('*/*')) {
       out.push('*');
       continue;
@@ -49,7 +49,7 @@ function hostsInIstioGateway(gateway: Resource | undefined, vsHosts: string[], v
 }
 
 function hostsInKubernetesGateway(gateway: Resource, vsHosts: string[]): boolean {
-  const listeners = asArray(gateway.spec?.listeners).map(asObject);
+  const listeners = listOf(specOf(gateway, K.KubernetesGateway).listeners).map(objectOf);
   const hostnames: string[] = [];
   for (const l of listeners) {
     if (typeof l.hostname !== 'string' || l.hostname === '') return true;
@@ -59,10 +59,12 @@ function hostsInKubernetesGateway(gateway: Resource, vsHosts: string[]): boolean
 }
 
 function analyze(ctx: AnalysisContext, vs: Resource): void {
-  if (asArray(vs.spec?.gateways).length === 0) return; // Bound to no gateway: nothing to check.
-  const vsHosts = asArray(vs.spec?.hosts).filter((h): h is string => typeof h === 'string');
+  const spec = specOf(vs, K.VirtualService);
+  const gateways = listOf(spec.gateways);
+  if (gateways.length === 0) return; // Bound to no gateway: nothing to check.
+  const vsHosts = listOf(spec.hosts).filter((h): h is string => typeof h === 'string');
   const vsId = fullName(vs.namespace, vs.name);
-  asArray(vs.spec?.gateways).forEach((ref, i) => {
+  gateways.forEach((ref, i) => {
     if (typeof ref !== 'string' || ref === MESH_GATEWAY) return;
     const pointer = `/spec/gateways/${i}`;
     if (isInternalGatewayReference(ref)) {

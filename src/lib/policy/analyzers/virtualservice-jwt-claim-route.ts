@@ -5,7 +5,7 @@ import type { Resource } from '../load.js';
 import { joinPointer } from '../locate.js';
 import { K } from '../kinds.js';
 import { selectorMatches } from '../selectors.js';
-import { asArray, asObject } from './util.js';
+import { listOf, objectOf, specOf } from '../spec.js';
 import { MESH_GATEWAY, shortOrFullName } from './hosts.js';
 
 const JWT_CLAIM_HEADER = '@request.auth.claims';
@@ -14,13 +14,13 @@ const HEADER_FIELDS = ['headers', 'withoutHeaders'] as const;
 
 /** The first header match on a JWT claim, with its pointer. */
 function claimRouteOf(vs: Resource): { key: string; pointer: string } | undefined {
-  const http = asArray(vs.spec?.http);
+  const http = listOf(specOf(vs, K.VirtualService).http);
   for (let i = 0; i < http.length; i++) {
-    const matches = asArray(asObject(http[i]).match);
+    const matches = listOf(objectOf(http[i]).match);
     for (let j = 0; j < matches.length; j++) {
-      const m = asObject(matches[j]);
+      const m = objectOf(matches[j]);
       for (const field of HEADER_FIELDS) {
-        for (const key of Object.keys(asObject(m[field]))) {
+        for (const key of Object.keys(objectOf(m[field]))) {
           if (key.startsWith(JWT_CLAIM_HEADER)) return { key, pointer: joinPointer(`/spec/http/${i}/match/${j}/${field}`, key) };
         }
       }
@@ -34,7 +34,7 @@ function requestAuthSelectors(ctx: AnalysisContext): Map<string, (Record<string,
   for (const ra of ctx.of(K.RequestAuthentication)) {
     let list = byNamespace.get(ra.namespace);
     if (!list) byNamespace.set(ra.namespace, (list = []));
-    const labels = asObject(ra.spec?.selector).matchLabels;
+    const labels = objectOf(specOf(ra, K.RequestAuthentication).selector).matchLabels;
     list.push(labels && typeof labels === 'object' && !Array.isArray(labels) ? (labels as Record<string, unknown>) : undefined);
   }
   return byNamespace;
@@ -52,13 +52,13 @@ export const jwtClaimRoute: Analyzer = {
       const claim = claimRouteOf(vs);
       if (!claim) continue;
       const vsId = vs.namespace ? `${vs.namespace}/${vs.name}` : vs.name;
-      for (const ref of asArray(vs.spec?.gateways)) {
+      for (const ref of listOf(specOf(vs, K.VirtualService).gateways)) {
         if (typeof ref !== 'string' || ref === MESH_GATEWAY) continue;
         const { namespace, name } = shortOrFullName(vs.namespace, ref);
         // A missing gateway is the gateway analyzer's finding.
         const gateway = ctx.find(K.Gateway, namespace, name);
         if (!gateway) continue;
-        const gwSelector = asObject(gateway.spec?.selector);
+        const gwSelector = objectOf(specOf(gateway, K.Gateway).selector);
         for (const pod of ctx.of(K.Pod)) {
           if (!selectorMatches(gwSelector, pod.labels)) continue;
           const candidates = [...(selectors.get(rootNamespace) ?? []), ...(pod.namespace === rootNamespace ? [] : selectors.get(pod.namespace) ?? [])];

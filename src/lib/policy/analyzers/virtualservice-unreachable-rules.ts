@@ -2,6 +2,8 @@
 // apply because an earlier match takes the same requests (IST0131), in http, tcp and tls routes.
 import type { AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
+import { K } from '../kinds.js';
+import { listOf, objectOf, specOf, type Mistyped, type VirtualServiceSpecHttp, type VirtualServiceSpecTcp, type VirtualServiceSpecTls } from '../spec.js';
 import { asArray, asObject } from './util.js';
 
 type Section = 'http' | 'tcp' | 'tls';
@@ -45,8 +47,12 @@ export function matchKey(match: unknown, section: Section): string {
   return JSON.stringify(sortDeep(out));
 }
 
-function ruleLabel(section: Section, rule: Record<string, unknown>, index: number): string {
-  return section === 'http' && typeof rule.name === 'string' && rule.name !== '' ? `"${rule.name}"` : `#${index}`;
+/** A rule of any of the three sections: only http rules have a name. */
+type Rule = VirtualServiceSpecHttp | VirtualServiceSpecTcp | VirtualServiceSpecTls;
+
+function ruleLabel(section: Section, rule: Rule, index: number): string {
+  const name = 'name' in rule ? rule.name : undefined;
+  return section === 'http' && typeof name === 'string' && name !== '' ? `"${name}"` : `#${index}`;
 }
 
 function matchLabel(section: Section, match: unknown, index: number): string {
@@ -177,22 +183,22 @@ function covers(earlier: PrefixMatch, later: PrefixMatch): boolean {
 }
 
 /** True when some rule comes after one without match conditions (which takes every request). */
-function ruleAfterCatchAll(rules: unknown[]): boolean {
+function ruleAfterCatchAll(rules: readonly (Rule | Mistyped)[]): boolean {
   let catchAll = false;
   for (const raw of rules) {
     if (raw === null || raw === undefined) continue;
     if (catchAll) return true;
-    if (asArray(asObject(raw).match).length === 0) catchAll = true;
+    if (listOf(objectOf(raw).match).length === 0) catchAll = true;
   }
   return false;
 }
 
 function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): void {
-  const rules = asArray(vs.spec?.[section]);
+  const rules: readonly (Rule | Mistyped)[] = listOf<Rule | Mistyped>(specOf(vs, K.VirtualService)[section]);
   if (rules.length === 0) return;
   // With one match in the whole section no match can repeat or cover another; skip building keys.
   let totalMatches = 0;
-  for (let i = 0; i < rules.length; i++) totalMatches += asArray(asObject(rules[i]).match).length;
+  for (let i = 0; i < rules.length; i++) totalMatches += listOf(objectOf(rules[i]).match).length;
   const compare = totalMatches > 1;
   if (!compare && !ruleAfterCatchAll(rules)) return; // Nothing to compare and no rule behind a catch-all: no finding.
   // Names and pointers are spelled out only for findings.
@@ -202,9 +208,9 @@ function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): voi
   const seen = compare ? new Map<string, number>() : undefined;
   rules.forEach((raw, ruleIndex) => {
     if (raw === null || raw === undefined) return;
-    const rule = asObject(raw);
+    const rule = objectOf(raw);
     const label = () => ruleLabel(section, rule, ruleIndex);
-    const matches = asArray(rule.match);
+    const matches: readonly unknown[] = listOf<unknown>(rule.match);
     const rulePointer = () => `/spec/${section}/${ruleIndex}`;
     if (matches.length === 0) {
       if (catchAll >= 0) {
@@ -212,7 +218,7 @@ function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): voi
           'IST0130',
           vs,
           rulePointer(),
-          `${section.toUpperCase()} rule ${label()} of VirtualService ${vsId()} is never used: rule ${ruleLabel(section, asObject(rules[catchAll]), catchAll)} before it has no match conditions either and takes every request; give it match conditions or remove one.`,
+          `${section.toUpperCase()} rule ${label()} of VirtualService ${vsId()} is never used: rule ${ruleLabel(section, objectOf(rules[catchAll]), catchAll)} before it has no match conditions either and takes every request; give it match conditions or remove one.`,
         );
       }
       catchAll = ruleIndex;
@@ -223,7 +229,7 @@ function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): voi
         'IST0130',
         vs,
         rulePointer(),
-        `${section.toUpperCase()} rule ${label()} of VirtualService ${vsId()} is never used: rule ${ruleLabel(section, asObject(rules[catchAll]), catchAll)} before it has no match conditions and takes every request; move the catch-all rule last.`,
+        `${section.toUpperCase()} rule ${label()} of VirtualService ${vsId()} is never used: rule ${ruleLabel(section, objectOf(rules[catchAll]), catchAll)} before it has no match conditions and takes every request; move the catch-all rule last.`,
       );
       return;
     }
@@ -238,7 +244,7 @@ function checkSection(ctx: AnalysisContext, vs: Resource, section: Section): voi
           'IST0131',
           vs,
           `${rulePointer()}/match/${matchIndex}`,
-          `Match ${matchLabel(section, match, matchIndex)} of ${section.toUpperCase()} rule ${label()} in VirtualService ${vsId()} repeats a match of rule ${ruleLabel(section, asObject(rules[earlier]), earlier)}, which takes those requests first; remove it or change its conditions.`,
+          `Match ${matchLabel(section, match, matchIndex)} of ${section.toUpperCase()} rule ${label()} in VirtualService ${vsId()} repeats a match of rule ${ruleLabel(section, objectOf(rules[earlier]), earlier)}, which takes those requests first; remove it or change its conditions.`,
         );
         return;
       }

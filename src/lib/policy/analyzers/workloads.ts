@@ -7,6 +7,7 @@ import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
 import { joinPointer } from '../locate.js';
 import { selectorMatches } from '../selectors.js';
+import { objectOf, specOf } from '../spec.js';
 import { asArray, asObject } from './util.js';
 
 export type WorkloadSource = 'Pod' | 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'WorkloadEntry' | 'Workload';
@@ -96,7 +97,7 @@ export function workloadsOf(ctx: AnalysisContext): Workload[] {
     }
   }
   for (const r of ctx.of(K.WorkloadEntry)) {
-    out.push({ source: 'WorkloadEntry', resource: r, namespace: r.namespace, name: r.name, labels: labelMap(asObject(r.spec).labels), annotations: r.annotations, containers: [] });
+    out.push({ source: 'WorkloadEntry', resource: r, namespace: r.namespace, name: r.name, labels: labelMap(specOf(r, K.WorkloadEntry).labels), annotations: r.annotations, containers: [] });
   }
   for (const r of ctx.of(K.Workload)) {
     out.push({ source: 'Workload', resource: r, namespace: r.namespace, name: r.name, labels: r.labels, annotations: r.annotations, containers: [] });
@@ -154,7 +155,7 @@ export function namedPort(w: Workload, name: string): number | undefined {
     }
   }
   if (w.source === 'WorkloadEntry') {
-    const n = asObject(asObject(w.resource.spec).ports)[name];
+    const n = objectOf(specOf(w.resource, K.WorkloadEntry).ports)[name];
     if (Number.isInteger(Number(n))) return Number(n);
   }
   return undefined;

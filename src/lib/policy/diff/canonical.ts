@@ -6,6 +6,7 @@ import { K } from '../kinds.js';
 import { parseDurationNanos } from '../duration.js';
 import { hostKey } from '../hosts.js';
 import { listStrategy, type ListStrategy } from './lists.js';
+import type { Mistyped, SpecByKind } from '../spec.js';
 
 /** A leaf compared by `key` (a duration in nanoseconds, a qualified host) but shown as `raw`. */
 export class Canonical {
@@ -17,6 +18,21 @@ export class Canonical {
   toJSON(): unknown {
     return this.raw;
   }
+}
+
+/** A mapping of the canonical form, as a field of a typed spec names it (a rewritten leaf is not one). */
+export function isMapping<T extends object>(v: T | Mistyped | null | undefined): v is T {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Canonical);
+}
+
+/**
+ * The canonical spec of a resource, read through its kind's type: a leaf the canonical form rewrote (a
+ * Canonical) is not a value of the field's type, which the types already allow for (Mistyped).
+ */
+export function canonicalSpecOf<Id extends keyof SpecByKind>(r: Resource | undefined, _kindId: Id): SpecByKind[Id] {
+  if (!r) return {};
+  const spec: unknown = canonicalResource(r).spec;
+  return isMapping(spec as SpecByKind[Id]) ? (spec as SpecByKind[Id]) : {};
 }
 
 /** Lists compared as sets or maps: their canonical text sorts the items. */

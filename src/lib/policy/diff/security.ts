@@ -2,11 +2,12 @@
 // destination, and the authorization rules each scope gains or loses, with the risk of each change.
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { Canonical, canonicalResource, plain, stableKey } from './canonical.js';
+import { Canonical, canonicalResource, canonicalSpecOf, isMapping, plain, stableKey } from './canonical.js';
 import { hostKey, shortHost } from '../hosts.js';
 import { idOf, keyOf } from './pairing.js';
 import type { ResourceId, Risk, RiskNote, SecurityImpact } from './model.js';
 import type { ResourceChangePair } from './traffic.js';
+import type { AuthorizationPolicySpec, DestinationRuleSpecTrafficPolicy, DestinationRuleSpecTrafficPolicyTls, Mistyped, SpecByKind } from '../spec.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Canonical);
@@ -16,7 +17,8 @@ export const ROOT_NAMESPACE = 'istio-system';
 
 const SECURITY_KINDS = new Set<string>([K.PeerAuthentication, K.DestinationRule, K.AuthorizationPolicy, K.RequestAuthentication]);
 
-function specOf(r: Resource | undefined): Obj {
+/** The policy kinds whose scope is a selector or target references; read alike, as the same fields. */
+function policySpecOf(r: Resource | undefined): Obj {
   if (!r) return {};
   const spec = canonicalResource(r).spec;
   return isObj(spec) ? spec : {};
@@ -38,7 +40,7 @@ interface Scope {
 
 /** The workloads a policy applies to: its selector's labels (or targetRefs), else its namespace, else the mesh. */
 function scopeOf(r: Resource): Scope {
-  const spec = specOf(r);
+  const spec = policySpecOf(r);
   const labels = isObj(spec.selector) && isObj(spec.selector.matchLabels) ? spec.selector.matchLabels : undefined;
   const targets = spec.targetRefs ?? spec.targetRef;
   if (labels && Object.keys(labels).length) {
@@ -98,7 +100,7 @@ class PeerAuthModel {
   /** The mode in force for a scope: its own policy's, else its namespace's, else the mesh's, else PERMISSIVE. */
   effective(scope: Scope): string {
     const own = this.byScope.get(scope.key);
-    const ownMode = own ? mtlsMode(specOf(own).mtls) : undefined;
+    const ownMode = own ? mtlsMode(canonicalSpecOf(own, K.PeerAuthentication).mtls) : undefined;
     if (ownMode) return ownMode;
     if (scope.level === 'workload') return this.effective({ key: `${scope.namespace}|`, text: '', level: scope.namespace === ROOT_NAMESPACE ? 'mesh' : 'namespace', namespace: scope.namespace });
     if (scope.level === 'namespace') return this.effective({ key: 'mesh', text: '', level: 'mesh', namespace: ROOT_NAMESPACE });
@@ -109,7 +111,7 @@ class PeerAuthModel {
   portModes(scope: Scope): Map<string, string> {
     const own = this.byScope.get(scope.key);
     const out = new Map<string, string>();
-    const ports = own ? specOf(own).portLevelMtls : undefined;
+    const ports = own ? canonicalSpecOf(own, K.PeerAuthentication).portLevelMtls : undefined;
     if (isObj(ports)) for (const [port, v] of Object.entries(ports)) out.set(port, mtlsMode(v) ?? this.effective(scope));
     return out;
   }
@@ -175,7 +177,7 @@ interface TlsSetting {
   key: string;
 }
 
-function tlsOf(v: unknown): TlsSetting | undefined {
+function tlsOf(v: DestinationRuleSpecTrafficPolicyTls | Mistyped | undefined): TlsSetting | undefined {
   if (!isObj(v)) return undefined;
   return { mode: typeof v.mode === 'string' ? v.mode : 'DISABLE', skipVerify: v.insecureSkipVerify === true, key: stableKey(v) };
 }
@@ -186,12 +188,14 @@ const AUTO: TlsSetting = { mode: null, skipVerify: false, key: '' };
 function tlsSettings(r: Resource | undefined): Map<string, { subset: string | null; port: string | null; tls: TlsSetting }> {
   const out = new Map<string, { subset: string | null; port: string | null; tls: TlsSetting }>();
   if (!r) return out;
-  const spec = specOf(r);
-  const top = isObj(spec.trafficPolicy) ? spec.trafficPolicy : {};
-  const portTls = (policy: Obj) => {
+  const spec = canonicalSpecOf(r, K.DestinationRule);
+  const top: DestinationRuleSpecTrafficPolicy = isMapping(spec.trafficPolicy) ? spec.trafficPolicy : {};
+  // A subset's trafficPolicy has the same port-level and TLS fields as the rule's own.
+  const portTls = (policy: DestinationRuleSpecTrafficPolicy) => {
     const m = new Map<string, TlsSetting>();
-    for (const p of Array.isArray(policy.portLevelSettings) ? policy.portLevelSettings.filter(isObj) : []) {
-      const n = isObj(p.port) ? p.port.number : undefined;
+    for (const p of Array.isArray(policy.portLevelSettings) ? policy.portLevelSettings : []) {
+      if (!isMapping(p)) continue;
+      const n = isMapping(p.port) ? p.port.number : undefined;
       const t = tlsOf(p.tls);
       if (n !== undefined && t) m.set(String(n), t);
     }
@@ -201,9 +205,9 @@ function tlsSettings(r: Resource | undefined): Map<string, { subset: string | nu
   const hostPorts = portTls(top);
   out.set('|', { subset: null, port: null, tls: hostTls });
   for (const [port, t] of hostPorts) out.set(`|${port}`, { subset: null, port, tls: t });
-  for (const s of Array.isArray(spec.subsets) ? spec.subsets.filter(isObj) : []) {
-    if (typeof s.name !== 'string') continue;
-    const policy = isObj(s.trafficPolicy) ? s.trafficPolicy : {};
+  for (const s of Array.isArray(spec.subsets) ? spec.subsets : []) {
+    if (!isMapping(s) || typeof s.name !== 'string') continue;
+    const policy: DestinationRuleSpecTrafficPolicy = isMapping(s.trafficPolicy) ? s.trafficPolicy : {};
     const own = tlsOf(policy.tls);
     if (own) out.set(`${s.name}|`, { subset: s.name, port: null, tls: own });
     for (const [port, t] of portTls(policy)) out.set(`${s.name}|${port}`, { subset: s.name, port, tls: t });
@@ -215,7 +219,7 @@ function destinationTls(changes: ResourceChangePair[], out: Collector): void {
   for (const c of changes) {
     const r = (c.after ?? c.before)!;
     if (r.kindId !== K.DestinationRule) continue;
-    const hostRaw = (r.spec as Obj | undefined)?.host;
+    const hostRaw = (r.spec as SpecByKind[typeof K.DestinationRule] | undefined)?.host;
     const host = shortHost(hostKey(r.namespace, typeof hostRaw === 'string' ? hostRaw : r.name));
     const b = tlsSettings(c.before);
     const a = tlsSettings(c.after);
@@ -276,7 +280,7 @@ interface ActionRules {
   rules: Map<string, { rule: unknown; holders: Resource[] }>;
 }
 
-function actionOf(spec: Obj): Action {
+function actionOf(spec: AuthorizationPolicySpec): Action {
   const a = spec.action;
   return a === 'DENY' || a === 'CUSTOM' || a === 'AUDIT' ? a : 'ALLOW';
 }
@@ -287,7 +291,7 @@ class AuthorizationModel {
   constructor(resources: Resource[]) {
     for (const r of resources) {
       if (r.kindId !== K.AuthorizationPolicy) continue;
-      const spec = specOf(r);
+      const spec = canonicalSpecOf(r, K.AuthorizationPolicy);
       const action = actionOf(spec);
       const scope = scopeOf(r).key;
       let byAction = this.byScope.get(scope);
@@ -398,7 +402,7 @@ function requestAuthentication(changes: ResourceChangePair[], out: Collector): v
     const r = (c.after ?? c.before)!;
     if (r.kindId !== K.RequestAuthentication) continue;
     const issuers = (x: Resource | undefined) =>
-      (Array.isArray(specOf(x).jwtRules) ? (specOf(x).jwtRules as unknown[]) : []).filter(isObj).map((j) => text(j.issuer ?? '')).sort();
+      (Array.isArray(canonicalSpecOf(x, K.RequestAuthentication).jwtRules) ? (canonicalSpecOf(x, K.RequestAuthentication).jwtRules as unknown[]) : []).filter(isObj).map((j) => text(j.issuer ?? '')).sort();
     const b = c.before ? issuers(c.before) : [];
     const a = c.after ? issuers(c.after) : [];
     const scope = scopeOf(r);

@@ -3,12 +3,12 @@
 // traffic policies (connection pool, outlier detection, load balancing), with the risks they carry.
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
-import { Canonical, canonicalResource, plain, stableKey } from './canonical.js';
+import { Canonical, canonicalSpecOf, isMapping, plain, stableKey } from './canonical.js';
 import { hostKey, serviceHost, shortHost } from '../hosts.js';
 import { pairRoutes, routeIdentity, type RouteIdentity } from './routes.js';
 import { idOf, keyOf } from './pairing.js';
 import { parseDuration } from '../duration.js';
-import { listOf, objectOf, specOf, stringOf, type GRPCRouteSpecParentRefs, type HTTPRouteSpecParentRefs, type Mistyped } from '../spec.js';
+import { listOf, objectOf, specOf, stringOf, type GRPCRouteSpecParentRefs, type HTTPRouteSpecParentRefs, type HTTPRouteSpecRules, type HTTPRouteSpecRulesBackendRefs, type HTTPRouteSpecRulesFilters, type Mistyped } from '../spec.js';
 import {
   maxRisk,
   type DestinationShare,
@@ -144,7 +144,7 @@ function weightedShares(entries: { host: string; subset: string | null; port: nu
 }
 
 function istioRoutes(r: Resource): RouteModel[] {
-  const spec = (canonicalResource(r).spec ?? {}) as Obj;
+  const spec = canonicalSpecOf(r, K.VirtualService) as Obj;
   const out: RouteModel[] = [];
   for (const protocol of ['http', 'tcp', 'tls'] as const) {
     const list = Array.isArray(spec[protocol]) ? (spec[protocol] as unknown[]) : [];
@@ -175,12 +175,13 @@ function istioRoutes(r: Resource): RouteModel[] {
 }
 
 function gatewayApiRoutes(r: Resource): RouteModel[] {
-  const spec = (canonicalResource(r).spec ?? {}) as Obj;
+  // A GRPCRoute's rules carry backendRefs, timeouts, retry and filters as an HTTPRoute's do.
+  const spec = canonicalSpecOf(r, K.HTTPRoute);
   const rules = Array.isArray(spec.rules) ? spec.rules : [];
   return rules.map((item) => {
-    const rule = isObj(item) ? item : {};
-    const identity = routeIdentity(rule, true);
-    const refs = (Array.isArray(rule.backendRefs) ? rule.backendRefs : []).filter(isObj).map((b) => ({
+    const rule: HTTPRouteSpecRules = isMapping(item) ? item : {};
+    const identity = routeIdentity(rule as Obj, true);
+    const refs = (Array.isArray(rule.backendRefs) ? rule.backendRefs : []).filter((b): b is HTTPRouteSpecRulesBackendRefs => isMapping(b)).map((b) => ({
       host: serviceHost(String(b.name ?? ''), typeof b.namespace === 'string' ? b.namespace : r.namespace),
       subset: null,
       port: typeof b.port === 'number' ? b.port : null,
@@ -188,8 +189,11 @@ function gatewayApiRoutes(r: Resource): RouteModel[] {
     }));
     const settings = new Map<string, Setting>();
     if (isObj(rule.timeouts)) flatten('timeouts', rule.timeouts, settings);
-    if (isObj(rule.retry)) flatten('retry', rule.retry, settings);
-    const filters = Array.isArray(rule.filters) ? rule.filters.filter(isObj) : [];
+    // retry is the Gateway API's experimental field, which the standard schema here does not define
+    // (validate reports it); a diff still shows a change to it.
+    const retry = (rule as Obj).retry;
+    if (isObj(retry)) flatten('retry', retry, settings);
+    const filters = Array.isArray(rule.filters) ? rule.filters.filter((f): f is HTTPRouteSpecRulesFilters => isMapping(f)) : [];
     filters.forEach((f) => {
       if (f.type === 'RequestMirror') flatten(`mirror`, f.requestMirror, settings);
     });
@@ -322,7 +326,7 @@ interface PolicyBlock {
 function policyBlocks(r: Resource | undefined): Map<string, PolicyBlock> {
   const out = new Map<string, PolicyBlock>();
   if (!r) return out;
-  const spec = (canonicalResource(r).spec ?? {}) as Obj;
+  const spec = canonicalSpecOf(r, K.DestinationRule);
   const add = (subset: string | null, policy: unknown) => {
     if (!isObj(policy)) return;
     out.set(`${subset ?? ''}|`, { subset, port: null, policy });
@@ -333,7 +337,7 @@ function policyBlocks(r: Resource | undefined): Map<string, PolicyBlock> {
     }
   };
   add(null, spec.trafficPolicy);
-  for (const s of Array.isArray(spec.subsets) ? spec.subsets.filter(isObj) : []) if (typeof s.name === 'string') add(s.name, s.trafficPolicy);
+  for (const s of Array.isArray(spec.subsets) ? spec.subsets : []) if (isMapping(s) && typeof s.name === 'string') add(s.name, s.trafficPolicy);
   return out;
 }
 

@@ -75,17 +75,25 @@ const INT32 = { minimum: -2147483648, maximum: 2147483647 };
 export function prepareNode(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(prepareNode);
   if (!node || typeof node !== 'object') return node;
+  return prepareKeywords(node as Record<string, unknown>, prepareNode);
+}
+
+/**
+ * prepareNode of one node, with `sub` applied to each value that may hold subschemas: prepareNode for a
+ * whole tree, or the value as written, for a reader that prepares each subschema when it gets to it.
+ */
+export function prepareKeywords(node: Record<string, unknown>, sub: (value: unknown) => unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(node)) {
     if (key === 'description' || key === 'title' || key === '$schema') continue;
     if (key === 'enum' || key === 'default' || key === 'const' || key === 'required' || key === 'x-kubernetes-validations' || key === 'x-kubernetes-list-map-keys') {
       out[key] = value;
     } else if (key === 'properties') {
       const props: Record<string, unknown> = {};
-      for (const [name, sub] of Object.entries(value as Record<string, unknown>)) props[name] = prepareNode(sub);
+      for (const [name, schema] of Object.entries(value as Record<string, unknown>)) props[name] = sub(schema);
       out[key] = props;
     } else {
-      out[key] = prepareNode(value);
+      out[key] = sub(value);
     }
   }
   const format = out.format;

@@ -3,6 +3,9 @@
 // large generated code spends thousands of resources in the interpreter. It only ever answers "valid"
 // when the schema holds; any doubt (a keyword it does not know) answers "not sure", and ajv then decides
 // and explains. Both read the same prepared schema (ajv-config.ts), and the tests compare their verdicts.
+// A field's schema is compiled when a value first has the field: a run meets a small part of a large CRD
+// schema (a DestinationRule's repeats its traffic policy for every subset and port), so the rest is never
+// prepared or compiled.
 
 const NULL = 1;
 const BOOL = 2;
@@ -27,6 +30,8 @@ interface Node {
   opaque: boolean;
   types: number;
   en: Set<unknown> | null;
+  /** The fields' schemas as written; each compiled into `props` when a value first has that field. */
+  fields: Record<string, unknown> | null;
   props: Map<string, Node> | null;
   required: string[] | null;
   closed: boolean;
@@ -54,15 +59,21 @@ interface Node {
   logic: boolean;
   /** True for `{type: string}` and nothing else that constrains: the most common field, checked inline. */
   plainString: boolean;
+  /** How this node's field schemas are prepared when compiled (set with `fields`). */
+  prepare: Prepare | null;
 }
 
-function compile(schema: unknown): Node {
-  const s = (schema && typeof schema === 'object' ? schema : {}) as Record<string, unknown>;
+/** Prepares one schema node for reading (ajv-config.ts's prepareKeywords), leaving its subschemas as written. */
+type Prepare = (node: Record<string, unknown>) => Record<string, unknown>;
+
+function compile(schema: unknown, prepare: Prepare): Node {
+  const s = schema && typeof schema === 'object' && !Array.isArray(schema) ? prepare(schema as Record<string, unknown>) : ((schema && typeof schema === 'object' ? schema : {}) as Record<string, unknown>);
+  const sub = (x: unknown): Node => compile(x, prepare);
   const node: Node = {
-    opaque: false, types: 0, en: null, props: null, required: null, closed: false, additional: null, names: null, items: null,
+    opaque: false, types: 0, en: null, fields: null, props: null, required: null, closed: false, additional: null, names: null, items: null,
     min: -Infinity, max: Infinity, xmin: -Infinity, xmax: Infinity, minLength: 0, maxLength: Infinity, re: null, minItems: 0,
     maxItems: Infinity, unique: false, mapKeys: null, minProps: 0, maxProps: Infinity, oneOf: null, anyOf: null, allOf: null, not: null, logic: false,
-    plainString: false,
+    plainString: false, prepare: null,
   };
   if (typeof schema === 'boolean') {
     node.opaque = !schema;
@@ -82,17 +93,17 @@ function compile(schema: unknown): Node {
     node.en = new Set(s.enum);
   }
   if (s.properties && typeof s.properties === 'object') {
-    const props = new Map<string, Node>();
-    for (const [name, sub] of Object.entries(s.properties as Record<string, unknown>)) props.set(name, compile(sub));
-    node.props = props;
+    node.fields = s.properties as Record<string, unknown>;
+    node.props = new Map();
+    node.prepare = prepare;
   }
   if (Array.isArray(s.required) && s.required.length) node.required = s.required as string[];
   if (s.additionalProperties === false) node.closed = true;
-  else if (s.additionalProperties && typeof s.additionalProperties === 'object') node.additional = compile(s.additionalProperties);
-  if (s.propertyNames !== undefined) node.names = compile(s.propertyNames);
+  else if (s.additionalProperties && typeof s.additionalProperties === 'object') node.additional = sub(s.additionalProperties);
+  if (s.propertyNames !== undefined) node.names = sub(s.propertyNames);
   if (s.items !== undefined) {
     if (Array.isArray(s.items)) node.opaque = true;
-    else node.items = compile(s.items);
+    else node.items = sub(s.items);
   }
   if (typeof s.minimum === 'number') node.min = s.minimum;
   if (typeof s.maximum === 'number') node.max = s.maximum;
@@ -107,10 +118,10 @@ function compile(schema: unknown): Node {
   if (Array.isArray(s['x-kubernetes-list-map-keys']) && s['x-kubernetes-list-type'] === 'map') node.mapKeys = s['x-kubernetes-list-map-keys'] as string[];
   if (typeof s.minProperties === 'number') node.minProps = s.minProperties;
   if (typeof s.maxProperties === 'number') node.maxProps = s.maxProperties;
-  if (Array.isArray(s.oneOf)) node.oneOf = s.oneOf.map(compile);
-  if (Array.isArray(s.anyOf)) node.anyOf = s.anyOf.map(compile);
-  if (Array.isArray(s.allOf)) node.allOf = s.allOf.map(compile);
-  if (s.not !== undefined) node.not = compile(s.not);
+  if (Array.isArray(s.oneOf)) node.oneOf = s.oneOf.map(sub);
+  if (Array.isArray(s.anyOf)) node.anyOf = s.anyOf.map(sub);
+  if (Array.isArray(s.allOf)) node.allOf = s.allOf.map(sub);
+  if (s.not !== undefined) node.not = sub(s.not);
   node.logic = node.allOf !== null || node.anyOf !== null || node.oneOf !== null || node.not !== null;
   node.plainString = !node.opaque && node.types === STR && node.en === null && node.minLength === 0 && node.maxLength === Infinity && node.re === null && !node.logic;
   return node;
@@ -168,8 +179,13 @@ function check(n: Node, v: unknown): boolean {
 
 function checkString(n: Node, s: string): boolean {
   if (n.minLength > 0 || n.maxLength !== Infinity) {
-    const len = codePoints(s);
-    if (len < n.minLength || len > n.maxLength) return false;
+    // A string has between half its UTF-16 length and its length in code points: count only when that range
+    // does not settle it.
+    const units = s.length;
+    if (units > n.maxLength || (units + 1) >> 1 < n.minLength) {
+      const len = codePoints(s);
+      if (len < n.minLength || len > n.maxLength) return false;
+    }
   }
   return n.re === null || n.re.test(s);
 }
@@ -183,7 +199,11 @@ function checkObject(n: Node, o: Record<string, unknown>): boolean {
   let count = 0;
   for (const k in o) {
     count++;
-    const sub = props !== null ? props.get(k) : undefined;
+    let sub: Node | undefined;
+    if (props !== null) {
+      sub = props.get(k);
+      if (sub === undefined && Object.hasOwn(n.fields!, k)) sub = compileField(n, props, k);
+    }
     if (sub !== undefined) {
       const value = o[k];
       if (value !== undefined && (sub.plainString ? typeof value !== 'string' : !check(sub, value))) return false;
@@ -192,6 +212,13 @@ function checkObject(n: Node, o: Record<string, unknown>): boolean {
     if (n.names !== null && !check(n.names, k)) return false;
   }
   return count >= n.minProps && count <= n.maxProps;
+}
+
+/** Compiles the schema of field `k` on its first use, for every later value that has the field. */
+function compileField(n: Node, props: Map<string, Node>, k: string): Node {
+  const compiled = compile(n.fields![k], n.prepare!);
+  props.set(k, compiled);
+  return compiled;
 }
 
 function checkArray(n: Node, a: unknown[]): boolean {
@@ -242,8 +269,11 @@ function checkLogic(n: Node, v: unknown): boolean {
   return n.not === null || !check(n.not, v);
 }
 
-/** A checker for a prepared schema (without definitions): true only when `data` surely satisfies it. */
-export function compileFastCheck(schema: unknown): (data: unknown) => boolean {
-  const root = compile(schema);
+/**
+ * A checker for a schema as committed (without definitions), each node read through `prepare`: true only
+ * when `data` surely satisfies it.
+ */
+export function compileFastCheck(schema: unknown, prepare: Prepare): (data: unknown) => boolean {
+  const root = compile(schema, prepare);
   return (data) => check(root, data);
 }

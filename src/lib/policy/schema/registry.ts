@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject } from 'ajv';
-import { createAjv, prepareNode, prepareSchema } from './ajv-config.js';
+import { createAjv, prepareKeywords, prepareSchema } from './ajv-config.js';
 import { compileFastCheck } from './fast-check.js';
 
 const require = createRequire(import.meta.url);
@@ -53,6 +53,10 @@ function validatorDir(): string {
 
 const entries = new Map<string, SchemaEntry | null>();
 
+const asWritten = (value: unknown): unknown => value;
+/** One schema node prepared as ajv reads it, its subschemas left for the fast check to prepare as it reaches them. */
+const prepareOneNode = (node: Record<string, unknown>): Record<string, unknown> => prepareKeywords(node, asWritten);
+
 function mtime(file: string): number {
   try {
     return statSync(file).mtimeMs;
@@ -81,7 +85,7 @@ function load(name: string): SchemaEntry | null {
     name,
     schema,
     accepts(data) {
-      fast ??= compileFastCheck(prepareNode(schema()));
+      fast ??= compileFastCheck(schema(), prepareOneNode);
       return fast(data);
     },
     validate(data) {
