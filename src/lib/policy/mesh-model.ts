@@ -24,6 +24,9 @@ import {
   type VirtualServiceSpecHttpHeadersRequest,
   type VirtualServiceSpecHttpMirror,
 } from './spec.js';
+import { translateGatewayApi } from './gateway-api/translate.js';
+import type { GatewayApiRouteExtras } from './gateway-api/types.js';
+import type { RouteStatus } from './gateway-api/status.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -82,6 +85,8 @@ export interface HttpRoute {
   fault: { delayMs: number | null; delayPercent: number; abortStatus: number | null; abortPercent: number } | null;
   /** Traffic mirroring (`mirror` + `mirrorPercentage`, or `mirrors`): where copies of the route's requests go. */
   mirrors: RouteMirror[];
+  /** What an HTTPRoute rule asks beyond a VirtualService route (absent for VirtualServices). */
+  gatewayApi?: GatewayApiRouteExtras;
 }
 
 export interface RouteMirror {
@@ -101,6 +106,8 @@ export interface VirtualServiceSpec {
   hosts: string[];
   /** `mesh`, or `<namespace>/<name>` of a Gateway. */
   gateways: string[];
+  /** Routes of an HTTPRoute attached to a Gateway listener: the listener's port (absent: every port of the gateway). */
+  gatewayPort?: number;
   http: HttpRoute[];
   resource: Resource;
 }
@@ -221,6 +228,8 @@ export interface MeshModel {
   gateways: GatewaySpec[];
   peerAuthentications: PeerAuthenticationSpec[];
   authorizationPolicies: AuthorizationPolicySpec[];
+  /** HTTPRoute status as a Gateway API controller would write it. */
+  routeStatuses: RouteStatus[];
   /** Policy the local mesh reads but does not enforce, one sentence each. */
   notes: string[];
 }
@@ -558,7 +567,13 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   });
 
   const authorizationPolicies = of(K.AuthorizationPolicy).map(authorizationPolicySpec);
-  return { rootNamespace, namespaces, workloads, services, virtualServices, destinationRules, gateways, peerAuthentications, authorizationPolicies, notes };
+  // Gateway API resources become gateways and routes of the same shape.
+  const gatewayApi = translateGatewayApi(sorted);
+  gateways.push(...gatewayApi.gateways);
+  virtualServices.push(...gatewayApi.virtualServices);
+  notes.push(...gatewayApi.notes);
+
+  return { rootNamespace, namespaces, workloads, services, virtualServices, destinationRules, gateways, peerAuthentications, authorizationPolicies, routeStatuses: gatewayApi.statuses, notes };
 }
 
 // ---------------------------------------------------------------- queries
