@@ -70,3 +70,23 @@ export function routeStatuses(
     })),
   }));
 }
+
+/** Stored HTTPRoutes with the status a controller would have written on them (other kinds unchanged). */
+export function withRouteStatus<T extends { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }>(items: T[], statuses: RouteStatus[]): T[] {
+  return items.map((item) => {
+    if (item.kind !== 'HTTPRoute' || !item.apiVersion.startsWith('gateway.networking.k8s.io/')) return item;
+    const s = statuses.find((x) => x.name === item.metadata.name && x.namespace === (item.metadata.namespace || 'default'));
+    return s ? { ...item, status: { parents: s.parents } } : item;
+  });
+}
+
+/** One line for the routes that route, one per condition that says why a route does not. */
+export function routeStatusLines(statuses: RouteStatus[]): string[] {
+  if (!statuses.length) return [];
+  const bad = statuses.flatMap((s) => s.parents.flatMap((p) => p.conditions.filter((c) => c.status !== 'True').map((c) => {
+    const parent = `${p.parentRef.kind} ${p.parentRef.namespace}/${p.parentRef.name}${p.parentRef.sectionName ? `/${p.parentRef.sectionName}` : ''}`;
+    return `HTTPRoute ${s.namespace}/${s.name} on ${parent}: ${c.type} False (${c.reason}): ${c.message}`;
+  })));
+  const routed = statuses.filter((s) => s.parents.length && s.parents.every((p) => p.conditions.every((c) => c.status === 'True'))).length;
+  return [`${routed}/${statuses.length} HTTPRoutes accepted with every reference resolved`, ...bad];
+}

@@ -15,7 +15,7 @@ import { selectorMatches } from '../selectors.js';
 import type {
   GatewaySpec, HeaderOperations, HttpMatch, HttpRoute, RouteDestination, RouteHeaders, RouteMirror, StringMatch, VirtualServiceSpec,
 } from '../mesh-model.js';
-import type { GatewayApiRouteExtras, PathModifier } from './types.js';
+import type { GatewayApiRedirect, GatewayApiRewrite, GatewayApiRouteExtras, PathModifier } from './types.js';
 import { routeStatuses, type ParentOutcome, type RouteStatus } from './status.js';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
@@ -174,6 +174,23 @@ function pathModifier(v: unknown): PathModifier | null {
   return null;
 }
 
+function redirectFilter(f: Obj, parentPort: number): GatewayApiRedirect {
+  const r = obj(f.requestRedirect);
+  return {
+    scheme: str(r.scheme)?.toLowerCase() ?? null,
+    hostname: str(r.hostname),
+    port: typeof r.port === 'number' ? r.port : null,
+    path: pathModifier(r.path),
+    statusCode: typeof r.statusCode === 'number' ? r.statusCode : 302,
+    parentPort,
+  };
+}
+
+function rewriteFilter(f: Obj): GatewayApiRewrite {
+  const r = obj(f.urlRewrite);
+  return { hostname: str(r.hostname), path: pathModifier(r.path) };
+}
+
 function mirrorPercent(f: Obj): number {
   if (typeof f.percent === 'number') return Math.min(100, Math.max(0, f.percent));
   const fraction = obj(f.fraction);
@@ -202,6 +219,7 @@ function grantAllows(index: Index, from: { kind: string; namespace: string }, to
 
 interface ResolvedBackend {
   destination: RouteDestination;
+  filters: Obj[];
   problem: BackendProblem | null;
   ref: string;
 }
@@ -224,7 +242,7 @@ function resolveBackendRef(ref: Obj, route: Resource, index: Index): ResolvedBac
   if ((group !== '' && group !== 'core') || kind !== 'Service') problem = 'InvalidKind';
   else if (namespace !== routeNs && !grantAllows(index, { kind: 'HTTPRoute', namespace: routeNs }, { group: '', kind: 'Service', namespace, name })) problem = 'RefNotPermitted';
   else if (!index.services.has(`${namespace}/${name}`)) problem = 'BackendNotFound';
-  return { destination, problem, ref: `${namespace}/${name}` };
+  return { destination, filters: list(ref.filters), problem, ref: `${namespace}/${name}` };
 }
 
 // ---------------------------------------------------------------- rules
@@ -265,26 +283,27 @@ function httpRouteOf(entry: RuleEntry, index: Index, position: number, parentPor
   const { rule, route } = entry;
   const headers = noHeaders();
   const mirrors: RouteMirror[] = [];
-  const extras: GatewayApiRouteExtras = { matchedPrefix: null, redirect: null, rewrite: null, invalidDestinations: [] };
+  const extras: GatewayApiRouteExtras = { matchedPrefix: null, redirect: null, rewrite: null, cors: null, invalidDestinations: [], destinationFilters: [] };
   const path = pathMatchOf(entry.match);
   if (path.type === 'PathPrefix') extras.matchedPrefix = path.value.replace(/\/+$/, '');
   for (const f of list(rule.filters)) {
     if (f.type === 'RequestHeaderModifier') headerModifier(headers.request, obj(f.requestHeaderModifier));
     else if (f.type === 'ResponseHeaderModifier') headerModifier(headers.response, obj(f.responseHeaderModifier));
-    else if (f.type === 'RequestRedirect') {
-      const r = obj(f.requestRedirect);
-      extras.redirect = {
-        scheme: str(r.scheme)?.toLowerCase() ?? null,
-        hostname: str(r.hostname),
-        port: typeof r.port === 'number' ? r.port : null,
-        path: pathModifier(r.path),
-        statusCode: typeof r.statusCode === 'number' ? r.statusCode : 302,
-        parentPort,
+    else if (f.type === 'RequestRedirect') extras.redirect = redirectFilter(f, parentPort);
+    else if (f.type === 'URLRewrite') extras.rewrite = rewriteFilter(f);
+    else if (f.type === 'CORS') {
+      const c = obj(f.cors);
+      const strings = (v: unknown) => list<string>(v).filter((x) => typeof x === 'string');
+      extras.cors = {
+        allowOrigins: strings(c.allowOrigins),
+        allowMethods: strings(c.allowMethods),
+        allowHeaders: strings(c.allowHeaders),
+        exposeHeaders: strings(c.exposeHeaders),
+        allowCredentials: c.allowCredentials === true,
+        maxAgeSeconds: typeof c.maxAge === 'number' ? c.maxAge : 5,
       };
-    } else if (f.type === 'URLRewrite') {
-      const r = obj(f.urlRewrite);
-      extras.rewrite = { hostname: str(r.hostname), path: pathModifier(r.path) };
-    } else if (f.type === 'RequestMirror') {
+    }
+    else if (f.type === 'RequestMirror') {
       const m = obj(f.requestMirror);
       const backend = resolveBackendRef(obj(m.backendRef), route, index);
       if (!backend.problem) mirrors.push({ host: backend.destination.host, fqdn: backend.destination.fqdn, subset: '', port: backend.destination.port, percent: mirrorPercent(m) });
@@ -292,7 +311,12 @@ function httpRouteOf(entry: RuleEntry, index: Index, position: number, parentPor
   }
   const refs = list(rule.backendRefs).map((ref) => resolveBackendRef(ref, route, index));
   const destinations = refs.filter((r) => r.destination.weight > 0);
-  destinations.forEach((r, n) => { if (r.problem) extras.invalidDestinations.push(n); });
+  destinations.forEach((r, n) => {
+    if (r.problem) extras.invalidDestinations.push(n);
+    const redirect = r.filters.find((f) => f.type === 'RequestRedirect');
+    const rewrite = r.filters.find((f) => f.type === 'URLRewrite');
+    extras.destinationFilters.push({ redirect: redirect ? redirectFilter(redirect, parentPort) : null, rewrite: rewrite ? rewriteFilter(rewrite) : null });
+  });
   const timeouts = obj(rule.timeouts);
   const requestMs = typeof timeouts.request === 'string' ? parseDuration(timeouts.request) ?? null : null;
   const backendMs = typeof timeouts.backendRequest === 'string' ? parseDuration(timeouts.backendRequest) ?? null : null;
@@ -375,8 +399,17 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
   const routes = resources.filter((r) => r.kindId === K.HTTPRoute);
 
   // (gateway, port, hostname) or (mesh service) → entries
-  const groups = new Map<string, { kind: 'gateway'; gw: KubeGateway; port: number; host: string; entries: RuleEntry[] } | { kind: 'mesh'; service: Resource; port: number; entries: RuleEntry[] }>();
+  const groups = new Map<string, { kind: 'gateway'; gw: KubeGateway; port: number; listenerHost: string; host: string; entries: RuleEntry[] } | { kind: 'mesh'; service: Resource; port: number; entries: RuleEntry[] }>();
   const outcomes = new Map<Resource, ParentOutcome[]>();
+  // Every listener with a hostname has a group of its own hostname (the least specific of the listener's
+  // groups, so the last): a request it takes and none of its routes' hostnames match is answered 404
+  // there, never by the routes of a less specific listener (listener isolation).
+  for (const gw of kubeGateways) {
+    for (const l of gw.listeners) {
+      if (l.protocol !== 'HTTP' || !l.hostname) continue;
+      groups.set(`gw/${gw.namespace}/${gw.name}/${l.port}/${l.hostname}/${l.hostname}`, { kind: 'gateway', gw, port: l.port, listenerHost: l.hostname, host: l.hostname, entries: [] });
+    }
+  }
   for (const route of routes) {
     const routeNs = route.namespace || 'default';
     const entries = entriesOf(route);
@@ -411,8 +444,9 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
         if (listener.protocol !== 'HTTP') continue;
         for (const host of intersectHostnames(listener.hostname, routeHostnames(route))) {
           attached = true;
-          const key = `gw/${gw.namespace}/${gw.name}/${listener.port}/${host}`;
-          const g = groups.get(key) ?? { kind: 'gateway' as const, gw, port: listener.port, host, entries: [] };
+          const listenerHost = listener.hostname ?? '*';
+          const key = `gw/${gw.namespace}/${gw.name}/${listener.port}/${listenerHost}/${host}`;
+          const g = groups.get(key) ?? { kind: 'gateway' as const, gw, port: listener.port, listenerHost, host, entries: [] };
           g.entries.push(...entries);
           groups.set(key, g);
         }
@@ -428,7 +462,8 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
   const ordered = [...groups.values()].sort((a, b) => {
     if (a.kind !== b.kind) return a.kind === 'gateway' ? -1 : 1;
     if (a.kind === 'gateway' && b.kind === 'gateway') {
-      return compareKeys([a.gw.namespace, a.gw.name, a.port, ...hostnameRank(a.host)], [b.gw.namespace, b.gw.name, b.port, ...hostnameRank(b.host)]);
+      // Listener isolation: the most specific listener hostname takes the request, then its most specific route hostname.
+      return compareKeys([a.gw.namespace, a.gw.name, a.port, ...hostnameRank(a.listenerHost), ...hostnameRank(a.host)], [b.gw.namespace, b.gw.name, b.port, ...hostnameRank(b.listenerHost), ...hostnameRank(b.host)]);
     }
     return 0;
   });
@@ -442,16 +477,9 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
     const http = entries.map((e, position) => httpRouteOf(e, index, position, g.port));
     http.push(notFoundRoute(http.length));
     if (g.kind === 'gateway') {
-      const hostLabel = g.host === '*' ? 'any' : g.host.replace(/^\*\./, 'wildcard.');
-      virtualServices.push({
-        name: `gateway.${g.gw.name}.${g.port}.${hostLabel}`,
-        namespace: g.gw.namespace,
-        hosts: [g.host],
-        gateways: [`${g.gw.namespace}/${g.gw.name}`],
-        gatewayPort: g.port,
-        http,
-        resource: g.gw.resource,
-      });
+      const label = (h: string) => (h === '*' ? 'any' : h.replace(/^\*\./, 'wildcard.'));
+      const common = { namespace: g.gw.namespace, gateways: [`${g.gw.namespace}/${g.gw.name}`], gatewayPort: g.port, resource: g.gw.resource };
+      virtualServices.push({ ...common, name: `gateway.${g.gw.name}.${g.port}.${label(g.listenerHost)}.${label(g.host)}`, hosts: [g.host], http });
     } else {
       const ns = g.service.namespace || 'default';
       virtualServices.push({ name: `mesh.${g.service.name}`, namespace: ns, hosts: [serviceHost(g.service.name, ns)], gateways: ['mesh'], http, resource: g.service });

@@ -20,11 +20,23 @@ export interface GatewayApiRewrite {
   path: PathModifier | null;
 }
 
+export interface GatewayApiCors {
+  allowOrigins: string[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  allowCredentials: boolean;
+  maxAgeSeconds: number;
+}
+
 export interface GatewayApiRouteExtras {
   /** The prefix the route's one match tests (segment-wise), '' for none: ReplacePrefixMatch replaces it. */
   matchedPrefix: string | null;
   redirect: GatewayApiRedirect | null;
   rewrite: GatewayApiRewrite | null;
+  cors: GatewayApiCors | null;
   /** Destinations (by position) whose backendRef is invalid: their share of requests is answered 500. */
   invalidDestinations: number[];
+  /** A backendRef's own RequestRedirect and URLRewrite filters, by destination position. */
+  destinationFilters: { redirect: GatewayApiRedirect | null; rewrite: GatewayApiRewrite | null }[];
 }
