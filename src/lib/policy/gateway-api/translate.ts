@@ -49,6 +49,8 @@ interface Listener {
   from: 'Same' | 'All' | 'Selector' | 'None';
   selector: Obj;
   kinds: { group: string; kind: string }[] | null;
+  /** The Gateway or ListenerSet that declares the listener: routes attach through it, `Same` is its namespace. */
+  owner: { kind: 'Gateway' | 'ListenerSet'; namespace: string; name: string };
 }
 
 interface KubeGateway {
@@ -58,8 +60,8 @@ interface KubeGateway {
   resource: Resource;
 }
 
-function gatewayOf(r: Resource): KubeGateway {
-  const listeners = list(obj(r.spec).listeners).map((l) => {
+function listenersOf(r: Resource, owner: Listener['owner']): Listener[] {
+  return list(obj(r.spec).listeners).map((l) => {
     const allowed = obj(l.allowedRoutes);
     const ns = obj(allowed.namespaces);
     const from = ns.from === 'All' || ns.from === 'Selector' || ns.from === 'None' ? ns.from : 'Same';
@@ -72,9 +74,39 @@ function gatewayOf(r: Resource): KubeGateway {
       from,
       selector: obj(ns.selector),
       kinds,
+      owner,
     } satisfies Listener;
   });
-  return { name: r.name, namespace: r.namespace || 'default', listeners, resource: r };
+}
+
+function gatewayOf(r: Resource): KubeGateway {
+  const namespace = r.namespace || 'default';
+  return { name: r.name, namespace, listeners: listenersOf(r, { kind: 'Gateway', namespace, name: r.name }), resource: r };
+}
+
+export const LISTENER_SET_KIND = `${GATEWAY_API_GROUP}/ListenerSet`;
+
+/**
+ * ListenerSets add their listeners to the parent Gateway that allows them (`allowedListeners`, none
+ * by default), after the Gateway's own and in age then name order; a listener whose port and
+ * hostname another already holds is left out (it conflicts).
+ */
+function attachListenerSets(resources: Resource[], gateways: KubeGateway[], index: Index, notes: string[]): void {
+  const sets = resources.filter((r) => r.kindId === LISTENER_SET_KIND)
+    .sort((a, b) => compareKeys([String(a.metadata?.creationTimestamp ?? ''), `${a.namespace}/${a.name}`], [String(b.metadata?.creationTimestamp ?? ''), `${b.namespace}/${b.name}`]));
+  for (const set of sets) {
+    const namespace = set.namespace || 'default';
+    const parent = obj(obj(set.spec).parentRef);
+    const gw = gateways.find((g) => g.name === parent.name && g.namespace === (str(parent.namespace) ?? namespace));
+    if (!gw) { notes.push(`ListenerSet ${namespace}/${set.name}: its parent Gateway does not exist; its listeners serve nothing.`); continue; }
+    const allowed = obj(obj(obj(gw.resource.spec).allowedListeners).namespaces);
+    const gate: Listener = { name: '', port: 0, protocol: '', hostname: null, from: allowed.from === 'All' || allowed.from === 'Same' || allowed.from === 'Selector' ? allowed.from : 'None', selector: obj(allowed.selector), kinds: null, owner: { kind: 'Gateway', namespace: gw.namespace, name: gw.name } };
+    if (!namespaceAllowed(gate, namespace, index)) { notes.push(`ListenerSet ${namespace}/${set.name}: Gateway ${gw.namespace}/${gw.name} does not allow ListenerSets from its namespace; its listeners serve nothing.`); continue; }
+    for (const l of listenersOf(set, { kind: 'ListenerSet', namespace, name: set.name })) {
+      if (gw.listeners.some((x) => x.port === l.port && x.hostname === l.hostname)) continue;
+      gw.listeners.push(l);
+    }
+  }
 }
 
 /** Whether `host` (exact) is matched by `pattern` (exact, or `*.suffix` matching one label or more). */
@@ -283,7 +315,7 @@ function httpRouteOf(entry: RuleEntry, index: Index, position: number, parentPor
   const { rule, route } = entry;
   const headers = noHeaders();
   const mirrors: RouteMirror[] = [];
-  const extras: GatewayApiRouteExtras = { matchedPrefix: null, redirect: null, rewrite: null, cors: null, invalidDestinations: [], destinationFilters: [] };
+  const extras: GatewayApiRouteExtras = { matchedPrefix: null, redirect: null, rewrite: null, cors: null, retry: null, requestTimeoutMs: null, backendRequestTimeoutMs: null, invalidDestinations: [], destinationFilters: [] };
   const path = pathMatchOf(entry.match);
   if (path.type === 'PathPrefix') extras.matchedPrefix = path.value.replace(/\/+$/, '');
   for (const f of list(rule.filters)) {
@@ -318,9 +350,16 @@ function httpRouteOf(entry: RuleEntry, index: Index, position: number, parentPor
     extras.destinationFilters.push({ redirect: redirect ? redirectFilter(redirect, parentPort) : null, rewrite: rewrite ? rewriteFilter(rewrite) : null });
   });
   const timeouts = obj(rule.timeouts);
-  const requestMs = typeof timeouts.request === 'string' ? parseDuration(timeouts.request) ?? null : null;
-  const backendMs = typeof timeouts.backendRequest === 'string' ? parseDuration(timeouts.backendRequest) ?? null : null;
+  const positiveMs = (v: unknown) => {
+    const ms = typeof v === 'string' ? parseDuration(v) ?? null : null;
+    return ms !== null && ms > 0 ? ms : null;
+  };
+  extras.requestTimeoutMs = positiveMs(timeouts.request);
+  extras.backendRequestTimeoutMs = positiveMs(timeouts.backendRequest);
   const retry = obj(rule.retry);
+  if (typeof retry.attempts === 'number' || Array.isArray(retry.codes)) {
+    extras.retry = { attempts: typeof retry.attempts === 'number' ? Math.max(0, Math.floor(retry.attempts)) : 1, codes: list<number>(retry.codes).filter((c) => typeof c === 'number') };
+  }
   const answersItself = extras.redirect !== null;
   // A rule that forwards to nothing (no backendRefs, all weights 0, or every reference invalid) answers 500.
   const noBackend = !answersItself && (!destinations.length || destinations.every((r) => r.problem));
@@ -332,10 +371,9 @@ function httpRouteOf(entry: RuleEntry, index: Index, position: number, parentPor
     rewrite: null,
     headers,
     // `timeout server` bounds each attempt: the tighter of the two bounds holds for a single try.
-    timeoutMs: [requestMs, backendMs].filter((v): v is number => typeof v === 'number' && v > 0).reduce<number | null>((a, b) => (a === null ? b : Math.min(a, b)), null),
-    retries: typeof retry.attempts === 'number' || Array.isArray(retry.codes)
-      ? { attempts: typeof retry.attempts === 'number' ? retry.attempts : 1, retryOn: list<number>(retry.codes).map(String), perTryTimeoutMs: null }
-      : null,
+    timeoutMs: [extras.requestTimeoutMs, extras.backendRequestTimeoutMs].reduce<number | null>((a, b) => (b === null ? a : a === null ? b : Math.min(a, b)), null),
+    // Retries follow the Gateway API's own rules (runtime/haproxy/gateway-api-filters.ts).
+    retries: null,
     redirect: null,
     directResponse: noBackend ? { status: 500, body: '' } : null,
     fault: null,
@@ -359,11 +397,15 @@ function hostnameRank(host: string): (number | string)[] {
   return [host.startsWith('*.') ? 1 : 0, -host.length, host];
 }
 
-function listenerAllows(listener: Listener, gw: KubeGateway, routeNs: string, index: Index): boolean {
+function listenerAllows(listener: Listener, routeNs: string, index: Index): boolean {
   if (listener.kinds && !listener.kinds.some((k) => k.group === GATEWAY_API_GROUP && k.kind === 'HTTPRoute')) return false;
+  return namespaceAllowed(listener, routeNs, index);
+}
+
+function namespaceAllowed(listener: Listener, routeNs: string, index: Index): boolean {
   if (listener.from === 'All') return true;
   if (listener.from === 'None') return false;
-  if (listener.from === 'Same') return routeNs === gw.namespace;
+  if (listener.from === 'Same') return routeNs === listener.owner.namespace;
   const labels = index.namespaceLabels.get(routeNs) ?? { 'kubernetes.io/metadata.name': routeNs };
   const selector = obj(listener.selector);
   const matchLabels = obj(selector.matchLabels) as Record<string, string>;
@@ -396,6 +438,7 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
     else if (r.kindId === K.ReferenceGrant) index.grants.push(r);
   }
   const kubeGateways = resources.filter((r) => r.kindId === K.KubernetesGateway).map(gatewayOf);
+  attachListenerSets(resources, kubeGateways, index, notes);
   const routes = resources.filter((r) => r.kindId === K.HTTPRoute);
 
   // (gateway, port, hostname) or (mesh service) → entries
@@ -433,11 +476,14 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
         parents.push({ parent, accepted: 'Accepted' });
         continue;
       }
-      const gw = group === GATEWAY_API_GROUP && kind === 'Gateway' ? kubeGateways.find((g) => g.namespace === namespace && g.name === name) : undefined;
-      if (!gw) { parents.push({ parent, accepted: 'NoMatchingParent' }); continue; }
-      const candidates = gw.listeners.filter((l) => (!sectionName || l.name === sectionName) && (port === null || l.port === port));
+      // A route names a Gateway (its own listeners) or a ListenerSet (the listeners it added to its parent).
+      const owner = group === GATEWAY_API_GROUP && (kind === 'Gateway' || kind === 'ListenerSet') ? { kind, namespace, name } : null;
+      const gw = owner ? kubeGateways.find((g) => g.listeners.some((l) => l.owner.kind === owner.kind && l.owner.namespace === owner.namespace && l.owner.name === owner.name)) : undefined;
+      if (!gw || !owner) { parents.push({ parent, accepted: 'NoMatchingParent' }); continue; }
+      const candidates = gw.listeners.filter((l) => l.owner.kind === owner.kind && l.owner.namespace === owner.namespace && l.owner.name === owner.name
+        && (!sectionName || l.name === sectionName) && (port === null || l.port === port));
       if (!candidates.length) { parents.push({ parent, accepted: 'NoMatchingParent' }); continue; }
-      const allowed = candidates.filter((l) => listenerAllows(l, gw, routeNs, index));
+      const allowed = candidates.filter((l) => listenerAllows(l, routeNs, index));
       if (!allowed.length) { parents.push({ parent, accepted: 'NotAllowedByListeners' }); continue; }
       let attached = false;
       for (const listener of allowed) {
