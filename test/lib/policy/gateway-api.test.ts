@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { loadSources } from '../../../src/lib/policy/load.js';
 import { buildMeshModel, type MeshModel } from '../../../src/lib/policy/mesh-model.js';
 import { intersectHostnames } from '../../../src/lib/policy/gateway-api/translate.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { SHARED } from '../../support/shared.js';
 
 function model(yaml: string): MeshModel {
   const { resources } = loadSources([{ path: 'routes.yaml', text: yaml, format: 'yaml', size: yaml.length }], { defaultNamespace: 'default' });
@@ -128,4 +131,28 @@ spec:
     // The shop listener's own hostname answers 404 for names its routes do not serve, before the catch-all listener.
     assert.deepEqual(names, ['gateway.edge.80.wildcard.shop.example.cart.shop.example', 'gateway.edge.80.wildcard.shop.example.wildcard.shop.example']);
   });
+});
+
+describe('HTTPRoute status for the invalid references of the Gateway API conformance corpus', () => {
+  const dir = path.join(SHARED, 'conformance', 'gateway-api', 'manifests');
+  const corpusModel = (file: string) => {
+    const files = [path.join(dir, 'base', 'manifests.yaml'), path.join(dir, 'tests', file)].map((p) => {
+      const text = readFileSync(p, 'utf8');
+      return { path: p, text, format: 'yaml' as const, size: text.length };
+    });
+    return buildMeshModel(loadSources(files, { defaultNamespace: 'default' }).resources);
+  };
+  for (const [file, route, reason] of [
+    ['httproute-invalid-backendref-unknown-kind.yaml', 'invalid-backend-ref-unknown-kind', 'InvalidKind'],
+    ['httproute-invalid-cross-namespace-backend-ref.yaml', 'invalid-cross-namespace-backend-ref', 'RefNotPermitted'],
+    ['httproute-invalid-nonexistent-backendref.yaml', 'invalid-nonexistent-backend-ref', 'BackendNotFound'],
+    ['httproute-invalid-reference-grant.yaml', 'reference-grant', 'RefNotPermitted'],
+    ['httproute-reference-grant.yaml', 'reference-grant', 'ResolvedRefs'],
+  ] as const) {
+    it(`${route}: Accepted, ResolvedRefs ${reason}`, () => {
+      const status = corpusModel(file).routeStatuses.find((s) => s.name === route);
+      assert.ok(status, `no status for ${route}`);
+      assert.deepEqual(status.parents.map((p) => p.conditions.map((c) => `${c.type}=${c.status}:${c.reason}`).join(' ')), [`Accepted=True:Accepted ResolvedRefs=${reason === 'ResolvedRefs' ? 'True' : 'False'}:${reason}`]);
+    });
+  }
 });
