@@ -3,7 +3,7 @@
 // nothing (no such parent, a listener that does not allow it, a hostname that does not meet the
 // listener's, a backend that does not exist or may not be referred to).
 import type { Resource } from '../load.js';
-import type { BackendProblem } from './translate.js';
+import type { BackendProblem } from './types.js';
 
 /** The controller name the local mesh writes in route status. */
 export const LOCAL_CONTROLLER_NAME = 'meshctl.dev/local-mesh';

@@ -14,8 +14,8 @@ import { serviceHost } from '../hosts.js';
 import { selectorMatches } from '../selectors.js';
 import type {
   GatewaySpec, HeaderOperations, HttpMatch, HttpRoute, RouteDestination, RouteHeaders, RouteMirror, StringMatch, VirtualServiceSpec,
-} from '../mesh-model.js';
-import type { GatewayApiRedirect, GatewayApiRewrite, GatewayApiRouteExtras, PathModifier } from './types.js';
+} from '../route-model.js';
+import type { BackendProblem, GatewayApiRedirect, GatewayApiRewrite, GatewayApiRouteExtras, PathModifier } from './types.js';
 import { routeStatuses, type ParentOutcome, type RouteStatus } from './status.js';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
@@ -241,7 +241,6 @@ interface Index {
   grants: Resource[];
 }
 
-export type BackendProblem = 'InvalidKind' | 'RefNotPermitted' | 'BackendNotFound';
 
 function grantAllows(index: Index, from: { kind: string; namespace: string }, to: { group: string; kind: string; namespace: string; name: string }): boolean {
   return index.grants.some((g) => (g.namespace || 'default') === to.namespace

@@ -45,3 +45,6 @@ export interface GatewayApiRouteExtras {
   /** A backendRef's own RequestRedirect and URLRewrite filters, by destination position. */
   destinationFilters: { redirect: GatewayApiRedirect | null; rewrite: GatewayApiRewrite | null }[];
 }
+
+/** Why a backendRef does not resolve (the ResolvedRefs reasons). */
+export type BackendProblem = 'InvalidKind' | 'RefNotPermitted' | 'BackendNotFound';
