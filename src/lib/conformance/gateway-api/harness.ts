@@ -270,10 +270,6 @@ export const OUT_OF_REACH: { test: string; case?: string; reason: string }[] = [
     test: 'MeshFrontendHostname',
     reason: 'the route must follow the Service the client resolved (its ClusterIP) rather than the Host header; a local sidecar has one outbound listener and only the Host to route by',
   },
-  {
-    test: 'HTTPRouteRetryConnectionError', case: "1 request to '/retry/no-status-code-attempts-3' fails when required retries on connection errors exceed max attempts",
-    reason: 'the pod\'s sidecar itself retries a reset from its app (twice) and answers 502 where Envoy answers 503, so the gateway\'s attempts are multiplied and the last status differs',
-  },
 ];
 
 export function outOfReach(test: string, caseName: string): string | null {

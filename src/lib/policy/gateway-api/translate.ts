@@ -314,7 +314,7 @@ function httpRouteOf(entry: RuleEntry, index: Index, position: number, parentPor
   const { rule, route } = entry;
   const headers = noHeaders();
   const mirrors: RouteMirror[] = [];
-  const extras: GatewayApiRouteExtras = { matchedPrefix: null, redirect: null, rewrite: null, cors: null, retry: null, requestTimeoutMs: null, backendRequestTimeoutMs: null, invalidDestinations: [], destinationFilters: [] };
+  const extras: GatewayApiRouteExtras = { matchedPrefix: null, redirect: null, rewrite: null, cors: null, invalidDestinations: [], destinationFilters: [] };
   const path = pathMatchOf(entry.match);
   if (path.type === 'PathPrefix') extras.matchedPrefix = path.value.replace(/\/+$/, '');
   for (const f of list(rule.filters)) {
@@ -353,12 +353,18 @@ function httpRouteOf(entry: RuleEntry, index: Index, position: number, parentPor
     const ms = typeof v === 'string' ? parseDuration(v) ?? null : null;
     return ms !== null && ms > 0 ? ms : null;
   };
-  extras.requestTimeoutMs = positiveMs(timeouts.request);
-  extras.backendRequestTimeoutMs = positiveMs(timeouts.backendRequest);
+  const requestMs = positiveMs(timeouts.request);
+  const backendMs = positiveMs(timeouts.backendRequest);
+  // The Gateway API's retry, in Istio's terms: connection errors and resets (an attempt past
+  // backendRequest included) always, the listed codes besides; backendRequest is each attempt's bound.
   const retry = obj(rule.retry);
-  if (typeof retry.attempts === 'number' || Array.isArray(retry.codes)) {
-    extras.retry = { attempts: typeof retry.attempts === 'number' ? Math.max(0, Math.floor(retry.attempts)) : 1, codes: list<number>(retry.codes).filter((c) => typeof c === 'number') };
-  }
+  const retries = typeof retry.attempts === 'number' || Array.isArray(retry.codes)
+    ? {
+      attempts: typeof retry.attempts === 'number' ? Math.max(0, Math.floor(retry.attempts)) : 1,
+      retryOn: ['connect-failure', 'reset', ...list<number>(retry.codes).filter((c) => typeof c === 'number').map(String)],
+      perTryTimeoutMs: backendMs,
+    }
+    : null;
   const answersItself = extras.redirect !== null;
   // A rule that forwards to nothing (no backendRefs, all weights 0, or every reference invalid) answers 500.
   const noBackend = !answersItself && (!destinations.length || destinations.every((r) => r.problem));
@@ -369,10 +375,9 @@ function httpRouteOf(entry: RuleEntry, index: Index, position: number, parentPor
     route: noBackend ? [] : destinations.map((r) => r.destination),
     rewrite: null,
     headers,
-    // `timeout server` bounds each attempt: the tighter of the two bounds holds for a single try.
-    timeoutMs: [extras.requestTimeoutMs, extras.backendRequestTimeoutMs].reduce<number | null>((a, b) => (b === null ? a : a === null ? b : Math.min(a, b)), null),
-    // Retries follow the Gateway API's own rules (runtime/haproxy/gateway-api-filters.ts).
-    retries: null,
+    // `request` bounds the whole response; without a retry of its own, the one attempt is bounded by both.
+    timeoutMs: retries ? requestMs : [requestMs, backendMs].reduce<number | null>((a, b) => (b === null ? a : a === null ? b : Math.min(a, b)), null),
+    retries,
     redirect: null,
     directResponse: noBackend ? { status: 500, body: '' } : null,
     fault: null,

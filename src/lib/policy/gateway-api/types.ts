@@ -35,11 +35,6 @@ export interface GatewayApiRouteExtras {
   redirect: GatewayApiRedirect | null;
   rewrite: GatewayApiRewrite | null;
   cors: GatewayApiCors | null;
-  /** `retry`: how many times a request is retried, and on which answers besides connection errors. */
-  retry: { attempts: number; codes: number[] } | null;
-  /** `timeouts`: the whole request's bound and each attempt's (ms; null when not set or 0). */
-  requestTimeoutMs: number | null;
-  backendRequestTimeoutMs: number | null;
   /** Destinations (by position) whose backendRef is invalid: their share of requests is answered 500. */
   invalidDestinations: number[];
   /** A backendRef's own RequestRedirect and URLRewrite filters, by destination position. */

@@ -2,7 +2,7 @@
 // hostname, port, path, status), URLRewrite (hostname, ReplaceFullPath, ReplacePrefixMatch with
 // path-segment semantics) and the 500 a backendRef that does not resolve gets.
 import type { HttpRoute } from '../../policy/mesh-model.js';
-import type { GatewayApiCors, GatewayApiRedirect, GatewayApiRewrite, GatewayApiRouteExtras, PathModifier } from '../../policy/gateway-api/types.js';
+import type { GatewayApiCors, GatewayApiRedirect, GatewayApiRewrite, PathModifier } from '../../policy/gateway-api/types.js';
 import { formatString, literalFormat, regexLiteral, word } from './config.js';
 
 const WELL_KNOWN_PORT: Record<string, number> = { http: 80, https: 443 };
@@ -111,36 +111,9 @@ export function gatewayApiBackendLines(route: HttpRoute | null, destination: num
     return [`http-request return status 500 content-type text/plain string ${word('meshctl: backendRef does not resolve\n')}`];
   }
   const own = extras.destinationFilters[destination];
-  const lines = [...retryLines(extras), ...(extras.rewrite ? rewriteLines(extras.rewrite, extras.matchedPrefix) : [])];
+  const lines = extras.rewrite ? rewriteLines(extras.rewrite, extras.matchedPrefix) : [];
   if (own?.rewrite) lines.push(...rewriteLines(own.rewrite, extras.matchedPrefix));
   if (own?.redirect) lines.push(...redirectLines(own.redirect, extras.matchedPrefix, ''));
-  return lines;
-}
-
-// HAProxy retries on these answers of a server only.
-const RETRIABLE_CODES = new Set([404, 408, 425, 500, 501, 502, 503, 504]);
-
-/**
- * `retry` and `timeouts`: a retry follows a connection error, an answer with one of the codes, or
- * (with backendRequest) an attempt that timed out. `timeout server` bounds each attempt; the whole
- * request's bound is checked when the answer comes: one that comes later than `request` allows is
- * turned into the 504 a timeout gives.
- */
-function retryLines(extras: GatewayApiRouteExtras): string[] {
-  const lines: string[] = [];
-  if (extras.retry) {
-    const on = ['conn-failure', 'empty-response', ...extras.retry.codes.filter((c) => RETRIABLE_CODES.has(c)).map(String)];
-    if (extras.backendRequestTimeoutMs !== null) on.push('response-timeout');
-    lines.push(`retries ${extras.retry.attempts}`, `retry-on ${[...new Set(on)].join(' ')}`);
-  }
-  const total = extras.requestTimeoutMs;
-  if (total !== null && extras.retry && extras.retry.attempts > 0) {
-    lines.push(
-      'http-request set-var(txn.gwapi_started_ms) date(0,ms)',
-      'http-response set-var(txn.gwapi_elapsed_ms) date(0,ms),sub(txn.gwapi_started_ms)',
-      `http-response return status 504 content-type text/plain string ${word('upstream request timeout')} if { var(txn.gwapi_elapsed_ms) -m int gt ${Math.ceil(total)} }`,
-    );
-  }
   return lines;
 }
 
