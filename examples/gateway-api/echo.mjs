@@ -4,7 +4,7 @@
 // /status, /retry, /health and /ws routes. Node only, no dependencies.
 //
 // Settings (environment): POD_NAME, NAMESPACE (else POD_NAMESPACE), HTTP_PORT (else PORT, else 3000), H2C_PORT (an HTTP/2
-// cleartext listener when set), SERVICE_NAME, INGRESS_NAME.
+// cleartext listener when set), SERVICE_NAME, INGRESS_NAME, ECHO_EXIT_WITH_STDIN=1 (exit when stdin closes).
 import http from 'node:http';
 import http2 from 'node:http2';
 import crypto from 'node:crypto';
@@ -173,3 +173,8 @@ if (process.env.H2C_PORT) {
 }
 
 for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0));
+// Started by a harness that gives it a pipe for stdin: when the harness goes away, so does the echo.
+if (process.env.ECHO_EXIT_WITH_STDIN === '1') {
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
+}

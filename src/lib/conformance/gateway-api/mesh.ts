@@ -147,8 +147,9 @@ export async function startConformanceMesh(workloads: Resource[]): Promise<Confo
       await certify(pod);
       const [command, ...args] = spec.command;
       const child = spawn(command === 'node' ? process.execPath : command, args, {
-        env: { ...process.env, ...podEnvironment(pod, { ...workload?.env, HTTP_PORT: String(pod.ports.app) }) },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its stdin is a pipe from this process: should this process die before stop(), the apps go too.
+        env: { ...process.env, ...podEnvironment(pod, { ...workload?.env, HTTP_PORT: String(pod.ports.app) }), ECHO_EXIT_WITH_STDIN: '1' },
+        stdio: ['pipe', 'pipe', 'pipe'],
       });
       const echoPod: EchoPod = { ...pod, process: child, log: [] };
       let partial = '';
