@@ -4,7 +4,8 @@
 //
 // 1. The demo's path — a client calling reviews through productpage's outbound sidecar, mTLS, and
 //    the inbound sidecar of reviews v1 or v2 (the demo's VirtualService: a header match, then 80/20)
-//    — against the same app called directly: throughput at saturation (autocannon), latency at a
+//    — and the same routing written as an HTTPRoute (on a Service, as GAMMA has it), against the
+//    same app called directly: throughput at saturation (autocannon), latency at a
 //    fixed 1,000 requests/s (an open-loop generator, lib-load.mjs), the sidecars' memory and CPU.
 //    The workload is a tiny Node app answering 1 KiB (lib-app.mjs).
 // 2. A weight change to every sidecar of a mesh of 20 pods (one route, two subsets), through the data
@@ -41,7 +42,7 @@ const PODS = Math.max(2, Number(flag('--pods')) || (QUICK ? 2 : 20));
 const APPLY_ROUNDS = QUICK ? 1 : 7;
 const KEEP = args.includes('--keep');
 
-const TARGETS = { throughputRatio: 0.5, addedP99Ms: 1, sidecarRssMiB: 30, applyMs: 200 };
+const TARGETS = { throughputRatio: 0.5, addedP99Ms: 1, sidecarRssMiB: 30, applyMs: 200, httpRouteWithin: 0.05 };
 // Above this p99 lateness of the generator's own writes (ms), the machine is too busy to judge added p99.
 const BUSY_LAG_MS = 2;
 const ANCHORS = { istioAddedP99Ms: 0.298, istioSidecarMiB: 60, istioSidecarVcpu: 0.2 };
@@ -375,6 +376,36 @@ spec:
     - { destination: { host: reviews, subset: v2 }, weight: 20 }
     retries: { attempts: 2, perTryTimeout: 2s }
     timeout: 10s
+---
+apiVersion: v1
+kind: Service
+metadata: { name: reviews-v1, namespace: ${NS} }
+spec: { selector: { app: reviews, version: v1 }, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: reviews-v2, namespace: ${NS} }
+spec: { selector: { app: reviews, version: v2 }, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: reviews-httproute, namespace: ${NS} }
+spec: { selector: { app: reviews }, ports: [{ name: http, port: 9080 }] }
+---
+# The same routing written as an HTTPRoute on a Service (GAMMA): the HTTPRoute path of the benchmark.
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: reviews, namespace: ${NS} }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: reviews-httproute, port: 9080 }]
+  rules:
+  - matches: [{ headers: [{ name: end-user, value: jason }] }]
+    backendRefs: [{ name: reviews-v2, port: 9080 }]
+  - backendRefs:
+    - { name: reviews-v1, port: 9080, weight: 80 }
+    - { name: reviews-v2, port: 9080, weight: 20 }
+    retry: { attempts: 2 }
+    timeouts: { request: 10s, backendRequest: 2s }
 `;
 }
 
@@ -496,8 +527,10 @@ async function benchPath(ca, bin) {
   for (const p of servers) pinGroup(p.pid, 1);
 
   // The path works, with mTLS: the app sees the caller's verified identity.
-  const who = await httpGet(client.ports.outbound, '/whoami', 'reviews');
-  if (who.status !== 200 || !who.body.endsWith(`URI=${CLIENT_ID}`)) throw new Error(`the mesh path does not work: ${who.status} ${who.head.split('\r\n')[0]} ${who.body}`);
+  for (const host of ['reviews', 'reviews-httproute']) {
+    const who = await httpGet(client.ports.outbound, '/whoami', host);
+    if (who.status !== 200 || !who.body.endsWith(`URI=${CLIENT_ID}`)) throw new Error(`the mesh path to ${host} does not work: ${who.status} ${who.head.split('\r\n')[0]} ${who.body}`);
+  }
   const plain = await httpGet(v1.ports.app, '/', 'reviews');
   if (plain.status !== 200) throw new Error(`the app does not answer directly: ${plain.status}`);
 
@@ -505,13 +538,15 @@ async function benchPath(ca, bin) {
   const targets = {
     direct: { port: v1.ports.app, host: 'reviews', path: '/reviews/1' },
     mesh: { port: client.ports.outbound, host: 'reviews', path: '/reviews/1' },
+    httproute: { port: client.ports.outbound, host: 'reviews-httproute', path: '/reviews/1' },
     bare: { port: bare.port, host: 'reviews', path: '/reviews/1' },
   };
-  const order = (i) => (i % 2 ? ['mesh', 'direct'] : ['direct', 'mesh']);
-  // Saturation runs of the bare hops go between the other two, alternating sides with them.
-  const satOrder = (i) => (i % 2 ? ['mesh', 'bare', 'direct'] : ['direct', 'bare', 'mesh']);
+  const order = (i) => (i % 2 ? ['mesh', 'httproute', 'direct'] : ['direct', 'httproute', 'mesh']);
+  // Saturation runs of the bare hops and of the HTTPRoute path go between the other two, alternating sides with them.
+  const satOrder = (i) => (i % 2 ? ['mesh', 'httproute', 'bare', 'direct'] : ['direct', 'bare', 'httproute', 'mesh']);
 
   say(`demo path: client → productpage-0 outbound :${client.ports.outbound} → mTLS → reviews-v1-0 / reviews-v2-0 inbound (80/20) → app`);
+  say(`httproute: the same path and routing written as an HTTPRoute on Service reviews-httproute (header match, then 80/20)`);
   say(`direct:    client → app :${v1.ports.app}`);
   say(`bare:      client → HAProxy :${bare.port} → mTLS → HAProxy → app (the same two hops with nothing of the mesh: no rules, no Lua, no log)`);
   say(PIN
@@ -522,8 +557,8 @@ async function benchPath(ca, bin) {
   say();
 
   // Saturation.
-  if (!QUICK) for (const t of ['direct', 'mesh', 'bare']) await runLoad({ mode: 'saturate', ...targets[t], connections: SATURATE.connections, durationS: 1, maxRequests: 200_000 }, 0);
-  const sat = { direct: [], mesh: [], bare: [] };
+  if (!QUICK) for (const t of ['direct', 'mesh', 'httproute', 'bare']) await runLoad({ mode: 'saturate', ...targets[t], connections: SATURATE.connections, durationS: 1, maxRequests: 200_000 }, 0);
+  const sat = { direct: [], mesh: [], httproute: [], bare: [] };
   const groupsNow = () => ({ outbound: groupPids(client.pid), inbound: servers.flatMap((p) => groupPids(p.pid)), app: [app.pid], bareOutbound: [bare.pids[1]], bareInbound: [bare.pids[0]] });
   const others = { busy: 0, ours: 0, seconds: 0 };
   /** Runs one load and measures the CPU time of every process on the path (µs per answered request). */
@@ -555,7 +590,7 @@ async function benchPath(ca, bin) {
   const satFailures = (t) => sat[t].reduce((a, r) => a + r.non2xx + r.errors + r.timeouts, 0);
   const loadShape = SATURATE.amount ? `${SATURATE.amount} requests` : `${SATURATE.durationS} s`;
   say(`throughput at saturation (autocannon, ${SATURATE.connections} keep-alive connections, ${loadShape} per run, ${RUNS} runs each):`);
-  for (const t of ['direct', 'mesh', 'bare']) say(`  ${t.padEnd(6)} ${sat[t].map((r) => n0(r.rps)).join(' ')} req/s; failed ${satFailures(t)}`);
+  for (const t of ['direct', 'mesh', 'httproute', 'bare']) say(`  ${t.padEnd(9)} ${sat[t].map((r) => n0(r.rps)).join(' ')} req/s; failed ${satFailures(t)}`);
   const satRatios = sat.mesh.map((r, i) => r.rps / sat.direct[i].rps);
   const bareRatios = sat.bare.map((r, i) => r.rps / sat.direct[i].rps);
   const perRequest = {
@@ -576,10 +611,10 @@ async function benchPath(ca, bin) {
   // Fixed rate: both paths in each run, taking turns in blocks of one second at 1,000 req/s, so that
   // both meet the same stretches of noise from the rest of the machine but never share a moment;
   // the sidecars' memory and CPU are read meanwhile (they carry traffic half of the run).
-  const rate = { direct: [], mesh: [] };
+  const rate = { direct: [], mesh: [], httproute: [] };
   const mem = { outbound: [], inbound: [], app: [] };
   const cpu = { outbound: [], inbound: [], app: [] };
-  const runSeconds = (2 * RATE.count) / RATE.rps;
+  const runSeconds = (3 * RATE.count) / RATE.rps;
   const sampleMemory = () => ({ outbound: memoryOf(groupPids(client.pid)), inbound: memoryOf(groupPids(v1.pid)), app: memoryOf([app.pid]) });
   for (let i = 0; i < RUNS; i++) {
     let sample = null;
@@ -587,7 +622,7 @@ async function benchPath(ca, bin) {
     const streams = order(i).map((t) => ({ name: t, ...targets[t] }));
     const r = await measured({ mode: 'rate', ...RATE, targets: streams });
     clearTimeout(sampler);
-    for (const t of ['direct', 'mesh']) {
+    for (const t of ['direct', 'mesh', 'httproute']) {
       if (!r.targets[t]?.measured) throw new Error(`no answer at the fixed rate (${t}): ${JSON.stringify(r.targets[t])}`);
       rate[t].push(r.targets[t]);
     }
@@ -596,11 +631,11 @@ async function benchPath(ca, bin) {
     for (const k of Object.keys(cpu)) cpu[k].push(r.cpuSeconds[k] / r.wall * (k === 'app' ? 1 : 2));
   }
   const rateFailures = (t) => rate[t].reduce((a, r) => a + r.non2xx + r.errors, 0);
-  say(`latency at a fixed ${n0(RATE.rps)} req/s (open loop; in each run the two paths take turns in blocks of ${n0(RATE.blockMs)} ms, ${n0(RATE.count)} requests each, first ${n0(RATE.warmup)} not counted; ${RUNS} runs), ms:`);
-  for (const t of ['direct', 'mesh']) {
-    say(`  ${t.padEnd(6)} p50 ${rate[t].map((r) => f3(r.p50)).join(' ')} | p99 ${rate[t].map((r) => f3(r.p99)).join(' ')} | achieved ${rate[t].map((r) => n0(r.achievedRps)).join(' ')} req/s; failed ${rateFailures(t)}; send lag p99 ${f3(median(rate[t].map((r) => r.sendLagP99)))}`);
+  say(`latency at a fixed ${n0(RATE.rps)} req/s (open loop; in each run the paths take turns in blocks of ${n0(RATE.blockMs)} ms, ${n0(RATE.count)} requests each, first ${n0(RATE.warmup)} not counted; ${RUNS} runs), ms:`);
+  for (const t of ['direct', 'mesh', 'httproute']) {
+    say(`  ${t.padEnd(9)} p50 ${rate[t].map((r) => f3(r.p50)).join(' ')} | p99 ${rate[t].map((r) => f3(r.p99)).join(' ')} | achieved ${rate[t].map((r) => n0(r.achievedRps)).join(' ')} req/s; failed ${rateFailures(t)}; send lag p99 ${f3(median(rate[t].map((r) => r.sendLagP99)))}`);
   }
-  const added = (q) => rate.mesh.map((r, i) => r[q] - rate.direct[i][q]);
+  const added = (q, path = 'mesh') => rate[path].map((r, i) => r[q] - rate.direct[i][q]);
   say();
   const m = (k, f) => median(mem[k].map((x) => x[f]));
   say(`memory, read at 3/4 of each fixed-rate run (MiB):`);
@@ -625,11 +660,18 @@ async function benchPath(ca, bin) {
     mesh: { rps: median(sat.mesh.map((r) => r.rps)), p50: median(rate.mesh.map((r) => r.p50)), p99: median(rate.mesh.map((r) => r.p99)) },
     throughputRatio: median(satRatios),
     bare: { rps: median(sat.bare.map((r) => r.rps)), ratio: median(bareRatios) },
+    // The HTTPRoute path against the VirtualService path: the same HAProxy routes, so the same figures.
+    httproute: {
+      rps: median(sat.httproute.map((r) => r.rps)),
+      ratioToVirtualService: median(sat.httproute.map((r, i) => r.rps / sat.mesh[i].rps)),
+      addedP50: median(added('p50', 'httproute')),
+      addedP99: median(added('p99', 'httproute')),
+    },
     addedP50: median(added('p50')),
     addedP99: median(added('p99')),
     // Direct runs only: there the generator has its CPU to itself, so its lateness is other processes' doing.
     sendLagP99: median(rate.direct.map((r) => r.sendLagP99)),
-    failures: satFailures('mesh') + rateFailures('mesh') + satFailures('direct') + rateFailures('direct') + satFailures('bare'),
+    failures: satFailures('mesh') + rateFailures('mesh') + satFailures('direct') + rateFailures('direct') + satFailures('bare') + satFailures('httproute') + rateFailures('httproute'),
     sidecarRss: Math.max(m('outbound', 'union'), m('inbound', 'union')),
     sidecarRssSum: Math.max(m('outbound', 'rss'), m('inbound', 'rss')),
     sidecarPss: Math.max(m('outbound', 'pss'), m('inbound', 'pss')),
@@ -713,6 +755,8 @@ function summary(p, a, bin, load) {
   const okApply = a.all <= TARGETS.applyMs;
   row('throughput, saturation', `direct ${n0(p.direct.rps)} req/s`, `${n0(p.mesh.rps)} req/s`, `${(p.throughputRatio * 100).toFixed(0)}% of direct`, `>= ${TARGETS.throughputRatio * 100}%`, okTp);
   row('throughput, bare HAProxy', `direct ${n0(p.direct.rps)} req/s`, `${n0(p.bare.rps)} req/s`, `${(p.bare.ratio * 100).toFixed(0)}% of direct`, '', null, `the same two hops with mTLS and nothing else; the sidecars reach ${(p.throughputRatio / p.bare.ratio * 100).toFixed(0)}% of it`);
+  const okHttpRoute = Math.abs(p.httproute.ratioToVirtualService - 1) <= TARGETS.httpRouteWithin;
+  row('throughput, HTTPRoute path', `VirtualService ${n0(p.mesh.rps)} req/s`, `${n0(p.httproute.rps)} req/s`, `${(p.httproute.ratioToVirtualService * 100).toFixed(0)}% of VirtualService`, `within ±${TARGETS.httpRouteWithin * 100}%`, okHttpRoute, `added latency p50 ${signed3(p.httproute.addedP50)} ms, p99 ${signed3(p.httproute.addedP99)} ms (VirtualService: ${signed3(p.addedP50)}, ${signed3(p.addedP99)})`);
   row('latency p50 @1,000 rps', `direct ${f3(p.direct.p50)} ms`, `${f3(p.mesh.p50)} ms`, `${signed3(p.addedP50)} ms added`, '', null);
   row('latency p99 @1,000 rps', `direct ${f3(p.direct.p99)} ms`, `${f3(p.mesh.p99)} ms`, `${signed3(p.addedP99)} ms added`, `<= +${TARGETS.addedP99Ms} ms`, okP99, `${busy ? `machine busy: the generator's own send lag p99 was ${f3(p.sendLagP99)} ms; ` : ''}Istio 1.20: +${ANCHORS.istioAddedP99Ms} ms`);
   row('sidecar RSS @1,000 rps', `app ${f2(p.appRss)} MiB`, `${f2(p.sidecarRss)} MiB`, `${f2(p.sidecarRss / p.appRss)}x app`, `<= ${TARGETS.sidecarRssMiB} MiB`, okRss, `master+worker, shared pages once (sum ${f2(p.sidecarRssSum)}, PSS ${f2(p.sidecarPss)}); Istio Envoy: ${ANCHORS.istioSidecarMiB} MB`);
@@ -729,7 +773,7 @@ function summary(p, a, bin, load) {
   say(fmtRow(Object.fromEntries(cols.map((c) => [c, c]))));
   for (const r of rows) say(fmtRow(r));
   if (p.failures) say(`failed requests during the loads: ${p.failures}`);
-  const missed = [!okTp && 'throughput', okP99 === false && 'added p99', !okRss && 'sidecar RSS', !okApply && 'apply'].filter(Boolean);
+  const missed = [!okTp && 'throughput', !okHttpRoute && 'HTTPRoute path throughput', okP99 === false && 'added p99', !okRss && 'sidecar RSS', !okApply && 'apply'].filter(Boolean);
   if (missed.length) say(`targets missed: ${missed.join(', ')}`);
   if (busy) say('added p99 not judged: other processes kept the machine too busy; run again on a quiet machine');
   if (!missed.length && !busy) say('every target met');

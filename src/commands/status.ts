@@ -4,6 +4,14 @@ import { homeFlag, openHome } from '../lib/mesh/home-flag.js';
 import { namespaceFlag } from '../lib/cli/namespace-flags.js';
 import type { MeshStatus } from '../lib/mesh/agent/protocol.js';
 
+/** HTTPRoute status as a Gateway API controller would write it, and its lines for the text output. */
+async function httpRouteStatus(applied: import('../lib/mesh/state.js').StoredResource[], namespace: string | undefined) {
+  const { modelOf } = await import('../lib/mesh/pods.js');
+  const { routeStatusLines } = await import('../lib/policy/gateway-api/status.js');
+  const statuses = modelOf(applied).routeStatuses.filter((s) => namespace === undefined || s.namespace === namespace);
+  return { statuses, lines: routeStatusLines(statuses) };
+}
+
 export default class Status extends MeshctlCommand {
   static override summary = 'Summarize the local mesh: revision, pods ready, sidecars in sync.';
 
@@ -27,11 +35,15 @@ Exit codes: 0 every pod ready and every proxy on the current revision; 1 some ar
     const { call } = await import('../lib/mesh/agent/client.js');
     const out = await import('../lib/output/format.js');
     const { statusInNamespace } = await import('../lib/mesh/get.js');
-    const status = statusInNamespace(await call(layout, 'status', {}), flags.namespace);
+    const { readApplied } = await import('../lib/mesh/state.js');
+    const [agentStatus, applied] = await Promise.all([call(layout, 'status', {}), readApplied(layout)]);
+    const status = statusInNamespace(agentStatus, flags.namespace);
+    const routes = await httpRouteStatus(applied.resources, flags.namespace);
     const healthy = status.problems.length === 0 && status.pods.every((p) => p.ready && p.inSync);
     const { render } = await import('../lib/output/render.js');
     const { meshStatusText } = await import('../lib/mesh/render.js');
-    await render(format, { document: status, text: () => meshStatusText(status, { root: layout.root, proxyVersion: config.proxy.version }, out.paint(out.colorEnabled())) });
+    const document = routes.statuses.length ? { ...status, httpRoutes: routes.statuses } : status;
+    await render(format, { document, text: () => meshStatusText(status, { root: layout.root, proxyVersion: config.proxy.version }, out.paint(out.colorEnabled())) + routes.lines.map((l) => `Routes     ${l}\n`).join('') });
     this.finish(healthy ? EXIT.ok : EXIT.negative);
     return status;
   }

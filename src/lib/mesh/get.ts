@@ -6,6 +6,9 @@ import type { StoredResource } from './state.js';
 import type { MeshStatus, PodStatus } from './agent/protocol.js';
 import { age, podPhase, resourceName } from './render.js';
 import { table } from '../output/table.js';
+import { K } from '../policy/kinds.js';
+import { withRouteStatus } from '../policy/gateway-api/status.js';
+import { modelOf } from './pods.js';
 
 export type GetTarget = { type: 'pods' } | { type: 'resources'; info: KindInfo };
 
@@ -81,7 +84,8 @@ export async function getListing(request: GetRequest, pods: PodStatus[], applied
       plural = 'pods';
     } else {
       const chosen = applied.filter((r) => matchesKind(r, target.info) && inScope(r.metadata.namespace, r.metadata.name) && labelsMatch(r.metadata.labels));
-      items.push(...chosen);
+      // HTTPRoutes carry the status a Gateway API controller would write, so -o yaml says why one routes nothing.
+      items.push(...(target.info.id === K.HTTPRoute && chosen.length ? withRouteStatus(chosen, modelOf(applied).routeStatuses) : chosen));
       cols = resourceColumns(target.info, chosen, pods, request.wide, new Set(chosen.map((r) => r.metadata.namespace ?? '')).size > 1);
       found = chosen.map((r) => ({ name: r.metadata.name, shown: resourceName({ apiVersion: r.apiVersion, kind: r.kind, name: r.metadata.name }) }));
       plural = target.info.plural;

@@ -65,6 +65,7 @@ export const TOLERATED_KINDS: KindInfo[] = [
   k(GW, 'GatewayClass', ['v1', 'v1beta1'], 'gatewayclasses', { namespaced: false }),
   k(GW, 'TCPRoute', ['v1alpha2'], 'tcproutes'),
   k(GW, 'TLSRoute', ['v1alpha2', 'v1alpha3'], 'tlsroutes'),
+  k(GW, 'ListenerSet', ['v1', 'v1alpha1'], 'listenersets'),
   k('', 'ConfigMap', ['v1'], 'configmaps'),
   k('', 'Node', ['v1'], 'nodes', { namespaced: false }),
   k('', 'Endpoints', ['v1'], 'endpoints'),

@@ -30,9 +30,7 @@ const WHOLE_KIND_REASON: Record<string, string> = {
   [K.Telemetry]: 'the local sidecars always write their own access log and metrics',
   [K.WasmPlugin]: 'the local sidecars run no Wasm',
   [K.WorkloadEntry]: 'the local mesh routes only to its own pods and ServiceEntry endpoints',
-  [K.HTTPRoute]: 'the local mesh compiles routes from VirtualServices only',
   [K.GRPCRoute]: 'the local mesh compiles routes from VirtualServices only',
-  [K.KubernetesGateway]: 'the local mesh serves ingress for Istio Gateways only',
 };
 
 /** JWT attributes: RequestAuthentication is not enforced, so, as on Istio with no JWT, they never match. */
@@ -133,6 +131,28 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
   [K.Gateway]: {
     enforced: ['selector', 'servers[].port, hosts'],
     notEnforced: [{ field: 'servers[].tls', reason: 'gateway ports are served in plaintext on loopback' }],
+  },
+  [K.HTTPRoute]: {
+    enforced: [
+      'parentRefs (Gateway with sectionName and port; Service)', 'hostnames', 'rules[].matches (path Exact, PathPrefix, RegularExpression; headers; queryParams; method)',
+      'rules[].backendRefs (Service, weight, port, filters RequestHeaderModifier and ResponseHeaderModifier)',
+      'rules[].filters (RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite, RequestMirror with percent or fraction, CORS)',
+      'rules[].timeouts (request, backendRequest)', 'rules[].retry (codes, attempts)',
+    ],
+    notEnforced: [
+      { field: 'rules[].filters[]', reason: 'the local mesh runs no extension filters', when: (v) => (v as { type?: unknown } | null)?.type === 'ExtensionRef' },
+      { field: 'rules[].backendRefs[].filters[]', reason: 'a backendRef applies its header modifiers, redirect and URL rewrite only', when: (v) => !['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite'].includes(String((v as { type?: unknown } | null)?.type)) },
+      { field: 'rules[].retry.backoff', reason: 'HAProxy retries at once' },
+      { field: 'rules[].sessionPersistence', reason: 'the sidecar does not pin sessions to a pod for HTTPRoutes' },
+    ],
+  },
+  [K.KubernetesGateway]: {
+    enforced: ['listeners[] with protocol HTTP (port, hostname, allowedRoutes by namespace and kind)'],
+    notEnforced: [
+      { field: 'listeners[]', reason: 'the local mesh serves HTTP listeners only', when: (v) => String((v as { protocol?: unknown } | null)?.protocol ?? '').toUpperCase() !== 'HTTP' },
+      { field: 'addresses', reason: 'gateway listeners are served on loopback' },
+      { field: 'infrastructure', reason: 'the gateway proxy is a local process' },
+    ],
   },
   [K.PeerAuthentication]: {
     enforced: ['selector', 'mtls.mode'],

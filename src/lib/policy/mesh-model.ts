@@ -24,86 +24,17 @@ import {
   type VirtualServiceSpecHttpHeadersRequest,
   type VirtualServiceSpecHttpMirror,
 } from './spec.js';
+import { translateGatewayApi } from './gateway-api/translate.js';
+import type { StringMatch, HttpMatch, HeaderOperations, RouteHeaders, RouteDestination, HttpRoute, RouteMirror, VirtualServiceSpec, GatewayServerSpec, GatewaySpec } from './route-model.js';
+import type { RouteStatus } from './gateway-api/status.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
 
 // ---------------------------------------------------------------- policy specs
 
-export type StringMatch = { exact: string } | { prefix: string } | { regex: string };
-
-export interface HttpMatch {
-  uri?: StringMatch;
-  method?: StringMatch;
-  authority?: StringMatch;
-  /** Lower-case header name → match. */
-  headers: Record<string, StringMatch>;
-  withoutHeaders: Record<string, StringMatch>;
-  queryParams: Record<string, StringMatch>;
-  ignoreUriCase: boolean;
-}
-
-export interface HeaderOperations {
-  set: Record<string, string>;
-  add: Record<string, string>;
-  remove: string[];
-}
-
-export interface RouteHeaders {
-  request: HeaderOperations;
-  response: HeaderOperations;
-}
-
-export interface RouteDestination {
-  /** The host as written. */
-  host: string;
-  /** The host resolved against the VirtualService's namespace. */
-  fqdn: string;
-  subset: string;
-  port: number | null;
-  weight: number;
-  headers: RouteHeaders;
-}
-
-export interface HttpRoute {
-  name: string;
-  /** Position in the VirtualService's `http` list. */
-  index: number;
-  match: HttpMatch[];
-  route: RouteDestination[];
-  rewrite: { uri?: string; authority?: string } | null;
-  headers: RouteHeaders;
-  timeoutMs: number | null;
-  /** As written (absent: null, Istio's default policy); `retryOn` null when not given. See policy/retry-conditions.ts. */
-  retries: { attempts: number; retryOn: string[] | null; perTryTimeoutMs: number | null } | null;
-  redirect: { uri?: string; authority?: string; code: number } | null;
-  directResponse: { status: number; body: string } | null;
-  /** Fault injection: a delay and/or an abort, each for a percentage (0–100) of the route's requests. */
-  fault: { delayMs: number | null; delayPercent: number; abortStatus: number | null; abortPercent: number } | null;
-  /** Traffic mirroring (`mirror` + `mirrorPercentage`, or `mirrors`): where copies of the route's requests go. */
-  mirrors: RouteMirror[];
-}
-
-export interface RouteMirror {
-  /** The host as written. */
-  host: string;
-  /** The host resolved against the VirtualService's namespace. */
-  fqdn: string;
-  subset: string;
-  port: number | null;
-  /** Share of the route's requests copied, 0–100 (100 when not given, as in Istio). */
-  percent: number;
-}
-
-export interface VirtualServiceSpec {
-  name: string;
-  namespace: string;
-  hosts: string[];
-  /** `mesh`, or `<namespace>/<name>` of a Gateway. */
-  gateways: string[];
-  http: HttpRoute[];
-  resource: Resource;
-}
+// The route specs live in route-model.ts, which the Gateway API translation shares without a cycle.
+export type { StringMatch, HttpMatch, HeaderOperations, RouteHeaders, RouteDestination, HttpRoute, RouteMirror, VirtualServiceSpec, GatewayServerSpec, GatewaySpec } from './route-model.js';
 
 export type LoadBalancerPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'PASSTHROUGH';
 
@@ -173,21 +104,6 @@ export interface MeshService {
   resource: Resource;
 }
 
-export interface GatewayServerSpec {
-  port: number;
-  protocol: string;
-  /** Hosts with any `namespace/` prefix removed. */
-  hosts: string[];
-}
-
-export interface GatewaySpec {
-  name: string;
-  namespace: string;
-  selector: Record<string, string>;
-  servers: GatewayServerSpec[];
-  resource: Resource;
-}
-
 export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 
 export interface PeerAuthenticationSpec {
@@ -221,6 +137,8 @@ export interface MeshModel {
   gateways: GatewaySpec[];
   peerAuthentications: PeerAuthenticationSpec[];
   authorizationPolicies: AuthorizationPolicySpec[];
+  /** HTTPRoute status as a Gateway API controller would write it. */
+  routeStatuses: RouteStatus[];
   /** Policy the local mesh reads but does not enforce, one sentence each. */
   notes: string[];
 }
@@ -558,7 +476,13 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   });
 
   const authorizationPolicies = of(K.AuthorizationPolicy).map(authorizationPolicySpec);
-  return { rootNamespace, namespaces, workloads, services, virtualServices, destinationRules, gateways, peerAuthentications, authorizationPolicies, notes };
+  // Gateway API resources become gateways and routes of the same shape.
+  const gatewayApi = translateGatewayApi(sorted);
+  gateways.push(...gatewayApi.gateways);
+  virtualServices.push(...gatewayApi.virtualServices);
+  notes.push(...gatewayApi.notes);
+
+  return { rootNamespace, namespaces, workloads, services, virtualServices, destinationRules, gateways, peerAuthentications, authorizationPolicies, routeStatuses: gatewayApi.statuses, notes };
 }
 
 // ---------------------------------------------------------------- queries

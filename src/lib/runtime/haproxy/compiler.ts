@@ -27,6 +27,7 @@ import { authorizationFor } from '../../policy/authorization.js';
 import { authorizationLines, type CompiledAuthorization } from './authz.js';
 import { INBOUND_APP_RESILIENCE_LINES, ROUTE_BACKEND_ERROR_LINES, routeResilience } from './retries.js';
 import { faultRules, setResponseFlag } from './response-flags.js';
+import { gatewayApiAnswersItself, gatewayApiBackendLines, gatewayApiFrontendRules } from './gateway-api-filters.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -382,15 +383,18 @@ function buildRoute(
     frontendRules.push(...faultRules(f, isRoute, draw, haproxyMs(f.delayMs ?? 0)));
   }
   if (route?.directResponse) {
-    frontendRules.push(`http-request return status ${route.directResponse.status} content-type text/plain string ${word(route.directResponse.body)} if ${isRoute}`);
+    // HAProxy refuses an empty `string`: an empty body is no body.
+    const body = route.directResponse.body ? ` content-type text/plain string ${word(route.directResponse.body)}` : '';
+    frontendRules.push(`http-request return status ${route.directResponse.status}${body} if ${isRoute}`);
   } else if (route?.redirect) {
     const r = route.redirect;
     const esc = (t: string) => t.replace(/%/g, '%%');
     const location = `${r.authority ? `http://${esc(r.authority)}` : ''}${r.uri !== undefined ? esc(r.uri) : '%[pathq]'}`;
     frontendRules.push(`http-request redirect location ${word(location)} code ${r.code} if ${isRoute}`);
   }
+  frontendRules.push(...gatewayApiFrontendRules(route, isRoute));
   const compiled: CompiledRoute = { id, virtualService: meta, hosts, weighted: destinations.length > 1, destinations: [], mirrors: [] };
-  if (route?.directResponse || route?.redirect) return { compiled, frontendRules, backends, mirrorBackends: [] };
+  if (route?.directResponse || route?.redirect || gatewayApiAnswersItself(route)) return { compiled, frontendRules, backends, mirrorBackends: [] };
   const mirror = mirrorPieces(id, route?.mirrors ?? [], route, ctx, where);
   compiled.mirrors = mirror.compiled;
   backends.push(...mirror.backends);
@@ -418,6 +422,7 @@ function buildRoute(
       lines.push(`http-request set-path ${literalFormat(newUri)}${cond}`);
     }
     if (route?.rewrite?.authority) lines.push(`http-request set-header host ${literalFormat(route.rewrite.authority)}`);
+    lines.push(...gatewayApiBackendLines(route, n));
     if (route) lines.push(...headerOperationLines('http-request', route.headers.request));
     lines.push(...headerOperationLines('http-request', dest.headers.request));
     if (route) lines.push(...headerOperationLines('http-response', route.headers.response));
@@ -751,6 +756,7 @@ export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: Mes
     const serverHosts = spec.servers.filter((s) => s.port === port).flatMap((s) => s.hosts);
     const groups: HostGroup[] = [];
     bound.forEach((vs, n) => {
+      if (vs.gatewayPort !== undefined && vs.gatewayPort !== port) return;
       const hosts = vs.hosts.map((h) => h.toLowerCase()).filter((h) => serverHosts.some((p) => hostMatches(p, h)));
       if (!hosts.length) return;
       const acl = `vs_${n}`;
