@@ -27,6 +27,12 @@ export interface AccessLogEntry {
   retries: number;
   redispatched: boolean;
   bytes: number;
+  /** Bytes the client sent (headers and body). */
+  requestBytes?: number;
+  /** The proxy that sent the request, as its peer said over mTLS (inbound lines); "" when unknown. */
+  peer?: string;
+  /** Envoy-style response flags ("-" when none, or when the proxy did not log them). */
+  responseFlags?: string;
   termination: string;
   /** What AuthorizationPolicy decided (Envoy's `rbac_access_denied_matched_policy[...]` on a denial); empty without policy. */
   authz?: string;
@@ -71,6 +77,9 @@ function toEntry(o: Record<string, unknown>): AccessLogEntry {
     retries: retryCount,
     redispatched: retries.startsWith('+'),
     bytes: Number(o.bytes ?? 0),
+    requestBytes: Number(o.request_bytes ?? 0),
+    peer: unsetAsEmpty(o.peer),
+    responseFlags: unsetAsEmpty(o.response_flags) || '-',
     termination: String(o.termination ?? ''),
     authz: unsetAsEmpty(o.authz),
     authzAudit: unsetAsEmpty(o.authz_audit),
