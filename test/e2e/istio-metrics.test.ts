@@ -10,6 +10,13 @@ import { startLoad } from '../support/load.js';
 import { eventually } from './support.js';
 import { jsonOutput } from '../support/output-schemas.js';
 import { parsePrometheusText, samplesOf, sumOf } from '../../src/lib/runtime/prometheus.js';
+import { ISTIO_DEFAULT_BUCKETS } from '../../src/lib/runtime/istio-metrics.js';
+import { figuresPart, type UpstreamFigures } from '../../src/lib/runtime/figures.js';
+import { promqlFigures } from '../../src/lib/shift/promql.js';
+import { evaluateGates } from '../../src/lib/shift/gates.js';
+import { DEFAULT_GATES } from '../../src/lib/shift/plan.js';
+import { freePort } from '../support/net.js';
+import type { ShiftEvent } from '../../src/lib/shift/events.js';
 
 const REVIEWS = 'reviews.default.svc.cluster.local';
 
@@ -32,7 +39,8 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
   const sent = 60;
 
   before(async () => {
-    mesh = await startShiftMesh('istio-metrics', { versions: { v1: {}, v2: {} } });
+    // v2 fails every tenth request and is slower: gates with something to find.
+    mesh = await startShiftMesh('istio-metrics', { versions: { v1: { DELAY_MS: '2' }, v2: { FAIL_EVERY: '10', DELAY_MS: '12' } } });
   });
   after(async () => {
     await mesh?.stop();
@@ -44,7 +52,7 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
     await eventually(`answers to the ${sent} requests`, () => load.samples.length >= sent, 30_000);
     const samples = await load.stop();
     assert.equal(samples.length, sent);
-    assert.equal(samples.filter((s) => s.status === 200).length, sent);
+    assert.ok(samples.every((s) => s.status === 200 || (s.status === 500 && s.version === 'v2')), JSON.stringify(samples.filter((s) => s.status !== 200)));
     let families = parsePrometheusText('');
     // The lines are written as the requests end; the count is exact once both sidecars wrote theirs.
     await eventually('both reports of every request', async () => {
@@ -58,6 +66,7 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
       assert.equal(source, destination, `${version}: both ends counted the same requests`);
       assert.equal(source, samples.filter((s) => s.version === version).length, `${version}: as many as it answered`);
     }
+    assert.equal(sumOf(samplesOf(families, 'istio_requests_total', { reporter: 'destination', response_code: '500' })), samples.filter((s) => s.status === 500).length, 'the 500s, by response_code');
     const [inbound] = samplesOf(families, 'istio_requests_total', { reporter: 'destination', destination_version: 'v1' });
     assert.equal(inbound!.labels.source_workload, 'caller');
     assert.equal(inbound!.labels.source_principal, 'spiffe://cluster.local/ns/default/sa/caller');
@@ -87,7 +96,7 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
     const load = startLoad({ port: await mesh.callerPort(), host: 'reviews', rps: 30, maxMs: 1000 });
     await eventually('answers to 30 requests', () => load.samples.length >= 30, 30_000);
     const samples = await load.stop();
-    assert.equal(samples.filter((s) => s.status === 200 && s.version === 'v2').length, 30);
+    assert.equal(samples.filter((s) => s.version === 'v2').length, 30);
     await eventually('Prometheus holding the 30 requests at each reporter', async () => {
       const counts = await Promise.all(['source', 'destination'].map(async (reporter) => Number((await promQuery(result.url, `sum(istio_requests_total{reporter="${reporter}",destination_workload="reviews-v2"})`))[0]?.value[1] ?? 0)));
       return counts.every((c) => c === baseline + 30);
@@ -96,5 +105,62 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
     const again = await mesh.h.run(['addons', 'enable', 'prometheus']);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /already enabled/);
+  });
+
+  it('the PromQL gates (Flagger\'s Istio queries) and the access-log gates judge the same traffic alike', async () => {
+    const url = (await mesh.h.run(['dashboard', 'prometheus', '--url'])).stdout.trim();
+    await mesh.reset({ v1: 50, v2: 50 });
+    const sinceMs = Date.now();
+    const load = startLoad({ port: await mesh.callerPort(), host: 'reviews', rps: 40, maxMs: 3000 });
+    await eventually('answers to 120 requests', () => load.samples.length >= 120, 30_000);
+    await load.stop();
+    await new Promise((r) => setTimeout(r, 1000));
+    const untilMs = Date.now();
+    // Prometheus has the window once it scraped every proxy after its end.
+    await eventually('a scrape after the window', async () => (await promQuery(url, 'min(timestamp(up{job="meshctl-proxies"}))')).every((x) => Number(x.value[1]) * 1000 > untilMs + 1000), 30_000, 500);
+    const top = await mesh.h.run(['top', 'reviews', '-o', 'json', '--window', `${untilMs - sinceMs}ms`, '--until', new Date(untilMs).toISOString()]);
+    assert.equal(top.code, 0, top.stderr);
+    const rows = (JSON.parse(top.stdout) as { rows: (UpstreamFigures & { subset: string })[] }).rows;
+    const gates = { ...DEFAULT_GATES, minRequests: 10, minSuccessRate: 95, maxLatencyP99Ms: 200 };
+    for (const subset of ['v1', 'v2']) {
+      const fromLogs = rows.find((r) => r.host === REVIEWS && r.subset === subset)!;
+      const fromPrometheus = await promqlFigures(url, { namespace: 'default', workloads: [`reviews-${subset}`] }, { sinceMs: sinceMs - 2000, untilMs: untilMs + 2000 });
+      const logVerdict = evaluateGates({ subset, ...figuresPart(fromLogs) }, gates, untilMs - sinceMs);
+      const promVerdict = evaluateGates({ subset, ...fromPrometheus }, gates, untilMs - sinceMs);
+      assert.deepEqual(promVerdict.checks.map((c) => [c.gate, c.passed]), logVerdict.checks.map((c) => [c.gate, c.passed]), `${subset}: the same verdict (logs: ${logVerdict.reason}; Prometheus: ${promVerdict.reason})`);
+      assert.equal(logVerdict.outcome, subset === 'v2' ? 'failed' : 'passed', `${subset}: ${logVerdict.reason}`);
+      // The success rate is a ratio of two rates over the same scrapes: the same as the logs' within a rounding.
+      assert.ok(Math.abs(fromPrometheus.successRate! - fromLogs.successRate!) <= 0.5, `${subset}: success rate ${fromPrometheus.successRate} (Prometheus) and ${fromLogs.successRate} (logs)`);
+      // p99: the histogram knows the bucket, not the value — both in the same bucket of Istio's bounds.
+      const bucket = (ms: number) => ISTIO_DEFAULT_BUCKETS.findIndex((b) => ms <= b);
+      assert.ok(Math.abs(bucket(fromPrometheus.latencyMs.p99!) - bucket(fromLogs.latencyMs.p99!)) <= 1, `${subset}: p99 ${fromPrometheus.latencyMs.p99} ms (Prometheus) and ${fromLogs.latencyMs.p99} ms (logs)`);
+    }
+  });
+
+  it('a shift gated on PromQL rolls back a failing subset; a Prometheus that does not answer holds the shift, never rolls it back', async () => {
+    await mesh.reset({ v1: 100, v2: 0 });
+    const load = startLoad({ port: await mesh.callerPort(), host: 'reviews', rps: 30, maxMs: 60_000 });
+    try {
+      const gated = mesh.startShift(['reviews', '--to', 'v2', '--steps', '50,100', '--interval', '6s', '--min-requests', '10', '--min-success-rate', '95', '--metrics', 'prometheus']);
+      const analysis = await gated.waitFor((e) => e.type === 'analysis', 60_000) as Extract<ShiftEvent, { type: 'analysis' }>;
+      assert.equal(analysis.outcome, 'failed', JSON.stringify(analysis));
+      assert.match(analysis.reason ?? '', /success rate \d+(\.\d)?% < 95%/);
+      const ended = await gated.exited;
+      assert.equal(ended.code, 1, ended.stderr);
+      assert.ok(gated.events.some((e) => e.type === 'rolled_back'), 'rolled back');
+
+      await mesh.reset({ v1: 100, v2: 0 });
+      const closed = await freePort();
+      const blind = mesh.startShift(['reviews', '--to', 'v2', '--steps', '50,100', '--interval', '2s', '--prometheus-url', `http://127.0.0.1:${closed}`]);
+      const unavailable = await blind.waitFor((e) => e.type === 'analysis', 60_000) as Extract<ShiftEvent, { type: 'analysis' }>;
+      assert.equal(unavailable.outcome, 'metrics_unavailable');
+      assert.match(unavailable.reason ?? '', /^metrics unavailable: Prometheus at http:\/\/127\.0\.0\.1:\d+ did not answer/);
+      await blind.waitFor((e) => e.type === 'hold', 30_000);
+      assert.ok(!blind.events.some((e) => e.type === 'rolled_back'), 'never rolled back');
+      await blind.exited;
+    } finally {
+      await load.stop();
+      await mesh.h.run(['route', 'abort', 'reviews']);
+    }
   });
 });

@@ -52,6 +52,8 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     'min-requests': Flags.integer({ summary: 'Requests the new subset needs in an interval to be judged (default 20).', helpValue: 'N' }),
     'failure-threshold': Flags.integer({ summary: 'Failed checks before rolling back (default 1).', helpValue: 'N' }),
     'on-no-traffic': Flags.option({ summary: 'What follows "not enough traffic" (default hold).', options: ['hold', 'continue', 'rollback'] as const })(),
+    metrics: Flags.option({ summary: "Where the gates read the figures: the mesh's Prometheus (Flagger's Istio queries), the access logs, or auto: Prometheus when one runs (default).", options: ['auto', 'prometheus', 'access-log'] as const })(),
+    'prometheus-url': Flags.string({ summary: 'The Prometheus to query with --metrics prometheus (default: the one meshctl addons enable prometheus runs).', helpValue: 'URL' }),
     manual: Flags.boolean({ summary: 'Ask before each step (continue, hold or roll back); needs a terminal.' }),
     yes: Flags.boolean({ char: 'y', summary: 'Never ask (no confirmation, no question on Ctrl-C).' }),
     'dry-run': Flags.boolean({ summary: 'Print the plan, the time to promote and the time to roll back; change nothing.' }),
@@ -120,6 +122,8 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
         resume: flags.resume,
         commonFlags,
         signal: terminal.signal,
+        metrics: flags['prometheus-url'] && !flags.metrics ? 'prometheus' : flags.metrics,
+        prometheusUrl: flags['prometheus-url'],
       }, terminal.hooks);
       if (outcome.result) this.finish(exitCodeOf(outcome.result));
       return outcome;

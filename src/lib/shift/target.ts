@@ -6,6 +6,7 @@ import { environmentError } from '../errors.js';
 import type { UpstreamFigures } from '../runtime/figures.js';
 import type { MeshTarget, ServedWeights, WriteReport } from '../target/target.js';
 import type { Weights } from './plan.js';
+import { promqlRouteFigures } from './promql-target.js';
 import { findVirtualService, storedWeights, withShiftWeights, type ShiftRoute } from './route.js';
 
 export { WeightWriteError, type ServedWeights, type WriteReport } from '../target/target.js';
@@ -35,14 +36,16 @@ export interface ShiftTarget {
 }
 
 /** The shift's view on a mesh: the target's calls, for one route. */
-export function shiftTarget(mesh: MeshTarget, route: ShiftRoute): ShiftTarget {
+export function shiftTarget(mesh: MeshTarget, route: ShiftRoute, options: { prometheusUrl?: string | null } = {}): ShiftTarget {
   const traffic = mesh.traffic({ host: route.host });
+  // Istio's metrics never see a mirrored copy: the copies are judged from the access logs.
+  const fromPrometheus = options.prometheusUrl ? promqlRouteFigures(mesh, route, options.prometheusUrl) : null;
   return {
     proxies: () => mesh.routeCarriers(route),
     readWeights: () => mesh.readRouteWeights(route),
     writeWeights: (weights) => mesh.writeRouteWeights(route, weights),
     startReading: () => traffic.startNow(),
-    readFigures: (sinceMs, untilMs, options = {}) => traffic.figures({ sinceMs, untilMs }, { host: route.host, mirrored: options.mirrored }),
+    readFigures: (sinceMs, untilMs, options = {}) => (fromPrometheus && !options.mirrored ? fromPrometheus({ sinceMs, untilMs }) : traffic.figures({ sinceMs, untilMs }, { host: route.host, mirrored: options.mirrored })),
     storedWeights: async () => storedWeights((await mesh.applied()).resources, route),
     async storeWeights(weights, header, mirror) {
       const vs = findVirtualService((await mesh.applied()).resources, route.virtualService);
