@@ -150,6 +150,16 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
       assert.equal(ended.code, 1, ended.stderr);
       assert.ok(gated.events.some((e) => e.type === 'rolled_back'), 'rolled back');
 
+      // A custom gate on the 5xx count alone: the built-in success rate passes at 50%, the gate does not.
+      await mesh.reset({ v1: 100, v2: 0 });
+      const custom = mesh.startShift(['reviews', '--to', 'v2', '--steps', '50,100', '--interval', '6s', '--min-requests', '10', '--min-success-rate', '50',
+        '--gate', 'errors=sum(increase(istio_requests_total{reporter="destination",destination_workload_namespace="{{namespace}}",destination_workload=~"{{target}}",response_code=~"5.."}[{{interval}}]))<1']);
+      const judged = await custom.waitFor((e) => e.type === 'analysis', 60_000) as Extract<ShiftEvent, { type: 'analysis' }>;
+      assert.equal(judged.outcome, 'failed', JSON.stringify(judged));
+      assert.deepEqual(judged.checks.map((c) => [c.gate, c.passed]), [['requests', true], ['success-rate', true], ['latency-p99', true], ['custom:errors', false]]);
+      assert.match(judged.reason ?? '', /^errors [\d.]+ not < 1$/);
+      assert.equal((await custom.exited).code, 1);
+
       await mesh.reset({ v1: 100, v2: 0 });
       const closed = await freePort();
       const blind = mesh.startShift(['reviews', '--to', 'v2', '--steps', '50,100', '--interval', '2s', '--prometheus-url', `http://127.0.0.1:${closed}`]);

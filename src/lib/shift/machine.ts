@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { UpstreamFigures } from '../runtime/figures.js';
 import { MetricsUnavailable } from './promql.js';
+import { withCustomGates } from './custom-gates.js';
 import { evaluateGates, subsetFigures, type GateCheck, type AnalysisOutcome, type SubsetFigures } from './gates.js';
 import type { AnalysisEvent, EventType, ShiftEvent } from './events.js';
 import { sameWeights, splitWeights, stepLabel, weightsText, type ShiftPlan, type Weights } from './plan.js';
@@ -331,10 +332,19 @@ export class ShiftRunner {
       checks = [];
       reason = unavailable;
     } else {
-      const verdict = evaluateGates(canary, this.record.plan.gates, until - since);
-      outcome = verdict.outcome;
-      reason = verdict.reason;
-      checks = verdict.checks;
+      let verdict = evaluateGates(canary, this.record.plan.gates, until - since);
+      const custom = this.record.plan.gates.custom ?? [];
+      if (custom.length && verdict.outcome !== 'no_traffic' && this.io.target.customGateValues) {
+        const values = await this.io.target.customGateValues(custom, since, until).catch((err: Error) => {
+          if (!(err instanceof MetricsUnavailable)) throw err;
+          unavailable = `metrics unavailable: ${err.message}`;
+          return null;
+        });
+        if (values) verdict = withCustomGates(verdict, custom, values);
+      }
+      outcome = unavailable ? 'metrics_unavailable' : verdict.outcome;
+      reason = unavailable ?? verdict.reason;
+      checks = unavailable ? [] : verdict.checks;
     }
     const failedChecks = this.record.failedChecks + (outcome === 'failed' ? 1 : 0);
     const analysis: AnalysisRecord = { at: iso(until), cursor: this.record.cursor, outcome, windowMs: until - since, canary, stable, checks, failedChecks, reason };

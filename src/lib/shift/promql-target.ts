@@ -7,7 +7,9 @@ import { modelOf } from '../mesh/pods.js';
 import { destinationRuleFor } from '../policy/mesh-model.js';
 import { selectorMatches } from '../policy/selectors.js';
 import type { MeshTarget } from '../target/target.js';
-import { promqlFigures, type PromqlScope } from './promql.js';
+import { promqlFigures, promqlRange, promqlScalar, type PromqlScope } from './promql.js';
+import { fillGateQuery } from './custom-gates.js';
+import type { CustomGate } from './plan.js';
 import type { ShiftRoute } from './route.js';
 
 export type MetricsChoice = 'auto' | 'prometheus' | 'access-log';
@@ -39,4 +41,13 @@ export function promqlRouteFigures(mesh: MeshTarget, route: ShiftRoute, url: str
     const scope = await subsetScope(mesh, route, subset);
     return { host: route.host, subset, ...(await promqlFigures(url, scope, window)) };
   }));
+}
+
+/** The custom gates' values for the new subset over a window, from Prometheus. */
+export function promqlCustomGates(mesh: MeshTarget, route: ShiftRoute, url: string): (gates: readonly CustomGate[], sinceMs: number, untilMs: number) => Promise<(number | null)[]> {
+  return async (gates, sinceMs, untilMs) => {
+    const scope = await subsetScope(mesh, route, route.to);
+    const range = promqlRange(untilMs - sinceMs);
+    return Promise.all(gates.map((g) => promqlScalar(url, fillGateQuery(g.query, scope, range), untilMs)));
+  };
 }

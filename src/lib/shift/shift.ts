@@ -232,7 +232,9 @@ export async function runShift(request: ShiftRequest, hooks: ShiftHooks): Promis
     const r = route.name ? `http[${route.index}] (${route.name})` : `http[${route.index}]`;
     throw usageError(`VirtualService ${route.virtualService.namespace}/${route.virtualService.name} ${r} mirrors traffic already, and --mirror would replace its mirror; drop --mirror, or remove the route's mirror and apply it first.`);
   }
-  const target = shiftTarget(mesh, route, { prometheusUrl: await shiftPrometheusUrl(mesh, request.metrics, request.prometheusUrl) });
+  const prometheusUrl = await shiftPrometheusUrl(mesh, request.metrics, request.prometheusUrl);
+  if (plan.gates.custom?.length && !prometheusUrl) throw usageError(`--gate ${plan.gates.custom[0]!.name} is a PromQL gate, and the shift reads no Prometheus; run meshctl addons enable prometheus, or pass --prometheus-url URL.`);
+  const target = shiftTarget(mesh, route, { prometheusUrl });
   const draft = newRecord(route, plan, resolved.baseline, { manual: request.manual, owner: null });
   if (request.dryRun) {
     const proxies = await target.proxies();

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { MetricsUnavailable, promqlFigures, promqlScalar, requestDurationQuery, successRateQuery } from '../../../src/lib/shift/promql.js';
 import { decide } from '../../../src/lib/shift/machine.js';
 import { buildPlan } from '../../../src/lib/shift/plan.js';
+import { fillGateQuery, parseGateFlag, withCustomGates } from '../../../src/lib/shift/custom-gates.js';
 
 const scope = { namespace: 'shop', workloads: ['reviews-v2', 'reviews-v2.1'] };
 
@@ -60,4 +61,20 @@ test('an error answer, a closed port and a timeout are "metrics unavailable"; a 
   const plan = buildPlan({ steps: [50, 100], gates: { onNoTraffic: 'rollback', failureThreshold: 1 } });
   const decision = decide({ plan, cursor: 0, failedChecks: 0 }, 'metrics_unavailable', 'metrics unavailable: Prometheus at http://127.0.0.1:1 did not answer');
   assert.equal(decision.kind, 'hold');
+});
+
+test('--gate NAME=PROMQL<THRESHOLD: the last comparison splits query and threshold; the verdict adds its check', () => {
+  const gate = parseGateFlag('slow=sum(rate(x{workload=~"{{target}}"}[{{interval}}]) > 0.5)<=0.25');
+  assert.deepEqual(gate, { name: 'slow', query: 'sum(rate(x{workload=~"{{target}}"}[{{interval}}]) > 0.5)', op: '<=', threshold: 0.25 });
+  assert.equal(fillGateQuery(gate.query, scope, '30s'), 'sum(rate(x{workload=~"reviews-v2|reviews-v2\\\\.1"}[30s]) > 0.5)');
+  assert.throws(() => parseGateFlag('no-threshold=up'), /--gate "no-threshold=up" is not NAME=PROMQL<THRESHOLD/);
+  const passed = { outcome: 'passed' as const, checks: [], reason: null };
+  assert.equal(withCustomGates(passed, [gate], [0.1]).outcome, 'passed');
+  const failed = withCustomGates(passed, [gate], [0.3]);
+  assert.equal(failed.outcome, 'failed');
+  assert.equal(failed.reason, 'slow 0.3 not <= 0.25');
+  assert.equal(failed.checks[0]!.gate, 'custom:slow');
+  const empty = withCustomGates(passed, [gate], [null]);
+  assert.equal(empty.outcome, 'no_traffic');
+  assert.match(empty.reason!, /^not enough traffic: no series for the gate slow/);
 });
