@@ -301,7 +301,11 @@ async function resume(request: ShiftRequest, store: ShiftRecords, hooks: ShiftHo
     await store.write(disk);
     return disk;
   });
-  const target = shiftTarget(request.mesh, record.route, { prometheusUrl: await shiftPrometheusUrl(request.mesh, request.metrics, request.prometheusUrl) });
+  const prometheusUrl = await shiftPrometheusUrl(request.mesh, request.metrics, request.prometheusUrl);
+  if (record.plan.gates.custom?.length && !prometheusUrl) {
+    throw usageError(`The shift of ${record.route.hostArg} gates on PromQL (--gate ${record.plan.gates.custom[0]!.name}), and no Prometheus runs; run meshctl addons enable prometheus, or pass --prometheus-url URL, and resume again.`);
+  }
+  const target = shiftTarget(request.mesh, record.route, { prometheusUrl });
   await target.startReading();
   const planned = plannedEvent(record, await target.proxies(), { dryRun: false, resumed: true });
   hooks.emit(planned);
