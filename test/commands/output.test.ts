@@ -25,6 +25,7 @@ const CONTRACT: Record<string, string> = {
   'proxy-status': 'proxy-status',
   status: 'status',
   top: 'top',
+  trace: 'trace',
   uninstall: 'uninstall',
   validate: 'validate',
   'inspect:pod': 'inspect',

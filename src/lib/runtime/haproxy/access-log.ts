@@ -33,6 +33,10 @@ export interface AccessLogEntry {
   peer?: string;
   /** Envoy-style response flags ("-" when none, or when the proxy did not log them). */
   responseFlags?: string;
+  /** The span this proxy opened for the request (tracing.ts); "" when the proxy did not log one. */
+  traceId?: string;
+  spanId?: string;
+  parentSpanId?: string;
   termination: string;
   /** What AuthorizationPolicy decided (Envoy's `rbac_access_denied_matched_policy[...]` on a denial); empty without policy. */
   authz?: string;
@@ -80,6 +84,9 @@ function toEntry(o: Record<string, unknown>): AccessLogEntry {
     requestBytes: Number(o.request_bytes ?? 0),
     peer: unsetAsEmpty(o.peer),
     responseFlags: unsetAsEmpty(o.response_flags) || '-',
+    traceId: unsetAsEmpty(o.trace_id),
+    spanId: unsetAsEmpty(o.span_id),
+    parentSpanId: unsetAsEmpty(o.parent_span_id),
     termination: String(o.termination ?? ''),
     authz: unsetAsEmpty(o.authz),
     authzAudit: unsetAsEmpty(o.authz_audit),

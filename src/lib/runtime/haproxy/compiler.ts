@@ -11,6 +11,7 @@
 // weighted route: the Lua action `mesh_pick` chooses the backend by weight, and the weights live in
 // the proxy's Lua state (see runtime/haproxy/lua.ts), so they change through the runtime API alone
 // and read back with `mesh show`. Neither weights nor the revision appear in the configuration text.
+import { traceContextLines, traceLogFields } from './tracing.js';
 import { createHash } from 'node:crypto';
 import {
   destinationRuleFor, meshVirtualServices, mtlsModeOf, podsOfService, serviceFor, virtualServicesOfGateway,
@@ -138,6 +139,7 @@ function accessLogFormat(proxy: string, direction: string, extra: string[] = [])
     `"bytes":%B`,
     `"request_bytes":%U`,
     `"peer":"${s('var(txn.peer)')}"`,
+    ...traceLogFields(s),
     `"termination":"%ts"`,
     `"response_flags":"${s('var(txn.response_flags)')}"`,
     ...extra,
@@ -159,6 +161,7 @@ function requestVariables(): string[] {
     'http-request set-var(txn.path) path',
     'http-request set-header x-request-id %[unique-id] unless { req.hdr(x-request-id) -m found }',
     'http-request set-var(txn.rid) req.hdr(x-request-id)',
+    ...traceContextLines(),
   ];
 }
 
