@@ -9,6 +9,8 @@
 // 2. sidecar: one HAProxy (nbthread 1) answering N requests on keep-alive connections itself, with and
 //    without a Lua action that reads the request's labels and increments a counter per label set;
 //    the proxy's CPU time per request (from /proc), the difference being on the request's path.
+// 3. tracing: the same HAProxy with the trace-context rules every sidecar runs (tracing.ts), against
+//    the plain one.
 //
 //   npm run build && node bench/metrics.mjs [--requests N]
 //
@@ -30,6 +32,7 @@ const RUNS = 3;
 
 const { parseAccessLog } = await import(pathToFileURL(path.join(dist, 'lib/runtime/haproxy/access-log.js')).href);
 const { IstioMetrics } = await import(pathToFileURL(path.join(dist, 'lib/runtime/istio-metrics.js')).href);
+const { traceContextLines } = await import(pathToFileURL(path.join(dist, 'lib/runtime/haproxy/tracing.js')).href);
 
 function logLines(n) {
   const lines = [];
@@ -105,7 +108,8 @@ async function sendRequests(port, n) {
   agent.destroy();
 }
 
-async function sidecarCost(bin, withLua) {
+async function sidecarCost(bin, variant) {
+  const withLua = variant === 'lua';
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-metrics-'));
   const port = await freePort();
   await fs.writeFile(path.join(dir, 'count.lua'), LUA);
@@ -121,6 +125,7 @@ async function sidecarCost(bin, withLua) {
     'frontend f',
     `  bind 127.0.0.1:${port}`,
     ...(withLua ? ['  http-request lua.istio_count'] : []),
+    ...(variant === 'tracing' ? ['  unique-id-format %[uuid()]', '  http-request set-var(txn.rid) unique-id', ...traceContextLines().map((l) => `  ${l}`)] : []),
     '  http-request return status 200 content-type text/plain string ok',
     '',
   ].join('\n'));
@@ -151,15 +156,18 @@ try {
   const bin = process.env.HAPROXY_BIN ?? '/usr/sbin/haproxy';
   const plain = [];
   const lua = [];
+  const tracing = [];
   for (let run = 0; run < RUNS; run++) {
-    plain.push(await sidecarCost(bin, false));
-    lua.push(await sidecarCost(bin, true));
+    plain.push(await sidecarCost(bin, 'plain'));
+    lua.push(await sidecarCost(bin, 'lua'));
+    tracing.push(await sidecarCost(bin, 'tracing'));
   }
   const sidecarAdded = median(lua.map((l, i) => l - plain[i]));
   const fmt = (us) => `${us.toFixed(2)} µs`;
   console.log(`${REQUESTS} requests, medians of ${RUNS} runs`);
   console.log(`agent (from the access logs, off the request path): ${fmt(agentPerRequest)} CPU per request (two report lines: source and destination)`);
   console.log(`sidecar: HAProxy ${fmt(median(plain))} CPU per request plain, ${fmt(median(lua))} with a Lua counter: ${fmt(sidecarAdded)} added per request per proxy, on the request path (twice per hop)`);
+  console.log(`tracing: the trace-context rules (traceparent/B3 read, ids made, headers set) add ${fmt(median(tracing.map((t, i) => t - plain[i])))} CPU per request per proxy`);
 } catch (err) {
   console.error(`bench/metrics could not run: ${err.message}`);
   process.exit(2);
