@@ -4,6 +4,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
 import { bookinfoCopy, eventually, freePort, makeHome, type E2eHome } from './support.js';
 import { request } from '../support/net.js';
 import { jsonOutput } from '../support/output-schemas.js';
@@ -90,4 +93,96 @@ describe('traces through the local mesh', { timeout: 240_000 }, () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /No span of the mesh's access logs has the trace id or request id no-such-request/);
   });
+
+  it('addons enable tracing exports every span to a Zipkin v2 or an OTLP/HTTP JSON receiver; a receiver that never answers costs the callers nothing', async () => {
+    const zipkin = await receiver();
+    const otlp = await receiver();
+    const silent = await receiver({ hang: true });
+    try {
+      const enabled = await h.run(['addons', 'enable', 'tracing', '--tracing-url', `${zipkin.url}/api/v2/spans`, '-o', 'json']);
+      assert.equal(enabled.code, 0, enabled.stderr);
+      assert.equal(jsonOutput<{ status: string }>('addons', enabled.stdout).status, 'enabled');
+      const sent = await request({ port: ingress, path: '/productpage', headers: { 'end-user': 'jason', 'x-request-id': 'export-zipkin' }, agent: keepAlive, timeoutMs: 10_000 });
+      assert.equal(sent.status, 200);
+      const ofRequest = () => zipkin.bodies.flatMap((b) => b as Record<string, unknown>[]).filter((s) => (s.tags as Record<string, string>)['guid:x-request-id'] === 'export-zipkin');
+      await eventually('the six spans at the Zipkin receiver', () => ofRequest().length === 6, 30_000, 200);
+      for (const span of ofRequest()) assertZipkinV2Span(span);
+      assert.deepEqual(zipkin.paths, zipkin.paths.map(() => '/api/v2/spans'));
+
+      const switched = await h.run(['addons', 'enable', 'tracing', '--tracing-url', `${otlp.url}/v1/traces`]);
+      assert.equal(switched.code, 0, switched.stderr);
+      await request({ port: ingress, path: '/productpage', headers: { 'end-user': 'jason', 'x-request-id': 'export-otlp' }, agent: keepAlive, timeoutMs: 10_000 });
+      const otlpSpans = () => otlp.bodies.flatMap((b) => (b as OtlpBody).resourceSpans.flatMap((r) => r.scopeSpans.flatMap((ss) => ss.spans.map((sp) => ({ service: r.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue, ...sp })))))
+        .filter((sp) => sp.attributes.some((a) => a.key === 'guid:x-request-id' && a.value.stringValue === 'export-otlp'));
+      await eventually('the six spans at the OTLP receiver', () => otlpSpans().length === 6, 30_000, 200);
+      for (const sp of otlpSpans()) {
+        assert.match(sp.traceId, /^[0-9a-f]{32}$/);
+        assert.match(sp.spanId, /^[0-9a-f]{16}$/);
+        assert.ok(sp.kind === 2 || sp.kind === 3, `kind ${sp.kind}`);
+        assert.match(sp.startTimeUnixNano, /^\d+$/);
+        assert.ok(BigInt(sp.endTimeUnixNano) >= BigInt(sp.startTimeUnixNano));
+        assert.ok(sp.service && /\.default$/.test(sp.service), String(sp.service));
+      }
+
+      const hung = await h.run(['addons', 'enable', 'tracing', '--tracing-url', `${silent.url}/api/v2/spans`]);
+      assert.equal(hung.code, 0, hung.stderr);
+      const answers = [];
+      for (let i = 0; i < 20; i++) answers.push(await request({ port: ingress, path: '/productpage', headers: { 'x-request-id': `export-silent-${i}` }, agent: keepAlive, timeoutMs: 10_000 }));
+      assert.deepEqual(answers.map((a) => a.status), answers.map(() => 200));
+      const { port } = JSON.parse(await fs.readFile(path.join(h.home, 'telemetry', 'endpoint.json'), 'utf8')) as { port: number };
+      await eventually('the spans the silent receiver never took, counted as dropped', async () => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/stats/prometheus`)).text();
+        return Number(/^meshctl_trace_spans_dropped_total (\d+)$/m.exec(text)?.[1] ?? 0) > 0;
+      }, 30_000, 500);
+      assert.equal((await h.run(['status'])).code, 0, 'the agent answers meanwhile');
+      const off = await h.run(['addons', 'disable', 'tracing']);
+      assert.equal(off.code, 0, off.stderr);
+    } finally {
+      await Promise.all([zipkin.close(), otlp.close(), silent.close()]);
+    }
+  });
 });
+
+interface OtlpBody {
+  resourceSpans: { resource: { attributes: { key: string; value: { stringValue: string } }[] }; scopeSpans: { spans: { traceId: string; spanId: string; kind: number; startTimeUnixNano: string; endTimeUnixNano: string; attributes: { key: string; value: { stringValue: string } }[] }[] }[] }[];
+}
+
+/** Zipkin v2's span model (zipkin2-api): the fields, their formats and the kinds it knows. */
+function assertZipkinV2Span(span: Record<string, unknown>): void {
+  const allowed = ['traceId', 'id', 'parentId', 'name', 'kind', 'timestamp', 'duration', 'localEndpoint', 'remoteEndpoint', 'annotations', 'tags', 'debug', 'shared'];
+  assert.deepEqual(Object.keys(span).filter((k) => !allowed.includes(k)), []);
+  assert.match(String(span.traceId), /^([0-9a-f]{16}|[0-9a-f]{32})$/);
+  assert.match(String(span.id), /^[0-9a-f]{16}$/);
+  if (span.parentId !== undefined) assert.match(String(span.parentId), /^[0-9a-f]{16}$/);
+  assert.ok(['CLIENT', 'SERVER', 'PRODUCER', 'CONSUMER'].includes(String(span.kind)));
+  assert.ok(Number.isInteger(span.timestamp) && (span.timestamp as number) > 1e15, 'epoch microseconds');
+  assert.ok(Number.isInteger(span.duration) && (span.duration as number) >= 1, 'microseconds, at least 1');
+  assert.equal(typeof (span.localEndpoint as { serviceName?: unknown }).serviceName, 'string');
+  assert.ok(Object.values(span.tags as Record<string, unknown>).every((v) => typeof v === 'string'), 'tags are strings');
+}
+
+/** A span receiver on loopback that keeps what it is sent (or, with `hang`, never answers). */
+async function receiver(options: { hang?: boolean } = {}): Promise<{ url: string; bodies: unknown[]; paths: string[]; close(): Promise<void> }> {
+  const bodies: unknown[] = [];
+  const paths: string[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('end', () => {
+      if (options.hang) return;
+      paths.push(req.url ?? '');
+      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      res.writeHead(202).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    bodies,
+    paths,
+    close: () => new Promise((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}

@@ -3,7 +3,7 @@ import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
 import { homeFlag } from '../../lib/mesh/home-flag.js';
 
 interface DisableResult {
-  addon: 'prometheus';
+  addon: 'prometheus' | 'tracing';
   status: 'disabled' | 'not-enabled';
 }
 
@@ -15,7 +15,7 @@ export default class AddonsDisable extends MeshctlCommand {
   static override examples = ['<%= config.bin %> <%= command.id %> prometheus'];
 
   static override args = {
-    addon: Args.string({ description: 'The addon to disable.', required: true, options: ['prometheus'] }),
+    addon: Args.string({ description: 'The addon to disable.', required: true, options: ['prometheus', 'tracing'] }),
   };
 
   static override flags = {
@@ -25,14 +25,25 @@ export default class AddonsDisable extends MeshctlCommand {
   };
 
   async run(): Promise<DisableResult> {
-    const { flags } = await this.parse(AddonsDisable);
+    const { args, flags } = await this.parse(AddonsDisable);
     const format = this.format(flags);
     const { requireInstalledLayout } = await import('../../lib/mesh/addons/commands.js');
     const { disablePrometheus } = await import('../../lib/mesh/addons/prometheus.js');
     const { render } = await import('../../lib/output/render.js');
     const layout = await requireInstalledLayout(flags.home, true);
-    const result: DisableResult = { addon: 'prometheus', status: (await disablePrometheus(layout)) ? 'disabled' : 'not-enabled' };
-    await render(format, { document: result, text: () => (result.status === 'disabled' ? 'prometheus stopped; its data stays in the mesh home.\n' : 'prometheus was not enabled; nothing to do.\n') });
+    let disabled: boolean;
+    if (args.addon === 'tracing') {
+      const { readTracingSettings, writeTracingSettings } = await import('../../lib/mesh/addons/trace-export.js');
+      const { call } = await import('../../lib/mesh/agent/client.js');
+      disabled = (await readTracingSettings(layout)) !== null;
+      await writeTracingSettings(layout, null);
+      await call(layout, 'addons', {});
+    } else {
+      disabled = await disablePrometheus(layout);
+    }
+    const result: DisableResult = { addon: args.addon as DisableResult['addon'], status: disabled ? 'disabled' : 'not-enabled' };
+    const done = args.addon === 'tracing' ? 'tracing disabled: spans are no longer exported.' : 'prometheus stopped; its data stays in the mesh home.';
+    await render(format, { document: result, text: () => (result.status === 'disabled' ? `${done}\n` : `${args.addon} was not enabled; nothing to do.\n`) });
     return result;
   }
 }

@@ -40,7 +40,8 @@ export function spanOf(e: AccessLogEntry, proxies: ReadonlyMap<string, SpanProxy
     name: `${e.destinationHost || e.host}${e.path}`.slice(0, 200),
     kind: inbound ? 'SERVER' : 'CLIENT',
     timestamp: e.startMs * 1000,
-    duration: Math.max(0, e.durationMs) * 1000,
+    // Zipkin counts a duration under a microsecond as one; the log's resolution is a millisecond.
+    duration: Math.max(1, Math.max(0, e.durationMs) * 1000),
     localEndpoint: { serviceName: service },
     tags: {
       'istio.mesh_id': MESH_ID,

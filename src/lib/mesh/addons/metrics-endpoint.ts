@@ -7,6 +7,8 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { readAccessLog } from '../../runtime/haproxy/access-log.js';
 import { IstioMetrics, type MeshPeer } from '../../runtime/istio-metrics.js';
+import { spanOf, type ZipkinSpan } from '../../runtime/traces.js';
+import type { SpanExporter } from './trace-export.js';
 import { spiffeId } from '../../policy/spiffe.js';
 import { readJson, writeJsonAtomic } from '../../system/atomic-file.js';
 import { LOOPBACK, portFree } from '../ports.js';
@@ -52,7 +54,7 @@ export class MeshMetricsEndpoint {
   private queue: Promise<unknown> = Promise.resolve();
   private placed = false;
 
-  constructor(private readonly layout: HomeLayout, private readonly trustDomain: string, private readonly log: (line: string) => void) {}
+  constructor(private readonly layout: HomeLayout, private readonly trustDomain: string, private readonly log: (line: string) => void, private readonly spans?: SpanExporter) {}
 
   /** Listens on loopback (on the port of the previous agent when it is free, so that bookmarks keep working). */
   async start(): Promise<number> {
@@ -120,6 +122,7 @@ export class MeshMetricsEndpoint {
         const read = await readAccessLog(file, this.offsets.get(file) ?? 0);
         this.offsets.set(file, read.nextOffset);
         for (const e of read.entries) this.metrics.record(e, this.peers);
+        if (this.spans?.enabled) this.spans.offer(read.entries.map((e) => spanOf(e, this.peers)).filter((x): x is ZipkinSpan => x !== null));
       }
     });
   }
@@ -145,10 +148,25 @@ export class MeshMetricsEndpoint {
     try {
       // A scrape sees every request logged before it.
       await this.ingest();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render(proxy));
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render(proxy) + (proxy === undefined ? this.exportLines() : ''));
     } catch (err) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
     }
+  }
+
+  /** The span export's counters, beside the mesh's metrics. */
+  private exportLines(): string {
+    if (!this.spans) return '';
+    const c = this.spans.counters;
+    return [
+      '# HELP meshctl_trace_spans_exported_total Spans the agent sent to the tracing backend.',
+      '# TYPE meshctl_trace_spans_exported_total counter',
+      `meshctl_trace_spans_exported_total ${c.exported}`,
+      '# HELP meshctl_trace_spans_dropped_total Spans dropped: the export queue was full, or the backend failed.',
+      '# TYPE meshctl_trace_spans_dropped_total counter',
+      `meshctl_trace_spans_dropped_total ${c.dropped}`,
+      '',
+    ].join('\n');
   }
 
   close(): void {

@@ -16,7 +16,7 @@ import type { ProcessSpec, Supervisor } from '../supervisor.js';
 import { telemetryPaths } from './metrics-endpoint.js';
 
 /** The addons a mesh can run beside itself. */
-export const ADDONS = ['prometheus'] as const;
+export const ADDONS = ['prometheus', 'tracing'] as const;
 export type AddonName = (typeof ADDONS)[number];
 
 /** Prometheus' package under each manager that has one. */

@@ -11,8 +11,12 @@ export function addonText(r: AddonEnableResult): string {
     }
   } else {
     const how = r.status === 'already-enabled' ? 'was already enabled; it runs' : `enabled${r.installedNow ? ' (installed now)' : ''}`;
-    lines.push(`✓ ${r.addon} ${how}: Prometheus ${r.version} at ${r.bin}, serving ${r.url}`);
-    lines.push(`Next: meshctl dashboard ${r.addon}, or query istio_requests_total there.`);
+    if (r.addon === 'tracing') {
+      lines.push(`✓ tracing ${r.status === 'already-enabled' ? 'was already enabled' : 'enabled'}: spans go to ${r.url}`);
+    } else {
+      lines.push(`✓ ${r.addon} ${how}: Prometheus ${r.version} at ${r.bin}, serving ${r.url}`);
+      lines.push(`Next: meshctl dashboard ${r.addon}, or query istio_requests_total there.`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }

@@ -12,6 +12,7 @@ import { meshctlVersion } from './client.js';
 import { serve } from './server.js';
 import { MeshMetricsEndpoint } from '../addons/metrics-endpoint.js';
 import { reconcilePrometheus } from '../addons/prometheus.js';
+import { readTracingSettings, SpanExporter } from '../addons/trace-export.js';
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -45,14 +46,19 @@ async function main(): Promise<void> {
   });
   // The agent process's entry composes the layers, as a command does: route shift, above the mesh, is handed in.
   const { shiftGuard } = await import('../../shift/shift.js');
-  const metrics = new MeshMetricsEndpoint(layout, config.trustDomain, log);
+  const spans = new SpanExporter({ log });
+  const metrics = new MeshMetricsEndpoint(layout, config.trustDomain, log, spans);
   const metricsPort = await metrics.start().catch((err: Error) => {
     log(`the metrics endpoint could not start: ${err.message}`);
     return null;
   });
   const onPlacement = metricsPort === null ? undefined : (placement: Parameters<MeshMetricsEndpoint['setPlacement']>[0]) => metrics.setPlacement(placement);
   const agent = new MeshAgent({ layout, config, ca, supervisor, version: meshctlVersion(), log, shifts: shiftGuard(layout), onPlacement });
-  const addons = async () => ({ prometheus: await reconcilePrometheus(layout, supervisor, config.env ?? {}), metricsPort });
+  const addons = async () => {
+    const tracing = await readTracingSettings(layout);
+    spans.configure(tracing);
+    return { prometheus: await reconcilePrometheus(layout, supervisor, config.env ?? {}), tracing: tracing?.url ?? null, metricsPort };
+  };
   let exiting = false;
   const exit = async (code: number) => {
     if (exiting) return;

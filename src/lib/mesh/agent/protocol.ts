@@ -111,6 +111,8 @@ export interface Requests {
 
 export interface AddonsResult {
   prometheus: 'running' | 'disabled';
+  /** Where the spans are exported (null: not exported). */
+  tracing: string | null;
   /** Where the agent serves every proxy's Istio metrics (null when its endpoint did not start). */
   metricsPort: number | null;
 }
