@@ -14,10 +14,10 @@ import { LOOPBACK, PortAllocator } from '../ports.js';
 import { packageInstallPlan, shellLine, SUPPORTED_MANAGERS, type PackageNames } from '../proxy-runtime.js';
 import type { ProcessSpec, Supervisor } from '../supervisor.js';
 import { telemetryPaths } from './metrics-endpoint.js';
+import type { AddonEnableResult, AddonStep } from './types.js';
 
-/** The addons a mesh can run beside itself. */
-export const ADDONS = ['prometheus', 'tracing'] as const;
-export type AddonName = (typeof ADDONS)[number];
+export type { AddonEnableResult, AddonStep };
+
 
 /** Prometheus' package under each manager that has one. */
 const PROMETHEUS_PACKAGES: PackageNames = { 'apt-get': 'prometheus', dnf: 'golang-github-prometheus', apk: 'prometheus', brew: 'prometheus' };
@@ -118,23 +118,6 @@ export async function prometheusReady(url: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-export interface AddonStep {
-  description: string;
-  commands: string[];
-  done: boolean;
-}
-
-export interface AddonEnableResult {
-  addon: AddonName;
-  /** enabled: now; already-enabled: nothing to do; planned: --dry-run. */
-  status: 'enabled' | 'already-enabled' | 'planned';
-  steps: AddonStep[];
-  url: string | null;
-  bin: string | null;
-  version: string | null;
-  installedNow: boolean;
 }
 
 export interface AddonEnableOptions {

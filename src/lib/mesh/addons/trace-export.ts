@@ -8,7 +8,7 @@ import type { ZipkinSpan } from '../../runtime/traces.js';
 import type { HomeLayout } from '../home.js';
 import { usageError } from '../../errors.js';
 import { call } from '../agent/client.js';
-import type { AddonEnableResult } from './prometheus.js';
+import type { AddonEnableResult } from './types.js';
 
 export type TraceFormat = 'zipkin' | 'otlp';
 
