@@ -76,6 +76,12 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
     assert.equal(inbound!.labels.connection_security_policy, 'mutual_tls');
     assert.equal(inbound!.labels.response_flags, '-');
     assert.equal(sumOf(samplesOf(families, 'istio_request_duration_milliseconds', { reporter: 'destination', destination_service: REVIEWS }, 'istio_request_duration_milliseconds_count')), sent);
+
+    // A request no route takes carries Envoy's NR flag, as the access log does.
+    const stray = startLoad({ port: await mesh.callerPort(), host: 'nowhere', rps: 10, maxMs: 100 });
+    await eventually('an answer for the unrouted request', () => stray.samples.length >= 1, 10_000);
+    assert.equal((await stray.stop())[0]!.status, 404);
+    await eventually('the NR report', async () => sumOf(samplesOf(parsePrometheusText(await agentMetrics(mesh.h.home)), 'istio_requests_total', { reporter: 'source', response_flags: 'NR', response_code: '404' })) === 1, 20_000, 200);
   });
 
   it('addons enable prometheus runs a real Prometheus whose istio_requests_total holds the counts sent', async () => {

@@ -141,11 +141,16 @@ export function istioReportOf(e: AccessLogEntry, peers: PeerDirectory): { report
     request_protocol: 'http',
     response_code: String(status),
     grpc_response_status: '',
-    response_flags: e.responseFlags || '-',
+    response_flags: responseFlagsLabel(e),
     // A sending proxy cannot tell what policy the receiver enforced, so Istio's source report says unknown.
     connection_security_policy: inbound ? (e.source.startsWith('spiffe://') ? 'mutual_tls' : 'none') : UNKNOWN,
   };
   return { reporter: inbound ? 'destination' : 'source', proxy: e.proxy, labels: all as Record<HttpLabel, string> };
+}
+
+/** Envoy prints its flags comma-separated, and `-` for none. */
+function responseFlagsLabel(e: AccessLogEntry): string {
+  return e.responseFlags?.length ? e.responseFlags.join(',') : '-';
 }
 
 function escapeLabel(v: string): string {
@@ -171,7 +176,7 @@ export class IstioMetrics {
       this.byLineShape.clear();
       this.shapesOf = peers;
     }
-    const shape = `${e.proxy}\u0000${e.direction}\u0000${e.mirror}\u0000${e.source}\u0000${e.peer ?? ''}\u0000${e.server}\u0000${e.destinationHost}\u0000${e.host}\u0000${e.status}\u0000${e.responseFlags ?? ''}`;
+    const shape = `${e.proxy}\u0000${e.direction}\u0000${e.mirror}\u0000${e.source}\u0000${e.peer ?? ''}\u0000${e.server}\u0000${e.destinationHost}\u0000${e.host}\u0000${e.status}\u0000${e.responseFlags?.join(',') ?? ''}`;
     let s = this.byLineShape.get(shape);
     if (s === undefined) {
       s = this.seriesOf(e, peers);

@@ -52,7 +52,7 @@ export function spanOf(e: AccessLogEntry, proxies: ReadonlyMap<string, SpanProxy
       'http.method': e.method,
       'http.url': `http://${e.host}${e.path}`,
       'http.status_code': String(e.status > 0 ? e.status : 0),
-      response_flags: e.responseFlags || '-',
+      response_flags: e.responseFlags?.length ? e.responseFlags.join(',') : '-',
       guid: e.requestId,
       'guid:x-request-id': e.requestId,
       component: 'proxy',

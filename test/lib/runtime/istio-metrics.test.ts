@@ -40,7 +40,7 @@ function line(o: Partial<AccessLogEntry>): AccessLogEntry {
   return {
     time: '', startMs: 0, requestId: 'r', proxy: 'caller-0', direction: 'outbound', source: 'spiffe://cluster.local/ns/default/sa/caller', method: 'GET', host: 'reviews', path: '/',
     route: 'r', destinationHost: 'reviews.default.svc.cluster.local', destinationSubset: 'v2', backend: 'b', server: 'reviews-v2-0', status: 200, durationMs: 7, upstreamMs: 5,
-    retries: 0, redispatched: false, bytes: 300, requestBytes: 80, termination: '--', mirror: false, ...o,
+    retries: 0, redispatched: false, bytes: 300, requestBytes: 80, termination: '--', responseFlags: [], mirror: false, ...o,
   };
 }
 
@@ -105,7 +105,7 @@ test('an unverified caller is "unknown" with policy none; response flags are rea
   const m = new IstioMetrics();
   // A plaintext caller (PERMISSIVE) claims to be caller-0: without a verified certificate it is not believed.
   m.record(line({ proxy: 'reviews-v2-0', direction: 'inbound', source: '', peer: 'caller-0', server: 'app' }), peers);
-  m.record(line({ status: 503, server: '<NOSRV>', responseFlags: 'UH' }), peers);
+  m.record(line({ status: 503, server: '<NOSRV>', responseFlags: ['UH'] }), peers);
   const families = parsePrometheusText(m.render());
   const [inbound] = samplesOf(families, 'istio_requests_total', { reporter: 'destination' });
   assert.equal(inbound!.labels.source_workload, 'unknown');

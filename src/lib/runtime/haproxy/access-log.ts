@@ -31,8 +31,6 @@ export interface AccessLogEntry {
   requestBytes?: number;
   /** The proxy that sent the request, as its peer said over mTLS (inbound lines); "" when unknown. */
   peer?: string;
-  /** Envoy-style response flags ("-" when none, or when the proxy did not log them). */
-  responseFlags?: string;
   /** The span this proxy opened for the request (tracing.ts); "" when the proxy did not log one. */
   traceId?: string;
   spanId?: string;
@@ -83,7 +81,6 @@ function toEntry(o: Record<string, unknown>): AccessLogEntry {
     bytes: Number(o.bytes ?? 0),
     requestBytes: Number(o.request_bytes ?? 0),
     peer: unsetAsEmpty(o.peer),
-    responseFlags: unsetAsEmpty(o.response_flags) || '-',
     traceId: unsetAsEmpty(o.trace_id),
     spanId: unsetAsEmpty(o.span_id),
     parentSpanId: unsetAsEmpty(o.parent_span_id),
