@@ -5,6 +5,7 @@ import { durationFlag } from '../lib/cli/duration-flag.js';
 import { MAX_WORKLOAD_CERT_LIFETIME, MIN_WORKLOAD_CERT_LIFETIME } from '../lib/mesh/state.js';
 import { progressWriter } from '../lib/output/format.js';
 import type { InstallResult } from '../lib/mesh/install.js';
+import type { AddonEnableResult } from '../lib/mesh/addons/prometheus.js';
 
 export default class Install extends MeshctlCommand {
   static override summary = 'Install the local mesh: the HAProxy runtime, the mesh home with its CA, and the mesh agent.';
@@ -20,6 +21,7 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --dry-run',
+    '<%= config.bin %> <%= command.id %> --with prometheus',
     '<%= config.bin %> <%= command.id %> --cert-lifetime 1h',
     '<%= config.bin %> <%= command.id %> --home /tmp/mesh --yes',
     '<%= config.bin %> <%= command.id %> --proxy-bin /usr/local/sbin/haproxy -o json',
@@ -34,12 +36,14 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
       min: MIN_WORKLOAD_CERT_LIFETIME,
       max: MAX_WORKLOAD_CERT_LIFETIME,
     }),
+    with: Flags.option({ summary: 'Also run this addon beside the mesh (as meshctl addons enable does).', options: ['prometheus'] as const, multiple: true })(),
+    'scrape-interval': durationFlag({ summary: 'With --with prometheus: how often it scrapes the proxies (default 15s).', min: '1s', max: '5m' }),
     'proxy-bin': Flags.string({ summary: 'HAProxy executable to use (default: haproxy on PATH).', helpValue: 'PATH' }),
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };
 
-  async run(): Promise<InstallResult> {
+  async run(): Promise<InstallResult & { addons?: AddonEnableResult[] }> {
     const { flags } = await this.parse(Install);
     const format = this.format(flags);
     const { install } = await import('../lib/mesh/install.js');
@@ -60,7 +64,24 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
       meshctlVersion: this.config.version,
       certificateLifetimeMs: flags['cert-lifetime'],
     });
-    await render(format, { document: result, text: () => installText(result, out.paint(out.colorEnabled())) });
-    return result;
+    const addons: AddonEnableResult[] = [];
+    for (const addon of new Set(flags.with ?? [])) {
+      if (addon !== 'prometheus') continue;
+      const { enablePrometheus } = await import('../lib/mesh/addons/prometheus.js');
+      const { homeLayout } = await import('../lib/mesh/home.js');
+      addons.push(await enablePrometheus({
+        layout: homeLayout(result.home),
+        yes: flags.yes,
+        dryRun: flags['dry-run'],
+        interactive: prompt.canPrompt(),
+        confirm: (message) => prompt.confirm(message, { withoutTerminal: false }),
+        progress,
+        scrapeIntervalSeconds: flags['scrape-interval'] === undefined ? undefined : Math.max(1, Math.round(flags['scrape-interval'] / 1000)),
+      }));
+    }
+    const document = addons.length ? { ...result, addons } : result;
+    const { addonText } = await import('../lib/mesh/addons/render.js');
+    await render(format, { document, text: () => installText(result, out.paint(out.colorEnabled())) + addons.map(addonText).join('') });
+    return document;
   }
 }

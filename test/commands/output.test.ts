@@ -13,6 +13,9 @@ import { OUTPUT_SCHEMAS, jsonOutput } from '../support/output-schemas.js';
 
 /** The contract of each command's -o json (commands that print the same result share one). */
 const CONTRACT: Record<string, string> = {
+  'addons:disable': 'addons',
+  'addons:enable': 'addons',
+  dashboard: 'dashboard',
   apply: 'apply',
   delete: 'apply',
   check: 'check',
@@ -22,6 +25,7 @@ const CONTRACT: Record<string, string> = {
   'proxy-status': 'proxy-status',
   status: 'status',
   top: 'top',
+  trace: 'trace',
   uninstall: 'uninstall',
   validate: 'validate',
   'inspect:pod': 'inspect',
@@ -98,4 +102,24 @@ test('validate and diff print the same document in YAML as in JSON', () => {
   assert.ok((validate.document as { findings: unknown[] }).findings.length > 0, 'the route names subsets no DestinationRule defines');
   const diff = sameDocument(['diff', old, next], 'diff');
   assert.equal(diff.code, 1);
+});
+
+test('install --with prometheus --dry-run: the plan holds the addon\'s steps, matching install.json and addons.json', () => {
+  const home = path.join(dir, 'planned-with');
+  const { code, document } = sameDocument(['install', '--dry-run', '--with', 'prometheus', '--home', home], 'install');
+  assert.equal(code, 0);
+  const addons = (document as { addons?: { addon: string; status: string; steps: { description: string }[] }[] }).addons;
+  assert.equal(addons?.[0]?.addon, 'prometheus');
+  assert.equal(addons[0]!.status, 'planned');
+  assert.match(addons[0]!.steps.map((s) => s.description).join('\n'), /Prometheus/);
+  assert.equal(existsSync(home), false);
+});
+
+test('dashboard and addons where no mesh is installed: exit 3 with one sentence saying to install', () => {
+  for (const args of [['dashboard', 'prometheus', '--url'], ['addons', 'enable', 'prometheus']]) {
+    const r = meshctl([...args, '--home', path.join(dir, 'nothing')]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /No mesh is installed at .*; run meshctl install first/);
+    assert.equal(existsSync(path.join(dir, 'nothing')), false);
+  }
 });

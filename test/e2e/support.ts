@@ -34,7 +34,7 @@ function readPid(file: string): number | null {
 }
 
 function pidFilesOf(home: string): string[] {
-  const files = [path.join(home, 'agent', 'agent.pid')];
+  const files = [path.join(home, 'agent', 'agent.pid'), path.join(home, 'addons', 'prometheus', 'prometheus.pid')];
   for (const sub of ['pods', 'gateways']) {
     let names: string[] = [];
     try {

@@ -7,7 +7,7 @@ import { homeFlag } from '../../lib/mesh/home-flag.js';
 import { openTarget } from '../../lib/target/open.js';
 import type { ShiftOutcome } from '../../lib/shift/shift.js';
 
-const PLAN_FLAGS = ['to', 'from', 'route', 'steps', 'step-weight', 'max-weight', 'interval', 'header', 'mirror', 'min-success-rate', 'max-latency-p99', 'min-requests', 'failure-threshold', 'on-no-traffic'] as const;
+const PLAN_FLAGS = ['to', 'from', 'route', 'steps', 'step-weight', 'max-weight', 'interval', 'header', 'mirror', 'min-success-rate', 'max-latency-p99', 'min-requests', 'failure-threshold', 'on-no-traffic', 'gate'] as const;
 
 export default class RouteShift extends MeshctlCommand {
   static override summary = 'Move traffic from a stable subset to a new one step by step, gated on live proxy stats, rolling back by itself.';
@@ -52,6 +52,9 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     'min-requests': Flags.integer({ summary: 'Requests the new subset needs in an interval to be judged (default 20).', helpValue: 'N' }),
     'failure-threshold': Flags.integer({ summary: 'Failed checks before rolling back (default 1).', helpValue: 'N' }),
     'on-no-traffic': Flags.option({ summary: 'What follows "not enough traffic" (default hold).', options: ['hold', 'continue', 'rollback'] as const })(),
+    gate: Flags.string({ summary: 'A PromQL gate beside the others, NAME=QUERY<THRESHOLD (or >, <=, >=); {{interval}}, {{namespace}} and {{target}} in the query are the window, the namespace and the new subset\'s workloads. Repeatable; needs Prometheus.', helpValue: 'NAME=PROMQL<N', multiple: true }),
+    metrics: Flags.option({ summary: "Where the gates read the figures: the mesh's Prometheus (Flagger's Istio queries), the access logs, or auto: Prometheus when one runs (default).", options: ['auto', 'prometheus', 'access-log'] as const })(),
+    'prometheus-url': Flags.string({ summary: 'The Prometheus to query with --metrics prometheus (default: the one meshctl addons enable prometheus runs).', helpValue: 'URL' }),
     manual: Flags.boolean({ summary: 'Ask before each step (continue, hold or roll back); needs a terminal.' }),
     yes: Flags.boolean({ char: 'y', summary: 'Never ask (no confirmation, no question on Ctrl-C).' }),
     'dry-run': Flags.boolean({ summary: 'Print the plan, the time to promote and the time to roll back; change nothing.' }),
@@ -66,6 +69,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     const { args, flags } = await this.parse(RouteShift);
     const format = this.format(flags);
     const plan = await import('../../lib/shift/plan.js');
+    const { parseGateFlag } = await import('../../lib/shift/custom-gates.js');
 
     if (flags.resume) {
       const given = PLAN_FLAGS.filter((f) => flags[f] !== undefined && flags[f] !== false);
@@ -96,6 +100,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
         ...(flags['min-requests'] !== undefined ? { minRequests: flags['min-requests'] } : {}),
         ...(flags['failure-threshold'] !== undefined ? { failureThreshold: flags['failure-threshold'] } : {}),
         ...(flags['on-no-traffic'] !== undefined ? { onNoTraffic: flags['on-no-traffic'] } : {}),
+        ...(flags.gate?.length ? { custom: flags.gate.map(parseGateFlag) } : {}),
       },
     };
     if (!flags.resume) plan.buildPlan(planInput);
@@ -120,6 +125,8 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
         resume: flags.resume,
         commonFlags,
         signal: terminal.signal,
+        metrics: flags['prometheus-url'] && !flags.metrics ? 'prometheus' : flags.metrics,
+        prometheusUrl: flags['prometheus-url'],
       }, terminal.hooks);
       if (outcome.result) this.finish(exitCodeOf(outcome.result));
       return outcome;

@@ -80,24 +80,29 @@ export interface PackageInstallPlan {
   commands: string[][];
 }
 
-const MANAGERS: { name: PackageManagerName; commands: string[][]; root: boolean }[] = [
-  { name: 'apt-get', commands: [['apt-get', 'update'], ['apt-get', 'install', '-y', 'haproxy']], root: true },
-  { name: 'dnf', commands: [['dnf', 'install', '-y', 'haproxy']], root: true },
-  { name: 'yum', commands: [['yum', 'install', '-y', 'haproxy']], root: true },
-  { name: 'apk', commands: [['apk', 'add', 'haproxy']], root: true },
-  { name: 'brew', commands: [['brew', 'install', 'haproxy']], root: false },
+const MANAGERS: { name: PackageManagerName; commands: (pkg: string) => string[][]; root: boolean }[] = [
+  { name: 'apt-get', commands: (pkg) => [['apt-get', 'update'], ['apt-get', 'install', '-y', pkg]], root: true },
+  { name: 'dnf', commands: (pkg) => [['dnf', 'install', '-y', pkg]], root: true },
+  { name: 'yum', commands: (pkg) => [['yum', 'install', '-y', pkg]], root: true },
+  { name: 'apk', commands: (pkg) => [['apk', 'add', pkg]], root: true },
+  { name: 'brew', commands: (pkg) => [['brew', 'install', pkg]], root: false },
 ];
 
+/** A program's package name under each package manager that has it (HAProxy's is `haproxy` everywhere). */
+export type PackageNames = Partial<Record<PackageManagerName, string>>;
+const HAPROXY_PACKAGES: PackageNames = { 'apt-get': 'haproxy', dnf: 'haproxy', yum: 'haproxy', apk: 'haproxy', brew: 'haproxy' };
+
 /**
- * The package manager on this machine and the commands that install HAProxy with it (through sudo
- * when not root and sudo exists); null when none of the supported ones is on PATH.
+ * The package manager on this machine and the commands that install a program with it (HAProxy unless
+ * told; through sudo when not root and sudo exists); null when none of the managers that have it is on PATH.
  */
-export async function packageInstallPlan(pathValue = process.env.PATH ?? ''): Promise<PackageInstallPlan | null> {
+export async function packageInstallPlan(pathValue = process.env.PATH ?? '', packages: PackageNames = HAPROXY_PACKAGES): Promise<PackageInstallPlan | null> {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const sudo = isRoot ? null : await which('sudo', pathValue);
   for (const m of MANAGERS) {
-    if (!(await which(m.name, pathValue))) continue;
-    const commands = m.root && !isRoot && sudo ? m.commands.map((c) => ['sudo', ...c]) : m.commands;
+    const pkg = packages[m.name];
+    if (!pkg || !(await which(m.name, pathValue))) continue;
+    const commands = m.root && !isRoot && sudo ? m.commands(pkg).map((c) => ['sudo', ...c]) : m.commands(pkg);
     return { manager: m.name, commands };
   }
   return null;

@@ -58,7 +58,7 @@ export interface StepEvent extends EventBase {
 
 /** What one analysis found: the figures of both subsets over its window and the gates' verdicts. */
 export interface AnalysisFigures {
-  outcome: AnalysisOutcome | 'weights_changed';
+  outcome: AnalysisOutcome | 'weights_changed' | 'metrics_unavailable';
   windowMs: number;
   canary: SubsetFigures;
   stable: SubsetFigures;

@@ -10,7 +10,7 @@ export interface SubsetFigures extends TrafficFigures {
 
 export type AnalysisOutcome = 'passed' | 'failed' | 'no_traffic';
 
-export type GateName = 'requests' | 'success-rate' | 'latency-p99';
+export type GateName = 'requests' | 'success-rate' | 'latency-p99' | `custom:${string}`;
 
 export interface GateCheck {
   gate: GateName;

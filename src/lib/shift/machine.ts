@@ -4,6 +4,9 @@
 // so after a crash at any moment every proxy serves either the previous weights or the new ones, both
 // weights of the plan, and --resume finishes the pending change.
 import { randomUUID } from 'node:crypto';
+import type { UpstreamFigures } from '../runtime/figures.js';
+import { MetricsUnavailable } from './promql.js';
+import { withCustomGates } from './custom-gates.js';
 import { evaluateGates, subsetFigures, type GateCheck, type AnalysisOutcome, type SubsetFigures } from './gates.js';
 import type { AnalysisEvent, EventType, ShiftEvent } from './events.js';
 import { sameWeights, splitWeights, stepLabel, weightsText, type ShiftPlan, type Weights } from './plan.js';
@@ -80,11 +83,13 @@ export type Decision =
  * What follows an analysis. `failedChecks` already counts this analysis. A failed check keeps the
  * step and analyses again until the threshold; no traffic is its own outcome (--on-no-traffic).
  */
-export function decide(record: Pick<ShiftRecord, 'plan' | 'cursor' | 'failedChecks'>, outcome: AnalysisOutcome | 'weights_changed', reason: string | null): Decision {
+export function decide(record: Pick<ShiftRecord, 'plan' | 'cursor' | 'failedChecks'>, outcome: AnalysisOutcome | 'weights_changed' | 'metrics_unavailable', reason: string | null): Decision {
   const last = record.cursor >= record.plan.steps.length - 1;
   const at = record.plan.steps[record.cursor] ? stepLabel(record.plan.steps[record.cursor]) : 'the start';
   const gates = record.plan.gates;
   if (outcome === 'weights_changed') return { kind: 'hold', reason: reason ?? 'the weights changed outside the shift' };
+  // Metrics nobody could read judge nothing: the step is held, never rolled back.
+  if (outcome === 'metrics_unavailable') return { kind: 'hold', reason: `${reason ?? 'metrics unavailable'} at ${at}` };
   if (outcome === 'no_traffic') {
     if (gates.onNoTraffic === 'hold') return { kind: 'hold', reason: `${reason} at ${at}` };
     if (gates.onNoTraffic === 'rollback') return { kind: 'rollback', reason: `${reason} at ${at}` };
@@ -303,8 +308,14 @@ export class ShiftRunner {
     const { route } = this.record;
     // At a mirror step the new subset is judged on the copies it got (the split is unchanged).
     const mirrored = mirrorOf(this.record);
-    const [figures, served] = await Promise.all([this.io.target.readFigures(since, until), this.io.target.readWeights()]);
-    const copies = mirrored ? await this.io.target.readFigures(since, until, { mirrored: true }) : null;
+    let unavailable: string | null = null;
+    const readable = (read: Promise<UpstreamFigures[]>) => read.catch((err: Error) => {
+      if (!(err instanceof MetricsUnavailable)) throw err;
+      unavailable = `metrics unavailable: ${err.message}`;
+      return [] as UpstreamFigures[];
+    });
+    const [figures, served] = await Promise.all([readable(this.io.target.readFigures(since, until)), this.io.target.readWeights()]);
+    const copies = mirrored ? await readable(this.io.target.readFigures(since, until, { mirrored: true })) : null;
     const canary = subsetFigures(copies ?? figures, route.host, route.to);
     const stable = subsetFigures(figures, route.host, route.from);
     const drift = served.filter((s) => s.weights && !sameWeights(s.weights, this.record.served));
@@ -316,11 +327,24 @@ export class ShiftRunner {
       checks = [];
       const d = drift[0];
       reason = `the weights changed outside the shift: ${d.proxy} serves ${weightsText(d.weights!, route.destinations)} where the shift set ${weightsText(this.record.served, route.destinations)}${drift.length > 1 ? ` (and ${drift.length - 1} more)` : ''}`;
+    } else if (unavailable) {
+      outcome = 'metrics_unavailable';
+      checks = [];
+      reason = unavailable;
     } else {
-      const verdict = evaluateGates(canary, this.record.plan.gates, until - since);
-      outcome = verdict.outcome;
-      reason = verdict.reason;
-      checks = verdict.checks;
+      let verdict = evaluateGates(canary, this.record.plan.gates, until - since);
+      const custom = this.record.plan.gates.custom ?? [];
+      if (custom.length && verdict.outcome !== 'no_traffic' && this.io.target.customGateValues) {
+        const values = await this.io.target.customGateValues(custom, since, until).catch((err: Error) => {
+          if (!(err instanceof MetricsUnavailable)) throw err;
+          unavailable = `metrics unavailable: ${err.message}`;
+          return null;
+        });
+        if (values) verdict = withCustomGates(verdict, custom, values);
+      }
+      outcome = unavailable ? 'metrics_unavailable' : verdict.outcome;
+      reason = unavailable ?? verdict.reason;
+      checks = unavailable ? [] : verdict.checks;
     }
     const failedChecks = this.record.failedChecks + (outcome === 'failed' ? 1 : 0);
     const analysis: AnalysisRecord = { at: iso(until), cursor: this.record.cursor, outcome, windowMs: until - since, canary, stable, checks, failedChecks, reason };

@@ -26,6 +26,16 @@ export interface GateSettings {
   /** Failed checks before the shift rolls back. */
   failureThreshold: number;
   onNoTraffic: NoTrafficAction;
+  /** --gate: PromQL gates beside the built-in ones (they need Prometheus). */
+  custom?: CustomGate[];
+}
+
+/** A PromQL gate: the query's value must stand `op` to `threshold` to pass. */
+export interface CustomGate {
+  name: string;
+  query: string;
+  op: '<' | '<=' | '>' | '>=';
+  threshold: number;
 }
 
 export interface ShiftPlan {

@@ -39,7 +39,7 @@ export function eventLine(e: ShiftEvent): string {
       const figs = `${figures(e.canary)}; ${figures(e.stable)}`;
       if (e.outcome === 'passed') return `Analysis at ${at}: passed (${figs}).`;
       if (e.outcome === 'no_traffic') return `Analysis at ${at}: ${e.reason} (${figs}).`;
-      if (e.outcome === 'weights_changed') return `Analysis at ${at}: ${e.reason}.`;
+      if (e.outcome === 'weights_changed' || e.outcome === 'metrics_unavailable') return `Analysis at ${at}: ${e.reason}.`;
       return `Analysis at ${at}: failed check ${e.failedChecks} of ${e.failureThreshold}: ${e.reason} (${figs}).`;
     }
     case 'hold':

@@ -2,6 +2,7 @@
 // (a shift already in progress, proxies that disagree with the applied VirtualService, a mirror step on a
 // route that mirrors already), records the shift and runs it; --dry-run stops after the plan, --resume
 // continues a recorded shift from what the proxies serve.
+import { shiftPrometheusUrl, type MetricsChoice } from './promql-target.js';
 import { EXIT, MeshctlError, environmentError, usageError } from '../errors.js';
 import type { ShiftGuard } from '../mesh/agent/agent.js';
 import type { HomeLayout } from '../mesh/home.js';
@@ -41,6 +42,9 @@ export interface ShiftRequest {
   commonFlags: string;
   /** Aborted on Ctrl-C. */
   signal?: AbortSignal;
+  /** Where the gates read their figures (auto: the mesh's Prometheus when one runs, else the access logs). */
+  metrics?: MetricsChoice;
+  prometheusUrl?: string;
 }
 
 export interface ShiftOutcome {
@@ -228,7 +232,9 @@ export async function runShift(request: ShiftRequest, hooks: ShiftHooks): Promis
     const r = route.name ? `http[${route.index}] (${route.name})` : `http[${route.index}]`;
     throw usageError(`VirtualService ${route.virtualService.namespace}/${route.virtualService.name} ${r} mirrors traffic already, and --mirror would replace its mirror; drop --mirror, or remove the route's mirror and apply it first.`);
   }
-  const target = shiftTarget(mesh, route);
+  const prometheusUrl = await shiftPrometheusUrl(mesh, request.metrics, request.prometheusUrl);
+  if (plan.gates.custom?.length && !prometheusUrl) throw usageError(`--gate ${plan.gates.custom[0]!.name} is a PromQL gate, and the shift reads no Prometheus; run meshctl addons enable prometheus, or pass --prometheus-url URL.`);
+  const target = shiftTarget(mesh, route, { prometheusUrl });
   const draft = newRecord(route, plan, resolved.baseline, { manual: request.manual, owner: null });
   if (request.dryRun) {
     const proxies = await target.proxies();
@@ -295,7 +301,11 @@ async function resume(request: ShiftRequest, store: ShiftRecords, hooks: ShiftHo
     await store.write(disk);
     return disk;
   });
-  const target = shiftTarget(request.mesh, record.route);
+  const prometheusUrl = await shiftPrometheusUrl(request.mesh, request.metrics, request.prometheusUrl);
+  if (record.plan.gates.custom?.length && !prometheusUrl) {
+    throw usageError(`The shift of ${record.route.hostArg} gates on PromQL (--gate ${record.plan.gates.custom[0]!.name}), and no Prometheus runs; run meshctl addons enable prometheus, or pass --prometheus-url URL, and resume again.`);
+  }
+  const target = shiftTarget(request.mesh, record.route, { prometheusUrl });
   await target.startReading();
   const planned = plannedEvent(record, await target.proxies(), { dryRun: false, resumed: true });
   hooks.emit(planned);

@@ -6,6 +6,8 @@ import { environmentError } from '../errors.js';
 import type { UpstreamFigures } from '../runtime/figures.js';
 import type { MeshTarget, ServedWeights, WriteReport } from '../target/target.js';
 import type { Weights } from './plan.js';
+import { promqlCustomGates, promqlRouteFigures } from './promql-target.js';
+import type { CustomGate } from './plan.js';
 import { findVirtualService, storedWeights, withShiftWeights, type ShiftRoute } from './route.js';
 
 export { WeightWriteError, type ServedWeights, type WriteReport } from '../target/target.js';
@@ -23,6 +25,8 @@ export interface ShiftTarget {
    * untilMs); with `mirrored`, of the mirrored copies they sent instead.
    */
   readFigures(sinceMs: number, untilMs: number, options?: { mirrored?: boolean }): Promise<UpstreamFigures[]>;
+  /** The values of custom gates' queries for the new subset over the window (null: no series); absent without Prometheus. */
+  customGateValues?(gates: readonly CustomGate[], sinceMs: number, untilMs: number): Promise<(number | null)[]>;
   /**
    * Records the weights in the applied configuration (so a later apply, a restarted agent and diff
    * --live see them), with the header-canary route when `header` is given, and the shifted route's
@@ -35,14 +39,17 @@ export interface ShiftTarget {
 }
 
 /** The shift's view on a mesh: the target's calls, for one route. */
-export function shiftTarget(mesh: MeshTarget, route: ShiftRoute): ShiftTarget {
+export function shiftTarget(mesh: MeshTarget, route: ShiftRoute, options: { prometheusUrl?: string | null } = {}): ShiftTarget {
   const traffic = mesh.traffic({ host: route.host });
+  // Istio's metrics never see a mirrored copy: the copies are judged from the access logs.
+  const fromPrometheus = options.prometheusUrl ? promqlRouteFigures(mesh, route, options.prometheusUrl) : null;
   return {
     proxies: () => mesh.routeCarriers(route),
     readWeights: () => mesh.readRouteWeights(route),
     writeWeights: (weights) => mesh.writeRouteWeights(route, weights),
     startReading: () => traffic.startNow(),
-    readFigures: (sinceMs, untilMs, options = {}) => traffic.figures({ sinceMs, untilMs }, { host: route.host, mirrored: options.mirrored }),
+    ...(options.prometheusUrl ? { customGateValues: promqlCustomGates(mesh, route, options.prometheusUrl) } : {}),
+    readFigures: (sinceMs, untilMs, read = {}) => (fromPrometheus && !read.mirrored ? fromPrometheus({ sinceMs, untilMs }) : traffic.figures({ sinceMs, untilMs }, { host: route.host, mirrored: read.mirrored })),
     storedWeights: async () => storedWeights((await mesh.applied()).resources, route),
     async storeWeights(weights, header, mirror) {
       const vs = findVirtualService((await mesh.applied()).resources, route.virtualService);

@@ -6,6 +6,7 @@ import { usageError } from '../errors.js';
 import type { HomeLayout } from '../mesh/home.js';
 import { localAdapter, readLocalMesh, readLocalProxies, type LocalProxy } from '../mesh/proxies.js';
 import { proxyStatusOf } from '../mesh/proxy-status.js';
+import { prometheusReady, prometheusUrl, readPrometheusSettings } from '../mesh/addons/prometheus.js';
 import { readApplied, readMeshConfigFile } from '../mesh/state.js';
 import type { ProxyAdapter } from '../runtime/adapter.js';
 import type { TrafficWindow, UpstreamFigures } from '../runtime/figures.js';
@@ -181,6 +182,11 @@ export class LocalTarget implements MeshTarget {
 
   traffic(options: { host?: string } = {}): TrafficReader {
     return new AccessLogTraffic(() => this.localProxies(), options.host);
+  }
+
+  async prometheusUrl(): Promise<string | null> {
+    const settings = await readPrometheusSettings(this.layout).catch(() => null);
+    return settings && (await prometheusReady(prometheusUrl(settings))) ? prometheusUrl(settings) : null;
   }
 
   async proxyAdmin(name: string, options: ProxyReadOptions = {}): Promise<ProxyAdapter> {

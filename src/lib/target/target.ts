@@ -124,6 +124,8 @@ export interface MeshTarget {
   writeRouteWeights(route: RouteRef, weights: Weights): Promise<WriteReport>;
   /** A reader of the proxies' traffic figures; with `host`, of the requests to that destination host only. */
   traffic(options?: { host?: string }): TrafficReader;
+  /** The address of the Prometheus that scrapes the mesh's Istio metrics; null when none runs. */
+  prometheusUrl?(): Promise<string | null>;
   /** One proxy's admin model (health, listeners, routes, clusters, endpoints, stats, certificates, config). */
   proxyAdmin(name: string, options?: ProxyReadOptions): Promise<ProxyAdapter>;
   /** Every proxy asked which revision it serves, whether it is ready, and when its certificate expires. */

@@ -40,6 +40,8 @@ export interface AgentOptions {
   log: (line: string) => void;
   /** The shifts in progress, which refuse or hold an apply that moves their route (none without it). */
   shifts?: ShiftGuard;
+  /** Told the pods and gateways each time they change (the metrics endpoint follows them). */
+  onPlacement?: (placement: Placement) => Promise<void>;
 }
 
 /**
@@ -260,6 +262,7 @@ export class MeshAgent {
     const changes: PodChange[] = [];
     await writePlacement(this.layout, next.placement);
     this.current = next;
+    await this.options.onPlacement?.(next.placement).catch((err: Error) => this.options.log(`the metrics endpoint could not follow the pods: ${err.message}`));
 
     const targets: { compiled: CompiledProxy; target: ProxyTarget; serviceAccount: string; supervised: string; pod: boolean }[] = [];
     for (const c of next.compiled?.sidecars ?? []) {

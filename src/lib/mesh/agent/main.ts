@@ -10,6 +10,9 @@ import { identify } from '../../system/processes.js';
 import { MeshAgent } from './agent.js';
 import { meshctlVersion } from './client.js';
 import { serve } from './server.js';
+import { MeshMetricsEndpoint } from '../addons/metrics-endpoint.js';
+import { reconcilePrometheus } from '../addons/prometheus.js';
+import { readTracingSettings, SpanExporter } from '../addons/trace-export.js';
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -43,7 +46,19 @@ async function main(): Promise<void> {
   });
   // The agent process's entry composes the layers, as a command does: route shift, above the mesh, is handed in.
   const { shiftGuard } = await import('../../shift/shift.js');
-  const agent = new MeshAgent({ layout, config, ca, supervisor, version: meshctlVersion(), log, shifts: shiftGuard(layout) });
+  const spans = new SpanExporter({ log });
+  const metrics = new MeshMetricsEndpoint(layout, config.trustDomain, log, spans);
+  const metricsPort = await metrics.start().catch((err: Error) => {
+    log(`the metrics endpoint could not start: ${err.message}`);
+    return null;
+  });
+  const onPlacement = metricsPort === null ? undefined : (placement: Parameters<MeshMetricsEndpoint['setPlacement']>[0]) => metrics.setPlacement(placement);
+  const agent = new MeshAgent({ layout, config, ca, supervisor, version: meshctlVersion(), log, shifts: shiftGuard(layout), onPlacement });
+  const addons = async () => {
+    const tracing = await readTracingSettings(layout);
+    spans.configure(tracing);
+    return { prometheus: await reconcilePrometheus(layout, supervisor, config.env ?? {}), tracing: tracing?.url ?? null, metricsPort };
+  };
   let exiting = false;
   const exit = async (code: number) => {
     if (exiting) return;
@@ -57,6 +72,7 @@ async function main(): Promise<void> {
     ping: async () => agent.ping(),
     status: () => agent.status(),
     apply: (params) => agent.apply(params),
+    addons,
     shutdown: async (params) => {
       const result = await agent.shutdown(params.stopPods);
       // Answer first, then leave.
@@ -92,6 +108,7 @@ async function main(): Promise<void> {
   }, 2000);
 
   await agent.start().catch((err: Error) => log(`start failed: ${err.stack ?? err.message}`));
+  await addons().catch((err: Error) => log(`the addons could not start: ${err.message}`));
 
   // Certificates are renewed at half-life; looking every tenth of the lifetime renews each one well
   // before it expires, and a check never overlaps the previous one (renewals can wait on a busy proxy).

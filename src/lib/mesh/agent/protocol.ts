@@ -105,6 +105,16 @@ export interface Requests {
   status: { params: Record<string, never>; result: MeshStatus };
   apply: { params: ApplyRequest; result: ApplyResult };
   shutdown: { params: ShutdownRequest; result: ShutdownResult };
+  /** Brings the addons (Prometheus) in line with their settings in the home. */
+  addons: { params: Record<string, never>; result: AddonsResult };
+}
+
+export interface AddonsResult {
+  prometheus: 'running' | 'disabled';
+  /** Where the spans are exported (null: not exported). */
+  tracing: string | null;
+  /** Where the agent serves every proxy's Istio metrics (null when its endpoint did not start). */
+  metricsPort: number | null;
 }
 
 export type Method = keyof Requests;

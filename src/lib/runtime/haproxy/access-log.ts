@@ -27,6 +27,14 @@ export interface AccessLogEntry {
   retries: number;
   redispatched: boolean;
   bytes: number;
+  /** Bytes the client sent (headers and body). */
+  requestBytes?: number;
+  /** The proxy that sent the request, as its peer said over mTLS (inbound lines); "" when unknown. */
+  peer?: string;
+  /** The span this proxy opened for the request (tracing.ts); "" when the proxy did not log one. */
+  traceId?: string;
+  spanId?: string;
+  parentSpanId?: string;
   termination: string;
   /** What AuthorizationPolicy decided (Envoy's `rbac_access_denied_matched_policy[...]` on a denial); empty without policy. */
   authz?: string;
@@ -71,6 +79,11 @@ function toEntry(o: Record<string, unknown>): AccessLogEntry {
     retries: retryCount,
     redispatched: retries.startsWith('+'),
     bytes: Number(o.bytes ?? 0),
+    requestBytes: Number(o.request_bytes ?? 0),
+    peer: unsetAsEmpty(o.peer),
+    traceId: unsetAsEmpty(o.trace_id),
+    spanId: unsetAsEmpty(o.span_id),
+    parentSpanId: unsetAsEmpty(o.parent_span_id),
     termination: String(o.termination ?? ''),
     authz: unsetAsEmpty(o.authz),
     authzAudit: unsetAsEmpty(o.authz_audit),

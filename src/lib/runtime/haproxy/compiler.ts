@@ -11,6 +11,7 @@
 // weighted route: the Lua action `mesh_pick` chooses the backend by weight, and the weights live in
 // the proxy's Lua state (see runtime/haproxy/lua.ts), so they change through the runtime API alone
 // and read back with `mesh show`. Neither weights nor the revision appear in the configuration text.
+import { traceContextLines, traceLogFields } from './tracing.js';
 import { createHash } from 'node:crypto';
 import {
   destinationRuleFor, meshVirtualServices, mtlsModeOf, podsOfService, serviceFor, virtualServicesOfGateway,
@@ -137,6 +138,9 @@ function accessLogFormat(proxy: string, direction: string, extra: string[] = [])
     `"upstream_ms":%Tr`,
     `"retries":"%rc"`,
     `"bytes":%B`,
+    `"request_bytes":%U`,
+    `"peer":"${s('var(txn.peer)')}"`,
+    ...traceLogFields(s),
     `"termination":"%ts"`,
     `"response_flags":"${s('var(txn.response_flags)')}"`,
     ...extra,
@@ -158,7 +162,21 @@ function requestVariables(): string[] {
     'http-request set-var(txn.path) path',
     'http-request set-header x-request-id %[unique-id] unless { req.hdr(x-request-id) -m found }',
     'http-request set-var(txn.rid) req.hdr(x-request-id)',
+    ...traceContextLines(),
   ];
+}
+
+/**
+ * Which proxy sent a request, told to the proxy that receives it (as Istio's metadata exchange does),
+ * so that the receiver's metrics name the calling workload. Set by the sending proxy over whatever the
+ * app sent; believed only from a peer whose certificate was verified, and never passed to the app.
+ */
+const PEER_HEADER = 'x-meshctl-peer';
+function peerMetadataOut(proxyName: string): string {
+  return `http-request set-header ${PEER_HEADER} ${word(proxyName)}`;
+}
+function peerMetadataIn(): string[] {
+  return [`http-request set-var(txn.peer) req.hdr(${PEER_HEADER}) if { var(sess.peer) -m found }`, `http-request del-header ${PEER_HEADER}`];
 }
 
 function adminFrontend(port: number, appBackend: string | null): HaproxySection {
@@ -639,6 +657,7 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authori
     // The peer certificate's hash, once per connection (every request on it has the same peer).
     'http-request set-var(sess.peer_hash) ssl_c_der,sha2(256),hex,lower if { var(sess.peer) -m found } !{ var(sess.peer_hash) -m found }',
     'http-request set-var(txn.source) var(sess.peer) if { var(sess.peer) -m found }',
+    ...peerMetadataIn(),
     'http-request del-header x-forwarded-client-cert',
     'http-request set-header x-forwarded-client-cert ' + formatString(`By=${identity};Hash=%[var(sess.peer_hash)];URI=%[var(sess.peer)]`) + ' if { var(sess.peer) -m found }',
     'http-request set-var(txn.dest_host) var(txn.host)',
@@ -724,6 +743,7 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
         ...logLines(pod.name, 'outbound'),
         ...requestVariables(),
         `http-request set-var(txn.source) str(${word(identity)})`,
+        peerMetadataOut(pod.name),
         // Absolute-form requests (HTTP_PROXY clients) go on in origin-form, as apps expect.
         'http-request set-uri %[pathq] if { url -m beg -i http:// }',
         ...table.frontend,
@@ -778,6 +798,7 @@ export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: Mes
         ...logLines(gw.name, 'ingress', authz.logFields),
         ...requestVariables(),
         'http-request set-var(txn.source) src',
+        peerMetadataOut(gw.name),
         'http-request set-uri %[pathq] if { url -m beg -i http:// }',
         ...authz.lines,
         ...table.frontend,

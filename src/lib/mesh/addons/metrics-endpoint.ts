@@ -1,0 +1,182 @@
+// The agent's metrics endpoint: Istio's standard metrics of every proxy of the mesh, made by the agent
+// from the proxies' access logs (the lines they write anyway), so that no request pays for them on its
+// way. Each proxy's reports are served on a path of their own, and the list of those paths is kept
+// current, as Prometheus' file-based service discovery reads it, whenever pods come and go.
+import http from 'node:http';
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { readAccessLog } from '../../runtime/haproxy/access-log.js';
+import { IstioMetrics, type MeshPeer } from '../../runtime/istio-metrics.js';
+import { spanOf, type ZipkinSpan } from '../../runtime/traces.js';
+import type { SpanExporter } from './trace-export.js';
+import { spiffeId } from '../../policy/spiffe.js';
+import { readJson, writeJsonAtomic } from '../../system/atomic-file.js';
+import { LOOPBACK, portFree } from '../ports.js';
+import { meshGateway, meshPod, type Placement } from '../pods.js';
+import type { HomeLayout } from '../home.js';
+
+/** Where a home keeps what its telemetry needs (the endpoint's port, the scrape targets). */
+export function telemetryPaths(layout: HomeLayout): { dir: string; endpoint: string; scrapeTargets: string } {
+  const dir = path.join(layout.root, 'telemetry');
+  return { dir, endpoint: path.join(dir, 'endpoint.json'), scrapeTargets: path.join(dir, 'scrape-targets.json') };
+}
+
+/** The path one proxy's Istio metrics are served on. */
+export function proxyMetricsPath(proxy: string): string {
+  return `/proxies/${encodeURIComponent(proxy)}/stats/prometheus`;
+}
+
+/** The whole mesh's Istio metrics in one answer (for a look by hand; Prometheus scrapes per proxy). */
+export const MESH_METRICS_PATH = '/stats/prometheus';
+
+/** How often the logs are read without a scrape asking, so that a read never has far to go. */
+const INGEST_EVERY_MS = 5000;
+
+interface ScrapeTargetGroup {
+  targets: string[];
+  labels: Record<string, string>;
+}
+
+/** The port the agent's metrics endpoint listens on; null when it never started. */
+export async function metricsEndpointPort(layout: HomeLayout): Promise<number | null> {
+  const saved = await readJson<{ port?: number } | null>(telemetryPaths(layout).endpoint, null).catch(() => null);
+  return saved?.port ?? null;
+}
+
+export class MeshMetricsEndpoint {
+  private readonly metrics = new IstioMetrics();
+  private peers = new Map<string, MeshPeer>();
+  private logs: string[] = [];
+  private readonly offsets = new Map<string, number>();
+  private server: http.Server | null = null;
+  private port = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private placed = false;
+
+  constructor(private readonly layout: HomeLayout, private readonly trustDomain: string, private readonly log: (line: string) => void, private readonly spans?: SpanExporter) {}
+
+  /** Listens on loopback (on the port of the previous agent when it is free, so that bookmarks keep working). */
+  async start(): Promise<number> {
+    const paths = telemetryPaths(this.layout);
+    await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+    const previous = await metricsEndpointPort(this.layout);
+    const server = http.createServer((req, res) => void this.answer(req, res));
+    const listen = (port: number) => new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: LOOPBACK, port, exclusive: true }, () => {
+        server.removeListener('error', reject);
+        resolve((server.address() as { port: number }).port);
+      });
+    });
+    this.port = previous && (await portFree(previous)) ? await listen(previous).catch(() => listen(0)) : await listen(0);
+    this.server = server;
+    await writeJsonAtomic(paths.endpoint, { port: this.port }, 0o644);
+    this.timer = setInterval(() => void this.ingest().catch((err: Error) => this.log(`reading the access logs for metrics failed: ${err.message}`)), INGEST_EVERY_MS);
+    this.timer.unref();
+    return this.port;
+  }
+
+  /**
+   * The proxies the mesh runs now. A log that exists when the agent starts is counted from its end (its
+   * lines were counted by the agent before, whose counters Prometheus saw reset); a proxy that appears
+   * later is counted from its first line.
+   */
+  setPlacement(placement: Placement): Promise<void> {
+    return this.serial(async () => {
+      const peers = new Map<string, MeshPeer>();
+      const logs: string[] = [];
+      for (const p of placement.pods) {
+        peers.set(p.name, { name: p.name, namespace: p.namespace, workload: p.workload, labels: p.labels, principal: this.principal(p.namespace, p.serviceAccount) });
+        logs.push(meshPod(this.layout, p).paths.accessLog);
+      }
+      for (const g of placement.gateways) {
+        peers.set(g.name, { name: g.name, namespace: g.namespace, workload: g.name, labels: { app: g.name, istio: 'ingressgateway' }, principal: this.principal(g.namespace, g.serviceAccount) });
+        logs.push(meshGateway(this.layout, g).paths.accessLog);
+      }
+      for (const file of logs) {
+        if (this.offsets.has(file)) continue;
+        this.offsets.set(file, this.placed ? 0 : await fs.stat(file).then((s) => s.size, () => 0));
+      }
+      for (const file of [...this.offsets.keys()]) if (!logs.includes(file)) this.offsets.delete(file);
+      this.placed = true;
+      this.peers = peers;
+      this.logs = logs;
+      this.metrics.retain(new Set(peers.keys()));
+      await this.writeScrapeTargets();
+    });
+  }
+
+  private principal(namespace: string, serviceAccount: string): string {
+    try {
+      return spiffeId({ trustDomain: this.trustDomain, namespace, serviceAccount });
+    } catch {
+      return 'unknown';
+    }
+  }
+
+  /** Counts the lines appended to every proxy's log since the last read. */
+  ingest(): Promise<void> {
+    return this.serial(async () => {
+      for (const file of this.logs) {
+        const read = await readAccessLog(file, this.offsets.get(file) ?? 0);
+        this.offsets.set(file, read.nextOffset);
+        for (const e of read.entries) this.metrics.record(e, this.peers);
+        if (this.spans?.enabled) this.spans.offer(read.entries.map((e) => spanOf(e, this.peers)).filter((x): x is ZipkinSpan => x !== null));
+      }
+    });
+  }
+
+  /** One target per proxy, labelled as Istio's Prometheus labels a pod's, written atomically (Prometheus may read at any moment). */
+  private async writeScrapeTargets(): Promise<void> {
+    const address = `${LOOPBACK}:${this.port}`;
+    const groups: ScrapeTargetGroup[] = [...this.peers.values()].map((p) => ({
+      targets: [address],
+      labels: { __metrics_path__: proxyMetricsPath(p.name), instance: p.name, pod: p.name, namespace: p.namespace, workload: p.workload },
+    }));
+    await writeJsonAtomic(telemetryPaths(this.layout).scrapeTargets, groups, 0o644);
+  }
+
+  private async answer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const m = /^\/proxies\/([^/]+)\/stats\/prometheus$/.exec(url.pathname);
+    const proxy = m ? decodeURIComponent(m[1]!) : undefined;
+    if (req.method !== 'GET' || (!m && url.pathname !== MESH_METRICS_PATH) || (proxy !== undefined && !this.peers.has(proxy))) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    try {
+      // A scrape sees every request logged before it.
+      await this.ingest();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render(proxy) + (proxy === undefined ? this.exportLines() : ''));
+    } catch (err) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
+    }
+  }
+
+  /** The span export's counters, beside the mesh's metrics. */
+  private exportLines(): string {
+    if (!this.spans) return '';
+    const c = this.spans.counters;
+    return [
+      '# HELP meshctl_trace_spans_exported_total Spans the agent sent to the tracing backend.',
+      '# TYPE meshctl_trace_spans_exported_total counter',
+      `meshctl_trace_spans_exported_total ${c.exported}`,
+      '# HELP meshctl_trace_spans_dropped_total Spans dropped: the export queue was full, or the backend failed.',
+      '# TYPE meshctl_trace_spans_dropped_total counter',
+      `meshctl_trace_spans_dropped_total ${c.dropped}`,
+      '',
+    ].join('\n');
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.server?.close();
+  }
+
+  private serial<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(job, job);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

@@ -1,0 +1,36 @@
+// Trace context at every hop, as Envoy's tracer keeps it: a proxy takes the caller's W3C traceparent
+// (or B3 headers), starts a trace when there is none, opens a span of its own whose parent is the
+// caller's span, and sends the request on with its span as the parent of the next (traceparent, the
+// x-b3-* headers and single-header b3; tracestate passes untouched). The span's ids go to the access
+// log, from which the spans are built: a sending proxy's line is the client span, a receiving
+// sidecar's line the server span.
+import { formatString, word } from './config.js';
+
+const TRACEPARENT = '^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$';
+const TRACE_ID = '^[0-9a-f]{32}$';
+const SPAN_ID = '^[0-9a-f]{16}$';
+
+/** The rules every HTTP frontend runs after its request variables. */
+export function traceContextLines(): string[] {
+  return [
+    `http-request set-var(txn.trace_id) req.hdr(traceparent),field(2,-) if { req.hdr(traceparent) -m reg ${word(TRACEPARENT)} }`,
+    'http-request set-var(txn.parent_span_id) req.hdr(traceparent),field(3,-) if { var(txn.trace_id) -m found }',
+    `http-request set-var(txn.trace_id) req.hdr(x-b3-traceid) if !{ var(txn.trace_id) -m found } { req.hdr(x-b3-traceid) -m reg ${word(TRACE_ID)} }`,
+    `http-request set-var(txn.parent_span_id) req.hdr(x-b3-spanid) if !{ var(txn.parent_span_id) -m found } { var(txn.trace_id) -m found } { req.hdr(x-b3-spanid) -m reg ${word(SPAN_ID)} }`,
+    // A request without a trace starts one (the version nibble of a v4 UUID stays in: still 128 random-enough bits).
+    `http-request set-var-fmt(txn.trace_id) ${formatString('%[uuid(4),regsub(-,,g)]')} unless { var(txn.trace_id) -m found }`,
+    `http-request set-var-fmt(txn.span_id) ${formatString('%[uuid(4),field(1,-)]%[uuid(4),field(1,-)]')}`,
+    `http-request set-header traceparent ${formatString('00-%[var(txn.trace_id)]-%[var(txn.span_id)]-01')}`,
+    'http-request set-header x-b3-traceid %[var(txn.trace_id)]',
+    'http-request set-header x-b3-spanid %[var(txn.span_id)]',
+    'http-request set-header x-b3-parentspanid %[var(txn.parent_span_id)] if { var(txn.parent_span_id) -m found }',
+    'http-request del-header x-b3-parentspanid unless { var(txn.parent_span_id) -m found }',
+    'http-request set-header x-b3-sampled 1',
+    `http-request set-header b3 ${formatString('%[var(txn.trace_id)]-%[var(txn.span_id)]-1')}`,
+  ];
+}
+
+/** The access log's fields of a span (JSON members, in the log format's syntax). */
+export function traceLogFields(s: (v: string) => string): string[] {
+  return [`"trace_id":"${s('var(txn.trace_id)')}"`, `"span_id":"${s('var(txn.span_id)')}"`, `"parent_span_id":"${s('var(txn.parent_span_id)')}"`];
+}

@@ -1,0 +1,117 @@
+// Route shift's gates in PromQL: the queries Flagger's Istio provider runs (request success rate from
+// istio_requests_total, request duration from istio_request_duration_milliseconds), scoped to the
+// workloads of one subset, and the figures a window of them gives. One text for every mesh target: the
+// local mesh's Prometheus and a cluster's Istio Prometheus are asked the same questions.
+import { perSecond, type StatusClasses, type TrafficFigures, type TrafficWindow } from '../runtime/figures.js';
+
+/** Which requests a query counts: those the destination sidecars of these workloads received. */
+export interface PromqlScope {
+  namespace: string;
+  /** The workloads (Deployments, or the local mesh's Workloads) whose pods a subset selects. */
+  workloads: string[];
+}
+
+/** A Prometheus that did not answer, or answered with an error: the gates cannot judge ("metrics unavailable"). */
+export class MetricsUnavailable extends Error {}
+
+/** A label value inside a PromQL string literal. */
+function literal(v: string): string {
+  return JSON.stringify(v);
+}
+
+/** An RE2 alternation matching exactly these names. */
+function exactAlternation(names: readonly string[]): string {
+  return names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+}
+
+/** The label matchers of a scope, as Flagger writes them for Istio. */
+export function scopeMatchers(scope: PromqlScope): string {
+  return `reporter="destination",destination_workload_namespace=${literal(scope.namespace)},destination_workload=~${literal(exactAlternation(scope.workloads))}`;
+}
+
+/** A range as PromQL writes it, in whole seconds (at least one). */
+export function promqlRange(windowMs: number): string {
+  return `${Math.max(1, Math.ceil(windowMs / 1000))}s`;
+}
+
+/** Flagger's Istio request-success-rate: the percentage of requests not answered with a 5xx. */
+export function successRateQuery(scope: PromqlScope, range: string): string {
+  const m = scopeMatchers(scope);
+  return `sum(rate(istio_requests_total{${m},response_code!~"5.*"}[${range}])) / sum(rate(istio_requests_total{${m}}[${range}])) * 100`;
+}
+
+/** Flagger's Istio request-duration: a quantile (0.99 for the gate) of the duration histogram, in milliseconds. */
+export function requestDurationQuery(scope: PromqlScope, range: string, quantile = 0.99): string {
+  return `histogram_quantile(${quantile}, sum(rate(istio_request_duration_milliseconds_bucket{${scopeMatchers(scope)}}[${range}])) by (le))`;
+}
+
+/** Requests in the window by response code (for the request count and status classes a gate reports). */
+export function requestsByCodeQuery(scope: PromqlScope, range: string): string {
+  return `sum by (response_code) (increase(istio_requests_total{${scopeMatchers(scope)}}[${range}]))`;
+}
+
+interface VectorSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+/** The instant vector of `query` at `atMs`; an empty vector when no series matches. Throws MetricsUnavailable on any failure. */
+export async function promqlVector(url: string, query: string, atMs: number, timeoutMs = 5000): Promise<VectorSample[]> {
+  const params = new URLSearchParams({ query, time: (atMs / 1000).toFixed(3), timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` });
+  let body: { status?: string; error?: string; data?: { resultType?: string; result?: unknown } };
+  try {
+    const r = await fetch(`${url.replace(/\/+$/, '')}/api/v1/query`, { method: 'POST', body: params, signal: AbortSignal.timeout(timeoutMs) });
+    body = (await r.json()) as typeof body;
+  } catch (err) {
+    throw new MetricsUnavailable(`Prometheus at ${url} did not answer (${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err as Error).message})`);
+  }
+  if (body.status !== 'success') throw new MetricsUnavailable(`Prometheus at ${url} refused the query (${body.error ?? 'no reason given'})`);
+  if (body.data?.resultType === 'scalar') {
+    const [t, v] = body.data.result as [number, string];
+    return [{ metric: {}, value: [t, v] }];
+  }
+  return (body.data?.result as VectorSample[] | undefined) ?? [];
+}
+
+/** The single value of a query that sums everything; null when no series matched or the value is NaN. */
+export async function promqlScalar(url: string, query: string, atMs: number, timeoutMs?: number): Promise<number | null> {
+  const [first] = await promqlVector(url, query, atMs, timeoutMs);
+  const v = first ? Number(first.value[1]) : NaN;
+  return Number.isFinite(v) ? v : null;
+}
+
+/**
+ * The figures of one subset over `window`, from Prometheus: request count and status classes from
+ * the counter's increase, the success rate from Flagger's query (rounded down to 0.01 as every other
+ * reader rounds), p50/p90/p95/p99 from the histogram. No series at all is a window without requests
+ * ("not enough traffic"), never a failure.
+ */
+export async function promqlFigures(url: string, scope: PromqlScope, window: TrafficWindow): Promise<TrafficFigures> {
+  const range = promqlRange(window.untilMs - window.sinceMs);
+  const at = window.untilMs;
+  const [byCode, rate, p50, p90, p95, p99] = await Promise.all([
+    promqlVector(url, requestsByCodeQuery(scope, range), at),
+    promqlScalar(url, successRateQuery(scope, range), at),
+    ...[0.5, 0.9, 0.95, 0.99].map((q) => promqlScalar(url, requestDurationQuery(scope, range, q), at)),
+  ]);
+  const statusClasses: StatusClasses = { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 };
+  for (const s of byCode) {
+    const n = Math.round(Number(s.value[1]));
+    if (!(n > 0)) continue;
+    const c = `${String(s.metric.response_code ?? '0')[0]}xx`;
+    if (c in statusClasses && c !== '0xx') statusClasses[c as keyof StatusClasses] += n;
+    else statusClasses.other += n;
+  }
+  const requests = Object.values(statusClasses).reduce((a, b) => a + b, 0);
+  const enough = requests > 0 && rate !== null;
+  const round = (v: number | null) => (enough && v !== null ? Math.round(v * 100) / 100 : null);
+  return {
+    requests: enough ? requests : 0,
+    statusClasses,
+    successRate: enough ? Math.floor(rate * 100 + 1e-9) / 100 : null,
+    ratePerSecond: perSecond(enough ? requests : 0, window.untilMs - window.sinceMs),
+    latencyMs: { p50: round(p50), p90: round(p90), p95: round(p95), p99: round(p99) },
+    // Istio's metrics do not count a sidecar's retries.
+    retries: 0,
+  };
+}
