@@ -60,8 +60,9 @@ const TRAFFIC_POLICY_NOT_ENFORCED: UnenforcedRule[] = [
   { field: 'outlierDetection.maxEjectionPercent', reason: 'HAProxy can eject every pod that fails' },
   { field: 'outlierDetection.minHealthPercent', reason: 'HAProxy has no panic threshold' },
   { field: 'outlierDetection.maxEjectionTime', reason: 'every ejection lasts baseEjectionTime; it does not grow with each ejection as with Envoy' },
-  { field: 'tls', reason: "the sidecar calls a pod over mTLS whenever the pod's PeerAuthentication accepts it", when: (v) => (v as { mode?: unknown } | null)?.mode !== 'ISTIO_MUTUAL' },
-  { field: 'portLevelSettings', reason: 'the sidecar applies one policy to every port of a host' },
+  { field: 'tls.credentialName', reason: 'the local mesh keeps no Secrets; name caCertificates, clientCertificate and privateKey files instead' },
+  ...['loadBalancer', 'connectionPool', 'outlierDetection'].map((f) => ({ field: `portLevelSettings[].${f}`, reason: 'the sidecar applies one policy to every port of a host; only a port\'s tls is read' })),
+  { field: 'portLevelSettings[].tls.credentialName', reason: 'the local mesh keeps no Secrets; name caCertificates, clientCertificate and privateKey files instead' },
   { field: 'tunnel', reason: 'the sidecar does not tunnel' },
   { field: 'proxyProtocol', reason: 'the sidecar does not send the PROXY protocol upstream' },
 ];
@@ -109,6 +110,7 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
       'connectionPool.tcp (maxConnections, shared between the pods; connectTimeout)',
       'connectionPool.http (http1MaxPendingRequests, maxRequestsPerConnection, idleTimeout)',
       'outlierDetection (consecutive5xxErrors, interval, baseEjectionTime)',
+      'tls (and per subset and port): DISABLE, ISTIO_MUTUAL, SIMPLE and MUTUAL with caCertificates, clientCertificate, privateKey, sni, subjectAltNames, insecureSkipVerify',
     ],
     notEnforced: [
       ...['trafficPolicy', 'subsets[].trafficPolicy'].flatMap((at) => TRAFFIC_POLICY_NOT_ENFORCED.map((r) => ({ ...r, field: `${at}.${r.field}` }))),
@@ -155,8 +157,8 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
     ],
   },
   [K.PeerAuthentication]: {
-    enforced: ['selector', 'mtls.mode'],
-    notEnforced: [{ field: 'portLevelMtls', reason: 'the workload-wide mode applies to every port' }],
+    enforced: ['selector', 'mtls.mode', 'portLevelMtls (the workload\'s own port)'],
+    notEnforced: [],
   },
   [K.AuthorizationPolicy]: {
     enforced: [

@@ -27,6 +27,9 @@ import {
 import { translateGatewayApi } from './gateway-api/translate.js';
 import type { StringMatch, HttpMatch, HeaderOperations, RouteHeaders, RouteDestination, HttpRoute, RouteMirror, VirtualServiceSpec, GatewayServerSpec, GatewaySpec } from './route-model.js';
 import type { RouteStatus } from './gateway-api/status.js';
+import { effectiveMtlsMode, peerAuthenticationOf, type MtlsMode, type PeerAuthenticationSpec } from './peer-authentication.js';
+
+export type { MtlsMode, PeerAuthenticationSpec } from './peer-authentication.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -101,16 +104,6 @@ export interface MeshService {
   ports: { name: string; port: number; protocol: string }[];
   /** ServiceEntry static endpoints (called in plaintext: they are outside the mesh). */
   endpoints: { address: string; port: number | null }[];
-  resource: Resource;
-}
-
-export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
-
-export interface PeerAuthenticationSpec {
-  name: string;
-  namespace: string;
-  selector: Record<string, string> | null;
-  mode: MtlsMode | 'UNSET';
   resource: Resource;
 }
 
@@ -463,17 +456,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
     return { name: r.name, namespace: ns(r), selector: record(spec.selector), servers, resource: r };
   });
 
-  const peerAuthentications: PeerAuthenticationSpec[] = of(K.PeerAuthentication).map((r) => {
-    const spec = r.spec ?? {};
-    const mode = spec.mtls?.mode;
-    return {
-      name: r.name,
-      namespace: ns(r),
-      selector: spec.selector?.matchLabels ? record(spec.selector.matchLabels) : null,
-      mode: mode === 'STRICT' || mode === 'PERMISSIVE' || mode === 'DISABLE' ? mode : 'UNSET',
-      resource: r,
-    };
-  });
+  const peerAuthentications: PeerAuthenticationSpec[] = of(K.PeerAuthentication).map((r) => peerAuthenticationOf(r, ns(r)));
 
   const authorizationPolicies = of(K.AuthorizationPolicy).map(authorizationPolicySpec);
   // Gateway API resources become gateways and routes of the same shape.
@@ -509,17 +492,10 @@ export function destinationRuleFor(model: MeshModel, fqdn: string, callerNamespa
     ?? candidates[0];
 }
 
-/**
- * A pod's effective mTLS mode: its workload-selecting PeerAuthentication, else its namespace's,
- * else the mesh-wide one in the root namespace, else STRICT (the local mesh's default).
- */
-export function mtlsModeOf(model: MeshModel, pod: { namespace: string; labels: Record<string, string> }): MtlsMode {
-  const pas = model.peerAuthentications;
-  const pick = (list: PeerAuthenticationSpec[]) => list.find((p) => p.mode !== 'UNSET')?.mode as MtlsMode | undefined;
-  return pick(pas.filter((p) => p.namespace === pod.namespace && p.selector && Object.keys(p.selector).length && selectorMatches(p.selector, pod.labels)))
-    ?? pick(pas.filter((p) => p.namespace === pod.namespace && (!p.selector || !Object.keys(p.selector).length)))
-    ?? pick(pas.filter((p) => p.namespace === model.rootNamespace && (!p.selector || !Object.keys(p.selector).length)))
-    ?? 'STRICT';
+/** A pod's effective mTLS mode for its app's port (peer-authentication.ts: Istio's composition, PERMISSIVE by default). */
+export function mtlsModeOf(model: MeshModel, pod: { namespace: string; labels: Record<string, string>; workload?: string }): MtlsMode {
+  const appPort = model.workloads.find((w) => w.name === pod.workload && w.namespace === pod.namespace)?.port ?? null;
+  return effectiveMtlsMode(model, pod, appPort);
 }
 
 /** A pod the model asks for, before the control plane gives it ports and a directory. */
