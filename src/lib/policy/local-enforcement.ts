@@ -5,6 +5,7 @@
 import type { Resource } from './load.js';
 import { K } from './kinds.js';
 import { istioRetryPolicy, retryOnList, unenforcedRetryConditions } from './retry-conditions.js';
+import { envoyFilterRateLimit } from './rate-limit.js';
 
 export interface UnenforcedRule {
   /**
@@ -14,7 +15,7 @@ export interface UnenforcedRule {
   field: string;
   /** Why the local mesh does not enforce it (a short clause). */
   reason: string;
-  /** Only values for which this holds are reported (all when absent). */
+  /** Only values for which this holds are reported (all when absent); for the whole resource, its spec. */
   when?: (value: unknown) => boolean;
 }
 
@@ -26,7 +27,7 @@ export interface KindEnforcement {
 
 const WHOLE_KIND_REASON: Record<string, string> = {
   [K.RequestAuthentication]: 'the local sidecars do not validate JWTs',
-  [K.EnvoyFilter]: 'the local sidecars are HAProxy, not Envoy; Envoy filters and patches do not apply to them',
+  [K.EnvoyFilter]: 'the local sidecars are HAProxy, not Envoy; of Envoy filters they read only envoy.filters.http.local_ratelimit with a token_bucket, inserted on SIDECAR_INBOUND for a workloadSelector',
   [K.Telemetry]: 'the local sidecars always write their own access log and metrics',
   [K.WasmPlugin]: 'the local sidecars run no Wasm',
   [K.WorkloadEntry]: 'the local mesh routes only to its own pods and ServiceEntry endpoints',
@@ -178,7 +179,14 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
     ],
   },
   ...Object.fromEntries(Object.entries(WHOLE_KIND_REASON).map(([kind, reason]) => [kind, { enforced: [], notEnforced: [{ field: '', reason }] }])),
+  [K.EnvoyFilter]: {
+    enforced: ['a local rate limit in its documented shape (rate-limit.ts)'],
+    notEnforced: [{ field: '', reason: WHOLE_KIND_REASON[K.EnvoyFilter]!, when: (spec) => !envoyFilterRateLimit(spec, { namespace: '', name: '' }) }],
+  },
 };
+
+/** A rule about the whole resource applies unless its `when` says otherwise of the spec. */
+const wholeApplies = (rule: UnenforcedRule, spec: unknown) => !rule.when || rule.when(spec);
 
 /** The local mesh's enforcement table for one kind (undefined: the kind has no policy to enforce). */
 export function localEnforcement(kindId: string): KindEnforcement | undefined {
@@ -260,7 +268,7 @@ function placeOf(trail: (string | number)[], reason: string): UnenforcedField {
 
 /** The places in `spec` that `rule.field` names and that are set, in document order; at most `limit` of them. */
 export function unenforcedOccurrences(spec: unknown, rule: UnenforcedRule, limit = Infinity): UnenforcedField[] {
-  if (!rule.field) return [{ pointer: '', field: '', reason: rule.reason }];
+  if (!rule.field) return wholeApplies(rule, spec) ? [{ pointer: '', field: '', reason: rule.reason }] : [];
   const out: UnenforcedField[] = [];
   collect(spec, stepsOf(rule), 0, TRAIL, rule, out, limit);
   return out;
@@ -320,10 +328,11 @@ export function unenforcedRulesOf(resource: Pick<Resource, 'kindId' | 'spec'>): 
   const table = LOCAL_ENFORCEMENT[resource.kindId];
   if (!table) return [];
   const { rules, tree, whole } = treeOf(resource.kindId, table);
-  if (!tree.children.length) return whole;
+  const wholeHere = whole.length && whole.some((rule) => rule.when) ? whole.filter((rule) => wholeApplies(rule, resource.spec)) : whole;
+  if (!tree.children.length) return wholeHere;
   const set: boolean[] = [];
   markSet(resource.spec, tree, rules, set);
-  return set.length ? rules.filter((rule, index) => set[index] === true || !rule.field) : whole;
+  return set.length ? rules.filter((rule, index) => set[index] === true || (!rule.field && wholeApplies(rule, resource.spec))) : wholeHere;
 }
 
 /** The fields of a resource (or the whole resource) that the local mesh does not enforce, in table order. */

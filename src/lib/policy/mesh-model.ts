@@ -30,6 +30,7 @@ import type { RouteStatus } from './gateway-api/status.js';
 import { effectiveMtlsMode, peerAuthenticationOf, type MtlsMode, type PeerAuthenticationSpec } from './peer-authentication.js';
 
 export type { MtlsMode, PeerAuthenticationSpec } from './peer-authentication.js';
+import { rateLimitsOf, type RateLimitSpec } from './rate-limit.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -132,6 +133,8 @@ export interface MeshModel {
   authorizationPolicies: AuthorizationPolicySpec[];
   /** HTTPRoute status as a Gateway API controller would write it. */
   routeStatuses: RouteStatus[];
+  /** RateLimit resources and the EnvoyFilter local rate limits the mesh reads (rate-limit.ts). */
+  rateLimits: RateLimitSpec[];
   /** Policy the local mesh reads but does not enforce, one sentence each. */
   notes: string[];
 }
@@ -465,7 +468,8 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   virtualServices.push(...gatewayApi.virtualServices);
   notes.push(...gatewayApi.notes);
 
-  return { rootNamespace, namespaces, workloads, services, virtualServices, destinationRules, gateways, peerAuthentications, authorizationPolicies, routeStatuses: gatewayApi.statuses, notes };
+  const rateLimits = rateLimitsOf(sorted, ns, rootNamespace);
+  return { rootNamespace, namespaces, workloads, services, virtualServices, destinationRules, gateways, peerAuthentications, authorizationPolicies, routeStatuses: gatewayApi.statuses, rateLimits, notes };
 }
 
 // ---------------------------------------------------------------- queries

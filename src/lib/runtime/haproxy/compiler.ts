@@ -31,6 +31,7 @@ import { faultRules, setResponseFlag } from './response-flags.js';
 import { gatewayApiAnswersItself, gatewayApiBackendLines, gatewayApiFrontendRules } from './gateway-api-filters.js';
 import { destinationClientTls } from '../../policy/peer-authentication.js';
 import { serverTlsKeywords } from './mtls.js';
+import { inboundRateLimits, type InboundRateLimits } from './rate-limit.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -651,7 +652,7 @@ function sidecarHostGroups(ctx: Context): HostGroup[] {
 
 // ---------------------------------------------------------------- sidecars
 
-function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authorization: CompiledAuthorization): HaproxySection[] {
+function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authorization: CompiledAuthorization, rateLimits: InboundRateLimits): HaproxySection[] {
   const p = pod.paths;
   const tls = `ssl crt ${word(p.certificate)} ca-file ${word(p.caBundle)} verify required`;
   const httpLines = (bind: string): string[] => [
@@ -668,6 +669,8 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authori
     'http-request set-header x-forwarded-client-cert ' + formatString(`By=${identity};Hash=%[var(sess.peer_hash)];URI=%[var(sess.peer)]`) + ' if { var(sess.peer) -m found }',
     'http-request set-var(txn.dest_host) var(txn.host)',
     ...authorization.lines,
+    // As Istio's filter chain: a request the authorization policy denies takes no rate-limit token.
+    ...rateLimits.requestLines,
     'default_backend inbound_app',
   ];
   const app: HaproxySection = {
@@ -733,13 +736,14 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
   const identity = spiffeId({ trustDomain, namespace: pod.namespace, serviceAccount: pod.serviceAccount });
   const ctx: Context = { model, pods, self: pod, options, notes };
   const mode = mtlsModeOf(model, pod);
+  const rateLimits = inboundRateLimits(model.rateLimits, pod);
   const table = routeRules(sidecarHostGroups(ctx), ctx);
   const authz = authorizationLines(authorizationFor(model.authorizationPolicies, model.rootNamespace, pod), { destinationPort: model.workloads.find((w) => w.name === pod.workload && w.namespace === pod.namespace)?.port ?? null, remoteAddress: 'forwarded-for' });
   const sections: HaproxySection[] = [
     globalSection(pod.name, 'sidecar', pod.paths, options.threads ?? 1),
     defaultsSection(),
     adminFrontend(pod.ports.admin, 'inbound_app'),
-    ...inboundSections(pod, mode, identity, authz),
+    ...inboundSections(pod, mode, identity, authz, rateLimits),
     {
       kind: 'frontend',
       name: 'outbound',
@@ -757,6 +761,7 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
     },
     ...mirrorListener(pod, identity, table.mirrorBackends),
     ...table.backends,
+    ...rateLimits.tables,
   ];
   if (authz.normalizesPath) sections[0]!.lines.push('expose-experimental-directives');
   return finish('sidecar', pod, identity, mode, sections, table.routes, options);
