@@ -251,5 +251,14 @@ spec:
       await mesh.apply(PODS + entry());
       assert.ok((await fromClient('secure.example')).status >= 400);
     });
+
+    it('a caCertificates file that does not exist takes the destination out of service (503) with a note, and the other proxies apply', async () => {
+      const missing = path.join(dir, 'missing-ca.pem');
+      const results = await mesh.apply(PODS + entry() + dr('secure.example', 'default', `{ tls: { mode: SIMPLE, caCertificates: ${missing} } }`));
+      assert.equal(results.get('client-0')?.revision, mesh.compiled.revision, 'the proxy took the configuration');
+      assert.ok(mesh.compiled.notes.some((n) => n.includes(`tls.caCertificates "${missing}" is not an absolute path to an existing file`)), mesh.compiled.notes.join('\n'));
+      assert.equal((await fromClient('secure.example')).status, 503);
+      assert.equal((await fromClient('alpha')).status, 200);
+    });
   });
 });

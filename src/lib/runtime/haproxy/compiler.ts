@@ -356,7 +356,7 @@ function resolveDestination(dest: RouteDestination, ctx: Context, where: string)
   const tlsOf = (name: string, pod: string | null, acceptsMtls: boolean) => {
     const keywords = serverTlsKeywords(clientTls, { pod, acceptsMtls }, ctx.self.paths, `${where} → ${dest.host}`, ctx.notes);
     tlsKeywords.set(name, keywords);
-    return keywords !== '';
+    return keywords.startsWith(' ssl');
   };
   const servers: CompiledServer[] = selected
     .sort((a, b) => a.name.localeCompare(b.name))

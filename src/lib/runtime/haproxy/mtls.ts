@@ -1,5 +1,7 @@
 // The caller's side of TLS on a sidecar's or gateway's server lines: auto mTLS toward meshed pods, or
 // what a DestinationRule's `tls` asks (DISABLE, ISTIO_MUTUAL, SIMPLE, MUTUAL with its files).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { ClientTls } from '../../policy/peer-authentication.js';
 import type { ProxyPaths } from './types.js';
 import { word } from './config.js';
@@ -31,6 +33,14 @@ export function serverTlsKeywords(tls: ClientTls | null, target: ServerTlsTarget
       return meshTlsKeywords(self);
     case 'SIMPLE':
     case 'MUTUAL': {
+      // A file HAProxy cannot read would fail the whole proxy's configuration: the destination is taken
+      // out of service instead (its requests get 503), and the note says which file.
+      const files: [string, string | null][] = [['caCertificates', tls.insecureSkipVerify ? null : tls.caCertificates], ['clientCertificate', tls.mode === 'MUTUAL' ? tls.clientCertificate : null]];
+      const unreadable = files.find(([, file]) => file !== null && (!path.isAbsolute(file) || !existsSync(file)));
+      if (unreadable) {
+        notes.push(`${where}: tls.${unreadable[0]} ${JSON.stringify(unreadable[1])} is not an absolute path to an existing file; the destination's requests get 503 until it is, then apply again.`);
+        return ' disabled';
+      }
       const out = [' ssl'];
       if (tls.credentialName) notes.push(`${where}: tls.credentialName ${JSON.stringify(tls.credentialName)} is not enforced by the local mesh (it keeps no Secrets); give caCertificates, clientCertificate and privateKey files instead.`);
       if (tls.insecureSkipVerify) out.push('verify none');
