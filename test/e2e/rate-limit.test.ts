@@ -58,4 +58,11 @@ test('apply a RateLimit: get lists it, the third request a minute to /hello gets
   assert.equal(refused.status, 429);
   assert.deepEqual([refused.headers['x-ratelimit-limit'], refused.headers['x-ratelimit-remaining'], refused.headers['x-ratelimit-reset']], ['2', '0', '60']);
   assert.equal((await request({ port: inbound, path: '/', headers: { host: 'greeter' } })).status, 200);
+
+  // The limit's stick table is no upstream cluster of the sidecar.
+  const inspected = await h.run(['inspect', 'pod', 'greeter-0', '--section', 'clusters', '-o', 'json']);
+  assert.equal(inspected.code, 0, inspected.stderr);
+  const clusters = (JSON.parse(inspected.stdout) as { clusters: { name: string }[] }).clusters.map((c) => c.name);
+  assert.ok(clusters.includes('inbound_app'), clusters.join(', '));
+  assert.ok(!clusters.some((c) => c.startsWith('ratelimit')), clusters.join(', '));
 });

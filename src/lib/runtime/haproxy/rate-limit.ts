@@ -18,6 +18,13 @@ export interface InboundRateLimits {
   tables: HaproxySection[];
 }
 
+const TABLE_PREFIX = 'ratelimit_';
+
+/** A backend that only holds a rate limit's stick table (no upstream cluster). */
+export function isRateLimitTable(backend: string): boolean {
+  return backend.startsWith(TABLE_PREFIX);
+}
+
 /** Longest path prefix first, then a limit keyed by a header before one that is not: the most specific decides. */
 function specificity(a: RateLimitRule, b: RateLimitRule): number {
   return (b.pathPrefix?.length ?? 0) - (a.pathPrefix?.length ?? 0) || Number(b.header !== null) - Number(a.header !== null);
@@ -33,7 +40,7 @@ export function inboundRateLimits(limits: RateLimitSpec[], pod: { namespace: str
   const requestLines: string[] = [];
   const tables: HaproxySection[] = [];
   rules.forEach(({ rule }, n) => {
-    const table = `ratelimit_${n}`;
+    const table = `${TABLE_PREFIX}${n}`;
     const windowMs = Math.max(1, Math.round((rule.perMs * rule.burst) / rule.requests));
     const conditions = [
       '!{ var(txn.ratelimit) -m found }',
