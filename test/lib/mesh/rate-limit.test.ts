@@ -136,6 +136,29 @@ describe('rate limits on a live mesh (the destination sidecar answers 429)', { t
     assert.equal(answers[3]!.headers['x-ratelimit-limit'], '3');
   });
 
+  it('a request the AuthorizationPolicy denies takes no token: authorization comes first, as in Istio', async () => {
+    await mesh.apply(PODS + `
+apiVersion: meshctl.dev/v1alpha1
+kind: RateLimit
+metadata: { name: api, namespace: default }
+spec:
+  selector: { matchLabels: { app: api } }
+  limits: [{ requests: 2, per: 1m, match: { pathPrefix: /guarded } }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: deny-flagged, namespace: default }
+spec:
+  selector: { matchLabels: { app: api } }
+  action: DENY
+  rules: [{ when: [{ key: "request.headers[x-deny]", values: ["yes"] }] }]
+---`);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await call('/guarded', { 'x-deny': 'yes' })).status);
+    for (let i = 0; i < 3; i++) statuses.push((await call('/guarded')).status);
+    assert.deepEqual(statuses, [403, 403, 403, 200, 200, 429]);
+  });
+
   it('an EnvoyFilter of another shape limits nothing and apply says so', async () => {
     // descriptors make the limit depend on route actions the local mesh does not read.
     await mesh.apply(PODS + envoyFilter('{ max_tokens: 1, tokens_per_fill: 1, fill_interval: 60s }', '\n            descriptors: [{ entries: [{ key: path, value: /x }], token_bucket: { max_tokens: 1, fill_interval: 60s } }]'));
