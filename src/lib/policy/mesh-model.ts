@@ -28,9 +28,9 @@ import { translateGatewayApi } from './gateway-api/translate.js';
 import type { StringMatch, HttpMatch, HeaderOperations, RouteHeaders, RouteDestination, HttpRoute, RouteMirror, VirtualServiceSpec, GatewayServerSpec, GatewaySpec } from './route-model.js';
 import type { RouteStatus } from './gateway-api/status.js';
 import { effectiveMtlsMode, peerAuthenticationOf, type MtlsMode, type PeerAuthenticationSpec } from './peer-authentication.js';
+import { rateLimitsOf, type RateLimitSpec } from './rate-limit.js';
 
 export type { MtlsMode, PeerAuthenticationSpec } from './peer-authentication.js';
-import { rateLimitsOf, type RateLimitSpec } from './rate-limit.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';

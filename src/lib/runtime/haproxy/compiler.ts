@@ -458,7 +458,7 @@ function buildRoute(
     // The copy is taken last, so that it carries the request as it goes upstream.
     lines.push(...mirror.rules);
     lines.push(...resilience.backendLines, ...ROUTE_BACKEND_ERROR_LINES);
-    lines.push(...serverLines(resolved.servers, ctx, trafficPolicy, tlsKeywords));
+    lines.push(...serverLines(resolved.servers, trafficPolicy, tlsKeywords));
     backends.push({ kind: 'backend', name: backend, lines });
   });
   return { compiled, frontendRules, backends, mirrorBackends: mirror.compiled.map((m) => m.backend) };
@@ -469,7 +469,7 @@ function haproxyMs(ms: number): number {
   return Math.ceil(ms);
 }
 
-function serverLines(servers: CompiledServer[], ctx: Context, policy: TrafficPolicy, tlsKeywords: Map<string, string>): string[] {
+function serverLines(servers: CompiledServer[], policy: TrafficPolicy, tlsKeywords: Map<string, string>): string[] {
   const keywords = serverPolicyKeywords(policy, servers.length);
   return servers.map((s) => `server ${s.name} ${s.address}:${s.port}${tlsKeywords.get(s.name) ?? ''}${keywords}`);
 }
@@ -497,7 +497,7 @@ function mirrorPieces(id: string, mirrors: RouteMirror[], route: HttpRoute | nul
       `http-request set-var(txn.dest_host) str(${word(resolved.host)})`,
       ...(resolved.subset ? [`http-request set-var(txn.dest_subset) str(${word(resolved.subset)})`] : []),
       ...(route?.timeoutMs ? [`timeout server ${haproxyMs(route.timeoutMs)}`] : []),
-      ...serverLines(resolved.servers, ctx, NO_TRAFFIC_POLICY, tlsKeywords),
+      ...serverLines(resolved.servers, NO_TRAFFIC_POLICY, tlsKeywords),
     ];
     backends.push({ kind: 'backend', name: backend, lines });
     let cond = '';
