@@ -13,6 +13,8 @@ import { promises as fs } from 'node:fs';
 import { startTestMesh, type EchoAnswer, type TestMesh } from '../../support/mesh.js';
 import { request, tlsGet, type HttpAnswer } from '../../support/net.js';
 import { createMeshCa, issueWorkloadCertificate, type MeshCa, type WorkloadCertificate } from '../../../src/lib/mesh/ca.js';
+import { readAccessLog } from '../../../src/lib/runtime/haproxy/access-log.js';
+import { waitFor } from '../../../src/lib/runtime/haproxy/admin.js';
 
 const workload = (name: string, namespace: string) => `
 apiVersion: meshctl.dev/v1alpha1
@@ -142,8 +144,12 @@ describe('mTLS modes on a live mesh (PeerAuthentication scopes, port level, Dest
       + dr('beta.team.svc.cluster.local', 'default', '{ tls: { mode: DISABLE } }')
       + dr('gamma', 'default', '{ tls: { mode: ISTIO_MUTUAL } }'));
     const before = mesh.app('alpha-0').received.length;
-    const refused = await fromClient('alpha');
-    assert.ok(refused.status === 502 || refused.status === 503, `plain text to a STRICT pod answered ${refused.status}`);
+    const refused = await request({ port: mesh.pod('client-0').ports.outbound, path: '/call', headers: { host: 'alpha', 'x-request-id': 'plain-to-strict' }, timeoutMs: 10_000 });
+    // As Envoy: the server closes the connection, the caller answers 503 with the reset's reason.
+    assert.equal(refused.status, 503, refused.body);
+    assert.match(refused.body, /^upstream connect error or disconnect\/reset before headers\. reset reason: connection termination/);
+    const logged = await waitFor('the caller\'s log line of the refused request', async () => (await readAccessLog(mesh.pod('client-0').paths.accessLog)).entries.find((e) => e.requestId === 'plain-to-strict'), { timeoutMs: 5000 });
+    assert.deepEqual(logged.responseFlags, ['UC'], 'the caller logs an upstream connection termination');
     assert.equal(mesh.app('alpha-0').received.length, before, 'the STRICT pod let no plain-text request through');
     const served = await fromClient('beta.team');
     assert.equal(served.status, 200, served.body);

@@ -121,6 +121,7 @@ describe('rate limits on a live mesh (the destination sidecar answers 429)', { t
       return entries.find((e) => e.requestId === 'scarce-2');
     }, { timeoutMs: 5000 });
     assert.equal(entry.status, 429);
+    assert.deepEqual(entry.responseFlags, ['RL']);
     assert.equal(entry.direction, 'inbound');
     assert.equal(entry.server, '<NOSRV>', 'the app never saw it');
     assert.equal(mesh.app('api-0').received.filter((r) => r.url === '/scarce').length, 2);

@@ -7,6 +7,7 @@
 import type { RateLimitRule, RateLimitSpec } from '../../policy/rate-limit.js';
 import { selectorMatches } from '../../policy/selectors.js';
 import { word, type HaproxySection } from './config.js';
+import { setResponseFlag } from './response-flags.js';
 
 /** The stick counter rate limits track with (sc2: the others stay free for other per-request tracking). */
 const COUNTER = 2;
@@ -54,7 +55,7 @@ export function inboundRateLimits(limits: RateLimitSpec[], pod: { namespace: str
     requestLines.push(
       `http-request set-var(txn.ratelimit) int(${n}) if ${conditions.join(' ')}`,
       `http-request track-sc${COUNTER} ${rule.header ? `req.hdr(${rule.header})` : 'str(all)'} table ${table} if ${mine}`,
-      `http-request set-var(txn.response_flags) str(RL) if ${full}`,
+      setResponseFlag('RL', `if ${full}`),
       `http-request return status 429 content-type text/plain string ${word('local_rate_limited')} hdr x-ratelimit-limit ${rule.burst} hdr x-ratelimit-remaining 0 hdr x-ratelimit-reset ${resetSeconds}${extra} if ${full}`,
       `http-request sc-inc-gpc0(${COUNTER}) if ${mine}`,
     );
