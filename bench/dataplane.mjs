@@ -345,7 +345,7 @@ metadata: { name: ${name}, namespace: ${NS} }
 spec: { selector: { app: ${name} }, ports: [{ name: http, port: 9080 }] }
 ---`;
 
-/** The demo's reviews routing: jason → v2, everyone else 80/20 (with the demo's retries and timeout). */
+/** The demo's reviews routing: jason → v2, everyone else 80/20 (with the demo's retries and timeout), mTLS STRICT mesh-wide as in examples/bookinfo. */
 function demoPolicy() {
   return `${workload('productpage', 'productpage', 'v1', 1, 'bookinfo-productpage')}
 ${workload('reviews-v1', 'reviews', 'v1', 1, 'bookinfo-reviews')}
@@ -406,6 +406,11 @@ spec:
     - { name: reviews-v2, port: 9080, weight: 20 }
     retry: { attempts: 2 }
     timeouts: { request: 10s, backendRequest: 2s }
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: default, namespace: istio-system }
+spec: { mtls: { mode: STRICT } }
 `;
 }
 

@@ -12,7 +12,7 @@ export default class Install extends MeshctlCommand {
 
   static override description = `Finds HAProxy 2.6 or later (--proxy-bin, then PATH). When it is missing, installs it with the system's package manager (apt-get, dnf, yum, apk or brew) after asking; --yes skips the question, and without a terminal meshctl refuses unless --yes is given. Every command run is printed first.
 
-Then creates the mesh home (--home, else $MESHCTL_HOME, else ~/.meshctl) with the mesh CA (root key mode 0600) and the mesh configuration (with the workload certificate lifetime, --cert-lifetime), starts the mesh agent in the background and returns once it answers.
+Then creates the mesh home (--home, else $MESHCTL_HOME, else ~/.meshctl) with the mesh CA (root key mode 0600) and the mesh configuration (with the workload certificate lifetime, --cert-lifetime), writes the mesh-wide PeerAuthentication istio-system/default when --mtls is given (a resource like any other: meshctl get peerauthentications -A shows it, apply changes it), starts the mesh agent in the background and returns once it answers.
 
 Installing again is a no-op that says so (it starts the agent if it is not running). A failed install is undone and says what failed and how to retry.
 
@@ -23,6 +23,7 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
     '<%= config.bin %> <%= command.id %> --dry-run',
     '<%= config.bin %> <%= command.id %> --with prometheus',
     '<%= config.bin %> <%= command.id %> --cert-lifetime 1h',
+    '<%= config.bin %> <%= command.id %> --mtls strict',
     '<%= config.bin %> <%= command.id %> --home /tmp/mesh --yes',
     '<%= config.bin %> <%= command.id %> --proxy-bin /usr/local/sbin/haproxy -o json',
   ];
@@ -38,6 +39,10 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
     }),
     with: Flags.option({ summary: 'Also run this addon beside the mesh (as meshctl addons enable does).', options: ['prometheus'] as const, multiple: true })(),
     'scrape-interval': durationFlag({ summary: 'With --with prometheus: how often it scrapes the proxies (default 15s).', min: '1s', max: '5m' }),
+    mtls: Flags.string({
+      summary: "Write the mesh-wide PeerAuthentication istio-system/default with this mode (without it none is written and Istio's default, permissive, holds); change it later with apply.",
+      options: ['strict', 'permissive'],
+    }),
     'proxy-bin': Flags.string({ summary: 'HAProxy executable to use (default: haproxy on PATH).', helpValue: 'PATH' }),
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
@@ -63,6 +68,7 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
       progress,
       meshctlVersion: this.config.version,
       certificateLifetimeMs: flags['cert-lifetime'],
+      meshMtlsMode: flags.mtls === 'strict' ? 'STRICT' : flags.mtls === 'permissive' ? 'PERMISSIVE' : undefined,
     });
     const addons: AddonEnableResult[] = [];
     for (const addon of new Set(flags.with ?? [])) {

@@ -65,6 +65,11 @@ spec:
 ---
 apiVersion: security.istio.io/v1
 kind: PeerAuthentication
+metadata: { name: default, namespace: istio-system }
+spec: { mtls: { mode: STRICT } }
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
 metadata: { name: productpage-permissive, namespace: default }
 spec: { selector: { matchLabels: { app: productpage } }, mtls: { mode: PERMISSIVE } }
 `;

@@ -1,6 +1,7 @@
 // Loopback helpers for live tests: free ports, HTTP requests with bounded timeouts, steady load.
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 
 /** A port that was free a moment ago on 127.0.0.1 (bind port 0, read it, release it). */
 export function freePort(): Promise<number> {
@@ -135,4 +136,23 @@ export async function steadyLoad(options: {
   await during;
   if (duringError) throw duringError;
   return result;
+}
+
+/**
+ * One HTTP/1.1 GET over TLS to 127.0.0.1:`port` (a client certificate when `pem` is given, the server
+ * checked against `ca` but not by name); resolves with the raw answer, rejects when the server closes
+ * without one.
+ */
+export function tlsGet(o: { port: number; pem: { cert: string; key: string } | null; ca: string; host: string; path: string }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: o.port, ca: o.ca, ...(o.pem ?? {}), checkServerIdentity: () => undefined }, () => {
+      socket.write(`GET ${o.path} HTTP/1.1\r\nhost: ${o.host}\r\nconnection: close\r\n\r\n`);
+    });
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => { data += d; });
+    socket.on('end', () => (data ? resolve(data) : reject(new Error('closed without an answer'))));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error('timeout')));
+  });
 }

@@ -149,6 +149,12 @@ export function podColumns(pods: PodStatus[], wide: boolean, showNamespace: bool
   return { head, rows };
 }
 
+/** A RateLimit's limit as `10/1s burst 20 /api per x-user`. */
+function rateLimitText(limit: unknown): string {
+  const l = (limit ?? {}) as { requests?: unknown; per?: unknown; burst?: unknown; match?: { pathPrefix?: unknown; header?: unknown } };
+  return [`${String(l.requests)}/${String(l.per)}`, l.burst !== undefined ? `burst ${String(l.burst)}` : '', l.match?.pathPrefix ? String(l.match.pathPrefix) : '', l.match?.header ? `per ${String(l.match.header)}` : ''].filter(Boolean).join(' ');
+}
+
 /** Rows for stored resources of one kind; `pods` gives workloads their READY count. */
 export function resourceColumns(info: KindInfo, resources: StoredResource[], pods: PodStatus[], wide: boolean, showNamespace: boolean): Columns {
   const ns = (r: StoredResource) => (showNamespace ? [r.metadata.namespace ?? ''] : []);
@@ -201,6 +207,11 @@ export function resourceColumns(info: KindInfo, resources: StoredResource[], pod
       return {
         head: [...nsHead, 'NAME', 'MODE', 'SELECTOR'],
         rows: resources.map((r) => [...ns(r), r.metadata.name, spec(r).mtls?.mode ?? 'UNSET', selector(spec(r).selector?.matchLabels)]),
+      };
+    case 'meshctl.dev/RateLimit':
+      return {
+        head: [...nsHead, 'NAME', 'SELECTOR', 'LIMITS'],
+        rows: resources.map((r) => [...ns(r), r.metadata.name, selector(spec(r).selector?.matchLabels), list(spec(r).limits).map(rateLimitText).join(', ')]),
       };
     default:
       return { head: [...nsHead, 'NAME'], rows: resources.map((r) => [...ns(r), r.metadata.name]) };

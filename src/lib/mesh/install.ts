@@ -14,6 +14,7 @@ import {
   type PackageInstallPlan, type RuntimeFound,
 } from './proxy-runtime.js';
 import { STATE_API_VERSION, readMeshConfigFile, writeMeshConfigFile, type MeshConfigFile } from './state.js';
+import { checkInstalledMtls, meshMtlsStepText, writeMeshMtls } from './install-mtls.js';
 import { agentAnswers, startAgent, runningAgent } from './agent/client.js';
 import { stopFromPidFile } from './supervisor.js';
 import { runCommand } from '../system/processes.js';
@@ -31,6 +32,8 @@ export interface InstallOptions {
   meshctlVersion: string;
   /** Workload certificate lifetime in milliseconds (--cert-lifetime); Istio's day when not given. */
   certificateLifetimeMs?: number;
+  /** --mtls: the mode of the mesh-wide PeerAuthentication install writes (none written when not given: Istio's PERMISSIVE). */
+  meshMtlsMode?: 'STRICT' | 'PERMISSIVE';
 }
 
 export interface PlanStep {
@@ -104,11 +107,11 @@ async function checkHomeCreatable(home: string): Promise<void> {
   }
 }
 
-function homeSteps(layout: HomeLayout): PlanStep[] {
+function homeSteps(layout: HomeLayout, meshMtlsMode?: 'STRICT' | 'PERMISSIVE'): PlanStep[] {
   return [
     { description: `Create the mesh home ${layout.root} (mode 0700).`, commands: [], done: false },
     { description: `Create the mesh CA in ${layout.caDir} (ECDSA P-256 root, its key ${path.join(layout.caDir, CA_KEY_FILE)} mode 0600).`, commands: [], done: false },
-    { description: `Write the mesh configuration ${layout.configFile}.`, commands: [], done: false },
+    { description: `Write the mesh configuration ${layout.configFile}${meshMtlsMode ? meshMtlsStepText(meshMtlsMode) : ''}.`, commands: [], done: false },
     { description: `Start the mesh agent (socket ${layout.agentSocket}).`, commands: [], done: false },
   ];
 }
@@ -143,6 +146,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         EXIT.usage,
       );
     }
+    if (options.meshMtlsMode) await checkInstalledMtls(layout, options.meshMtlsMode);
     result.proxy = { bin: existing.proxy.bin, version: existing.proxy.version, installedNow: false };
     result.ca = await caSummary(layout, existing);
     if (await agentAnswers(layout)) {
@@ -197,7 +201,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       }
     }
   }
-  result.steps.push(runtimeStep, ...homeSteps(layout));
+  result.steps.push(runtimeStep, ...homeSteps(layout, options.meshMtlsMode));
   if (options.dryRun) {
     if (runtime) result.proxy = { bin: runtime.bin, version: runtime.version, installedNow: false };
     return result;
@@ -305,6 +309,7 @@ async function createHome(layout: HomeLayout, runtime: RuntimeFound, options: In
       workloadCertificateLifetimeMs: options.certificateLifetimeMs ?? workloadCertificateLifetimeMs({}),
     };
     await writeMeshConfigFile(stagingLayout, config);
+    if (options.meshMtlsMode) await writeMeshMtls(stagingLayout, options.meshMtlsMode);
     try {
       await fs.rename(staging, home);
     } catch (err) {

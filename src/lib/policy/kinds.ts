@@ -51,6 +51,7 @@ export const KINDS: KindInfo[] = [
   k('', 'Secret', ['v1'], 'secrets'),
   k('apps', 'Deployment', ['v1'], 'deployments', { aliases: ['deploy'] }),
   k('meshctl.dev', 'Workload', ['v1alpha1'], 'workloads', { schema: 'meshctl.dev.Workload', aliases: ['wl'] }),
+  k('meshctl.dev', 'RateLimit', ['v1alpha1'], 'ratelimits', { schema: 'meshctl.dev.RateLimit', aliases: ['rl'] }),
 ];
 
 /**
@@ -116,4 +117,5 @@ export const K = {
   Node: 'core/Node',
   Deployment: 'apps/Deployment',
   Workload: 'meshctl.dev/Workload',
+  RateLimit: 'meshctl.dev/RateLimit',
 } as const;

@@ -5,6 +5,7 @@
 import type { Resource } from './load.js';
 import { K } from './kinds.js';
 import { istioRetryPolicy, retryOnList, unenforcedRetryConditions } from './retry-conditions.js';
+import { envoyFilterRateLimit } from './rate-limit.js';
 
 export interface UnenforcedRule {
   /**
@@ -14,7 +15,7 @@ export interface UnenforcedRule {
   field: string;
   /** Why the local mesh does not enforce it (a short clause). */
   reason: string;
-  /** Only values for which this holds are reported (all when absent). */
+  /** Only values for which this holds are reported (all when absent); for the whole resource, its spec. */
   when?: (value: unknown) => boolean;
 }
 
@@ -26,7 +27,7 @@ export interface KindEnforcement {
 
 const WHOLE_KIND_REASON: Record<string, string> = {
   [K.RequestAuthentication]: 'the local sidecars do not validate JWTs',
-  [K.EnvoyFilter]: 'the local sidecars are HAProxy, not Envoy; Envoy filters and patches do not apply to them',
+  [K.EnvoyFilter]: 'the local sidecars are HAProxy, not Envoy; of Envoy filters they read only envoy.filters.http.local_ratelimit with a token_bucket, inserted on SIDECAR_INBOUND for a workloadSelector',
   [K.Telemetry]: 'the local sidecars always write their own access log and metrics',
   [K.WasmPlugin]: 'the local sidecars run no Wasm',
   [K.WorkloadEntry]: 'the local mesh routes only to its own pods and ServiceEntry endpoints',
@@ -60,8 +61,9 @@ const TRAFFIC_POLICY_NOT_ENFORCED: UnenforcedRule[] = [
   { field: 'outlierDetection.maxEjectionPercent', reason: 'HAProxy can eject every pod that fails' },
   { field: 'outlierDetection.minHealthPercent', reason: 'HAProxy has no panic threshold' },
   { field: 'outlierDetection.maxEjectionTime', reason: 'every ejection lasts baseEjectionTime; it does not grow with each ejection as with Envoy' },
-  { field: 'tls', reason: "the sidecar calls a pod over mTLS whenever the pod's PeerAuthentication accepts it", when: (v) => (v as { mode?: unknown } | null)?.mode !== 'ISTIO_MUTUAL' },
-  { field: 'portLevelSettings', reason: 'the sidecar applies one policy to every port of a host' },
+  { field: 'tls.credentialName', reason: 'the local mesh keeps no Secrets; name caCertificates, clientCertificate and privateKey files instead' },
+  ...['loadBalancer', 'connectionPool', 'outlierDetection'].map((f) => ({ field: `portLevelSettings[].${f}`, reason: 'the sidecar applies one policy to every port of a host; only a port\'s tls is read' })),
+  { field: 'portLevelSettings[].tls.credentialName', reason: 'the local mesh keeps no Secrets; name caCertificates, clientCertificate and privateKey files instead' },
   { field: 'tunnel', reason: 'the sidecar does not tunnel' },
   { field: 'proxyProtocol', reason: 'the sidecar does not send the PROXY protocol upstream' },
 ];
@@ -109,6 +111,7 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
       'connectionPool.tcp (maxConnections, shared between the pods; connectTimeout)',
       'connectionPool.http (http1MaxPendingRequests, maxRequestsPerConnection, idleTimeout)',
       'outlierDetection (consecutive5xxErrors, interval, baseEjectionTime)',
+      'tls (and per subset and port): DISABLE, ISTIO_MUTUAL, SIMPLE and MUTUAL with caCertificates, clientCertificate, privateKey, sni, subjectAltNames, insecureSkipVerify',
     ],
     notEnforced: [
       ...['trafficPolicy', 'subsets[].trafficPolicy'].flatMap((at) => TRAFFIC_POLICY_NOT_ENFORCED.map((r) => ({ ...r, field: `${at}.${r.field}` }))),
@@ -155,8 +158,8 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
     ],
   },
   [K.PeerAuthentication]: {
-    enforced: ['selector', 'mtls.mode'],
-    notEnforced: [{ field: 'portLevelMtls', reason: 'the workload-wide mode applies to every port' }],
+    enforced: ['selector', 'mtls.mode', 'portLevelMtls (the workload\'s own port)'],
+    notEnforced: [],
   },
   [K.AuthorizationPolicy]: {
     enforced: [
@@ -176,7 +179,14 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
     ],
   },
   ...Object.fromEntries(Object.entries(WHOLE_KIND_REASON).map(([kind, reason]) => [kind, { enforced: [], notEnforced: [{ field: '', reason }] }])),
+  [K.EnvoyFilter]: {
+    enforced: ['a local rate limit in its documented shape (rate-limit.ts)'],
+    notEnforced: [{ field: '', reason: WHOLE_KIND_REASON[K.EnvoyFilter]!, when: (spec) => !envoyFilterRateLimit(spec, { namespace: '', name: '' }) }],
+  },
 };
+
+/** A rule about the whole resource applies unless its `when` says otherwise of the spec. */
+const wholeApplies = (rule: UnenforcedRule, spec: unknown) => !rule.when || rule.when(spec);
 
 /** The local mesh's enforcement table for one kind (undefined: the kind has no policy to enforce). */
 export function localEnforcement(kindId: string): KindEnforcement | undefined {
@@ -258,7 +268,7 @@ function placeOf(trail: (string | number)[], reason: string): UnenforcedField {
 
 /** The places in `spec` that `rule.field` names and that are set, in document order; at most `limit` of them. */
 export function unenforcedOccurrences(spec: unknown, rule: UnenforcedRule, limit = Infinity): UnenforcedField[] {
-  if (!rule.field) return [{ pointer: '', field: '', reason: rule.reason }];
+  if (!rule.field) return wholeApplies(rule, spec) ? [{ pointer: '', field: '', reason: rule.reason }] : [];
   const out: UnenforcedField[] = [];
   collect(spec, stepsOf(rule), 0, TRAIL, rule, out, limit);
   return out;
@@ -318,10 +328,11 @@ export function unenforcedRulesOf(resource: Pick<Resource, 'kindId' | 'spec'>): 
   const table = LOCAL_ENFORCEMENT[resource.kindId];
   if (!table) return [];
   const { rules, tree, whole } = treeOf(resource.kindId, table);
-  if (!tree.children.length) return whole;
+  const wholeHere = whole.length && whole.some((rule) => rule.when) ? whole.filter((rule) => wholeApplies(rule, resource.spec)) : whole;
+  if (!tree.children.length) return wholeHere;
   const set: boolean[] = [];
   markSet(resource.spec, tree, rules, set);
-  return set.length ? rules.filter((rule, index) => set[index] === true || !rule.field) : whole;
+  return set.length ? rules.filter((rule, index) => set[index] === true || (!rule.field && wholeApplies(rule, resource.spec))) : wholeHere;
 }
 
 /** The fields of a resource (or the whole resource) that the local mesh does not enforce, in table order. */

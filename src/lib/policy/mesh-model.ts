@@ -27,6 +27,10 @@ import {
 import { translateGatewayApi } from './gateway-api/translate.js';
 import type { StringMatch, HttpMatch, HeaderOperations, RouteHeaders, RouteDestination, HttpRoute, RouteMirror, VirtualServiceSpec, GatewayServerSpec, GatewaySpec } from './route-model.js';
 import type { RouteStatus } from './gateway-api/status.js';
+import { effectiveMtlsMode, peerAuthenticationOf, type MtlsMode, type PeerAuthenticationSpec } from './peer-authentication.js';
+import { rateLimitsOf, type RateLimitSpec } from './rate-limit.js';
+
+export type { MtlsMode, PeerAuthenticationSpec } from './peer-authentication.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -104,16 +108,6 @@ export interface MeshService {
   resource: Resource;
 }
 
-export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
-
-export interface PeerAuthenticationSpec {
-  name: string;
-  namespace: string;
-  selector: Record<string, string> | null;
-  mode: MtlsMode | 'UNSET';
-  resource: Resource;
-}
-
 export interface WorkloadSpec {
   name: string;
   namespace: string;
@@ -139,6 +133,8 @@ export interface MeshModel {
   authorizationPolicies: AuthorizationPolicySpec[];
   /** HTTPRoute status as a Gateway API controller would write it. */
   routeStatuses: RouteStatus[];
+  /** RateLimit resources and the EnvoyFilter local rate limits the mesh reads (rate-limit.ts). */
+  rateLimits: RateLimitSpec[];
   /** Policy the local mesh reads but does not enforce, one sentence each. */
   notes: string[];
 }
@@ -463,17 +459,7 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
     return { name: r.name, namespace: ns(r), selector: record(spec.selector), servers, resource: r };
   });
 
-  const peerAuthentications: PeerAuthenticationSpec[] = of(K.PeerAuthentication).map((r) => {
-    const spec = r.spec ?? {};
-    const mode = spec.mtls?.mode;
-    return {
-      name: r.name,
-      namespace: ns(r),
-      selector: spec.selector?.matchLabels ? record(spec.selector.matchLabels) : null,
-      mode: mode === 'STRICT' || mode === 'PERMISSIVE' || mode === 'DISABLE' ? mode : 'UNSET',
-      resource: r,
-    };
-  });
+  const peerAuthentications: PeerAuthenticationSpec[] = of(K.PeerAuthentication).map((r) => peerAuthenticationOf(r, ns(r)));
 
   const authorizationPolicies = of(K.AuthorizationPolicy).map(authorizationPolicySpec);
   // Gateway API resources become gateways and routes of the same shape.
@@ -482,7 +468,8 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   virtualServices.push(...gatewayApi.virtualServices);
   notes.push(...gatewayApi.notes);
 
-  return { rootNamespace, namespaces, workloads, services, virtualServices, destinationRules, gateways, peerAuthentications, authorizationPolicies, routeStatuses: gatewayApi.statuses, notes };
+  const rateLimits = rateLimitsOf(sorted, ns, rootNamespace);
+  return { rootNamespace, namespaces, workloads, services, virtualServices, destinationRules, gateways, peerAuthentications, authorizationPolicies, routeStatuses: gatewayApi.statuses, rateLimits, notes };
 }
 
 // ---------------------------------------------------------------- queries
@@ -509,17 +496,10 @@ export function destinationRuleFor(model: MeshModel, fqdn: string, callerNamespa
     ?? candidates[0];
 }
 
-/**
- * A pod's effective mTLS mode: its workload-selecting PeerAuthentication, else its namespace's,
- * else the mesh-wide one in the root namespace, else STRICT (the local mesh's default).
- */
-export function mtlsModeOf(model: MeshModel, pod: { namespace: string; labels: Record<string, string> }): MtlsMode {
-  const pas = model.peerAuthentications;
-  const pick = (list: PeerAuthenticationSpec[]) => list.find((p) => p.mode !== 'UNSET')?.mode as MtlsMode | undefined;
-  return pick(pas.filter((p) => p.namespace === pod.namespace && p.selector && Object.keys(p.selector).length && selectorMatches(p.selector, pod.labels)))
-    ?? pick(pas.filter((p) => p.namespace === pod.namespace && (!p.selector || !Object.keys(p.selector).length)))
-    ?? pick(pas.filter((p) => p.namespace === model.rootNamespace && (!p.selector || !Object.keys(p.selector).length)))
-    ?? 'STRICT';
+/** A pod's effective mTLS mode for its app's port (peer-authentication.ts: Istio's composition, PERMISSIVE by default). */
+export function mtlsModeOf(model: MeshModel, pod: { namespace: string; labels: Record<string, string>; workload?: string }): MtlsMode {
+  const appPort = model.workloads.find((w) => w.name === pod.workload && w.namespace === pod.namespace)?.port ?? null;
+  return effectiveMtlsMode(model, pod, appPort);
 }
 
 /** A pod the model asks for, before the control plane gives it ports and a directory. */

@@ -3,12 +3,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import tls from 'node:tls';
 import { createHash, X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { startTestMesh, type EchoAnswer, type TestMesh } from '../../support/mesh.js';
 import { bookinfoPolicy } from '../../support/bookinfo-policy.js';
-import { request, type HttpAnswer } from '../../support/net.js';
+import { request, tlsGet, type HttpAnswer } from '../../support/net.js';
 import { createMeshCa, issueWorkloadCertificate, sidecarPem } from '../../../src/lib/mesh/ca.js';
 import { readAccessLog } from '../../../src/lib/runtime/haproxy/access-log.js';
 import { figuresByUpstream } from '../../../src/lib/runtime/haproxy/traffic.js';
@@ -128,19 +127,7 @@ describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 
     await assert.rejects(request({ port: inbound, path: '/', headers: { host: 'reviews' } }), /socket hang up|ECONNRESET|EPIPE|Parse Error/);
   });
 
-  async function tlsCall(port: number, pem: { cert: string; key: string } | null, ca: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port, ca, ...(pem ?? {}), checkServerIdentity: () => undefined }, () => {
-        socket.write('GET /tls HTTP/1.1\r\nhost: reviews\r\nconnection: close\r\n\r\n');
-      });
-      let data = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (d: string) => { data += d; });
-      socket.on('end', () => (data ? resolve(data) : reject(new Error('closed without an answer'))));
-      socket.on('error', reject);
-      socket.setTimeout(5000, () => socket.destroy(new Error('timeout')));
-    });
-  }
+  const tlsCall = (port: number, pem: { cert: string; key: string } | null, ca: string) => tlsGet({ port, pem, ca, host: 'reviews', path: '/tls' });
 
   it('refuses a client certificate from another CA, and serves one from the mesh CA', async () => {
     const inbound = mesh.pod('reviews-v1-0').ports.inbound;

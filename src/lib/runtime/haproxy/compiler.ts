@@ -29,6 +29,9 @@ import { authorizationLines, type CompiledAuthorization } from './authz.js';
 import { INBOUND_APP_RESILIENCE_LINES, ROUTE_BACKEND_ERROR_LINES, routeResilience } from './retries.js';
 import { faultRules, setResponseFlag } from './response-flags.js';
 import { gatewayApiAnswersItself, gatewayApiBackendLines, gatewayApiFrontendRules } from './gateway-api-filters.js';
+import { destinationClientTls } from '../../policy/peer-authentication.js';
+import { serverTlsKeywords } from './mtls.js';
+import { inboundRateLimits, type InboundRateLimits } from './rate-limit.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -326,7 +329,7 @@ function serverPolicyKeywords(policy: TrafficPolicy, serverCount: number): strin
   return out.length ? ` ${out.join(' ')}` : '';
 }
 
-function resolveDestination(dest: RouteDestination, ctx: Context, where: string): ResolvedDestination & { trafficPolicy: TrafficPolicy } {
+function resolveDestination(dest: RouteDestination, ctx: Context, where: string): ResolvedDestination & { trafficPolicy: TrafficPolicy; tlsKeywords: Map<string, string> } {
   const { model, pods } = ctx;
   const service = serviceFor(model, dest.fqdn);
   const dr = destinationRuleFor(model, dest.fqdn, ctx.self.namespace);
@@ -334,7 +337,7 @@ function resolveDestination(dest: RouteDestination, ctx: Context, where: string)
   let trafficPolicy = dr?.trafficPolicy ?? NO_TRAFFIC_POLICY;
   if (!service) {
     ctx.notes.push(`${where}: host ${dest.host} is not a Service or ServiceEntry of the mesh; its requests get 503.`);
-    return { host: dest.fqdn, subset: dest.subset, weight: dest.weight, loadBalancer, servers: [], trafficPolicy };
+    return { host: dest.fqdn, subset: dest.subset, weight: dest.weight, loadBalancer, servers: [], trafficPolicy, tlsKeywords: new Map() };
   }
   let selected = podsOfService(service, pods);
   if (dest.subset) {
@@ -348,9 +351,16 @@ function resolveDestination(dest: RouteDestination, ctx: Context, where: string)
       trafficPolicy = subset.trafficPolicy;
     }
   }
+  const clientTls = dr ? destinationClientTls(dr.resource.spec, dest.subset, dest.port ?? service.ports[0]?.port ?? null) : null;
+  const tlsKeywords = new Map<string, string>();
+  const tlsOf = (name: string, pod: string | null, acceptsMtls: boolean) => {
+    const keywords = serverTlsKeywords(clientTls, { pod, acceptsMtls }, ctx.self.paths, `${where} → ${dest.host}`, ctx.notes);
+    tlsKeywords.set(name, keywords);
+    return keywords.startsWith(' ssl');
+  };
   const servers: CompiledServer[] = selected
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((p) => ({ name: p.name, pod: p.name, address: '127.0.0.1', port: p.ports.inbound, tls: mtlsModeOf(model, p) !== 'DISABLE' }));
+    .map((p) => ({ name: p.name, pod: p.name, address: '127.0.0.1', port: p.ports.inbound, tls: tlsOf(p.name, p.name, mtlsModeOf(model, p) !== 'DISABLE') }));
   if (service.kind === 'ServiceEntry' && !service.selector) {
     service.endpoints.forEach((e, i) => {
       const port = e.port ?? dest.port ?? service.ports[0]?.port;
@@ -358,10 +368,10 @@ function resolveDestination(dest: RouteDestination, ctx: Context, where: string)
         ctx.notes.push(`${where}: endpoint ${JSON.stringify(e.address)} of ServiceEntry ${service.namespace}/${service.name} is not an address and port; it was left out.`);
         return;
       }
-      servers.push({ name: `endpoint-${i}`, pod: null, address: e.address, port: port as number, tls: false });
+      servers.push({ name: `endpoint-${i}`, pod: null, address: e.address, port: port as number, tls: tlsOf(`endpoint-${i}`, null, false) });
     });
   }
-  return { host: dest.fqdn, subset: dest.subset, weight: dest.weight, loadBalancer, servers, trafficPolicy };
+  return { host: dest.fqdn, subset: dest.subset, weight: dest.weight, loadBalancer, servers, trafficPolicy, tlsKeywords };
 }
 
 function headerOperationLines(prefix: 'http-request' | 'http-response', ops: HeaderOperations): string[] {
@@ -419,7 +429,7 @@ function buildRoute(
 
   const resilience = routeResilience(route);
   destinations.forEach((dest, n) => {
-    const { trafficPolicy, ...resolved } = resolveDestination(dest, ctx, where);
+    const { trafficPolicy, tlsKeywords, ...resolved } = resolveDestination(dest, ctx, where);
     const backend = `${id}:${n}`;
     compiled.destinations.push({ backend, ...resolved });
     const lines: string[] = [
@@ -448,7 +458,7 @@ function buildRoute(
     // The copy is taken last, so that it carries the request as it goes upstream.
     lines.push(...mirror.rules);
     lines.push(...resilience.backendLines, ...ROUTE_BACKEND_ERROR_LINES);
-    lines.push(...serverLines(resolved.servers, ctx, trafficPolicy));
+    lines.push(...serverLines(resolved.servers, trafficPolicy, tlsKeywords));
     backends.push({ kind: 'backend', name: backend, lines });
   });
   return { compiled, frontendRules, backends, mirrorBackends: mirror.compiled.map((m) => m.backend) };
@@ -459,12 +469,9 @@ function haproxyMs(ms: number): number {
   return Math.ceil(ms);
 }
 
-function serverLines(servers: CompiledServer[], ctx: Context, policy: TrafficPolicy = NO_TRAFFIC_POLICY): string[] {
+function serverLines(servers: CompiledServer[], policy: TrafficPolicy, tlsKeywords: Map<string, string>): string[] {
   const keywords = serverPolicyKeywords(policy, servers.length);
-  return servers.map((s) => {
-    const tls = s.tls ? ` ssl crt ${word(ctx.self.paths.certificate)} ca-file ${word(ctx.self.paths.caBundle)} verify required` : '';
-    return `server ${s.name} ${s.address}:${s.port}${tls}${keywords}`;
-  });
+  return servers.map((s) => `server ${s.name} ${s.address}:${s.port}${tlsKeywords.get(s.name) ?? ''}${keywords}`);
 }
 
 /**
@@ -482,7 +489,7 @@ function mirrorPieces(id: string, mirrors: RouteMirror[], route: HttpRoute | nul
   mirrors.forEach((m, n) => {
     if (!(m.percent > 0)) return;
     const backend = `${id}:mirror:${n}`;
-    const resolved = resolveDestination({ host: m.host, fqdn: m.fqdn, subset: m.subset, port: m.port, weight: 0, headers: { request: { set: {}, add: {}, remove: [] }, response: { set: {}, add: {}, remove: [] } } }, ctx, `${where} mirror`);
+    const { tlsKeywords, ...resolved } = resolveDestination({ host: m.host, fqdn: m.fqdn, subset: m.subset, port: m.port, weight: 0, headers: { request: { set: {}, add: {}, remove: [] }, response: { set: {}, add: {}, remove: [] } } }, ctx, `${where} mirror`);
     compiled.push({ backend, host: resolved.host, subset: resolved.subset, percent: m.percent, loadBalancer: resolved.loadBalancer, servers: resolved.servers });
     const lines = [
       lbDirective(resolved.loadBalancer),
@@ -490,7 +497,7 @@ function mirrorPieces(id: string, mirrors: RouteMirror[], route: HttpRoute | nul
       `http-request set-var(txn.dest_host) str(${word(resolved.host)})`,
       ...(resolved.subset ? [`http-request set-var(txn.dest_subset) str(${word(resolved.subset)})`] : []),
       ...(route?.timeoutMs ? [`timeout server ${haproxyMs(route.timeoutMs)}`] : []),
-      ...serverLines(resolved.servers, ctx),
+      ...serverLines(resolved.servers, NO_TRAFFIC_POLICY, tlsKeywords),
     ];
     backends.push({ kind: 'backend', name: backend, lines });
     let cond = '';
@@ -645,7 +652,7 @@ function sidecarHostGroups(ctx: Context): HostGroup[] {
 
 // ---------------------------------------------------------------- sidecars
 
-function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authorization: CompiledAuthorization): HaproxySection[] {
+function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authorization: CompiledAuthorization, rateLimits: InboundRateLimits): HaproxySection[] {
   const p = pod.paths;
   const tls = `ssl crt ${word(p.certificate)} ca-file ${word(p.caBundle)} verify required`;
   const httpLines = (bind: string): string[] => [
@@ -662,6 +669,8 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authori
     'http-request set-header x-forwarded-client-cert ' + formatString(`By=${identity};Hash=%[var(sess.peer_hash)];URI=%[var(sess.peer)]`) + ' if { var(sess.peer) -m found }',
     'http-request set-var(txn.dest_host) var(txn.host)',
     ...authorization.lines,
+    // As Istio's filter chain: a request the authorization policy denies takes no rate-limit token.
+    ...rateLimits.requestLines,
     'default_backend inbound_app',
   ];
   const app: HaproxySection = {
@@ -727,13 +736,14 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
   const identity = spiffeId({ trustDomain, namespace: pod.namespace, serviceAccount: pod.serviceAccount });
   const ctx: Context = { model, pods, self: pod, options, notes };
   const mode = mtlsModeOf(model, pod);
+  const rateLimits = inboundRateLimits(model.rateLimits, pod);
   const table = routeRules(sidecarHostGroups(ctx), ctx);
   const authz = authorizationLines(authorizationFor(model.authorizationPolicies, model.rootNamespace, pod), { destinationPort: model.workloads.find((w) => w.name === pod.workload && w.namespace === pod.namespace)?.port ?? null, remoteAddress: 'forwarded-for' });
   const sections: HaproxySection[] = [
     globalSection(pod.name, 'sidecar', pod.paths, options.threads ?? 1),
     defaultsSection(),
     adminFrontend(pod.ports.admin, 'inbound_app'),
-    ...inboundSections(pod, mode, identity, authz),
+    ...inboundSections(pod, mode, identity, authz, rateLimits),
     {
       kind: 'frontend',
       name: 'outbound',
@@ -751,6 +761,7 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
     },
     ...mirrorListener(pod, identity, table.mirrorBackends),
     ...table.backends,
+    ...rateLimits.tables,
   ];
   if (authz.normalizesPath) sections[0]!.lines.push('expose-experimental-directives');
   return finish('sidecar', pod, identity, mode, sections, table.routes, options);

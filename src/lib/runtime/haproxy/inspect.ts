@@ -42,6 +42,7 @@ import {
 import { NOT_ENOUGH_TRAFFIC, figuresOf, noRequests, upstreamKey, type TrafficFigures, type TrafficWindow } from '../figures.js';
 import { figuresByUpstream } from './traffic.js';
 import { readRecentAccessLog, type RecentLog } from './access-log.js';
+import { isRateLimitTable } from './rate-limit.js';
 
 /** A local proxy as inspect needs it: a proxy target (who it is, its files, its admin port), its kind and its app's port. */
 export interface LocalProxyTarget extends ProxyTarget {
@@ -300,10 +301,10 @@ export class HaproxyAdapter implements ProxyAdapter {
 
   // ---------------------------------------------------------------- clusters and endpoints
 
-  /** Backends that are upstream clusters (not the UNIX-socket plumbing of a PERMISSIVE inbound listener). */
+  /** Backends that are upstream clusters (not the UNIX-socket plumbing of a PERMISSIVE inbound listener, nor a rate limit's table). */
   private async clusterSections(): Promise<ParsedSection[]> {
     const sections = await this.sections();
-    return sections.filter((s) => s.kind === 'backend' && !serversOf(s).some((v) => v.unix));
+    return sections.filter((s) => s.kind === 'backend' && !serversOf(s).some((v) => v.unix) && !isRateLimitTable(s.name));
   }
 
   async clusters(): Promise<Cluster[]> {

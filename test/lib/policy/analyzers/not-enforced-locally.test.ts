@@ -20,9 +20,10 @@ spec:
     trafficPolicy:
       loadBalancer:
         localityLbSetting: {enabled: true}
-      tls: {mode: DISABLE}
+      tls: {mode: SIMPLE, credentialName: reviews-ca}
 `);
   assert.deepEqual(codesAt(r.findings), ['MSH2015@8', 'MSH2015@15', 'MSH2015@16']);
+  assert.match(r.findings[2]!.message, /^subsets\[0\]\.trafficPolicy\.tls\.credentialName of DestinationRule shop\/reviews is not enforced by the local mesh \(the local mesh keeps no Secrets/);
   assert.equal(r.findings[0]!.severity, 'warning');
   assert.equal(
     r.findings[0]!.message,

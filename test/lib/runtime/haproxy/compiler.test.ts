@@ -224,11 +224,11 @@ describe('mesh compiler', () => {
     assert.deepEqual(m.destinationRules.map((d) => d.fqdn), ['reviews.default.svc.cluster.local']);
   });
 
-  it('picks the mTLS mode: workload PeerAuthentication, then namespace, then mesh-wide, else STRICT', () => {
+  it('picks the mTLS mode: workload PeerAuthentication, then namespace, then mesh-wide, else PERMISSIVE (Istio default)', () => {
     const pa = (name: string, ns: string, mode: string, selector = '') => `---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: ${name}, namespace: ${ns} }\nspec: { ${selector}mtls: { mode: ${mode} } }\n`;
     const pod = { namespace: 'default', labels: { app: 'reviews' } };
-    assert.equal(mtlsModeOf(model(''), pod), 'STRICT');
-    assert.equal(mtlsModeOf(model(pa('mesh', 'istio-system', 'PERMISSIVE')), pod), 'PERMISSIVE');
+    assert.equal(mtlsModeOf(model(''), pod), 'PERMISSIVE');
+    assert.equal(mtlsModeOf(model(pa('mesh', 'istio-system', 'STRICT')), pod), 'STRICT');
     assert.equal(mtlsModeOf(model(pa('mesh', 'istio-system', 'PERMISSIVE') + pa('ns', 'default', 'STRICT')), pod), 'STRICT');
     assert.equal(mtlsModeOf(model(pa('ns', 'default', 'STRICT') + pa('wl', 'default', 'DISABLE', 'selector: { matchLabels: { app: reviews } }, ')), pod), 'DISABLE');
   });
