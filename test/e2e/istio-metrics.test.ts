@@ -121,8 +121,8 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
     const load = startLoad({ port: await mesh.callerPort(), host: 'reviews', rps: 40, maxMs: 3000 });
     await eventually('answers to 120 requests', () => load.samples.length >= 120, 30_000);
     await load.stop();
-    await new Promise((r) => setTimeout(r, 1000));
-    const untilMs = Date.now();
+    // The window ends a second after the last answer, so its access-log lines are in it.
+    const untilMs = Date.now() + 1000;
     // Prometheus has the window once it scraped every proxy after its end.
     await eventually('a scrape after the window', async () => (await promQuery(url, 'min(timestamp(up{job="meshctl-proxies"}))')).every((x) => Number(x.value[1]) * 1000 > untilMs + 1000), 30_000, 500);
     const top = await mesh.h.run(['top', 'reviews', '-o', 'json', '--window', `${untilMs - sinceMs}ms`, '--until', new Date(untilMs).toISOString()]);
@@ -136,8 +136,10 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
       const promVerdict = evaluateGates({ subset, ...fromPrometheus }, gates, untilMs - sinceMs);
       assert.deepEqual(promVerdict.checks.map((c) => [c.gate, c.passed]), logVerdict.checks.map((c) => [c.gate, c.passed]), `${subset}: the same verdict (logs: ${logVerdict.reason}; Prometheus: ${promVerdict.reason})`);
       assert.equal(logVerdict.outcome, subset === 'v2' ? 'failed' : 'passed', `${subset}: ${logVerdict.reason}`);
-      // The success rate is a ratio of two rates over the same scrapes: the same as the logs' within a rounding.
-      assert.ok(Math.abs(fromPrometheus.successRate! - fromLogs.successRate!) <= 0.5, `${subset}: success rate ${fromPrometheus.successRate} (Prometheus) and ${fromLogs.successRate} (logs)`);
+      // Prometheus extrapolates each series' increase to the window's edges, and a series born inside
+      // the window (the first 500 of a subset) is extrapolated from fewer scrapes than the 200s, so the
+      // ratio is close to the logs' exact one but not equal: 17 of 19 against 18 of 20 has been seen.
+      assert.ok(Math.abs(fromPrometheus.successRate! - fromLogs.successRate!) <= 3, `${subset}: success rate ${fromPrometheus.successRate} (Prometheus) and ${fromLogs.successRate} (logs)`);
       // p99: the histogram knows the bucket, not the value — both in the same bucket of Istio's bounds.
       const bucket = (ms: number) => ISTIO_DEFAULT_BUCKETS.findIndex((b) => ms <= b);
       assert.ok(Math.abs(bucket(fromPrometheus.latencyMs.p99!) - bucket(fromLogs.latencyMs.p99!)) <= 1, `${subset}: p99 ${fromPrometheus.latencyMs.p99} ms (Prometheus) and ${fromLogs.latencyMs.p99} ms (logs)`);
