@@ -140,7 +140,7 @@ export function loadClusterAccess(flags: KubeconfigFlags, env: NodeJS.ProcessEnv
   const user = users.get(ctx.value.user);
   const u = user?.value ?? {};
   const ufile = user?.file ?? ctx.file;
-  if (u['auth-provider']) throw environmentError(`User "${ctx.value.user}" of context "${contextName}" uses the auth-provider "${u['auth-provider'].name}", which kubectl no longer supports either; switch it to an exec plugin (e.g. gke-gcloud-auth-plugin).`);
+  if (u['auth-provider']) throw environmentError(`User "${ctx.value.user}" of context "${contextName}" uses the auth-provider "${u['auth-provider'].name}", which meshctl does not run; switch it to an exec plugin (gke-gcloud-auth-plugin, kubelogin for OIDC).`);
   const tokenFromFile = u.tokenFile ? readBytes(u.tokenFile, undefined, ufile, 'token file')?.toString('utf8').trim() : undefined;
   return {
     context: contextName,
