@@ -100,9 +100,14 @@ export function mergePatchObject(client: KubeClient, k: KindRef, namespace: stri
   });
 }
 
-/** The object as policy files would hold it: no status, no server-set metadata. */
+/** Annotations that clients write for their own bookkeeping (kubectl's last applied copy, a shift's record), never policy. */
+const BOOKKEEPING = /^(kubectl\.kubernetes\.io\/last-applied-configuration|meshctl\.dev\/.*)$/;
+
+/** The object as policy files would hold it: no status, no server-set metadata, no bookkeeping annotations. */
 export function asPolicyResource(o: KubeObject): KubeObject {
-  const { name, namespace, labels, annotations } = o.metadata;
+  const { name, namespace, labels } = o.metadata;
+  const kept = Object.entries(o.metadata.annotations ?? {}).filter(([k]) => !BOOKKEEPING.test(k));
+  const annotations = kept.length ? Object.fromEntries(kept) : undefined;
   return {
     apiVersion: o.apiVersion,
     kind: o.kind,

@@ -133,6 +133,22 @@ describe('the Kubernetes target: choosing it, and its bad inputs', () => {
     }
   });
 
+  it('diff --live compares the files with what the cluster holds', async () => {
+    const file = path.join(dir, 'reviews.yaml');
+    const vs = reviewsObjects().find((o) => o.kind === 'VirtualService')!;
+    const route = (vs.spec as { http: { route: { weight: number }[] }[] }).http[0]!.route;
+    route[0]!.weight = 90;
+    route[1]!.weight = 10;
+    writeFileSync(file, JSON.stringify(vs));
+    const r = await meshctlAsync(['diff', '--live', file, '--kubeconfig', kubeconfig]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /~ VirtualService default\/reviews changed/);
+    assert.match(r.stdout, /~ \/spec\/http\/0\/route\/0\/weight: 100 → 90/);
+    writeFileSync(file, JSON.stringify(reviewsObjects().find((o) => o.kind === 'VirtualService')));
+    const same = await meshctlAsync(['diff', '--live', file, '--kubeconfig', kubeconfig]);
+    assert.equal(same.code, 0, `the cluster's own route is no change: ${same.stdout}${same.stderr}`);
+  });
+
   it('--context with --target local is a usage error', async () => {
     const r = await meshctlAsync(['route', 'status', 'reviews', '--target', 'local', '--context', 'x']);
     assert.equal(r.code, 2, r.stderr);
@@ -225,7 +241,7 @@ describe('route shift on a cluster, gated by a real Prometheus', () => {
   it('holds (exit 4) and names who changed which field when the route is edited mid-shift', async () => {
     fresh();
     const running = meshctlAsync(shiftArgs('5s', '--to', 'v2', '--steps', '20,50,100'));
-    await until('the first weights', () => clusterState(server).weights.v2 === 20).catch(async (err) => {
+    await until('the first step recorded', () => clusterState(server).weights.v2 === 20 && clusterState(server).record?.pending === null).catch(async (err) => {
       const r = await running;
       throw new Error(`${(err as Error).message}: ${r.code} ${r.stderr}`);
     });
