@@ -7,7 +7,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { EXIT, MeshctlError, usageError } from '../errors.js';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
 import { prometheusFigures, type PromQuery } from '../kube/promql.js';
+import { parseSyncz, type ProxySync } from '../kube/syncz.js';
 import { KINDS, POLICY_KINDS, applyObject, asPolicyResource, getObject, listObjects, mergePatchObject, ownsField, type KindRef, type KubeObject } from '../kube/resources.js';
+import type { ProxyStatusRow } from '../mesh/proxy-status.js';
 import type { ProxyAdapter } from '../runtime/adapter.js';
 import type { TrafficWindow, UpstreamFigures } from '../runtime/figures.js';
 import {
@@ -17,6 +19,7 @@ import {
   type MeshProxy,
   type MeshResource,
   type MeshTarget,
+  type ProxyStatusOptions,
   type ProxyStatusReport,
   type RouteRef,
   type ServedWeights,
@@ -324,8 +327,41 @@ export class KubernetesTarget implements MeshTarget {
     throw new MeshctlError(`Reading the Envoy admin API of ${name} on ${this.location} is not supported by this meshctl yet; use istioctl proxy-config, or the local mesh.`, EXIT.environment);
   }
 
-  async proxyStatus(): Promise<ProxyStatusReport> {
-    throw new MeshctlError(`proxy-status on ${this.location} is not supported by this meshctl yet; use istioctl proxy-status.`, EXIT.environment);
+  /** Every sidecar and gateway pod with istiod's word on its sync (one /debug/syncz through the pod proxy) and the pod's readiness. */
+  async proxyStatus(options: ProxyStatusOptions = {}): Promise<ProxyStatusReport> {
+    const readAt = (options.now ?? (() => new Date()))().toISOString();
+    const [proxies, pods, istiods] = await Promise.all([
+      this.proxies(),
+      listObjects(this.client, KINDS.Pod, { namespace: this.listNamespace }),
+      listObjects(this.client, KINDS.Pod, { namespace: 'istio-system', labelSelector: 'app=istiod' }),
+    ]);
+    const istiod = istiods.find((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running') ?? istiods[0];
+    if (!istiod) throw new MeshctlError(`istiod does not run on ${this.client.where} (no pod labelled app=istiod in istio-system); install Istio first.`, EXIT.environment);
+    const syncPath = `/api/v1/namespaces/istio-system/pods/${istiod.metadata.name}:15014/proxy/debug/syncz`;
+    const text = await this.client.request<string>('GET', syncPath, { text: true, timeoutMs: options.timeoutMs ?? 5000, about: { verb: 'get', resource: 'pods/proxy', group: '', namespace: 'istio-system', name: istiod.metadata.name } });
+    let sync: Map<string, ProxySync>;
+    try {
+      sync = parseSyncz(JSON.parse(text));
+    } catch (err) {
+      throw new MeshctlError(`istiod ${istiod.metadata.name} answered /debug/syncz with something meshctl cannot read (${(err as Error).message}).`, EXIT.environment);
+    }
+    const byName = new Map(pods.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p]));
+    const rows: ProxyStatusRow[] = proxies.map((x) => {
+      const s = sync.get(`${x.name}.${x.namespace}`);
+      const pod = byName.get(`${x.namespace}/${x.name}`);
+      const statuses = ((pod?.status as { containerStatuses?: { name: string; ready: boolean }[] } | undefined)?.containerStatuses ?? []);
+      const proxyReady = statuses.find((c) => c.name === 'istio-proxy')?.ready ?? null;
+      const problem = !s ? 'istiod does not list it as connected' : !s.synced ? `istiod sent ${s.pending.join(', ')} configuration it has not acknowledged` : proxyReady === false ? 'its istio-proxy container is not ready' : null;
+      return { name: x.name, namespace: x.namespace, type: x.kind, runtime: 'envoy', admin: `istiod ${istiod.metadata.name}`, reachable: Boolean(s), revision: null, appliedRevision: null, status: !s ? 'UNREACHABLE' : s.synced ? 'SYNCED' : 'STALE', ready: proxyReady, problem, certificate: null };
+    });
+    const summary = {
+      total: rows.length,
+      synced: rows.filter((r) => r.status === 'SYNCED').length,
+      stale: rows.filter((r) => r.status === 'STALE').length,
+      unreachable: rows.filter((r) => r.status === 'UNREACHABLE').length,
+      notReady: rows.filter((r) => r.ready === false).length,
+    };
+    return { home: this.location, installed: true, appliedRevision: null, readAt, proxies: rows, summary, ok: rows.every((r) => r.status === 'SYNCED' && r.ready !== false) };
   }
 
   shiftRecords<R, Q extends { id: string }>(host: string): ShiftRecordStore<R, Q> {

@@ -6,6 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -147,6 +149,42 @@ describe('the Kubernetes target: choosing it, and its bad inputs', () => {
     writeFileSync(file, JSON.stringify(reviewsObjects().find((o) => o.kind === 'VirtualService')));
     const same = await meshctlAsync(['diff', '--live', file, '--kubeconfig', kubeconfig]);
     assert.equal(same.code, 0, `the cluster's own route is no change: ${same.stdout}${same.stderr}`);
+  });
+
+  it('proxy-status: SYNCED/STALE from istiod /debug/syncz through the pod proxy, readiness from each pod', async () => {
+    const sidecar = (name: string, ready: boolean): KubeObject => ({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels: { app: name.split('-')[0]!, version: 'v1' } },
+      spec: { containers: [{ name: 'app' }, { name: 'istio-proxy' }] },
+      status: { phase: 'Running', containerStatuses: [{ name: 'app', ready: true }, { name: 'istio-proxy', ready }] },
+    });
+    server.seed(
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'istiod-7d4', namespace: 'istio-system', labels: { app: 'istiod' } }, spec: { containers: [{ name: 'discovery' }] }, status: { phase: 'Running' } },
+      sidecar('reviews-v1-a', true), sidecar('ratings-v1-b', true), sidecar('details-v1-c', false),
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'no-mesh', namespace: 'default' }, spec: { containers: [{ name: 'app' }] } },
+    );
+    const syncz = [
+      { cluster_id: 'Kubernetes', proxy: 'reviews-v1-a.default', istio_version: '1.22.1', cluster_sent: 'n1', cluster_acked: 'n1', listener_sent: 'n2', listener_acked: 'n2', route_sent: 'n3', route_acked: 'n3', endpoint_sent: 'n4', endpoint_acked: 'n4' },
+      { cluster_id: 'Kubernetes', proxy: 'ratings-v1-b.default', istio_version: '1.22.1', cluster_sent: 'n5', cluster_acked: 'n5', listener_sent: 'n6', listener_acked: 'n6', route_sent: 'n9', route_acked: 'n7', endpoint_sent: 'n8', endpoint_acked: 'n8' },
+    ];
+    const istiod = http.createServer((req, res) => {
+      res.writeHead(req.url === '/debug/syncz' ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(req.url === '/debug/syncz' ? JSON.stringify(syncz) : '{}');
+    });
+    await new Promise<void>((resolve) => istiod.listen(0, '127.0.0.1', resolve));
+    server.podProxies.set('istio-system/istiod-7d4:15014', (istiod.address() as AddressInfo).port);
+    try {
+      const r = await meshctlAsync(['proxy-status', '--kubeconfig', kubeconfig, '-o', 'json']);
+      assert.equal(r.code, 1, r.stderr);
+      const report = JSON.parse(r.stdout) as { proxies: { name: string; status: string; ready: boolean | null; runtime: string }[] };
+      assert.deepEqual(report.proxies.map((p) => [p.name, p.status, p.ready, p.runtime]), [
+        ['details-v1-c', 'UNREACHABLE', false, 'envoy'],
+        ['ratings-v1-b', 'STALE', true, 'envoy'],
+        ['reviews-v1-a', 'SYNCED', true, 'envoy'],
+      ]);
+      assert.equal(server.requestsTo('/pods/istiod-7d4:15014/proxy/debug/syncz', 'GET').length, 1);
+    } finally {
+      istiod.close();
+    }
   });
 
   it('--context with --target local is a usage error', async () => {
