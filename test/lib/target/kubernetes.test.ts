@@ -187,6 +187,31 @@ describe('the Kubernetes target: choosing it, and its bad inputs', () => {
     }
   });
 
+  it('a HOST whose route lives in a namespace the user cannot read: exit 3 naming the namespace and the rule', async () => {
+    server.denials.push({ verb: 'list', group: 'networking.istio.io', resource: 'virtualservices', namespace: 'payments' });
+    try {
+      const r = await meshctlAsync(['route', 'shift', 'ledger', '-n', 'payments', '--to', 'v2', '--kubeconfig', kubeconfig, '-y']);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /forbids list virtualservices\.networking\.istio\.io in namespace "payments"/);
+      assert.match(r.stderr, /verbs: \["list"\]/);
+    } finally {
+      server.denials.length = 0;
+    }
+  });
+
+  it('Istio CRDs missing: exit 3, saying what to install', async () => {
+    const bare = await StandInApiServer.start({ crds: [] });
+    try {
+      const file = writeKubeconfig(path.join(dir, 'bare'), bare);
+      const r = await meshctlAsync(['route', 'shift', 'reviews', '--to', 'v2', '--kubeconfig', file, '-y']);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /Istio's CRDs are not installed on the cluster of context "stand-in" \([^)]+\) \(no virtualservices\.networking\.istio\.io\); install Istio/);
+      assert.equal(bare.requests.filter((q) => q.method !== 'GET').length, 0, 'nothing was written');
+    } finally {
+      await bare.close();
+    }
+  });
+
   it('--context with --target local is a usage error', async () => {
     const r = await meshctlAsync(['route', 'status', 'reviews', '--target', 'local', '--context', 'x']);
     assert.equal(r.code, 2, r.stderr);
