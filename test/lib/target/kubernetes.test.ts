@@ -212,6 +212,46 @@ describe('the Kubernetes target: choosing it, and its bad inputs', () => {
     }
   });
 
+  it('install --target kubernetes: pre-flight, --dry-run prints every request and writes nothing, then labels the namespace', async () => {
+    const print = await meshctlAsync(['install', '--print-rbac']);
+    assert.equal(print.code, 0, print.stderr);
+    assert.match(print.stdout, /kind: ClusterRole\n/);
+    assert.match(print.stdout, /resources: \["virtualservices"\]\n  verbs: \["get", "list", "patch"\]/);
+
+    const noIstiod = await meshctlAsync(['install', '--target', 'kubernetes', '-n', 'shop', '--kubeconfig', kubeconfig]);
+    assert.equal(noIstiod.code, 3, noIstiod.stderr);
+    assert.match(noIstiod.stderr, /istiod \(revision default\) on the cluster of context "stand-in": no istiod Deployment in istio-system\. Install Istio first: istioctl install/);
+
+    server.seed(
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'istiod', namespace: 'istio-system', labels: { app: 'istiod' } }, spec: {}, status: { readyReplicas: 1 } },
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'cart-1', namespace: 'shop' }, spec: { containers: [{ name: 'cart' }] } },
+    );
+    server.requests.length = 0;
+    const dry = await meshctlAsync(['install', '--target', 'kubernetes', '-n', 'shop', '--dry-run', '--kubeconfig', kubeconfig]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /√ RBAC for every verb meshctl uses/);
+    assert.match(dry.stdout, /PATCH \/api\/v1\/namespaces\/shop {2}→ label istio-injection=enabled/);
+    assert.match(dry.stdout, /GET \/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions\/virtualservices\.networking\.istio\.io/);
+    assert.match(dry.stdout, /shop\/cart-1/);
+    assert.equal(server.requests.filter((q) => q.method === 'PATCH').length, 0, 'a dry run writes nothing');
+    assert.ok(server.requestsTo('/selfsubjectaccessreviews', 'POST').length > 10, 'RBAC was asked verb by verb');
+
+    const real = await meshctlAsync(['install', '--target', 'kubernetes', '-n', 'shop', '--kubeconfig', kubeconfig]);
+    assert.equal(real.code, 0, real.stderr);
+    const ns = await kubectlJson(kubeconfig, ['get', 'namespace', 'shop']) as KubeObject;
+    assert.equal(ns.metadata.labels?.['istio-injection'], 'enabled');
+
+    server.denials.push({ verb: 'patch', group: '', resource: 'namespaces', namespace: 'shop' });
+    try {
+      const denied = await meshctlAsync(['install', '--target', 'kubernetes', '-n', 'shop', '--kubeconfig', kubeconfig]);
+      assert.equal(denied.code, 3, denied.stderr);
+      assert.match(denied.stderr, /denied: patch namespaces in shop \(install labels namespaces for sidecar injection\)\. Grant the rules meshctl install --target kubernetes --print-rbac prints/);
+    } finally {
+      server.denials.length = 0;
+    }
+  });
+
   it('--context with --target local is a usage error', async () => {
     const r = await meshctlAsync(['route', 'status', 'reviews', '--target', 'local', '--context', 'x']);
     assert.equal(r.code, 2, r.stderr);
