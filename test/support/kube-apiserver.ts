@@ -504,13 +504,12 @@ export class StandInApiServer {
     if (t.kind === 'SelfSubjectAccessReview') {
       if (method !== 'POST') throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
       const body = entry.body as { spec?: { resourceAttributes?: { verb: string; group?: string; resource: string; subresource?: string; namespace?: string } } } | { protobuf: number };
-      if ('protobuf' in body) {
-        // kubectl auth can-i posts protobuf; the stand-in answers it in JSON, which kubectl cannot decode.
-        throw new StatusError(415, 'UnsupportedMediaType', 'the stand-in reads SelfSubjectAccessReview as JSON only');
-      }
-      const a = body.spec?.resourceAttributes;
+      // kubectl auth can-i posts protobuf (and accepts the answer in JSON).
+      const a = 'protobuf' in body ? resourceAttributesOfProtobuf(raw) : body.spec?.resourceAttributes;
+      const spec = 'protobuf' in body ? { resourceAttributes: a } : body.spec;
       const denied = a ? this.deniedBy(a.verb, { group: a.group ?? '', plural: a.resource }, a.namespace, a.subresource) : undefined;
-      return { code: 201, body: { kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: {}, spec: body.spec, status: denied ? { allowed: false, reason: `no RBAC policy matched` } : { allowed: true, reason: 'RBAC: allowed by the stand-in' } } };
+      entry.body = { spec };
+      return { code: 201, body: { kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: {}, spec, status: denied ? { allowed: false } : { allowed: true, reason: 'RBAC: allowed by the stand-in' } } };
     }
 
     if (r.subresource === 'proxy') {
@@ -673,6 +672,45 @@ export class StandInApiServer {
       out.end(raw);
     });
   }
+}
+
+/** Length-delimited fields of one protobuf message, by field number (the last of each wins). */
+function protobufFields(buf: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  let i = 0;
+  const varint = () => {
+    let n = 0;
+    let shift = 0;
+    for (;;) {
+      const b = buf[i++]!;
+      n += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (b < 0x80) return n;
+    }
+  };
+  while (i < buf.length) {
+    const tag = varint();
+    const wire = tag & 7;
+    if (wire === 0) varint();
+    else if (wire === 2) {
+      const len = varint();
+      out.set(Math.floor(tag / 8), buf.subarray(i, i + len));
+      i += len;
+    } else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else break;
+  }
+  return out;
+}
+
+/** The resourceAttributes of a SelfSubjectAccessReview in Kubernetes' protobuf envelope ("k8s\0" + runtime.Unknown). */
+function resourceAttributesOfProtobuf(raw: Buffer): { verb: string; group?: string; resource: string; subresource?: string; namespace?: string } {
+  const unknown = protobufFields(raw.subarray(4));
+  const review = protobufFields(unknown.get(2) ?? Buffer.alloc(0));
+  const spec = protobufFields(review.get(2) ?? Buffer.alloc(0));
+  const attrs = protobufFields(spec.get(1) ?? Buffer.alloc(0));
+  const text = (n: number) => attrs.get(n)?.toString('utf8') ?? '';
+  return { namespace: text(1) || undefined, verb: text(2), group: text(3), resource: text(5), subresource: text(6) || undefined };
 }
 
 function stripMeta(o: KubeObject): unknown {

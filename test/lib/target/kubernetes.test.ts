@@ -5,7 +5,8 @@
 // meshctl wrote.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -244,6 +245,11 @@ describe('the Kubernetes target: choosing it, and its bad inputs', () => {
 
     server.denials.push({ verb: 'patch', group: '', resource: 'namespaces', namespace: 'shop' });
     try {
+      // The stand-in's RBAC answers a real kubectl auth can-i (protobuf) as it answers meshctl.
+      const canI = await promisify(execFile)('kubectl', ['--kubeconfig', kubeconfig, 'auth', 'can-i', 'patch', 'namespaces', '-n', 'shop']).catch((err: { stdout: string; code: number }) => err);
+      assert.equal(canI.stdout.trim(), 'no');
+      const allowed = await promisify(execFile)('kubectl', ['--kubeconfig', kubeconfig, 'auth', 'can-i', 'patch', 'virtualservices.networking.istio.io', '-n', 'shop']);
+      assert.match(allowed.stdout, /^yes/);
       const denied = await meshctlAsync(['install', '--target', 'kubernetes', '-n', 'shop', '--kubeconfig', kubeconfig]);
       assert.equal(denied.code, 3, denied.stderr);
       assert.match(denied.stderr, /denied: patch namespaces in shop \(install labels namespaces for sidecar injection\)\. Grant the rules meshctl install --target kubernetes --print-rbac prints/);
