@@ -4,9 +4,13 @@
 // (read the route, one server-side apply with the record), reading them back, and one gate window
 // from Prometheus (three PromQL queries), beside the bare cost of the same requests made by a minimal
 // client (node:https with the same keep-alive agent settings, fetch for Prometheus) in the same run.
-// Target: a step's own overhead ≤ 1.5× the bare requests it makes.
+// Target: a step's own overhead ≤ 1.5× the bare requests it makes. Then `meshctl proxy-status` over
+// 50 sidecar pods (the real binary: pods listed, istiod's /debug/syncz through the pod proxy) beside the
+// same two requests made bare. Target: ≤ 2 s.
 //
 //   node bench/kube.mjs [--runs 50]
+import { execFile } from 'node:child_process';
+import http from 'node:http';
 import https from 'node:https';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -96,6 +100,38 @@ try {
   const ratio = meshctlMs / bareMs;
   console.log(`shift step on the stand-in (apply + read back + one gate window), median of ${runs}×2:`);
   console.log(`  meshctl: ${meshctlMs.toFixed(1)} ms   bare requests: ${bareMs.toFixed(1)} ms   ratio ${ratio.toFixed(2)} (target ≤ ${TARGET_RATIO})`);
+  // proxy-status over 50 pods.
+  const pods = Array.from({ length: 50 }, (_, i) => ({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: `app-${i}`, namespace: 'default', labels: { app: `app-${i % 10}` } },
+    spec: { containers: [{ name: 'app' }, { name: 'istio-proxy' }] }, status: { phase: 'Running', containerStatuses: [{ name: 'istio-proxy', ready: true }] },
+  }));
+  server.seed({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'istiod-1', namespace: 'istio-system', labels: { app: 'istiod' } }, spec: { containers: [{ name: 'discovery' }] }, status: { phase: 'Running' } }, ...pods);
+  const syncz = JSON.stringify(pods.map((p) => ({ proxy: `${p.metadata.name}.default`, cluster_sent: 'a', cluster_acked: 'a', listener_sent: 'b', listener_acked: 'b', route_sent: 'c', route_acked: 'c', endpoint_sent: 'd', endpoint_acked: 'd' })));
+  const istiod = http.createServer((_req, res) => res.end(syncz));
+  await new Promise((r) => istiod.listen(0, '127.0.0.1', r));
+  server.podProxies.set('istio-system/istiod-1:15014', istiod.address().port);
+  const statusRuns = Math.max(5, Math.round(runs / 5));
+  const cli = [];
+  for (let i = 0; i < statusRuns; i++) {
+    const t = process.hrtime.bigint();
+    await new Promise((resolve, reject) => {
+      const child = execFile(process.execPath, [path.join(root, 'bin/run.js'), 'proxy-status', '--kubeconfig', kubeconfig, '-o', 'json'], (err, out) => (err && err.code !== 1 ? reject(err) : resolve(out)));
+      void child;
+    });
+    cli.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  const bare = [];
+  for (let i = 0; i < statusRuns; i++) {
+    const t = process.hrtime.bigint();
+    await call('GET', '/api/v1/pods');
+    await new Promise((resolve) => https.get(`${server.url}/api/v1/namespaces/istio-system/pods/istiod-1:15014/proxy/debug/syncz`, { agent, headers: { authorization: 'Bearer stand-in-token' } }, (res) => res.resume().on('end', resolve)));
+    bare.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  cli.sort((a, b) => a - b);
+  bare.sort((a, b) => a - b);
+  console.log(`proxy-status over 50 pods (the meshctl process, start-up included), median of ${statusRuns}:`);
+  console.log(`  meshctl: ${cli[Math.floor(cli.length / 2)].toFixed(0)} ms (target ≤ 2000)   bare requests: ${bare[Math.floor(bare.length / 2)].toFixed(1)} ms`);
+  istiod.close();
   client.close();
   agent.destroy();
 } finally {
