@@ -20,3 +20,23 @@ export async function installOnClusterCommand(
     client.close();
   }
 }
+
+export async function uninstallOnClusterCommand(flags: { kubeconfig?: string; context?: string; namespace?: string[]; 'dry-run'?: boolean }, format: string): Promise<unknown> {
+  const { uninstallOnCluster } = await import('./install.js');
+  const client = KubeClient.fromFlags({ kubeconfig: flags.kubeconfig, context: flags.context });
+  try {
+    const result = await uninstallOnCluster(client, { namespaces: flags.namespace ?? [], dryRun: Boolean(flags['dry-run']) });
+    const document = { target: 'kubernetes', context: client.access.context, ...result, dryRun: Boolean(flags['dry-run']) };
+    await render(format, {
+      document,
+      text: () => {
+        let text = result.unlabelled.length ? `${flags['dry-run'] ? 'Would take' : 'Took'} the sidecar injection label meshctl added off: ${result.unlabelled.join(', ')} (context "${client.access.context}"). Istio itself stays.\n` : `No namespace carries an injection label meshctl added (context "${client.access.context}"); nothing to do. Istio itself stays.\n`;
+        if (result.kept.length) text += `Kept the labels of ${result.kept.join(', ')}: meshctl did not add them.\n`;
+        return text;
+      },
+    });
+    return document;
+  } finally {
+    client.close();
+  }
+}

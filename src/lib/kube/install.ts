@@ -151,3 +151,23 @@ export function clusterInstallText(r: ClusterInstallReport): string {
   return text;
 }
 
+
+/** `meshctl uninstall --target kubernetes`: takes off the injection labels meshctl added, and nothing else (never Istio). */
+export async function uninstallOnCluster(client: KubeClient, options: { namespaces: string[]; dryRun: boolean }): Promise<{ unlabelled: string[]; kept: string[]; requests: PlannedRequest[] }> {
+  const unlabelled: string[] = [];
+  const kept: string[] = [];
+  const requests: PlannedRequest[] = [];
+  const namespaces = options.namespaces.length ? await Promise.all(options.namespaces.map((n) => getObject(client, KINDS.Namespace, undefined, n))) : await listObjects(client, KINDS.Namespace);
+  for (const ns of namespaces) {
+    if (!ns) continue;
+    const added = ns.metadata.annotations?.[INJECTION_ADDED];
+    if (!added) {
+      if (options.namespaces.includes(ns.metadata.name)) kept.push(ns.metadata.name);
+      continue;
+    }
+    requests.push({ method: 'PATCH', path: `/api/v1/namespaces/${ns.metadata.name}`, change: `remove label ${added} and annotation ${INJECTION_ADDED} (merge patch)` });
+    unlabelled.push(ns.metadata.name);
+    if (!options.dryRun) await mergePatchObject(client, KINDS.Namespace, undefined, ns.metadata.name, { metadata: { labels: { [added]: null }, annotations: { [INJECTION_ADDED]: null } } }, 'meshctl');
+  }
+  return { unlabelled, kept, requests };
+}

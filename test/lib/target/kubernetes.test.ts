@@ -243,6 +243,13 @@ describe('the Kubernetes target: choosing it, and its bad inputs', () => {
     const ns = await kubectlJson(kubeconfig, ['get', 'namespace', 'shop']) as KubeObject;
     assert.equal(ns.metadata.labels?.['istio-injection'], 'enabled');
 
+    // uninstall takes off only the label meshctl added: default's own label stays.
+    const un = await meshctlAsync(['uninstall', '--target', 'kubernetes', '--kubeconfig', kubeconfig]);
+    assert.equal(un.code, 0, un.stderr);
+    assert.match(un.stdout, /Took the sidecar injection label meshctl added off: shop/);
+    assert.equal(((await kubectlJson(kubeconfig, ['get', 'namespace', 'shop'])) as KubeObject).metadata.labels?.['istio-injection'], undefined);
+    assert.equal(((await kubectlJson(kubeconfig, ['get', 'namespace', 'default'])) as KubeObject).metadata.labels?.['istio-injection'], 'enabled');
+
     server.denials.push({ verb: 'patch', group: '', resource: 'namespaces', namespace: 'shop' });
     try {
       // The stand-in's RBAC answers a real kubectl auth can-i (protobuf) as it answers meshctl.
