@@ -40,3 +40,11 @@ export async function uninstallOnClusterCommand(flags: { kubeconfig?: string; co
     client.close();
   }
 }
+
+/** `meshctl check --target kubernetes` through the target's client; resolves to whether every check passed. */
+export async function checkClusterCommand(client: KubeClient, proxyStatus: Parameters<typeof import('./install.js').checkCluster>[1], namespaces: string[], format: string): Promise<{ success: boolean }> {
+  const { checkCluster, clusterCheckText } = await import('./install.js');
+  const run = await checkCluster(client, proxyStatus, namespaces);
+  await render(format, { document: run, text: () => clusterCheckText(run) });
+  return run;
+}

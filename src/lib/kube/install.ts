@@ -171,3 +171,39 @@ export async function uninstallOnCluster(client: KubeClient, options: { namespac
   }
   return { unlabelled, kept, requests };
 }
+
+export interface ClusterCheckRun {
+  target: 'kubernetes';
+  context: string;
+  checks: ClusterCheck[];
+  /** No check failed (warnings allowed). */
+  success: boolean;
+}
+
+/**
+ * `meshctl check --target kubernetes`: install's pre-flight (read only), then per pod of the
+ * namespaces: sidecar present, ready, and in sync with istiod.
+ */
+export async function checkCluster(client: KubeClient, proxyStatus: () => Promise<{ proxies: { name: string; namespace: string; status: string; ready: boolean | null; problem: string | null }[] }>, namespaces: string[]): Promise<ClusterCheckRun> {
+  const preflight = await installOnCluster(client, { namespaces, dryRun: true });
+  const checks = [...preflight.checks];
+  if (!checks.some((c) => c.mark === 'fail')) {
+    const status = await proxyStatus();
+    for (const p of status.proxies) {
+      if (namespaces.length && !namespaces.includes(p.namespace)) continue;
+      const good = p.status === 'SYNCED' && p.ready !== false;
+      checks.push({ name: `pod ${p.namespace}/${p.name}`, mark: good ? 'ok' : 'fail', detail: good ? 'sidecar ready, in sync with istiod' : p.problem ?? p.status });
+    }
+    for (const pod of preflight.restart) checks.push({ name: `pod ${pod.namespace}/${pod.name}`, mark: 'warn', detail: 'no sidecar: restart it once injection is enabled on its namespace' });
+  }
+  return { target: 'kubernetes', context: client.access.context, checks, success: !checks.some((c) => c.mark === 'fail') };
+}
+
+export function clusterCheckText(r: ClusterCheckRun): string {
+  const mark = { ok: '√', warn: '‼', fail: '×' } as const;
+  let text = `Kubernetes target, context "${r.context}"\n`;
+  for (const c of r.checks) text += `${mark[c.mark]} ${c.name}: ${c.detail}\n`;
+  const failed = r.checks.filter((c) => c.mark === 'fail').length;
+  const warned = r.checks.filter((c) => c.mark === 'warn').length;
+  return `${text}\n${failed ? `${failed} check${failed === 1 ? '' : 's'} failed` : 'Every check passed'}${warned ? `, ${warned} warning${warned === 1 ? '' : 's'}` : ''}.\n`;
+}

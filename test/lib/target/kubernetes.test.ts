@@ -265,6 +265,24 @@ describe('the Kubernetes target: choosing it, and its bad inputs', () => {
     }
   });
 
+  it('check --target kubernetes: pre-flight, then per pod sidecar present, ready and in sync with istiod', async () => {
+    const syncz = ['reviews-v1-a', 'ratings-v1-b'].map((name) => ({ proxy: `${name}.default`, cluster_sent: 'a', cluster_acked: 'a', listener_sent: 'b', listener_acked: 'b', route_sent: 'c', route_acked: 'c', endpoint_sent: 'd', endpoint_acked: 'd' }));
+    const istiod = http.createServer((_req, res) => res.end(JSON.stringify(syncz)));
+    await new Promise<void>((resolve) => istiod.listen(0, '127.0.0.1', resolve));
+    server.podProxies.set('istio-system/istiod-7d4:15014', (istiod.address() as AddressInfo).port);
+    try {
+      const r = await meshctlAsync(['check', '--target', 'kubernetes', '-n', 'default', '--kubeconfig', kubeconfig]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /√ Istio's CRDs: VirtualService served as v1/);
+      assert.match(r.stdout, /√ pod default\/reviews-v1-a: sidecar ready, in sync with istiod/);
+      assert.match(r.stdout, /× pod default\/details-v1-c: istiod does not list it as connected/);
+      assert.match(r.stdout, /‼ pod default\/no-mesh: no sidecar/);
+      assert.match(r.stdout, /1 check failed, 1 warning\./);
+    } finally {
+      istiod.close();
+    }
+  });
+
   it('--context with --target local is a usage error', async () => {
     const r = await meshctlAsync(['route', 'status', 'reviews', '--target', 'local', '--context', 'x']);
     assert.equal(r.code, 2, r.stderr);
