@@ -8,7 +8,7 @@ import { EXIT, MeshctlError, usageError } from '../errors.js';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
 import { prometheusFigures, type PromQuery } from '../kube/promql.js';
 import { parseSyncz, type ProxySync } from '../kube/syncz.js';
-import { KINDS, POLICY_KINDS, applyObject, asPolicyResource, getObject, listObjects, mergePatchObject, ownsField, type KindRef, type KubeObject } from '../kube/resources.js';
+import { KINDS, POLICY_KINDS, applyObject, asPolicyResource, getObject, hasPath, listObjects, mergePatchObject, ownsField, type KindRef, type KubeObject } from '../kube/resources.js';
 import type { ProxyStatusRow } from '../mesh/proxy-status.js';
 import type { ProxyAdapter } from '../runtime/adapter.js';
 import type { TrafficWindow, UpstreamFigures } from '../runtime/figures.js';
@@ -100,9 +100,12 @@ export function firstDifference(a: unknown, b: unknown, at = ''): { field: strin
   return { field: at, before: a, after: b };
 }
 
-/** Who last changed the object's spec, other than meshctl (from managedFields). */
+/**
+ * Who changed the route's http list, other than meshctl (from managedFields): a write that changes a
+ * field takes it over, so its manager now owns the list; the latest such entry when several do.
+ */
 function lastOtherManager(o: KubeObject): { manager: string; time?: string; operation: string } | null {
-  const others = (o.metadata.managedFields ?? []).filter((e) => e.manager !== FIELD_MANAGER && e.manager !== REQUEST_FIELD_MANAGER && e.fieldsV1 && 'f:spec' in e.fieldsV1);
+  const others = (o.metadata.managedFields ?? []).filter((e) => e.manager !== FIELD_MANAGER && e.manager !== REQUEST_FIELD_MANAGER && e.fieldsV1 && hasPath(e.fieldsV1, ['spec', 'http']));
   others.sort((x, y) => (y.time ?? '').localeCompare(x.time ?? ''));
   return others[0] ? { manager: others[0].manager, time: others[0].time, operation: others[0].operation } : null;
 }
