@@ -14,11 +14,6 @@ export const targetFlags = {
   kubeconfig: Flags.string({ summary: 'The kubeconfig file (as kubectl --kubeconfig; default $KUBECONFIG, else ~/.kube/config); implies --target kubernetes.', helpValue: 'FILE' }),
 };
 
-/** Route shift's gates on a cluster read Prometheus: this URL, else Istio's own through the API server. */
-export const prometheusFlag = {
-  'prometheus-url': Flags.string({ summary: "Prometheus to read a cluster's Istio metrics from (default: istio-system/prometheus:9090 through the API server's service proxy).", helpValue: 'URL' }),
-};
-
 export interface TargetFlags {
   home?: string;
   target?: string;
