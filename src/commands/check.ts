@@ -2,6 +2,8 @@ import { Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { EXIT } from '../lib/errors.js';
 import { homeFlag } from '../lib/mesh/home-flag.js';
+import { openTarget, targetFlags, targetKind } from '../lib/target/open.js';
+import type { KubernetesTarget } from '../lib/target/kubernetes.js';
 import type { CheckReport, CheckRun } from '../lib/mesh/check.js';
 
 export default class Check extends MeshctlCommand {
@@ -19,13 +21,21 @@ Exit codes: 0 no check failed (warnings allowed); 1 at least one failed; the sam
     pre: Flags.boolean({ summary: 'Only the checks that must pass before meshctl install.', default: false }),
     'proxy-bin': Flags.string({ summary: 'HAProxy executable to check (before install; default: haproxy on PATH).', helpValue: 'PATH' }),
     home: homeFlag,
+    ...targetFlags,
+    namespace: Flags.string({ char: 'n', summary: 'On a Kubernetes cluster: a namespace whose pods are checked (repeatable; default: every namespace).', multiple: true }),
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };
 
-  async run(): Promise<CheckRun> {
+  async run(): Promise<CheckRun | { success: boolean }> {
     const { flags } = await this.parse(Check);
     const format = this.format(flags);
+    if (targetKind({ ...flags, namespace: undefined }) === 'kubernetes') {
+      const cluster = (await openTarget({ ...flags, namespace: undefined, target: 'kubernetes' })) as KubernetesTarget;
+      const run = await (await import('../lib/kube/install-command.js')).checkClusterCommand(cluster.client, () => cluster.proxyStatus(), flags.namespace ?? [], format);
+      this.finish(run.success ? EXIT.ok : EXIT.negative);
+      return run;
+    }
     const { homeLayout, resolveHome } = await import('../lib/mesh/home.js');
     const { checkContext, runChecks } = await import('../lib/mesh/check.js');
     const out = await import('../lib/output/format.js');

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { EXIT, usageError } from '../lib/errors.js';
 import { homeFlag } from '../lib/mesh/home-flag.js';
-import { openTarget } from '../lib/target/open.js';
+import { openTarget, targetFlags } from '../lib/target/open.js';
 
 export default class Diff extends MeshctlCommand {
   static override summary = 'Show what a mesh policy change does to traffic and security, with a risk level per change.';
@@ -41,6 +41,7 @@ Exit codes: 0 no change; 1 changes (with --fail-on-risk: a change at or above th
       exclusive: ['base'],
     }),
     home: homeFlag,
+    ...targetFlags,
     'fail-on-risk': Flags.option({
       summary: 'Exit 1 only when a change at or above this risk exists (default: any change exits 1).',
       options: ['high', 'medium', 'low'] as const,

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { homeFlag } from '../lib/mesh/home-flag.js';
+import { targetFlags, targetKind } from '../lib/target/open.js';
 import { durationFlag } from '../lib/cli/duration-flag.js';
 import { MAX_WORKLOAD_CERT_LIFETIME, MIN_WORKLOAD_CERT_LIFETIME } from '../lib/mesh/state.js';
 import { progressWriter } from '../lib/output/format.js';
@@ -30,6 +31,10 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
 
   static override flags = {
     home: homeFlag,
+    ...targetFlags,
+    namespace: Flags.string({ char: 'n', summary: 'On a Kubernetes cluster: a namespace to enable sidecar injection on (repeatable).', multiple: true }),
+    revision: Flags.string({ summary: "On a Kubernetes cluster: the istiod revision to inject (label istio.io/rev=REV instead of istio-injection=enabled).", helpValue: 'REV' }),
+    'print-rbac': Flags.boolean({ summary: 'On a Kubernetes cluster: print the ClusterRole meshctl needs, and change nothing.', default: false }),
     yes: Flags.boolean({ char: 'y', summary: 'Install HAProxy with the package manager without asking.', default: false }),
     'dry-run': Flags.boolean({ summary: 'Print the whole plan and change nothing.', default: false }),
     'cert-lifetime': durationFlag({
@@ -48,9 +53,10 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
     json: jsonFlag,
   };
 
-  async run(): Promise<InstallResult & { addons?: AddonEnableResult[] }> {
+  async run(): Promise<(InstallResult & { addons?: AddonEnableResult[] }) | unknown> {
     const { flags } = await this.parse(Install);
     const format = this.format(flags);
+    if (flags['print-rbac'] || targetKind({ ...flags, namespace: undefined }) === 'kubernetes') return (await import('../lib/kube/install-command.js')).installOnClusterCommand(flags, format);
     const { install } = await import('../lib/mesh/install.js');
     const { installText } = await import('../lib/mesh/render.js');
     const { resolveHome } = await import('../lib/mesh/home.js');

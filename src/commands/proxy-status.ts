@@ -3,7 +3,7 @@ import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { durationFlag } from '../lib/cli/duration-flag.js';
 import { EXIT } from '../lib/errors.js';
 import { homeFlag } from '../lib/mesh/home-flag.js';
-import { openTarget } from '../lib/target/open.js';
+import { openTarget, targetFlags } from '../lib/target/open.js';
 import type { ProxyStatusReport } from '../lib/target/target.js';
 import { allNamespacesFlag } from '../lib/cli/namespace-flags.js';
 
@@ -29,6 +29,7 @@ Exit codes: 0 every proxy is SYNCED and ready; 1 some proxy is STALE, not ready 
     concurrency: Flags.integer({ summary: 'Proxies asked at once.', default: 16, min: 1, max: 256 }),
     'all-namespaces': allNamespacesFlag,
     home: homeFlag,
+    ...targetFlags,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };

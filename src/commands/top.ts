@@ -3,7 +3,7 @@ import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { durationFlag } from '../lib/cli/duration-flag.js';
 import { EXIT, usageError } from '../lib/errors.js';
 import { homeFlag } from '../lib/mesh/home-flag.js';
-import { openTarget } from '../lib/target/open.js';
+import { openTarget, targetFlags } from '../lib/target/open.js';
 import type { TopSnapshot } from '../lib/mesh/top.js';
 import { allNamespacesFlag, checkNamespaceScope, namespaceFlag } from '../lib/cli/namespace-flags.js';
 
@@ -39,6 +39,7 @@ Exit codes: 0 done; 2 usage error or an unknown HOST (the services are named); 3
     namespace: namespaceFlag,
     'all-namespaces': allNamespacesFlag,
     home: homeFlag,
+    ...targetFlags,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };

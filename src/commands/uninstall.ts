@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { EXIT, MeshctlError, usageError } from '../lib/errors.js';
 import { homeFlag } from '../lib/mesh/home-flag.js';
+import { targetFlags, targetKind } from '../lib/target/open.js';
 import { progressWriter } from '../lib/output/format.js';
 import type { UninstallResult } from '../lib/mesh/uninstall.js';
 
@@ -24,13 +25,17 @@ Exit codes: 0 uninstalled (or nothing installed); 2 not confirmed; 3 a port of t
     yes: Flags.boolean({ char: 'y', summary: 'Do not ask for confirmation.', default: false }),
     'keep-state': Flags.boolean({ summary: 'Keep the home (CA, configuration, applied resources); only stop the processes.', default: false }),
     home: homeFlag,
+    ...targetFlags,
+    namespace: Flags.string({ char: 'n', summary: 'On a Kubernetes cluster: a namespace to take the injection label meshctl added off (repeatable; default: every namespace).', multiple: true }),
+    'dry-run': Flags.boolean({ summary: 'On a Kubernetes cluster: print the requests and change nothing.', default: false }),
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };
 
-  async run(): Promise<UninstallResult> {
+  async run(): Promise<UninstallResult | unknown> {
     const { flags } = await this.parse(Uninstall);
     const format = this.format(flags);
+    if (targetKind({ ...flags, namespace: undefined }) === 'kubernetes') return (await import('../lib/kube/install-command.js')).uninstallOnClusterCommand(flags, format);
     const { homeLayout, resolveHome } = await import('../lib/mesh/home.js');
     const layout = homeLayout(resolveHome(flags.home));
     const { uninstall } = await import('../lib/mesh/uninstall.js');

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
 import { durationFlag } from '../../lib/cli/duration-flag.js';
 import { homeFlag } from '../../lib/mesh/home-flag.js';
-import { openTarget } from '../../lib/target/open.js';
+import { openTarget, targetFlags } from '../../lib/target/open.js';
 import { namespaceFlag } from '../../lib/cli/namespace-flags.js';
 import { SECTIONS, type ProxySnapshot, type Section } from '../../lib/runtime/model.js';
 
@@ -45,6 +45,7 @@ Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod 
     'rate-window': durationFlag({ summary: 'Read the stats twice, this far apart, to show requests per second (RPS); 0s reads them once.', default: '0s', allowZero: true, max: '5m' }),
     namespace: namespaceFlag,
     home: homeFlag,
+    ...targetFlags,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
 import { homeFlag } from '../../lib/mesh/home-flag.js';
 import type { ControlResult } from '../../lib/shift/control.js';
-import { openTarget } from '../../lib/target/open.js';
+import { openTarget, targetFlags, targetFlagsText } from '../../lib/target/open.js';
 
 export default class RouteAbort extends MeshctlCommand {
   static override summary = 'Stop a traffic shift and put back the weights its route had before it started, now.';
@@ -20,6 +20,7 @@ Exit codes: 0 aborted; 2 no shift of HOST is in progress; 3 the mesh is not inst
   static override flags = {
     namespace: Flags.string({ char: 'n', summary: 'Namespace HOST is resolved in (default "default").' }),
     home: homeFlag,
+    ...targetFlags,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };
@@ -30,7 +31,7 @@ Exit codes: 0 aborted; 2 no shift of HOST is in progress; 3 the mesh is not inst
     const mesh = await openTarget(flags);
     const { controlShift, controlResult, controlText } = await import('../../lib/shift/control.js');
     const { render } = await import('../../lib/output/render.js');
-    const commonFlags = [flags.home ? `--home ${flags.home}` : '', flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
+    const commonFlags = [flags.home ? `--home ${flags.home}` : '', targetFlagsText(flags), flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
     const outcome = await controlShift(mesh, { host: args.host, namespace: flags.namespace ?? 'default', action: 'abort', commonFlags });
     const result = controlResult(outcome);
     await render(format, { document: result, text: () => `${controlText(result)}\n` });

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { MeshctlCommand, jsonFlag, outputFlag } from '../../lib/cli/base.js';
 import { EXIT, MeshctlError } from '../../lib/errors.js';
 import { homeFlag } from '../../lib/mesh/home-flag.js';
-import { openTarget } from '../../lib/target/open.js';
+import { openTarget, targetFlags, targetFlagsText } from '../../lib/target/open.js';
 import type { ControlResult } from '../../lib/shift/control.js';
 
 export default class RoutePromote extends MeshctlCommand {
@@ -28,6 +28,7 @@ Exit codes: 0 done; 2 no shift of HOST is in progress, or --full not confirmed; 
     yes: Flags.boolean({ char: 'y', summary: 'Do not ask before --full.' }),
     namespace: Flags.string({ char: 'n', summary: 'Namespace HOST is resolved in (default "default").' }),
     home: homeFlag,
+    ...targetFlags,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };
@@ -44,7 +45,7 @@ Exit codes: 0 done; 2 no shift of HOST is in progress, or --full not confirmed; 
     }
     const { controlShift, controlResult, controlText } = await import('../../lib/shift/control.js');
     const { render } = await import('../../lib/output/render.js');
-    const commonFlags = [flags.home ? `--home ${flags.home}` : '', flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
+    const commonFlags = [flags.home ? `--home ${flags.home}` : '', targetFlagsText(flags), flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
     const outcome = await controlShift(mesh, { host: args.host, namespace: flags.namespace ?? 'default', action: flags.full ? 'promote-full' : 'promote', commonFlags });
     const result = controlResult(outcome);
     await render(format, { document: result, text: () => `${controlText(result)}\n` });

@@ -4,7 +4,7 @@ import { durationFlag, optionalDurationFlag } from '../../lib/cli/duration-flag.
 import { usageError } from '../../lib/errors.js';
 import { canPrompt } from '../../lib/output/prompt.js';
 import { homeFlag } from '../../lib/mesh/home-flag.js';
-import { openTarget } from '../../lib/target/open.js';
+import { openTarget, targetFlags, targetFlagsText, targetKind } from '../../lib/target/open.js';
 import type { ShiftOutcome } from '../../lib/shift/shift.js';
 
 const PLAN_FLAGS = ['to', 'from', 'route', 'steps', 'step-weight', 'max-weight', 'interval', 'header', 'mirror', 'min-success-rate', 'max-latency-p99', 'min-requests', 'failure-threshold', 'on-no-traffic', 'gate'] as const;
@@ -61,6 +61,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     resume: Flags.boolean({ summary: 'Continue the recorded shift of HOST from what the proxies serve.' }),
     namespace: Flags.string({ char: 'n', summary: 'Namespace HOST is resolved in (default "default").' }),
     home: homeFlag,
+    ...targetFlags,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };
@@ -110,7 +111,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     const { shiftConsole } = await import('../../lib/shift/interactive.js');
     const terminal = shiftConsole({ format, yes: flags.yes, manual: flags.manual });
     terminal.listen();
-    const commonFlags = [flags.home ? `--home ${flags.home}` : '', flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
+    const commonFlags = [flags.home ? `--home ${flags.home}` : '', targetFlagsText(flags), flags.namespace && flags.namespace !== 'default' ? `-n ${flags.namespace}` : ''].filter(Boolean).join(' ');
     try {
       const outcome = await runShift({
         mesh,
@@ -125,8 +126,10 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
         resume: flags.resume,
         commonFlags,
         signal: terminal.signal,
-        metrics: flags['prometheus-url'] && !flags.metrics ? 'prometheus' : flags.metrics,
-        prometheusUrl: flags['prometheus-url'],
+        // On a cluster the target reads Istio's Prometheus itself (--prometheus-url went to it).
+        ...(targetKind({ ...flags, namespace: undefined }) === 'kubernetes'
+          ? { metrics: flags.metrics }
+          : { metrics: flags['prometheus-url'] && !flags.metrics ? 'prometheus' : flags.metrics, prometheusUrl: flags['prometheus-url'] }),
       }, terminal.hooks);
       if (outcome.result) this.finish(exitCodeOf(outcome.result));
       return outcome;

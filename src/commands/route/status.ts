@@ -4,7 +4,7 @@ import { durationFlag } from '../../lib/cli/duration-flag.js';
 import { formatDuration } from '../../lib/policy/duration.js';
 import { EXIT } from '../../lib/errors.js';
 import { homeFlag } from '../../lib/mesh/home-flag.js';
-import { openTarget } from '../../lib/target/open.js';
+import { openTarget, targetFlags } from '../../lib/target/open.js';
 import type { RouteStatus, ShiftState } from '../../lib/shift/status.js';
 
 /** 0 promoted or still running, 1 rolled back or aborted, 4 waiting for a person (held, or its process gone). */
@@ -39,6 +39,7 @@ Exit codes: 0 promoted or in progress; 1 rolled back or aborted; 2 no shift of H
     timeout: durationFlag({ summary: 'With --watch: how long to wait for a shift that has not started yet.', default: '60s' }),
     namespace: Flags.string({ char: 'n', summary: 'Namespace HOST is resolved in (default "default").' }),
     home: homeFlag,
+    ...targetFlags,
     output: outputFlag(['text', 'json', 'yaml'] as const),
     json: jsonFlag,
   };

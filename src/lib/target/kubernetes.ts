@@ -1,0 +1,511 @@
+// An Istio cluster as a MeshTarget, through its API server (the user's kubeconfig, src/lib/kube/): the
+// applied policy is the cluster's Istio and Gateway API resources; a shift writes the route's weights
+// and its record (an annotation on the same VirtualService) in one server-side apply under the field
+// manager `meshctl`, and holds (exit 4) when someone else changed the route meanwhile, naming who
+// changed which field; traffic figures come from Prometheus with Istio's standard metrics.
+import { isDeepStrictEqual } from 'node:util';
+import { EXIT, MeshctlError, usageError } from '../errors.js';
+import { KubeApiError, type KubeClient } from '../kube/client.js';
+import { prometheusFigures, type PromQuery } from '../kube/promql.js';
+import { parseSyncz, type ProxySync } from '../kube/syncz.js';
+import { KINDS, POLICY_KINDS, applyObject, asPolicyResource, getObject, hasPath, listObjects, mergePatchObject, ownsField, type KindRef, type KubeObject } from '../kube/resources.js';
+import type { ProxyStatusRow } from '../mesh/proxy-status.js';
+import type { ProxyAdapter } from '../runtime/adapter.js';
+import type { TrafficWindow, UpstreamFigures } from '../runtime/figures.js';
+import {
+  CANARY_ROUTE,
+  WeightWriteError,
+  type AppliedPolicy,
+  type MeshProxy,
+  type MeshResource,
+  type MeshTarget,
+  type ProxyStatusOptions,
+  type ProxyStatusReport,
+  type RouteRef,
+  type ServedWeights,
+  type ShiftRecordStore,
+  type TrafficReader,
+  type Weights,
+  type WriteReport,
+} from './target.js';
+
+/** The annotation a shift keeps its record in, on the route it shifts. */
+export const SHIFT_ANNOTATION = 'meshctl.dev/shift';
+/** The annotation `route promote` / `route abort` leave for the process running the shift. */
+export const SHIFT_REQUEST_ANNOTATION = 'meshctl.dev/shift-request';
+export const FIELD_MANAGER = 'meshctl';
+/** Requests are written under their own manager, so that writing one never releases the shift's fields. */
+const REQUEST_FIELD_MANAGER = 'meshctl-control';
+
+export interface KubernetesTargetOptions {
+  /** -n: the namespace read (default: every namespace the user may list). */
+  namespace?: string;
+  allNamespaces?: boolean;
+  /** --prometheus-url; else Istio's Prometheus through the API server's service proxy. */
+  prometheusUrl?: string;
+  /** Where Istio's Prometheus runs (namespace/service:port). */
+  prometheusService?: { namespace: string; name: string; port: number };
+}
+
+interface HttpDestination {
+  destination?: { host?: string; subset?: string };
+  weight?: number;
+}
+
+interface HttpRouteSpec {
+  name?: string;
+  route?: HttpDestination[];
+}
+
+function vsKey(ref: { namespace: string; name: string }): string {
+  return `${ref.namespace}/${ref.name}`;
+}
+
+function httpOf(o: KubeObject): HttpRouteSpec[] {
+  return ((o.spec as { http?: HttpRouteSpec[] } | undefined)?.http ?? []) as HttpRouteSpec[];
+}
+
+/** The shifted route among the VirtualService's http routes (a header-canary route is not counted). */
+function shiftedIndex(http: HttpRouteSpec[], ref: RouteRef): number {
+  const own = http.map((h, i) => ({ h, i })).filter((x) => x.h.name !== CANARY_ROUTE);
+  if (ref.name) {
+    const named = own.find((x) => x.h.name === ref.name);
+    if (named) return named.i;
+  }
+  return own[ref.index]?.i ?? -1;
+}
+
+function sameHost(written: string | undefined, fqdn: string, namespace: string): boolean {
+  if (!written) return false;
+  if (written === fqdn) return true;
+  const parts = fqdn.split('.');
+  return written === parts[0] ? parts[1] === namespace || fqdn.startsWith(`${written}.${namespace}.`) : fqdn.startsWith(`${written}.`);
+}
+
+/** Where two values first differ, as a field path (`.spec.http[0].route[1].weight`), with both values. */
+export function firstDifference(a: unknown, b: unknown, at = ''): { field: string; before: unknown; after: unknown } | null {
+  if (isDeepStrictEqual(a, b)) return null;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const d = firstDifference(a[i], b[i], `${at}[${i}]`);
+      if (d) return d;
+    }
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`);
+      if (d) return d;
+    }
+  }
+  return { field: at, before: a, after: b };
+}
+
+/**
+ * Who changed the route's http list, other than meshctl (from managedFields): a write that changes a
+ * field takes it over, so its manager now owns the list; the latest such entry when several do.
+ */
+function lastOtherManager(o: KubeObject): { manager: string; time?: string; operation: string } | null {
+  const others = (o.metadata.managedFields ?? []).filter((e) => e.manager !== FIELD_MANAGER && e.manager !== REQUEST_FIELD_MANAGER && e.fieldsV1 && hasPath(e.fieldsV1, ['spec', 'http']));
+  others.sort((x, y) => (y.time ?? '').localeCompare(x.time ?? ''));
+  return others[0] ? { manager: others[0].manager, time: others[0].time, operation: others[0].operation } : null;
+}
+
+const valueText = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v));
+
+export class KubernetesTarget implements MeshTarget {
+  readonly location: string;
+  /** The route's http list as meshctl last wrote it, per VirtualService: a different one on the cluster is someone else's change. */
+  private readonly written = new Map<string, unknown>();
+  /** The latest shift record per host, carried by every apply of that route's weights. */
+  private readonly records = new Map<string, unknown>();
+  private vsCache: KubeObject[] | null = null;
+
+  constructor(readonly client: KubeClient, readonly options: KubernetesTargetOptions = {}) {
+    this.location = `kubernetes context "${client.access.context}"`;
+  }
+
+  private get listNamespace(): string | undefined {
+    return this.options.allNamespaces ? undefined : this.options.namespace;
+  }
+
+  async installed(): Promise<boolean> {
+    return (await getObject(this.client, KINDS.CustomResourceDefinition, undefined, 'virtualservices.networking.istio.io')) !== null;
+  }
+
+  private async requireIstio(): Promise<void> {
+    if (!(await this.installed())) {
+      throw new MeshctlError(`Istio's CRDs are not installed on ${this.client.where} (no virtualservices.networking.istio.io); install Istio (istioctl install), or run meshctl install --target kubernetes.`, EXIT.environment);
+    }
+  }
+
+  async proxies(): Promise<MeshProxy[]> {
+    const pods = await listObjects(this.client, KINDS.Pod, { namespace: this.listNamespace });
+    const out: MeshProxy[] = [];
+    for (const p of pods) {
+      const spec = (p.spec ?? {}) as { containers?: { name: string }[]; initContainers?: { name: string; restartPolicy?: string }[] };
+      const sidecar = [...(spec.containers ?? []), ...(spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always')].some((c) => c.name === 'istio-proxy');
+      const labels = p.metadata.labels ?? {};
+      const gateway = labels.istio === 'ingressgateway' || labels.istio === 'egressgateway' || 'gateway.networking.k8s.io/gateway-name' in labels;
+      if (!sidecar && !gateway) continue;
+      out.push({ name: p.metadata.name, namespace: p.metadata.namespace ?? 'default', kind: gateway ? 'gateway' : 'sidecar', workload: gateway ? null : labels.app ?? labels['app.kubernetes.io/name'] ?? null, labels });
+    }
+    return out.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'gateway' ? -1 : 1));
+  }
+
+  private async listPolicy(k: KindRef): Promise<KubeObject[]> {
+    try {
+      return await listObjects(this.client, k, { namespace: this.listNamespace });
+    } catch (err) {
+      // A kind whose CRD is not installed (Gateway API on an Istio-only cluster) holds nothing.
+      if (err instanceof KubeApiError && err.statusCode === 404 && k.group !== KINDS.VirtualService.group) return [];
+      throw err;
+    }
+  }
+
+  async applied(): Promise<AppliedPolicy> {
+    await this.requireIstio();
+    // Istio's resources only: the cluster's Services and pods are Kubernetes', not meshctl's Workloads.
+    const lists = await Promise.all(POLICY_KINDS.map((k) => this.listPolicy(k)));
+    const objects = lists.flat();
+    this.vsCache = objects.filter((o) => o.kind === 'VirtualService');
+    const revision = Math.max(0, ...objects.map((o) => Number(o.metadata.resourceVersion ?? 0)).filter(Number.isFinite));
+    return { revision, resources: objects.map((o) => asPolicyResource(o) as MeshResource) };
+  }
+
+  async apply(resources: MeshResource[], options: { shiftHost?: string } = {}): Promise<void> {
+    for (const r of resources) {
+      const k = Object.values(KINDS).find((x) => x.kind === r.kind && (!x.group || r.apiVersion.startsWith(`${x.group}/`)));
+      if (!k) throw usageError(`meshctl does not write ${r.apiVersion} ${r.kind} to a cluster.`);
+      const namespace = r.metadata.namespace ?? 'default';
+      if (options.shiftHost && r.kind === 'VirtualService') {
+        // A shift's own change of its route (a header route, a mirror): only the http list, with its record.
+        await this.applyRoute({ namespace, name: r.metadata.name }, httpOf(r as KubeObject) as unknown[], options.shiftHost);
+        continue;
+      }
+      await applyObject(this.client, k, { apiVersion: r.apiVersion, kind: r.kind, metadata: { ...r.metadata, namespace }, ...(r.spec !== undefined ? { spec: r.spec } : {}) } as KubeObject, { fieldManager: FIELD_MANAGER });
+    }
+  }
+
+  async routedUpstreams(): Promise<{ host: string; subset: string }[]> {
+    const seen = new Map<string, { host: string; subset: string }>();
+    for (const vs of this.vsCache ?? (await listObjects(this.client, KINDS.VirtualService, { namespace: this.listNamespace }))) {
+      for (const h of httpOf(vs)) for (const d of h.route ?? []) if (d.destination?.host) seen.set(`${d.destination.host}|${d.destination.subset ?? ''}`, { host: d.destination.host, subset: d.destination.subset ?? '' });
+    }
+    return [...seen.values()];
+  }
+
+  private carrier(ref: RouteRef): string {
+    return `VirtualService ${vsKey(ref.virtualService)}`;
+  }
+
+  async routeCarriers(ref: RouteRef): Promise<string[]> {
+    return [this.carrier(ref)];
+  }
+
+  private async readRoute(ref: { namespace: string; name: string }): Promise<KubeObject> {
+    const vs = await getObject(this.client, KINDS.VirtualService, ref.namespace, ref.name);
+    if (!vs) throw new MeshctlError(`VirtualService ${vsKey(ref)} is gone from ${this.client.where}; the shift cannot go on (meshctl route abort ends it).`, EXIT.environment);
+    return vs;
+  }
+
+  /**
+   * Someone else's change of the route since meshctl last wrote it (in this process): the shift holds
+   * rather than overwrite it, and says who changed which field.
+   */
+  private checkUnchanged(vs: KubeObject, ref: { namespace: string; name: string }): void {
+    const expected = this.written.get(vsKey(ref));
+    if (expected === undefined) return;
+    const difference = firstDifference(expected, httpOf(vs), '.spec.http');
+    if (!difference) return;
+    const who = lastOtherManager(vs);
+    const by = who ? `${who.manager}${who.time ? ` (at ${who.time})` : ''}` : 'another client';
+    throw new MeshctlError(`${by} changed ${difference.field} of VirtualService ${vsKey(ref)} from ${valueText(difference.before)} to ${valueText(difference.after)} during the shift (resourceVersion ${vs.metadata.resourceVersion}); the shift holds rather than overwrite it`, EXIT.held);
+  }
+
+  /** The http list with the route's weights of `ref.host`'s subsets set (other destinations keep theirs). */
+  private withWeights(vs: KubeObject, ref: RouteRef, weights: Weights): HttpRouteSpec[] {
+    const http = structuredClone(httpOf(vs));
+    const i = shiftedIndex(http, ref);
+    const route = http[i];
+    if (!route?.route?.length) throw new WeightWriteError(`VirtualService ${vsKey(ref.virtualService)} has no http route ${ref.name || ref.index} to weigh.`);
+    const vector = route.route.map((d) => (sameHost(d.destination?.host, ref.host, ref.virtualService.namespace) ? weights[d.destination?.subset ?? ''] ?? 0 : d.weight ?? 0));
+    if (vector.every((w) => w === 0)) throw new WeightWriteError(`Weights ${JSON.stringify(weights)} leave route ${ref.name || ref.index} of VirtualService ${vsKey(ref.virtualService)} without a destination.`);
+    route.route = route.route.map((d, j) => ({ ...d, weight: vector[j]! }));
+    return http;
+  }
+
+  /**
+   * One server-side apply of the route's http list and the shift's record; `force` takes the list over
+   * from whoever applied it before the shift (the first write of a shift only).
+   */
+  private async applyRoute(ref: { namespace: string; name: string }, http: unknown[] | null, host: string, options: { resourceVersion?: string; force?: boolean } = {}): Promise<KubeObject> {
+    const record = this.records.get(host);
+    const body: KubeObject = {
+      apiVersion: `${KINDS.VirtualService.group}/${KINDS.VirtualService.version}`,
+      kind: 'VirtualService',
+      metadata: {
+        name: ref.name,
+        namespace: ref.namespace,
+        ...(options.resourceVersion ? { resourceVersion: options.resourceVersion } : {}),
+        ...(record !== undefined ? { annotations: { [SHIFT_ANNOTATION]: JSON.stringify(record) } } : {}),
+      },
+      ...(http ? { spec: { http } } : {}),
+    };
+    let answer: KubeObject;
+    try {
+      answer = await applyObject(this.client, KINDS.VirtualService, body, { fieldManager: FIELD_MANAGER, force: options.force });
+    } catch (err) {
+      if (err instanceof KubeApiError && err.statusCode === 409) {
+        const cause = err.status.details?.causes?.find((c) => c.reason === 'FieldManagerConflict');
+        const reason = cause ? `${cause.message} (another field manager owns it now)` : `VirtualService ${vsKey(ref)} changed while meshctl wrote it (${err.status.message ?? 'resourceVersion conflict'})`;
+        throw new MeshctlError(`${reason}; the shift holds rather than overwrite it`, EXIT.held);
+      }
+      throw err;
+    }
+    if (http) this.written.set(vsKey(ref), httpOf(answer));
+    return answer;
+  }
+
+  async readRouteWeights(ref: RouteRef): Promise<ServedWeights[]> {
+    const vs = await this.readRoute(ref.virtualService);
+    const route = httpOf(vs)[shiftedIndex(httpOf(vs), ref)];
+    if (!route?.route) return [{ proxy: this.carrier(ref), kind: 'sidecar', weights: null, error: `has no http route ${ref.name || ref.index}` }];
+    const weights: Weights = {};
+    const single = route.route.length === 1;
+    for (const d of route.route) if (sameHost(d.destination?.host, ref.host, ref.virtualService.namespace)) weights[d.destination?.subset ?? ''] = (weights[d.destination?.subset ?? ''] ?? 0) + (single ? 100 : d.weight ?? 0);
+    return [{ proxy: this.carrier(ref), kind: 'sidecar', weights, error: null }];
+  }
+
+  async writeRouteWeights(ref: RouteRef, weights: Weights): Promise<WriteReport> {
+    const vs = await this.readRoute(ref.virtualService);
+    this.checkUnchanged(vs, ref.virtualService);
+    const http = this.withWeights(vs, ref, weights);
+    await this.applyRoute(ref.virtualService, http, ref.host, { resourceVersion: vs.metadata.resourceVersion, force: !ownsField(vs, FIELD_MANAGER, ['spec', 'http']) });
+    return { served: [this.carrier(ref)], notRunning: [] };
+  }
+
+  traffic(options: { host?: string } = {}): TrafficReader {
+    return new PrometheusTraffic(this, options.host);
+  }
+
+  /** A PromQL query through --prometheus-url, or Istio's Prometheus through the API server's service proxy. */
+  promQuery(): { query: PromQuery; where: string } {
+    const url = this.options.prometheusUrl;
+    if (url) {
+      return {
+        where: `Prometheus at ${url}`,
+        query: async (q, time) => {
+          const u = new URL('api/v1/query', url.endsWith('/') ? url : `${url}/`);
+          u.searchParams.set('query', q);
+          u.searchParams.set('time', time.toFixed(3));
+          const res = await fetch(u, { signal: AbortSignal.timeout(10_000) });
+          const body = (await res.json().catch(() => null)) as { error?: string } | null;
+          if (!res.ok) throw new Error(`HTTP ${res.status}${body?.error ? `: ${body.error}` : ''}`);
+          return body;
+        },
+      };
+    }
+    const svc = this.options.prometheusService ?? { namespace: 'istio-system', name: 'prometheus', port: 9090 };
+    const path = `/api/v1/namespaces/${svc.namespace}/services/${svc.name}:${svc.port}/proxy/api/v1/query`;
+    return {
+      where: `Prometheus ${svc.namespace}/${svc.name}:${svc.port} (through ${this.client.where})`,
+      query: async (q, time) => JSON.parse(await this.client.request<string>('GET', path, { query: { query: q, time: time.toFixed(3) }, text: true, timeoutMs: 10_000, about: { verb: 'get', resource: 'services/proxy', group: '', namespace: svc.namespace, name: `${svc.name}:${svc.port}` } })),
+    };
+  }
+
+  /** The subset whose DestinationRule labels carry Istio's `version` label value. */
+  async subsetsByVersion(host: string): Promise<Map<string, string>> {
+    const namespace = host.split('.')[1];
+    const rules = await listObjects(this.client, KINDS.DestinationRule, { namespace: this.options.allNamespaces ? undefined : namespace });
+    const out = new Map<string, string>();
+    for (const dr of rules) {
+      const spec = (dr.spec ?? {}) as { host?: string; subsets?: { name: string; labels?: Record<string, string> }[] };
+      if (!sameHost(spec.host, host, dr.metadata.namespace ?? 'default')) continue;
+      for (const s of spec.subsets ?? []) out.set(s.labels?.version ?? s.name, s.name);
+    }
+    return out;
+  }
+
+  async proxyAdmin(name: string): Promise<ProxyAdapter> {
+    throw new MeshctlError(`Reading the Envoy admin API of ${name} on ${this.location} is not supported by this meshctl yet; use istioctl proxy-config, or the local mesh.`, EXIT.environment);
+  }
+
+  /** Every sidecar and gateway pod with istiod's word on its sync (one /debug/syncz through the pod proxy) and the pod's readiness. */
+  async proxyStatus(options: ProxyStatusOptions = {}): Promise<ProxyStatusReport> {
+    const readAt = (options.now ?? (() => new Date()))().toISOString();
+    const [proxies, pods, istiods] = await Promise.all([
+      this.proxies(),
+      listObjects(this.client, KINDS.Pod, { namespace: this.listNamespace }),
+      listObjects(this.client, KINDS.Pod, { namespace: 'istio-system', labelSelector: 'app=istiod' }),
+    ]);
+    const istiod = istiods.find((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running') ?? istiods[0];
+    if (!istiod) throw new MeshctlError(`istiod does not run on ${this.client.where} (no pod labelled app=istiod in istio-system); install Istio first.`, EXIT.environment);
+    const syncPath = `/api/v1/namespaces/istio-system/pods/${istiod.metadata.name}:15014/proxy/debug/syncz`;
+    const text = await this.client.request<string>('GET', syncPath, { text: true, timeoutMs: options.timeoutMs ?? 5000, about: { verb: 'get', resource: 'pods/proxy', group: '', namespace: 'istio-system', name: istiod.metadata.name } });
+    let sync: Map<string, ProxySync>;
+    try {
+      sync = parseSyncz(JSON.parse(text));
+    } catch (err) {
+      throw new MeshctlError(`istiod ${istiod.metadata.name} answered /debug/syncz with something meshctl cannot read (${(err as Error).message}).`, EXIT.environment);
+    }
+    const byName = new Map(pods.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p]));
+    const rows: ProxyStatusRow[] = proxies.map((x) => {
+      const s = sync.get(`${x.name}.${x.namespace}`);
+      const pod = byName.get(`${x.namespace}/${x.name}`);
+      const statuses = ((pod?.status as { containerStatuses?: { name: string; ready: boolean }[] } | undefined)?.containerStatuses ?? []);
+      const proxyReady = statuses.find((c) => c.name === 'istio-proxy')?.ready ?? null;
+      const problem = !s ? 'istiod does not list it as connected' : !s.synced ? `istiod sent ${s.pending.join(', ')} configuration it has not acknowledged` : proxyReady === false ? 'its istio-proxy container is not ready' : null;
+      return { name: x.name, namespace: x.namespace, type: x.kind, runtime: 'envoy', admin: `istiod ${istiod.metadata.name}`, reachable: Boolean(s), revision: null, appliedRevision: null, status: !s ? 'UNREACHABLE' : s.synced ? 'SYNCED' : 'STALE', ready: proxyReady, problem, certificate: null };
+    });
+    const summary = {
+      total: rows.length,
+      synced: rows.filter((r) => r.status === 'SYNCED').length,
+      stale: rows.filter((r) => r.status === 'STALE').length,
+      unreachable: rows.filter((r) => r.status === 'UNREACHABLE').length,
+      notReady: rows.filter((r) => r.ready === false).length,
+    };
+    return { home: this.location, installed: true, appliedRevision: null, readAt, proxies: rows, summary, ok: rows.every((r) => r.status === 'SYNCED' && r.ready !== false) };
+  }
+
+  shiftRecords<R, Q extends { id: string }>(host: string): ShiftRecordStore<R, Q> {
+    return new AnnotationShiftStore<R, Q>(this, host);
+  }
+
+  /** The VirtualService a shift of `host` keeps its record on: the one holding it, else the one routing the host. */
+  async routeOf(host: string): Promise<{ namespace: string; name: string } | null> {
+    const all = this.vsCache ?? (await listObjects(this.client, KINDS.VirtualService, { namespace: this.listNamespace }));
+    const holding = all.find((vs) => {
+      const text = vs.metadata.annotations?.[SHIFT_ANNOTATION];
+      if (!text) return false;
+      try {
+        return (JSON.parse(text) as { route?: { host?: string } }).route?.host === host;
+      } catch {
+        return false;
+      }
+    });
+    const vs = holding ?? all.find((v) => httpOf(v).some((h) => (h.route ?? []).some((d) => sameHost(d.destination?.host, host, v.metadata.namespace ?? 'default'))));
+    return vs ? { namespace: vs.metadata.namespace ?? 'default', name: vs.metadata.name } : null;
+  }
+
+  /** Internal to the record store. */
+  rememberRecord(host: string, record: unknown): void {
+    this.records.set(host, record);
+  }
+
+  async writeRecord(ref: { namespace: string; name: string }, host: string, record: unknown, running: boolean): Promise<void> {
+    this.rememberRecord(host, record);
+    for (let attempt = 0; ; attempt++) {
+      const vs = await this.readRoute(ref);
+      if (running) this.checkUnchanged(vs, ref);
+      // While meshctl owns the http list it applies it unchanged with the record, or the list would be released.
+      const owns = ownsField(vs, FIELD_MANAGER, ['spec', 'http']) && (this.written.get(vsKey(ref)) === undefined || isDeepStrictEqual(this.written.get(vsKey(ref)), httpOf(vs)));
+      try {
+        await this.applyRoute(ref, owns ? (httpOf(vs) as unknown[]) : null, host, { resourceVersion: vs.metadata.resourceVersion });
+        return;
+      } catch (err) {
+        // A write between the read and the apply: read again once, and look at what changed.
+        if (attempt >= 1 || !(err instanceof MeshctlError) || !/changed while meshctl wrote it/.test(err.message)) throw err;
+      }
+    }
+  }
+
+  async removeAnnotation(ref: { namespace: string; name: string }, key: string, manager: string): Promise<void> {
+    await mergePatchObject(this.client, KINDS.VirtualService, ref.namespace, ref.name, { metadata: { annotations: { [key]: null } } }, manager);
+  }
+
+  async readAnnotation(ref: { namespace: string; name: string }, key: string): Promise<unknown> {
+    const vs = await getObject(this.client, KINDS.VirtualService, ref.namespace, ref.name);
+    const text = vs?.metadata.annotations?.[key];
+    if (!text) return null;
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new MeshctlError(`The annotation ${key} on VirtualService ${vsKey(ref)} is not meshctl's JSON; remove it (kubectl annotate virtualservice ${ref.name} -n ${ref.namespace} ${key}-) and start again.`, EXIT.environment);
+    }
+  }
+
+  async writeRequestAnnotation(ref: { namespace: string; name: string }, request: unknown): Promise<void> {
+    await applyObject(this.client, KINDS.VirtualService, { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: ref.name, namespace: ref.namespace, annotations: { [SHIFT_REQUEST_ANNOTATION]: JSON.stringify(request) } } }, { fieldManager: REQUEST_FIELD_MANAGER });
+  }
+}
+
+/** A shift's record in an annotation of its route, so that status, resume, promote and abort work from any machine. */
+class AnnotationShiftStore<R, Q extends { id: string }> implements ShiftRecordStore<R, Q> {
+  private ref: { namespace: string; name: string } | null = null;
+
+  constructor(private readonly target: KubernetesTarget, private readonly host: string) {}
+
+  private async route(): Promise<{ namespace: string; name: string } | null> {
+    this.ref ??= await this.target.routeOf(this.host);
+    return this.ref;
+  }
+
+  async read(): Promise<R | null> {
+    const ref = await this.route();
+    const record = ref ? ((await this.target.readAnnotation(ref, SHIFT_ANNOTATION)) as R | null) : null;
+    if (record) this.target.rememberRecord(this.host, record);
+    return record;
+  }
+
+  async write(record: R): Promise<void> {
+    const r = record as unknown as { updatedAt?: string; phase?: string; owner?: unknown; route: { virtualService: { namespace: string; name: string } } };
+    r.updatedAt = new Date().toISOString();
+    this.ref = r.route.virtualService;
+    const running = r.owner !== null && r.owner !== undefined && (r.phase === 'progressing' || r.phase === 'planned');
+    await this.target.writeRecord(this.ref, this.host, record, running);
+  }
+
+  async remove(): Promise<void> {
+    const ref = await this.route();
+    if (ref) await this.target.removeAnnotation(ref, SHIFT_ANNOTATION, FIELD_MANAGER);
+  }
+
+  /** The cluster has no lock meshctl shares with others: every write is guarded by resourceVersion instead. */
+  async locked<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
+
+  async readRequest(): Promise<Q | null> {
+    const ref = await this.route();
+    return ref ? ((await this.target.readAnnotation(ref, SHIFT_REQUEST_ANNOTATION)) as Q | null) : null;
+  }
+
+  async writeRequest(request: Q): Promise<void> {
+    const ref = await this.route();
+    if (!ref) throw usageError(`No VirtualService routes ${this.host} on ${this.target.location}.`);
+    await this.target.writeRequestAnnotation(ref, request);
+  }
+
+  async clearRequest(id?: string): Promise<void> {
+    const ref = await this.route();
+    if (!ref) return;
+    if (id !== undefined) {
+      const current = await this.readRequest();
+      if (!current || current.id !== id) return;
+    }
+    const vs = await getObject(this.target.client, KINDS.VirtualService, ref.namespace, ref.name);
+    if (vs?.metadata.annotations?.[SHIFT_REQUEST_ANNOTATION]) await this.target.removeAnnotation(ref, SHIFT_REQUEST_ANNOTATION, REQUEST_FIELD_MANAGER);
+  }
+}
+
+/** A shift's figures from Prometheus, per subset (Istio's destination_version label mapped through the DestinationRule). */
+class PrometheusTraffic implements TrafficReader {
+  private subsets: Map<string, string> | null = null;
+
+  constructor(private readonly target: KubernetesTarget, private readonly host?: string) {}
+
+  async startNow(): Promise<void> {
+    // Prometheus keeps the counters: a window is a range query, nothing to start.
+  }
+
+  async figures(window: TrafficWindow, options: { host?: string; mirrored?: boolean } = {}): Promise<UpstreamFigures[]> {
+    const host = options.host ?? this.host;
+    // Mirrored copies are not told apart in Istio's standard metrics.
+    if (!host || options.mirrored) return [];
+    this.subsets ??= await this.target.subsetsByVersion(host);
+    const { query, where } = this.target.promQuery();
+    const subsets = this.subsets;
+    return prometheusFigures(query, host, window, (version) => subsets.get(version) ?? (subsets.size ? undefined : version), where);
+  }
+}
+
