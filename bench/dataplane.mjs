@@ -42,7 +42,7 @@ const PODS = Math.max(2, Number(flag('--pods')) || (QUICK ? 2 : 20));
 const APPLY_ROUNDS = QUICK ? 1 : 7;
 const KEEP = args.includes('--keep');
 
-const TARGETS = { throughputRatio: 0.5, addedP99Ms: 1, sidecarRssMiB: 30, applyMs: 200, httpRouteWithin: 0.05 };
+const TARGETS = { throughputRatio: 0.5, addedP99Ms: 1, sidecarRssMiB: 30, applyMs: 200, httpRouteWithin: 0.05, policiesWithin: 0.1, meshOfBare: 0.9 };
 // Above this p99 lateness of the generator's own writes (ms), the machine is too busy to judge added p99.
 const BUSY_LAG_MS = 2;
 const ANCHORS = { istioAddedP99Ms: 0.298, istioSidecarMiB: 60, istioSidecarVcpu: 0.2 };
@@ -411,6 +411,45 @@ apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: { name: default, namespace: istio-system }
 spec: { mtls: { mode: STRICT } }
+---
+${workload('ratings', 'ratings', 'v1', 1, 'bookinfo-ratings')}
+${service('ratings')}
+# The policies path: the demo route's shape (retries, timeout) to ratings, plus the resilience and
+# security policy a production service carries, sized never to trip: what they cost when they do not act.
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ratings, namespace: ${NS} }
+spec:
+  hosts: [ratings]
+  http:
+  - name: guarded
+    route: [{ destination: { host: ratings } }]
+    retries: { attempts: 2, perTryTimeout: 2s }
+    timeout: 10s
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: ratings, namespace: ${NS} }
+spec:
+  host: ratings
+  trafficPolicy:
+    connectionPool: { tcp: { maxConnections: 1000 }, http: { http1MaxPendingRequests: 1000 } }
+    outlierDetection: { consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s }
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ratings-callers, namespace: ${NS} }
+spec:
+  selector: { matchLabels: { app: ratings } }
+  action: ALLOW
+  rules: [{ from: [{ source: { principals: [cluster.local/ns/${NS}/sa/bookinfo-productpage] } }], to: [{ operation: { methods: [GET] } }] }]
+---
+apiVersion: meshctl.dev/v1alpha1
+kind: RateLimit
+metadata: { name: ratings, namespace: ${NS} }
+spec:
+  selector: { matchLabels: { app: ratings } }
+  limits: [{ requests: 1000000, per: 1s }]
 `;
 }
 
@@ -532,7 +571,7 @@ async function benchPath(ca, bin) {
   for (const p of servers) pinGroup(p.pid, 1);
 
   // The path works, with mTLS: the app sees the caller's verified identity.
-  for (const host of ['reviews', 'reviews-httproute']) {
+  for (const host of ['reviews', 'reviews-httproute', 'ratings']) {
     const who = await httpGet(client.ports.outbound, '/whoami', host);
     if (who.status !== 200 || !who.body.endsWith(`URI=${CLIENT_ID}`)) throw new Error(`the mesh path to ${host} does not work: ${who.status} ${who.head.split('\r\n')[0]} ${who.body}`);
   }
@@ -544,14 +583,16 @@ async function benchPath(ca, bin) {
     direct: { port: v1.ports.app, host: 'reviews', path: '/reviews/1' },
     mesh: { port: client.ports.outbound, host: 'reviews', path: '/reviews/1' },
     httproute: { port: client.ports.outbound, host: 'reviews-httproute', path: '/reviews/1' },
+    policies: { port: client.ports.outbound, host: 'ratings', path: '/reviews/1' },
     bare: { port: bare.port, host: 'reviews', path: '/reviews/1' },
   };
   const order = (i) => (i % 2 ? ['mesh', 'httproute', 'direct'] : ['direct', 'httproute', 'mesh']);
   // Saturation runs of the bare hops and of the HTTPRoute path go between the other two, alternating sides with them.
-  const satOrder = (i) => (i % 2 ? ['mesh', 'httproute', 'bare', 'direct'] : ['direct', 'bare', 'httproute', 'mesh']);
+  const satOrder = (i) => (i % 2 ? ['mesh', 'policies', 'httproute', 'bare', 'direct'] : ['direct', 'bare', 'httproute', 'policies', 'mesh']);
 
   say(`demo path: client → productpage-0 outbound :${client.ports.outbound} → mTLS → reviews-v1-0 / reviews-v2-0 inbound (80/20) → app`);
   say(`httproute: the same path and routing written as an HTTPRoute on Service reviews-httproute (header match, then 80/20)`);
+  say(`policies:  the same two hops to ratings, whose route and pod carry retries, a timeout, a connection pool, outlier detection, an ALLOW policy and a rate limit (none of them tripping)`);
   say(`direct:    client → app :${v1.ports.app}`);
   say(`bare:      client → HAProxy :${bare.port} → mTLS → HAProxy → app (the same two hops with nothing of the mesh: no rules, no Lua, no log)`);
   say(PIN
@@ -562,8 +603,8 @@ async function benchPath(ca, bin) {
   say();
 
   // Saturation.
-  if (!QUICK) for (const t of ['direct', 'mesh', 'httproute', 'bare']) await runLoad({ mode: 'saturate', ...targets[t], connections: SATURATE.connections, durationS: 1, maxRequests: 200_000 }, 0);
-  const sat = { direct: [], mesh: [], httproute: [], bare: [] };
+  if (!QUICK) for (const t of ['direct', 'mesh', 'httproute', 'policies', 'bare']) await runLoad({ mode: 'saturate', ...targets[t], connections: SATURATE.connections, durationS: 1, maxRequests: 200_000 }, 0);
+  const sat = { direct: [], mesh: [], httproute: [], policies: [], bare: [] };
   const groupsNow = () => ({ outbound: groupPids(client.pid), inbound: servers.flatMap((p) => groupPids(p.pid)), app: [app.pid], bareOutbound: [bare.pids[1]], bareInbound: [bare.pids[0]] });
   const others = { busy: 0, ours: 0, seconds: 0 };
   /** Runs one load and measures the CPU time of every process on the path (µs per answered request). */
@@ -595,11 +636,13 @@ async function benchPath(ca, bin) {
   const satFailures = (t) => sat[t].reduce((a, r) => a + r.non2xx + r.errors + r.timeouts, 0);
   const loadShape = SATURATE.amount ? `${SATURATE.amount} requests` : `${SATURATE.durationS} s`;
   say(`throughput at saturation (autocannon, ${SATURATE.connections} keep-alive connections, ${loadShape} per run, ${RUNS} runs each):`);
-  for (const t of ['direct', 'mesh', 'httproute', 'bare']) say(`  ${t.padEnd(9)} ${sat[t].map((r) => n0(r.rps)).join(' ')} req/s; failed ${satFailures(t)}`);
+  for (const t of ['direct', 'mesh', 'httproute', 'policies', 'bare']) say(`  ${t.padEnd(9)} ${sat[t].map((r) => n0(r.rps)).join(' ')} req/s; failed ${satFailures(t)}`);
   const satRatios = sat.mesh.map((r, i) => r.rps / sat.direct[i].rps);
   const bareRatios = sat.bare.map((r, i) => r.rps / sat.direct[i].rps);
   const perRequest = {
     outbound: usPerRequest(sat.mesh, 'outbound'),
+    outboundPolicies: usPerRequest(sat.policies, 'outbound'),
+    inboundPolicies: usPerRequest(sat.policies, 'inbound'),
     inbound: usPerRequest(sat.mesh, 'inbound'),
     app: usPerRequest(sat.mesh, 'app'),
     appDirect: usPerRequest(sat.direct, 'app'),
@@ -609,6 +652,7 @@ async function benchPath(ca, bin) {
     bareInbound: usPerRequest(sat.bare, 'bareInbound'),
   };
   say(`  CPU per request (µs, medians): mesh: outbound sidecar ${f2(perRequest.outbound).padStart(6)}, inbound sidecars ${f2(perRequest.inbound)}, app ${f2(perRequest.app)}, client ${f2(perRequest.clientMesh)}`);
+  say(`                                 policies: outbound sidecar ${f2(perRequest.outboundPolicies)}, inbound sidecar ${f2(perRequest.inboundPolicies)}`);
   say(`                                 direct: app ${f2(perRequest.appDirect)}, client ${f2(perRequest.clientDirect)}`);
   say(`                                 bare:   outbound HAProxy ${f2(perRequest.bareOutbound)}, inbound HAProxy ${f2(perRequest.bareInbound)}`);
   say();
@@ -664,7 +708,9 @@ async function benchPath(ca, bin) {
     direct: { rps: median(sat.direct.map((r) => r.rps)), p50: median(rate.direct.map((r) => r.p50)), p99: median(rate.direct.map((r) => r.p99)) },
     mesh: { rps: median(sat.mesh.map((r) => r.rps)), p50: median(rate.mesh.map((r) => r.p50)), p99: median(rate.mesh.map((r) => r.p99)) },
     throughputRatio: median(satRatios),
-    bare: { rps: median(sat.bare.map((r) => r.rps)), ratio: median(bareRatios) },
+    bare: { rps: median(sat.bare.map((r) => r.rps)), ratio: median(bareRatios), meshRatio: median(sat.mesh.map((r, i) => r.rps / sat.bare[i].rps)) },
+    // Retries, a connection pool, outlier detection, an ALLOW policy and a rate limit on the path, against the plain route.
+    policies: { rps: median(sat.policies.map((r) => r.rps)), ratioToPlain: median(sat.policies.map((r, i) => r.rps / sat.mesh[i].rps)) },
     // The HTTPRoute path against the VirtualService path: the same HAProxy routes, so the same figures.
     httproute: {
       rps: median(sat.httproute.map((r) => r.rps)),
@@ -676,7 +722,7 @@ async function benchPath(ca, bin) {
     addedP99: median(added('p99')),
     // Direct runs only: there the generator has its CPU to itself, so its lateness is other processes' doing.
     sendLagP99: median(rate.direct.map((r) => r.sendLagP99)),
-    failures: satFailures('mesh') + rateFailures('mesh') + satFailures('direct') + rateFailures('direct') + satFailures('bare') + satFailures('httproute') + rateFailures('httproute'),
+    failures: satFailures('mesh') + rateFailures('mesh') + satFailures('direct') + rateFailures('direct') + satFailures('bare') + satFailures('httproute') + satFailures('policies') + rateFailures('httproute'),
     sidecarRss: Math.max(m('outbound', 'union'), m('inbound', 'union')),
     sidecarRssSum: Math.max(m('outbound', 'rss'), m('inbound', 'rss')),
     sidecarPss: Math.max(m('outbound', 'pss'), m('inbound', 'pss')),
@@ -759,7 +805,11 @@ function summary(p, a, bin, load) {
   const okRss = p.sidecarRss <= TARGETS.sidecarRssMiB;
   const okApply = a.all <= TARGETS.applyMs;
   row('throughput, saturation', `direct ${n0(p.direct.rps)} req/s`, `${n0(p.mesh.rps)} req/s`, `${(p.throughputRatio * 100).toFixed(0)}% of direct`, `>= ${TARGETS.throughputRatio * 100}%`, okTp);
-  row('throughput, bare HAProxy', `direct ${n0(p.direct.rps)} req/s`, `${n0(p.bare.rps)} req/s`, `${(p.bare.ratio * 100).toFixed(0)}% of direct`, '', null, `the same two hops with mTLS and nothing else; the sidecars reach ${(p.throughputRatio / p.bare.ratio * 100).toFixed(0)}% of it`);
+  row('throughput, bare HAProxy', `direct ${n0(p.direct.rps)} req/s`, `${n0(p.bare.rps)} req/s`, `${(p.bare.ratio * 100).toFixed(0)}% of direct`, '', null, 'the same two hops with mTLS and nothing else');
+  const okBare = p.bare.meshRatio >= TARGETS.meshOfBare;
+  row('throughput, sidecars vs bare', `bare ${n0(p.bare.rps)} req/s`, `${n0(p.mesh.rps)} req/s`, `${(p.bare.meshRatio * 100).toFixed(0)}% of bare HAProxy`, `>= ${TARGETS.meshOfBare * 100}%`, okBare);
+  const okPolicies = p.policies.ratioToPlain >= 1 - TARGETS.policiesWithin;
+  row('throughput, with policies', `plain route ${n0(p.mesh.rps)} req/s`, `${n0(p.policies.rps)} req/s`, `${(p.policies.ratioToPlain * 100).toFixed(0)}% of plain`, `>= ${(1 - TARGETS.policiesWithin) * 100}%`, okPolicies, `connection pool, outlier detection, ALLOW policy, rate limit; outbound ${f2(p.perRequest.outboundPolicies)} + inbound ${f2(p.perRequest.inboundPolicies)} µs CPU per request`);
   const okHttpRoute = Math.abs(p.httproute.ratioToVirtualService - 1) <= TARGETS.httpRouteWithin;
   row('throughput, HTTPRoute path', `VirtualService ${n0(p.mesh.rps)} req/s`, `${n0(p.httproute.rps)} req/s`, `${(p.httproute.ratioToVirtualService * 100).toFixed(0)}% of VirtualService`, `within ±${TARGETS.httpRouteWithin * 100}%`, okHttpRoute, `added latency p50 ${signed3(p.httproute.addedP50)} ms, p99 ${signed3(p.httproute.addedP99)} ms (VirtualService: ${signed3(p.addedP50)}, ${signed3(p.addedP99)})`);
   row('latency p50 @1,000 rps', `direct ${f3(p.direct.p50)} ms`, `${f3(p.mesh.p50)} ms`, `${signed3(p.addedP50)} ms added`, '', null);
@@ -778,7 +828,7 @@ function summary(p, a, bin, load) {
   say(fmtRow(Object.fromEntries(cols.map((c) => [c, c]))));
   for (const r of rows) say(fmtRow(r));
   if (p.failures) say(`failed requests during the loads: ${p.failures}`);
-  const missed = [!okTp && 'throughput', !okHttpRoute && 'HTTPRoute path throughput', okP99 === false && 'added p99', !okRss && 'sidecar RSS', !okApply && 'apply'].filter(Boolean);
+  const missed = [!okTp && 'throughput', !okBare && 'sidecars against bare HAProxy', !okPolicies && 'throughput with policies', !okHttpRoute && 'HTTPRoute path throughput', okP99 === false && 'added p99', !okRss && 'sidecar RSS', !okApply && 'apply'].filter(Boolean);
   if (missed.length) say(`targets missed: ${missed.join(', ')}`);
   if (busy) say('added p99 not judged: other processes kept the machine too busy; run again on a quiet machine');
   if (!missed.length && !busy) say('every target met');
