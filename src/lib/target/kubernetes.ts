@@ -169,7 +169,30 @@ export class KubernetesTarget implements MeshTarget {
     const objects = lists.flat();
     this.vsCache = objects.filter((o) => o.kind === 'VirtualService');
     const revision = Math.max(0, ...objects.map((o) => Number(o.metadata.resourceVersion ?? 0)).filter(Number.isFinite));
-    return { revision, resources: objects.map((o) => asPolicyResource(o) as MeshResource) };
+    return { revision, label: `context ${this.client.access.context}`, resources: objects.map((o) => asPolicyResource(o) as MeshResource) };
+  }
+
+  /**
+   * What `validate --live` analyzes: the policy kinds and the Services, Deployments, Pods and Namespaces
+   * they reference (one list request per kind), each named `<context>/<namespace>/<Kind>/<name>`.
+   */
+  async liveObjects(): Promise<{ name: string; resource: MeshResource }[]> {
+    await this.requireIstio();
+    const kinds = [...POLICY_KINDS, KINDS.Service, KINDS.Deployment, KINDS.Pod];
+    const lists = await Promise.all([...kinds.map((k) => this.listPolicy(k)), this.listNamespaces()]);
+    const context = this.client.access.context;
+    return lists.flat().map((o) => ({
+      name: [context, o.metadata.namespace, o.kind, o.metadata.name].filter((x) => x !== undefined).join('/'),
+      resource: asPolicyResource(o) as MeshResource,
+    }));
+  }
+
+  /** The namespace -n names (a get), or every namespace. */
+  private async listNamespaces(): Promise<KubeObject[]> {
+    const ns = this.listNamespace;
+    if (ns === undefined) return listObjects(this.client, KINDS.Namespace);
+    const one = await getObject(this.client, KINDS.Namespace, undefined, ns);
+    return one ? [{ ...one, apiVersion: 'v1', kind: 'Namespace' }] : [];
   }
 
   async apply(resources: MeshResource[], options: { shiftHost?: string } = {}): Promise<void> {
