@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { EXIT, MeshctlError, usageError } from '../errors.js';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
-import { prometheusFigures, type PromQuery } from '../kube/promql.js';
+import { MetricsUnavailable, promqlFigures, servedVersions, type PrometheusEndpoint } from '../shift/promql.js';
 import { parseSyncz, type ProxySync } from '../kube/syncz.js';
 import { KINDS, POLICY_KINDS, applyObject, asPolicyResource, getObject, hasPath, listObjects, mergePatchObject, ownsField, type KindRef, type KubeObject } from '../kube/resources.js';
 import type { ProxyStatusRow } from '../mesh/proxy-status.js';
@@ -312,7 +312,7 @@ export class KubernetesTarget implements MeshTarget {
   }
 
   /** A PromQL query through --prometheus-url, or Istio's Prometheus through the API server's service proxy. */
-  promQuery(): { query: PromQuery; where: string } {
+  promQuery(): Exclude<PrometheusEndpoint, string> {
     const url = this.options.prometheusUrl;
     if (url) {
       return {
@@ -526,9 +526,18 @@ class PrometheusTraffic implements TrafficReader {
     // Mirrored copies are not told apart in Istio's standard metrics.
     if (!host || options.mirrored) return [];
     this.subsets ??= await this.target.subsetsByVersion(host);
-    const { query, where } = this.target.promQuery();
-    const subsets = this.subsets;
-    return prometheusFigures(query, host, window, (version) => subsets.get(version) ?? (subsets.size ? undefined : version), where);
+    const endpoint = this.target.promQuery();
+    try {
+      // A DestinationRule's subsets are told apart by their version label; without subsets each version is one.
+      const versionsBySubset = new Map<string, string[]>();
+      for (const [version, subset] of this.subsets) versionsBySubset.set(subset, [...(versionsBySubset.get(subset) ?? []), version]);
+      if (!this.subsets.size) for (const version of await servedVersions(endpoint, host, window)) versionsBySubset.set(version, [version]);
+      const figures = await Promise.all([...versionsBySubset].map(async ([subset, versions]) => ({ host, subset, ...(await promqlFigures(endpoint, { service: host, versions }, window)) })));
+      return figures.filter((f) => f.requests > 0);
+    } catch (err) {
+      if (err instanceof MetricsUnavailable) throw new MeshctlError(`metrics unavailable: ${err.message}; the shift holds where it is`, EXIT.held);
+      throw err;
+    }
   }
 }
 
