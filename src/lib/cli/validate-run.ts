@@ -29,6 +29,7 @@ export async function runValidate(paths: string[], flags: ValidateFlags, version
   };
   const meshFlag = (['target', 'context', 'kubeconfig', 'home', 'all-namespaces'] as const).find((f) => flags[f] !== undefined && flags[f] !== false);
   if (meshFlag && !flags.live) throw usageError(`--${meshFlag} names the mesh validate --live reads; add --live, or drop --${meshFlag}.`);
+  if (flags.namespace !== undefined && flags['all-namespaces']) throw usageError(`-n ${flags.namespace} asks for one namespace and -A for every one; pass one of them.`);
   const result = flags.live
     ? await (await import('../policy/validate.js')).validateSources(await (await import('./validate-live.js')).liveSources(paths, flags, options), options)
     : await validatePaths(paths, options);
