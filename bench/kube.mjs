@@ -26,7 +26,7 @@ const { StandInApiServer, writeKubeconfig } = await import(path.join(root, 'dist
 const { IstioExporter, startPrometheus } = await import(path.join(root, 'dist/test/support/istio-metrics.js'));
 const { KubeClient } = await import(path.join(root, 'dist/src/lib/kube/client.js'));
 const { KubernetesTarget } = await import(path.join(root, 'dist/src/lib/target/kubernetes.js'));
-const { gateQueries } = await import(path.join(root, 'dist/src/lib/kube/promql.js'));
+const { promqlRange, requestDurationQuery, requestsByCodeQuery, successRateQuery } = await import(path.join(root, 'dist/src/lib/shift/promql.js'));
 
 const VS = 'networking.istio.io/v1';
 const server = await StandInApiServer.start();
@@ -74,8 +74,12 @@ try {
     const body = JSON.stringify({ apiVersion: VS, kind: 'VirtualService', metadata: { name: 'reviews-bare', namespace: 'default', annotations: { 'meshctl.dev/shift': '{}' } }, spec: { http } });
     await call('PATCH', `${vsPath}?fieldManager=bench`, body, 'application/apply-patch+yaml');
     await call('GET', vsPath);
-    const q = gateQueries(host, 10);
-    await Promise.all([q.requests, q.errors, q.p99].map((query) => fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(query)}&time=${Date.now() / 1000}`).then((r) => r.json())));
+    const range = promqlRange(10_000);
+    const queries = ['v1', 'v2'].flatMap((v) => {
+      const scope = { service: host, versions: [v] };
+      return [requestsByCodeQuery(scope, range), successRateQuery(scope, range), ...[0.5, 0.9, 0.95, 0.99].map((q) => requestDurationQuery(scope, range, q))];
+    });
+    await Promise.all(queries.map((query) => fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(query)}&time=${Date.now() / 1000}`).then((r) => r.json())));
   };
 
   const time = async (fn) => {

@@ -263,6 +263,15 @@ describe('--live [PATH...]: OLD is what the local mesh has applied', () => {
     assert.equal(doc.summary.unchanged, 2, 'the Service and PeerAuthentication the file does not name are not removed');
     assert.equal(meshctl(['diff', '--live', '--home', home, medium[0]]).code, 0, 'the applied version is no change');
   });
+
+  test('validate --live analyzes the applied policy with the files, naming a finding by the mesh revision', () => {
+    const r = meshctl(['validate', '--live', '--home', home]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /mesh revision 1\/default\/VirtualService\/reviews:\d+:\d+ +error +IST0101 +Route subset v1 of host reviews/);
+    const rule = file('live/destination-rule.yaml', 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews}\nspec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n');
+    const fixed = meshctl(['validate', '--live', '--home', home, rule]);
+    assert.doesNotMatch(fixed.stdout, /IST0101/, `the file's DestinationRule defines the applied route's subsets: ${fixed.stdout}`);
+  });
 });
 
 describe('--base REV [PATH...]: OLD from git, NEW from the working tree', () => {

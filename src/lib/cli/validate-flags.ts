@@ -20,6 +20,12 @@ export const VALIDATE_FLAGS = {
   'mesh-config': { type: 'string', summary: 'Istio MeshConfig YAML to analyze against (e.g. ingressControllerMode, defaultConfig.proxyMetadata).' },
   'max-file-size': { type: 'integer', summary: 'Largest file read, in MiB.', default: 32, min: 1 },
   'allow-empty': { type: 'boolean', summary: 'Accept a directory that holds no policy file (by default a usage error, exit 2).' },
+  live: { type: 'boolean', summary: "Analyze the given paths together with what the mesh holds (a cluster's policy and the Services, Deployments, Pods and Namespaces it references, or the local mesh's applied policy); the files win where both hold an object." },
+  target: { type: 'option', summary: 'With --live: the mesh to read (default: $MESHCTL_TARGET, else local; --context or --kubeconfig mean kubernetes).', options: ['local', 'kubernetes'] },
+  context: { type: 'string', summary: 'With --live: the kubeconfig context to read (as kubectl --context).' },
+  kubeconfig: { type: 'string', summary: 'With --live: the kubeconfig file (as kubectl --kubeconfig).' },
+  home: { type: 'string', summary: 'With --live: the local mesh home to read.' },
+  'all-namespaces': { type: 'boolean', char: 'A', summary: 'With --live: read every namespace of the cluster (the default without -n).' },
 } as const satisfies FlagTable;
 
 /** validate's flags once parsed (by oclif or by the direct run). */
@@ -34,4 +40,10 @@ export interface ValidateFlags {
   'mesh-config'?: string;
   'max-file-size': number;
   'allow-empty'?: boolean;
+  live?: boolean;
+  target?: string;
+  context?: string;
+  kubeconfig?: string;
+  home?: string;
+  'all-namespaces'?: boolean;
 }

@@ -18,7 +18,7 @@ export async function runValidate(paths: string[], flags: ValidateFlags, version
     await render(format, { document: rows, text: () => rows.map((r) => `${r.name}  ${r.codes.join(',')}  ${r.description}`).join('\n') + '\n' });
     return EXIT.ok;
   }
-  const result = await validatePaths(paths, {
+  const options = {
     namespace: flags.namespace,
     analyzers: flags.analyzer,
     assumeIngressGateway: flags['assume-ingress-gateway'],
@@ -26,7 +26,13 @@ export async function runValidate(paths: string[], flags: ValidateFlags, version
     maxFileBytes: flags['max-file-size'] * 1024 * 1024,
     allowEmpty: flags['allow-empty'],
     beforeAnalysis: tuneForAnalysis,
-  });
+  };
+  const meshFlag = (['target', 'context', 'kubeconfig', 'home', 'all-namespaces'] as const).find((f) => flags[f] !== undefined && flags[f] !== false);
+  if (meshFlag && !flags.live) throw usageError(`--${meshFlag} names the mesh validate --live reads; add --live, or drop --${meshFlag}.`);
+  if (flags.namespace !== undefined && flags['all-namespaces']) throw usageError(`-n ${flags.namespace} asks for one namespace and -A for every one; pass one of them.`);
+  const result = flags.live
+    ? await (await import('../policy/validate.js')).validateSources(await (await import('./validate-live.js')).liveSources(paths, flags, options), options)
+    : await validatePaths(paths, options);
   const findingsOutput = await import('../output/findings.js');
   const report = { findings: result.findings, groups: result.groups, summary: result.summary };
   await render(format, {

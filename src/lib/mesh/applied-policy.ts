@@ -11,6 +11,8 @@ import { RISK_RANK, maxRisk, resourceKey, type DiffReport, type Risk } from '../
 export interface LiveSource {
   source: SourceFile;
   revision: number;
+  /** How the report names this side: `mesh revision N`, or a cluster's context. */
+  label: string;
   /** Each applied Workload's working directory, by resource key. */
   workingDirs: Map<string, string>;
   /** The report with the pod restarts the change would cause added. */
@@ -24,7 +26,7 @@ export const BOOKKEEPING_ANNOTATIONS = ['meshctl.dev/working-dir'];
 const RESTARTING_FIELDS = /^\/spec\/(command|env|port|serviceAccount)(\/|$)/;
 
 /** `mesh`: the mesh target of --live (how it holds its policy is its own business). */
-export async function readLive(mesh: { applied(): Promise<{ revision: number; resources: StoredResource[] }> }): Promise<LiveSource> {
+export async function readLive(mesh: { applied(): Promise<{ revision: number; label?: string; resources: StoredResource[] }> }): Promise<LiveSource> {
   const applied = await mesh.applied();
   const workingDirs = new Map<string, string>();
   const items = applied.resources.map((stored) => {
@@ -41,9 +43,11 @@ export async function readLive(mesh: { applied(): Promise<{ revision: number; re
     return { ...stored, metadata };
   });
   const text = `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, 2)}\n`;
+  const label = applied.label ?? `mesh revision ${applied.revision}`;
   const live: LiveSource = {
-    source: { path: `<mesh revision ${applied.revision}>`, format: 'json', text, size: Buffer.byteLength(text) },
+    source: { path: `<${label}>`, format: 'json', text, size: Buffer.byteLength(text) },
     revision: applied.revision,
+    label,
     workingDirs,
     adjust: (report, before, after) => withPodRestarts(report, before, after, live),
   };

@@ -1,7 +1,8 @@
 // Route shift's gates in PromQL: the queries Flagger's Istio provider runs (request success rate from
-// istio_requests_total, request duration from istio_request_duration_milliseconds), scoped to the
-// workloads of one subset, and the figures a window of them gives. One text for every mesh target: the
-// local mesh's Prometheus and a cluster's Istio Prometheus are asked the same questions.
+// istio_requests_total, request duration from istio_request_duration_milliseconds), scoped to one
+// subset, and the figures a window of them gives. One text for every mesh target: the local mesh's
+// Prometheus and a cluster's Istio Prometheus are asked the same questions; only how a subset's requests
+// are told apart differs (the local mesh's Workloads, or a cluster service's destination_version).
 import { perSecond, type StatusClasses, type TrafficFigures, type TrafficWindow } from '../runtime/figures.js';
 
 /** Which requests a query counts: those the destination sidecars of these workloads received. */
@@ -10,6 +11,21 @@ export interface PromqlScope {
   /** The workloads (Deployments, or the local mesh's Workloads) whose pods a subset selects. */
   workloads: string[];
 }
+
+/**
+ * A cluster's subset: the requests one service's sidecars received from pods of these versions (a
+ * DestinationRule subset selects pods by their version label, which Istio reports as destination_version).
+ */
+export interface VersionScope {
+  service: string;
+  versions: string[];
+}
+
+/** How a query picks one subset's requests. */
+export type SubsetSelection = PromqlScope | VersionScope;
+
+/** Where queries go: a Prometheus URL, or a way to reach one (a cluster's through the API server) and its name. */
+export type PrometheusEndpoint = string | { where: string; query: (query: string, timeSeconds: number) => Promise<unknown> };
 
 /** A Prometheus that did not answer, or answered with an error: the gates cannot judge ("metrics unavailable"). */
 export class MetricsUnavailable extends Error {}
@@ -25,7 +41,8 @@ function exactAlternation(names: readonly string[]): string {
 }
 
 /** The label matchers of a scope, as Flagger writes them for Istio. */
-export function scopeMatchers(scope: PromqlScope): string {
+export function scopeMatchers(scope: SubsetSelection): string {
+  if ('versions' in scope) return `reporter="destination",destination_service=${literal(scope.service)},destination_version=~${literal(exactAlternation(scope.versions))}`;
   return `reporter="destination",destination_workload_namespace=${literal(scope.namespace)},destination_workload=~${literal(exactAlternation(scope.workloads))}`;
 }
 
@@ -35,18 +52,18 @@ export function promqlRange(windowMs: number): string {
 }
 
 /** Flagger's Istio request-success-rate: the percentage of requests not answered with a 5xx. */
-export function successRateQuery(scope: PromqlScope, range: string): string {
+export function successRateQuery(scope: SubsetSelection, range: string): string {
   const m = scopeMatchers(scope);
   return `sum(rate(istio_requests_total{${m},response_code!~"5.*"}[${range}])) / sum(rate(istio_requests_total{${m}}[${range}])) * 100`;
 }
 
 /** Flagger's Istio request-duration: a quantile (0.99 for the gate) of the duration histogram, in milliseconds. */
-export function requestDurationQuery(scope: PromqlScope, range: string, quantile = 0.99): string {
+export function requestDurationQuery(scope: SubsetSelection, range: string, quantile = 0.99): string {
   return `histogram_quantile(${quantile}, sum(rate(istio_request_duration_milliseconds_bucket{${scopeMatchers(scope)}}[${range}])) by (le))`;
 }
 
 /** Requests in the window by response code (for the request count and status classes a gate reports). */
-export function requestsByCodeQuery(scope: PromqlScope, range: string): string {
+export function requestsByCodeQuery(scope: SubsetSelection, range: string): string {
   return `sum by (response_code) (increase(istio_requests_total{${scopeMatchers(scope)}}[${range}]))`;
 }
 
@@ -56,7 +73,9 @@ interface VectorSample {
 }
 
 /** The instant vector of `query` at `atMs`; an empty vector when no series matches. Throws MetricsUnavailable on any failure. */
-export async function promqlVector(url: string, query: string, atMs: number, timeoutMs = 5000): Promise<VectorSample[]> {
+export async function promqlVector(endpoint: PrometheusEndpoint, query: string, atMs: number, timeoutMs = 5000): Promise<VectorSample[]> {
+  if (typeof endpoint !== 'string') return vectorOf(await askThrough(endpoint, query, atMs), endpoint.where);
+  const url = endpoint;
   const params = new URLSearchParams({ query, time: (atMs / 1000).toFixed(3), timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` });
   let body: { status?: string; error?: string; data?: { resultType?: string; result?: unknown } };
   try {
@@ -65,7 +84,21 @@ export async function promqlVector(url: string, query: string, atMs: number, tim
   } catch (err) {
     throw new MetricsUnavailable(`Prometheus at ${url} did not answer (${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err as Error).message})`);
   }
-  if (body.status !== 'success') throw new MetricsUnavailable(`Prometheus at ${url} refused the query (${body.error ?? 'no reason given'})`);
+  return vectorOf(body, `Prometheus at ${url}`);
+}
+
+async function askThrough(endpoint: Exclude<PrometheusEndpoint, string>, query: string, atMs: number): Promise<PrometheusAnswer> {
+  try {
+    return (await endpoint.query(query, atMs / 1000)) as PrometheusAnswer;
+  } catch (err) {
+    throw new MetricsUnavailable(`${endpoint.where} did not answer (${(err as Error).message.replace(/\.$/, '')})`);
+  }
+}
+
+type PrometheusAnswer = { status?: string; error?: string; data?: { resultType?: string; result?: unknown } } | null;
+
+function vectorOf(body: PrometheusAnswer, where: string): VectorSample[] {
+  if (body?.status !== 'success') throw new MetricsUnavailable(`${where} refused the query (${body?.error ?? 'no reason given'})`);
   if (body.data?.resultType === 'scalar') {
     const [t, v] = body.data.result as [number, string];
     return [{ metric: {}, value: [t, v] }];
@@ -74,8 +107,8 @@ export async function promqlVector(url: string, query: string, atMs: number, tim
 }
 
 /** The single value of a query that sums everything; null when no series matched or the value is NaN. */
-export async function promqlScalar(url: string, query: string, atMs: number, timeoutMs?: number): Promise<number | null> {
-  const [first] = await promqlVector(url, query, atMs, timeoutMs);
+export async function promqlScalar(endpoint: PrometheusEndpoint, query: string, atMs: number, timeoutMs?: number): Promise<number | null> {
+  const [first] = await promqlVector(endpoint, query, atMs, timeoutMs);
   const v = first ? Number(first.value[1]) : NaN;
   return Number.isFinite(v) ? v : null;
 }
@@ -86,7 +119,7 @@ export async function promqlScalar(url: string, query: string, atMs: number, tim
  * reader rounds), p50/p90/p95/p99 from the histogram. No series at all is a window without requests
  * ("not enough traffic"), never a failure.
  */
-export async function promqlFigures(url: string, scope: PromqlScope, window: TrafficWindow): Promise<TrafficFigures> {
+export async function promqlFigures(url: PrometheusEndpoint, scope: SubsetSelection, window: TrafficWindow): Promise<TrafficFigures> {
   const range = promqlRange(window.untilMs - window.sinceMs);
   const at = window.untilMs;
   const [byCode, rate, p50, p90, p95, p99] = await Promise.all([
@@ -114,4 +147,12 @@ export async function promqlFigures(url: string, scope: PromqlScope, window: Tra
     // Istio's metrics do not count a sidecar's retries.
     retries: 0,
   };
+}
+
+/** The destination_version values of a service's requests in the window (a cluster whose DestinationRule names no subsets). */
+export async function servedVersions(endpoint: PrometheusEndpoint, service: string, window: TrafficWindow): Promise<string[]> {
+  const range = promqlRange(window.untilMs - window.sinceMs);
+  const query = `sum by (destination_version) (increase(istio_requests_total{reporter="destination",destination_service=${literal(service)}}[${range}]))`;
+  const samples = await promqlVector(endpoint, query, window.untilMs);
+  return samples.filter((s) => Number(s.value[1]) > 0 && s.metric.destination_version).map((s) => s.metric.destination_version!).sort();
 }

@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { EXIT, MeshctlError, usageError } from '../errors.js';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
-import { prometheusFigures, type PromQuery } from '../kube/promql.js';
+import { MetricsUnavailable, promqlFigures, servedVersions, type PrometheusEndpoint } from '../shift/promql.js';
 import { parseSyncz, type ProxySync } from '../kube/syncz.js';
 import { KINDS, POLICY_KINDS, applyObject, asPolicyResource, getObject, hasPath, listObjects, mergePatchObject, ownsField, type KindRef, type KubeObject } from '../kube/resources.js';
 import type { ProxyStatusRow } from '../mesh/proxy-status.js';
@@ -169,7 +169,30 @@ export class KubernetesTarget implements MeshTarget {
     const objects = lists.flat();
     this.vsCache = objects.filter((o) => o.kind === 'VirtualService');
     const revision = Math.max(0, ...objects.map((o) => Number(o.metadata.resourceVersion ?? 0)).filter(Number.isFinite));
-    return { revision, resources: objects.map((o) => asPolicyResource(o) as MeshResource) };
+    return { revision, label: `context ${this.client.access.context}`, resources: objects.map((o) => asPolicyResource(o) as MeshResource) };
+  }
+
+  /**
+   * What `validate --live` analyzes: the policy kinds and the Services, Deployments, Pods and Namespaces
+   * they reference (one list request per kind), each named `<context>/<namespace>/<Kind>/<name>`.
+   */
+  async liveObjects(): Promise<{ name: string; resource: MeshResource }[]> {
+    await this.requireIstio();
+    const kinds = [...POLICY_KINDS, KINDS.Service, KINDS.Deployment, KINDS.Pod];
+    const lists = await Promise.all([...kinds.map((k) => this.listPolicy(k)), this.listNamespaces()]);
+    const context = this.client.access.context;
+    return lists.flat().map((o) => ({
+      name: [context, o.metadata.namespace, o.kind, o.metadata.name].filter((x) => x !== undefined).join('/'),
+      resource: asPolicyResource(o) as MeshResource,
+    }));
+  }
+
+  /** The namespace -n names (a get), or every namespace. */
+  private async listNamespaces(): Promise<KubeObject[]> {
+    const ns = this.listNamespace;
+    if (ns === undefined) return listObjects(this.client, KINDS.Namespace);
+    const one = await getObject(this.client, KINDS.Namespace, undefined, ns);
+    return one ? [{ ...one, apiVersion: 'v1', kind: 'Namespace' }] : [];
   }
 
   async apply(resources: MeshResource[], options: { shiftHost?: string } = {}): Promise<void> {
@@ -289,7 +312,7 @@ export class KubernetesTarget implements MeshTarget {
   }
 
   /** A PromQL query through --prometheus-url, or Istio's Prometheus through the API server's service proxy. */
-  promQuery(): { query: PromQuery; where: string } {
+  promQuery(): Exclude<PrometheusEndpoint, string> {
     const url = this.options.prometheusUrl;
     if (url) {
       return {
@@ -503,9 +526,18 @@ class PrometheusTraffic implements TrafficReader {
     // Mirrored copies are not told apart in Istio's standard metrics.
     if (!host || options.mirrored) return [];
     this.subsets ??= await this.target.subsetsByVersion(host);
-    const { query, where } = this.target.promQuery();
-    const subsets = this.subsets;
-    return prometheusFigures(query, host, window, (version) => subsets.get(version) ?? (subsets.size ? undefined : version), where);
+    const endpoint = this.target.promQuery();
+    try {
+      // A DestinationRule's subsets are told apart by their version label; without subsets each version is one.
+      const versionsBySubset = new Map<string, string[]>();
+      for (const [version, subset] of this.subsets) versionsBySubset.set(subset, [...(versionsBySubset.get(subset) ?? []), version]);
+      if (!this.subsets.size) for (const version of await servedVersions(endpoint, host, window)) versionsBySubset.set(version, [version]);
+      const figures = await Promise.all([...versionsBySubset].map(async ([subset, versions]) => ({ host, subset, ...(await promqlFigures(endpoint, { service: host, versions }, window)) })));
+      return figures.filter((f) => f.requests > 0);
+    } catch (err) {
+      if (err instanceof MetricsUnavailable) throw new MeshctlError(`metrics unavailable: ${err.message}; the shift holds where it is`, EXIT.held);
+      throw err;
+    }
   }
 }
 

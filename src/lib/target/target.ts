@@ -36,6 +36,8 @@ export type MeshResource = StoredResource;
 export interface AppliedPolicy {
   /** The revision (local) or resource version (Kubernetes) the resources were read at. */
   revision: number;
+  /** How a report names this side when not by revision (a cluster: its context). */
+  label?: string;
   resources: MeshResource[];
 }
 

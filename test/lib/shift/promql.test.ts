@@ -22,6 +22,18 @@ test('the success-rate and p99 queries are Flagger\'s Istio queries for the subs
   );
 });
 
+test('on a cluster the same queries pick a subset by the service\'s destination_version, and an endpoint that throws is "metrics unavailable" named by its words', async () => {
+  const cluster = { service: 'reviews.shop.svc.cluster.local', versions: ['v2'] };
+  assert.equal(
+    successRateQuery(cluster, '30s'),
+    'sum(rate(istio_requests_total{reporter="destination",destination_service="reviews.shop.svc.cluster.local",destination_version=~"v2",response_code!~"5.*"}[30s])) / sum(rate(istio_requests_total{reporter="destination",destination_service="reviews.shop.svc.cluster.local",destination_version=~"v2"}[30s])) * 100',
+  );
+  const asked: string[] = [];
+  const through = { where: 'Prometheus istio-system/prometheus:9090', query: async (q: string) => { asked.push(q); throw new Error('HTTP 503'); } };
+  await assert.rejects(promqlFigures(through, cluster, { sinceMs: 0, untilMs: 30_000 }), (err: Error) => err instanceof MetricsUnavailable && err.message === 'Prometheus istio-system/prometheus:9090 did not answer (HTTP 503)');
+  assert.ok(asked.length > 0 && asked.every((q) => q.includes('destination_version=~"v2"')), asked.join('\n'));
+});
+
 /** A stand-in Prometheus HTTP API on loopback answering every query with `answer`. */
 async function fakePrometheus(answer: (query: string) => { status: number; body: unknown } | 'hang'): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {

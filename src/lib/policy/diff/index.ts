@@ -23,6 +23,8 @@ export interface DiffOptions extends ReadOptions {
   live?: () => Promise<{
     source: SourceFile;
     revision: number;
+    /** How the report names OLD (default: `mesh revision N`). */
+    label?: string;
     /** What the mesh adds to the report (the pod restarts a change causes). */
     adjust?: (report: DiffReport, before: Resource[], after: Resource[]) => Promise<DiffReport>;
   }>;
@@ -56,13 +58,14 @@ async function sides(options: DiffOptions): Promise<Sides> {
   if (options.live) {
     const paths = options.paths?.length ? options.paths : ['.'];
     const live = await options.live();
-    const mesh = loadSide(`mesh revision ${live.revision}`, [live.source], options.namespace);
+    const label = live.label ?? `mesh revision ${live.revision}`;
+    const mesh = loadSide(label, [live.source], options.namespace);
     const files = loadSide(paths.join(' '), await readPaths(paths, read), options.namespace);
     // meshctl apply keeps what the files do not name, so NEW is the mesh with the files applied over it.
     const named = new Set(files.resources.map(keyOf));
     const merged: LoadedSide = {
       ...files,
-      label: `mesh revision ${live.revision} + ${paths.join(' ')}`,
+      label: `${label} + ${paths.join(' ')}`,
       resources: [...mesh.resources.filter((r) => !named.has(keyOf(r))), ...files.resources],
     };
     return [mesh, merged, live.adjust ? (report) => live.adjust!(report, mesh.resources, merged.resources) : undefined];

@@ -1,0 +1,45 @@
+// validate --live: the files given, analyzed together with what the mesh holds (a cluster's Istio and
+// Gateway API resources with the Services, Deployments, Pods and Namespaces they reference, or the local
+// mesh's applied policy). Each mesh object becomes a source of its own, named for the object, so a finding
+// on it says `<context>/<namespace>/<Kind>/<name>` where a file's finding gives a path, in every format.
+// An object the files also hold is the files' (the change under review).
+import { expandPaths, readSource, type ReadOptions, type SourceFile } from '../policy/source.js';
+import type { TargetFlags } from '../target/open.js';
+import type { MeshResource } from '../target/target.js';
+
+interface NamedObject {
+  name: string;
+  resource: MeshResource;
+}
+
+/** A resource's identity as files and cluster share it (group, kind, namespace, name). */
+function identity(r: MeshResource): string {
+  const group = r.apiVersion.includes('/') ? r.apiVersion.split('/')[0] : '';
+  return `${group}|${r.kind}|${r.metadata.namespace ?? ''}|${r.metadata.name}`;
+}
+
+async function meshObjects(flags: TargetFlags): Promise<NamedObject[]> {
+  const { openTarget } = await import('../target/open.js');
+  const target = await openTarget(flags);
+  if ('liveObjects' in target && typeof target.liveObjects === 'function') return (target as unknown as { liveObjects(): Promise<NamedObject[]> }).liveObjects();
+  const applied = await target.applied();
+  const label = applied.label ?? `mesh revision ${applied.revision}`;
+  return applied.resources.map((resource) => ({ name: [label, resource.metadata.namespace, resource.kind, resource.metadata.name].filter((x) => x !== undefined).join('/'), resource }));
+}
+
+/** The sources validate analyzes: the files, then each mesh object the files do not hold. */
+export async function liveSources(paths: string[], flags: TargetFlags, read: ReadOptions & { allowEmpty?: boolean }): Promise<SourceFile[]> {
+  const [{ loadSources }, objects] = await Promise.all([import('../policy/load.js'), meshObjects(flags)]);
+  const files: SourceFile[] = [];
+  for (const p of paths.length ? await expandPaths(paths, read) : []) files.push(await readSource(p, read));
+  const held = new Set(
+    loadSources(files, { defaultNamespace: flags.namespace || 'default' }).resources.map((r) => `${r.group}|${r.kind}|${r.namespace}|${r.name}`),
+  );
+  const fromMesh = objects
+    .filter((o) => !held.has(identity(o.resource)))
+    .map((o): SourceFile => {
+      const text = `${JSON.stringify(o.resource, null, 2)}\n`;
+      return { path: o.name, format: 'json', text, size: Buffer.byteLength(text) };
+    });
+  return [...files, ...fromMesh];
+}
