@@ -1,4 +1,5 @@
 // Runs the real meshctl binary as a user would, and captures what they would see.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { BIN, ROOT } from './shared.js';
 
@@ -64,4 +65,13 @@ export function meshctlAsync(args: string[], options: CliOptions = {}): Promise<
 /** No stack trace reaches the user. */
 export function hasStackTrace(text: string): boolean {
   return /\n\s+at .+\(.+:\d+:\d+\)/.test(text) || /^\s+at /m.test(text);
+}
+
+/** Input refused as a user should see it: exit `code`, nothing on stdout, one sentence on stderr matching `message`. */
+export function assertRefused(r: { code: number | null; stdout: string; stderr: string }, code: number, message: RegExp, label: string): void {
+  assert.equal(r.code, code, `${label}: ${r.stderr}`);
+  assert.equal(r.stdout, '', label);
+  assert.match(r.stderr.trim(), message, label);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.ok(!hasStackTrace(r.stderr), r.stderr);
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { makeHome, type E2eHome } from '../e2e/support.js';
 import { BIN, ROOT } from './shared.js';
 import { shiftPolicy, type ShiftPolicyOptions } from './shift-policy.js';
+import { startLoad, type Load, type Sample } from './load.js';
 import { proxyPaths } from '../../src/lib/runtime/haproxy/types.js';
 import { readRouteWeights } from '../../src/lib/runtime/haproxy/weights.js';
 import type { ShiftEvent } from '../../src/lib/shift/events.js';
@@ -71,9 +72,11 @@ export async function startShiftMesh(prefix: string, options: ShiftPolicyOptions
       await Promise.all((await placement()).pods.map(async (p) => {
         const target = { name: p.name, namespace: p.namespace, ports: { admin: p.ports.admin }, paths: proxyPaths(path.join(h.home, 'pods', p.name)) };
         const { routes } = await readRouteWeights(target);
-        const split = routes.find((r) => r.virtualService?.name === 'reviews' && r.destinations.some((d) => d.subset === 'v1'));
+        // The VirtualService's split by subset; an HTTPRoute's (compiled as the Service's mesh routes) by backend name.
+        const split = routes.find((r) => r.virtualService?.name === 'reviews' && r.destinations.some((d) => d.subset === 'v1'))
+          ?? routes.find((r) => r.virtualService?.name === 'mesh.reviews' && r.destinations.length > 1);
         if (!split) return;
-        out.set(p.name, Object.fromEntries(split.destinations.map((d) => [d.subset, d.weight])));
+        out.set(p.name, Object.fromEntries(split.destinations.map((d) => [d.subset || d.host.split('.')[0], d.weight])));
       }));
       return out;
     },
@@ -138,5 +141,31 @@ export async function startShiftMesh(prefix: string, options: ShiftPolicyOptions
       };
     },
     stop,
+  };
+}
+
+/**
+ * A steady 100 rps from caller-0 to reviews (each run bounded to 60 s), one at a time: `stop` returns
+ * its samples, `stopAny` (for after()) stops one a failed test left running.
+ */
+export function reviewsLoad(mesh: () => ShiftMesh): { start(): Promise<Load>; stop(): Promise<Sample[]>; stopAny(): Promise<void>; readonly current: Load | null } {
+  let load: Load | null = null;
+  return {
+    async start() {
+      load = startLoad({ port: await mesh().callerPort(), host: 'reviews', rps: 100, maxMs: 60_000 });
+      return load;
+    },
+    async stop() {
+      const samples = await load!.stop();
+      load = null;
+      return samples;
+    },
+    async stopAny() {
+      await load?.stop();
+      load = null;
+    },
+    get current() {
+      return load;
+    },
   };
 }

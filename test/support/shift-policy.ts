@@ -17,6 +17,34 @@ export interface ShiftPolicyOptions {
   callerReplicas?: number;
   /** Add a subset "idle" that selects no pod (apply refuses it: for tests without a mesh). */
   idleSubset?: boolean;
+  /**
+   * Route reviews with an HTTPRoute attached to its Service instead of the VirtualService: one rule
+   * whose backendRefs are the Services reviews-<version> (one per running version), `route` giving
+   * their weights by version.
+   */
+  httpRoute?: boolean;
+  /** With httpRoute: the HTTPRoute's rules as written (YAML list items, indented by two spaces) instead of the one split rule. */
+  httpRouteRules?: string;
+}
+
+function reviewsHttpRoute(versions: string[], route: Record<string, number | null>, rules?: string): string {
+  const services = versions.map((v) => `
+apiVersion: v1
+kind: Service
+metadata: { name: reviews-${v}, namespace: default }
+spec: { selector: { app: reviews, version: ${v} }, ports: [{ name: http, port: 9080 }] }
+---`).join('');
+  const backendRefs = Object.entries(route)
+    .map(([v, weight]) => `    - { name: reviews-${v}, port: 9080${weight === null ? '' : `, weight: ${weight}`} }`)
+    .join('\n');
+  return `${services}
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: reviews, namespace: default }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: reviews, port: 9080 }]
+  rules:
+${rules ?? `  - backendRefs:\n${backendRefs}\n`}`;
 }
 
 export function shiftPolicy(o: ShiftPolicyOptions = {}): string {
@@ -55,7 +83,7 @@ spec:
   hosts: [details]
   http:
   - route: [{ destination: { host: details } }]
----
+---${o.httpRoute ? reviewsHttpRoute(Object.keys(running), route, o.httpRouteRules) : `
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: reviews, namespace: default }
@@ -65,7 +93,7 @@ spec:
 ${o.extraRoutes ?? ''}  - name: split
     route:
 ${destinations}
-`;
+`}`;
 }
 
 /** The stored form of policy text, as the mesh home keeps it. */

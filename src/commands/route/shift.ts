@@ -7,7 +7,7 @@ import { homeFlag } from '../../lib/mesh/home-flag.js';
 import { openTarget, targetFlags, targetFlagsText, targetKind } from '../../lib/target/open.js';
 import type { ShiftOutcome } from '../../lib/shift/shift.js';
 
-const PLAN_FLAGS = ['to', 'from', 'route', 'steps', 'step-weight', 'max-weight', 'interval', 'header', 'mirror', 'min-success-rate', 'max-latency-p99', 'min-requests', 'failure-threshold', 'on-no-traffic', 'gate'] as const;
+const PLAN_FLAGS = ['to', 'from', 'route', 'route-kind', 'steps', 'step-weight', 'max-weight', 'interval', 'header', 'mirror', 'min-success-rate', 'max-latency-p99', 'min-requests', 'failure-threshold', 'on-no-traffic', 'gate'] as const;
 
 export default class RouteShift extends MeshctlCommand {
   static override summary = 'Move traffic from a stable subset to a new one step by step, gated on live proxy stats, rolling back by itself.';
@@ -17,6 +17,8 @@ export default class RouteShift extends MeshctlCommand {
 At each step the new weights go to every sidecar through its runtime API (no reload) and into the applied VirtualService; after --interval the access logs of every proxy that routes HOST give the new subset's requests, success rate (non-5xx / total) and p99 latency, and the gates decide: next step, the same step again (a failed check, until --failure-threshold), hold, or roll back to the stable subset. Fewer than --min-requests requests is "not enough traffic", never a failure: --on-no-traffic says what follows. --header NAME=VALUE adds a first step where only requests with that header reach the new subset. --mirror adds a first step where the weights stay as they are and every request of the route is also copied to the new subset (fire-and-forget, its Host suffixed -shadow; callers only get the stable subset's answers): the gates judge the new subset on those copies, and the next step, a rollback or an abort takes the mirror off.
 
 The shift's state is written to the mesh home before and after every change of weights: after Ctrl-C (hold, or roll back when asked on a terminal), a crash or kill -9, every sidecar serves weights of the plan, meshctl route status shows which, and --resume continues. A second shift of the same HOST is refused while one is in progress.
+
+An HTTPRoute attached to HOST's Service (parentRefs kind Service) is shifted the same way, with --route-kind httproute or when no VirtualService routes HOST: --to and --from name backend Services (e.g. --to reviews-v2), --route a rule's index, and the rule's backendRefs weights are written as percentages summing to 100 (proportions are kept: 1/1 becomes 50/50, and an abort puts back 50/50); --header and --mirror are for VirtualServices only.
 
 -o json streams one JSON object per event (planned, step, analysis, hold, promoted, rolled_back, aborted) on stdout and nothing else (-o yaml: one YAML document per event); progress goes to stderr.
 
@@ -30,6 +32,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     '<%= config.bin %> <%= command.id %> reviews --to v2 --mirror --steps 10,50,100',
     '<%= config.bin %> <%= command.id %> reviews --to v2 --manual',
     '<%= config.bin %> <%= command.id %> reviews --to v2 -o json > shift.ndjson',
+    '<%= config.bin %> <%= command.id %> reviews --to reviews-v2 --route-kind httproute --steps 10,50,100',
     '<%= config.bin %> <%= command.id %> reviews --resume',
   ];
 
@@ -41,6 +44,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     to: Flags.string({ summary: 'The subset to move traffic to.', helpValue: 'SUBSET' }),
     from: Flags.string({ summary: 'The stable subset to move traffic from (default: the one holding the most traffic now).', helpValue: 'SUBSET' }),
     route: Flags.string({ summary: "Which http route of the VirtualService (its name or index), when several route to HOST's subsets.", helpValue: 'NAME|INDEX' }),
+    'route-kind': Flags.option({ summary: 'Shift the host\'s VirtualService or the HTTPRoute attached to its Service (default: the VirtualService, else the HTTPRoute).', options: ['virtualservice', 'httproute'] as const })(),
     steps: Flags.string({ summary: "The new subset's weight at each step, e.g. 5,10,25,50,100.", helpValue: 'LIST', exclusive: ['step-weight', 'max-weight'] }),
     'step-weight': Flags.integer({ summary: 'Weight added at each step (default 20); the last step is exactly --max-weight.', helpValue: 'N' }),
     'max-weight': Flags.integer({ summary: "The new subset's weight at the last step (default 100).", helpValue: 'N' }),
@@ -120,6 +124,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
         to: flags.to,
         from: flags.from,
         route: flags.route,
+        routeKind: flags['route-kind'],
         plan: planInput,
         manual: flags.manual,
         dryRun: flags['dry-run'],

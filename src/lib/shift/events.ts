@@ -24,6 +24,8 @@ interface EventBase {
 export interface PlannedEvent extends EventBase {
   type: 'planned';
   virtualService: string;
+  /** For an HTTPRoute shift: `namespace/name rule N`. */
+  httpRoute?: string;
   route: string;
   from: string;
   to: string;

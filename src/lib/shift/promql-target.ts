@@ -4,7 +4,7 @@
 import { usageError } from '../errors.js';
 import type { UpstreamFigures, TrafficWindow } from '../runtime/figures.js';
 import { modelOf } from '../mesh/pods.js';
-import { destinationRuleFor } from '../policy/mesh-model.js';
+import { destinationRuleFor, serviceFor } from '../policy/mesh-model.js';
 import { selectorMatches } from '../policy/selectors.js';
 import type { MeshTarget } from '../target/target.js';
 import { promqlFigures, promqlRange, promqlScalar, type PromqlScope } from './promql.js';
@@ -29,8 +29,10 @@ export async function shiftPrometheusUrl(mesh: MeshTarget, choice: MetricsChoice
 export async function subsetScope(mesh: MeshTarget, route: ShiftRoute, subset: string): Promise<PromqlScope> {
   const model = modelOf((await mesh.applied()).resources);
   const dr = destinationRuleFor(model, route.host, route.virtualService.namespace);
-  const labels = dr?.subsets.find((s) => s.name === subset)?.labels ?? {};
   const namespace = /^[^.]+\.([^.]+)\.svc\./.exec(route.host)?.[1] ?? route.namespace;
+  // An HTTPRoute shift's "subsets" are backend Services: their selectors scope them.
+  const backendHost = route.httpRoute ? Object.keys(route.backends ?? {}).find((h) => route.backends![h] === subset) : undefined;
+  const labels = backendHost ? serviceFor(model, backendHost)?.selector ?? {} : dr?.subsets.find((s) => s.name === subset)?.labels ?? {};
   const workloads = [...new Set((await mesh.proxies()).filter((p) => p.workload && p.namespace === namespace && selectorMatches(labels, p.labels)).map((p) => p.workload!))].sort();
   return { namespace, workloads };
 }

@@ -7,6 +7,11 @@ import type { Progress } from './machine.js';
 import { durationText, stepLabel, weightsText, type GateSettings, type Weights } from './plan.js';
 import type { RouteStatus } from './status.js';
 
+/** The shifted route as sentences name it: the HTTPRoute rule, or the VirtualService's http route. */
+function routeText(e: { virtualService: string; route: string; httpRoute?: string }): string {
+  return e.httpRoute ? `HTTPRoute ${e.httpRoute}` : `VirtualService ${e.virtualService} ${e.route}`;
+}
+
 function figures(f: SubsetFigures): string {
   if (f.successRate === null) return `${f.subset} ${f.requests} req, ${NOT_ENOUGH_TRAFFIC}`;
   return `${f.subset} ${f.requests} req, ${percentText(f.successRate)}% ok, p99 ${f.latencyMs.p99 === null ? '-' : msText(f.latencyMs.p99)}`;
@@ -31,7 +36,7 @@ export function eventLine(e: ShiftEvent): string {
     case 'planned': {
       const steps = e.plan.map((s) => stepLabel(s)).join(' → ');
       if (e.resumed) return `Resuming the shift of ${e.host} from ${e.from} to ${e.to} at step ${e.step} of ${e.steps} (${weightsText(e.weights, order(e))}), ${e.proxies.length} prox${e.proxies.length === 1 ? 'y' : 'ies'}.`;
-      return `Shifting ${e.host} from ${e.from} to ${e.to} (VirtualService ${e.virtualService} ${e.route}, ${e.proxies.length} prox${e.proxies.length === 1 ? 'y' : 'ies'}): ${steps}, an analysis every ${durationText(e.intervalMs)}; at least ${durationText(e.minPromoteMs)} to promote.${e.warnings.map((w) => ` Warning: ${w}`).join('')}`;
+      return `Shifting ${e.host} from ${e.from} to ${e.to} (${routeText(e)}, ${e.proxies.length} prox${e.proxies.length === 1 ? 'y' : 'ies'}): ${steps}, an analysis every ${durationText(e.intervalMs)}; at least ${durationText(e.minPromoteMs)} to promote.${e.warnings.map((w) => ` Warning: ${w}`).join('')}`;
     }
     case 'step':
       return `Step ${e.step}/${e.steps} (${e.label}): ${weightsText(e.weights, order(e))}, served by every proxy (${e.proxies}) ${Math.round(e.servedMs)} ms after the decision${e.by ? `, by ${e.by}` : ''}.`;
@@ -64,7 +69,7 @@ export function progressLine(p: Progress): string {
 export function planText(e: PlannedEvent): string {
   const lines = [`Plan for ${e.host} (dry run: nothing was changed)`];
   const order = e.plan[0] ? Object.keys(e.plan[0].weights) : Object.keys(e.weights);
-  lines.push(`  route        VirtualService ${e.virtualService} ${e.route}, carried by ${e.proxies.length} prox${e.proxies.length === 1 ? 'y' : 'ies'}`);
+  lines.push(`  route        ${routeText(e)}, carried by ${e.proxies.length} prox${e.proxies.length === 1 ? 'y' : 'ies'}`);
   lines.push(`  shift        from ${e.from} to ${e.to}; now ${weightsText(e.weights, order)}`);
   e.plan.forEach((s, i) => {
     const what = s.kind === 'header' ? `requests with ${s.header?.name}: ${s.header?.value} go to ${e.to}; the split stays ${weightsText(s.weights, order)}` : s.kind === 'mirror' ? `a copy of every request goes to ${e.to}` : weightsText(s.weights, order);
@@ -96,7 +101,7 @@ export async function statusText(s: RouteStatus): Promise<string> {
   };
   const next = sh.nextAnalysisAt ? `, next analysis in ${Math.max(0, Math.ceil((Date.parse(sh.nextAnalysisAt) - Date.now()) / 1000))}s` : '';
   const lines = [
-    `Shift      ${s.host}: ${sh.from} → ${sh.to}, VirtualService ${sh.virtualService} ${sh.route}`,
+    `Shift      ${s.host}: ${sh.from} → ${sh.to}, ${routeText(sh)}`,
     sh.pending && sh.pending.event === 'step'
       ? `State      ${stateText[sh.state]} while moving from step ${sh.step} to step ${sh.pending.cursor + 1} of ${sh.steps} (${stepLabel(sh.plan[sh.pending.cursor])})`
       : sh.pending

@@ -12,47 +12,12 @@ import { isDeepStrictEqual } from 'node:util';
 import { sameWeights, weightsText, type Weights } from './plan.js';
 
 import { CANARY_ROUTE } from '../target/target.js';
+import { httpRouteWeights, shiftedRule } from './http-route.js';
+import type { ResolvedShift, ResolveOptions, ShiftRoute } from './route-types.js';
 
 export { CANARY_ROUTE };
 
-export interface ShiftRoute {
-  /** Fully qualified host. */
-  host: string;
-  /** HOST as the user wrote it (for the commands a shift prints). */
-  hostArg: string;
-  /** Namespace HOST was resolved in. */
-  namespace: string;
-  virtualService: { namespace: string; name: string };
-  /** Position of the shifted route in the VirtualService's http list, not counting a canary route. */
-  index: number;
-  /** The route's name ('' when unnamed). */
-  name: string;
-  from: string;
-  to: string;
-  /** The route's subsets in destination order, the new subset included. */
-  destinations: string[];
-}
-
-export interface ResolvedShift {
-  route: ShiftRoute;
-  /** The route's weights in the applied VirtualService now (the new subset at 0 when it is not a destination yet). */
-  baseline: Weights;
-  /** True when the new subset is not yet a destination of the route (the shift adds it at weight 0 first). */
-  addsDestination: boolean;
-  /** Subsets the DestinationRule defines. */
-  subsets: string[];
-  /** True when the shifted route already mirrors traffic (`mirror` or `mirrors`). */
-  mirrored: boolean;
-}
-
-export interface ResolveOptions {
-  host: string;
-  namespace: string;
-  to: string;
-  from?: string;
-  /** A route name or http index when the VirtualService has several candidates. */
-  route?: string;
-}
+export type { ResolvedShift, ResolveOptions, ShiftRoute };
 
 function routeLabel(vs: VirtualServiceSpec, r: HttpRoute): string {
   return `VirtualService ${vs.namespace}/${vs.name} http[${r.index}]${r.name ? ` (${r.name})` : ''}`;
@@ -186,6 +151,7 @@ export function findVirtualService(resources: StoredResource[], ref: { namespace
 
 /** The shifted route's weights in a stored VirtualService (Istio's defaults for unweighted destinations). */
 export function storedWeights(resources: StoredResource[], route: ShiftRoute): Weights | null {
+  if (route.httpRoute) return httpRouteWeights(resources, route);
   const model = modelOf(resources.filter((r) => r.kind === 'VirtualService' && r.metadata.name === route.virtualService.name && (r.metadata.namespace ?? 'default') === route.virtualService.namespace));
   const vs = model.virtualServices[0];
   if (!vs) return null;
@@ -263,11 +229,16 @@ export function withShiftWeights(vs: StoredResource, route: ShiftRoute, weights:
 }
 
 function shiftedLabel(route: ShiftRoute): string {
+  if (route.httpRoute) return `HTTPRoute ${route.httpRoute.namespace}/${route.httpRoute.name} rule ${route.httpRoute.rule}`;
   return `VirtualService ${route.virtualService.namespace}/${route.virtualService.name} http[${route.index}]${route.name ? ` (${route.name})` : ''}`;
 }
 
 /** The written http entries a shift owns: the shifted route and the header-canary route it may have added. */
 function ownedEntries(resources: StoredResource[], route: ShiftRoute): { shifted: unknown; canary: unknown } | null {
+  if (route.httpRoute) {
+    if (!resources.some((r) => r.kind === 'HTTPRoute' && r.metadata.name === route.httpRoute!.name && (r.metadata.namespace ?? 'default') === route.httpRoute!.namespace)) return null;
+    return { shifted: shiftedRule(resources, route), canary: null };
+  }
   const vs = findVirtualService(resources, route.virtualService);
   if (!vs) return null;
   const http = ((vs.spec ?? {}) as { http?: Record<string, unknown>[] }).http ?? [];
@@ -279,9 +250,9 @@ export function routeChange(before: StoredResource[], after: StoredResource[], r
   const was = ownedEntries(before, route);
   const now = ownedEntries(after, route);
   if (isDeepStrictEqual(was, now)) return null;
-  if (!now) return `it removes VirtualService ${route.virtualService.namespace}/${route.virtualService.name}`;
+  if (!now) return `it removes ${routeResourceLabel(route)}`;
   if (!now.shifted) return `it removes ${shiftedLabel(route)}`;
-  if (route.name && (now.shifted as { name?: unknown }).name !== route.name) {
+  if (route.name && !route.httpRoute && (now.shifted as { name?: unknown }).name !== route.name) {
     return `it puts another route at http[${route.index}] of VirtualService ${route.virtualService.namespace}/${route.virtualService.name}, where the shift's route ${route.name} was`;
   }
   const from = storedWeights(before, route);
@@ -297,9 +268,14 @@ export function routeChange(before: StoredResource[], after: StoredResource[], r
  */
 export function routeDisagreement(resources: StoredResource[], route: ShiftRoute, expected: Weights[]): string | null {
   const entries = ownedEntries(resources, route);
-  if (!entries) return `VirtualService ${route.virtualService.namespace}/${route.virtualService.name} is no longer applied`;
+  if (!entries) return `${routeResourceLabel(route)} is no longer applied`;
   if (!entries.shifted) return `${shiftedLabel(route)} is no longer applied`;
   const stored = storedWeights(resources, route) ?? {};
   if (expected.some((w) => sameWeights(w, stored))) return null;
   return `${shiftedLabel(route)} holds ${weightsText(stored)} where the shift set ${weightsText(expected[0])}`;
+}
+
+/** The applied resource a shift records its weights in, as sentences name it. */
+export function routeResourceLabel(route: ShiftRoute): string {
+  return route.httpRoute ? `HTTPRoute ${route.httpRoute.namespace}/${route.httpRoute.name}` : `VirtualService ${route.virtualService.namespace}/${route.virtualService.name}`;
 }

@@ -7,11 +7,13 @@ import { EXIT, MeshctlError, environmentError, usageError } from '../errors.js';
 import type { ShiftGuard } from '../mesh/agent/agent.js';
 import type { HomeLayout } from '../mesh/home.js';
 import { modelOf } from '../mesh/pods.js';
+import { hostKey } from '../policy/hosts.js';
 import type { PlannedEvent, ShiftEvent } from './events.js';
 import { ShiftRunner, ShiftTakenOver, newRecord, planWeights, type InterruptChoice, type ManualChoice, type Progress, type RunResult } from './machine.js';
 import { isTerminal, type ShiftRecord } from './record.js';
 import { availableWeight, buildPlan, planDurations, sameWeights, weightsText, type PlanInput } from './plan.js';
-import { hostOfArgument, resolveShiftRoute, routeChange, routeDisagreement } from './route.js';
+import { hostOfArgument, resolveShiftRoute, routeChange, routeDisagreement, routeResourceLabel, type ResolvedShift } from './route.js';
+import { httpRoutesOf, resolveHttpRouteShift } from './http-route.js';
 import { ShiftStore, currentOwner, listShifts, ownerAlive, sameOwner, shiftRecords, type ShiftRecords } from './store.js';
 import type { StoredResource } from '../mesh/state.js';
 import { shiftTarget, type ShiftTarget } from './target.js';
@@ -34,6 +36,8 @@ export interface ShiftRequest {
   to?: string;
   from?: string;
   route?: string;
+  /** Which kind of route to shift; absent: the host's VirtualService, else its HTTPRoute. */
+  routeKind?: 'virtualservice' | 'httproute';
   plan: PlanInput;
   manual: boolean;
   dryRun: boolean;
@@ -115,6 +119,7 @@ export function plannedEvent(record: ShiftRecord, proxies: string[], options: { 
     steps: record.plan.steps.length,
     weights: { ...record.served },
     virtualService: `${r.virtualService.namespace}/${r.virtualService.name}`,
+    ...(r.httpRoute ? { httpRoute: `${r.httpRoute.namespace}/${r.httpRoute.name} rule ${r.httpRoute.rule}` } : {}),
     route: r.name ? `http[${r.index}] (${r.name})` : `http[${r.index}]`,
     from: r.from,
     to: r.to,
@@ -201,12 +206,23 @@ async function checkAgreement(target: ShiftTarget, stored: Record<string, number
   if (!stored) return;
   const off = served.find((s) => s.weights && !sameWeights(s.weights, stored));
   if (off) {
-    throw environmentError(`The proxy of ${off.proxy} serves ${weightsText(off.weights!)} but ${label} says ${weightsText(stored)}; apply the VirtualService again (or wait for the apply in progress) so that they agree, then shift.`);
+    throw environmentError(`The proxy of ${off.proxy} serves ${weightsText(off.weights!)} but ${label} says ${weightsText(stored)}; apply the ${label.split(' ')[0]} again (or wait for the apply in progress) so that they agree, then shift.`);
   }
 }
 
 function checkSignal(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new MeshctlError('Interrupted before the shift started; nothing was shifted.', EXIT.interrupted);
+}
+
+/**
+ * The route a shift moves: the host's VirtualService; with --route-kind httproute, or when no
+ * VirtualService routes the host but an HTTPRoute is attached to its Service, that HTTPRoute.
+ */
+function resolveRoute(resources: StoredResource[], host: string, request: ShiftRequest): ResolvedShift {
+  const options = { host: request.host, namespace: request.namespace, to: request.to!, from: request.from, route: request.route };
+  const routedByVirtualService = modelOf(resources).virtualServices.some((vs) => vs.resource.kind === 'VirtualService' && vs.gateways.includes('mesh') && vs.hosts.some((h) => hostKey(vs.namespace, h) === host));
+  const kind = request.routeKind ?? (!routedByVirtualService && httpRoutesOf(resources, host).length ? 'httproute' : 'virtualservice');
+  return kind === 'httproute' ? resolveHttpRouteShift(resources, host, options) : resolveShiftRoute(resources, options);
 }
 
 /** Starts (or with --resume continues) a shift and runs it to its end. */
@@ -219,7 +235,10 @@ export async function runShift(request: ShiftRequest, hooks: ShiftHooks): Promis
   const plan = buildPlan(request.plan);
   if (!request.to) throw usageError('Name the subset to shift traffic to with --to (e.g. --to v2), or continue a recorded shift with --resume.');
   const applied = await mesh.applied();
-  const resolved = resolveShiftRoute(applied.resources, { host: request.host, namespace: request.namespace, to: request.to, from: request.from, route: request.route });
+  const resolved = resolveRoute(applied.resources, host, request);
+  if (resolved.route.httpRoute && (request.plan.header || request.plan.mirror)) {
+    throw usageError(`--${request.plan.header ? 'header' : 'mirror'} is not offered for an HTTPRoute shift (its steps move backendRefs weights only); drop it, or shift a VirtualService.`);
+  }
   const { route } = resolved;
   const existing = await store.read();
   if (existing && !isTerminal(existing)) throw usageError(inProgressMessage(existing, request.commonFlags));
@@ -243,7 +262,7 @@ export async function runShift(request: ShiftRequest, hooks: ShiftHooks): Promis
     return { planned, result: null, record: null };
   }
 
-  const label = `VirtualService ${route.virtualService.namespace}/${route.virtualService.name}`;
+  const label = routeResourceLabel(route);
   await checkAgreement(target, resolved.addsDestination ? null : await target.storedWeights(), label, request.host);
   checkSignal(request.signal);
   if (hooks.confirm && !(await hooks.confirm(plannedEvent(draft, await target.proxies(), { dryRun: false, resumed: false })))) {
@@ -260,7 +279,9 @@ export async function runShift(request: ShiftRequest, hooks: ShiftHooks): Promis
   try {
     if (resolved.addsDestination) {
       // The new subset joins the route at weight 0 (a change of the proxies' structure: a hitless reload).
-      hooks.note?.(`Adding ${route.to} to ${label} at weight 0 first.`);
+      hooks.note?.(route.httpRoute
+        ? `Writing ${label}'s backendRefs weights as percentages first: ${weightsText(resolved.baseline, route.destinations)}.`
+        : `Adding ${route.to} to ${label} at weight 0 first.`);
       await target.storeWeights(resolved.baseline, null);
     }
   } catch (err) {

@@ -20,6 +20,8 @@ export interface RouteStatus {
     reason: string | null;
     owner: { pid: number; alive: boolean } | null;
     virtualService: string;
+    /** For an HTTPRoute shift: `namespace/name rule N`. */
+    httpRoute?: string;
     route: string;
     from: string;
     to: string;
@@ -91,6 +93,7 @@ export async function statusOf(mesh: MeshTarget, record: ShiftRecord, analyses =
       reason: record.reason,
       owner: record.owner ? { pid: record.owner.pid, alive: ownerAlive(record.owner) } : null,
       virtualService: `${r.virtualService.namespace}/${r.virtualService.name}`,
+      ...(r.httpRoute ? { httpRoute: `${r.httpRoute.namespace}/${r.httpRoute.name} rule ${r.httpRoute.rule}` } : {}),
       route: r.name ? `http[${r.index}] (${r.name})` : `http[${r.index}]`,
       from: r.from,
       to: r.to,

@@ -8,7 +8,8 @@ import type { MeshTarget, ServedWeights, WriteReport } from '../target/target.js
 import type { Weights } from './plan.js';
 import { promqlCustomGates, promqlRouteFigures } from './promql-target.js';
 import type { CustomGate } from './plan.js';
-import { findVirtualService, storedWeights, withShiftWeights, type ShiftRoute } from './route.js';
+import { findVirtualService, routeResourceLabel, storedWeights, withShiftWeights, type ShiftRoute } from './route.js';
+import { findHttpRoute, withHttpRouteWeights } from './http-route.js';
 
 export { WeightWriteError, type ServedWeights, type WriteReport } from '../target/target.js';
 
@@ -40,7 +41,12 @@ export interface ShiftTarget {
 
 /** The shift's view on a mesh: the target's calls, for one route. */
 export function shiftTarget(mesh: MeshTarget, route: ShiftRoute, options: { prometheusUrl?: string | null } = {}): ShiftTarget {
-  const traffic = mesh.traffic({ host: route.host });
+  // An HTTPRoute's requests go to its backend Services' hosts; its figures are those, keyed by backend name.
+  const backends = route.backends;
+  const traffic = mesh.traffic(backends ? {} : { host: route.host });
+  const asShifted = (figures: UpstreamFigures[]): UpstreamFigures[] => (backends
+    ? figures.filter((f) => backends[f.host] !== undefined).map((f) => ({ ...f, host: route.host, subset: backends[f.host] }))
+    : figures);
   // Istio's metrics never see a mirrored copy: the copies are judged from the access logs.
   const fromPrometheus = options.prometheusUrl ? promqlRouteFigures(mesh, route, options.prometheusUrl) : null;
   return {
@@ -49,9 +55,18 @@ export function shiftTarget(mesh: MeshTarget, route: ShiftRoute, options: { prom
     writeWeights: (weights) => mesh.writeRouteWeights(route, weights),
     startReading: () => traffic.startNow(),
     ...(options.prometheusUrl ? { customGateValues: promqlCustomGates(mesh, route, options.prometheusUrl) } : {}),
-    readFigures: (sinceMs, untilMs, read = {}) => (fromPrometheus && !read.mirrored ? fromPrometheus({ sinceMs, untilMs }) : traffic.figures({ sinceMs, untilMs }, { host: route.host, mirrored: read.mirrored })),
+    readFigures: async (sinceMs, untilMs, read = {}) => (fromPrometheus && !read.mirrored
+      ? fromPrometheus({ sinceMs, untilMs })
+      : asShifted(await traffic.figures({ sinceMs, untilMs }, { ...(backends ? {} : { host: route.host }), mirrored: read.mirrored }))),
     storedWeights: async () => storedWeights((await mesh.applied()).resources, route),
     async storeWeights(weights, header, mirror) {
+      if (route.httpRoute) {
+        const stored = findHttpRoute((await mesh.applied()).resources, route.httpRoute);
+        if (!stored) throw environmentError(`${routeResourceLabel(route)} is no longer applied, so the shift cannot record its weights; abort it with meshctl route abort ${route.hostArg}.`);
+        const next = withHttpRouteWeights(stored, route, weights);
+        if (!isDeepStrictEqual(next, stored)) await mesh.apply([next], { shiftHost: route.host });
+        return;
+      }
       const vs = findVirtualService((await mesh.applied()).resources, route.virtualService);
       if (!vs) throw environmentError(`VirtualService ${route.virtualService.namespace}/${route.virtualService.name} is no longer applied, so the shift cannot record its weights; abort it with meshctl route abort ${route.hostArg}.`);
       const next = withShiftWeights(vs, route, weights, header, mirror);

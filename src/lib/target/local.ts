@@ -48,9 +48,18 @@ export function shiftedRoute(compiled: CompiledProxy, route: RouteRef): Compiled
   return mine.find((r) => r.virtualService!.index === index);
 }
 
-function weightsOf(destinations: { host: string; subset: string; weight: number }[], host: string): Weights {
+/** The key a shift's weights give a destination of the route (null: not one of the shifted ones). */
+function weightKey(d: { host: string; subset: string }, ref: RouteRef): string | null {
+  if (ref.backends) return ref.backends[d.host] ?? null;
+  return d.host === ref.host ? d.subset : null;
+}
+
+function weightsOf(destinations: { host: string; subset: string; weight: number }[], ref: RouteRef): Weights {
   const out: Weights = {};
-  for (const d of destinations) if (d.host === host) out[d.subset] = (out[d.subset] ?? 0) + d.weight;
+  for (const d of destinations) {
+    const key = weightKey(d, ref);
+    if (key !== null) out[key] = (out[key] ?? 0) + d.weight;
+  }
   return out;
 }
 
@@ -133,12 +142,12 @@ export class LocalTarget implements MeshTarget {
   async readRouteWeights(ref: RouteRef): Promise<ServedWeights[]> {
     return Promise.all((await this.carriers(ref)).map(async ({ proxy, compiled, route }): Promise<ServedWeights> => {
       // A route with one destination is not weighted: all its traffic goes there.
-      if (!route.weighted || route.destinations.length < 2) return { proxy: proxy.name, kind: proxy.kind, weights: weightsOf(route.destinations, ref.host), error: null };
+      if (!route.weighted || route.destinations.length < 2) return { proxy: proxy.name, kind: proxy.kind, weights: weightsOf(route.destinations, ref), error: null };
       try {
         const served = await servedRouteWeights(proxy, compiled);
         const r = served.routes.find((x) => x.routeId === route.id);
         if (!r) return { proxy: proxy.name, kind: proxy.kind, weights: null, error: `does not serve route ${route.id}` };
-        return { proxy: proxy.name, kind: proxy.kind, weights: weightsOf(r.destinations, ref.host), error: null };
+        return { proxy: proxy.name, kind: proxy.kind, weights: weightsOf(r.destinations, ref), error: null };
       } catch (err) {
         return { proxy: proxy.name, kind: proxy.kind, weights: null, error: (err as Error).message.replace(/\.$/, '') };
       }
@@ -149,7 +158,7 @@ export class LocalTarget implements MeshTarget {
     const report: WriteReport = { served: [], notRunning: [] };
     await Promise.all((await this.carriers(ref)).map(async ({ proxy, compiled, route }) => {
       if (!route.weighted || route.destinations.length < 2) return;
-      const vector = route.destinations.map((d) => (d.host === ref.host ? weights[d.subset] ?? 0 : d.weight));
+      const vector = route.destinations.map((d) => { const key = weightKey(d, ref); return key !== null ? weights[key] ?? 0 : d.weight; });
       if (vector.every((w) => w === 0)) throw new WeightWriteError(`Weights ${JSON.stringify(weights)} leave route ${route.id} without a destination.`);
       const next: CompiledProxy = {
         ...compiled,

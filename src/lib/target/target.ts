@@ -50,6 +50,11 @@ export interface RouteRef {
   index: number;
   /** The route's name ('' when unnamed). */
   name: string;
+  /**
+   * An HTTPRoute's rule splits between backend Services rather than subsets of `host`: the weights are
+   * keyed by backend name, and this maps each backend's host to it.
+   */
+  backends?: Record<string, string>;
 }
 
 export interface ServedWeights {

@@ -341,7 +341,9 @@ function httpRouteOf(entry: RuleEntry, index: Index, position: number, parentPor
     }
   }
   const refs = list(rule.backendRefs).map((ref) => resolveBackendRef(ref, route, index));
-  const destinations = refs.filter((r) => r.destination.weight > 0);
+  // A weight-0 backend stays a destination (it gets nothing) beside one that has weight, so that a
+  // shift can give it weight through the runtime API without a reload.
+  const destinations = refs.some((r) => r.destination.weight > 0) ? refs : [];
   destinations.forEach((r, n) => {
     if (r.problem) extras.invalidDestinations.push(n);
     const redirect = r.filters.find((f) => f.type === 'RequestRedirect');
@@ -367,7 +369,7 @@ function httpRouteOf(entry: RuleEntry, index: Index, position: number, parentPor
     : null;
   const answersItself = extras.redirect !== null;
   // A rule that forwards to nothing (no backendRefs, all weights 0, or every reference invalid) answers 500.
-  const noBackend = !answersItself && (!destinations.length || destinations.every((r) => r.problem));
+  const noBackend = !answersItself && !destinations.some((r) => r.destination.weight > 0 && !r.problem);
   return {
     name: `${route.namespace}.${route.name}.${entry.ruleIndex}.${entry.matchIndex}`,
     index: position,
