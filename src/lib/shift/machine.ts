@@ -233,8 +233,8 @@ export class ShiftRunner {
     } catch (err) {
       // An abort always ends the shift, also when its route is gone from the applied VirtualService.
       if (structural && change.event !== 'aborted') throw err;
-      // The proxies serve the weights; the applied VirtualService catches up at the next change.
-      this.io.note?.(`The applied VirtualService could not be updated (${(err as Error).message.replace(/\.$/, '')}); the proxies serve the new weights.`);
+      // The proxies serve the weights; the applied route catches up at the next change.
+      this.io.note?.(`The applied route (VirtualService or HTTPRoute) could not be updated (${(err as Error).message.replace(/\.$/, '')}); the proxies serve the new weights.`);
     }
     if (structural) {
       await this.persist(done);
