@@ -9,6 +9,8 @@ import { KubeApiError, type KubeClient } from '../kube/client.js';
 import { MetricsUnavailable, promqlFigures, servedVersions, type PrometheusEndpoint } from '../shift/promql.js';
 import { parseSyncz, type ProxySync } from '../kube/syncz.js';
 import { openPodAdmin, runsIstioProxy, type ForwardedAdmin } from '../kube/pod-admin.js';
+import { SidecarStatsTraffic } from '../kube/sidecar-traffic.js';
+import { resolveShortName } from '../policy/hosts.js';
 import { KINDS, POLICY_KINDS, applyObject, asPolicyResource, getObject, hasPath, listObjects, mergePatchObject, ownsField, type KindRef, type KubeObject } from '../kube/resources.js';
 import type { ProxyStatusRow } from '../mesh/proxy-status.js';
 import type { ProxyAdapter } from '../runtime/adapter.js';
@@ -214,7 +216,14 @@ export class KubernetesTarget implements MeshTarget {
   async routedUpstreams(): Promise<{ host: string; subset: string }[]> {
     const seen = new Map<string, { host: string; subset: string }>();
     for (const vs of this.vsCache ?? (await listObjects(this.client, KINDS.VirtualService, { namespace: this.listNamespace }))) {
-      for (const h of httpOf(vs)) for (const d of h.route ?? []) if (d.destination?.host) seen.set(`${d.destination.host}|${d.destination.subset ?? ''}`, { host: d.destination.host, subset: d.destination.subset ?? '' });
+      const namespace = vs.metadata.namespace ?? 'default';
+      for (const h of httpOf(vs)) {
+        for (const d of h.route ?? []) {
+          // As Istio's metrics name a destination: its full name.
+          const host = d.destination?.host ? resolveShortName(namespace, d.destination.host) : null;
+          if (host) seen.set(`${host}|${d.destination?.subset ?? ''}`, { host, subset: d.destination?.subset ?? '' });
+        }
+      }
     }
     return [...seen.values()];
   }
@@ -311,6 +320,11 @@ export class KubernetesTarget implements MeshTarget {
 
   traffic(options: { host?: string } = {}): TrafficReader {
     return new PrometheusTraffic(this, options.host);
+  }
+
+  /** top's figures of every destination, from the sidecars' own stats through the pod proxy. */
+  trafficOfEveryService(): TrafficReader {
+    return new SidecarStatsTraffic({ client: this.client, namespace: this.listNamespace, proxies: () => this.proxies() });
   }
 
   /** A PromQL query through --prometheus-url, or Istio's Prometheus through the API server's service proxy. */
