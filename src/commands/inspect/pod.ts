@@ -13,9 +13,11 @@ export default class InspectPod extends MeshctlCommand {
 
 POD is a pod (or gateway proxy) of the local mesh: its HAProxy sidecar is read through its runtime API socket, its admin port and the files in its directory. The revision it serves is compared with the one applied (SYNCED or STALE); an endpoint's health combines HAProxy's view of the server with the readiness of the pod behind it; stats come from the access log (rates over the last minute).
 
+On a cluster (--target kubernetes, --context or --kubeconfig), POD is a pod in -n, else the context's namespace: its Envoy admin API is read through a port-forward to port 15000 (RBAC: get and create on pods/portforward), into the same model --admin-url gives.
+
 --admin-url reads any Envoy admin API (for an Istio pod: kubectl port-forward POD 15000, then --admin-url http://127.0.0.1:15000). --from-file reads a saved /config_dump, as istioctl proxy-config -f does; its tables list the same rows as istioctl's. A value the proxy does not expose is shown as "-" (null in JSON) with the reason, never as 0.
 
-Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod (the pods that exist are named); 3 the admin API or the sidecar's runtime API socket is unreachable, or answered garbage.`;
+Exit codes: 0 the proxy was read; 2 usage error, unreadable file or unknown pod (the pods that exist are named); 3 the admin API or the sidecar's runtime API socket is unreachable, or answered garbage; on a cluster, the port-forward was refused or the pod has no istio-proxy container.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> productpage-v1-0',
