@@ -94,6 +94,7 @@ class Tunnel {
 export class PortForward {
   private readonly server: net.Server;
   private readonly tunnels = new Set<Tunnel>();
+  private readonly locals = new Set<net.Socket>();
   private spare: Tunnel | null;
   private closed = false;
   /** The last error the pod's side sent (on any connection), for the sentence of a failed read. */
@@ -197,6 +198,8 @@ export class PortForward {
   }
 
   private async carry(local: net.Socket): Promise<void> {
+    this.locals.add(local);
+    local.on('close', () => this.locals.delete(local));
     if (this.closed) return void local.destroy();
     let tunnel = this.spare;
     this.spare = null;
@@ -223,6 +226,8 @@ export class PortForward {
     this.closed = true;
     for (const t of this.tunnels) t.socket.terminate();
     this.tunnels.clear();
+    // The listener's close waits for its connections: end them rather than wait for the client to.
+    for (const l of this.locals) l.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -90,6 +90,18 @@ describe('inspect pod and top on a cluster', () => {
     assert.deepEqual(model(doc), model(JSON.parse(direct.stdout)), 'the pod reads as the same admin API read directly');
   });
 
+  it('the port-forward carries the credentials of an exec plugin, run once for the whole command', async () => {
+    const runs = path.join(dir, 'plugin-runs');
+    const plugin = `require("fs").appendFileSync(${JSON.stringify(runs)}, "run\\n"); console.log(JSON.stringify({apiVersion:"client.authentication.k8s.io/v1",kind:"ExecCredential",status:{token:"from-plugin"}}))`;
+    const file = writeKubeconfig(path.join(dir, 'exec'), server, { contexts: [{ name: 'exec-ctx', namespace: 'default', user: { exec: { command: process.execPath, args: ['-e', plugin] } } }] });
+    server.requests.length = 0;
+    const r = await meshctlAsync(['inspect', 'pod', 'reviews-v1-a', '--kubeconfig', file, '-s', 'clusters']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(server.requestsTo('/portforward').length >= 1);
+    assert.ok(server.requests.every((q) => q.authorization === 'Bearer from-plugin'), 'every request, the WebSocket upgrades too, carried the plugin\'s token');
+    assert.equal(readFileSync(runs, 'utf8'), 'run\n', 'the plugin ran once');
+  });
+
   it('RBAC forbids the port-forward: exit 3 naming create pods/portforward and the rule to add', async () => {
     server.denials.push({ verb: 'create', group: '', resource: 'pods', subresource: 'portforward', namespace: 'default' });
     try {
