@@ -12,6 +12,8 @@ export default class Top extends MeshctlCommand {
 
   static override description = `Reads the access logs of every sidecar and gateway proxy and shows, for each service and subset the mesh routes to, the requests that started within the window (one minute by default): requests per second, success rate (non-5xx over all) and latency percentiles. Each request is counted once, by the proxy that sent it to the service.
 
+On a cluster (--target kubernetes, --context or --kubeconfig), the figures come from each sidecar's and gateway's Istio metrics (port 15020, through the API server's pod proxy; RBAC: get on pods/proxy), counted by the proxy that sent each request; the sidecars count from their start, so one snapshot reads them twice, 5s apart, and covers those 5s.
+
 --until ends the window at a past moment instead of now, so that the figures of a shift's analysis can be read again: the analyses of \`route status -o json\` give their end (at) and length (windowMs), and top with --until AT --window WINDOWMSms shows the same figures the gates judged.
 
 HOST narrows the rows to one service (reviews, reviews.default or its full name). With --watch the figures refresh every --interval: in place on a terminal, as successive snapshots otherwise (NDJSON with -o json); Ctrl-C ends it, and so does --count N after N snapshots.

@@ -25,11 +25,15 @@ export class IstioExporter {
   private readonly series = new Map<string, Series>();
   private server!: http.Server;
   port = 0;
+  /** Runs before each scrape is answered (a test that counts requests per reading). */
+  beforeScrape: (() => void) | null = null;
 
-  constructor(readonly service: string, readonly namespace: string) {}
+  /** `reporter`: which end of a hop reports the requests (a receiving sidecar by default, the sender for top on a cluster). */
+  constructor(readonly service: string, readonly namespace: string, readonly reporter: 'source' | 'destination' = 'destination') {}
 
   async start(): Promise<void> {
     this.server = http.createServer((_req, res) => {
+      this.beforeScrape?.();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(this.text());
     });
@@ -53,7 +57,7 @@ export class IstioExporter {
     const lines = ['# TYPE istio_requests_total counter', '# TYPE istio_request_duration_milliseconds histogram'];
     const host = `${this.service}.${this.namespace}.svc.cluster.local`;
     for (const s of this.series.values()) {
-      const labels = `reporter="destination",source_workload="productpage-v1",source_workload_namespace="${this.namespace}",destination_service="${host}",destination_service_name="${this.service}",destination_service_namespace="${this.namespace}",destination_workload="${this.service}-${s.version}",destination_workload_namespace="${this.namespace}",destination_version="${s.version}",request_protocol="http",response_code="${s.code}",response_flags="-",connection_security_policy="mutual_tls"`;
+      const labels = `reporter="${this.reporter}",source_workload="productpage-v1",source_workload_namespace="${this.namespace}",destination_service="${host}",destination_service_name="${this.service}",destination_service_namespace="${this.namespace}",destination_workload="${this.service}-${s.version}",destination_workload_namespace="${this.namespace}",destination_version="${s.version}",request_protocol="http",response_code="${s.code}",response_flags="-",connection_security_policy="mutual_tls"`;
       lines.push(`istio_requests_total{${labels}} ${s.count}`);
       BUCKETS.forEach((b, i) => lines.push(`istio_request_duration_milliseconds_bucket{${labels},le="${b}"} ${s.buckets[i]}`));
       lines.push(`istio_request_duration_milliseconds_bucket{${labels},le="+Inf"} ${s.count}`);

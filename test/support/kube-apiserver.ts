@@ -9,7 +9,8 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual, promisify } from 'node:util';
@@ -66,6 +67,9 @@ export interface Denial {
   subresource?: string;
   namespace?: string;
 }
+
+/** The WebSocket subprotocol of a port-forward (a kubelet's, and client libraries'). */
+const PORT_FORWARD_SUBPROTOCOL = 'v4.channel.k8s.io';
 
 const BUILT_IN: ResourceType[] = [
   { group: '', version: 'v1', versions: ['v1'], plural: 'namespaces', singular: 'namespace', kind: 'Namespace', namespaced: false, shortNames: ['ns'], custom: false },
@@ -282,7 +286,10 @@ export class StandInApiServer {
   /** `ns/pod:port` or `ns/service:port` → a local port that answers the proxied request. */
   readonly podProxies = new Map<string, number>();
   readonly serviceProxies = new Map<string, number>();
+  /** `ns/pod:port` → a local port a port-forward to that pod's port reaches (the pod's loopback). */
+  readonly podPorts = new Map<string, number>();
   private readonly types: ResourceType[] = [...BUILT_IN];
+  private readonly forwarded = new Set<{ close(): void; terminate(): void }>();
   private readonly store = new Map<string, KubeObject>();
   private revision = 100;
   private server!: https.Server;
@@ -305,12 +312,14 @@ export class StandInApiServer {
     for (const crd of options.crds ?? referenceCrds()) s.addCrd(crd);
     s.server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => void s.handle(req, res));
     s.server.keepAliveTimeout = 30_000;
+    s.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void s.portForward(req, socket, head));
     await new Promise<void>((resolve) => s.server.listen(0, '127.0.0.1', resolve));
     s.url = `https://127.0.0.1:${(s.server.address() as AddressInfo).port}`;
     return s;
   }
 
   async close(): Promise<void> {
+    for (const ws of this.forwarded) ws.terminate();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     rmSync(this.dir, { recursive: true, force: true });
@@ -419,6 +428,74 @@ export class StandInApiServer {
       if (err instanceof StatusError) send(err.code, status(err.code, err.reason, err.message, err.details));
       else send(500, status(500, 'InternalError', (err as Error).message));
     }
+  }
+
+  /**
+   * A pod's port-forward over WebSocket (subprotocol v4.channel.k8s.io), as a kubelet answers it: per port
+   * a data and an error channel, each confirmed by a first message carrying the port (2 bytes,
+   * little-endian); the data channel carried to `podPorts`' local server, a refused connection told on
+   * the error channel. RBAC asks for create (and get) on pods/portforward.
+   */
+  private async portForward(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://stand-in');
+    const entry: LoggedRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), contentType: undefined, userAgent: req.headers['user-agent'], authorization: req.headers.authorization, body: undefined, status: 0 };
+    this.requests.push(entry);
+    const refuse = (err: StatusError) => {
+      entry.status = err.code;
+      const text = JSON.stringify(status(err.code, err.reason, err.message, err.details));
+      socket.end(`HTTP/1.1 ${err.code} ${http.STATUS_CODES[err.code]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    };
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/portforward$/.exec(url.pathname);
+    const pods = this.types.find((t) => t.kind === 'Pod')!;
+    if (!m) return refuse(new StatusError(400, 'BadRequest', 'the stand-in upgrades only pods/portforward'));
+    const [namespace, name] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
+    const denied = this.deniedBy('create', pods, namespace, 'portforward') ?? this.deniedBy('get', pods, namespace, 'portforward');
+    if (denied) return refuse(this.forbidden(denied.verb, pods, namespace, name, 'portforward'));
+    if (!this.store.has(this.storeKey(pods, namespace, name))) return refuse(new StatusError(404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' }));
+    const ports = (url.searchParams.get('ports') ?? '').split(',').filter(Boolean).map(Number);
+    if (!ports.length || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) return refuse(new StatusError(400, 'BadRequest', 'query parameter "ports" is required and must be valid ports'));
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    if (!offered.includes(PORT_FORWARD_SUBPROTOCOL)) return refuse(new StatusError(400, 'BadRequest', `the stand-in speaks the port-forward subprotocol ${PORT_FORWARD_SUBPROTOCOL} only`));
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: () => PORT_FORWARD_SUBPROTOCOL });
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      entry.status = 101;
+      this.forwarded.add(ws);
+      ws.on('close', () => this.forwarded.delete(ws));
+      const upstreams = ports.map((port, i) => {
+        const portBytes = Buffer.alloc(2);
+        portBytes.writeUInt16LE(port);
+        ws.send(Buffer.concat([Buffer.from([2 * i]), portBytes]));
+        ws.send(Buffer.concat([Buffer.from([2 * i + 1]), portBytes]));
+        const local = this.podPorts.get(`${namespace}/${name}:${port}`);
+        const upstream = net.connect({ host: '127.0.0.1', port: local ?? 9 });
+        const fail = (why: string) => {
+          if (ws.readyState !== ws.OPEN) return;
+          ws.send(Buffer.concat([Buffer.from([2 * i + 1]), Buffer.from(`error forwarding port ${port} to pod ${name}, uid : failed to connect to localhost:${port} inside the pod's network namespace: ${why}`)]));
+          ws.close();
+        };
+        if (local === undefined) {
+          upstream.destroy();
+          setImmediate(() => fail(`dial tcp4 127.0.0.1:${port}: connect: connection refused`));
+        } else {
+          upstream.on('error', (err: NodeJS.ErrnoException) => fail(`dial tcp4 127.0.0.1:${port}: ${err.code ?? err.message}`));
+          upstream.on('data', (d: Buffer) => ws.readyState === ws.OPEN && ws.send(Buffer.concat([Buffer.from([2 * i]), d])));
+          upstream.on('end', () => ws.close());
+        }
+        return upstream;
+      });
+      ws.on('message', (data: Buffer) => {
+        const channel = data[0]!;
+        if (channel % 2 === 0 && data.length > 1) upstreams[channel / 2]?.write(data.subarray(1));
+      });
+      ws.on('close', () => upstreams.forEach((u) => u.destroy()));
+      ws.on('error', () => upstreams.forEach((u) => u.destroy()));
+    });
+  }
+
+  /** The port-forwards open now (a command that ended must leave none). */
+  get openForwards(): number {
+    return this.forwarded.size;
   }
 
   private discoveryResources(group: string, version: string) {

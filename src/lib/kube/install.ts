@@ -17,6 +17,8 @@ export const RBAC_RULES: { group: string; resources: string[]; verbs: string[]; 
   { group: '', resources: ['namespaces'], verbs: ['get', 'patch'], why: 'install labels namespaces for sidecar injection' },
   { group: '', resources: ['pods'], verbs: ['list'], why: 'proxies, and the pods that need a restart' },
   { group: '', resources: ['pods/proxy'], verbs: ['get'], why: "istiod's sync status (proxy-status)", namespace: 'istio-system' },
+  { group: '', resources: ['pods/proxy'], verbs: ['get'], why: "top: the sidecars' Istio metrics on port 15020" },
+  { group: '', resources: ['pods/portforward'], verbs: ['get', 'create'], why: "inspect pod: the pod's Envoy admin API on port 15000" },
   { group: 'apps', resources: ['deployments'], verbs: ['list'], why: 'istiod ready', namespace: 'istio-system' },
   { group: '', resources: ['services/proxy'], verbs: ['get'], why: "Istio's Prometheus (without --prometheus-url)", namespace: 'istio-system' },
 ];

@@ -42,6 +42,8 @@ export interface TrafficSource {
   readonly location: string;
   installed(): Promise<boolean>;
   traffic(): { figures(window: TrafficWindow): Promise<UpstreamFigures[]> };
+  /** The figures of every destination, where a mesh reads them otherwise than one host's (a cluster without Prometheus). */
+  trafficOfEveryService?(): { figures(window: TrafficWindow): Promise<UpstreamFigures[]> };
   routedUpstreams(): Promise<{ host: string; subset: string }[]>;
 }
 
@@ -54,7 +56,7 @@ export class TrafficWatcher {
     /** `namespace`: only the services of that namespace (top -n). */
     private readonly options: { windowSeconds: number; host?: string; namespace?: string },
   ) {
-    this.traffic = mesh.traffic();
+    this.traffic = mesh.trafficOfEveryService?.() ?? mesh.traffic();
   }
 
   /** The window that ends at `now`. */

@@ -8,6 +8,9 @@ import { EXIT, MeshctlError, usageError } from '../errors.js';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
 import { MetricsUnavailable, promqlFigures, servedVersions, type PrometheusEndpoint } from '../shift/promql.js';
 import { parseSyncz, type ProxySync } from '../kube/syncz.js';
+import { openPodAdmin, runsIstioProxy, type ForwardedAdmin } from '../kube/pod-admin.js';
+import { SidecarStatsTraffic } from '../kube/sidecar-traffic.js';
+import { resolveShortName } from '../policy/hosts.js';
 import { KINDS, POLICY_KINDS, applyObject, asPolicyResource, getObject, hasPath, listObjects, mergePatchObject, ownsField, type KindRef, type KubeObject } from '../kube/resources.js';
 import type { ProxyStatusRow } from '../mesh/proxy-status.js';
 import type { ProxyAdapter } from '../runtime/adapter.js';
@@ -19,6 +22,7 @@ import {
   type MeshProxy,
   type MeshResource,
   type MeshTarget,
+  type ProxyReadOptions,
   type ProxyStatusOptions,
   type ProxyStatusReport,
   type RouteRef,
@@ -119,6 +123,7 @@ export class KubernetesTarget implements MeshTarget {
   /** The latest shift record per host, carried by every apply of that route's weights. */
   private readonly records = new Map<string, unknown>();
   private vsCache: KubeObject[] | null = null;
+  private readonly forwards = new Set<ForwardedAdmin>();
 
   constructor(readonly client: KubeClient, readonly options: KubernetesTargetOptions = {}) {
     this.location = `kubernetes context "${client.access.context}"`;
@@ -142,8 +147,7 @@ export class KubernetesTarget implements MeshTarget {
     const pods = await listObjects(this.client, KINDS.Pod, { namespace: this.listNamespace });
     const out: MeshProxy[] = [];
     for (const p of pods) {
-      const spec = (p.spec ?? {}) as { containers?: { name: string }[]; initContainers?: { name: string; restartPolicy?: string }[] };
-      const sidecar = [...(spec.containers ?? []), ...(spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always')].some((c) => c.name === 'istio-proxy');
+      const sidecar = runsIstioProxy(p);
       const labels = p.metadata.labels ?? {};
       const gateway = labels.istio === 'ingressgateway' || labels.istio === 'egressgateway' || 'gateway.networking.k8s.io/gateway-name' in labels;
       if (!sidecar && !gateway) continue;
@@ -212,7 +216,14 @@ export class KubernetesTarget implements MeshTarget {
   async routedUpstreams(): Promise<{ host: string; subset: string }[]> {
     const seen = new Map<string, { host: string; subset: string }>();
     for (const vs of this.vsCache ?? (await listObjects(this.client, KINDS.VirtualService, { namespace: this.listNamespace }))) {
-      for (const h of httpOf(vs)) for (const d of h.route ?? []) if (d.destination?.host) seen.set(`${d.destination.host}|${d.destination.subset ?? ''}`, { host: d.destination.host, subset: d.destination.subset ?? '' });
+      const namespace = vs.metadata.namespace ?? 'default';
+      for (const h of httpOf(vs)) {
+        for (const d of h.route ?? []) {
+          // As Istio's metrics name a destination: its full name.
+          const host = d.destination?.host ? resolveShortName(namespace, d.destination.host) : null;
+          if (host) seen.set(`${host}|${d.destination?.subset ?? ''}`, { host, subset: d.destination?.subset ?? '' });
+        }
+      }
     }
     return [...seen.values()];
   }
@@ -311,6 +322,11 @@ export class KubernetesTarget implements MeshTarget {
     return new PrometheusTraffic(this, options.host);
   }
 
+  /** top's figures of every destination, from the sidecars' own stats through the pod proxy. */
+  trafficOfEveryService(): TrafficReader {
+    return new SidecarStatsTraffic({ client: this.client, namespace: this.listNamespace, proxies: () => this.proxies() });
+  }
+
   /** A PromQL query through --prometheus-url, or Istio's Prometheus through the API server's service proxy. */
   promQuery(): Exclude<PrometheusEndpoint, string> {
     const url = this.options.prometheusUrl;
@@ -349,8 +365,18 @@ export class KubernetesTarget implements MeshTarget {
     return out;
   }
 
-  async proxyAdmin(name: string): Promise<ProxyAdapter> {
-    throw new MeshctlError(`Reading the Envoy admin API of ${name} on ${this.location} is not supported by this meshctl yet; use istioctl proxy-config, or the local mesh.`, EXIT.environment);
+  /** The pod's Envoy (in -n, else the context's namespace) through a port-forward to its admin port; closed by close(). */
+  async proxyAdmin(name: string, options: ProxyReadOptions = {}): Promise<ProxyAdapter> {
+    const admin = await openPodAdmin(this.client, { namespace: this.options.namespace ?? this.client.access.namespace, name }, options);
+    this.forwards.add(admin);
+    return admin;
+  }
+
+  /** Ends every port-forward this target opened, and the client's connections. */
+  async close(): Promise<void> {
+    await Promise.all([...this.forwards].map((f) => f.close()));
+    this.forwards.clear();
+    this.client.close();
   }
 
   /** Every sidecar and gateway pod with istiod's word on its sync (one /debug/syncz through the pod proxy) and the pod's readiness. */

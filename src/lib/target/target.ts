@@ -105,6 +105,8 @@ export interface ProxyReadOptions {
   /** How long one proxy may take to answer. */
   timeoutMs?: number;
   now?: () => Date;
+  /** Read stats twice, this far apart, for request rates (where the proxy's stats are counters). */
+  rateWindowMs?: number;
 }
 
 export interface MeshTarget {
@@ -139,4 +141,6 @@ export interface MeshTarget {
   proxyStatus(options?: ProxyStatusOptions): Promise<ProxyStatusReport>;
   /** Where the shift of `host` keeps its record. */
   shiftRecords<R, Q extends { id: string }>(host: string): ShiftRecordStore<R, Q>;
+  /** Releases what reading the mesh left open (a cluster's port-forwards); the command calls it when it ends. */
+  close?(): Promise<void>;
 }
