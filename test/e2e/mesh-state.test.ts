@@ -112,8 +112,9 @@ describe('mesh state a new user can break, on a live mesh', { timeout: 600_000 }
 
   it('apply --force under a running shift: the shift stops, held with the reason (exit 4), and abort ends it', async () => {
     await mesh.reset({ v1: 100, v2: 0 });
-    const shift = mesh.startShift(['reviews', '--to', 'v2', '--steps', '50,100', '--interval', '2s', '--min-requests', '1', '--on-no-traffic', 'continue']);
+    const shift = mesh.startShift(['reviews', '--to', 'v2', '--steps', '50,100', '--interval', '5m', '--min-requests', '1', '--on-no-traffic', 'continue']);
     await shift.waitFor((e) => e.type === 'step' && e.step === 1);
+    // The window lasts far longer than the test: the shift must notice the hold while it waits.
     const forced = await mesh.h.run(['apply', '-f', path.join(mesh.h.dir, 'drops-v2.yaml'), '--force']);
     assert.equal(forced.code, 0, forced.stderr);
     const done = await shift.exited;

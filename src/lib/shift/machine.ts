@@ -147,6 +147,7 @@ export class ShiftRunner {
   private interrupted = false;
   private wake: (() => void) | null = null;
   private lastTick = 0;
+  private lastOwnerCheck = 0;
 
   constructor(public record: ShiftRecord, private readonly io: RunnerIo) {}
 
@@ -379,6 +380,11 @@ export class ShiftRunner {
       if (request) return request;
       const now = Date.now();
       if (now >= due) return 'elapsed';
+      // Someone may hold the shift meanwhile (apply --force changed its route): stop now, not at the next step.
+      if (now - this.lastOwnerCheck >= 1000) {
+        this.lastOwnerCheck = now;
+        await this.checkOwner();
+      }
       if (this.io.tick && now - this.lastTick >= 1000) {
         this.lastTick = now;
         const since = Date.parse(this.record.windowStartedAt!);
