@@ -23,9 +23,14 @@ export function proxyRevisionKey(p: { kind: 'sidecar' | 'gateway'; namespace: st
   return `${p.kind}:${p.namespace}/${p.name}`;
 }
 
-/** Pushes at once: every CPU but one, which is left to the proxies serving traffic meanwhile. */
-export function pushConcurrency(): number {
+/** Reloads at once: every CPU but one, which is left to the proxies serving traffic meanwhile (a reloading proxy serves on). */
+export function reloadConcurrency(): number {
   return Math.max(1, os.availableParallelism() - 1);
+}
+
+/** Starts at once: one per CPU (a proxy that is not up yet serves no traffic to leave a CPU to). */
+export function startConcurrency(): number {
+  return os.availableParallelism();
 }
 
 /** A bounded number of turns: `take` runs its function once fewer than `limit` others run. */
@@ -77,9 +82,14 @@ export class ServedConfigs {
     else this.served.set(supervised, { compiled, pid, stateMtimeMs });
   }
 
-  /** True when the proxy last took a configuration of the same structure (so weights and the revision alone differ). */
-  sameStructure(supervised: string, compiled: CompiledProxy): boolean {
-    return this.served.get(supervised)?.compiled.structureHash === compiled.structureHash;
+  /**
+   * What `supervised` serves when this agent knows it for sure (it runs as `pid` and nothing else wrote its
+   * state file since), so that an update need not read the state file back; null otherwise.
+   */
+  async knownServed(supervised: string, target: ProxyTarget, pid: number | null): Promise<CompiledProxy | null> {
+    const last = this.served.get(supervised);
+    if (!last || pid === null || last.pid !== pid) return null;
+    return (await mtimeOf(target.paths.state)) === last.stateMtimeMs ? last.compiled : null;
   }
 
   forget(supervised: string): void {

@@ -17,7 +17,7 @@ import { pointInboundAt, proxyCommand, proxyReady, pushCertificate, servedRevisi
 import { waitFor } from '../../system/processes.js';
 import { waitFor as waitForProxy } from '../../runtime/haproxy/admin.js';
 import { configCheckCounts } from '../../runtime/haproxy/binary.js';
-import { proxyRevisionKey, pushConcurrency, ServedConfigs, Turns, type ProxyPush, type PushPath } from '../config-push.js';
+import { proxyRevisionKey, reloadConcurrency, ServedConfigs, startConcurrency, Turns, type ProxyPush, type PushPath } from '../config-push.js';
 import type { ApplyRequest, ApplyResult, MeshStatus, PingResult, PodChange, PodStatus, ShutdownResult } from './protocol.js';
 
 const APP = 'app';
@@ -87,7 +87,8 @@ export class MeshAgent {
   private current: Current | null = null;
   private readonly served = new ServedConfigs();
   /** Starts and reloads (a parse of the whole configuration each) and runtime-API updates, each a bounded number at a time. */
-  private readonly heavyTurns = new Turns(pushConcurrency());
+  private readonly startTurns = new Turns(startConcurrency());
+  private readonly reloadTurns = new Turns(reloadConcurrency());
   private readonly lightTurns = new Turns(LIGHT_PUSHES);
   private readonly startedAt = new Date().toISOString();
 
@@ -251,12 +252,17 @@ export class MeshAgent {
    * proxy that outlived the previous agent is adopted first, so that it is updated from what it really
    * serves), and a proxy that does not run gets its files and is started.
    */
-  private async updateProxy(target: ProxyTarget, compiled: CompiledProxy, serviceAccount: string, supervised: string, light = false): Promise<PushPath> {
+  private async updateProxy(target: ProxyTarget, compiled: CompiledProxy, serviceAccount: string, supervised: string, known: CompiledProxy | null = null): Promise<PushPath> {
     const { supervisor, ca, log } = this.options;
     const bin = this.options.config.proxy.bin;
     const paths = target.paths;
-    await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
-    await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: paths.certificate, caBundle: paths.caBundle }, { ttlMs: this.certificateLifetimeMs });
+    // Weights and the revision alone change: the identity is the one the proxy serves, and its
+    // certificate's renewal is the renewal check's (renewCertificates) to do.
+    const light = known !== null && known.structureHash === compiled.structureHash;
+    if (!light) {
+      await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+      await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: paths.certificate, caBundle: paths.caBundle }, { ttlMs: this.certificateLifetimeMs });
+    }
     const spec = this.proxySpec(supervised, target);
     let pid = supervisor.status(supervised)?.pid ?? null;
     if (pid === null && !supervisor.status(supervised) && (await supervisor.adoptable(spec.pidFile))) {
@@ -264,7 +270,7 @@ export class MeshAgent {
     }
     if (pid !== null) {
       try {
-        const action = await (light ? this.lightTurns : this.heavyTurns).take(() => updateRunningProxy(bin, target, compiled, pid!));
+        const action = await (light ? this.lightTurns : this.reloadTurns).take(() => updateRunningProxy(bin, target, compiled, pid!, undefined, known ?? undefined));
         await this.served.record(supervised, target, compiled, pid);
         return action === 'runtime' || action === 'unchanged' ? action : 'reloaded';
       } catch (err) {
@@ -276,7 +282,7 @@ export class MeshAgent {
     await writeProxyFiles(bin, target, compiled);
     // A start parses the whole configuration: it holds its turn until the proxy serves, so that starts
     // do not pile up beyond the CPUs there are (whether it does serve is the wait for the revision's to say).
-    const started = await this.heavyTurns.take(async () => {
+    const started = await this.startTurns.take(async () => {
       const { pid: spawned } = (await supervisor.ensure(spec)).status;
       await waitForProxy(`the proxy of ${target.name} to serve revision ${compiled.revision}`, async () => {
         const served = await servedRevision(target.ports.admin);
@@ -306,8 +312,8 @@ export class MeshAgent {
         return;
       }
       try {
-        const light = pid !== null && this.served.sameStructure(t.supervised, t.compiled);
-        push(t, await this.updateProxy(t.target, t.compiled, t.serviceAccount, t.supervised, light));
+        const known = await this.served.knownServed(t.supervised, t.target, pid);
+        push(t, await this.updateProxy(t.target, t.compiled, t.serviceAccount, t.supervised, known));
         await then(t);
       } catch (err) {
         failures.push(`${t.target.name}: ${(err as Error).message.split('\n')[0]}`);

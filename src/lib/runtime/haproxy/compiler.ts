@@ -58,9 +58,10 @@ export function compileMesh(model: MeshModel, input: { pods: MeshPod[]; gateways
   const notes = [...model.notes];
   const before = new Map([...(previous?.sidecars ?? []), ...(previous?.gateways ?? [])].map((p) => [`${p.kind}:${p.namespace}/${p.name}`, p]));
   const settle = (compiled: CompiledProxy, self: { ports: Record<string, number> | { admin: number } }): CompiledProxy => {
-    const shaped = { ...compiled, config: withShapeLine(compiled, self) };
-    const last = before.get(`${shaped.kind}:${shaped.namespace}/${shaped.name}`);
-    return last && sameConfiguration(last, shaped) ? last : shaped;
+    const last = before.get(`${compiled.kind}:${compiled.namespace}/${compiled.name}`);
+    // The shape line follows from the rest of the text: compared without it, an unchanged proxy costs no shape.
+    if (last && sameConfiguration({ ...last, config: withoutShapeLine(last.config) }, compiled)) return last;
+    return { ...compiled, config: withShapeLine(compiled, self) };
   };
   const sidecars = input.pods.map((pod) => settle(compileSidecar(model, pod, input.pods, options, notes), pod));
   const gateways = (input.gateways ?? []).map((gw) => settle(compileGateway(model, gw, input.pods, options, notes), gw));
@@ -79,6 +80,14 @@ export function sameConfiguration(a: CompiledProxy, b: CompiledProxy): boolean {
  * Proxies of one shape differ only in values HAProxy accepts alike, so `haproxy -c` checks one of them
  * (runtime/haproxy/binary.ts reads the line).
  */
+function withoutShapeLine(config: string): string {
+  const first = config.indexOf('\n');
+  if (first < 0) return config;
+  const second = config.indexOf('\n', first + 1);
+  const line = config.slice(first + 1, second < 0 ? undefined : second);
+  return line.startsWith(SHAPE_LINE_PREFIX) ? config.slice(0, first) + (second < 0 ? '' : config.slice(second)) : config;
+}
+
 function withShapeLine(compiled: CompiledProxy, self: { ports: Record<string, number> | { admin: number } }): string {
   const ownName = new RegExp(`(?<![A-Za-z0-9_.-])${compiled.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_.-])`, 'g');
   const ownPorts = new Set(Object.values(self.ports).map(String));
