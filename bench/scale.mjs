@@ -214,7 +214,8 @@ async function measure(n) {
   const memory = await sidecarMemoryMiB(home);
   homes.splice(homes.indexOf(home), 1);
   const down = await meshctl(['uninstall', '--yes', '--home', home], 120_000);
-  if (down.code !== 0) throw new Error(`uninstall of the ${n}-pod mesh exited ${down.code}: ${down.stderr.trim()}`);
+  // The figures stand; a port another program took meanwhile only keeps the home (uninstall says so).
+  if (down.code !== 0) process.stderr.write(`warning: uninstall of the ${n}-pod mesh exited ${down.code}: ${down.stderr.trim().split('\n').pop()}\n`);
   return {
     pods: n,
     firstApplyMs: first.agentMs,
