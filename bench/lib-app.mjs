@@ -5,6 +5,7 @@
 //
 //   node bench/lib-app.mjs PORT...      (0 = any free port)
 // Prints one JSON line once listening: {"ports":[...]} in argument order.
+//   node bench/lib-app.mjs              (as a mesh Workload: listens on $PORT until SIGTERM)
 import http from 'node:http';
 
 const BODY = Buffer.alloc(1024, 'x');
@@ -21,7 +22,9 @@ function handler(req, res) {
   res.end(BODY);
 }
 
-const wanted = process.argv.slice(2).map(Number);
+// A mesh Workload gets its port as PORT and no stdin: it lives until the mesh stops it.
+const asWorkload = process.argv.length <= 2 && process.env.PORT !== undefined;
+const wanted = asWorkload ? [Number(process.env.PORT)] : process.argv.slice(2).map(Number);
 if (!wanted.length || wanted.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
   process.stderr.write('usage: lib-app.mjs PORT... (0 for any free port)\n');
   process.exit(2);
@@ -46,7 +49,9 @@ const stop = () => {
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
-// The benchmark closes this pipe when it ends: never outlive it.
-process.stdin.on('end', stop);
-process.stdin.on('error', stop);
-process.stdin.resume();
+if (!asWorkload) {
+  // The benchmark closes this pipe when it ends: never outlive it.
+  process.stdin.on('end', stop);
+  process.stdin.on('error', stop);
+  process.stdin.resume();
+}

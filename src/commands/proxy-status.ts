@@ -10,7 +10,7 @@ import { allNamespacesFlag } from '../lib/cli/namespace-flags.js';
 export default class ProxyStatus extends MeshctlCommand {
   static override summary = 'One row per proxy of the local mesh: the revision it serves against the applied one, readiness, certificate expiry.';
 
-  static override description = `Asks every sidecar and gateway proxy directly (its admin port and runtime API, a bounded number at a time, without the agent): which revision it serves, SYNCED when that is the revision applied last and STALE when not, whether it is ready, and when the certificate it serves expires. A proxy that does not answer is marked UNREACHABLE in its row, with the address tried; the others still report.
+  static override description = `Asks every sidecar and gateway proxy directly (its admin port and runtime API, a bounded number at a time, without the agent): which revision it serves, SYNCED when that is the revision its configuration last changed at (the revision applied last, or an earlier one that revisions since left its configuration as it was) and STALE when not, whether it is ready, and when the certificate it serves expires. A proxy that does not answer is marked UNREACHABLE in its row, with the address tried; the others still report.
 
 With --wait it asks again until every proxy is SYNCED and ready, or --timeout passes, so that a pipeline can wait on it.
 

@@ -40,6 +40,12 @@ export interface GatewayRecord {
 export interface Placement {
   pods: PodRecord[];
   gateways: GatewayRecord[];
+  /**
+   * The revision each proxy serves once up to date, by `sidecar:<namespace>/<name>` or
+   * `gateway:<namespace>/<name>`: the one its configuration last changed at, which a revision that
+   * leaves the proxy's configuration as it was does not move. Absent: the applied revision, for all.
+   */
+  revisions?: Record<string, number>;
 }
 
 /** Annotation recording where a Workload's file was, so relative paths in its command resolve there. */

@@ -7,12 +7,15 @@ import { homeLayout, resolveHome, type HomeLayout } from './home.js';
 import { meshGateway, meshPod, readPlacement } from './pods.js';
 import { readApplied, readMeshConfigFile } from './state.js';
 import { adminGet } from '../runtime/haproxy/admin.js';
+import { proxyRevisionKey } from './config-push.js';
 import { HaproxyAdapter, type LocalProxyTarget, type PeerReadiness } from '../runtime/haproxy/inspect.js';
 
 export interface LocalProxy extends LocalProxyTarget {
   /** The Workload a pod replicates; null for a gateway proxy. */
   workload: string | null;
   labels: Record<string, string>;
+  /** The revision the proxy serves once up to date (its configuration's last change); null: the applied one. */
+  wantedRevision: number | null;
 }
 
 export interface LocalMesh {
@@ -39,13 +42,14 @@ export async function readLocalMesh(home?: string): Promise<LocalMesh> {
 /** The gateway proxies then the pods the placement of `layout` names, each sorted by name. */
 export async function readLocalProxies(layout: HomeLayout): Promise<LocalProxy[]> {
   const placement = await readPlacement(layout);
+  const wanted = (kind: 'sidecar' | 'gateway', p: { namespace: string; name: string }) => placement.revisions?.[proxyRevisionKey({ kind, ...p })] ?? null;
   const gateways: LocalProxy[] = placement.gateways.map((g) => {
     const m = meshGateway(layout, g);
-    return { name: m.name, namespace: m.namespace, kind: 'gateway', paths: m.paths, ports: { admin: m.ports.admin }, workload: null, labels: { istio: 'ingressgateway' } };
+    return { name: m.name, namespace: m.namespace, kind: 'gateway', paths: m.paths, ports: { admin: m.ports.admin }, workload: null, labels: { istio: 'ingressgateway' }, wantedRevision: wanted('gateway', m) };
   });
   const pods: LocalProxy[] = placement.pods.map((p) => {
     const m = meshPod(layout, p);
-    return { name: m.name, namespace: m.namespace, kind: 'sidecar', paths: m.paths, ports: { admin: m.ports.admin, app: m.ports.app }, workload: m.workload, labels: m.labels };
+    return { name: m.name, namespace: m.namespace, kind: 'sidecar', paths: m.paths, ports: { admin: m.ports.admin, app: m.ports.app }, workload: m.workload, labels: m.labels, wantedRevision: wanted('sidecar', m) };
   });
   const byName = (a: LocalProxy, b: LocalProxy) => a.name.localeCompare(b.name);
   return [...gateways.sort(byName), ...pods.sort(byName)];
@@ -77,7 +81,7 @@ const PEER_TIMEOUT_MS = 2000;
 export function localAdapter(mesh: LocalMesh, proxy: LocalProxy, options: { timeoutMs?: number; now?: () => Date } = {}): HaproxyAdapter {
   const pods = new Map(mesh.proxies.filter((p) => p.kind === 'sidecar').map((p) => [p.name, p]));
   return new HaproxyAdapter(proxy, {
-    appliedRevision: mesh.appliedRevision,
+    appliedRevision: proxy.wantedRevision ?? mesh.appliedRevision,
     meshVersion: mesh.meshVersion,
     timeoutMs: options.timeoutMs,
     now: options.now,

@@ -17,10 +17,11 @@ export async function writeProxyFiles(bin: string, target: ProxyTarget, compiled
 
 /**
  * Brings the running proxy `pid` to `compiled`: weights and revision through the runtime API, other
- * changes through a hitless reload; resolves once it serves `compiled.revision`.
+ * changes through a hitless reload; resolves once it serves `compiled.revision`. `previous`: what the
+ * proxy is known to serve, when the caller knows it (its state file is read otherwise).
  */
-export async function updateRunningProxy(bin: string, target: ProxyTarget, compiled: CompiledProxy, pid: number, timeoutMs?: number): Promise<ApplyAction> {
-  return (await applyProxyConfig(target, compiled, { bin, pid, timeoutMs })).action;
+export async function updateRunningProxy(bin: string, target: ProxyTarget, compiled: CompiledProxy, pid: number, timeoutMs?: number, previous?: CompiledProxy): Promise<ApplyAction> {
+  return (await applyProxyConfig(target, compiled, { bin, pid, timeoutMs, ...(previous ? { previous } : {}) })).action;
 }
 
 /** The revision a proxy serves, from its admin port; null when it does not answer. */

@@ -136,7 +136,7 @@ export async function proxyStatusRow(proxy: LocalProxy, appliedRevision: number 
 /** The status of every proxy of a local mesh. */
 export async function proxyStatusOf(mesh: LocalMesh, options: ProxyStatusOptions = {}): Promise<ProxyStatusReport> {
   const now = options.now ?? (() => new Date());
-  const proxies = await mapBounded(mesh.proxies, options.concurrency ?? 16, (p) => proxyStatusRow(p, mesh.appliedRevision, options));
+  const proxies = await mapBounded(mesh.proxies, options.concurrency ?? 16, (p) => proxyStatusRow(p, p.wantedRevision ?? mesh.appliedRevision, options));
   const summary = {
     total: proxies.length,
     synced: proxies.filter((p) => p.status === 'SYNCED').length,

@@ -1,6 +1,7 @@
 // Text renderings of the local-mesh commands (apply, delete, get, status, check, install, uninstall,
 // proxy-status, top):
 // kubectl-like lines and tables.
+import { pushSummary } from './config-push.js';
 import type { ResourceChange } from './state.js';
 import type { ApplyResult, MeshStatus, PodStatus } from './agent/protocol.js';
 import type { CheckReport, CheckRun } from './check.js';
@@ -63,6 +64,8 @@ export function applySummary(r: ApplyResult, verb: 'applied' | 'deleted'): strin
   const deleted = r.changes.filter((c) => c.action === 'deleted').length;
   const head = verb === 'applied' ? `Revision ${r.revision} applied` : `Deleted ${deleted} resource${deleted === 1 ? '' : 's'}; the mesh is now at revision ${r.revision}`;
   lines.push(r.synced ? `${head}: every pod is ready and every proxy serves it (${seconds(r.elapsedMs)}).` : `${head} (${seconds(r.elapsedMs)}).`);
+  const pushed = pushSummary(r.proxies ?? []);
+  if (pushed) lines.push(pushed);
   return `${lines.join('\n')}\n`;
 }
 
@@ -74,7 +77,7 @@ export function meshStatusText(status: MeshStatus, home: { root: string; proxyVe
     `Mesh       ${home.root} (HAProxy ${home.proxyVersion}, agent pid ${status.agent.pid}, up ${age(status.agent.startedAt)})`,
     `Revision   ${status.revision}${status.updatedAt ? ` (applied ${age(status.updatedAt)} ago)` : ' (nothing applied yet)'}`,
     `Pods       ${pods.filter((x) => x.ready).length}/${pods.length} ready`,
-    `Proxies    ${proxies.filter((x) => x.inSync).length}/${proxies.length} serve revision ${status.revision}`,
+    `Proxies    ${proxies.filter((x) => x.inSync).length}/${proxies.length} up to date with revision ${status.revision}`,
     `Certs      workload certificates live ${formatDuration(status.certificates.workloadLifetimeSeconds * 1000)}, renewed after ${formatDuration(status.certificates.renewAfterSeconds * 1000)}`,
   ];
   let text = `${lines.join('\n')}\n`;
@@ -85,7 +88,7 @@ export function meshStatusText(status: MeshStatus, home: { root: string; proxyVe
       `${x.containers.filter((c) => c.ready).length}/${x.containers.length}`,
       podPhase(x),
       x.restarts,
-      x.inSync ? String(x.proxyRevision) : p.yellow(`${x.proxyRevision ?? '-'} (want ${status.revision})`),
+      x.inSync ? String(x.proxyRevision) : p.yellow(`${x.proxyRevision ?? '-'} (want ${x.wantedRevision ?? status.revision})`),
     ]), p)}\n`;
   }
   for (const n of status.problems) text += `${p.red('Problem:')} ${n}\n`;

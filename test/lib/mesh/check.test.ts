@@ -24,7 +24,7 @@ function check(description: RegExp) {
 function podStatus(name: string, type: 'pod' | 'gateway' = 'pod'): PodStatus {
   return {
     name, namespace: 'default', type, workload: type === 'pod' ? name.replace(/-\d+$/, '') : null, labels: {}, serviceAccount: name, ports: {},
-    containers: [], ready: true, proxyRevision: 1, inSync: true, restarts: 0, createdAt: new Date().toISOString(),
+    containers: [], ready: true, proxyRevision: 1, wantedRevision: 1, inSync: true, restarts: 0, createdAt: new Date().toISOString(),
   };
 }
 

@@ -15,6 +15,9 @@ import { commitRevision, planApply, planDelete, readApplied, type AppliedState, 
 import { specHash, stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
 import { pointInboundAt, proxyCommand, proxyReady, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
 import { waitFor } from '../../system/processes.js';
+import { waitFor as waitForProxy } from '../../runtime/haproxy/admin.js';
+import { configCheckCounts } from '../../runtime/haproxy/binary.js';
+import { proxyRevisionKey, reloadConcurrency, ServedConfigs, startConcurrency, Turns, type ProxyPush, type PushPath } from '../config-push.js';
 import type { ApplyRequest, ApplyResult, MeshStatus, PingResult, PodChange, PodStatus, ShutdownResult } from './protocol.js';
 
 const APP = 'app';
@@ -60,6 +63,18 @@ export interface ShiftConflict {
   hold(revision: number): Promise<string | null>;
 }
 
+/** One proxy a revision is pushed to. */
+interface PushTarget {
+  compiled: CompiledProxy;
+  target: ProxyTarget;
+  serviceAccount: string;
+  supervised: string;
+  pod: boolean;
+}
+
+/** Runtime-API updates at once: each is a few commands on a socket, no parse of the configuration. */
+const LIGHT_PUSHES = 16;
+
 interface Current {
   applied: AppliedState;
   placement: Placement;
@@ -70,6 +85,11 @@ interface Current {
 export class MeshAgent {
   private queue: Promise<unknown> = Promise.resolve();
   private current: Current | null = null;
+  private readonly served = new ServedConfigs();
+  /** Starts and reloads (a parse of the whole configuration each) and runtime-API updates, each a bounded number at a time. */
+  private readonly startTurns = new Turns(startConcurrency());
+  private readonly reloadTurns = new Turns(reloadConcurrency());
+  private readonly lightTurns = new Turns(LIGHT_PUSHES);
   private readonly startedAt = new Date().toISOString();
 
   constructor(private readonly options: AgentOptions) {}
@@ -119,9 +139,10 @@ export class MeshAgent {
     return placement.gateways.map((g) => meshGateway(this.layout, g));
   }
 
-  private compile(model: MeshModel, placement: Placement, revision: number): { compiled: CompiledMesh } {
+  /** Compiles the mesh at `revision`; a proxy whose configuration is the same as in `previous` keeps its compiled form and revision. */
+  private compile(model: MeshModel, placement: Placement, revision: number, previous: CompiledMesh | null = null): { compiled: CompiledMesh } {
     try {
-      return { compiled: compileMesh(model, { pods: this.pods(placement), gateways: this.gateways(placement) }, { revision, trustDomain: this.options.config.trustDomain }) };
+      return { compiled: compileMesh(model, { pods: this.pods(placement), gateways: this.gateways(placement) }, { revision, trustDomain: this.options.config.trustDomain }, previous) };
     } catch (err) {
       if (err instanceof CompileError) throw new MeshctlError(err.message, EXIT.usage);
       throw err;
@@ -150,15 +171,15 @@ export class MeshAgent {
       if (!changed) {
         // The same resources again after a rollout stopped: its pods still run the old apps, so roll on.
         const behind = this.current?.compiled ? this.current.placement.pods.some((p) => this.options.supervisor.specHashOf(`${p.name}/${APP}`) !== specHash(this.appSpec(p, meshPod(this.layout, p)))) : false;
-        const pods = behind ? await this.converge(this.current!, this.current!.placement, request.timeoutMs) : [];
-        const synced = request.wait ? await this.waitSynced(applied.revision, request.timeoutMs) : { synced: false, pending: [] };
-        return { revision: applied.revision, committed: false, changes: plan.changes, pods, ...synced, missing: plan.missing, notes: current.compiled?.notes ?? [], elapsedMs: Date.now() - started };
+        const { pods, proxies } = behind ? await this.converge(this.current!, this.current!.placement, request.timeoutMs) : { pods: [], proxies: [] };
+        const synced = request.wait ? await this.waitSynced(request.timeoutMs) : { synced: false, pending: [] };
+        return { revision: applied.revision, committed: false, changes: plan.changes, pods, proxies, configChecks: { run: 0, reused: 0 }, ...synced, missing: plan.missing, notes: current.compiled?.notes ?? [], elapsedMs: Date.now() - started };
       }
       const model = modelOf(plan.resources);
       const placement = await place(model, current.placement);
       await this.checkGatewayPorts(placement.gateways, current.placement.gateways);
       // Compile before committing: a state no proxy can serve is refused, not stored.
-      const probe = this.compile(model, placement, applied.revision + 1);
+      const probe = this.compile(model, placement, applied.revision + 1, current.compiled);
       const compiledAt = Date.now();
       const record = await commitRevision(this.layout, plan.resources, plan.changes, request.action === 'apply' ? 'apply' : 'delete');
       const held: string[] = [];
@@ -166,14 +187,17 @@ export class MeshAgent {
         const sentence = await conflict.hold(record.revision);
         if (sentence) held.push(sentence);
       }
-      const compiled = record.revision === probe.compiled.revision ? probe.compiled : this.compile(model, placement, record.revision).compiled;
+      const compiled = record.revision === probe.compiled.revision ? probe.compiled : this.compile(model, placement, record.revision, current.compiled).compiled;
       const committedAt = Date.now();
-      const pods = await this.converge({ applied: record, placement, model, compiled }, current.placement, request.timeoutMs);
+      const checksBefore = configCheckCounts();
+      const { pods, proxies } = await this.converge({ applied: record, placement, model, compiled }, current.placement, request.timeoutMs);
+      const checksAfter = configCheckCounts();
+      const configChecks = { run: checksAfter.run - checksBefore.run, reused: checksAfter.reused - checksBefore.reused };
       const convergedAt = Date.now();
-      const synced = request.wait ? await this.waitSynced(record.revision, Math.max(0, request.timeoutMs - (Date.now() - started))) : { synced: false, pending: [] };
+      const synced = request.wait ? await this.waitSynced(Math.max(0, request.timeoutMs - (Date.now() - started))) : { synced: false, pending: [] };
       const timings = `compiled ${compiledAt - started} ms, stored ${committedAt - compiledAt} ms, proxies and pods updated ${convergedAt - committedAt} ms, all serving ${Date.now() - convergedAt} ms`;
       this.options.log(`revision ${record.revision} (${timings}): ${plan.changes.filter((c) => c.action !== 'unchanged').map((c) => `${c.kind}/${c.name} ${c.action}`).join(', ')}`);
-      return { revision: record.revision, committed: true, changes: plan.changes, pods, ...synced, missing: plan.missing, notes: compiled.notes, ...(held.length ? { held } : {}), elapsedMs: Date.now() - started };
+      return { revision: record.revision, committed: true, changes: plan.changes, pods, proxies, configChecks, ...synced, missing: plan.missing, notes: compiled.notes, ...(held.length ? { held } : {}), elapsedMs: Date.now() - started };
     });
   }
 
@@ -228,12 +252,17 @@ export class MeshAgent {
    * proxy that outlived the previous agent is adopted first, so that it is updated from what it really
    * serves), and a proxy that does not run gets its files and is started.
    */
-  private async updateProxy(target: ProxyTarget, compiled: CompiledProxy, serviceAccount: string, supervised: string): Promise<void> {
+  private async updateProxy(target: ProxyTarget, compiled: CompiledProxy, serviceAccount: string, supervised: string, known: CompiledProxy | null = null): Promise<PushPath> {
     const { supervisor, ca, log } = this.options;
     const bin = this.options.config.proxy.bin;
     const paths = target.paths;
-    await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
-    await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: paths.certificate, caBundle: paths.caBundle }, { ttlMs: this.certificateLifetimeMs });
+    // Weights and the revision alone change: the identity is the one the proxy serves, and its
+    // certificate's renewal is the renewal check's (renewCertificates) to do.
+    const light = known !== null && known.structureHash === compiled.structureHash;
+    if (!light) {
+      await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+      await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: paths.certificate, caBundle: paths.caBundle }, { ttlMs: this.certificateLifetimeMs });
+    }
     const spec = this.proxySpec(supervised, target);
     let pid = supervisor.status(supervised)?.pid ?? null;
     if (pid === null && !supervisor.status(supervised) && (await supervisor.adoptable(spec.pidFile))) {
@@ -241,15 +270,57 @@ export class MeshAgent {
     }
     if (pid !== null) {
       try {
-        await updateRunningProxy(bin, target, compiled, pid);
-        return;
+        const action = await (light ? this.lightTurns : this.reloadTurns).take(() => updateRunningProxy(bin, target, compiled, pid!, undefined, known ?? undefined));
+        await this.served.record(supervised, target, compiled, pid);
+        return action === 'runtime' || action === 'unchanged' ? action : 'reloaded';
       } catch (err) {
         log(`${target.name}: update failed (${(err as Error).message}); restarting the proxy`);
+        this.served.forget(supervised);
         await supervisor.stop(supervised);
       }
     }
     await writeProxyFiles(bin, target, compiled);
-    await supervisor.ensure(spec);
+    // A start parses the whole configuration: it holds its turn until the proxy serves, so that starts
+    // do not pile up beyond the CPUs there are (whether it does serve is the wait for the revision's to say).
+    const started = await this.startTurns.take(async () => {
+      const { pid: spawned } = (await supervisor.ensure(spec)).status;
+      await waitForProxy(`the proxy of ${target.name} to serve revision ${compiled.revision}`, async () => {
+        const served = await servedRevision(target.ports.admin);
+        return served !== null && served >= compiled.revision ? served : undefined;
+      }, { timeoutMs: 15_000, intervalMs: 10 }).catch(() => undefined);
+      return spawned;
+    });
+    await this.served.record(supervised, target, compiled, started);
+    return 'started';
+  }
+
+  /**
+   * Brings every proxy of `targets` to its compiled configuration: the ones that serve it already are
+   * left alone; starts and reloads (a configuration parse each) run a bounded number at a time, updates
+   * expected to go through the runtime API more at once. `then` runs once a proxy is brought up.
+   */
+  private async pushAll(targets: PushTarget[], then: (t: PushTarget) => Promise<void>): Promise<{ pushes: ProxyPush[]; failures: string[] }> {
+    const { supervisor, log } = this.options;
+    const pushes: ProxyPush[] = [];
+    const failures: string[] = [];
+    const push = (t: PushTarget, path: PushPath) => pushes.push({ name: t.target.name, namespace: t.target.namespace, kind: t.pod ? 'sidecar' : 'gateway', path, revision: t.compiled.revision });
+    // One proxy that cannot take its configuration must not keep the others from theirs.
+    await Promise.all(targets.map(async (t) => {
+      const pid = supervisor.status(t.supervised)?.pid ?? null;
+      if (await this.served.unchanged(t.supervised, t.target, t.compiled, pid)) {
+        push(t, 'unchanged');
+        return;
+      }
+      try {
+        const known = await this.served.knownServed(t.supervised, t.target, pid);
+        push(t, await this.updateProxy(t.target, t.compiled, t.serviceAccount, t.supervised, known));
+        await then(t);
+      } catch (err) {
+        failures.push(`${t.target.name}: ${(err as Error).message.split('\n')[0]}`);
+        log(`${t.target.name}: ${(err as Error).message}`);
+      }
+    }));
+    return { pushes: pushes.sort((a, b) => a.name.localeCompare(b.name)), failures };
   }
 
   /**
@@ -257,14 +328,14 @@ export class MeshAgent {
    * place), new pods started (sidecar first), pods no longer wanted stopped (after every other proxy
    * stopped routing to them), apps whose command or environment changed restarted.
    */
-  private async converge(next: Current, previous: Placement, rolloutTimeoutMs = 60_000): Promise<PodChange[]> {
-    const { supervisor, log } = this.options;
+  private async converge(next: Current, previous: Placement, rolloutTimeoutMs = 60_000): Promise<{ pods: PodChange[]; proxies: ProxyPush[] }> {
+    const { supervisor } = this.options;
     const changes: PodChange[] = [];
-    await writePlacement(this.layout, next.placement);
+    await this.writePlacement(next);
     this.current = next;
     await this.options.onPlacement?.(next.placement).catch((err: Error) => this.options.log(`the metrics endpoint could not follow the pods: ${err.message}`));
 
-    const targets: { compiled: CompiledProxy; target: ProxyTarget; serviceAccount: string; supervised: string; pod: boolean }[] = [];
+    const targets: PushTarget[] = [];
     for (const c of next.compiled?.sidecars ?? []) {
       const pod = next.placement.pods.find((p) => p.name === c.name)!;
       targets.push({ compiled: c, target: meshPod(this.layout, pod), serviceAccount: pod.serviceAccount, supervised: proxyName(pod.name), pod: true });
@@ -273,17 +344,13 @@ export class MeshAgent {
       const g = next.placement.gateways.find((x) => x.name === c.name && x.namespace === c.namespace)!;
       targets.push({ compiled: c, target: meshGateway(this.layout, g), serviceAccount: g.serviceAccount, supervised: gatewayProxyName(g), pod: false });
     }
-    // One proxy that cannot take its configuration must not keep the others from theirs.
-    const failures: string[] = [];
-    await Promise.all(targets.map(async (t) => {
-      try {
-        await this.updateProxy(t.target, t.compiled, t.serviceAccount, t.supervised);
-        if (t.pod && !previous.pods.some((p) => p.name === t.target.name)) changes.push({ name: t.target.name, action: 'created' });
-      } catch (err) {
-        failures.push(`${t.target.name}: ${(err as Error).message.split('\n')[0]}`);
-        log(`${t.target.name}: ${(err as Error).message}`);
-      }
-    }));
+    const { pushes, failures } = await this.pushAll(targets, async (t) => {
+      if (!t.pod || previous.pods.some((p) => p.name === t.target.name)) return;
+      changes.push({ name: t.target.name, action: 'created' });
+      // A new pod's app starts as soon as its sidecar serves, while the other sidecars start.
+      const pod = next.placement.pods.find((p) => p.name === t.target.name)!;
+      await supervisor.ensure(this.appSpec(pod, meshPod(this.layout, pod)));
+    });
 
     // A running app whose command, environment or directory changed is replaced as a Deployment's rolling
     // update does with maxUnavailable 0: one pod of a Workload at a time, the new app ready before the old stops.
@@ -341,7 +408,14 @@ export class MeshAgent {
         EXIT.environment,
       );
     }
-    return changes.sort((a, b) => a.name.localeCompare(b.name));
+    return { pods: changes.sort((a, b) => a.name.localeCompare(b.name)), proxies: pushes };
+  }
+
+  /** The placement, with the revision each proxy's configuration last changed at (what proxy-status compares with). */
+  private async writePlacement(next: Current): Promise<void> {
+    const revisions = Object.fromEntries([...(next.compiled?.sidecars ?? []), ...(next.compiled?.gateways ?? [])].map((p) => [proxyRevisionKey(p), p.revision]));
+    next.placement.revisions = revisions;
+    await writePlacement(this.layout, next.placement);
   }
 
   /**
@@ -377,9 +451,9 @@ export class MeshAgent {
     await pointInboundAt(meshPod(this.layout, pod), replacement.ports.app).catch((err: Error) => this.options.log(`${pod.name}: ${err.message}`));
     const index = next.placement.pods.findIndex((p) => p.name === pod.name);
     next.placement.pods[index] = replacement;
-    await writePlacement(this.layout, next.placement);
-    const { compiled } = this.compile(next.model, next.placement, next.applied.revision);
+    const { compiled } = this.compile(next.model, next.placement, next.applied.revision, next.compiled);
     next.compiled = compiled;
+    await this.writePlacement(next);
     const sidecar = compiled.sidecars.find((c) => c.name === pod.name);
     if (sidecar) await this.updateProxy(meshPod(this.layout, replacement), sidecar, replacement.serviceAccount, proxyName(pod.name));
     await supervisor.stop(`${pod.name}/${APP}`);
@@ -409,12 +483,13 @@ export class MeshAgent {
     }
   }
 
-  private async podStatuses(): Promise<PodStatus[]> {
+  /** The pods and gateway proxies (those named in `only`, when given) as they are now. */
+  private async podStatuses(only?: Set<string>): Promise<PodStatus[]> {
     const current = this.current;
     if (!current) return [];
     const { supervisor } = this.options;
-    const revision = current.applied.revision;
-    const pods = current.placement.pods.map(async (pod): Promise<PodStatus> => {
+    const wanted = (kind: 'sidecar' | 'gateway', p: { namespace: string; name: string }) => current.placement.revisions?.[proxyRevisionKey({ kind, ...p })] ?? current.applied.revision;
+    const pods = current.placement.pods.filter((pod) => !only || only.has(pod.name)).map(async (pod): Promise<PodStatus> => {
       const app = supervisor.status(`${pod.name}/${APP}`);
       const proxy = supervisor.status(proxyName(pod.name));
       const [appReady, proxyUp, served] = await Promise.all([
@@ -436,12 +511,13 @@ export class MeshAgent {
         ],
         ready: appReady && proxyUp,
         proxyRevision: served,
-        inSync: served === revision,
+        wantedRevision: wanted('sidecar', pod),
+        inSync: served === wanted('sidecar', pod),
         restarts: (app?.restarts ?? 0) + (proxy?.restarts ?? 0),
         createdAt: pod.createdAt,
       };
     });
-    const gateways = current.placement.gateways.map(async (g): Promise<PodStatus> => {
+    const gateways = current.placement.gateways.filter((g) => !only || only.has(g.name)).map(async (g): Promise<PodStatus> => {
       const proxy = supervisor.status(gatewayProxyName(g));
       const [up, served] = await Promise.all([
         proxy?.phase === 'Running' ? proxyReady(g.ports.admin) : false,
@@ -458,7 +534,8 @@ export class MeshAgent {
         containers: [{ container: 'proxy', process: proxy, ready: up }],
         ready: up,
         proxyRevision: served,
-        inSync: served === revision,
+        wantedRevision: wanted('gateway', g),
+        inSync: served === wanted('gateway', g),
         restarts: proxy?.restarts ?? 0,
         createdAt: g.createdAt,
       };
@@ -466,13 +543,24 @@ export class MeshAgent {
     return [...(await Promise.all(gateways)), ...(await Promise.all(pods))];
   }
 
-  /** Waits until every proxy serves `revision` and every pod is ready. */
-  private async waitSynced(revision: number, timeoutMs: number): Promise<{ synced: boolean; pending: string[] }> {
+  /**
+   * Waits until every proxy serves the revision its configuration last changed at and every pod is
+   * ready. Each round asks only the ones still pending (a mesh of many pods is not asked whole every
+   * 20 ms); once none is, every one is asked again to confirm.
+   */
+  private async waitSynced(timeoutMs: number): Promise<{ synced: boolean; pending: string[] }> {
     let pending: string[] = [];
+    let asking: Set<string> | undefined;
     const ok = await waitFor(async () => {
-      const statuses = await this.podStatuses();
-      pending = statuses.filter((s) => !s.ready || s.proxyRevision !== revision).map((s) => s.name);
-      return pending.length === 0;
+      const statuses = await this.podStatuses(asking);
+      pending = statuses.filter((s) => !s.ready || !s.inSync).map((s) => s.name);
+      if (pending.length) {
+        asking = new Set(pending);
+        return false;
+      }
+      if (asking === undefined) return true;
+      asking = undefined;
+      return false;
     }, timeoutMs, 20);
     return { synced: ok, pending: ok ? [] : pending };
   }

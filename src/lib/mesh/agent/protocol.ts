@@ -2,6 +2,7 @@
 // connection, one JSON response, each a single line.
 import type { ResourceChange, ResourceSelector, StoredResource } from '../state.js';
 import type { ProcessStatus } from '../supervisor.js';
+import type { ProxyPush } from '../config-push.js';
 
 export interface PingResult {
   pid: number;
@@ -32,7 +33,9 @@ export interface PodStatus {
   ready: boolean;
   /** Revision the proxy reports serving; null when it does not answer. */
   proxyRevision: number | null;
-  /** True when the proxy serves the current revision. */
+  /** The revision the proxy serves once up to date: the one its configuration last changed at (a revision that leaves it alone does not move it). */
+  wantedRevision: number;
+  /** True when the proxy serves its wanted revision. */
   inSync: boolean;
   restarts: number;
   createdAt: string;
@@ -78,6 +81,10 @@ export interface ApplyResult {
   committed: boolean;
   changes: ResourceChange[];
   pods: PodChange[];
+  /** What the revision did to each proxy: started, updated through the runtime API, reloaded, or left alone. */
+  proxies: ProxyPush[];
+  /** `haproxy -c` runs: made, and reused for a configuration of a shape already checked. */
+  configChecks: { run: number; reused: number };
   /** Every proxy serves `revision` and every pod is ready (always false without wait). */
   synced: boolean;
   /** Pods not ready or not serving the revision when the wait ended. */

@@ -76,10 +76,13 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
-/** Waits until the admin port reports `revision` or later. */
+/**
+ * Waits until the admin port reports `revision` or later. Asked every 25 ms at most: reloads run a
+ * bounded number at a time, and the slack of a looser poll would add up over every turn.
+ */
 export function waitForRevision(port: number, revision: number, options: { timeoutMs?: number; abort?: () => Error | null } = {}): Promise<number> {
   return waitFor(`the proxy on admin port ${port} to serve revision ${revision}`, async () => {
     const r = await servedRevision(port);
     return r !== null && r >= revision ? r : undefined;
-  }, options);
+  }, { intervalMs: 25, ...options });
 }

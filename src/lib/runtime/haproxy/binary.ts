@@ -1,4 +1,5 @@
 // The one place that finds the HAProxy binary and checks that it can run a meshctl proxy.
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { executable } from '../../system/executables.js';
 import { runCommand } from '../../system/processes.js';
@@ -95,10 +96,85 @@ export async function findHaproxy(options: { proxyBin?: string; env?: NodeJS.Pro
   return { path: bin, version, features };
 }
 
-/** Checks a configuration with `haproxy -c`; resolves to null when valid, else to HAProxy's alerts. */
-export async function checkConfig(bin: string, configFile: string): Promise<string | null> {
-  const result = await runCommand(bin, ['-c', '-q', '-f', configFile], { timeoutMs: 30_000 });
+/** A line the compiler puts near the top of a configuration: what it is once its own names, ports and paths are set aside. */
+export const SHAPE_LINE_PREFIX = '# configuration shape ';
+
+/** How many `haproxy -c` runs this process made, and how many checks reused the verdict of a configuration of the same shape. */
+export interface ConfigCheckCounts {
+  run: number;
+  reused: number;
+}
+
+const counts: ConfigCheckCounts = { run: 0, reused: 0 };
+
+/** The checks so far (a copy): the difference between two readings is what happened in between. */
+export function configCheckCounts(): ConfigCheckCounts {
+  return { ...counts };
+}
+
+interface Verdict {
+  problem: string | null;
+  /** The directory of the configuration that was checked, so that a reused refusal names the proxy's own files. */
+  dir: string;
+}
+
+/**
+ * Verdicts by binary and shape. A valid shape stays valid for as long as the binary is the same file, so
+ * those are kept (a bounded number); a refusal is shared only with the checks running beside it, and a
+ * later apply checks again (the cause may be a proxy's own file, since fixed).
+ */
+const verdicts = new Map<string, Promise<Verdict>>();
+const KEPT_VERDICTS = 512;
+
+async function shapeOf(configFile: string): Promise<string | null> {
+  let handle: fs.FileHandle | null = null;
+  try {
+    handle = await fs.open(configFile, 'r');
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(1024), 0, 1024, 0);
+    const head = buffer.subarray(0, bytesRead).toString('utf8');
+    const line = head.split('\n').find((l) => l.startsWith(SHAPE_LINE_PREFIX));
+    return line ? line.slice(SHAPE_LINE_PREFIX.length).trim() || null : null;
+  } catch {
+    return null;
+  } finally {
+    await handle?.close();
+  }
+}
+
+async function runCheck(bin: string, configFile: string): Promise<string | null> {
+  counts.run++;
+  // Not -q: HAProxy 2.6 keeps its alerts to itself under -q, and they are the message.
+  const result = await runCommand(bin, ['-c', '-f', configFile], { timeoutMs: 30_000 });
   if (result.code === 0) return null;
   const alerts = (result.stdout + result.stderr).split('\n').filter((l) => /ALERT|error/i.test(l)).map((l) => l.replace(/^\[ALERT\]\s*\(\d+\)\s*:\s*/, '').trim());
   return alerts.join('\n') || `haproxy -c exited with ${result.code ?? result.signal}`;
+}
+
+/**
+ * Checks a configuration with `haproxy -c`; resolves to null when valid, else to HAProxy's alerts.
+ * Configurations that carry the same shape line (compileMesh writes it) differ only in their proxy's
+ * own names, ports and file paths, which do not change HAProxy's verdict: one of them is checked and
+ * the others take its verdict.
+ */
+export async function checkConfig(bin: string, configFile: string): Promise<string | null> {
+  const shape = await shapeOf(configFile);
+  if (!shape) return runCheck(bin, configFile);
+  const binStat = await fs.stat(bin).catch(() => null);
+  const key = `${bin}\0${binStat ? `${binStat.mtimeMs}:${binStat.size}` : ''}\0${shape}`;
+  const dir = path.dirname(configFile);
+  const known = verdicts.get(key);
+  if (known) {
+    counts.reused++;
+    const verdict = await known;
+    return verdict.problem === null ? null : verdict.problem.split(verdict.dir).join(dir);
+  }
+  const checking = runCheck(bin, configFile).then((problem) => ({ problem, dir }));
+  verdicts.set(key, checking);
+  const verdict = await checking.catch((err: unknown) => {
+    verdicts.delete(key);
+    throw err;
+  });
+  if (verdict.problem !== null) verdicts.delete(key);
+  else if (verdicts.size > KEPT_VERDICTS) verdicts.delete(verdicts.keys().next().value!);
+  return verdict.problem;
 }

@@ -32,6 +32,7 @@ import { gatewayApiAnswersItself, gatewayApiBackendLines, gatewayApiFrontendRule
 import { destinationClientTls } from '../../policy/peer-authentication.js';
 import { serverTlsKeywords } from './mtls.js';
 import { inboundRateLimits, type InboundRateLimits } from './rate-limit.js';
+import { SHAPE_LINE_PREFIX } from './binary.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -48,12 +49,61 @@ export class CompileError extends Error {
 
 const UNIX_PATH_MAX = 107;
 
-/** Compiles every pod's sidecar and every gateway proxy. */
-export function compileMesh(model: MeshModel, input: { pods: MeshPod[]; gateways?: MeshGatewayProxy[] }, options: CompileOptions): CompiledMesh {
+/**
+ * Compiles every pod's sidecar and every gateway proxy. A proxy whose configuration comes out the same
+ * as in `previous` (the mesh compiled before) is that previous compiled proxy, revision included: it
+ * serves this revision already, so nothing needs to reach it.
+ */
+export function compileMesh(model: MeshModel, input: { pods: MeshPod[]; gateways?: MeshGatewayProxy[] }, options: CompileOptions, previous?: CompiledMesh | null): CompiledMesh {
   const notes = [...model.notes];
-  const sidecars = input.pods.map((pod) => compileSidecar(model, pod, input.pods, options, notes));
-  const gateways = (input.gateways ?? []).map((gw) => compileGateway(model, gw, input.pods, options, notes));
+  const before = new Map([...(previous?.sidecars ?? []), ...(previous?.gateways ?? [])].map((p) => [`${p.kind}:${p.namespace}/${p.name}`, p]));
+  const settle = (compiled: CompiledProxy, self: { ports: Record<string, number> | { admin: number } }): CompiledProxy => {
+    const last = before.get(`${compiled.kind}:${compiled.namespace}/${compiled.name}`);
+    // The shape line follows from the rest of the text: compared without it, an unchanged proxy costs no shape.
+    if (last && sameConfiguration({ ...last, config: withoutShapeLine(last.config) }, compiled)) return last;
+    return { ...compiled, config: withShapeLine(compiled, self) };
+  };
+  const sidecars = input.pods.map((pod) => settle(compileSidecar(model, pod, input.pods, options, notes), pod));
+  const gateways = (input.gateways ?? []).map((gw) => settle(compileGateway(model, gw, input.pods, options, notes), gw));
   return { revision: options.revision, sidecars, gateways, notes: [...new Set(notes)] };
+}
+
+/** Same configuration text, Lua library, routes and weights: whatever the revision, the proxy would serve the same. */
+export function sameConfiguration(a: CompiledProxy, b: CompiledProxy): boolean {
+  return a.structureHash === b.structureHash && a.config === b.config && a.identity === b.identity && a.mtlsMode === b.mtlsMode
+    && JSON.stringify(a.routes) === JSON.stringify(b.routes);
+}
+
+/**
+ * Puts the configuration's shape under its first line: a hash of its text with the proxy's own parts set
+ * aside (its directory, identity, listening ports, the app port, its name outside server lines, comments).
+ * Proxies of one shape differ only in values HAProxy accepts alike, so `haproxy -c` checks one of them
+ * (runtime/haproxy/binary.ts reads the line).
+ */
+function withoutShapeLine(config: string): string {
+  const first = config.indexOf('\n');
+  if (first < 0) return config;
+  const second = config.indexOf('\n', first + 1);
+  const line = config.slice(first + 1, second < 0 ? undefined : second);
+  return line.startsWith(SHAPE_LINE_PREFIX) ? config.slice(0, first) + (second < 0 ? '' : config.slice(second)) : config;
+}
+
+function withShapeLine(compiled: CompiledProxy, self: { ports: Record<string, number> | { admin: number } }): string {
+  const ownName = new RegExp(`(?<![A-Za-z0-9_.-])${compiled.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_.-])`, 'g');
+  const ownPorts = new Set(Object.values(self.ports).map(String));
+  const normalized = compiled.config
+    .split(compiled.paths.dir).join('<dir>')
+    .split(compiled.identity).join('<identity>')
+    .split('\n')
+    .filter((l) => !l.trimStart().startsWith('#'))
+    .map((l) => {
+      const text = l.replace(/127\.0\.0\.1:(\d+)/g, (whole, port: string) => (ownPorts.has(port) && !/^\s*server (?!app )/.test(l) ? '127.0.0.1:<port>' : whole));
+      return /^\s*server /.test(text) ? text : text.replace(ownName, '<self>');
+    })
+    .join('\n');
+  const shape = createHash('sha256').update(normalized).digest('hex').slice(0, 24);
+  const [header, ...rest] = compiled.config.split('\n');
+  return [header, `${SHAPE_LINE_PREFIX}${shape}`, ...rest].join('\n');
 }
 
 // ---------------------------------------------------------------- shared pieces

@@ -1,0 +1,115 @@
+// A change reaches only the proxies it concerns: on a live mesh of four workloads, an apply that changes
+// one workload's policy reloads that workload's sidecar alone; the others keep their worker, their
+// revision and their log, and proxy-status still calls every one SYNCED. `haproxy -c` runs once per
+// configuration shape, as the apply's own report says.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { jsonOutput } from '../support/output-schemas.js';
+import { serviceYaml, workloadYaml } from '../support/policy-yaml.js';
+import { makeHome, podPid, type E2eHome } from './support.js';
+import type { ApplyResult } from '../../src/lib/mesh/agent/protocol.js';
+import type { ProxyStatusReport } from '../../src/lib/mesh/proxy-status.js';
+
+const APP = `const http = require('node:http');
+http.createServer((req, res) => { req.resume(); res.end('ok'); }).listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`;
+const PODS = ['w0-0', 'w1-0', 'w2-0', 'w3-0'];
+
+/** Only `app` accepts calls, and only from w0's identity: a policy of that one workload. */
+const policyOf = (app: string) => `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ${app}-callers, namespace: default }
+spec:
+  selector: { matchLabels: { app: ${app} } }
+  action: ALLOW
+  rules: [{ from: [{ source: { principals: ["cluster.local/ns/default/sa/w0"] } }] }]
+`;
+
+/** The pids of a proxy master's workers (its children). */
+function workersOf(master: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master) out.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+describe('an apply touches only the sidecars it concerns', { timeout: 300_000 }, () => {
+  let h: E2eHome;
+  before(async () => {
+    h = await makeHome('mesh-push');
+    await fs.writeFile(path.join(h.dir, 'app.js'), APP);
+    const installed = await h.run(['install']);
+    assert.equal(installed.code, 0, installed.stderr);
+  });
+  after(async () => {
+    await h?.cleanup();
+  });
+
+  async function apply(name: string, text: string, json = true): Promise<{ code: number; stdout: string; stderr: string }> {
+    const file = path.join(h.dir, `${name}.yaml`);
+    await fs.writeFile(file, text);
+    const r = await h.run(['apply', '-f', file, '--timeout', '120s', ...(json ? ['-o', 'json'] : [])]);
+    h.record();
+    return r;
+  }
+
+  const proxyLog = (pod: string) => readFileSync(path.join(h.home, 'pods', pod, 'proxy.log'), 'utf8');
+
+  it('the first apply starts four sidecars of one shape: haproxy -c runs once', async () => {
+    const workloads = [0, 1, 2, 3].map((i) => workloadYaml({ name: `w${i}`, labels: `app: w${i}`, serviceAccount: `w${i}` }) + serviceYaml(`w${i}`)).join('');
+    const r = await apply('mesh', workloads);
+    assert.equal(r.code, 0, r.stderr);
+    const result = jsonOutput<ApplyResult>('apply', r.stdout);
+    assert.equal(result.synced, true);
+    assert.deepEqual(result.proxies.map((p) => [p.name, p.kind, p.path, p.revision]), PODS.map((p) => [p, 'sidecar', 'started', 1]));
+    assert.deepEqual(result.configChecks, { run: 1, reused: 3 }, 'one check for the shape the four sidecars share');
+  });
+
+  it("a change of one workload's policy reloads its sidecar alone: the others keep their worker, revision and log", async () => {
+    const masters = new Map(PODS.map((p) => [p, podPid(h.home, p, 'proxy')!]));
+    const workers = new Map(PODS.map((p) => [p, workersOf(masters.get(p)!)]));
+    const logs = new Map(PODS.map((p) => [p, proxyLog(p)]));
+    for (const p of PODS) assert.ok(workers.get(p)!.length > 0, `${p}'s proxy has no worker`);
+
+    const r = await apply('w2-policy', policyOf('w2'));
+    assert.equal(r.code, 0, r.stderr);
+    const result = jsonOutput<ApplyResult>('apply', r.stdout);
+    assert.equal(result.revision, 2);
+    assert.equal(result.synced, true);
+    assert.deepEqual(result.proxies.map((p) => [p.name, p.path, p.revision]), [['w0-0', 'unchanged', 1], ['w1-0', 'unchanged', 1], ['w2-0', 'reloaded', 2], ['w3-0', 'unchanged', 1]]);
+    assert.deepEqual(result.configChecks, { run: 1, reused: 0 }, "only w2's new configuration is checked");
+
+    for (const p of PODS.filter((x) => x !== 'w2-0')) {
+      assert.equal(podPid(h.home, p, 'proxy'), masters.get(p), `${p}'s proxy was restarted`);
+      assert.deepEqual(workersOf(masters.get(p)!), workers.get(p), `${p}'s proxy changed workers (a reload)`);
+      assert.equal(proxyLog(p), logs.get(p), `${p}'s proxy logged something (a reload)`);
+    }
+    assert.notDeepEqual(workersOf(masters.get('w2-0')!), workers.get('w2-0'), "w2's proxy was not reloaded");
+
+    // The sidecars left alone serve revision 1, which is what their configuration is at: SYNCED.
+    const status = await h.run(['proxy-status', '-o', 'json']);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    const report = jsonOutput<ProxyStatusReport>('proxy-status', status.stdout);
+    assert.deepEqual(report.proxies.map((p) => [p.name, p.status, p.revision]), [['w0-0', 'SYNCED', 1], ['w1-0', 'SYNCED', 1], ['w2-0', 'SYNCED', 2], ['w3-0', 'SYNCED', 1]]);
+  });
+
+  it('the text output sums up what every sidecar went through in one line', async () => {
+    const r = await apply('w3-policy', policyOf('w3'), false);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Revision 3 applied: every pod is ready and every proxy serves it \(.+\)\.\n1 sidecar reloaded, 3 unchanged\.$/m);
+    const status = await h.run(['status']);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    assert.match(status.stdout, /Proxies\s+4\/4 up to date with revision 3/);
+  });
+});
