@@ -9,6 +9,10 @@ import type { HomeLayout } from '../home.js';
 import { usageError } from '../../errors.js';
 import { call } from '../agent/client.js';
 import type { AddonEnableResult } from './types.js';
+import { formatDuration } from '../../policy/duration.js';
+import { LOOPBACK } from '../ports.js';
+import { MESH_METRICS_PATH, metricsEndpointPort } from './metrics-endpoint.js';
+import { byteSizeText, readSpanRetention, spanStorePaths, spanStoreUsage, writeSpanRetention } from './span-store.js';
 
 export type TraceFormat = 'zipkin' | 'otlp';
 
@@ -85,6 +89,11 @@ export class SpanExporter {
     if (!settings) this.queue = [];
   }
 
+  /** Spans waiting for their batch. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   get enabled(): boolean {
     return this.settings !== null;
   }
@@ -122,24 +131,94 @@ export class SpanExporter {
   }
 }
 
-/** CLI side of `addons enable tracing --tracing-url URL`: the settings, then the agent exports from its next read on. */
-export async function enableTracing(layout: HomeLayout, url: string | undefined, dryRun: boolean): Promise<AddonEnableResult> {
-  if (!url) throw usageError('addons enable tracing needs --tracing-url URL: a Zipkin v2 collector (…/api/v2/spans) or an OTLP/HTTP endpoint (…/v1/traces).');
-  let parsed: URL;
+/**
+ * A span export URL as a user typed it, checked before anything changes: an http or https URL (a
+ * collector on loopback or anywhere); `flag` names the flag it came from in the sentence.
+ */
+export function checkTracingUrl(url: string, flag = '--tracing-url'): TracingSettings {
+  let parsed: URL | null = null;
   try {
     parsed = new URL(url);
   } catch {
-    throw usageError(`--tracing-url ${url} is not a URL; pass e.g. http://127.0.0.1:9411/api/v2/spans.`);
+    parsed = null;
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw usageError(`--tracing-url ${url} is not an http(s) URL; pass e.g. http://127.0.0.1:9411/api/v2/spans.`);
-  const format = traceFormatOf(url);
-  const step = { description: `Export every proxy's spans to ${url} as ${format === 'otlp' ? 'OTLP/HTTP JSON' : 'Zipkin v2 JSON'}, in batches, dropping (and counting) what a slow backend cannot take.`, commands: [], done: false };
-  const result: AddonEnableResult = { addon: 'tracing', status: 'planned', steps: [step], url, bin: null, version: null, installedNow: false };
-  if (dryRun) return result;
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.hostname) {
+    throw usageError(`${flag} ${url} is not an http or https URL; pass a Zipkin v2 collector such as http://127.0.0.1:9411/api/v2/spans, or an OTLP/HTTP endpoint such as http://127.0.0.1:4318/v1/traces.`);
+  }
+  return { url, format: traceFormatOf(url) };
+}
+
+export interface TracingEnableOptions {
+  /** Where spans are exported; without it the export stays as it is. */
+  url?: string;
+  /** The span store's new bounds; without them they stay as they are. */
+  keepBytes?: number;
+  keepForMs?: number;
+  dryRun: boolean;
+  /** The flag the URL came from, for the sentence about a bad one. */
+  urlFlag?: string;
+}
+
+/** CLI side of `addons enable tracing` and `install --tracing-url`: the settings, then the agent exports and keeps spans by them from its next read on. */
+export async function enableTracing(layout: HomeLayout, options: TracingEnableOptions): Promise<AddonEnableResult> {
+  const { url, dryRun } = options;
+  const retentionChange = options.keepBytes !== undefined || options.keepForMs !== undefined;
+  if (!url && !retentionChange) throw usageError('addons enable tracing needs --url URL (a Zipkin v2 collector, …/api/v2/spans, or an OTLP/HTTP endpoint, …/v1/traces), or --keep-spans / --keep-spans-for to bound the span store.');
+  const wanted = url ? checkTracingUrl(url, options.urlFlag) : null;
   const before = await readTracingSettings(layout);
-  await writeTracingSettings(layout, { url, format });
+  const retention = { ...(await readSpanRetention(layout)), ...(options.keepBytes !== undefined ? { maxBytes: options.keepBytes } : {}), ...(options.keepForMs !== undefined ? { maxAgeMs: options.keepForMs } : {}) };
+  const steps = [];
+  if (wanted) steps.push({ description: `Export every proxy's spans to ${wanted.url} as ${wanted.format === 'otlp' ? 'OTLP/HTTP JSON' : 'Zipkin v2 JSON'}, in batches, dropping (and counting) what a slow backend cannot take.`, commands: [], done: false });
+  steps.push({ description: `Keep spans in the mesh home up to ${byteSizeText(retention.maxBytes)} and ${formatDuration(retention.maxAgeMs)}, dropping the oldest first.`, commands: [], done: false });
+  const exported = wanted ?? before;
+  const result: AddonEnableResult = { addon: 'tracing', status: 'planned', steps, url: exported?.url ?? null, bin: null, version: null, installedNow: false };
+  if (dryRun) return result;
+  if (wanted) await writeTracingSettings(layout, wanted);
+  if (retentionChange) await writeSpanRetention(layout, retention);
   await call(layout, 'addons', {});
-  step.done = true;
-  result.status = before?.url === url ? 'already-enabled' : 'enabled';
+  for (const step of steps) step.done = true;
+  result.status = (!wanted || before?.url === wanted.url) && !retentionChange ? 'already-enabled' : 'enabled';
   return result;
+}
+
+export interface TracingStatus {
+  /** Where spans are exported (null: kept in the mesh home only). */
+  url: string | null;
+  format: TraceFormat | null;
+  /** The export's counters since the agent started (null when its metrics endpoint does not answer). */
+  exported: number | null;
+  dropped: number | null;
+  queued: number | null;
+  store: { maxBytes: number; maxAgeMs: number; bytes: number; segments: number };
+}
+
+/** The agent's whole-mesh metrics text (with the export's counters); null when its endpoint does not answer. */
+export async function meshMetricsText(layout: HomeLayout): Promise<string | null> {
+  const port = await metricsEndpointPort(layout);
+  if (port === null) return null;
+  return fetch(`http://${LOOPBACK}:${port}${MESH_METRICS_PATH}`, { signal: AbortSignal.timeout(5000) }).then((r) => (r.ok ? r.text() : null), () => null);
+}
+
+/** What `meshctl status` says of tracing: the export's settings and counters, and the span store's bounds and use. */
+export async function tracingStatus(layout: HomeLayout, metricsText: string | null): Promise<TracingStatus> {
+  const [settings, retention, usage] = await Promise.all([readTracingSettings(layout), readSpanRetention(layout), spanStoreUsage(spanStorePaths(layout).dir)]);
+  const counter = (name: string) => {
+    const m = metricsText === null ? null : new RegExp(`^${name} (\\d+)$`, 'm').exec(metricsText);
+    return m ? Number(m[1]) : null;
+  };
+  return {
+    url: settings?.url ?? null,
+    format: settings?.format ?? null,
+    exported: counter('meshctl_trace_spans_exported_total'),
+    dropped: counter('meshctl_trace_spans_dropped_total'),
+    queued: counter('meshctl_trace_spans_queued'),
+    store: { ...retention, ...usage },
+  };
+}
+
+export function tracingStatusLine(t: TracingStatus): string {
+  const store = `spans kept ${byteSizeText(t.store.bytes)} of ${byteSizeText(t.store.maxBytes)}, up to ${formatDuration(t.store.maxAgeMs)}`;
+  if (!t.url) return `${store}; not exported (meshctl addons enable tracing --url URL)`;
+  const counts = t.exported === null ? '' : ` (${t.exported} exported, ${t.dropped} dropped, ${t.queued} queued)`;
+  return `exported to ${t.url} as ${t.format === 'otlp' ? 'OTLP/HTTP' : 'Zipkin v2'}${counts}; ${store}`;
 }
