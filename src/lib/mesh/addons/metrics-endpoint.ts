@@ -55,6 +55,7 @@ export class MeshMetricsEndpoint {
   private queue: Promise<unknown> = Promise.resolve();
   private placed = false;
   private readonly store: SpanStore;
+  private nextIngest: Promise<void> | null = null;
 
   constructor(private readonly layout: HomeLayout, private readonly trustDomain: string, private readonly log: (line: string) => void, private readonly spans?: SpanExporter) {
     this.store = new SpanStore(spanStorePaths(layout).dir);
@@ -129,9 +130,14 @@ export class MeshMetricsEndpoint {
     }
   }
 
-  /** Counts the lines appended to every proxy's log since the last read. */
+  /**
+   * Counts the lines appended to every proxy's log since the last read. Callers that arrive while a read
+   * waits its turn share it (it starts after they arrived, so each sees every line logged before it
+   * asked): a round of scrapes of every proxy costs one read of the logs, not one per proxy.
+   */
   ingest(): Promise<void> {
-    return this.serial(async () => {
+    this.nextIngest ??= this.serial(async () => {
+      this.nextIngest = null;
       const appended: AccessLogEntry[] = [];
       for (const file of this.logs) {
         const read = await readAccessLog(file, this.offsets.get(file) ?? 0);
@@ -142,6 +148,7 @@ export class MeshMetricsEndpoint {
       await this.storeSpans(appended);
       await writeSpanCursor(this.layout, Object.fromEntries(this.offsets));
     });
+    return this.nextIngest;
   }
 
   /** Keeps the lines' spans in the store and hands them to the export; a store that cannot be written loses them, never the metrics. */
