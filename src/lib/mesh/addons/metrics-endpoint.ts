@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { readAccessLog, type AccessLogEntry } from '../../runtime/haproxy/access-log.js';
 import { IstioMetrics, type MeshPeer } from '../../runtime/istio-metrics.js';
+import { ResilienceCounters } from '../../runtime/resilience-counters.js';
 import { spanOf, type ZipkinSpan } from '../../runtime/traces.js';
 import type { SpanExporter } from './trace-export.js';
 import { readSpanCursor, spanStorePaths, SpanStore, writeSpanCursor, type SpanRetention } from './span-store.js';
@@ -46,6 +47,7 @@ export async function metricsEndpointPort(layout: HomeLayout): Promise<number | 
 
 export class MeshMetricsEndpoint {
   private readonly metrics = new IstioMetrics();
+  private readonly resilience = new ResilienceCounters();
   private peers = new Map<string, MeshPeer>();
   private logs: string[] = [];
   private readonly offsets = new Map<string, number>();
@@ -118,6 +120,7 @@ export class MeshMetricsEndpoint {
       this.peers = peers;
       this.logs = logs;
       this.metrics.retain(new Set(peers.keys()));
+      this.resilience.retain(new Set(peers.keys()));
       await this.writeScrapeTargets();
     });
   }
@@ -142,7 +145,10 @@ export class MeshMetricsEndpoint {
       for (const file of this.logs) {
         const read = await readAccessLog(file, this.offsets.get(file) ?? 0);
         this.offsets.set(file, read.nextOffset);
-        for (const e of read.entries) this.metrics.record(e, this.peers);
+        for (const e of read.entries) {
+          this.metrics.record(e, this.peers);
+          this.resilience.record(e);
+        }
         appended.push(...read.entries);
       }
       await this.storeSpans(appended);
@@ -184,7 +190,7 @@ export class MeshMetricsEndpoint {
     try {
       // A scrape sees every request logged before it.
       await this.ingest();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render(proxy) + (proxy === undefined ? this.exportLines() : ''));
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render(proxy) + this.resilience.render(proxy) + (proxy === undefined ? this.exportLines() : ''));
     } catch (err) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
     }
