@@ -11,7 +11,7 @@ import { agentPid, alive, bookinfoCopy, eventually, freePort, makeHome, type E2e
 import { request } from '../support/net.js';
 import { jsonOutput } from '../support/output-schemas.js';
 import type { TraceResult } from '../../src/lib/mesh/trace.js';
-import type { TracingStatus } from '../../src/lib/mesh/addons/trace-export.js';
+import type { TracingStatus } from '../../src/lib/mesh/addons/tracing-status.js';
 
 describe('traces through the local mesh', { timeout: 240_000 }, () => {
   let h: E2eHome;
