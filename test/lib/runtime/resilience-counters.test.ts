@@ -7,7 +7,8 @@ import { parsePrometheusText, samplesOf, sumOf } from '../../../src/lib/runtime/
 import { resilienceByCluster, ResilienceCounters } from '../../../src/lib/runtime/resilience-counters.js';
 
 const base = { time: '2026-01-01T00:00:00Z', start_ms: 1_700_000_000_000, method: 'GET', path: '/', duration_ms: 3, upstream_ms: 2, bytes: 10, request_bytes: 80, termination: '--', peer: '-' };
-const outbound = (status: number, retries: string, flags = '-', subset = 'v1') => ({ ...base, proxy: 'caller-0', direction: 'outbound', host: 'reviews', destination_host: 'reviews.default.svc.cluster.local', destination_subset: subset, backend: 'b', server: status === 503 && flags === 'UO' ? '<NOSRV>' : 'reviews-v1-0', status, retries, response_flags: flags });
+// An overflow is refused before routing finished: its line names its backend, not its destination.
+const outbound = (status: number, retries: string, flags = '-', subset = 'v1') => ({ ...base, proxy: 'caller-0', direction: 'outbound', host: 'reviews', destination_host: flags === 'UO' ? '-' : 'reviews.default.svc.cluster.local', destination_subset: flags === 'UO' ? '-' : subset, backend: `split:${subset}`, server: flags === 'UO' ? '<NOSRV>' : `reviews-${subset}-0`, status, retries, response_flags: flags });
 const inbound = (status: number, extra: Record<string, string> = {}) => ({ ...base, proxy: 'reviews-v1-0', direction: 'inbound', host: 'reviews', destination_host: 'reviews', backend: 'inbound_app', server: status === 200 ? 'app' : '<NOSRV>', status, retries: '0', response_flags: '-', ...extra });
 
 const lines = [
@@ -29,7 +30,7 @@ describe('resilience counters', () => {
 
   it('each counter moves by the exact count, per upstream, on the proxy that saw it', () => {
     const counters = new ResilienceCounters();
-    for (const e of entries) counters.record(e);
+    counters.recordAll(entries);
     const caller = parsePrometheusText(counters.render('caller-0'));
     assert.equal(sumOf(samplesOf(caller, 'envoy_cluster_upstream_rq_retry', { cluster_name: 'outbound|reviews.default.svc.cluster.local|v1' })), 2);
     assert.equal(sumOf(samplesOf(caller, 'envoy_cluster_upstream_rq_retry', { cluster_name: 'outbound|reviews.default.svc.cluster.local|v2' })), 1);

@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import { readAccessLog, type AccessLogEntry } from '../../runtime/haproxy/access-log.js';
 import { IstioMetrics, type MeshPeer } from '../../runtime/istio-metrics.js';
 import { ResilienceCounters } from '../../runtime/resilience-counters.js';
+import { RuntimeApi } from '../../runtime/haproxy/runtime-api.js';
 import { spanOf, type ZipkinSpan } from '../../runtime/traces.js';
 import type { SpanExporter } from './trace-export.js';
 import { readSpanCursor, spanStorePaths, SpanStore, writeSpanCursor, type SpanRetention } from './span-store.js';
@@ -58,6 +59,7 @@ export class MeshMetricsEndpoint {
   private placed = false;
   private readonly store: SpanStore;
   private nextIngest: Promise<void> | null = null;
+  private runtimeSockets = new Map<string, string>();
 
   constructor(private readonly layout: HomeLayout, private readonly trustDomain: string, private readonly log: (line: string) => void, private readonly spans?: SpanExporter) {
     this.store = new SpanStore(spanStorePaths(layout).dir);
@@ -98,13 +100,16 @@ export class MeshMetricsEndpoint {
     return this.serial(async () => {
       const peers = new Map<string, MeshPeer>();
       const logs: string[] = [];
+      const sockets = new Map<string, string>();
       for (const p of placement.pods) {
         peers.set(p.name, { name: p.name, namespace: p.namespace, workload: p.workload, labels: p.labels, principal: this.principal(p.namespace, p.serviceAccount) });
         logs.push(meshPod(this.layout, p).paths.accessLog);
+        sockets.set(p.name, meshPod(this.layout, p).paths.runtimeSocket);
       }
       for (const g of placement.gateways) {
         peers.set(g.name, { name: g.name, namespace: g.namespace, workload: g.name, labels: { app: g.name, istio: 'ingressgateway' }, principal: this.principal(g.namespace, g.serviceAccount) });
         logs.push(meshGateway(this.layout, g).paths.accessLog);
+        sockets.set(g.name, meshGateway(this.layout, g).paths.runtimeSocket);
       }
       // The spans a previous agent had not stored yet are stored now (their requests were counted already).
       const stored = this.placed ? {} : await readSpanCursor(this.layout);
@@ -119,6 +124,7 @@ export class MeshMetricsEndpoint {
       this.placed = true;
       this.peers = peers;
       this.logs = logs;
+      this.runtimeSockets = sockets;
       this.metrics.retain(new Set(peers.keys()));
       this.resilience.retain(new Set(peers.keys()));
       await this.writeScrapeTargets();
@@ -145,10 +151,8 @@ export class MeshMetricsEndpoint {
       for (const file of this.logs) {
         const read = await readAccessLog(file, this.offsets.get(file) ?? 0);
         this.offsets.set(file, read.nextOffset);
-        for (const e of read.entries) {
-          this.metrics.record(e, this.peers);
-          this.resilience.record(e);
-        }
+        for (const e of read.entries) this.metrics.record(e, this.peers);
+        this.resilience.recordAll(read.entries);
         appended.push(...read.entries);
       }
       await this.storeSpans(appended);
@@ -190,10 +194,19 @@ export class MeshMetricsEndpoint {
     try {
       // A scrape sees every request logged before it.
       await this.ingest();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render(proxy) + this.resilience.render(proxy) + (proxy === undefined ? this.exportLines() : ''));
+      const ejections = proxy === undefined ? '' : await this.ejectionLines(proxy);
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render(proxy) + this.resilience.render(proxy) + ejections + (proxy === undefined ? this.exportLines() : ''));
     } catch (err) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
     }
+  }
+
+  /** The proxy's outlier ejections, from its runtime API; nothing when it does not answer (a scrape never fails for it). */
+  private async ejectionLines(proxy: string): Promise<string> {
+    const socket = this.runtimeSockets.get(proxy);
+    if (!socket) return '';
+    const stat = await new RuntimeApi(socket, 2000).showStat().catch(() => null);
+    return stat ? this.resilience.ejections(proxy, stat) : '';
   }
 
   /** The span export's counters, beside the mesh's metrics. */
