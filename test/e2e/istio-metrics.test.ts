@@ -116,13 +116,7 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
 
   it('the PromQL gates (Flagger\'s Istio queries) and the access-log gates judge the same traffic alike', async () => {
     const url = (await mesh.h.run(['dashboard', 'prometheus', '--url'])).stdout.trim();
-    await mesh.reset({ v1: 50, v2: 50 });
-    const sinceMs = Date.now();
-    const load = startLoad({ port: await mesh.callerPort(), host: 'reviews', rps: 40, maxMs: 3000 });
-    await eventually('answers to 120 requests', () => load.samples.length >= 120, 30_000);
-    await load.stop();
-    // The window ends a second after the last answer, so its access-log lines are in it.
-    const untilMs = Date.now() + 1000;
+    const { sinceMs, untilMs } = await splitTraffic();
     // Prometheus has the window once it scraped every proxy after its end.
     await eventually('a scrape after the window', async () => (await promQuery(url, 'min(timestamp(up{job="meshctl-proxies"}))')).every((x) => Number(x.value[1]) * 1000 > untilMs + 1000), 30_000, 500);
     await assertSameVerdicts(url, sinceMs, untilMs, (scope) => promqlFigures(url, scope, { sinceMs: sinceMs - 2000, untilMs: untilMs + 2000 }));
@@ -200,6 +194,16 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
     }
   });
 
+  /** 120 requests split evenly over v1 and v2; the window ends a second after the last answer, so its access-log lines are in it. */
+  async function splitTraffic(): Promise<{ sinceMs: number; untilMs: number }> {
+    await mesh.reset({ v1: 50, v2: 50 });
+    const sinceMs = Date.now();
+    const load = startLoad({ port: await mesh.callerPort(), host: 'reviews', rps: 40, maxMs: 3000 });
+    await eventually('answers to 120 requests', () => load.samples.length >= 120, 30_000);
+    await load.stop();
+    return { sinceMs, untilMs: Date.now() + 1000 };
+  }
+
   /** The access-log gates and the PromQL gates over one window: the same verdict per subset, close success rates, p99 in the same bucket. */
   async function assertSameVerdicts(url: string, sinceMs: number, untilMs: number, fromPrometheusOf: (scope: { namespace: string; workloads: string[] }) => Promise<TrafficFigures>): Promise<void> {
     const top = await mesh.h.run(['top', 'reviews', '-o', 'json', '--window', `${untilMs - sinceMs}ms`, '--until', new Date(untilMs).toISOString()]);
@@ -232,12 +236,7 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
       const mesh = body.data.activeTargets.filter((t) => t.labels.job === 'meshctl-proxies');
       return mesh.length === 3 && mesh.every((t) => t.scrapeInterval === '15s' && t.health === 'up');
     }, 60_000, 500);
-    await mesh.reset({ v1: 50, v2: 50 });
-    const sinceMs = Date.now();
-    const load = startLoad({ port: await mesh.callerPort(), host: 'reviews', rps: 40, maxMs: 3000 });
-    await eventually('answers to 120 requests', () => load.samples.length >= 120, 30_000);
-    await load.stop();
-    const untilMs = Date.now() + 1000;
+    const { sinceMs, untilMs } = await splitTraffic();
     await eventually('the window\'s end passed', () => Date.now() > untilMs, 5000, 100);
     // No wait for a scrape here: the gates' own freshness does it.
     await assertSameVerdicts(url, sinceMs, untilMs, async (scope) => {
