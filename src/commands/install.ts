@@ -13,7 +13,7 @@ export default class Install extends MeshctlCommand {
 
   static override description = `Finds HAProxy 2.6 or later (--proxy-bin, then PATH). When it is missing, installs it with the system's package manager (apt-get, dnf, yum, apk or brew) after asking; --yes skips the question, and without a terminal meshctl refuses unless --yes is given. Every command run is printed first.
 
-Then creates the mesh home (--home, else $MESHCTL_HOME, else ~/.meshctl) with the mesh CA (root key mode 0600) and the mesh configuration (with the workload certificate lifetime, --cert-lifetime), writes the mesh-wide PeerAuthentication istio-system/default when --mtls is given (a resource like any other: meshctl get peerauthentications -A shows it, apply changes it), starts the mesh agent in the background and returns once it answers.
+Then creates the mesh home (--home, else $MESHCTL_HOME, else ~/.meshctl) with the mesh CA (root key mode 0600) and the mesh configuration (with the workload certificate lifetime, --cert-lifetime), writes the mesh-wide PeerAuthentication istio-system/default when --mtls is given (a resource like any other: meshctl get peerauthentications -A shows it, apply changes it), starts the mesh agent in the background and returns once it answers. --tracing-url has the agent export every span to a Zipkin v2 or OTLP/HTTP collector (as meshctl addons enable tracing --url does; a URL that is not http or https is refused before anything is installed).
 
 Installing again is a no-op that says so (it starts the agent if it is not running). A failed install is undone and says what failed and how to retry.
 
@@ -23,6 +23,7 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --dry-run',
     '<%= config.bin %> <%= command.id %> --with prometheus',
+    '<%= config.bin %> <%= command.id %> --tracing-url http://127.0.0.1:9411/api/v2/spans',
     '<%= config.bin %> <%= command.id %> --cert-lifetime 1h',
     '<%= config.bin %> <%= command.id %> --mtls strict',
     '<%= config.bin %> <%= command.id %> --home /tmp/mesh --yes',
@@ -44,6 +45,7 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
     }),
     with: Flags.option({ summary: 'Also run this addon beside the mesh (as meshctl addons enable does).', options: ['prometheus'] as const, multiple: true })(),
     'scrape-interval': durationFlag({ summary: 'With --with prometheus: how often it scrapes the proxies (default 15s).', min: '1s', max: '5m' }),
+    'tracing-url': Flags.string({ summary: "Export every proxy's spans to this Zipkin v2 collector (…/api/v2/spans) or OTLP/HTTP endpoint (…/v1/traces), as meshctl addons enable tracing --url does.", helpValue: 'URL' }),
     mtls: Flags.string({
       summary: "Write the mesh-wide PeerAuthentication istio-system/default with this mode (without it none is written and Istio's default, permissive, holds); change it later with apply.",
       options: ['strict', 'permissive'],
@@ -64,6 +66,9 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
     const { render } = await import('../lib/output/render.js');
     const prompt = await import('../lib/output/prompt.js');
     const progress = progressWriter(format);
+    const tracing = await import('../lib/mesh/addons/trace-export.js');
+    // A bad URL is refused before anything is installed.
+    if (flags['tracing-url'] !== undefined) tracing.checkTracingUrl(flags['tracing-url']);
     const result = await install({
       home: resolveHome(flags.home),
       yes: flags.yes,
@@ -90,6 +95,10 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
         progress,
         scrapeIntervalSeconds: flags['scrape-interval'] === undefined ? undefined : Math.max(1, Math.round(flags['scrape-interval'] / 1000)),
       }));
+    }
+    if (flags['tracing-url'] !== undefined) {
+      const { homeLayout } = await import('../lib/mesh/home.js');
+      addons.push(await tracing.enableTracing(homeLayout(result.home), { url: flags['tracing-url'], dryRun: flags['dry-run'] }));
     }
     const document = addons.length ? { ...result, addons } : result;
     const { addonText } = await import('../lib/mesh/addons/render.js');

@@ -42,8 +42,10 @@ Exit codes: 0 every pod ready and every proxy on the current revision; 1 some ar
     const healthy = status.problems.length === 0 && status.pods.every((p) => p.ready && p.inSync);
     const { render } = await import('../lib/output/render.js');
     const { meshStatusText } = await import('../lib/mesh/render.js');
-    const document = routes.statuses.length ? { ...status, httpRoutes: routes.statuses } : status;
-    await render(format, { document, text: () => meshStatusText(status, { root: layout.root, proxyVersion: config.proxy.version }, out.paint(out.colorEnabled())) + routes.lines.map((l) => `Routes     ${l}\n`).join('') });
+    const tracingAddon = await import('../lib/mesh/addons/tracing-status.js');
+    const tracing = await tracingAddon.tracingStatus(layout, await tracingAddon.meshMetricsText(layout));
+    const document = { ...status, tracing, ...(routes.statuses.length ? { httpRoutes: routes.statuses } : {}) };
+    await render(format, { document, text: () => meshStatusText(status, { root: layout.root, proxyVersion: config.proxy.version }, out.paint(out.colorEnabled())) + `Tracing    ${tracingAddon.tracingStatusLine(tracing)}\n` + routes.lines.map((l) => `Routes     ${l}\n`).join('') });
     this.finish(healthy ? EXIT.ok : EXIT.negative);
     return status;
   }

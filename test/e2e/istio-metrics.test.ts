@@ -11,7 +11,7 @@ import { eventually } from './support.js';
 import { jsonOutput } from '../support/output-schemas.js';
 import { parsePrometheusText, samplesOf, sumOf } from '../../src/lib/runtime/prometheus.js';
 import { ISTIO_DEFAULT_BUCKETS } from '../../src/lib/runtime/istio-metrics.js';
-import { figuresPart, type UpstreamFigures } from '../../src/lib/runtime/figures.js';
+import { figuresPart, type TrafficFigures, type UpstreamFigures } from '../../src/lib/runtime/figures.js';
 import { promqlFigures } from '../../src/lib/shift/promql.js';
 import { evaluateGates } from '../../src/lib/shift/gates.js';
 import { DEFAULT_GATES } from '../../src/lib/shift/plan.js';
@@ -116,34 +116,10 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
 
   it('the PromQL gates (Flagger\'s Istio queries) and the access-log gates judge the same traffic alike', async () => {
     const url = (await mesh.h.run(['dashboard', 'prometheus', '--url'])).stdout.trim();
-    await mesh.reset({ v1: 50, v2: 50 });
-    const sinceMs = Date.now();
-    const load = startLoad({ port: await mesh.callerPort(), host: 'reviews', rps: 40, maxMs: 3000 });
-    await eventually('answers to 120 requests', () => load.samples.length >= 120, 30_000);
-    await load.stop();
-    // The window ends a second after the last answer, so its access-log lines are in it.
-    const untilMs = Date.now() + 1000;
+    const { sinceMs, untilMs } = await splitTraffic();
     // Prometheus has the window once it scraped every proxy after its end.
     await eventually('a scrape after the window', async () => (await promQuery(url, 'min(timestamp(up{job="meshctl-proxies"}))')).every((x) => Number(x.value[1]) * 1000 > untilMs + 1000), 30_000, 500);
-    const top = await mesh.h.run(['top', 'reviews', '-o', 'json', '--window', `${untilMs - sinceMs}ms`, '--until', new Date(untilMs).toISOString()]);
-    assert.equal(top.code, 0, top.stderr);
-    const rows = (JSON.parse(top.stdout) as { rows: (UpstreamFigures & { subset: string })[] }).rows;
-    const gates = { ...DEFAULT_GATES, minRequests: 10, minSuccessRate: 95, maxLatencyP99Ms: 200 };
-    for (const subset of ['v1', 'v2']) {
-      const fromLogs = rows.find((r) => r.host === REVIEWS && r.subset === subset)!;
-      const fromPrometheus = await promqlFigures(url, { namespace: 'default', workloads: [`reviews-${subset}`] }, { sinceMs: sinceMs - 2000, untilMs: untilMs + 2000 });
-      const logVerdict = evaluateGates({ subset, ...figuresPart(fromLogs) }, gates, untilMs - sinceMs);
-      const promVerdict = evaluateGates({ subset, ...fromPrometheus }, gates, untilMs - sinceMs);
-      assert.deepEqual(promVerdict.checks.map((c) => [c.gate, c.passed]), logVerdict.checks.map((c) => [c.gate, c.passed]), `${subset}: the same verdict (logs: ${logVerdict.reason}; Prometheus: ${promVerdict.reason})`);
-      assert.equal(logVerdict.outcome, subset === 'v2' ? 'failed' : 'passed', `${subset}: ${logVerdict.reason}`);
-      // Prometheus extrapolates each series' increase to the window's edges, and a series born inside
-      // the window (the first 500 of a subset) is extrapolated from fewer scrapes than the 200s, so the
-      // ratio is close to the logs' exact one but not equal: 17 of 19 against 18 of 20 has been seen.
-      assert.ok(Math.abs(fromPrometheus.successRate! - fromLogs.successRate!) <= 3, `${subset}: success rate ${fromPrometheus.successRate} (Prometheus) and ${fromLogs.successRate} (logs)`);
-      // p99: the histogram knows the bucket, not the value — both in the same bucket of Istio's bounds.
-      const bucket = (ms: number) => ISTIO_DEFAULT_BUCKETS.findIndex((b) => ms <= b);
-      assert.ok(Math.abs(bucket(fromPrometheus.latencyMs.p99!) - bucket(fromLogs.latencyMs.p99!)) <= 1, `${subset}: p99 ${fromPrometheus.latencyMs.p99} ms (Prometheus) and ${fromLogs.latencyMs.p99} ms (logs)`);
-    }
+    await assertSameVerdicts(url, sinceMs, untilMs, (scope) => promqlFigures(url, scope, { sinceMs: sinceMs - 2000, untilMs: untilMs + 2000 }));
   });
 
   it('a shift gated on PromQL rolls back a failing subset; a Prometheus that does not answer holds the shift, never rolls it back', async () => {
@@ -216,6 +192,59 @@ describe('Istio standard metrics from the local mesh', { timeout: 240_000 }, () 
         }
       }
     }
+  });
+
+  /** 120 requests split evenly over v1 and v2; the window ends a second after the last answer, so its access-log lines are in it. */
+  async function splitTraffic(): Promise<{ sinceMs: number; untilMs: number }> {
+    await mesh.reset({ v1: 50, v2: 50 });
+    const sinceMs = Date.now();
+    const load = startLoad({ port: await mesh.callerPort(), host: 'reviews', rps: 40, maxMs: 3000 });
+    await eventually('answers to 120 requests', () => load.samples.length >= 120, 30_000);
+    await load.stop();
+    return { sinceMs, untilMs: Date.now() + 1000 };
+  }
+
+  /** The access-log gates and the PromQL gates over one window: the same verdict per subset, close success rates, p99 in the same bucket. */
+  async function assertSameVerdicts(url: string, sinceMs: number, untilMs: number, fromPrometheusOf: (scope: { namespace: string; workloads: string[] }) => Promise<TrafficFigures>): Promise<void> {
+    const top = await mesh.h.run(['top', 'reviews', '-o', 'json', '--window', `${untilMs - sinceMs}ms`, '--until', new Date(untilMs).toISOString()]);
+    assert.equal(top.code, 0, top.stderr);
+    const rows = (JSON.parse(top.stdout) as { rows: (UpstreamFigures & { subset: string })[] }).rows;
+    const gates = { ...DEFAULT_GATES, minRequests: 10, minSuccessRate: 95, maxLatencyP99Ms: 200 };
+    for (const subset of ['v1', 'v2']) {
+      const fromLogs = rows.find((r) => r.host === REVIEWS && r.subset === subset)!;
+      const fromPrometheus = await fromPrometheusOf({ namespace: 'default', workloads: [`reviews-${subset}`] });
+      const logVerdict = evaluateGates({ subset, ...figuresPart(fromLogs) }, gates, untilMs - sinceMs);
+      const promVerdict = evaluateGates({ subset, ...fromPrometheus }, gates, untilMs - sinceMs);
+      assert.deepEqual(promVerdict.checks.map((c) => [c.gate, c.passed]), logVerdict.checks.map((c) => [c.gate, c.passed]), `${subset}: the same verdict (logs: ${logVerdict.reason}; Prometheus: ${promVerdict.reason})`);
+      assert.equal(logVerdict.outcome, subset === 'v2' ? 'failed' : 'passed', `${subset}: ${logVerdict.reason}`);
+      // Prometheus extrapolates each series' increase to the window's edges, and a series born inside
+      // the window (the first 500 of a subset) is extrapolated from fewer scrapes than the 200s, so the
+      // ratio is close to the logs' exact one but not equal: 17 of 19 against 18 of 20 has been seen.
+      assert.ok(Math.abs(fromPrometheus.successRate! - fromLogs.successRate!) <= 3, `${subset}: success rate ${fromPrometheus.successRate} (Prometheus) and ${fromLogs.successRate} (logs)`);
+      // p99: the histogram knows the bucket, not the value — both in the same bucket of Istio's bounds.
+      const bucket = (ms: number) => ISTIO_DEFAULT_BUCKETS.findIndex((b) => ms <= b);
+      assert.ok(Math.abs(bucket(fromPrometheus.latencyMs.p99!) - bucket(fromLogs.latencyMs.p99!)) <= 1, `${subset}: p99 ${fromPrometheus.latencyMs.p99} ms (Prometheus) and ${fromLogs.latencyMs.p99} ms (logs)`);
+    }
+  }
+
+  it('with Istio\'s 15 s scrape interval, the PromQL gates read a window right after its traffic as the access-log gates do: they wait for the scrape past its end', async () => {
+    const slower = await mesh.h.run(['addons', 'enable', 'prometheus', '--scrape-interval', '15s']);
+    assert.equal(slower.code, 0, slower.stderr);
+    const url = (await mesh.h.run(['dashboard', 'prometheus', '--url'])).stdout.trim();
+    await eventually('Prometheus scraping every 15 s (its configuration reloaded)', async () => {
+      const body = (await (await fetch(`${url}/api/v1/targets?state=active`)).json()) as { data: { activeTargets: { labels: Record<string, string>; scrapeInterval: string; health: string }[] } };
+      const mesh = body.data.activeTargets.filter((t) => t.labels.job === 'meshctl-proxies');
+      return mesh.length === 3 && mesh.every((t) => t.scrapeInterval === '15s' && t.health === 'up');
+    }, 60_000, 500);
+    const { sinceMs, untilMs } = await splitTraffic();
+    await eventually('the window\'s end passed', () => Date.now() > untilMs, 5000, 100);
+    // No wait for a scrape here: the gates' own freshness does it.
+    await assertSameVerdicts(url, sinceMs, untilMs, async (scope) => {
+      const figures = await promqlFigures(url, scope, { sinceMs, untilMs }, { job: 'meshctl-proxies' });
+      const scraped = (await promQuery(url, 'min(timestamp(up{job="meshctl-proxies"}))')).map((x) => Number(x.value[1]) * 1000);
+      assert.ok(scraped.every((t) => t >= untilMs), 'read once every proxy was scraped after the window');
+      return figures;
+    });
   });
 });
 

@@ -7,10 +7,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { bookinfoCopy, eventually, freePort, makeHome, type E2eHome } from './support.js';
+import { agentPid, alive, bookinfoCopy, eventually, freePort, makeHome, type E2eHome } from './support.js';
 import { request } from '../support/net.js';
 import { jsonOutput } from '../support/output-schemas.js';
 import type { TraceResult } from '../../src/lib/mesh/trace.js';
+import type { TracingStatus } from '../../src/lib/mesh/addons/tracing-status.js';
 
 describe('traces through the local mesh', { timeout: 240_000 }, () => {
   let h: E2eHome;
@@ -124,23 +125,100 @@ describe('traces through the local mesh', { timeout: 240_000 }, () => {
         assert.ok(sp.service && /\.default$/.test(sp.service), String(sp.service));
       }
 
-      const hung = await h.run(['addons', 'enable', 'tracing', '--tracing-url', `${silent.url}/api/v2/spans`]);
-      assert.equal(hung.code, 0, hung.stderr);
-      const answers = [];
-      for (let i = 0; i < 20; i++) answers.push(await request({ port: ingress, path: '/productpage', headers: { 'x-request-id': `export-silent-${i}` }, agent: keepAlive, timeoutMs: 10_000 }));
-      assert.deepEqual(answers.map((a) => a.status), answers.map(() => 200));
-      const { port } = JSON.parse(await fs.readFile(path.join(h.home, 'telemetry', 'endpoint.json'), 'utf8')) as { port: number };
-      await eventually('the spans the silent receiver never took, counted as dropped', async () => {
-        const text = await (await fetch(`http://127.0.0.1:${port}/stats/prometheus`)).text();
-        return Number(/^meshctl_trace_spans_dropped_total (\d+)$/m.exec(text)?.[1] ?? 0) > 0;
-      }, 30_000, 500);
-      assert.equal((await h.run(['status'])).code, 0, 'the agent answers meanwhile');
+      // A receiver that never answers, one that answers late, and one that is not there at all: the
+      // callers' requests are answered as ever, and what could not be sent is dropped and counted.
+      const slow = await receiver({ delayMs: 3000 });
+      const down = await receiver();
+      const downUrl = `${down.url}/api/v2/spans`;
+      await down.close();
+      try {
+        for (const [name, url] of [['silent', `${silent.url}/api/v2/spans`], ['slow', `${slow.url}/api/v2/spans`], ['down', downUrl]] as const) {
+          const droppedBefore = (await tracingStatus()).dropped ?? 0;
+          const switchedTo = await h.run(['addons', 'enable', 'tracing', '--url', url]);
+          assert.equal(switchedTo.code, 0, switchedTo.stderr);
+          const answers = [];
+          // As jason, every request goes through reviews v2 to ratings: six spans each.
+          for (let i = 0; i < 20; i++) answers.push(await request({ port: ingress, path: '/productpage', headers: { 'end-user': 'jason', 'x-request-id': `export-${name}-${i}` }, agent: keepAlive, timeoutMs: 10_000 }));
+          assert.deepEqual(answers.map((a) => a.status), answers.map(() => 200), `${name} receiver: every caller answered`);
+          if (name === 'slow') {
+            await eventually('the slow receiver given the spans at last', () => slow.bodies.flatMap((b) => b as Record<string, unknown>[]).filter((sp) => String((sp.tags as Record<string, string>)['guid:x-request-id']).startsWith('export-slow-')).length === 120, 60_000, 500);
+            continue;
+          }
+          await eventually(`the spans the ${name} receiver never took, counted as dropped`, async () => ((await tracingStatus()).dropped ?? 0) > droppedBefore, 30_000, 500);
+          const { port } = JSON.parse(await fs.readFile(path.join(h.home, 'telemetry', 'endpoint.json'), 'utf8')) as { port: number };
+          const text = await (await fetch(`http://127.0.0.1:${port}/stats/prometheus`)).text();
+          assert.ok(Number(/^meshctl_trace_spans_dropped_total (\d+)$/m.exec(text)?.[1] ?? 0) > droppedBefore, 'the dropped count on the agent\'s metrics endpoint');
+        }
+        const shown = await h.run(['status']);
+        assert.match(shown.stdout, new RegExp(`\nTracing +exported to ${downUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} as Zipkin v2 \\(\\d+ exported, [1-9]\\d* dropped, \\d+ queued\\); spans kept `));
+      } finally {
+        await slow.close();
+      }
+
+      // The URL is kept in the mesh home: an agent started again exports to it.
+      const back = await receiver();
+      try {
+        assert.equal((await h.run(['addons', 'enable', 'tracing', '--url', `${back.url}/api/v2/spans`])).code, 0);
+        const pid = agentPid(h.home)!;
+        process.kill(pid, 'SIGTERM');
+        await eventually('the agent gone', () => !alive(pid), 20_000, 100);
+        assert.equal((await h.run(['status', '-o', 'json'])).code, 0, 'status starts the agent again');
+        const status = await tracingStatus();
+        assert.equal(status.url, `${back.url}/api/v2/spans`);
+        assert.equal(status.format, 'zipkin');
+        const sent = await request({ port: ingress, path: '/productpage', headers: { 'end-user': 'jason', 'x-request-id': 'export-after-restart' }, agent: keepAlive, timeoutMs: 10_000 });
+        assert.equal(sent.status, 200);
+        await eventually('the spans exported by the new agent', () => back.bodies.flatMap((b) => b as Record<string, unknown>[]).filter((sp) => (sp.tags as Record<string, string>)['guid:x-request-id'] === 'export-after-restart').length === 6, 30_000, 200);
+      } finally {
+        await back.close();
+      }
       const off = await h.run(['addons', 'disable', 'tracing']);
       assert.equal(off.code, 0, off.stderr);
+      assert.equal((await tracingStatus()).url, null);
     } finally {
       await Promise.all([zipkin.close(), otlp.close(), silent.close()]);
     }
   });
+
+  it('the span store keeps to its size: the oldest traces go, the newest stay, and meshctl trace finds them across its segments', async () => {
+    const bounded = await h.run(['addons', 'enable', 'tracing', '--keep-spans', '32KiB', '-o', 'json']);
+    assert.equal(bounded.code, 0, bounded.stderr);
+    const first = 'store-first';
+    assert.equal((await request({ port: ingress, path: '/productpage', headers: { 'end-user': 'jason', 'x-request-id': first }, agent: keepAlive, timeoutMs: 10_000 })).status, 200);
+    await traceOf(first, 6);
+    // Each request leaves six spans of about 1 KiB: 40 of them are several times the bound.
+    for (let i = 0; i < 40; i++) assert.equal((await request({ port: ingress, path: '/productpage', headers: { 'end-user': 'jason', 'x-request-id': `store-${i}` }, agent: keepAlive, timeoutMs: 10_000 })).status, 200);
+    await eventually('the first trace dropped from the store', async () => (await h.run(['trace', first])).code === 1, 30_000, 500);
+    const newest = await traceOf('store-39', 6);
+    assert.equal(newest.spans.length, 6);
+    const status = await tracingStatus();
+    assert.equal(status.store.maxBytes, 32 * 1024);
+    assert.ok(status.store.bytes <= 32 * 1024, `${status.store.bytes} bytes kept`);
+    assert.ok(status.store.segments >= 2, `${status.store.segments} segments`);
+    const unbounded = await h.run(['addons', 'enable', 'tracing', '--keep-spans', 'lots']);
+    assert.equal(unbounded.code, 2);
+    assert.match(unbounded.stderr, /--keep-spans lots is not a size/);
+  });
+
+  it('install --tracing-url refuses a URL that is not http(s) in one sentence, and installs nothing', async () => {
+    const other = await makeHome('mesh-traces-url');
+    try {
+      for (const bad of ['not a url', 'ftp://127.0.0.1/spans']) {
+        const r = await other.run(['install', '--tracing-url', bad]);
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr.trim(), /^Error: --tracing-url .+ is not an http or https URL; pass .+\.$/);
+        assert.equal(r.stderr.trim().split('\n').length, 1);
+      }
+      await assert.rejects(fs.access(path.join(other.home, 'mesh.json')));
+    } finally {
+      await other.cleanup();
+    }
+  });
+
+  async function tracingStatus(): Promise<TracingStatus> {
+    const r = await h.run(['status', '-o', 'json']);
+    return jsonOutput<{ tracing: TracingStatus }>('status', r.stdout).tracing;
+  }
 });
 
 interface OtlpBody {
@@ -162,7 +240,7 @@ function assertZipkinV2Span(span: Record<string, unknown>): void {
 }
 
 /** A span receiver on loopback that keeps what it is sent (or, with `hang`, never answers). */
-async function receiver(options: { hang?: boolean } = {}): Promise<{ url: string; bodies: unknown[]; paths: string[]; close(): Promise<void> }> {
+async function receiver(options: { hang?: boolean; delayMs?: number } = {}): Promise<{ url: string; bodies: unknown[]; paths: string[]; close(): Promise<void> }> {
   const bodies: unknown[] = [];
   const paths: string[] = [];
   const server = http.createServer((req, res) => {
@@ -170,9 +248,13 @@ async function receiver(options: { hang?: boolean } = {}): Promise<{ url: string
     req.on('data', (d: Buffer) => chunks.push(d));
     req.on('end', () => {
       if (options.hang) return;
-      paths.push(req.url ?? '');
-      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      res.writeHead(202).end();
+      const take = () => {
+        paths.push(req.url ?? '');
+        bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        res.writeHead(202).end();
+      };
+      if (options.delayMs) setTimeout(take, options.delayMs).unref();
+      else take();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

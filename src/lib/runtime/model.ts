@@ -203,6 +203,8 @@ export interface TrafficStats {
   latencyMs: { p50: number | null; p90: number | null; p99: number | null };
   retries: number | null;
   ejections: number | null;
+  /** Requests refused by a connection pool (UO), a rate limit (RL) or an AuthorizationPolicy (403); where the runtime's access log tells them. */
+  resilience?: { overflows: number; rateLimited: number; denied: number };
   /** For each field that is null, why (keys are field paths like "latencyMs.p99"). */
   missing: Record<string, string>;
 }

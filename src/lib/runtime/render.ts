@@ -169,6 +169,8 @@ function healthWord(h: Endpoint['health']): string {
 
 export function statsTable(stats: Stats): SectionTable {
   const all = [...(stats.inbound ? [stats.inbound] : []), ...stats.upstreams];
+  // Only a runtime whose log tells refusals apart has these columns.
+  const refusals = all.some((t) => t.resilience);
   const num = (n: number | null) => (n === null ? DASH : String(n));
   const ms = (n: number | null) => (n === null ? DASH : `${n}ms`);
   const rows = all.map((t) => [
@@ -185,10 +187,11 @@ export function statsTable(stats: Stats): SectionTable {
     ms(t.latencyMs.p99),
     num(t.retries),
     num(t.ejections),
+    ...(refusals ? [t.resilience?.overflows, t.resilience?.rateLimited, t.resilience?.denied].map((n) => num(n ?? null)) : []),
   ]);
   return {
     title: `Stats (from ${stats.source})`,
-    head: ['UPSTREAM', 'REQUESTS', 'RPS', '2XX', '3XX', '4XX', '5XX', 'SUCCESS', 'P50', 'P90', 'P99', 'RETRIES', 'EJECTIONS'],
+    head: ['UPSTREAM', 'REQUESTS', 'RPS', '2XX', '3XX', '4XX', '5XX', 'SUCCESS', 'P50', 'P90', 'P99', 'RETRIES', 'EJECTIONS', ...(refusals ? ['OVERFLOWS', 'RATE-LIMITED', 'DENIED'] : [])],
     rows,
     notes: [...stats.notes.filter((n) => !n.includes(' clusters: ')), ...missingNotes(all)],
   };

@@ -7,7 +7,11 @@ import { modelOf } from '../mesh/pods.js';
 import { destinationRuleFor, serviceFor } from '../policy/mesh-model.js';
 import { selectorMatches } from '../policy/selectors.js';
 import type { MeshTarget } from '../target/target.js';
-import { promqlFigures, promqlRange, promqlScalar, type PromqlScope } from './promql.js';
+import { freshWindow, promqlFigures, promqlScalar, type PromqlScope, type ScrapeFreshness } from './promql.js';
+import { MESH_SCRAPE_JOB } from '../mesh/addons/prometheus.js';
+
+/** The mesh's Prometheus scrapes every proxy under one job: the gates read a window once it scraped them all past its end. */
+const MESH_SCRAPE_FRESHNESS: ScrapeFreshness = { job: MESH_SCRAPE_JOB };
 import { fillGateQuery } from './custom-gates.js';
 import type { CustomGate } from './plan.js';
 import type { ShiftRoute } from './route.js';
@@ -41,7 +45,7 @@ export async function subsetScope(mesh: MeshTarget, route: ShiftRoute, subset: s
 export function promqlRouteFigures(mesh: MeshTarget, route: ShiftRoute, url: string): (window: TrafficWindow) => Promise<UpstreamFigures[]> {
   return async (window) => Promise.all([route.from, route.to].map(async (subset) => {
     const scope = await subsetScope(mesh, route, subset);
-    return { host: route.host, subset, ...(await promqlFigures(url, scope, window)) };
+    return { host: route.host, subset, ...(await promqlFigures(url, scope, window, MESH_SCRAPE_FRESHNESS)) };
   }));
 }
 
@@ -49,7 +53,7 @@ export function promqlRouteFigures(mesh: MeshTarget, route: ShiftRoute, url: str
 export function promqlCustomGates(mesh: MeshTarget, route: ShiftRoute, url: string): (gates: readonly CustomGate[], sinceMs: number, untilMs: number) => Promise<(number | null)[]> {
   return async (gates, sinceMs, untilMs) => {
     const scope = await subsetScope(mesh, route, route.to);
-    const range = promqlRange(untilMs - sinceMs);
-    return Promise.all(gates.map((g) => promqlScalar(url, fillGateQuery(g.query, scope, range), untilMs)));
+    const { atMs, range } = await freshWindow(url, { sinceMs, untilMs }, MESH_SCRAPE_FRESHNESS);
+    return Promise.all(gates.map((g) => promqlScalar(url, fillGateQuery(g.query, scope, range), atMs)));
   };
 }

@@ -114,14 +114,81 @@ export async function promqlScalar(endpoint: PrometheusEndpoint, query: string, 
 }
 
 /**
+ * Which scrape job holds the series a window is read from: Prometheus knows a window only once it has
+ * scraped every target of the job after the window's end (with Istio's 15 s interval, a window read
+ * right after its traffic misses up to 15 s of it).
+ */
+export interface ScrapeFreshness {
+  job: string;
+  /** The interval to assume when the targets API does not say (Prometheus before 2.33). */
+  defaultIntervalMs?: number;
+  /** How long to wait for the scrapes at most (default: two intervals and 5 s); past it the figures are "metrics unavailable". */
+  maxWaitMs?: number;
+}
+
+interface ActiveTarget {
+  labels?: Record<string, string>;
+  health?: string;
+  lastScrape?: string;
+  scrapeInterval?: string;
+}
+
+async function jobTargets(url: string, job: string, timeoutMs: number): Promise<{ lastScrapeMs: number; intervalMs: number | null }[]> {
+  let body: { status?: string; data?: { activeTargets?: ActiveTarget[] } };
+  try {
+    const r = await fetch(`${url.replace(/\/+$/, '')}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(timeoutMs) });
+    body = (await r.json()) as typeof body;
+  } catch (err) {
+    throw new MetricsUnavailable(`Prometheus at ${url} did not answer (${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err as Error).message})`);
+  }
+  if (body.status !== 'success') throw new MetricsUnavailable(`Prometheus at ${url} did not list its targets`);
+  return (body.data?.activeTargets ?? [])
+    .filter((t) => t.labels?.job === job && t.health !== 'down')
+    .map((t) => ({ lastScrapeMs: t.lastScrape ? Date.parse(t.lastScrape) : 0, intervalMs: t.scrapeInterval ? parseGoDurationMs(t.scrapeInterval) : null }));
+}
+
+/** Prometheus' interval text (`15s`, `1m`, `1m30s`) in milliseconds; null when it is none. */
+function parseGoDurationMs(text: string): number | null {
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (!parts.length) return null;
+  const scale: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  return parts.reduce((n, p) => n + Number(p[1]) * scale[p[2]!]!, 0);
+}
+
+/**
+ * When a window's queries are evaluated and over what range, once every target of the job has been
+ * scraped after the window's end: at the newest of those scrapes, over a range that reaches back one
+ * interval before the window's start, so that the sample before the window is in it and a window
+ * shorter than the interval still has two samples. Without targets of the job (a Prometheus that does
+ * not scrape the mesh under that name) the window is read as it is.
+ */
+export async function freshWindow(url: string, window: TrafficWindow, freshness: ScrapeFreshness, pollMs = 250): Promise<{ atMs: number; range: string }> {
+  const started = Date.now();
+  for (;;) {
+    const targets = await jobTargets(url, freshness.job, 5000);
+    if (!targets.length) return { atMs: window.untilMs, range: promqlRange(window.untilMs - window.sinceMs) };
+    const intervalMs = Math.max(...targets.map((t) => t.intervalMs ?? freshness.defaultIntervalMs ?? 15_000));
+    const oldest = Math.min(...targets.map((t) => t.lastScrapeMs));
+    if (oldest >= window.untilMs) {
+      const atMs = Math.max(...targets.map((t) => t.lastScrapeMs)) + 1;
+      return { atMs, range: promqlRange(atMs - window.sinceMs + intervalMs) };
+    }
+    const maxWaitMs = freshness.maxWaitMs ?? 2 * intervalMs + 5000;
+    if (Date.now() - started >= maxWaitMs) {
+      throw new MetricsUnavailable(`Prometheus at ${url} has not scraped every target of job ${freshness.job} since the window ended (the oldest scrape is from ${new Date(oldest).toISOString()}); the gates wait for its next scrape`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+/**
  * The figures of one subset over `window`, from Prometheus: request count and status classes from
  * the counter's increase, the success rate from Flagger's query (rounded down to 0.01 as every other
  * reader rounds), p50/p90/p95/p99 from the histogram. No series at all is a window without requests
  * ("not enough traffic"), never a failure.
  */
-export async function promqlFigures(url: PrometheusEndpoint, scope: SubsetSelection, window: TrafficWindow): Promise<TrafficFigures> {
-  const range = promqlRange(window.untilMs - window.sinceMs);
-  const at = window.untilMs;
+export async function promqlFigures(url: PrometheusEndpoint, scope: SubsetSelection, window: TrafficWindow, freshness?: ScrapeFreshness): Promise<TrafficFigures> {
+  const { atMs: at, range } = freshness && typeof url === 'string' ? await freshWindow(url, window, freshness) : { atMs: window.untilMs, range: promqlRange(window.untilMs - window.sinceMs) };
   const [byCode, rate, p50, p90, p95, p99] = await Promise.all([
     promqlVector(url, requestsByCodeQuery(scope, range), at),
     promqlScalar(url, successRateQuery(scope, range), at),

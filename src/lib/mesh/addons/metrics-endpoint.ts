@@ -5,10 +5,13 @@
 import http from 'node:http';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { readAccessLog } from '../../runtime/haproxy/access-log.js';
+import { readAccessLog, type AccessLogEntry } from '../../runtime/haproxy/access-log.js';
 import { IstioMetrics, type MeshPeer } from '../../runtime/istio-metrics.js';
+import { ResilienceCounters } from '../../runtime/resilience-counters.js';
+import { RuntimeApi } from '../../runtime/haproxy/runtime-api.js';
 import { spanOf, type ZipkinSpan } from '../../runtime/traces.js';
 import type { SpanExporter } from './trace-export.js';
+import { readSpanCursor, spanStorePaths, SpanStore, writeSpanCursor, type SpanRetention } from './span-store.js';
 import { spiffeId } from '../../policy/spiffe.js';
 import { readJson, writeJsonAtomic } from '../../system/atomic-file.js';
 import { LOOPBACK, portFree } from '../ports.js';
@@ -45,6 +48,7 @@ export async function metricsEndpointPort(layout: HomeLayout): Promise<number | 
 
 export class MeshMetricsEndpoint {
   private readonly metrics = new IstioMetrics();
+  private readonly resilience = new ResilienceCounters();
   private peers = new Map<string, MeshPeer>();
   private logs: string[] = [];
   private readonly offsets = new Map<string, number>();
@@ -53,13 +57,23 @@ export class MeshMetricsEndpoint {
   private timer: NodeJS.Timeout | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private placed = false;
+  private readonly store: SpanStore;
+  private nextIngest: Promise<void> | null = null;
+  private runtimeSockets = new Map<string, string>();
 
-  constructor(private readonly layout: HomeLayout, private readonly trustDomain: string, private readonly log: (line: string) => void, private readonly spans?: SpanExporter) {}
+  constructor(private readonly layout: HomeLayout, private readonly trustDomain: string, private readonly log: (line: string) => void, private readonly spans?: SpanExporter) {
+    this.store = new SpanStore(spanStorePaths(layout).dir);
+  }
+
+  /** The span store's bounds (addons enable tracing --keep-spans, --keep-spans-for). */
+  setSpanRetention(retention: SpanRetention): void {
+    this.store.configure(retention);
+  }
 
   /** Listens on loopback (on the port of the previous agent when it is free, so that bookmarks keep working). */
   async start(): Promise<number> {
     const paths = telemetryPaths(this.layout);
-    await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+    await fs.mkdir(spanStorePaths(this.layout).dir, { recursive: true, mode: 0o700 });
     const previous = await metricsEndpointPort(this.layout);
     const server = http.createServer((req, res) => void this.answer(req, res));
     const listen = (port: number) => new Promise<number>((resolve, reject) => {
@@ -86,23 +100,33 @@ export class MeshMetricsEndpoint {
     return this.serial(async () => {
       const peers = new Map<string, MeshPeer>();
       const logs: string[] = [];
+      const sockets = new Map<string, string>();
       for (const p of placement.pods) {
         peers.set(p.name, { name: p.name, namespace: p.namespace, workload: p.workload, labels: p.labels, principal: this.principal(p.namespace, p.serviceAccount) });
         logs.push(meshPod(this.layout, p).paths.accessLog);
+        sockets.set(p.name, meshPod(this.layout, p).paths.runtimeSocket);
       }
       for (const g of placement.gateways) {
         peers.set(g.name, { name: g.name, namespace: g.namespace, workload: g.name, labels: { app: g.name, istio: 'ingressgateway' }, principal: this.principal(g.namespace, g.serviceAccount) });
         logs.push(meshGateway(this.layout, g).paths.accessLog);
+        sockets.set(g.name, meshGateway(this.layout, g).paths.runtimeSocket);
       }
+      // The spans a previous agent had not stored yet are stored now (their requests were counted already).
+      const stored = this.placed ? {} : await readSpanCursor(this.layout);
       for (const file of logs) {
         if (this.offsets.has(file)) continue;
-        this.offsets.set(file, this.placed ? 0 : await fs.stat(file).then((s) => s.size, () => 0));
+        const end = this.placed ? 0 : await fs.stat(file).then((s) => s.size, () => 0);
+        const from = stored[file];
+        if (from !== undefined && from < end) await this.storeSpans((await readAccessLog(file, from)).entries);
+        this.offsets.set(file, end);
       }
       for (const file of [...this.offsets.keys()]) if (!logs.includes(file)) this.offsets.delete(file);
       this.placed = true;
       this.peers = peers;
       this.logs = logs;
+      this.runtimeSockets = sockets;
       this.metrics.retain(new Set(peers.keys()));
+      this.resilience.retain(new Set(peers.keys()));
       await this.writeScrapeTargets();
     });
   }
@@ -115,16 +139,38 @@ export class MeshMetricsEndpoint {
     }
   }
 
-  /** Counts the lines appended to every proxy's log since the last read. */
+  /**
+   * Counts the lines appended to every proxy's log since the last read. Callers that arrive while a read
+   * waits its turn share it (it starts after they arrived, so each sees every line logged before it
+   * asked): a round of scrapes of every proxy costs one read of the logs, not one per proxy.
+   */
   ingest(): Promise<void> {
-    return this.serial(async () => {
+    this.nextIngest ??= this.serial(async () => {
+      this.nextIngest = null;
+      const appended: AccessLogEntry[] = [];
       for (const file of this.logs) {
         const read = await readAccessLog(file, this.offsets.get(file) ?? 0);
         this.offsets.set(file, read.nextOffset);
         for (const e of read.entries) this.metrics.record(e, this.peers);
-        if (this.spans?.enabled) this.spans.offer(read.entries.map((e) => spanOf(e, this.peers)).filter((x): x is ZipkinSpan => x !== null));
+        this.resilience.recordAll(read.entries);
+        appended.push(...read.entries);
       }
+      await this.storeSpans(appended);
+      await writeSpanCursor(this.layout, Object.fromEntries(this.offsets));
     });
+    return this.nextIngest;
+  }
+
+  /** Keeps the lines' spans in the store and hands them to the export; a store that cannot be written loses them, never the metrics. */
+  private async storeSpans(entries: readonly AccessLogEntry[]): Promise<void> {
+    // In the order the requests ended, whichever proxy logged them, so that a store past its size drops the
+    // oldest. A request on a reused connection carries the connection's accept date: the second its line
+    // was written then says better when it ended.
+    const endMs = (e: AccessLogEntry) => Math.max(e.startMs + Math.max(0, e.durationMs), Date.parse(e.time) || 0);
+    const ordered = [...entries].sort((a, b) => endMs(a) - endMs(b));
+    const spans = ordered.map((e) => spanOf(e, this.peers)).filter((x): x is ZipkinSpan => x !== null);
+    await this.store.append(spans).catch((err: Error) => this.log(`the span store could not be written: ${err.message}`));
+    if (this.spans?.enabled) this.spans.offer(spans);
   }
 
   /** One target per proxy, labelled as Istio's Prometheus labels a pod's, written atomically (Prometheus may read at any moment). */
@@ -148,10 +194,19 @@ export class MeshMetricsEndpoint {
     try {
       // A scrape sees every request logged before it.
       await this.ingest();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render(proxy) + (proxy === undefined ? this.exportLines() : ''));
+      const ejections = proxy === undefined ? '' : await this.ejectionLines(proxy);
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render(proxy) + this.resilience.render(proxy) + ejections + (proxy === undefined ? this.exportLines() : ''));
     } catch (err) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
     }
+  }
+
+  /** The proxy's outlier ejections, from its runtime API; nothing when it does not answer (a scrape never fails for it). */
+  private async ejectionLines(proxy: string): Promise<string> {
+    const socket = this.runtimeSockets.get(proxy);
+    if (!socket) return '';
+    const stat = await new RuntimeApi(socket, 2000).showStat().catch(() => null);
+    return stat ? this.resilience.ejections(proxy, stat) : '';
   }
 
   /** The span export's counters, beside the mesh's metrics. */
@@ -165,6 +220,9 @@ export class MeshMetricsEndpoint {
       '# HELP meshctl_trace_spans_dropped_total Spans dropped: the export queue was full, or the backend failed.',
       '# TYPE meshctl_trace_spans_dropped_total counter',
       `meshctl_trace_spans_dropped_total ${c.dropped}`,
+      '# HELP meshctl_trace_spans_queued Spans waiting in the export queue.',
+      '# TYPE meshctl_trace_spans_queued gauge',
+      `meshctl_trace_spans_queued ${this.spans.queued}`,
       '',
     ].join('\n');
   }

@@ -24,6 +24,8 @@ const PROMETHEUS_PACKAGES: PackageNames = { 'apt-get': 'prometheus', dnf: 'golan
 
 /** Istio's Prometheus scrapes every 15 s. */
 export const DEFAULT_SCRAPE_INTERVAL_SECONDS = 15;
+/** The scrape job of every proxy's metrics (what the gates wait on: freshness in shift/promql.ts). */
+export const MESH_SCRAPE_JOB = 'meshctl-proxies';
 /** The supervised name of the addon's process. */
 export const PROMETHEUS_PROCESS = 'addon/prometheus';
 
@@ -67,7 +69,7 @@ export function prometheusConfig(layout: HomeLayout, settings: PrometheusSetting
     `  scrape_interval: ${interval}`,
     `  evaluation_interval: ${interval}`,
     'scrape_configs:',
-    '  - job_name: meshctl-proxies',
+    `  - job_name: ${MESH_SCRAPE_JOB}`,
     `    scrape_timeout: ${Math.max(1, Math.min(10, settings.scrapeIntervalSeconds))}s`,
     '    file_sd_configs:',
     `      - files: [${JSON.stringify(telemetryPaths(layout).scrapeTargets)}]`,
@@ -105,8 +107,14 @@ export async function reconcilePrometheus(layout: HomeLayout, supervisor: Superv
   }
   const p = prometheusPaths(layout);
   await fs.mkdir(p.data, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(p.config, prometheusConfig(layout, settings), 0o644);
-  await supervisor.ensure(prometheusSpec(layout, settings, env));
+  const config = prometheusConfig(layout, settings);
+  const previous = await fs.readFile(p.config, 'utf8').catch(() => null);
+  await writeFileAtomic(p.config, config, 0o644);
+  const { outcome } = await supervisor.ensure(prometheusSpec(layout, settings, env));
+  // A Prometheus that ran on reads its changed configuration (a new scrape interval) without a restart.
+  if (previous !== null && previous !== config && outcome !== 'started' && outcome !== 'replaced') {
+    await fetch(`${prometheusUrl(settings)}/-/reload`, { method: 'POST', signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+  }
   return 'running';
 }
 

@@ -12,7 +12,8 @@ export function addonText(r: AddonEnableResult): string {
   } else {
     const how = r.status === 'already-enabled' ? 'was already enabled; it runs' : `enabled${r.installedNow ? ' (installed now)' : ''}`;
     if (r.addon === 'tracing') {
-      lines.push(`✓ tracing ${r.status === 'already-enabled' ? 'was already enabled' : 'enabled'}: spans go to ${r.url}`);
+      lines.push(`✓ tracing ${r.status === 'already-enabled' ? 'was already enabled' : 'enabled'}: ${r.url ? `spans go to ${r.url}` : 'spans are not exported'}`);
+      for (const s of r.steps) lines.push(`  ${s.description}`);
     } else {
       lines.push(`✓ ${r.addon} ${how}: Prometheus ${r.version} at ${r.bin}, serving ${r.url}`);
       lines.push(`Next: meshctl dashboard ${r.addon}, or query istio_requests_total there.`);

@@ -9,6 +9,8 @@ import type { HomeLayout } from '../home.js';
 import { usageError } from '../../errors.js';
 import { call } from '../agent/client.js';
 import type { AddonEnableResult } from './types.js';
+import { formatDuration } from '../../policy/duration.js';
+import { byteSizeText, readSpanRetention, writeSpanRetention } from './span-store.js';
 
 export type TraceFormat = 'zipkin' | 'otlp';
 
@@ -85,6 +87,11 @@ export class SpanExporter {
     if (!settings) this.queue = [];
   }
 
+  /** Spans waiting for their batch. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   get enabled(): boolean {
     return this.settings !== null;
   }
@@ -122,24 +129,52 @@ export class SpanExporter {
   }
 }
 
-/** CLI side of `addons enable tracing --tracing-url URL`: the settings, then the agent exports from its next read on. */
-export async function enableTracing(layout: HomeLayout, url: string | undefined, dryRun: boolean): Promise<AddonEnableResult> {
-  if (!url) throw usageError('addons enable tracing needs --tracing-url URL: a Zipkin v2 collector (…/api/v2/spans) or an OTLP/HTTP endpoint (…/v1/traces).');
-  let parsed: URL;
+/**
+ * A span export URL as a user typed it, checked before anything changes: an http or https URL (a
+ * collector on loopback or anywhere); `flag` names the flag it came from in the sentence.
+ */
+export function checkTracingUrl(url: string, flag = '--tracing-url'): TracingSettings {
+  let parsed: URL | null = null;
   try {
     parsed = new URL(url);
   } catch {
-    throw usageError(`--tracing-url ${url} is not a URL; pass e.g. http://127.0.0.1:9411/api/v2/spans.`);
+    parsed = null;
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw usageError(`--tracing-url ${url} is not an http(s) URL; pass e.g. http://127.0.0.1:9411/api/v2/spans.`);
-  const format = traceFormatOf(url);
-  const step = { description: `Export every proxy's spans to ${url} as ${format === 'otlp' ? 'OTLP/HTTP JSON' : 'Zipkin v2 JSON'}, in batches, dropping (and counting) what a slow backend cannot take.`, commands: [], done: false };
-  const result: AddonEnableResult = { addon: 'tracing', status: 'planned', steps: [step], url, bin: null, version: null, installedNow: false };
-  if (dryRun) return result;
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.hostname) {
+    throw usageError(`${flag} ${url} is not an http or https URL; pass a Zipkin v2 collector such as http://127.0.0.1:9411/api/v2/spans, or an OTLP/HTTP endpoint such as http://127.0.0.1:4318/v1/traces.`);
+  }
+  return { url, format: traceFormatOf(url) };
+}
+
+export interface TracingEnableOptions {
+  /** Where spans are exported; without it the export stays as it is. */
+  url?: string;
+  /** The span store's new bounds; without them they stay as they are. */
+  keepBytes?: number;
+  keepForMs?: number;
+  dryRun: boolean;
+  /** The flag the URL came from, for the sentence about a bad one. */
+  urlFlag?: string;
+}
+
+/** CLI side of `addons enable tracing` and `install --tracing-url`: the settings, then the agent exports and keeps spans by them from its next read on. */
+export async function enableTracing(layout: HomeLayout, options: TracingEnableOptions): Promise<AddonEnableResult> {
+  const { url, dryRun } = options;
+  const retentionChange = options.keepBytes !== undefined || options.keepForMs !== undefined;
+  if (!url && !retentionChange) throw usageError('addons enable tracing needs --url URL (a Zipkin v2 collector, …/api/v2/spans, or an OTLP/HTTP endpoint, …/v1/traces), or --keep-spans / --keep-spans-for to bound the span store.');
+  const wanted = url ? checkTracingUrl(url, options.urlFlag) : null;
   const before = await readTracingSettings(layout);
-  await writeTracingSettings(layout, { url, format });
+  const retention = { ...(await readSpanRetention(layout)), ...(options.keepBytes !== undefined ? { maxBytes: options.keepBytes } : {}), ...(options.keepForMs !== undefined ? { maxAgeMs: options.keepForMs } : {}) };
+  const steps = [];
+  if (wanted) steps.push({ description: `Export every proxy's spans to ${wanted.url} as ${wanted.format === 'otlp' ? 'OTLP/HTTP JSON' : 'Zipkin v2 JSON'}, in batches, dropping (and counting) what a slow backend cannot take.`, commands: [], done: false });
+  steps.push({ description: `Keep spans in the mesh home up to ${byteSizeText(retention.maxBytes)} and ${formatDuration(retention.maxAgeMs)}, dropping the oldest first.`, commands: [], done: false });
+  const exported = wanted ?? before;
+  const result: AddonEnableResult = { addon: 'tracing', status: 'planned', steps, url: exported?.url ?? null, bin: null, version: null, installedNow: false };
+  if (dryRun) return result;
+  if (wanted) await writeTracingSettings(layout, wanted);
+  if (retentionChange) await writeSpanRetention(layout, retention);
   await call(layout, 'addons', {});
-  step.done = true;
-  result.status = before?.url === url ? 'already-enabled' : 'enabled';
+  for (const step of steps) step.done = true;
+  result.status = (!wanted || before?.url === wanted.url) && !retentionChange ? 'already-enabled' : 'enabled';
   return result;
 }

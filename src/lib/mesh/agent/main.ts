@@ -13,6 +13,7 @@ import { serve } from './server.js';
 import { MeshMetricsEndpoint } from '../addons/metrics-endpoint.js';
 import { reconcilePrometheus } from '../addons/prometheus.js';
 import { readTracingSettings, SpanExporter } from '../addons/trace-export.js';
+import { readSpanRetention } from '../addons/span-store.js';
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
   const addons = async () => {
     const tracing = await readTracingSettings(layout);
     spans.configure(tracing);
+    metrics.setSpanRetention(await readSpanRetention(layout));
     return { prometheus: await reconcilePrometheus(layout, supervisor, config.env ?? {}), tracing: tracing?.url ?? null, metricsPort };
   };
   let exiting = false;

@@ -41,6 +41,7 @@ import {
 } from './config-parse.js';
 import { NOT_ENOUGH_TRAFFIC, figuresOf, noRequests, upstreamKey, type TrafficFigures, type TrafficWindow } from '../figures.js';
 import { figuresByUpstream } from './traffic.js';
+import { resilienceByCluster, type ResilienceCounts } from '../resilience-counters.js';
 import { readRecentAccessLog, type RecentLog } from './access-log.js';
 import { isRateLimitTable } from './rate-limit.js';
 
@@ -381,6 +382,7 @@ export class HaproxyAdapter implements ProxyAdapter {
     const whole: TrafficWindow = { sinceMs: -Infinity, untilMs: Infinity };
     const lastMinute: TrafficWindow = { sinceMs: now - RATE_WINDOW_SECONDS * 1000, untilMs: now };
     const counted = new Map(figuresByUpstream(log.entries, whole).map((u) => [upstreamKey(u.host, u.subset), u]));
+    const refused = resilienceByCluster(log.entries);
     const rates = new Map(figuresByUpstream(log.entries, lastMinute).map((u) => [upstreamKey(u.host, u.subset), u.ratePerSecond]));
     // Every upstream the proxy routes to has a row, with or without traffic.
     const upstreams = new Map<string, { host: string; subset: string; backends: string[] }>();
@@ -394,6 +396,7 @@ export class HaproxyAdapter implements ProxyAdapter {
     for (const u of counted.values()) upstream(u.host, u.subset);
     const rows = [...upstreams.entries()].sort(([, a], [, b]) => a.host.localeCompare(b.host) || a.subset.localeCompare(b.subset)).map(([key, u]) => {
       const row = trafficRow(u.subset ? `${u.host}|${u.subset}` : u.host, 'outbound', u.host, u.subset || null, counted.get(key) ?? noRequests(), rates.get(key) ?? 0);
+      row.resilience = refusalsOf(refused, [`outbound|${u.host}${u.subset ? `|${u.subset}` : ''}`]);
       const servers = backends.filter((b) => u.backends.includes(b.name));
       const observed = servers.some((b) => serversOf(b).some((l) => l.observe));
       if (observed) {
@@ -410,6 +413,7 @@ export class HaproxyAdapter implements ProxyAdapter {
     inbound.missing.retries = 'retries are made by the proxies that call this one';
     inbound.ejections = null;
     inbound.missing.ejections = 'ejections apply to upstreams';
+    inbound.resilience = refusalsOf(refused, [...refused.keys()].filter((k) => k.startsWith('inbound|')));
     const notes: string[] = [];
     const first = log.entries.reduce<number | null>((m, e) => (m === null || e.startMs < m ? e.startMs : m), null);
     if (log.missing) notes.push('the proxy has written no access log yet');
@@ -569,6 +573,19 @@ export function endpointHealth(row: StatRow, line: ServerLine | undefined, peer:
  * A row of the runtime-neutral stats model from the traffic pipeline's figures. The model has no class
  * for requests cut off without a status: they count as 5xx, as they do in the success rate.
  */
+/** The refusals counted for these upstreams (the resilience counters of the agent's metrics, over the log read). */
+function refusalsOf(refused: ReadonlyMap<string, ResilienceCounts>, clusters: string[]): NonNullable<TrafficStats['resilience']> {
+  const out = { overflows: 0, rateLimited: 0, denied: 0 };
+  for (const c of clusters) {
+    const r = refused.get(c);
+    if (!r) continue;
+    out.overflows += r.overflows;
+    out.rateLimited += r.rateLimited;
+    out.denied += r.denied;
+  }
+  return out;
+}
+
 function trafficRow(name: string, direction: 'inbound' | 'outbound', host: string | null, subset: string | null, f: TrafficFigures, ratePerSecond: number): TrafficStats {
   const missing: Record<string, string> = {};
   if (f.successRate === null) missing.successRate = NOT_ENOUGH_TRAFFIC;
