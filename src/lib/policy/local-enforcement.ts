@@ -74,6 +74,16 @@ function retryOnUnenforced(value: unknown): string[] {
   return retryOn ? unenforcedRetryConditions(istioRetryPolicy({ attempts: 1, retryOn, perTryTimeoutMs: null }), false) : [];
 }
 
+// A policy set repeats a handful of retryOn strings on thousands of routes: each is judged once per process.
+const RETRY_ON_UNENFORCED = new Map<string, boolean>();
+
+function retryOnHasUnenforced(value: unknown): boolean {
+  if (typeof value !== 'string') return retryOnUnenforced(value).length > 0;
+  let known = RETRY_ON_UNENFORCED.get(value);
+  if (known === undefined) RETRY_ON_UNENFORCED.set(value, (known = retryOnUnenforced(value).length > 0));
+  return known;
+}
+
 const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
   [K.VirtualService]: {
     enforced: [
@@ -100,7 +110,7 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
       { field: 'http[].fault.delay.exponentialDelay', reason: 'only fixed delays are injected' },
       { field: 'http[].fault.abort.grpcStatus', reason: 'only HTTP status aborts are injected' },
       { field: 'http[].fault.abort.http2Error', reason: 'only HTTP status aborts are injected' },
-      { field: 'http[].retries.retryOn', reason: 'the sidecars retry on connect failures, resets, timeouts and the statuses 401, 403, 404, 408, 425 and 500-504 only, never on a gRPC status, 409 (retriable-4xx) or a response header', when: (v) => retryOnUnenforced(v).length > 0 },
+      { field: 'http[].retries.retryOn', reason: 'the sidecars retry on connect failures, resets, timeouts and the statuses 401, 403, 404, 408, 425 and 500-504 only, never on a gRPC status, 409 (retriable-4xx) or a response header', when: retryOnHasUnenforced },
       { field: 'http[].retries.retryRemoteLocalities', reason: 'every local pod is in one locality' },
     ],
   },

@@ -26,12 +26,18 @@ interface Slot {
   entries: Entry[];
   /** Distinct protocols (upper case), sorted. */
   protocols: string[];
-  /** Distinct ServiceEntry names, sorted. */
-  names: string[];
+  /** Distinct ServiceEntry names, sorted; worked out only for a slot that conflicts (namesOf). */
+  names: string[] | undefined;
 }
 
-const keyOf = (scope: string, host: string, port: string) => JSON.stringify([scope, host, port]);
-const hostPortOf = (slot: Slot) => JSON.stringify([slot.host, slot.port]);
+// Keys for the maps below, built for every port of every ServiceEntry: each part but the last carries its
+// length, so no two triples (or pairs) share a key, without building an array and a JSON text per port.
+const keyOf = (scope: string, host: string, port: string) => `${scope.length}:${scope}${host.length}:${host}${port}`;
+const hostPortOf = (slot: Slot) => `${slot.host.length}:${slot.host}${slot.port}`;
+
+function namesOf(slot: Slot): string[] {
+  return (slot.names ??= [...new Set(slot.entries.map((e) => qualifiedName(e.se)))].sort());
+}
 
 /** The first `limit` distinct values of two sorted lists, merged. */
 function firstOfBoth(a: string[], b: string[], limit: number): string[] {
@@ -59,7 +65,7 @@ function slotsOf(ctx: AnalysisContext): { index: Map<string, Slot>; byHostPort: 
           const key = keyOf(scope, host, number);
           let slot = index.get(key);
           if (!slot) {
-            index.set(key, (slot = { scope, host, port: number, entries: [], protocols: [], names: [] }));
+            index.set(key, (slot = { scope, host, port: number, entries: [], protocols: [], names: undefined }));
             const hostPort = hostPortOf(slot);
             const same = byHostPort.get(hostPort);
             if (same) same.push(slot);
@@ -71,8 +77,8 @@ function slotsOf(ctx: AnalysisContext): { index: Map<string, Slot>; byHostPort: 
     }
   });
   for (const slot of index.values()) {
-    slot.protocols = [...new Set(slot.entries.map((e) => e.protocol.toUpperCase()))].sort();
-    slot.names = [...new Set(slot.entries.map((e) => qualifiedName(e.se)))].sort();
+    // Most slots hold one entry: its protocol alone, without a set and a sort.
+    slot.protocols = slot.entries.length === 1 ? [slot.entries[0]!.protocol.toUpperCase()] : [...new Set(slot.entries.map((e) => e.protocol.toUpperCase()))].sort();
   }
   return { index, byHostPort };
 }
@@ -115,8 +121,10 @@ export const serviceEntryConflictingProtocol: Analyzer = {
       if (!conflicting(slot)) continue;
       const everywhere = everywhereOf(slot);
       const protocols = firstOfBoth(slot.protocols, everywhere.protocols, Infinity).map((p) => p || '(none)');
-      const firstNames = firstOfBoth(slot.names, everywhere.names, NAMED_MEMBERS + 1);
-      const others = slot.names.length + everywhere.names.length - 1;
+      const names = namesOf(slot);
+      const everywhereNames = namesOf(everywhere);
+      const firstNames = firstOfBoth(names, everywhereNames, NAMED_MEMBERS + 1);
+      const others = names.length + everywhereNames.length - 1;
       for (const e of [...slot.entries, ...everywhere.entries]) {
         if (reported.has(e.se)) continue;
         reported.add(e.se);

@@ -81,14 +81,15 @@ export const conflictingMeshGatewayHosts: Analyzer = {
     const everywhere = claims.get(EXPORT_ALL) ?? new Map<string, Claim[]>();
     // For each VirtualService: its first conflicting host and that host's overlap, and every host of it in conflict.
     const conflicts = new Map<Resource, Conflict>();
-    // VirtualServices in overlaps that share a member end in one group.
-    const position = new Map(services.map((vs, i) => [vs, i]));
-    const sets = new UnionFind(services.length);
+    // VirtualServices in overlaps that share a member end in one group, each known by its place in the
+    // input (a claim's order); the sets are made at the first overlap, as most policy sets have none.
+    let sets: UnionFind | undefined;
     const note = (overlap: Overlap) => {
       const first = overlap.lists[0]![0]!;
+      sets ??= new UnionFind(services.length);
       for (const list of overlap.lists) {
         for (const c of list) {
-          sets.union(position.get(first.vs)!, position.get(c.vs)!);
+          sets.union(first.order, c.order);
           const known = conflicts.get(c.vs);
           if (!known) conflicts.set(c.vs, { claim: c, overlap, hosts: new Set([c.host]) });
           else {
@@ -116,14 +117,14 @@ export const conflictingMeshGatewayHosts: Analyzer = {
     }
     const byRoot = new Map<number, Conflict[]>();
     for (const c of conflicts.values()) {
-      const root = sets.find(position.get(c.claim.vs)!);
+      const root = sets!.find(c.claim.order);
       const list = byRoot.get(root);
       if (list) list.push(c);
       else byRoot.set(root, [c]);
     }
     const groups = new Map<number, RawGroup>();
-    const groupOf = (vs: Resource): RawGroup => {
-      const root = sets.find(position.get(vs)!);
+    const groupOf = (claim: Claim): RawGroup => {
+      const root = sets!.find(claim.order);
       let group = groups.get(root);
       if (!group) {
         const members = byRoot.get(root)!.sort((a, b) => a.claim.order - b.claim.order);
@@ -140,7 +141,7 @@ export const conflictingMeshGatewayHosts: Analyzer = {
         vs,
         `/spec/hosts/${claim.hostIndex}`,
         `Host${sorted.length > 1 ? 's' : ''} ${fewWords(sorted)} of VirtualService ${name} on the mesh gateway overlap${sorted.length > 1 ? '' : 's'} the hosts of ${fewOf(othersOf(firstNamesOf(overlap), name), overlap.size - 1, 'VirtualService')} in the same namespaces, so which routes apply is undefined; merge them into one VirtualService or narrow their hosts or exportTo.`,
-        groupOf(vs),
+        groupOf(claim),
       );
     }
   },

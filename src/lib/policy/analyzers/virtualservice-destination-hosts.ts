@@ -95,8 +95,9 @@ function ownHosts(vs: Resource, names: HostNames): string[] {
   return out;
 }
 
-function checkIngressSubsets(ctx: AnalysisContext, vs: Resource, split: Map<string, Resource[]>, names: HostNames): void {
+function checkIngressSubsets(ctx: AnalysisContext, vs: Resource, splitHosts: () => Map<string, Resource[]>, names: HostNames): void {
   if (listOf(specOf(vs, K.VirtualService).gateways).length === 0) return;
+  const split = splitHosts();
   for (const d of routeDestinationsOf(ctx, vs)) {
     if (d.section !== 'http' || d.subset) continue;
     for (const other of split.get(d.fqdnIn(names, vs.namespace)) ?? []) {
@@ -118,12 +119,14 @@ export const destinationHosts: Analyzer = {
   run(ctx) {
     const names = hostNames(ctx);
     const index = ServiceHostIndex.of(ctx);
-    const split = subsetRoutedHosts(ctx, names);
+    // Only gateway VirtualServices read the hosts split by subset: built when the first one is met.
+    let split: Map<string, Resource[]> | undefined;
+    const splitHosts = () => (split ??= subsetRoutedHosts(ctx, names));
     const services = ctx.of(K.VirtualService);
     for (let v = 0; v < services.length; v++) {
       const vs = services[v]!;
       checkHosts(ctx, vs, index);
-      checkIngressSubsets(ctx, vs, split, names);
+      checkIngressSubsets(ctx, vs, splitHosts, names);
     }
   },
 };
