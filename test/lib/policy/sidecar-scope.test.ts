@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { loadSources } from '../../../src/lib/policy/load.js';
 import { buildMeshModel } from '../../../src/lib/policy/mesh-model.js';
 import { egressScopeFor, sidecarFor } from '../../../src/lib/policy/sidecar-scope.js';
+import { codesAt, validateText } from '../../support/policy.js';
 
 function model(text: string) {
   const { resources } = loadSources([{ path: 'mesh.yaml', text, format: 'yaml', size: text.length }], { defaultNamespace: 'default' });
@@ -117,5 +118,41 @@ spec: { hosts: [reviews.shop.svc.cluster.local], http: [{ route: [{ destination:
     const m = model(sidecar('closed', 'shop', '{ egress: [{ hosts: ["~/*"] }] }'));
     const scope = egressScopeFor(m.sidecars, m.rootNamespace, OTHER)!;
     assert.equal(scope.importsService('reviews.shop.svc.cluster.local', 'shop'), false);
+  });
+});
+
+describe('Sidecar fields the local mesh does not enforce', () => {
+  it('are each a warning at its field from validate and a note from the mesh model, the enforced ones none', async () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: frontend, namespace: shop }
+spec:
+  workloadSelector: { labels: { app: frontend } }
+  ingress:
+  - { port: { number: 9080, protocol: HTTP, name: http }, defaultEndpoint: "127.0.0.1:8080" }
+  egress:
+  - port: { number: 9080, protocol: HTTP, name: http }
+    bind: 127.0.0.1
+    captureMode: NONE
+    hosts: ["./*"]
+  inboundConnectionPool: { http: { http1MaxPendingRequests: 10 } }
+  outboundTrafficPolicy:
+    mode: ALLOW_ANY
+    egressProxy: { host: egress.example.com, port: { number: 80 } }
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: strict, namespace: billing }
+spec:
+  egress: [{ hosts: ["./*", "istio-system/*"] }]
+  outboundTrafficPolicy: { mode: REGISTRY_ONLY }
+`;
+    const r = await validateText(text, { analyzers: ['meshctl.NotEnforcedLocally'] });
+    assert.deepEqual(codesAt(r.findings), ['MSH2015@6', 'MSH2015@9', 'MSH2015@10', 'MSH2015@11', 'MSH2015@13', 'MSH2015@15', 'MSH2015@16']);
+    assert.match(r.findings[0]!.message, /^ingress of Sidecar shop\/frontend is not enforced by the local mesh/);
+    assert.match(r.findings[5]!.message, /^outboundTrafficPolicy\.mode of Sidecar shop\/frontend is not enforced by the local mesh \(a request through the sidecar to a host outside the mesh's registry gets 404/);
+    const notes = model(text).notes;
+    assert.equal(notes.length, 7);
+    assert.ok(notes.every((n) => n.includes('Sidecar shop/frontend')), notes.join('\n'));
   });
 });
