@@ -9,6 +9,9 @@ import { scopedPolicy } from '../../support/sidecar-scope-policy.js';
 import { readAccessLog } from '../../../src/lib/runtime/haproxy/access-log.js';
 import { waitFor } from '../../../src/lib/runtime/haproxy/admin.js';
 import { MasterCli } from '../../../src/lib/runtime/haproxy/runtime-api.js';
+import { getListing } from '../../../src/lib/mesh/get.js';
+import type { PodStatus } from '../../../src/lib/mesh/agent/protocol.js';
+import type { StoredResource } from '../../../src/lib/mesh/state.js';
 
 describe('Sidecar egress scope (live HAProxy on loopback)', { timeout: 120_000 }, () => {
   const suite = meshForSuite(scopedPolicy({ mode: 'REGISTRY_ONLY' }));
@@ -68,5 +71,28 @@ describe('Sidecar egress scope (live HAProxy on loopback)', { timeout: 120_000 }
     assert.equal((await call('frontend', 'reviews', 'scope-after-in')).status, 200);
     assert.equal((await call('frontend', 'ratings', 'scope-after-out')).status, 502);
     assert.equal((await call('client', 'ratings', 'scope-after-client')).status, 200);
+  });
+});
+
+describe('get sidecars', () => {
+  const sidecar = (name: string, namespace: string, spec: Record<string, unknown>): StoredResource => ({ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name, namespace }, spec });
+  const pod = (name: string, namespace: string, labels: Record<string, string>) => ({ name, namespace, labels, type: 'pod', containers: [] }) as unknown as PodStatus;
+  const applied = [
+    sidecar('frontend-egress', 'default', { workloadSelector: { labels: { app: 'frontend' } }, egress: [{ hosts: ['./reviews.default.svc.cluster.local'] }], outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } }),
+    sidecar('default', 'default', { egress: [{ hosts: ['./*', 'istio-system/*'] }] }),
+    sidecar('mesh', 'istio-system', { outboundTrafficPolicy: { mode: 'ALLOW_ANY' } }),
+  ];
+  const pods = [pod('frontend-0', 'default', { app: 'frontend' }), pod('client-0', 'default', { app: 'client' }), pod('ops-0', 'ops', { app: 'ops' })];
+
+  it('lists each Sidecar with its selector, egress hosts, outbound policy and the pods it applies to', async () => {
+    const listing = await getListing({ types: 'sidecars', wide: true }, pods, applied);
+    const [head, ...rows] = listing.text.trim().split('\n').map((l) => l.trim().split(/\s{2,}/));
+    assert.deepEqual(head, ['NAMESPACE', 'NAME', 'SELECTOR', 'EGRESS HOSTS', 'OUTBOUND', 'PODS']);
+    assert.deepEqual(rows.sort(), [
+      ['default', 'default', '<none>', './*,istio-system/*', 'ALLOW_ANY (mesh default)', 'client-0'],
+      ['default', 'frontend-egress', 'app=frontend', './reviews.default.svc.cluster.local', 'REGISTRY_ONLY', 'frontend-0'],
+      ['istio-system', 'mesh', '<none>', '*/*', 'ALLOW_ANY', 'ops-0'],
+    ]);
+    assert.deepEqual(listing.names.sort(), ['sidecar.networking.istio.io/default', 'sidecar.networking.istio.io/frontend-egress', 'sidecar.networking.istio.io/mesh']);
   });
 });
