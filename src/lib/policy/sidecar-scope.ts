@@ -5,7 +5,7 @@
 import type { Resource } from './load.js';
 import { K } from './kinds.js';
 import { objectOf, listOf, specOf } from './spec.js';
-import { hostKey, hostSubsetOf, isWildcardHost } from './hosts.js';
+import { hostKey, hostMatches, hostSubsetOf, isWildcardHost } from './hosts.js';
 import { selectorMatches } from './selectors.js';
 import type { VirtualServiceSpec } from './route-model.js';
 
@@ -117,15 +117,12 @@ function matchesService(entry: NamespaceHosts, host: string): boolean {
 }
 
 /**
- * Istio's hostClassification.VSMatches: for a VirtualService, wildcards match both ways (`*.com`
- * is imported by `a.com`); a route translated from an HTTPRoute uses the one-way rule of Services.
+ * Istio's hostClassification.VSMatches: for a VirtualService, wildcards match both ways (`*.com` is
+ * imported by `a.com`). HTTPRoutes attached to a Service come as routes of that Service's exact host.
  */
-function matchesVirtualServiceHost(entry: NamespaceHosts, host: string, gatewaySemantics: boolean): boolean {
+function matchesVirtualServiceHost(entry: NamespaceHosts, host: string): boolean {
   if (entry.exact.has(host)) return true;
-  return entry.all.some((imported) => {
-    if (!isWildcardHost(host) && !isWildcardHost(imported)) return false;
-    return gatewaySemantics ? hostSubsetOf(host, imported) : hostSubsetOf(host, imported) || hostSubsetOf(imported, host);
-  });
+  return entry.all.some((imported) => (isWildcardHost(host) || isWildcardHost(imported)) && hostMatches(host, imported));
 }
 
 function excludes(entry: NamespaceHosts | undefined, host: string): boolean {
@@ -152,12 +149,11 @@ export function egressScopeFor(sidecars: SidecarSpec[], rootNamespace: string, p
       return (!!own && matchesService(own, h)) || (!!anyNamespace && matchesService(anyNamespace, h));
     },
     importsVirtualService(vs) {
-      const gatewaySemantics = vs.resource.kindId === K.HTTPRoute;
       const entries = [byNamespace.get(vs.namespace), anyNamespace].filter((e): e is NamespaceHosts => !!e);
       // A VirtualService is imported whole when one of its hosts is imported and not excluded.
       return vs.hosts.some((written) => {
         const h = hostKey(vs.namespace, written);
-        return !excluded(h, vs.namespace) && entries.some((e) => matchesVirtualServiceHost(e, h, gatewaySemantics));
+        return !excluded(h, vs.namespace) && entries.some((e) => matchesVirtualServiceHost(e, h));
       });
     },
   };

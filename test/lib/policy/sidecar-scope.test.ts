@@ -94,6 +94,30 @@ spec: { hosts: [reviews.shop.svc.cluster.local], http: [{ route: [{ destination:
     assert.deepEqual(imported.sort(), ['ext/wild', 'shop/reviews']);
   });
 
+  it('imports the HTTPRoutes attached to a Service with that Service', () => {
+    const routes = `apiVersion: v1
+kind: Service
+metadata: { name: ratings, namespace: shop }
+spec: { selector: { app: ratings }, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: ratings-canary, namespace: shop }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: ratings, port: 9080 }]
+  rules: [{ backendRefs: [{ name: ratings, port: 9080 }] }]
+---
+`;
+    const imported = (egress: string) => {
+      const m = model(routes + sidecar('frontend', 'shop', `{ egress: [{ hosts: ["${egress}"] }] }`));
+      assert.ok(m.virtualServices.length > 0);
+      const scope = egressScopeFor(m.sidecars, m.rootNamespace, FRONTEND)!;
+      return m.virtualServices.filter((vs) => scope.importsVirtualService(vs)).length;
+    };
+    assert.equal(imported('./ratings.shop.svc.cluster.local'), 1);
+    assert.equal(imported('./reviews.shop.svc.cluster.local'), 0);
+  });
+
   it('reads outboundTrafficPolicy: REGISTRY_ONLY when written without a mode, as Istio\'s enum default', () => {
     const m = model(
       sidecar('strict', 'shop', '{ outboundTrafficPolicy: {} }')
