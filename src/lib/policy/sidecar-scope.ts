@@ -110,19 +110,15 @@ function hostsByNamespace(hosts: string[], podNamespace: string): Map<string, Na
   return out;
 }
 
-/** Istio's hostClassification.Matches: an exact name, or a (wildcard) host inside an imported wildcard. */
-function matchesService(entry: NamespaceHosts, host: string): boolean {
-  if (entry.exact.has(host)) return true;
-  return entry.all.some((imported) => (isWildcardHost(host) || isWildcardHost(imported)) && hostSubsetOf(host, imported));
-}
-
 /**
- * Istio's hostClassification.VSMatches: for a VirtualService, wildcards match both ways (`*.com` is
- * imported by `a.com`). HTTPRoutes attached to a Service come as routes of that Service's exact host.
+ * Istio's hostClassification: an exact name is looked up; otherwise a wildcard on either side must
+ * cover the host. For a Service, the host must fall inside the imported name (Matches: `hostSubsetOf`);
+ * for a VirtualService, wildcards match both ways (VSMatches: `*.com` is imported by `a.com`).
+ * HTTPRoutes attached to a Service come as routes of that Service's exact host.
  */
-function matchesVirtualServiceHost(entry: NamespaceHosts, host: string): boolean {
+function importedBy(entry: NamespaceHosts, host: string, covers: (host: string, imported: string) => boolean): boolean {
   if (entry.exact.has(host)) return true;
-  return entry.all.some((imported) => (isWildcardHost(host) || isWildcardHost(imported)) && hostMatches(host, imported));
+  return entry.all.some((imported) => (isWildcardHost(host) || isWildcardHost(imported)) && covers(host, imported));
 }
 
 function excludes(entry: NamespaceHosts | undefined, host: string): boolean {
@@ -146,14 +142,14 @@ export function egressScopeFor(sidecars: SidecarSpec[], rootNamespace: string, p
       const h = host.toLowerCase();
       if (excluded(h, namespace)) return false;
       const own = byNamespace.get(namespace);
-      return (!!own && matchesService(own, h)) || (!!anyNamespace && matchesService(anyNamespace, h));
+      return (!!own && importedBy(own, h, hostSubsetOf)) || (!!anyNamespace && importedBy(anyNamespace, h, hostSubsetOf));
     },
     importsVirtualService(vs) {
       const entries = [byNamespace.get(vs.namespace), anyNamespace].filter((e): e is NamespaceHosts => !!e);
       // A VirtualService is imported whole when one of its hosts is imported and not excluded.
       return vs.hosts.some((written) => {
         const h = hostKey(vs.namespace, written);
-        return !excluded(h, vs.namespace) && entries.some((e) => matchesVirtualServiceHost(e, h));
+        return !excluded(h, vs.namespace) && entries.some((e) => importedBy(e, h, hostMatches));
       });
     },
   };
