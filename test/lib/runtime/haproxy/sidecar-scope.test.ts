@@ -62,6 +62,11 @@ describe('compiler: Sidecar egress scope', () => {
     assert.equal(sidecarOf(after, 'frontend').structureHash, sidecarOf(before, 'frontend').structureHash);
     // The change does reach the sidecars that know ratings.
     assert.notEqual(sidecarOf(after, 'client').config, sidecarOf(before, 'client').config);
+    // Compiled against the mesh it follows, the scoped sidecar is carried over as it was (what the mesh's
+    // push leaves alone), the client's is new.
+    const carried = compileMesh(model(scopedPolicy({ ratingsTimeout: '250ms' })), { pods }, { revision: 2 }, before);
+    assert.equal(sidecarOf(carried, 'frontend'), sidecarOf(before, 'frontend'));
+    assert.notEqual(sidecarOf(carried, 'client'), sidecarOf(before, 'client'));
     // Adding or removing an out-of-scope Service or VirtualService leaves it alone too.
     const withoutRatingsVs = scopedPolicy().replace(/apiVersion: networking.istio.io\/v1\nkind: VirtualService\nmetadata: \{ name: ratings[^]*?---/, '');
     assert.doesNotMatch(withoutRatingsVs, /name: ratings, namespace: default \}\nspec: \{ hosts/);
