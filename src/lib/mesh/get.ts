@@ -9,6 +9,7 @@ import { table } from '../output/table.js';
 import { K } from '../policy/kinds.js';
 import { withRouteStatus } from '../policy/gateway-api/status.js';
 import { modelOf } from './pods.js';
+import { DEFAULT_OUTBOUND_TRAFFIC_MODE, sidecarFor } from '../policy/sidecar-scope.js';
 
 export type GetTarget = { type: 'pods' } | { type: 'resources'; info: KindInfo };
 
@@ -86,7 +87,7 @@ export async function getListing(request: GetRequest, pods: PodStatus[], applied
       const chosen = applied.filter((r) => matchesKind(r, target.info) && inScope(r.metadata.namespace, r.metadata.name) && labelsMatch(r.metadata.labels));
       // HTTPRoutes carry the status a Gateway API controller would write, so -o yaml says why one routes nothing.
       items.push(...(target.info.id === K.HTTPRoute && chosen.length ? withRouteStatus(chosen, modelOf(applied).routeStatuses) : chosen));
-      cols = resourceColumns(target.info, chosen, pods, request.wide, new Set(chosen.map((r) => r.metadata.namespace ?? '')).size > 1);
+      cols = resourceColumns(target.info, chosen, pods, request.wide, new Set(chosen.map((r) => r.metadata.namespace ?? '')).size > 1, applied);
       found = chosen.map((r) => ({ name: r.metadata.name, shown: resourceName({ apiVersion: r.apiVersion, kind: r.kind, name: r.metadata.name }) }));
       plural = target.info.plural;
     }
@@ -155,8 +156,8 @@ function rateLimitText(limit: unknown): string {
   return [`${String(l.requests)}/${String(l.per)}`, l.burst !== undefined ? `burst ${String(l.burst)}` : '', l.match?.pathPrefix ? String(l.match.pathPrefix) : '', l.match?.header ? `per ${String(l.match.header)}` : ''].filter(Boolean).join(' ');
 }
 
-/** Rows for stored resources of one kind; `pods` gives workloads their READY count. */
-export function resourceColumns(info: KindInfo, resources: StoredResource[], pods: PodStatus[], wide: boolean, showNamespace: boolean): Columns {
+/** Rows for stored resources of one kind; `pods` gives workloads their READY count, `applied` Sidecars their pods. */
+export function resourceColumns(info: KindInfo, resources: StoredResource[], pods: PodStatus[], wide: boolean, showNamespace: boolean, applied: StoredResource[] = resources): Columns {
   const ns = (r: StoredResource) => (showNamespace ? [r.metadata.namespace ?? ''] : []);
   const nsHead = showNamespace ? ['NAMESPACE'] : [];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -208,6 +209,23 @@ export function resourceColumns(info: KindInfo, resources: StoredResource[], pod
         head: [...nsHead, 'NAME', 'MODE', 'SELECTOR'],
         rows: resources.map((r) => [...ns(r), r.metadata.name, spec(r).mtls?.mode ?? 'UNSET', selector(spec(r).selector?.matchLabels)]),
       };
+    case 'networking.istio.io/Sidecar': {
+      // Which Sidecar a pod takes depends on every Sidecar applied (sidecar-scope.ts), not only the listed ones.
+      const model = modelOf(applied);
+      const podsOf = (r: StoredResource) => pods.filter((p) => {
+        const chosen = p.type === 'pod' ? sidecarFor(model.sidecars, model.rootNamespace, p) : null;
+        return chosen?.name === r.metadata.name && chosen.namespace === (r.metadata.namespace ?? 'default');
+      }).map((p) => p.name);
+      return {
+        head: [...nsHead, 'NAME', 'SELECTOR', 'EGRESS HOSTS', 'OUTBOUND', 'PODS'],
+        rows: resources.map((r) => {
+          const egress = list(spec(r).egress).flatMap((e) => list((e as { hosts?: unknown }).hosts).map(String));
+          const mode = spec(r).outboundTrafficPolicy ? String(spec(r).outboundTrafficPolicy.mode ?? 'REGISTRY_ONLY') : `${DEFAULT_OUTBOUND_TRAFFIC_MODE} (mesh default)`;
+          const selected = podsOf(r);
+          return [...ns(r), r.metadata.name, selector(spec(r).workloadSelector?.labels), egress.length ? egress.join(',') : '*/*', mode, wide ? selected.join(',') || '<none>' : selected.length];
+        }),
+      };
+    }
     case 'meshctl.dev/RateLimit':
       return {
         head: [...nsHead, 'NAME', 'SELECTOR', 'LIMITS'],

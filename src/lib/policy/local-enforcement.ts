@@ -130,11 +130,19 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
     ],
   },
   [K.Sidecar]: {
-    enforced: [],
+    enforced: [
+      'workloadSelector (workload, namespace and root-namespace Sidecars, in Istio\'s precedence)',
+      'egress[].hosts (namespace/dnsName with ., *, ~ and wildcard names: the Services, ServiceEntries, VirtualServices and HTTPRoutes the sidecar knows)',
+      'outboundTrafficPolicy.mode REGISTRY_ONLY (502, flag NR)',
+    ],
     notEnforced: [
-      { field: 'egress', reason: 'every local sidecar reaches every host of the mesh' },
-      { field: 'ingress', reason: 'every local sidecar listens as the mesh sets it up' },
-      { field: 'outboundTrafficPolicy', reason: 'every local sidecar reaches every host of the mesh' },
+      { field: 'ingress', reason: 'the sidecar\'s inbound listener serves the workload\'s port as the mesh sets it up' },
+      { field: 'egress[].port', reason: 'the sidecar has one outbound listener for every port, and it knows the hosts of every egress listener' },
+      { field: 'egress[].bind', reason: 'the outbound listener is bound on loopback by the mesh' },
+      { field: 'egress[].captureMode', reason: 'the local mesh captures no traffic; apps call their sidecar as an HTTP proxy' },
+      { field: 'inboundConnectionPool', reason: 'the inbound listener keeps its own connection settings' },
+      { field: 'outboundTrafficPolicy.mode', reason: 'a request through the sidecar to a host outside the mesh\'s registry gets 404 (flag NR) instead of being passed on to the address it names; apps reach such hosts directly', when: (v) => v === 'ALLOW_ANY' },
+      { field: 'outboundTrafficPolicy.egressProxy', reason: 'requests to hosts outside the mesh\'s registry are not passed on' },
     ],
   },
   [K.ServiceEntry]: {

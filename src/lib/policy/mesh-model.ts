@@ -29,6 +29,7 @@ import type { StringMatch, HttpMatch, HeaderOperations, RouteHeaders, RouteDesti
 import type { RouteStatus } from './gateway-api/status.js';
 import { effectiveMtlsMode, peerAuthenticationOf, type MtlsMode, type PeerAuthenticationSpec } from './peer-authentication.js';
 import { rateLimitsOf, type RateLimitSpec } from './rate-limit.js';
+import { sidecarSpecOf, type SidecarSpec } from './sidecar-scope.js';
 
 export type { MtlsMode, PeerAuthenticationSpec } from './peer-authentication.js';
 
@@ -135,6 +136,8 @@ export interface MeshModel {
   routeStatuses: RouteStatus[];
   /** RateLimit resources and the EnvoyFilter local rate limits the mesh reads (rate-limit.ts). */
   rateLimits: RateLimitSpec[];
+  /** Sidecar resources: which hosts each pod's sidecar knows (sidecar-scope.ts). */
+  sidecars: SidecarSpec[];
   /** Policy the local mesh reads but does not enforce, one sentence each. */
   notes: string[];
 }
@@ -469,7 +472,8 @@ export function buildMeshModel(resources: Resource[], options: { rootNamespace?:
   notes.push(...gatewayApi.notes);
 
   const rateLimits = rateLimitsOf(sorted, ns, rootNamespace);
-  return { rootNamespace, namespaces, workloads, services, virtualServices, destinationRules, gateways, peerAuthentications, authorizationPolicies, routeStatuses: gatewayApi.statuses, rateLimits, notes };
+  const sidecars = of(K.Sidecar).map((r) => sidecarSpecOf(r, ns(r)));
+  return { rootNamespace, namespaces, workloads, services, virtualServices, destinationRules, gateways, peerAuthentications, authorizationPolicies, routeStatuses: gatewayApi.statuses, rateLimits, sidecars, notes };
 }
 
 // ---------------------------------------------------------------- queries

@@ -33,6 +33,7 @@ import { destinationClientTls } from '../../policy/peer-authentication.js';
 import { serverTlsKeywords } from './mtls.js';
 import { inboundRateLimits, type InboundRateLimits } from './rate-limit.js';
 import { SHAPE_LINE_PREFIX } from './binary.js';
+import { egressScopeFor, type EgressScope } from '../../policy/sidecar-scope.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -669,35 +670,77 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
   return { frontend, backends, routes, mirrorBackends };
 }
 
-/** Host groups for a sidecar's outbound listener: every mesh host, by every name the pod may use. */
-function sidecarHostGroups(ctx: Context): HostGroup[] {
+/** The names one host ACL matches: exact names, `*.suffix` wildcards as suffixes, or any name at all. */
+interface HostPatterns {
+  names: string[];
+  suffixes: string[];
+  any: boolean;
+}
+
+function hostAclLines(acl: string, patterns: HostPatterns): string[] {
+  if (patterns.any) return [`acl ${acl} always_true`];
+  const lines: string[] = [];
+  if (patterns.names.length) lines.push(`acl ${acl} var(txn.host) -m str ${patterns.names.map(word).join(' ')}`);
+  if (patterns.suffixes.length) lines.push(`acl ${acl} var(txn.host) -m end ${patterns.suffixes.map(word).join(' ')}`);
+  return lines;
+}
+
+/**
+ * Host groups for a sidecar's outbound listener: every mesh host its Sidecar's egress scope imports
+ * (all of them without a Sidecar), by every name the pod may use; and the names of them all (the
+ * registry a REGISTRY_ONLY sidecar keeps to). Hosts outside the scope leave no trace, not even in the
+ * numbering of the ACLs, so that a change to one does not change this sidecar's configuration.
+ */
+function sidecarHostGroups(ctx: Context, scope: EgressScope | null): { groups: HostGroup[]; known: HostPatterns } {
   const { model } = ctx;
   const groups: HostGroup[] = [];
-  const vsList = meshVirtualServices(model);
+  const known: HostPatterns = { names: [], suffixes: [], any: false };
+  const vsList = meshVirtualServices(model).filter((vs) => !scope || scope.importsVirtualService(vs));
   const claimed = new Set<string>();
   const hostsOfVs = (vs: VirtualServiceSpec) => vs.hosts.map((h) => hostKey(vs.namespace, h));
   let n = 0;
+  const addGroup = (prefix: string, hosts: string[], vs: VirtualServiceSpec | null) => {
+    const acl = `${prefix}_${n++}`;
+    const wild = hosts.filter((h) => h.startsWith('*'));
+    const names = hosts.filter((h) => !h.startsWith('*')).flatMap((h) => requestHostNames(h, ctx.self.namespace));
+    const aclLines = hostAclLines(acl, { names, suffixes: [], any: false });
+    for (const w of wild) aclLines.push(...hostAclLines(acl, { names: [], suffixes: [w.slice(1)], any: w === '*' }));
+    known.names.push(...names);
+    known.suffixes.push(...wild.filter((w) => w !== '*').map((w) => w.slice(1)));
+    known.any ||= wild.includes('*');
+    groups.push({ acl, aclLines, hosts, vs, defaultHost: vs ? null : hosts[0]! });
+  };
   for (const vs of vsList) {
     const hosts = hostsOfVs(vs).filter((h) => !claimed.has(h));
     if (!hosts.length) continue;
     hosts.forEach((h) => claimed.add(h));
-    const exact = hosts.filter((h) => !h.startsWith('*'));
-    const wild = hosts.filter((h) => h.startsWith('*'));
-    const acl = `vs_${n++}`;
-    const aliases = exact.flatMap((h) => requestHostNames(h, ctx.self.namespace));
-    const aclLines: string[] = [];
-    if (aliases.length) aclLines.push(`acl ${acl} var(txn.host) -m str ${aliases.map(word).join(' ')}`);
-    for (const w of wild) aclLines.push(w === '*' ? `acl ${acl} always_true` : `acl ${acl} var(txn.host) -m end ${word(w.slice(1))}`);
-    groups.push({ acl, aclLines, hosts, vs, defaultHost: null });
+    addGroup('vs', hosts, vs);
   }
   for (const svc of model.services) {
     if (claimed.has(svc.host) || svc.host.startsWith('*')) continue;
+    if (scope && !scope.importsService(svc.host, svc.namespace)) continue;
     claimed.add(svc.host);
-    const acl = `host_${n++}`;
-    groups.push({ acl, aclLines: [`acl ${acl} var(txn.host) -m str ${requestHostNames(svc.host, ctx.self.namespace).map(word).join(' ')}`], hosts: [svc.host], vs: null, defaultHost: svc.host });
+    addGroup('host', [svc.host], null);
   }
   // Wildcard VirtualServices come last so that exact hosts win, as in Istio.
-  return [...groups.filter((g) => !g.hosts.some((h) => h.startsWith('*'))), ...groups.filter((g) => g.hosts.some((h) => h.startsWith('*')))];
+  return {
+    groups: [...groups.filter((g) => !g.hosts.some((h) => h.startsWith('*'))), ...groups.filter((g) => g.hosts.some((h) => h.startsWith('*')))],
+    known: { names: [...new Set(known.names)], suffixes: [...new Set(known.suffixes)], any: known.any },
+  };
+}
+
+/**
+ * outboundTrafficPolicy REGISTRY_ONLY: a host the sidecar does not know is answered 502 with the flag
+ * NR, as Istio's `block_all` virtual host answers; before any route is chosen, so no route rule runs.
+ */
+function registryOnlyLines(scope: EgressScope | null, known: HostPatterns): string[] {
+  if (scope?.mode !== 'REGISTRY_ONLY' || known.any) return [];
+  const acl = hostAclLines('in_registry', known);
+  return [
+    ...(acl.length ? acl : ['acl in_registry always_false']),
+    setResponseFlag('NR', 'unless in_registry'),
+    `http-request return status 502 content-type text/plain lf-string ${formatString(`meshctl: host %[var(txn.host)] is not in the egress hosts of Sidecar ${scope.sidecar} (outboundTrafficPolicy REGISTRY_ONLY)\n`)} unless in_registry`,
+  ];
 }
 
 // ---------------------------------------------------------------- sidecars
@@ -787,7 +830,9 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
   const ctx: Context = { model, pods, self: pod, options, notes };
   const mode = mtlsModeOf(model, pod);
   const rateLimits = inboundRateLimits(model.rateLimits, pod);
-  const table = routeRules(sidecarHostGroups(ctx), ctx);
+  const scope = egressScopeFor(model.sidecars, model.rootNamespace, pod);
+  const hostGroups = sidecarHostGroups(ctx, scope);
+  const table = routeRules(hostGroups.groups, ctx);
   const authz = authorizationLines(authorizationFor(model.authorizationPolicies, model.rootNamespace, pod), { destinationPort: model.workloads.find((w) => w.name === pod.workload && w.namespace === pod.namespace)?.port ?? null, remoteAddress: 'forwarded-for' });
   const sections: HaproxySection[] = [
     globalSection(pod.name, 'sidecar', pod.paths, options.threads ?? 1),
@@ -806,6 +851,7 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
         peerMetadataOut(pod.name),
         // Absolute-form requests (HTTP_PROXY clients) go on in origin-form, as apps expect.
         'http-request set-uri %[pathq] if { url -m beg -i http:// }',
+        ...registryOnlyLines(scope, hostGroups.known),
         ...table.frontend,
       ],
     },
