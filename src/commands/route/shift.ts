@@ -57,7 +57,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     'failure-threshold': Flags.integer({ summary: 'Failed checks before rolling back (default 1).', helpValue: 'N' }),
     'on-no-traffic': Flags.option({ summary: 'What follows "not enough traffic" (default hold).', options: ['hold', 'continue', 'rollback'] as const })(),
     gate: Flags.string({ summary: 'A PromQL gate beside the others, NAME=QUERY<THRESHOLD (or >, <=, >=); {{interval}}, {{namespace}} and {{target}} in the query are the window, the namespace and the new subset\'s workloads. Repeatable; needs Prometheus.', helpValue: 'NAME=PROMQL<N', multiple: true }),
-    metrics: Flags.option({ summary: "Where the gates read the figures: the mesh's Prometheus (Flagger's Istio queries), the access logs, or auto: Prometheus when one runs (default).", options: ['auto', 'prometheus', 'access-log'] as const })(),
+    metrics: Flags.option({ summary: "Where the gates read the figures: the mesh's Prometheus (Flagger's Istio queries), the access logs (local mesh), the calling pods' Envoy sidecars (cluster), or auto: Prometheus when one runs, else the access logs or the sidecars (default).", options: ['auto', 'prometheus', 'access-log', 'envoy'] as const })(),
     'prometheus-url': Flags.string({ summary: 'The Prometheus to query with --metrics prometheus (default: the one meshctl addons enable prometheus runs).', helpValue: 'URL' }),
     manual: Flags.boolean({ summary: 'Ask before each step (continue, hold or roll back); needs a terminal.' }),
     yes: Flags.boolean({ char: 'y', summary: 'Never ask (no confirmation, no question on Ctrl-C).' }),
@@ -110,6 +110,9 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     };
     if (!flags.resume) plan.buildPlan(planInput);
 
+    const onCluster = targetKind({ ...flags, namespace: undefined }) === 'kubernetes';
+    if (onCluster && flags.metrics === 'access-log') throw usageError('--metrics access-log reads the local mesh\'s access logs; on a cluster the gates read Prometheus or the calling pods\' Envoy sidecars (--metrics prometheus, envoy or auto).');
+    if (!onCluster && flags.metrics === 'envoy') throw usageError('--metrics envoy reads the Envoy sidecars of a cluster\'s calling pods; on the local mesh the gates read Prometheus or the access logs (--metrics prometheus, access-log or auto).');
     const mesh = await openTarget(flags);
     const { runShift, exitCodeOf } = await import('../../lib/shift/shift.js');
     const { shiftConsole } = await import('../../lib/shift/interactive.js');
@@ -131,10 +134,10 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
         resume: flags.resume,
         commonFlags,
         signal: terminal.signal,
-        // On a cluster the target reads Istio's Prometheus itself (--prometheus-url went to it).
-        ...(targetKind({ ...flags, namespace: undefined }) === 'kubernetes'
-          ? { metrics: flags.metrics }
-          : { metrics: flags['prometheus-url'] && !flags.metrics ? 'prometheus' : flags.metrics, prometheusUrl: flags['prometheus-url'] }),
+        // On a cluster the target chooses and reads the gates' metrics itself (--metrics and --prometheus-url went to it).
+        ...(onCluster
+          ? {}
+          : { metrics: flags['prometheus-url'] && !flags.metrics ? 'prometheus' : flags.metrics as 'auto' | 'prometheus' | 'access-log' | undefined, prometheusUrl: flags['prometheus-url'] }),
       }, terminal.hooks);
       if (outcome.result) this.finish(exitCodeOf(outcome.result));
       return outcome;
