@@ -118,26 +118,34 @@ try {
     await Promise.all(stepQueries.map((u) => realFetch(u).then((res) => res.json())));
   };
 
-  const time = async (fn) => {
-    const out = [];
-    for (let i = 0; i < runs; i++) {
-      const t = process.hrtime.bigint();
-      await fn(i);
-      out.push(Number(process.hrtime.bigint() - t) / 1e6);
-    }
-    return median(out);
-  };
+  // Each run times a meshctl step then the bare requests, back to back, so that the machine's load
+  // (busy or not) falls on both alike; the ratio is of the medians.
+  // CPU time too (this process: the client and the in-process stand-in alike; Prometheus runs apart),
+  // which a busy machine disturbs far less than wall time.
+  const meshctlRuns = [];
+  const bareRuns = [];
+  const meshctlCpu = [];
+  const bareCpu = [];
+  const cpuMs = (c) => (c.user + c.system) / 1000;
   await bareStep();
-  // Interleaved halves, so that the machine's load falls on both alike.
-  const m1 = await time(meshctlStep);
-  const b1 = await time(bareStep);
-  const m2 = await time(meshctlStep);
-  const b2 = await time(bareStep);
-  const meshctlMs = (m1 + m2) / 2;
-  const bareMs = (b1 + b2) / 2;
+  for (let i = 0; i < runs * 2; i++) {
+    let t = process.hrtime.bigint();
+    let c = process.cpuUsage();
+    await meshctlStep(i);
+    meshctlRuns.push(Number(process.hrtime.bigint() - t) / 1e6);
+    meshctlCpu.push(cpuMs(process.cpuUsage(c)));
+    t = process.hrtime.bigint();
+    c = process.cpuUsage();
+    await bareStep();
+    bareRuns.push(Number(process.hrtime.bigint() - t) / 1e6);
+    bareCpu.push(cpuMs(process.cpuUsage(c)));
+  }
+  const meshctlMs = median(meshctlRuns);
+  const bareMs = median(bareRuns);
   const ratio = meshctlMs / bareMs;
-  console.log(`shift step on the stand-in (${stepRequests.length} API requests: record, apply, record, applied policy, read back; ${stepQueries.length} PromQL queries), median of ${runs}×2:`);
+  console.log(`shift step on the stand-in (${stepRequests.length} API requests: record, apply, record, applied policy, read back; ${stepQueries.length} PromQL queries), median of ${runs * 2}, each beside its bare twin:`);
   console.log(`  meshctl: ${meshctlMs.toFixed(1)} ms   bare requests: ${bareMs.toFixed(1)} ms   ratio ${ratio.toFixed(2)} (target ≤ ${TARGET_RATIO})`);
+  console.log(`  CPU time: meshctl ${median(meshctlCpu).toFixed(1)} ms   bare ${median(bareCpu).toFixed(1)} ms   ratio ${(median(meshctlCpu) / median(bareCpu)).toFixed(2)}`);
   // proxy-status over 50 pods.
   const pods = Array.from({ length: 50 }, (_, i) => ({
     apiVersion: 'v1', kind: 'Pod', metadata: { name: `app-${i}`, namespace: 'default', labels: { app: `app-${i % 10}` } },

@@ -174,10 +174,15 @@ export class KubernetesTarget implements MeshTarget {
     return (await getObject(this.client, KINDS.CustomResourceDefinition, undefined, 'virtualservices.networking.istio.io')) !== null;
   }
 
+  /** Set once Istio's CRDs were found: a shift reads the applied policy at every step, and the CRD is a large object. */
+  private istioFound = false;
+
   private async requireIstio(): Promise<void> {
+    if (this.istioFound) return;
     if (!(await this.installed())) {
       throw new MeshctlError(`Istio's CRDs are not installed on ${this.client.where} (no virtualservices.networking.istio.io); install Istio (istioctl install), or run meshctl install --target kubernetes.`, EXIT.environment);
     }
+    this.istioFound = true;
   }
 
   async proxies(): Promise<MeshProxy[]> {
