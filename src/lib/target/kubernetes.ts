@@ -8,7 +8,7 @@ import { EXIT, MeshctlError, usageError } from '../errors.js';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
 import { MetricsUnavailable, promqlFigures, servedVersions, type PrometheusEndpoint } from '../shift/promql.js';
 import { httpRoutesOf } from '../shift/http-route.js';
-import { EnvoyStatsTraffic, MERGED_STATS_PATH, MERGED_STATS_PORT, type EnvoyStatsSource } from '../kube/envoy-stats.js';
+import { EnvoyStatsTraffic, MERGED_STATS_PATH, MERGED_STATS_PORT, type EnvoyStatsSource } from '../shift/envoy-stats.js';
 import { parseSyncz, type ProxySync } from '../kube/syncz.js';
 import { openPodAdmin, runsIstioProxy, type ForwardedAdmin } from '../kube/pod-admin.js';
 import { SidecarStatsTraffic } from '../kube/sidecar-traffic.js';

@@ -3,7 +3,7 @@
 // histogram_quantile does.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EnvoyStatsTraffic, figuresOf, podCounters, type EnvoyStatsSource } from '../../../src/lib/kube/envoy-stats.js';
+import { EnvoyStatsTraffic, figuresOf, podCounters, type EnvoyStatsSource } from '../../../src/lib/shift/envoy-stats.js';
 
 const HOST = 'reviews.default.svc.cluster.local';
 

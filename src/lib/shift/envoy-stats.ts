@@ -6,7 +6,7 @@
 // Prometheus' increase() takes it), and p99 comes from the bucket differences with histogram_quantile's
 // interpolation. An empty difference is "not enough traffic"; a reading in which no pod reports any
 // istio_* series means Istio's metrics are hidden, which meshctl says by naming the setting.
-import { MetricsUnavailable } from '../shift/promql.js';
+import { MetricsUnavailable } from './promql.js';
 import { bucketsOf, histogramQuantile, parsePrometheusText, type Sample } from '../runtime/prometheus.js';
 import { ISTIO_REQUESTS_TOTAL, ISTIO_REQUEST_DURATION } from '../runtime/istio-metrics.js';
 import { percentOf, perSecond, statusClassOf, type StatusClasses, type TrafficFigures, type TrafficWindow, type UpstreamFigures } from '../runtime/figures.js';
