@@ -20,6 +20,8 @@ The shift's state is written to the mesh home before and after every change of w
 
 An HTTPRoute attached to HOST's Service (parentRefs kind Service) is shifted the same way, with --route-kind httproute or when no VirtualService routes HOST: --to and --from name backend Services (e.g. --to reviews-v2), --route a rule's index, and the rule's backendRefs weights are written as percentages summing to 100 (proportions are kept: 1/1 becomes 50/50, and an abort puts back 50/50); --header and --mirror are for VirtualServices only.
 
+On a cluster (--target kubernetes, --context or --kubeconfig) the weights go to the VirtualService or HTTPRoute by server-side apply with the shift's record in its annotation, and the gates read Prometheus (--prometheus-url, else Istio's own) or, with --metrics envoy or when no Prometheus answers, the calling pods' Envoy sidecars.
+
 -o json streams one JSON object per event (planned, step, analysis, hold, promoted, rolled_back, aborted) on stdout and nothing else (-o yaml: one YAML document per event); progress goes to stderr.
 
 Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborted (the reason is printed); 2 usage or input error (unknown host or subset, no route to shift, a shift already in progress, --mirror on a route that mirrors already, --manual without a terminal); 3 environment error (mesh not installed, a proxy unreachable, proxies disagreeing with the applied VirtualService); 4 held (not enough traffic with --on-no-traffic hold, a manual step without an answer, or an apply --force that changed its route); 130 interrupted.`;

@@ -356,6 +356,22 @@ describe('gates from the calling pods\' Envoy sidecars, without Prometheus', () 
     }
   });
 
+  it('a pod proxy the user may not get: exit 3 naming the verb, the resource and the rule', async () => {
+    fresh();
+    server.denials.push({ verb: 'get', group: '', resource: 'pods', subresource: 'proxy' });
+    try {
+      const r = await meshctlAsync(shiftArgs('--metrics', 'envoy'));
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /forbids get pods\/proxy "[a-z0-9-]+" in namespace "default"/);
+      assert.match(r.stderr, /grant the rule \{apiGroups: \[""\], resources: \["pods\/proxy"\], verbs: \["get"\]\}/);
+      assert.notEqual(vsState(server).record?.phase, 'rolled_back', 'nothing was rolled back for it');
+    } finally {
+      server.denials.length = 0;
+    }
+    const abort = await meshctlAsync(['route', 'abort', 'reviews', '--kubeconfig', kubeconfig]);
+    assert.equal(abort.code, 0, `the shift left behind ends with route abort: ${abort.stderr}`);
+  });
+
   it('no traffic in the window is "not enough traffic", and hidden Istio metrics name proxyStatsMatcher', async () => {
     fresh();
     flowing = false;
