@@ -12,12 +12,11 @@ import { ISTIO_REQUESTS_TOTAL, ISTIO_REQUEST_DURATION } from '../runtime/istio-m
 import { percentOf, perSecond, statusClassOf, type StatusClasses, type TrafficFigures, type TrafficWindow, type UpstreamFigures } from '../runtime/figures.js';
 import type { TrafficReader } from '../target/target.js';
 import { mapBounded } from '../mesh/proxy-status.js';
+import { MERGED_STATS_PORT, POD_READ_CONCURRENCY } from '../kube/sidecar-traffic.js';
 
-/** Istio's merged stats (Envoy's and the agent's) as a pod's sidecar serves them. */
-export const MERGED_STATS_PORT = 15020;
+/** Istio's merged stats (Envoy's and the agent's) as a pod's sidecar serves them, on the port top reads too. */
 export const MERGED_STATS_PATH = '/stats/prometheus';
-/** Pods read at once: a shift over hundreds of callers must not open hundreds of proxied requests together. */
-export const POD_READ_CONCURRENCY = 8;
+export { MERGED_STATS_PORT };
 
 export interface StatsPod {
   namespace: string;
