@@ -20,7 +20,10 @@ interface Series {
   sum: number;
 }
 
-/** Istio's standard metrics of one destination service, as its sidecars report them (reporter="destination"). */
+/**
+ * Istio's standard metrics of one destination service, as its sidecars report them (reporter="destination"),
+ * or as the sidecar of a calling pod reports the requests it sent (reporter="source").
+ */
 export class IstioExporter {
   private readonly series = new Map<string, Series>();
   private server!: http.Server;

@@ -858,3 +858,12 @@ export async function kubectlJson(kubeconfig: string, args: string[]): Promise<u
   const { stdout } = await promisify(execFile)('kubectl', ['--kubeconfig', kubeconfig, ...args, '-o', 'json'], { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
   return JSON.parse(stdout);
 }
+
+/** Waits until `check` holds (polling every 50 ms), or fails naming `what` after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -20,6 +20,8 @@ The shift's state is written to the mesh home before and after every change of w
 
 An HTTPRoute attached to HOST's Service (parentRefs kind Service) is shifted the same way, with --route-kind httproute or when no VirtualService routes HOST: --to and --from name backend Services (e.g. --to reviews-v2), --route a rule's index, and the rule's backendRefs weights are written as percentages summing to 100 (proportions are kept: 1/1 becomes 50/50, and an abort puts back 50/50); --header and --mirror are for VirtualServices only.
 
+On a cluster (--target kubernetes, --context or --kubeconfig) the weights go to the VirtualService or HTTPRoute by server-side apply with the shift's record in its annotation, and the gates read Prometheus (--prometheus-url, else Istio's own) or, with --metrics envoy or when no Prometheus answers, the calling pods' Envoy sidecars.
+
 -o json streams one JSON object per event (planned, step, analysis, hold, promoted, rolled_back, aborted) on stdout and nothing else (-o yaml: one YAML document per event); progress goes to stderr.
 
 Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborted (the reason is printed); 2 usage or input error (unknown host or subset, no route to shift, a shift already in progress, --mirror on a route that mirrors already, --manual without a terminal); 3 environment error (mesh not installed, a proxy unreachable, proxies disagreeing with the applied VirtualService); 4 held (not enough traffic with --on-no-traffic hold, a manual step without an answer, or an apply --force that changed its route); 130 interrupted.`;
@@ -57,7 +59,7 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     'failure-threshold': Flags.integer({ summary: 'Failed checks before rolling back (default 1).', helpValue: 'N' }),
     'on-no-traffic': Flags.option({ summary: 'What follows "not enough traffic" (default hold).', options: ['hold', 'continue', 'rollback'] as const })(),
     gate: Flags.string({ summary: 'A PromQL gate beside the others, NAME=QUERY<THRESHOLD (or >, <=, >=); {{interval}}, {{namespace}} and {{target}} in the query are the window, the namespace and the new subset\'s workloads. Repeatable; needs Prometheus.', helpValue: 'NAME=PROMQL<N', multiple: true }),
-    metrics: Flags.option({ summary: "Where the gates read the figures: the mesh's Prometheus (Flagger's Istio queries), the access logs, or auto: Prometheus when one runs (default).", options: ['auto', 'prometheus', 'access-log'] as const })(),
+    metrics: Flags.option({ summary: "Where the gates read the figures: the mesh's Prometheus (Flagger's Istio queries), the access logs (local mesh), the calling pods' Envoy sidecars (cluster), or auto: Prometheus when one runs, else the access logs or the sidecars (default).", options: ['auto', 'prometheus', 'access-log', 'envoy'] as const })(),
     'prometheus-url': Flags.string({ summary: 'The Prometheus to query with --metrics prometheus (default: the one meshctl addons enable prometheus runs).', helpValue: 'URL' }),
     manual: Flags.boolean({ summary: 'Ask before each step (continue, hold or roll back); needs a terminal.' }),
     yes: Flags.boolean({ char: 'y', summary: 'Never ask (no confirmation, no question on Ctrl-C).' }),
@@ -110,6 +112,9 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
     };
     if (!flags.resume) plan.buildPlan(planInput);
 
+    const onCluster = targetKind({ ...flags, namespace: undefined }) === 'kubernetes';
+    if (onCluster && flags.metrics === 'access-log') throw usageError('--metrics access-log reads the local mesh\'s access logs; on a cluster the gates read Prometheus or the calling pods\' Envoy sidecars (--metrics prometheus, envoy or auto).');
+    if (!onCluster && flags.metrics === 'envoy') throw usageError('--metrics envoy reads the Envoy sidecars of a cluster\'s calling pods; on the local mesh the gates read Prometheus or the access logs (--metrics prometheus, access-log or auto).');
     const mesh = await openTarget(flags);
     const { runShift, exitCodeOf } = await import('../../lib/shift/shift.js');
     const { shiftConsole } = await import('../../lib/shift/interactive.js');
@@ -131,10 +136,10 @@ Exit codes: 0 promoted (the plan's last weight reached); 1 rolled back or aborte
         resume: flags.resume,
         commonFlags,
         signal: terminal.signal,
-        // On a cluster the target reads Istio's Prometheus itself (--prometheus-url went to it).
-        ...(targetKind({ ...flags, namespace: undefined }) === 'kubernetes'
-          ? { metrics: flags.metrics }
-          : { metrics: flags['prometheus-url'] && !flags.metrics ? 'prometheus' : flags.metrics, prometheusUrl: flags['prometheus-url'] }),
+        // On a cluster the target chooses and reads the gates' metrics itself (--metrics and --prometheus-url went to it).
+        ...(onCluster
+          ? {}
+          : { metrics: flags['prometheus-url'] && !flags.metrics ? 'prometheus' : flags.metrics as 'auto' | 'prometheus' | 'access-log' | undefined, prometheusUrl: flags['prometheus-url'] }),
       }, terminal.hooks);
       if (outcome.result) this.finish(exitCodeOf(outcome.result));
       return outcome;

@@ -18,18 +18,30 @@ function identity(r: MeshResource): string {
   return `${group}|${r.kind}|${r.metadata.namespace ?? ''}|${r.metadata.name}`;
 }
 
-async function meshObjects(flags: TargetFlags): Promise<NamedObject[]> {
+async function meshObjects(flags: TargetFlags): Promise<{ objects: NamedObject[]; from: string }> {
   const { openTarget } = await import('../target/open.js');
   const target = await openTarget(flags);
-  if ('liveObjects' in target && typeof target.liveObjects === 'function') return (target as unknown as { liveObjects(): Promise<NamedObject[]> }).liveObjects();
+  if ('liveObjects' in target && typeof target.liveObjects === 'function') {
+    const cluster = target as unknown as { liveObjects(): Promise<NamedObject[]>; liveFrom: string };
+    return { objects: await cluster.liveObjects(), from: cluster.liveFrom };
+  }
   const applied = await target.applied();
   const label = applied.label ?? `mesh revision ${applied.revision}`;
-  return applied.resources.map((resource) => ({ name: [label, resource.metadata.namespace, resource.kind, resource.metadata.name].filter((x) => x !== undefined).join('/'), resource }));
+  const objects = applied.resources.map((resource) => ({ name: [label, resource.metadata.namespace, resource.kind, resource.metadata.name].filter((x) => x !== undefined).join('/'), resource }));
+  return { objects, from: `the local mesh (revision ${applied.revision})` };
+}
+
+/** What validate --live read besides the files: how many mesh objects, and from where (`the cluster of context "prod"`). */
+export interface LiveRead {
+  sources: SourceFile[];
+  /** Mesh objects analyzed (those the files also hold are the files'). */
+  objects: number;
+  from: string;
 }
 
 /** The sources validate analyzes: the files, then each mesh object the files do not hold. */
-export async function liveSources(paths: string[], flags: TargetFlags, read: ReadOptions & { allowEmpty?: boolean }): Promise<SourceFile[]> {
-  const [{ loadSources }, objects] = await Promise.all([import('../policy/load.js'), meshObjects(flags)]);
+export async function liveSources(paths: string[], flags: TargetFlags, read: ReadOptions & { allowEmpty?: boolean }): Promise<LiveRead> {
+  const [{ loadSources }, { objects, from }] = await Promise.all([import('../policy/load.js'), meshObjects(flags)]);
   const files: SourceFile[] = [];
   for (const p of paths.length ? await expandPaths(paths, read) : []) files.push(await readSource(p, read));
   const held = new Set(
@@ -41,5 +53,5 @@ export async function liveSources(paths: string[], flags: TargetFlags, read: Rea
       const text = `${JSON.stringify(o.resource, null, 2)}\n`;
       return { path: o.name, format: 'json', text, size: Buffer.byteLength(text) };
     });
-  return [...files, ...fromMesh];
+  return { sources: [...files, ...fromMesh], objects: fromMesh.length, from };
 }

@@ -30,9 +30,8 @@ export async function runValidate(paths: string[], flags: ValidateFlags, version
   const meshFlag = (['target', 'context', 'kubeconfig', 'home', 'all-namespaces'] as const).find((f) => flags[f] !== undefined && flags[f] !== false);
   if (meshFlag && !flags.live) throw usageError(`--${meshFlag} names the mesh validate --live reads; add --live, or drop --${meshFlag}.`);
   if (flags.namespace !== undefined && flags['all-namespaces']) throw usageError(`-n ${flags.namespace} asks for one namespace and -A for every one; pass one of them.`);
-  const result = flags.live
-    ? await (await import('../policy/validate.js')).validateSources(await (await import('./validate-live.js')).liveSources(paths, flags, options), options)
-    : await validatePaths(paths, options);
+  const live = flags.live ? await (await import('./validate-live.js')).liveSources(paths, flags, options) : null;
+  const result = live ? await (await import('../policy/validate.js')).validateSources(live.sources, options) : await validatePaths(paths, options);
   const findingsOutput = await import('../output/findings.js');
   const report = { findings: result.findings, groups: result.groups, summary: result.summary };
   await render(format, {
@@ -42,7 +41,7 @@ export async function runValidate(paths: string[], flags: ValidateFlags, version
     },
     text: () => {
       const texts = new Map(result.sources.map((s) => [s.path, s.text]));
-      return findingsOutput.renderText(report, { color: out.colorEnabled(), files: result.files, sourceText: (p) => texts.get(p) });
+      return findingsOutput.renderText(report, { color: out.colorEnabled(), files: result.files, sourceText: (p) => texts.get(p), ...(live ? { live: { objects: live.objects, from: live.from } } : {}) });
     },
     formats: { sarif: () => findingsOutput.renderSarif(report, version), github: () => findingsOutput.renderGithub(report) },
   });

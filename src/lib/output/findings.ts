@@ -48,6 +48,8 @@ export interface TextOptions {
   files: FileSummary[];
   /** File text by path, for the source line under each finding. */
   sourceText: (path: string) => string | undefined;
+  /** validate --live: the sources beyond the files were objects read from a mesh (`the cluster of context "prod"`). */
+  live?: { objects: number; from: string };
 }
 
 export function renderText(report: FindingsReport, options: TextOptions): string {
@@ -97,7 +99,10 @@ export function renderText(report: FindingsReport, options: TextOptions): string
   }
   const s = report.summary;
   const counts = `${plural(s.error, 'error')}, ${plural(s.warning, 'warning')}, ${s.info} info`;
-  out.push(`${plural(s.files, 'file')}, ${plural(s.resources, 'resource')}: ${report.findings.length ? counts : 'no findings'}`);
+  const read = options.live
+    ? `${s.files > options.live.objects ? `${plural(s.files - options.live.objects, 'file')} and ` : ''}${plural(options.live.objects, 'object')} read from ${options.live.from}`
+    : plural(s.files, 'file');
+  out.push(`${read}, ${plural(s.resources, 'resource')}: ${report.findings.length ? counts : 'no findings'}`);
   return `${out.join('\n')}\n`;
 }
 

@@ -10,7 +10,7 @@ import { modelOf } from '../mesh/pods.js';
 import { desiredPods, podsOfService, serviceFor } from '../policy/mesh-model.js';
 import { serviceHost } from '../policy/hosts.js';
 import type { Weights } from './plan.js';
-import type { ResolvedShift, ResolveOptions, ShiftRoute } from './route-types.js';
+import { deployPodsHint, type ResolvedShift, type ResolveOptions, type ShiftRoute } from './route-types.js';
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
@@ -107,8 +107,8 @@ export function resolveHttpRouteShift(resources: StoredResource[], host: string,
   if (addsDestination) raw[options.to] = 0;
   const baseline = asPercentages(raw);
   const service = backendService(options.to)!;
-  if (service.kind === 'Service' && !podsOfService(service, desiredPods(model)).length) {
-    throw usageError(`Service ${options.to} selects no pod; apply its Workload before shifting traffic to it.`);
+  if (service.kind === 'Service' && !podsOfService(service, options.pods ?? desiredPods(model)).length) {
+    throw usageError(`Service ${options.to} selects no pod; ${deployPodsHint(options)} before shifting traffic to it.`);
   }
 
   // The compiled route: the translation's mesh routes of the parent Service, named after the rule.

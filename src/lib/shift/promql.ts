@@ -18,6 +18,7 @@ export interface PromqlScope {
  */
 export interface VersionScope {
   service: string;
+  /** Empty: every version. */
   versions: string[];
 }
 
@@ -42,7 +43,8 @@ function exactAlternation(names: readonly string[]): string {
 
 /** The label matchers of a scope, as Flagger writes them for Istio. */
 export function scopeMatchers(scope: SubsetSelection): string {
-  if ('versions' in scope) return `reporter="destination",destination_service=${literal(scope.service)},destination_version=~${literal(exactAlternation(scope.versions))}`;
+  // No versions: every request to the service (an HTTPRoute's backend Service is one destination).
+  if ('versions' in scope) return `reporter="destination",destination_service=${literal(scope.service)}${scope.versions.length ? `,destination_version=~${literal(exactAlternation(scope.versions))}` : ''}`;
   return `reporter="destination",destination_workload_namespace=${literal(scope.namespace)},destination_workload=~${literal(exactAlternation(scope.workloads))}`;
 }
 

@@ -43,4 +43,11 @@ export interface ResolveOptions {
   from?: string;
   /** A route name or http index when the VirtualService has several candidates. */
   route?: string;
+  /** The pods that run (a cluster's); absent: the pods the applied Workloads ask for. */
+  pods?: { namespace: string; labels: Record<string, string> }[];
+}
+
+/** What to do when the new subset or backend selects no pod, on either kind of mesh. */
+export function deployPodsHint(options: ResolveOptions): string {
+  return options.pods ? 'deploy its pods' : 'apply its Workload';
 }

@@ -13,7 +13,7 @@ import { sameWeights, weightsText, type Weights } from './plan.js';
 
 import { CANARY_ROUTE } from '../target/target.js';
 import { httpRouteWeights, shiftedRule } from './http-route.js';
-import type { ResolvedShift, ResolveOptions, ShiftRoute } from './route-types.js';
+import { deployPodsHint, type ResolvedShift, type ResolveOptions, type ShiftRoute } from './route-types.js';
 
 export { CANARY_ROUTE };
 
@@ -121,8 +121,8 @@ export function resolveShiftRoute(resources: StoredResource[], options: ResolveO
   const service = serviceFor(model, host);
   const subset = dr.subsets.find((s) => s.name === options.to)!;
   if (service && service.kind === 'Service') {
-    const pods = podsOfService(service, desiredPods(model)).filter((p) => selectorMatches(subset.labels, p.labels));
-    if (!pods.length) throw usageError(`Subset ${options.to} of ${options.host} selects no pod (labels ${Object.entries(subset.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}); apply its Workload before shifting traffic to it.`);
+    const pods = podsOfService(service, options.pods ?? desiredPods(model)).filter((p) => selectorMatches(subset.labels, p.labels));
+    if (!pods.length) throw usageError(`Subset ${options.to} of ${options.host} selects no pod (labels ${Object.entries(subset.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}); ${deployPodsHint(options)} before shifting traffic to it.`);
   }
   const destinations = addsDestination ? [...present, options.to] : present;
   return {

@@ -12,7 +12,7 @@ import type { PlannedEvent, ShiftEvent } from './events.js';
 import { ShiftRunner, ShiftTakenOver, newRecord, planWeights, type InterruptChoice, type ManualChoice, type Progress, type RunResult } from './machine.js';
 import { isTerminal, type ShiftRecord } from './record.js';
 import { availableWeight, buildPlan, planDurations, sameWeights, weightsText, type PlanInput } from './plan.js';
-import { hostOfArgument, resolveShiftRoute, routeChange, routeDisagreement, routeResourceLabel, type ResolvedShift } from './route.js';
+import { hostOfArgument, resolveShiftRoute, routeChange, routeDisagreement, routeResourceLabel, type ResolvedShift, type ResolveOptions } from './route.js';
 import { httpRoutesOf, resolveHttpRouteShift } from './http-route.js';
 import { ShiftStore, currentOwner, listShifts, ownerAlive, sameOwner, shiftRecords, type ShiftRecords } from './store.js';
 import type { StoredResource } from '../mesh/state.js';
@@ -218,8 +218,8 @@ function checkSignal(signal: AbortSignal | undefined): void {
  * The route a shift moves: the host's VirtualService; with --route-kind httproute, or when no
  * VirtualService routes the host but an HTTPRoute is attached to its Service, that HTTPRoute.
  */
-function resolveRoute(resources: StoredResource[], host: string, request: ShiftRequest): ResolvedShift {
-  const options = { host: request.host, namespace: request.namespace, to: request.to!, from: request.from, route: request.route };
+function resolveRoute(resources: StoredResource[], host: string, request: ShiftRequest, pods?: ResolveOptions['pods']): ResolvedShift {
+  const options = { host: request.host, namespace: request.namespace, to: request.to!, from: request.from, route: request.route, ...(pods ? { pods } : {}) };
   const routedByVirtualService = modelOf(resources).virtualServices.some((vs) => vs.resource.kind === 'VirtualService' && vs.gateways.includes('mesh') && vs.hosts.some((h) => hostKey(vs.namespace, h) === host));
   const kind = request.routeKind ?? (!routedByVirtualService && httpRoutesOf(resources, host).length ? 'httproute' : 'virtualservice');
   return kind === 'httproute' ? resolveHttpRouteShift(resources, host, options) : resolveShiftRoute(resources, options);
@@ -234,8 +234,8 @@ export async function runShift(request: ShiftRequest, hooks: ShiftHooks): Promis
 
   const plan = buildPlan(request.plan);
   if (!request.to) throw usageError('Name the subset to shift traffic to with --to (e.g. --to v2), or continue a recorded shift with --resume.');
-  const applied = await mesh.applied();
-  const resolved = resolveRoute(applied.resources, host, request);
+  const context = mesh.routeContext ? await mesh.routeContext() : { resources: (await mesh.applied()).resources, pods: undefined };
+  const resolved = resolveRoute(context.resources, host, request, context.pods);
   if (resolved.route.httpRoute && (request.plan.header || request.plan.mirror)) {
     throw usageError(`--${request.plan.header ? 'header' : 'mirror'} is not offered for an HTTPRoute shift (its steps move backendRefs weights only); drop it, or shift a VirtualService.`);
   }

@@ -43,7 +43,7 @@ export interface ShiftTarget {
 export function shiftTarget(mesh: MeshTarget, route: ShiftRoute, options: { prometheusUrl?: string | null } = {}): ShiftTarget {
   // An HTTPRoute's requests go to its backend Services' hosts; its figures are those, keyed by backend name.
   const backends = route.backends;
-  const traffic = mesh.traffic(backends ? {} : { host: route.host });
+  const traffic = mesh.traffic(backends ? { hosts: Object.keys(backends) } : { host: route.host });
   const asShifted = (figures: UpstreamFigures[]): UpstreamFigures[] => (backends
     ? figures.filter((f) => backends[f.host] !== undefined).map((f) => ({ ...f, host: route.host, subset: backends[f.host] }))
     : figures);

@@ -7,6 +7,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { EXIT, MeshctlError, usageError } from '../errors.js';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
 import { MetricsUnavailable, promqlFigures, servedVersions, type PrometheusEndpoint } from '../shift/promql.js';
+import { httpRoutesOf } from '../shift/http-route.js';
+import { EnvoyStatsTraffic, MERGED_STATS_PATH, MERGED_STATS_PORT, type EnvoyStatsSource } from '../shift/envoy-stats.js';
 import { parseSyncz, type ProxySync } from '../kube/syncz.js';
 import { openPodAdmin, runsIstioProxy, type ForwardedAdmin } from '../kube/pod-admin.js';
 import { SidecarStatsTraffic } from '../kube/sidecar-traffic.js';
@@ -49,6 +51,8 @@ export interface KubernetesTargetOptions {
   prometheusUrl?: string;
   /** Where Istio's Prometheus runs (namespace/service:port). */
   prometheusService?: { namespace: string; name: string; port: number };
+  /** --metrics: where the gates read (auto: --prometheus-url, else Istio's Prometheus when it answers, else the calling pods' Envoy sidecars). */
+  metrics?: 'auto' | 'prometheus' | 'envoy';
 }
 
 interface HttpDestination {
@@ -63,6 +67,38 @@ interface HttpRouteSpec {
 
 function vsKey(ref: { namespace: string; name: string }): string {
   return `${ref.namespace}/${ref.name}`;
+}
+
+/** The object a shift writes on a cluster: a VirtualService (its http list) or an HTTPRoute (its rules). */
+export interface RouteObject {
+  kind: 'VirtualService' | 'HTTPRoute';
+  namespace: string;
+  name: string;
+}
+
+const kindRefOf = (o: { kind: string }): KindRef => (o.kind === 'HTTPRoute' ? KINDS.HTTPRoute : KINDS.VirtualService);
+/** The atomic list a shift rewrites whole: a VirtualService's http routes, an HTTPRoute's rules. */
+const listFieldOf = (o: { kind: string }): 'http' | 'rules' => (o.kind === 'HTTPRoute' ? 'rules' : 'http');
+/** `VirtualService default/reviews`, as sentences name it (and the key of what meshctl last wrote). */
+const objectLabel = (o: RouteObject): string => `${o.kind} ${vsKey(o)}`;
+
+function routeListOf(o: { kind: string; spec?: unknown }): unknown[] {
+  return ((o.spec as Record<string, unknown> | undefined)?.[listFieldOf(o)] ?? []) as unknown[];
+}
+
+function routeObjectOf(ref: RouteRef): RouteObject {
+  return ref.httpRoute ? { kind: 'HTTPRoute', namespace: ref.httpRoute.namespace, name: ref.httpRoute.name } : { kind: 'VirtualService', ...ref.virtualService };
+}
+
+interface BackendRef {
+  name?: string;
+  weight?: number;
+  [k: string]: unknown;
+}
+
+function backendRefsOf(rules: unknown[], rule: number): BackendRef[] | null {
+  const r = rules[rule] as { backendRefs?: BackendRef[] } | undefined;
+  return r?.backendRefs?.length ? r.backendRefs : null;
 }
 
 function httpOf(o: KubeObject): HttpRouteSpec[] {
@@ -109,7 +145,7 @@ export function firstDifference(a: unknown, b: unknown, at = ''): { field: strin
  * field takes it over, so its manager now owns the list; the latest such entry when several do.
  */
 function lastOtherManager(o: KubeObject): { manager: string; time?: string; operation: string } | null {
-  const others = (o.metadata.managedFields ?? []).filter((e) => e.manager !== FIELD_MANAGER && e.manager !== REQUEST_FIELD_MANAGER && e.fieldsV1 && hasPath(e.fieldsV1, ['spec', 'http']));
+  const others = (o.metadata.managedFields ?? []).filter((e) => e.manager !== FIELD_MANAGER && e.manager !== REQUEST_FIELD_MANAGER && e.fieldsV1 && hasPath(e.fieldsV1, ['spec', listFieldOf(o)]));
   others.sort((x, y) => (y.time ?? '').localeCompare(x.time ?? ''));
   return others[0] ? { manager: others[0].manager, time: others[0].time, operation: others[0].operation } : null;
 }
@@ -118,12 +154,13 @@ const valueText = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(
 
 export class KubernetesTarget implements MeshTarget {
   readonly location: string;
-  /** The route's http list as meshctl last wrote it, per VirtualService: a different one on the cluster is someone else's change. */
+  /** The route's list as meshctl last wrote it, per VirtualService or HTTPRoute: a different one on the cluster is someone else's change. */
   private readonly written = new Map<string, unknown>();
   /** The latest shift record per host, carried by every apply of that route's weights. */
   private readonly records = new Map<string, unknown>();
   private vsCache: KubeObject[] | null = null;
   private readonly forwards = new Set<ForwardedAdmin>();
+  private httpRouteCache: KubeObject[] | null = null;
 
   constructor(readonly client: KubeClient, readonly options: KubernetesTargetOptions = {}) {
     this.location = `kubernetes context "${client.access.context}"`;
@@ -137,10 +174,15 @@ export class KubernetesTarget implements MeshTarget {
     return (await getObject(this.client, KINDS.CustomResourceDefinition, undefined, 'virtualservices.networking.istio.io')) !== null;
   }
 
+  /** Set once Istio's CRDs were found: a shift reads the applied policy at every step, and the CRD is a large object. */
+  private istioFound = false;
+
   private async requireIstio(): Promise<void> {
+    if (this.istioFound) return;
     if (!(await this.installed())) {
       throw new MeshctlError(`Istio's CRDs are not installed on ${this.client.where} (no virtualservices.networking.istio.io); install Istio (istioctl install), or run meshctl install --target kubernetes.`, EXIT.environment);
     }
+    this.istioFound = true;
   }
 
   async proxies(): Promise<MeshProxy[]> {
@@ -191,6 +233,11 @@ export class KubernetesTarget implements MeshTarget {
     }));
   }
 
+  /** Where `validate --live` says its objects come from. */
+  get liveFrom(): string {
+    return `the cluster of context "${this.client.access.context}"`;
+  }
+
   /** The namespace -n names (a get), or every namespace. */
   private async listNamespaces(): Promise<KubeObject[]> {
     const ns = this.listNamespace;
@@ -204,9 +251,12 @@ export class KubernetesTarget implements MeshTarget {
       const k = Object.values(KINDS).find((x) => x.kind === r.kind && (!x.group || r.apiVersion.startsWith(`${x.group}/`)));
       if (!k) throw usageError(`meshctl does not write ${r.apiVersion} ${r.kind} to a cluster.`);
       const namespace = r.metadata.namespace ?? 'default';
-      if (options.shiftHost && r.kind === 'VirtualService') {
-        // A shift's own change of its route (a header route, a mirror): only the http list, with its record.
-        await this.applyRoute({ namespace, name: r.metadata.name }, httpOf(r as KubeObject) as unknown[], options.shiftHost);
+      if (options.shiftHost && (r.kind === 'VirtualService' || r.kind === 'HTTPRoute')) {
+        // A shift's own change of its route (a header route, a mirror, backendRefs as percentages): only its list, with its record.
+        const ref: RouteObject = { kind: r.kind, namespace, name: r.metadata.name };
+        const current = await this.readRoute(ref);
+        this.checkUnchanged(current, ref);
+        await this.applyRoute(ref, routeListOf(r), options.shiftHost, { resourceVersion: current.metadata.resourceVersion, force: !ownsField(current, FIELD_MANAGER, ['spec', listFieldOf(ref)]) });
         continue;
       }
       await applyObject(this.client, k, { apiVersion: r.apiVersion, kind: r.kind, metadata: { ...r.metadata, namespace }, ...(r.spec !== undefined ? { spec: r.spec } : {}) } as KubeObject, { fieldManager: FIELD_MANAGER });
@@ -229,31 +279,46 @@ export class KubernetesTarget implements MeshTarget {
   }
 
   private carrier(ref: RouteRef): string {
-    return `VirtualService ${vsKey(ref.virtualService)}`;
+    return objectLabel(routeObjectOf(ref));
   }
 
   async routeCarriers(ref: RouteRef): Promise<string[]> {
     return [this.carrier(ref)];
   }
 
-  private async readRoute(ref: { namespace: string; name: string }): Promise<KubeObject> {
-    const vs = await getObject(this.client, KINDS.VirtualService, ref.namespace, ref.name);
-    if (!vs) throw new MeshctlError(`VirtualService ${vsKey(ref)} is gone from ${this.client.where}; the shift cannot go on (meshctl route abort ends it).`, EXIT.environment);
-    return vs;
+  private async readRoute(ref: RouteObject): Promise<KubeObject> {
+    const o = await getObject(this.client, kindRefOf(ref), ref.namespace, ref.name);
+    if (!o) throw new MeshctlError(`${objectLabel(ref)} is gone from ${this.client.where}; the shift cannot go on (meshctl route abort ends it).`, EXIT.environment);
+    return o;
   }
 
   /**
    * Someone else's change of the route since meshctl last wrote it (in this process): the shift holds
    * rather than overwrite it, and says who changed which field.
    */
-  private checkUnchanged(vs: KubeObject, ref: { namespace: string; name: string }): void {
-    const expected = this.written.get(vsKey(ref));
+  private checkUnchanged(o: KubeObject, ref: RouteObject): void {
+    const expected = this.written.get(objectLabel(ref));
     if (expected === undefined) return;
-    const difference = firstDifference(expected, httpOf(vs), '.spec.http');
+    const difference = firstDifference(expected, routeListOf(o), `.spec.${listFieldOf(ref)}`);
     if (!difference) return;
-    const who = lastOtherManager(vs);
+    const who = lastOtherManager(o);
     const by = who ? `${who.manager}${who.time ? ` (at ${who.time})` : ''}` : 'another client';
-    throw new MeshctlError(`${by} changed ${difference.field} of VirtualService ${vsKey(ref)} from ${valueText(difference.before)} to ${valueText(difference.after)} during the shift (resourceVersion ${vs.metadata.resourceVersion}); the shift holds rather than overwrite it`, EXIT.held);
+    throw new MeshctlError(`${by} changed ${difference.field} of ${objectLabel(ref)} from ${valueText(difference.before)} to ${valueText(difference.after)} during the shift (resourceVersion ${o.metadata.resourceVersion}); the shift holds rather than overwrite it`, EXIT.held);
+  }
+
+  /**
+   * The HTTPRoute's rules with the shifted rule's backendRefs at `weights` (by backend name; a backend
+   * the weights give traffic and the rule lacks joins it, shaped as its first backendRef).
+   */
+  private withBackendWeights(o: KubeObject, ref: RouteRef, weights: Weights): unknown[] {
+    const rules = structuredClone(routeListOf(o));
+    const rule = ref.httpRoute!.rule;
+    const refs = backendRefsOf(rules, rule);
+    if (!refs) throw new WeightWriteError(`HTTPRoute ${vsKey(ref.httpRoute!)} has no rule ${rule} with backendRefs to weigh.`);
+    for (const name of Object.keys(weights)) if (weights[name]! > 0 && !refs.some((r) => r.name === name)) refs.push({ ...structuredClone(refs[0]!), name });
+    for (const r of refs) r.weight = weights[String(r.name ?? '')] ?? 0;
+    if (refs.every((r) => r.weight === 0)) throw new WeightWriteError(`Weights ${JSON.stringify(weights)} leave rule ${rule} of HTTPRoute ${vsKey(ref.httpRoute!)} without a backend.`);
+    return rules;
   }
 
   /** The http list with the route's weights of `ref.host`'s subsets set (other destinations keep theirs). */
@@ -272,36 +337,45 @@ export class KubernetesTarget implements MeshTarget {
    * One server-side apply of the route's http list and the shift's record; `force` takes the list over
    * from whoever applied it before the shift (the first write of a shift only).
    */
-  private async applyRoute(ref: { namespace: string; name: string }, http: unknown[] | null, host: string, options: { resourceVersion?: string; force?: boolean } = {}): Promise<KubeObject> {
+  private async applyRoute(ref: RouteObject, list: unknown[] | null, host: string, options: { resourceVersion?: string; force?: boolean } = {}): Promise<KubeObject> {
     const record = this.records.get(host);
+    const k = kindRefOf(ref);
     const body: KubeObject = {
-      apiVersion: `${KINDS.VirtualService.group}/${KINDS.VirtualService.version}`,
-      kind: 'VirtualService',
+      apiVersion: `${k.group}/${k.version}`,
+      kind: ref.kind,
       metadata: {
         name: ref.name,
         namespace: ref.namespace,
         ...(options.resourceVersion ? { resourceVersion: options.resourceVersion } : {}),
         ...(record !== undefined ? { annotations: { [SHIFT_ANNOTATION]: JSON.stringify(record) } } : {}),
       },
-      ...(http ? { spec: { http } } : {}),
+      ...(list ? { spec: { [listFieldOf(ref)]: list } } : {}),
     };
     let answer: KubeObject;
     try {
-      answer = await applyObject(this.client, KINDS.VirtualService, body, { fieldManager: FIELD_MANAGER, force: options.force });
+      answer = await applyObject(this.client, k, body, { fieldManager: FIELD_MANAGER, force: options.force });
     } catch (err) {
       if (err instanceof KubeApiError && err.statusCode === 409) {
         const cause = err.status.details?.causes?.find((c) => c.reason === 'FieldManagerConflict');
-        const reason = cause ? `${cause.message} (another field manager owns it now)` : `VirtualService ${vsKey(ref)} changed while meshctl wrote it (${err.status.message ?? 'resourceVersion conflict'})`;
+        const reason = cause ? `${cause.message} (another field manager owns it now)` : `${objectLabel(ref)} changed while meshctl wrote it (${err.status.message ?? 'resourceVersion conflict'})`;
         throw new MeshctlError(`${reason}; the shift holds rather than overwrite it`, EXIT.held);
       }
       throw err;
     }
-    if (http) this.written.set(vsKey(ref), httpOf(answer));
+    if (list) this.written.set(objectLabel(ref), routeListOf(answer));
     return answer;
   }
 
   async readRouteWeights(ref: RouteRef): Promise<ServedWeights[]> {
-    const vs = await this.readRoute(ref.virtualService);
+    if (ref.httpRoute) {
+      // backendRefs weights are proportions, 1 when unset; the shift writes them as percentages.
+      const refs = backendRefsOf(routeListOf(await this.readRoute(routeObjectOf(ref))), ref.httpRoute.rule);
+      if (!refs) return [{ proxy: this.carrier(ref), kind: 'sidecar', weights: null, error: `has no rule ${ref.httpRoute.rule} with backendRefs` }];
+      const weights: Weights = {};
+      for (const r of refs) weights[String(r.name ?? '')] = (weights[String(r.name ?? '')] ?? 0) + (typeof r.weight === 'number' ? r.weight : 1);
+      return [{ proxy: this.carrier(ref), kind: 'sidecar', weights, error: null }];
+    }
+    const vs = await this.readRoute(routeObjectOf(ref));
     const route = httpOf(vs)[shiftedIndex(httpOf(vs), ref)];
     if (!route?.route) return [{ proxy: this.carrier(ref), kind: 'sidecar', weights: null, error: `has no http route ${ref.name || ref.index}` }];
     const weights: Weights = {};
@@ -311,15 +385,65 @@ export class KubernetesTarget implements MeshTarget {
   }
 
   async writeRouteWeights(ref: RouteRef, weights: Weights): Promise<WriteReport> {
-    const vs = await this.readRoute(ref.virtualService);
-    this.checkUnchanged(vs, ref.virtualService);
-    const http = this.withWeights(vs, ref, weights);
-    await this.applyRoute(ref.virtualService, http, ref.host, { resourceVersion: vs.metadata.resourceVersion, force: !ownsField(vs, FIELD_MANAGER, ['spec', 'http']) });
+    const target = routeObjectOf(ref);
+    const o = await this.readRoute(target);
+    this.checkUnchanged(o, target);
+    const list = ref.httpRoute ? this.withBackendWeights(o, ref, weights) : this.withWeights(o, ref, weights);
+    await this.applyRoute(target, list, ref.host, { resourceVersion: o.metadata.resourceVersion, force: !ownsField(o, FIELD_MANAGER, ['spec', listFieldOf(target)]) });
     return { served: [this.carrier(ref)], notRunning: [] };
   }
 
-  traffic(options: { host?: string } = {}): TrafficReader {
-    return new PrometheusTraffic(this, options.host);
+  traffic(options: { host?: string; hosts?: string[] } = {}): TrafficReader {
+    return new ChosenTraffic(this, options);
+  }
+
+  private metricsChoice: Promise<'prometheus' | 'envoy'> | null = null;
+
+  /** Where the gates read: as --metrics says; auto is --prometheus-url, else Istio's Prometheus when its service answers, else the Envoy sidecars. */
+  chooseMetrics(): Promise<'prometheus' | 'envoy'> {
+    this.metricsChoice ??= (async () => {
+      const choice = this.options.metrics ?? 'auto';
+      if (choice !== 'auto') return choice;
+      if (this.options.prometheusUrl) return 'prometheus';
+      try {
+        await this.promQuery().query('vector(1)', Date.now() / 1000);
+        return 'prometheus';
+      } catch (err) {
+        // No such service, or nothing behind it: no Prometheus. Anything else is a Prometheus that fails (metrics unavailable).
+        if (err instanceof KubeApiError && (err.statusCode === 404 || err.statusCode === 503)) return 'envoy';
+        if (err instanceof KubeApiError && err.statusCode === 403) throw err;
+        return 'prometheus';
+      }
+    })();
+    return this.metricsChoice;
+  }
+
+  /** The calling pods' sidecars, read through the API server's pod proxy at Istio's merged stats port. */
+  envoyStats(): EnvoyStatsSource {
+    return {
+      where: this.client.where,
+      pods: async () => (await this.proxies()).map((p) => ({ namespace: p.namespace, name: p.name })),
+      read: (pod) => this.client.request<string>('GET', `/api/v1/namespaces/${pod.namespace}/pods/${pod.name}:${MERGED_STATS_PORT}/proxy${MERGED_STATS_PATH}`, {
+        text: true,
+        timeoutMs: 5000,
+        about: { verb: 'get', resource: 'pods/proxy', group: '', namespace: pod.namespace, name: pod.name },
+      }),
+      subsetsByVersion: (host) => this.subsetsByVersion(host),
+    };
+  }
+
+  /** The applied policy with the cluster's Services, and its running pods: what a shift resolves its route against. */
+  async routeContext(): Promise<{ resources: MeshResource[]; pods: { namespace: string; labels: Record<string, string> }[] }> {
+    const [applied, services, pods] = await Promise.all([
+      this.applied(),
+      listObjects(this.client, KINDS.Service, { namespace: this.listNamespace }),
+      listObjects(this.client, KINDS.Pod, { namespace: this.listNamespace }),
+    ]);
+    this.httpRouteCache = applied.resources.filter((r) => r.kind === 'HTTPRoute') as KubeObject[];
+    return {
+      resources: [...applied.resources, ...services.map((o) => asPolicyResource(o) as MeshResource)],
+      pods: pods.filter((p) => (p.status as { phase?: string } | undefined)?.phase !== 'Succeeded' && (p.status as { phase?: string } | undefined)?.phase !== 'Failed').map((p) => ({ namespace: p.metadata.namespace ?? 'default', labels: p.metadata.labels ?? {} })),
+    };
   }
 
   /** top's figures of every destination, from the sidecars' own stats through the pod proxy. */
@@ -420,11 +544,17 @@ export class KubernetesTarget implements MeshTarget {
     return new AnnotationShiftStore<R, Q>(this, host);
   }
 
-  /** The VirtualService a shift of `host` keeps its record on: the one holding it, else the one routing the host. */
-  async routeOf(host: string): Promise<{ namespace: string; name: string } | null> {
-    const all = this.vsCache ?? (await listObjects(this.client, KINDS.VirtualService, { namespace: this.listNamespace }));
-    const holding = all.find((vs) => {
-      const text = vs.metadata.annotations?.[SHIFT_ANNOTATION];
+  /**
+   * The route a shift of `host` keeps its record on: the VirtualService or HTTPRoute holding it, else the
+   * VirtualService routing the host, else the HTTPRoute attached to the host's Service.
+   */
+  async routeOf(host: string): Promise<RouteObject | null> {
+    const [services, routes] = await Promise.all([
+      this.vsCache ?? listObjects(this.client, KINDS.VirtualService, { namespace: this.listNamespace }),
+      this.httpRouteCache ?? this.listPolicy(KINDS.HTTPRoute),
+    ]);
+    const holding = [...services, ...routes].find((o) => {
+      const text = o.metadata.annotations?.[SHIFT_ANNOTATION];
       if (!text) return false;
       try {
         return (JSON.parse(text) as { route?: { host?: string } }).route?.host === host;
@@ -432,8 +562,10 @@ export class KubernetesTarget implements MeshTarget {
         return false;
       }
     });
-    const vs = holding ?? all.find((v) => httpOf(v).some((h) => (h.route ?? []).some((d) => sameHost(d.destination?.host, host, v.metadata.namespace ?? 'default'))));
-    return vs ? { namespace: vs.metadata.namespace ?? 'default', name: vs.metadata.name } : null;
+    const found = holding
+      ?? services.find((v) => httpOf(v).some((h) => (h.route ?? []).some((d) => sameHost(d.destination?.host, host, v.metadata.namespace ?? 'default'))))
+      ?? (httpRoutesOf(routes as MeshResource[], host)[0] as KubeObject | undefined);
+    return found ? { kind: found.kind === 'HTTPRoute' ? 'HTTPRoute' : 'VirtualService', namespace: found.metadata.namespace ?? 'default', name: found.metadata.name } : null;
   }
 
   /** Internal to the record store. */
@@ -441,15 +573,16 @@ export class KubernetesTarget implements MeshTarget {
     this.records.set(host, record);
   }
 
-  async writeRecord(ref: { namespace: string; name: string }, host: string, record: unknown, running: boolean): Promise<void> {
+  async writeRecord(ref: RouteObject, host: string, record: unknown, running: boolean): Promise<void> {
     this.rememberRecord(host, record);
     for (let attempt = 0; ; attempt++) {
-      const vs = await this.readRoute(ref);
-      if (running) this.checkUnchanged(vs, ref);
-      // While meshctl owns the http list it applies it unchanged with the record, or the list would be released.
-      const owns = ownsField(vs, FIELD_MANAGER, ['spec', 'http']) && (this.written.get(vsKey(ref)) === undefined || isDeepStrictEqual(this.written.get(vsKey(ref)), httpOf(vs)));
+      const o = await this.readRoute(ref);
+      if (running) this.checkUnchanged(o, ref);
+      // While meshctl owns the route's list it applies it unchanged with the record, or the list would be released.
+      const written = this.written.get(objectLabel(ref));
+      const owns = ownsField(o, FIELD_MANAGER, ['spec', listFieldOf(ref)]) && (written === undefined || isDeepStrictEqual(written, routeListOf(o)));
       try {
-        await this.applyRoute(ref, owns ? (httpOf(vs) as unknown[]) : null, host, { resourceVersion: vs.metadata.resourceVersion });
+        await this.applyRoute(ref, owns ? routeListOf(o) : null, host, { resourceVersion: o.metadata.resourceVersion });
         return;
       } catch (err) {
         // A write between the read and the apply: read again once, and look at what changed.
@@ -458,33 +591,34 @@ export class KubernetesTarget implements MeshTarget {
     }
   }
 
-  async removeAnnotation(ref: { namespace: string; name: string }, key: string, manager: string): Promise<void> {
-    await mergePatchObject(this.client, KINDS.VirtualService, ref.namespace, ref.name, { metadata: { annotations: { [key]: null } } }, manager);
+  async removeAnnotation(ref: RouteObject, key: string, manager: string): Promise<void> {
+    await mergePatchObject(this.client, kindRefOf(ref), ref.namespace, ref.name, { metadata: { annotations: { [key]: null } } }, manager);
   }
 
-  async readAnnotation(ref: { namespace: string; name: string }, key: string): Promise<unknown> {
-    const vs = await getObject(this.client, KINDS.VirtualService, ref.namespace, ref.name);
-    const text = vs?.metadata.annotations?.[key];
+  async readAnnotation(ref: RouteObject, key: string): Promise<unknown> {
+    const o = await getObject(this.client, kindRefOf(ref), ref.namespace, ref.name);
+    const text = o?.metadata.annotations?.[key];
     if (!text) return null;
     try {
       return JSON.parse(text);
     } catch {
-      throw new MeshctlError(`The annotation ${key} on VirtualService ${vsKey(ref)} is not meshctl's JSON; remove it (kubectl annotate virtualservice ${ref.name} -n ${ref.namespace} ${key}-) and start again.`, EXIT.environment);
+      throw new MeshctlError(`The annotation ${key} on ${objectLabel(ref)} is not meshctl's JSON; remove it (kubectl annotate ${ref.kind.toLowerCase()} ${ref.name} -n ${ref.namespace} ${key}-) and start again.`, EXIT.environment);
     }
   }
 
-  async writeRequestAnnotation(ref: { namespace: string; name: string }, request: unknown): Promise<void> {
-    await applyObject(this.client, KINDS.VirtualService, { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: ref.name, namespace: ref.namespace, annotations: { [SHIFT_REQUEST_ANNOTATION]: JSON.stringify(request) } } }, { fieldManager: REQUEST_FIELD_MANAGER });
+  async writeRequestAnnotation(ref: RouteObject, request: unknown): Promise<void> {
+    const k = kindRefOf(ref);
+    await applyObject(this.client, k, { apiVersion: `${k.group}/${k.version}`, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace, annotations: { [SHIFT_REQUEST_ANNOTATION]: JSON.stringify(request) } } }, { fieldManager: REQUEST_FIELD_MANAGER });
   }
 }
 
 /** A shift's record in an annotation of its route, so that status, resume, promote and abort work from any machine. */
 class AnnotationShiftStore<R, Q extends { id: string }> implements ShiftRecordStore<R, Q> {
-  private ref: { namespace: string; name: string } | null = null;
+  private ref: RouteObject | null = null;
 
   constructor(private readonly target: KubernetesTarget, private readonly host: string) {}
 
-  private async route(): Promise<{ namespace: string; name: string } | null> {
+  private async route(): Promise<RouteObject | null> {
     this.ref ??= await this.target.routeOf(this.host);
     return this.ref;
   }
@@ -497,9 +631,9 @@ class AnnotationShiftStore<R, Q extends { id: string }> implements ShiftRecordSt
   }
 
   async write(record: R): Promise<void> {
-    const r = record as unknown as { updatedAt?: string; phase?: string; owner?: unknown; route: { virtualService: { namespace: string; name: string } } };
+    const r = record as unknown as { updatedAt?: string; phase?: string; owner?: unknown; route: RouteRef };
     r.updatedAt = new Date().toISOString();
-    this.ref = r.route.virtualService;
+    this.ref = routeObjectOf(r.route);
     const running = r.owner !== null && r.owner !== undefined && (r.phase === 'progressing' || r.phase === 'planned');
     await this.target.writeRecord(this.ref, this.host, record, running);
   }
@@ -521,7 +655,7 @@ class AnnotationShiftStore<R, Q extends { id: string }> implements ShiftRecordSt
 
   async writeRequest(request: Q): Promise<void> {
     const ref = await this.route();
-    if (!ref) throw usageError(`No VirtualService routes ${this.host} on ${this.target.location}.`);
+    if (!ref) throw usageError(`No VirtualService or HTTPRoute routes ${this.host} on ${this.target.location}.`);
     await this.target.writeRequestAnnotation(ref, request);
   }
 
@@ -532,16 +666,48 @@ class AnnotationShiftStore<R, Q extends { id: string }> implements ShiftRecordSt
       const current = await this.readRequest();
       if (!current || current.id !== id) return;
     }
-    const vs = await getObject(this.target.client, KINDS.VirtualService, ref.namespace, ref.name);
-    if (vs?.metadata.annotations?.[SHIFT_REQUEST_ANNOTATION]) await this.target.removeAnnotation(ref, SHIFT_REQUEST_ANNOTATION, REQUEST_FIELD_MANAGER);
+    const o = await getObject(this.target.client, kindRefOf(ref), ref.namespace, ref.name);
+    if (o?.metadata.annotations?.[SHIFT_REQUEST_ANNOTATION]) await this.target.removeAnnotation(ref, SHIFT_REQUEST_ANNOTATION, REQUEST_FIELD_MANAGER);
   }
 }
 
 /** A shift's figures from Prometheus, per subset (Istio's destination_version label mapped through the DestinationRule). */
+/** The gates' reader --metrics chose (decided at the first read), with "metrics unavailable" as a hold. */
+class ChosenTraffic implements TrafficReader {
+  private reader: Promise<TrafficReader> | null = null;
+
+  constructor(private readonly target: KubernetesTarget, private readonly options: { host?: string; hosts?: string[] }) {}
+
+  private chosen(): Promise<TrafficReader> {
+    this.reader ??= this.target.chooseMetrics().then((m) => (m === 'envoy'
+      ? new EnvoyStatsTraffic(this.target.envoyStats(), this.options.host, this.options.hosts)
+      : new PrometheusTraffic(this.target, this.options.host, this.options.hosts)));
+    return this.reader;
+  }
+
+  async startNow(): Promise<void> {
+    try {
+      await (await this.chosen()).startNow();
+    } catch (err) {
+      // The first window's reading says it again, where the shift holds for it.
+      if (!(err instanceof MetricsUnavailable)) throw err;
+    }
+  }
+
+  async figures(window: TrafficWindow, options: { host?: string; mirrored?: boolean } = {}): Promise<UpstreamFigures[]> {
+    try {
+      return await (await this.chosen()).figures(window, options);
+    } catch (err) {
+      if (err instanceof MetricsUnavailable) throw new MeshctlError(`metrics unavailable: ${err.message}; the shift holds where it is`, EXIT.held);
+      throw err;
+    }
+  }
+}
+
 class PrometheusTraffic implements TrafficReader {
   private subsets: Map<string, string> | null = null;
 
-  constructor(private readonly target: KubernetesTarget, private readonly host?: string) {}
+  constructor(private readonly target: KubernetesTarget, private readonly host?: string, private readonly hosts: string[] = []) {}
 
   async startNow(): Promise<void> {
     // Prometheus keeps the counters: a window is a range query, nothing to start.
@@ -550,20 +716,20 @@ class PrometheusTraffic implements TrafficReader {
   async figures(window: TrafficWindow, options: { host?: string; mirrored?: boolean } = {}): Promise<UpstreamFigures[]> {
     const host = options.host ?? this.host;
     // Mirrored copies are not told apart in Istio's standard metrics.
-    if (!host || options.mirrored) return [];
-    this.subsets ??= await this.target.subsetsByVersion(host);
+    if (options.mirrored) return [];
     const endpoint = this.target.promQuery();
-    try {
-      // A DestinationRule's subsets are told apart by their version label; without subsets each version is one.
-      const versionsBySubset = new Map<string, string[]>();
-      for (const [version, subset] of this.subsets) versionsBySubset.set(subset, [...(versionsBySubset.get(subset) ?? []), version]);
-      if (!this.subsets.size) for (const version of await servedVersions(endpoint, host, window)) versionsBySubset.set(version, [version]);
-      const figures = await Promise.all([...versionsBySubset].map(async ([subset, versions]) => ({ host, subset, ...(await promqlFigures(endpoint, { service: host, versions }, window)) })));
+    if (!host) {
+      // An HTTPRoute's backends: one destination service each, whatever its versions.
+      const figures = await Promise.all(this.hosts.map(async (h) => ({ host: h, subset: '', ...(await promqlFigures(endpoint, { service: h, versions: [] }, window)) })));
       return figures.filter((f) => f.requests > 0);
-    } catch (err) {
-      if (err instanceof MetricsUnavailable) throw new MeshctlError(`metrics unavailable: ${err.message}; the shift holds where it is`, EXIT.held);
-      throw err;
     }
+    this.subsets ??= await this.target.subsetsByVersion(host);
+    // A DestinationRule's subsets are told apart by their version label; without subsets each version is one.
+    const versionsBySubset = new Map<string, string[]>();
+    for (const [version, subset] of this.subsets) versionsBySubset.set(subset, [...(versionsBySubset.get(subset) ?? []), version]);
+    if (!this.subsets.size) for (const version of await servedVersions(endpoint, host, window)) versionsBySubset.set(version, [version]);
+    const figures = await Promise.all([...versionsBySubset].map(async ([subset, versions]) => ({ host, subset, ...(await promqlFigures(endpoint, { service: host, versions }, window)) })));
+    return figures.filter((f) => f.requests > 0);
   }
 }
 

@@ -22,6 +22,8 @@ export interface TargetFlags {
   namespace?: string;
   'all-namespaces'?: boolean;
   'prometheus-url'?: string;
+  /** route shift's --metrics (a cluster's gates: prometheus, envoy or auto). */
+  metrics?: string;
 }
 
 /** local or kubernetes, from the flags and $MESHCTL_TARGET. */
@@ -39,7 +41,7 @@ export async function openTarget(flags: TargetFlags): Promise<MeshTarget> {
   if (targetKind(flags) === 'kubernetes') {
     const [{ KubeClient }, { KubernetesTarget }] = await Promise.all([import('../kube/client.js'), import('./kubernetes.js')]);
     const client = KubeClient.fromFlags({ kubeconfig: flags.kubeconfig, context: flags.context, namespace: flags.namespace });
-    return new KubernetesTarget(client, { namespace: flags.namespace, allNamespaces: flags['all-namespaces'], prometheusUrl: flags['prometheus-url'] });
+    return new KubernetesTarget(client, { namespace: flags.namespace, allNamespaces: flags['all-namespaces'], prometheusUrl: flags['prometheus-url'], ...(flags.metrics === 'prometheus' || flags.metrics === 'envoy' ? { metrics: flags.metrics } : {}) });
   }
   const [{ LocalTarget }, { openHome }] = await Promise.all([import('./local.js'), import('../mesh/home-flag.js')]);
   return new LocalTarget((await openHome(flags.home)).layout);

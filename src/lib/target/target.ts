@@ -55,6 +55,8 @@ export interface RouteRef {
    * keyed by backend name, and this maps each backend's host to it.
    */
   backends?: Record<string, string>;
+  /** An HTTPRoute's rule shifted (where a cluster writes its weights; the local mesh compiles it into `virtualService`). */
+  httpRoute?: { namespace: string; name: string; rule: number };
 }
 
 export interface ServedWeights {
@@ -131,14 +133,23 @@ export interface MeshTarget {
   readRouteWeights(route: RouteRef): Promise<ServedWeights[]>;
   /** Sets the route's weights on every proxy that carries it; resolves once every running one serves them. */
   writeRouteWeights(route: RouteRef, weights: Weights): Promise<WriteReport>;
-  /** A reader of the proxies' traffic figures; with `host`, of the requests to that destination host only. */
-  traffic(options?: { host?: string }): TrafficReader;
+  /**
+   * A reader of the proxies' traffic figures; with `host`, of the requests to that destination host only;
+   * `hosts`: the destination hosts a reader that asks per host (Prometheus) asks about when `host` is not given.
+   */
+  traffic(options?: { host?: string; hosts?: string[] }): TrafficReader;
   /** The address of the Prometheus that scrapes the mesh's Istio metrics; null when none runs. */
   prometheusUrl?(): Promise<string | null>;
   /** One proxy's admin model (health, listeners, routes, clusters, endpoints, stats, certificates, config). */
   proxyAdmin(name: string, options?: ProxyReadOptions): Promise<ProxyAdapter>;
   /** Every proxy asked which revision it serves, whether it is ready, and when its certificate expires. */
   proxyStatus(options?: ProxyStatusOptions): Promise<ProxyStatusReport>;
+  /**
+   * What a shift resolves its route against when the applied policy does not hold it all (a cluster's
+   * Services and running pods are not its applied policy); absent: the applied policy and the pods its
+   * Workloads ask for.
+   */
+  routeContext?(): Promise<{ resources: MeshResource[]; pods: { namespace: string; labels: Record<string, string> }[] }>;
   /** Where the shift of `host` keeps its record. */
   shiftRecords<R, Q extends { id: string }>(host: string): ShiftRecordStore<R, Q>;
   /** Releases what reading the mesh left open (a cluster's port-forwards); the command calls it when it ends. */

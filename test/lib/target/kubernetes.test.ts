@@ -325,7 +325,8 @@ describe('route shift on a cluster, gated by a real Prometheus', () => {
   });
 
   const fresh = () => {
-    for (const o of reviewsObjects()) server.seed(o);
+    // A pod of each version: a shift refuses a subset that selects none.
+    for (const o of [...reviewsObjects(), ...['v1', 'v2'].map((v): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `reviews-${v}-0`, namespace: 'default', labels: { app: 'reviews', version: v } }, spec: { containers: [{ name: 'reviews' }] } }))]) server.seed(o);
     server.requests.length = 0;
   };
   const shiftArgs = (interval: string, ...extra: string[]) => ['route', 'shift', 'reviews', '--kubeconfig', kubeconfig, '--prometheus-url', prometheus.url, '--interval', interval, '--min-requests', '20', '-y', ...extra];
