@@ -27,6 +27,7 @@ import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from './lua.js';
 import { authorizationFor } from '../../policy/authorization.js';
 import { authorizationLines, type CompiledAuthorization } from './authz.js';
 import { INBOUND_APP_RESILIENCE_LINES, ROUTE_BACKEND_ERROR_LINES, routeResilience } from './retries.js';
+import { routeMapFile, routeRuntimeState } from './route-state.js';
 import { faultRules, setResponseFlag } from './response-flags.js';
 import { gatewayApiAnswersItself, gatewayApiBackendLines, gatewayApiFrontendRules } from './gateway-api-filters.js';
 import { destinationClientTls } from '../../policy/peer-authentication.js';
@@ -478,7 +479,9 @@ function buildRoute(
   compiled.mirrors = mirror.compiled;
   backends.push(...mirror.backends);
 
-  const resilience = routeResilience(route);
+  const resilience = routeResilience(route, routeMaps(ctx));
+  compiled.deadlineMs = resilience.deadlineMs;
+  compiled.attemptMs = resilience.attemptMs;
   destinations.forEach((dest, n) => {
     const { trafficPolicy, tlsKeywords, ...resolved } = resolveDestination(dest, ctx, where);
     const backend = `${id}:${n}`;
@@ -515,6 +518,11 @@ function buildRoute(
   return { compiled, frontendRules, backends, mirrorBackends: mirror.compiled.map((m) => m.backend) };
 }
 
+/** The proxy's route maps (route-state.ts), which hold the route values the runtime API changes. */
+function routeMaps(ctx: Context): { deadlineMs: string; attemptMs: string } {
+  return { deadlineMs: routeMapFile(ctx.self.paths.dir, 'deadlineMs'), attemptMs: routeMapFile(ctx.self.paths.dir, 'attemptMs') };
+}
+
 /** HAProxy takes whole milliseconds: a sub-millisecond part rounds up, so `250us` is 1 ms, never 0 (no timeout, no delay). */
 function haproxyMs(ms: number): number {
   return Math.ceil(ms);
@@ -547,7 +555,8 @@ function mirrorPieces(id: string, mirrors: RouteMirror[], route: HttpRoute | nul
       'no log',
       `http-request set-var(txn.dest_host) str(${word(resolved.host)})`,
       ...(resolved.subset ? [`http-request set-var(txn.dest_subset) str(${word(resolved.subset)})`] : []),
-      ...(route?.timeoutMs ? [`timeout server ${haproxyMs(route.timeoutMs)}`] : []),
+      // The copy waits for its answer as long as the route would (the route's deadline, a runtime value).
+      ...(route?.timeoutMs ? [`http-request set-timeout server var(txn.route),map_str_int(${word(routeMaps(ctx).deadlineMs)})`] : []),
       ...serverLines(resolved.servers, NO_TRAFFIC_POLICY, tlsKeywords),
     ];
     backends.push({ kind: 'backend', name: backend, lines });
@@ -818,6 +827,7 @@ function finish(kind: 'sidecar' | 'gateway', self: { name: string; namespace: st
     lua: renderLuaFile(options.revision, luaRoutes),
     routes,
     structureHash,
+    runtimeState: routeRuntimeState(routes),
     paths: self.paths,
   };
 }

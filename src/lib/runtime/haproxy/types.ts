@@ -2,6 +2,7 @@
 // loopback ports and files, and what the compiler makes of the mesh model for each of them.
 import path from 'node:path';
 import type { LoadBalancerPolicy, MtlsMode } from '../../policy/mesh-model.js';
+import type { RouteRuntimeState } from './route-state.js';
 
 export interface PodPorts {
   /** The app's own port on 127.0.0.1 (given to it as PORT). */
@@ -142,6 +143,10 @@ export interface CompiledRoute {
   destinations: CompiledDestination[];
   /** Mirrors of the route (absent in configurations compiled before mirroring existed). */
   mirrors?: CompiledMirror[];
+  /** The route `timeout` (ms), a runtime value (route-state.ts); null or absent: none. */
+  deadlineMs?: number | null;
+  /** Each attempt's timeout (ms), a runtime value (route-state.ts); null or absent: HAProxy's default. */
+  attemptMs?: number | null;
 }
 
 export interface CompiledProxy {
@@ -160,6 +165,12 @@ export interface CompiledProxy {
   routes: CompiledRoute[];
   /** Hash of everything that needs a reload to change (config text, Lua library, route shapes). */
   structureHash: string;
+  /**
+   * What the runtime API changes without a reload (route-state.ts), besides the weights and the
+   * revision in the Lua state; written to the proxy's map files. Absent in configurations compiled
+   * before it existed (their next change reloads).
+   */
+  runtimeState?: RouteRuntimeState;
   paths: ProxyPaths;
 }
 
