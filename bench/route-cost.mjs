@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// Micro-benchmark of the outbound routing mechanisms: HAProxy CPU time per request of one proxy
+// (one thread) in front of a fixed answer (another HAProxy returning 1 KiB), for variants of the
+// route deadline and of the weighted pick, measured in the same run and interleaved, so that
+// noise from other work on the machine falls on every variant alike.
+//
+//   npm run build && node bench/route-cost.mjs [--requests N] [--rounds N]
+//
+// Prints, per variant, the median over the rounds of the proxy's CPU µs per request, and its
+// difference to the plain backend.
+import { spawn, spawnSync } from 'node:child_process';
+import { promises as fs, readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median } from './harness.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const REQUESTS = Number(flag('--requests')) || 20_000;
+const ROUNDS = Number(flag('--rounds')) || 3;
+const { renderLuaFile } = await import(pathToFileURL(path.join(root, 'dist/src/lib/runtime/haproxy/lua.js')).href);
+const { default: autocannon } = await import('autocannon');
+
+const children = new Set();
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+
+async function waitPort(port) {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((resolve) => { const c = net.connect(port, '127.0.0.1', () => { c.destroy(); resolve(true); }); c.on('error', () => resolve(false)); });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`port ${port} never opened`);
+}
+
+function startHaproxy(cfg) {
+  const child = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** CPU seconds a process spent, user and system. */
+function cpuSeconds(pid) {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+}
+
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshctl-route-cost-'));
+const body = 'x'.repeat(1024);
+const appPort = await freePort();
+await fs.writeFile(path.join(dir, 'app.cfg'), `global\n  nbthread 1\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\nfrontend app\n  bind 127.0.0.1:${appPort}\n  http-request return status 200 content-type text/plain string ${body}\n`);
+startHaproxy(path.join(dir, 'app.cfg'));
+await waitPort(appPort);
+
+const variants = {
+  plain: { backend: ['timeout server 300'] },
+  'deadline (mesh_deadline)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.mesh_deadline', 'timeout server 300'] },
+  'deadline (mesh_deadline_retried)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.mesh_deadline_retried', 'timeout server 300'] },
+  'plain (again: the noise between two identical proxies)': { backend: ['timeout server 300'] },
+  'pick (Lua mesh_pick)': { frontend: ['http-request set-var(txn.route) str(r)', 'http-request lua.mesh_pick'], weighted: true },
+  'pick (native rand against a map threshold)': { frontend: ['http-request set-var(txn.route) str(r)', 'http-request set-var(txn.draw) rand(100)', 'http-request set-var(txn.cut) var(txn.route),map_str_int(MAP)', 'http-request set-var(txn.backend) str(b1) if { var(txn.draw),sub(txn.cut) lt 0 }', 'http-request set-var(txn.backend) str(b2) unless { var(txn.backend) -m found }'], weighted: true },
+};
+
+const proxies = [];
+for (const [name, v] of Object.entries(variants)) {
+  const port = await freePort();
+  const vdir = path.join(dir, String(proxies.length));
+  await fs.mkdir(vdir);
+  const lua = renderLuaFile(1, v.weighted ? [{ id: 'r', backends: ['b1', 'b2'], weights: [80, 20] }] : []);
+  await fs.writeFile(path.join(vdir, 'mesh.lua'), lua);
+  await fs.writeFile(path.join(vdir, 'cut.map'), 'r 80\n');
+  const be = (n) => [`backend ${n}`, ...(v.backend ?? []), `  server app 127.0.0.1:${appPort}`].map((l, i) => (i && !l.startsWith('  ') ? `  ${l}` : l)).join('\n');
+  const cfg = [
+    'global', '  nbthread 1', `  lua-load ${path.join(vdir, 'mesh.lua')}`,
+    'defaults', '  mode http', '  timeout connect 2s', '  timeout client 30s', '  timeout server 30s',
+    'frontend outbound', `  bind 127.0.0.1:${port}`,
+    ...(v.frontend ?? []).map((l) => `  ${l.replace('MAP', path.join(vdir, 'cut.map'))}`),
+    v.weighted ? '  use_backend %[var(txn.backend)]' : '  default_backend b1',
+    be('b1'), be('b2'), '',
+  ].join('\n');
+  await fs.writeFile(path.join(vdir, 'haproxy.cfg'), cfg);
+  const child = startHaproxy(path.join(vdir, 'haproxy.cfg'));
+  await waitPort(port);
+  proxies.push({ name, port, pid: child.pid, perRequestUs: [] });
+}
+
+const run = (port, amount) => new Promise((resolve, reject) => {
+  autocannon({ url: `http://127.0.0.1:${port}/`, connections: 8, amount }, (err, result) => (err ? reject(err) : resolve(result)));
+});
+
+for (const p of proxies) await run(p.port, 2000);
+for (let round = 0; round < ROUNDS; round++) {
+  for (const p of proxies) {
+    const before = cpuSeconds(p.pid);
+    const r = await run(p.port, REQUESTS);
+    const ok = r['2xx'];
+    if (ok !== REQUESTS) throw new Error(`${p.name}: ${ok} of ${REQUESTS} answered 2xx`);
+    p.perRequestUs.push(((cpuSeconds(p.pid) - before) * 1e6) / REQUESTS);
+  }
+}
+const base = median(proxies[0].perRequestUs);
+console.log(`HAProxy CPU per request (median of ${ROUNDS} rounds × ${REQUESTS} requests, 8 keep-alive connections, 1 KiB answers)`);
+for (const p of proxies) {
+  const m = median(p.perRequestUs);
+  console.log(`  ${p.name.padEnd(58)} ${m.toFixed(1).padStart(6)} µs  (${m - base >= 0 ? '+' : ''}${(m - base).toFixed(1)} µs)`);
+}
+for (const c of children) c.kill('SIGTERM');
+await fs.rm(dir, { recursive: true, force: true });
