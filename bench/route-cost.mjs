@@ -4,7 +4,7 @@
 // route deadline and of the weighted pick, measured in the same run and interleaved, so that
 // noise from other work on the machine falls on every variant alike.
 //
-//   npm run build && node bench/route-cost.mjs [--requests N] [--rounds N]
+//   npm run build && node bench/route-cost.mjs [--requests N] [--rounds N] [--compare <lua file>]
 //
 // Prints, per variant, the median over the rounds of the proxy's CPU µs per request, and its
 // difference to the plain backend.
@@ -67,9 +67,14 @@ await fs.writeFile(path.join(dir, 'app.cfg'), `global\n  nbthread 1\ndefaults\n 
 startHaproxy(path.join(dir, 'app.cfg'));
 await waitPort(appPort);
 
+// The earlier deadline filter (a callback at each attempt's start on both channels and on every piece
+// of every body), given with --compare <file> under the filter name old_deadline.
+const compare = flag('--compare') ? await fs.readFile(flag('--compare'), 'utf8') : '';
+
 const variants = {
   plain: { backend: ['timeout server 300'] },
   'deadline (mesh_deadline)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.mesh_deadline', 'timeout server 300'] },
+  ...(compare ? { 'deadline (old_deadline from --compare)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.old_deadline', 'timeout server 300'] } } : {}),
   'deadline (mesh_deadline_retried)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.mesh_deadline_retried', 'timeout server 300'] },
   'plain (again: the noise between two identical proxies)': { backend: ['timeout server 300'] },
   'pick (Lua mesh_pick)': { frontend: ['http-request set-var(txn.route) str(r)', 'http-request lua.mesh_pick'], weighted: true },
@@ -81,7 +86,7 @@ for (const [name, v] of Object.entries(variants)) {
   const port = await freePort();
   const vdir = path.join(dir, String(proxies.length));
   await fs.mkdir(vdir);
-  const lua = renderLuaFile(1, v.weighted ? [{ id: 'r', backends: ['b1', 'b2'], weights: [80, 20] }] : []);
+  const lua = renderLuaFile(1, v.weighted ? [{ id: 'r', backends: ['b1', 'b2'], weights: [80, 20] }] : []) + compare;
   await fs.writeFile(path.join(vdir, 'mesh.lua'), lua);
   await fs.writeFile(path.join(vdir, 'cut.map'), 'r 80\n');
   const be = (n) => [`backend ${n}`, ...(v.backend ?? []), `  server app 127.0.0.1:${appPort}`].map((l, i) => (i && !l.startsWith('  ') ? `  ${l}` : l)).join('\n');
