@@ -8,7 +8,7 @@ import { isProxyProcess, proxyArguments, signalProxy, startProxyProcess } from '
 import { readPidFile } from '../../system/pid-file.js';
 import { stopGroup } from '../../system/processes.js';
 import { MasterCli, RuntimeApi } from './runtime-api.js';
-import { changedRouteIds, renderRouteMap, ROUTE_MAP_NAMES, routeMapFile, routeRuntimeState, routeStateCommands } from './route-state.js';
+import { changedRouteIds, routeMapTexts, routeRuntimeState, routeStateCommands } from './route-state.js';
 import { isReady, servedRevision, waitForRevision, WaitTimeoutError } from './admin.js';
 
 export interface ApplyOptions {
@@ -94,7 +94,7 @@ async function tail(file: string, lines = 8): Promise<string> {
 
 /** Validates `compiled` with `haproxy -c` against a candidate copy of its files. */
 async function validate(bin: string, target: ProxyTarget, compiled: CompiledProxy): Promise<void> {
-  const candidates = [[target.paths.lua, compiled.lua], ...routeMapTexts(target, compiled)].map(([file, text]) => ({ file: file!, next: `${file}.next`, text: text! }));
+  const candidates = [[target.paths.lua, compiled.lua], ...proxyMapTexts(target, compiled)].map(([file, text]) => ({ file: file!, next: `${file}.next`, text: text! }));
   const cfgNext = `${target.paths.config}.next`;
   let config = compiled.config;
   for (const c of candidates) {
@@ -112,15 +112,14 @@ async function validate(bin: string, target: ProxyTarget, compiled: CompiledProx
 }
 
 /** The route map files (route-state.ts) of `compiled`: [file, text]. */
-function routeMapTexts(target: ProxyTarget, compiled: CompiledProxy): [string, string][] {
-  const state = compiled.runtimeState ?? routeRuntimeState(compiled.routes);
-  return ROUTE_MAP_NAMES.map((name) => [routeMapFile(target.paths.dir, name), renderRouteMap(state[name])]);
+function proxyMapTexts(target: ProxyTarget, compiled: CompiledProxy): [string, string][] {
+  return routeMapTexts(target.paths.dir, compiled.runtimeState ?? routeRuntimeState(compiled.routes));
 }
 
 /** Writes what a proxy reads at start besides its configuration: the Lua program and the route maps. */
 async function writeRuntimeFiles(target: ProxyTarget, compiled: CompiledProxy): Promise<void> {
   await writeAtomic(target.paths.lua, compiled.lua);
-  for (const [file, text] of routeMapTexts(target, compiled)) await writeAtomic(file, text);
+  for (const [file, text] of proxyMapTexts(target, compiled)) await writeAtomic(file, text);
 }
 
 async function checkFiles(target: ProxyTarget): Promise<void> {

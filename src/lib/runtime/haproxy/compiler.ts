@@ -27,7 +27,7 @@ import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from './lua.js';
 import { authorizationFor } from '../../policy/authorization.js';
 import { authorizationLines, type CompiledAuthorization } from './authz.js';
 import { INBOUND_APP_RESILIENCE_LINES, ROUTE_BACKEND_ERROR_LINES, routeResilience } from './retries.js';
-import { routeMapFile, routeRuntimeState } from './route-state.js';
+import { mapSafeValue, routeMapFile, routeRuntimeState } from './route-state.js';
 import { faultRules, setResponseFlag } from './response-flags.js';
 import { gatewayApiAnswersItself, gatewayApiBackendLines, gatewayApiFrontendRules } from './gateway-api-filters.js';
 import { destinationClientTls } from '../../policy/peer-authentication.js';
@@ -426,10 +426,22 @@ function resolveDestination(dest: RouteDestination, ctx: Context, where: string)
   return { host: dest.fqdn, subset: dest.subset, weight: dest.weight, loadBalancer, servers, trafficPolicy, tlsKeywords };
 }
 
-function headerOperationLines(prefix: 'http-request' | 'http-response', ops: HeaderOperations): string[] {
+/**
+ * A backend's header operations. The values are looked up in the proxy's header map under
+ * `<backend>/<request|response>/<set|add>/<header>` (recorded in `values`), so that a new value needs
+ * no reload; a value a map cannot hold stays literal in the configuration.
+ */
+function headerOperationLines(prefix: 'http-request' | 'http-response', ops: HeaderOperations, backend: string, file: string, values: Record<string, string>): string[] {
   const out: string[] = [];
-  for (const [k, v] of Object.entries(ops.set)) out.push(`${prefix} set-header ${word(k)} ${literalFormat(v)}`);
-  for (const [k, v] of Object.entries(ops.add)) out.push(`${prefix} add-header ${word(k)} ${literalFormat(v)}`);
+  const direction = prefix === 'http-request' ? 'request' : 'response';
+  const value = (op: 'set' | 'add', name: string, text: string): string => {
+    const key = `${backend}/${direction}/${op}/${name.toLowerCase()}`;
+    if (!mapSafeValue(text) || !/^[A-Za-z0-9_.:\/-]+$/.test(key) || key in values) return literalFormat(text);
+    values[key] = text;
+    return formatString(`%[str(${key}),map_str(${file})]`);
+  };
+  for (const [k, v] of Object.entries(ops.set)) out.push(`${prefix} set-header ${word(k)} ${value('set', k, v)}`);
+  for (const [k, v] of Object.entries(ops.add)) out.push(`${prefix} add-header ${word(k)} ${value('add', k, v)}`);
   for (const k of ops.remove) out.push(`${prefix} del-header ${word(k)}`);
   return out;
 }
@@ -505,10 +517,13 @@ function buildRoute(
     }
     if (route?.rewrite?.authority) lines.push(`http-request set-header host ${literalFormat(route.rewrite.authority)}`);
     lines.push(...gatewayApiBackendLines(route, n));
-    if (route) lines.push(...headerOperationLines('http-request', route.headers.request));
-    lines.push(...headerOperationLines('http-request', dest.headers.request));
-    if (route) lines.push(...headerOperationLines('http-response', route.headers.response));
-    lines.push(...headerOperationLines('http-response', dest.headers.response));
+    // Route-level operations come before the destination's, which win on a header both set.
+    const headerMap = routeMapFile(ctx.self.paths.dir, 'headerValues');
+    const values = (compiled.headerValues ??= {});
+    if (route) lines.push(...headerOperationLines('http-request', route.headers.request, `${backend}:route`, headerMap, values));
+    lines.push(...headerOperationLines('http-request', dest.headers.request, backend, headerMap, values));
+    if (route) lines.push(...headerOperationLines('http-response', route.headers.response, `${backend}:route`, headerMap, values));
+    lines.push(...headerOperationLines('http-response', dest.headers.response, backend, headerMap, values));
     // The copy is taken last, so that it carries the request as it goes upstream.
     lines.push(...mirror.rules);
     lines.push(...resilience.backendLines, ...ROUTE_BACKEND_ERROR_LINES);

@@ -7,6 +7,9 @@
 //                        read by the Lua filter mesh_deadline, and the mirror copies' wait)
 //   route-attempt.map    route id → each attempt's wait for the response headers in ms (perTryTimeout,
 //                        bounded by the route timeout), applied with `http-request set-timeout server`
+//   route-headers.map    `<backend>/<request|response>/<set|add>/<header>` → the value a VirtualService
+//                        header operation sets or adds (the operation and the header's name are in the
+//                        configuration; only the value is looked up)
 //
 // Whether a route has such a value at all decides which rules its backends carry, and that is part
 // of the configuration's structure (a route that gains or loses a timeout is reloaded); weights live
@@ -19,11 +22,13 @@ export interface RouteRuntimeState {
   deadlineMs: Record<string, number>;
   /** Route id → each attempt's timeout (ms). */
   attemptMs: Record<string, number>;
+  /** Header operation key → value (absent in states saved before header values were runtime values). */
+  headerValues: Record<string, string>;
 }
 
 export type RouteMapName = keyof RouteRuntimeState;
 
-const MAP_FILES: Record<RouteMapName, string> = { deadlineMs: 'route-deadline.map', attemptMs: 'route-attempt.map' };
+const MAP_FILES: Record<RouteMapName, string> = { deadlineMs: 'route-deadline.map', attemptMs: 'route-attempt.map', headerValues: 'route-headers.map' };
 
 /** The map files of a proxy directory. */
 export function routeMapFile(dir: string, name: RouteMapName): string {
@@ -32,6 +37,11 @@ export function routeMapFile(dir: string, name: RouteMapName): string {
 
 export const ROUTE_MAP_NAMES = Object.keys(MAP_FILES) as RouteMapName[];
 
+/** The route map files of a proxy directory with their text, for a state (what a starting proxy reads). */
+export function routeMapTexts(dir: string, state: RouteRuntimeState): [string, string][] {
+  return ROUTE_MAP_NAMES.map((name) => [routeMapFile(dir, name), renderRouteMap(state[name] ?? {})]);
+}
+
 /** HAProxy takes whole milliseconds; a sub-millisecond part rounds up (never 0, which means no limit). */
 export function wholeMs(ms: number): number {
   return Math.max(1, Math.ceil(ms));
@@ -39,29 +49,42 @@ export function wholeMs(ms: number): number {
 
 /** The runtime values of a proxy's routes. */
 export function routeRuntimeState(routes: CompiledRoute[]): RouteRuntimeState {
-  const state: RouteRuntimeState = { deadlineMs: {}, attemptMs: {} };
+  const state: RouteRuntimeState = { deadlineMs: {}, attemptMs: {}, headerValues: {} };
   for (const r of routes) {
     if (r.deadlineMs) state.deadlineMs[r.id] = wholeMs(r.deadlineMs);
     if (r.attemptMs) state.attemptMs[r.id] = wholeMs(r.attemptMs);
+    Object.assign(state.headerValues, r.headerValues ?? {});
   }
   return state;
 }
 
-/** A map file's text (keys are route ids: no blanks, no `#`). */
-export function renderRouteMap(entries: Record<string, number>): string {
+/** A map file's text (keys are route ids and header keys: no blanks, no `#`; values are map-safe). */
+export function renderRouteMap(entries: Record<string, number | string>): string {
   return Object.entries(entries).map(([k, v]) => `${k} ${v}\n`).join('');
 }
 
-/** Parses a map file's text or `show map`'s answer (`<ref> <key> <value>` lines). */
-export function parseRouteMap(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
+/** Parses a map file's text or `show map`'s answer (`<ref> <key> <value>` lines) into text values. */
+export function parseRouteMap(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const l of text.split('\n')) {
-    const cells = l.trim().split(/\s+/);
-    if (cells.length < 2 || cells[0]!.startsWith('#')) continue;
-    const [key, value] = cells.slice(-2) as [string, string];
-    if (/^\d+$/.test(value)) out[key] = Number(value);
+    const m = /^(?:0x[0-9a-f]+\s+)?(\S+)\s+(.*)$/.exec(l.trim());
+    if (m && !m[1]!.startsWith('#')) out[m[1]!] = m[2]!;
   }
   return out;
+}
+
+/**
+ * Whether a header value can live in a map: a map line keeps the value from its first non-blank
+ * character to the line's end, so a value with an edge blank or a control character stays in the
+ * configuration text (a change to it reloads).
+ */
+export function mapSafeValue(value: string): boolean {
+  return value !== '' && !/^\s|\s$/.test(value) && !/[\x00-\x1f\x7f]/.test(value);
+}
+
+/** One word on the runtime API's command line, which splits words on blanks and commands on `;`. */
+function cliWord(text: string): string {
+  return text.replace(/[\\ ;]/g, '\\$&');
 }
 
 /** Runtime API commands that turn `previous` into `next` in the maps of the proxy in `dir`. */
@@ -69,12 +92,12 @@ export function routeStateCommands(dir: string, previous: RouteRuntimeState, nex
   const commands: string[] = [];
   for (const name of ROUTE_MAP_NAMES) {
     // The CLI splits words on blanks and commands on `;`: a directory holding them is escaped.
-    const file = routeMapFile(dir, name).replace(/[\\ ;]/g, '\\$&');
+    const file = cliWord(routeMapFile(dir, name));
     const before = previous[name] ?? {};
     const after = next[name];
-    for (const [id, ms] of Object.entries(after)) {
-      if (before[id] === ms) continue;
-      commands.push(`${id in before ? 'set' : 'add'} map ${file} ${id} ${ms}`);
+    for (const [id, value] of Object.entries(after)) {
+      if (before[id] === value) continue;
+      commands.push(`${id in before ? 'set' : 'add'} map ${file} ${id} ${cliWord(String(value))}`);
     }
     for (const id of Object.keys(before)) if (!(id in after)) commands.push(`del map ${file} ${id}`);
   }

@@ -147,6 +147,8 @@ export interface CompiledRoute {
   deadlineMs?: number | null;
   /** Each attempt's timeout (ms), a runtime value (route-state.ts); null or absent: HAProxy's default. */
   attemptMs?: number | null;
+  /** Values of the route's header operations, runtime values by key (route-state.ts). */
+  headerValues?: Record<string, string>;
 }
 
 export interface CompiledProxy {

@@ -1,10 +1,10 @@
-// Route values that change at run time: a VirtualService's route timeout reaches every sidecar of a
+// Route values that change at run time: a VirtualService's route timeout and header value reach every sidecar of a
 // 20-pod mesh through the runtime API (route maps), under a steady load, with no reload and no failed
 // request, and the new deadline is the one served; a change that needs a reload still loses nothing.
 import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import { meshForSuite } from '../../../support/mesh.js';
+import { meshForSuite, type EchoAnswer } from '../../../support/mesh.js';
 import { answered, request, steadyLoad, type HttpAnswer } from '../../../support/net.js';
 import { serviceYaml, workloadYaml } from '../../../support/policy-yaml.js';
 import { MasterCli, RuntimeApi } from '../../../../src/lib/runtime/haproxy/runtime-api.js';
@@ -16,20 +16,21 @@ import { compileMesh } from '../../../../src/lib/runtime/haproxy/compiler.js';
 import { proxyPaths } from '../../../../src/lib/runtime/haproxy/types.js';
 
 test('route state changes become set, add and del map commands, one per changed route value', () => {
-  const before = { deadlineMs: { 'vs:default:a:0': 300, 'vs:default:b:0': 100 }, attemptMs: { 'vs:default:a:0': 300 } };
-  const after = { deadlineMs: { 'vs:default:a:0': 800, 'vs:default:c:0': 50 }, attemptMs: { 'vs:default:a:0': 300 } };
+  const before = { deadlineMs: { 'vs:default:a:0': 300, 'vs:default:b:0': 100 }, attemptMs: { 'vs:default:a:0': 300 }, headerValues: { 'vs:default:a:0:0/request/set/x-note': 'one' } };
+  const after = { deadlineMs: { 'vs:default:a:0': 800, 'vs:default:c:0': 50 }, attemptMs: { 'vs:default:a:0': 300 }, headerValues: { 'vs:default:a:0:0/request/set/x-note': 'two words; one' } };
   assert.deepEqual(routeStateCommands('/m/p 1', before, after), [
     'set map /m/p\\ 1/route-deadline.map vs:default:a:0 800',
     'add map /m/p\\ 1/route-deadline.map vs:default:c:0 50',
     'del map /m/p\\ 1/route-deadline.map vs:default:b:0',
+    'set map /m/p\\ 1/route-headers.map vs:default:a:0:0/request/set/x-note two\\ words\\;\\ one',
   ]);
   assert.deepEqual(routeStateCommands('/m/p', after, after), []);
-  assert.deepEqual(parseRouteMap(renderRouteMap(after.deadlineMs)), after.deadlineMs);
-  assert.deepEqual(parseRouteMap('0x55d0c1e0 vs:default:a:0 800\n0x55d0c1f0 vs:default:c:0 50\n'), after.deadlineMs);
+  assert.deepEqual(parseRouteMap(renderRouteMap(after.headerValues)), after.headerValues);
+  assert.deepEqual(parseRouteMap('0x55d0c1e0 vs:default:a:0 800\n0x55d0c1f0 vs:default:c:0 50\n'), { 'vs:default:a:0': '800', 'vs:default:c:0': '50' });
 });
 
 const TARGETS = 19;
-const policy = (timeout: string, extraRoutes = '') => `${workloadYaml({ name: 'caller', labels: 'app: caller', serviceAccount: 'caller' })}
+const policy = (timeout: string, extraRoutes = '', note = 'first') => `${workloadYaml({ name: 'caller', labels: 'app: caller', serviceAccount: 'caller' })}
 ${workloadYaml({ name: 'target', labels: 'app: target', serviceAccount: 'target', replicas: TARGETS })}
 ${serviceYaml('caller')}
 ${serviceYaml('target')}
@@ -42,10 +43,11 @@ spec:
 ${extraRoutes}  - name: main
     route: [{ destination: { host: target } }]
     timeout: ${timeout}
+    headers: { request: { set: { x-route-note: "${note}" } } }
 ---
 `;
 
-test('a new route timeout keeps the structure and changes the runtime state alone; a new route changes the structure', () => {
+test('a new route timeout or header value keeps the structure and changes the runtime state alone; a new route changes the structure', () => {
   const compile = (text: string) => {
     const { resources } = loadSources([{ path: 'mesh.yaml', text, format: 'yaml', size: text.length }], { defaultNamespace: 'default' });
     const model = buildMeshModel(resources);
@@ -53,7 +55,7 @@ test('a new route timeout keeps the structure and changes the runtime state alon
     const pods = desiredPods(model).map((p) => ({ ...p, ports: { app: port++, inbound: port++, outbound: port++, admin: port++ }, paths: proxyPaths(`pods/${p.name}`) }));
     return compileMesh(model, { pods }, { revision: 1 }).sidecars.find((p) => p.name === 'caller-0')!;
   };
-  const [a, b] = [compile(policy('3s')), compile(policy('1s'))];
+  const [a, b] = [compile(policy('3s')), compile(policy('1s', '', 'another value'))];
   assert.equal(a.config, b.config);
   assert.equal(a.structureHash, b.structureHash);
   assert.deepEqual([a.runtimeState?.deadlineMs['vs:default:target:main'], b.runtimeState?.deadlineMs['vs:default:target:main']], [3000, 1000]);
@@ -77,7 +79,7 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
   };
   const workers = async () => Promise.all(suite.mesh.pods.map(async (p) => (await new MasterCli(p.paths.masterSocket).showProc()).filter((w) => w.type === 'worker' && !w.old).map((w) => w.pid)));
 
-  it('a new route timeout under a steady load: no reload on any of the 20 sidecars, no failed request, the new deadline served', async () => {
+  it('a new route timeout and header value under a steady load: no reload on any of the 20 sidecars, no failed request, the new deadline and value served', async () => {
     assert.equal(suite.mesh.pods.length, 20);
     // Before: a 1.5 s answer is within the 3 s deadline.
     assert.equal((await timed(1500)).status, 200);
@@ -90,7 +92,7 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
       send: () => call(),
       during: async (progress) => {
         await answered(progress, Math.round((RPS * LOAD_MS) / 3000));
-        results = await suite.mesh.apply(policy('1s'));
+        results = await suite.mesh.apply(policy('1s', '', "it's 100% second; with blanks"));
       },
     });
     assert.deepEqual(load.failures, []);
@@ -100,6 +102,9 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
     assert.deepEqual(await workers(), workersBefore);
     assert.deepEqual(await Promise.all(suite.mesh.pods.map(async (p) => (await new RuntimeApi(p.paths.runtimeSocket).showInfo()).Pid)), pidsBefore);
     for (const p of suite.mesh.pods) assert.equal(await servedRevision(p.ports.admin), 2, p.name);
+    // The new header value reaches the app.
+    const echoed = JSON.parse((await call()).body) as EchoAnswer;
+    assert.equal(echoed.headers['x-route-note'], "it's 100% second; with blanks");
     // The new deadline: the same 1.5 s answer is cut at 1 s.
     const cut = await timed(1500);
     assert.equal(cut.status, 504);
@@ -115,9 +120,10 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
         const file = routeMapFile(pod.paths.dir, name);
         const live = parseRouteMap(await api.command(`show map ${file}`));
         assert.deepEqual(live, parseRouteMap(await fs.readFile(file, 'utf8')), `${pod.name} ${name}`);
-        assert.deepEqual(live, compiled.runtimeState?.[name], `${pod.name} ${name}`);
+        assert.deepEqual(live, Object.fromEntries(Object.entries(compiled.runtimeState?.[name] ?? {}).map(([k, v]) => [k, String(v)])), `${pod.name} ${name}`);
       }
       assert.equal(compiled.runtimeState?.deadlineMs['vs:default:target:main'], 1000);
+      assert.deepEqual(Object.values(compiled.runtimeState?.headerValues ?? {}), ["it's 100% second; with blanks"]);
     }
   });
 
@@ -130,7 +136,7 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
     // Twenty sidecars reloading at once starve this machine's two cores for seconds; the 1 s
     // deadline would then rightly answer 504 to requests that wait for a starved app. A generous
     // deadline first (a runtime change) keeps this test about lost requests.
-    assert.equal((await suite.mesh.apply(policy('10s'))).get('caller-0')?.action, 'runtime');
+    assert.equal((await suite.mesh.apply(policy('10s', '', "it's 100% second; with blanks"))).get('caller-0')?.action, 'runtime');
     const before = await workers();
     let results: Awaited<ReturnType<typeof suite.mesh.apply>> | undefined;
     const load = await steadyLoad({
@@ -139,7 +145,7 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
       send: () => call(),
       during: async (progress) => {
         await answered(progress, Math.round((RPS * LOAD_MS) / 3000));
-        results = await suite.mesh.apply(policy('10s', extra));
+        results = await suite.mesh.apply(policy('10s', extra, "it's 100% second; with blanks"));
       },
     });
     assert.deepEqual(load.failures, []);
