@@ -27,7 +27,7 @@ import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from './lua.js';
 import { authorizationFor } from '../../policy/authorization.js';
 import { authorizationLines, type CompiledAuthorization } from './authz.js';
 import { INBOUND_APP_RESILIENCE_LINES, ROUTE_BACKEND_ERROR_LINES, routeResilience } from './retries.js';
-import { mapSafeValue, routeMapFile, routeRuntimeState } from './route-state.js';
+import { faultRuntime, mapSafeValue, routeMapFile, routeRuntimeState } from './route-state.js';
 import { faultRules, setResponseFlag } from './response-flags.js';
 import { gatewayApiAnswersItself, gatewayApiBackendLines, gatewayApiFrontendRules } from './gateway-api-filters.js';
 import { destinationClientTls } from '../../policy/peer-authentication.js';
@@ -468,11 +468,15 @@ function buildRoute(
   const frontendRules: string[] = [];
   const backends: HaproxySection[] = [];
   const isRoute = `{ var(txn.route) -m str ${word(id)} }`;
+  let faultValues: Record<string, number> | null = null;
   if (route?.fault) {
-    // As Envoy: the delay first, then the abort; each drawn independently per request.
+    // As Envoy: the delay first, then the abort; each drawn independently per request. The shares
+    // and the delay are looked up in the fault map (runtime values); only which faults exist and the
+    // abort's status are in the configuration.
     const f = route.fault;
-    const draw = (pct: number) => (pct >= 100 ? '' : ` { rand(1000000) lt ${Math.round(pct * 10_000)} }`);
-    frontendRules.push(...faultRules(f, isRoute, draw, haproxyMs(f.delayMs ?? 0)));
+    const faults = faultRuntime(id, f, routeMapFile(ctx.self.paths.dir, 'faultValues'), isRoute);
+    frontendRules.push(...faults.rules, ...faultRules(f, isRoute, faults.draw, 'route'));
+    faultValues = faults.values;
   }
   if (route?.directResponse) {
     // HAProxy refuses an empty `string`: an empty body is no body.
@@ -485,7 +489,7 @@ function buildRoute(
     frontendRules.push(`http-request redirect location ${word(location)} code ${r.code} if ${isRoute}`);
   }
   frontendRules.push(...gatewayApiFrontendRules(route, isRoute));
-  const compiled: CompiledRoute = { id, virtualService: meta, hosts, weighted: destinations.length > 1, destinations: [], mirrors: [] };
+  const compiled: CompiledRoute = { id, virtualService: meta, hosts, weighted: destinations.length > 1, destinations: [], mirrors: [], ...(faultValues ? { faultValues } : {}) };
   if (route?.directResponse || route?.redirect || gatewayApiAnswersItself(route)) return { compiled, frontendRules, backends, mirrorBackends: [] };
   const mirror = mirrorPieces(id, route?.mirrors ?? [], route, ctx, where);
   compiled.mirrors = mirror.compiled;

@@ -10,6 +10,8 @@
 //   route-headers.map    `<backend>/<request|response>/<set|add>/<header>` → the value a VirtualService
 //                        header operation sets or adds (the operation and the header's name are in the
 //                        configuration; only the value is looked up)
+//   route-fault.map      `<route id>/delay-ms`, `<route id>/delay-cut`, `<route id>/abort-cut` → a fault's
+//                        delay, and the share of requests delayed or aborted in millionths
 //
 // Whether a route has such a value at all decides which rules its backends carry, and that is part
 // of the configuration's structure (a route that gains or loses a timeout is reloaded); weights live
@@ -24,11 +26,13 @@ export interface RouteRuntimeState {
   attemptMs: Record<string, number>;
   /** Header operation key → value (absent in states saved before header values were runtime values). */
   headerValues: Record<string, string>;
+  /** Fault key → delay (ms) or share (millionths). */
+  faultValues: Record<string, number>;
 }
 
 export type RouteMapName = keyof RouteRuntimeState;
 
-const MAP_FILES: Record<RouteMapName, string> = { deadlineMs: 'route-deadline.map', attemptMs: 'route-attempt.map', headerValues: 'route-headers.map' };
+const MAP_FILES: Record<RouteMapName, string> = { deadlineMs: 'route-deadline.map', attemptMs: 'route-attempt.map', headerValues: 'route-headers.map', faultValues: 'route-fault.map' };
 
 /** The map files of a proxy directory. */
 export function routeMapFile(dir: string, name: RouteMapName): string {
@@ -49,11 +53,12 @@ export function wholeMs(ms: number): number {
 
 /** The runtime values of a proxy's routes. */
 export function routeRuntimeState(routes: CompiledRoute[]): RouteRuntimeState {
-  const state: RouteRuntimeState = { deadlineMs: {}, attemptMs: {}, headerValues: {} };
+  const state: RouteRuntimeState = { deadlineMs: {}, attemptMs: {}, headerValues: {}, faultValues: {} };
   for (const r of routes) {
     if (r.deadlineMs) state.deadlineMs[r.id] = wholeMs(r.deadlineMs);
     if (r.attemptMs) state.attemptMs[r.id] = wholeMs(r.attemptMs);
     Object.assign(state.headerValues, r.headerValues ?? {});
+    Object.assign(state.faultValues, r.faultValues ?? {});
   }
   return state;
 }
@@ -113,4 +118,32 @@ export function changedRouteIds(previous: RouteRuntimeState, next: RouteRuntimeS
     for (const id of new Set([...Object.keys(before), ...Object.keys(after)])) if (before[id] !== after[id]) ids.add(id);
   }
   return [...ids];
+}
+
+const DRAW_RANGE = 1_000_000;
+
+/**
+ * A route's fault injection as runtime values: rules that read the delay and the shares from the
+ * fault map into variables (for this route's requests alone), and the draw each fault compares
+ * against them. `rand(1000000)` is below the share in millionths exactly as often as the share says
+ * (100% is 1000000: always), so a new percentage or delay needs no reload.
+ */
+export function faultRuntime(routeId: string, fault: { delayMs: number | null; delayPercent: number; abortPercent: number }, file: string, isRoute: string): {
+  rules: string[];
+  draw: (percent: number, which: 'delay' | 'abort') => string;
+  values: Record<string, number>;
+} {
+  const values: Record<string, number> = {};
+  const rules: string[] = [];
+  const share = (percent: number) => (percent >= 100 ? DRAW_RANGE : Math.round(percent * 10_000));
+  const lookup = (variable: string, key: string, value: number) => {
+    values[key] = value;
+    rules.push(`http-request set-var(${variable}) str(${key}),map_str_int(${file}) if ${isRoute}`);
+  };
+  if (fault.delayMs !== null && fault.delayMs > 0 && fault.delayPercent > 0) {
+    lookup('txn.fault_delay_ms', `${routeId}/delay-ms`, Math.ceil(fault.delayMs));
+    lookup('txn.fault_delay_cut', `${routeId}/delay-cut`, share(fault.delayPercent));
+  }
+  if (fault.abortPercent > 0) lookup('txn.fault_abort_cut', `${routeId}/abort-cut`, share(fault.abortPercent));
+  return { rules, values, draw: (_percent, which) => ` { rand(${DRAW_RANGE}),sub(txn.fault_${which}_cut) lt 0 }` };
 }

@@ -149,6 +149,8 @@ export interface CompiledRoute {
   attemptMs?: number | null;
   /** Values of the route's header operations, runtime values by key (route-state.ts). */
   headerValues?: Record<string, string>;
+  /** The route's fault shares and delay, runtime values by key (route-state.ts). */
+  faultValues?: Record<string, number>;
 }
 
 export interface CompiledProxy {

@@ -16,8 +16,8 @@ import { compileMesh } from '../../../../src/lib/runtime/haproxy/compiler.js';
 import { proxyPaths } from '../../../../src/lib/runtime/haproxy/types.js';
 
 test('route state changes become set, add and del map commands, one per changed route value', () => {
-  const before = { deadlineMs: { 'vs:default:a:0': 300, 'vs:default:b:0': 100 }, attemptMs: { 'vs:default:a:0': 300 }, headerValues: { 'vs:default:a:0:0/request/set/x-note': 'one' } };
-  const after = { deadlineMs: { 'vs:default:a:0': 800, 'vs:default:c:0': 50 }, attemptMs: { 'vs:default:a:0': 300 }, headerValues: { 'vs:default:a:0:0/request/set/x-note': 'two words; one' } };
+  const before = { deadlineMs: { 'vs:default:a:0': 300, 'vs:default:b:0': 100 }, attemptMs: { 'vs:default:a:0': 300 }, headerValues: { 'vs:default:a:0:0/request/set/x-note': 'one' }, faultValues: {} };
+  const after = { deadlineMs: { 'vs:default:a:0': 800, 'vs:default:c:0': 50 }, attemptMs: { 'vs:default:a:0': 300 }, headerValues: { 'vs:default:a:0:0/request/set/x-note': 'two words; one' }, faultValues: {} };
   assert.deepEqual(routeStateCommands('/m/p 1', before, after), [
     'set map /m/p\\ 1/route-deadline.map vs:default:a:0 800',
     'add map /m/p\\ 1/route-deadline.map vs:default:c:0 50',
@@ -30,10 +30,20 @@ test('route state changes become set, add and del map commands, one per changed 
 });
 
 const TARGETS = 19;
-const policy = (timeout: string, extraRoutes = '', note = 'first') => `${workloadYaml({ name: 'caller', labels: 'app: caller', serviceAccount: 'caller' })}
+const policy = (timeout: string, extraRoutes = '', note = 'first', abortPercent = 100) => `${workloadYaml({ name: 'caller', labels: 'app: caller', serviceAccount: 'caller' })}
 ${workloadYaml({ name: 'target', labels: 'app: target', serviceAccount: 'target', replicas: TARGETS })}
 ${serviceYaml('caller')}
 ${serviceYaml('target')}
+${serviceYaml('faulted', 'target')}
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: faulted, namespace: default }
+spec:
+  hosts: [faulted]
+  http:
+  - route: [{ destination: { host: faulted } }]
+    fault: { abort: { httpStatus: 418, percentage: { value: ${abortPercent} } } }
+---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: target, namespace: default }
@@ -47,7 +57,7 @@ ${extraRoutes}  - name: main
 ---
 `;
 
-test('a new route timeout or header value keeps the structure and changes the runtime state alone; a new route changes the structure', () => {
+test('a new route timeout, header value or fault percentage keeps the structure and changes the runtime state alone; a new route changes the structure', () => {
   const compile = (text: string) => {
     const { resources } = loadSources([{ path: 'mesh.yaml', text, format: 'yaml', size: text.length }], { defaultNamespace: 'default' });
     const model = buildMeshModel(resources);
@@ -55,9 +65,10 @@ test('a new route timeout or header value keeps the structure and changes the ru
     const pods = desiredPods(model).map((p) => ({ ...p, ports: { app: port++, inbound: port++, outbound: port++, admin: port++ }, paths: proxyPaths(`pods/${p.name}`) }));
     return compileMesh(model, { pods }, { revision: 1 }).sidecars.find((p) => p.name === 'caller-0')!;
   };
-  const [a, b] = [compile(policy('3s')), compile(policy('1s', '', 'another value'))];
+  const [a, b] = [compile(policy('3s')), compile(policy('1s', '', 'another value', 12.5))];
   assert.equal(a.config, b.config);
   assert.equal(a.structureHash, b.structureHash);
+  assert.deepEqual([a.runtimeState?.faultValues, b.runtimeState?.faultValues], [{ 'vs:default:faulted:0/abort-cut': 1_000_000 }, { 'vs:default:faulted:0/abort-cut': 125_000 }]);
   assert.deepEqual([a.runtimeState?.deadlineMs['vs:default:target:main'], b.runtimeState?.deadlineMs['vs:default:target:main']], [3000, 1000]);
   assert.notEqual(compile(policy('1s', '  - name: canary\n    match: [{ headers: { x-canary: { exact: "yes" } } }]\n    route: [{ destination: { host: target } }]\n')).structureHash, a.structureHash);
 });
@@ -79,10 +90,11 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
   };
   const workers = async () => Promise.all(suite.mesh.pods.map(async (p) => (await new MasterCli(p.paths.masterSocket).showProc()).filter((w) => w.type === 'worker' && !w.old).map((w) => w.pid)));
 
-  it('a new route timeout and header value under a steady load: no reload on any of the 20 sidecars, no failed request, the new deadline and value served', async () => {
+  it('a new route timeout, header value and fault percentage under a steady load: no reload on any of the 20 sidecars, no failed request, the new values served', async () => {
     assert.equal(suite.mesh.pods.length, 20);
     // Before: a 1.5 s answer is within the 3 s deadline.
     assert.equal((await timed(1500)).status, 200);
+    assert.equal((await request({ port: caller().ports.outbound, path: '/', headers: { host: 'faulted' }, agent: suite.agent })).status, 418);
     const workersBefore = await workers();
     const pidsBefore = await Promise.all(suite.mesh.pods.map(async (p) => (await new RuntimeApi(p.paths.runtimeSocket).showInfo()).Pid));
     let results: Awaited<ReturnType<typeof suite.mesh.apply>> | undefined;
@@ -92,7 +104,7 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
       send: () => call(),
       during: async (progress) => {
         await answered(progress, Math.round((RPS * LOAD_MS) / 3000));
-        results = await suite.mesh.apply(policy('1s', '', "it's 100% second; with blanks"));
+        results = await suite.mesh.apply(policy('1s', '', "it's 100% second; with blanks", 0.0001));
       },
     });
     assert.deepEqual(load.failures, []);
@@ -102,6 +114,8 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
     assert.deepEqual(await workers(), workersBefore);
     assert.deepEqual(await Promise.all(suite.mesh.pods.map(async (p) => (await new RuntimeApi(p.paths.runtimeSocket).showInfo()).Pid)), pidsBefore);
     for (const p of suite.mesh.pods) assert.equal(await servedRevision(p.ports.admin), 2, p.name);
+    // The fault that aborted every request now aborts one in a million.
+    for (let i = 0; i < 20; i++) assert.equal((await request({ port: caller().ports.outbound, path: '/', headers: { host: 'faulted' }, agent: suite.agent })).status, 200);
     // The new header value reaches the app.
     const echoed = JSON.parse((await call()).body) as EchoAnswer;
     assert.equal(echoed.headers['x-route-note'], "it's 100% second; with blanks");
@@ -136,7 +150,7 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
     // Twenty sidecars reloading at once starve this machine's two cores for seconds; the 1 s
     // deadline would then rightly answer 504 to requests that wait for a starved app. A generous
     // deadline first (a runtime change) keeps this test about lost requests.
-    assert.equal((await suite.mesh.apply(policy('10s', '', "it's 100% second; with blanks"))).get('caller-0')?.action, 'runtime');
+    assert.equal((await suite.mesh.apply(policy('10s', '', "it's 100% second; with blanks", 0.0001))).get('caller-0')?.action, 'runtime');
     const before = await workers();
     let results: Awaited<ReturnType<typeof suite.mesh.apply>> | undefined;
     const load = await steadyLoad({
@@ -145,7 +159,7 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
       send: () => call(),
       during: async (progress) => {
         await answered(progress, Math.round((RPS * LOAD_MS) / 3000));
-        results = await suite.mesh.apply(policy('10s', extra, "it's 100% second; with blanks"));
+        results = await suite.mesh.apply(policy('10s', extra, "it's 100% second; with blanks", 0.0001));
       },
     });
     assert.deepEqual(load.failures, []);
