@@ -92,22 +92,32 @@ async function tail(file: string, lines = 8): Promise<string> {
   }
 }
 
-/** Validates `compiled` with `haproxy -c` against a candidate copy of its files. */
+/** A file's text, or null when it cannot be read. */
+async function readText(file: string): Promise<string | null> {
+  return fs.readFile(file, 'utf8').catch(() => null);
+}
+
+/**
+ * Validates `compiled` with `haproxy -c`: the configuration as a candidate copy, beside a candidate
+ * copy of each file it reads that differs from the one on disk (the others are read where they are).
+ */
 async function validate(bin: string, target: ProxyTarget, compiled: CompiledProxy): Promise<void> {
-  const candidates = [[target.paths.lua, compiled.lua], ...proxyMapTexts(target, compiled)].map(([file, text]) => ({ file: file!, next: `${file}.next`, text: text! }));
   const cfgNext = `${target.paths.config}.next`;
+  const candidates: string[] = [cfgNext];
   let config = compiled.config;
-  for (const c of candidates) {
-    await writeAtomic(c.next, c.text);
-    config = config.split(c.file).join(c.next);
+  for (const [file, text] of [[target.paths.lua, compiled.lua] as [string, string], ...proxyMapTexts(target, compiled)]) {
+    if ((await readText(file)) === text) continue;
+    const next = `${file}.next`;
+    await fs.writeFile(next, text, { mode: 0o600 });
+    candidates.push(next);
+    config = config.split(file).join(next);
   }
-  await writeAtomic(cfgNext, config);
+  await fs.writeFile(cfgNext, config, { mode: 0o600 });
   try {
     const problem = await checkConfig(bin, cfgNext);
     if (problem) throw new ProxyApplyError(`HAProxy refused the configuration compiled for ${target.namespace}/${target.name}: ${problem}`);
   } finally {
-    for (const c of candidates) await fs.rm(c.next, { force: true });
-    await fs.rm(cfgNext, { force: true });
+    for (const f of candidates) await fs.rm(f, { force: true });
   }
 }
 
@@ -116,10 +126,14 @@ function proxyMapTexts(target: ProxyTarget, compiled: CompiledProxy): [string, s
   return routeMapTexts(target.paths.dir, compiled.runtimeState ?? routeRuntimeState(compiled.routes));
 }
 
-/** Writes what a proxy reads at start besides its configuration: the Lua program and the route maps. */
+/**
+ * Writes what a proxy reads at start besides its configuration: the Lua program and the route maps,
+ * each only when it differs from the file on disk (every atomic write costs two fsyncs).
+ */
 async function writeRuntimeFiles(target: ProxyTarget, compiled: CompiledProxy): Promise<void> {
-  await writeAtomic(target.paths.lua, compiled.lua);
-  for (const [file, text] of proxyMapTexts(target, compiled)) await writeAtomic(file, text);
+  for (const [file, text] of [[target.paths.lua, compiled.lua] as [string, string], ...proxyMapTexts(target, compiled)]) {
+    if ((await readText(file)) !== text) await writeAtomic(file, text);
+  }
 }
 
 async function checkFiles(target: ProxyTarget): Promise<void> {
