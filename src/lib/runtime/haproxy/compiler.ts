@@ -646,10 +646,17 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
   const routes: CompiledRoute[] = [];
   const direct: string[] = [];
   const weightedIds: string[] = [];
-  const single: string[] = [];
   const mirrorBackends: string[] = [];
-  for (const g of groups) frontend.push(...g.aclLines);
+  // Hosts without a VirtualService are found by one map lookup (host name → route id), not one rule
+  // each; it sits where the first of them is, before any wildcard VirtualService, as Istio orders.
+  const hostRouteMap = routeMapFile(ctx.self.paths.dir, 'hostRoutes');
+  let hostLookup = false;
+  for (const g of groups) if (!g.defaultHost) frontend.push(...g.aclLines);
   for (const g of groups) {
+    if (g.defaultHost && !hostLookup) {
+      frontend.push(`http-request set-var(txn.route) var(txn.host),map_str(${word(hostRouteMap)}) unless has_route`);
+      hostLookup = true;
+    }
     if (g.vs) {
       const vs = g.vs;
       const names = vs.http.map((r) => r.name);
@@ -673,25 +680,23 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
         mirrorBackends.push(...built.mirrorBackends);
         routes.push(built.compiled);
         if (built.compiled.destinations.length > 1) weightedIds.push(id);
-        else if (built.compiled.destinations.length === 1) single.push(`http-request set-var(txn.backend) str(${word(built.compiled.destinations[0].backend)}) if { var(txn.route) -m str ${word(id)} }`);
       }
     } else if (g.defaultHost) {
       const id = `host:${g.defaultHost}`;
-      frontend.push(`http-request set-var(txn.route) str(${word(id)}) if !has_route ${g.acl}`);
       const dest: RouteDestination = {
         host: g.defaultHost, fqdn: g.defaultHost, subset: '', port: null, weight: 100,
         headers: { request: { set: {}, add: {}, remove: [] }, response: { set: {}, add: {}, remove: [] } },
       };
       const built = buildRoute(id, null, [dest], ctx, null, g.hosts, `host ${g.defaultHost}`);
       backends.push(...built.backends);
-      routes.push(built.compiled);
-      single.push(`http-request set-var(txn.backend) str(${word(built.compiled.destinations[0].backend)}) if { var(txn.route) -m str ${word(id)} }`);
+      routes.push({ ...built.compiled, hostNames: requestHostNames(g.defaultHost, ctx.self.namespace) });
     }
   }
   frontend.push(setResponseFlag('NR', 'unless has_route'));
   frontend.push(`http-request return status 404 content-type text/plain lf-string ${formatString('meshctl: no route to host %[var(txn.host)]\n')} unless has_route`);
   frontend.push(...direct);
-  frontend.push(...single);
+  // A route with one destination names its backend: one map lookup (route id → backend) for them all.
+  if (routes.some((r) => r.destinations.length === 1)) frontend.push(`http-request set-var(txn.backend) var(txn.route),map_str(${word(routeMapFile(ctx.self.paths.dir, 'routeBackends'))})`);
   if (weightedIds.length) frontend.push(`http-request lua.mesh_pick if { var(txn.route) -m str ${weightedIds.map(word).join(' ')} }`);
   frontend.push(`http-request return status 503 content-type text/plain lf-string ${formatString('meshctl: route %[var(txn.route)] has no destination with weight\n')} unless { var(txn.backend) -m found }`);
   frontend.push('use_backend %[var(txn.backend)]');

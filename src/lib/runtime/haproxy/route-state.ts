@@ -12,6 +12,9 @@
 //                        configuration; only the value is looked up)
 //   route-fault.map      `<route id>/delay-ms`, `<route id>/delay-cut`, `<route id>/abort-cut` → a fault's
 //                        delay, and the share of requests delayed or aborted in millionths
+//   host-route.map       host name → route id, for the hosts without a VirtualService (the request's
+//                        host is looked up once instead of one rule per host)
+//   route-backend.map    route id → backend, for the routes with one destination
 //
 // Whether a route has such a value at all decides which rules its backends carry, and that is part
 // of the configuration's structure (a route that gains or loses a timeout is reloaded); weights live
@@ -28,11 +31,15 @@ export interface RouteRuntimeState {
   headerValues: Record<string, string>;
   /** Fault key → delay (ms) or share (millionths). */
   faultValues: Record<string, number>;
+  /** Host name → route id (hosts without a VirtualService). */
+  hostRoutes: Record<string, string>;
+  /** Route id → backend (routes with one destination). */
+  routeBackends: Record<string, string>;
 }
 
 export type RouteMapName = keyof RouteRuntimeState;
 
-const MAP_FILES: Record<RouteMapName, string> = { deadlineMs: 'route-deadline.map', attemptMs: 'route-attempt.map', headerValues: 'route-headers.map', faultValues: 'route-fault.map' };
+const MAP_FILES: Record<RouteMapName, string> = { deadlineMs: 'route-deadline.map', attemptMs: 'route-attempt.map', headerValues: 'route-headers.map', faultValues: 'route-fault.map', hostRoutes: 'host-route.map', routeBackends: 'route-backend.map' };
 
 /** The map files of a proxy directory. */
 export function routeMapFile(dir: string, name: RouteMapName): string {
@@ -53,12 +60,14 @@ export function wholeMs(ms: number): number {
 
 /** The runtime values of a proxy's routes. */
 export function routeRuntimeState(routes: CompiledRoute[]): RouteRuntimeState {
-  const state: RouteRuntimeState = { deadlineMs: {}, attemptMs: {}, headerValues: {}, faultValues: {} };
+  const state: RouteRuntimeState = { deadlineMs: {}, attemptMs: {}, headerValues: {}, faultValues: {}, hostRoutes: {}, routeBackends: {} };
   for (const r of routes) {
     if (r.deadlineMs) state.deadlineMs[r.id] = wholeMs(r.deadlineMs);
     if (r.attemptMs) state.attemptMs[r.id] = wholeMs(r.attemptMs);
     Object.assign(state.headerValues, r.headerValues ?? {});
     Object.assign(state.faultValues, r.faultValues ?? {});
+    for (const name of r.hostNames ?? []) state.hostRoutes[name] = r.id;
+    if (r.destinations.length === 1) state.routeBackends[r.id] = r.destinations[0]!.backend;
   }
   return state;
 }

@@ -151,6 +151,8 @@ export interface CompiledRoute {
   headerValues?: Record<string, string>;
   /** The route's fault shares and delay, runtime values by key (route-state.ts). */
   faultValues?: Record<string, number>;
+  /** A host's default route: the names a request may give the host by (its entries in the host map). */
+  hostNames?: string[];
 }
 
 export interface CompiledProxy {

@@ -16,8 +16,8 @@ import { compileMesh } from '../../../../src/lib/runtime/haproxy/compiler.js';
 import { proxyPaths } from '../../../../src/lib/runtime/haproxy/types.js';
 
 test('route state changes become set, add and del map commands, one per changed route value', () => {
-  const before = { deadlineMs: { 'vs:default:a:0': 300, 'vs:default:b:0': 100 }, attemptMs: { 'vs:default:a:0': 300 }, headerValues: { 'vs:default:a:0:0/request/set/x-note': 'one' }, faultValues: {} };
-  const after = { deadlineMs: { 'vs:default:a:0': 800, 'vs:default:c:0': 50 }, attemptMs: { 'vs:default:a:0': 300 }, headerValues: { 'vs:default:a:0:0/request/set/x-note': 'two words; one' }, faultValues: {} };
+  const before = { deadlineMs: { 'vs:default:a:0': 300, 'vs:default:b:0': 100 }, attemptMs: { 'vs:default:a:0': 300 }, headerValues: { 'vs:default:a:0:0/request/set/x-note': 'one' }, faultValues: {}, hostRoutes: {}, routeBackends: {} };
+  const after = { deadlineMs: { 'vs:default:a:0': 800, 'vs:default:c:0': 50 }, attemptMs: { 'vs:default:a:0': 300 }, headerValues: { 'vs:default:a:0:0/request/set/x-note': 'two words; one' }, faultValues: {}, hostRoutes: {}, routeBackends: {} };
   assert.deepEqual(routeStateCommands('/m/p 1', before, after), [
     'set map /m/p\\ 1/route-deadline.map vs:default:a:0 800',
     'add map /m/p\\ 1/route-deadline.map vs:default:c:0 50',
