@@ -71,6 +71,24 @@ await waitPort(appPort);
 // of every body), given with --compare <file> under the filter name old_deadline.
 const compare = flag('--compare') ? await fs.readFile(flag('--compare'), 'utf8') : '';
 
+// A mesh of HOSTS services without VirtualServices, the request for the middle one: one rule per
+// host and per route (as compiled before) against one lookup in a host map and a backend map.
+const HOSTS = 100;
+const hostNames = (i) => [`svc-${i}`, `svc-${i}.default`, `svc-${i}.default.svc`, `svc-${i}.default.svc.cluster.local`];
+const hostRules = [
+  'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
+  'acl has_route var(txn.route) -m found',
+  ...Array.from({ length: HOSTS }, (_, i) => `acl host_${i} var(txn.host) -m str ${hostNames(i).join(' ')}`),
+  ...Array.from({ length: HOSTS }, (_, i) => `http-request set-var(txn.route) str(host:svc-${i}) if !has_route host_${i}`),
+  ...Array.from({ length: HOSTS }, (_, i) => `http-request set-var(txn.backend) str(b${1 + (i % 2)}) if { var(txn.route) -m str host:svc-${i} }`),
+];
+const hostMaps = [
+  'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
+  'acl has_route var(txn.route) -m found',
+  'http-request set-var(txn.route) var(txn.host),map_str(HOSTMAP) unless has_route',
+  'http-request set-var(txn.backend) var(txn.route),map_str(BACKENDMAP)',
+];
+
 const variants = {
   plain: { backend: ['timeout server 300'] },
   'deadline (mesh_deadline)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.mesh_deadline', 'timeout server 300'] },
@@ -78,6 +96,8 @@ const variants = {
   ...(compare.includes('"probe_new"') ? { 'probe: a Lua filter with no callback': { backend: ['filter lua.probe_new'] }, 'probe: a Lua filter with an empty http_headers': { backend: ['filter lua.probe_headers'] } } : {}),
   'deadline (mesh_deadline_retried)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.mesh_deadline_retried', 'timeout server 300'] },
   'plain (again: the noise between two identical proxies)': { backend: ['timeout server 300'] },
+  [`routing: ${HOSTS} hosts, one rule per host and route`]: { frontend: hostRules, weighted: true, host: `svc-${HOSTS / 2}` },
+  [`routing: ${HOSTS} hosts, a host map and a backend map`]: { frontend: hostMaps, weighted: true, host: `svc-${HOSTS / 2}` },
   'pick (Lua mesh_pick)': { frontend: ['http-request set-var(txn.route) str(r)', 'http-request lua.mesh_pick'], weighted: true },
   'pick (native rand against a map threshold)': { frontend: ['http-request set-var(txn.route) str(r)', 'http-request set-var(txn.draw) rand(100)', 'http-request set-var(txn.cut) var(txn.route),map_str_int(MAP)', 'http-request set-var(txn.backend) str(b1) if { var(txn.draw),sub(txn.cut) lt 0 }', 'http-request set-var(txn.backend) str(b2) unless { var(txn.backend) -m found }'], weighted: true },
 };
@@ -90,30 +110,32 @@ for (const [name, v] of Object.entries(variants)) {
   const lua = renderLuaFile(1, v.weighted ? [{ id: 'r', backends: ['b1', 'b2'], weights: [80, 20] }] : []) + compare;
   await fs.writeFile(path.join(vdir, 'mesh.lua'), lua);
   await fs.writeFile(path.join(vdir, 'cut.map'), 'r 80\n');
+  await fs.writeFile(path.join(vdir, 'host.map'), Array.from({ length: HOSTS }, (_, i) => hostNames(i).map((h) => `${h} host:svc-${i}\n`).join('')).join(''));
+  await fs.writeFile(path.join(vdir, 'backend.map'), Array.from({ length: HOSTS }, (_, i) => `host:svc-${i} b${1 + (i % 2)}\n`).join(''));
   const be = (n) => [`backend ${n}`, ...(v.backend ?? []), `  server app 127.0.0.1:${appPort}`].map((l, i) => (i && !l.startsWith('  ') ? `  ${l}` : l)).join('\n');
   const cfg = [
     'global', '  nbthread 1', `  lua-load ${path.join(vdir, 'mesh.lua')}`,
     'defaults', '  mode http', '  timeout connect 2s', '  timeout client 30s', '  timeout server 30s',
     'frontend outbound', `  bind 127.0.0.1:${port}`,
-    ...(v.frontend ?? []).map((l) => `  ${l.replace('MAP', path.join(vdir, 'cut.map'))}`),
+    ...(v.frontend ?? []).map((l) => `  ${l.replace('HOSTMAP', path.join(vdir, 'host.map')).replace('BACKENDMAP', path.join(vdir, 'backend.map')).replace('MAP', path.join(vdir, 'cut.map'))}`),
     v.weighted ? '  use_backend %[var(txn.backend)]' : '  default_backend b1',
     be('b1'), be('b2'), '',
   ].join('\n');
   await fs.writeFile(path.join(vdir, 'haproxy.cfg'), cfg);
   const child = startHaproxy(path.join(vdir, 'haproxy.cfg'));
   await waitPort(port);
-  proxies.push({ name, port, pid: child.pid, perRequestUs: [] });
+  proxies.push({ name, port, pid: child.pid, host: v.host, perRequestUs: [] });
 }
 
-const run = (port, amount) => new Promise((resolve, reject) => {
-  autocannon({ url: `http://127.0.0.1:${port}/`, connections: 8, amount }, (err, result) => (err ? reject(err) : resolve(result)));
+const run = (p, amount) => new Promise((resolve, reject) => {
+  autocannon({ url: `http://127.0.0.1:${p.port}/`, connections: 8, amount, headers: p.host ? { host: p.host } : {} }, (err, result) => (err ? reject(err) : resolve(result)));
 });
 
-for (const p of proxies) await run(p.port, 2000);
+for (const p of proxies) await run(p, 2000);
 for (let round = 0; round < ROUNDS; round++) {
   for (const p of proxies) {
     const before = cpuSeconds(p.pid);
-    const r = await run(p.port, REQUESTS);
+    const r = await run(p, REQUESTS);
     const ok = r['2xx'];
     if (ok !== REQUESTS) throw new Error(`${p.name}: ${ok} of ${REQUESTS} answered 2xx`);
     p.perRequestUs.push(((cpuSeconds(p.pid) - before) * 1e6) / REQUESTS);

@@ -20,22 +20,10 @@
 // of the configuration's structure (a route that gains or loses a timeout is reloaded); weights live
 // in the Lua state (lua.ts) and are sent alongside.
 import path from 'node:path';
-import type { CompiledRoute } from './types.js';
+import type { CompiledRoute, RouteRuntimeState } from './types.js';
 
-export interface RouteRuntimeState {
-  /** Route id → the route's deadline (ms). */
-  deadlineMs: Record<string, number>;
-  /** Route id → each attempt's timeout (ms). */
-  attemptMs: Record<string, number>;
-  /** Header operation key → value (absent in states saved before header values were runtime values). */
-  headerValues: Record<string, string>;
-  /** Fault key → delay (ms) or share (millionths). */
-  faultValues: Record<string, number>;
-  /** Host name → route id (hosts without a VirtualService). */
-  hostRoutes: Record<string, string>;
-  /** Route id → backend (routes with one destination). */
-  routeBackends: Record<string, string>;
-}
+export type { RouteRuntimeState };
+
 
 export type RouteMapName = keyof RouteRuntimeState;
 

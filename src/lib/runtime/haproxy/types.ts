@@ -2,7 +2,6 @@
 // loopback ports and files, and what the compiler makes of the mesh model for each of them.
 import path from 'node:path';
 import type { LoadBalancerPolicy, MtlsMode } from '../../policy/mesh-model.js';
-import type { RouteRuntimeState } from './route-state.js';
 
 export interface PodPorts {
   /** The app's own port on 127.0.0.1 (given to it as PORT). */
@@ -153,6 +152,22 @@ export interface CompiledRoute {
   faultValues?: Record<string, number>;
   /** A host's default route: the names a request may give the host by (its entries in the host map). */
   hostNames?: string[];
+}
+
+/** Route values the runtime API changes without a reload, by route map (route-state.ts). */
+export interface RouteRuntimeState {
+  /** Route id → the route's deadline (ms). */
+  deadlineMs: Record<string, number>;
+  /** Route id → each attempt's timeout (ms). */
+  attemptMs: Record<string, number>;
+  /** Header operation key → value. */
+  headerValues: Record<string, string>;
+  /** Fault key → delay (ms) or share (millionths). */
+  faultValues: Record<string, number>;
+  /** Host name → route id (hosts without a VirtualService). */
+  hostRoutes: Record<string, string>;
+  /** Route id → backend (routes with one destination). */
+  routeBackends: Record<string, string>;
 }
 
 export interface CompiledProxy {
