@@ -102,10 +102,11 @@ export const ROUTE_BACKEND_ERROR_LINES = [
  * Envoy. With retries that may outlive the deadline (`mesh_deadline_retried`), a retry that would
  * start after the deadline is answered 504 instead.
  *
- * Cost: about 16 µs of CPU per request (bench/route-cost.mjs), nearly all of it the Lua filter's
- * own context per stream, not its callbacks: a filter called only at the response headers (and on
- * the body only while it is still coming) costs the same, within noise, as one called at each
- * attempt's start and on every body. So only routes with a timeout carry it.
+ * Cost: about 16 µs of CPU per request (bench/route-cost.mjs). A Lua filter without callbacks costs
+ * nothing measurable; each callback costs several µs, and HAProxy calls http_headers for the request
+ * too, although only the response's matter. So only routes with a timeout carry it, and it has no
+ * callback per attempt (except where retries may outlive the deadline) and none on a body that is
+ * complete at its headers.
  *
  * Limit (HAProxy 2.6): while an attempt waits for its headers, only HAProxy's response analysis may
  * hold it, because that analysis makes the L7 retries. Holding it from the filter to answer at the
