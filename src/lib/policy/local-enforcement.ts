@@ -110,7 +110,7 @@ const LOCAL_ENFORCEMENT: Record<string, KindEnforcement> = {
       { field: 'http[].fault.delay.exponentialDelay', reason: 'only fixed delays are injected' },
       { field: 'http[].fault.abort.grpcStatus', reason: 'only HTTP status aborts are injected' },
       { field: 'http[].fault.abort.http2Error', reason: 'only HTTP status aborts are injected' },
-      { field: 'http[].retries.retryOn', reason: 'the sidecars retry on connect failures, resets, timeouts and the statuses 401, 403, 404, 408, 425 and 500-504 only, never on a gRPC status, 409 (retriable-4xx) or a response header', when: retryOnHasUnenforced },
+      { field: 'http[].retries.retryOn', reason: 'the sidecars retry on connect failures, resets, timeouts and the statuses 401, 403, 404, 408, 425 and 500-504 only (5xx: never on 505-599), never on a gRPC status, 409 (retriable-4xx) or a response header', when: retryOnHasUnenforced },
       { field: 'http[].retries.retryRemoteLocalities', reason: 'every local pod is in one locality' },
     ],
   },

@@ -58,6 +58,8 @@ export function unenforcedRetryConditions(policy: RetryPolicy, isDefault = polic
     if (GRPC_CONDITIONS.has(c)) {
       if (!isDefault) out.push(`${c} (a gRPC status; the sidecars call pods over HTTP/1.1, which carries none)`);
     } else if (c === 'retriable-4xx') out.push('retriable-4xx (409 is not a status HAProxy retries on)');
+    // Envoy's 5xx is every status from 500 to 599; HAProxy names 500-504 alone.
+    else if (c === '5xx') out.push('5xx beyond 504 (HAProxy retries on 500-504 only: a 505-599 answer is passed on without a retry)');
     else if (c === 'retriable-headers' || c === 'envoy-ratelimited') out.push(`${c} (HAProxy retries on statuses and connection events only, never on a response header)`);
     else if (!KNOWN_CONDITIONS.has(c)) out.push(`${c} (not a retry condition the sidecars know)`);
   }

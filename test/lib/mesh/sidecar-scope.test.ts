@@ -59,10 +59,10 @@ describe('Sidecar egress scope (live HAProxy on loopback)', { timeout: 120_000 }
 
   it('leaves the restricted sidecar untouched when the out-of-scope host\'s VirtualService changes', async () => {
     const frontendPid = await workerPid('frontend-0');
-    const before = { frontend: suite.mesh.compiledOf('frontend-0').config, client: suite.mesh.compiledOf('client-0').config };
+    const before = { frontend: suite.mesh.compiledOf('frontend-0').config, client: suite.mesh.compiledOf('client-0').runtimeState };
     const results = await suite.mesh.apply(scopedPolicy({ mode: 'REGISTRY_ONLY', ratingsTimeout: '250ms' }));
-    // The change is the client's, which knows ratings...
-    assert.notEqual(suite.mesh.compiledOf('client-0').config, before.client);
+    // The change is the client's, which knows ratings (a new timeout is a runtime value, not configuration text)...
+    assert.notDeepEqual(suite.mesh.compiledOf('client-0').runtimeState, before.client);
     assert.notEqual(results.get('client-0')?.action, 'unchanged');
     // ...and not the restricted sidecar's: the same configuration, served by the same worker.
     assert.equal(suite.mesh.compiledOf('frontend-0').config, before.frontend);

@@ -1,5 +1,5 @@
-// Proxy lifecycle: start a compiled proxy, update it (runtime API when only weights and the
-// revision change, hitless master-worker reload otherwise), report its status, stop it.
+// Proxy lifecycle: start a compiled proxy, update it (runtime API when only runtime values change —
+// weights, route timeouts, the revision —, hitless master-worker reload otherwise), report its status, stop it.
 import { promises as fs } from 'node:fs';
 import { writeFileAtomic } from '../../system/atomic-file.js';
 import type { CompiledProxy, ProxyTarget } from './types.js';
@@ -8,6 +8,7 @@ import { isProxyProcess, proxyArguments, signalProxy, startProxyProcess } from '
 import { readPidFile } from '../../system/pid-file.js';
 import { stopGroup } from '../../system/processes.js';
 import { MasterCli, RuntimeApi } from './runtime-api.js';
+import { changedRouteIds, routeMapTexts, routeRuntimeState, routeStateCommands } from './route-state.js';
 import { isReady, servedRevision, waitForRevision, WaitTimeoutError } from './admin.js';
 
 export interface ApplyOptions {
@@ -38,7 +39,7 @@ export interface ApplyResult {
   revision: number;
   /** The master's pid (0 for `written`: nothing runs). */
   pid: number;
-  /** Weighted routes whose weights were sent through the runtime API. */
+  /** Routes whose weights or timeouts were sent through the runtime API. */
   runtimeRoutes: number;
   durationMs: number;
 }
@@ -91,18 +92,47 @@ async function tail(file: string, lines = 8): Promise<string> {
   }
 }
 
-/** Validates `compiled` with `haproxy -c` against a candidate copy of its files. */
+/** A file's text, or null when it cannot be read. */
+async function readText(file: string): Promise<string | null> {
+  return fs.readFile(file, 'utf8').catch(() => null);
+}
+
+/**
+ * Validates `compiled` with `haproxy -c`: the configuration as a candidate copy, beside a candidate
+ * copy of each file it reads that differs from the one on disk (the others are read where they are).
+ */
 async function validate(bin: string, target: ProxyTarget, compiled: CompiledProxy): Promise<void> {
-  const luaNext = `${target.paths.lua}.next`;
   const cfgNext = `${target.paths.config}.next`;
-  await writeAtomic(luaNext, compiled.lua);
-  await writeAtomic(cfgNext, compiled.config.split(target.paths.lua).join(luaNext));
+  const candidates: string[] = [cfgNext];
+  let config = compiled.config;
+  for (const [file, text] of [[target.paths.lua, compiled.lua] as [string, string], ...proxyMapTexts(target, compiled)]) {
+    if ((await readText(file)) === text) continue;
+    const next = `${file}.next`;
+    await fs.writeFile(next, text, { mode: 0o600 });
+    candidates.push(next);
+    config = config.split(file).join(next);
+  }
+  await fs.writeFile(cfgNext, config, { mode: 0o600 });
   try {
     const problem = await checkConfig(bin, cfgNext);
     if (problem) throw new ProxyApplyError(`HAProxy refused the configuration compiled for ${target.namespace}/${target.name}: ${problem}`);
   } finally {
-    await fs.rm(luaNext, { force: true });
-    await fs.rm(cfgNext, { force: true });
+    for (const f of candidates) await fs.rm(f, { force: true });
+  }
+}
+
+/** The route map files (route-state.ts) of `compiled`: [file, text]. */
+function proxyMapTexts(target: ProxyTarget, compiled: CompiledProxy): [string, string][] {
+  return routeMapTexts(target.paths.dir, compiled.runtimeState ?? routeRuntimeState(compiled.routes));
+}
+
+/**
+ * Writes what a proxy reads at start besides its configuration: the Lua program and the route maps,
+ * each only when it differs from the file on disk (every atomic write costs two fsyncs).
+ */
+async function writeRuntimeFiles(target: ProxyTarget, compiled: CompiledProxy): Promise<void> {
+  for (const [file, text] of [[target.paths.lua, compiled.lua] as [string, string], ...proxyMapTexts(target, compiled)]) {
+    if ((await readText(file)) !== text) await writeAtomic(file, text);
   }
 }
 
@@ -123,9 +153,9 @@ function weightedRoutes(compiled: CompiledProxy): { id: string; weights: number[
 /**
  * Applies a compiled configuration to its proxy and returns once the proxy serves `compiled.revision`:
  * - not running → validates, writes the files and starts HAProxy (master-worker) → `started`;
- * - running, same structure (only route weights and/or the revision differ from the previous
- *   compiled config) → sends them through the runtime API, no reload → `runtime` (`unchanged` when
- *   nothing differs);
+ * - running, same structure (only runtime values differ from the previous compiled config: route
+ *   weights, route timeouts, the revision) → sends them through the runtime API, no reload →
+ *   `runtime` (`unchanged` when nothing differs);
  * - running, anything else → validates, writes the files, reloads through the master CLI (new
  *   workers take over the listening sockets; old ones finish their requests) → `reloaded`.
  * The files on disk always hold the latest configuration, so a restarted proxy comes back with it.
@@ -141,20 +171,21 @@ export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledPr
     : await runningProxyPid(target);
   const result = (action: ApplyAction, p: number, runtimeRoutes = 0): ApplyResult => ({ action, revision: compiled.revision, pid: p, runtimeRoutes, durationMs: Date.now() - started });
 
-  if (pid !== null && previous && previous.structureHash === compiled.structureHash) {
-    const routes = weightedRoutes(compiled);
-    const before = JSON.stringify(weightedRoutes(previous));
-    if (previous.revision === compiled.revision && before === JSON.stringify(routes)) return result('unchanged', pid);
-    // Files first: a proxy restarted from now on starts with the new weights.
-    await writeAtomic(target.paths.lua, compiled.lua);
+  if (pid !== null && previous?.runtimeState && compiled.runtimeState && previous.structureHash === compiled.structureHash) {
+    const before = new Map(weightedRoutes(previous).map((r) => [r.id, JSON.stringify(r.weights)]));
+    const routes = weightedRoutes(compiled).filter((r) => before.get(r.id) !== JSON.stringify(r.weights));
+    const mapCommands = routeStateCommands(target.paths.dir, previous.runtimeState, compiled.runtimeState);
+    if (previous.revision === compiled.revision && !routes.length && !mapCommands.length) return result('unchanged', pid);
+    // Files first: a proxy restarted from now on starts with the new values.
+    await writeRuntimeFiles(target, compiled);
     await writeAtomic(target.paths.state, JSON.stringify(compiled));
-    await new RuntimeApi(target.paths.runtimeSocket).setRouteWeights(routes, compiled.revision);
-    return result('runtime', pid, routes.length);
+    await new RuntimeApi(target.paths.runtimeSocket).updateRoutes(mapCommands, routes, compiled.revision);
+    return result('runtime', pid, new Set([...routes.map((r) => r.id), ...changedRouteIds(previous.runtimeState, compiled.runtimeState)]).size);
   }
 
   const bin = await haproxyBin(options.bin);
   await validate(bin, target, compiled);
-  await writeAtomic(target.paths.lua, compiled.lua);
+  await writeRuntimeFiles(target, compiled);
   await writeAtomic(target.paths.config, compiled.config);
 
   if (pid === null && options.start === false) {

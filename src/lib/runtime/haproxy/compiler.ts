@@ -27,6 +27,7 @@ import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from './lua.js';
 import { authorizationFor } from '../../policy/authorization.js';
 import { authorizationLines, type CompiledAuthorization } from './authz.js';
 import { INBOUND_APP_RESILIENCE_LINES, ROUTE_BACKEND_ERROR_LINES, routeResilience } from './retries.js';
+import { faultRuntime, mapSafeValue, routeMapFile, routeRuntimeState } from './route-state.js';
 import { faultRules, setResponseFlag } from './response-flags.js';
 import { gatewayApiAnswersItself, gatewayApiBackendLines, gatewayApiFrontendRules } from './gateway-api-filters.js';
 import { destinationClientTls } from '../../policy/peer-authentication.js';
@@ -425,10 +426,22 @@ function resolveDestination(dest: RouteDestination, ctx: Context, where: string)
   return { host: dest.fqdn, subset: dest.subset, weight: dest.weight, loadBalancer, servers, trafficPolicy, tlsKeywords };
 }
 
-function headerOperationLines(prefix: 'http-request' | 'http-response', ops: HeaderOperations): string[] {
+/**
+ * A backend's header operations. The values are looked up in the proxy's header map under
+ * `<backend>/<request|response>/<set|add>/<header>` (recorded in `values`), so that a new value needs
+ * no reload; a value a map cannot hold stays literal in the configuration.
+ */
+function headerOperationLines(prefix: 'http-request' | 'http-response', ops: HeaderOperations, backend: string, file: string, values: Record<string, string>): string[] {
   const out: string[] = [];
-  for (const [k, v] of Object.entries(ops.set)) out.push(`${prefix} set-header ${word(k)} ${literalFormat(v)}`);
-  for (const [k, v] of Object.entries(ops.add)) out.push(`${prefix} add-header ${word(k)} ${literalFormat(v)}`);
+  const direction = prefix === 'http-request' ? 'request' : 'response';
+  const value = (op: 'set' | 'add', name: string, text: string): string => {
+    const key = `${backend}/${direction}/${op}/${name.toLowerCase()}`;
+    if (!mapSafeValue(text) || !/^[A-Za-z0-9_.:\/-]+$/.test(key) || key in values) return literalFormat(text);
+    values[key] = text;
+    return formatString(`%[str(${key}),map_str(${file})]`);
+  };
+  for (const [k, v] of Object.entries(ops.set)) out.push(`${prefix} set-header ${word(k)} ${value('set', k, v)}`);
+  for (const [k, v] of Object.entries(ops.add)) out.push(`${prefix} add-header ${word(k)} ${value('add', k, v)}`);
   for (const k of ops.remove) out.push(`${prefix} del-header ${word(k)}`);
   return out;
 }
@@ -455,11 +468,15 @@ function buildRoute(
   const frontendRules: string[] = [];
   const backends: HaproxySection[] = [];
   const isRoute = `{ var(txn.route) -m str ${word(id)} }`;
+  let faultValues: Record<string, number> | null = null;
   if (route?.fault) {
-    // As Envoy: the delay first, then the abort; each drawn independently per request.
+    // As Envoy: the delay first, then the abort; each drawn independently per request. The shares
+    // and the delay are looked up in the fault map (runtime values); only which faults exist and the
+    // abort's status are in the configuration.
     const f = route.fault;
-    const draw = (pct: number) => (pct >= 100 ? '' : ` { rand(1000000) lt ${Math.round(pct * 10_000)} }`);
-    frontendRules.push(...faultRules(f, isRoute, draw, haproxyMs(f.delayMs ?? 0)));
+    const faults = faultRuntime(id, f, routeMapFile(ctx.self.paths.dir, 'faultValues'), isRoute);
+    frontendRules.push(...faults.rules, ...faultRules(f, isRoute, faults.draw, 'route'));
+    faultValues = faults.values;
   }
   if (route?.directResponse) {
     // HAProxy refuses an empty `string`: an empty body is no body.
@@ -472,13 +489,15 @@ function buildRoute(
     frontendRules.push(`http-request redirect location ${word(location)} code ${r.code} if ${isRoute}`);
   }
   frontendRules.push(...gatewayApiFrontendRules(route, isRoute));
-  const compiled: CompiledRoute = { id, virtualService: meta, hosts, weighted: destinations.length > 1, destinations: [], mirrors: [] };
+  const compiled: CompiledRoute = { id, virtualService: meta, hosts, weighted: destinations.length > 1, destinations: [], mirrors: [], ...(faultValues ? { faultValues } : {}) };
   if (route?.directResponse || route?.redirect || gatewayApiAnswersItself(route)) return { compiled, frontendRules, backends, mirrorBackends: [] };
   const mirror = mirrorPieces(id, route?.mirrors ?? [], route, ctx, where);
   compiled.mirrors = mirror.compiled;
   backends.push(...mirror.backends);
 
-  const resilience = routeResilience(route);
+  const resilience = routeResilience(route, routeMaps(ctx));
+  compiled.deadlineMs = resilience.deadlineMs;
+  compiled.attemptMs = resilience.attemptMs;
   destinations.forEach((dest, n) => {
     const { trafficPolicy, tlsKeywords, ...resolved } = resolveDestination(dest, ctx, where);
     const backend = `${id}:${n}`;
@@ -502,10 +521,13 @@ function buildRoute(
     }
     if (route?.rewrite?.authority) lines.push(`http-request set-header host ${literalFormat(route.rewrite.authority)}`);
     lines.push(...gatewayApiBackendLines(route, n));
-    if (route) lines.push(...headerOperationLines('http-request', route.headers.request));
-    lines.push(...headerOperationLines('http-request', dest.headers.request));
-    if (route) lines.push(...headerOperationLines('http-response', route.headers.response));
-    lines.push(...headerOperationLines('http-response', dest.headers.response));
+    // Route-level operations come before the destination's, which win on a header both set.
+    const headerMap = routeMapFile(ctx.self.paths.dir, 'headerValues');
+    const values = (compiled.headerValues ??= {});
+    if (route) lines.push(...headerOperationLines('http-request', route.headers.request, `${backend}:route`, headerMap, values));
+    lines.push(...headerOperationLines('http-request', dest.headers.request, backend, headerMap, values));
+    if (route) lines.push(...headerOperationLines('http-response', route.headers.response, `${backend}:route`, headerMap, values));
+    lines.push(...headerOperationLines('http-response', dest.headers.response, backend, headerMap, values));
     // The copy is taken last, so that it carries the request as it goes upstream.
     lines.push(...mirror.rules);
     lines.push(...resilience.backendLines, ...ROUTE_BACKEND_ERROR_LINES);
@@ -513,6 +535,11 @@ function buildRoute(
     backends.push({ kind: 'backend', name: backend, lines });
   });
   return { compiled, frontendRules, backends, mirrorBackends: mirror.compiled.map((m) => m.backend) };
+}
+
+/** The proxy's route maps (route-state.ts), which hold the route values the runtime API changes. */
+function routeMaps(ctx: Context): { deadlineMs: string; attemptMs: string } {
+  return { deadlineMs: routeMapFile(ctx.self.paths.dir, 'deadlineMs'), attemptMs: routeMapFile(ctx.self.paths.dir, 'attemptMs') };
 }
 
 /** HAProxy takes whole milliseconds: a sub-millisecond part rounds up, so `250us` is 1 ms, never 0 (no timeout, no delay). */
@@ -547,7 +574,8 @@ function mirrorPieces(id: string, mirrors: RouteMirror[], route: HttpRoute | nul
       'no log',
       `http-request set-var(txn.dest_host) str(${word(resolved.host)})`,
       ...(resolved.subset ? [`http-request set-var(txn.dest_subset) str(${word(resolved.subset)})`] : []),
-      ...(route?.timeoutMs ? [`timeout server ${haproxyMs(route.timeoutMs)}`] : []),
+      // The copy waits for its answer as long as the route would (the route's deadline, a runtime value).
+      ...(route?.timeoutMs ? [`http-request set-timeout server var(txn.route),map_str_int(${word(routeMaps(ctx).deadlineMs)})`] : []),
       ...serverLines(resolved.servers, NO_TRAFFIC_POLICY, tlsKeywords),
     ];
     backends.push({ kind: 'backend', name: backend, lines });
@@ -618,10 +646,17 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
   const routes: CompiledRoute[] = [];
   const direct: string[] = [];
   const weightedIds: string[] = [];
-  const single: string[] = [];
   const mirrorBackends: string[] = [];
-  for (const g of groups) frontend.push(...g.aclLines);
+  // Hosts without a VirtualService are found by one map lookup (host name → route id), not one rule
+  // each; it sits where the first of them is, before any wildcard VirtualService, as Istio orders.
+  const hostRouteMap = routeMapFile(ctx.self.paths.dir, 'hostRoutes');
+  let hostLookup = false;
+  for (const g of groups) if (!g.defaultHost) frontend.push(...g.aclLines);
   for (const g of groups) {
+    if (g.defaultHost && !hostLookup) {
+      frontend.push(`http-request set-var(txn.route) var(txn.host),map_str(${word(hostRouteMap)}) unless has_route`);
+      hostLookup = true;
+    }
     if (g.vs) {
       const vs = g.vs;
       const names = vs.http.map((r) => r.name);
@@ -645,25 +680,23 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
         mirrorBackends.push(...built.mirrorBackends);
         routes.push(built.compiled);
         if (built.compiled.destinations.length > 1) weightedIds.push(id);
-        else if (built.compiled.destinations.length === 1) single.push(`http-request set-var(txn.backend) str(${word(built.compiled.destinations[0].backend)}) if { var(txn.route) -m str ${word(id)} }`);
       }
     } else if (g.defaultHost) {
       const id = `host:${g.defaultHost}`;
-      frontend.push(`http-request set-var(txn.route) str(${word(id)}) if !has_route ${g.acl}`);
       const dest: RouteDestination = {
         host: g.defaultHost, fqdn: g.defaultHost, subset: '', port: null, weight: 100,
         headers: { request: { set: {}, add: {}, remove: [] }, response: { set: {}, add: {}, remove: [] } },
       };
       const built = buildRoute(id, null, [dest], ctx, null, g.hosts, `host ${g.defaultHost}`);
       backends.push(...built.backends);
-      routes.push(built.compiled);
-      single.push(`http-request set-var(txn.backend) str(${word(built.compiled.destinations[0].backend)}) if { var(txn.route) -m str ${word(id)} }`);
+      routes.push({ ...built.compiled, hostNames: requestHostNames(g.defaultHost, ctx.self.namespace) });
     }
   }
   frontend.push(setResponseFlag('NR', 'unless has_route'));
   frontend.push(`http-request return status 404 content-type text/plain lf-string ${formatString('meshctl: no route to host %[var(txn.host)]\n')} unless has_route`);
   frontend.push(...direct);
-  frontend.push(...single);
+  // A route with one destination names its backend: one map lookup (route id → backend) for them all.
+  if (routes.some((r) => r.destinations.length === 1)) frontend.push(`http-request set-var(txn.backend) var(txn.route),map_str(${word(routeMapFile(ctx.self.paths.dir, 'routeBackends'))})`);
   if (weightedIds.length) frontend.push(`http-request lua.mesh_pick if { var(txn.route) -m str ${weightedIds.map(word).join(' ')} }`);
   frontend.push(`http-request return status 503 content-type text/plain lf-string ${formatString('meshctl: route %[var(txn.route)] has no destination with weight\n')} unless { var(txn.backend) -m found }`);
   frontend.push('use_backend %[var(txn.backend)]');
@@ -818,6 +851,7 @@ function finish(kind: 'sidecar' | 'gateway', self: { name: string; namespace: st
     lua: renderLuaFile(options.revision, luaRoutes),
     routes,
     structureHash,
+    runtimeState: routeRuntimeState(routes),
     paths: self.paths,
   };
 }

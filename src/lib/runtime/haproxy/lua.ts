@@ -140,9 +140,11 @@ core.register_action("mesh_pick", { "http-req" }, function(txn)
   if backend ~= nil then txn:set_var("txn.backend", backend) end
 end, 0)
 
--- Fault injection: holds the request for the given milliseconds (the task yields, nothing blocks).
+-- Fault injection: holds the request for the given milliseconds (the task yields, nothing blocks);
+-- "route": the route's delay from the fault map, read into txn.fault_delay_ms by the rules before.
 core.register_action("mesh_delay", { "http-req" }, function(txn, ms)
   local n = tonumber(ms)
+  if n == nil then n = tonumber(txn:get_var("txn.fault_delay_ms")) end
   if n ~= nil and n > 0 then core.msleep(math.floor(n)) end
 end, 1)
 

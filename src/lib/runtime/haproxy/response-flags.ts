@@ -24,16 +24,16 @@ export function setResponseFlag(flags: string, cond: string): string {
  * Fault injection rules with their flags, as Envoy: the delay first (DI), then the abort (FI), each
  * drawn on its own; a request both delayed and aborted is flagged `DI,FI`.
  */
-export function faultRules(fault: NonNullable<HttpRoute['fault']>, isRoute: string, draw: (percent: number) => string, delayMs: number): string[] {
+export function faultRules(fault: NonNullable<HttpRoute['fault']>, isRoute: string, draw: (percent: number, which: 'delay' | 'abort') => string, delayMs: number | string): string[] {
   const out: string[] = [];
   const delayed = fault.delayMs !== null && fault.delayMs > 0 && fault.delayPercent > 0;
   if (delayed) {
-    out.push(setResponseFlag('DI', `if ${isRoute}${draw(fault.delayPercent)}`));
+    out.push(setResponseFlag('DI', `if ${isRoute}${draw(fault.delayPercent, 'delay')}`));
     out.push(`http-request lua.mesh_delay ${delayMs} if ${isRoute} { var(txn.response_flags) -m str DI }`);
   }
   if (fault.abortStatus !== null && fault.abortPercent > 0) {
     const aborted = '{ var(txn.fault_abort) -m bool }';
-    out.push(`http-request set-var(txn.fault_abort) bool(true) if ${isRoute}${draw(fault.abortPercent)}`);
+    out.push(`http-request set-var(txn.fault_abort) bool(true) if ${isRoute}${draw(fault.abortPercent, 'abort')}`);
     if (delayed) out.push(setResponseFlag('DI,FI', `if ${aborted} { var(txn.response_flags) -m str DI }`));
     out.push(setResponseFlag('FI', `if ${aborted} !{ var(txn.response_flags) -m found }`));
     out.push(`http-request return status ${fault.abortStatus} content-type text/plain string "fault filter abort" if ${aborted}`);

@@ -17,12 +17,9 @@
 //   a body still coming at the deadline is cut there. It costs about 20 µs of CPU per request (Lua
 //   callbacks), so only routes with a timeout carry it.
 import type { HttpRoute } from '../../policy/mesh-model.js';
+import { word } from './config.js';
+import { wholeMs } from './route-state.js';
 import { HAPROXY_RETRIABLE_STATUS_CODES, istioRetryPolicy, type RetryPolicy } from '../../policy/retry-conditions.js';
-
-/** HAProxy takes whole milliseconds; a sub-millisecond part rounds up (never 0, which means no limit). */
-function wholeMs(ms: number): number {
-  return Math.max(1, Math.ceil(ms));
-}
 
 /** HAProxy `retry-on` keywords for an Envoy retry policy (empty: nothing to retry on). */
 export function retryOnKeywords(policy: RetryPolicy): string[] {
@@ -48,28 +45,34 @@ export interface RouteResilience {
   /** Lines for each destination backend of the route. */
   backendLines: string[];
   policy: RetryPolicy;
+  /** The route's deadline (ms), null without a timeout: a runtime value, looked up in the deadline map. */
+  deadlineMs: number | null;
+  /** Each attempt's timeout (ms), null for HAProxy's default: a runtime value, looked up in the attempt map. */
+  attemptMs: number | null;
 }
 
 /**
  * The retry and timeout lines of a route's destination backends. `route` null: a host without a
- * VirtualService (Istio's default retry policy, no timeout).
+ * VirtualService (Istio's default retry policy, no timeout). The timeouts' values are not in the
+ * lines but in the proxy's route maps (`maps`, route-state.ts), so that a new value needs no reload.
  */
-export function routeResilience(route: HttpRoute | null): RouteResilience {
+export function routeResilience(route: HttpRoute | null, maps: { deadlineMs: string; attemptMs: string }): RouteResilience {
   const policy = istioRetryPolicy(route?.retries ?? null);
   const keywords = policy.retries > 0 ? retryOnKeywords(policy) : [];
   const lines: string[] = [];
   if (keywords.length) lines.push(`retries ${policy.retries}`, `retry-on ${keywords.join(' ')}`);
   else lines.push('retries 0', 'retry-on none');
-  const timeoutMs = route?.timeoutMs && route.timeoutMs > 0 ? route.timeoutMs : null;
-  const perTry = policy.retries > 0 ? policy.perTryTimeoutMs : null;
+  const timeoutMs = route?.timeoutMs && route.timeoutMs > 0 ? wholeMs(route.timeoutMs) : null;
+  const perTry = policy.retries > 0 && policy.perTryTimeoutMs ? wholeMs(policy.perTryTimeoutMs) : null;
   const attemptMs = perTry && timeoutMs ? Math.min(perTry, timeoutMs) : perTry ?? timeoutMs;
-  if (attemptMs) lines.push(`timeout server ${wholeMs(attemptMs)}`);
+  if (attemptMs) lines.push(`http-request set-timeout server var(txn.route),map_str_int(${word(maps.attemptMs)})`);
   if (timeoutMs) {
     // Attempts that may still be under way at the deadline need their late headers watched too.
     const outlives = perTry !== null && perTry * (policy.retries + 1) > timeoutMs;
-    lines.push(`filter lua.${outlives ? 'mesh_deadline_retried' : 'mesh_deadline'} ${wholeMs(timeoutMs)}`);
+    lines.push(`http-request set-var(txn.deadline_ms) var(txn.route),map_str_int(${word(maps.deadlineMs)})`);
+    lines.push(`filter lua.${outlives ? 'mesh_deadline_retried' : 'mesh_deadline'}`);
   }
-  return { backendLines: lines, policy };
+  return { backendLines: lines, policy, deadlineMs: timeoutMs, attemptMs };
 }
 
 /**
@@ -92,11 +95,18 @@ export const ROUTE_BACKEND_ERROR_LINES = [
 
 /**
  * The route deadline, a Lua filter on the destination backends of a route with a `timeout`. It starts
- * counting when the request enters the backend; `timeout server` bounds each attempt's wait for
- * headers. A retry that would start after the deadline is answered 504 instead, and a response whose
- * headers come after it is replaced by 504. Once the headers are in, the filter sees every piece of
- * the body and is woken at the deadline itself, where it ends the transaction: the caller gets a
- * truncated response, as from Envoy.
+ * counting when the request enters the backend; each attempt's wait for headers is bounded by its
+ * server timeout. A response whose headers come after the deadline is replaced by 504. A response
+ * complete at its headers is done; otherwise the filter sees every piece of the body and is woken at
+ * the deadline itself, where it ends the transaction: the caller gets a truncated response, as from
+ * Envoy. With retries that may outlive the deadline (`mesh_deadline_retried`), a retry that would
+ * start after the deadline is answered 504 instead.
+ *
+ * Cost: about 16 µs of CPU per request (bench/route-cost.mjs). A Lua filter without callbacks costs
+ * nothing measurable; each callback costs several µs, and HAProxy calls http_headers for the request
+ * too, although only the response's matter. So only routes with a timeout carry it, and it has no
+ * callback per attempt (except where retries may outlive the deadline) and none on a body that is
+ * complete at its headers.
  *
  * Limit (HAProxy 2.6): while an attempt waits for its headers, only HAProxy's response analysis may
  * hold it, because that analysis makes the L7 retries. Holding it from the filter to answer at the
@@ -105,9 +115,10 @@ export const ROUTE_BACKEND_ERROR_LINES = [
  * perTryTimeout × attempts above the timeout, an attempt under way at the deadline runs to its own end.
  */
 export const ROUTE_DEADLINE_LUA = String.raw`
--- Route deadline (VirtualService http[].timeout): filter lua.mesh_deadline <ms>, or
--- lua.mesh_deadline_retried <ms> when retries may outlive the deadline. Every Lua callback costs
--- several microseconds per request, so the plain one has only those it needs.
+-- Route deadline (VirtualService http[].timeout): filter lua.mesh_deadline, or
+-- lua.mesh_deadline_retried when retries may outlive the deadline. The limit is the route's entry
+-- in the deadline map, set by the backend's rules before any attempt (txn.deadline_ms), so a new
+-- value needs no reload.
 local function mesh_now_ms()
   local now = core.now()
   return now.sec * 1000 + now.usec // 1000
@@ -125,12 +136,19 @@ local function mesh_deadline_expired(txn, answered)
   return filter.ERROR
 end
 
--- Called for the request, then at the start of each attempt's response analysis: no attempt starts
--- after the deadline, and the response body is watched.
-local function mesh_deadline_start(self, txn, chn)
-  if chn:is_resp() then
-    if mesh_now_ms() - self.start >= self.limit then return mesh_deadline_expired(txn, false) end
-    filter.register_data_filter(self, chn)
+local function mesh_deadline_limit(txn)
+  return tonumber(txn:get_var("txn.deadline_ms"))
+end
+
+-- Response headers after the deadline are answered 504; a body still coming is watched.
+local function mesh_deadline_headers(self, txn, msg)
+  if not msg:is_resp() then return filter.CONTINUE end
+  local limit = mesh_deadline_limit(txn)
+  if limit == nil then return filter.CONTINUE end
+  if mesh_now_ms() - self.start >= limit then return mesh_deadline_expired(txn, false) end
+  if not msg:eom() then
+    self.limit = limit
+    filter.register_data_filter(self, txn.res)
   end
   return filter.CONTINUE
 end
@@ -142,23 +160,23 @@ local function mesh_deadline_payload(self, txn, msg)
   return msg:forward(msg:input())
 end
 
--- Headers that come after the deadline (from an attempt under way at it) are answered 504.
-local function mesh_deadline_headers(self, txn, msg)
-  if msg:is_resp() and mesh_now_ms() - self.start >= self.limit then return mesh_deadline_expired(txn, false) end
+-- Called at the start of each attempt's response analysis: no retry starts after the deadline.
+local function mesh_deadline_attempt(self, txn, chn)
+  if chn:is_resp() then
+    local limit = mesh_deadline_limit(txn)
+    if limit ~= nil and mesh_now_ms() - self.start >= limit then return mesh_deadline_expired(txn, false) end
+  end
   return filter.CONTINUE
 end
 
-local function mesh_deadline_class(name, late_headers)
+local function mesh_deadline_class(name, retried)
   local class = { id = "mesh " .. name, flags = filter.FLT_CFG_FL_HTX }
   class.__index = class
-  class.new = function(self) return setmetatable({ limit = self.limit, start = mesh_now_ms() }, class) end
-  class.start_analyze = mesh_deadline_start
+  class.new = function() return setmetatable({ start = mesh_now_ms() }, class) end
+  class.http_headers = mesh_deadline_headers
   class.http_payload = mesh_deadline_payload
-  if late_headers then class.http_headers = mesh_deadline_headers end
-  core.register_filter(name, class, function(declared, args)
-    declared.limit = tonumber(args[1]) or 15000
-    return declared
-  end)
+  if retried then class.start_analyze = mesh_deadline_attempt end
+  core.register_filter(name, class, function(declared) return declared end)
 end
 
 mesh_deadline_class("mesh_deadline", false)

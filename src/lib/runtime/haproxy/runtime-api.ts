@@ -217,18 +217,28 @@ export class RuntimeApi {
    * reporting `revision` already serves every weight of it.
    */
   async setRouteWeights(routes: { id: string; weights: number[] }[], revision?: number): Promise<void> {
-    const commands = routes.map((r) => {
+    await this.updateRoutes([], routes, revision);
+  }
+
+  /**
+   * Sends route map changes (`set map` / `add map` / `del map`, route-state.ts), then route weights,
+   * then the revision last, so that a proxy reporting `revision` already serves every value of it.
+   */
+  async updateRoutes(mapCommands: string[], routes: { id: string; weights: number[] }[], revision?: number): Promise<void> {
+    const commands = [...mapCommands, ...routes.map((r) => {
       if (!/^[A-Za-z0-9_.:-]+$/.test(r.id)) throw new RuntimeApiError(`Route id ${r.id} cannot be sent to the runtime API.`);
       if (r.weights.some((w) => !Number.isInteger(w) || w < 0)) throw new RuntimeApiError(`Route ${r.id}: weights must be non-negative integers.`);
       return `mesh weights ${r.id} ${r.weights.join(',')}`;
-    });
+    })];
     if (revision !== undefined) commands.push(`mesh revision ${Math.floor(revision)}`);
-    // The CLI reads one line of at most a buffer's size: send batches.
+    // The CLI reads one line of at most a buffer's size: send batches, in order.
     for (let i = 0; i < commands.length; i += 40) {
       const batch = commands.slice(i, i + 40);
       const out = await socketCommand(this.socket, batch.join('; '), { timeoutMs: this.timeoutMs });
+      const meshCommands = batch.filter((c) => c.startsWith('mesh ')).length;
       const oks = out.split('\n').filter((l) => l.trim() === 'ok').length;
-      if (oks !== batch.length) throw new RuntimeApiError(`The proxy refused a weight update: ${out.split('\n').find((l) => l.startsWith('error')) ?? out.trim()}`);
+      const refused = out.split('\n').find((l) => ERROR_PATTERN.test(l.trim()));
+      if (refused !== undefined || oks !== meshCommands) throw new RuntimeApiError(`The proxy refused a route update: ${refused ?? out.trim()}`);
     }
   }
 

@@ -142,6 +142,32 @@ export interface CompiledRoute {
   destinations: CompiledDestination[];
   /** Mirrors of the route (absent in configurations compiled before mirroring existed). */
   mirrors?: CompiledMirror[];
+  /** The route `timeout` (ms), a runtime value (route-state.ts); null or absent: none. */
+  deadlineMs?: number | null;
+  /** Each attempt's timeout (ms), a runtime value (route-state.ts); null or absent: HAProxy's default. */
+  attemptMs?: number | null;
+  /** Values of the route's header operations, runtime values by key (route-state.ts). */
+  headerValues?: Record<string, string>;
+  /** The route's fault shares and delay, runtime values by key (route-state.ts). */
+  faultValues?: Record<string, number>;
+  /** A host's default route: the names a request may give the host by (its entries in the host map). */
+  hostNames?: string[];
+}
+
+/** Route values the runtime API changes without a reload, by route map (route-state.ts). */
+export interface RouteRuntimeState {
+  /** Route id → the route's deadline (ms). */
+  deadlineMs: Record<string, number>;
+  /** Route id → each attempt's timeout (ms). */
+  attemptMs: Record<string, number>;
+  /** Header operation key → value. */
+  headerValues: Record<string, string>;
+  /** Fault key → delay (ms) or share (millionths). */
+  faultValues: Record<string, number>;
+  /** Host name → route id (hosts without a VirtualService). */
+  hostRoutes: Record<string, string>;
+  /** Route id → backend (routes with one destination). */
+  routeBackends: Record<string, string>;
 }
 
 export interface CompiledProxy {
@@ -160,6 +186,12 @@ export interface CompiledProxy {
   routes: CompiledRoute[];
   /** Hash of everything that needs a reload to change (config text, Lua library, route shapes). */
   structureHash: string;
+  /**
+   * What the runtime API changes without a reload (route-state.ts), besides the weights and the
+   * revision in the Lua state; written to the proxy's map files. Absent in configurations compiled
+   * before it existed (their next change reloads).
+   */
+  runtimeState?: RouteRuntimeState;
   paths: ProxyPaths;
 }
 

@@ -10,6 +10,7 @@ import { buildMeshModel, desiredPods, mtlsModeOf } from '../../../../src/lib/pol
 import { podEnvironment } from '../../../../src/lib/mesh/pods.js';
 import { proxyPaths, type MeshGatewayProxy, type MeshPod } from '../../../../src/lib/runtime/haproxy/types.js';
 import { compileMesh } from '../../../../src/lib/runtime/haproxy/compiler.js';
+import { routeMapTexts } from '../../../../src/lib/runtime/haproxy/route-state.js';
 import { createMeshCa, issueWorkloadCertificate, writeWorkloadCertificate } from '../../../../src/lib/mesh/ca.js';
 import { checkConfig, findHaproxy } from '../../../../src/lib/runtime/haproxy/binary.js';
 import { bookinfoPolicy } from '../../../support/bookinfo-policy.js';
@@ -44,6 +45,7 @@ describe('mesh compiler', () => {
     const compiled = compileMesh(model(text), { pods, gateways }, { revision: 1 });
     for (const p of [...compiled.sidecars, ...compiled.gateways]) {
       await fs.writeFile(p.paths.lua, p.lua);
+      for (const [file, text] of routeMapTexts(p.paths.dir, p.runtimeState!)) await fs.writeFile(file, text);
       await fs.writeFile(p.paths.config, p.config);
       assert.equal(await checkConfig(bin, p.paths.config), null, `${p.name}:\n${p.config}`);
     }

@@ -14,6 +14,7 @@ import { compileMesh } from '../../../../src/lib/runtime/haproxy/compiler.js';
 import { createMeshCa, issueWorkloadCertificate, writeWorkloadCertificate } from '../../../../src/lib/mesh/ca.js';
 import { checkConfig, configCheckCounts, findHaproxy, SHAPE_LINE_PREFIX } from '../../../../src/lib/runtime/haproxy/binary.js';
 import { serviceYaml, workloadYaml } from '../../../support/policy-yaml.js';
+import { routeMapTexts } from '../../../../src/lib/runtime/haproxy/route-state.js';
 
 function model(text: string) {
   const { resources } = loadSources([{ path: 'mesh.yaml', text, format: 'yaml', size: text.length }], { defaultNamespace: 'default' });
@@ -52,6 +53,7 @@ describe('configuration shapes', () => {
 
   async function write(p: CompiledProxy, config = p.config): Promise<string> {
     await fs.writeFile(p.paths.lua, p.lua);
+    for (const [file, text] of routeMapTexts(p.paths.dir, p.runtimeState!)) await fs.writeFile(file, text);
     await fs.writeFile(p.paths.config, config);
     return p.paths.config;
   }

@@ -13,6 +13,7 @@ import { compileMesh } from '../../../../src/lib/runtime/haproxy/compiler.js';
 import { createMeshCa, issueWorkloadCertificate, writeWorkloadCertificate } from '../../../../src/lib/mesh/ca.js';
 import { checkConfig, findHaproxy } from '../../../../src/lib/runtime/haproxy/binary.js';
 import { scopedPolicy } from '../../../support/sidecar-scope-policy.js';
+import { routeMapTexts } from '../../../../src/lib/runtime/haproxy/route-state.js';
 
 function model(text: string) {
   const { resources } = loadSources([{ path: 'mesh.yaml', text, format: 'yaml', size: text.length }], { defaultNamespace: 'default' });
@@ -41,6 +42,7 @@ describe('compiler: Sidecar egress scope', () => {
 
   async function assertHaproxyAccepts(proxy: ReturnType<typeof sidecarOf>) {
     await fs.writeFile(proxy.paths.lua, proxy.lua);
+    for (const [file, text] of routeMapTexts(proxy.paths.dir, proxy.runtimeState!)) await fs.writeFile(file, text);
     await fs.writeFile(proxy.paths.config, proxy.config);
     assert.equal(await checkConfig(bin, proxy.paths.config), null, proxy.config);
   }
@@ -60,8 +62,8 @@ describe('compiler: Sidecar egress scope', () => {
     const after = compile(scopedPolicy({ ratingsTimeout: '250ms' }), 2);
     assert.equal(sidecarOf(after, 'frontend').config, sidecarOf(before, 'frontend').config);
     assert.equal(sidecarOf(after, 'frontend').structureHash, sidecarOf(before, 'frontend').structureHash);
-    // The change does reach the sidecars that know ratings.
-    assert.notEqual(sidecarOf(after, 'client').config, sidecarOf(before, 'client').config);
+    // The change does reach the sidecars that know ratings (a new timeout is a runtime value).
+    assert.notDeepEqual(sidecarOf(after, 'client').runtimeState, sidecarOf(before, 'client').runtimeState);
     // Compiled against the mesh it follows, the scoped sidecar is carried over as it was (what the mesh's
     // push leaves alone), the client's is new.
     const carried = compileMesh(model(scopedPolicy({ ratingsTimeout: '250ms' })), { pods }, { revision: 2 }, before);

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// Micro-benchmark of the outbound routing mechanisms: HAProxy CPU time per request of one proxy
+// (one thread) in front of a fixed answer (another HAProxy returning 1 KiB), for variants of the
+// route deadline and of the weighted pick, measured in the same run and interleaved, so that
+// noise from other work on the machine falls on every variant alike.
+//
+//   npm run build && node bench/route-cost.mjs [--requests N] [--rounds N] [--compare <lua file>]
+//
+// Prints, per variant, the median over the rounds of the proxy's CPU µs per request, and its
+// difference to the plain backend.
+import { spawn, spawnSync } from 'node:child_process';
+import { promises as fs, readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median } from './harness.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const REQUESTS = Number(flag('--requests')) || 20_000;
+const ROUNDS = Number(flag('--rounds')) || 3;
+const { renderLuaFile } = await import(pathToFileURL(path.join(root, 'dist/src/lib/runtime/haproxy/lua.js')).href);
+const { default: autocannon } = await import('autocannon');
+
+const children = new Set();
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+
+async function waitPort(port) {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((resolve) => { const c = net.connect(port, '127.0.0.1', () => { c.destroy(); resolve(true); }); c.on('error', () => resolve(false)); });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`port ${port} never opened`);
+}
+
+function startHaproxy(cfg) {
+  const child = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** CPU seconds a process spent, user and system. */
+function cpuSeconds(pid) {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+}
+
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshctl-route-cost-'));
+const body = 'x'.repeat(1024);
+const appPort = await freePort();
+await fs.writeFile(path.join(dir, 'app.cfg'), `global\n  nbthread 1\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\nfrontend app\n  bind 127.0.0.1:${appPort}\n  http-request return status 200 content-type text/plain string ${body}\n`);
+startHaproxy(path.join(dir, 'app.cfg'));
+await waitPort(appPort);
+
+// The earlier deadline filter (a callback at each attempt's start on both channels and on every piece
+// of every body), given with --compare <file> under the filter name old_deadline.
+const compare = flag('--compare') ? await fs.readFile(flag('--compare'), 'utf8') : '';
+
+// A mesh of HOSTS services without VirtualServices, the request for the middle one: one rule per
+// host and per route (as compiled before) against one lookup in a host map and a backend map.
+const HOSTS = 100;
+const hostNames = (i) => [`svc-${i}`, `svc-${i}.default`, `svc-${i}.default.svc`, `svc-${i}.default.svc.cluster.local`];
+const hostRules = [
+  'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
+  'acl has_route var(txn.route) -m found',
+  ...Array.from({ length: HOSTS }, (_, i) => `acl host_${i} var(txn.host) -m str ${hostNames(i).join(' ')}`),
+  ...Array.from({ length: HOSTS }, (_, i) => `http-request set-var(txn.route) str(host:svc-${i}) if !has_route host_${i}`),
+  ...Array.from({ length: HOSTS }, (_, i) => `http-request set-var(txn.backend) str(b${1 + (i % 2)}) if { var(txn.route) -m str host:svc-${i} }`),
+];
+const hostMaps = [
+  'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
+  'acl has_route var(txn.route) -m found',
+  'http-request set-var(txn.route) var(txn.host),map_str(HOSTMAP) unless has_route',
+  'http-request set-var(txn.backend) var(txn.route),map_str(BACKENDMAP)',
+];
+
+const variants = {
+  plain: { backend: ['timeout server 300'] },
+  'deadline (mesh_deadline)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.mesh_deadline', 'timeout server 300'] },
+  ...(compare.includes('"old_deadline"') ? { 'deadline (old_deadline from --compare)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.old_deadline', 'timeout server 300'] } } : {}),
+  ...(compare.includes('"probe_new"') ? { 'probe: a Lua filter with no callback': { backend: ['filter lua.probe_new'] }, 'probe: a Lua filter with an empty http_headers': { backend: ['filter lua.probe_headers'] } } : {}),
+  'deadline (mesh_deadline_retried)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.mesh_deadline_retried', 'timeout server 300'] },
+  'plain (again: the noise between two identical proxies)': { backend: ['timeout server 300'] },
+  [`routing: ${HOSTS} hosts, one rule per host and route`]: { frontend: hostRules, weighted: true, host: `svc-${HOSTS / 2}` },
+  [`routing: ${HOSTS} hosts, a host map and a backend map`]: { frontend: hostMaps, weighted: true, host: `svc-${HOSTS / 2}` },
+  'pick (Lua mesh_pick)': { frontend: ['http-request set-var(txn.route) str(r)', 'http-request lua.mesh_pick'], weighted: true },
+  'pick (native rand against a map threshold)': { frontend: ['http-request set-var(txn.route) str(r)', 'http-request set-var(txn.draw) rand(100)', 'http-request set-var(txn.cut) var(txn.route),map_str_int(MAP)', 'http-request set-var(txn.backend) str(b1) if { var(txn.draw),sub(txn.cut) lt 0 }', 'http-request set-var(txn.backend) str(b2) unless { var(txn.backend) -m found }'], weighted: true },
+};
+
+const proxies = [];
+for (const [name, v] of Object.entries(variants)) {
+  const port = await freePort();
+  const vdir = path.join(dir, String(proxies.length));
+  await fs.mkdir(vdir);
+  const lua = renderLuaFile(1, v.weighted ? [{ id: 'r', backends: ['b1', 'b2'], weights: [80, 20] }] : []) + compare;
+  await fs.writeFile(path.join(vdir, 'mesh.lua'), lua);
+  await fs.writeFile(path.join(vdir, 'cut.map'), 'r 80\n');
+  await fs.writeFile(path.join(vdir, 'host.map'), Array.from({ length: HOSTS }, (_, i) => hostNames(i).map((h) => `${h} host:svc-${i}\n`).join('')).join(''));
+  await fs.writeFile(path.join(vdir, 'backend.map'), Array.from({ length: HOSTS }, (_, i) => `host:svc-${i} b${1 + (i % 2)}\n`).join(''));
+  const be = (n) => [`backend ${n}`, ...(v.backend ?? []), `  server app 127.0.0.1:${appPort}`].map((l, i) => (i && !l.startsWith('  ') ? `  ${l}` : l)).join('\n');
+  const cfg = [
+    'global', '  nbthread 1', `  lua-load ${path.join(vdir, 'mesh.lua')}`,
+    'defaults', '  mode http', '  timeout connect 2s', '  timeout client 30s', '  timeout server 30s',
+    'frontend outbound', `  bind 127.0.0.1:${port}`,
+    ...(v.frontend ?? []).map((l) => `  ${l.replace('HOSTMAP', path.join(vdir, 'host.map')).replace('BACKENDMAP', path.join(vdir, 'backend.map')).replace('MAP', path.join(vdir, 'cut.map'))}`),
+    v.weighted ? '  use_backend %[var(txn.backend)]' : '  default_backend b1',
+    be('b1'), be('b2'), '',
+  ].join('\n');
+  await fs.writeFile(path.join(vdir, 'haproxy.cfg'), cfg);
+  const child = startHaproxy(path.join(vdir, 'haproxy.cfg'));
+  await waitPort(port);
+  proxies.push({ name, port, pid: child.pid, host: v.host, perRequestUs: [] });
+}
+
+const run = (p, amount) => new Promise((resolve, reject) => {
+  autocannon({ url: `http://127.0.0.1:${p.port}/`, connections: 8, amount, headers: p.host ? { host: p.host } : {} }, (err, result) => (err ? reject(err) : resolve(result)));
+});
+
+for (const p of proxies) await run(p, 2000);
+for (let round = 0; round < ROUNDS; round++) {
+  for (const p of proxies) {
+    const before = cpuSeconds(p.pid);
+    const r = await run(p, REQUESTS);
+    const ok = r['2xx'];
+    if (ok !== REQUESTS) throw new Error(`${p.name}: ${ok} of ${REQUESTS} answered 2xx`);
+    p.perRequestUs.push(((cpuSeconds(p.pid) - before) * 1e6) / REQUESTS);
+  }
+}
+const base = median(proxies[0].perRequestUs);
+console.log(`HAProxy CPU per request (median of ${ROUNDS} rounds × ${REQUESTS} requests, 8 keep-alive connections, 1 KiB answers)`);
+for (const p of proxies) {
+  const m = median(p.perRequestUs);
+  console.log(`  ${p.name.padEnd(58)} ${m.toFixed(1).padStart(6)} µs  (${m - base >= 0 ? '+' : ''}${(m - base).toFixed(1)} µs)`);
+}
+for (const c of children) c.kill('SIGTERM');
+await fs.rm(dir, { recursive: true, force: true });
