@@ -184,7 +184,8 @@ function accessLogFormat(proxy: string, direction: string, source: LogSource, ex
   const escaped = (v: string) => `%[${v},json(utf8s)]`;
   const plain = (v: string) => `%[${v}]`;
   return '{' + [
-    `"time":"%[date,utime(%Y-%m-%dT%H:%M:%SZ)]"`,
+    // No formatted date: formatting one per request costs more than the rest of the line's numbers;
+    // readers make the entry's time from start_ms (access-log.ts).
     `"start_ms":%Ts%ms`,
     `"request_id":"${escaped('var(txn.rid)')}"`,
     `"proxy":"${proxy}"`,
