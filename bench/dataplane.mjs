@@ -8,6 +8,9 @@
 //    same app called directly: throughput at saturation (autocannon), latency at a
 //    fixed 1,000 requests/s (an open-loop generator, lib-load.mjs), the sidecars' memory and CPU.
 //    The workload is a tiny Node app answering 1 KiB (lib-app.mjs).
+//    The same sidecars without their access log and trace-context rules ("plain") run beside them, so
+//    that what metrics and tracing cost the request path is a ratio measured in the same run; the agent's
+//    cost of making Istio's metrics from those logs (off the path) is measured on the lines they wrote.
 // 2. A weight change to every sidecar of a mesh of 20 pods (one route, two subsets), through the data
 //    plane's apply path (compile, applyProxyConfig → runtime API), until every sidecar reports the
 //    new revision; the baseline is the same change to one sidecar.
@@ -42,7 +45,7 @@ const PODS = Math.max(2, Number(flag('--pods')) || (QUICK ? 2 : 20));
 const APPLY_ROUNDS = QUICK ? 1 : 7;
 const KEEP = args.includes('--keep');
 
-const TARGETS = { throughputRatio: 0.5, addedP99Ms: 1, sidecarRssMiB: 30, applyMs: 200, httpRouteWithin: 0.05, policiesWithin: 0.1, meshOfBare: 0.9 };
+const TARGETS = { throughputRatio: 0.5, addedP99Ms: 1, sidecarRssMiB: 30, applyMs: 200, httpRouteWithin: 0.05, policiesWithin: 0.1, meshOfBare: 0.9, telemetryWithin: 0.1, telemetryAddedP99Ms: 0.1 };
 // Above this p99 lateness of the generator's own writes (ms), the machine is too busy to judge added p99.
 const BUSY_LAG_MS = 2;
 const ANCHORS = { istioAddedP99Ms: 0.298, istioSidecarMiB: 60, istioSidecarVcpu: 0.2 };
@@ -319,12 +322,12 @@ const say = (line = '') => process.stdout.write(`${line}\n`);
 // ------------------------------------------------------------------ the mesh, built as the control plane does
 
 async function loadApi() {
-  const needed = ['runtime/haproxy/index.js', 'policy/mesh-model.js', 'mesh/ca.js', 'policy/load.js'].map((f) => path.join(dist, 'lib', f));
+  const modules = ['runtime/haproxy/index.js', 'policy/mesh-model.js', 'mesh/ca.js', 'policy/load.js', 'runtime/haproxy/tracing.js', 'runtime/istio-metrics.js', 'runtime/haproxy/access-log.js'];
+  const needed = modules.map((f) => path.join(dist, 'lib', f));
   const missing = needed.filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`compiled code is missing (${path.relative(root, missing[0])}); run \`npm run build\` first`);
   const imp = (f) => import(pathToFileURL(path.join(dist, 'lib', f)).href);
-  const [haproxy, model, ca, load] = await Promise.all(['runtime/haproxy/index.js', 'policy/mesh-model.js', 'mesh/ca.js', 'policy/load.js'].map(imp));
-  return { ...haproxy, ...model, ...ca, ...load };
+  return Object.assign({}, ...(await Promise.all(modules.map(imp))));
 }
 
 function loadPolicy(text) {
@@ -518,6 +521,55 @@ async function startSidecars(pods, compiled, parallel) {
   await Promise.all(Array.from({ length: parallel }, worker));
 }
 
+/**
+ * A compiled sidecar without what metrics and tracing put on the request path: its access-log line (what
+ * the agent makes Istio's metrics and the spans from) and its trace-context rules. Everything else —
+ * routing, mTLS, request ids, the peer header, XFCC — stays.
+ */
+function withoutTelemetry(proxy) {
+  const trace = new Set(api.traceContextLines());
+  const lines = proxy.config.split('\n').flatMap((l) => {
+    const rule = l.trim();
+    if (trace.has(rule) || rule.startsWith('error-log-format ')) return [];
+    return rule.startsWith('log-format ') ? [l.replace(rule, 'no log')] : [l];
+  });
+  const config = lines.join('\n');
+  if (config.includes('traceparent') || config.includes('log-format')) throw new Error(`sidecar ${proxy.name}: the plain variant still logs or traces; the bench no longer knows the compiler's lines`);
+  return { ...proxy, config };
+}
+
+/** What the agent spends making Istio's metrics from access-log text (off the request path): µs of CPU per line. */
+function agentMetricsCost(text, pods) {
+  const peers = new Map(pods.map((p) => [p.name, { name: p.name, namespace: p.namespace, workload: p.workload, labels: p.labels, principal: `spiffe://cluster.local/ns/${p.namespace}/sa/${p.serviceAccount}` }]));
+  const perLine = [];
+  for (let run = 0; run < 4; run++) {
+    const metrics = new api.IstioMetrics();
+    const before = process.cpuUsage();
+    const { entries } = api.parseAccessLog(text);
+    for (const e of entries) metrics.record(e, peers);
+    metrics.render();
+    const used = process.cpuUsage(before);
+    // The first run warms the JIT up.
+    if (run > 0 && entries.length) perLine.push((used.user + used.system) / entries.length);
+  }
+  return median(perLine);
+}
+
+/** The last `bytes` of a file, from its first whole line. */
+async function tailOf(file, bytes) {
+  const handle = await fs.open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, bytes);
+    const buf = Buffer.alloc(length);
+    await handle.read(buf, 0, length, size - length);
+    const text = buf.toString('utf8');
+    return length < size ? text.slice(text.indexOf('\n') + 1) : text;
+  } finally {
+    await handle.close();
+  }
+}
+
 // ------------------------------------------------------------------ HAProxy itself: the same two hops, bare
 
 /**
@@ -569,10 +621,18 @@ async function benchPath(ca, bin) {
   const servers = pods.filter((p) => p !== client);
   pinGroup(client.pid, 0);
   for (const p of servers) pinGroup(p.pid, 1);
+  // The same pods' sidecars once more, on their own ports, without access log and trace context.
+  const plainPods = await placePods(model, path.join(dir, 'plain'), ca, app.ports);
+  const plainCompiled = api.compileMesh(model, { pods: plainPods }, { revision: 1 });
+  await startSidecars(plainPods, { sidecars: plainCompiled.sidecars.map(withoutTelemetry) }, 3);
+  const plainClient = plainPods.find((p) => p.name === 'productpage-0');
+  const plainServers = plainPods.filter((p) => p !== plainClient);
+  pinGroup(plainClient.pid, 0);
+  for (const p of plainServers) pinGroup(p.pid, 1);
 
   // The path works, with mTLS: the app sees the caller's verified identity.
-  for (const host of ['reviews', 'reviews-httproute', 'ratings']) {
-    const who = await httpGet(client.ports.outbound, '/whoami', host);
+  for (const [port, host] of [[client.ports.outbound, 'reviews'], [client.ports.outbound, 'reviews-httproute'], [client.ports.outbound, 'ratings'], [plainClient.ports.outbound, 'reviews']]) {
+    const who = await httpGet(port, '/whoami', host);
     if (who.status !== 200 || !who.body.endsWith(`URI=${CLIENT_ID}`)) throw new Error(`the mesh path to ${host} does not work: ${who.status} ${who.head.split('\r\n')[0]} ${who.body}`);
   }
   const plain = await httpGet(v1.ports.app, '/', 'reviews');
@@ -582,17 +642,20 @@ async function benchPath(ca, bin) {
   const targets = {
     direct: { port: v1.ports.app, host: 'reviews', path: '/reviews/1' },
     mesh: { port: client.ports.outbound, host: 'reviews', path: '/reviews/1' },
+    plain: { port: plainClient.ports.outbound, host: 'reviews', path: '/reviews/1' },
     httproute: { port: client.ports.outbound, host: 'reviews-httproute', path: '/reviews/1' },
     policies: { port: client.ports.outbound, host: 'ratings', path: '/reviews/1' },
     bare: { port: bare.port, host: 'reviews', path: '/reviews/1' },
   };
-  const order = (i) => (i % 2 ? ['mesh', 'httproute', 'direct'] : ['direct', 'httproute', 'mesh']);
-  // Saturation runs of the bare hops and of the HTTPRoute path go between the other two, alternating sides with them.
-  const satOrder = (i) => (i % 2 ? ['mesh', 'policies', 'httproute', 'bare', 'direct'] : ['direct', 'bare', 'httproute', 'policies', 'mesh']);
+  const order = (i) => (i % 2 ? ['mesh', 'plain', 'httproute', 'direct'] : ['direct', 'httproute', 'plain', 'mesh']);
+  // Saturation runs of the bare hops and of the HTTPRoute path go between the other two, alternating sides
+  // with them; the plain sidecars run next to the mesh path they are compared with.
+  const satOrder = (i) => (i % 2 ? ['mesh', 'plain', 'policies', 'httproute', 'bare', 'direct'] : ['direct', 'bare', 'httproute', 'policies', 'plain', 'mesh']);
 
   say(`demo path: client → productpage-0 outbound :${client.ports.outbound} → mTLS → reviews-v1-0 / reviews-v2-0 inbound (80/20) → app`);
   say(`httproute: the same path and routing written as an HTTPRoute on Service reviews-httproute (header match, then 80/20)`);
   say(`policies:  the same two hops to ratings, whose route and pod carry retries, a timeout, a connection pool, outlier detection, an ALLOW policy and a rate limit (none of them tripping)`);
+  say(`plain:     the demo path through a second set of the same sidecars without access log and trace context (what metrics and tracing cost the path)`);
   say(`direct:    client → app :${v1.ports.app}`);
   say(`bare:      client → HAProxy :${bare.port} → mTLS → HAProxy → app (the same two hops with nothing of the mesh: no rules, no Lua, no log)`);
   say(PIN
@@ -603,9 +666,12 @@ async function benchPath(ca, bin) {
   say();
 
   // Saturation.
-  if (!QUICK) for (const t of ['direct', 'mesh', 'httproute', 'policies', 'bare']) await runLoad({ mode: 'saturate', ...targets[t], connections: SATURATE.connections, durationS: 1, maxRequests: 200_000 }, 0);
-  const sat = { direct: [], mesh: [], httproute: [], policies: [], bare: [] };
-  const groupsNow = () => ({ outbound: groupPids(client.pid), inbound: servers.flatMap((p) => groupPids(p.pid)), app: [app.pid], bareOutbound: [bare.pids[1]], bareInbound: [bare.pids[0]] });
+  if (!QUICK) for (const t of ['direct', 'mesh', 'plain', 'httproute', 'policies', 'bare']) await runLoad({ mode: 'saturate', ...targets[t], connections: SATURATE.connections, durationS: 1, maxRequests: 200_000 }, 0);
+  const sat = { direct: [], mesh: [], plain: [], httproute: [], policies: [], bare: [] };
+  const groupsNow = () => ({
+    outbound: groupPids(client.pid), inbound: servers.flatMap((p) => groupPids(p.pid)), app: [app.pid], bareOutbound: [bare.pids[1]], bareInbound: [bare.pids[0]],
+    plainOutbound: groupPids(plainClient.pid), plainInbound: plainServers.flatMap((p) => groupPids(p.pid)),
+  });
   const others = { busy: 0, ours: 0, seconds: 0 };
   /** Runs one load and measures the CPU time of every process on the path (µs per answered request). */
   async function measured(options) {
@@ -636,7 +702,7 @@ async function benchPath(ca, bin) {
   const satFailures = (t) => sat[t].reduce((a, r) => a + r.non2xx + r.errors + r.timeouts, 0);
   const loadShape = SATURATE.amount ? `${SATURATE.amount} requests` : `${SATURATE.durationS} s`;
   say(`throughput at saturation (autocannon, ${SATURATE.connections} keep-alive connections, ${loadShape} per run, ${RUNS} runs each):`);
-  for (const t of ['direct', 'mesh', 'httproute', 'policies', 'bare']) say(`  ${t.padEnd(9)} ${sat[t].map((r) => n0(r.rps)).join(' ')} req/s; failed ${satFailures(t)}`);
+  for (const t of ['direct', 'mesh', 'plain', 'httproute', 'policies', 'bare']) say(`  ${t.padEnd(9)} ${sat[t].map((r) => n0(r.rps)).join(' ')} req/s; failed ${satFailures(t)}`);
   const satRatios = sat.mesh.map((r, i) => r.rps / sat.direct[i].rps);
   const bareRatios = sat.bare.map((r, i) => r.rps / sat.direct[i].rps);
   const perRequest = {
@@ -650,20 +716,27 @@ async function benchPath(ca, bin) {
     clientDirect: usPerRequest(sat.direct, 'client'),
     bareOutbound: usPerRequest(sat.bare, 'bareOutbound'),
     bareInbound: usPerRequest(sat.bare, 'bareInbound'),
+    plainOutbound: usPerRequest(sat.plain, 'plainOutbound'),
+    plainInbound: usPerRequest(sat.plain, 'plainInbound'),
   };
+  // The agent's side of metrics: the lines the mesh path's sidecars wrote, made into Istio's metrics.
+  const logText = (await Promise.all([client, ...servers].map((p) => tailOf(p.paths.accessLog, 4 * 1024 * 1024)))).join('');
+  perRequest.agentMetrics = agentMetricsCost(logText, pods) * 2;
   say(`  CPU per request (µs, medians): mesh: outbound sidecar ${f2(perRequest.outbound).padStart(6)}, inbound sidecars ${f2(perRequest.inbound)}, app ${f2(perRequest.app)}, client ${f2(perRequest.clientMesh)}`);
   say(`                                 policies: outbound sidecar ${f2(perRequest.outboundPolicies)}, inbound sidecar ${f2(perRequest.inboundPolicies)}`);
   say(`                                 direct: app ${f2(perRequest.appDirect)}, client ${f2(perRequest.clientDirect)}`);
   say(`                                 bare:   outbound HAProxy ${f2(perRequest.bareOutbound)}, inbound HAProxy ${f2(perRequest.bareInbound)}`);
+  say(`                                 plain (no access log, no trace context): outbound sidecar ${f2(perRequest.plainOutbound)}, inbound sidecar ${f2(perRequest.plainInbound)}`);
+  say(`                                 agent, Istio metrics from the access logs (off the path): ${f2(perRequest.agentMetrics)} per request (its two lines)`);
   say();
 
   // Fixed rate: both paths in each run, taking turns in blocks of one second at 1,000 req/s, so that
   // both meet the same stretches of noise from the rest of the machine but never share a moment;
   // the sidecars' memory and CPU are read meanwhile (they carry traffic half of the run).
-  const rate = { direct: [], mesh: [], httproute: [] };
+  const rate = { direct: [], mesh: [], plain: [], httproute: [] };
   const mem = { outbound: [], inbound: [], app: [] };
   const cpu = { outbound: [], inbound: [], app: [] };
-  const runSeconds = (3 * RATE.count) / RATE.rps;
+  const runSeconds = (order(0).length * RATE.count) / RATE.rps;
   const sampleMemory = () => ({ outbound: memoryOf(groupPids(client.pid)), inbound: memoryOf(groupPids(v1.pid)), app: memoryOf([app.pid]) });
   for (let i = 0; i < RUNS; i++) {
     let sample = null;
@@ -671,7 +744,7 @@ async function benchPath(ca, bin) {
     const streams = order(i).map((t) => ({ name: t, ...targets[t] }));
     const r = await measured({ mode: 'rate', ...RATE, targets: streams });
     clearTimeout(sampler);
-    for (const t of ['direct', 'mesh', 'httproute']) {
+    for (const t of ['direct', 'mesh', 'plain', 'httproute']) {
       if (!r.targets[t]?.measured) throw new Error(`no answer at the fixed rate (${t}): ${JSON.stringify(r.targets[t])}`);
       rate[t].push(r.targets[t]);
     }
@@ -681,7 +754,7 @@ async function benchPath(ca, bin) {
   }
   const rateFailures = (t) => rate[t].reduce((a, r) => a + r.non2xx + r.errors, 0);
   say(`latency at a fixed ${n0(RATE.rps)} req/s (open loop; in each run the paths take turns in blocks of ${n0(RATE.blockMs)} ms, ${n0(RATE.count)} requests each, first ${n0(RATE.warmup)} not counted; ${RUNS} runs), ms:`);
-  for (const t of ['direct', 'mesh', 'httproute']) {
+  for (const t of ['direct', 'mesh', 'plain', 'httproute']) {
     say(`  ${t.padEnd(9)} p50 ${rate[t].map((r) => f3(r.p50)).join(' ')} | p99 ${rate[t].map((r) => f3(r.p99)).join(' ')} | achieved ${rate[t].map((r) => n0(r.achievedRps)).join(' ')} req/s; failed ${rateFailures(t)}; send lag p99 ${f3(median(rate[t].map((r) => r.sendLagP99)))}`);
   }
   const added = (q, path = 'mesh') => rate[path].map((r, i) => r[q] - rate.direct[i][q]);
@@ -718,11 +791,18 @@ async function benchPath(ca, bin) {
       addedP50: median(added('p50', 'httproute')),
       addedP99: median(added('p99', 'httproute')),
     },
+    // The mesh path (access log, trace context) against the same sidecars without them, in the same runs.
+    telemetry: {
+      plainRps: median(sat.plain.map((r) => r.rps)),
+      ratioToPlain: median(sat.mesh.map((r, i) => r.rps / sat.plain[i].rps)),
+      plainP99: median(rate.plain.map((r) => r.p99)),
+      addedP99: median(rate.mesh.map((r, i) => r.p99 - rate.plain[i].p99)),
+    },
     addedP50: median(added('p50')),
     addedP99: median(added('p99')),
     // Direct runs only: there the generator has its CPU to itself, so its lateness is other processes' doing.
     sendLagP99: median(rate.direct.map((r) => r.sendLagP99)),
-    failures: satFailures('mesh') + rateFailures('mesh') + satFailures('direct') + rateFailures('direct') + satFailures('bare') + satFailures('httproute') + satFailures('policies') + rateFailures('httproute'),
+    failures: satFailures('mesh') + rateFailures('mesh') + satFailures('direct') + rateFailures('direct') + satFailures('bare') + satFailures('httproute') + satFailures('policies') + rateFailures('httproute') + satFailures('plain') + rateFailures('plain'),
     sidecarRss: Math.max(m('outbound', 'union'), m('inbound', 'union')),
     sidecarRssSum: Math.max(m('outbound', 'rss'), m('inbound', 'rss')),
     sidecarPss: Math.max(m('outbound', 'pss'), m('inbound', 'pss')),
@@ -812,6 +892,10 @@ function summary(p, a, bin, load) {
   row('throughput, with policies', `plain route ${n0(p.mesh.rps)} req/s`, `${n0(p.policies.rps)} req/s`, `${(p.policies.ratioToPlain * 100).toFixed(0)}% of plain`, `>= ${(1 - TARGETS.policiesWithin) * 100}%`, okPolicies, `connection pool, outlier detection, ALLOW policy, rate limit; outbound ${f2(p.perRequest.outboundPolicies)} + inbound ${f2(p.perRequest.inboundPolicies)} µs CPU per request`);
   const okHttpRoute = Math.abs(p.httproute.ratioToVirtualService - 1) <= TARGETS.httpRouteWithin;
   row('throughput, HTTPRoute path', `VirtualService ${n0(p.mesh.rps)} req/s`, `${n0(p.httproute.rps)} req/s`, `${(p.httproute.ratioToVirtualService * 100).toFixed(0)}% of VirtualService`, `within ±${TARGETS.httpRouteWithin * 100}%`, okHttpRoute, `added latency p50 ${signed3(p.httproute.addedP50)} ms, p99 ${signed3(p.httproute.addedP99)} ms (VirtualService: ${signed3(p.addedP50)}, ${signed3(p.addedP99)})`);
+  const okTelemetry = p.telemetry.ratioToPlain >= 1 - TARGETS.telemetryWithin;
+  row('throughput, metrics+tracing', `plain sidecars ${n0(p.telemetry.plainRps)} req/s`, `${n0(p.mesh.rps)} req/s`, `${(p.telemetry.ratioToPlain * 100).toFixed(0)}% of plain`, `>= ${(1 - TARGETS.telemetryWithin) * 100}%`, okTelemetry, `access log + trace context: outbound ${f2(p.perRequest.outbound - p.perRequest.plainOutbound)} + inbound ${f2(p.perRequest.inbound - p.perRequest.plainInbound)} µs CPU per request; the agent's Istio metrics ${f2(p.perRequest.agentMetrics)} µs, off the path`);
+  const okTelemetryP99 = busy ? null : p.telemetry.addedP99 <= TARGETS.telemetryAddedP99Ms;
+  row('latency p99, metrics+tracing', `plain sidecars ${f3(p.telemetry.plainP99)} ms`, `${f3(p.mesh.p99)} ms`, `${signed3(p.telemetry.addedP99)} ms added`, `<= +${TARGETS.telemetryAddedP99Ms} ms`, okTelemetryP99);
   row('latency p50 @1,000 rps', `direct ${f3(p.direct.p50)} ms`, `${f3(p.mesh.p50)} ms`, `${signed3(p.addedP50)} ms added`, '', null);
   row('latency p99 @1,000 rps', `direct ${f3(p.direct.p99)} ms`, `${f3(p.mesh.p99)} ms`, `${signed3(p.addedP99)} ms added`, `<= +${TARGETS.addedP99Ms} ms`, okP99, `${busy ? `machine busy: the generator's own send lag p99 was ${f3(p.sendLagP99)} ms; ` : ''}Istio 1.20: +${ANCHORS.istioAddedP99Ms} ms`);
   row('sidecar RSS @1,000 rps', `app ${f2(p.appRss)} MiB`, `${f2(p.sidecarRss)} MiB`, `${f2(p.sidecarRss / p.appRss)}x app`, `<= ${TARGETS.sidecarRssMiB} MiB`, okRss, `master+worker, shared pages once (sum ${f2(p.sidecarRssSum)}, PSS ${f2(p.sidecarPss)}); Istio Envoy: ${ANCHORS.istioSidecarMiB} MB`);
@@ -828,7 +912,7 @@ function summary(p, a, bin, load) {
   say(fmtRow(Object.fromEntries(cols.map((c) => [c, c]))));
   for (const r of rows) say(fmtRow(r));
   if (p.failures) say(`failed requests during the loads: ${p.failures}`);
-  const missed = [!okTp && 'throughput', !okBare && 'sidecars against bare HAProxy', !okPolicies && 'throughput with policies', !okHttpRoute && 'HTTPRoute path throughput', okP99 === false && 'added p99', !okRss && 'sidecar RSS', !okApply && 'apply'].filter(Boolean);
+  const missed = [!okTp && 'throughput', !okBare && 'sidecars against bare HAProxy', !okPolicies && 'throughput with policies', !okHttpRoute && 'HTTPRoute path throughput', !okTelemetry && 'throughput with metrics and tracing', okTelemetryP99 === false && 'added p99 of metrics and tracing', okP99 === false && 'added p99', !okRss && 'sidecar RSS', !okApply && 'apply'].filter(Boolean);
   if (missed.length) say(`targets missed: ${missed.join(', ')}`);
   if (busy) say('added p99 not judged: other processes kept the machine too busy; run again on a quiet machine');
   if (!missed.length && !busy) say('every target met');

@@ -125,7 +125,7 @@ async function sidecarCost(bin, variant) {
     'frontend f',
     `  bind 127.0.0.1:${port}`,
     ...(withLua ? ['  http-request lua.istio_count'] : []),
-    ...(variant === 'tracing' ? ['  unique-id-format %[uuid()]', '  http-request set-var(txn.rid) unique-id', ...traceContextLines().map((l) => `  ${l}`)] : []),
+    ...(variant === 'tracing' ? traceContextLines().map((l) => `  ${l}`) : []),
     '  http-request return status 200 content-type text/plain string ok',
     '',
   ].join('\n'));

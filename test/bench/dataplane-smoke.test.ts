@@ -89,6 +89,8 @@ const FIGURES: [string, RegExp][] = [
   ['throughput', new RegExp(`^throughput, saturation\\s+direct ${NUM} req/s\\s+${NUM} req/s\\s+${NUM}% of direct`, 'm')],
   ['latency p50', new RegExp(`^latency p50 @1,000 rps\\s+direct ${NUM} ms\\s+${NUM} ms\\s+[+-]${NUM} ms added`, 'm')],
   ['latency p99', new RegExp(`^latency p99 @1,000 rps\\s+direct ${NUM} ms\\s+${NUM} ms\\s+[+-]${NUM} ms added`, 'm')],
+  ['metrics and tracing throughput', new RegExp(`^throughput, metrics\\+tracing\\s+plain sidecars ${NUM} req/s\\s+${NUM} req/s\\s+${NUM}% of plain`, 'm')],
+  ['metrics and tracing p99', new RegExp(`^latency p99, metrics\\+tracing\\s+plain sidecars ${NUM} ms\\s+${NUM} ms\\s+[+-]${NUM} ms added`, 'm')],
   ['sidecar RSS', new RegExp(`^sidecar RSS @1,000 rps\\s+app ${NUM} MiB\\s+${NUM} MiB\\s+${NUM}x app`, 'm')],
   ['sidecar CPU', new RegExp(`^sidecar CPU @1,000 rps\\s+app ${NUM} vCPU\\s+${NUM} vCPU\\s+${NUM}x app`, 'm')],
   ['apply', new RegExp(`^apply weights, 2 pods\\s+1 sidecar ${NUM} ms\\s+${NUM} ms\\s+${NUM}x one`, 'm')],

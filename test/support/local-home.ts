@@ -100,7 +100,7 @@ export async function startLocalHome(policy: string, options: { gateways?: strin
       podRecords.push({
         name: spec.name, namespace: spec.namespace, workload: spec.workload, replica: spec.replica, labels: spec.labels, serviceAccount: spec.serviceAccount,
         command: spec.command, env: spec.env, workingDir: null,
-        ports: { app: apps.get(spec.name)!.port, inbound: await ports.next(), outbound: await ports.next(), admin: await ports.next() },
+        ports: { app: apps.get(spec.name)!.port, inbound: await ports.next(), mtls: await ports.next(), outbound: await ports.next(), admin: await ports.next() },
         createdAt: now,
       });
     }

@@ -143,7 +143,7 @@ export async function startTestMesh(policy: string, options: { gateways?: string
         workload: spec.workload,
         labels: spec.labels,
         serviceAccount: spec.serviceAccount,
-        ports: { app: app.port, inbound: await freePort(), outbound: await freePort(), admin: await freePort() },
+        ports: { app: app.port, inbound: await freePort(), mtls: await freePort(), outbound: await freePort(), admin: await freePort() },
         paths: proxyPaths(path.join(dir, spec.name)),
       });
     }

@@ -87,7 +87,9 @@ export async function place(model: MeshModel, previous: Placement): Promise<Plac
   const pods: PodRecord[] = [];
   for (const spec of desiredPods(model)) {
     const before = previous.pods.find((p) => p.name === spec.name && p.namespace === spec.namespace);
-    const ports: PodPorts = before?.ports ?? { app: await allocator.next(), inbound: await allocator.next(), outbound: await allocator.next(), admin: await allocator.next() };
+    const ports: PodPorts = before ? { ...before.ports } : { app: await allocator.next(), inbound: await allocator.next(), outbound: await allocator.next(), admin: await allocator.next() };
+    // A pod placed before sidecars had an mTLS-only listener gets one now.
+    ports.mtls ??= await allocator.next();
     pods.push({
       name: spec.name,
       namespace: spec.namespace,

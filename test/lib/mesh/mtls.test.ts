@@ -15,6 +15,7 @@ import { request, tlsGet, type HttpAnswer } from '../../support/net.js';
 import { createMeshCa, issueWorkloadCertificate, type MeshCa, type WorkloadCertificate } from '../../../src/lib/mesh/ca.js';
 import { readAccessLog } from '../../../src/lib/runtime/haproxy/access-log.js';
 import { waitFor } from '../../../src/lib/runtime/haproxy/admin.js';
+import { RuntimeApi, statNumber } from '../../../src/lib/runtime/haproxy/runtime-api.js';
 
 const workload = (name: string, namespace: string) => `
 apiVersion: meshctl.dev/v1alpha1
@@ -93,6 +94,25 @@ describe('mTLS modes on a live mesh (PeerAuthentication scopes, port level, Dest
     const viaSidecar = await fromClient('alpha');
     assert.equal(viaSidecar.status, 200);
     assert.match(String((JSON.parse(viaSidecar.body) as EchoAnswer).headers['x-forwarded-client-cert']), /URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/client$/, 'auto mTLS toward a PERMISSIVE pod');
+  });
+
+  it('sidecars call a PERMISSIVE pod on its mTLS-only port, past the sniffing listener, which stays for callers outside the mesh', async () => {
+    const alpha = mesh.pod('alpha-0');
+    const stat = () => new RuntimeApi(alpha.paths.runtimeSocket).showStat();
+    const sessions = async (frontend: string) => {
+      const row = (await stat()).find((r) => r.proxy === frontend && r.type === 'frontend');
+      assert.ok(row, `alpha's sidecar has a frontend ${frontend}`);
+      return statNumber(row, 'stot');
+    };
+    const sniffedBefore = await sessions('inbound');
+    const mtlsBefore = await sessions('inbound_mtls');
+    for (let i = 0; i < 3; i++) assert.equal((await fromClient('alpha')).status, 200);
+    assert.equal(await sessions('inbound'), sniffedBefore, 'no mesh call went through the sniffing listener');
+    assert.ok(await sessions('inbound_mtls') > mtlsBefore, 'the calls reached the mTLS listener');
+    // The mTLS-only port serves a mesh certificate and refuses plain text, whatever the mode.
+    const answer = await tlsGet({ port: alpha.ports.mtls!, pem: { cert: tester.certificatePem, key: tester.privateKeyPem }, ca: mesh.ca.certificatePem, host: 'alpha', path: '/mtls' });
+    assert.match(answer, /^HTTP\/1\.1 200/);
+    await assert.rejects(request({ port: alpha.ports.mtls!, path: '/plain', headers: { host: 'alpha' } }));
   });
 
   it('mesh-wide STRICT, a namespace PERMISSIVE, a workload DISABLE, a workload UNSET inheriting', async () => {

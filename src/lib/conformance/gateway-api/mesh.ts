@@ -122,6 +122,7 @@ export async function startConformanceMesh(workloads: Resource[]): Promise<Confo
           const ports = (target as MeshPod).ports;
           ports.inbound = await allocator.next();
           ports.outbound = await allocator.next();
+          ports.mtls = await allocator.next();
         } else {
           const gw = target as MeshGatewayProxy;
           for (const p of Object.keys(gw.listeners)) gw.listeners[Number(p)] = await allocator.next();
@@ -141,7 +142,7 @@ export async function startConformanceMesh(workloads: Resource[]): Promise<Confo
         workload: spec.workload,
         labels: spec.labels,
         serviceAccount: spec.serviceAccount,
-        ports: { app: await allocator.next(), inbound: await allocator.next(), outbound: await allocator.next(), admin: await allocator.next() },
+        ports: { app: await allocator.next(), inbound: await allocator.next(), mtls: await allocator.next(), outbound: await allocator.next(), admin: await allocator.next() },
         paths: proxyPaths(path.join(dir, spec.name)),
       };
       await certify(pod);

@@ -59,7 +59,7 @@ function toEntry(o: Record<string, unknown>): AccessLogEntry {
   const retries = String(o.retries ?? '0');
   const retryCount = Number(retries.replace(/^\+/, '')) || 0;
   return {
-    time: String(o.time ?? ''),
+    time: typeof o.time === 'string' ? o.time : isoSeconds(Number(o.start_ms ?? 0)),
     startMs: Number(o.start_ms ?? 0),
     requestId: String(o.request_id ?? ''),
     proxy: String(o.proxy ?? ''),
@@ -90,6 +90,11 @@ function toEntry(o: Record<string, unknown>): AccessLogEntry {
     responseFlags: responseFlags({ termination: String(o.termination ?? ''), status: Number(o.status ?? -1), retries: retryCount, server: String(o.server ?? ''), logged: String(o.response_flags ?? '') }),
     mirror: o.mirror === true || o.direction === 'mirror',
   };
+}
+
+/** A request line carries its start as epoch milliseconds only; its time is that instant to the second, in UTC. */
+function isoSeconds(ms: number): string {
+  return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z') : '';
 }
 
 /** Parses access-log text; lines that are not meshctl JSON (e.g. a truncated last line) are skipped. */

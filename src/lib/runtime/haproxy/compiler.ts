@@ -31,7 +31,7 @@ import { faultRuntime, mapSafeValue, routeMapFile, routeRuntimeState } from './r
 import { faultRules, setResponseFlag } from './response-flags.js';
 import { gatewayApiAnswersItself, gatewayApiBackendLines, gatewayApiFrontendRules } from './gateway-api-filters.js';
 import { destinationClientTls } from '../../policy/peer-authentication.js';
-import { serverTlsKeywords } from './mtls.js';
+import { inboundTlsBind, meshPeerPort, serverTlsKeywords } from './mtls.js';
 import { inboundRateLimits, type InboundRateLimits } from './rate-limit.js';
 import { SHAPE_LINE_PREFIX } from './binary.js';
 import { egressScopeFor, type EgressScope } from '../../policy/sidecar-scope.js';
@@ -165,27 +165,39 @@ function defaultsSection(): HaproxySection {
       'timeout http-request 10s',
       'timeout http-keep-alive 30s',
       'timeout client-fin 5s',
-      'unique-id-format ' + formatString('%[uuid()]'),
     ],
   };
 }
 
-/** One JSON object per request; the access log is the proxy's stdout. */
-function accessLogFormat(proxy: string, direction: string, extra: string[] = []): string {
-  const s = (v: string) => `%[${v},json(utf8s)]`;
+/**
+ * Where a frontend's access log takes the caller from: a variable set per request, a sample read at
+ * log time (a session variable, the client address), or a text known when compiling.
+ */
+export type LogSource = { sample: string } | { literal: string };
+
+/**
+ * One JSON object per request; the access log is the proxy's stdout. A JSON converter runs only on
+ * values a client can fill (its request id, host, path; the peer header); the rest are names from the
+ * configuration, hex ids, flags and numbers, which never need escaping.
+ */
+function accessLogFormat(proxy: string, direction: string, source: LogSource, extra: string[] = []): string {
+  const escaped = (v: string) => `%[${v},json(utf8s)]`;
+  const plain = (v: string) => `%[${v}]`;
   return '{' + [
-    `"time":"%[date,utime(%Y-%m-%dT%H:%M:%SZ)]"`,
+    // No formatted date: formatting one per request costs more than the rest of the line's numbers;
+    // readers make the entry's time from start_ms (access-log.ts).
     `"start_ms":%Ts%ms`,
-    `"request_id":"${s('var(txn.rid)')}"`,
+    `"request_id":"${escaped('var(txn.rid)')}"`,
     `"proxy":"${proxy}"`,
     `"direction":"${direction}"`,
-    `"source":"${s('var(txn.source)')}"`,
+    `"source":"${'literal' in source ? logLiteral(source.literal) : plain(source.sample)}"`,
     `"method":"%HM"`,
-    `"host":"${s('var(txn.host)')}"`,
-    `"path":"${s('var(txn.path)')}"`,
-    `"route":"${s('var(txn.route)')}"`,
-    `"destination_host":"${s('var(txn.dest_host)')}"`,
-    `"destination_subset":"${s('var(txn.dest_subset)')}"`,
+    `"host":"${escaped('var(txn.host)')}"`,
+    `"path":"${escaped('var(txn.path)')}"`,
+    `"route":"${plain('var(txn.route)')}"`,
+    // A receiving sidecar's destination is the host it was called by (a client's text); elsewhere the route's.
+    `"destination_host":"${direction === 'inbound' ? escaped('var(txn.host)') : plain('var(txn.dest_host)')}"`,
+    `"destination_subset":"${plain('var(txn.dest_subset)')}"`,
     `"backend":"%b"`,
     `"server":"%s"`,
     `"status":%ST`,
@@ -194,20 +206,25 @@ function accessLogFormat(proxy: string, direction: string, extra: string[] = [])
     `"retries":"%rc"`,
     `"bytes":%B`,
     `"request_bytes":%U`,
-    `"peer":"${s('var(txn.peer)')}"`,
-    ...traceLogFields(s),
+    `"peer":"${escaped('var(txn.peer)')}"`,
+    ...traceLogFields(),
     `"termination":"%ts"`,
-    `"response_flags":"${s('var(txn.response_flags)')}"`,
+    `"response_flags":"${plain('var(txn.response_flags)')}"`,
     ...extra,
   ].join(',') + '}';
+}
+
+/** A text inside a JSON string of a log format: JSON's escapes, and `%` doubled for HAProxy. */
+function logLiteral(text: string): string {
+  return JSON.stringify(text).slice(1, -1).replace(/%/g, '%%');
 }
 
 function errorLogFormat(proxy: string, direction: string): string {
   return `{"time":"%[date,utime(%Y-%m-%dT%H:%M:%SZ)]","start_ms":%Ts%ms,"proxy":"${proxy}","direction":"${direction}","connection_error":"%[fc_err_str,json(utf8s)]","client":"%ci:%cp"}`;
 }
 
-function logLines(proxy: string, direction: string, extra: string[] = []): string[] {
-  return ['log-format ' + formatString(accessLogFormat(proxy, direction, extra)), 'error-log-format ' + formatString(errorLogFormat(proxy, direction))];
+function logLines(proxy: string, direction: string, extra: string[] = [], source: LogSource = { sample: 'var(txn.source)' }): string[] {
+  return ['log-format ' + formatString(accessLogFormat(proxy, direction, source, extra)), 'error-log-format ' + formatString(errorLogFormat(proxy, direction))];
 }
 
 /** Request variables every HTTP frontend sets first (log fields and routing keys). */
@@ -215,7 +232,8 @@ function requestVariables(): string[] {
   return [
     'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
     'http-request set-var(txn.path) path',
-    'http-request set-header x-request-id %[unique-id] unless { req.hdr(x-request-id) -m found }',
+    // Only the first proxy on a request's path makes its id.
+    'http-request set-header x-request-id %[uuid(4)] unless { req.hdr(x-request-id) -m found }',
     'http-request set-var(txn.rid) req.hdr(x-request-id)',
     ...traceContextLines(),
   ];
@@ -412,7 +430,11 @@ function resolveDestination(dest: RouteDestination, ctx: Context, where: string)
   };
   const servers: CompiledServer[] = selected
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((p) => ({ name: p.name, pod: p.name, address: '127.0.0.1', port: p.ports.inbound, tls: tlsOf(p.name, p.name, mtlsModeOf(model, p) !== 'DISABLE') }));
+    .map((p) => {
+      const acceptsMtls = mtlsModeOf(model, p) !== 'DISABLE';
+      const tls = tlsOf(p.name, p.name, acceptsMtls);
+      return { name: p.name, pod: p.name, address: '127.0.0.1', port: meshPeerPort(p.ports, acceptsMtls, tlsKeywords.get(p.name)!, ctx.self.paths), tls };
+    });
   if (service.kind === 'ServiceEntry' && !service.selector) {
     service.endpoints.forEach((e, i) => {
       const port = e.port ?? dest.port ?? service.ports[0]?.port;
@@ -780,20 +802,22 @@ function registryOnlyLines(scope: EgressScope | null, known: HostPatterns): stri
 
 function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authorization: CompiledAuthorization, rateLimits: InboundRateLimits): HaproxySection[] {
   const p = pod.paths;
-  const tls = `ssl crt ${word(p.certificate)} ca-file ${word(p.caBundle)} verify required`;
-  const httpLines = (bind: string): string[] => [
-    bind,
-    ...logLines(pod.name, 'inbound', authorization.logFields),
+  const tls = inboundTlsBind(p);
+  // Other sidecars and gateways call the mTLS-only port straight (mtls.ts: meshPeerPort).
+  const meshBind = pod.ports.mtls !== undefined ? [`bind 127.0.0.1:${pod.ports.mtls} ${tls}`] : [];
+  const httpLines = (...binds: string[]): string[] => [
+    ...binds,
+    // The caller is the peer of the connection: its verified SPIFFE ID, read at log time.
+    ...logLines(pod.name, 'inbound', authorization.logFields, { sample: 'var(sess.peer)' }),
     ...requestVariables(),
     // The peer's identity comes from its verified certificate, read once per connection.
     'http-request set-var(sess.peer) lua.mesh_peer_spiffe_id if { ssl_c_used } !{ var(sess.peer) -m found }',
     // The peer certificate's hash, once per connection (every request on it has the same peer).
     'http-request set-var(sess.peer_hash) ssl_c_der,sha2(256),hex,lower if { var(sess.peer) -m found } !{ var(sess.peer_hash) -m found }',
-    'http-request set-var(txn.source) var(sess.peer) if { var(sess.peer) -m found }',
     ...peerMetadataIn(),
-    'http-request del-header x-forwarded-client-cert',
+    // set-header replaces what the caller sent; without a verified peer, nothing of it may pass.
     'http-request set-header x-forwarded-client-cert ' + formatString(`By=${identity};Hash=%[var(sess.peer_hash)];URI=%[var(sess.peer)]`) + ' if { var(sess.peer) -m found }',
-    'http-request set-var(txn.dest_host) var(txn.host)',
+    'http-request del-header x-forwarded-client-cert unless { var(sess.peer) -m found }',
     ...authorization.lines,
     // As Istio's filter chain: a request the authorization policy denies takes no rate-limit token.
     ...rateLimits.requestLines,
@@ -805,7 +829,7 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authori
     lines: ['no log', 'balance first', ...INBOUND_APP_RESILIENCE_LINES, `server app 127.0.0.1:${pod.ports.app} check inter 1s fall 2 rise 1`],
   };
   if (mode === 'STRICT') {
-    return [{ kind: 'frontend', name: 'inbound', comment: 'mTLS only (PeerAuthentication STRICT): plaintext never reaches HTTP.', lines: httpLines(`bind 127.0.0.1:${pod.ports.inbound} ${tls}`) }, app];
+    return [{ kind: 'frontend', name: 'inbound', comment: 'mTLS only (PeerAuthentication STRICT): plaintext never reaches HTTP.', lines: httpLines(`bind 127.0.0.1:${pod.ports.inbound} ${tls}`, ...meshBind) }, app];
   }
   if (mode === 'DISABLE') {
     return [{ kind: 'frontend', name: 'inbound', comment: 'PeerAuthentication DISABLE: plaintext only.', lines: httpLines(`bind 127.0.0.1:${pod.ports.inbound}`) }, app];
@@ -814,7 +838,7 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authori
     {
       kind: 'frontend',
       name: 'inbound',
-      comment: 'PeerAuthentication PERMISSIVE: a TLS ClientHello goes to the mTLS half, anything else to the plaintext half.',
+      comment: 'PeerAuthentication PERMISSIVE, for callers outside the mesh: a TLS ClientHello goes to the mTLS half, anything else to the plaintext half.',
       lines: [
         `bind 127.0.0.1:${pod.ports.inbound}`,
         'mode tcp',
@@ -829,7 +853,7 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authori
     },
     { kind: 'backend', name: 'inbound_split_tls', lines: ['mode tcp', 'no log', `server tls unix@${p.inboundTlsSocket} send-proxy-v2`] },
     { kind: 'backend', name: 'inbound_split_plain', lines: ['mode tcp', 'no log', `server plain unix@${p.inboundPlainSocket} send-proxy-v2`] },
-    { kind: 'frontend', name: 'inbound_mtls', lines: httpLines(`bind unix@${p.inboundTlsSocket} mode 600 accept-proxy ${tls}`) },
+    { kind: 'frontend', name: 'inbound_mtls', comment: 'mTLS: mesh peers on their own port, and the mTLS half of the split.', lines: httpLines(...meshBind, `bind unix@${p.inboundTlsSocket} mode 600 accept-proxy ${tls}`) },
     { kind: 'frontend', name: 'inbound_plain', lines: httpLines(`bind unix@${p.inboundPlainSocket} mode 600 accept-proxy`) },
     app,
   ];
@@ -879,9 +903,8 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
       comment: "The app's outgoing calls (origin-form with a Host header, or absolute-form as to an HTTP proxy).",
       lines: [
         `bind 127.0.0.1:${pod.ports.outbound}`,
-        ...logLines(pod.name, 'outbound'),
+        ...logLines(pod.name, 'outbound', [], { literal: identity }),
         ...requestVariables(),
-        `http-request set-var(txn.source) str(${word(identity)})`,
         peerMetadataOut(pod.name),
         // Absolute-form requests (HTTP_PROXY clients) go on in origin-form, as apps expect.
         'http-request set-uri %[pathq] if { url -m beg -i http:// }',
@@ -936,9 +959,8 @@ export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: Mes
       comment: `Gateway ${spec.namespace}/${spec.name} port ${port}.`,
       lines: [
         `bind 127.0.0.1:${listen}`,
-        ...logLines(gw.name, 'ingress', authz.logFields),
+        ...logLines(gw.name, 'ingress', authz.logFields, { sample: 'src' }),
         ...requestVariables(),
-        'http-request set-var(txn.source) src',
         peerMetadataOut(gw.name),
         'http-request set-uri %[pathq] if { url -m beg -i http:// }',
         ...authz.lines,

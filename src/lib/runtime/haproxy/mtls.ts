@@ -3,12 +3,26 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ClientTls } from '../../policy/peer-authentication.js';
-import type { ProxyPaths } from './types.js';
+import type { PodPorts, ProxyPaths } from './types.js';
 import { word } from './config.js';
 
 /** The mesh's own mTLS: this proxy's workload certificate, the peer verified against the mesh CA. */
 export function meshTlsKeywords(self: ProxyPaths): string {
   return ` ssl crt ${word(self.certificate)} ca-file ${word(self.caBundle)} verify required`;
+}
+
+/**
+ * The port a caller's server line names for a meshed pod: its mTLS-only listener when the caller speaks the
+ * mesh's mTLS (`keywords` from serverTlsKeywords) to a pod that takes it, else the pod's inbound listener
+ * (plain text, or TLS of a DestinationRule's own, go where PeerAuthentication decides what passes).
+ */
+export function meshPeerPort(ports: PodPorts, acceptsMtls: boolean, keywords: string, self: ProxyPaths): number {
+  return acceptsMtls && ports.mtls !== undefined && keywords === meshTlsKeywords(self) ? ports.mtls : ports.inbound;
+}
+
+/** The bind keywords of a sidecar's mTLS listeners: its workload certificate, a client certificate from the mesh CA required. */
+export function inboundTlsBind(self: ProxyPaths): string {
+  return `ssl crt ${word(self.certificate)} ca-file ${word(self.caBundle)} verify required`;
 }
 
 export interface ServerTlsTarget {

@@ -6,8 +6,17 @@ import type { LoadBalancerPolicy, MtlsMode } from '../../policy/mesh-model.js';
 export interface PodPorts {
   /** The app's own port on 127.0.0.1 (given to it as PORT). */
   app: number;
-  /** The sidecar's mTLS listener, which other pods and gateways call. */
+  /**
+   * The sidecar's inbound listener: what PeerAuthentication allows (mTLS under STRICT, plain text under
+   * DISABLE, either under PERMISSIVE, told apart by sniffing the first bytes), for callers outside the mesh.
+   */
   inbound: number;
+  /**
+   * The sidecar's mTLS-only listener, which other sidecars and gateways call: they always speak mTLS to a
+   * pod that takes it, so their requests skip PERMISSIVE's sniffing hop. Absent on a placement made
+   * before it existed: callers then use `inbound`.
+   */
+  mtls?: number;
   /** The sidecar's listener for the app's outgoing calls (MESH_OUTBOUND_URL, HTTP_PROXY). */
   outbound: number;
   /** The sidecar's admin HTTP port: /ready, /metrics (Prometheus), /revision. */

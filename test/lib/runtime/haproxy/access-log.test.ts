@@ -25,6 +25,12 @@ describe('access log', () => {
     assert.deepEqual(connectionErrors.map((e) => e.error), ['SSL handshake failure']);
   });
 
+  it('gives a request line written without a formatted time the UTC time of its start, to the second', () => {
+    const withoutTime = JSON.parse(line({ start_ms: 1_893_456_000_123 })) as Record<string, unknown>;
+    delete withoutTime.time;
+    assert.equal(parseAccessLog(JSON.stringify(withoutTime)).entries[0].time, '2030-01-01T00:00:00Z');
+  });
+
   it('reads HAProxy\'s "-" for an unset destination as none', () => {
     const { entries } = parseAccessLog(line({ destination_host: '-', destination_subset: '-', status: 404 }));
     assert.equal(entries[0].destinationHost, '');
