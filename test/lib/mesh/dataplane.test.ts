@@ -220,4 +220,28 @@ describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 
     assert.ok(entries.every((e) => e.startMs > 0) && since > 0);
     assert.ok((await fs.stat(pp.paths.runtimeSocket)).mode % 0o1000 === 0o600);
   });
+
+  it("dates a request on a reused keep-alive connection from the request's own start, not the connection's", async () => {
+    const pp = mesh.pod('productpage-0');
+    const one = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const logged = (id: string) => waitFor(`the access log line of ${id}`, async () => {
+      const { entries } = await readAccessLog(pp.paths.accessLog);
+      return entries.find((e) => e.requestId === id && e.direction === 'outbound');
+    }, { timeoutMs: 5000 });
+    try {
+      const first = await request({ port: pp.ports.outbound, path: '/first', headers: { host: 'reviews', 'x-request-id': 'keepalive-1' }, agent: one });
+      assert.equal(first.status, 200);
+      // The connection idles while the first line is read back; the second request starts after that.
+      const firstEntry = await logged('keepalive-1');
+      const sentAt = Date.now();
+      const second = await request({ port: pp.ports.outbound, path: '/second', headers: { host: 'reviews', 'x-request-id': 'keepalive-2' }, agent: one });
+      const answeredAt = Date.now();
+      assert.equal(second.status, 200);
+      const secondEntry = await logged('keepalive-2');
+      assert.ok(firstEntry.startMs < sentAt);
+      assert.ok(secondEntry.startMs >= sentAt - 1 && secondEntry.startMs <= answeredAt, `logged start ${secondEntry.startMs}, sent at ${sentAt}, answered at ${answeredAt}`);
+    } finally {
+      one.destroy();
+    }
+  });
 });

@@ -55,12 +55,21 @@ export interface ConnectionErrorEntry {
   client: string;
 }
 
+/** Not negative: HAProxy logs -1 for a phase the stream never reached. */
+const phaseMs = (v: unknown) => Math.max(0, Number(v ?? 0) || 0);
+
+/** When the request began: the stream's accept date, plus the TLS handshake and the keep-alive idle wait. */
+function requestStartMs(o: Record<string, unknown>): number {
+  return Number(o.start_ms ?? 0) + phaseMs(o.handshake_ms) + phaseMs(o.idle_ms);
+}
+
 function toEntry(o: Record<string, unknown>): AccessLogEntry {
   const retries = String(o.retries ?? '0');
   const retryCount = Number(retries.replace(/^\+/, '')) || 0;
+  const startMs = requestStartMs(o);
   return {
-    time: typeof o.time === 'string' ? o.time : isoSeconds(Number(o.start_ms ?? 0)),
-    startMs: Number(o.start_ms ?? 0),
+    time: typeof o.time === 'string' ? o.time : isoSeconds(startMs),
+    startMs,
     requestId: String(o.request_id ?? ''),
     proxy: String(o.proxy ?? ''),
     direction: String(o.direction ?? ''),
@@ -236,6 +245,6 @@ function firstCompleteLine(buf: Buffer): string | null {
 function lineEndMs(line: string): number | null {
   const start = /"start_ms":(\d+)/.exec(line);
   if (!start) return null;
-  const duration = /"duration_ms":(-?\d+)/.exec(line);
-  return Number(start[1]) + Math.max(0, duration ? Number(duration[1]) : 0);
+  const phase = (name: string) => phaseMs(new RegExp(`"${name}":(-?\\d+)`).exec(line)?.[1]);
+  return Number(start[1]) + phase('handshake_ms') + phase('idle_ms') + phase('duration_ms');
 }

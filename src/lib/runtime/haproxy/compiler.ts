@@ -186,7 +186,11 @@ function accessLogFormat(proxy: string, direction: string, source: LogSource, ex
   return '{' + [
     // No formatted date: formatting one per request costs more than the rest of the line's numbers;
     // readers make the entry's time from start_ms (access-log.ts).
+    // The stream's accept date: on a reused keep-alive connection the request starts after the idle wait
+    // (and on a new one after the handshake), so readers add those two (access-log.ts).
     `"start_ms":%Ts%ms`,
+    `"handshake_ms":%Th`,
+    `"idle_ms":%Ti`,
     `"request_id":"${escaped('var(txn.rid)')}"`,
     `"proxy":"${proxy}"`,
     `"direction":"${direction}"`,
