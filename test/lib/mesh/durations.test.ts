@@ -47,12 +47,6 @@ describe('route durations on a live mesh (HAProxy sidecars on loopback)', { time
     return { answer, ms: Date.now() - t0 };
   }
 
-  /** The backend sections of productpage's sidecar config that serve the route named `name`. */
-  function backendsOf(name: string): string[] {
-    const config = mesh.compiledOf('productpage-0').config;
-    return config.split(/\n(?=backend |frontend |listen |defaults|global)/).filter((s) => s.startsWith('backend ') && s.split('\n')[0]!.includes(name));
-  }
-
   it('reads every duration as validate does: only the delay below Istio\'s 1ms minimum is refused', async () => {
     const result = await validateText(policy);
     const errors = result.findings.filter((f) => f.severity === 'error');
@@ -71,9 +65,11 @@ describe('route durations on a live mesh (HAProxy sidecars on loopback)', { time
   }
 
   it('compiles a compound timeout (1m30s) and lets a slower-than-default request through', async () => {
-    const backends = backendsOf('timeout-compound');
-    assert.ok(backends.length > 0, 'a backend for the timeout-compound route');
-    for (const b of backends) assert.deepEqual(b.split('\n').filter((l) => l.includes('timeout server')).map((l) => l.trim()), ['timeout server 90000']);
+    // The route's deadline and attempt timeout are runtime values (the route maps the runtime API updates).
+    const state = mesh.compiledOf('productpage-0').runtimeState!;
+    const of = (values: Record<string, number>) => Object.entries(values).filter(([route]) => route.includes('timeout-compound')).map(([, ms]) => ms);
+    assert.deepEqual(of(state.deadlineMs), [90000]);
+    assert.deepEqual(of(state.attemptMs), [90000]);
     const { answer } = await timed({ 'x-case': 'timeout-compound', 'x-echo-delay-ms': '600' });
     assert.equal(answer.status, 200, answer.body);
   });
@@ -86,8 +82,9 @@ describe('route durations on a live mesh (HAProxy sidecars on loopback)', { time
   });
 
   it('rounds a sub-millisecond delay up to 1 ms for HAProxy rather than dropping it', async () => {
-    const delays = mesh.compiledOf('productpage-0').config.split('\n').filter((l) => l.includes('lua.mesh_delay') && l.includes('delay-sub-millisecond'));
-    assert.deepEqual(delays.map((l) => l.trim().split(' ').slice(0, 3).join(' ')), ['http-request lua.mesh_delay 1']);
+    const faults = mesh.compiledOf('productpage-0').runtimeState!.faultValues;
+    const delays = Object.entries(faults).filter(([key]) => key.includes('delay-sub-millisecond') && key.endsWith('/delay-ms'));
+    assert.deepEqual(delays.map(([, ms]) => ms), [1], JSON.stringify(faults));
     const { answer } = await timed({ 'x-case': 'delay-sub-millisecond' });
     assert.equal(answer.status, 200, answer.body);
   });
