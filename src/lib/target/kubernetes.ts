@@ -8,10 +8,10 @@ import { EXIT, MeshctlError, usageError } from '../errors.js';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
 import { MetricsUnavailable, promqlFigures, servedVersions, type PrometheusEndpoint } from '../shift/promql.js';
 import { httpRoutesOf } from '../shift/http-route.js';
-import { EnvoyStatsTraffic, MERGED_STATS_PATH, MERGED_STATS_PORT, type EnvoyStatsSource } from '../shift/envoy-stats.js';
+import { EnvoyStatsTraffic, type EnvoyStatsSource } from '../shift/envoy-stats.js';
 import { parseSyncz, type ProxySync } from '../kube/syncz.js';
 import { openPodAdmin, runsIstioProxy, type ForwardedAdmin } from '../kube/pod-admin.js';
-import { SidecarStatsTraffic } from '../kube/sidecar-traffic.js';
+import { FIRST_SAMPLE_MS, SidecarStatsTraffic, podProxyStats } from '../kube/sidecar-traffic.js';
 import { resolveShortName } from '../policy/hosts.js';
 import { KINDS, POLICY_KINDS, applyObject, asPolicyResource, getObject, hasPath, listObjects, mergePatchObject, ownsField, type KindRef, type KubeObject } from '../kube/resources.js';
 import type { ProxyStatusRow } from '../mesh/proxy-status.js';
@@ -418,18 +418,9 @@ export class KubernetesTarget implements MeshTarget {
     return this.metricsChoice;
   }
 
-  /** The calling pods' sidecars, read through the API server's pod proxy at Istio's merged stats port. */
+  /** Every sidecar and gateway pod's merged stats, read through the API server's pod proxy. */
   envoyStats(): EnvoyStatsSource {
-    return {
-      where: this.client.where,
-      pods: async () => (await this.proxies()).map((p) => ({ namespace: p.namespace, name: p.name })),
-      read: (pod) => this.client.request<string>('GET', `/api/v1/namespaces/${pod.namespace}/pods/${pod.name}:${MERGED_STATS_PORT}/proxy${MERGED_STATS_PATH}`, {
-        text: true,
-        timeoutMs: 5000,
-        about: { verb: 'get', resource: 'pods/proxy', group: '', namespace: pod.namespace, name: pod.name },
-      }),
-      subsetsByVersion: (host) => this.subsetsByVersion(host),
-    };
+    return podProxyStats(this.client, async () => (await this.proxies()).map((p) => ({ namespace: p.namespace, name: p.name })), (host) => this.subsetsByVersion(host));
   }
 
   /** The applied policy with the cluster's Services, and its running pods: what a shift resolves its route against. */
@@ -448,7 +439,14 @@ export class KubernetesTarget implements MeshTarget {
 
   /** top's figures of every destination, from the sidecars' own stats through the pod proxy. */
   trafficOfEveryService(): TrafficReader {
-    return new SidecarStatsTraffic({ client: this.client, namespace: this.listNamespace, proxies: () => this.proxies() });
+    const sidecars = new SidecarStatsTraffic(this.envoyStats());
+    return {
+      startNow: () => sidecars.startNow(),
+      figures: async (window) => {
+        if (window.untilMs < Date.now() - FIRST_SAMPLE_MS) throw usageError('A cluster\'s sidecars count from their start and keep no history, so a past window (--until) needs Prometheus; pass --prometheus-url, or drop --until.');
+        return sidecars.figures(window);
+      },
+    };
   }
 
   /** A PromQL query through --prometheus-url, or Istio's Prometheus through the API server's service proxy. */
