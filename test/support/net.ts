@@ -2,18 +2,14 @@
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
+import { listenPort } from '../../src/lib/mesh/ports.js';
 
-/** A port that was free a moment ago on 127.0.0.1 (bind port 0, read it, release it). */
+/**
+ * A port that was free a moment ago on 127.0.0.1, picked as meshctl picks its pods' ports: below the
+ * kernel's ephemeral range, so that no outgoing connection of another test takes it before it is bound.
+ */
 export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
+  return listenPort();
 }
 
 /** `n` distinct free ports. */

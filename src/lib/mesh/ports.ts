@@ -1,5 +1,6 @@
 // Loopback port assignment for pods and gateway proxies. Ports are picked once, when a pod is created,
 // and kept in the state store, so a restarted app or sidecar comes back on the same ports.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
 export const LOOPBACK = '127.0.0.1';
@@ -28,6 +29,42 @@ export function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** The range the kernel draws outgoing connections' source ports from (Linux), else IANA's dynamic range. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low > 0 && high >= low) return [low, high];
+  } catch {
+    // Not Linux: the kernel's range is not readable.
+  }
+  return [49152, 65535];
+}
+
+const LISTEN_LOW = 10_000;
+let listenCursor: number | null = null;
+
+/**
+ * A free loopback port to listen on, taken below the kernel's ephemeral range: a port picked there can
+ * never become the source port of some outgoing connection between the moment it is picked and the
+ * moment its proxy or app binds it (with busy loopback traffic, a port picked from the ephemeral range
+ * sometimes does). Ports are tried in order from a random start, so that two processes picking ports
+ * at once rarely meet. Falls back to a port from the kernel when that range is too small or full.
+ */
+export async function listenPort(taken?: ReadonlySet<number>): Promise<number> {
+  const [ephemeralLow] = ephemeralRange();
+  const size = ephemeralLow - LISTEN_LOW;
+  if (size < 1000) return ephemeralPort();
+  for (let attempt = 0; attempt < 200; attempt++) {
+    // One cursor for the process, advanced before each check: calls running at once never try the same port.
+    const cursor: number = listenCursor ?? LISTEN_LOW + Math.floor(Math.random() * size);
+    const port = LISTEN_LOW + ((cursor - LISTEN_LOW) % size);
+    listenCursor = port + 1;
+    if (taken?.has(port)) continue;
+    if (await portFree(port)) return port;
+  }
+  return ephemeralPort();
+}
+
 /** Hands out free loopback ports, never one already taken by the mesh (`reserved`) or handed out before. */
 export class PortAllocator {
   private readonly taken: Set<number>;
@@ -41,7 +78,7 @@ export class PortAllocator {
 
   async next(): Promise<number> {
     for (let attempt = 0; attempt < 50; attempt++) {
-      const port = await ephemeralPort();
+      const port = await listenPort(this.taken);
       if (port && !this.taken.has(port)) {
         this.taken.add(port);
         return port;
