@@ -88,6 +88,20 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
     const a = await call({ 'x-echo-delay-ms': String(delayMs) });
     return { status: a.status, ms: Date.now() - started };
   };
+  /** Applies `text` a third of the way into a steady load on the caller's sidecar; the load runs to its end. */
+  async function applyUnderLoad(text: string) {
+    let results: Awaited<ReturnType<typeof suite.mesh.apply>> | undefined;
+    const load = await steadyLoad({
+      rps: RPS,
+      durationMs: LOAD_MS,
+      send: () => call(),
+      during: async (progress) => {
+        await answered(progress, Math.round((RPS * LOAD_MS) / 3000));
+        results = await suite.mesh.apply(text);
+      },
+    });
+    return { load, results };
+  }
   const workers = async () => Promise.all(suite.mesh.pods.map(async (p) => (await new MasterCli(p.paths.masterSocket).showProc()).filter((w) => w.type === 'worker' && !w.old).map((w) => w.pid)));
 
   it('a new route timeout, header value and fault percentage under a steady load: no reload on any of the 20 sidecars, no failed request, the new values served', async () => {
@@ -97,16 +111,7 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
     assert.equal((await request({ port: caller().ports.outbound, path: '/', headers: { host: 'faulted' }, agent: suite.agent })).status, 418);
     const workersBefore = await workers();
     const pidsBefore = await Promise.all(suite.mesh.pods.map(async (p) => (await new RuntimeApi(p.paths.runtimeSocket).showInfo()).Pid));
-    let results: Awaited<ReturnType<typeof suite.mesh.apply>> | undefined;
-    const load = await steadyLoad({
-      rps: RPS,
-      durationMs: LOAD_MS,
-      send: () => call(),
-      during: async (progress) => {
-        await answered(progress, Math.round((RPS * LOAD_MS) / 3000));
-        results = await suite.mesh.apply(policy('1s', '', "it's 100% second; with blanks", 0.0001));
-      },
-    });
+    const { load, results } = await applyUnderLoad(policy('1s', '', "it's 100% second; with blanks", 0.0001));
     assert.deepEqual(load.failures, []);
     assert.equal(load.ok, load.sent);
     assert.ok(results);
@@ -152,16 +157,7 @@ describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on lo
     // deadline first (a runtime change) keeps this test about lost requests.
     assert.equal((await suite.mesh.apply(policy('10s', '', "it's 100% second; with blanks", 0.0001))).get('caller-0')?.action, 'runtime');
     const before = await workers();
-    let results: Awaited<ReturnType<typeof suite.mesh.apply>> | undefined;
-    const load = await steadyLoad({
-      rps: RPS,
-      durationMs: LOAD_MS,
-      send: () => call(),
-      during: async (progress) => {
-        await answered(progress, Math.round((RPS * LOAD_MS) / 3000));
-        results = await suite.mesh.apply(policy('10s', extra, "it's 100% second; with blanks", 0.0001));
-      },
-    });
+    const { load, results } = await applyUnderLoad(policy('10s', extra, "it's 100% second; with blanks", 0.0001));
     assert.deepEqual(load.failures, []);
     assert.equal(load.ok, load.sent);
     assert.equal(results?.get('caller-0')?.action, 'reloaded');
