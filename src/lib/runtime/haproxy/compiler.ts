@@ -35,6 +35,7 @@ import { inboundTlsBind, meshPeerPort, serverTlsKeywords } from './mtls.js';
 import { inboundRateLimits, type InboundRateLimits } from './rate-limit.js';
 import { SHAPE_LINE_PREFIX } from './binary.js';
 import { egressScopeFor, type EgressScope } from '../../policy/sidecar-scope.js';
+import { rememberCompile, reusableSidecar, sidecarFingerprints, type CompiledSidecarEntry } from './incremental.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -54,26 +55,58 @@ const UNIX_PATH_MAX = 107;
 /**
  * Compiles every pod's sidecar and every gateway proxy. A proxy whose configuration comes out the same
  * as in `previous` (the mesh compiled before) is that previous compiled proxy, revision included: it
- * serves this revision already, so nothing needs to reach it.
+ * serves this revision already, so nothing needs to reach it. A sidecar whose inputs are those it was
+ * compiled from in `previous` is not compiled again (incremental.ts): the cost of a compile follows the
+ * sidecars a change concerns, not the size of the mesh.
  */
 export function compileMesh(model: MeshModel, input: { pods: MeshPod[]; gateways?: MeshGatewayProxy[] }, options: CompileOptions, previous?: CompiledMesh | null): CompiledMesh {
   const notes = [...model.notes];
   const before = new Map([...(previous?.sidecars ?? []), ...(previous?.gateways ?? [])].map((p) => [`${p.kind}:${p.namespace}/${p.name}`, p]));
   const settle = (compiled: CompiledProxy, self: { ports: Record<string, number> | { admin: number } }): CompiledProxy => {
     const last = before.get(`${compiled.kind}:${compiled.namespace}/${compiled.name}`);
+    const shapeInputs = `${compiled.paths.dir}\0${compiled.identity}\0${JSON.stringify(self.ports)}`;
     // The shape line follows from the rest of the text: compared without it, an unchanged proxy costs no shape.
-    if (last && sameConfiguration({ ...last, config: withoutShapeLine(last.config) }, compiled)) return last;
-    return { ...compiled, config: withShapeLine(compiled, self) };
+    const sameText = !!last && shapeInputsOf.get(last) === shapeInputs && withoutShapeLine(last.config) === compiled.config;
+    if (last && sameText && sameConfiguration({ ...last, config: compiled.config }, compiled)) return last;
+    // A change of routes or weights alone keeps the text, hence the shape, of the last configuration.
+    const settled = { ...compiled, config: sameText ? last!.config : withShapeLine(compiled, self) };
+    shapeInputsOf.set(settled, shapeInputs);
+    return settled;
   };
-  const sidecars = input.pods.map((pod) => settle(compileSidecar(model, pod, input.pods, options, notes), pod));
+  const fingerprints = sidecarFingerprints(model, input.pods, options);
+  const compiledFrom = new Map<string, CompiledSidecarEntry>();
+  const sidecars = input.pods.map((pod) => {
+    const fingerprint = fingerprints.get(pod.name)!;
+    let entry = reusableSidecar(previous, pod.name, fingerprint);
+    if (!entry) {
+      const own: string[] = [];
+      entry = { fingerprint, proxy: settle(compileSidecar(model, pod, input.pods, options, own), pod), notes: own };
+    }
+    compiledFrom.set(pod.name, entry);
+    notes.push(...entry.notes);
+    return entry.proxy;
+  });
   const gateways = (input.gateways ?? []).map((gw) => settle(compileGateway(model, gw, input.pods, options, notes), gw));
-  return { revision: options.revision, sidecars, gateways, notes: [...new Set(notes)] };
+  const mesh: CompiledMesh = { revision: options.revision, sidecars, gateways, notes: [...new Set(notes)] };
+  rememberCompile(mesh, compiledFrom);
+  return mesh;
+}
+
+/** What a proxy's shape line was made from besides its configuration text (withShapeLine). */
+const shapeInputsOf = new WeakMap<CompiledProxy, string>();
+
+/** The JSON of a compiled proxy's routes, made once per proxy: an unchanged proxy is compared with every compile that follows. */
+const routesJson = new WeakMap<CompiledProxy, string>();
+function routesJsonOf(proxy: CompiledProxy): string {
+  let json = routesJson.get(proxy);
+  if (json === undefined) routesJson.set(proxy, (json = JSON.stringify(proxy.routes)));
+  return json;
 }
 
 /** Same configuration text, Lua library, routes and weights: whatever the revision, the proxy would serve the same. */
 export function sameConfiguration(a: CompiledProxy, b: CompiledProxy): boolean {
   return a.structureHash === b.structureHash && a.config === b.config && a.identity === b.identity && a.mtlsMode === b.mtlsMode
-    && JSON.stringify(a.routes) === JSON.stringify(b.routes);
+    && (a.routes === b.routes || routesJsonOf(a) === routesJsonOf(b));
 }
 
 /**
