@@ -10,8 +10,9 @@ import path from 'node:path';
 import { destinationRuleFor, meshVirtualServices, mtlsModeOf, podsOfService, serviceFor, type MeshModel, type VirtualServiceSpec } from '../../policy/mesh-model.js';
 import { authorizationFor } from '../../policy/authorization.js';
 import { egressScopeFor, sidecarFor, type SidecarSpec } from '../../policy/sidecar-scope.js';
+import { isDeepStrictEqual } from 'node:util';
 import { inboundRateLimits } from './rate-limit.js';
-import type { CompiledMesh, CompiledProxy, MeshPod } from './types.js';
+import { proxyPaths, type CompiledMesh, type CompiledProxy, type MeshPod, type ProxyPaths } from './types.js';
 
 /** The model's parts a sidecar's fingerprint follows one by one; a change anywhere else in the model compiles every sidecar again. */
 const FOLLOWED_MODEL_PARTS = new Set(['services', 'virtualServices', 'destinationRules', 'sidecars', 'peerAuthentications', 'authorizationPolicies', 'rateLimits', 'workloads', 'gateways', 'routeStatuses', 'notes']);
@@ -115,6 +116,8 @@ export interface CompiledSidecarEntry {
   fingerprint: string;
   proxy: CompiledProxy;
   notes: string[];
+  /** False when the entry is the last compile's, carried over. */
+  compiled: boolean;
 }
 
 /** What each compiled mesh was compiled from, for the compile that follows it. */
@@ -127,5 +130,60 @@ export function rememberCompile(mesh: CompiledMesh, sidecars: Map<string, Compil
 /** The sidecar `name` of `previous` when it was compiled from `fingerprint`, else null. */
 export function reusableSidecar(previous: CompiledMesh | null | undefined, name: string, fingerprint: string): CompiledSidecarEntry | null {
   const entry = previous ? compiledFrom.get(previous)?.get(name) : undefined;
-  return entry && entry.fingerprint === fingerprint ? entry : null;
+  return entry && entry.fingerprint === fingerprint ? { ...entry, compiled: false } : null;
 }
+
+/** How many of `mesh`'s sidecars its compile compiled (the others were their last compile); null when unknown. */
+export function sidecarsCompiled(mesh: CompiledMesh): number | null {
+  const entries = compiledFrom.get(mesh);
+  return entries ? [...entries.values()].filter((e) => e.compiled).length : null;
+}
+
+// ---------------------------------------------------------------- one build of a route per namespace
+
+/**
+ * The directory route builds are made for when the sidecars of a namespace share them: a route's
+ * backends and rules differ from one sidecar to the next only by the sidecar's own directory (its route
+ * maps, certificate, mirror socket), which is put in for each.
+ */
+const SHARED_BUILD_DIR = '/.meshctl-shared-route-build';
+export const SHARED_BUILD_PATHS: ProxyPaths = proxyPaths(SHARED_BUILD_DIR);
+
+const takesShared = new WeakMap<ProxyPaths, boolean>();
+
+/** A directory whose name HAProxy takes bare (no quoting, no escape) and that is laid out as proxyPaths lays it, as the shared builds are. */
+export function takesSharedBuilds(paths: ProxyPaths): boolean {
+  let takes = takesShared.get(paths);
+  if (takes === undefined) {
+    const dir = paths.dir;
+    takes = /^\/[A-Za-z0-9_.\/-]*[A-Za-z0-9_.-]$/.test(dir) && path.normalize(dir) === dir && !dir.includes(SHARED_BUILD_DIR) && isDeepStrictEqual(paths, proxyPaths(dir));
+    takesShared.set(paths, takes);
+  }
+  return takes;
+}
+
+/** Objects of shared builds without the shared directory anywhere inside: every sidecar takes them as they are. */
+const withoutSharedDir = new WeakSet<object>();
+
+/** Marks the parts of a shared build that hold no trace of the shared directory; true when `value` holds one. */
+export function markSharedBuild(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes(SHARED_BUILD_DIR);
+  if (!value || typeof value !== 'object') return false;
+  let holds = false;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) holds = markSharedBuild(v) || holds;
+  if (!holds) withoutSharedDir.add(value);
+  return holds;
+}
+
+/** `value` (a shared build, marked) with the shared build directory replaced by `dir` in every string; the parts without it are the same objects. */
+export function inProxyDirectory<T>(value: T, dir: string): T {
+  if (typeof value === 'string') return (value.includes(SHARED_BUILD_DIR) ? value.split(SHARED_BUILD_DIR).join(dir) : value) as T;
+  if (!value || typeof value !== 'object' || withoutSharedDir.has(value)) return value;
+  if (Array.isArray(value)) return value.map((v) => inProxyDirectory(v, dir)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) out[key] = inProxyDirectory(v, dir);
+  return out as T;
+}
+
+/** Route builds of one compile, by route, caller namespace and hosts, with the notes each made. */
+export type SharedRouteBuilds<T> = Map<string, { build: T; notes: string[] }>;

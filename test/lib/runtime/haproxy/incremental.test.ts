@@ -7,7 +7,8 @@ import path from 'node:path';
 import { loadSources } from '../../../../src/lib/policy/load.js';
 import { buildMeshModel, desiredPods, type MeshModel } from '../../../../src/lib/policy/mesh-model.js';
 import { proxyPaths, type CompiledMesh, type MeshPod } from '../../../../src/lib/runtime/haproxy/types.js';
-import { compileMesh } from '../../../../src/lib/runtime/haproxy/compiler.js';
+import { compileMesh, compileSidecar } from '../../../../src/lib/runtime/haproxy/compiler.js';
+import { SHAPE_LINE_PREFIX } from '../../../../src/lib/runtime/haproxy/binary.js';
 
 type Doc = Record<string, unknown>;
 
@@ -109,6 +110,12 @@ describe('compiler: incremental mesh compiles', () => {
       assert.deepEqual(incrementalNext.sidecars.map((s) => s.name), wholeNext.sidecars.map((s) => s.name), what);
       wholeNext.sidecars.forEach((expected, i) => assert.deepStrictEqual(incrementalNext.sidecars[i], expected, `${what}: sidecar ${expected.name}`));
       assert.deepStrictEqual(incrementalNext.notes, wholeNext.notes, `${what}: notes`);
+      // A mesh compile shares route builds between sidecars: each is what compiling the sidecar alone makes.
+      for (const sidecar of wholeNext.sidecars.filter((s) => s.revision === revision)) {
+        const alone = compileSidecar(model, pods.find((p) => p.name === sidecar.name)!, pods, { revision });
+        assert.equal(sidecar.config.split('\n').filter((l) => !l.startsWith(SHAPE_LINE_PREFIX)).join('\n'), alone.config, `${what}: ${sidecar.name} compiled alone`);
+        assert.deepStrictEqual({ ...sidecar, config: alone.config }, alone, `${what}: ${sidecar.name} compiled alone`);
+      }
       for (const name of untouched) {
         const last = incremental.sidecars.find((s) => s.name === name)!;
         assert.equal(incrementalNext.sidecars.find((s) => s.name === name), last, `${what}: ${name} is left as it was compiled`);
