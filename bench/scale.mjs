@@ -189,7 +189,7 @@ async function timedApply(dir, home, name, text) {
 /** The agent's own account of where an apply's time went (its log line for `revision`), or null. */
 async function agentPhases(home, revision) {
   const log = await fs.readFile(homeLayout(home).agentLog, 'utf8').catch(() => '');
-  const match = new RegExp(`revision ${revision} \\(([^)]*)\\)`).exec(log);
+  const match = new RegExp(`revision ${revision} \\((.*?)\\): `).exec(log);
   return match ? match[1] : null;
 }
 

@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import { EXIT, MeshctlError } from '../../errors.js';
 import { DEFAULT_RENEW_AT, renewalCheckIntervalMs, renewWorkloadCertificateIfDue, sidecarPem, workloadCertificateLifetimeMs, type MeshCa } from '../ca.js';
 import { CompileError, compileMesh } from '../../runtime/haproxy/compiler.js';
+import { sidecarsCompiled } from '../../runtime/haproxy/incremental.js';
 import { proxyPaths, type CompiledMesh, type CompiledProxy, type MeshGatewayProxy, type MeshPod, type ProxyTarget } from '../../runtime/haproxy/types.js';
 import { meshGateway, meshPod, modelOf, place, podEnvironment, readPlacement, writePlacement, type GatewayRecord, type Placement, type PodRecord } from '../pods.js';
 import type { MeshModel } from '../../policy/mesh-model.js';
@@ -178,7 +179,10 @@ export class MeshAgent {
       const model = modelOf(plan.resources);
       const placement = await place(model, current.placement);
       await this.checkGatewayPorts(placement.gateways, current.placement.gateways);
-      // Compile before committing: a state no proxy can serve is refused, not stored.
+      const modelledAt = Date.now();
+      // Compile before committing: a state no proxy can serve is refused, not stored. The store is
+      // written under the lock held here, so the revision it gives is this one, and this compile is
+      // the apply's only one.
       const probe = this.compile(model, placement, applied.revision + 1, current.compiled);
       const compiledAt = Date.now();
       const record = await commitRevision(this.layout, plan.resources, plan.changes, request.action === 'apply' ? 'apply' : 'delete');
@@ -195,7 +199,8 @@ export class MeshAgent {
       const configChecks = { run: checksAfter.run - checksBefore.run, reused: checksAfter.reused - checksBefore.reused };
       const convergedAt = Date.now();
       const synced = request.wait ? await this.waitSynced(Math.max(0, request.timeoutMs - (Date.now() - started))) : { synced: false, pending: [] };
-      const timings = `compiled ${compiledAt - started} ms, stored ${committedAt - compiledAt} ms, proxies and pods updated ${convergedAt - committedAt} ms, all serving ${Date.now() - convergedAt} ms`;
+      const recompiled = sidecarsCompiled(compiled);
+      const timings = `modelled ${modelledAt - started} ms, compiled ${compiledAt - modelledAt} ms (${recompiled ?? compiled.sidecars.length} of ${compiled.sidecars.length} sidecars), stored ${committedAt - compiledAt} ms, proxies and pods updated ${convergedAt - committedAt} ms, all serving ${Date.now() - convergedAt} ms`;
       this.options.log(`revision ${record.revision} (${timings}): ${plan.changes.filter((c) => c.action !== 'unchanged').map((c) => `${c.kind}/${c.name} ${c.action}`).join(', ')}`);
       return { revision: record.revision, committed: true, changes: plan.changes, pods, proxies, configChecks, ...synced, missing: plan.missing, notes: compiled.notes, ...(held.length ? { held } : {}), elapsedMs: Date.now() - started };
     });
