@@ -14,11 +14,11 @@ import { withLock } from '../lock.js';
 import { PortAllocator, portFree, portListening } from '../ports.js';
 import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
 import { specHash, stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
-import { pointInboundAt, proxyCommand, proxyReady, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
+import { pointInboundAt, proxyCommand, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
 import { waitFor } from '../../system/processes.js';
 import { waitFor as waitForProxy } from '../../runtime/haproxy/admin.js';
 import { configCheckCounts } from '../../runtime/haproxy/binary.js';
-import { proxyRevisionKey, reloadConcurrency, ServedConfigs, startConcurrency, Turns, type ProxyPush, type PushPath } from '../config-push.js';
+import { NOT_RUNNING, proxyReadiness, proxyRevisionKey, reloadConcurrency, ServedConfigs, startConcurrency, Turns, type ProxyPush, type PushPath } from '../config-push.js';
 import type { ApplyRequest, ApplyResult, MeshStatus, PingResult, PodChange, PodStatus, ShutdownResult } from './protocol.js';
 
 const APP = 'app';
@@ -497,10 +497,9 @@ export class MeshAgent {
     const pods = current.placement.pods.filter((pod) => !only || only.has(pod.name)).map(async (pod): Promise<PodStatus> => {
       const app = supervisor.status(`${pod.name}/${APP}`);
       const proxy = supervisor.status(proxyName(pod.name));
-      const [appReady, proxyUp, served] = await Promise.all([
+      const [appReady, { ready: proxyUp, revision: served }] = await Promise.all([
         app?.phase === 'Running' ? portListening(pod.ports.app) : false,
-        proxy?.phase === 'Running' ? proxyReady(pod.ports.admin) : false,
-        proxy?.phase === 'Running' ? servedRevision(pod.ports.admin) : null,
+        proxy?.phase === 'Running' ? proxyReadiness(pod.ports.admin) : NOT_RUNNING,
       ]);
       return {
         name: pod.name,
@@ -524,10 +523,7 @@ export class MeshAgent {
     });
     const gateways = current.placement.gateways.filter((g) => !only || only.has(g.name)).map(async (g): Promise<PodStatus> => {
       const proxy = supervisor.status(gatewayProxyName(g));
-      const [up, served] = await Promise.all([
-        proxy?.phase === 'Running' ? proxyReady(g.ports.admin) : false,
-        proxy?.phase === 'Running' ? servedRevision(g.ports.admin) : null,
-      ]);
+      const { ready: up, revision: served } = proxy?.phase === 'Running' ? await proxyReadiness(g.ports.admin) : NOT_RUNNING;
       return {
         name: g.name,
         namespace: g.namespace,
