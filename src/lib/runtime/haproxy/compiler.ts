@@ -64,12 +64,13 @@ export function compileMesh(model: MeshModel, input: { pods: MeshPod[]; gateways
   const before = new Map([...(previous?.sidecars ?? []), ...(previous?.gateways ?? [])].map((p) => [`${p.kind}:${p.namespace}/${p.name}`, p]));
   const settle = (compiled: CompiledProxy, self: { ports: Record<string, number> | { admin: number } }): CompiledProxy => {
     const last = before.get(`${compiled.kind}:${compiled.namespace}/${compiled.name}`);
-    const shapeInputs = `${compiled.paths.dir}\0${compiled.identity}\0${JSON.stringify(self.ports)}`;
     // The shape line follows from the rest of the text: compared without it, an unchanged proxy costs no shape.
-    const sameText = !!last && shapeInputsOf.get(last) === shapeInputs && withoutShapeLine(last.config) === compiled.config;
-    if (last && sameText && sameConfiguration({ ...last, config: compiled.config }, compiled)) return last;
+    const lastText = last ? withoutShapeLine(last.config) : null;
+    if (last && lastText === compiled.config && sameConfiguration({ ...last, config: lastText }, compiled)) return last;
     // A change of routes or weights alone keeps the text, hence the shape, of the last configuration.
-    const settled = { ...compiled, config: sameText ? last!.config : withShapeLine(compiled, self) };
+    const shapeInputs = `${compiled.paths.dir}\0${compiled.identity}\0${compiled.name}\0${JSON.stringify(self.ports)}`;
+    const sameShape = last && lastText === compiled.config && shapeInputsOf.get(last) === shapeInputs;
+    const settled = { ...compiled, config: sameShape ? last.config : withShapeLine(compiled, self) };
     shapeInputsOf.set(settled, shapeInputs);
     return settled;
   };
