@@ -7,14 +7,19 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { destinationRuleFor, meshVirtualServices, mtlsModeOf, podsOfService, serviceFor, type MeshModel, type VirtualServiceSpec } from '../../policy/mesh-model.js';
 import { authorizationFor } from '../../policy/authorization.js';
 import { egressScopeFor, sidecarFor, type SidecarSpec } from '../../policy/sidecar-scope.js';
-import { isDeepStrictEqual } from 'node:util';
 import { inboundRateLimits } from './rate-limit.js';
 import { proxyPaths, type CompiledMesh, type CompiledProxy, type MeshPod, type ProxyPaths } from './types.js';
 
-/** The model's parts a sidecar's fingerprint follows one by one; a change anywhere else in the model compiles every sidecar again. */
+/**
+ * The model's parts a sidecar's fingerprint follows one by one (services to sidecars and workloads as
+ * the compiler reads them), or that a sidecar's compile never reads (gateways, route statuses, notes).
+ * Any other part, present or to come, is in every fingerprint whole: a change to it compiles every
+ * sidecar again, so that a compiler reading a new part of the model can never be served a stale proxy.
+ */
 const FOLLOWED_MODEL_PARTS = new Set(['services', 'virtualServices', 'destinationRules', 'sidecars', 'peerAuthentications', 'authorizationPolicies', 'rateLimits', 'workloads', 'gateways', 'routeStatuses', 'notes']);
 
 /** JSON of model objects: a loaded resource counts by what was written (not where), maps and sets by their entries. */
