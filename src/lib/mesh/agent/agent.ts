@@ -73,8 +73,12 @@ interface PushTarget {
   pod: boolean;
 }
 
-/** Runtime-API updates at once: each is a few commands on a socket, no parse of the configuration. */
-const LIGHT_PUSHES = 16;
+/**
+ * Runtime-API updates at once: each is a few commands on a socket, no parse of the configuration, and
+ * the durable writes of the proxy's new values (Lua, maps, state), whose syncs the disk commits
+ * together when many wait at once (one sync alone takes as long as dozens side by side).
+ */
+const LIGHT_PUSHES = 64;
 
 interface Current {
   applied: AppliedState;
