@@ -4,9 +4,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { loadSources } from '../../../../src/lib/policy/load.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadSources, type Resource } from '../../../../src/lib/policy/load.js';
 import { buildMeshModel, desiredPods, type MeshModel } from '../../../../src/lib/policy/mesh-model.js';
-import { proxyPaths, type CompiledMesh, type MeshPod } from '../../../../src/lib/runtime/haproxy/types.js';
+import { proxyPaths, type MeshGatewayProxy, type MeshPod } from '../../../../src/lib/runtime/haproxy/types.js';
 import { compileMesh, compileSidecar } from '../../../../src/lib/runtime/haproxy/compiler.js';
 import { SHAPE_LINE_PREFIX } from '../../../../src/lib/runtime/haproxy/binary.js';
 
@@ -140,5 +142,36 @@ describe('compiler: incremental mesh compiles', () => {
     assert.deepStrictEqual(second.sidecars, compileMesh(model, { pods: moved }, { revision: 1 }, { ...first }).sidecars);
     assert.match(second.sidecars.find((s) => s.name === 'ratings-0')!.config, /server app 127\.0\.0\.1:42000/);
     assert.equal(second.sidecars.find((s) => s.name === 'billing-0'), first.sidecars.find((s) => s.name === 'billing-0'));
+  });
+
+  it('gives every proxy of the example mesh what a whole compile gives, whichever one resource is removed', () => {
+    const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../examples/bookinfo');
+    const sources = readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => {
+      const text = readFileSync(path.join(dir, f), 'utf8');
+      return { path: f, text, format: 'yaml' as const, size: text.length };
+    });
+    const resources = loadSources(sources, { defaultNamespace: 'default' }).resources;
+    assert.ok(resources.length > 10, 'the example mesh is loaded');
+    const nextPort = { value: 43000 };
+    const meshOf = (kept: Resource[], before: MeshPod[]) => {
+      const model = buildMeshModel(kept);
+      const gateways: MeshGatewayProxy[] = model.gateways.map((g) => ({
+        name: g.name, namespace: g.namespace, serviceAccount: 'istio-ingressgateway-service-account',
+        listeners: Object.fromEntries(g.servers.map((server) => [server.port, server.port])), ports: { admin: 44000 },
+        paths: proxyPaths(path.join('/meshctl-test-home/gateways', g.namespace, g.name)),
+      }));
+      return { model, pods: placed(model, before, nextPort), gateways };
+    };
+    const full = meshOf(resources, []);
+    const base = compileMesh(full.model, { pods: full.pods, gateways: full.gateways }, { revision: 1 });
+    resources.forEach((removed, i) => {
+      const { model, pods, gateways } = meshOf(resources.filter((_, j) => j !== i), full.pods);
+      const what = `without ${removed.kind} ${removed.namespace}/${removed.name}`;
+      const whole = compileMesh(model, { pods, gateways }, { revision: 2 }, { ...base });
+      const incremental = compileMesh(model, { pods, gateways }, { revision: 2 }, base);
+      assert.deepStrictEqual(incremental.sidecars, whole.sidecars, what);
+      assert.deepStrictEqual(incremental.gateways, whole.gateways, what);
+      assert.deepStrictEqual(incremental.notes, whole.notes, what);
+    });
   });
 });
