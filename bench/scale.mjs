@@ -183,10 +183,18 @@ async function timedApply(dir, home, name, text) {
   if (!result.synced) throw new Error(`${name}: apply returned before every sidecar served revision ${result.revision}`);
   const paths = {};
   for (const p of result.proxies ?? []) paths[p.path] = (paths[p.path] ?? 0) + 1;
-  return { agentMs: result.elapsedMs, wallMs: r.wallMs, paths, notes: result.notes ?? [] };
+  return { agentMs: result.elapsedMs, wallMs: r.wallMs, paths, notes: result.notes ?? [], phases: await agentPhases(home, result.revision) };
+}
+
+/** The agent's own account of where an apply's time went (its log line for `revision`), or null. */
+async function agentPhases(home, revision) {
+  const log = await fs.readFile(homeLayout(home).agentLog, 'utf8').catch(() => '');
+  const match = new RegExp(`revision ${revision} \\((.*?)\\): `).exec(log);
+  return match ? match[1] : null;
 }
 
 const pathsText = (paths) => Object.entries(paths).map(([k, v]) => `${v} ${k}`).join(', ') || 'no per-sidecar report';
+const changeText = (change) => `${fmt(change.agentMs)} (command ${fmt(change.wallMs)}; ${pathsText(change.paths)})${change.phases ? `\n      agent: ${change.phases}` : ''}`;
 
 async function measure(n) {
   const dir = path.join(tmp, `mesh-${n}`);
@@ -206,9 +214,9 @@ async function measure(n) {
     series.weight.push(weight.agentMs);
     series.scoped.push(scoped.agentMs);
     if (k === CHANGES) {
-      console.log(`    route change: ${fmt(route.agentMs)} (command ${fmt(route.wallMs)}; ${pathsText(route.paths)})`);
-      console.log(`    weight change: ${fmt(weight.agentMs)} (command ${fmt(weight.wallMs)}; ${pathsText(weight.paths)})`);
-      console.log(`    scoped change: ${fmt(scoped.agentMs)} (command ${fmt(scoped.wallMs)}; ${pathsText(scoped.paths)})`);
+      console.log(`    route change: ${changeText(route)}`);
+      console.log(`    weight change: ${changeText(weight)}`);
+      console.log(`    scoped change: ${changeText(scoped)}`);
     }
   }
   const memory = await sidecarMemoryMiB(home);

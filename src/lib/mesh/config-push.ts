@@ -5,6 +5,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import type { CompiledProxy, ProxyTarget } from '../runtime/haproxy/types.js';
+import { adminGet } from '../runtime/haproxy/admin.js';
 
 /** What a push did to one proxy. */
 export type PushPath = 'started' | 'runtime' | 'reloaded' | 'unchanged';
@@ -16,6 +17,27 @@ export interface ProxyPush {
   path: PushPath;
   /** The revision the proxy serves: the one its configuration last changed at. */
   revision: number;
+}
+
+/** Whether a proxy is ready and the revision it serves (null when it does not answer). */
+export interface ProxyReadiness {
+  ready: boolean;
+  revision: number | null;
+}
+
+export const NOT_RUNNING: ProxyReadiness = { ready: false, revision: null };
+
+/**
+ * Readiness and served revision in one question to the proxy's admin port: every admin answer carries
+ * the revision, so a mesh of many proxies is asked once per proxy for both.
+ */
+export async function proxyReadiness(adminPort: number): Promise<ProxyReadiness> {
+  try {
+    const answer = await adminGet(adminPort, '/ready');
+    return { ready: answer.status === 200, revision: answer.revision < 0 ? null : answer.revision };
+  } catch {
+    return NOT_RUNNING;
+  }
 }
 
 /** A proxy's key in the placement's revisions: `sidecar:<namespace>/<name>` or `gateway:<namespace>/<name>`. */

@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import { EXIT, MeshctlError } from '../../errors.js';
 import { DEFAULT_RENEW_AT, renewalCheckIntervalMs, renewWorkloadCertificateIfDue, sidecarPem, workloadCertificateLifetimeMs, type MeshCa } from '../ca.js';
 import { CompileError, compileMesh } from '../../runtime/haproxy/compiler.js';
+import { sidecarsCompiled } from '../../runtime/haproxy/incremental.js';
 import { proxyPaths, type CompiledMesh, type CompiledProxy, type MeshGatewayProxy, type MeshPod, type ProxyTarget } from '../../runtime/haproxy/types.js';
 import { meshGateway, meshPod, modelOf, place, podEnvironment, readPlacement, writePlacement, type GatewayRecord, type Placement, type PodRecord } from '../pods.js';
 import type { MeshModel } from '../../policy/mesh-model.js';
@@ -13,11 +14,11 @@ import { withLock } from '../lock.js';
 import { PortAllocator, portFree, portListening } from '../ports.js';
 import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
 import { specHash, stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
-import { pointInboundAt, proxyCommand, proxyReady, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
+import { pointInboundAt, proxyCommand, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
 import { waitFor } from '../../system/processes.js';
 import { waitFor as waitForProxy } from '../../runtime/haproxy/admin.js';
 import { configCheckCounts } from '../../runtime/haproxy/binary.js';
-import { proxyRevisionKey, reloadConcurrency, ServedConfigs, startConcurrency, Turns, type ProxyPush, type PushPath } from '../config-push.js';
+import { NOT_RUNNING, proxyReadiness, proxyRevisionKey, reloadConcurrency, ServedConfigs, startConcurrency, Turns, type ProxyPush, type PushPath } from '../config-push.js';
 import type { ApplyRequest, ApplyResult, MeshStatus, PingResult, PodChange, PodStatus, ShutdownResult } from './protocol.js';
 
 const APP = 'app';
@@ -72,8 +73,12 @@ interface PushTarget {
   pod: boolean;
 }
 
-/** Runtime-API updates at once: each is a few commands on a socket, no parse of the configuration. */
-const LIGHT_PUSHES = 16;
+/**
+ * Runtime-API updates at once: each is a few commands on a socket, no parse of the configuration, and
+ * the durable writes of the proxy's new values (Lua, maps, state), whose syncs the disk commits
+ * together when many wait at once (one sync alone takes as long as dozens side by side).
+ */
+const LIGHT_PUSHES = 64;
 
 interface Current {
   applied: AppliedState;
@@ -178,7 +183,10 @@ export class MeshAgent {
       const model = modelOf(plan.resources);
       const placement = await place(model, current.placement);
       await this.checkGatewayPorts(placement.gateways, current.placement.gateways);
-      // Compile before committing: a state no proxy can serve is refused, not stored.
+      const modelledAt = Date.now();
+      // Compile before committing: a state no proxy can serve is refused, not stored. The store is
+      // written under the lock held here, so the revision it gives is this one, and this compile is
+      // the apply's only one.
       const probe = this.compile(model, placement, applied.revision + 1, current.compiled);
       const compiledAt = Date.now();
       const record = await commitRevision(this.layout, plan.resources, plan.changes, request.action === 'apply' ? 'apply' : 'delete');
@@ -195,7 +203,8 @@ export class MeshAgent {
       const configChecks = { run: checksAfter.run - checksBefore.run, reused: checksAfter.reused - checksBefore.reused };
       const convergedAt = Date.now();
       const synced = request.wait ? await this.waitSynced(Math.max(0, request.timeoutMs - (Date.now() - started))) : { synced: false, pending: [] };
-      const timings = `compiled ${compiledAt - started} ms, stored ${committedAt - compiledAt} ms, proxies and pods updated ${convergedAt - committedAt} ms, all serving ${Date.now() - convergedAt} ms`;
+      const recompiled = sidecarsCompiled(compiled);
+      const timings = `modelled ${modelledAt - started} ms, compiled ${compiledAt - modelledAt} ms (${recompiled ?? compiled.sidecars.length} of ${compiled.sidecars.length} sidecars), stored ${committedAt - compiledAt} ms, proxies and pods updated ${convergedAt - committedAt} ms, all serving ${Date.now() - convergedAt} ms`;
       this.options.log(`revision ${record.revision} (${timings}): ${plan.changes.filter((c) => c.action !== 'unchanged').map((c) => `${c.kind}/${c.name} ${c.action}`).join(', ')}`);
       return { revision: record.revision, committed: true, changes: plan.changes, pods, proxies, configChecks, ...synced, missing: plan.missing, notes: compiled.notes, ...(held.length ? { held } : {}), elapsedMs: Date.now() - started };
     });
@@ -492,10 +501,9 @@ export class MeshAgent {
     const pods = current.placement.pods.filter((pod) => !only || only.has(pod.name)).map(async (pod): Promise<PodStatus> => {
       const app = supervisor.status(`${pod.name}/${APP}`);
       const proxy = supervisor.status(proxyName(pod.name));
-      const [appReady, proxyUp, served] = await Promise.all([
+      const [appReady, { ready: proxyUp, revision: served }] = await Promise.all([
         app?.phase === 'Running' ? portListening(pod.ports.app) : false,
-        proxy?.phase === 'Running' ? proxyReady(pod.ports.admin) : false,
-        proxy?.phase === 'Running' ? servedRevision(pod.ports.admin) : null,
+        proxy?.phase === 'Running' ? proxyReadiness(pod.ports.admin) : NOT_RUNNING,
       ]);
       return {
         name: pod.name,
@@ -519,10 +527,7 @@ export class MeshAgent {
     });
     const gateways = current.placement.gateways.filter((g) => !only || only.has(g.name)).map(async (g): Promise<PodStatus> => {
       const proxy = supervisor.status(gatewayProxyName(g));
-      const [up, served] = await Promise.all([
-        proxy?.phase === 'Running' ? proxyReady(g.ports.admin) : false,
-        proxy?.phase === 'Running' ? servedRevision(g.ports.admin) : null,
-      ]);
+      const { ready: up, revision: served } = proxy?.phase === 'Running' ? await proxyReadiness(g.ports.admin) : NOT_RUNNING;
       return {
         name: g.name,
         namespace: g.namespace,

@@ -35,6 +35,7 @@ import { inboundTlsBind, meshPeerPort, serverTlsKeywords } from './mtls.js';
 import { inboundRateLimits, type InboundRateLimits } from './rate-limit.js';
 import { SHAPE_LINE_PREFIX } from './binary.js';
 import { egressScopeFor, type EgressScope } from '../../policy/sidecar-scope.js';
+import { inProxyDirectory, markSharedBuild, rememberCompile, reusableSidecar, SHARED_BUILD_PATHS, sidecarFingerprints, takesSharedBuilds, type CompiledSidecarEntry, type SharedRouteBuilds } from './incremental.js';
 
 export interface CompileOptions {
   /** The revision every compiled proxy will report once it serves this configuration. */
@@ -54,7 +55,9 @@ const UNIX_PATH_MAX = 107;
 /**
  * Compiles every pod's sidecar and every gateway proxy. A proxy whose configuration comes out the same
  * as in `previous` (the mesh compiled before) is that previous compiled proxy, revision included: it
- * serves this revision already, so nothing needs to reach it.
+ * serves this revision already, so nothing needs to reach it. A sidecar whose inputs are those it was
+ * compiled from in `previous` is not compiled again (incremental.ts): the cost of a compile follows the
+ * sidecars a change concerns, not the size of the mesh.
  */
 export function compileMesh(model: MeshModel, input: { pods: MeshPod[]; gateways?: MeshGatewayProxy[] }, options: CompileOptions, previous?: CompiledMesh | null): CompiledMesh {
   const notes = [...model.notes];
@@ -62,18 +65,53 @@ export function compileMesh(model: MeshModel, input: { pods: MeshPod[]; gateways
   const settle = (compiled: CompiledProxy, self: { ports: Record<string, number> | { admin: number } }): CompiledProxy => {
     const last = before.get(`${compiled.kind}:${compiled.namespace}/${compiled.name}`);
     // The shape line follows from the rest of the text: compared without it, an unchanged proxy costs no shape.
-    if (last && sameConfiguration({ ...last, config: withoutShapeLine(last.config) }, compiled)) return last;
-    return { ...compiled, config: withShapeLine(compiled, self) };
+    const lastText = last ? withoutShapeLine(last.config) : null;
+    if (last && lastText === compiled.config && sameConfiguration({ ...last, config: lastText }, compiled)) return last;
+    // A change of routes or weights alone keeps the text, hence the shape, of the last configuration.
+    const shapeInputs = `${compiled.paths.dir}\0${compiled.identity}\0${compiled.name}\0${JSON.stringify(self.ports)}`;
+    const sameShape = last && lastText === compiled.config && shapeInputsOf.get(last) === shapeInputs;
+    const settled = { ...compiled, config: sameShape ? last.config : withShapeLine(compiled, self) };
+    shapeInputsOf.set(settled, shapeInputs);
+    return settled;
   };
-  const sidecars = input.pods.map((pod) => settle(compileSidecar(model, pod, input.pods, options, notes), pod));
+  const fingerprints = sidecarFingerprints(model, input.pods, options);
+  const compiledFrom = new Map<string, CompiledSidecarEntry>();
+  const shared: SharedBuilds = { routes: new Map(), hostGroups: new Map(), hostRoutes: new WeakMap() };
+  const sidecars = input.pods.map((pod) => {
+    const fingerprint = fingerprints.get(pod.name)!;
+    let entry = reusableSidecar(previous, pod.name, fingerprint);
+    if (!entry) {
+      const own: string[] = [];
+      entry = { fingerprint, proxy: settle(compileSidecar(model, pod, input.pods, options, own, shared), pod), notes: own, compiled: true };
+    }
+    compiledFrom.set(pod.name, entry);
+    notes.push(...entry.notes);
+    return entry.proxy;
+  });
   const gateways = (input.gateways ?? []).map((gw) => settle(compileGateway(model, gw, input.pods, options, notes), gw));
-  return { revision: options.revision, sidecars, gateways, notes: [...new Set(notes)] };
+  const mesh: CompiledMesh = { revision: options.revision, sidecars, gateways, notes: [...new Set(notes)] };
+  rememberCompile(mesh, compiledFrom);
+  return mesh;
+}
+
+/** What a proxy's shape line was made from besides its configuration text (withShapeLine). */
+const shapeInputsOf = new WeakMap<CompiledProxy, string>();
+
+/** The JSON of a compiled route, made once per route: sidecars share their routes' builds, and an unchanged route is compared with every compile that follows. */
+const routeJson = new WeakMap<CompiledRoute, string>();
+function routeJsonOf(route: CompiledRoute): string {
+  let json = routeJson.get(route);
+  if (json === undefined) routeJson.set(route, (json = JSON.stringify(route)));
+  return json;
+}
+
+function sameRoutes(a: CompiledRoute[], b: CompiledRoute[]): boolean {
+  return a.length === b.length && a.every((route, i) => route === b[i] || routeJsonOf(route) === routeJsonOf(b[i]!));
 }
 
 /** Same configuration text, Lua library, routes and weights: whatever the revision, the proxy would serve the same. */
 export function sameConfiguration(a: CompiledProxy, b: CompiledProxy): boolean {
-  return a.structureHash === b.structureHash && a.config === b.config && a.identity === b.identity && a.mtlsMode === b.mtlsMode
-    && JSON.stringify(a.routes) === JSON.stringify(b.routes);
+  return a.structureHash === b.structureHash && a.config === b.config && a.identity === b.identity && a.mtlsMode === b.mtlsMode && sameRoutes(a.routes, b.routes);
 }
 
 /**
@@ -116,6 +154,8 @@ interface Context {
   self: { name: string; namespace: string; paths: ProxyPaths };
   options: CompileOptions;
   notes: string[];
+  /** What the sidecars of one mesh compile share (routeBuildOf, hostGroupsOf, hostRouteOf). */
+  shared?: SharedBuilds;
 }
 
 function checkSocketPaths(paths: ProxyPaths): void {
@@ -563,6 +603,60 @@ function buildRoute(
   return { compiled, frontendRules, backends, mirrorBackends: mirror.compiled.map((m) => m.backend) };
 }
 
+/**
+ * A route's build for this sidecar: made once per mesh compile for every sidecar of the namespace that
+ * knows the route (it depends on the proxy only through its namespace and directory), with the
+ * sidecar's directory put in; the notes it made are this sidecar's too.
+ */
+function routeBuildOf(id: string, route: HttpRoute | null, destinations: RouteDestination[], ctx: Context, meta: CompiledRoute['virtualService'], hosts: string[], where: string): RouteBuild {
+  const shared = ctx.shared?.routes;
+  if (!shared || !takesSharedBuilds(ctx.self.paths)) return buildRoute(id, route, destinations, ctx, meta, hosts, where);
+  const key = [id, ctx.self.namespace, where, ...hosts].join('\n');
+  let made = shared.get(key);
+  if (!made) {
+    const notes: string[] = [];
+    made = { build: buildRoute(id, route, destinations, { ...ctx, self: { ...ctx.self, paths: SHARED_BUILD_PATHS }, notes }, meta, hosts, where), notes };
+    markSharedBuild(made.build);
+    shared.set(key, made);
+  }
+  ctx.notes.push(...made.notes);
+  return inProxyDirectory(made.build, ctx.self.paths.dir);
+}
+
+/** What the sidecars of one mesh compile share. */
+interface SharedBuilds {
+  routes: SharedRouteBuilds<RouteBuild>;
+  /** Host groups by Sidecar scope and namespace (all a sidecar's groups follow from). */
+  hostGroups: Map<string, ReturnType<typeof sidecarHostGroups>>;
+  /** A host's default route with the names it is called by, per build and namespace. */
+  hostRoutes: WeakMap<CompiledRoute, Map<string, CompiledRoute>>;
+}
+
+/** The sidecar's host groups: the same for every sidecar of a namespace under the same Sidecar resource. */
+function hostGroupsOf(ctx: Context, scope: EgressScope | null): ReturnType<typeof sidecarHostGroups> {
+  const shared = ctx.shared?.hostGroups;
+  if (!shared) return sidecarHostGroups(ctx, scope);
+  const key = `${scope ? `${scope.sidecar}|${scope.mode}` : ''}\n${ctx.self.namespace}`;
+  let groups = shared.get(key);
+  if (!groups) shared.set(key, (groups = sidecarHostGroups(ctx, scope)));
+  return groups;
+}
+
+/** A host's default route with the names the sidecar's app calls it by. */
+function hostRouteOf(compiled: CompiledRoute, host: string, ctx: Context): CompiledRoute {
+  const shared = ctx.shared?.hostRoutes;
+  let byNamespace = shared?.get(compiled);
+  let route = byNamespace?.get(ctx.self.namespace);
+  if (!route) {
+    route = { ...compiled, hostNames: requestHostNames(host, ctx.self.namespace) };
+    if (shared) {
+      if (!byNamespace) shared.set(compiled, (byNamespace = new Map()));
+      byNamespace.set(ctx.self.namespace, route);
+    }
+  }
+  return route;
+}
+
 /** The proxy's route maps (route-state.ts), which hold the route values the runtime API changes. */
 function routeMaps(ctx: Context): { deadlineMs: string; attemptMs: string } {
   return { deadlineMs: routeMapFile(ctx.self.paths.dir, 'deadlineMs'), attemptMs: routeMapFile(ctx.self.paths.dir, 'attemptMs') };
@@ -700,7 +794,7 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
           if (needsMatchIndex) frontend.push(`http-request set-var(txn.match) int(${j}) if ${cond}`);
           frontend.push(`http-request set-var(txn.route) str(${word(id)}) if ${cond}`);
         });
-        const built = buildRoute(id, route, route.route, ctx, { namespace: vs.namespace, name: vs.name, index: route.index, routeName: route.name }, g.hosts, where);
+        const built = routeBuildOf(id, route, route.route, ctx, { namespace: vs.namespace, name: vs.name, index: route.index, routeName: route.name }, g.hosts, where);
         direct.push(...built.frontendRules);
         backends.push(...built.backends);
         mirrorBackends.push(...built.mirrorBackends);
@@ -713,9 +807,9 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
         host: g.defaultHost, fqdn: g.defaultHost, subset: '', port: null, weight: 100,
         headers: { request: { set: {}, add: {}, remove: [] }, response: { set: {}, add: {}, remove: [] } },
       };
-      const built = buildRoute(id, null, [dest], ctx, null, g.hosts, `host ${g.defaultHost}`);
+      const built = routeBuildOf(id, null, [dest], ctx, null, g.hosts, `host ${g.defaultHost}`);
       backends.push(...built.backends);
-      routes.push({ ...built.compiled, hostNames: requestHostNames(g.defaultHost, ctx.self.namespace) });
+      routes.push(hostRouteOf(built.compiled, g.defaultHost, ctx));
     }
   }
   frontend.push(setResponseFlag('NR', 'unless has_route'));
@@ -885,15 +979,15 @@ function finish(kind: 'sidecar' | 'gateway', self: { name: string; namespace: st
 }
 
 /** Compiles one pod's sidecar. `pods` are every pod of the mesh (the destinations). */
-export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], options: CompileOptions, notes: string[] = []): CompiledProxy {
+export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], options: CompileOptions, notes: string[] = [], shared?: SharedBuilds): CompiledProxy {
   checkSocketPaths(pod.paths);
   const trustDomain = options.trustDomain ?? DEFAULT_TRUST_DOMAIN;
   const identity = spiffeId({ trustDomain, namespace: pod.namespace, serviceAccount: pod.serviceAccount });
-  const ctx: Context = { model, pods, self: pod, options, notes };
+  const ctx: Context = { model, pods, self: pod, options, notes, shared };
   const mode = mtlsModeOf(model, pod);
   const rateLimits = inboundRateLimits(model.rateLimits, pod);
   const scope = egressScopeFor(model.sidecars, model.rootNamespace, pod);
-  const hostGroups = sidecarHostGroups(ctx, scope);
+  const hostGroups = hostGroupsOf(ctx, scope);
   const table = routeRules(hostGroups.groups, ctx);
   const authz = authorizationLines(authorizationFor(model.authorizationPolicies, model.rootNamespace, pod), { destinationPort: model.workloads.find((w) => w.name === pod.workload && w.namespace === pod.namespace)?.port ?? null, remoteAddress: 'forwarded-for' });
   const sections: HaproxySection[] = [
