@@ -68,8 +68,8 @@ await fs.writeFile(path.join(dir, 'app.cfg'), `global\n  nbthread 1\ndefaults\n 
 startHaproxy(path.join(dir, 'app.cfg'));
 await waitPort(appPort);
 
-// The earlier deadline filter (a callback at each attempt's start on both channels and on every piece
-// of every body), given with --compare <file> under the filter name old_deadline.
+// An earlier deadline filter, given with --compare <file> under the filter names old_deadline and
+// old_deadline_retried (e.g. the ROUTE_DEADLINE_LUA text of an earlier commit, renamed).
 const compare = flag('--compare') ? await fs.readFile(flag('--compare'), 'utf8') : '';
 
 // The weighted pick as a Lua action (smooth weighted round robin per request), as compiled before the
@@ -115,6 +115,7 @@ const variants = {
   plain: { backend: ['timeout server 300'] },
   'deadline (mesh_deadline)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.mesh_deadline', 'timeout server 300'] },
   ...(compare.includes('"old_deadline"') ? { 'deadline (old_deadline from --compare)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.old_deadline', 'timeout server 300'] } } : {}),
+  ...(compare.includes('"old_deadline_retried"') ? { 'deadline (old_deadline_retried from --compare)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.old_deadline_retried', 'timeout server 300'] } } : {}),
   ...(compare.includes('"probe_new"') ? { 'probe: a Lua filter with no callback': { backend: ['filter lua.probe_new'] }, 'probe: a Lua filter with an empty http_headers': { backend: ['filter lua.probe_headers'] } } : {}),
   'deadline (mesh_deadline_retried)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.mesh_deadline_retried', 'timeout server 300'] },
   'plain (again: the noise between two identical proxies)': { backend: ['timeout server 300'] },
