@@ -22,6 +22,7 @@ const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : und
 const REQUESTS = Number(flag('--requests')) || 20_000;
 const ROUNDS = Number(flag('--rounds')) || 3;
 const { renderLuaFile } = await import(pathToFileURL(path.join(root, 'dist/src/lib/runtime/haproxy/lua.js')).href);
+const { weightedPickLines } = await import(pathToFileURL(path.join(root, 'dist/src/lib/runtime/haproxy/compiler.js')).href);
 const { default: autocannon } = await import('autocannon');
 
 const children = new Set();
@@ -67,9 +68,30 @@ await fs.writeFile(path.join(dir, 'app.cfg'), `global\n  nbthread 1\ndefaults\n 
 startHaproxy(path.join(dir, 'app.cfg'));
 await waitPort(appPort);
 
-// The earlier deadline filter (a callback at each attempt's start on both channels and on every piece
-// of every body), given with --compare <file> under the filter name old_deadline.
+// An earlier deadline filter, given with --compare <file> under the filter names old_deadline and
+// old_deadline_retried (e.g. the ROUTE_DEADLINE_LUA text of an earlier commit, renamed).
 const compare = flag('--compare') ? await fs.readFile(flag('--compare'), 'utf8') : '';
+
+// The weighted pick as a Lua action (smooth weighted round robin per request), as compiled before the
+// native pick: the baseline the native rules are measured against.
+const LUA_PICK = String.raw`
+local lua_pick = { r = { backends = { "b1", "b2" }, weights = { 80, 20 }, current = { 0, 0 } } }
+core.register_action("lua_pick", { "http-req" }, function(txn)
+  local r = lua_pick[txn:get_var("txn.route")]
+  if r == nil then return end
+  local total, best = 0, nil
+  for i, w in ipairs(r.weights) do
+    if w > 0 then
+      r.current[i] = r.current[i] + w
+      total = total + w
+      if best == nil or r.current[i] > r.current[best] then best = i end
+    end
+  end
+  if best == nil then return end
+  r.current[best] = r.current[best] - total
+  txn:set_var("txn.backend", r.backends[best])
+end, 0)
+`;
 
 // A mesh of HOSTS services without VirtualServices, the request for the middle one: one rule per
 // host and per route (as compiled before) against one lookup in a host map and a backend map.
@@ -93,12 +115,14 @@ const variants = {
   plain: { backend: ['timeout server 300'] },
   'deadline (mesh_deadline)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.mesh_deadline', 'timeout server 300'] },
   ...(compare.includes('"old_deadline"') ? { 'deadline (old_deadline from --compare)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.old_deadline', 'timeout server 300'] } } : {}),
+  ...(compare.includes('"old_deadline_retried"') ? { 'deadline (old_deadline_retried from --compare)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.old_deadline_retried', 'timeout server 300'] } } : {}),
   ...(compare.includes('"probe_new"') ? { 'probe: a Lua filter with no callback': { backend: ['filter lua.probe_new'] }, 'probe: a Lua filter with an empty http_headers': { backend: ['filter lua.probe_headers'] } } : {}),
   'deadline (mesh_deadline_retried)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.mesh_deadline_retried', 'timeout server 300'] },
   'plain (again: the noise between two identical proxies)': { backend: ['timeout server 300'] },
   [`routing: ${HOSTS} hosts, one rule per host and route`]: { frontend: hostRules, weighted: true, host: `svc-${HOSTS / 2}` },
   [`routing: ${HOSTS} hosts, a host map and a backend map`]: { frontend: hostMaps, weighted: true, host: `svc-${HOSTS / 2}` },
-  'pick (Lua mesh_pick)': { frontend: ['http-request set-var(txn.route) str(r)', 'http-request lua.mesh_pick'], weighted: true },
+  'pick (Lua action, as before)': { frontend: ['http-request set-var(txn.route) str(r)', 'http-request lua.lua_pick'], weighted: true },
+  'pick (native: stick counter and pick map, as compiled)': { frontend: ['http-request set-var(txn.route) str(r)', ...weightedPickLines(['r'], 'PICKDIR')], weighted: true },
   'pick (native rand against a map threshold)': { frontend: ['http-request set-var(txn.route) str(r)', 'http-request set-var(txn.draw) rand(100)', 'http-request set-var(txn.cut) var(txn.route),map_str_int(MAP)', 'http-request set-var(txn.backend) str(b1) if { var(txn.draw),sub(txn.cut) lt 0 }', 'http-request set-var(txn.backend) str(b2) unless { var(txn.backend) -m found }'], weighted: true },
 };
 
@@ -107,7 +131,8 @@ for (const [name, v] of Object.entries(variants)) {
   const port = await freePort();
   const vdir = path.join(dir, String(proxies.length));
   await fs.mkdir(vdir);
-  const lua = renderLuaFile(1, v.weighted ? [{ id: 'r', backends: ['b1', 'b2'], weights: [80, 20] }] : []) + compare;
+  const lua = renderLuaFile(1, v.weighted ? [{ id: 'r', backends: ['b1', 'b2'], weights: [80, 20] }] : [], path.join(vdir, 'route-pick.map')) + LUA_PICK + compare;
+  await fs.writeFile(path.join(vdir, 'route-pick.map'), '');
   await fs.writeFile(path.join(vdir, 'mesh.lua'), lua);
   await fs.writeFile(path.join(vdir, 'cut.map'), 'r 80\n');
   await fs.writeFile(path.join(vdir, 'host.map'), Array.from({ length: HOSTS }, (_, i) => hostNames(i).map((h) => `${h} host:svc-${i}\n`).join('')).join(''));
@@ -117,7 +142,7 @@ for (const [name, v] of Object.entries(variants)) {
     'global', '  nbthread 1', `  lua-load ${path.join(vdir, 'mesh.lua')}`,
     'defaults', '  mode http', '  timeout connect 2s', '  timeout client 30s', '  timeout server 30s',
     'frontend outbound', `  bind 127.0.0.1:${port}`,
-    ...(v.frontend ?? []).map((l) => `  ${l.replace('HOSTMAP', path.join(vdir, 'host.map')).replace('BACKENDMAP', path.join(vdir, 'backend.map')).replace('MAP', path.join(vdir, 'cut.map'))}`),
+    ...(v.frontend ?? []).map((l) => `  ${l.replaceAll('PICKDIR', vdir).replace('HOSTMAP', path.join(vdir, 'host.map')).replace('BACKENDMAP', path.join(vdir, 'backend.map')).replace('MAP', path.join(vdir, 'cut.map'))}`),
     v.weighted ? '  use_backend %[var(txn.backend)]' : '  default_backend b1',
     be('b1'), be('b2'), '',
   ].join('\n');

@@ -12,6 +12,7 @@ import type { ProxyAdapter } from '../runtime/adapter.js';
 import type { TrafficWindow, UpstreamFigures } from '../runtime/figures.js';
 import { appliedProxyConfig, runningProxyPid } from '../runtime/haproxy/apply.js';
 import { renderLuaFile } from '../runtime/haproxy/lua.js';
+import { pickMapFile } from '../runtime/haproxy/route-state.js';
 import { RuntimeApi } from '../runtime/haproxy/runtime-api.js';
 import { AccessLogTail, figuresByUpstream, isSentRequest } from '../runtime/haproxy/traffic.js';
 import type { CompiledProxy, CompiledRoute } from '../runtime/haproxy/types.js';
@@ -164,7 +165,7 @@ export class LocalTarget implements MeshTarget {
         ...compiled,
         routes: compiled.routes.map((r) => (r.id === route.id ? { ...r, destinations: r.destinations.map((d, i) => ({ ...d, weight: vector[i]! })) } : r)),
       };
-      next.lua = renderLuaFile(next.revision, luaRoutes(next));
+      next.lua = renderLuaFile(next.revision, luaRoutes(next), pickMapFile(proxy.paths.dir));
       // Files first: a proxy that restarts from now on starts with these weights.
       await writeFileAtomic(proxy.paths.lua, next.lua, 0o600);
       await writeFileAtomic(proxy.paths.state, JSON.stringify(next), 0o600);

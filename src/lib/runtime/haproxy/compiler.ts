@@ -8,8 +8,8 @@
 //   backend <route>:<n>  one per route destination (host + subset), servers = the destination's pods
 //                        (their inbound listeners, over mTLS with this proxy's own certificate)
 // A route with one destination names its backend directly. A route with several destinations is a
-// weighted route: the Lua action `mesh_pick` chooses the backend by weight, and the weights live in
-// the proxy's Lua state (see runtime/haproxy/lua.ts), so they change through the runtime API alone
+// weighted route: native rules choose the backend from the route's pick cycle, which the proxy's Lua
+// program writes from the weights it keeps (see runtime/haproxy/lua.ts), so they change through the runtime API alone
 // and read back with `mesh show`. Neither weights nor the revision appear in the configuration text.
 import { traceContextLines, traceLogFields } from './tracing.js';
 import { createHash } from 'node:crypto';
@@ -27,7 +27,7 @@ import { MESH_LUA_LIBRARY, renderLuaFile, type LuaRouteData } from './lua.js';
 import { authorizationFor } from '../../policy/authorization.js';
 import { authorizationLines, type CompiledAuthorization } from './authz.js';
 import { INBOUND_APP_RESILIENCE_LINES, ROUTE_BACKEND_ERROR_LINES, routeResilience } from './retries.js';
-import { faultRuntime, mapSafeValue, routeMapFile, routeRuntimeState } from './route-state.js';
+import { faultRuntime, mapSafeValue, pickMapFile, routeMapFile, routeRuntimeState } from './route-state.js';
 import { faultRules, setResponseFlag } from './response-flags.js';
 import { gatewayApiAnswersItself, gatewayApiBackendLines, gatewayApiFrontendRules } from './gateway-api-filters.js';
 import { destinationClientTls } from '../../policy/peer-authentication.js';
@@ -817,10 +817,30 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
   frontend.push(...direct);
   // A route with one destination names its backend: one map lookup (route id → backend) for them all.
   if (routes.some((r) => r.destinations.length === 1)) frontend.push(`http-request set-var(txn.backend) var(txn.route),map_str(${word(routeMapFile(ctx.self.paths.dir, 'routeBackends'))})`);
-  if (weightedIds.length) frontend.push(`http-request lua.mesh_pick if { var(txn.route) -m str ${weightedIds.map(word).join(' ')} }`);
+  if (weightedIds.length) frontend.push(...weightedPickLines(weightedIds, ctx.self.paths.dir));
   frontend.push(`http-request return status 503 content-type text/plain lf-string ${formatString('meshctl: route %[var(txn.route)] has no destination with weight\n')} unless { var(txn.backend) -m found }`);
   frontend.push('use_backend %[var(txn.backend)]');
   return { frontend, backends, routes, mirrorBackends };
+}
+
+/**
+ * The weighted choice, natively (lua.ts keeps the weights and writes each route's pick cycle into the
+ * pick map): the route's counter in the listener's own stick table gives the request its number, and
+ * the backend at that number modulo the cycle's length is the destination. A stick counter, not a
+ * variable, so that requests on several threads never share a number. The table holds the weighted
+ * routes alone, and its entries never expire.
+ */
+export function weightedPickLines(weightedIds: string[], dir: string): string[] {
+  const pickMap = word(pickMapFile(dir));
+  const keyLength = Math.max(...weightedIds.map((id) => Buffer.byteLength(id))) + 1;
+  return [
+    `stick-table type string len ${keyLength} size ${weightedIds.length} store gpc0`,
+    `acl weighted_route var(txn.route) -m str ${weightedIds.map(word).join(' ')}`,
+    'http-request track-sc0 var(txn.route) if weighted_route',
+    `http-request set-var(txn.pick_cycle) var(txn.route),concat(/total),map_str(${pickMap}) if weighted_route`,
+    'http-request set-var(txn.pick_place) sc_inc_gpc0(0),mod(txn.pick_cycle) if weighted_route',
+    `http-request set-var(txn.backend) var(txn.route),concat(/,txn.pick_place),map_str(${pickMap}) if weighted_route`,
+  ];
 }
 
 /** The names one host ACL matches: exact names, `*.suffix` wildcards as suffixes, or any name at all. */
@@ -970,7 +990,7 @@ function finish(kind: 'sidecar' | 'gateway', self: { name: string; namespace: st
     identity,
     mtlsMode,
     config,
-    lua: renderLuaFile(options.revision, luaRoutes),
+    lua: renderLuaFile(options.revision, luaRoutes, pickMapFile(self.paths.dir)),
     routes,
     structureHash,
     runtimeState: routeRuntimeState(routes),

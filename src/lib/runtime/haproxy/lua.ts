@@ -2,11 +2,14 @@
 // certificate, the weighted choice between a route's destinations, fault-injection delays, and
 // the served revision, and traffic mirroring (fire-and-forget copies of requests).
 //
-// Weighted routes: a route with several destinations sets `txn.route` to its id; the `mesh_pick`
-// action then chooses one of the route's destination backends by smooth weighted round robin
-// (the sequence nginx uses: exact proportions over every window of `sum(weights)` requests, no
-// bursts) and stores the backend's name in `txn.backend`. Weights and the revision live in the
-// proxy's shared Lua state, so the runtime API changes them without a reload:
+// Weighted routes: a route with several destinations sets `txn.route` to its id; native rules then
+// take the route's next number from a counter (a stick table of the listener, exact under several
+// threads) and look the destination backend up in the pick map at that number modulo the route's
+// cycle. The cycle is the destinations in smooth weighted round-robin order (the sequence nginx
+// uses) over the weights divided by their greatest common divisor, so any `sum(weights)` requests in
+// a row split exactly, without bursts; this Lua program writes the cycle into the map when it starts
+// and whenever the weights change. Weights and the revision live in the proxy's shared Lua state, so
+// the runtime API changes them without a reload:
 //
 //   mesh weights <route-id> <w1>,<w2>,...   set a route's destination weights (in destination order)
 //   mesh revision <n>                       set the revision the proxy reports
@@ -25,7 +28,7 @@ export const MIRROR_WAIT_MS = 50;
 export const MIRROR_TIMEOUT_S = 10;
 
 export const MESH_LUA_LIBRARY = String.raw`-- meshctl proxy library (generated; do not edit)
-local mesh = { revision = 0, routes = {}, order = {} }
+local mesh = { revision = 0, routes = {}, order = {}, slots = {}, pick_map = nil }
 
 local function read_len(s, i)
   local b = s:byte(i)
@@ -111,34 +114,64 @@ core.register_fetches("mesh_revision", function(txn)
   return tostring(mesh.revision)
 end)
 
-local function set_route(id, backends, weights)
-  local current = {}
-  for i = 1, #backends do current[i] = 0 end
-  if mesh.routes[id] == nil then table.insert(mesh.order, id) end
-  mesh.routes[id] = { backends = backends, weights = weights, current = current }
+-- A cycle longer than this is scaled down to it (weights whose reduced sum exceeds it, as 999/1000:
+-- exact only to 1/PICK_MAX_SLOTS then); every destination with a weight keeps a place in it.
+local PICK_MAX_SLOTS = 1000
+
+local function gcd(a, b)
+  while b ~= 0 do a, b = b, a % b end
+  return a
 end
 
-local function pick(r)
-  local total, best = 0, nil
-  for i, w in ipairs(r.weights) do
-    if w > 0 then
-      r.current[i] = r.current[i] + w
-      total = total + w
-      if best == nil or r.current[i] > r.current[best] then best = i end
-    end
+-- Destination indexes in smooth weighted round-robin order, one cycle.
+local function pick_cycle(weights)
+  local g, total, reduced = 0, 0, {}
+  for _, w in ipairs(weights) do if w > 0 then g = gcd(w, g) end end
+  if g == 0 then return {} end
+  for i, w in ipairs(weights) do
+    reduced[i] = w // g
+    total = total + reduced[i]
   end
-  if best == nil then return nil end
-  r.current[best] = r.current[best] - total
-  return r.backends[best]
+  if total > PICK_MAX_SLOTS then
+    local scaled = 0
+    for i, w in ipairs(reduced) do
+      reduced[i] = w > 0 and math.max(1, (w * PICK_MAX_SLOTS + total // 2) // total) or 0
+      scaled = scaled + reduced[i]
+    end
+    total = scaled
+  end
+  local current, cycle = {}, {}
+  for i = 1, #reduced do current[i] = 0 end
+  for s = 1, total do
+    local best = nil
+    for i, w in ipairs(reduced) do
+      if w > 0 then
+        current[i] = current[i] + w
+        if best == nil or current[i] > current[best] then best = i end
+      end
+    end
+    current[best] = current[best] - total
+    cycle[s] = best
+  end
+  return cycle
 end
 
-core.register_action("mesh_pick", { "http-req" }, function(txn)
-  local id = txn:get_var("txn.route")
-  local r = id and mesh.routes[id]
-  if r == nil then return end
-  local backend = pick(r)
-  if backend ~= nil then txn:set_var("txn.backend", backend) end
-end, 0)
+-- Writes a route's cycle into the pick map: its places first, then its length, then drops places
+-- beyond a shorter cycle, so a request never looks up a place that is not there yet.
+local function publish_route(id)
+  local r = mesh.routes[id]
+  if mesh.pick_map == nil or r == nil then return end
+  local cycle = pick_cycle(r.weights)
+  for s, i in ipairs(cycle) do core.set_map(mesh.pick_map, id .. "/" .. (s - 1), r.backends[i]) end
+  core.set_map(mesh.pick_map, id .. "/total", tostring(#cycle))
+  for s = #cycle, (mesh.slots[id] or 0) - 1 do core.del_map(mesh.pick_map, id .. "/" .. s) end
+  mesh.slots[id] = #cycle
+end
+
+local function set_route(id, backends, weights)
+  if mesh.routes[id] == nil then table.insert(mesh.order, id) end
+  mesh.routes[id] = { backends = backends, weights = weights }
+end
 
 -- Fault injection: holds the request for the given milliseconds (the task yields, nothing blocks);
 -- "route": the route's delay from the fault map, read into txn.fault_delay_ms by the rules before.
@@ -297,6 +330,7 @@ core.register_cli({ "mesh", "weights" }, "mesh weights <route> <w1>,<w2>,... : s
     return
   end
   set_route(id, r.backends, weights)
+  publish_route(id)
   applet:send("ok\n")
 end)
 
@@ -323,7 +357,13 @@ end)
 
 function mesh_init(data)
   mesh.revision = data.revision
+  mesh.pick_map = data.pick_map
   for _, r in ipairs(data.routes) do set_route(r[1], r[2], r[3]) end
+  -- The maps are loaded once the configuration is read: the cycles go in then. A configuration
+  -- check (haproxy -c) reads a copy of the map under another name, so a failure here is not fatal.
+  core.register_init(function()
+    for _, id in ipairs(mesh.order) do pcall(publish_route, id) end
+  end)
 end
 ` + ROUTE_DEADLINE_LUA;
 
@@ -337,13 +377,13 @@ function luaString(s: string): string {
   return `"${s.replace(/[\\"]/g, '\\$&').replace(/\n/g, '\\n')}"`;
 }
 
-/** The data block appended to the library: the revision and every weighted route. */
-export function renderLuaData(revision: number, routes: LuaRouteData[]): string {
+/** The data block appended to the library: the revision, every weighted route, and the pick map they are written to. */
+export function renderLuaData(revision: number, routes: LuaRouteData[], pickMap: string): string {
   const rows = routes.map((r) => `  { ${luaString(r.id)}, { ${r.backends.map(luaString).join(', ')} }, { ${r.weights.join(', ')} } },`);
-  return `mesh_init({ revision = ${revision}, routes = {\n${rows.join('\n')}\n} })\n`;
+  return `mesh_init({ revision = ${revision}, pick_map = ${luaString(pickMap)}, routes = {\n${rows.join('\n')}\n} })\n`;
 }
 
 /** The whole Lua file of a proxy. */
-export function renderLuaFile(revision: number, routes: LuaRouteData[]): string {
-  return `${MESH_LUA_LIBRARY}\n${renderLuaData(revision, routes)}`;
+export function renderLuaFile(revision: number, routes: LuaRouteData[], pickMap: string): string {
+  return `${MESH_LUA_LIBRARY}\n${renderLuaData(revision, routes, pickMap)}`;
 }

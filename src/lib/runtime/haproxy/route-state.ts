@@ -15,6 +15,9 @@
 //   host-route.map       host name → route id, for the hosts without a VirtualService (the request's
 //                        host is looked up once instead of one rule per host)
 //   route-backend.map    route id → backend, for the routes with one destination
+//   route-pick.map       `<route id>/total` → the length of a weighted route's pick cycle, and
+//                        `<route id>/<n>` → the destination backend at place n of the cycle; written
+//                        by the proxy's Lua program from its weights (lua.ts), empty on disk
 //
 // Whether a route has such a value at all decides which rules its backends carry, and that is part
 // of the configuration's structure (a route that gains or loses a timeout is reloaded); weights live
@@ -36,9 +39,14 @@ export function routeMapFile(dir: string, name: RouteMapName): string {
 
 export const ROUTE_MAP_NAMES = Object.keys(MAP_FILES) as RouteMapName[];
 
+/** The map of weighted routes' pick cycles, which the proxy's Lua program fills (lua.ts). */
+export function pickMapFile(dir: string): string {
+  return path.join(dir, 'route-pick.map');
+}
+
 /** The route map files of a proxy directory with their text, for a state (what a starting proxy reads). */
 export function routeMapTexts(dir: string, state: RouteRuntimeState): [string, string][] {
-  return ROUTE_MAP_NAMES.map((name) => [routeMapFile(dir, name), renderRouteMap(state[name] ?? {})]);
+  return [...ROUTE_MAP_NAMES.map((name): [string, string] => [routeMapFile(dir, name), renderRouteMap(state[name] ?? {})]), [pickMapFile(dir), '']];
 }
 
 /** HAProxy takes whole milliseconds; a sub-millisecond part rounds up (never 0, which means no limit). */

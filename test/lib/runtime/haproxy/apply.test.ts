@@ -31,6 +31,28 @@ describe('applying configs to running proxies (live HAProxy on loopback)', { tim
   const version = (a: HttpAnswer) => (a.status === 200 ? (JSON.parse(a.body) as EchoAnswer).version : `status-${a.status}`);
   const everyProxy = () => [...mesh.pods, ...mesh.gateways];
 
+  it('splits a weighted route exactly: 80/20 over 100 requests in a row, then 30/70 once the runtime API sets it', async () => {
+    const countVersions = async (n: number) => {
+      const counts = new Map<string, number>();
+      for (let i = 0; i < n; i++) {
+        const v = version(await send());
+        counts.set(v, (counts.get(v) ?? 0) + 1);
+      }
+      return Object.fromEntries([...counts].sort());
+    };
+    assert.deepEqual(await countVersions(100), { v1: 80, v2: 20 });
+    // Any 5 in a row hold 4 of v1 and 1 of v2: the split comes without bursts.
+    assert.deepEqual(await countVersions(5), { v1: 4, v2: 1 });
+    const api = new RuntimeApi(mesh.pod('productpage-0').paths.runtimeSocket);
+    await api.setRouteWeights([{ id: 'vs:default:reviews:split', weights: [30, 70] }]);
+    try {
+      assert.deepEqual(await countVersions(100), { v1: 30, v2: 70 });
+    } finally {
+      await api.setRouteWeights([{ id: 'vs:default:reviews:split', weights: [80, 20] }]);
+    }
+    assert.deepEqual(await countVersions(100), { v1: 80, v2: 20 });
+  });
+
   it('changes weights through the runtime API under 200 rps: no reload, no failed request, every proxy serves them', async () => {
     const pidsBefore = await Promise.all(everyProxy().map(async (t) => (await proxyStatus(t)).pid));
     const workersBefore = await new MasterCli(mesh.pod('productpage-0').paths.masterSocket).showProc();
