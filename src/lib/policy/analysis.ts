@@ -22,7 +22,8 @@ export class AnalysisContext {
   readonly istioNamespace = 'istio-system';
   readonly findings: RawFinding[] = [];
   private byKind = new Map<string, Resource[]>();
-  private byKey = new Map<string, Resource>();
+  /** Kind id → namespace → name → the first resource of that key: nested, so no key string is built per resource. */
+  private byKey = new Map<string, Map<string, Map<string, Resource>>>();
   private current = '';
   private memos = new Map<string, unknown>();
 
@@ -30,15 +31,20 @@ export class AnalysisContext {
     this.resources = resources;
     this.meshConfig = meshConfig;
     // Resources read from files that another file's resource already defined (same kind, namespace and name).
-    let firstRead: Map<string, Resource> | undefined;
+    let firstRead: Map<Resource, Resource> | undefined;
     for (const r of resources) {
       let list = this.byKind.get(r.kindId);
-      if (!list) this.byKind.set(r.kindId, (list = []));
+      let namespaces = this.byKey.get(r.kindId);
+      if (!list || !namespaces) {
+        this.byKind.set(r.kindId, (list = []));
+        this.byKey.set(r.kindId, (namespaces = new Map()));
+      }
       list.push(r);
-      const key = `${r.kindId}|${r.namespace}|${r.name}`;
-      const first = this.byKey.get(key);
+      let names = namespaces.get(r.namespace);
+      if (!names) namespaces.set(r.namespace, (names = new Map()));
+      const first = names.get(r.name);
       if (first === undefined) {
-        this.byKey.set(key, r);
+        names.set(r.name, r);
         continue;
       }
       if (!r.doc) continue;
@@ -46,11 +52,12 @@ export class AnalysisContext {
         this.redefined.push({ resource: r, first });
         continue;
       }
-      // The key's first holder is one meshctl added itself: the first resource read from a file counts.
+      // The key's first holder is one meshctl added itself: the first resource read from a file counts
+      // (remembered against that holder, which stands for the key).
       firstRead ??= new Map();
-      const earlier = firstRead.get(key);
+      const earlier = firstRead.get(first);
       if (earlier) this.redefined.push({ resource: r, first: earlier });
-      else firstRead.set(key, r);
+      else firstRead.set(first, r);
     }
   }
 
@@ -63,7 +70,7 @@ export class AnalysisContext {
   }
 
   find(kindId: string, namespace: string, name: string): Resource | undefined {
-    return this.byKey.get(`${kindId}|${namespace}|${name}`);
+    return this.byKey.get(kindId)?.get(namespace)?.get(name);
   }
 
   /**

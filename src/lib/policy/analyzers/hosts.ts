@@ -70,20 +70,34 @@ export interface ServiceHost {
   resource: Resource;
 }
 
+/** The port numbers of a Service's ports (those that are numbers). */
+function servicePorts(raw: unknown): number[] {
+  const out: number[] = [];
+  const ports = asArray(raw);
+  for (let i = 0; i < ports.length; i++) {
+    const n = Number(asObject(ports[i]).port);
+    if (Number.isFinite(n)) out.push(n);
+  }
+  return out;
+}
+
 /** Every host of the mesh, keyed by scope and FQDN; a Service replaces a ServiceEntry host of the same key. */
 export class ServiceHostIndex {
-  readonly byScopedHost = new Map<string, ServiceHost>();
   readonly domain: string;
-  /** byScopedHost as scope → FQDN → host, for lookups without building a key; null when a scope or host holds a `/` (then the joined keys are used). */
+  /** The hosts as scope → FQDN → host, for lookups without building a key; null when a scope or host holds a `/` (then the joined keys are used). */
   private readonly byScope: Map<string, Map<string, ServiceHost>> | null;
   readonly names: HostNames;
+  /** Every host added, in order, as scope, FQDN and host: the joined map is built from it only when asked for. */
+  private readonly added: (string | ServiceHost)[] = [];
+  private joined: Map<string, ServiceHost> | undefined;
 
   constructor(resources: { serviceEntries: Resource[]; services: Resource[] }, domain = DEFAULT_CLUSTER_DOMAIN, names?: HostNames) {
     this.domain = domain;
     this.names = names && names.domain === domain ? names : new HostNames(domain);
+    const added = this.added;
     let byScope: Map<string, Map<string, ServiceHost>> | null = new Map();
     const add = (scope: string, host: string, entry: ServiceHost) => {
-      this.byScopedHost.set(`${scope}/${host}`, entry);
+      added.push(scope, host, entry);
       if (byScope === null) return;
       if (scope.includes('/') || host.includes('/')) {
         byScope = null;
@@ -106,11 +120,20 @@ export class ServiceHostIndex {
     for (const svc of resources.services) {
       const scopes = serviceExportScopes(svc);
       // A Service has no schema of its own here (the typed specs cover the mesh kinds): read as written.
-      const ports = asArray(svc.spec?.ports).map((p) => Number(asObject(p).port)).filter((n) => Number.isFinite(n));
+      const ports = servicePorts(svc.spec?.ports);
       const host = this.names.fqdn(svc.namespace, svc.name);
       for (const scope of scopes) add(scope, host, { host, scopes, ports, kind: 'Service', resource: svc });
     }
     this.byScope = byScope;
+  }
+
+  /** Every host by `scope/FQDN`, in the order first added (a later host of the same key replaces the earlier one). */
+  get byScopedHost(): Map<string, ServiceHost> {
+    if (this.joined) return this.joined;
+    const joined = new Map<string, ServiceHost>();
+    const added = this.added;
+    for (let i = 0; i < added.length; i += 3) joined.set(`${added[i] as string}/${added[i + 1] as string}`, added[i + 2] as ServiceHost);
+    return (this.joined = joined);
   }
 
   static of(ctx: AnalysisContext): ServiceHostIndex {
