@@ -93,6 +93,7 @@ export class MeshAgent {
   private readonly served = new ServedConfigs();
   /** Starts and reloads (a parse of the whole configuration each) and runtime-API updates, each a bounded number at a time. */
   private readonly startTurns = new Turns(startConcurrency());
+  private readonly prepareTurns = new Turns(2 * startConcurrency());
   private readonly reloadTurns = new Turns(reloadConcurrency());
   private readonly lightTurns = new Turns(LIGHT_PUSHES);
   private readonly startedAt = new Date().toISOString();
@@ -268,16 +269,17 @@ export class MeshAgent {
     // Weights and the revision alone change: the identity is the one the proxy serves, and its
     // certificate's renewal is the renewal check's (renewCertificates) to do.
     const light = known !== null && known.structureHash === compiled.structureHash;
-    if (!light) {
+    const certificate = async () => {
       await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
       await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: paths.certificate, caBundle: paths.caBundle }, { ttlMs: this.certificateLifetimeMs });
-    }
+    };
     const spec = this.proxySpec(supervised, target);
     let pid = supervisor.status(supervised)?.pid ?? null;
     if (pid === null && !supervisor.status(supervised) && (await supervisor.adoptable(spec.pidFile))) {
       pid = (await supervisor.ensure(spec)).status.pid;
     }
     if (pid !== null) {
+      if (!light) await certificate();
       try {
         const action = await (light ? this.lightTurns : this.reloadTurns).take(() => updateRunningProxy(bin, target, compiled, pid!, undefined, known ?? undefined));
         await this.served.record(supervised, target, compiled, pid);
@@ -288,7 +290,12 @@ export class MeshAgent {
         await supervisor.stop(supervised);
       }
     }
-    await writeProxyFiles(bin, target, compiled);
+    // A few proxies are prepared at a time, just ahead of the starts: preparing all of them at once would
+    // hold every start back until the last certificate and file are written.
+    await this.prepareTurns.take(async () => {
+      await certificate();
+      await writeProxyFiles(bin, target, compiled);
+    });
     // A start parses the whole configuration: it holds its turn until the proxy serves, so that starts
     // do not pile up beyond the CPUs there are (whether it does serve is the wait for the revision's to say).
     const started = await this.startTurns.take(async () => {
