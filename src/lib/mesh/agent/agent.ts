@@ -14,9 +14,8 @@ import { withLock } from '../lock.js';
 import { PortAllocator, portFree, portListening } from '../ports.js';
 import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
 import { specHash, stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
-import { pointInboundAt, proxyCommand, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
+import { pointInboundAt, proxyCommand, pushCertificate, servedRevision, startedProxyServes, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
 import { waitFor } from '../../system/processes.js';
-import { waitFor as waitForProxy } from '../../runtime/haproxy/admin.js';
 import { configCheckCounts } from '../../runtime/haproxy/binary.js';
 import { NOT_RUNNING, proxyReadiness, proxyRevisionKey, reloadConcurrency, ServedConfigs, startConcurrency, Turns, type ProxyPush, type PushPath } from '../config-push.js';
 import type { ApplyRequest, ApplyResult, MeshStatus, PingResult, PodChange, PodStatus, ShutdownResult } from './protocol.js';
@@ -300,10 +299,7 @@ export class MeshAgent {
     // do not pile up beyond the CPUs there are (whether it does serve is the wait for the revision's to say).
     const started = await this.startTurns.take(async () => {
       const { pid: spawned } = (await supervisor.ensure(spec)).status;
-      await waitForProxy(`the proxy of ${target.name} to serve revision ${compiled.revision}`, async () => {
-        const served = await servedRevision(target.ports.admin);
-        return served !== null && served >= compiled.revision ? served : undefined;
-      }, { timeoutMs: 15_000, intervalMs: 10 }).catch(() => undefined);
+      await startedProxyServes(target, compiled.revision, 15_000);
       return spawned;
     });
     await this.served.record(supervised, target, compiled, started);
