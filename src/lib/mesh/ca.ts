@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { DEFAULT_TRUST_DOMAIN, spiffeId, type WorkloadIdentity } from '../policy/spiffe.js';
-import { writeFileAtomic } from '../system/atomic-file.js';
+import { writeFileAtomic, writeFilesAtomic } from '../system/atomic-file.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -194,6 +194,17 @@ export async function ensureMeshCa(dir: string, options: { trustDomain?: string;
   return { ca: await writeMeshCa(await createMeshCa(options), dir), created: true };
 }
 
+/** The root's key identifier, the same in every certificate it issues: derived once per loaded CA. */
+const authorityKeyIdentifiers = new WeakMap<x509.X509Certificate, Promise<x509.AuthorityKeyIdentifierExtension>>();
+function authorityKeyIdentifier(ca: MeshCa): Promise<x509.AuthorityKeyIdentifierExtension> {
+  let known = authorityKeyIdentifiers.get(ca.certificate);
+  if (!known) {
+    known = x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey);
+    authorityKeyIdentifiers.set(ca.certificate, known);
+  }
+  return known;
+}
+
 /** Issues a workload certificate for `identity`, valid for `ttlMs` (default one day), usable as TLS client and server. */
 export async function issueWorkloadCertificate(
   ca: MeshCa,
@@ -222,7 +233,7 @@ export async function issueWorkloadCertificate(
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey),
+      await authorityKeyIdentifier(ca),
       new x509.SubjectAlternativeNameExtension(names, true),
     ],
   });
@@ -242,8 +253,10 @@ export async function issueWorkloadCertificate(
  */
 export async function writeWorkloadCertificate(cert: WorkloadCertificate, ca: MeshCa, files: { certificate: string; caBundle: string }): Promise<void> {
   await fs.mkdir(path.dirname(files.certificate), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(files.certificate, sidecarPem(cert), 0o600);
-  await writeFileAtomic(files.caBundle, ca.certificatePem, 0o644);
+  await writeFilesAtomic([
+    { file: files.certificate, data: sidecarPem(cert), mode: 0o600 },
+    { file: files.caBundle, data: ca.certificatePem, mode: 0o644 },
+  ]);
 }
 
 /** The leaf and its key in one PEM, as HAProxy's `crt` and its runtime API `set ssl cert` take it. */

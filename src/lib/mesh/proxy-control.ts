@@ -1,7 +1,10 @@
 // The control plane's view of the data plane: how a proxy process is launched, how compiled configs
 // reach proxies, and what a proxy reports. A thin adapter over runtime/haproxy for the agent, whose
 // supervisor spawns the proxies itself (so they are restarted and adopted like the apps).
+import { promises as fs, watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
 import type { CompiledProxy, ProxyTarget } from '../runtime/haproxy/types.js';
+import { waitFor } from '../system/processes.js';
 import { applyProxyConfig, proxyCommand as haproxyCommand, type ApplyAction } from '../runtime/haproxy/apply.js';
 import { isReady, servedRevision as haproxyServedRevision } from '../runtime/haproxy/admin.js';
 
@@ -28,6 +31,48 @@ export async function updateRunningProxy(bin: string, target: ProxyTarget, compi
 export async function servedRevision(adminPort: number): Promise<number | null> {
   const revision = await haproxyServedRevision(adminPort);
   return revision === null || revision < 0 ? null : revision;
+}
+
+/** Resolves once `file` exists, or with false after `timeoutMs`: woken by the directory's change events, not by a timer. */
+async function fileAppears(file: string, timeoutMs: number): Promise<boolean> {
+  const exists = () => fs.access(file).then(() => true, () => false);
+  let watcher: FSWatcher;
+  try {
+    watcher = watch(path.dirname(file));
+  } catch {
+    return exists();
+  }
+  try {
+    return await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const found = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      watcher.on('change', (_event, name) => {
+        if (name === path.basename(file)) void exists().then((yes) => yes && found());
+      });
+      watcher.on('error', () => void exists().then((yes) => (yes ? found() : undefined)));
+      // Made before the watch began: no event will tell.
+      void exists().then((yes) => yes && found());
+    });
+  } finally {
+    watcher.close();
+  }
+}
+
+/**
+ * Waits until a proxy just started serves `revision` (false after `timeoutMs`). Its master binds every
+ * listener (its runtime socket appears) before it forks the worker that answers: the wait sleeps until
+ * then, and the question it asks next is answered as soon as the worker serves.
+ */
+export async function startedProxyServes(target: ProxyTarget, revision: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  if (!(await fileAppears(target.paths.runtimeSocket, timeoutMs))) return false;
+  return waitFor(async () => {
+    const served = await servedRevision(target.ports.admin);
+    return served !== null && served >= revision;
+  }, Math.max(0, deadline - Date.now()), 10);
 }
 
 /** True when the proxy's admin port says it is ready (for sidecars: its app is reachable too). */

@@ -1,13 +1,12 @@
 // The one place that starts the local mesh's processes (apps and proxies): each runs detached in its own
 // process group with its output appended to log files, is restarted with exponential backoff when it
 // dies, and is recorded in a pid file so that a restarted agent adopts it instead of starting a twin.
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fs, statSync, renameSync } from 'node:fs';
 import { LogClock } from './log-times.js';
 import path from 'node:path';
 import { readPidFile, writePidFile } from '../system/pid-file.js';
-import { identify, isRunning, pidReused, signalGroup, spawnDetached, stopGroup, type ProcessIdentity } from '../system/processes.js';
+import { identify, isRunning, pidReused, signalGroup, spawnDetachedOffThread, stopGroup, type DetachedChild, type ProcessIdentity } from '../system/processes.js';
 
 export interface ProcessSpec {
   /** Unique within the supervisor, e.g. `reviews-v1-0/app`. */
@@ -80,7 +79,7 @@ interface Managed {
   spec: ProcessSpec;
   hash: string;
   identity: ProcessIdentity | null;
-  child: ChildProcess | null;
+  child: DetachedChild | null;
   restarts: number;
   consecutiveFailures: number;
   startedAt: number | null;
@@ -187,9 +186,9 @@ export class Supervisor {
     if (spec.stderrFile !== spec.stdoutFile) rotateIfLarge(spec.stderrFile, this.logClock);
     entry.adopted = false;
     entry.startedAt = Date.now();
-    let child: ChildProcess & { pid: number };
+    let child: DetachedChild;
     try {
-      child = await spawnDetached(spec);
+      child = await spawnDetachedOffThread(spec);
     } catch (e) {
       entry.lastExit = `spawn ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
       this.emit({ type: 'spawn-failed', name: spec.name, error: `${spec.command}: ${(e as Error).message}` });
@@ -199,15 +198,15 @@ export class Supervisor {
       return;
     }
     entry.child = child;
-    child.unref();
     entry.identity = identify(child.pid);
-    await writePidFile(spec.pidFile, entry.identity, { specHash: entry.hash, startedAt: new Date(entry.startedAt).toISOString(), restarts: entry.restarts });
-    this.emit({ type: 'started', name: spec.name, pid: child.pid, restarts: entry.restarts });
+    // Listened to at once: a process that ends while its pid file is written is not looked up by pid (poll).
     child.once('exit', (code, signal) => {
       if (entry.child !== child) return;
       entry.child = null;
       this.exited(entry, signal ? `signal ${signal}` : `exit ${code}`);
     });
+    await writePidFile(spec.pidFile, { pid: child.pid, startTime: entry.identity?.startTime ?? null }, { specHash: entry.hash, startedAt: new Date(entry.startedAt).toISOString(), restarts: entry.restarts });
+    this.emit({ type: 'started', name: spec.name, pid: child.pid, restarts: entry.restarts });
   }
 
   private exited(entry: Managed, how: string): void {
@@ -234,7 +233,6 @@ export class Supervisor {
     return delay;
   }
 
-  /** Notices adopted processes that died (they are not our children, so no exit event arrives). */
   /** The log files of every process that runs, for the log clock. */
   private *logFiles(): Iterable<string> {
     for (const entry of this.managed.values()) {
@@ -244,14 +242,15 @@ export class Supervisor {
     }
   }
 
+  /** Notices adopted processes that died (they are not our children, so no exit event arrives). */
   private poll(): void {
     for (const entry of this.managed.values()) {
-      if (entry.stopping || entry.restartTimer || !entry.identity) continue;
+      // A child of this agent tells its end itself (its exit event): only adopted processes are looked up.
+      if (entry.stopping || entry.restartTimer || !entry.identity || entry.child?.tracked) continue;
       if (!isRunning(entry.identity)) {
-        const child = entry.child;
+        entry.child?.removeAllListeners('exit');
         entry.child = null;
-        child?.removeAllListeners('exit');
-        this.exited(entry, entry.adopted ? 'gone' : 'gone (killed)');
+        this.exited(entry, 'gone');
       }
     }
   }

@@ -9,25 +9,37 @@ let sequence = 0;
 
 /** Writes `data` to `file`: temp file beside it (mode set before the first byte), fsync, rename, fsync of the directory. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++sequence}.tmp`);
-  const handle = await fs.open(tmp, 'wx', mode);
+  await writeFilesAtomic([{ file, data, mode }]);
+}
+
+/**
+ * Writes several files the same way, with one fsync per directory for all their renames instead of one
+ * each: what a proxy or a pod needs at start (certificate, configuration, maps, state) is written at
+ * once. The renames are made in the order given (the file that says the others are complete goes last). Each
+ * file is still whole or absent; the files are not one transaction (a crash may leave some
+ * new and some old), as with one writeFileAtomic after another.
+ */
+export async function writeFilesAtomic(files: { file: string; data: string | Uint8Array; mode?: number }[]): Promise<void> {
+  const temps = files.map(({ file }) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++sequence}.tmp`));
+  const writes = await Promise.allSettled(files.map(async ({ data, mode = 0o644 }, i) => {
+    const handle = await fs.open(temps[i]!, 'wx', mode);
+    try {
+      await handle.writeFile(data);
+      await handle.chmod(mode);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }));
   try {
-    await handle.writeFile(data);
-    await handle.chmod(mode);
-    await handle.sync();
+    const failed = writes.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const [i, { file }] of files.entries()) await fs.rename(temps[i]!, file);
   } catch (err) {
-    await handle.close().catch(() => undefined);
-    await fs.rm(tmp, { force: true });
+    await Promise.all(temps.map((tmp) => fs.rm(tmp, { force: true })));
     throw err;
   }
-  await handle.close();
-  try {
-    await fs.rename(tmp, file);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-  await syncDirectory(path.dirname(file));
+  await Promise.all([...new Set(files.map(({ file }) => path.dirname(file)))].map(syncDirectory));
 }
 
 export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644): Promise<void> {

@@ -2,7 +2,9 @@
 // detached processes that lead their own group), the facts about them (whether one still runs; a
 // zombie or a recycled pid does not count) and the one way to stop one with its children.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 
 /** What a pid file records: the pid and, where the OS tells, the process's start time (guards against pid reuse). */
 export interface ProcessIdentity {
@@ -200,24 +202,111 @@ export interface DetachedCommand {
   stderrFile: string;
 }
 
+/** Spawns `spec` detached, its output appended to its files; the spawn itself (a fork) blocks the calling thread until the program runs. */
+export function spawnDetachedNow(spec: DetachedCommand): ChildProcess {
+  const out = openSync(spec.stdoutFile, 'a', 0o600);
+  try {
+    const err = spec.stderrFile === spec.stdoutFile ? out : openSync(spec.stderrFile, 'a', 0o600);
+    try {
+      return spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env ?? process.env, detached: true, stdio: ['ignore', out, err] });
+    } finally {
+      if (err !== out) closeSync(err);
+    }
+  } finally {
+    closeSync(out);
+  }
+}
+
 /**
  * Starts a process that may outlive meshctl: detached, leading its own process group (so that
  * `stopGroup` reaches its children too), stdin closed, output appended to files. Resolves once it is
  * spawned; rejects with the spawn error (ENOENT, EACCES). The caller unrefs it when it may exit first.
  */
 export async function spawnDetached(spec: DetachedCommand): Promise<ChildProcess & { pid: number }> {
-  const out = openSync(spec.stdoutFile, 'a', 0o600);
-  const err = spec.stderrFile === spec.stdoutFile ? out : openSync(spec.stderrFile, 'a', 0o600);
-  let child: ChildProcess;
-  try {
-    child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env ?? process.env, detached: true, stdio: ['ignore', out, err] });
-  } finally {
-    closeSync(out);
-    if (err !== out) closeSync(err);
-  }
+  const child = spawnDetachedNow(spec);
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', reject);
   });
   return child as ChildProcess & { pid: number };
+}
+
+/**
+ * A process started by `spawnDetachedOffThread`: its pid, and an `exit` event (code, signal) as a
+ * ChildProcess has. It does not keep meshctl running.
+ */
+export class DetachedChild extends EventEmitter<{ exit: [code: number | null, signal: NodeJS.Signals | null] }> {
+  /** False once its exit can no longer be told (the spawner thread ended): ask `isRunning` then. */
+  tracked = true;
+
+  constructor(readonly pid: number) {
+    super();
+  }
+}
+
+/** What the spawner thread (spawn-thread.ts) answers: a spawn's pid or error, then its exit. */
+export type SpawnerMessage =
+  | { id: number; pid: number }
+  | { id: number; error: { message: string; code?: string } }
+  | { id: number; exit: { code: number | null; signal: NodeJS.Signals | null } };
+
+interface Spawner {
+  worker: Worker;
+  next: number;
+  starting: Map<number, { resolve: (child: DetachedChild) => void; reject: (err: Error) => void }>;
+  running: Map<number, DetachedChild>;
+}
+
+let spawner: Spawner | null = null;
+
+function spawnerThread(): Spawner {
+  if (spawner) return spawner;
+  const worker = new Worker(new URL('./spawn-thread.js', import.meta.url));
+  const own: Spawner = { worker, next: 0, starting: new Map(), running: new Map() };
+  // The thread keeps meshctl running only while a spawn waits for its answer.
+  const reference = () => queueMicrotask(() => (own.starting.size ? worker.ref() : worker.unref()));
+  worker.on('message', (m: SpawnerMessage) => {
+    reference();
+    if ('pid' in m) {
+      const child = new DetachedChild(m.pid);
+      own.running.set(m.id, child);
+      own.starting.get(m.id)?.resolve(child);
+      own.starting.delete(m.id);
+    } else if ('error' in m) {
+      own.starting.get(m.id)?.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
+      own.starting.delete(m.id);
+    } else {
+      const child = own.running.get(m.id);
+      own.running.delete(m.id);
+      child?.emit('exit', m.exit.code, m.exit.signal);
+    }
+  });
+  // A spawner that died cannot tell the ends of its processes any more: they are then found gone by pid.
+  const lost = (err: Error) => {
+    if (spawner === own) spawner = null;
+    for (const { reject } of own.starting.values()) reject(err);
+    own.starting.clear();
+    for (const child of own.running.values()) child.tracked = false;
+    own.running.clear();
+  };
+  worker.on('error', lost);
+  worker.on('exit', (code) => lost(new Error(`the spawner thread ended (exit ${code})`)));
+  spawner = own;
+  return own;
+}
+
+/**
+ * `spawnDetached` for a process that spawns many (the mesh agent): the fork, which holds its thread
+ * until the program runs (milliseconds on a busy machine, each time), happens on a thread of its own,
+ * so that the agent's event loop serves the other pods meanwhile.
+ */
+export function spawnDetachedOffThread(spec: DetachedCommand): Promise<DetachedChild> {
+  const own = spawnerThread();
+  const id = ++own.next;
+  return new Promise((resolve, reject) => {
+    own.starting.set(id, { resolve, reject });
+    own.worker.ref();
+    const { command, args, cwd, stdoutFile, stderrFile } = spec;
+    own.worker.postMessage({ id, spec: { command, args, cwd, stdoutFile, stderrFile, env: { ...(spec.env ?? process.env) } } });
+  });
 }

@@ -14,9 +14,8 @@ import { withLock } from '../lock.js';
 import { PortAllocator, portFree, portListening } from '../ports.js';
 import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
 import { specHash, stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
-import { pointInboundAt, proxyCommand, pushCertificate, servedRevision, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
+import { pointInboundAt, proxyCommand, pushCertificate, servedRevision, startedProxyServes, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
 import { waitFor } from '../../system/processes.js';
-import { waitFor as waitForProxy } from '../../runtime/haproxy/admin.js';
 import { configCheckCounts } from '../../runtime/haproxy/binary.js';
 import { NOT_RUNNING, proxyReadiness, proxyRevisionKey, reloadConcurrency, ServedConfigs, startConcurrency, Turns, type ProxyPush, type PushPath } from '../config-push.js';
 import type { ApplyRequest, ApplyResult, MeshStatus, PingResult, PodChange, PodStatus, ShutdownResult } from './protocol.js';
@@ -93,6 +92,7 @@ export class MeshAgent {
   private readonly served = new ServedConfigs();
   /** Starts and reloads (a parse of the whole configuration each) and runtime-API updates, each a bounded number at a time. */
   private readonly startTurns = new Turns(startConcurrency());
+  private readonly prepareTurns = new Turns(2 * startConcurrency());
   private readonly reloadTurns = new Turns(reloadConcurrency());
   private readonly lightTurns = new Turns(LIGHT_PUSHES);
   private readonly startedAt = new Date().toISOString();
@@ -268,16 +268,17 @@ export class MeshAgent {
     // Weights and the revision alone change: the identity is the one the proxy serves, and its
     // certificate's renewal is the renewal check's (renewCertificates) to do.
     const light = known !== null && known.structureHash === compiled.structureHash;
-    if (!light) {
+    const certificate = async () => {
       await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
       await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: paths.certificate, caBundle: paths.caBundle }, { ttlMs: this.certificateLifetimeMs });
-    }
+    };
     const spec = this.proxySpec(supervised, target);
     let pid = supervisor.status(supervised)?.pid ?? null;
     if (pid === null && !supervisor.status(supervised) && (await supervisor.adoptable(spec.pidFile))) {
       pid = (await supervisor.ensure(spec)).status.pid;
     }
     if (pid !== null) {
+      if (!light) await certificate();
       try {
         const action = await (light ? this.lightTurns : this.reloadTurns).take(() => updateRunningProxy(bin, target, compiled, pid!, undefined, known ?? undefined));
         await this.served.record(supervised, target, compiled, pid);
@@ -288,15 +289,17 @@ export class MeshAgent {
         await supervisor.stop(supervised);
       }
     }
-    await writeProxyFiles(bin, target, compiled);
+    // A few proxies are prepared at a time, just ahead of the starts: preparing all of them at once would
+    // hold every start back until the last certificate and file are written.
+    await this.prepareTurns.take(async () => {
+      await certificate();
+      await writeProxyFiles(bin, target, compiled);
+    });
     // A start parses the whole configuration: it holds its turn until the proxy serves, so that starts
     // do not pile up beyond the CPUs there are (whether it does serve is the wait for the revision's to say).
     const started = await this.startTurns.take(async () => {
       const { pid: spawned } = (await supervisor.ensure(spec)).status;
-      await waitForProxy(`the proxy of ${target.name} to serve revision ${compiled.revision}`, async () => {
-        const served = await servedRevision(target.ports.admin);
-        return served !== null && served >= compiled.revision ? served : undefined;
-      }, { timeoutMs: 15_000, intervalMs: 10 }).catch(() => undefined);
+      await startedProxyServes(target, compiled.revision, 15_000);
       return spawned;
     });
     await this.served.record(supervised, target, compiled, started);

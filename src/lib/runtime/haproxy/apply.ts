@@ -1,7 +1,7 @@
 // Proxy lifecycle: start a compiled proxy, update it (runtime API when only runtime values change —
 // weights, route timeouts, the revision —, hitless master-worker reload otherwise), report its status, stop it.
 import { promises as fs } from 'node:fs';
-import { writeFileAtomic } from '../../system/atomic-file.js';
+import { writeFileAtomic, writeFilesAtomic } from '../../system/atomic-file.js';
 import type { CompiledProxy, ProxyTarget } from './types.js';
 import { checkConfig, findHaproxy } from './binary.js';
 import { isProxyProcess, proxyArguments, signalProxy, startProxyProcess } from './process.js';
@@ -100,24 +100,30 @@ async function readText(file: string): Promise<string | null> {
 /**
  * Validates `compiled` with `haproxy -c`: the configuration as a candidate copy, beside a candidate
  * copy of each file it reads that differs from the one on disk (the others are read where they are).
+ * The candidates are written only when a check runs (one per configuration shape).
  */
 async function validate(bin: string, target: ProxyTarget, compiled: CompiledProxy): Promise<void> {
   const cfgNext = `${target.paths.config}.next`;
-  const candidates: string[] = [cfgNext];
-  let config = compiled.config;
-  for (const [file, text] of [[target.paths.lua, compiled.lua] as [string, string], ...proxyMapTexts(target, compiled)]) {
-    if ((await readText(file)) === text) continue;
-    const next = `${file}.next`;
-    await fs.writeFile(next, text, { mode: 0o600 });
-    candidates.push(next);
-    config = config.split(file).join(next);
-  }
-  await fs.writeFile(cfgNext, config, { mode: 0o600 });
+  const written: string[] = [];
+  const write = async () => {
+    const candidates: [string, string][] = [];
+    let config = compiled.config;
+    for (const [file, text] of [[target.paths.lua, compiled.lua] as [string, string], ...proxyMapTexts(target, compiled)]) {
+      if ((await readText(file)) === text) continue;
+      candidates.push([`${file}.next`, text]);
+      config = config.split(file).join(`${file}.next`);
+    }
+    candidates.push([cfgNext, config]);
+    for (const [file, text] of candidates) {
+      written.push(file);
+      await fs.writeFile(file, text, { mode: 0o600 });
+    }
+  };
   try {
-    const problem = await checkConfig(bin, cfgNext);
+    const problem = await checkConfig(bin, cfgNext, { text: compiled.config, write });
     if (problem) throw new ProxyApplyError(`HAProxy refused the configuration compiled for ${target.namespace}/${target.name}: ${problem}`);
   } finally {
-    for (const f of candidates) await fs.rm(f, { force: true });
+    for (const f of written) await fs.rm(f, { force: true });
   }
 }
 
@@ -130,10 +136,13 @@ function proxyMapTexts(target: ProxyTarget, compiled: CompiledProxy): [string, s
  * Writes what a proxy reads at start besides its configuration: the Lua program and the route maps,
  * each only when it differs from the file on disk (every atomic write costs two fsyncs).
  */
-async function writeRuntimeFiles(target: ProxyTarget, compiled: CompiledProxy): Promise<void> {
+async function writeRuntimeFiles(target: ProxyTarget, compiled: CompiledProxy, ...then: [string, string][]): Promise<void> {
+  const changed: [string, string][] = [];
   for (const [file, text] of [[target.paths.lua, compiled.lua] as [string, string], ...proxyMapTexts(target, compiled)]) {
-    if ((await readText(file)) !== text) await writeAtomic(file, text);
+    if ((await readText(file)) !== text) changed.push([file, text]);
   }
+  // One directory fsync for all of them; `then` (the configuration, the state) renamed after the files they name.
+  await writeFilesAtomic([...changed, ...then].map(([file, data]) => ({ file, data, mode: 0o600 })));
 }
 
 async function checkFiles(target: ProxyTarget): Promise<void> {
@@ -185,13 +194,11 @@ export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledPr
 
   const bin = await haproxyBin(options.bin);
   await validate(bin, target, compiled);
-  await writeRuntimeFiles(target, compiled);
-  await writeAtomic(target.paths.config, compiled.config);
-
   if (pid === null && options.start === false) {
-    await writeAtomic(target.paths.state, JSON.stringify(compiled));
+    await writeRuntimeFiles(target, compiled, [target.paths.config, compiled.config], [target.paths.state, JSON.stringify(compiled)]);
     return result('written', 0);
   }
+  await writeRuntimeFiles(target, compiled, [target.paths.config, compiled.config]);
 
   if (pid === null) {
     for (const s of [target.paths.runtimeSocket, target.paths.masterSocket, target.paths.inboundTlsSocket, target.paths.inboundPlainSocket, target.paths.mirrorSocket]) await fs.rm(s, { force: true });

@@ -126,14 +126,18 @@ interface Verdict {
 const verdicts = new Map<string, Promise<Verdict>>();
 const KEPT_VERDICTS = 512;
 
+/** The shape a configuration's text carries (its shape line), or null. */
+export function shapeOfText(text: string): string | null {
+  const line = text.slice(0, 1024).split('\n').find((l) => l.startsWith(SHAPE_LINE_PREFIX));
+  return line ? line.slice(SHAPE_LINE_PREFIX.length).trim() || null : null;
+}
+
 async function shapeOf(configFile: string): Promise<string | null> {
   let handle: fs.FileHandle | null = null;
   try {
     handle = await fs.open(configFile, 'r');
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(1024), 0, 1024, 0);
-    const head = buffer.subarray(0, bytesRead).toString('utf8');
-    const line = head.split('\n').find((l) => l.startsWith(SHAPE_LINE_PREFIX));
-    return line ? line.slice(SHAPE_LINE_PREFIX.length).trim() || null : null;
+    return shapeOfText(buffer.subarray(0, bytesRead).toString('utf8'));
   } catch {
     return null;
   } finally {
@@ -151,14 +155,27 @@ async function runCheck(bin: string, configFile: string): Promise<string | null>
 }
 
 /**
+ * A configuration not on disk yet: its text, and how to write it (with the files it reads) where it is
+ * checked. It is written only when a check runs: a verdict reused from one of the same shape needs no file.
+ */
+export interface UnwrittenConfig {
+  text: string;
+  write: () => Promise<void>;
+}
+
+/**
  * Checks a configuration with `haproxy -c`; resolves to null when valid, else to HAProxy's alerts.
  * Configurations that carry the same shape line (compileMesh writes it) differ only in their proxy's
  * own names, ports and file paths, which do not change HAProxy's verdict: one of them is checked and
  * the others take its verdict.
  */
-export async function checkConfig(bin: string, configFile: string): Promise<string | null> {
-  const shape = await shapeOf(configFile);
-  if (!shape) return runCheck(bin, configFile);
+export async function checkConfig(bin: string, configFile: string, unwritten?: UnwrittenConfig): Promise<string | null> {
+  const run = async () => {
+    await unwritten?.write();
+    return runCheck(bin, configFile);
+  };
+  const shape = unwritten ? shapeOfText(unwritten.text) : await shapeOf(configFile);
+  if (!shape) return run();
   const binStat = await fs.stat(bin).catch(() => null);
   const key = `${bin}\0${binStat ? `${binStat.mtimeMs}:${binStat.size}` : ''}\0${shape}`;
   const dir = path.dirname(configFile);
@@ -168,7 +185,7 @@ export async function checkConfig(bin: string, configFile: string): Promise<stri
     const verdict = await known;
     return verdict.problem === null ? null : verdict.problem.split(verdict.dir).join(dir);
   }
-  const checking = runCheck(bin, configFile).then((problem) => ({ problem, dir }));
+  const checking = run().then((problem) => ({ problem, dir }));
   verdicts.set(key, checking);
   const verdict = await checking.catch((err: unknown) => {
     verdicts.delete(key);

@@ -944,7 +944,8 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authori
   const app: HaproxySection = {
     kind: 'backend',
     name: 'inbound_app',
-    lines: ['no log', 'balance first', ...INBOUND_APP_RESILIENCE_LINES, `server app 127.0.0.1:${pod.ports.app} check inter 1s fall 2 rise 1`],
+    // An app that is down (not started yet, at a pod's start) is checked every 100 ms: the pod is ready as soon as it listens.
+    lines: ['no log', 'balance first', ...INBOUND_APP_RESILIENCE_LINES, `server app 127.0.0.1:${pod.ports.app} check inter 1s downinter 100ms fall 2 rise 1`],
   };
   if (mode === 'STRICT') {
     return [{ kind: 'frontend', name: 'inbound', comment: 'mTLS only (PeerAuthentication STRICT): plaintext never reaches HTTP.', lines: httpLines(`bind 127.0.0.1:${pod.ports.inbound} ${tls}`, ...meshBind) }, app];
