@@ -37,7 +37,7 @@ export function traceContextLines(): string[] {
   ];
 }
 
-/** The access log's fields of a span (JSON members, in the log format's syntax): hex ids, never escaped. */
-export function traceLogFields(): string[] {
-  return ['"trace_id":"%[var(txn.trace_id)]"', '"span_id":"%[var(txn.span_id)]"', '"parent_span_id":"%[var(txn.parent_span_id)]"'];
+/** The access log's fields of a span, with the samples they print: hex ids, never escaped. */
+export function traceLogFields(): [name: string, sample: string][] {
+  return [['trace_id', 'var(txn.trace_id)'], ['span_id', 'var(txn.span_id)'], ['parent_span_id', 'var(txn.parent_span_id)']];
 }
