@@ -24,6 +24,8 @@ export interface LogFrontend {
   proxy: string;
   direction: string;
   source: LogSource;
+  /** The frontend runs authorization rules (authz.ts), which set what the authz fields print. */
+  authorization?: boolean;
 }
 
 /** A field of the line: its name (the JSON member `meshctl logs` prints it as), whether it is a number, and its log-format. */
@@ -35,6 +37,13 @@ interface LogField {
 
 const escaped = (sample: string) => `%[${sample},json(utf8s)]`;
 const plain = (sample: string) => `%[${sample}]`;
+/**
+ * A field no rule of this frontend sets is written as HAProxy writes an unset one, without reading a
+ * variable per request: a receiving sidecar routes nothing, only it is told a peer, and only frontends
+ * with authorization rules decide.
+ */
+const UNSET = '-';
+const routes = (f: LogFrontend) => f.direction !== 'inbound';
 
 /** The tag a positional line starts with: it names this layout, so that a later one can be told apart. */
 const LINE_TAG = 'm1';
@@ -52,10 +61,10 @@ export const ACCESS_LOG_FIELDS: readonly LogField[] = [
   { name: 'method', format: () => '%HM' },
   { name: 'host', format: () => escaped('var(txn.host)') },
   { name: 'path', format: () => escaped('var(txn.path)') },
-  { name: 'route', format: () => plain('var(txn.route)') },
+  { name: 'route', format: (f) => (routes(f) ? plain('var(txn.route)') : UNSET) },
   // A receiving sidecar's destination is the host it was called by: left empty, the reader takes the host.
   { name: 'destination_host', format: (f) => (f.direction === 'inbound' ? '' : plain('var(txn.dest_host)')) },
-  { name: 'destination_subset', format: () => plain('var(txn.dest_subset)') },
+  { name: 'destination_subset', format: (f) => (routes(f) ? plain('var(txn.dest_subset)') : UNSET) },
   { name: 'backend', format: () => '%b' },
   { name: 'server', format: () => '%s' },
   { name: 'status', number: true, format: () => '%ST' },
@@ -64,13 +73,12 @@ export const ACCESS_LOG_FIELDS: readonly LogField[] = [
   { name: 'retries', format: () => '%rc' },
   { name: 'bytes', number: true, format: () => '%B' },
   { name: 'request_bytes', number: true, format: () => '%U' },
-  { name: 'peer', format: () => escaped('var(txn.peer)') },
+  { name: 'peer', format: (f) => (routes(f) ? UNSET : escaped('var(txn.peer)')) },
   ...traceLogFields().map(([name, sample]) => ({ name, format: () => plain(sample) })),
   { name: 'termination', format: () => '%ts' },
   { name: 'response_flags', format: () => plain('var(txn.response_flags)') },
-  // Unset (`-`) but on a frontend with authorization rules (authz.ts).
-  { name: 'authz', format: () => escaped('var(txn.authz)') },
-  { name: 'authz_audit', format: () => escaped('var(txn.authz_audit)') },
+  { name: 'authz', format: (f) => (f.authorization ? escaped('var(txn.authz)') : UNSET) },
+  { name: 'authz_audit', format: (f) => (f.authorization ? escaped('var(txn.authz_audit)') : UNSET) },
 ];
 
 /** A frontend's access-log line, in the log-format syntax (before config quoting). */

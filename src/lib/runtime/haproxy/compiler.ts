@@ -211,8 +211,8 @@ function defaultsSection(): HaproxySection {
 }
 
 /** A frontend's access-log line (access-log.ts), and the line of a connection that made no request. */
-function logLines(proxy: string, direction: string, source: LogSource = { sample: 'var(txn.source)' }): string[] {
-  return ['log-format ' + formatString(accessLogFormat({ proxy, direction, source })), 'error-log-format ' + formatString(errorLogFormat({ proxy, direction }))];
+function logLines(proxy: string, direction: string, source: LogSource = { sample: 'var(txn.source)' }, authorization = false): string[] {
+  return ['log-format ' + formatString(accessLogFormat({ proxy, direction, source, authorization })), 'error-log-format ' + formatString(errorLogFormat({ proxy, direction }))];
 }
 
 /** Request variables every HTTP frontend sets first (log fields and routing keys). */
@@ -850,7 +850,7 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authori
   const httpLines = (...binds: string[]): string[] => [
     ...binds,
     // The caller is the peer of the connection: its verified SPIFFE ID, read at log time.
-    ...logLines(pod.name, 'inbound', { sample: 'var(sess.peer)' }),
+    ...logLines(pod.name, 'inbound', { sample: 'var(sess.peer)' }, authorization.lines.length > 0),
     ...requestVariables(),
     // The peer's identity comes from its verified certificate, read once per connection.
     'http-request set-var(sess.peer) lua.mesh_peer_spiffe_id if { ssl_c_used } !{ var(sess.peer) -m found }',
@@ -1001,7 +1001,7 @@ export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: Mes
       comment: `Gateway ${spec.namespace}/${spec.name} port ${port}.`,
       lines: [
         `bind 127.0.0.1:${listen}`,
-        ...logLines(gw.name, 'ingress', { sample: 'src' }),
+        ...logLines(gw.name, 'ingress', { sample: 'src' }, authz.lines.length > 0),
         ...requestVariables(),
         peerMetadataOut(gw.name),
         'http-request set-uri %[pathq] if { url -m beg -i http:// }',
