@@ -16,8 +16,8 @@ export function freePort() {
   });
 }
 
-export async function waitPort(port) {
-  for (let i = 0; i < 200; i++) {
+export async function waitPort(port, timeoutMs = 5000) {
+  for (let i = 0; i < timeoutMs / 25; i++) {
     const ok = await new Promise((resolve) => { const c = net.connect(port, '127.0.0.1', () => { c.destroy(); resolve(true); }); c.on('error', () => resolve(false)); });
     if (ok) return;
     await new Promise((r) => setTimeout(r, 25));
@@ -25,10 +25,14 @@ export async function waitPort(port) {
   throw new Error(`port ${port} never opened`);
 }
 
-/** HAProxy in the foreground on `cfg`, its stdout (the access log) appended to `stdoutFile` when given. */
-export function startHaproxy(cfg, stdoutFile) {
+/**
+ * HAProxy in the foreground on `cfg`, its stdout (the access log) appended to `stdoutFile` when given;
+ * `wrapper` runs it under another program (valgrind).
+ */
+export function startHaproxy(cfg, stdoutFile, wrapper = []) {
   const out = stdoutFile ? openSync(stdoutFile, 'a') : 'ignore';
-  const child = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', out, 'inherit'] });
+  const argv = [...wrapper, 'haproxy', '-db', '-f', cfg];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', out, 'inherit'] });
   if (typeof out === 'number') closeSync(out);
   children.add(child);
   child.on('exit', () => children.delete(child));
