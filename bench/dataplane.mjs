@@ -662,7 +662,7 @@ async function benchPath(ca, bin) {
     ? 'pinning:   CPU 0 = load generator + outbound sidecar; CPU 1 = inbound sidecars + app (direct: generator on CPU 0, app on CPU 1)'
     : 'pinning:   none (taskset missing or a single CPU): generator, sidecars and app share every CPU');
   const procs = groupPids(client.pid).length;
-  say(`sidecars:  HAProxy master + ${procs - 1} worker${procs === 2 ? '' : 's'} (nbthread 1) each, a JSON access-log line per request, as the mesh runs them`);
+  say(`sidecars:  HAProxy master + ${procs - 1} worker${procs === 2 ? '' : 's'} (nbthread 1) each, an access-log line per request, as the mesh runs them`);
   say();
 
   // Saturation.

@@ -8,13 +8,12 @@
 //
 // Prints, per variant, the median over the rounds of the proxy's CPU µs per request, and its
 // difference to the plain backend.
-import { spawn, spawnSync } from 'node:child_process';
-import { promises as fs, readFileSync } from 'node:fs';
-import net from 'node:net';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median } from './harness.mjs';
+import { cpuSeconds, freePort, startFixedAnswer, startHaproxy, stopHaproxies, waitPort } from './lib-proxy.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -25,48 +24,8 @@ const { renderLuaFile } = await import(pathToFileURL(path.join(root, 'dist/src/l
 const { weightedPickLines } = await import(pathToFileURL(path.join(root, 'dist/src/lib/runtime/haproxy/compiler.js')).href);
 const { default: autocannon } = await import('autocannon');
 
-const children = new Set();
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
-
-async function waitPort(port) {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((resolve) => { const c = net.connect(port, '127.0.0.1', () => { c.destroy(); resolve(true); }); c.on('error', () => resolve(false)); });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`port ${port} never opened`);
-}
-
-function startHaproxy(cfg) {
-  const child = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
-
-/** CPU seconds a process spent, user and system. */
-function cpuSeconds(pid) {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
-}
-
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshctl-route-cost-'));
-const body = 'x'.repeat(1024);
-const appPort = await freePort();
-await fs.writeFile(path.join(dir, 'app.cfg'), `global\n  nbthread 1\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\nfrontend app\n  bind 127.0.0.1:${appPort}\n  http-request return status 200 content-type text/plain string ${body}\n`);
-startHaproxy(path.join(dir, 'app.cfg'));
-await waitPort(appPort);
+const appPort = await startFixedAnswer(dir);
 
 // An earlier deadline filter, given with --compare <file> under the filter names old_deadline and
 // old_deadline_retried (e.g. the ROUTE_DEADLINE_LUA text of an earlier commit, renamed).
@@ -172,5 +131,5 @@ for (const p of proxies) {
   const m = median(p.perRequestUs);
   console.log(`  ${p.name.padEnd(58)} ${m.toFixed(1).padStart(6)} µs  (${m - base >= 0 ? '+' : ''}${(m - base).toFixed(1)} µs)`);
 }
-for (const c of children) c.kill('SIGTERM');
+stopHaproxies();
 await fs.rm(dir, { recursive: true, force: true });

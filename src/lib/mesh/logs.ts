@@ -1,9 +1,20 @@
 // meshctl logs: which files hold a pod's container output, printing their end, and following them.
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { usageError } from '../errors.js';
 import type { HomeLayout } from './home.js';
 import { readLocalProxies } from './proxies.js';
 import { offsetSince } from './log-times.js';
+import { accessLogAsJsonLines } from '../runtime/haproxy/access-log.js';
+import { proxyPaths } from '../runtime/haproxy/types.js';
+
+const ACCESS_LOG_NAME = path.basename(proxyPaths('.').accessLog);
+const isAccessLog = (file: string) => path.basename(file) === ACCESS_LOG_NAME;
+
+/** What is printed of a file's text: a sidecar's access log as one JSON object per request, whatever layout the proxy wrote. */
+function printable(file: string, text: string): string {
+  return isAccessLog(file) ? accessLogAsJsonLines(text) : text;
+}
 
 export type Container = 'app' | 'proxy';
 
@@ -77,6 +88,7 @@ export async function tail(file: string, lines?: number, sinceMs?: number, readU
   } catch {
     return '';
   }
+  text = printable(file, text);
   if (lines === undefined) return text;
   const all = text.split('\n');
   if (all[all.length - 1] === '') all.pop();
@@ -98,14 +110,17 @@ export async function follow(files: string[], write: (text: string) => Promise<v
       if (size < from) from = 0;
       if (size > from) {
         const handle = await fs.open(f, 'r');
+        let to = size;
         try {
           const buffer = Buffer.alloc(size - from);
           await handle.read(buffer, 0, buffer.length, from);
-          await write(buffer.toString('utf8'));
+          // An access-log line is rewritten whole, so one still being written waits for the next look.
+          if (isAccessLog(f)) to = from + buffer.lastIndexOf(0x0a) + 1;
+          if (to > from) await write(printable(f, buffer.subarray(0, to - from).toString('utf8')));
         } finally {
           await handle.close();
         }
-        offsets.set(f, size);
+        offsets.set(f, to);
       }
     }
     if (++checks % 10 === 0 && !(await options.stillThere())) return;

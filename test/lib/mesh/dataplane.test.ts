@@ -9,7 +9,7 @@ import { startTestMesh, type EchoAnswer, type TestMesh } from '../../support/mes
 import { bookinfoPolicy } from '../../support/bookinfo-policy.js';
 import { request, tlsGet, type HttpAnswer } from '../../support/net.js';
 import { createMeshCa, issueWorkloadCertificate, sidecarPem } from '../../../src/lib/mesh/ca.js';
-import { readAccessLog } from '../../../src/lib/runtime/haproxy/access-log.js';
+import { accessLogAsJsonLines, readAccessLog } from '../../../src/lib/runtime/haproxy/access-log.js';
 import { figuresByUpstream } from '../../../src/lib/runtime/haproxy/traffic.js';
 import { fetchMetrics, isReady } from '../../../src/lib/runtime/haproxy/admin.js';
 import { waitFor } from '../../../src/lib/runtime/haproxy/admin.js';
@@ -219,6 +219,32 @@ describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 
     assert.ok(v1.latencyMs.p99 !== null && v1.latencyMs.p99 >= 0);
     assert.ok(entries.every((e) => e.startMs > 0) && since > 0);
     assert.ok((await fs.stat(pp.paths.runtimeSocket)).mode % 0o1000 === 0o600);
+  });
+
+  it('logs what a client filled in with a tab, quotes or a backslash as it was sent, on both hops, and logs prints it as JSON', async () => {
+    const requestId = 'req\t"log"\\2';
+    const pp = mesh.pod('productpage-0');
+    assert.equal((await fromProductpage('/logged/"odd"\\path?q=1', { 'x-request-id': requestId })).status, 200);
+    const outbound = await waitFor('the outbound line', async () => (await readAccessLog(pp.paths.accessLog)).entries.find((e) => e.requestId === requestId), { timeoutMs: 5000 });
+    assert.equal(outbound.path, '/logged/"odd"\\path');
+    assert.equal(outbound.host, 'reviews');
+    assert.equal(outbound.status, 200);
+    const inbound = await waitFor('the inbound line', async () => {
+      for (const v of ['reviews-v1-0', 'reviews-v2-0']) {
+        const e = (await readAccessLog(mesh.pod(v).paths.accessLog)).entries.find((x) => x.requestId === requestId);
+        if (e) return e;
+      }
+      return undefined;
+    }, { timeoutMs: 5000 });
+    assert.equal(inbound.direction, 'inbound');
+    assert.equal(inbound.path, outbound.path);
+    assert.equal(inbound.destinationHost, 'reviews', 'a receiving sidecar\'s destination is the host it was called by');
+    const printed = accessLogAsJsonLines(await fs.readFile(pp.paths.accessLog, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const logged = printed.find((o) => o.request_id === requestId);
+    assert.ok(logged, 'meshctl logs prints the line as a JSON object');
+    assert.equal(logged.path, '/logged/"odd"\\path');
+    assert.equal(logged.status, 200);
+    assert.equal(logged.direction, 'outbound');
   });
 
   it("dates a request on a reused keep-alive connection from the request's own start, not the connection's", async () => {

@@ -1,8 +1,142 @@
-// Reading a proxy's JSON-lines access log: forward from an offset (what was appended since the last
-// read), or backwards from its end as far as a window needs. HAProxy's own counters give averages only;
-// percentiles need every request's duration, hence the log (the figures are made in traffic.ts).
+// The sidecars' access log: the line each proxy writes per request (its HAProxy log-format), and
+// reading it back, forward from an offset (what was appended since the last read) or backwards from its
+// end as far as a window needs. HAProxy's own counters give averages only; percentiles, Istio's metrics
+// and the spans need every request, hence the log (the figures are made in traffic.ts).
+//
+// The line is positional: one tab-separated value per field of ACCESS_LOG_FIELDS, after a tag naming the
+// layout. Every field is formatted on the request path of every proxy, so the line carries no names, no
+// quotes and no date (readers make the time from start_ms), and a JSON converter runs only on what a
+// client can fill in (its request id, host, path, the peer header, what an authorization rule matched):
+// its escapes keep a tab or a newline of theirs out of the line. Lines of the earlier JSON layout are
+// still read, so a log written before an upgrade keeps its figures.
 import { promises as fs } from 'node:fs';
 import { responseFlags } from './response-flags.js';
+import { traceLogFields } from './tracing.js';
+
+/**
+ * Where a frontend's access log takes the caller from: a variable set per request, a sample read at
+ * log time (a session variable, the client address), or a text known when compiling.
+ */
+export type LogSource = { sample: string } | { literal: string };
+
+/** What a frontend's line says of itself: the proxy, its direction (inbound, outbound, ingress, mirror), its caller. */
+export interface LogFrontend {
+  proxy: string;
+  direction: string;
+  source: LogSource;
+  /** The frontend runs authorization rules (authz.ts), which set what the authz fields print. */
+  authorization?: boolean;
+}
+
+/** A field of the line: its name (the JSON member `meshctl logs` prints it as), whether it is a number, and its log-format. */
+interface LogField {
+  name: string;
+  number?: true;
+  format: (f: LogFrontend) => string;
+}
+
+const escaped = (sample: string) => `%[${sample},json(utf8s)]`;
+const plain = (sample: string) => `%[${sample}]`;
+/**
+ * A field no rule of this frontend sets is written as HAProxy writes an unset one, without reading a
+ * variable per request: a receiving sidecar routes nothing, only it is told a peer, and only frontends
+ * with authorization rules decide.
+ */
+const UNSET = '-';
+const routes = (f: LogFrontend) => f.direction !== 'inbound';
+
+/** The tag a positional line starts with: it names this layout, so that a later one can be told apart. */
+const LINE_TAG = 'm1';
+
+export const ACCESS_LOG_FIELDS: readonly LogField[] = [
+  // The stream's accept date: on a reused keep-alive connection the request starts after the idle wait
+  // (and on a new one after the handshake), so readers add those two.
+  { name: 'start_ms', number: true, format: () => '%Ts%ms' },
+  { name: 'handshake_ms', number: true, format: () => '%Th' },
+  { name: 'idle_ms', number: true, format: () => '%Ti' },
+  { name: 'request_id', format: () => escaped('var(txn.rid)') },
+  { name: 'proxy', format: (f) => logLiteral(f.proxy) },
+  { name: 'direction', format: (f) => logLiteral(f.direction) },
+  { name: 'source', format: (f) => ('literal' in f.source ? logLiteral(f.source.literal) : plain(f.source.sample)) },
+  { name: 'method', format: () => '%HM' },
+  { name: 'host', format: () => escaped('var(txn.host)') },
+  { name: 'path', format: () => escaped('var(txn.path)') },
+  { name: 'route', format: (f) => (routes(f) ? plain('var(txn.route)') : UNSET) },
+  // A receiving sidecar's destination is the host it was called by: left empty, the reader takes the host.
+  { name: 'destination_host', format: (f) => (f.direction === 'inbound' ? '' : plain('var(txn.dest_host)')) },
+  { name: 'destination_subset', format: (f) => (routes(f) ? plain('var(txn.dest_subset)') : UNSET) },
+  { name: 'backend', format: () => '%b' },
+  { name: 'server', format: () => '%s' },
+  { name: 'status', number: true, format: () => '%ST' },
+  { name: 'duration_ms', number: true, format: () => '%Ta' },
+  { name: 'upstream_ms', number: true, format: () => '%Tr' },
+  { name: 'retries', format: () => '%rc' },
+  { name: 'bytes', number: true, format: () => '%B' },
+  { name: 'request_bytes', number: true, format: () => '%U' },
+  { name: 'peer', format: (f) => (routes(f) ? UNSET : escaped('var(txn.peer)')) },
+  ...traceLogFields().map(([name, sample]) => ({ name, format: () => plain(sample) })),
+  { name: 'termination', format: () => '%ts' },
+  { name: 'response_flags', format: () => plain('var(txn.response_flags)') },
+  { name: 'authz', format: (f) => (f.authorization ? escaped('var(txn.authz)') : UNSET) },
+  { name: 'authz_audit', format: (f) => (f.authorization ? escaped('var(txn.authz_audit)') : UNSET) },
+];
+
+/** A frontend's access-log line, in the log-format syntax (before config quoting). */
+export function accessLogFormat(frontend: LogFrontend): string {
+  return [LINE_TAG, ...ACCESS_LOG_FIELDS.map((field) => field.format(frontend))].join('\t');
+}
+
+/** A connection that never made a request (a failed handshake): rare, so a JSON object with its date. */
+export function errorLogFormat(frontend: Omit<LogFrontend, 'source'>): string {
+  return `{"time":"%[date,utime(%Y-%m-%dT%H:%M:%SZ)]","start_ms":%Ts%ms,"proxy":"${logLiteral(frontend.proxy)}","direction":"${logLiteral(frontend.direction)}","connection_error":"%[fc_err_str,json(utf8s)]","client":"%ci:%cp"}`;
+}
+
+/** A text known when compiling, as JSON's escapes would write it (what readers unescape), and `%` doubled for HAProxy. */
+function logLiteral(text: string): string {
+  return JSON.stringify(text).slice(1, -1).replace(/%/g, '%%');
+}
+
+/** A positional line as the members its fields name (the earlier JSON layout's); null for any other line. */
+function positionalRecord(line: string): Record<string, unknown> | null {
+  if (!line.startsWith(LINE_TAG + '\t')) return null;
+  const values = line.split('\t');
+  if (values.length !== ACCESS_LOG_FIELDS.length + 1) return null;
+  const o: Record<string, unknown> = {};
+  for (let i = 0; i < ACCESS_LOG_FIELDS.length; i++) {
+    const field = ACCESS_LOG_FIELDS[i]!;
+    const value = values[i + 1]!;
+    o[field.name] = field.number ? Number(value) : unescapeField(value);
+  }
+  if (o.destination_host === '' && o.direction === 'inbound') o.destination_host = o.host;
+  if (o.direction === 'mirror') o.mirror = true;
+  return o;
+}
+
+/** A field's text: JSON's escapes undone where the line has any (a client's tab, quote or backslash). */
+function unescapeField(value: string): string {
+  if (!value.includes('\\')) return value;
+  // HAProxy's JSON escapes every slash of a path: the common case, undone without a parser.
+  const slashes = value.replaceAll('\\/', '/');
+  if (!slashes.includes('\\')) return slashes;
+  try {
+    return JSON.parse(`"${value}"`) as string;
+  } catch {
+    return value;
+  }
+}
+
+const POSITIONAL_LINE = new RegExp(`^${LINE_TAG}\t[^\n]*`, 'gm');
+
+/**
+ * Access-log text as one JSON object per request line, as `meshctl logs` prints it (the members named
+ * as the fields are); other lines as they are.
+ */
+export function accessLogAsJsonLines(text: string): string {
+  return text.replace(POSITIONAL_LINE, (line) => {
+    const o = positionalRecord(line);
+    return o ? JSON.stringify(o) : line;
+  });
+}
 
 export interface AccessLogEntry {
   time: string;
@@ -106,11 +240,16 @@ function isoSeconds(ms: number): string {
   return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z') : '';
 }
 
-/** Parses access-log text; lines that are not meshctl JSON (e.g. a truncated last line) are skipped. */
+/** Parses access-log text; lines that are not meshctl's (e.g. a truncated last line) are skipped. */
 export function parseAccessLog(text: string): { entries: AccessLogEntry[]; connectionErrors: ConnectionErrorEntry[] } {
   const entries: AccessLogEntry[] = [];
   const connectionErrors: ConnectionErrorEntry[] = [];
   for (const lineText of text.split('\n')) {
+    const positional = positionalRecord(lineText);
+    if (positional) {
+      entries.push(toEntry(positional));
+      continue;
+    }
     if (!lineText.startsWith('{')) continue;
     let o: Record<string, unknown>;
     try {
@@ -243,6 +382,8 @@ function firstCompleteLine(buf: Buffer): string | null {
 
 /** When the request of a log line ended (start plus total duration); null when the line does not say. */
 function lineEndMs(line: string): number | null {
+  const o = positionalRecord(line);
+  if (o) return Number(o.start_ms) + phaseMs(o.handshake_ms) + phaseMs(o.idle_ms) + phaseMs(o.duration_ms);
   const start = /"start_ms":(\d+)/.exec(line);
   if (!start) return null;
   const phase = (name: string) => phaseMs(new RegExp(`"${name}":(-?\\d+)`).exec(line)?.[1]);

@@ -13,8 +13,6 @@ import { regexLiteral, word } from './config.js';
 
 export const RBAC_DENIED_BODY = 'RBAC: access denied';
 
-const AUTHZ_LOG_FIELDS = '"authz":"%[var(txn.authz),json(utf8s)]","authz_audit":"%[var(txn.authz_audit),json(utf8s)]"';
-
 /** What the compiled rules read of the workload: Envoy's destination port is the port the workload serves. */
 export interface AuthorizationTarget {
   destinationPort: number | null;
@@ -28,8 +26,6 @@ export interface AuthorizationTarget {
 export interface CompiledAuthorization {
   /** Inbound frontend lines, after the peer identity is known (none without policies). */
   lines: string[];
-  /** Access-log fields of the listener (none without policies, so that a plain pod logs no more than before). */
-  logFields: string[];
   /** The rules normalize the path first, as Envoy does, with a directive HAProxy 2.6 calls experimental. */
   normalizesPath: boolean;
 }
@@ -225,7 +221,7 @@ const deny = `http-request return status 403 content-type text/plain string ${wo
  * rule let through, the rule in the same form; `authz_audit` names the AUDIT rule that matched.
  */
 export function authorizationLines(auth: WorkloadAuthorization, target: AuthorizationTarget): CompiledAuthorization {
-  if (!auth.audit.length && !auth.deny.length && !auth.allow.length) return { lines: [], logFields: [], normalizesPath: false };
+  if (!auth.audit.length && !auth.deny.length && !auth.allow.length) return { lines: [], normalizesPath: false };
   const acls = new AclTable();
   const rules: string[] = [];
   const each = (policies: AuthorizationPolicySpec[], emit: (id: string, cond: string) => void, guard: string | null) => {
@@ -256,5 +252,5 @@ export function authorizationLines(auth: WorkloadAuthorization, target: Authoriz
   }
   lines.push('acl authz_decided var(txn.authz) -m found');
   if (auth.audit.length) lines.push('acl authz_audited var(txn.authz_audit) -m found');
-  return { lines: [...lines, ...acls.lines, ...rules], logFields: [AUTHZ_LOG_FIELDS], normalizesPath: acls.usesPath };
+  return { lines: [...lines, ...acls.lines, ...rules], normalizesPath: acls.usesPath };
 }

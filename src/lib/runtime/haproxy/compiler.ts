@@ -11,7 +11,8 @@
 // weighted route: native rules choose the backend from the route's pick cycle, which the proxy's Lua
 // program writes from the weights it keeps (see runtime/haproxy/lua.ts), so they change through the runtime API alone
 // and read back with `mesh show`. Neither weights nor the revision appear in the configuration text.
-import { traceContextLines, traceLogFields } from './tracing.js';
+import { traceContextLines } from './tracing.js';
+import { accessLogFormat, errorLogFormat, type LogSource } from './access-log.js';
 import { createHash } from 'node:crypto';
 import {
   destinationRuleFor, meshVirtualServices, mtlsModeOf, podsOfService, serviceFor, virtualServicesOfGateway,
@@ -209,66 +210,9 @@ function defaultsSection(): HaproxySection {
   };
 }
 
-/**
- * Where a frontend's access log takes the caller from: a variable set per request, a sample read at
- * log time (a session variable, the client address), or a text known when compiling.
- */
-export type LogSource = { sample: string } | { literal: string };
-
-/**
- * One JSON object per request; the access log is the proxy's stdout. A JSON converter runs only on
- * values a client can fill (its request id, host, path; the peer header); the rest are names from the
- * configuration, hex ids, flags and numbers, which never need escaping.
- */
-function accessLogFormat(proxy: string, direction: string, source: LogSource, extra: string[] = []): string {
-  const escaped = (v: string) => `%[${v},json(utf8s)]`;
-  const plain = (v: string) => `%[${v}]`;
-  return '{' + [
-    // No formatted date: formatting one per request costs more than the rest of the line's numbers;
-    // readers make the entry's time from start_ms (access-log.ts).
-    // The stream's accept date: on a reused keep-alive connection the request starts after the idle wait
-    // (and on a new one after the handshake), so readers add those two (access-log.ts).
-    `"start_ms":%Ts%ms`,
-    `"handshake_ms":%Th`,
-    `"idle_ms":%Ti`,
-    `"request_id":"${escaped('var(txn.rid)')}"`,
-    `"proxy":"${proxy}"`,
-    `"direction":"${direction}"`,
-    `"source":"${'literal' in source ? logLiteral(source.literal) : plain(source.sample)}"`,
-    `"method":"%HM"`,
-    `"host":"${escaped('var(txn.host)')}"`,
-    `"path":"${escaped('var(txn.path)')}"`,
-    `"route":"${plain('var(txn.route)')}"`,
-    // A receiving sidecar's destination is the host it was called by (a client's text); elsewhere the route's.
-    `"destination_host":"${direction === 'inbound' ? escaped('var(txn.host)') : plain('var(txn.dest_host)')}"`,
-    `"destination_subset":"${plain('var(txn.dest_subset)')}"`,
-    `"backend":"%b"`,
-    `"server":"%s"`,
-    `"status":%ST`,
-    `"duration_ms":%Ta`,
-    `"upstream_ms":%Tr`,
-    `"retries":"%rc"`,
-    `"bytes":%B`,
-    `"request_bytes":%U`,
-    `"peer":"${escaped('var(txn.peer)')}"`,
-    ...traceLogFields(),
-    `"termination":"%ts"`,
-    `"response_flags":"${plain('var(txn.response_flags)')}"`,
-    ...extra,
-  ].join(',') + '}';
-}
-
-/** A text inside a JSON string of a log format: JSON's escapes, and `%` doubled for HAProxy. */
-function logLiteral(text: string): string {
-  return JSON.stringify(text).slice(1, -1).replace(/%/g, '%%');
-}
-
-function errorLogFormat(proxy: string, direction: string): string {
-  return `{"time":"%[date,utime(%Y-%m-%dT%H:%M:%SZ)]","start_ms":%Ts%ms,"proxy":"${proxy}","direction":"${direction}","connection_error":"%[fc_err_str,json(utf8s)]","client":"%ci:%cp"}`;
-}
-
-function logLines(proxy: string, direction: string, extra: string[] = [], source: LogSource = { sample: 'var(txn.source)' }): string[] {
-  return ['log-format ' + formatString(accessLogFormat(proxy, direction, source, extra)), 'error-log-format ' + formatString(errorLogFormat(proxy, direction))];
+/** A frontend's access-log line (access-log.ts), and the line of a connection that made no request. */
+function logLines(proxy: string, direction: string, source: LogSource = { sample: 'var(txn.source)' }, authorization = false): string[] {
+  return ['log-format ' + formatString(accessLogFormat({ proxy, direction, source, authorization })), 'error-log-format ' + formatString(errorLogFormat({ proxy, direction }))];
 }
 
 /** Request variables every HTTP frontend sets first (log fields and routing keys). */
@@ -723,7 +667,7 @@ function mirrorListener(self: { name: string; paths: ProxyPaths }, identity: str
     comment: 'Mirrored copies of requests (fire-and-forget, from the Lua action mesh_mirror).',
     lines: [
       `bind unix@${self.paths.mirrorSocket} mode 600`,
-      ...logLines(self.name, 'mirror', ['"mirror":true']),
+      ...logLines(self.name, 'mirror'),
       'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
       'http-request set-var(txn.path) path',
       'http-request set-var(txn.rid) req.hdr(x-request-id)',
@@ -926,7 +870,7 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authori
   const httpLines = (...binds: string[]): string[] => [
     ...binds,
     // The caller is the peer of the connection: its verified SPIFFE ID, read at log time.
-    ...logLines(pod.name, 'inbound', authorization.logFields, { sample: 'var(sess.peer)' }),
+    ...logLines(pod.name, 'inbound', { sample: 'var(sess.peer)' }, authorization.lines.length > 0),
     ...requestVariables(),
     // The peer's identity comes from its verified certificate, read once per connection.
     'http-request set-var(sess.peer) lua.mesh_peer_spiffe_id if { ssl_c_used } !{ var(sess.peer) -m found }',
@@ -1022,7 +966,7 @@ export function compileSidecar(model: MeshModel, pod: MeshPod, pods: MeshPod[], 
       comment: "The app's outgoing calls (origin-form with a Host header, or absolute-form as to an HTTP proxy).",
       lines: [
         `bind 127.0.0.1:${pod.ports.outbound}`,
-        ...logLines(pod.name, 'outbound', [], { literal: identity }),
+        ...logLines(pod.name, 'outbound', { literal: identity }),
         ...requestVariables(),
         peerMetadataOut(pod.name),
         // Absolute-form requests (HTTP_PROXY clients) go on in origin-form, as apps expect.
@@ -1078,7 +1022,7 @@ export function compileGateway(model: MeshModel, gw: MeshGatewayProxy, pods: Mes
       comment: `Gateway ${spec.namespace}/${spec.name} port ${port}.`,
       lines: [
         `bind 127.0.0.1:${listen}`,
-        ...logLines(gw.name, 'ingress', authz.logFields, { sample: 'src' }),
+        ...logLines(gw.name, 'ingress', { sample: 'src' }, authz.lines.length > 0),
         ...requestVariables(),
         peerMetadataOut(gw.name),
         'http-request set-uri %[pathq] if { url -m beg -i http:// }',

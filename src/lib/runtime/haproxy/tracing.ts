@@ -1,7 +1,7 @@
 // Trace context at every hop, as Envoy's tracer keeps it: a proxy takes the caller's W3C traceparent
 // (or B3 headers), starts a trace when there is none, opens a span of its own whose parent is the
 // caller's span, and sends the request on with its span as the parent of the next (traceparent, the
-// x-b3-* headers and single-header b3; tracestate passes untouched). The span's ids go to the access
+// x-b3-* headers, and single-header b3 where the caller used it; tracestate passes untouched). The span's ids go to the access
 // log, from which the spans are built: a sending proxy's line is the client span, a receiving
 // sidecar's line the server span.
 //
@@ -28,16 +28,19 @@ export function traceContextLines(): string[] {
     `http-request set-var-fmt(txn.trace_id) ${formatString(RANDOM_HEX_32.repeat(4))} unless { var(txn.trace_id) -m found }`,
     `http-request set-var-fmt(txn.span_id) ${formatString(RANDOM_HEX_32.repeat(2))}`,
     `http-request set-header traceparent ${formatString('00-%[var(txn.trace_id)]-%[var(txn.span_id)]-01')}`,
-    'http-request set-header x-b3-traceid %[var(txn.trace_id)]',
     'http-request set-header x-b3-spanid %[var(txn.span_id)]',
+    // What the caller sent already as it goes on is left alone: a header rule costs several times its
+    // test, and a request from another sidecar of the mesh carries these right.
+    'http-request set-header x-b3-traceid %[var(txn.trace_id)] unless { req.hdr(x-b3-traceid),strcmp(txn.trace_id) eq 0 }',
     'http-request set-header x-b3-parentspanid %[var(txn.parent_span_id)] if { var(txn.parent_span_id) -m found }',
-    'http-request del-header x-b3-parentspanid unless { var(txn.parent_span_id) -m found }',
-    'http-request set-header x-b3-sampled 1',
-    `http-request set-header b3 ${formatString('%[var(txn.trace_id)]-%[var(txn.span_id)]-1')}`,
+    'http-request del-header x-b3-parentspanid if !{ var(txn.parent_span_id) -m found } { req.hdr(x-b3-parentspanid) -m found }',
+    'http-request set-header x-b3-sampled 1 unless { req.hdr(x-b3-sampled) -m str 1 }',
+    // The single-header B3 form goes on renewed where the caller used it (as Envoy, which never adds it).
+    `http-request set-header b3 ${formatString('%[var(txn.trace_id)]-%[var(txn.span_id)]-1')} if { req.hdr(b3) -m found }`,
   ];
 }
 
-/** The access log's fields of a span (JSON members, in the log format's syntax): hex ids, never escaped. */
-export function traceLogFields(): string[] {
-  return ['"trace_id":"%[var(txn.trace_id)]"', '"span_id":"%[var(txn.span_id)]"', '"parent_span_id":"%[var(txn.parent_span_id)]"'];
+/** The access log's fields of a span, with the samples they print: hex ids, never escaped. */
+export function traceLogFields(): [name: string, sample: string][] {
+  return [['trace_id', 'var(txn.trace_id)'], ['span_id', 'var(txn.span_id)'], ['parent_span_id', 'var(txn.parent_span_id)']];
 }

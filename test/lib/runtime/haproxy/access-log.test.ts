@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { parseAccessLog, readAccessLog, readRecentAccessLog } from '../../../../src/lib/runtime/haproxy/access-log.js';
+import { ACCESS_LOG_FIELDS, accessLogAsJsonLines, parseAccessLog, readAccessLog, readRecentAccessLog } from '../../../../src/lib/runtime/haproxy/access-log.js';
 
 function line(o: Record<string, unknown>): string {
   return JSON.stringify({ time: '2030-01-01T00:00:00Z', start_ms: 1000, request_id: 'r', proxy: 'p-0', direction: 'outbound', source: 's', method: 'GET', host: 'reviews', path: '/', route: 'vs:default:reviews:split', destination_host: 'reviews.default.svc.cluster.local', destination_subset: 'v1', backend: 'b', server: 's', status: 200, duration_ms: 1, upstream_ms: 1, retries: '0', bytes: 10, termination: '--', ...o });
@@ -35,6 +35,24 @@ describe('access log', () => {
     const { entries } = parseAccessLog(line({ destination_host: '-', destination_subset: '-', status: 404 }));
     assert.equal(entries[0].destinationHost, '');
     assert.equal(entries[0].destinationSubset, '');
+  });
+
+  it('reads positional lines: escaped client text, an inbound line\'s host as its destination, mirrored copies; prints them as JSON', () => {
+    const positional = (o: Record<string, string>) => ['m1', ...ACCESS_LOG_FIELDS.map((f) => o[f.name] ?? '-')].join('\t');
+    const base = { start_ms: '1893456000123', handshake_ms: '2', idle_ms: '5', proxy: 'p-0', method: 'GET', host: 'reviews', path: '\\/a\\/b', backend: 'b', server: 's', status: '200', duration_ms: '3', upstream_ms: '2', retries: '0', bytes: '10', request_bytes: '70', termination: '--' };
+    const text = [
+      positional({ ...base, request_id: 'id\\t\\"q\\"', direction: 'inbound', destination_host: '' }),
+      positional({ ...base, request_id: 'copy', direction: 'mirror', destination_host: 'reviews-shadow', destination_subset: 'v2' }),
+      `${positional({ ...base, request_id: 'cut', direction: 'outbound' }).split('\t').slice(0, 12).join('\t')}`,
+    ].join('\n');
+    const { entries } = parseAccessLog(text);
+    assert.deepEqual(entries.map((e) => [e.requestId, e.path, e.destinationHost, e.mirror, e.startMs]), [
+      ['id\t"q"', '/a/b', 'reviews', false, 1893456000130],
+      ['copy', '/a/b', 'reviews-shadow', true, 1893456000130],
+    ], 'a line cut short is skipped');
+    const printed = accessLogAsJsonLines(text).split('\n');
+    assert.deepEqual(JSON.parse(printed[0]!), { ...Object.fromEntries(ACCESS_LOG_FIELDS.map((f) => [f.name, '-'])), ...base, start_ms: 1893456000123, handshake_ms: 2, idle_ms: 5, status: 200, duration_ms: 3, upstream_ms: 2, bytes: 10, request_bytes: 70, path: '/a/b', request_id: 'id\t"q"', direction: 'inbound', destination_host: 'reviews' });
+    assert.equal(printed[2], text.split('\n')[2], 'a line that is not a whole request line is printed as it is');
   });
 
   it('reading back to a window does not stop at a slow request that started before it but ended inside it', async () => {

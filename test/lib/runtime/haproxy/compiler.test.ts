@@ -176,8 +176,9 @@ describe('mesh compiler', () => {
     assert.match(section('vs:default:reviews:shadowed:mirror:0'), /set-var\(txn\.dest_subset\) str\(v2\)/);
     const listener = section('mirror');
     assert.match(listener, new RegExp(`bind unix@${pp.paths.mirrorSocket.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} mode 600`));
-    assert.match(listener, /\\"direction\\":\\"mirror\\"/);
-    assert.match(listener, /\\"mirror\\":true/);
+    // Its access-log lines name their direction mirror: how readers tell copies from real traffic.
+    const logFormat = /^ {2}log-format "(.*)"$/m.exec(listener)?.[1] ?? '';
+    assert.equal(logFormat.split('\\t')[6], 'mirror', listener);
     assert.match(listener, /-m str vs:default:reviews:shadowed:mirror:0 vs:default:reviews:sampled:mirror:0 vs:default:reviews:sampled:mirror:1 unless|unless \{ var\(txn\.backend\) -m str vs:default:reviews:shadowed:mirror:0 vs:default:reviews:sampled:mirror:0 vs:default:reviews:sampled:mirror:1 \}/);
     // Every destination backend of a mirrored route ends with the copy: after the rewrite, before the servers.
     const shadowed = section('vs:default:reviews:shadowed:0').split('\n').map((l) => l.trim());

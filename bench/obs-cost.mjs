@@ -1,0 +1,256 @@
+#!/usr/bin/env node
+// Micro-benchmark of what metrics and tracing cost a sidecar per request: HAProxy CPU time per
+// request of one proxy (one thread) in front of a fixed answer (another HAProxy returning 1 KiB), for
+// variants of the access-log line (its fields, JSON against a positional line, its converters, where
+// it is written) and of the trace-context rules, measured in the same run and interleaved, so that
+// noise from other work on the machine falls on every variant alike.
+//
+//   npm run build && node bench/obs-cost.mjs [--requests N] [--rounds N] [--only REGEX] [--instructions]
+//
+// On a busy machine CPU time per request moves by several µs from one second to the next, more than
+// most parts cost: --instructions counts instead the instructions each proxy runs per request (in user
+// space: valgrind's callgrind, once per variant), which no other work on the machine changes. The
+// kernel's part (the log's write) is not in that count; the CPU figures hold it.
+//
+// Prints, per variant, the median over the rounds of the proxy's CPU µs per request, and the median of
+// its differences to the proxy without access log and trace context measured just before it.
+import { spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median } from './harness.mjs';
+import { cpuSeconds, freePort, startFixedAnswer, startHaproxy, stopHaproxies, waitPort } from './lib-proxy.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const REQUESTS = Number(flag('--requests')) || 2_000;
+const ROUNDS = Number(flag('--rounds')) || 15;
+const ONLY = flag('--only');
+const INSTRUCTIONS = args.includes('--instructions');
+const lib = (p) => import(pathToFileURL(path.join(root, 'dist/src/lib/runtime/haproxy', p)).href);
+const { formatString } = await lib('config.js');
+const tracing = await lib('tracing.js');
+const accessLog = await lib('access-log.js');
+const { default: autocannon } = await import('autocannon');
+
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshctl-obs-cost-'));
+const appPort = await startFixedAnswer(dir);
+
+// A syslog receiver on loopback UDP, for the datagram transport (the agent could listen so).
+const syslog = dgram.createSocket('udp4');
+let datagrams = 0;
+syslog.on('message', () => { datagrams += 1; });
+await new Promise((resolve) => syslog.bind(0, '127.0.0.1', resolve));
+const syslogPort = syslog.address().port;
+
+// What every HTTP frontend of a sidecar sets first, whether it logs or not (compiler.ts), and what
+// routing sets on the outbound (a receiving sidecar routes nothing, and learns its peer instead).
+const REQUEST_VARIABLES = [
+  'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
+  'http-request set-var(txn.path) path',
+  'http-request set-header x-request-id %[uuid(4)] unless { req.hdr(x-request-id) -m found }',
+  'http-request set-var(txn.rid) req.hdr(x-request-id)',
+];
+const OUTBOUND_ROUTING = ['http-request set-var(txn.route) str(vs:default:reviews:0)', 'http-request set-var(txn.dest_host) str(reviews.default.svc.cluster.local)', 'http-request set-var(txn.dest_subset) str(v1)'];
+const INBOUND_PEER = ['http-request set-var(sess.peer) str(spiffe://cluster.local/ns/default/sa/bookinfo-productpage)', 'http-request set-var(txn.peer) str(productpage-0)'];
+
+const PROXY = 'productpage-0';
+const IDENTITY = 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage';
+
+/**
+ * The JSON line meshctl's sidecars wrote before the positional line, field by field; `escape` false
+ * drops the JSON converters, `fields` keeps only the first N members.
+ */
+function jsonLine({ escape = true, fields = Infinity, direction = 'outbound' } = {}) {
+  const escaped = (v) => (escape ? `%[${v},json(utf8s)]` : `%[${v}]`);
+  const plain = (v) => `%[${v}]`;
+  const inbound = direction === 'inbound';
+  const members = [
+    '"start_ms":%Ts%ms', '"handshake_ms":%Th', '"idle_ms":%Ti',
+    `"request_id":"${escaped('var(txn.rid)')}"`, `"proxy":"${PROXY}"`, `"direction":"${direction}"`, `"source":"${inbound ? plain('var(sess.peer)') : IDENTITY}"`,
+    '"method":"%HM"', `"host":"${escaped('var(txn.host)')}"`, `"path":"${escaped('var(txn.path)')}"`, `"route":"${plain('var(txn.route)')}"`,
+    `"destination_host":"${inbound ? escaped('var(txn.host)') : plain('var(txn.dest_host)')}"`, `"destination_subset":"${plain('var(txn.dest_subset)')}"`,
+    '"backend":"%b"', '"server":"%s"', '"status":%ST', '"duration_ms":%Ta', '"upstream_ms":%Tr', '"retries":"%rc"', '"bytes":%B', '"request_bytes":%U',
+    `"peer":"${escaped('var(txn.peer)')}"`,
+    '"trace_id":"%[var(txn.trace_id)]"', '"span_id":"%[var(txn.span_id)]"', '"parent_span_id":"%[var(txn.parent_span_id)]"',
+    '"termination":"%ts"', `"response_flags":"${plain('var(txn.response_flags)')}"`,
+  ];
+  return `{${members.slice(0, fields).join(',')}}`;
+}
+
+/** The trace-context rules before their header rules were made conditional (tracing.ts has the current ones). */
+const TRACE_BEFORE = [
+  'http-request set-var(txn.trace_id) req.hdr(traceparent),field(2,-) if { req.hdr(traceparent) -m reg \'^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$\' }',
+  'http-request set-var(txn.parent_span_id) req.hdr(traceparent),field(3,-) if { var(txn.trace_id) -m found }',
+  'http-request set-var(txn.trace_id) req.hdr(x-b3-traceid) if !{ var(txn.trace_id) -m found } { req.hdr(x-b3-traceid) -m reg \'^[0-9a-f]{32}$\' }',
+  'http-request set-var(txn.parent_span_id) req.hdr(x-b3-spanid) if !{ var(txn.parent_span_id) -m found } { var(txn.trace_id) -m found } { req.hdr(x-b3-spanid) -m reg \'^[0-9a-f]{16}$\' }',
+  'http-request set-var-fmt(txn.trace_id) "%[rand,bytes(4),hex,lower]%[rand,bytes(4),hex,lower]%[rand,bytes(4),hex,lower]%[rand,bytes(4),hex,lower]" unless { var(txn.trace_id) -m found }',
+  'http-request set-var-fmt(txn.span_id) "%[rand,bytes(4),hex,lower]%[rand,bytes(4),hex,lower]"',
+  'http-request set-header traceparent "00-%[var(txn.trace_id)]-%[var(txn.span_id)]-01"',
+  'http-request set-header x-b3-traceid %[var(txn.trace_id)]',
+  'http-request set-header x-b3-spanid %[var(txn.span_id)]',
+  'http-request set-header x-b3-parentspanid %[var(txn.parent_span_id)] if { var(txn.parent_span_id) -m found }',
+  'http-request del-header x-b3-parentspanid unless { var(txn.parent_span_id) -m found }',
+  'http-request set-header x-b3-sampled 1',
+  'http-request set-header b3 "%[var(txn.trace_id)]-%[var(txn.span_id)]-1"',
+];
+const TRACE = tracing.traceContextLines();
+
+const logTo = {
+  stdout: ['log stdout format raw local0 info'],
+  ring: ['log ring@accesslog format raw local0 info'],
+  udp: [`log 127.0.0.1:${syslogPort} format raw local0 info`],
+};
+const RING = ['ring accesslog', '  format raw', '  maxlen 4096', '  size 1048576'];
+
+const outboundLine = accessLog.accessLogFormat({ proxy: PROXY, direction: 'outbound', source: { literal: IDENTITY } });
+const inboundLine = accessLog.accessLogFormat({ proxy: 'reviews-v1-0', direction: 'inbound', source: { sample: 'var(sess.peer)' } });
+const withLog = (format, transport = 'stdout') => ({ log: format, transport });
+/** What a receiving sidecar is sent by the sending one, before and now (b3 only where the app used it). */
+const FROM_SIDECAR = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'x-b3-traceid': '4bf92f3577b34da6a3ce929d0e0e4736', 'x-b3-spanid': '00f067aa0ba902b7', 'x-b3-sampled': '1', 'x-request-id': '7c9e6679-7425-40de-944b-e07cc1b7e4f1' };
+const FROM_SIDECAR_BEFORE = { ...FROM_SIDECAR, b3: '4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1' };
+const inbound = (v) => ({ ...v, inbound: true });
+
+const RAND_HEX = '%[rand,bytes(4),hex,lower]';
+const traceIds = [
+  `http-request set-var-fmt(txn.trace_id) ${formatString(RAND_HEX.repeat(4))} unless { var(txn.trace_id) -m found }`,
+  `http-request set-var-fmt(txn.span_id) ${formatString(RAND_HEX.repeat(2))}`,
+];
+const FIXED_IDS = ['http-request set-var(txn.trace_id) str(4bf92f3577b34da6a3ce929d0e0e4736)', 'http-request set-var(txn.span_id) str(00f067aa0ba902b7)'];
+
+const variants = {
+  'no access log, no trace context': {},
+  // Where the cost was and is, as a whole: a request the outbound starts a trace for, and the same
+  // request at the receiving sidecar with what the sending one added.
+  'outbound, before: JSON line + trace context': { ...withLog(jsonLine()), frontend: TRACE_BEFORE },
+  'outbound, now: positional line + trace context': { ...withLog(outboundLine), frontend: TRACE },
+  'inbound, before: JSON line + trace context': inbound({ ...withLog(jsonLine({ direction: 'inbound' })), frontend: TRACE_BEFORE, headers: FROM_SIDECAR_BEFORE }),
+  'inbound, now: positional line + trace context': inbound({ ...withLog(inboundLine), frontend: TRACE, headers: FROM_SIDECAR }),
+  'outbound, now: positional line only': withLog(outboundLine),
+  'outbound, now: trace context only': { frontend: TRACE },
+  'inbound, now: trace context only': inbound({ frontend: TRACE, headers: FROM_SIDECAR }),
+  // The parts.
+  'trace: parsing a caller\'s traceparent only': { frontend: TRACE_BEFORE.slice(0, 4), headers: FROM_SIDECAR },
+  'trace: new ids (4 + 2 rand)': { frontend: traceIds },
+  'trace: a span id (2 rand)': { frontend: [traceIds[1]] },
+  'trace: a span id from one uuid (set-var, regsub, bytes)': { frontend: ['http-request set-var(txn.span_id) uuid(4),regsub(-,,g),bytes(16,16)'] },
+  'trace: a trace id from one uuid (set-var, regsub)': { frontend: ['http-request set-var(txn.trace_id) uuid(4),regsub(-,,g)'] },
+  'trace: the 7 header rules before (fixed ids)': { frontend: [...FIXED_IDS, ...TRACE_BEFORE.slice(6)] },
+  'trace: the header rules now (fixed ids), a request without trace': { frontend: [...FIXED_IDS, ...TRACE.slice(6)] },
+  'hdr: a set-header of a variable': { frontend: [...FIXED_IDS, 'http-request set-header x-b3-spanid %[var(txn.span_id)]'] },
+  'hdr: a set-header of a fixed text': { frontend: [...FIXED_IDS, 'http-request set-header x-b3-sampled 1'] },
+  'hdr: an add-header of a variable': { frontend: [...FIXED_IDS, 'http-request add-header x-b3-spanid %[var(txn.span_id)]'] },
+  'hdr: a del-header of an absent header': { frontend: [...FIXED_IDS, 'http-request del-header x-b3-parentspanid'] },
+  'hdr: a rule whose test fails (req.hdr -m found)': { frontend: [...FIXED_IDS, 'http-request set-header b3 x if { req.hdr(b3) -m found }'] },
+  'log: a fixed text only': withLog('x'),
+  'log: the method (%HM)': withLog('%HM'),
+  'log: start and phases (%Ts%ms %Th %Ti)': withLog('%Ts%ms %Th %Ti'),
+  'log: status, durations, bytes, retries (%ST %Ta %Tr %B %U %rc)': withLog('%ST %Ta %Tr %B %U %rc'),
+  'log: backend, server, termination (%b %s %ts)': withLog('%b %s %ts'),
+  'log: 10 unset variables': withLog(Array.from({ length: 10 }, (_, i) => `%[var(txn.unset${i})]`).join(' ')),
+  'log: 3 set variables': withLog('%[var(txn.route)] %[var(txn.dest_host)] %[var(txn.dest_subset)]'),
+  'log: 3 set variables, json-escaped': withLog('%[var(txn.rid),json(utf8s)] %[var(txn.host),json(utf8s)] %[var(txn.path),json(utf8s)]'),
+  'JSON line (27 fields, 5 json converters) to stdout': withLog(jsonLine()),
+  'JSON line without its json converters': withLog(jsonLine({ escape: false })),
+  'JSON line, its first 14 fields': withLog(jsonLine({ fields: 14 })),
+  'JSON line to a ring buffer': withLog(jsonLine(), 'ring'),
+  'JSON line to syslog over loopback UDP': withLog(jsonLine(), 'udp'),
+  'no access log, no trace context (again: the noise)': {},
+};
+
+const proxies = [];
+for (const [name, v] of Object.entries(variants)) {
+  if (ONLY && !new RegExp(ONLY).test(name) && !name.startsWith('no access log')) continue;
+  const port = await freePort();
+  const vdir = path.join(dir, String(proxies.length));
+  await fs.mkdir(vdir);
+  const cfg = [
+    'global', '  nbthread 1', ...(v.log ? logTo[v.transport].map((l) => `  ${l}`) : []),
+    ...(v.transport === 'ring' ? RING : []),
+    'defaults', '  mode http', '  timeout connect 2s', '  timeout client 30s', '  timeout server 30s', ...(v.log ? ['  log global'] : []),
+    'frontend outbound', `  bind 127.0.0.1:${port}`,
+    ...(v.log ? [`  log-format ${formatString(v.log)}`] : []),
+    ...[...REQUEST_VARIABLES, ...(v.inbound ? INBOUND_PEER : OUTBOUND_ROUTING), ...(v.frontend ?? [])].map((l) => `  ${l}`),
+    '  default_backend b1',
+    'backend b1', '  timeout server 300', `  server app 127.0.0.1:${appPort}`, '',
+  ].join('\n');
+  await fs.writeFile(path.join(vdir, 'haproxy.cfg'), cfg);
+  const logFile = path.join(vdir, 'access.log');
+  const callgrindOut = path.join(vdir, 'callgrind.out');
+  const child = startHaproxy(path.join(vdir, 'haproxy.cfg'), logFile, INSTRUCTIONS ? ['valgrind', '-q', '--tool=callgrind', `--callgrind-out-file=${callgrindOut}`] : []);
+  await waitPort(port, INSTRUCTIONS ? 60_000 : 5000);
+  proxies.push({ name, port, pid: child.pid, headers: v.headers ?? {}, logFile, callgrindOut, perRequestUs: [] });
+}
+
+const run = (p, amount) => new Promise((resolve, reject) => {
+  autocannon({ url: `http://127.0.0.1:${p.port}/reviews/1?user=a%20b`, connections: 8, amount, headers: { host: 'reviews', ...p.headers } }, (err, result) => (err ? reject(err) : resolve(result)));
+});
+
+/** Instructions a proxy ran under callgrind per request, over `count` requests after a warm-up. */
+async function instructionsPerRequest(p, count) {
+  const control = (what) => {
+    const r = spawnSync('callgrind_control', [what, String(p.pid)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`callgrind_control ${what} ${p.pid}: ${r.stderr || r.stdout}`);
+  };
+  await run(p, 200);
+  control('--zero');
+  const r = await run(p, count);
+  if (r['2xx'] !== count) throw new Error(`${p.name}: ${r['2xx']} of ${count} answered 2xx`);
+  control('--dump');
+  const dumps = (await fs.readdir(path.dirname(p.callgrindOut))).filter((f) => f.startsWith('callgrind.out.'));
+  const text = await fs.readFile(path.join(path.dirname(p.callgrindOut), dumps.sort().pop()), 'utf8');
+  return Number(/^totals: (\d+)/m.exec(text)?.[1]) / count;
+}
+
+if (INSTRUCTIONS) {
+  console.log(`HAProxy instructions per request (user space, callgrind, ${REQUESTS} requests after 200, 8 keep-alive connections, 1 KiB answers)`);
+  let base = null;
+  for (const p of proxies) {
+    const n = await instructionsPerRequest(p, REQUESTS);
+    base ??= n;
+    console.log(`  ${p.name.padEnd(62)} ${Math.round(n).toString().padStart(7)}  (${n - base >= 0 ? '+' : ''}${Math.round(n - base)})`);
+  }
+  stopHaproxies();
+  syslog.close();
+  await fs.rm(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+
+/** The proxy's CPU µs per request over one block of REQUESTS requests. */
+async function block(p) {
+  const before = cpuSeconds(p.pid);
+  const r = await run(p, REQUESTS);
+  if (r['2xx'] !== REQUESTS) throw new Error(`${p.name}: ${r['2xx']} of ${REQUESTS} answered 2xx`);
+  return ((cpuSeconds(p.pid) - before) * 1e6) / REQUESTS;
+}
+
+// Each variant's block follows a block of the baseline, and counts as its difference to it: the other
+// work on a busy machine changes over seconds, so the pairs compare what ran in the same few seconds.
+const [baseline, ...others] = proxies;
+for (const p of proxies) await run(p, 2000);
+for (let round = 0; round < ROUNDS; round++) {
+  for (const p of others) {
+    const base = await block(baseline);
+    baseline.perRequestUs.push(base);
+    const us = await block(p);
+    p.perRequestUs.push(us);
+    p.addedUs ??= [];
+    p.addedUs.push(us - base);
+  }
+}
+console.log(`HAProxy CPU per request (median of ${ROUNDS} rounds × ${REQUESTS} requests, 8 keep-alive connections, 1 KiB answers); added: the median of the differences to the baseline's block just before`);
+for (const p of proxies) {
+  const m = median(p.perRequestUs);
+  const added = p.addedUs ? median(p.addedUs) : 0;
+  const size = await fs.stat(p.logFile).then((s) => s.size, () => 0);
+  const lines = size ? (await fs.readFile(p.logFile, 'utf8')).split('\n').filter(Boolean) : [];
+  const bytes = lines.length ? ` ${Math.round(size / lines.length)} B/line` : '';
+  console.log(`  ${p.name.padEnd(62)} ${m.toFixed(1).padStart(6)} µs  (${added >= 0 ? '+' : ''}${added.toFixed(1)} µs)${bytes}`);
+}
+if (datagrams) console.log(`  (${datagrams} datagrams received by the syslog listener)`);
+syslog.close();
+stopHaproxies();
+await fs.rm(dir, { recursive: true, force: true });
