@@ -69,13 +69,15 @@ describe('top and inspect show what the resilience policy did', { timeout: 300_0
     return last!;
   }
 
-  it('a retried route: each request retried twice counts once in retried and twice in retries; a route timeout\'s 504s count as timed out', async () => {
+  it('a retried route: each request retried twice counts once in retried and twice in retries; a route timeout\'s 504s count as timed out; an unknown host\'s 404s as no route', async () => {
     const fromMs = Date.now();
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push(await send(`/retried/${i}`));
     for (let i = 0; i < 3; i++) statuses.push(await send(`/slow/${i}`));
+    // A host the caller's sidecar has no route for.
+    for (let i = 0; i < 2; i++) statuses.push((await request({ port: await mesh.callerPort(), path: '/', headers: { host: 'nowhere' }, timeoutMs: 10_000 })).status);
     const untilMs = Date.now() + 1;
-    assert.deepEqual(statuses, [500, 500, 500, 500, 504, 504, 504]);
+    assert.deepEqual(statuses, [500, 500, 500, 500, 504, 504, 504, 404, 404]);
     const v2 = await expectWindow(fromMs, untilMs, 'v2', { ...NOTHING, retried: 4, retries: 8, upstreamFailures: 4 }, 4);
     assert.equal(v2.retries, 8, 'the retries figure the shift gates record agrees');
     await expectWindow(fromMs, untilMs, 'v1', { ...NOTHING, timeouts: 3 }, 3);
@@ -84,6 +86,12 @@ describe('top and inspect show what the resilience policy did', { timeout: 300_0
     assert.match(text.stdout, /SUCCESS +P50 +P95 +P99 +POLICY/);
     assert.match(text.stdout, /v2 +4 .*retried 4 \(\+8 attempts\), upstream failure 4/);
     assert.match(text.stdout, /v1 +3 .*timed out 3/);
+    // The requests no route took: a row of the host they asked for, outside every namespace.
+    await eventually('top shows the unrouted requests', async () => {
+      const all = await mesh.h.run(['top', '-o', 'json', ...windowOf(fromMs, untilMs)]);
+      const nowhere = jsonOutput<TopSnapshot>('top', all.stdout).rows.find((r) => r.host === 'nowhere');
+      return nowhere?.namespace === null && nowhere.requests === 2 && nowhere.resilience.noRoute === 2;
+    }, 20_000, 250);
     const quiet = await mesh.h.run(['top', 'reviews', '--window', '5s', '--until', '2001-01-01T00:00:00.000Z']);
     assert.doesNotMatch(quiet.stdout, /POLICY/);
   });

@@ -90,7 +90,8 @@ export class TrafficWatcher {
     if (filter) {
       selected = selected.filter((u) => hostNamedBy(filter, u.host));
       if (!selected.length) {
-        const known = [...new Set([...upstreams.values()].map((u) => u.host))].sort();
+        // Hosts the mesh has no route for are not its services, though their refused requests have rows.
+        const known = [...new Set([...upstreams.values()].filter((u) => u.resilience?.noRoute !== u.requests || !u.requests).map((u) => u.host))].sort();
         throw usageError(`No service of the mesh is named "${filter}" (services: ${known.length ? known.map((h) => serviceOf(h).service).filter((s, i, a) => a.indexOf(s) === i).join(', ') : 'none'}).`);
       }
     }

@@ -392,7 +392,8 @@ export class HaproxyAdapter implements ProxyAdapter {
       return u;
     };
     for (const r of compiled?.routes ?? []) for (const d of r.destinations) upstream(d.host, d.subset).backends.push(d.backend);
-    for (const u of counted.values()) upstream(u.host, u.subset);
+    // Requests no route took are said in a note below, not as an upstream.
+    for (const u of counted.values()) if (u.resilience?.noRoute !== u.requests) upstream(u.host, u.subset);
     const rows = [...upstreams.entries()].sort(([, a], [, b]) => a.host.localeCompare(b.host) || a.subset.localeCompare(b.subset)).map(([key, u]) => {
       const row = trafficRow(u.subset ? `${u.host}|${u.subset}` : u.host, 'outbound', u.host, u.subset || null, counted.get(key) ?? noRequests(), rates.get(key) ?? 0);
       const ejectedNow = new Set(stat.filter((r) => u.backends.includes(r.proxy) && isEjected(r)).map((r) => r.name)).size;

@@ -35,13 +35,26 @@ function isRefusalAtDestination(e: AccessLogEntry): boolean {
   return e.direction === 'inbound' && !e.mirror && (isPolicyDenial(e) || e.responseFlags.includes('RL'));
 }
 
+/** A sent request refused for want of a route (NR: no route matched, or a host outside a REGISTRY_ONLY sidecar's registry). */
+function isUnrouted(e: AccessLogEntry): boolean {
+  return !e.destinationHost && !e.mirror && (e.direction === 'outbound' || e.direction === 'ingress') && e.responseFlags.includes('NR');
+}
+
+/** The host a request asked for, as a row names it: lower case, without the port. */
+function requestedHost(e: AccessLogEntry): string {
+  return e.host.toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+}
+
 /** The lines the figures read (of the requests sent to `host` only, when given). */
 export function isTrafficLine(host?: string): (e: AccessLogEntry) => boolean {
-  return (e) => isRefusalAtDestination(e) || isOverflowWithoutDestination(e)
+  return (e) => isRefusalAtDestination(e) || isOverflowWithoutDestination(e) || (host === undefined && isUnrouted(e))
     || ((isSentRequest(e) || isSentRequest(e, { mirrored: true })) && (host === undefined || e.destinationHost === host));
 }
 
-/** The figures of every destination (host, subset) the counted requests of `window` went to, sorted by host then subset. */
+/**
+ * The figures of every destination (host, subset) the counted requests of `window` went to, sorted by
+ * host then subset. Requests refused for want of a route count for the host they asked for (no subset).
+ */
 export function figuresByUpstream(entries: Iterable<AccessLogEntry>, window: TrafficWindow, options: { mirrored?: boolean } = {}): UpstreamFigures[] {
   const lines = [...entries];
   // A proxy's lines that name their destination tell where each of its backends sends.
@@ -57,7 +70,9 @@ export function figuresByUpstream(entries: Iterable<AccessLogEntry>, window: Tra
     if (e.startMs < window.sinceMs || e.startMs >= window.untilMs) continue;
     const destination = isSentRequest(e, options)
       ? { host: e.destinationHost, subset: e.destinationSubset }
-      : !options.mirrored && isOverflowWithoutDestination(e) ? destinationOfBackend.get(`${e.proxy}\0${e.backend}`) : undefined;
+      : options.mirrored ? undefined
+      : isOverflowWithoutDestination(e) ? destinationOfBackend.get(`${e.proxy}\0${e.backend}`)
+      : isUnrouted(e) && requestedHost(e) ? { host: requestedHost(e), subset: '' } : undefined;
     if (!destination) continue;
     const key = upstreamKey(destination.host, destination.subset);
     let g = groups.get(key);

@@ -101,7 +101,7 @@ test('the tail reads only what was appended, reads a new log back to the window,
   assert.deepEqual((await tail.since([a, b], 2001)).map((e) => e.requestId).sort(), ['r4', 'r6', 'r7']);
 }));
 
-test('what the policy did, per destination: retries, a pool\'s overflow by its backend, denials and rate limits the destination decided, timeouts and upstream failures', async () => {
+test('what the policy did, per destination: retries, a pool\'s overflow by its backend, denials and rate limits the destination decided, timeouts, upstream failures, no route', async () => {
   const t0 = 1_800_000_000_000;
   const { parseAccessLog } = await import('../../../../src/lib/runtime/haproxy/access-log.js');
   const text = [
@@ -118,10 +118,13 @@ test('what the policy did, per destination: retries, a pool\'s overflow by its b
     // A sent request that matched no route: no destination, and no backend of a destination.
     line(8, t0 + 9, { destination_host: '-', destination_subset: '-', backend: 'outbound', server: '<NOSRV>', status: 404 }),
     line(9, t0 + 10, { destination_subset: 'v2', backend: 'vs:default:reviews:0:1', status: 200 }),
+    // Refused for want of a route (a REGISTRY_ONLY sidecar): it counts for the host it asked for.
+    line(10, t0 + 11, { host: 'HTTPBin.org:80', destination_host: '-', destination_subset: '-', backend: 'outbound', server: '<NOSRV>', status: 502, response_flags: 'NR' }),
   ].map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n');
   const { entries } = parseAccessLog(`${text}\n`);
-  const [v1, v2, ...rest] = figuresByUpstream(entries, { sinceMs: t0, untilMs: t0 + 1000 });
-  assert.equal(rest.length, 0, 'the unrouted request counts for no destination');
+  const [unrouted, v1, v2, ...rest] = figuresByUpstream(entries, { sinceMs: t0, untilMs: t0 + 1000 });
+  assert.equal(rest.length, 0, 'a 404 without the NR flag counts for no destination');
+  assert.deepEqual([unrouted!.host, unrouted!.subset, unrouted!.requests, unrouted!.resilience!.noRoute], ['httpbin.org', '', 1, 1]);
   assert.deepEqual([v1!.subset, v1!.requests, v1!.retries, v1!.statusClasses['5xx']], ['v1', 7, 3, 3], 'the overflow counts among v1\'s requests');
   // An app's own 403 (request 5) is no denial; the 403 the destination's policy decided (request 4) is.
   assert.deepEqual(v1!.resilience, { retried: 2, retries: 3, denied: 1, rateLimited: 1, overflows: 1, timeouts: 1, noRoute: 0, upstreamFailures: 1, ejected: null });
