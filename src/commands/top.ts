@@ -8,9 +8,9 @@ import type { TopSnapshot } from '../lib/mesh/top.js';
 import { allNamespacesFlag, checkNamespaceScope, namespaceFlag } from '../lib/cli/namespace-flags.js';
 
 export default class Top extends MeshctlCommand {
-  static override summary = 'Live traffic per service and subset of the local mesh: RPS, success rate, p50/p95/p99 latency.';
+  static override summary = 'Live traffic per service and subset of the local mesh: RPS, success rate, p50/p95/p99 latency, and what the resilience policy did.';
 
-  static override description = `Reads the access logs of every sidecar and gateway proxy and shows, for each service and subset the mesh routes to, the requests that started within the window (one minute by default): requests per second, success rate (non-5xx over all) and latency percentiles. Each request is counted once, by the proxy that sent it to the service.
+  static override description = `Reads the access logs of every sidecar and gateway proxy and shows, for each service and subset the mesh routes to, the requests that started within the window (one minute by default): requests per second, success rate (non-5xx over all) and latency percentiles. Each request is counted once, by the proxy that sent it to the service. A POLICY column appears when the resilience and security policy acted in the window: requests retried (and the extra attempts), denied by an AuthorizationPolicy, rate-limited, refused by a full connection pool, timed out, without a route, failed upstream, and endpoints outlier detection has ejected now; -o json always has these under resilience (null: not reported by the mesh's proxies).
 
 On a cluster (--target kubernetes, --context or --kubeconfig), the figures come from each sidecar's and gateway's Istio metrics (port 15020, through the API server's pod proxy; RBAC: get on pods/proxy), counted by the proxy that sent each request; the sidecars count from their start, so one snapshot reads them twice, 5s apart, and covers those 5s.
 

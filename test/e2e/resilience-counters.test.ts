@@ -10,39 +10,11 @@ import { request } from '../support/net.js';
 import { eventually } from './support.js';
 import { parsePrometheusText, samplesOf, sumOf } from '../../src/lib/runtime/prometheus.js';
 import { jsonOutput } from '../support/output-schemas.js';
+import { RESILIENCE_POLICY } from '../support/resilience-policy.js';
 import type { Stats } from '../../src/lib/runtime/model.js';
 
 const V1 = 'outbound|reviews.default.svc.cluster.local|v1';
 const V2 = 'outbound|reviews.default.svc.cluster.local|v2';
-
-const RESILIENCE = `
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: reviews, namespace: default }
-spec:
-  host: reviews
-  trafficPolicy:
-    connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } }
-    outlierDetection: { consecutive5xxErrors: 3, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100 }
-  subsets:
-  - { name: v1, labels: { version: v1 } }
-  - { name: v2, labels: { version: v2 } }
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: no-admin, namespace: default }
-spec:
-  selector: { matchLabels: { app: reviews } }
-  action: DENY
-  rules: [{ to: [{ operation: { paths: ["/admin*"] } }] }]
----
-apiVersion: meshctl.dev/v1alpha1
-kind: RateLimit
-metadata: { name: reviews, namespace: default }
-spec:
-  selector: { matchLabels: { app: reviews } }
-  limits: [{ requests: 2, per: 1m, match: { pathPrefix: /limited } }]
-`;
 
 describe('resilience counters on the sidecars\' metrics paths', { timeout: 240_000 }, () => {
   let mesh: ShiftMesh;
@@ -52,7 +24,7 @@ describe('resilience counters on the sidecars\' metrics paths', { timeout: 240_0
     // v1 answers slowly (a pool of one connection overflows under a burst); v2 answers 500 to everything.
     mesh = await startShiftMesh('resilience-counters', { versions: { v1: { DELAY_MS: '300' }, v2: { FAIL_EVERY: '1' } } });
     file = path.join(mesh.h.dir, 'resilience.yaml');
-    await fs.writeFile(file, RESILIENCE);
+    await fs.writeFile(file, RESILIENCE_POLICY);
   });
   after(async () => {
     await mesh?.stop();
@@ -93,9 +65,10 @@ describe('resilience counters on the sidecars\' metrics paths', { timeout: 240_0
     assert.equal((await counter('reviews-v1-0', 'envoy_http_local_rate_limit_rate_limited')) - limited0, 2);
     // inspect pod reads the same, from the proxy's log.
     const inbound = (await inspectStats('reviews-v1-0')).inbound!;
-    assert.deepEqual(inbound.resilience, { overflows: 0, rateLimited: 2, denied: 2 });
+    assert.deepEqual(inbound.resilience, { retried: 0, overflows: 0, rateLimited: 2, denied: 2, timeouts: 0, noRoute: 0, upstreamFailures: 0, ejected: null });
     const text = await mesh.h.run(['inspect', 'pod', 'reviews-v1-0', '--section', 'stats']);
-    assert.match(text.stdout, /RETRIES\s+EJECTIONS\s+OVERFLOWS\s+RATE-LIMITED\s+DENIED/);
+    assert.match(text.stdout, /RETRIES\s+EJECTIONS\s+POLICY/);
+    assert.match(text.stdout, /inbound .*denied 2, rate-limited 2/);
   });
 
   it('an overflow: envoy_cluster_upstream_rq_pending_overflow of the caller\'s v1 upstream moves by exactly the 503s a burst got', async () => {

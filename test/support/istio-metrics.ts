@@ -14,6 +14,8 @@ const BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 interface Series {
   version: string;
   code: number;
+  /** Envoy's response flags of the requests ("-": none). */
+  flags: string;
   count: number;
   /** Per bucket upper bound, cumulative counts. */
   buckets: number[];
@@ -30,6 +32,8 @@ export class IstioExporter {
   port = 0;
   /** Runs before each scrape is answered (a test that counts requests per reading). */
   beforeScrape: (() => void) | null = null;
+  /** Envoy's own series the sidecar shows beside Istio's (exposition lines), e.g. a cluster's upstream_rq_retry. */
+  envoyStats: () => string[] = () => [];
 
   /** `reporter`: which end of a hop reports the requests (a receiving sidecar by default, the sender for top on a cluster). */
   constructor(readonly service: string, readonly namespace: string, readonly reporter: 'source' | 'destination' = 'destination') {}
@@ -44,11 +48,11 @@ export class IstioExporter {
     this.port = (this.server.address() as AddressInfo).port;
   }
 
-  /** Counts `n` requests to `version` answered with `code` in `latencyMs`. */
-  record(version: string, code: number, n: number, latencyMs: number): void {
-    const k = `${version}|${code}`;
+  /** Counts `n` requests to `version` answered with `code` in `latencyMs`, with Envoy's response `flags`. */
+  record(version: string, code: number, n: number, latencyMs: number, flags = '-'): void {
+    const k = `${version}|${code}|${flags}`;
     let s = this.series.get(k);
-    if (!s) this.series.set(k, (s = { version, code, count: 0, buckets: BUCKETS.map(() => 0), sum: 0 }));
+    if (!s) this.series.set(k, (s = { version, code, flags, count: 0, buckets: BUCKETS.map(() => 0), sum: 0 }));
     s.count += n;
     s.sum += n * latencyMs;
     BUCKETS.forEach((b, i) => {
@@ -60,14 +64,14 @@ export class IstioExporter {
     const lines = ['# TYPE istio_requests_total counter', '# TYPE istio_request_duration_milliseconds histogram'];
     const host = `${this.service}.${this.namespace}.svc.cluster.local`;
     for (const s of this.series.values()) {
-      const labels = `reporter="${this.reporter}",source_workload="productpage-v1",source_workload_namespace="${this.namespace}",destination_service="${host}",destination_service_name="${this.service}",destination_service_namespace="${this.namespace}",destination_workload="${this.service}-${s.version}",destination_workload_namespace="${this.namespace}",destination_version="${s.version}",request_protocol="http",response_code="${s.code}",response_flags="-",connection_security_policy="mutual_tls"`;
+      const labels = `reporter="${this.reporter}",source_workload="productpage-v1",source_workload_namespace="${this.namespace}",destination_service="${host}",destination_service_name="${this.service}",destination_service_namespace="${this.namespace}",destination_workload="${this.service}-${s.version}",destination_workload_namespace="${this.namespace}",destination_version="${s.version}",request_protocol="http",response_code="${s.code}",response_flags="${s.flags}",connection_security_policy="mutual_tls"`;
       lines.push(`istio_requests_total{${labels}} ${s.count}`);
       BUCKETS.forEach((b, i) => lines.push(`istio_request_duration_milliseconds_bucket{${labels},le="${b}"} ${s.buckets[i]}`));
       lines.push(`istio_request_duration_milliseconds_bucket{${labels},le="+Inf"} ${s.count}`);
       lines.push(`istio_request_duration_milliseconds_sum{${labels}} ${s.sum}`);
       lines.push(`istio_request_duration_milliseconds_count{${labels}} ${s.count}`);
     }
-    return `${lines.join('\n')}\n`;
+    return `${[...lines, ...this.envoyStats()].join('\n')}\n`;
   }
 
   async close(): Promise<void> {

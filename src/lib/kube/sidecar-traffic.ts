@@ -11,9 +11,14 @@
 // it is left out), and p99 comes from the bucket differences with histogram_quantile's interpolation.
 // A reading in which no pod reports any istio_* series means Istio's metrics are hidden, which meshctl
 // says by naming the setting.
+// What the resilience policy did comes from the same readings: the refusals and failures by the
+// response_flags label of Istio's request counter (a rate limit as its destination flagged it, RL; the
+// others as the sender flagged them), and, where the sidecars' stats carry them (Istio's default
+// proxyStatsMatcher hides them), Envoy's per-cluster upstream_rq_retry and
+// outlier_detection.ejections_active and each destination pod's rbac.denied.
 import { EXIT, MeshctlError } from '../errors.js';
 import { mapBounded } from '../mesh/proxy-status.js';
-import { percentOf, perSecond, statusClassOf, type StatusClasses, type TrafficFigures, type TrafficWindow, type UpstreamFigures } from '../runtime/figures.js';
+import { UPSTREAM_FAILURE_FLAGS, percentOf, perSecond, statusClassOf, type ResilienceFigures, type StatusClasses, type TrafficFigures, type TrafficWindow, type UpstreamFigures } from '../runtime/figures.js';
 import { ISTIO_REQUEST_DURATION, ISTIO_REQUESTS_TOTAL } from '../runtime/istio-metrics.js';
 import { bucketsOf, histogramQuantile, parsePrometheusText, type Sample } from '../runtime/prometheus.js';
 import { KubeApiError, type KubeClient } from './client.js';
@@ -71,7 +76,38 @@ export interface PodCounters {
   requests: Map<string, number>;
   /** `service|version|le` → cumulative count. */
   buckets: Map<string, number>;
+  /** `service|version|figure` → requests of a resilience figure (overflows, timeouts, noRoute, upstreamFailures, rateLimited), by their response flags. */
+  outcomes: Map<string, number>;
+  /** `host|subset` → Envoy's upstream_rq_retry of the pod's outbound cluster for that destination. */
+  retries: Map<string, number>;
+  /** `host|subset` → Envoy's outlier_detection.ejections_active of that cluster (a gauge). */
+  ejected: Map<string, number>;
+  /** RBAC denials of the pod's own listeners (Envoy's rbac.denied); absent when its stats do not carry them. */
+  denied: Map<string, number>;
 }
+
+type CountedFigure = 'overflows' | 'timeouts' | 'noRoute' | 'upstreamFailures' | 'rateLimited';
+
+/** The figures a request's response flags put it in, as the proxy that reported it flagged it. */
+function flaggedFigures(flags: string, reporter: string): CountedFigure[] {
+  const list = flags.split(',');
+  if (reporter === 'destination') return list.includes('RL') ? ['rateLimited'] : [];
+  const out: CountedFigure[] = [];
+  if (list.includes('UO')) out.push('overflows');
+  if (list.includes('UT')) out.push('timeouts');
+  if (list.includes('NR')) out.push('noRoute');
+  if (list.some((f) => UPSTREAM_FAILURE_FLAGS.includes(f))) out.push('upstreamFailures');
+  return out;
+}
+
+/** `outbound|9080|v1|reviews.default.svc.cluster.local` → its destination; null for any other cluster. */
+function outboundCluster(name: string | undefined): string | null {
+  const parts = (name ?? '').split('|');
+  return parts.length === 4 && parts[0] === 'outbound' ? [parts[3], parts[2]].join(SEP) : null;
+}
+
+/** Envoy's own cluster label, or Istio's name for it. */
+const clusterOf = (s: Sample) => outboundCluster(s.labels.cluster_name ?? s.labels.envoy_cluster_name);
 
 interface Reading {
   at: number;
@@ -84,18 +120,35 @@ const SEP = '|';
 export function podCounters(text: string): PodCounters | null {
   const families = parsePrometheusText(text);
   if (!families.some((f) => f.name.startsWith('istio_') && f.samples.length)) return null;
-  const requests = new Map<string, number>();
-  const buckets = new Map<string, number>();
+  const counters: PodCounters = { requests: new Map(), buckets: new Map(), outcomes: new Map(), retries: new Map(), ejected: new Map(), denied: new Map() };
   const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + (Number.isFinite(v) ? v : 0));
   const source = (s: Sample) => s.labels.reporter === 'source' && s.labels.destination_service;
+  const destination = (s: Sample) => [s.labels.destination_service, s.labels.destination_version ?? ''].join(SEP);
+  // The destination this pod serves, as its own reports name it (where its RBAC denials belong).
+  const served = new Set<string>();
+  let denied: number | null = null;
   for (const f of families) {
     if (f.name === ISTIO_REQUESTS_TOTAL) {
-      for (const s of f.samples) if (source(s)) add(requests, [s.labels.destination_service, s.labels.destination_version ?? '', s.labels.response_code ?? '0'].join(SEP), s.value);
+      for (const s of f.samples) {
+        if (!s.labels.destination_service) continue;
+        if (s.labels.reporter === 'destination') served.add(destination(s));
+        if (source(s)) add(counters.requests, [destination(s), s.labels.response_code ?? '0'].join(SEP), s.value);
+        for (const figure of flaggedFigures(s.labels.response_flags ?? '-', s.labels.reporter ?? '')) add(counters.outcomes, [destination(s), figure].join(SEP), s.value);
+      }
     } else if (f.name === ISTIO_REQUEST_DURATION) {
-      for (const s of f.samples) if (source(s) && s.name.endsWith('_bucket') && s.labels.le !== undefined) add(buckets, [s.labels.destination_service, s.labels.destination_version ?? '', s.labels.le].join(SEP), s.value);
+      for (const s of f.samples) if (source(s) && s.name.endsWith('_bucket') && s.labels.le !== undefined) add(counters.buckets, [destination(s), s.labels.le].join(SEP), s.value);
+    } else if (f.name === 'envoy_cluster_upstream_rq_retry' || f.name === 'envoy_cluster_outlier_detection_ejections_active') {
+      const into = f.name === 'envoy_cluster_upstream_rq_retry' ? counters.retries : counters.ejected;
+      for (const s of f.samples) {
+        const cluster = clusterOf(s);
+        if (cluster !== null) add(into, cluster, s.value);
+      }
+    } else if (f.name === 'envoy_http_rbac_denied') {
+      denied = f.samples.reduce((n, s) => n + (Number.isFinite(s.value) ? s.value : 0), denied ?? 0);
     }
   }
-  return { requests, buckets };
+  if (denied !== null && served.size === 1) counters.denied.set([...served][0]!, denied);
+  return counters;
 }
 
 /** A counter's increase between two readings: a value that went down is a restarted proxy, and its new value is the increase. */
@@ -104,14 +157,15 @@ function increase(before: number | undefined, after: number): number {
   return after >= before ? after - before : after;
 }
 
-/** The increases of every counter of the pods present in both readings. */
+/** The increases of every counter of the pods present in both readings; a gauge (ejections) as the later reading has it, the most any pod reports. */
 function differences(before: Reading, after: Reading): PodCounters {
-  const out: PodCounters = { requests: new Map(), buckets: new Map() };
+  const out: PodCounters = { requests: new Map(), buckets: new Map(), outcomes: new Map(), retries: new Map(), ejected: new Map(), denied: new Map() };
   for (const [pod, now] of after.pods) {
+    for (const [k, v] of now.ejected) out.ejected.set(k, Math.max(out.ejected.get(k) ?? 0, v));
     const then = before.pods.get(pod);
     // A pod first read in this reading: its counters since it started are not the window's.
     if (!then) continue;
-    for (const field of ['requests', 'buckets'] as const) {
+    for (const field of ['requests', 'buckets', 'outcomes', 'retries', 'denied'] as const) {
       for (const [k, v] of now[field]) out[field].set(k, (out[field].get(k) ?? 0) + increase(then[field].get(k), v));
     }
   }
@@ -148,9 +202,41 @@ export function figuresOf(delta: PodCounters, service: string, versions: readonl
     successRate: requests > 0 ? percentOf(requests - failed, requests) : null,
     ratePerSecond: perSecond(requests, spanMs),
     latencyMs: { p50: quantile(0.5), p90: quantile(0.9), p95: quantile(0.95), p99: quantile(0.99) },
-    // Istio's metrics do not count a sidecar's retries.
+    // Istio's metrics do not count a sidecar's retries: Envoy's cluster stats do, where they are shown.
     retries: 0,
   };
+}
+
+/**
+ * What the policy did to the requests to `service` whose version is one of `versions` (all when null),
+ * through the callers' clusters for `subset`: null where no sidecar's stats carry the figure.
+ */
+export function resilienceOf(delta: PodCounters, service: string, subset: string, versions: readonly string[] | null): ResilienceFigures {
+  const wanted = (k: string) => {
+    const [s, v] = k.split(SEP) as [string, string];
+    return s === service && (versions === null || versions.includes(v));
+  };
+  const counted = (figure: CountedFigure) => [...delta.outcomes].reduce((n, [k, v]) => (wanted(k) && k.endsWith(`${SEP}${figure}`) ? n + v : n), 0);
+  const cluster = [service, subset].join(SEP);
+  const denials = [...delta.denied].filter(([k]) => wanted(k));
+  return {
+    // Envoy counts attempts, not the requests that needed them.
+    retried: null,
+    retries: delta.retries.get(cluster) ?? null,
+    denied: denials.length ? denials.reduce((n, [, v]) => n + v, 0) : null,
+    rateLimited: counted('rateLimited'),
+    overflows: counted('overflows'),
+    timeouts: counted('timeouts'),
+    noRoute: counted('noRoute'),
+    upstreamFailures: counted('upstreamFailures'),
+    ejected: delta.ejected.get(cluster) ?? null,
+  };
+}
+
+/** The figures and resilience figures of one destination. */
+function upstreamFigures(delta: PodCounters, host: string, subset: string, versions: readonly string[] | null, spanMs: number): UpstreamFigures {
+  const resilience = resilienceOf(delta, host, subset, versions);
+  return { host, subset, ...figuresOf(delta, host, versions, spanMs), retries: resilience.retries ?? 0, resilience };
 }
 
 /** Which destinations a window's figures are for. */
@@ -192,10 +278,10 @@ export class SidecarStatsTraffic {
     const hosts = 'every' in destinations ? [...new Set([...delta.requests.keys()].map((k) => k.split(SEP)[0]!))] : destinations.hosts;
     for (const host of hosts) {
       if ('bySubset' in destinations && !destinations.bySubset) {
-        out.push({ host, subset: '', ...figuresOf(delta, host, null, spanMs) });
+        out.push(upstreamFigures(delta, host, '', null, spanMs));
         continue;
       }
-      for (const [subset, versions] of await this.versionsBySubset(host, delta)) out.push({ host, subset, ...figuresOf(delta, host, versions, spanMs) });
+      for (const [subset, versions] of await this.versionsBySubset(host, delta)) out.push(upstreamFigures(delta, host, subset, versions, spanMs));
     }
     return out.filter((f) => f.requests > 0);
   }

@@ -9,9 +9,9 @@ import type { InstallResult } from './install.js';
 import type { UninstallResult } from './uninstall.js';
 import type { ProxyStatusReport } from './proxy-status.js';
 import type { TopSnapshot } from './top.js';
-import { duration } from '../runtime/render.js';
+import { duration, resilienceSummary } from '../runtime/render.js';
 import { formatDuration } from '../policy/duration.js';
-import { NOT_ENOUGH_TRAFFIC } from '../runtime/figures.js';
+import { NOT_ENOUGH_TRAFFIC, type ResilienceFigures } from '../runtime/figures.js';
 import { splitApiVersion } from '../policy/kinds.js';
 import type { Paint } from '../output/format.js';
 import { table } from '../output/table.js';
@@ -187,12 +187,27 @@ export function proxyStatusText(r: ProxyStatusReport, p: Paint): string {
 }
 
 /** One top snapshot as text: a row per service and subset over the window. */
+const RESILIENCE_WORDS: Record<keyof ResilienceFigures, string> = {
+  retried: 'retried requests',
+  retries: 'retries',
+  denied: 'denials',
+  rateLimited: 'rate-limited requests',
+  overflows: 'overflows',
+  timeouts: 'timeouts',
+  noRoute: 'requests without a route',
+  upstreamFailures: 'upstream failures',
+  ejected: 'ejected endpoints',
+};
+
 export function topText(s: TopSnapshot, p: Paint): string {
   const ms = (v: number | null) => (v === null ? '-' : `${v}ms`);
   const window = s.windowSeconds % 60 === 0 ? `${s.windowSeconds / 60}m` : `${s.windowSeconds}s`;
   const header = p.dim(`Traffic over the last ${window} until ${s.readAt}${s.host ? `, service ${s.host}` : ''}`);
   if (!s.rows.length) return `${header}\nNo services: the mesh routes to none yet.\n`;
-  const rows = s.rows.map((r) => [
+  // The policy's column appears only when it did something: a healthy mesh's table stays as narrow as ever.
+  const actions = s.rows.map((r) => resilienceSummary(r.resilience));
+  const acted = actions.some(Boolean);
+  const rows = s.rows.map((r, i) => [
     r.service,
     r.namespace ?? '-',
     r.subset ?? '-',
@@ -202,7 +217,11 @@ export function topText(s: TopSnapshot, p: Paint): string {
     ms(r.latencyMs.p50),
     ms(r.latencyMs.p95),
     ms(r.latencyMs.p99),
+    ...(acted ? [actions[i] ? p.yellow(actions[i]!) : '-'] : []),
   ]);
-  const notes = s.notes.map((n) => `${p.dim(n)}\n`).join('');
-  return `${header}\n${table(['SERVICE', 'NAMESPACE', 'SUBSET', 'REQUESTS', 'RPS', 'SUCCESS', 'P50', 'P95', 'P99'], rows, p)}\n${notes}`;
+  const unreported = (Object.keys(RESILIENCE_WORDS) as (keyof ResilienceFigures)[])
+    .filter((k) => k !== 'ejected' && s.rows.some((r) => r.requests > 0 && r.resilience[k] === null));
+  const notes = [...s.notes, ...(unreported.length ? [`not reported by this mesh's proxies: ${unreported.map((k) => RESILIENCE_WORDS[k]).join(', ')}`] : [])]
+    .map((n) => `${p.dim(n)}\n`).join('');
+  return `${header}\n${table(['SERVICE', 'NAMESPACE', 'SUBSET', 'REQUESTS', 'RPS', 'SUCCESS', 'P50', 'P95', 'P99', ...(acted ? ['POLICY'] : [])], rows, p)}\n${notes}`;
 }

@@ -37,6 +37,41 @@ export interface TrafficFigures {
 export interface UpstreamFigures extends TrafficFigures {
   host: string;
   subset: string;
+  /** Absent where the reader reports none of them (Prometheus' standard metrics). */
+  resilience?: ResilienceFigures;
+}
+
+/**
+ * What the mesh's resilience and security policy did to the requests of a window, as the proxy that
+ * sent them saw it (a request may count in several). null: the runtime does not report that figure.
+ */
+export interface ResilienceFigures {
+  /** Requests that took more than one attempt. */
+  retried: number | null;
+  /** Attempts beyond the first, over every request. */
+  retries: number | null;
+  /** Answered 403 by an AuthorizationPolicy (RBAC: access denied). */
+  denied: number | null;
+  /** Refused by a rate limit (429, flag RL). */
+  rateLimited: number | null;
+  /** Refused at once because the destination's connection pool was full (503, flag UO). */
+  overflows: number | null;
+  /** Cut off at the route's timeout or an attempt's (504, flag UT). */
+  timeouts: number | null;
+  /** Refused for want of a route (flag NR, e.g. a host outside a REGISTRY_ONLY sidecar's registry). */
+  noRoute: number | null;
+  /** Failed upstream: connection failure or reset, no healthy endpoint, retries exhausted (UF, UC, UH, URX). */
+  upstreamFailures: number | null;
+  /** Endpoints of the destination that outlier detection has ejected now, in any proxy's view. */
+  ejected: number | null;
+}
+
+/** The response flags of each failure class, as Envoy names them. */
+export const UPSTREAM_FAILURE_FLAGS: readonly string[] = ['UF', 'UC', 'UH', 'URX'];
+
+/** The figures of a runtime that reports none of the resilience figures. */
+export function resilienceNotReported(): ResilienceFigures {
+  return { retried: null, retries: null, denied: null, rateLimited: null, overflows: null, timeouts: null, noRoute: null, upstreamFailures: null, ejected: null };
 }
 
 /** One request as a proxy counted it (a runtime with per-request records, e.g. an access log line). */
@@ -47,6 +82,14 @@ export interface RequestSample {
   /** Total duration; negative when unknown. */
   durationMs: number;
   retries: number;
+  /** Envoy's response flags of the request; absent when the runtime logs none. */
+  responseFlags?: readonly string[];
+}
+
+/** How a sample counts in the resilience figures; `denied` and `rateLimited` may be known beyond the sample (the destination decided them). */
+export interface SampleOutcome {
+  denied: boolean;
+  rateLimited: boolean;
 }
 
 /** The one way an upstream is keyed, wherever figures are grouped. */
@@ -100,6 +143,29 @@ export function figuresOf(samples: Iterable<RequestSample>, window: TrafficWindo
     latencyMs: { p50: nearestRank(durations, 50), p90: nearestRank(durations, 90), p95: nearestRank(durations, 95), p99: nearestRank(durations, 99) },
     retries,
   };
+}
+
+/**
+ * The resilience figures of the samples that started within `window`; `outcome` says which were
+ * denied or rate-limited where the sample alone cannot (a refusal the destination's proxy logged).
+ * Ejections are a state, not a count of requests: null here, filled by whoever reads that state.
+ */
+export function resilienceFiguresOf<S extends RequestSample>(samples: Iterable<S>, window: TrafficWindow, outcome: (s: S) => SampleOutcome): ResilienceFigures {
+  const out = { retried: 0, retries: 0, denied: 0, rateLimited: 0, overflows: 0, timeouts: 0, noRoute: 0, upstreamFailures: 0 };
+  for (const s of samples) {
+    if (s.startMs < window.sinceMs || s.startMs >= window.untilMs) continue;
+    const flags = s.responseFlags ?? [];
+    const { denied, rateLimited } = outcome(s);
+    if (s.retries > 0) out.retried += 1;
+    out.retries += s.retries;
+    if (denied) out.denied += 1;
+    if (rateLimited || flags.includes('RL')) out.rateLimited += 1;
+    if (flags.includes('UO')) out.overflows += 1;
+    if (flags.includes('UT')) out.timeouts += 1;
+    if (flags.includes('NR')) out.noRoute += 1;
+    if (flags.some((f) => UPSTREAM_FAILURE_FLAGS.includes(f))) out.upstreamFailures += 1;
+  }
+  return { ...out, ejected: null };
 }
 
 /** The figures of a window without requests. */

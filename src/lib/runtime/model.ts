@@ -203,8 +203,13 @@ export interface TrafficStats {
   latencyMs: { p50: number | null; p90: number | null; p99: number | null };
   retries: number | null;
   ejections: number | null;
-  /** Requests refused by a connection pool (UO), a rate limit (RL) or an AuthorizationPolicy (403); where the runtime's access log tells them. */
-  resilience?: { overflows: number; rateLimited: number; denied: number };
+  /**
+   * What the resilience and security policy did, where the runtime's access log tells it (top's figures
+   * for the same requests): requests retried, refused by an AuthorizationPolicy (403), a rate limit (RL),
+   * a connection pool (UO), cut at a timeout (UT), without a route (NR), failed upstream (UF, UC, UH, URX);
+   * and the endpoints outlier detection has ejected now (null for inbound traffic).
+   */
+  resilience?: { retried: number; overflows: number; rateLimited: number; denied: number; timeouts: number; noRoute: number; upstreamFailures: number; ejected: number | null };
   /** For each field that is null, why (keys are field paths like "latencyMs.p99"). */
   missing: Record<string, string>;
 }

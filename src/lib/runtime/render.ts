@@ -3,6 +3,7 @@
 // A value the proxy does not expose prints as "-" and its reason is listed under the table, never as 0.
 import { paint, type Paint } from '../output/format.js';
 import { table as tableText } from '../output/table.js';
+import type { ResilienceFigures } from './figures.js';
 import type {
   Certificate,
   Cluster,
@@ -167,13 +168,32 @@ function healthWord(h: Endpoint['health']): string {
   return h === 'failing_health_check' ? 'failing health check' : h;
 }
 
+/** The policy's actions on a row's requests, only those that happened: `retried 36 (+41 attempts), denied 4, ejected 1`. */
+export function resilienceSummary(r: { [K in keyof ResilienceFigures]?: number | null }): string {
+  const parts: string[] = [];
+  if (r.retried) parts.push(`retried ${r.retried}${r.retries ? ` (+${r.retries} attempt${r.retries === 1 ? '' : 's'})` : ''}`);
+  else if (r.retries) parts.push(`retries ${r.retries}`);
+  const counts: [number | null | undefined, string][] = [
+    [r.denied, 'denied'],
+    [r.rateLimited, 'rate-limited'],
+    [r.overflows, 'overflow'],
+    [r.timeouts, 'timed out'],
+    [r.noRoute, 'no route'],
+    [r.upstreamFailures, 'upstream failure'],
+    [r.ejected, 'ejected'],
+  ];
+  for (const [n, word] of counts) if (n) parts.push(`${word} ${n}`);
+  return parts.join(', ');
+}
+
 export function statsTable(stats: Stats): SectionTable {
   const all = [...(stats.inbound ? [stats.inbound] : []), ...stats.upstreams];
-  // Only a runtime whose log tells refusals apart has these columns.
-  const refusals = all.some((t) => t.resilience);
+  // The policy's column, as in top: only when it did something.
+  const actions = all.map((t) => (t.resilience ? resilienceSummary({ ...t.resilience, retries: t.retries }) : ''));
+  const acted = actions.some(Boolean);
   const num = (n: number | null) => (n === null ? DASH : String(n));
   const ms = (n: number | null) => (n === null ? DASH : `${n}ms`);
-  const rows = all.map((t) => [
+  const rows = all.map((t, i) => [
     t.direction === 'inbound' ? 'inbound' : t.name,
     num(t.requests),
     t.ratePerSecond === null ? DASH : t.ratePerSecond.toFixed(1),
@@ -187,11 +207,11 @@ export function statsTable(stats: Stats): SectionTable {
     ms(t.latencyMs.p99),
     num(t.retries),
     num(t.ejections),
-    ...(refusals ? [t.resilience?.overflows, t.resilience?.rateLimited, t.resilience?.denied].map((n) => num(n ?? null)) : []),
+    ...(acted ? [actions[i] || DASH] : []),
   ]);
   return {
     title: `Stats (from ${stats.source})`,
-    head: ['UPSTREAM', 'REQUESTS', 'RPS', '2XX', '3XX', '4XX', '5XX', 'SUCCESS', 'P50', 'P90', 'P99', 'RETRIES', 'EJECTIONS', ...(refusals ? ['OVERFLOWS', 'RATE-LIMITED', 'DENIED'] : [])],
+    head: ['UPSTREAM', 'REQUESTS', 'RPS', '2XX', '3XX', '4XX', '5XX', 'SUCCESS', 'P50', 'P90', 'P99', 'RETRIES', 'EJECTIONS', ...(acted ? ['POLICY'] : [])],
     rows,
     notes: [...stats.notes.filter((n) => !n.includes(' clusters: ')), ...missingNotes(all)],
   };

@@ -14,7 +14,7 @@ import { appliedProxyConfig, runningProxyPid } from '../runtime/haproxy/apply.js
 import { renderLuaFile } from '../runtime/haproxy/lua.js';
 import { pickMapFile } from '../runtime/haproxy/route-state.js';
 import { RuntimeApi } from '../runtime/haproxy/runtime-api.js';
-import { AccessLogTail, figuresByUpstream, isSentRequest } from '../runtime/haproxy/traffic.js';
+import { AccessLogTail, figuresByUpstream, isTrafficLine } from '../runtime/haproxy/traffic.js';
 import type { CompiledProxy, CompiledRoute } from '../runtime/haproxy/types.js';
 import { readRouteWeights as servedRouteWeights } from '../runtime/haproxy/weights.js';
 import { ShiftStore } from '../shift/store.js';
@@ -75,7 +75,7 @@ class AccessLogTraffic implements TrafficReader {
   private readonly tail: AccessLogTail;
 
   constructor(private readonly proxies: () => Promise<LocalProxy[]>, host?: string) {
-    this.tail = new AccessLogTail((e) => (isSentRequest(e) || isSentRequest(e, { mirrored: true })) && (host === undefined || e.destinationHost === host));
+    this.tail = new AccessLogTail(isTrafficLine(host));
   }
 
   async startNow(): Promise<void> {
@@ -192,6 +192,12 @@ export class LocalTarget implements MeshTarget {
 
   traffic(options: { host?: string } = {}): TrafficReader {
     return new AccessLogTraffic(() => this.localProxies(), options.host);
+  }
+
+  /** Endpoints outlier detection has ejected now, by `upstreamKey(host, subset)`. */
+  async ejectedEndpoints(): Promise<Map<string, number>> {
+    const { ejectedEndpoints } = await import('../runtime/haproxy/ejections.js');
+    return ejectedEndpoints(await this.localProxies());
   }
 
   async prometheusUrl(): Promise<string | null> {

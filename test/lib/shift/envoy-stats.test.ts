@@ -54,3 +54,54 @@ describe('figures from the calling sidecars\' stats', () => {
     assert.equal(second!.requests, 30, 'the counter went down: a new proxy, its value is the increase');
   });
 });
+
+describe('what the policy did, from the sidecars\' stats', () => {
+  const CLUSTER = `outbound|9080|v2|${HOST}`;
+  const text = (n: number, extra: string[] = []) => [
+    '# TYPE istio_requests_total counter',
+    `istio_requests_total{reporter="source",destination_service="${HOST}",destination_version="v2",response_code="200",response_flags="-"} ${100 * n}`,
+    `istio_requests_total{reporter="source",destination_service="${HOST}",destination_version="v2",response_code="503",response_flags="UO"} ${3 * n}`,
+    `istio_requests_total{reporter="source",destination_service="${HOST}",destination_version="v2",response_code="503",response_flags="UF,URX"} ${2 * n}`,
+    `istio_requests_total{reporter="source",destination_service="${HOST}",destination_version="v2",response_code="504",response_flags="UT"} ${n}`,
+    ...extra,
+  ].join('\n');
+
+  it('refusals and failures by response flag; retries and ejections from Envoy\'s cluster stats where shown, else not reported (null)', async () => {
+    const callerTexts = [
+      text(1, ['# TYPE envoy_cluster_upstream_rq_retry counter', `envoy_cluster_upstream_rq_retry{cluster_name="${CLUSTER}"} 10`, '# TYPE envoy_cluster_outlier_detection_ejections_active gauge', `envoy_cluster_outlier_detection_ejections_active{cluster_name="${CLUSTER}"} 0`]),
+      text(2, ['# TYPE envoy_cluster_upstream_rq_retry counter', `envoy_cluster_upstream_rq_retry{cluster_name="${CLUSTER}"} 17`, '# TYPE envoy_cluster_outlier_detection_ejections_active gauge', `envoy_cluster_outlier_detection_ejections_active{cluster_name="${CLUSTER}"} 1`]),
+    ];
+    // The destination pod: its own reports name what it serves, its rate limit flags RL, its RBAC filter counts denials.
+    const destination = (n: number) => [
+      '# TYPE istio_requests_total counter',
+      `istio_requests_total{reporter="destination",destination_service="${HOST}",destination_version="v2",response_code="429",response_flags="RL"} ${4 * n}`,
+      `istio_requests_total{reporter="destination",destination_service="${HOST}",destination_version="v2",response_code="403",response_flags="-"} ${5 * n}`,
+      '# TYPE envoy_http_rbac_denied counter',
+      `envoy_http_rbac_denied{http_conn_manager_prefix="inbound_0.0.0.0_9080"} ${5 * n}`,
+    ].join('\n');
+    const reads = new Map<string, number>();
+    const source: EnvoyStatsSource = {
+      where: 'a test cluster',
+      pods: async () => [{ namespace: 'default', name: 'productpage-0' }, { namespace: 'default', name: 'reviews-v2-0' }],
+      read: async (pod) => {
+        const n = reads.get(pod.name) ?? 0;
+        reads.set(pod.name, n + 1);
+        return pod.name === 'productpage-0' ? callerTexts[Math.min(n, 1)]! : destination(n + 1);
+      },
+      subsetsByVersion: async () => new Map([['v2', 'v2']]),
+    };
+    const reader = new EnvoyStatsTraffic(source, HOST);
+    await reader.startNow();
+    const [v2] = await reader.figures({ sinceMs: Date.now(), untilMs: Date.now() + 1 });
+    assert.deepEqual(v2!.resilience, { retried: null, retries: 7, denied: 5, rateLimited: 4, overflows: 3, timeouts: 1, noRoute: 0, upstreamFailures: 2, ejected: 1 });
+    assert.equal(v2!.retries, 7, 'the retries a shift records are the ones top shows');
+
+    // Istio's default stats matcher hides Envoy's cluster and RBAC stats: those figures are not reported.
+    let hidden = 0;
+    const plain = new EnvoyStatsTraffic({ ...source, pods: async () => [{ namespace: 'default', name: 'productpage-0' }], read: async () => text(++hidden) }, HOST);
+    await plain.startNow();
+    const [bare] = await plain.figures({ sinceMs: Date.now(), untilMs: Date.now() + 1 });
+    assert.deepEqual(bare!.resilience, { retried: null, retries: null, denied: null, rateLimited: 0, overflows: 3, timeouts: 1, noRoute: 0, upstreamFailures: 2, ejected: null });
+    assert.equal(bare!.retries, 0);
+  });
+});

@@ -12,6 +12,8 @@ import { ROOT } from '../../support/shared.js';
 import { meshctlAsync } from '../../support/cli.js';
 import { StandInApiServer, writeKubeconfig, type KubeObject } from '../../support/kube-apiserver.js';
 import { IstioExporter } from '../../support/istio-metrics.js';
+import { jsonOutput } from '../../support/output-schemas.js';
+import type { TopSnapshot } from '../../../src/lib/mesh/top.js';
 import { istioAdminRoutes, startAdmin, type FixtureServer } from '../runtime/envoy/fixture-server.js';
 
 const Ajv = AjvModule as unknown as typeof AjvModule.default;
@@ -135,11 +137,15 @@ describe('inspect pod and top on a cluster', () => {
 
   it('top: every destination\'s figures from the sidecars\' Istio metrics through the pod proxy, no port-forward', async () => {
     // Each reading of the caller's sidecar finds one more batch: 90 OK to v1 in 12 ms, 8 OK and 2 failed to v2 in 40 ms.
+    // The two failures are upstream resets after a retry (UF,URX); the canary cluster counts 3 retries a batch.
+    let retries = 0;
     exporter.beforeScrape = () => {
       exporter.record('v1', 200, 90, 12);
       exporter.record('v2', 200, 8, 40);
-      exporter.record('v2', 503, 2, 40);
+      exporter.record('v2', 503, 2, 40, 'UF,URX');
+      retries += 3;
     };
+    exporter.envoyStats = () => ['# TYPE envoy_cluster_upstream_rq_retry counter', `envoy_cluster_upstream_rq_retry{cluster_name="outbound|9080|canary|reviews.default.svc.cluster.local"} ${retries}`];
     server.requests.length = 0;
     try {
       const r = await meshctlAsync(['top', '-n', 'default', '--kubeconfig', kubeconfig, '-o', 'json']);
@@ -152,6 +158,10 @@ describe('inspect pod and top on a cluster', () => {
       assert.equal(rows['reviews.default/canary']!.requests, 10);
       assert.equal(rows['reviews.default/canary']!.statusClasses['5xx'], 2);
       assert.equal(rows['reviews.default/canary']!.successRate, 80);
+      // What the policy did, where the sidecar's stats say it; what they do not carry is not reported (null).
+      const figures = jsonOutput<TopSnapshot>('top', r.stdout).rows.find((x) => x.subset === 'canary')!;
+      assert.deepEqual(figures.resilience, { retried: null, retries: 3, denied: null, rateLimited: 0, overflows: 0, timeouts: 0, noRoute: 0, upstreamFailures: 2, ejected: null });
+      assert.equal(jsonOutput<TopSnapshot>('top', r.stdout).rows.find((x) => x.subset === 'stable')!.resilience.retries, null, 'no retry counter for the stable cluster');
       const p50 = rows['reviews.default/canary']!.latencyMs.p50!;
       assert.ok(p50 > 25 && p50 <= 50, `p50 ${p50} ms falls in the 40 ms requests' bucket`);
 
@@ -161,9 +171,11 @@ describe('inspect pod and top on a cluster', () => {
 
       const text = await meshctlAsync(['top', 'reviews', '-n', 'default', '--kubeconfig', kubeconfig]);
       assert.equal(text.code, 0, text.stderr);
-      assert.match(text.stdout, /reviews\s+default\s+canary\s+10\s+[\d.]+\s+80\.00%/);
+      assert.match(text.stdout, /reviews\s+default\s+canary\s+10\s+[\d.]+\s+80\.00%.*retries 3, upstream failure 2/);
+      assert.match(text.stdout, /not reported by this mesh's proxies: retried requests, retries, denials/);
     } finally {
       exporter.beforeScrape = null;
+      exporter.envoyStats = () => [];
     }
   });
 

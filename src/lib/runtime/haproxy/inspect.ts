@@ -39,9 +39,9 @@ import {
   type ParsedSection,
   type ServerLine,
 } from './config-parse.js';
-import { NOT_ENOUGH_TRAFFIC, figuresOf, noRequests, upstreamKey, type TrafficFigures, type TrafficWindow } from '../figures.js';
-import { figuresByUpstream } from './traffic.js';
-import { resilienceByCluster, type ResilienceCounts } from '../resilience-counters.js';
+import { NOT_ENOUGH_TRAFFIC, figuresOf, noRequests, resilienceFiguresOf, upstreamKey, type ResilienceFigures, type TrafficFigures, type TrafficWindow } from '../figures.js';
+import { figuresByUpstream, isPolicyDenial } from './traffic.js';
+import { isEjected } from './ejections.js';
 import { readRecentAccessLog, type RecentLog } from './access-log.js';
 import { isRateLimitTable } from './rate-limit.js';
 
@@ -382,7 +382,6 @@ export class HaproxyAdapter implements ProxyAdapter {
     const whole: TrafficWindow = { sinceMs: -Infinity, untilMs: Infinity };
     const lastMinute: TrafficWindow = { sinceMs: now - RATE_WINDOW_SECONDS * 1000, untilMs: now };
     const counted = new Map(figuresByUpstream(log.entries, whole).map((u) => [upstreamKey(u.host, u.subset), u]));
-    const refused = resilienceByCluster(log.entries);
     const rates = new Map(figuresByUpstream(log.entries, lastMinute).map((u) => [upstreamKey(u.host, u.subset), u.ratePerSecond]));
     // Every upstream the proxy routes to has a row, with or without traffic.
     const upstreams = new Map<string, { host: string; subset: string; backends: string[] }>();
@@ -393,10 +392,12 @@ export class HaproxyAdapter implements ProxyAdapter {
       return u;
     };
     for (const r of compiled?.routes ?? []) for (const d of r.destinations) upstream(d.host, d.subset).backends.push(d.backend);
-    for (const u of counted.values()) upstream(u.host, u.subset);
+    // Requests no route took are said in a note below, not as an upstream.
+    for (const u of counted.values()) if (u.resilience?.noRoute !== u.requests) upstream(u.host, u.subset);
     const rows = [...upstreams.entries()].sort(([, a], [, b]) => a.host.localeCompare(b.host) || a.subset.localeCompare(b.subset)).map(([key, u]) => {
       const row = trafficRow(u.subset ? `${u.host}|${u.subset}` : u.host, 'outbound', u.host, u.subset || null, counted.get(key) ?? noRequests(), rates.get(key) ?? 0);
-      row.resilience = refusalsOf(refused, [`outbound|${u.host}${u.subset ? `|${u.subset}` : ''}`]);
+      const ejectedNow = new Set(stat.filter((r) => u.backends.includes(r.proxy) && isEjected(r)).map((r) => r.name)).size;
+      row.resilience = resilienceOf(counted.get(key)?.resilience, ejectedNow);
       const servers = backends.filter((b) => u.backends.includes(b.name));
       const observed = servers.some((b) => serversOf(b).some((l) => l.observe));
       if (observed) {
@@ -413,7 +414,7 @@ export class HaproxyAdapter implements ProxyAdapter {
     inbound.missing.retries = 'retries are made by the proxies that call this one';
     inbound.ejections = null;
     inbound.missing.ejections = 'ejections apply to upstreams';
-    inbound.resilience = refusalsOf(refused, [...refused.keys()].filter((k) => k.startsWith('inbound|')));
+    inbound.resilience = resilienceOf(resilienceFiguresOf(incoming, whole, (e) => ({ denied: isPolicyDenial(e), rateLimited: false })), null);
     const notes: string[] = [];
     const first = log.entries.reduce<number | null>((m, e) => (m === null || e.startMs < m ? e.startMs : m), null);
     if (log.missing) notes.push('the proxy has written no access log yet');
@@ -569,23 +570,24 @@ export function endpointHealth(row: StatRow, line: ServerLine | undefined, peer:
   return { health: 'unknown', flags: status ? [status] : [] };
 }
 
+/** A row's resilience figures, as top counts them, with the endpoints this proxy has ejected now. */
+function resilienceOf(f: ResilienceFigures | undefined, ejected: number | null): NonNullable<TrafficStats['resilience']> {
+  return {
+    retried: f?.retried ?? 0,
+    overflows: f?.overflows ?? 0,
+    rateLimited: f?.rateLimited ?? 0,
+    denied: f?.denied ?? 0,
+    timeouts: f?.timeouts ?? 0,
+    noRoute: f?.noRoute ?? 0,
+    upstreamFailures: f?.upstreamFailures ?? 0,
+    ejected,
+  };
+}
+
 /**
  * A row of the runtime-neutral stats model from the traffic pipeline's figures. The model has no class
  * for requests cut off without a status: they count as 5xx, as they do in the success rate.
  */
-/** The refusals counted for these upstreams (the resilience counters of the agent's metrics, over the log read). */
-function refusalsOf(refused: ReadonlyMap<string, ResilienceCounts>, clusters: string[]): NonNullable<TrafficStats['resilience']> {
-  const out = { overflows: 0, rateLimited: 0, denied: 0 };
-  for (const c of clusters) {
-    const r = refused.get(c);
-    if (!r) continue;
-    out.overflows += r.overflows;
-    out.rateLimited += r.rateLimited;
-    out.denied += r.denied;
-  }
-  return out;
-}
-
 function trafficRow(name: string, direction: 'inbound' | 'outbound', host: string | null, subset: string | null, f: TrafficFigures, ratePerSecond: number): TrafficStats {
   const missing: Record<string, string> = {};
   if (f.successRate === null) missing.successRate = NOT_ENOUGH_TRAFFIC;

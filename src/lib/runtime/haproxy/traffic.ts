@@ -2,7 +2,7 @@
 // requests the proxies logged as their senders, read from the JSON access logs, grouped by destination
 // host and subset and turned into figures by the runtime-neutral rules of ../figures.ts.
 import { promises as fs } from 'node:fs';
-import { figuresOf, upstreamKey, type TrafficWindow, type UpstreamFigures } from '../figures.js';
+import { figuresOf, resilienceFiguresOf, upstreamKey, type TrafficWindow, type UpstreamFigures } from '../figures.js';
 import { readAccessLog, readRecentAccessLog, type AccessLogEntry } from './access-log.js';
 
 /**
@@ -17,19 +17,75 @@ export function isSentRequest(e: AccessLogEntry, options: { mirrored?: boolean }
   return !e.mirror && (e.direction === 'outbound' || e.direction === 'ingress');
 }
 
-/** The figures of every destination (host, subset) the counted requests of `window` went to, sorted by host then subset. */
+/**
+ * A sent request refused by its destination's connection pool (UO): the pool answers before the
+ * destination is recorded, so its line names only the backend, which the proxy's other lines name.
+ */
+function isOverflowWithoutDestination(e: AccessLogEntry): boolean {
+  return !e.destinationHost && !e.mirror && (e.direction === 'outbound' || e.direction === 'ingress') && e.responseFlags.includes('UO');
+}
+
+/** A request an AuthorizationPolicy denied, on the line of the proxy that denied it. */
+export function isPolicyDenial(e: AccessLogEntry): boolean {
+  return e.status === 403 && (e.authz ?? '').startsWith('rbac_access_denied');
+}
+
+/** A refusal the destination's sidecar decided (a denial, a rate limit): the sender's line shows only the status it passed on. */
+function isRefusalAtDestination(e: AccessLogEntry): boolean {
+  return e.direction === 'inbound' && !e.mirror && (isPolicyDenial(e) || e.responseFlags.includes('RL'));
+}
+
+/** A sent request refused for want of a route (NR: no route matched, or a host outside a REGISTRY_ONLY sidecar's registry). */
+function isUnrouted(e: AccessLogEntry): boolean {
+  return !e.destinationHost && !e.mirror && (e.direction === 'outbound' || e.direction === 'ingress') && e.responseFlags.includes('NR');
+}
+
+/** The host a request asked for, as a row names it: lower case, without the port. */
+function requestedHost(e: AccessLogEntry): string {
+  return e.host.toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+}
+
+/** The lines the figures read (of the requests sent to `host` only, when given). */
+export function isTrafficLine(host?: string): (e: AccessLogEntry) => boolean {
+  return (e) => isRefusalAtDestination(e) || isOverflowWithoutDestination(e) || (host === undefined && isUnrouted(e))
+    || ((isSentRequest(e) || isSentRequest(e, { mirrored: true })) && (host === undefined || e.destinationHost === host));
+}
+
+/**
+ * The figures of every destination (host, subset) the counted requests of `window` went to, sorted by
+ * host then subset. Requests refused for want of a route count for the host they asked for (no subset).
+ */
 export function figuresByUpstream(entries: Iterable<AccessLogEntry>, window: TrafficWindow, options: { mirrored?: boolean } = {}): UpstreamFigures[] {
+  const lines = [...entries];
+  // A proxy's lines that name their destination tell where each of its backends sends.
+  const destinationOfBackend = new Map<string, { host: string; subset: string }>();
+  // What the destinations' sidecars refused, by request id (the sender's line carries the same id).
+  const refusedAtDestination = new Map<string, { denied: boolean; rateLimited: boolean }>();
+  for (const e of lines) {
+    if (isSentRequest(e) && e.backend) destinationOfBackend.set(`${e.proxy}\0${e.backend}`, { host: e.destinationHost, subset: e.destinationSubset });
+    if (isRefusalAtDestination(e) && e.requestId) refusedAtDestination.set(e.requestId, { denied: isPolicyDenial(e), rateLimited: e.responseFlags.includes('RL') });
+  }
   const groups = new Map<string, { host: string; subset: string; entries: AccessLogEntry[] }>();
-  for (const e of entries) {
-    if (!isSentRequest(e, options) || e.startMs < window.sinceMs || e.startMs >= window.untilMs) continue;
-    const key = upstreamKey(e.destinationHost, e.destinationSubset);
+  for (const e of lines) {
+    if (e.startMs < window.sinceMs || e.startMs >= window.untilMs) continue;
+    const destination = isSentRequest(e, options)
+      ? { host: e.destinationHost, subset: e.destinationSubset }
+      : options.mirrored ? undefined
+      : isOverflowWithoutDestination(e) ? destinationOfBackend.get(`${e.proxy}\0${e.backend}`)
+      : isUnrouted(e) && requestedHost(e) ? { host: requestedHost(e), subset: '' } : undefined;
+    if (!destination) continue;
+    const key = upstreamKey(destination.host, destination.subset);
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { host: e.destinationHost, subset: e.destinationSubset, entries: [] }));
+    if (!g) groups.set(key, (g = { ...destination, entries: [] }));
     g.entries.push(e);
   }
+  const outcome = (e: AccessLogEntry) => {
+    const atDestination = refusedAtDestination.get(e.requestId);
+    return { denied: isPolicyDenial(e) || (e.status === 403 && Boolean(atDestination?.denied)), rateLimited: e.status === 429 && Boolean(atDestination?.rateLimited) };
+  };
   return [...groups.values()]
     .sort((a, b) => a.host.localeCompare(b.host) || a.subset.localeCompare(b.subset))
-    .map((g) => ({ host: g.host, subset: g.subset, ...figuresOf(g.entries, window) }));
+    .map((g) => ({ host: g.host, subset: g.subset, ...figuresOf(g.entries, window), resilience: resilienceFiguresOf(g.entries, window, outcome) }));
 }
 
 /**

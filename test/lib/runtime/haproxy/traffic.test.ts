@@ -100,3 +100,33 @@ test('the tail reads only what was appended, reads a new log back to the window,
   await fs.writeFile(a, `${line(7, 3000)}\n`);
   assert.deepEqual((await tail.since([a, b], 2001)).map((e) => e.requestId).sort(), ['r4', 'r6', 'r7']);
 }));
+
+test('what the policy did, per destination: retries, a pool\'s overflow by its backend, denials and rate limits the destination decided, timeouts, upstream failures, no route', async () => {
+  const t0 = 1_800_000_000_000;
+  const { parseAccessLog } = await import('../../../../src/lib/runtime/haproxy/access-log.js');
+  const text = [
+    line(1, t0, { retries: '2', status: 200 }),
+    line(2, t0 + 1, { retries: '+1', status: 503, termination: 'SH' }),
+    // Refused by the pool before the destination was recorded: only its backend names it.
+    line(3, t0 + 2, { destination_host: '-', destination_subset: '-', server: '<NOSRV>', status: 503, termination: 'LR', response_flags: 'UO' }),
+    line(4, t0 + 3, { status: 403 }),
+    { ...JSON.parse(line(4, t0 + 4, { proxy: 'reviews-v1-0', direction: 'inbound', destination_host: 'reviews', destination_subset: '-', backend: 'inbound', server: '<NOSRV>', status: 403, authz: 'rbac_access_denied_matched_policy[ns[default]-policy[no-admin]-rule[0]]' })) },
+    line(5, t0 + 5, { status: 403 }),
+    line(6, t0 + 6, { status: 429 }),
+    { ...JSON.parse(line(6, t0 + 7, { proxy: 'reviews-v1-0', direction: 'inbound', destination_host: 'reviews', backend: 'inbound', server: '<NOSRV>', status: 429, response_flags: 'RL' })) },
+    line(7, t0 + 8, { status: 504, termination: 'sH', response_flags: 'UT' }),
+    // A sent request that matched no route: no destination, and no backend of a destination.
+    line(8, t0 + 9, { destination_host: '-', destination_subset: '-', backend: 'outbound', server: '<NOSRV>', status: 404 }),
+    line(9, t0 + 10, { destination_subset: 'v2', backend: 'vs:default:reviews:0:1', status: 200 }),
+    // Refused for want of a route (a REGISTRY_ONLY sidecar): it counts for the host it asked for.
+    line(10, t0 + 11, { host: 'HTTPBin.org:80', destination_host: '-', destination_subset: '-', backend: 'outbound', server: '<NOSRV>', status: 502, response_flags: 'NR' }),
+  ].map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n');
+  const { entries } = parseAccessLog(`${text}\n`);
+  const [unrouted, v1, v2, ...rest] = figuresByUpstream(entries, { sinceMs: t0, untilMs: t0 + 1000 });
+  assert.equal(rest.length, 0, 'a 404 without the NR flag counts for no destination');
+  assert.deepEqual([unrouted!.host, unrouted!.subset, unrouted!.requests, unrouted!.resilience!.noRoute], ['httpbin.org', '', 1, 1]);
+  assert.deepEqual([v1!.subset, v1!.requests, v1!.retries, v1!.statusClasses['5xx']], ['v1', 7, 3, 3], 'the overflow counts among v1\'s requests');
+  // An app's own 403 (request 5) is no denial; the 403 the destination's policy decided (request 4) is.
+  assert.deepEqual(v1!.resilience, { retried: 2, retries: 3, denied: 1, rateLimited: 1, overflows: 1, timeouts: 1, noRoute: 0, upstreamFailures: 1, ejected: null });
+  assert.deepEqual(v2!.resilience, { retried: 0, retries: 0, denied: 0, rateLimited: 0, overflows: 0, timeouts: 0, noRoute: 0, upstreamFailures: 0, ejected: null });
+});
