@@ -202,7 +202,12 @@ describe('traffic mirroring in the local mesh (live HAProxy on loopback)', { tim
 
   it('drops copies beyond the limit in flight, and counts them, while every request is served', async () => {
     const api = new RuntimeApi(mesh.pod('caller-0').paths.runtimeSocket);
-    const before = await api.mirrorStats();
+    // A copy of an earlier test's request may still be answering (its target saw it, the sidecar has
+    // not counted it yet): start from counters nothing is still adding to.
+    const before = await waitFor('no earlier copy in flight', async () => {
+      const s = await api.mirrorStats();
+      return s.active === 0 ? s : undefined;
+    }, { timeoutMs: 5000 });
     const wide = new http.Agent({ keepAlive: true, maxSockets: 16 });
     try {
       // Copies held 1 s each by the mirror target: more requests than the limit pile them up.
