@@ -8,12 +8,18 @@ import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { jsonOutput } from '../support/output-schemas.js';
 import { serviceYaml, workloadYaml } from '../support/policy-yaml.js';
-import { makeHome, podPid, type E2eHome } from './support.js';
-import type { ApplyResult } from '../../src/lib/mesh/agent/protocol.js';
+import { agentPid, alive, eventually, makeHome, podPid, type E2eHome } from './support.js';
+import { request } from '../support/net.js';
+import { homeLayout } from '../../src/lib/mesh/home.js';
+import { readPlacement } from '../../src/lib/mesh/pods.js';
+import { proxyPaths } from '../../src/lib/runtime/haproxy/types.js';
+import { routeMapFile } from '../../src/lib/runtime/haproxy/route-state.js';
+import type { ApplyResult, MeshStatus } from '../../src/lib/mesh/agent/protocol.js';
 import type { ProxyStatusReport } from '../../src/lib/mesh/proxy-status.js';
 
+// \`x-delay-ms: N\` is answered N ms late (a slow app, to tell which route deadline a sidecar serves).
 const APP = `const http = require('node:http');
-http.createServer((req, res) => { req.resume(); res.end('ok'); }).listen(Number(process.env.PORT), '127.0.0.1');
+http.createServer((req, res) => { req.resume(); setTimeout(() => res.end('ok'), Number(req.headers['x-delay-ms'] ?? 0) || 0); }).listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));
 `;
 const PODS = ['w0-0', 'w1-0', 'w2-0', 'w3-0'];
@@ -111,5 +117,48 @@ describe('an apply touches only the sidecars it concerns', { timeout: 300_000 },
     const status = await h.run(['status']);
     assert.equal(status.code, 0, status.stdout + status.stderr);
     assert.match(status.stdout, /Proxies\s+4\/4 up to date with revision 3/);
+  });
+
+  it("after a machine crash that lost the sidecars' unsynced route files, the agent starts every sidecar with the stored revision's routes", async () => {
+    const routeTimeout = (timeout: string) => `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: w1, namespace: default }
+spec:
+  hosts: [w1]
+  http: [{ route: [{ destination: { host: w1 } }], timeout: ${timeout} }]
+`;
+    assert.equal((await apply('w1-timeout', routeTimeout('3s'))).code, 0);
+    const files = PODS.map((p) => proxyPaths(path.join(h.home, 'pods', p)));
+    const stale = files.map((f) => [f.lua, routeMapFile(f.dir, 'deadlineMs')].map((file) => [file, readFileSync(file, 'utf8')] as const));
+    const r = await apply('w1-timeout', routeTimeout('1s'));
+    assert.equal(r.code, 0, r.stderr);
+    const revision = jsonOutput<ApplyResult>('apply', r.stdout).revision;
+    assert.deepEqual(jsonOutput<ApplyResult>('apply', r.stdout).proxies.map((p) => p.path), PODS.map(() => 'runtime'));
+
+    // The machine goes down: every process of the mesh ends at once, and the writes that were not
+    // synced are lost (the route files hold the previous revision's text, the compiled state nothing).
+    const agent = agentPid(h.home)!;
+    process.kill(agent, 'SIGKILL');
+    const masters = PODS.map((p) => podPid(h.home, p, 'proxy')!);
+    const apps = PODS.map((p) => podPid(h.home, p, 'app')!);
+    for (const pid of [...masters.map((m) => -m), ...apps]) process.kill(pid, 'SIGKILL');
+    await eventually('every process of the mesh gone', () => [agent, ...masters, ...apps].every((pid) => !alive(pid)), 20_000);
+    for (const [i, f] of files.entries()) {
+      for (const [file, text] of stale[i]!) await fs.writeFile(file, text);
+      await fs.writeFile(f.state, '');
+    }
+
+    // The next command to the agent starts it, and it brings every pod back from the stored revision.
+    await eventually('every pod ready, its sidecar serving the stored revision again', async () => {
+      const status = await h.run(['status', '-o', 'json']);
+      return status.code === 0 && jsonOutput<MeshStatus>('status', status.stdout).pods.every((p) => p.ready && p.proxyRevision === revision);
+    }, 120_000, 500);
+    const caller = (await readPlacement(homeLayout(h.home))).pods.find((p) => p.name === 'w0-0')!;
+    const call = (delayMs: number) => request({ port: caller.ports.outbound, path: '/', headers: { host: 'w1', 'x-delay-ms': String(delayMs) }, timeoutMs: 10_000 });
+    await eventually('w1 answering through w0\'s sidecar', async () => (await call(0).catch(() => null))?.status === 200, 30_000, 200);
+    // The 1 s deadline of the stored revision, not the 3 s one the lost writes left on disk.
+    assert.equal((await call(1500)).status, 504);
+    for (const [i, f] of files.entries()) assert.notEqual(readFileSync(routeMapFile(f.dir, 'deadlineMs'), 'utf8'), stale[i]![1]![1], `${PODS[i]}'s route deadlines`);
   });
 });

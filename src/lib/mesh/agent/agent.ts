@@ -202,7 +202,9 @@ export class MeshAgent {
       const checksAfter = configCheckCounts();
       const configChecks = { run: checksAfter.run - checksBefore.run, reused: checksAfter.reused - checksBefore.reused };
       const convergedAt = Date.now();
-      const synced = request.wait ? await this.waitSynced(Math.max(0, request.timeoutMs - (Date.now() - started))) : { synced: false, pending: [] };
+      // A sidecar that answered `ok` to the revision over its runtime API serves it: only its app is asked.
+      const proven = new Set(proxies.filter((p) => p.kind === 'sidecar' && p.path === 'runtime' && !pods.some((c) => c.name === p.name)).map((p) => p.name));
+      const synced = request.wait ? await this.waitSynced(Math.max(0, request.timeoutMs - (Date.now() - started)), proven) : { synced: false, pending: [] };
       const recompiled = sidecarsCompiled(compiled);
       const timings = `modelled ${modelledAt - started} ms, compiled ${compiledAt - modelledAt} ms (${recompiled ?? compiled.sidecars.length} of ${compiled.sidecars.length} sidecars), stored ${committedAt - compiledAt} ms, proxies and pods updated ${convergedAt - committedAt} ms, all serving ${Date.now() - convergedAt} ms`;
       this.options.log(`revision ${record.revision} (${timings}): ${plan.changes.filter((c) => c.action !== 'unchanged').map((c) => `${c.kind}/${c.name} ${c.action}`).join(', ')}`);
@@ -496,7 +498,7 @@ export class MeshAgent {
   }
 
   /** The pods and gateway proxies (those named in `only`, when given) as they are now. */
-  private async podStatuses(only?: Set<string>): Promise<PodStatus[]> {
+  private async podStatuses(only?: Set<string>, proven: ReadonlySet<string> = new Set()): Promise<PodStatus[]> {
     const current = this.current;
     if (!current) return [];
     const { supervisor } = this.options;
@@ -506,7 +508,7 @@ export class MeshAgent {
       const proxy = supervisor.status(proxyName(pod.name));
       const [appReady, { ready: proxyUp, revision: served }] = await Promise.all([
         app?.phase === 'Running' ? portListening(pod.ports.app) : false,
-        proxy?.phase === 'Running' ? proxyReadiness(pod.ports.admin) : NOT_RUNNING,
+        proxy?.phase !== 'Running' ? NOT_RUNNING : proven.has(pod.name) ? { ready: true, revision: wanted('sidecar', pod) } : proxyReadiness(pod.ports.admin),
       ]);
       return {
         name: pod.name,
@@ -556,11 +558,11 @@ export class MeshAgent {
    * ready. Each round asks only the ones still pending (a mesh of many pods is not asked whole every
    * 20 ms); once none is, every one is asked again to confirm.
    */
-  private async waitSynced(timeoutMs: number): Promise<{ synced: boolean; pending: string[] }> {
+  private async waitSynced(timeoutMs: number, proven: ReadonlySet<string> = new Set()): Promise<{ synced: boolean; pending: string[] }> {
     let pending: string[] = [];
     let asking: Set<string> | undefined;
     const ok = await waitFor(async () => {
-      const statuses = await this.podStatuses(asking);
+      const statuses = await this.podStatuses(asking, proven);
       pending = statuses.filter((s) => !s.ready || !s.inSync).map((s) => s.name);
       if (pending.length) {
         asking = new Set(pending);

@@ -2,6 +2,7 @@
 // weights, route timeouts, the revision —, hitless master-worker reload otherwise), report its status, stop it.
 import { promises as fs } from 'node:fs';
 import { writeFileAtomic, writeFilesAtomic } from '../../system/atomic-file.js';
+import { replaceRebuildableFile } from '../../system/rebuildable-file.js';
 import type { CompiledProxy, ProxyTarget } from './types.js';
 import { checkConfig, findHaproxy } from './binary.js';
 import { isProxyProcess, proxyArguments, signalProxy, startProxyProcess } from './process.js';
@@ -145,6 +146,24 @@ async function writeRuntimeFiles(target: ProxyTarget, compiled: CompiledProxy, .
   await writeFilesAtomic([...changed, ...then].map(([file, data]) => ({ file, data, mode: 0o600 })));
 }
 
+/**
+ * What a runtime update changes in a running proxy's files (the Lua program, the route maps, the compiled
+ * state), each only when it differs from what is there, replaced atomically but not synced: all of them
+ * are compiled from the stored revision, and every start of a proxy (the agent's own after a machine
+ * crash included) rewrites whichever differs from that compile before HAProxy reads it, so a write the
+ * disk lost is never served. `written`: what the caller knows these files hold (the compiled proxy it
+ * last wrote, nothing rewrote since), else they are read back.
+ */
+async function replaceRuntimeFiles(target: ProxyTarget, compiled: CompiledProxy, written: CompiledProxy | null): Promise<void> {
+  const before = written ? new Map([[target.paths.lua, written.lua] as [string, string], ...proxyMapTexts(target, written)]) : null;
+  await Promise.all([[target.paths.lua, compiled.lua] as [string, string], ...proxyMapTexts(target, compiled)].map(async ([file, text]) => {
+    const there = before?.has(file) ? before.get(file) : await readText(file);
+    if (there !== text) await replaceRebuildableFile(file, text, 0o600);
+  }));
+  // Last: a state file naming the new values says the files above hold them.
+  await replaceRebuildableFile(target.paths.state, JSON.stringify(compiled), 0o600);
+}
+
 async function checkFiles(target: ProxyTarget): Promise<void> {
   for (const f of [target.paths.certificate, target.paths.caBundle]) {
     try {
@@ -175,6 +194,9 @@ export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledPr
   await fs.mkdir(target.paths.dir, { recursive: true, mode: 0o700 });
   await checkFiles(target);
   const previous = options.previous !== undefined ? options.previous : await appliedProxyConfig(target);
+  // What the caller hands over is what it last wrote to these files; a state file read back may lag
+  // behind files another writer (a traffic shift) replaced first, so the files are compared then.
+  const written = options.previous ?? null;
   const pid = options.pid !== undefined
     ? (options.pid !== null && isProxyProcess(options.pid, target.paths.config) ? options.pid : null)
     : await runningProxyPid(target);
@@ -186,8 +208,7 @@ export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledPr
     const mapCommands = routeStateCommands(target.paths.dir, previous.runtimeState, compiled.runtimeState);
     if (previous.revision === compiled.revision && !routes.length && !mapCommands.length) return result('unchanged', pid);
     // Files first: a proxy restarted from now on starts with the new values.
-    await writeRuntimeFiles(target, compiled);
-    await writeAtomic(target.paths.state, JSON.stringify(compiled));
+    await replaceRuntimeFiles(target, compiled, written);
     await new RuntimeApi(target.paths.runtimeSocket).updateRoutes(mapCommands, routes, compiled.revision);
     return result('runtime', pid, new Set([...routes.map((r) => r.id), ...changedRouteIds(previous.runtimeState, compiled.runtimeState)]).size);
   }
