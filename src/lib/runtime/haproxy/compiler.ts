@@ -130,7 +130,8 @@ function withoutShapeLine(config: string): string {
 }
 
 function withShapeLine(compiled: CompiledProxy, self: { ports: Record<string, number> | { admin: number } }): string {
-  const ownName = new RegExp(`(?<![A-Za-z0-9_.-])${compiled.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_.-])`, 'g');
+  // The name stands alone, or after a log-format's `\t` (the access-log line is tab-separated).
+  const ownName = new RegExp(`(?<=^|[^A-Za-z0-9_.-]|\\\\t)${compiled.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_.-])`, 'g');
   const ownPorts = new Set(Object.values(self.ports).map(String));
   const normalized = compiled.config
     .split(compiled.paths.dir).join('<dir>')
