@@ -11,6 +11,7 @@ import { startShiftMesh, type ShiftMesh } from '../support/shift-mesh.js';
 import { request } from '../support/net.js';
 import { eventually } from './support.js';
 import { jsonOutput } from '../support/output-schemas.js';
+import { readAccessLog } from '../../src/lib/runtime/haproxy/access-log.js';
 import { RESILIENCE_POLICY } from '../support/resilience-policy.js';
 import type { TopRow, TopSnapshot } from '../../src/lib/mesh/top.js';
 import type { ResilienceFigures } from '../../src/lib/runtime/figures.js';
@@ -119,6 +120,11 @@ describe('top and inspect show what the resilience policy did', { timeout: 300_0
     assert.equal(burst.filter((a) => a.status === 200).length + overflowed, 12);
     const v1 = await expectWindow(fromMs, untilMs, 'v1', { ...NOTHING, denied: 2, rateLimited: 2, overflows: overflowed }, 19);
     assert.equal(v1.statusClasses['5xx'], overflowed, 'the overflows count among the requests and their failures');
+    // The caller's own lines of its overflows name where they were going, as its other lines do.
+    const callerLines = (await readAccessLog(path.join(mesh.h.home, 'pods', 'caller-0', 'access.log'))).entries;
+    const overflowLines = callerLines.filter((e) => e.startMs >= fromMs && e.startMs < untilMs && e.responseFlags.includes('UO'));
+    assert.equal(overflowLines.length, overflowed);
+    assert.deepEqual([...new Set(overflowLines.map((e) => `${e.destinationHost}|${e.destinationSubset}`))], [`${REVIEWS}|v1`]);
 
     // Live, the same requests in the last minute, with the pool's overflows in the caller's inspect.
     const text = await mesh.h.run(['top', 'reviews', '--window', `${Date.now() - fromMs + 1000}ms`]);

@@ -13,7 +13,9 @@
 // cluster_name is the upstream as the sidecar's spans name it: `outbound|HOST|SUBSET` for what it sends,
 // `inbound|HOST` for what it receives.
 import type { AccessLogEntry } from './haproxy/access-log.js';
+import { isEjected, isObservedServer } from './haproxy/ejections.js';
 import { statNumber, type StatRow } from './haproxy/runtime-api.js';
+import { isPolicyDenial, isPoolOverflow, isRateLimited, isSentRequest } from './haproxy/traffic.js';
 
 export interface ResilienceCounts {
   retries: number;
@@ -39,17 +41,10 @@ export function resilienceCluster(e: AccessLogEntry): string {
 export function resilienceOf(e: AccessLogEntry): ResilienceCounts {
   return {
     retries: e.direction === 'inbound' ? 0 : e.retries,
-    overflows: e.responseFlags.includes('UO') ? 1 : 0,
-    rateLimited: e.responseFlags.includes('RL') ? 1 : 0,
-    denied: e.status === 403 && (e.authz ?? '').startsWith('rbac_access_denied') ? 1 : 0,
+    overflows: isPoolOverflow(e) ? 1 : 0,
+    rateLimited: isRateLimited(e) ? 1 : 0,
+    denied: isPolicyDenial(e) ? 1 : 0,
   };
-}
-
-/** The counters of lines over any span of them (inspect's window of one proxy's log), by upstream. */
-export function resilienceByCluster(entries: readonly AccessLogEntry[]): Map<string, ResilienceCounts> {
-  const counters = new ResilienceCounters();
-  counters.recordAll(entries);
-  return counters.byUpstream();
 }
 
 /** The agent's running counters, by proxy then upstream. */
@@ -64,7 +59,7 @@ export class ResilienceCounters {
    */
   recordAll(entries: readonly AccessLogEntry[]): void {
     for (const e of entries) {
-      if (e.mirror || e.direction === 'inbound' || !e.backend || !e.destinationHost) continue;
+      if (!isSentRequest(e) || !e.backend) continue;
       const known = this.backends.get(e.proxy) ?? new Map<string, string>();
       this.backends.set(e.proxy, known);
       known.set(e.backend, resilienceCluster(e));
@@ -82,19 +77,6 @@ export class ResilienceCounters {
     const c = clusters.get(key) ?? { retries: 0, overflows: 0, rateLimited: 0, denied: 0 };
     for (const m of RESILIENCE_METRICS) c[m.key] += add[m.key];
     clusters.set(key, c);
-  }
-
-  /** Every proxy's counters added up by upstream. */
-  byUpstream(): Map<string, ResilienceCounts> {
-    const out = new Map<string, ResilienceCounts>();
-    for (const clusters of this.byProxy.values()) {
-      for (const [cluster, c] of clusters) {
-        const sum = out.get(cluster) ?? { retries: 0, overflows: 0, rateLimited: 0, denied: 0 };
-        for (const m of RESILIENCE_METRICS) sum[m.key] += c[m.key];
-        out.set(cluster, sum);
-      }
-    }
-    return out;
   }
 
   /** Forgets the proxies that left the mesh. */
@@ -125,11 +107,11 @@ export class ResilienceCounters {
     const clusters = this.backends.get(proxy) ?? new Map<string, string>();
     const byCluster = new Map<string, { active: number; total: number }>();
     for (const row of stat) {
-      if (row.type !== 'server' || !(row.fields.check_status ?? '').trim()) continue;
+      if (!isObservedServer(row)) continue;
       const cluster = clusters.get(row.proxy);
       if (!cluster) continue;
       const c = byCluster.get(cluster) ?? { active: 0, total: 0 };
-      if ((row.fields.status ?? '').startsWith('DOWN') && statNumber(row, 'hanafail') > 0) c.active += 1;
+      if (isEjected(row)) c.active += 1;
       c.total += statNumber(row, 'chkdown');
       byCluster.set(cluster, c);
     }

@@ -514,10 +514,11 @@ function buildRoute(
     const backend = `${id}:${n}`;
     compiled.destinations.push({ backend, ...resolved });
     const lines: string[] = [
-      ...trafficPolicyLines(resolved.loadBalancer, trafficPolicy),
-      'no log',
+      // The destination is named before any rule of the pool's may answer, so that an overflow's line names it too.
       `http-request set-var(txn.dest_host) str(${resolved.host})`,
       ...(resolved.subset ? [`http-request set-var(txn.dest_subset) str(${word(resolved.subset)})`] : []),
+      ...trafficPolicyLines(resolved.loadBalancer, trafficPolicy),
+      'no log',
     ];
     if (route?.rewrite?.uri !== undefined) {
       const newUri = route.rewrite.uri;

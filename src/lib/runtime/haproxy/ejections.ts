@@ -6,9 +6,14 @@ import { upstreamKey } from '../figures.js';
 import { RuntimeApi, statNumber, type StatRow } from './runtime-api.js';
 import type { CompiledProxy, ProxyPaths } from './types.js';
 
+/** A server whose responses are watched (outlier detection); the servers of an upstream without it have no check status. */
+export function isObservedServer(row: StatRow): boolean {
+  return row.type === 'server' && Boolean((row.fields.check_status ?? '').trim());
+}
+
 /** A server its observed responses took down (observe layer7), not one whose own health check failed. */
 export function isEjected(row: StatRow): boolean {
-  return row.type === 'server' && (row.fields.status ?? '').startsWith('DOWN') && statNumber(row, 'hanafail') > 0 && Boolean((row.fields.check_status ?? '').trim());
+  return isObservedServer(row) && (row.fields.status ?? '').startsWith('DOWN') && statNumber(row, 'hanafail') > 0;
 }
 
 /** `upstreamKey(host, subset)` → endpoints ejected now; a proxy that does not answer is left out. */

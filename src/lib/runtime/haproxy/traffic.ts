@@ -22,17 +22,27 @@ export function isSentRequest(e: AccessLogEntry, options: { mirrored?: boolean }
  * destination is recorded, so its line names only the backend, which the proxy's other lines name.
  */
 function isOverflowWithoutDestination(e: AccessLogEntry): boolean {
-  return !e.destinationHost && !e.mirror && (e.direction === 'outbound' || e.direction === 'ingress') && e.responseFlags.includes('UO');
+  return !e.destinationHost && !e.mirror && (e.direction === 'outbound' || e.direction === 'ingress') && isPoolOverflow(e);
 }
 
-/** A request an AuthorizationPolicy denied, on the line of the proxy that denied it. */
+/** A request an AuthorizationPolicy denied, on the line of the proxy that denied it (an app's own 403 is none). */
 export function isPolicyDenial(e: AccessLogEntry): boolean {
   return e.status === 403 && (e.authz ?? '').startsWith('rbac_access_denied');
 }
 
+/** A request a rate limit refused (RL), on the line of the proxy that refused it. */
+export function isRateLimited(e: AccessLogEntry): boolean {
+  return e.responseFlags.includes('RL');
+}
+
+/** A request refused at once because its destination's connection pool was full (UO). */
+export function isPoolOverflow(e: AccessLogEntry): boolean {
+  return e.responseFlags.includes('UO');
+}
+
 /** A refusal the destination's sidecar decided (a denial, a rate limit): the sender's line shows only the status it passed on. */
 function isRefusalAtDestination(e: AccessLogEntry): boolean {
-  return e.direction === 'inbound' && !e.mirror && (isPolicyDenial(e) || e.responseFlags.includes('RL'));
+  return e.direction === 'inbound' && !e.mirror && (isPolicyDenial(e) || isRateLimited(e));
 }
 
 /** A sent request refused for want of a route (NR: no route matched, or a host outside a REGISTRY_ONLY sidecar's registry). */
@@ -63,7 +73,7 @@ export function figuresByUpstream(entries: Iterable<AccessLogEntry>, window: Tra
   const refusedAtDestination = new Map<string, { denied: boolean; rateLimited: boolean }>();
   for (const e of lines) {
     if (isSentRequest(e) && e.backend) destinationOfBackend.set(`${e.proxy}\0${e.backend}`, { host: e.destinationHost, subset: e.destinationSubset });
-    if (isRefusalAtDestination(e) && e.requestId) refusedAtDestination.set(e.requestId, { denied: isPolicyDenial(e), rateLimited: e.responseFlags.includes('RL') });
+    if (isRefusalAtDestination(e) && e.requestId) refusedAtDestination.set(e.requestId, { denied: isPolicyDenial(e), rateLimited: isRateLimited(e) });
   }
   const groups = new Map<string, { host: string; subset: string; entries: AccessLogEntry[] }>();
   for (const e of lines) {

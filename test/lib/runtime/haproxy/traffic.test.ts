@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { readRecentAccessLog } from '../../../../src/lib/runtime/haproxy/access-log.js';
-import { AccessLogTail, figuresByUpstream } from '../../../../src/lib/runtime/haproxy/traffic.js';
+import { parseAccessLog, readRecentAccessLog } from '../../../../src/lib/runtime/haproxy/access-log.js';
+import { isEjected, isObservedServer } from '../../../../src/lib/runtime/haproxy/ejections.js';
+import type { StatRow } from '../../../../src/lib/runtime/haproxy/runtime-api.js';
+import { AccessLogTail, figuresByUpstream, isPolicyDenial, isPoolOverflow, isRateLimited } from '../../../../src/lib/runtime/haproxy/traffic.js';
 
 const REVIEWS = 'reviews.default.svc.cluster.local';
 
@@ -129,4 +131,34 @@ test('what the policy did, per destination: retries, a pool\'s overflow by its b
   // An app's own 403 (request 5) is no denial; the 403 the destination's policy decided (request 4) is.
   assert.deepEqual(v1!.resilience, { retried: 2, retries: 3, denied: 1, rateLimited: 1, overflows: 1, timeouts: 1, noRoute: 0, upstreamFailures: 1, ejected: null });
   assert.deepEqual(v2!.resilience, { retried: 0, retries: 0, denied: 0, rateLimited: 0, overflows: 0, timeouts: 0, noRoute: 0, upstreamFailures: 0, ejected: null });
+});
+
+// One decision per line, shared by top's figures and the agent's Envoy-named counters.
+test('a line is a policy denial, a rate limit or a pool overflow by the proxy\'s own verdict; an app\'s own 403 is none', () => {
+  const t0 = 1_800_000_000_000;
+  const inbound = { direction: 'inbound', proxy: 'reviews-v1-0', destination_host: 'reviews', destination_subset: '-', backend: 'inbound_app', server: '<NOSRV>' };
+  const overflow = { destination_host: '-', destination_subset: '-', server: '<NOSRV>', status: 503, response_flags: 'UO' };
+  const text = [
+    line(0, t0), line(1, t0, { retries: '2' }),
+    line(2, t0, overflow), line(3, t0, overflow), line(4, t0, overflow),
+    line(5, t0, { ...inbound, status: 429, response_flags: 'RL' }), line(6, t0, { ...inbound, status: 429, response_flags: 'RL' }),
+    line(7, t0, { ...inbound, status: 403, authz: 'rbac_access_denied_matched_policy[ns[default]-policy[deny-admin]-rule[0]]' }),
+    line(8, t0, { ...inbound, status: 403, authz: 'rbac_allowed_matched_policy[ns[default]-policy[allow-all]-rule[0]]' }),
+    line(9, t0, { ...inbound, status: 403, server: 'app' }),
+  ].join('\n');
+  const { entries } = parseAccessLog(`${text}\n`);
+  assert.equal(entries.length, 10);
+  assert.deepEqual(entries.filter(isPoolOverflow).map((e) => e.requestId), ['r2', 'r3', 'r4']);
+  assert.deepEqual(entries.filter(isRateLimited).map((e) => e.requestId), ['r5', 'r6']);
+  assert.deepEqual(entries.filter(isPolicyDenial).map((e) => e.requestId), ['r7'], 'only the 403 an AuthorizationPolicy decided is a denial');
+});
+
+test('an endpoint is ejected when its observed responses took it down, not when its own health check failed', () => {
+  const server = (name: string, fields: Record<string, string>): StatRow => ({ proxy: 'vs:default:reviews:0:0', name, type: 'server', fields: { status: 'UP', hanafail: '0', check_status: '', ...fields } });
+  const ejected = server('reviews-v1-0', { status: 'DOWN', hanafail: '5', check_status: 'L7STS' });
+  const recovering = server('reviews-v1-1', { status: 'UP', hanafail: '5', check_status: 'L7OK' });
+  const failedCheckUnobserved = server('reviews-v1-2', { status: 'DOWN', hanafail: '0', check_status: '' });
+  const backendRow: StatRow = { ...ejected, name: 'BACKEND', type: 'backend' };
+  assert.deepEqual([ejected, recovering, failedCheckUnobserved, backendRow].map(isObservedServer), [true, true, false, false]);
+  assert.deepEqual([ejected, recovering, failedCheckUnobserved, backendRow].map(isEjected), [true, false, false, false]);
 });
