@@ -202,8 +202,9 @@ export class MeshAgent {
       const checksAfter = configCheckCounts();
       const configChecks = { run: checksAfter.run - checksBefore.run, reused: checksAfter.reused - checksBefore.reused };
       const convergedAt = Date.now();
-      // A sidecar that answered `ok` to the revision over its runtime API serves it: only its app is asked.
-      const proven = new Set(proxies.filter((p) => p.kind === 'sidecar' && p.path === 'runtime' && !pods.some((c) => c.name === p.name)).map((p) => p.name));
+      // A sidecar that answered `ok` to the revision over its runtime API serves it, and one left alone
+      // was found running the configuration it serves (its pid checked in converge): only their apps are asked.
+      const proven = new Set(proxies.filter((p) => p.kind === 'sidecar' && (p.path === 'runtime' || p.path === 'unchanged') && !pods.some((c) => c.name === p.name)).map((p) => p.name));
       const synced = request.wait ? await this.waitSynced(Math.max(0, request.timeoutMs - (Date.now() - started)), proven) : { synced: false, pending: [] };
       const recompiled = sidecarsCompiled(compiled);
       const timings = `modelled ${modelledAt - started} ms, compiled ${compiledAt - modelledAt} ms (${recompiled ?? compiled.sidecars.length} of ${compiled.sidecars.length} sidecars), stored ${committedAt - compiledAt} ms, proxies and pods updated ${convergedAt - committedAt} ms, all serving ${Date.now() - convergedAt} ms`;
