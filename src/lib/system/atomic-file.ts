@@ -19,14 +19,15 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
  * file is still whole or absent; the files are not one transaction (a crash may leave some
  * new and some old), as with one writeFileAtomic after another.
  */
-export async function writeFilesAtomic(files: { file: string; data: string | Uint8Array; mode?: number }[]): Promise<void> {
+export async function writeFilesAtomic(files: { file: string; data: string | Uint8Array; mode?: number }[], options: { sync?: boolean } = {}): Promise<void> {
+  const sync = options.sync ?? true;
   const temps = files.map(({ file }) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++sequence}.tmp`));
   const writes = await Promise.allSettled(files.map(async ({ data, mode = 0o644 }, i) => {
     const handle = await fs.open(temps[i]!, 'wx', mode);
     try {
       await handle.writeFile(data);
       await handle.chmod(mode);
-      await handle.sync();
+      if (sync) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -39,7 +40,18 @@ export async function writeFilesAtomic(files: { file: string; data: string | Uin
     await Promise.all(temps.map((tmp) => fs.rm(tmp, { force: true })));
     throw err;
   }
-  await Promise.all([...new Set(files.map(({ file }) => path.dirname(file)))].map(syncDirectory));
+  if (sync) await Promise.all([...new Set(files.map(({ file }) => path.dirname(file)))].map(syncDirectory));
+}
+
+/**
+ * Replaces a file that can be rebuilt from the mesh home's stored state (a proxy's Lua program, route
+ * maps and compiled state: the agent recompiles them from the stored revision and rewrites whichever
+ * differs before it starts a proxy) the same way, without the syncs: a reader still sees the old
+ * content or the new one, and only a machine crash can lose the write, after which the agent's start
+ * rebuilds it. Skipping the syncs is what lets a change reach many proxies at once.
+ */
+export async function replaceRebuildableFile(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await writeFilesAtomic([{ file, data, mode }], { sync: false });
 }
 
 export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644): Promise<void> {

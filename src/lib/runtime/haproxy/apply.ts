@@ -1,8 +1,7 @@
 // Proxy lifecycle: start a compiled proxy, update it (runtime API when only runtime values change —
 // weights, route timeouts, the revision —, hitless master-worker reload otherwise), report its status, stop it.
 import { promises as fs } from 'node:fs';
-import { writeFileAtomic, writeFilesAtomic } from '../../system/atomic-file.js';
-import { replaceRebuildableFile } from '../../system/rebuildable-file.js';
+import { replaceRebuildableFile, writeFileAtomic, writeFilesAtomic } from '../../system/atomic-file.js';
 import type { CompiledProxy, ProxyTarget } from './types.js';
 import { checkConfig, findHaproxy } from './binary.js';
 import { isProxyProcess, proxyArguments, signalProxy, startProxyProcess } from './process.js';
