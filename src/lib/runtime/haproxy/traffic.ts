@@ -14,6 +14,11 @@ import { readAccessLog, readRecentAccessLog, type AccessLogEntry } from './acces
 export function isSentRequest(e: AccessLogEntry, options: { mirrored?: boolean } = {}): boolean {
   if (!e.destinationHost) return false;
   if (options.mirrored) return e.mirror;
+  return isSenderLine(e);
+}
+
+/** A line of the proxy that sent the request (a sidecar's outbound listener, an ingress proxy), not a mirror copy. */
+function isSenderLine(e: AccessLogEntry): boolean {
   return !e.mirror && (e.direction === 'outbound' || e.direction === 'ingress');
 }
 
@@ -22,7 +27,7 @@ export function isSentRequest(e: AccessLogEntry, options: { mirrored?: boolean }
  * destination is recorded, so its line names only the backend, which the proxy's other lines name.
  */
 function isOverflowWithoutDestination(e: AccessLogEntry): boolean {
-  return !e.destinationHost && !e.mirror && (e.direction === 'outbound' || e.direction === 'ingress') && isPoolOverflow(e);
+  return !e.destinationHost && isSenderLine(e) && isPoolOverflow(e);
 }
 
 /** A request an AuthorizationPolicy denied, on the line of the proxy that denied it (an app's own 403 is none). */
@@ -47,7 +52,7 @@ function isRefusalAtDestination(e: AccessLogEntry): boolean {
 
 /** A sent request refused for want of a route (NR: no route matched, or a host outside a REGISTRY_ONLY sidecar's registry). */
 function isUnrouted(e: AccessLogEntry): boolean {
-  return !e.destinationHost && !e.mirror && (e.direction === 'outbound' || e.direction === 'ingress') && e.responseFlags.includes('NR');
+  return !e.destinationHost && isSenderLine(e) && e.responseFlags.includes('NR');
 }
 
 /** The host a request asked for, as a row names it: lower case, without the port. */
