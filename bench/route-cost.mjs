@@ -7,7 +7,8 @@
 //   npm run build && node bench/route-cost.mjs [--requests N] [--rounds N] [--compare <lua file>]
 //
 // Prints, per variant, the median over the rounds of the proxy's CPU µs per request, and its
-// difference to the plain backend.
+// difference to the plain backend. The floor variants are what any Lua filter costs: the deadline
+// can come no closer to the plain backend while it is a Lua filter.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,6 +53,26 @@ core.register_action("lua_pick", { "http-req" }, function(txn)
 end, 0)
 `;
 
+// What any Lua filter costs in HAProxy 2.6, the floor the route deadline is measured against: attaching
+// one (HAProxy makes its Lua contexts and calls `new`, which gets no transaction, so it cannot decide
+// from the request), and one callback on the response headers (a transaction object is made for it),
+// with the request's call hidden as mesh_deadline hides it.
+const LUA_FLOOR = String.raw`
+local floor_attach = { id = "floor attach", flags = filter.FLT_CFG_FL_HTX, new = function() return {} end }
+core.register_filter("floor_attach", floor_attach, function(declared) return declared end)
+local floor_headers = { id = "floor headers", flags = filter.FLT_CFG_FL_HTX }
+floor_headers.http_headers = function() return filter.CONTINUE end
+local floor_instance = { __index = function(self, key)
+  if key == "http_headers" then
+    rawset(self, key, floor_headers.http_headers)
+    return nil
+  end
+  return floor_headers[key]
+end }
+floor_headers.new = function() return setmetatable({}, floor_instance) end
+core.register_filter("floor_headers", floor_headers, function(declared) return declared end)
+`;
+
 // A mesh of HOSTS services without VirtualServices, the request for the middle one: one rule per
 // host and per route (as compiled before) against one lookup in a host map and a backend map.
 const HOSTS = 100;
@@ -76,6 +97,8 @@ const variants = {
   ...(compare.includes('"old_deadline"') ? { 'deadline (old_deadline from --compare)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.old_deadline', 'timeout server 300'] } } : {}),
   ...(compare.includes('"old_deadline_retried"') ? { 'deadline (old_deadline_retried from --compare)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.old_deadline_retried', 'timeout server 300'] } } : {}),
   ...(compare.includes('"probe_new"') ? { 'probe: a Lua filter with no callback': { backend: ['filter lua.probe_new'] }, 'probe: a Lua filter with an empty http_headers': { backend: ['filter lua.probe_headers'] } } : {}),
+  'floor: a Lua filter attached, no callback': { backend: ['filter lua.floor_attach', 'timeout server 300'] },
+  'floor: a Lua filter, one empty response callback': { backend: ['filter lua.floor_headers', 'timeout server 300'] },
   'deadline (mesh_deadline_retried)': { backend: ['http-request set-var(txn.deadline_ms) int(300)', 'filter lua.mesh_deadline_retried', 'timeout server 300'] },
   'plain (again: the noise between two identical proxies)': { backend: ['timeout server 300'] },
   [`routing: ${HOSTS} hosts, one rule per host and route`]: { frontend: hostRules, weighted: true, host: `svc-${HOSTS / 2}` },
@@ -90,7 +113,7 @@ for (const [name, v] of Object.entries(variants)) {
   const port = await freePort();
   const vdir = path.join(dir, String(proxies.length));
   await fs.mkdir(vdir);
-  const lua = renderLuaFile(1, v.weighted ? [{ id: 'r', backends: ['b1', 'b2'], weights: [80, 20] }] : [], path.join(vdir, 'route-pick.map')) + LUA_PICK + compare;
+  const lua = renderLuaFile(1, v.weighted ? [{ id: 'r', backends: ['b1', 'b2'], weights: [80, 20] }] : [], path.join(vdir, 'route-pick.map')) + LUA_PICK + LUA_FLOOR + compare;
   await fs.writeFile(path.join(vdir, 'route-pick.map'), '');
   await fs.writeFile(path.join(vdir, 'mesh.lua'), lua);
   await fs.writeFile(path.join(vdir, 'cut.map'), 'r 80\n');

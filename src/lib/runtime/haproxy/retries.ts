@@ -110,7 +110,15 @@ export const ROUTE_BACKEND_ERROR_LINES = [
  * 3.5 µs off mesh_deadline and 5.5 µs off mesh_deadline_retried). So only routes with a timeout carry
  * it, and it has no callback per attempt (except where retries may outlive the deadline) and none on
  * a body that is complete at its headers. No native HAProxy 2.6 mechanism bounds a body that keeps
- * coming (`timeout server` restarts at each piece; `wait-for-body` holds the body back).
+ * coming (`set-timeout` knows only `server` and `tunnel`, inactivity timers that restart at each piece;
+ * `wait-for-body` holds the body back, and ends early on a full buffer).
+ *
+ * Why every request of such a route pays for it, even one whose response is complete at its headers:
+ * a `filter` line takes no condition, so the filter is attached when the request enters the backend,
+ * before anything of the response is known, and `new` is called without the transaction, so it cannot
+ * decline on the request's merits either. Knowing whether the body is complete takes one callback on
+ * the response headers. That attach and that one callback are what any Lua filter costs (route-cost's
+ * floor variants), and this filter's own work is lost in their noise: its cost is at the floor.
  *
  * Limit (HAProxy 2.6): while an attempt waits for its headers, only HAProxy's response analysis may
  * hold it, because that analysis makes the L7 retries. Holding it from the filter to answer at the
