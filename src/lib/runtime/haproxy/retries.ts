@@ -152,9 +152,9 @@ local function mesh_deadline_limit(txn)
   return tonumber(txn:get_var("txn.deadline_ms"))
 end
 
--- Response headers after the deadline are answered 504; a body still coming is watched.
+-- Response headers after the deadline are answered 504; a body still coming is watched. The
+-- instance hides this callback from the request (below), so the message is the response's.
 local function mesh_deadline_headers(self, txn, msg)
-  if not msg:is_resp() then return filter.CONTINUE end
   local limit = mesh_deadline_limit(txn)
   if limit == nil then return filter.CONTINUE end
   if mesh_now_ms() - self.start >= limit then return mesh_deadline_expired(txn, false) end
@@ -184,7 +184,8 @@ end
 -- HAProxy calls a filter callback for the request and then for the response, looking it up on the
 -- instance each time; a lookup that finds no function costs no Lua call (no transaction object is
 -- made). The deadline has no use for the request's calls, so an instance hides each callback from
--- its first lookup, which is the request's.
+-- its first lookup, which is the request's, and keeps it as its own field then: the later lookups
+-- find it without calling __index again.
 local function mesh_deadline_class(name, retried)
   local class = { id = "mesh " .. name, flags = filter.FLT_CFG_FL_HTX }
   class.http_headers = mesh_deadline_headers
@@ -193,15 +194,8 @@ local function mesh_deadline_class(name, retried)
   local instance = {
     __index = function(self, key)
       if key == "http_headers" or key == "start_analyze" then
-        local seen = rawget(self, "seen")
-        if seen == nil then
-          seen = {}
-          rawset(self, "seen", seen)
-        end
-        if not seen[key] then
-          seen[key] = true
-          return nil
-        end
+        rawset(self, key, class[key])
+        return nil
       end
       return class[key]
     end,
