@@ -118,7 +118,8 @@ export const ROUTE_BACKEND_ERROR_LINES = [
  * before anything of the response is known, and `new` is called without the transaction, so it cannot
  * decline on the request's merits either. Knowing whether the body is complete takes one callback on
  * the response headers. That attach and that one callback are what any Lua filter costs (route-cost's
- * floor variants), and this filter's own work is lost in their noise: its cost is at the floor.
+ * floor variants): they add about 52k instructions to a request (callgrind, the demo's outbound
+ * sidecar), and this filter 67k, its own work being to read the limit and the clock.
  *
  * Limit (HAProxy 2.6): while an attempt waits for its headers, only HAProxy's response analysis may
  * hold it, because that analysis makes the L7 retries. Holding it from the filter to answer at the
