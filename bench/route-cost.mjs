@@ -4,7 +4,11 @@
 // route deadline and of the weighted pick, measured in the same run and interleaved, so that
 // noise from other work on the machine falls on every variant alike.
 //
-//   npm run build && node bench/route-cost.mjs [--requests N] [--rounds N] [--compare <lua file>]
+//   npm run build && node bench/route-cost.mjs [--requests N] [--rounds N] [--compare <lua file>] [--instructions]
+//
+// On a busy machine CPU time per request moves by several µs from one run to the next, as much as a
+// variant costs: --instructions counts instead the instructions each proxy runs per request (user
+// space, callgrind, once per variant), which no other work on the machine changes.
 //
 // Prints, per variant, the median over the rounds of the proxy's CPU µs per request, and its
 // difference to the plain backend. The floor variants are what any Lua filter costs: the deadline
@@ -14,13 +18,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median } from './harness.mjs';
-import { cpuSeconds, freePort, startFixedAnswer, startHaproxy, stopHaproxies, waitPort } from './lib-proxy.mjs';
+import { callgrindInstructions, callgrindWrapper, cpuSeconds, freePort, startFixedAnswer, startHaproxy, stopHaproxies, waitPort } from './lib-proxy.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const REQUESTS = Number(flag('--requests')) || 20_000;
 const ROUNDS = Number(flag('--rounds')) || 3;
+const INSTRUCTIONS = args.includes('--instructions');
 const { renderLuaFile } = await import(pathToFileURL(path.join(root, 'dist/src/lib/runtime/haproxy/lua.js')).href);
 const { weightedPickLines } = await import(pathToFileURL(path.join(root, 'dist/src/lib/runtime/haproxy/compiler.js')).href);
 const { default: autocannon } = await import('autocannon');
@@ -129,14 +134,33 @@ for (const [name, v] of Object.entries(variants)) {
     be('b1'), be('b2'), '',
   ].join('\n');
   await fs.writeFile(path.join(vdir, 'haproxy.cfg'), cfg);
-  const child = startHaproxy(path.join(vdir, 'haproxy.cfg'));
-  await waitPort(port);
-  proxies.push({ name, port, pid: child.pid, host: v.host, perRequestUs: [] });
+  const callgrindOut = path.join(vdir, 'callgrind.out');
+  const child = startHaproxy(path.join(vdir, 'haproxy.cfg'), undefined, INSTRUCTIONS ? callgrindWrapper(callgrindOut) : []);
+  await waitPort(port, INSTRUCTIONS ? 60_000 : 5000);
+  proxies.push({ name, port, pid: child.pid, host: v.host, callgrindOut, perRequestUs: [] });
 }
 
 const run = (p, amount) => new Promise((resolve, reject) => {
   autocannon({ url: `http://127.0.0.1:${p.port}/`, connections: 8, amount, headers: p.host ? { host: p.host } : {} }, (err, result) => (err ? reject(err) : resolve(result)));
 });
+
+if (INSTRUCTIONS) {
+  const count = Number(flag('--requests')) || 2000;
+  console.log(`HAProxy instructions per request (user space, callgrind, ${count} requests after 200, 8 keep-alive connections, 1 KiB answers)`);
+  let base = null;
+  for (const p of proxies) {
+    await run(p, 200);
+    const n = (await callgrindInstructions(p.pid, p.callgrindOut, async () => {
+      const r = await run(p, count);
+      if (r['2xx'] !== count) throw new Error(`${p.name}: ${r['2xx']} of ${count} answered 2xx`);
+    })) / count;
+    base ??= n;
+    console.log(`  ${p.name.padEnd(58)} ${Math.round(n).toString().padStart(7)}  (${n - base >= 0 ? '+' : ''}${Math.round(n - base)})`);
+  }
+  stopHaproxies();
+  await fs.rm(dir, { recursive: true, force: true });
+  process.exit(0);
+}
 
 for (const p of proxies) await run(p, 2000);
 for (let round = 0; round < ROUNDS; round++) {
