@@ -1,5 +1,6 @@
 // Shared by the micro-benchmarks of one HAProxy (route-cost, obs-cost): loopback ports, HAProxy
-// processes stopped when the benchmark exits, a fixed 1 KiB answer behind them, and CPU time per process.
+// processes stopped when the benchmark exits, a fixed 1 KiB answer behind them, and CPU time or
+// instructions per process.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, promises as fs, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
@@ -68,4 +69,24 @@ export function cpuSeconds(pid) {
     const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop().split(' ');
     return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
   }
+}
+
+/** The arguments that make startHaproxy run HAProxy under callgrind, which writes its counts to `outFile`. */
+export const callgrindWrapper = (outFile) => ['valgrind', '-q', '--tool=callgrind', `--callgrind-out-file=${outFile}`];
+
+/**
+ * The instructions (user space) a process started under callgrindWrapper(`outFile`) runs while `work`
+ * runs: no other work on the machine changes the count, where it moves CPU time by several µs.
+ */
+export async function callgrindInstructions(pid, outFile, work) {
+  const control = (what) => {
+    const r = spawnSync('callgrind_control', [what, String(pid)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`callgrind_control ${what} ${pid}: ${r.stderr || r.stdout}`);
+  };
+  control('--zero');
+  await work();
+  control('--dump');
+  const dumps = readdirSync(path.dirname(outFile)).filter((f) => f.startsWith(`${path.basename(outFile)}.`)).sort();
+  const text = await fs.readFile(path.join(path.dirname(outFile), dumps.pop()), 'utf8');
+  return Number(/^totals: (\d+)/m.exec(text)?.[1]);
 }

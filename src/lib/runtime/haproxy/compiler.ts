@@ -774,18 +774,21 @@ function routeRules(groups: HostGroup[], ctx: Context): RoutingTable {
  * pick map): the route's counter in the listener's own stick table gives the request its number, and
  * the backend at that number modulo the cycle's length is the destination. A stick counter, not a
  * variable, so that requests on several threads never share a number. The table holds the weighted
- * routes alone, and its entries never expire.
+ * routes alone, and its entries never expire. Only weighted routes have a cycle in the pick map, and
+ * none has a backend yet (route-backend.map holds the routes with one destination): the cycle's
+ * length, looked up once, tells the rules after it that the route is weighted, instead of matching
+ * the route against every weighted id at each of them.
  */
 export function weightedPickLines(weightedIds: string[], dir: string): string[] {
   const pickMap = word(pickMapFile(dir));
   const keyLength = Math.max(...weightedIds.map((id) => Buffer.byteLength(id))) + 1;
+  const weighted = '{ var(txn.pick_cycle) -m found }';
   return [
     `stick-table type string len ${keyLength} size ${weightedIds.length} store gpc0`,
-    `acl weighted_route var(txn.route) -m str ${weightedIds.map(word).join(' ')}`,
-    'http-request track-sc0 var(txn.route) if weighted_route',
-    `http-request set-var(txn.pick_cycle) var(txn.route),concat(/total),map_str(${pickMap}) if weighted_route`,
-    'http-request set-var(txn.pick_place) sc_inc_gpc0(0),mod(txn.pick_cycle) if weighted_route',
-    `http-request set-var(txn.backend) var(txn.route),concat(/,txn.pick_place),map_str(${pickMap}) if weighted_route`,
+    `http-request set-var(txn.pick_cycle) var(txn.route),concat(/total),map_str(${pickMap}) unless { var(txn.backend) -m found }`,
+    `http-request track-sc0 var(txn.route) if ${weighted}`,
+    `http-request set-var(txn.pick_place) sc_inc_gpc0(0),mod(txn.pick_cycle) if ${weighted}`,
+    `http-request set-var(txn.backend) var(txn.route),concat(/,txn.pick_place),map_str(${pickMap}) if ${weighted}`,
   ];
 }
 
