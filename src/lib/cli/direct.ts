@@ -4,7 +4,7 @@
 // with the same flags, parser, errors and exit codes; only the lookup is skipped. `--help` and every
 // other command still go through oclif. A plain validate command line (the form scripts and hooks use)
 // does not even load oclif: its flags are parsed from the same table the command gives oclif.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSimple } from './flag-spec.js';
@@ -68,6 +68,24 @@ function readPackage(root: string): { name: string; version: string; oclif?: { b
 }
 
 /**
+ * validate-run.js, from the one-file bundle `npm run build` makes of it (scripts/bundle-validate.mjs) when
+ * that bundle is there and not older than the compiled module: a compile without the bundling step after
+ * it leaves a bundle of older code, which must not run in place of the new.
+ */
+async function loadValidateRun(): Promise<typeof import('./validate-run.js')> {
+  const bundle = new URL('./validate-run.bundle.js', import.meta.url);
+  const bundleTime = mtimeOf(bundle);
+  if (bundleTime !== undefined && bundleTime >= (mtimeOf(new URL('./validate-run.js', import.meta.url)) ?? Infinity)) {
+    return (await import(bundle.href)) as typeof import('./validate-run.js');
+  }
+  return import('./validate-run.js');
+}
+
+function mtimeOf(file: URL): number | undefined {
+  return statSync(file, { throwIfNoEntry: false })?.mtimeMs;
+}
+
+/**
  * Runs validate without oclif when argv is a plain command line (see parseSimple); returns false, having
  * done nothing, when it is not, and oclif must parse it.
  */
@@ -76,7 +94,7 @@ export async function runWithoutFramework(argv: string[], entry: string): Promis
   const parsed = parseSimple(argv.slice(1), VALIDATE_FLAGS);
   if (!parsed) return false;
   tuneForShortRun();
-  const { runValidate } = await import('./validate-run.js');
+  const { runValidate } = await loadValidateRun();
   process.exitCode = await runValidate(parsed.args, parsed.flags as unknown as ValidateFlags, readPackage(packageRootOf(entry)).version);
   exitWhenDone();
   return true;
