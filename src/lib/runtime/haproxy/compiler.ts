@@ -32,7 +32,7 @@ import { faultRuntime, mapSafeValue, pickMapFile, routeMapFile, routeRuntimeStat
 import { faultRules, setResponseFlag } from './response-flags.js';
 import { gatewayApiAnswersItself, gatewayApiBackendLines, gatewayApiFrontendRules } from './gateway-api-filters.js';
 import { destinationClientTls } from '../../policy/peer-authentication.js';
-import { inboundTlsBind, meshPeerPort, serverTlsKeywords } from './mtls.js';
+import { inboundTlsBind, meshPeerPort, serverTlsKeywords, tlsGlobalLines } from './mtls.js';
 import { inboundRateLimits, type InboundRateLimits } from './rate-limit.js';
 import { SHAPE_LINE_PREFIX } from './binary.js';
 import { egressScopeFor, type EgressScope } from '../../policy/sidecar-scope.js';
@@ -180,9 +180,7 @@ function globalSection(name: string, kind: string, paths: ProxyPaths, threads: n
       line('node', name),
       line('description', `meshctl ${kind} ${name}`),
       'log stdout format raw local0 info',
-      'ssl-default-bind-options ssl-min-ver TLSv1.2',
-      'ssl-default-server-options ssl-min-ver TLSv1.2',
-      'tune.ssl.default-dh-param 2048',
+      ...tlsGlobalLines(paths),
     ],
   };
 }
