@@ -200,8 +200,8 @@ function processTable() {
 }
 
 /**
- * The CPU time the mesh's processes spent so far, in ms: the agent itself, what it ran to completion
- * (`haproxy -c`, reaped: its children's time), and every process running below it by kind (the
+ * The CPU time the mesh's processes spent so far, in ms: the agent itself (with its spawner process),
+ * what it ran to completion (`haproxy -c`, reaped: its children's time), and every process running below it by kind (the
  * sidecars' HAProxy masters and workers, the apps), with the meshctl commands this benchmark ran.
  */
 async function meshCpu(home) {
@@ -222,7 +222,7 @@ async function meshCpu(home) {
   while (below.length) {
     const pid = below.pop();
     const p = table.get(pid);
-    const kind = p.comm === 'haproxy' ? 'haproxy' : p.comm === 'node' || p.comm === 'MainThread' ? 'app' : 'other';
+    const kind = p.comm === 'haproxy' ? 'haproxy' : p.comm === 'meshctl-spawner' ? 'agent' : p.comm === 'node' || p.comm === 'MainThread' ? 'app' : 'other';
     out[kind] += p.ownMs + p.childrenMs;
     below.push(...(children.get(pid) ?? []));
   }
