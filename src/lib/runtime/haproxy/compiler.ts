@@ -139,8 +139,9 @@ function withShapeLine(compiled: CompiledProxy, self: { ports: Record<string, nu
     .split('\n')
     .filter((l) => !l.trimStart().startsWith('#'))
     .map((l) => {
-      const text = l.replace(/127\.0\.0\.1:(\d+)/g, (whole, port: string) => (ownPorts.has(port) && !/^\s*server (?!app )/.test(l) ? '127.0.0.1:<port>' : whole));
-      return /^\s*server /.test(text) ? text : text.replace(ownName, '<self>');
+      // Most lines hold neither a loopback address nor the proxy's name: a plain search skips their regexes.
+      const text = l.includes('127.0.0.1:') ? l.replace(/127\.0\.0\.1:(\d+)/g, (whole, port: string) => (ownPorts.has(port) && !/^\s*server (?!app )/.test(l) ? '127.0.0.1:<port>' : whole)) : l;
+      return !text.includes(compiled.name) || /^\s*server /.test(text) ? text : text.replace(ownName, '<self>');
     })
     .join('\n');
   const shape = createHash('sha256').update(normalized).digest('hex').slice(0, 24);
