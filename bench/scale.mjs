@@ -174,6 +174,68 @@ async function sidecarMemoryMiB(home) {
   return kib / 1024;
 }
 
+const TICKS_PER_SECOND = 100;
+
+/** Every process's parent, command name and CPU time (user + system, its own and its reaped children's), in ms. */
+function processTable() {
+  const table = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = (i) => Number(fields[i]);
+      table.set(Number(entry), {
+        ppid: ticks(1),
+        comm,
+        ownMs: ((ticks(11) + ticks(12)) * 1000) / TICKS_PER_SECOND,
+        childrenMs: ((ticks(13) + ticks(14)) * 1000) / TICKS_PER_SECOND,
+      });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return table;
+}
+
+/**
+ * The CPU time the mesh's processes spent so far, in ms: the agent itself (with its spawner process),
+ * what it ran to completion (`haproxy -c`, reaped: its children's time), and every process running below it by kind (the
+ * sidecars' HAProxy masters and workers, the apps), with the meshctl commands this benchmark ran.
+ */
+async function meshCpu(home) {
+  const agent = await fs.readFile(homeLayout(home).agentPid, 'utf8').then((t) => JSON.parse(t).pid).catch(() => null);
+  const table = processTable();
+  const own = table.get(process.pid);
+  const out = { agent: 0, checks: 0, haproxy: 0, app: 0, other: 0, commands: own ? own.childrenMs : 0 };
+  const self = agent === null ? undefined : table.get(agent);
+  if (!self) return out;
+  out.agent = self.ownMs;
+  out.checks = self.childrenMs;
+  const children = new Map();
+  for (const [pid, p] of table) {
+    if (!children.has(p.ppid)) children.set(p.ppid, []);
+    children.get(p.ppid).push(pid);
+  }
+  const below = [...(children.get(agent) ?? [])];
+  while (below.length) {
+    const pid = below.pop();
+    const p = table.get(pid);
+    const kind = p.comm === 'haproxy' ? 'haproxy' : p.comm === 'meshctl-spawner' ? 'agent' : p.comm === 'node' || p.comm === 'MainThread' ? 'app' : 'other';
+    out[kind] += p.ownMs + p.childrenMs;
+    below.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+const cpuDelta = (after, before) => Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
+const cpuText = (cpu, pods) => {
+  const total = Object.values(cpu).reduce((a, b) => a + b, 0);
+  const parts = ['haproxy', 'app', 'agent', 'checks', 'commands', 'other'].filter((k) => cpu[k] > 0).map((k) => `${k} ${(cpu[k] / pods).toFixed(1)}`);
+  return `${(total / 1000).toFixed(2)} s CPU, ${(total / pods).toFixed(1)} ms per pod (${parts.join(', ')})`;
+};
+
 /** Applies `text`; returns the agent's time, the command's wall time and what each sidecar went through. */
 async function timedApply(dir, home, name, text) {
   const file = path.join(dir, `${name}.yaml`);
@@ -202,9 +264,12 @@ async function measure(n) {
   const home = path.join(dir, 'home');
   await mustRun(['install', '--home', home], 120_000);
   homes.push(home);
+  const cpuBefore = await meshCpu(home);
   const first = await timedApply(dir, home, 'mesh', basePolicy(n));
+  const firstCpu = cpuDelta(await meshCpu(home), cpuBefore);
   const scopedEnforced = !first.notes.some((note) => /\bSidecar\b/.test(note));
   console.log(`  ${n} pods: first apply ${fmt(first.agentMs)} (command ${fmt(first.wallMs)}; ${pathsText(first.paths)})`);
+  console.log(`    first apply's CPU: ${cpuText(firstCpu, n)}${first.phases ? `\n      agent: ${first.phases}` : ''}`);
   const series = { route: [], weight: [], scoped: [] };
   for (let k = 1; k <= CHANGES; k++) {
     const route = await timedApply(dir, home, `route-${k}`, routeVs(n, 5 + k));
@@ -227,6 +292,7 @@ async function measure(n) {
   return {
     pods: n,
     firstApplyMs: first.agentMs,
+    firstApplyCpuMsPerPod: Object.values(firstCpu).reduce((a, b) => a + b, 0) / n,
     routeChangeMs: median(series.route),
     weightChangeMs: median(series.weight),
     scopedChangeMs: median(series.scoped),

@@ -6,7 +6,7 @@ import { promises as fs, statSync, renameSync } from 'node:fs';
 import { LogClock } from './log-times.js';
 import path from 'node:path';
 import { readPidFile, writePidFile } from '../system/pid-file.js';
-import { identify, isRunning, pidReused, signalGroup, spawnDetachedOffThread, stopGroup, type DetachedChild, type ProcessIdentity } from '../system/processes.js';
+import { identify, isRunning, pidReused, signalGroup, spawnDetachedFromSpawner, stopGroup, type DetachedChild, type ProcessIdentity } from '../system/processes.js';
 
 export interface ProcessSpec {
   /** Unique within the supervisor, e.g. `reviews-v1-0/app`. */
@@ -188,7 +188,7 @@ export class Supervisor {
     entry.startedAt = Date.now();
     let child: DetachedChild;
     try {
-      child = await spawnDetachedOffThread(spec);
+      child = await spawnDetachedFromSpawner(spec);
     } catch (e) {
       entry.lastExit = `spawn ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
       this.emit({ type: 'spawn-failed', name: spec.name, error: `${spec.command}: ${(e as Error).message}` });

@@ -1,10 +1,10 @@
 // The processes meshctl starts: the one way to start them (short runs with their output captured, and
 // detached processes that lead their own group), the facts about them (whether one still runs; a
 // zombie or a recycled pid does not count) and the one way to stop one with its children.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 
 /** What a pid file records: the pid and, where the OS tells, the process's start time (guards against pid reuse). */
 export interface ProcessIdentity {
@@ -232,11 +232,11 @@ export async function spawnDetached(spec: DetachedCommand): Promise<ChildProcess
 }
 
 /**
- * A process started by `spawnDetachedOffThread`: its pid, and an `exit` event (code, signal) as a
+ * A process started by `spawnDetachedFromSpawner`: its pid, and an `exit` event (code, signal) as a
  * ChildProcess has. It does not keep meshctl running.
  */
 export class DetachedChild extends EventEmitter<{ exit: [code: number | null, signal: NodeJS.Signals | null] }> {
-  /** False once its exit can no longer be told (the spawner thread ended): ask `isRunning` then. */
+  /** False once its exit can no longer be told (the spawner process ended): ask `isRunning` then. */
   tracked = true;
 
   constructor(readonly pid: number) {
@@ -244,14 +244,14 @@ export class DetachedChild extends EventEmitter<{ exit: [code: number | null, si
   }
 }
 
-/** What the spawner thread (spawn-thread.ts) answers: a spawn's pid or error, then its exit. */
+/** What the spawner process (spawner.ts) answers: a spawn's pid or error, then its exit. */
 export type SpawnerMessage =
   | { id: number; pid: number }
   | { id: number; error: { message: string; code?: string } }
   | { id: number; exit: { code: number | null; signal: NodeJS.Signals | null } };
 
 interface Spawner {
-  worker: Worker;
+  process: ChildProcess;
   next: number;
   starting: Map<number, { resolve: (child: DetachedChild) => void; reject: (err: Error) => void }>;
   running: Map<number, DetachedChild>;
@@ -259,13 +259,23 @@ interface Spawner {
 
 let spawner: Spawner | null = null;
 
-function spawnerThread(): Spawner {
+function spawnerProcess(): Spawner {
   if (spawner) return spawner;
-  const worker = new Worker(new URL('./spawn-thread.js', import.meta.url));
-  const own: Spawner = { worker, next: 0, starting: new Map(), running: new Map() };
-  // The thread keeps meshctl running only while a spawn waits for its answer.
-  const reference = () => queueMicrotask(() => (own.starting.size ? worker.ref() : worker.unref()));
-  worker.on('message', (m: SpawnerMessage) => {
+  // No inherited Node options (a profiler's, an inspector's): the spawner is to stay small.
+  const helper = fork(fileURLToPath(new URL('./spawner.js', import.meta.url)), [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
+  const own: Spawner = { process: helper, next: 0, starting: new Map(), running: new Map() };
+  // The spawner keeps meshctl running only while a spawn waits for its answer.
+  const reference = () => queueMicrotask(() => {
+    if (own.starting.size) {
+      helper.ref();
+      helper.channel?.ref();
+    } else {
+      helper.unref();
+      helper.channel?.unref();
+    }
+  });
+  reference();
+  helper.on('message', (m: SpawnerMessage) => {
     reference();
     if ('pid' in m) {
       const child = new DetachedChild(m.pid);
@@ -289,24 +299,29 @@ function spawnerThread(): Spawner {
     for (const child of own.running.values()) child.tracked = false;
     own.running.clear();
   };
-  worker.on('error', lost);
-  worker.on('exit', (code) => lost(new Error(`the spawner thread ended (exit ${code})`)));
+  helper.on('error', lost);
+  helper.on('exit', (code, signal) => lost(new Error(`the spawner process ended (${signal ? `signal ${signal}` : `exit ${code}`})`)));
   spawner = own;
   return own;
 }
 
 /**
- * `spawnDetached` for a process that spawns many (the mesh agent): the fork, which holds its thread
- * until the program runs (milliseconds on a busy machine, each time), happens on a thread of its own,
- * so that the agent's event loop serves the other pods meanwhile.
+ * `spawnDetached` for a process that spawns many (the mesh agent): the fork happens in a small spawner
+ * process (spawner.ts), so that neither the agent's event loop waits for each program to run nor each
+ * start pays for copying the agent's memory map.
  */
-export function spawnDetachedOffThread(spec: DetachedCommand): Promise<DetachedChild> {
-  const own = spawnerThread();
+export function spawnDetachedFromSpawner(spec: DetachedCommand): Promise<DetachedChild> {
+  const own = spawnerProcess();
   const id = ++own.next;
   return new Promise((resolve, reject) => {
     own.starting.set(id, { resolve, reject });
-    own.worker.ref();
+    own.process.ref();
+    own.process.channel?.ref();
     const { command, args, cwd, stdoutFile, stderrFile } = spec;
-    own.worker.postMessage({ id, spec: { command, args, cwd, stdoutFile, stderrFile, env: { ...(spec.env ?? process.env) } } });
+    own.process.send({ id, spec: { command, args, cwd, stdoutFile, stderrFile, env: { ...(spec.env ?? process.env) } } }, (err) => {
+      if (!err || !own.starting.has(id)) return;
+      own.starting.delete(id);
+      reject(err);
+    });
   });
 }

@@ -32,7 +32,7 @@ import { faultRuntime, mapSafeValue, pickMapFile, routeMapFile, routeRuntimeStat
 import { faultRules, setResponseFlag } from './response-flags.js';
 import { gatewayApiAnswersItself, gatewayApiBackendLines, gatewayApiFrontendRules } from './gateway-api-filters.js';
 import { destinationClientTls } from '../../policy/peer-authentication.js';
-import { inboundTlsBind, meshPeerPort, serverTlsKeywords } from './mtls.js';
+import { inboundTlsBind, meshPeerPort, serverTlsKeywords, tlsGlobalLines } from './mtls.js';
 import { inboundRateLimits, type InboundRateLimits } from './rate-limit.js';
 import { SHAPE_LINE_PREFIX } from './binary.js';
 import { egressScopeFor, type EgressScope } from '../../policy/sidecar-scope.js';
@@ -139,8 +139,9 @@ function withShapeLine(compiled: CompiledProxy, self: { ports: Record<string, nu
     .split('\n')
     .filter((l) => !l.trimStart().startsWith('#'))
     .map((l) => {
-      const text = l.replace(/127\.0\.0\.1:(\d+)/g, (whole, port: string) => (ownPorts.has(port) && !/^\s*server (?!app )/.test(l) ? '127.0.0.1:<port>' : whole));
-      return /^\s*server /.test(text) ? text : text.replace(ownName, '<self>');
+      // Most lines hold neither a loopback address nor the proxy's name: a plain search skips their regexes.
+      const text = l.includes('127.0.0.1:') ? l.replace(/127\.0\.0\.1:(\d+)/g, (whole, port: string) => (ownPorts.has(port) && !/^\s*server (?!app )/.test(l) ? '127.0.0.1:<port>' : whole)) : l;
+      return !text.includes(compiled.name) || /^\s*server /.test(text) ? text : text.replace(ownName, '<self>');
     })
     .join('\n');
   const shape = createHash('sha256').update(normalized).digest('hex').slice(0, 24);
@@ -180,9 +181,7 @@ function globalSection(name: string, kind: string, paths: ProxyPaths, threads: n
       line('node', name),
       line('description', `meshctl ${kind} ${name}`),
       'log stdout format raw local0 info',
-      'ssl-default-bind-options ssl-min-ver TLSv1.2',
-      'ssl-default-server-options ssl-min-ver TLSv1.2',
-      'tune.ssl.default-dh-param 2048',
+      ...tlsGlobalLines(paths),
     ],
   };
 }
