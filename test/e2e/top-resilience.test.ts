@@ -126,8 +126,11 @@ describe('top and inspect show what the resilience policy did', { timeout: 300_0
     assert.equal(overflowLines.length, overflowed);
     assert.deepEqual([...new Set(overflowLines.map((e) => `${e.destinationHost}|${e.destinationSubset}`))], [`${REVIEWS}|v1`]);
 
-    // Live, the same requests in the last minute, with the pool's overflows in the caller's inspect.
-    const text = await mesh.h.run(['top', 'reviews', '--window', `${Date.now() - fromMs + 1000}ms`]);
+    // The same window as text, and the pool's overflows in the caller's inspect. The window is pinned
+    // with --until: a window ending at the command's own start would slide past this test's first
+    // requests when a busy machine is slow to start it, and a wider one would take in the slow
+    // requests of the test before.
+    const text = await mesh.h.run(['top', 'reviews', ...windowOf(fromMs, untilMs)]);
     assert.match(text.stdout, new RegExp(`v1 +19 .*denied 2, rate-limited 2, overflow ${overflowed}`));
     const inspect = await mesh.h.run(['inspect', 'pod', 'caller-0', '--section', 'stats', '-o', 'json']);
     assert.equal(inspect.code, 0, inspect.stderr);

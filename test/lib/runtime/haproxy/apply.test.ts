@@ -17,7 +17,7 @@ const LOAD_MS = 3000;
 
 describe('applying configs to running proxies (live HAProxy on loopback)', { timeout: 180_000 }, () => {
   let mesh: TestMesh;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  let agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 
   before(async () => {
     mesh = await startTestMesh(bookinfoPolicy({ weights: [80, 20] }), { gateways: ['bookinfo-gateway'] });
@@ -116,6 +116,10 @@ describe('applying configs to running proxies (live HAProxy on loopback)', { tim
     assert.equal(load.ok, load.sent);
     assert.equal(results?.get('productpage-0')?.action, 'reloaded');
     assert.equal(results?.get('reviews-v1-0')?.action, 'reloaded');
+    // A keep-alive connection opened before the reload stays with the old worker until it closes (as an
+    // Envoy listener drains), so what the new configuration serves is asked on new connections.
+    agent.destroy();
+    agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
     const workersAfter = (await master.showProc()).filter((p) => p.type === 'worker' && !p.old).map((p) => p.pid);
     assert.equal(workersAfter.length, 1);
     assert.notDeepEqual(workersAfter, workersBefore);
