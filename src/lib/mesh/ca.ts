@@ -2,7 +2,7 @@
 // workload certificates that carry each pod's SPIFFE ID as their only identity (a URI SAN).
 // @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata API loaded first.
 import 'reflect-metadata';
-import { createHash, generateKeyPair, webcrypto } from 'node:crypto';
+import { KeyObject, createHash, generateKeyPair, sign, webcrypto } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -203,6 +203,12 @@ interface IssuingContext {
   sharedExtensions: Promise<x509.Extension[]>;
   /** Pods of one service account share their SAN; a mesh has few identities, so this stays small. */
   subjectAltNames: Map<string, x509.SubjectAlternativeNameExtension>;
+  /**
+   * Signs with the root key through node:crypto's one-shot sign: the same ECDSA over SHA-256 and the
+   * same raw r||s encoding webcrypto gives, without a webcrypto job per certificate. The generator
+   * asks it for nothing else, since the leaf's public key comes as SPKI DER and the serial is ours.
+   */
+  signer: Parameters<typeof x509.X509CertificateGenerator.create>[1];
 }
 const issuingContexts = new WeakMap<x509.X509Certificate, IssuingContext>();
 function issuingContext(ca: MeshCa): IssuingContext {
@@ -216,6 +222,7 @@ function issuingContext(ca: MeshCa): IssuingContext {
         authorityKeyIdentifier,
       ]),
       subjectAltNames: new Map(),
+      signer: rootSigner(ca.privateKey),
     };
     issuingContexts.set(ca.certificate, known);
   }
@@ -232,6 +239,18 @@ function subjectAltName(context: IssuingContext, id: string, dnsNames: string[])
     context.subjectAltNames.set(key, known);
   }
   return known;
+}
+
+function rootSigner(rootKey: CryptoKey): IssuingContext['signer'] {
+  const key = KeyObject.from(rootKey);
+  const subtle = {
+    sign: async (_algorithm: unknown, _key: unknown, data: ArrayBuffer | ArrayBufferView): Promise<ArrayBuffer> => {
+      const tbs = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+      const signature = sign('sha256', tbs, { key, dsaEncoding: 'ieee-p1363' });
+      return new Uint8Array(signature).buffer;
+    },
+  };
+  return { subtle } as unknown as IssuingContext['signer'];
 }
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -272,7 +291,7 @@ export async function issueWorkloadCertificate(
     signingKey: ca.privateKey,
     signingAlgorithm: SIGNING_ALGORITHM,
     extensions: [...(await context.sharedExtensions), subjectAltName(context, id, options.dnsNames ?? [])],
-  });
+  }, context.signer);
   return {
     spiffeId: id,
     certificatePem: certificate.toString('pem') + '\n',
