@@ -2,9 +2,10 @@
 // workload certificates that carry each pod's SPIFFE ID as their only identity (a URI SAN).
 // @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata API loaded first.
 import 'reflect-metadata';
-import { createHash, webcrypto } from 'node:crypto';
+import { KeyObject, createHash, generateKeyPair, sign, webcrypto } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import * as x509 from '@peculiar/x509';
 import { DEFAULT_TRUST_DOMAIN, spiffeId, type WorkloadIdentity } from '../policy/spiffe.js';
 import { writeFileAtomic, writeFilesAtomic } from '../system/atomic-file.js';
@@ -194,15 +195,76 @@ export async function ensureMeshCa(dir: string, options: { trustDomain?: string;
   return { ca: await writeMeshCa(await createMeshCa(options), dir), created: true };
 }
 
-/** The root's key identifier, the same in every certificate it issues: derived once per loaded CA. */
-const authorityKeyIdentifiers = new WeakMap<x509.X509Certificate, Promise<x509.AuthorityKeyIdentifierExtension>>();
-function authorityKeyIdentifier(ca: MeshCa): Promise<x509.AuthorityKeyIdentifierExtension> {
-  let known = authorityKeyIdentifiers.get(ca.certificate);
+/**
+ * What every workload certificate of one root shares, built once per loaded CA: building an extension
+ * costs @peculiar/x509 an ASN.1 round trip, a few times more CPU than the leaf's key pair and signature.
+ */
+interface IssuingContext {
+  sharedExtensions: Promise<x509.Extension[]>;
+  /** Pods of one service account share their SAN; a mesh has few identities, so this stays small. */
+  subjectAltNames: Map<string, x509.SubjectAlternativeNameExtension>;
+  /**
+   * Signs with the root key through node:crypto's one-shot sign: the same ECDSA over SHA-256 and the
+   * same raw r||s encoding webcrypto gives, without a webcrypto job per certificate. The generator
+   * asks it for nothing else, since the leaf's public key comes as SPKI DER and the serial is ours.
+   */
+  signer: Parameters<typeof x509.X509CertificateGenerator.create>[1];
+}
+const issuingContexts = new WeakMap<x509.X509Certificate, IssuingContext>();
+function issuingContext(ca: MeshCa): IssuingContext {
+  let known = issuingContexts.get(ca.certificate);
   if (!known) {
-    known = x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey);
-    authorityKeyIdentifiers.set(ca.certificate, known);
+    known = {
+      sharedExtensions: x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey).then((authorityKeyIdentifier) => [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        authorityKeyIdentifier,
+      ]),
+      subjectAltNames: new Map(),
+      signer: rootSigner(ca.privateKey),
+    };
+    issuingContexts.set(ca.certificate, known);
   }
   return known;
+}
+
+function subjectAltName(context: IssuingContext, id: string, dnsNames: string[]): x509.SubjectAlternativeNameExtension {
+  const key = [id, ...dnsNames].join('\n');
+  let known = context.subjectAltNames.get(key);
+  if (!known) {
+    const names: x509.JsonGeneralName[] = [{ type: 'url', value: id }, ...dnsNames.map((value) => ({ type: 'dns' as const, value }))];
+    // Like Istio's, the subject is empty: the identity is the URI SAN, which is then critical (RFC 5280 4.2.1.6).
+    known = new x509.SubjectAlternativeNameExtension(names, true);
+    context.subjectAltNames.set(key, known);
+  }
+  return known;
+}
+
+function rootSigner(rootKey: CryptoKey): IssuingContext['signer'] {
+  const key = KeyObject.from(rootKey);
+  const subtle = {
+    sign: async (_algorithm: unknown, _key: unknown, data: ArrayBuffer | ArrayBufferView): Promise<ArrayBuffer> => {
+      const tbs = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+      const signature = sign('sha256', tbs, { key, dsaEncoding: 'ieee-p1363' });
+      return new Uint8Array(signature).buffer;
+    },
+  };
+  return { subtle } as unknown as IssuingContext['signer'];
+}
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/**
+ * A leaf key pair straight in the encodings the certificate and the sidecar need (SPKI DER, PKCS#8
+ * PEM): the leaf key never signs inside meshctl, so it needs no webcrypto key and no export.
+ */
+function generateWorkloadKeys(): Promise<{ publicKey: Buffer; privateKey: string }> {
+  return generateKeyPairAsync('ec', {
+    namedCurve: 'P-256',
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
 }
 
 /** Issues a workload certificate for `identity`, valid for `ttlMs` (default one day), usable as TLS client and server. */
@@ -216,12 +278,11 @@ export async function issueWorkloadCertificate(
   const ttlMs = options.ttlMs ?? DEFAULT_WORKLOAD_TTL_MS;
   const notBefore = new Date(now.getTime() - backdateMs(ttlMs));
   const notAfter = new Date(Math.min(now.getTime() + ttlMs, ca.notAfter.getTime()));
-  const keys = await generateKeys();
+  const context = issuingContext(ca);
+  const keys = await generateWorkloadKeys();
   const serialNumber = randomSerial();
-  const names: x509.JsonGeneralName[] = [{ type: 'url', value: id }, ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value }))];
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber,
-    // Like Istio's, the subject is empty: the identity is the URI SAN, which is then critical (RFC 5280 4.2.1.6).
     subject: '',
     issuer: ca.certificate.subjectName,
     notBefore,
@@ -229,18 +290,12 @@ export async function issueWorkloadCertificate(
     publicKey: keys.publicKey,
     signingKey: ca.privateKey,
     signingAlgorithm: SIGNING_ALGORITHM,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-      await authorityKeyIdentifier(ca),
-      new x509.SubjectAlternativeNameExtension(names, true),
-    ],
-  });
+    extensions: [...(await context.sharedExtensions), subjectAltName(context, id, options.dnsNames ?? [])],
+  }, context.signer);
   return {
     spiffeId: id,
     certificatePem: certificate.toString('pem') + '\n',
-    privateKeyPem: await privateKeyPem(keys.privateKey),
+    privateKeyPem: keys.privateKey,
     serialNumber,
     notBefore,
     notAfter,

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { CA_KEY_FILE, createMeshCa, ensureMeshCa, issueWorkloadCertificate, issuedBy, loadMeshCa, readCertificate, renewalCheckIntervalMs, renewalDue, renewWorkloadCertificateIfDue, writeMeshCa } from '../../../src/lib/mesh/ca.js';
 import { parseSpiffeId, spiffeId } from '../../../src/lib/policy/spiffe.js';
 
@@ -43,6 +44,34 @@ describe('mesh CA', () => {
     assert.equal(await issuedBy(cert.certificatePem, ca), true);
     assert.equal(await issuedBy(cert.certificatePem, await createMeshCa()), false);
     assert.equal(readCertificate(ca.certificatePem).isCa, true);
+  });
+
+  it('OpenSSL accepts workload certificates as TLS client and server of the root, each with its own P-256 key and serial', async () => {
+    const ca = await createMeshCa();
+    const root = new X509Certificate(ca.certificatePem);
+    const identity = { namespace: 'shop', serviceAccount: 'reviews' };
+    const first = await issueWorkloadCertificate(ca, identity, { dnsNames: ['reviews.shop.svc'] });
+    const second = await issueWorkloadCertificate(ca, identity, { dnsNames: ['reviews.shop.svc'] });
+    const other = await issueWorkloadCertificate(ca, { namespace: 'shop', serviceAccount: 'ratings' });
+    for (const cert of [first, second, other]) {
+      const leaf = new X509Certificate(cert.certificatePem);
+      assert.equal(leaf.checkIssued(root), true);
+      assert.equal(leaf.verify(root.publicKey), true);
+      assert.equal(leaf.checkPrivateKey(createPrivateKey(cert.privateKeyPem)), true);
+      assert.equal(leaf.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+      assert.equal(leaf.ca, false);
+      assert.deepEqual(leaf.keyUsage, ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
+      assert.equal(leaf.serialNumber.toLowerCase(), cert.serialNumber);
+    }
+    assert.equal(new X509Certificate(first.certificatePem).subjectAltName, 'URI:spiffe://cluster.local/ns/shop/sa/reviews, DNS:reviews.shop.svc');
+    assert.equal(new X509Certificate(other.certificatePem).subjectAltName, 'URI:spiffe://cluster.local/ns/shop/sa/ratings');
+    assert.notEqual(first.serialNumber, second.serialNumber);
+    assert.notEqual(first.privateKeyPem, second.privateKeyPem);
+    // A CA loaded back from its files issues what the one that created it does.
+    const loaded = await loadMeshCa((await ensureMeshCa(await tempDir())).ca.dir!);
+    const fromLoaded = new X509Certificate((await issueWorkloadCertificate(loaded, identity)).certificatePem);
+    assert.equal(fromLoaded.checkIssued(new X509Certificate(loaded.certificatePem)), true);
+    assert.equal(fromLoaded.verify(new X509Certificate(loaded.certificatePem).publicKey), true);
   });
 
   it('spells and parses SPIFFE IDs', () => {
