@@ -14,14 +14,13 @@
 //
 // Prints, per variant, the median over the rounds of the proxy's CPU µs per request, and the median of
 // its differences to the proxy without access log and trace context measured just before it.
-import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median } from './harness.mjs';
-import { cpuSeconds, freePort, startFixedAnswer, startHaproxy, stopHaproxies, waitPort } from './lib-proxy.mjs';
+import { callgrindInstructions, callgrindWrapper, cpuSeconds, freePort, startFixedAnswer, startHaproxy, stopHaproxies, waitPort } from './lib-proxy.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -209,7 +208,7 @@ for (const [name, v] of Object.entries(variants)) {
   await fs.writeFile(path.join(vdir, 'haproxy.cfg'), cfg);
   const logFile = path.join(vdir, 'access.log');
   const callgrindOut = path.join(vdir, 'callgrind.out');
-  const child = startHaproxy(path.join(vdir, 'haproxy.cfg'), logFile, INSTRUCTIONS ? ['valgrind', '-q', '--tool=callgrind', `--callgrind-out-file=${callgrindOut}`] : []);
+  const child = startHaproxy(path.join(vdir, 'haproxy.cfg'), logFile, INSTRUCTIONS ? callgrindWrapper(callgrindOut) : []);
   await waitPort(port, INSTRUCTIONS ? 60_000 : 5000);
   proxies.push({ name, port, pid: child.pid, headers: v.headers ?? {}, logFile, callgrindOut, perRequestUs: [] });
 }
@@ -220,18 +219,11 @@ const run = (p, amount) => new Promise((resolve, reject) => {
 
 /** Instructions a proxy ran under callgrind per request, over `count` requests after a warm-up. */
 async function instructionsPerRequest(p, count) {
-  const control = (what) => {
-    const r = spawnSync('callgrind_control', [what, String(p.pid)], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`callgrind_control ${what} ${p.pid}: ${r.stderr || r.stdout}`);
-  };
   await run(p, 200);
-  control('--zero');
-  const r = await run(p, count);
+  let r;
+  const total = await callgrindInstructions(p.pid, p.callgrindOut, async () => { r = await run(p, count); });
   if (r['2xx'] !== count) throw new Error(`${p.name}: ${r['2xx']} of ${count} answered 2xx`);
-  control('--dump');
-  const dumps = (await fs.readdir(path.dirname(p.callgrindOut))).filter((f) => f.startsWith('callgrind.out.'));
-  const text = await fs.readFile(path.join(path.dirname(p.callgrindOut), dumps.sort().pop()), 'utf8');
-  return Number(/^totals: (\d+)/m.exec(text)?.[1]) / count;
+  return total / count;
 }
 
 if (INSTRUCTIONS) {
