@@ -14,14 +14,13 @@
 //
 // Prints, per variant, the median over the rounds of the proxy's CPU µs per request, and the median of
 // its differences to the proxy without access log and trace context measured just before it.
-import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median } from './harness.mjs';
-import { cpuSeconds, freePort, startFixedAnswer, startHaproxy, stopHaproxies, waitPort } from './lib-proxy.mjs';
+import { callgrindInstructions, callgrindWrapper, cpuSeconds, freePort, startFixedAnswer, startHaproxy, stopHaproxies, waitPort } from './lib-proxy.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -97,7 +96,22 @@ const TRACE_BEFORE = [
   'http-request set-header x-b3-sampled 1',
   'http-request set-header b3 "%[var(txn.trace_id)]-%[var(txn.span_id)]-1"',
 ];
+/**
+ * The trace-context rules of the m1 layout's sidecars: those before, with the headers a caller sent
+ * right left alone (ids of 32 bits per formatted rand, traceparent cut by `field`).
+ */
+const TRACE_M1 = [
+  ...TRACE_BEFORE.slice(0, 8),
+  'http-request set-header x-b3-traceid %[var(txn.trace_id)] unless { req.hdr(x-b3-traceid),strcmp(txn.trace_id) eq 0 }',
+  TRACE_BEFORE[9],
+  'http-request del-header x-b3-parentspanid if !{ var(txn.parent_span_id) -m found } { req.hdr(x-b3-parentspanid) -m found }',
+  'http-request set-header x-b3-sampled 1 unless { req.hdr(x-b3-sampled) -m str 1 }',
+  'http-request set-header b3 "%[var(txn.trace_id)]-%[var(txn.span_id)]-1" if { req.hdr(b3) -m found }',
+];
 const TRACE = tracing.traceContextLines();
+/** Where the rules of TRACE making ids begin and end, and where its header rules begin. */
+const TRACE_IDS = TRACE.findIndex((l) => l.includes(' rand'));
+const TRACE_HEADERS = TRACE.findIndex((l) => / (set|add|del)-header /.test(l));
 
 const logTo = {
   stdout: ['log stdout format raw local0 info'],
@@ -108,6 +122,8 @@ const RING = ['ring accesslog', '  format raw', '  maxlen 4096', '  size 1048576
 
 const outboundLine = accessLog.accessLogFormat({ proxy: PROXY, direction: 'outbound', source: { literal: IDENTITY } });
 const inboundLine = accessLog.accessLogFormat({ proxy: 'reviews-v1-0', direction: 'inbound', source: { sample: 'var(sess.peer)' } });
+/** The m1 layout: the same line with JSON's escapes on client text instead of `url_enc`. */
+const m1Line = (line) => line.replaceAll(',url_enc]', ',json(utf8s)]');
 const withLog = (format, transport = 'stdout') => ({ log: format, transport });
 /** What a receiving sidecar is sent by the sending one, before and now (b3 only where the app used it). */
 const FROM_SIDECAR = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'x-b3-traceid': '4bf92f3577b34da6a3ce929d0e0e4736', 'x-b3-spanid': '00f067aa0ba902b7', 'x-b3-sampled': '1', 'x-request-id': '7c9e6679-7425-40de-944b-e07cc1b7e4f1' };
@@ -126,20 +142,31 @@ const variants = {
   // Where the cost was and is, as a whole: a request the outbound starts a trace for, and the same
   // request at the receiving sidecar with what the sending one added.
   'outbound, before: JSON line + trace context': { ...withLog(jsonLine()), frontend: TRACE_BEFORE },
+  'outbound, m1: positional line (json escapes) + trace context': { ...withLog(m1Line(outboundLine)), frontend: TRACE_M1 },
   'outbound, now: positional line + trace context': { ...withLog(outboundLine), frontend: TRACE },
   'inbound, before: JSON line + trace context': inbound({ ...withLog(jsonLine({ direction: 'inbound' })), frontend: TRACE_BEFORE, headers: FROM_SIDECAR_BEFORE }),
+  'inbound, m1: positional line (json escapes) + trace context': inbound({ ...withLog(m1Line(inboundLine)), frontend: TRACE_M1, headers: FROM_SIDECAR }),
   'inbound, now: positional line + trace context': inbound({ ...withLog(inboundLine), frontend: TRACE, headers: FROM_SIDECAR }),
+  'outbound, m1: positional line only': withLog(m1Line(outboundLine)),
   'outbound, now: positional line only': withLog(outboundLine),
+  'inbound, m1: positional line only': inbound({ ...withLog(m1Line(inboundLine)), headers: FROM_SIDECAR }),
+  'inbound, now: positional line only': inbound({ ...withLog(inboundLine), headers: FROM_SIDECAR }),
+  'outbound, m1: trace context only': { frontend: TRACE_M1 },
   'outbound, now: trace context only': { frontend: TRACE },
+  'inbound, m1: trace context only': inbound({ frontend: TRACE_M1, headers: FROM_SIDECAR }),
   'inbound, now: trace context only': inbound({ frontend: TRACE, headers: FROM_SIDECAR }),
   // The parts.
-  'trace: parsing a caller\'s traceparent only': { frontend: TRACE_BEFORE.slice(0, 4), headers: FROM_SIDECAR },
+  'trace: parsing a caller\'s traceparent, m1 (regex, field)': { frontend: TRACE_M1.slice(0, 4), headers: FROM_SIDECAR },
+  'trace: parsing a caller\'s traceparent, now (fhdr, regex, bytes)': { frontend: TRACE.slice(0, TRACE_IDS), headers: FROM_SIDECAR },
   'trace: new ids (4 + 2 rand)': { frontend: traceIds },
+  'trace: new ids now (2 × 64 bits)': { frontend: TRACE.slice(TRACE_IDS, TRACE_HEADERS) },
+  'trace: a span id now (64 bits)': { frontend: TRACE.slice(TRACE_IDS, TRACE_IDS + 2) },
   'trace: a span id (2 rand)': { frontend: [traceIds[1]] },
   'trace: a span id from one uuid (set-var, regsub, bytes)': { frontend: ['http-request set-var(txn.span_id) uuid(4),regsub(-,,g),bytes(16,16)'] },
   'trace: a trace id from one uuid (set-var, regsub)': { frontend: ['http-request set-var(txn.trace_id) uuid(4),regsub(-,,g)'] },
   'trace: the 7 header rules before (fixed ids)': { frontend: [...FIXED_IDS, ...TRACE_BEFORE.slice(6)] },
-  'trace: the header rules now (fixed ids), a request without trace': { frontend: [...FIXED_IDS, ...TRACE.slice(6)] },
+  'trace: the header rules of m1 (fixed ids), a request without trace': { frontend: [...FIXED_IDS, ...TRACE_M1.slice(6)] },
+  'trace: the header rules now (fixed ids), a request without trace': { frontend: [...FIXED_IDS, ...TRACE.slice(TRACE_HEADERS)] },
   'hdr: a set-header of a variable': { frontend: [...FIXED_IDS, 'http-request set-header x-b3-spanid %[var(txn.span_id)]'] },
   'hdr: a set-header of a fixed text': { frontend: [...FIXED_IDS, 'http-request set-header x-b3-sampled 1'] },
   'hdr: an add-header of a variable': { frontend: [...FIXED_IDS, 'http-request add-header x-b3-spanid %[var(txn.span_id)]'] },
@@ -153,6 +180,7 @@ const variants = {
   'log: 10 unset variables': withLog(Array.from({ length: 10 }, (_, i) => `%[var(txn.unset${i})]`).join(' ')),
   'log: 3 set variables': withLog('%[var(txn.route)] %[var(txn.dest_host)] %[var(txn.dest_subset)]'),
   'log: 3 set variables, json-escaped': withLog('%[var(txn.rid),json(utf8s)] %[var(txn.host),json(utf8s)] %[var(txn.path),json(utf8s)]'),
+  'log: 3 set variables, url_enc': withLog('%[var(txn.rid),url_enc] %[var(txn.host),url_enc] %[var(txn.path),url_enc]'),
   'JSON line (27 fields, 5 json converters) to stdout': withLog(jsonLine()),
   'JSON line without its json converters': withLog(jsonLine({ escape: false })),
   'JSON line, its first 14 fields': withLog(jsonLine({ fields: 14 })),
@@ -180,7 +208,7 @@ for (const [name, v] of Object.entries(variants)) {
   await fs.writeFile(path.join(vdir, 'haproxy.cfg'), cfg);
   const logFile = path.join(vdir, 'access.log');
   const callgrindOut = path.join(vdir, 'callgrind.out');
-  const child = startHaproxy(path.join(vdir, 'haproxy.cfg'), logFile, INSTRUCTIONS ? ['valgrind', '-q', '--tool=callgrind', `--callgrind-out-file=${callgrindOut}`] : []);
+  const child = startHaproxy(path.join(vdir, 'haproxy.cfg'), logFile, INSTRUCTIONS ? callgrindWrapper(callgrindOut) : []);
   await waitPort(port, INSTRUCTIONS ? 60_000 : 5000);
   proxies.push({ name, port, pid: child.pid, headers: v.headers ?? {}, logFile, callgrindOut, perRequestUs: [] });
 }
@@ -191,18 +219,11 @@ const run = (p, amount) => new Promise((resolve, reject) => {
 
 /** Instructions a proxy ran under callgrind per request, over `count` requests after a warm-up. */
 async function instructionsPerRequest(p, count) {
-  const control = (what) => {
-    const r = spawnSync('callgrind_control', [what, String(p.pid)], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`callgrind_control ${what} ${p.pid}: ${r.stderr || r.stdout}`);
-  };
   await run(p, 200);
-  control('--zero');
-  const r = await run(p, count);
+  let r;
+  const total = await callgrindInstructions(p.pid, p.callgrindOut, async () => { r = await run(p, count); });
   if (r['2xx'] !== count) throw new Error(`${p.name}: ${r['2xx']} of ${count} answered 2xx`);
-  control('--dump');
-  const dumps = (await fs.readdir(path.dirname(p.callgrindOut))).filter((f) => f.startsWith('callgrind.out.'));
-  const text = await fs.readFile(path.join(path.dirname(p.callgrindOut), dumps.sort().pop()), 'utf8');
-  return Number(/^totals: (\d+)/m.exec(text)?.[1]) / count;
+  return total / count;
 }
 
 if (INSTRUCTIONS) {
@@ -215,7 +236,7 @@ if (INSTRUCTIONS) {
   }
   stopHaproxies();
   syslog.close();
-  await fs.rm(dir, { recursive: true, force: true });
+  await fs.rm(dir, { recursive: true, force: true }).catch(() => {});
   process.exit(0);
 }
 
@@ -253,4 +274,4 @@ for (const p of proxies) {
 if (datagrams) console.log(`  (${datagrams} datagrams received by the syslog listener)`);
 syslog.close();
 stopHaproxies();
-await fs.rm(dir, { recursive: true, force: true });
+await fs.rm(dir, { recursive: true, force: true }).catch(() => {});

@@ -221,12 +221,13 @@ describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 
     assert.ok((await fs.stat(pp.paths.runtimeSocket)).mode % 0o1000 === 0o600);
   });
 
-  it('logs what a client filled in with a tab, quotes or a backslash as it was sent, on both hops, and logs prints it as JSON', async () => {
-    const requestId = 'req\t"log"\\2';
+  it('logs what a client filled in with a tab, quotes, a backslash or a percent sign as it was sent, on both hops, and logs prints it as JSON', async () => {
+    // A tab must not split a field, nor a percent sign pass for one of the log's escapes.
+    const requestId = 'req\t"log"\\2%09%';
     const pp = mesh.pod('productpage-0');
-    assert.equal((await fromProductpage('/logged/"odd"\\path?q=1', { 'x-request-id': requestId })).status, 200);
+    assert.equal((await fromProductpage('/logged/"odd"\\path%41?q=1', { 'x-request-id': requestId })).status, 200);
     const outbound = await waitFor('the outbound line', async () => (await readAccessLog(pp.paths.accessLog)).entries.find((e) => e.requestId === requestId), { timeoutMs: 5000 });
-    assert.equal(outbound.path, '/logged/"odd"\\path');
+    assert.equal(outbound.path, '/logged/"odd"\\path%41');
     assert.equal(outbound.host, 'reviews');
     assert.equal(outbound.status, 200);
     const inbound = await waitFor('the inbound line', async () => {
@@ -242,9 +243,43 @@ describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 
     const printed = accessLogAsJsonLines(await fs.readFile(pp.paths.accessLog, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     const logged = printed.find((o) => o.request_id === requestId);
     assert.ok(logged, 'meshctl logs prints the line as a JSON object');
-    assert.equal(logged.path, '/logged/"odd"\\path');
+    assert.equal(logged.path, '/logged/"odd"\\path%41');
     assert.equal(logged.status, 200);
     assert.equal(logged.direction, 'outbound');
+  });
+
+  it('trace context: a request without one starts a trace, each hop its own span; a caller\'s traceparent is continued, single-header b3 renewed where sent; a malformed one is replaced', async () => {
+    const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
+    const send = async (requestId: string, headers: Record<string, string>) => {
+      const a = await fromProductpage('/traced', { 'x-request-id': requestId, 'end-user': 'jason', ...headers });
+      assert.equal(a.status, 200, a.body);
+      const received = (JSON.parse(a.body) as EchoAnswer).headers;
+      const line = async (pod: string) => waitFor(`the ${pod} line of ${requestId}`, async () => (await readAccessLog(mesh.pod(pod).paths.accessLog)).entries.find((e) => e.requestId === requestId), { timeoutMs: 5000 });
+      return { received, outbound: await line('productpage-0'), inbound: await line('reviews-v2-0') };
+    };
+
+    const fresh = await send('trace-fresh', {});
+    const [, traceId, appSpan] = TRACEPARENT.exec(String(fresh.received.traceparent)) ?? [];
+    assert.ok(traceId && appSpan, `the app gets a W3C traceparent: ${fresh.received.traceparent}`);
+    assert.deepEqual([fresh.outbound.traceId, fresh.inbound.traceId], [traceId, traceId]);
+    assert.equal(fresh.outbound.parentSpanId, '', 'the sending hop opened the trace');
+    assert.equal(fresh.inbound.parentSpanId, fresh.outbound.spanId, 'the receiving hop\'s span is the child of the sending hop\'s');
+    assert.equal(fresh.inbound.spanId, appSpan);
+    assert.notEqual(fresh.inbound.spanId, fresh.outbound.spanId);
+    assert.deepEqual([fresh.received['x-b3-traceid'], fresh.received['x-b3-spanid'], fresh.received['x-b3-parentspanid'], fresh.received['x-b3-sampled'], fresh.received.b3], [traceId, appSpan, fresh.outbound.spanId, '1', undefined]);
+
+    const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const continued = await send('trace-continued', { traceparent: `00-${callerTrace}-00f067aa0ba902b7-01`, b3: 'ignored-by-the-mesh', 'x-b3-parentspanid': 'ffffffffffffffff' });
+    assert.deepEqual([continued.outbound.traceId, continued.outbound.parentSpanId, continued.inbound.traceId], [callerTrace, '00f067aa0ba902b7', callerTrace]);
+    assert.equal(continued.received.traceparent, `00-${callerTrace}-${continued.inbound.spanId}-01`);
+    assert.equal(continued.received.b3, `${callerTrace}-${continued.inbound.spanId}-1`);
+    assert.equal(continued.received['x-b3-parentspanid'], continued.outbound.spanId);
+
+    const malformed = await send('trace-malformed', { traceparent: `00-${callerTrace.toUpperCase()}-00F067AA0BA902B7-01` });
+    assert.match(malformed.outbound.traceId ?? '', /^[0-9a-f]{32}$/);
+    assert.notEqual(malformed.outbound.traceId, callerTrace, 'an uppercase traceparent is not W3C: a new trace starts');
+    assert.equal(malformed.outbound.parentSpanId, '');
+    assert.equal(malformed.received.traceparent, `00-${malformed.outbound.traceId}-${malformed.inbound.spanId}-01`);
   });
 
   it("dates a request on a reused keep-alive connection from the request's own start, not the connection's", async () => {

@@ -55,6 +55,22 @@ describe('access log', () => {
     assert.equal(printed[2], text.split('\n')[2], 'a line that is not a whole request line is printed as it is');
   });
 
+  it('reads m2 lines, whose client text is percent-encoded: a tab, a newline, a percent sign and bytes that are not UTF-8 come back as sent, never as a field or a line', () => {
+    const positional = (o: Record<string, string>) => ['m2', ...ACCESS_LOG_FIELDS.map((f) => o[f.name] ?? '-')].join('\t');
+    const base = { start_ms: '1893456000123', handshake_ms: '0', idle_ms: '0', proxy: 'p-0', direction: 'outbound', method: 'GET', backend: 'b', server: 's', status: '200', duration_ms: '3', upstream_ms: '2', retries: '0', bytes: '10', request_bytes: '70', termination: '--', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' };
+    const text = [
+      positional({ ...base, request_id: 'a%09b%0A%2509%22', host: 'reviews%09x', path: '%2Fa%2520b%2F%5C' }),
+      positional({ ...base, request_id: 'bad%FFutf8', host: 'reviews', path: '%2F' }),
+    ].join('\n');
+    const { entries } = parseAccessLog(text);
+    assert.deepEqual(entries.map((e) => [e.requestId, e.host, e.path, e.status, e.traceId]), [
+      ['a\tb\n%09"', 'reviews\tx', '/a%20b/\\', 200, '4bf92f3577b34da6a3ce929d0e0e4736'],
+      ['bad\ufffdutf8', 'reviews', '/', 200, '4bf92f3577b34da6a3ce929d0e0e4736'],
+    ]);
+    const printed = accessLogAsJsonLines(text).split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(printed.map((o) => [o.request_id, o.path, o.status]), [['a\tb\n%09"', '/a%20b/\\', 200], ['bad\ufffdutf8', '/', 200]]);
+  });
+
   it('reading back to a window does not stop at a slow request that started before it but ended inside it', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshctl-log-'));
     dirs.push(dir);

@@ -44,7 +44,7 @@ test('a pod without policy gets no authorization rule and no log field; a guarde
   assert.match(guarded, /^ {2}expose-experimental-directives$/m);
   assert.match(guarded, /^ {2}http-request normalize-uri path-strip-dotdot$/m);
   // The inbound line carries the decision as a field of its own (access-log.ts reads it back).
-  assert.match(guarded, /^ {2}log-format .*\\t%\[var\(txn\.authz\),json\(utf8s\)\]\\t/m);
+  assert.match(guarded, /^ {2}log-format .*\\t%\[var\(txn\.authz\),url_enc\]\\t/m);
 });
 
 test('an ALLOW rule costs one ACL per field, and one policy three rules in all', () => {
