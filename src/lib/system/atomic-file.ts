@@ -17,7 +17,10 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
  * each: what a proxy or a pod needs at start (certificate, configuration, maps, state) is written at
  * once. The renames are made in the order given (the file that says the others are complete goes last). Each
  * file is still whole or absent; the files are not one transaction (a crash may leave some
- * new and some old), as with one writeFileAtomic after another.
+ * new and some old), as with one writeFileAtomic after another. `sync: false` leaves out the syncs, for
+ * files the agent rebuilds from the stored revision at its start (a running proxy's Lua program, route
+ * maps and compiled state on a runtime update): a reader still sees the old content or the new, and
+ * only a machine crash can lose the write. Skipping them is what lets a change reach many proxies at once.
  */
 export async function writeFilesAtomic(files: { file: string; data: string | Uint8Array; mode?: number }[], options: { sync?: boolean } = {}): Promise<void> {
   const sync = options.sync ?? true;
@@ -41,17 +44,6 @@ export async function writeFilesAtomic(files: { file: string; data: string | Uin
     throw err;
   }
   if (sync) await Promise.all([...new Set(files.map(({ file }) => path.dirname(file)))].map(syncDirectory));
-}
-
-/**
- * Replaces a file that can be rebuilt from the mesh home's stored state (a proxy's Lua program, route
- * maps and compiled state: the agent recompiles them from the stored revision and rewrites whichever
- * differs before it starts a proxy) the same way, without the syncs: a reader still sees the old
- * content or the new one, and only a machine crash can lose the write, after which the agent's start
- * rebuilds it. Skipping the syncs is what lets a change reach many proxies at once.
- */
-export async function replaceRebuildableFile(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  await writeFilesAtomic([{ file, data, mode }], { sync: false });
 }
 
 export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644): Promise<void> {

@@ -259,21 +259,24 @@ interface Spawner {
 
 let spawner: Spawner | null = null;
 
+/** Whether the spawner (the process and its channel both) keeps meshctl running. */
+function holdOpen(helper: ChildProcess, hold: boolean): void {
+  if (hold) {
+    helper.ref();
+    helper.channel?.ref();
+  } else {
+    helper.unref();
+    helper.channel?.unref();
+  }
+}
+
 function spawnerProcess(): Spawner {
   if (spawner) return spawner;
   // No inherited Node options (a profiler's, an inspector's): the spawner is to stay small.
   const helper = fork(fileURLToPath(new URL('./spawner.js', import.meta.url)), [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
   const own: Spawner = { process: helper, next: 0, starting: new Map(), running: new Map() };
   // The spawner keeps meshctl running only while a spawn waits for its answer.
-  const reference = () => queueMicrotask(() => {
-    if (own.starting.size) {
-      helper.ref();
-      helper.channel?.ref();
-    } else {
-      helper.unref();
-      helper.channel?.unref();
-    }
-  });
+  const reference = () => queueMicrotask(() => holdOpen(helper, own.starting.size > 0));
   reference();
   helper.on('message', (m: SpawnerMessage) => {
     reference();
@@ -315,8 +318,7 @@ export function spawnDetachedFromSpawner(spec: DetachedCommand): Promise<Detache
   const id = ++own.next;
   return new Promise((resolve, reject) => {
     own.starting.set(id, { resolve, reject });
-    own.process.ref();
-    own.process.channel?.ref();
+    holdOpen(own.process, true);
     const { command, args, cwd, stdoutFile, stderrFile } = spec;
     own.process.send({ id, spec: { command, args, cwd, stdoutFile, stderrFile, env: { ...(spec.env ?? process.env) } } }, (err) => {
       if (!err || !own.starting.has(id)) return;

@@ -1,7 +1,7 @@
 // Proxy lifecycle: start a compiled proxy, update it (runtime API when only runtime values change —
 // weights, route timeouts, the revision —, hitless master-worker reload otherwise), report its status, stop it.
 import { promises as fs } from 'node:fs';
-import { replaceRebuildableFile, writeFileAtomic, writeFilesAtomic } from '../../system/atomic-file.js';
+import { writeFileAtomic, writeFilesAtomic } from '../../system/atomic-file.js';
 import type { CompiledProxy, ProxyTarget } from './types.js';
 import { checkConfig, findHaproxy } from './binary.js';
 import { isProxyProcess, proxyArguments, signalProxy, startProxyProcess } from './process.js';
@@ -132,35 +132,41 @@ function proxyMapTexts(target: ProxyTarget, compiled: CompiledProxy): [string, s
   return routeMapTexts(target.paths.dir, compiled.runtimeState ?? routeRuntimeState(compiled.routes));
 }
 
+/** What a proxy reads at start besides its configuration: the Lua program and the route maps, as [file, text]. */
+function runtimeFileTexts(target: ProxyTarget, compiled: CompiledProxy): [string, string][] {
+  return [[target.paths.lua, compiled.lua], ...proxyMapTexts(target, compiled)];
+}
+
 /**
- * Writes what a proxy reads at start besides its configuration: the Lua program and the route maps,
- * each only when it differs from the file on disk (every atomic write costs two fsyncs).
+ * Those of `compiled`'s runtime files whose text differs from what is there: `known` is what the caller
+ * knows these files hold (the compiled proxy it last wrote, nothing rewrote since), else they are read back.
+ */
+async function changedRuntimeFiles(target: ProxyTarget, compiled: CompiledProxy, known: CompiledProxy | null): Promise<[string, string][]> {
+  const before = known ? new Map(runtimeFileTexts(target, known)) : null;
+  const entries = runtimeFileTexts(target, compiled);
+  const there = await Promise.all(entries.map(([file]) => (before?.has(file) ? before.get(file) : readText(file))));
+  return entries.filter(([, text], i) => there[i] !== text);
+}
+
+/**
+ * Writes the runtime files that differ from the disk (every atomic write costs two fsyncs), with one
+ * directory fsync for all of them; `then` (the configuration, the state) renamed after the files they name.
  */
 async function writeRuntimeFiles(target: ProxyTarget, compiled: CompiledProxy, ...then: [string, string][]): Promise<void> {
-  const changed: [string, string][] = [];
-  for (const [file, text] of [[target.paths.lua, compiled.lua] as [string, string], ...proxyMapTexts(target, compiled)]) {
-    if ((await readText(file)) !== text) changed.push([file, text]);
-  }
-  // One directory fsync for all of them; `then` (the configuration, the state) renamed after the files they name.
+  const changed = await changedRuntimeFiles(target, compiled, null);
   await writeFilesAtomic([...changed, ...then].map(([file, data]) => ({ file, data, mode: 0o600 })));
 }
 
 /**
  * What a runtime update changes in a running proxy's files (the Lua program, the route maps, the compiled
- * state), each only when it differs from what is there, replaced atomically but not synced: all of them
- * are compiled from the stored revision, and every start of a proxy (the agent's own after a machine
- * crash included) rewrites whichever differs from that compile before HAProxy reads it, so a write the
- * disk lost is never served. `written`: what the caller knows these files hold (the compiled proxy it
- * last wrote, nothing rewrote since), else they are read back.
+ * state), replaced atomically but not synced: all of them are compiled from the stored revision, and
+ * every start of a proxy (the agent's own after a machine crash included) rewrites whichever differs
+ * from that compile before HAProxy reads it, so a write the disk lost is never served. The state file
+ * is renamed last: a state naming the new values says the files before it hold them.
  */
 async function replaceRuntimeFiles(target: ProxyTarget, compiled: CompiledProxy, written: CompiledProxy | null): Promise<void> {
-  const before = written ? new Map([[target.paths.lua, written.lua] as [string, string], ...proxyMapTexts(target, written)]) : null;
-  await Promise.all([[target.paths.lua, compiled.lua] as [string, string], ...proxyMapTexts(target, compiled)].map(async ([file, text]) => {
-    const there = before?.has(file) ? before.get(file) : await readText(file);
-    if (there !== text) await replaceRebuildableFile(file, text, 0o600);
-  }));
-  // Last: a state file naming the new values says the files above hold them.
-  await replaceRebuildableFile(target.paths.state, JSON.stringify(compiled), 0o600);
+  const changed = await changedRuntimeFiles(target, compiled, written);
+  await writeFilesAtomic([...changed, [target.paths.state, JSON.stringify(compiled)] as [string, string]].map(([file, data]) => ({ file, data, mode: 0o600 })), { sync: false });
 }
 
 async function checkFiles(target: ProxyTarget): Promise<void> {
