@@ -300,7 +300,9 @@ export async function issueWorkloadCertificate(
 
 /**
  * Writes what a sidecar loads: `certificate` gets the leaf and its key in one PEM (HAProxy's `crt`
- * format, mode 0600), `caBundle` the mesh root (HAProxy's `ca-file`).
+ * format, mode 0600), `caBundle` the mesh root (HAProxy's `ca-file`). Synced, unlike a proxy's compiled
+ * files: the renewal check keeps a certificate file that reads whole and valid, and then writes neither
+ * it nor the bundle beside it again, so both must have reached the disk before anything relies on them.
  */
 export async function writeWorkloadCertificate(cert: WorkloadCertificate, ca: MeshCa, files: { certificate: string; caBundle: string }): Promise<void> {
   await fs.mkdir(path.dirname(files.certificate), { recursive: true, mode: 0o700 });

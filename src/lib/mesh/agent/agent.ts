@@ -271,8 +271,8 @@ export class MeshAgent {
     // Weights and the revision alone change: the identity is the one the proxy serves, and its
     // certificate's renewal is the renewal check's (renewCertificates) to do.
     const light = known !== null && known.structureHash === compiled.structureHash;
+    // The certificate's writer makes the proxy's directory when it writes there.
     const certificate = async () => {
-      await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
       await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: paths.certificate, caBundle: paths.caBundle }, { ttlMs: this.certificateLifetimeMs });
     };
     const spec = this.proxySpec(supervised, target);
