@@ -2,13 +2,17 @@
 // workload certificates that carry each pod's SPIFFE ID as their only identity (a URI SAN).
 // @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata API loaded first.
 import 'reflect-metadata';
-import { KeyObject, createHash, generateKeyPair, sign, webcrypto } from 'node:crypto';
+import { KeyObject, X509Certificate, createHash, generateKeyPair, sign, webcrypto } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as x509 from '@peculiar/x509';
 import { DEFAULT_TRUST_DOMAIN, spiffeId, type WorkloadIdentity } from '../policy/spiffe.js';
 import { writeFileAtomic, writeFilesAtomic } from '../system/atomic-file.js';
+import {
+  BASIC_CONSTRAINTS_NOT_CA, ECDSA_WITH_SHA256, EMPTY_NAME, KEY_USAGE_SIGNATURE_ENCIPHERMENT, OID, VERSION_3, certificatePem, derAuthorityKeyIdentifier,
+  derBitString, derExtendedKeyUsage, derExtension, derExtensions, derPositiveInteger, derSequence, derSubjectAltNames, derTime, issuerParts,
+} from './certificate-der.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -196,61 +200,51 @@ export async function ensureMeshCa(dir: string, options: { trustDomain?: string;
 }
 
 /**
- * What every workload certificate of one root shares, built once per loaded CA: building an extension
- * costs @peculiar/x509 an ASN.1 round trip, a few times more CPU than the leaf's key pair and signature.
+ * What every workload certificate of one root shares, derived once per loaded CA: the issuer Name as
+ * the root encodes it, the extensions every leaf carries, and the root key as a node:crypto key.
  */
 interface IssuingContext {
-  sharedExtensions: Promise<x509.Extension[]>;
+  issuer: Buffer;
+  /** BasicConstraints, KeyUsage, ExtendedKeyUsage, AuthorityKeyIdentifier, in this order, encoded. */
+  sharedExtensions: Buffer[];
   /** Pods of one service account share their SAN; a mesh has few identities, so this stays small. */
-  subjectAltNames: Map<string, x509.SubjectAlternativeNameExtension>;
-  /**
-   * Signs with the root key through node:crypto's one-shot sign: the same ECDSA over SHA-256 and the
-   * same raw r||s encoding webcrypto gives, without a webcrypto job per certificate. The generator
-   * asks it for nothing else, since the leaf's public key comes as SPKI DER and the serial is ours.
-   */
-  signer: Parameters<typeof x509.X509CertificateGenerator.create>[1];
+  subjectAltNames: Map<string, Buffer>;
+  rootKey: KeyObject;
+  /** The root's subject as node:crypto prints it, for telling a leaf of this root by its issuer. */
+  rootSubject: string;
 }
 const issuingContexts = new WeakMap<x509.X509Certificate, IssuingContext>();
 function issuingContext(ca: MeshCa): IssuingContext {
   let known = issuingContexts.get(ca.certificate);
   if (!known) {
+    const rootDer = new Uint8Array(ca.certificate.rawData);
+    const root = issuerParts(rootDer);
     known = {
-      sharedExtensions: x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey).then((authorityKeyIdentifier) => [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-        authorityKeyIdentifier,
-      ]),
+      issuer: root.subject,
+      sharedExtensions: [
+        derExtension(OID.basicConstraints, true, BASIC_CONSTRAINTS_NOT_CA),
+        derExtension(OID.keyUsage, true, KEY_USAGE_SIGNATURE_ENCIPHERMENT),
+        derExtension(OID.extendedKeyUsage, false, derExtendedKeyUsage(OID.serverAuth, OID.clientAuth)),
+        derExtension(OID.authorityKeyIdentifier, false, derAuthorityKeyIdentifier(createHash('sha1').update(root.subjectPublicKey).digest())),
+      ],
       subjectAltNames: new Map(),
-      signer: rootSigner(ca.privateKey),
+      rootKey: KeyObject.from(ca.privateKey),
+      rootSubject: new X509Certificate(rootDer).subject,
     };
     issuingContexts.set(ca.certificate, known);
   }
   return known;
 }
 
-function subjectAltName(context: IssuingContext, id: string, dnsNames: string[]): x509.SubjectAlternativeNameExtension {
+function subjectAltName(context: IssuingContext, id: string, dnsNames: string[]): Buffer {
   const key = [id, ...dnsNames].join('\n');
   let known = context.subjectAltNames.get(key);
   if (!known) {
-    const names: x509.JsonGeneralName[] = [{ type: 'url', value: id }, ...dnsNames.map((value) => ({ type: 'dns' as const, value }))];
     // Like Istio's, the subject is empty: the identity is the URI SAN, which is then critical (RFC 5280 4.2.1.6).
-    known = new x509.SubjectAlternativeNameExtension(names, true);
+    known = derExtension(OID.subjectAltName, true, derSubjectAltNames(id, dnsNames));
     context.subjectAltNames.set(key, known);
   }
   return known;
-}
-
-function rootSigner(rootKey: CryptoKey): IssuingContext['signer'] {
-  const key = KeyObject.from(rootKey);
-  const subtle = {
-    sign: async (_algorithm: unknown, _key: unknown, data: ArrayBuffer | ArrayBufferView): Promise<ArrayBuffer> => {
-      const tbs = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
-      const signature = sign('sha256', tbs, { key, dsaEncoding: 'ieee-p1363' });
-      return new Uint8Array(signature).buffer;
-    },
-  };
-  return { subtle } as unknown as IssuingContext['signer'];
 }
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -281,20 +275,22 @@ export async function issueWorkloadCertificate(
   const context = issuingContext(ca);
   const keys = await generateWorkloadKeys();
   const serialNumber = randomSerial();
-  const certificate = await x509.X509CertificateGenerator.create({
-    serialNumber,
-    subject: '',
-    issuer: ca.certificate.subjectName,
-    notBefore,
-    notAfter,
-    publicKey: keys.publicKey,
-    signingKey: ca.privateKey,
-    signingAlgorithm: SIGNING_ALGORITHM,
-    extensions: [...(await context.sharedExtensions), subjectAltName(context, id, options.dnsNames ?? [])],
-  }, context.signer);
+  const tbsCertificate = derSequence(
+    VERSION_3,
+    derPositiveInteger(Buffer.from(serialNumber, 'hex')),
+    ECDSA_WITH_SHA256,
+    context.issuer,
+    derSequence(derTime(notBefore), derTime(notAfter)),
+    EMPTY_NAME,
+    keys.publicKey,
+    derExtensions([...context.sharedExtensions, subjectAltName(context, id, options.dnsNames ?? [])]),
+  );
+  // ECDSA over SHA-256 with the root key; node:crypto gives the signature DER-encoded, as X.509 carries it.
+  const signature = sign('sha256', tbsCertificate, context.rootKey);
+  const certificate = derSequence(tbsCertificate, ECDSA_WITH_SHA256, derBitString(signature));
   return {
     spiffeId: id,
-    certificatePem: certificate.toString('pem') + '\n',
+    certificatePem: certificatePem(certificate),
     privateKeyPem: keys.privateKey,
     serialNumber,
     notBefore,
@@ -304,7 +300,9 @@ export async function issueWorkloadCertificate(
 
 /**
  * Writes what a sidecar loads: `certificate` gets the leaf and its key in one PEM (HAProxy's `crt`
- * format, mode 0600), `caBundle` the mesh root (HAProxy's `ca-file`).
+ * format, mode 0600), `caBundle` the mesh root (HAProxy's `ca-file`). Synced, unlike a proxy's compiled
+ * files: the renewal check keeps a certificate file that reads whole and valid, and then writes neither
+ * it nor the bundle beside it again, so both must have reached the disk before anything relies on them.
  */
 export async function writeWorkloadCertificate(cert: WorkloadCertificate, ca: MeshCa, files: { certificate: string; caBundle: string }): Promise<void> {
   await fs.mkdir(path.dirname(files.certificate), { recursive: true, mode: 0o700 });
@@ -361,21 +359,43 @@ export async function renewWorkloadCertificateIfDue(
   files: { certificate: string; caBundle: string },
   options: { ttlMs?: number; now?: Date; renewAt?: number; dnsNames?: string[] } = {},
 ): Promise<WorkloadCertificate | null> {
-  let current: CertificateSummary | null = null;
-  try {
-    current = readCertificate(await fs.readFile(files.certificate, 'utf8'));
-  } catch {
-    current = null;
-  }
   const wanted = spiffeId({ trustDomain: ca.trustDomain, ...identity });
+  const current = await currentWorkloadCertificate(files.certificate);
   const valid = current !== null
-    && current.issuer === ca.certificate.subject
+    && current.issuer === issuingContext(ca).rootSubject
     && current.spiffeIds.includes(wanted)
     && !renewalDue(current, options);
   if (valid) return null;
   const cert = await issueWorkloadCertificate(ca, identity, options);
   await writeWorkloadCertificate(cert, ca, files);
   return cert;
+}
+
+/**
+ * What the renewal check needs of a sidecar's certificate file, read by node:crypto (OpenSSL) rather
+ * than an ASN.1 object model, since the agent asks it of every pod at its start; null when the file
+ * is missing or holds no certificate.
+ */
+async function currentWorkloadCertificate(file: string): Promise<{ issuer: string; spiffeIds: string[]; notBefore: Date; notAfter: Date } | null> {
+  let cert: X509Certificate;
+  try {
+    // The first certificate of the file (the key that follows it is not read).
+    cert = new X509Certificate(await fs.readFile(file));
+  } catch {
+    return null;
+  }
+  const notBefore = new Date(cert.validFrom);
+  const notAfter = new Date(cert.validTo);
+  // A validity not understood is no validity: the certificate is issued anew.
+  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) return null;
+  // node:crypto lists the names as `URI:<id>, DNS:<name>`, quoting any that holds a separator.
+  const names = cert.subjectAltName?.split(', ') ?? [];
+  return {
+    issuer: cert.issuer,
+    spiffeIds: names.filter((n) => n.startsWith('URI:spiffe://')).map((n) => n.slice('URI:'.length)),
+    notBefore,
+    notAfter,
+  };
 }
 
 /** True when `certPem` was signed by `ca`'s root key. */

@@ -7,7 +7,28 @@ import path from 'node:path';
 
 let sequence = 0;
 
-/** Writes `data` to `file`: temp file beside it (mode set before the first byte), fsync, rename, fsync of the directory. */
+let ownerUmask: number | null = null;
+/**
+ * True when the mode given at open may not be the file's, so that a chmod must set it. An owner-only
+ * mode (0600, the proxies' and certificates' files) is not narrowed by any umask that leaves the owner
+ * reading and writing (022, 027, 077, and the 0177 the agent sets for a moment around its socket's
+ * bind): then the chmod would be a syscall for nothing. Any other mode is set explicitly, since a umask
+ * set for a moment elsewhere in the process could narrow it.
+ */
+function umaskNarrows(mode: number): boolean {
+  if ((mode & ~0o600) !== 0) return true;
+  if (ownerUmask === null) {
+    try {
+      ownerUmask = process.umask() & 0o600;
+    } catch {
+      // Where it cannot be read (a worker thread), assume it may narrow the mode.
+      ownerUmask = 0o600;
+    }
+  }
+  return (mode & ownerUmask) !== 0;
+}
+
+/** Writes `data` to `file`: temp file beside it (created with its mode, so no byte is ever readable by others), fsync, rename, fsync of the directory. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   await writeFilesAtomic([{ file, data, mode }]);
 }
@@ -19,18 +40,25 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
  * file is still whole or absent; the files are not one transaction (a crash may leave some
  * new and some old), as with one writeFileAtomic after another. `sync: false` leaves out the syncs, for
  * files the agent rebuilds from the stored revision at its start (a running proxy's Lua program, route
- * maps and compiled state on a runtime update): a reader still sees the old content or the new, and
- * only a machine crash can lose the write. Skipping them is what lets a change reach many proxies at once.
+ * maps and compiled state on a runtime update, everything a proxy about to start reads): a reader still
+ * sees the old content or the new, and only a machine crash can lose the write. Skipping them is what
+ * lets a change reach many proxies at once.
  */
 export async function writeFilesAtomic(files: { file: string; data: string | Uint8Array; mode?: number }[], options: { sync?: boolean } = {}): Promise<void> {
   const sync = options.sync ?? true;
   const temps = files.map(({ file }) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++sequence}.tmp`));
   const writes = await Promise.allSettled(files.map(async ({ data, mode = 0o644 }, i) => {
+    if (!sync) {
+      // One call opens, writes and closes: nothing is done with the open file besides.
+      await fs.writeFile(temps[i]!, data, { flag: 'wx', mode });
+      if (umaskNarrows(mode)) await fs.chmod(temps[i]!, mode);
+      return;
+    }
     const handle = await fs.open(temps[i]!, 'wx', mode);
     try {
       await handle.writeFile(data);
-      await handle.chmod(mode);
-      if (sync) await handle.sync();
+      if (umaskNarrows(mode)) await handle.chmod(mode);
+      await handle.sync();
     } finally {
       await handle.close();
     }

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate, createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import { CA_KEY_FILE, createMeshCa, ensureMeshCa, issueWorkloadCertificate, issuedBy, loadMeshCa, readCertificate, renewalCheckIntervalMs, renewalDue, renewWorkloadCertificateIfDue, writeMeshCa } from '../../../src/lib/mesh/ca.js';
 import { parseSpiffeId, spiffeId } from '../../../src/lib/policy/spiffe.js';
 
@@ -72,6 +75,68 @@ describe('mesh CA', () => {
     const fromLoaded = new X509Certificate((await issueWorkloadCertificate(loaded, identity)).certificatePem);
     assert.equal(fromLoaded.checkIssued(new X509Certificate(loaded.certificatePem)), true);
     assert.equal(fromLoaded.verify(new X509Certificate(loaded.certificatePem).publicKey), true);
+  });
+
+  it('writes the certificate @peculiar/x509 built from the same fields, byte for byte, and OpenSSL verifies it for TLS', async () => {
+    const ca = await createMeshCa({ now: new Date('2030-01-01T00:00:00Z'), validityDays: 40 * 365 });
+    const dir = await tempDir();
+    const caFile = path.join(dir, 'ca.pem');
+    await fs.writeFile(caFile, ca.certificatePem);
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    // The leaf meshctl issued before it wrote the DER itself: @peculiar/x509's generator with the same
+    // serial, validity and public key. ECDSA signatures differ each time, so the signed part is compared.
+    const peculiarLeaf = async (cert: Awaited<ReturnType<typeof issueWorkloadCertificate>>, dnsNames: string[]) => {
+      x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+      const built = await x509.X509CertificateGenerator.create({
+        serialNumber: cert.serialNumber,
+        subject: '',
+        issuer: ca.certificate.subjectName,
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
+        publicKey: createPublicKey(cert.privateKeyPem).export({ type: 'spki', format: 'der' }),
+        signingKey: ca.privateKey,
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        extensions: [
+          new x509.BasicConstraintsExtension(false, undefined, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+          await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey),
+          new x509.SubjectAlternativeNameExtension([{ type: 'url', value: cert.spiffeId }, ...dnsNames.map((value) => ({ type: 'dns' as const, value }))], true),
+        ],
+      });
+      return built.toString('pem') + '\n';
+    };
+    // What OpenSSL reads in a certificate, but for what differs by construction (the signature).
+    const fields = (file: string) => openssl('x509', '-in', file, '-noout', '-text').split('Signature Value:')[0]!;
+    // The TBSCertificate's bytes: the certificate's first element, after its 4-byte SEQUENCE header.
+    const signedPart = (file: string) => execFileSync('openssl', ['asn1parse', '-in', file, '-strparse', '4', '-noout', '-out', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const cases: { now: Date; ttlMs: number; dnsNames: string[] }[] = [
+      { now: new Date('2031-05-06T07:08:09.123Z'), ttlMs: 3_600_000, dnsNames: ['reviews.shop.svc'] },
+      { now: new Date('2035-02-03T04:05:06.789Z'), ttlMs: 10_000, dnsNames: [] },
+      // Past 2049 a validity is a GeneralizedTime (RFC 5280 4.1.2.5).
+      { now: new Date('2049-12-31T23:30:00Z'), ttlMs: 24 * 3_600_000, dnsNames: ['a.shop.svc', 'b.shop.svc'] },
+    ];
+    for (const [i, { now, ttlMs, dnsNames }] of cases.entries()) {
+      const cert = await issueWorkloadCertificate(ca, { namespace: 'shop', serviceAccount: 'reviews' }, { now, ttlMs, dnsNames });
+      const ours = path.join(dir, `leaf-${i}.pem`);
+      const theirs = path.join(dir, `peculiar-${i}.pem`);
+      await fs.writeFile(ours, cert.certificatePem + cert.privateKeyPem);
+      await fs.writeFile(theirs, await peculiarLeaf(cert, dnsNames));
+      assert.equal(fields(ours), fields(theirs));
+      assert.deepEqual(signedPart(ours), signedPart(theirs));
+      assert.match(fields(ours), /X509v3 Basic Constraints: critical\s+CA:FALSE/);
+      assert.match(fields(ours), /X509v3 Key Usage: critical\s+Digital Signature, Key Encipherment\n/);
+      assert.match(fields(ours), /X509v3 Extended Key Usage: \n\s+TLS Web Server Authentication, TLS Web Client Authentication/);
+      assert.match(fields(ours), new RegExp(`X509v3 Subject Alternative Name: critical\\s+${['URI:spiffe://cluster.local/ns/shop/sa/reviews', ...dnsNames.map((d) => `DNS:${d}`)].join(', ')}\\n`));
+      assert.match(fields(ours), /Subject: *\n/);
+      assert.equal(openssl('x509', '-in', ours, '-noout', '-serial').trim(), `serial=${cert.serialNumber.toUpperCase()}`);
+      assert.equal(cert.certificatePem.split('\n').filter((l) => l.length > 64).length, 0);
+      // Inside its validity, OpenSSL takes it as a TLS server and client of the root.
+      const at = String(Math.floor(now.getTime() / 1000) + 1);
+      for (const purpose of ['sslserver', 'sslclient']) {
+        assert.match(openssl('verify', '-attime', at, '-purpose', purpose, '-CAfile', caFile, ours), /: OK/);
+      }
+    }
   });
 
   it('spells and parses SPIFFE IDs', () => {

@@ -271,8 +271,8 @@ export class MeshAgent {
     // Weights and the revision alone change: the identity is the one the proxy serves, and its
     // certificate's renewal is the renewal check's (renewCertificates) to do.
     const light = known !== null && known.structureHash === compiled.structureHash;
+    // The certificate's writer makes the proxy's directory when it writes there.
     const certificate = async () => {
-      await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
       await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: paths.certificate, caBundle: paths.caBundle }, { ttlMs: this.certificateLifetimeMs });
     };
     const spec = this.proxySpec(supervised, target);
@@ -498,8 +498,12 @@ export class MeshAgent {
     }
   }
 
-  /** The pods and gateway proxies (those named in `only`, when given) as they are now. */
-  private async podStatuses(only?: Set<string>, proven: ReadonlySet<string> = new Set()): Promise<PodStatus[]> {
+  /**
+   * The pods and gateway proxies (those named in `only`, when given) as they are now. `appFirst`: a
+   * pod's sidecar is asked only once its app listens, for a caller that needs no more than whether the
+   * pod is ready and in sync: a pod whose app does not listen is not ready whatever its sidecar says.
+   */
+  private async podStatuses(only?: Set<string>, proven: ReadonlySet<string> = new Set(), appFirst = false): Promise<PodStatus[]> {
     const current = this.current;
     if (!current) return [];
     const { supervisor } = this.options;
@@ -507,10 +511,11 @@ export class MeshAgent {
     const pods = current.placement.pods.filter((pod) => !only || only.has(pod.name)).map(async (pod): Promise<PodStatus> => {
       const app = supervisor.status(`${pod.name}/${APP}`);
       const proxy = supervisor.status(proxyName(pod.name));
-      const [appReady, { ready: proxyUp, revision: served }] = await Promise.all([
-        app?.phase === 'Running' ? portListening(pod.ports.app) : false,
-        proxy?.phase !== 'Running' ? NOT_RUNNING : proven.has(pod.name) ? { ready: true, revision: wanted('sidecar', pod) } : proxyReadiness(pod.ports.admin),
-      ]);
+      const askApp = async () => (app?.phase === 'Running' ? portListening(pod.ports.app) : false);
+      const askProxy = async () => (proxy?.phase !== 'Running' ? NOT_RUNNING : proven.has(pod.name) ? { ready: true, revision: wanted('sidecar', pod) } : proxyReadiness(pod.ports.admin));
+      const [appReady, { ready: proxyUp, revision: served }] = appFirst
+        ? await askApp().then(async (up) => [up, up ? await askProxy() : NOT_RUNNING] as const)
+        : await Promise.all([askApp(), askProxy()]);
       return {
         name: pod.name,
         namespace: pod.namespace,
@@ -557,13 +562,14 @@ export class MeshAgent {
   /**
    * Waits until every proxy serves the revision its configuration last changed at and every pod is
    * ready. Each round asks only the ones still pending (a mesh of many pods is not asked whole every
-   * 20 ms); once none is, every one is asked again to confirm.
+   * 20 ms), a pod's sidecar only once its app listens (apps start last, so most of the waiting is
+   * theirs); once none is pending, every one is asked again to confirm.
    */
   private async waitSynced(timeoutMs: number, proven: ReadonlySet<string> = new Set()): Promise<{ synced: boolean; pending: string[] }> {
     let pending: string[] = [];
     let asking: Set<string> | undefined;
     const ok = await waitFor(async () => {
-      const statuses = await this.podStatuses(asking, proven);
+      const statuses = await this.podStatuses(asking, proven, true);
       pending = statuses.filter((s) => !s.ready || !s.inSync).map((s) => s.name);
       if (pending.length) {
         asking = new Set(pending);

@@ -158,6 +158,20 @@ async function writeRuntimeFiles(target: ProxyTarget, compiled: CompiledProxy, .
 }
 
 /**
+ * Writes everything a proxy that does not run reads at its start, for the caller that starts it next
+ * (the agent's supervisor): every file, without reading any back to compare, and without syncs. No
+ * running proxy relies on these files yet; HAProxy reads them from the page cache a moment later. Only
+ * a machine crash can lose or tear the writes, and it stops the proxy too: the agent's own start then
+ * comes through here again for every proxy that does not run, and writes all of it anew before any
+ * HAProxy reads it. Renamed into place as ever, so that a check or a reader sees whole files; the state
+ * last, since it says the files before it hold what it names.
+ */
+async function writeFilesForStart(target: ProxyTarget, compiled: CompiledProxy): Promise<void> {
+  const files: [string, string][] = [...runtimeFileTexts(target, compiled), [target.paths.config, compiled.config], [target.paths.state, JSON.stringify(compiled)]];
+  await writeFilesAtomic(files.map(([file, data]) => ({ file, data, mode: 0o600 })), { sync: false });
+}
+
+/**
  * What a runtime update changes in a running proxy's files (the Lua program, the route maps, the compiled
  * state), replaced atomically but not synced: all of them are compiled from the stored revision, and
  * every start of a proxy (the agent's own after a machine crash included) rewrites whichever differs
@@ -198,13 +212,14 @@ export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledPr
   const timeoutMs = options.timeoutMs ?? 15_000;
   await fs.mkdir(target.paths.dir, { recursive: true, mode: 0o700 });
   await checkFiles(target);
-  const previous = options.previous !== undefined ? options.previous : await appliedProxyConfig(target);
-  // What the caller hands over is what it last wrote to these files; a state file read back may lag
-  // behind files another writer (a traffic shift) replaced first, so the files are compared then.
-  const written = options.previous ?? null;
   const pid = options.pid !== undefined
     ? (options.pid !== null && isProxyProcess(options.pid, target.paths.config) ? options.pid : null)
     : await runningProxyPid(target);
+  // What a proxy that does not run served last matters to nothing below: its state file is not read.
+  const previous = options.previous !== undefined ? options.previous : pid === null ? null : await appliedProxyConfig(target);
+  // What the caller hands over is what it last wrote to these files; a state file read back may lag
+  // behind files another writer (a traffic shift) replaced first, so the files are compared then.
+  const written = options.previous ?? null;
   const result = (action: ApplyAction, p: number, runtimeRoutes = 0): ApplyResult => ({ action, revision: compiled.revision, pid: p, runtimeRoutes, durationMs: Date.now() - started });
 
   if (pid !== null && previous?.runtimeState && compiled.runtimeState && previous.structureHash === compiled.structureHash) {
@@ -221,7 +236,7 @@ export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledPr
   const bin = await haproxyBin(options.bin);
   await validate(bin, target, compiled);
   if (pid === null && options.start === false) {
-    await writeRuntimeFiles(target, compiled, [target.paths.config, compiled.config], [target.paths.state, JSON.stringify(compiled)]);
+    await writeFilesForStart(target, compiled);
     return result('written', 0);
   }
   await writeRuntimeFiles(target, compiled, [target.paths.config, compiled.config]);

@@ -14,7 +14,9 @@ import { createMeshCa, issueWorkloadCertificate, readCertificate, renewWorkloadC
 import { applyProxyConfig, proxyCommand, proxyStatus, stopProxy } from '../../../../src/lib/runtime/haproxy/apply.js';
 import { findHaproxy, checkConfig } from '../../../../src/lib/runtime/haproxy/binary.js';
 import { MasterCli, RuntimeApi } from '../../../../src/lib/runtime/haproxy/runtime-api.js';
-import { waitFor } from '../../../../src/lib/runtime/haproxy/admin.js';
+import { waitFor, waitForRevision } from '../../../../src/lib/runtime/haproxy/admin.js';
+import { startProxyProcess } from '../../../../src/lib/runtime/haproxy/process.js';
+import { routeMapTexts, routeRuntimeState } from '../../../../src/lib/runtime/haproxy/route-state.js';
 import { startEchoApp, type EchoApp } from '../../../support/mesh.js';
 import { freePort } from '../../../support/net.js';
 
@@ -77,6 +79,31 @@ describe('proxy lifecycle (live HAProxy on loopback)', { timeout: 120_000 }, () 
     const cmd = proxyCommand(bin, pod);
     assert.deepEqual(cmd.args, ['-W', '-f', pod.paths.config, '-S', `unix@${pod.paths.masterSocket},mode,600`]);
     assert.equal((await proxyStatus(pod)).running, false);
+  });
+
+  it('writes every file again for a start after a crash left them old or torn, and the proxy started on them serves', async () => {
+    const compiled = compile(3);
+    const mapFiles = routeMapTexts(pod.paths.dir, compiled.runtimeState ?? routeRuntimeState(compiled.routes));
+    // What a lost, unsynced write can leave: a state naming another revision beside empty and stale files.
+    await fs.writeFile(pod.paths.state, JSON.stringify(compile(2)));
+    await fs.writeFile(pod.paths.lua, '');
+    await fs.writeFile(pod.paths.config, 'global\n');
+    for (const [file] of mapFiles) await fs.writeFile(file, 'stale 1\n');
+    assert.equal((await applyProxyConfig(pod, compiled, { start: false })).action, 'written');
+    assert.equal(await fs.readFile(pod.paths.lua, 'utf8'), compiled.lua);
+    assert.equal(await fs.readFile(pod.paths.config, 'utf8'), compiled.config);
+    for (const [file, text] of mapFiles) assert.equal(await fs.readFile(file, 'utf8'), text);
+    assert.equal(JSON.parse(await fs.readFile(pod.paths.state, 'utf8')).revision, 3);
+    for (const file of [pod.paths.lua, pod.paths.config, pod.paths.state, ...mapFiles.map(([f]) => f)]) assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
+    assert.deepEqual((await fs.readdir(pod.paths.dir)).filter((f) => f.endsWith('.tmp')), []);
+    // Started as the agent's supervisor starts it, from the files alone.
+    const cmd = proxyCommand(bin, pod);
+    await startProxyProcess({ bin, configFile: pod.paths.config, masterSocket: pod.paths.masterSocket, stdoutFile: cmd.stdoutFile, stderrFile: cmd.stderrFile, pidFile: cmd.pidFile });
+    try {
+      assert.equal(await waitForRevision(pod.ports.admin, 3, { timeoutMs: 15_000 }), 3);
+    } finally {
+      await stopProxy(pod);
+    }
   });
 
   it('starts, and after its worker is killed -9 the master leaves and a new apply starts it again', async () => {
