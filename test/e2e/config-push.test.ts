@@ -1,5 +1,5 @@
 // A change reaches only the proxies it concerns: on a live mesh of four workloads, an apply that changes
-// one workload's policy reloads that workload's sidecar alone; the others keep their worker, their
+// one workload's policy reloads that workload's sidecar alone; the others keep their process, their
 // revision and their log, and proxy-status still calls every one SYNCED. `haproxy -c` runs once per
 // configuration shape, as the apply's own report says.
 import { after, before, describe, it } from 'node:test';

@@ -9,7 +9,7 @@ import { applyProxyConfig, proxyCommand as haproxyCommand, ProxyReloadError, typ
 import { isReady, servedRevision as haproxyServedRevision } from '../runtime/haproxy/admin.js';
 
 /** The command line and files that start a proxy's process from nothing (a crash's repair included). */
-export function proxyCommand(bin: string, target: ProxyTarget): { command: string; args: string[]; stdoutFile: string; stderrFile: string; pidFile: string } {
+export function proxyCommand(bin: string, target: ProxyTarget): ReturnType<typeof haproxyCommand> {
   return haproxyCommand(bin, target);
 }
 

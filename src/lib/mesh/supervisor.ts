@@ -26,6 +26,8 @@ export interface ProcessSpec {
   previousLogFile?: string;
   /** Grace period between SIGTERM and SIGKILL when stopping. */
   stopGraceMs?: number;
+  /** Keep the output files open while it runs, so that a handOver's successor writes through them (processes.ts). */
+  holdOutput?: boolean;
 }
 
 /** What a supervised process's pid file holds beside its identity (and handOver's first start, reloads and draining processes). */
@@ -261,7 +263,7 @@ export class Supervisor {
     entry.handingOver = handing;
     let successor: ProcessIdentity | null = null;
     try {
-      const child = await spawnDetachedFromSpawner({ ...entry.spec, args });
+      const child = await spawnDetachedFromSpawner({ ...entry.spec, args, shareOutputOf: entry.identity.pid });
       successor = identify(child.pid);
       // Recorded at once: whoever stops this process from its pid file (an agent that took over) stops the successor too.
       entry.draining.push(successor);

@@ -256,6 +256,7 @@ export class MeshAgent {
       stdoutFile: launch.stdoutFile,
       stderrFile: launch.stderrFile,
       pidFile: launch.pidFile,
+      holdOutput: launch.holdOutput,
     };
   }
 

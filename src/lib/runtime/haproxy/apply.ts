@@ -79,8 +79,9 @@ async function haproxyBin(bin?: string): Promise<string> {
 const writeAtomic = (file: string, text: string) => writeFileAtomic(file, text, 0o600);
 
 /** How to start a proxy's HAProxy from nothing, for callers that spawn processes themselves. */
-export function proxyCommand(bin: string, target: ProxyTarget): { command: string; args: string[]; stdoutFile: string; stderrFile: string; pidFile: string } {
-  return { command: bin, args: proxyArguments(target.paths.config), stdoutFile: target.paths.accessLog, stderrFile: target.paths.proxyLog, pidFile: target.paths.pid };
+export function proxyCommand(bin: string, target: ProxyTarget): { command: string; args: string[]; stdoutFile: string; stderrFile: string; pidFile: string; holdOutput: true } {
+  // Held open for a reload's successor to write through (process.ts).
+  return { command: bin, args: proxyArguments(target.paths.config), stdoutFile: target.paths.accessLog, stderrFile: target.paths.proxyLog, pidFile: target.paths.pid, holdOutput: true };
 }
 
 function processOptions(bin: string, target: ProxyTarget, env?: NodeJS.ProcessEnv): ProxyProcessOptions {
@@ -281,7 +282,7 @@ export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledPr
     return result('started', proc.pid);
   }
 
-  const handOver = options.handOver ?? ((args, serves) => handOverProxyProcess(processOptions(bin, target, options.env), args, serves));
+  const handOver = options.handOver ?? ((args, serves) => handOverProxyProcess(processOptions(bin, target, options.env), pid, args, serves));
   let successor: number;
   try {
     successor = await handOver(successorArguments(target.paths.config, target.paths.runtimeSocket, pid), async ({ pid: next }) => {

@@ -177,7 +177,7 @@ function globalSection(name: string, kind: string, paths: ProxyPaths, threads: n
       'stats timeout 1m',
       line('lua-load', paths.lua),
       `nbthread ${threads}`,
-      // Old workers finish their requests after a reload, but not forever.
+      // The process a reload replaced finishes its requests, but not forever.
       'hard-stop-after 30s',
       line('node', name),
       line('description', `meshctl ${kind} ${name}`),

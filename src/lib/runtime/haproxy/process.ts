@@ -43,8 +43,12 @@ export function successorArguments(configFile: string, statsSocket: string, runn
   return [...proxyArguments(configFile), '-x', statsSocket, '-sf', String(runningPid)];
 }
 
-async function spawnProxy(options: ProxyProcessOptions, args: string[]): Promise<ProxyProcess & { child: ChildProcess }> {
-  const child = await spawnDetached({ command: options.bin, args, env: options.env, stdoutFile: options.stdoutFile, stderrFile: options.stderrFile });
+/**
+ * `log stdout` clears O_APPEND on the proxy's stdout, so a reload's successor writes its access log through
+ * the very open file of the process it replaces (held open here meanwhile): one offset, no line written over.
+ */
+async function spawnProxy(options: ProxyProcessOptions, args: string[], shareOutputOf?: number): Promise<ProxyProcess & { child: ChildProcess }> {
+  const child = await spawnDetached({ command: options.bin, args, env: options.env, stdoutFile: options.stdoutFile, stderrFile: options.stderrFile, holdOutput: true, shareOutputOf });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
     else child.on('exit', (code, signal) => resolve({ code, signal }));
@@ -65,8 +69,8 @@ export async function startProxyProcess(options: ProxyProcessOptions): Promise<P
  * `serves` resolves for it, rewrites the pid file to name it (first start kept, one reload more).
  * When `serves` rejects, the successor is stopped and the pid file still names the running process.
  */
-export async function handOverProxyProcess(options: ProxyProcessOptions, args: string[], serves: (successor: { pid: number }) => Promise<void>): Promise<number> {
-  const successor = await spawnProxy(options, args);
+export async function handOverProxyProcess(options: ProxyProcessOptions, runningPid: number, args: string[], serves: (successor: { pid: number }) => Promise<void>): Promise<number> {
+  const successor = await spawnProxy(options, args, runningPid);
   const who = identify(successor.pid);
   try {
     await serves({ pid: successor.pid });

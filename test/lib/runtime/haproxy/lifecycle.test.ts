@@ -196,7 +196,7 @@ spec:
   it('under a supervisor: reloads hand the name over, a failed one changes nothing, a crash is repaired with a plain start, a new supervisor adopts the current process, a stop during a drain leaves nothing', async () => {
     const name = `${pod.name}/proxy`;
     const launch = proxyCommand(bin, pod);
-    const spec: ProcessSpec = { name, command: launch.command, args: launch.args, env: {}, cwd: pod.paths.dir, stdoutFile: launch.stdoutFile, stderrFile: launch.stderrFile, pidFile: launch.pidFile };
+    const spec: ProcessSpec = { name, command: launch.command, args: launch.args, env: {}, cwd: pod.paths.dir, stdoutFile: launch.stdoutFile, stderrFile: launch.stderrFile, pidFile: launch.pidFile, holdOutput: launch.holdOutput };
     const supervisor = new Supervisor({ backoff: { initialMs: 50, maxMs: 400, resetAfterMs: 10_000 } });
     supervisors.push(supervisor);
     const handOver = (s: Supervisor) => (args: string[], serves: (successor: { pid: number }) => Promise<void>) => s.handOver(name, args, serves);
@@ -205,11 +205,13 @@ spec:
     await waitForRevision(pod.ports.admin, 5);
 
     // A reload under a steady load: no request lost, the supervisor follows the new process, the old one leaves.
+    assert.equal((await call()).status, 200);
+    const firstLine = await waitFor('the first access log line', async () => (await fs.readFile(pod.paths.accessLog, 'utf8')).split('\n')[0] || undefined);
     let reloaded: Awaited<ReturnType<typeof applyProxyConfig>> | undefined;
     const load = await steadyLoad({
       rps: 100,
       durationMs: 2000,
-      send: () => call(),
+      send: () => request({ port: pod.ports.outbound, path: '/life-load', headers: { host: 'ratings' } }),
       during: async (progress) => {
         await answered(progress, 60);
         reloaded = await applyProxyConfig(pod, compile(6, 2), { pid: started, handOver: handOver(supervisor) });
@@ -224,6 +226,12 @@ spec:
     assert.ok(await waitForGone(started), `the replaced process ${started} still runs`);
     assert.deepEqual([supervisor.status(name)?.phase, supervisor.status(name)?.restarts], ['Running', 0]);
     assert.deepEqual([(await record()).pid, (await record()).reloads], [first, 1]);
+    // Both processes wrote the access log through one open file: every request of the load has its lines
+    // (the outbound one and the inbound one), and nothing was written over.
+    const loadLines = async () => (await fs.readFile(pod.paths.accessLog, 'utf8')).split('\n').filter((l) => l.includes('life-load')).length;
+    await waitFor('every request of the load logged', async () => ((await loadLines()) >= 2 * load.sent ? true : undefined), { timeoutMs: 10_000 });
+    assert.equal(await loadLines(), 2 * load.sent);
+    assert.equal((await fs.readFile(pod.paths.accessLog, 'utf8')).split('\n')[0], firstLine);
 
     // A reload whose new process cannot start: the running process stays, supervised, as it was.
     await assert.rejects(applyProxyConfig(pod, await unbindable(7), { pid: first, handOver: handOver(supervisor), timeoutMs: 10_000 }), ProxyReloadError);

@@ -80,7 +80,7 @@ const LOAD_MS = 3000;
 describe('route timeouts change at run time on a 20-pod mesh (live HAProxy on loopback)', { timeout: 240_000 }, () => {
   const suite = meshForSuite(policy('3s'), 32);
   const caller = () => suite.mesh.pod('caller-0');
-  // `fresh`: a new connection, which only the current worker accepts (after a reload, the old one
+  // `fresh`: a new connection, which only the current process accepts (after a reload, the old one
   // still answers the requests of connections it holds, once each).
   const call = (headers: Record<string, string> = {}, fresh = false): Promise<HttpAnswer> =>
     request({ port: caller().ports.outbound, path: '/', headers: { host: 'target', ...headers }, agent: fresh ? false : suite.agent, timeoutMs: 10_000 });
