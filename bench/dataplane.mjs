@@ -211,7 +211,7 @@ function httpGet(port, urlPath, host) {
   });
 }
 
-// /proc readings: process groups (a proxy's master and its workers), memory, CPU time.
+// /proc readings: process groups (a proxy's processes), memory, CPU time.
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
 function procStat(pid) {
@@ -506,7 +506,7 @@ async function placePods(model, dir, ca, appPorts) {
   return pods;
 }
 
-/** Starts the sidecars (applyProxyConfig: validate, write, start master-worker), `parallel` at a time. */
+/** Starts the sidecars (applyProxyConfig: validate, write, start), `parallel` at a time. */
 async function startSidecars(pods, compiled, parallel) {
   const queue = [...pods];
   const worker = async () => {
@@ -662,7 +662,7 @@ async function benchPath(ca, bin) {
     ? 'pinning:   CPU 0 = load generator + outbound sidecar; CPU 1 = inbound sidecars + app (direct: generator on CPU 0, app on CPU 1)'
     : 'pinning:   none (taskset missing or a single CPU): generator, sidecars and app share every CPU');
   const procs = groupPids(client.pid).length;
-  say(`sidecars:  HAProxy master + ${procs - 1} worker${procs === 2 ? '' : 's'} (nbthread 1) each, an access-log line per request, as the mesh runs them`);
+  say(`sidecars:  HAProxy, ${procs} process${procs === 1 ? '' : 'es'} (nbthread 1) each, an access-log line per request, as the mesh runs them`);
   say();
 
   // Saturation.
@@ -764,11 +764,11 @@ async function benchPath(ca, bin) {
   say();
   const m = (k, f) => median(mem[k].map((x) => x[f]));
   say(`memory, read in a mesh block about 3/4 into each fixed-rate run (MiB):`);
-  say('  resident = pages resident in the master or its worker, each page once (as a container counts them);');
-  say('  sum = VmRSS of master + VmRSS of worker (counts the pages they share since the fork twice); PSS = proportional share');
+  say('  resident = pages resident in the sidecar\'s processes, each page once (as a container counts them);');
+  say('  sum = VmRSS summed over its processes (counts the pages they share twice); PSS = proportional share');
   for (const k of ['outbound', 'inbound']) {
     const last = mem[k][mem[k].length - 1];
-    say(`  ${k.padEnd(8)} sidecar resident ${f2(m(k, 'union'))}; sum ${f2(m(k, 'rss'))} (${last.each.map((e, j) => `${j === 0 ? 'master' : 'worker'} ${f2(e.rss)}`).join(' + ')}); PSS ${f2(m(k, 'pss'))}`);
+    say(`  ${k.padEnd(8)} sidecar resident ${f2(m(k, 'union'))}; sum ${f2(m(k, 'rss'))} (${last.each.map((e) => f2(e.rss)).join(' + ')}); PSS ${f2(m(k, 'pss'))}`);
   }
   say(`  app (Node) resident ${f2(m('app', 'union'))}; PSS ${f2(m('app', 'pss'))}`);
   say(`CPU at ${n0(RATE.rps)} req/s (vCPU): outbound sidecar ${f3(median(cpu.outbound))}, inbound sidecars ${f3(median(cpu.inbound))} (each: its CPU time over the blocks it carried traffic in, mesh and HTTPRoute), app ${f3(median(cpu.app))}`);
@@ -903,7 +903,7 @@ function summary(p, a, bin, load) {
   row('latency p99, metrics+tracing', `plain sidecars ${f3(p.telemetry.plainP99)} ms`, `${f3(p.mesh.p99)} ms`, `${signed3(p.telemetry.addedP99)} ms added`, `<= +${TARGETS.telemetryAddedP99Ms} ms`, okTelemetryP99);
   row('latency p50 @1,000 rps', `direct ${f3(p.direct.p50)} ms`, `${f3(p.mesh.p50)} ms`, `${signed3(p.addedP50)} ms added`, '', null);
   row('latency p99 @1,000 rps', `direct ${f3(p.direct.p99)} ms`, `${f3(p.mesh.p99)} ms`, `${signed3(p.addedP99)} ms added`, `<= +${TARGETS.addedP99Ms} ms`, okP99, `${busy ? `machine busy: the generator's own send lag p99 was ${f3(p.sendLagP99)} ms; ` : ''}bare HAProxy hops ${signed3(p.bareAddedP99)} ms; Istio 1.20: +${ANCHORS.istioAddedP99Ms} ms`);
-  row('sidecar RSS @1,000 rps', `app ${f2(p.appRss)} MiB`, `${f2(p.sidecarRss)} MiB`, `${f2(p.sidecarRss / p.appRss)}x app`, `<= ${TARGETS.sidecarRssMiB} MiB`, okRss, `master+worker, shared pages once (sum ${f2(p.sidecarRssSum)}, PSS ${f2(p.sidecarPss)}); Istio Envoy: ${ANCHORS.istioSidecarMiB} MB`);
+  row('sidecar RSS @1,000 rps', `app ${f2(p.appRss)} MiB`, `${f2(p.sidecarRss)} MiB`, `${f2(p.sidecarRss / p.appRss)}x app`, `<= ${TARGETS.sidecarRssMiB} MiB`, okRss, `every process of the sidecar, shared pages once (sum ${f2(p.sidecarRssSum)}, PSS ${f2(p.sidecarPss)}); Istio Envoy: ${ANCHORS.istioSidecarMiB} MB`);
   row('CPU per request, saturation', `app ${f2(p.perRequest.appDirect)} µs`, `sidecars ${f2(p.perRequest.outbound + p.perRequest.inbound)} µs`, `${f2((p.perRequest.outbound + p.perRequest.inbound) / p.perRequest.appDirect)}x app`, '', null, `outbound ${f2(p.perRequest.outbound)} + inbound ${f2(p.perRequest.inbound)}; bare HAProxy ${f2(p.perRequest.bareOutbound)} + ${f2(p.perRequest.bareInbound)}`);
   row('sidecar CPU @1,000 rps', `app ${f3(p.appCpu)} vCPU`, `${f3(p.sidecarCpu)} vCPU`, `${f2(p.sidecarCpu / p.appCpu)}x app`, '', null, `Istio 1.24: ${ANCHORS.istioSidecarVcpu} vCPU`);
   row(`apply weights, ${PODS} pods`, `1 sidecar ${f2(a.one)} ms`, `${f2(a.all)} ms`, `${f2(a.all / a.one)}x one`, `<= ${TARGETS.applyMs} ms`, okApply);

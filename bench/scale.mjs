@@ -202,7 +202,7 @@ function processTable() {
 /**
  * The CPU time the mesh's processes spent so far, in ms: the agent itself (with its spawner process),
  * what it ran to completion (`haproxy -c`, reaped: its children's time), and every process running below it by kind (the
- * sidecars' HAProxy masters and workers, the apps), with the meshctl commands this benchmark ran.
+ * sidecars' HAProxy processes, the apps), with the meshctl commands this benchmark ran.
  */
 async function meshCpu(home) {
   const agent = await fs.readFile(homeLayout(home).agentPid, 'utf8').then((t) => JSON.parse(t).pid).catch(() => null);

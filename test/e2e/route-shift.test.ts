@@ -128,7 +128,7 @@ describe('route shift on a live mesh', { timeout: 300_000 }, () => {
       assert.equal(analysis.outcome, 'passed');
       assert.ok(analysis.canary.requests >= 10 && analysis.canary.requests <= 60, `${analysis.canary.requests} requests reached v2 at the header step`);
       // While the header route was in place: marked requests on v2, the others on v1 (from half a second
-      // after the reload, when the old workers' keep-alive connections have taken their last request).
+      // after the reload, when the replaced processes' keep-alive connections have taken their last request).
       const from = Date.parse(header.time) + 500;
       const until = Date.parse(analysis.time);
       const during = (samples: Sample[]) => samples.filter((x) => x.sentAt > from && x.sentAt < until);

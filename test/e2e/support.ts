@@ -13,7 +13,7 @@ export interface E2eHome {
   dir: string;
   home: string;
   run(args: string[], options?: CliOptions): Promise<CliResult>;
-  /** Every pid of the mesh seen so far (agent, apps, proxy masters). */
+  /** Every pid of the mesh seen so far (agent, apps, proxies). */
   pids: Set<number>;
   /** Every loopback port of the mesh seen so far. */
   ports: Set<number>;
@@ -24,12 +24,17 @@ export interface E2eHome {
 
 /** pid from a pid file (a number or JSON with `pid`). */
 function readPid(file: string): number | null {
+  return readPids(file)[0] ?? null;
+}
+
+/** The pids a pid file names: its process, then those a reload replaced that may still drain. */
+function readPids(file: string): number[] {
   try {
     const text = readFileSync(file, 'utf8').trim();
-    const n = /^\d+$/.test(text) ? Number(text) : Number((JSON.parse(text) as { pid?: unknown }).pid);
-    return Number.isInteger(n) && n > 0 ? n : null;
+    const record = /^\d+$/.test(text) ? { pid: Number(text) } : (JSON.parse(text) as { pid?: unknown; draining?: { pid?: unknown }[] });
+    return [record.pid, ...('draining' in record ? record.draining ?? [] : []).map((d) => d.pid)].map(Number).filter((n) => Number.isInteger(n) && n > 0);
   } catch {
-    return null;
+    return [];
   }
 }
 
@@ -68,7 +73,7 @@ export function alive(pid: number): boolean {
   return info !== null && info.state !== 'Z' && info.state !== 'X';
 }
 
-/** Live processes whose process group is one of `pgids` (a proxy master's workers share its group). */
+/** Live processes whose process group is one of `pgids` (a process's children share its group). */
 export function liveGroupMembers(pgids: Set<number>): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
@@ -101,10 +106,7 @@ export async function makeHome(prefix = 'mesh'): Promise<E2eHome> {
   const pids = new Set<number>();
   const ports = new Set<number>();
   const record = () => {
-    for (const f of pidFilesOf(home)) {
-      const pid = readPid(f);
-      if (pid) pids.add(pid);
-    }
+    for (const f of pidFilesOf(home)) for (const pid of readPids(f)) pids.add(pid);
     for (const p of placementPorts(home)) ports.add(p);
   };
   const run = async (args: string[], options: CliOptions = {}) => {

@@ -5,11 +5,11 @@ import { promises as fs, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { CompiledProxy, ProxyTarget } from '../runtime/haproxy/types.js';
 import { waitFor } from '../system/processes.js';
-import { applyProxyConfig, proxyCommand as haproxyCommand, type ApplyAction } from '../runtime/haproxy/apply.js';
+import { applyProxyConfig, proxyCommand as haproxyCommand, ProxyReloadError, type ApplyAction, type ProxyHandOver } from '../runtime/haproxy/apply.js';
 import { isReady, servedRevision as haproxyServedRevision } from '../runtime/haproxy/admin.js';
 
-/** The proxy's master process command line and files (master-worker mode, so reloads are hitless). */
-export function proxyCommand(bin: string, target: ProxyTarget): { command: string; args: string[]; stdoutFile: string; stderrFile: string; pidFile: string } {
+/** The command line and files that start a proxy's process from nothing (a crash's repair included). */
+export function proxyCommand(bin: string, target: ProxyTarget): ReturnType<typeof haproxyCommand> {
   return haproxyCommand(bin, target);
 }
 
@@ -20,11 +20,20 @@ export async function writeProxyFiles(bin: string, target: ProxyTarget, compiled
 
 /**
  * Brings the running proxy `pid` to `compiled`: weights and revision through the runtime API, other
- * changes through a hitless reload; resolves once it serves `compiled.revision`. `previous`: what the
- * proxy is known to serve, when the caller knows it (its state file is read otherwise).
+ * changes through a hitless reload, whose successor process `handOver` makes the proxy; resolves once
+ * it serves `compiled.revision`, with the proxy's pid then. `previous`: what the proxy is known to
+ * serve, when the caller knows it (its state file is read otherwise).
  */
-export async function updateRunningProxy(bin: string, target: ProxyTarget, compiled: CompiledProxy, pid: number, timeoutMs?: number, previous?: CompiledProxy): Promise<ApplyAction> {
-  return (await applyProxyConfig(target, compiled, { bin, pid, timeoutMs, ...(previous ? { previous } : {}) })).action;
+export async function updateRunningProxy(
+  bin: string, target: ProxyTarget, compiled: CompiledProxy, pid: number, handOver: ProxyHandOver, previous?: CompiledProxy,
+): Promise<{ action: ApplyAction; pid: number }> {
+  const result = await applyProxyConfig(target, compiled, { bin, pid, handOver, ...(previous ? { previous } : {}) });
+  return { action: result.action, pid: result.pid };
+}
+
+/** True when `err` says a reload's successor did not take over, so the proxy still serves what it served. */
+export function reloadDidNotTakeOver(err: unknown): boolean {
+  return err instanceof ProxyReloadError;
 }
 
 /** The revision a proxy serves, from its admin port; null when it does not answer. */
@@ -62,9 +71,9 @@ async function fileAppears(file: string, timeoutMs: number): Promise<boolean> {
 }
 
 /**
- * Waits until a proxy just started serves `revision` (false after `timeoutMs`). Its master binds every
- * listener (its runtime socket appears) before it forks the worker that answers: the wait sleeps until
- * then, and the question it asks next is answered as soon as the worker serves.
+ * Waits until a proxy just started serves `revision` (false after `timeoutMs`). It binds every listener
+ * (its runtime socket appears) once its configuration is loaded: the wait sleeps until then, and the
+ * question it asks next is answered as soon as it serves.
  */
 export async function startedProxyServes(target: ProxyTarget, revision: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -87,8 +96,7 @@ export async function pushCertificate(target: ProxyTarget, pem: string): Promise
 }
 
 /**
- * Points a running sidecar's inbound traffic at another app port through its runtime API, at once: the
- * worker a reload leaves serving its open connections sends them there too.
+ * Points a running sidecar's inbound traffic at another app port through its runtime API, at once.
  */
 export async function pointInboundAt(target: ProxyTarget, appPort: number): Promise<void> {
   const { RuntimeApi } = await import('../runtime/haproxy/runtime-api.js');

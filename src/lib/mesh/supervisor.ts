@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs, statSync, renameSync } from 'node:fs';
 import { LogClock } from './log-times.js';
 import path from 'node:path';
-import { readPidFile, writePidFile } from '../system/pid-file.js';
+import { readPidFile, writePidFile, type HandOverRecord } from '../system/pid-file.js';
 import { identify, isRunning, pidReused, signalGroup, spawnDetachedFromSpawner, stopGroup, type DetachedChild, type ProcessIdentity } from '../system/processes.js';
 
 export interface ProcessSpec {
@@ -26,10 +26,12 @@ export interface ProcessSpec {
   previousLogFile?: string;
   /** Grace period between SIGTERM and SIGKILL when stopping. */
   stopGraceMs?: number;
+  /** Keep the output files open while it runs, so that a handOver's successor writes through them (processes.ts). */
+  holdOutput?: boolean;
 }
 
-/** What a supervised process's pid file holds beside its identity. */
-interface PidRecord extends ProcessIdentity {
+/** What a supervised process's pid file holds beside its identity (and handOver's first start, reloads and draining processes). */
+interface PidRecord extends HandOverRecord {
   specHash: string;
   startedAt: string;
   /** Restarts so far, so that an agent that adopts the process (after its predecessor was killed) keeps counting. */
@@ -87,6 +89,29 @@ interface Managed {
   adopted: boolean;
   restartTimer: NodeJS.Timeout | null;
   stopping: boolean;
+  /** Hand-overs since the last start (handOver). */
+  reloads: number;
+  /** Processes handed over from that may still finish their work, and a successor being started: stopped with this one. */
+  draining: ProcessIdentity[];
+  /** Set while a successor starts: the current process's exit is then decided by how the hand-over ends. */
+  handingOver: { exit: string | null } | null;
+}
+
+function managedEntry(spec: ProcessSpec, hash: string): Managed {
+  return {
+    spec, hash, identity: null, child: null, restarts: 0, consecutiveFailures: 0, startedAt: null, lastExit: null, adopted: false, restartTimer: null, stopping: false,
+    reloads: 0, draining: [], handingOver: null,
+  };
+}
+
+/** Supervises the running process `recorded` names (its counts and the processes it left draining kept). */
+function adoptRecorded(entry: Managed, recorded: PidRecord): void {
+  entry.identity = { pid: recorded.pid, startTime: recorded.startTime };
+  entry.startedAt = Date.parse(recorded.startedAt) || Date.now();
+  entry.adopted = true;
+  entry.restarts = recorded.restarts ?? 0;
+  entry.reloads = recorded.reloads ?? 0;
+  entry.draining = (recorded.draining ?? []).filter((who) => isRunning(who));
 }
 
 export function specHash(spec: ProcessSpec): string {
@@ -153,26 +178,26 @@ export class Supervisor {
       return done('unchanged');
     }
     if (existing) await this.stop(spec.name);
-    const entry: Managed = {
-      spec, hash, identity: null, child: null, restarts: 0, consecutiveFailures: 0, startedAt: null, lastExit: null, adopted: false, restartTimer: null, stopping: false,
-    };
+    const entry = managedEntry(spec, hash);
     this.managed.set(spec.name, entry);
     const recorded = await readPidFile<PidRecord>(spec.pidFile);
+    entry.draining = (recorded?.draining ?? []).filter((who) => isRunning(who));
     if (recorded && isRunning(recorded)) {
       if (recorded.specHash === hash) {
-        entry.identity = { pid: recorded.pid, startTime: recorded.startTime };
-        entry.startedAt = Date.parse(recorded.startedAt) || Date.now();
-        entry.adopted = true;
-        entry.restarts = recorded.restarts ?? 0;
+        adoptRecorded(entry, recorded);
         this.emit({ type: 'adopted', name: spec.name, pid: recorded.pid });
         return done('adopted');
       }
-      await stopGroup(recorded, spec.stopGraceMs);
+      await Promise.all([recorded, ...entry.draining].map((who) => stopGroup(who, spec.stopGraceMs)));
+      entry.draining = [];
       await this.start(entry);
       return done('replaced');
-    } else if (recorded && !pidReused(recorded)) {
-      // The leader is gone; children it left in its group (a proxy's workers) must not outlive it.
-      signalGroup(recorded.pid, 'SIGKILL');
+    } else if (recorded) {
+      // The leader is gone; children it left in its group must not outlive it, nor a successor it was
+      // handing over to hold the addresses a new start binds.
+      if (!pidReused(recorded)) signalGroup(recorded.pid, 'SIGKILL');
+      await Promise.all(entry.draining.map((who) => stopGroup(who, spec.stopGraceMs)));
+      entry.draining = [];
     }
     await this.start(entry);
     return done(existing ? 'replaced' : 'started');
@@ -186,6 +211,7 @@ export class Supervisor {
     if (spec.stderrFile !== spec.stdoutFile) rotateIfLarge(spec.stderrFile, this.logClock);
     entry.adopted = false;
     entry.startedAt = Date.now();
+    entry.reloads = 0;
     let child: DetachedChild;
     try {
       child = await spawnDetachedFromSpawner(spec);
@@ -197,19 +223,76 @@ export class Supervisor {
       this.scheduleRestart(entry);
       return;
     }
+    this.follow(entry, child, identify(child.pid));
+    await this.writeRecord(entry);
+    this.emit({ type: 'started', name: spec.name, pid: child.pid, restarts: entry.restarts });
+  }
+
+  /** Makes `child` the process of `entry`. */
+  private follow(entry: Managed, child: DetachedChild, identity: ProcessIdentity): void {
     entry.child = child;
-    entry.identity = identify(child.pid);
+    entry.identity = identity;
     // Listened to at once: a process that ends while its pid file is written is not looked up by pid (poll).
     child.once('exit', (code, signal) => {
       if (entry.child !== child) return;
       entry.child = null;
       this.exited(entry, signal ? `signal ${signal}` : `exit ${code}`);
     });
-    await writePidFile(spec.pidFile, { pid: child.pid, startTime: entry.identity?.startTime ?? null }, { specHash: entry.hash, startedAt: new Date(entry.startedAt).toISOString(), restarts: entry.restarts });
-    this.emit({ type: 'started', name: spec.name, pid: child.pid, restarts: entry.restarts });
   }
 
-  private exited(entry: Managed, how: string): void {
+  private async writeRecord(entry: Managed): Promise<void> {
+    const { spec, identity } = entry;
+    if (!identity) return;
+    await writePidFile(spec.pidFile, identity, {
+      specHash: entry.hash, startedAt: new Date(entry.startedAt ?? Date.now()).toISOString(), restarts: entry.restarts, reloads: entry.reloads, draining: entry.draining,
+    });
+  }
+
+  /**
+   * Replaces the running process of `name` by a successor: the same command, environment and files with
+   * `args` (a proxy's reload, whose successor takes its sockets over and then tells it to leave). Once
+   * `serves` resolves for the successor, it is `name`: its pid file names it (one reload more, restarts
+   * unchanged), and the process it replaced finishes on its own: its exit is no crash, and a stop stops
+   * it too. When the successor does not serve (`serves` rejects, or the hand-over is stopped), it is
+   * stopped and `name` runs on as before; rejects with that error. Resolves with the successor's pid.
+   */
+  async handOver(name: string, args: string[], serves: (successor: { pid: number }) => Promise<void>): Promise<number> {
+    const entry = this.managed.get(name);
+    if (!entry?.identity || entry.stopping || entry.handingOver) throw new Error(`${name} does not run, or is being replaced already; it cannot hand over to a successor.`);
+    const handing: { exit: string | null } = { exit: null };
+    entry.handingOver = handing;
+    let successor: ProcessIdentity | null = null;
+    try {
+      const child = await spawnDetachedFromSpawner({ ...entry.spec, args, shareOutputOf: entry.identity.pid });
+      successor = identify(child.pid);
+      // Recorded at once: whoever stops this process from its pid file (an agent that took over) stops the successor too.
+      entry.draining.push(successor);
+      await this.writeRecord(entry);
+      await serves({ pid: child.pid });
+      if (entry.stopping || this.managed.get(name) !== entry) throw new Error(`${name} was stopped while its successor started.`);
+      const predecessor = entry.identity;
+      entry.draining = [...entry.draining.filter((who) => who !== successor), ...(predecessor ? [predecessor] : [])].filter((who) => isRunning(who));
+      this.follow(entry, child, successor);
+      entry.reloads++;
+      await this.writeRecord(entry);
+      return child.pid;
+    } catch (err) {
+      if (successor) {
+        entry.draining = entry.draining.filter((who) => who !== successor);
+        await stopGroup(successor, entry.spec.stopGraceMs);
+      }
+      if (handing.exit && !entry.stopping) this.exited(entry, handing.exit, true);
+      throw err;
+    } finally {
+      entry.handingOver = null;
+    }
+  }
+
+  private exited(entry: Managed, how: string, afterHandOver = false): void {
+    if (entry.handingOver && !afterHandOver) {
+      entry.handingOver.exit = how;
+      return;
+    }
     const pid = entry.identity?.pid ?? 0;
     entry.lastExit = how;
     if (entry.identity && !pidReused(entry.identity)) signalGroup(entry.identity.pid, 'SIGKILL');
@@ -246,7 +329,7 @@ export class Supervisor {
   private poll(): void {
     for (const entry of this.managed.values()) {
       // A child of this agent tells its end itself (its exit event): only adopted processes are looked up.
-      if (entry.stopping || entry.restartTimer || !entry.identity || entry.child?.tracked) continue;
+      if (entry.stopping || entry.restartTimer || !entry.identity || entry.child?.tracked || entry.handingOver?.exit) continue;
       if (!isRunning(entry.identity)) {
         entry.child?.removeAllListeners('exit');
         entry.child = null;
@@ -262,8 +345,9 @@ export class Supervisor {
     entry.stopping = true;
     if (entry.restartTimer) clearTimeout(entry.restartTimer);
     entry.restartTimer = null;
-    if (entry.identity) await stopGroup(entry.identity, entry.spec.stopGraceMs);
+    await Promise.all([...(entry.identity ? [entry.identity] : []), ...entry.draining].map((who) => stopGroup(who, entry.spec.stopGraceMs)));
     entry.identity = null;
+    entry.draining = [];
     entry.child = null;
     this.managed.delete(name);
     await fs.rm(entry.spec.pidFile, { force: true });
@@ -307,10 +391,9 @@ export class Supervisor {
     if (this.managed.has(spec.name)) return true;
     const recorded = await readPidFile<PidRecord>(spec.pidFile);
     if (!recorded || !recorded.specHash || !isRunning(recorded)) return false;
-    this.managed.set(spec.name, {
-      spec, hash: recorded.specHash, identity: { pid: recorded.pid, startTime: recorded.startTime }, child: null, restarts: recorded.restarts ?? 0,
-      consecutiveFailures: 0, startedAt: Date.parse(recorded.startedAt) || Date.now(), lastExit: null, adopted: true, restartTimer: null, stopping: false,
-    });
+    const entry = managedEntry(spec, recorded.specHash);
+    adoptRecorded(entry, recorded);
+    this.managed.set(spec.name, entry);
     this.emit({ type: 'adopted', name: spec.name, pid: recorded.pid });
     return true;
   }
@@ -328,7 +411,7 @@ export class Supervisor {
     const entry = this.managed.get(from);
     if (!entry || this.managed.has(spec.name)) throw new Error(`cannot supervise ${from} as ${spec.name}`);
     const recorded = await readPidFile<PidRecord>(entry.spec.pidFile);
-    if (recorded) await writePidFile(spec.pidFile, recorded, { specHash: recorded.specHash, startedAt: recorded.startedAt, restarts: recorded.restarts ?? entry.restarts });
+    if (recorded) await writePidFile(spec.pidFile, recorded, { ...recorded, restarts: recorded.restarts ?? entry.restarts });
     await fs.rm(entry.spec.pidFile, { force: true });
     this.managed.delete(from);
     entry.spec = spec;
@@ -359,11 +442,14 @@ export class Supervisor {
   }
 }
 
-/** Stops the process a pid file names (and its group), when it still runs; for cleaning up without a supervisor. */
+/**
+ * Stops the process a pid file names (and its group), when it still runs, with those it handed over
+ * from that still drain; for cleaning up without a supervisor.
+ */
 export async function stopFromPidFile(pidFile: string, graceMs = 3000): Promise<number | null> {
   const recorded = await readPidFile<PidRecord>(pidFile);
   if (!recorded) return null;
-  await stopGroup(recorded, graceMs);
+  await Promise.all([recorded, ...(recorded.draining ?? [])].map((who) => stopGroup(who, graceMs)));
   await fs.rm(pidFile, { force: true });
   return recorded.pid;
 }

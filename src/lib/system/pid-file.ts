@@ -10,6 +10,26 @@ export async function writePidFile(file: string, who: ProcessIdentity, extra: ob
 }
 
 /**
+ * What the pid file of a process that hands its place over to a successor (a proxy's reload) keeps
+ * beside the identity: the first start, the hand-overs since, and the processes handed over from
+ * that may still finish their work (whoever stops the process stops them too).
+ */
+export interface HandOverRecord extends ProcessIdentity {
+  startedAt?: string;
+  reloads?: number;
+  draining?: ProcessIdentity[];
+}
+
+/**
+ * What the successor's pid file carries of `before`, its predecessor's record (writePidFile sets the
+ * identity over it): the first start, one reload more, the predecessor among the processes draining.
+ */
+export function successorRecord(before: HandOverRecord | null): Omit<HandOverRecord, 'pid' | 'startTime'> {
+  const draining = before ? [...(before.draining ?? []), { pid: before.pid, startTime: before.startTime }].filter((who) => isRunning(who)) : [];
+  return { ...before, startedAt: before?.startedAt ?? new Date().toISOString(), reloads: (before?.reloads ?? 0) + 1, draining };
+}
+
+/**
  * What a pid file records; null when it is absent or names no process. A file holding a bare pid
  * (as proxies' pid files did before) reads as that pid without a start time.
  */

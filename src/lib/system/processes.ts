@@ -3,7 +3,7 @@
 // zombie or a recycled pid does not count) and the one way to stop one with its children.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** What a pid file records: the pid and, where the OS tells, the process's start time (guards against pid reuse). */
@@ -133,7 +133,7 @@ export async function stopGroup(who: ProcessIdentity, graceMs = 3000): Promise<v
     signalGroup(who.pid, 'SIGTERM');
     if (await waitFor(() => !isRunning(who) && groupMembers(who.pid).length === 0, graceMs)) return;
   }
-  // Children left behind by a leader that died (a proxy's workers, say) still carry its group id.
+  // Children left behind by a leader that died still carry its group id.
   signalGroup(who.pid, 'SIGKILL');
   await waitFor(() => !isRunning(who) && groupMembers(who.pid).length === 0, 2000);
 }
@@ -200,21 +200,74 @@ export interface DetachedCommand {
   /** Files the process's stdout and stderr are appended to (created mode 0600; may be one file). */
   stdoutFile: string;
   stderrFile: string;
+  /** Keep the output files open here while the process runs, for a successor to write through them (shareOutputOf). */
+  holdOutput?: boolean;
+  /**
+   * A running process started here with `holdOutput` whose open output files the new one writes through
+   * (one file offset for both). A program that clears O_APPEND on its stdout (HAProxy's `log stdout`
+   * does) then never writes over the other's lines. When they are not held here (started by another
+   * process), the files are opened anew with the offset at their end, as they are for `holdOutput`.
+   */
+  shareOutputOf?: number;
+}
+
+interface HeldOutput {
+  out: number;
+  err: number;
+  /** Processes that write through these descriptors and still run. */
+  users: number;
+}
+
+/** Output files held open for the processes started here with `holdOutput`, by pid. */
+const heldOutputs = new Map<number, HeldOutput>();
+
+/** Opens `file` for appending with the file offset at its end (read through), for a program that clears O_APPEND. */
+function openAtEnd(file: string): number {
+  const fd = openSync(file, 'a+', 0o600);
+  const chunk = Buffer.allocUnsafe(1 << 20);
+  while (readSync(fd, chunk, 0, chunk.length, null) > 0);
+  return fd;
+}
+
+function closeOutput(held: HeldOutput): void {
+  closeSync(held.out);
+  if (held.err !== held.out) closeSync(held.err);
 }
 
 /** Spawns `spec` detached, its output appended to its files; the spawn itself (a fork) blocks the calling thread until the program runs. */
 export function spawnDetachedNow(spec: DetachedCommand): ChildProcess {
-  const out = openSync(spec.stdoutFile, 'a', 0o600);
-  try {
-    const err = spec.stderrFile === spec.stdoutFile ? out : openSync(spec.stderrFile, 'a', 0o600);
+  const shared = spec.shareOutputOf !== undefined ? heldOutputs.get(spec.shareOutputOf) : undefined;
+  const open = spec.holdOutput || spec.shareOutputOf !== undefined ? openAtEnd : (file: string) => openSync(file, 'a', 0o600);
+  let held = shared;
+  if (!held) {
+    const out = open(spec.stdoutFile);
     try {
-      return spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env ?? process.env, detached: true, stdio: ['ignore', out, err] });
-    } finally {
-      if (err !== out) closeSync(err);
+      held = { out, err: spec.stderrFile === spec.stdoutFile ? out : open(spec.stderrFile), users: 0 };
+    } catch (e) {
+      closeSync(out);
+      throw e;
     }
-  } finally {
-    closeSync(out);
   }
+  let child: ChildProcess;
+  try {
+    child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env ?? process.env, detached: true, stdio: ['ignore', held.out, held.err] });
+  } catch (e) {
+    if (!held.users) closeOutput(held);
+    throw e;
+  }
+  if (!spec.holdOutput || child.pid === undefined) {
+    if (!held.users) closeOutput(held);
+    return child;
+  }
+  const output = held;
+  const pid = child.pid;
+  output.users++;
+  heldOutputs.set(pid, output);
+  child.once('exit', () => {
+    heldOutputs.delete(pid);
+    if (--output.users === 0) closeOutput(output);
+  });
+  return child;
 }
 
 /**
@@ -319,8 +372,8 @@ export function spawnDetachedFromSpawner(spec: DetachedCommand): Promise<Detache
   return new Promise((resolve, reject) => {
     own.starting.set(id, { resolve, reject });
     holdOpen(own.process, true);
-    const { command, args, cwd, stdoutFile, stderrFile } = spec;
-    own.process.send({ id, spec: { command, args, cwd, stdoutFile, stderrFile, env: { ...(spec.env ?? process.env) } } }, (err) => {
+    const { command, args, cwd, stdoutFile, stderrFile, holdOutput, shareOutputOf } = spec;
+    own.process.send({ id, spec: { command, args, cwd, stdoutFile, stderrFile, holdOutput, shareOutputOf, env: { ...(spec.env ?? process.env) } } }, (err) => {
       if (!err || !own.starting.has(id)) return;
       own.starting.delete(id);
       reject(err);

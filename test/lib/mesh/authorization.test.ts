@@ -183,7 +183,7 @@ describe('AuthorizationPolicy on the local mesh (live HAProxy, mTLS on loopback)
   }
 
   /**
-   * After an apply, a caller's pooled connection to a pod's previous worker may serve one more request
+   * After an apply, a caller's pooled connection to a pod's previous proxy process may serve one more request
    * under the previous policy (hitless reload, as Envoy drains a listener): wait until each probe has
    * answered as the new policy says three times in a row.
    */

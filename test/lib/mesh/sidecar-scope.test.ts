@@ -8,7 +8,7 @@ import { request } from '../../support/net.js';
 import { scopedPolicy } from '../../support/sidecar-scope-policy.js';
 import { readAccessLog } from '../../../src/lib/runtime/haproxy/access-log.js';
 import { waitFor } from '../../../src/lib/runtime/haproxy/admin.js';
-import { MasterCli } from '../../../src/lib/runtime/haproxy/runtime-api.js';
+import { proxyStatus } from '../../../src/lib/runtime/haproxy/apply.js';
 import { getListing } from '../../../src/lib/mesh/get.js';
 import type { PodStatus } from '../../../src/lib/mesh/agent/protocol.js';
 import type { StoredResource } from '../../../src/lib/mesh/state.js';
@@ -24,10 +24,10 @@ describe('Sidecar egress scope (live HAProxy on loopback)', { timeout: 120_000 }
     return entries.find((e) => e.requestId === requestId && e.direction === 'outbound');
   }, { timeoutMs: 5000 });
 
-  const workerPid = async (pod: string) => {
-    const workers = (await new MasterCli(suite.mesh.pod(pod).paths.masterSocket).showProc()).filter((p) => p.type === 'worker' && !p.old);
-    assert.equal(workers.length, 1, JSON.stringify(workers));
-    return workers[0]!.pid;
+  const proxyPid = async (pod: string) => {
+    const { pid } = await proxyStatus(suite.mesh.pod(pod));
+    assert.ok(pid, `${pod}'s proxy does not run`);
+    return pid;
   };
 
   it('makes the out-of-scope host unreachable from the restricted pod (502, NR) while its in-scope host still works', async () => {
@@ -58,16 +58,16 @@ describe('Sidecar egress scope (live HAProxy on loopback)', { timeout: 120_000 }
   });
 
   it('leaves the restricted sidecar untouched when the out-of-scope host\'s VirtualService changes', async () => {
-    const frontendPid = await workerPid('frontend-0');
+    const frontendPid = await proxyPid('frontend-0');
     const before = { frontend: suite.mesh.compiledOf('frontend-0').config, client: suite.mesh.compiledOf('client-0').runtimeState };
     const results = await suite.mesh.apply(scopedPolicy({ mode: 'REGISTRY_ONLY', ratingsTimeout: '250ms' }));
     // The change is the client's, which knows ratings (a new timeout is a runtime value, not configuration text)...
     assert.notDeepEqual(suite.mesh.compiledOf('client-0').runtimeState, before.client);
     assert.notEqual(results.get('client-0')?.action, 'unchanged');
-    // ...and not the restricted sidecar's: the same configuration, served by the same worker.
+    // ...and not the restricted sidecar's: the same configuration, served by the same process.
     assert.equal(suite.mesh.compiledOf('frontend-0').config, before.frontend);
     assert.notEqual(results.get('frontend-0')?.action, 'reloaded');
-    assert.equal(await workerPid('frontend-0'), frontendPid);
+    assert.equal(await proxyPid('frontend-0'), frontendPid);
     assert.equal((await call('frontend', 'reviews', 'scope-after-in')).status, 200);
     assert.equal((await call('frontend', 'ratings', 'scope-after-out')).status, 502);
     assert.equal((await call('client', 'ratings', 'scope-after-client')).status, 200);

@@ -149,3 +149,38 @@ test('RESTARTS survive a new supervisor (an agent killed and started again); a r
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a hand-over makes the successor the supervised process: the predecessor\'s exit is no crash; a successor that exits changes nothing', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshctl-sup-'));
+  const exits: string[] = [];
+  const supervisor = new Supervisor({ backoff: { initialMs: 50, maxMs: 400, resetAfterMs: 10_000 }, onEvent: (e) => { if (e.type === 'exited') exits.push(`${e.pid} ${e.how}`); } });
+  try {
+    // As a proxy's successor does with -sf: once up, it tells the process it replaces to leave.
+    const s = spec(dir, 'proxy', "const old = Number(process.argv[1]); if (old) process.kill(old, 'SIGTERM'); setInterval(() => {}, 1000)");
+    await supervisor.ensure(s);
+    const first = pidOf(s.pidFile);
+    const successor = await supervisor.handOver('proxy', ['-e', s.args[1]!, String(first)], async ({ pid }) => {
+      // The predecessor leaves before the successor is judged serving.
+      assert.ok(await waitFor(() => !isRunning(first), 5000), 'the predecessor did not leave');
+      assert.ok(isRunning(pid));
+    });
+    assert.notEqual(successor, first);
+    assert.deepEqual([supervisor.status('proxy')?.phase, supervisor.pid('proxy'), supervisor.status('proxy')?.restarts], ['Running', successor, 0]);
+    const record = JSON.parse(readFileSync(s.pidFile, 'utf8')) as { pid: number; reloads: number };
+    assert.deepEqual([record.pid, record.reloads], [successor, 1]);
+
+    // A successor that exits at once: it is not supervised, the running process stays.
+    await assert.rejects(supervisor.handOver('proxy', ['-e', 'process.exit(1)'], async ({ pid }) => {
+      if (!(await waitFor(() => !isRunning(pid), 5000))) throw new Error('still runs');
+      throw new Error('the successor exited');
+    }), /the successor exited/);
+    assert.deepEqual([supervisor.status('proxy')?.phase, supervisor.pid('proxy'), supervisor.status('proxy')?.restarts], ['Running', successor, 0]);
+    assert.equal((JSON.parse(readFileSync(s.pidFile, 'utf8')) as { reloads: number }).reloads, 1);
+    // Nothing was taken for a crash.
+    assert.deepEqual(exits, []);
+    assert.ok(isRunning(successor));
+  } finally {
+    await supervisor.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

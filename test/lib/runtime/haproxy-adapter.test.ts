@@ -23,7 +23,7 @@ import type { ProxyStatusReport } from '../../../src/lib/target/target.js';
 import { TrafficWatcher, type TopSnapshot } from '../../../src/lib/mesh/top.js';
 import { RuntimeApi } from '../../../src/lib/runtime/haproxy/runtime-api.js';
 import { waitFor } from '../../../src/lib/runtime/haproxy/admin.js';
-import { endpointHealth, parseShowSslCert, parseProcUptime } from '../../../src/lib/runtime/haproxy/inspect.js';
+import { endpointHealth, parseShowSslCert } from '../../../src/lib/runtime/haproxy/inspect.js';
 import { splitWords, conditionTerms, describeMatch } from '../../../src/lib/runtime/haproxy/config-parse.js';
 
 const Ajv = AjvModule as unknown as typeof AjvModule.default;
@@ -48,10 +48,9 @@ describe('config and runtime answers, parsed', () => {
     assert.equal(describeMatch(conditionTerms(splitWords(`{ path -m reg '^(?:/r/[0-9]+)$' }`)).terms), 'regex /r/[0-9]+');
   });
 
-  it('reads show ssl cert and the master uptime', () => {
+  it('reads show ssl cert', () => {
     const cert = parseShowSslCert('Filename: /x/proxy.pem\nStatus: Used\nSerial: 025F19C4\nnotBefore: Nov 24 04:39:51 2026 GMT\nnotAfter: Nov 25 04:40:51 2026 GMT\nIssuer: /CN=mesh CA\n');
     assert.deepEqual(cert, { serial: '025f19c4', notBefore: '2026-11-24T04:39:51Z', notAfter: '2026-11-25T04:40:51Z', issuer: '/CN=mesh CA' });
-    assert.equal(parseProcUptime('1d02h03m04s'), 93784);
   });
 
   it('maps server states to endpoint health', () => {

@@ -14,7 +14,7 @@ import { withLock } from '../lock.js';
 import { PortAllocator, portFree, portListening } from '../ports.js';
 import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
 import { specHash, stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
-import { pointInboundAt, proxyCommand, pushCertificate, servedRevision, startedProxyServes, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
+import { pointInboundAt, proxyCommand, pushCertificate, reloadDidNotTakeOver, servedRevision, startedProxyServes, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
 import { waitFor } from '../../system/processes.js';
 import { configCheckCounts } from '../../runtime/haproxy/binary.js';
 import { NOT_RUNNING, proxyReadiness, proxyRevisionKey, reloadConcurrency, ServedConfigs, startConcurrency, Turns, type ProxyPush, type PushPath } from '../config-push.js';
@@ -256,6 +256,7 @@ export class MeshAgent {
       stdoutFile: launch.stdoutFile,
       stderrFile: launch.stderrFile,
       pidFile: launch.pidFile,
+      holdOutput: launch.holdOutput,
     };
   }
 
@@ -282,11 +283,18 @@ export class MeshAgent {
     }
     if (pid !== null) {
       if (!light) await certificate();
+      // A reload's successor is supervised under the same name once it serves.
+      const handOver = (args: string[], serves: (successor: { pid: number }) => Promise<void>) => supervisor.handOver(supervised, args, serves);
       try {
-        const action = await (light ? this.lightTurns : this.reloadTurns).take(() => updateRunningProxy(bin, target, compiled, pid!, undefined, known ?? undefined));
-        await this.served.record(supervised, target, compiled, pid);
-        return action === 'runtime' || action === 'unchanged' ? action : 'reloaded';
+        const updated = await (light ? this.lightTurns : this.reloadTurns).take(() => updateRunningProxy(bin, target, compiled, pid!, handOver, known ?? undefined));
+        await this.served.record(supervised, target, compiled, updated.pid);
+        return updated.action === 'runtime' || updated.action === 'unchanged' ? updated.action : 'reloaded';
       } catch (err) {
+        // The running process still serves the previous configuration: it stays, and the failure is reported.
+        if (reloadDidNotTakeOver(err) && supervisor.status(supervised)?.phase === 'Running') {
+          this.served.forget(supervised);
+          throw err;
+        }
         log(`${target.name}: update failed (${(err as Error).message}); restarting the proxy`);
         this.served.forget(supervised);
         await supervisor.stop(supervised);
@@ -461,7 +469,7 @@ export class MeshAgent {
       const why = crashed ? 'keeps crashing' : `did not listen within ${Math.round(timeoutMs / 100) / 10}s`;
       return `its replacement ${why}${line ? ` (its last log line: ${JSON.stringify(line)})` : ' (it logged nothing)'}`;
     }
-    // The sidecar now sends to the new app (its running worker at once, then its configuration); then the
+    // The sidecar now sends to the new app (its running process at once, then its configuration); then the
     // old app stops, and the new one takes its name.
     await pointInboundAt(meshPod(this.layout, pod), replacement.ports.app).catch((err: Error) => this.options.log(`${pod.name}: ${err.message}`));
     const index = next.placement.pods.findIndex((p) => p.name === pod.name);

@@ -1,13 +1,14 @@
 // Proxy lifecycle: start a compiled proxy, update it (runtime API when only runtime values change —
-// weights, route timeouts, the revision —, hitless master-worker reload otherwise), report its status, stop it.
+// weights, route timeouts, the revision —, hitless reload otherwise: a successor process takes the
+// listening sockets over), report its status, stop it.
 import { promises as fs } from 'node:fs';
 import { writeFileAtomic, writeFilesAtomic } from '../../system/atomic-file.js';
 import type { CompiledProxy, ProxyTarget } from './types.js';
 import { checkConfig, findHaproxy } from './binary.js';
-import { isProxyProcess, proxyArguments, signalProxy, startProxyProcess } from './process.js';
-import { readPidFile } from '../../system/pid-file.js';
+import { handOverProxyProcess, isProxyProcess, proxyArguments, startProxyProcess, successorArguments, type ProxyProcessOptions } from './process.js';
+import { readPidFile, type HandOverRecord } from '../../system/pid-file.js';
 import { stopGroup } from '../../system/processes.js';
-import { MasterCli, RuntimeApi } from './runtime-api.js';
+import { RuntimeApi } from './runtime-api.js';
 import { changedRouteIds, routeMapTexts, routeRuntimeState, routeStateCommands } from './route-state.js';
 import { isReady, servedRevision, waitForRevision, WaitTimeoutError } from './admin.js';
 
@@ -20,10 +21,16 @@ export interface ApplyOptions {
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   /**
-   * The running master's pid when the caller knows it (a supervisor that started the proxy);
+   * The proxy's pid when the caller knows it (a supervisor that started the proxy);
    * otherwise read from the proxy's pid file. null: the proxy does not run.
    */
   pid?: number | null;
+  /**
+   * How a reload's successor (started with `args`) becomes the proxy once `serves` resolves for it: a
+   * supervisor's `handOver`, so that it supervises the successor under the same name. Without it the
+   * successor is spawned here and the pid file names it once it serves.
+   */
+  handOver?: ProxyHandOver;
   /**
    * Start the proxy when it does not run (default true). A caller that spawns processes itself
    * passes false: the files are validated and written (`written`), and it starts
@@ -34,10 +41,13 @@ export interface ApplyOptions {
 
 export type ApplyAction = 'started' | 'reloaded' | 'runtime' | 'unchanged' | 'written';
 
+/** Starts a successor with `args`, makes it the proxy once `serves` resolves for it; resolves with its pid. */
+export type ProxyHandOver = (args: string[], serves: (successor: { pid: number }) => Promise<void>) => Promise<number>;
+
 export interface ApplyResult {
   action: ApplyAction;
   revision: number;
-  /** The master's pid (0 for `written`: nothing runs). */
+  /** The proxy's pid (a reload's successor; 0 for `written`: nothing runs). */
   pid: number;
   /** Routes whose weights or timeouts were sent through the runtime API. */
   runtimeRoutes: number;
@@ -46,6 +56,11 @@ export interface ApplyResult {
 
 export class ProxyApplyError extends Error {
   override name = 'ProxyApplyError';
+}
+
+/** A reload's successor did not take over (it exited, or did not serve in time): the running process still serves. */
+export class ProxyReloadError extends ProxyApplyError {
+  override name = 'ProxyReloadError';
 }
 
 let defaultBin: Promise<string> | null = null;
@@ -63,12 +78,17 @@ async function haproxyBin(bin?: string): Promise<string> {
 /** The proxy's files hold certificates' neighbours and the control plane's state: owner only. */
 const writeAtomic = (file: string, text: string) => writeFileAtomic(file, text, 0o600);
 
-/** How to run a proxy's HAProxy (master-worker, master CLI), for callers that spawn processes themselves. */
-export function proxyCommand(bin: string, target: ProxyTarget): { command: string; args: string[]; stdoutFile: string; stderrFile: string; pidFile: string } {
-  return { command: bin, args: proxyArguments(target.paths.config, target.paths.masterSocket), stdoutFile: target.paths.accessLog, stderrFile: target.paths.proxyLog, pidFile: target.paths.pid };
+/** How to start a proxy's HAProxy from nothing, for callers that spawn processes themselves. */
+export function proxyCommand(bin: string, target: ProxyTarget): { command: string; args: string[]; stdoutFile: string; stderrFile: string; pidFile: string; holdOutput: true } {
+  // Held open for a reload's successor to write through (process.ts).
+  return { command: bin, args: proxyArguments(target.paths.config), stdoutFile: target.paths.accessLog, stderrFile: target.paths.proxyLog, pidFile: target.paths.pid, holdOutput: true };
 }
 
-/** The pid of the proxy's master when it runs (checked against its command line), else null. */
+function processOptions(bin: string, target: ProxyTarget, env?: NodeJS.ProcessEnv): ProxyProcessOptions {
+  return { bin, configFile: target.paths.config, stdoutFile: target.paths.accessLog, stderrFile: target.paths.proxyLog, pidFile: target.paths.pid, env };
+}
+
+/** The pid of the proxy's process when it runs (checked against its command line), else null. */
 export async function runningProxyPid(target: ProxyTarget): Promise<number | null> {
   const pid = (await readPidFile(target.paths.pid))?.pid ?? null;
   return pid !== null && isProxyProcess(pid, target.paths.config) ? pid : null;
@@ -199,12 +219,14 @@ function weightedRoutes(compiled: CompiledProxy): { id: string; weights: number[
 
 /**
  * Applies a compiled configuration to its proxy and returns once the proxy serves `compiled.revision`:
- * - not running → validates, writes the files and starts HAProxy (master-worker) → `started`;
+ * - not running → validates, writes the files and starts HAProxy → `started`;
  * - running, same structure (only runtime values differ from the previous compiled config: route
  *   weights, route timeouts, the revision) → sends them through the runtime API, no reload →
  *   `runtime` (`unchanged` when nothing differs);
- * - running, anything else → validates, writes the files, reloads through the master CLI (new
- *   workers take over the listening sockets; old ones finish their requests) → `reloaded`.
+ * - running, anything else → validates, writes the files, starts a successor that takes the listening
+ *   sockets over and becomes the proxy once it serves the revision (the process it replaced finishes
+ *   its requests and leaves) → `reloaded`, with the successor's pid. A successor that exits (a bind
+ *   failure, say) leaves the running process serving: ProxyReloadError.
  * The files on disk always hold the latest configuration, so a restarted proxy comes back with it.
  */
 export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledProxy, options: ApplyOptions = {}): Promise<ApplyResult> {
@@ -242,16 +264,8 @@ export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledPr
   await writeRuntimeFiles(target, compiled, [target.paths.config, compiled.config]);
 
   if (pid === null) {
-    for (const s of [target.paths.runtimeSocket, target.paths.masterSocket, target.paths.inboundTlsSocket, target.paths.inboundPlainSocket, target.paths.mirrorSocket]) await fs.rm(s, { force: true });
-    const proc = await startProxyProcess({
-      bin,
-      configFile: target.paths.config,
-      masterSocket: target.paths.masterSocket,
-      stdoutFile: target.paths.accessLog,
-      stderrFile: target.paths.proxyLog,
-      pidFile: target.paths.pid,
-      env: options.env,
-    });
+    for (const s of proxySockets(target)) await fs.rm(s, { force: true });
+    const proc = await startProxyProcess(processOptions(bin, target, options.env));
     let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     void proc.exited.then((e) => { exit = e; });
     try {
@@ -268,22 +282,22 @@ export async function applyProxyConfig(target: ProxyTarget, compiled: CompiledPr
     return result('started', proc.pid);
   }
 
+  const handOver = options.handOver ?? ((args, serves) => handOverProxyProcess(processOptions(bin, target, options.env), pid, args, serves));
+  let successor: number;
   try {
-    await new MasterCli(target.paths.masterSocket).reload();
-  } catch {
-    signalProxy(pid, 'SIGUSR2');
-  }
-  try {
-    await waitForRevision(target.ports.admin, compiled.revision, {
-      timeoutMs,
-      abort: () => (isProxyProcess(pid, target.paths.config) ? null : new ProxyApplyError(`The proxy of ${target.namespace}/${target.name} exited during its reload.`)),
+    successor = await handOver(successorArguments(target.paths.config, target.paths.runtimeSocket, pid), async ({ pid: next }) => {
+      await waitForRevision(target.ports.admin, compiled.revision, {
+        timeoutMs,
+        abort: () => (isProxyProcess(next, target.paths.config) ? null : new ProxyReloadError(`The new process of ${target.namespace}/${target.name}'s proxy exited during its reload; the running one still serves the previous configuration.`)),
+      });
     });
   } catch (err) {
     const log = await tail(target.paths.proxyLog);
-    throw new ProxyApplyError(`${err instanceof WaitTimeoutError ? `The reload of ${target.namespace}/${target.name} did not take effect: ` : ''}${(err as Error).message}${log ? `\n${log}` : ''}`);
+    const message = `${err instanceof WaitTimeoutError ? `The reload of ${target.namespace}/${target.name} did not take effect: ` : ''}${(err as Error).message}${log ? `\n${log}` : ''}`;
+    throw err instanceof ProxyApplyError || err instanceof WaitTimeoutError ? new ProxyReloadError(message) : new ProxyApplyError(message);
   }
   await writeAtomic(target.paths.state, JSON.stringify(compiled));
-  return result('reloaded', pid);
+  return result('reloaded', successor);
 }
 
 export interface ProxyStatus {
@@ -301,12 +315,19 @@ export async function proxyStatus(target: ProxyTarget): Promise<ProxyStatus> {
   return { running: true, pid, revision, ready };
 }
 
-/** Stops the proxy (its whole process group) if it runs; removes its pid file and sockets. */
+/** The UNIX sockets a proxy listens on, removed before a start from nothing and after a stop. */
+function proxySockets(target: ProxyTarget): string[] {
+  return [target.paths.runtimeSocket, target.paths.inboundTlsSocket, target.paths.inboundPlainSocket, target.paths.mirrorSocket];
+}
+
+/**
+ * Stops the proxy (its whole process group) if it runs, and the processes its reloads left finishing
+ * their requests (the pid file names them); removes its pid file and sockets.
+ */
 export async function stopProxy(target: ProxyTarget, options: { timeoutMs?: number } = {}): Promise<boolean> {
   const pid = await runningProxyPid(target);
-  if (pid !== null) await stopGroup({ pid, startTime: null }, options.timeoutMs ?? 5000);
-  for (const f of [target.paths.pid, target.paths.runtimeSocket, target.paths.masterSocket, target.paths.inboundTlsSocket, target.paths.inboundPlainSocket, target.paths.mirrorSocket]) {
-    await fs.rm(f, { force: true });
-  }
+  const draining = (await readPidFile<HandOverRecord>(target.paths.pid))?.draining ?? [];
+  await Promise.all([...(pid !== null ? [{ pid, startTime: null }] : []), ...draining].map((who) => stopGroup(who, options.timeoutMs ?? 5000)));
+  for (const f of [target.paths.pid, ...proxySockets(target)]) await fs.rm(f, { force: true });
   return pid !== null;
 }

@@ -162,7 +162,7 @@ interface Context {
 }
 
 function checkSocketPaths(paths: ProxyPaths): void {
-  for (const p of [paths.runtimeSocket, paths.masterSocket, paths.inboundTlsSocket, paths.inboundPlainSocket, paths.mirrorSocket]) {
+  for (const p of [paths.runtimeSocket, paths.inboundTlsSocket, paths.inboundPlainSocket, paths.mirrorSocket]) {
     if (Buffer.byteLength(p) > UNIX_PATH_MAX) throw new CompileError(`The socket path ${p} is longer than ${UNIX_PATH_MAX} bytes; use a shorter mesh home.`);
   }
 }
@@ -172,11 +172,12 @@ function globalSection(name: string, kind: string, paths: ProxyPaths, threads: n
     kind: 'global',
     name: '',
     lines: [
-      line('stats socket', paths.runtimeSocket) + ' mode 600 level admin',
+      // A reload's successor fetches the listening sockets through it (process.ts).
+      line('stats socket', paths.runtimeSocket) + ' mode 600 level admin expose-fd listeners',
       'stats timeout 1m',
       line('lua-load', paths.lua),
       `nbthread ${threads}`,
-      // Old workers finish their requests after a reload, but not forever.
+      // The process a reload replaced finishes its requests, but not forever.
       'hard-stop-after 30s',
       line('node', name),
       line('description', `meshctl ${kind} ${name}`),

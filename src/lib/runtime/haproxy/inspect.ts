@@ -1,6 +1,6 @@
 // One local HAProxy proxy (a pod's sidecar or an ingress proxy) read into the normalized model: its
-// runtime API (show info / stat / ssl cert, the mesh's weights and revision), master CLI, admin port,
-// and the files in its directory (haproxy.cfg, compiled.json, certificates, access log).
+// runtime API (show info / stat / ssl cert, the mesh's weights and revision), admin port, and the files
+// in its directory (haproxy.cfg, compiled.json, certificates, access log, the pid file's start and reloads).
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { environmentError } from '../../errors.js';
@@ -24,7 +24,8 @@ import type {
 import { certificateFromPem, isoSeconds, secondsUntil, withinValidity } from '../x509.js';
 import type { CompiledProxy, CompiledRoute, ProxyTarget } from './types.js';
 import { adminGet, type AdminAnswer } from './admin.js';
-import { MasterCli, RuntimeApi, statNumber, type MeshState, type ProcEntry, type StatRow } from './runtime-api.js';
+import { RuntimeApi, statNumber, type MeshState, type StatRow } from './runtime-api.js';
+import { readPidFile, type HandOverRecord } from '../../system/pid-file.js';
 import {
   conditionOf,
   conditionTerms,
@@ -97,12 +98,6 @@ export function parseShowSslCert(text: string): SslCertFacts {
   return { serial: field('Serial')?.toLowerCase() ?? null, notBefore: date(field('notBefore')), notAfter: date(field('notAfter')), issuer: field('Issuer') };
 }
 
-/** "0d00h02m18s" (master CLI uptime) → seconds. */
-export function parseProcUptime(text: string): number | null {
-  const m = /^(\d+)d(\d+)h(\d+)m(\d+)s$/.exec(text.trim());
-  return m ? Number(m[1]) * 86400 + Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]) : null;
-}
-
 function sameSerial(a: string | null, b: string | null): boolean {
   if (!a || !b) return false;
   const norm = (s: string) => s.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+/, '');
@@ -163,8 +158,9 @@ export class HaproxyAdapter implements ProxyAdapter {
     return this.reads.get('ready', () => adminGet(this.target.ports.admin, '/ready', this.timeoutMs).catch((err: Error) => err));
   }
 
-  private proc(): Promise<ProcEntry[] | null> {
-    return this.reads.get('proc', () => new MasterCli(this.target.paths.masterSocket, Math.min(this.timeoutMs, 2000)).showProc().catch(() => null));
+  /** The proxy's pid file: its first start and its reloads since (a reload's successor carries them on). */
+  private processRecord(): Promise<HandOverRecord | null> {
+    return this.reads.get('pid', () => readPidFile<HandOverRecord>(this.target.paths.pid));
   }
 
   private configText(): Promise<string | null> {
@@ -193,10 +189,12 @@ export class HaproxyAdapter implements ProxyAdapter {
 
   async health(): Promise<Health> {
     const info = await this.info();
-    const [ready, mesh, proc, compiled, stat] = await Promise.all([this.ready(), this.meshState(), this.proc(), this.compiled(), this.stat()]);
+    const [ready, mesh, record, compiled, stat] = await Promise.all([this.ready(), this.meshState(), this.processRecord(), this.compiled(), this.stat()]);
     const stopping = info.Stopping === '1';
-    const master = proc?.find((p) => p.type === 'master');
-    const uptime = (master ? parseProcUptime(master.uptime) : null) ?? (info.Uptime_sec !== undefined ? Number(info.Uptime_sec) : null);
+    // The proxy's own uptime restarts with each reload's successor; the pid file keeps the first start.
+    const firstStart = record && String(record.pid) === info.Pid && record.startedAt ? Date.parse(record.startedAt) : NaN;
+    const reloads = Number.isFinite(firstStart) ? record?.reloads ?? 0 : 0;
+    const uptime = Number.isFinite(firstStart) ? Math.max(0, Math.floor((this.now().getTime() - firstStart) / 1000)) : info.Uptime_sec !== undefined ? Number(info.Uptime_sec) : null;
     const served = mesh && mesh.revision >= 0 ? mesh.revision : ready instanceof Error || ready.revision < 0 ? null : ready.revision;
     const applied = this.options.appliedRevision ?? null;
     const byType: Record<string, string> = {};
@@ -223,7 +221,7 @@ export class HaproxyAdapter implements ProxyAdapter {
         ? `The app does not answer its health check on 127.0.0.1:${this.target.ports.app ?? '?'}${check ? ` (${check})` : ''}.`
         : `The admin port answered /ready with HTTP ${ready.status} ("${ready.body.trim()}").`;
     }
-    if (master && master.reloads > 0 && isReady) reason = reason.replace(/\.$/, `; reloaded ${master.reloads} time${master.reloads === 1 ? '' : 's'} since it started.`);
+    if (reloads > 0 && isReady) reason = reason.replace(/\.$/, `; reloaded ${reloads} time${reloads === 1 ? '' : 's'} since it started.`);
     return {
       ready: isReady,
       reason,

@@ -9,7 +9,7 @@ import { word } from './config.js';
 /**
  * Session-cache blocks of a proxy's TLS listeners. A proxy's TLS peers are the mesh's other proxies,
  * which resume with stateless tickets; HAProxy's default (20000 blocks, some 4 MiB) is initialised at
- * every start and stays resident in the worker.
+ * every start and stays resident in the proxy.
  */
 export const TLS_SESSION_CACHE_BLOCKS = 2000;
 

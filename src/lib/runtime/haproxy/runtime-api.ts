@@ -1,4 +1,4 @@
-// HAProxy's runtime API (the stats socket, level admin) and master CLI, over their UNIX sockets.
+// HAProxy's runtime API (the stats socket, level admin), over its UNIX socket.
 import net from 'node:net';
 
 export class RuntimeApiError extends Error {
@@ -22,7 +22,7 @@ export function socketCommand(socket: string, command: string, options: { timeou
     const timer = setTimeout(() => finish(new RuntimeApiError(`No answer from ${socket} to "${command.split('\n')[0]}" within ${options.timeoutMs ?? 5000} ms.`)), options.timeoutMs ?? 5000);
     conn.setEncoding('utf8');
     conn.on('connect', () => {
-      // Half-closing tells both the stats socket and the master CLI that no command follows.
+      // Half-closing tells the stats socket that no command follows.
       conn.end(options.payload !== undefined ? `${command} <<\n${options.payload.replace(/\n+$/, '')}\n\n` : `${command}\n`);
     });
     conn.on('data', (d: string) => { out += d; });
@@ -251,62 +251,5 @@ export class RuntimeApi {
       await socketCommand(this.socket, `abort ssl cert ${file}`, { timeoutMs: this.timeoutMs }).catch(() => undefined);
       throw new RuntimeApiError(`commit ssl cert ${file}: ${commit.trim()}`);
     }
-  }
-}
-
-export interface ProcEntry {
-  pid: number;
-  type: string;
-  reloads: number;
-  uptime: string;
-  version: string;
-  /** True for workers still finishing after a reload. */
-  old: boolean;
-}
-
-/** Parses the master CLI's `show proc`. */
-export function parseShowProc(text: string): ProcEntry[] {
-  const out: ProcEntry[] = [];
-  let old = false;
-  for (const l of text.split('\n')) {
-    if (/^#\s*old workers/i.test(l)) old = true;
-    else if (/^#\s*(workers|programs)/i.test(l)) old = false;
-    if (l.startsWith('#') || !l.trim()) continue;
-    const cells = l.trim().split(/\s+/);
-    if (!/^\d+$/.test(cells[0])) continue;
-    out.push({ pid: Number(cells[0]), type: cells[1], reloads: Number(cells[2]), uptime: cells[cells.length - 2] ?? '', version: cells[cells.length - 1] ?? '', old: old && cells[1] === 'worker' });
-  }
-  return out;
-}
-
-/** A proxy's master CLI (master-worker mode). */
-export class MasterCli {
-  constructor(readonly socket: string, readonly timeoutMs = 5000) {}
-
-  /**
-   * The master re-executes itself at start and on every reload, and its CLI refuses connections
-   * meanwhile: retry refused connections for up to `timeoutMs`.
-   */
-  async command(command: string): Promise<string> {
-    const deadline = Date.now() + this.timeoutMs;
-    let delay = 10;
-    for (;;) {
-      try {
-        return await socketCommand(this.socket, command, { timeoutMs: this.timeoutMs });
-      } catch (err) {
-        if (!/ECONNREFUSED|ENOENT/.test((err as Error).message) || Date.now() + delay > deadline) throw err;
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 200);
-      }
-    }
-  }
-
-  async showProc(): Promise<ProcEntry[]> {
-    return parseShowProc(await this.command('show proc'));
-  }
-
-  /** Asks the master to re-read its configuration and start new workers (old ones finish and leave). */
-  async reload(): Promise<void> {
-    await this.command('reload');
   }
 }

@@ -26,14 +26,12 @@ export interface PodPorts {
 /** Files of one proxy, all inside its directory. */
 export interface ProxyPaths {
   dir: string;
-  /** The HAProxy configuration the master loads (and re-reads on reload). */
+  /** The HAProxy configuration the proxy loads (and a reload's successor reads). */
   config: string;
   /** The Lua program with the proxy's route weights and revision. */
   lua: string;
-  /** Runtime API (stats socket, level admin, mode 0600). */
+  /** Runtime API (stats socket, level admin, mode 0600); a reload's successor takes the listening sockets over through it. */
   runtimeSocket: string;
-  /** Master CLI (reload, show proc; mode 0600). */
-  masterSocket: string;
   /** Workload certificate and key in one PEM (mode 0600). */
   certificate: string;
   /** The mesh root the proxy verifies peers against. */
@@ -44,7 +42,7 @@ export interface ProxyPaths {
   proxyLog: string;
   /** The last applied compiled config (JSON), used to diff the next one. */
   state: string;
-  /** Pid of the proxy's master process (the leader of its process group). */
+  /** Pid file of the proxy's process (the leader of its process group), with its first start and reload count. */
   pid: string;
   /** Sockets of the PERMISSIVE inbound split (TLS and plaintext halves). */
   inboundTlsSocket: string;
@@ -61,7 +59,6 @@ export function proxyPaths(dir: string): ProxyPaths {
     config: p('haproxy.cfg'),
     lua: p('mesh.lua'),
     runtimeSocket: p('admin.sock'),
-    masterSocket: p('master.sock'),
     certificate: p('proxy.pem'),
     caBundle: p('ca.pem'),
     accessLog: p('access.log'),

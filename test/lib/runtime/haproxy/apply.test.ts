@@ -3,14 +3,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { promises as fs } from 'node:fs';
 import { startTestMesh, type EchoAnswer, type TestMesh } from '../../../support/mesh.js';
 import { bookinfoPolicy } from '../../../support/bookinfo-policy.js';
 import { answered, portClosed, request, steadyLoad, type HttpAnswer } from '../../../support/net.js';
 import { readRouteWeights } from '../../../../src/lib/runtime/haproxy/weights.js';
-import { MasterCli, RuntimeApi } from '../../../../src/lib/runtime/haproxy/runtime-api.js';
+import { RuntimeApi } from '../../../../src/lib/runtime/haproxy/runtime-api.js';
 import { proxyStatus, stopProxy } from '../../../../src/lib/runtime/haproxy/apply.js';
-import { isRunning } from '../../../../src/lib/system/processes.js';
+import { isRunning, waitFor } from '../../../../src/lib/system/processes.js';
+import { readPidFile, type HandOverRecord } from '../../../../src/lib/system/pid-file.js';
 import { servedRevision } from '../../../../src/lib/runtime/haproxy/admin.js';
+import { HaproxyAdapter } from '../../../../src/lib/runtime/haproxy/inspect.js';
 
 const RPS = 200;
 const LOAD_MS = 3000;
@@ -55,7 +58,6 @@ describe('applying configs to running proxies (live HAProxy on loopback)', { tim
 
   it('changes weights through the runtime API under 200 rps: no reload, no failed request, every proxy serves them', async () => {
     const pidsBefore = await Promise.all(everyProxy().map(async (t) => (await proxyStatus(t)).pid));
-    const workersBefore = await new MasterCli(mesh.pod('productpage-0').paths.masterSocket).showProc();
     let results: Awaited<ReturnType<TestMesh['apply']>> | undefined;
     const load = await steadyLoad({
       rps: RPS,
@@ -77,10 +79,8 @@ describe('applying configs to running proxies (live HAProxy on loopback)', { tim
     }
     assert.equal(results.get('productpage-0')?.action, 'runtime');
     assert.equal(results.get('bookinfo-gateway')?.action, 'runtime');
-    // Same masters, same workers: nothing was reloaded.
+    // The same processes: nothing was reloaded.
     assert.deepEqual(await Promise.all(everyProxy().map(async (t) => (await proxyStatus(t)).pid)), pidsBefore);
-    const workersAfter = await new MasterCli(mesh.pod('productpage-0').paths.masterSocket).showProc();
-    assert.deepEqual(workersAfter.filter((p) => p.type === 'worker').map((p) => p.pid), workersBefore.filter((p) => p.type === 'worker').map((p) => p.pid));
     for (const t of everyProxy()) assert.equal(await servedRevision(t.ports.admin), 2, t.name);
     // The shifter reads weights back by host and subset.
     const served = await readRouteWeights(mesh.pod('productpage-0'));
@@ -92,10 +92,11 @@ describe('applying configs to running proxies (live HAProxy on loopback)', { tim
     for (let i = 0; i < 50; i++) assert.equal(version(await send()), 'v2');
   });
 
-  it('reloads for a structural change under 200 rps: new workers, same listeners, no failed request', async () => {
+  it('reloads for a structural change under 200 rps: a new process on the same listeners, no failed request, the old one gone', async () => {
     const target = mesh.pod('productpage-0');
-    const master = new MasterCli(target.paths.masterSocket);
-    const workersBefore = (await master.showProc()).filter((p) => p.type === 'worker' && !p.old).map((p) => p.pid);
+    const before = await readPidFile<HandOverRecord>(target.paths.pid);
+    assert.ok(before);
+    const socketsBefore = await Promise.all([target.paths.runtimeSocket, target.paths.inboundTlsSocket].map(async (s) => (await fs.stat(s).catch(() => null))?.ino ?? null));
     const extra = `  - name: canary-header
     match: [{ headers: { x-canary: { prefix: "yes" } } }]
     route: [{ destination: { host: reviews, subset: v1 } }]
@@ -116,13 +117,25 @@ describe('applying configs to running proxies (live HAProxy on loopback)', { tim
     assert.equal(load.ok, load.sent);
     assert.equal(results?.get('productpage-0')?.action, 'reloaded');
     assert.equal(results?.get('reviews-v1-0')?.action, 'reloaded');
-    // A keep-alive connection opened before the reload stays with the old worker until it closes (as an
+    // A keep-alive connection opened before the reload stays with the old process until it closes (as an
     // Envoy listener drains), so what the new configuration serves is asked on new connections.
     agent.destroy();
     agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-    const workersAfter = (await master.showProc()).filter((p) => p.type === 'worker' && !p.old).map((p) => p.pid);
-    assert.equal(workersAfter.length, 1);
-    assert.notDeepEqual(workersAfter, workersBefore);
+    const after = await readPidFile<HandOverRecord>(target.paths.pid);
+    assert.ok(after);
+    assert.notEqual(after.pid, before.pid);
+    assert.equal(results?.get('productpage-0')?.pid, after.pid);
+    assert.equal(after.reloads, (before.reloads ?? 0) + 1);
+    assert.equal(after.startedAt, before.startedAt);
+    assert.equal((await proxyStatus(target)).pid, after.pid);
+    // inspect tells the reload, and the uptime since the first start.
+    const health = await new HaproxyAdapter({ ...target, kind: 'sidecar' }).health();
+    assert.match(health.reason, new RegExp(`reloaded ${after.reloads} times? since it started\\.$`));
+    assert.ok((health.uptimeSeconds ?? -1) >= Math.floor((Date.now() - Date.parse(before.startedAt ?? '')) / 1000) - 1, String(health.uptimeSeconds));
+    // Its connections closed, the process the reload replaced leaves (`hard-stop-after 30s` bounds it).
+    assert.ok(await waitFor(() => !isRunning(before), 40_000), `the replaced process ${before.pid} still runs`);
+    // The sockets were handed over, not bound again.
+    assert.deepEqual(await Promise.all([target.paths.runtimeSocket, target.paths.inboundTlsSocket].map(async (s) => (await fs.stat(s).catch(() => null))?.ino ?? null)), socketsBefore);
     const canary = await request({ port: target.ports.outbound, path: '/c', headers: { host: 'reviews', 'x-canary': 'yes-please' }, agent });
     assert.equal(version(canary), 'v1');
     assert.equal(version(await send()), 'v2');
@@ -150,9 +163,8 @@ describe('applying configs to running proxies (live HAProxy on loopback)', { tim
     const target = mesh.pod('reviews-v1-0');
     const status = await proxyStatus(target);
     assert.ok(status.running && status.pid);
-    const workers = (await new MasterCli(target.paths.masterSocket).showProc()).map((p) => p.pid);
     assert.equal(await stopProxy(target), true);
-    for (const pid of [status.pid, ...workers]) assert.equal(isRunning(pid), false, `pid ${pid} still runs`);
+    assert.equal(isRunning(status.pid), false, `pid ${status.pid} still runs`);
     assert.equal(await portClosed(target.ports.inbound), true);
     assert.equal(await portClosed(target.ports.admin), true);
     assert.deepEqual(await proxyStatus(target), { running: false, pid: null, revision: null, ready: false });

@@ -1,5 +1,6 @@
 // Live: a proxy's lifecycle outside steady state — written for a supervisor to start, started,
-// crashed and started again, and its certificate renewed without a reload.
+// crashed and started again, its certificate renewed without a reload, reloads that hand the proxy over
+// to a successor process (or fail and leave it serving), under a supervisor and without one.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
@@ -11,14 +12,19 @@ import { buildMeshModel, desiredPods } from '../../../../src/lib/policy/mesh-mod
 import { proxyPaths, type MeshPod } from '../../../../src/lib/runtime/haproxy/types.js';
 import { compileSidecar } from '../../../../src/lib/runtime/haproxy/compiler.js';
 import { createMeshCa, issueWorkloadCertificate, readCertificate, renewWorkloadCertificateIfDue, sidecarPem, writeWorkloadCertificate, type MeshCa } from '../../../../src/lib/mesh/ca.js';
-import { applyProxyConfig, proxyCommand, proxyStatus, stopProxy } from '../../../../src/lib/runtime/haproxy/apply.js';
+import { applyProxyConfig, proxyCommand, proxyStatus, ProxyReloadError, stopProxy } from '../../../../src/lib/runtime/haproxy/apply.js';
 import { findHaproxy, checkConfig } from '../../../../src/lib/runtime/haproxy/binary.js';
-import { MasterCli, RuntimeApi } from '../../../../src/lib/runtime/haproxy/runtime-api.js';
-import { waitFor, waitForRevision } from '../../../../src/lib/runtime/haproxy/admin.js';
+import { RuntimeApi } from '../../../../src/lib/runtime/haproxy/runtime-api.js';
+import { servedRevision, waitFor, waitForRevision } from '../../../../src/lib/runtime/haproxy/admin.js';
 import { startProxyProcess } from '../../../../src/lib/runtime/haproxy/process.js';
 import { routeMapTexts, routeRuntimeState } from '../../../../src/lib/runtime/haproxy/route-state.js';
+import { Supervisor, type ProcessSpec } from '../../../../src/lib/mesh/supervisor.js';
+import { readPidFile, type HandOverRecord } from '../../../../src/lib/system/pid-file.js';
+import { commandLine, isRunning } from '../../../../src/lib/system/processes.js';
 import { startEchoApp, type EchoApp } from '../../../support/mesh.js';
-import { freePort } from '../../../support/net.js';
+import { answered, freePort, request, steadyLoad } from '../../../support/net.js';
+import http from 'node:http';
+import net from 'node:net';
 
 const POLICY = `
 apiVersion: meshctl.dev/v1alpha1
@@ -44,7 +50,7 @@ function peerCertificateSerial(port: number, ca: MeshCa, client: { cert: string;
   });
 }
 
-describe('proxy lifecycle (live HAProxy on loopback)', { timeout: 120_000 }, () => {
+describe('proxy lifecycle (live HAProxy on loopback)', { timeout: 180_000 }, () => {
   let dir: string;
   let app: EchoApp;
   let pod: MeshPod;
@@ -61,23 +67,51 @@ describe('proxy lifecycle (live HAProxy on loopback)', { timeout: 120_000 }, () 
     pod = { ...spec, ports: { app: app.port, inbound: await freePort(), outbound: await freePort(), admin: await freePort() }, paths: proxyPaths(path.join(dir, spec.name)) };
     await writeWorkloadCertificate(await issueWorkloadCertificate(ca, { namespace: 'default', serviceAccount: 'ratings' }), ca, pod.paths);
   });
+  const supervisors: Supervisor[] = [];
+  const held: (http.Agent | net.Server)[] = [];
   after(async () => {
+    for (const h of held) if (h instanceof http.Agent) h.destroy(); else h.close();
+    for (const s of supervisors) await s.stopAll();
     if (pod) await stopProxy(pod).catch(() => undefined);
     await app?.close();
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
-  const compile = (revision: number) => {
-    const { resources } = loadSources([{ path: 'm.yaml', text: POLICY, format: 'yaml', size: POLICY.length }], { defaultNamespace: 'default' });
+  /** The proxy at `revision`; `attempts` adds a VirtualService with that many retries (a structural change: a reload). */
+  const compile = (revision: number, attempts?: number) => {
+    const text = attempts === undefined ? POLICY : `${POLICY}---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ratings, namespace: default }
+spec:
+  hosts: [ratings]
+  http: [{ route: [{ destination: { host: ratings } }], retries: { attempts: ${attempts}, perTryTimeout: 2s } }]
+`;
+    const { resources } = loadSources([{ path: 'm.yaml', text, format: 'yaml', size: text.length }], { defaultNamespace: 'default' });
     return compileSidecar(buildMeshModel(resources), pod, [pod], { revision });
   };
+  /** The proxy at `revision` with one more listener, on a port another process holds: it validates, but cannot start. */
+  const unbindable = async (revision: number) => {
+    const busy = net.createServer();
+    held.push(busy);
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as net.AddressInfo).port;
+    const compiled = compile(revision, 9);
+    return { ...compiled, config: compiled.config.replace(`bind 127.0.0.1:${pod.ports.admin}`, `bind 127.0.0.1:${pod.ports.admin}\n  bind 127.0.0.1:${port}`) };
+  };
+  const record = async () => {
+    const r = await readPidFile<HandOverRecord>(pod.paths.pid);
+    assert.ok(r, 'no pid file');
+    return r;
+  };
+  const call = (agent?: http.Agent) => request({ port: pod.ports.outbound, path: '/life', headers: { host: 'ratings' }, agent });
 
   it('writes a validated config without starting it, for a supervisor that spawns processes itself', async () => {
     const r = await applyProxyConfig(pod, compile(1), { start: false });
     assert.equal(r.action, 'written');
     assert.equal(await checkConfig(bin, pod.paths.config), null);
     const cmd = proxyCommand(bin, pod);
-    assert.deepEqual(cmd.args, ['-W', '-f', pod.paths.config, '-S', `unix@${pod.paths.masterSocket},mode,600`]);
+    assert.deepEqual(cmd.args, ['-db', '-f', pod.paths.config]);
     assert.equal((await proxyStatus(pod)).running, false);
   });
 
@@ -98,7 +132,7 @@ describe('proxy lifecycle (live HAProxy on loopback)', { timeout: 120_000 }, () 
     assert.deepEqual((await fs.readdir(pod.paths.dir)).filter((f) => f.endsWith('.tmp')), []);
     // Started as the agent's supervisor starts it, from the files alone.
     const cmd = proxyCommand(bin, pod);
-    await startProxyProcess({ bin, configFile: pod.paths.config, masterSocket: pod.paths.masterSocket, stdoutFile: cmd.stdoutFile, stderrFile: cmd.stderrFile, pidFile: cmd.pidFile });
+    await startProxyProcess({ bin, configFile: pod.paths.config, stdoutFile: cmd.stdoutFile, stderrFile: cmd.stderrFile, pidFile: cmd.pidFile });
     try {
       assert.equal(await waitForRevision(pod.ports.admin, 3, { timeoutMs: 15_000 }), 3);
     } finally {
@@ -106,16 +140,16 @@ describe('proxy lifecycle (live HAProxy on loopback)', { timeout: 120_000 }, () 
     }
   });
 
-  it('starts, and after its worker is killed -9 the master leaves and a new apply starts it again', async () => {
+  it('starts as one process, and after it is killed -9 a new apply starts it again', async () => {
     const first = await applyProxyConfig(pod, compile(1));
     assert.equal(first.action, 'started');
     const status = await proxyStatus(pod);
-    assert.deepEqual([status.running, status.revision, status.ready], [true, 1, true]);
-    assert.equal((await fs.stat(pod.paths.masterSocket)).mode & 0o777, 0o600);
-    const worker = (await new MasterCli(pod.paths.masterSocket).showProc()).find((p) => p.type === 'worker');
-    assert.ok(worker);
-    process.kill(worker.pid, 'SIGKILL');
-    await waitFor('the master to leave after its worker died', async () => ((await proxyStatus(pod)).running ? undefined : true), { timeoutMs: 10_000 });
+    assert.deepEqual([status.running, status.revision, status.ready, status.pid], [true, 1, true, first.pid]);
+    assert.equal((await fs.stat(pod.paths.runtimeSocket)).mode & 0o777, 0o600);
+    assert.equal(Number((await new RuntimeApi(pod.paths.runtimeSocket).showInfo()).Pid), first.pid);
+    assert.equal((await record()).reloads, 0);
+    process.kill(first.pid, 'SIGKILL');
+    await waitFor('the proxy to be gone', async () => ((await proxyStatus(pod)).running ? undefined : true), { timeoutMs: 10_000 });
     const again = await applyProxyConfig(pod, compile(2));
     assert.equal(again.action, 'started');
     assert.notEqual(again.pid, first.pid);
@@ -127,13 +161,127 @@ describe('proxy lifecycle (live HAProxy on loopback)', { timeout: 120_000 }, () 
     const pem = { cert: client.certificatePem, key: client.privateKeyPem };
     const before = await peerCertificateSerial(pod.ports.inbound, ca, pem);
     assert.equal(before, readCertificate(await fs.readFile(pod.paths.certificate, 'utf8')).serialNumber.toLowerCase());
-    const workers = (await new MasterCli(pod.paths.masterSocket).showProc()).map((p) => p.pid);
+    const { pid } = await proxyStatus(pod);
     const renewed = await renewWorkloadCertificateIfDue(ca, { namespace: 'default', serviceAccount: 'ratings' }, pod.paths, { renewAt: 0 });
     assert.ok(renewed);
     await new RuntimeApi(pod.paths.runtimeSocket).updateCertificate(pod.paths.certificate, sidecarPem(renewed));
     const after = await peerCertificateSerial(pod.ports.inbound, ca, pem);
     assert.equal(after, renewed.serialNumber.toLowerCase());
     assert.notEqual(after, before);
-    assert.deepEqual((await new MasterCli(pod.paths.masterSocket).showProc()).map((p) => p.pid), workers);
+    assert.equal((await proxyStatus(pod)).pid, pid);
+  });
+
+  it('keeps serving when a reload\'s new process cannot start (an address in use), its pid file unchanged', async () => {
+    const before = await record();
+    await assert.rejects(applyProxyConfig(pod, await unbindable(3), { timeoutMs: 10_000 }), (err: Error) => {
+      assert.ok(err instanceof ProxyReloadError, err.message);
+      assert.match(err.message, /exited during its reload; the running one still serves the previous configuration/);
+      assert.match(err.message, /Address already in use/);
+      return true;
+    });
+    assert.deepEqual(await record(), before);
+    assert.equal((await proxyStatus(pod)).pid, before.pid);
+    assert.equal(await servedRevision(pod.ports.admin), 2);
+    assert.equal((await call()).status, 200);
+    // The next good configuration reloads from the running process.
+    const next = await applyProxyConfig(pod, compile(4, 2));
+    assert.equal(next.action, 'reloaded');
+    assert.notEqual(next.pid, before.pid);
+    assert.equal((await record()).reloads, (before.reloads ?? 0) + 1);
+    // Stopped while the process the reload replaced may still drain: neither is left.
+    assert.equal(await stopProxy(pod), true);
+    for (const pid of [before.pid, next.pid]) assert.equal(isRunning(pid), false, `pid ${pid} still runs`);
+  });
+
+  it('under a supervisor: reloads hand the name over, a failed one changes nothing, a crash is repaired with a plain start, a new supervisor adopts the current process, a stop during a drain leaves nothing', async () => {
+    const name = `${pod.name}/proxy`;
+    const launch = proxyCommand(bin, pod);
+    const spec: ProcessSpec = { name, command: launch.command, args: launch.args, env: {}, cwd: pod.paths.dir, stdoutFile: launch.stdoutFile, stderrFile: launch.stderrFile, pidFile: launch.pidFile, holdOutput: launch.holdOutput };
+    const supervisor = new Supervisor({ backoff: { initialMs: 50, maxMs: 400, resetAfterMs: 10_000 } });
+    supervisors.push(supervisor);
+    const handOver = (s: Supervisor) => (args: string[], serves: (successor: { pid: number }) => Promise<void>) => s.handOver(name, args, serves);
+    assert.equal((await applyProxyConfig(pod, compile(5), { pid: null, start: false })).action, 'written');
+    const started = (await supervisor.ensure(spec)).status.pid!;
+    await waitForRevision(pod.ports.admin, 5);
+
+    // A reload under a steady load: no request lost, the supervisor follows the new process, the old one leaves.
+    assert.equal((await call()).status, 200);
+    const firstLine = await waitFor('the first access log line', async () => (await fs.readFile(pod.paths.accessLog, 'utf8')).split('\n')[0] || undefined);
+    let reloaded: Awaited<ReturnType<typeof applyProxyConfig>> | undefined;
+    const load = await steadyLoad({
+      rps: 100,
+      durationMs: 2000,
+      send: () => request({ port: pod.ports.outbound, path: '/life-load', headers: { host: 'ratings' } }),
+      during: async (progress) => {
+        await answered(progress, 60);
+        reloaded = await applyProxyConfig(pod, compile(6, 2), { pid: started, handOver: handOver(supervisor) });
+      },
+    });
+    assert.deepEqual(load.failures, []);
+    assert.equal(load.ok, load.sent);
+    assert.equal(reloaded?.action, 'reloaded');
+    const first = reloaded!.pid;
+    assert.notEqual(first, started);
+    assert.equal(supervisor.pid(name), first);
+    assert.ok(await waitForGone(started), `the replaced process ${started} still runs`);
+    assert.deepEqual([supervisor.status(name)?.phase, supervisor.status(name)?.restarts], ['Running', 0]);
+    assert.deepEqual([(await record()).pid, (await record()).reloads], [first, 1]);
+    // Both processes wrote the access log through one open file: every request of the load has its lines
+    // (the outbound one and the inbound one), and nothing was written over.
+    const loadLines = async () => (await fs.readFile(pod.paths.accessLog, 'utf8')).split('\n').filter((l) => l.includes('life-load')).length;
+    await waitFor('every request of the load logged', async () => ((await loadLines()) >= 2 * load.sent ? true : undefined), { timeoutMs: 10_000 });
+    assert.equal(await loadLines(), 2 * load.sent);
+    assert.equal((await fs.readFile(pod.paths.accessLog, 'utf8')).split('\n')[0], firstLine);
+
+    // A reload whose new process cannot start: the running process stays, supervised, as it was.
+    await assert.rejects(applyProxyConfig(pod, await unbindable(7), { pid: first, handOver: handOver(supervisor), timeoutMs: 10_000 }), ProxyReloadError);
+    assert.deepEqual([supervisor.pid(name), supervisor.status(name)?.phase, supervisor.status(name)?.restarts], [first, 'Running', 0]);
+    assert.deepEqual([(await record()).pid, (await record()).reloads], [first, 1]);
+    assert.equal(await servedRevision(pod.ports.admin), 6);
+
+    // A second reload while a client holds an idle connection to the first process: it drains.
+    const holder = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    held.push(holder);
+    assert.equal((await call(holder)).status, 200);
+    const second = (await applyProxyConfig(pod, compile(8, 3), { pid: first, handOver: handOver(supervisor) })).pid;
+    assert.notEqual(second, first);
+    assert.equal(supervisor.pid(name), second);
+    assert.ok(isRunning(first), 'the first process should still drain its idle connection');
+    const afterTwo = await record();
+    assert.deepEqual([afterTwo.pid, afterTwo.reloads, afterTwo.draining?.map((d) => d.pid)], [second, 2, [first]]);
+
+    // The agent restarts: a new supervisor adopts the current process from the pid file.
+    supervisor.detachAll();
+    const adopting = new Supervisor({ backoff: { initialMs: 50, maxMs: 400, resetAfterMs: 10_000 } });
+    supervisors.push(adopting);
+    assert.equal((await adopting.ensure(spec)).outcome, 'adopted');
+    assert.equal(adopting.pid(name), second);
+
+    // It crashes: restarted from the files on disk with the plain start, no takeover.
+    process.kill(second, 'SIGKILL');
+    const repaired = await waitFor('the crashed proxy to be restarted', async () => {
+      const status = adopting.status(name);
+      return status?.phase === 'Running' && status.pid !== second ? status : undefined;
+    }, { timeoutMs: 10_000 });
+    assert.equal(repaired.restarts, 1);
+    assert.deepEqual(commandLine(repaired.pid!).slice(1), ['-db', '-f', pod.paths.config]);
+    await waitForRevision(pod.ports.admin, 8);
+    assert.equal((await call()).status, 200);
+    assert.equal((await record()).reloads, 0);
+
+    // Stopped while the first process still drains: nothing is left.
+    assert.ok(isRunning(first), 'the first process should still drain');
+    await adopting.stop(name);
+    for (const pid of [first, second, repaired.pid!]) assert.equal(isRunning(pid), false, `pid ${pid} still runs`);
+    await assert.rejects(fs.access(pod.paths.pid));
   });
 });
+
+/**
+ * True once `pid` no longer runs. A replaced process leaves once its connections close: the idle ones
+ * between the proxy's own outbound and inbound sides end with `timeout http-keep-alive`, and
+ * `hard-stop-after` (both 30 s) bounds the rest.
+ */
+async function waitForGone(pid: number): Promise<boolean> {
+  return waitFor(`pid ${pid} to exit`, async () => (isRunning(pid) ? undefined : true), { timeoutMs: 40_000 }).then(() => true, () => false);
+}
