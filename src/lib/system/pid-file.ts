@@ -1,12 +1,16 @@
 // The one pid-file format: a JSON object with the pid and the process's start time (which tells a
 // recycled pid from the process that was recorded), plus whatever the writer keeps beside them.
 import { promises as fs } from 'node:fs';
-import { writeJsonAtomic } from './atomic-file.js';
+import { writeFilesAtomic } from './atomic-file.js';
 import { isRunning, type ProcessIdentity } from './processes.js';
 
-/** Records `who` (and `extra`) in `file`, atomically, readable by the owner only. */
+/**
+ * Records `who` (and `extra`) in `file`, atomically, readable by the owner only. Without syncs: a pid
+ * file speaks of processes that a machine crash ends, so after one it is stale whatever it says (its
+ * start time tells so); the rename still shows readers the old record or the new, never a torn one.
+ */
 export async function writePidFile(file: string, who: ProcessIdentity, extra: object = {}): Promise<void> {
-  await writeJsonAtomic(file, { ...extra, pid: who.pid, startTime: who.startTime }, 0o600);
+  await writeFilesAtomic([{ file, data: `${JSON.stringify({ ...extra, pid: who.pid, startTime: who.startTime }, null, 2)}\n`, mode: 0o600 }], { sync: false });
 }
 
 /**
