@@ -571,13 +571,22 @@ export class MeshAgent {
    * Waits until every proxy serves the revision its configuration last changed at and every pod is
    * ready. Each round asks only the ones still pending (a mesh of many pods is not asked whole every
    * 20 ms), a pod's sidecar only once its app listens (apps start last, so most of the waiting is
-   * theirs); once none is pending, every one is asked again to confirm.
+   * theirs); once none is pending, every one is asked again to confirm. A pod whose sidecar said in an
+   * earlier round that it was ready at the revision is confirmed by that same sidecar process running
+   * and its app listening, without asking the sidecar again: at mesh scale that second question to
+   * every sidecar is most of the confirming round.
    */
   private async waitSynced(timeoutMs: number, proven: ReadonlySet<string> = new Set()): Promise<{ synced: boolean; pending: string[] }> {
     let pending: string[] = [];
     let asking: Set<string> | undefined;
+    const { supervisor } = this.options;
+    const proxyPid = (pod: string) => supervisor.status(proxyName(pod))?.pid ?? null;
+    /** Pods found ready and in sync, with the pid of the sidecar that said so. */
+    const seenReady = new Map<string, number | null>();
     const ok = await waitFor(async () => {
-      const statuses = await this.podStatuses(asking, proven, true);
+      const known = new Set([...proven, ...[...seenReady].filter(([pod, pid]) => pid !== null && proxyPid(pod) === pid).map(([pod]) => pod)]);
+      const statuses = await this.podStatuses(asking, known, true);
+      for (const s of statuses) if (s.type === 'pod' && s.ready && s.inSync && !seenReady.has(s.name)) seenReady.set(s.name, proxyPid(s.name));
       pending = statuses.filter((s) => !s.ready || !s.inSync).map((s) => s.name);
       if (pending.length) {
         asking = new Set(pending);
