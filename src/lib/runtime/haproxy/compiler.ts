@@ -129,6 +129,9 @@ function withoutShapeLine(config: string): string {
   return line.startsWith(SHAPE_LINE_PREFIX) ? config.slice(0, first) + (second < 0 ? '' : config.slice(second)) : config;
 }
 
+/** A server line; its group is set for the pod's own app (`server app`). */
+const SERVER_LINE = /^\s*server (app )?/;
+
 function withShapeLine(compiled: CompiledProxy, self: { ports: Record<string, number> | { admin: number } }): string {
   // The name stands alone, or after a log-format's `\t` (the access-log line is tab-separated).
   const ownName = new RegExp(`(?<=^|[^A-Za-z0-9_.-]|\\\\t)${compiled.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_.-])`, 'g');
@@ -139,14 +142,19 @@ function withShapeLine(compiled: CompiledProxy, self: { ports: Record<string, nu
     .split('\n')
     .filter((l) => !l.trimStart().startsWith('#'))
     .map((l) => {
-      // Most lines hold neither a loopback address nor the proxy's name: a plain search skips their regexes.
-      const text = l.includes('127.0.0.1:') ? l.replace(/127\.0\.0\.1:(\d+)/g, (whole, port: string) => (ownPorts.has(port) && !/^\s*server (?!app )/.test(l) ? '127.0.0.1:<port>' : whole)) : l;
-      return !text.includes(compiled.name) || /^\s*server /.test(text) ? text : text.replace(ownName, '<self>');
+      // A server line keeps its name; one to another proxy keeps its port too (most of the text: one per
+      // upstream endpoint), so it is taken as it is.
+      const server = SERVER_LINE.exec(l);
+      if (server && !server[1]) return l;
+      // Most other lines hold neither a loopback address nor the proxy's name: a plain search skips their regexes.
+      const text = l.includes('127.0.0.1:') ? l.replace(/127\.0\.0\.1:(\d+)/g, (whole, port: string) => (ownPorts.has(port) ? '127.0.0.1:<port>' : whole)) : l;
+      return server || !text.includes(compiled.name) ? text : text.replace(ownName, '<self>');
     })
     .join('\n');
   const shape = createHash('sha256').update(normalized).digest('hex').slice(0, 24);
-  const [header, ...rest] = compiled.config.split('\n');
-  return [header, `${SHAPE_LINE_PREFIX}${shape}`, ...rest].join('\n');
+  const first = compiled.config.indexOf('\n');
+  const header = first < 0 ? compiled.config : compiled.config.slice(0, first);
+  return `${header}\n${SHAPE_LINE_PREFIX}${shape}${first < 0 ? '' : compiled.config.slice(first)}`;
 }
 
 // ---------------------------------------------------------------- shared pieces
@@ -893,8 +901,9 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authori
   const app: HaproxySection = {
     kind: 'backend',
     name: 'inbound_app',
-    // An app that is down (not started yet, at a pod's start) is checked every 100 ms: the pod is ready as soon as it listens.
-    lines: ['no log', 'balance first', ...INBOUND_APP_RESILIENCE_LINES, `server app 127.0.0.1:${pod.ports.app} check inter 1s downinter 100ms fall 2 rise 1`],
+    // An app that is down (not started yet, at a pod's start) is checked every 25 ms, a refused connect
+    // each on loopback: the pod is ready within 25 ms of its app listening.
+    lines: ['no log', 'balance first', ...INBOUND_APP_RESILIENCE_LINES, `server app 127.0.0.1:${pod.ports.app} check inter 1s downinter 25ms fall 2 rise 1`],
   };
   if (mode === 'STRICT') {
     return [{ kind: 'frontend', name: 'inbound', comment: 'mTLS only (PeerAuthentication STRICT): plaintext never reaches HTTP.', lines: httpLines(`bind 127.0.0.1:${pod.ports.inbound} ${tls}`, ...meshBind) }, app];
