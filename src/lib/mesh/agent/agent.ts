@@ -571,22 +571,37 @@ export class MeshAgent {
    * Waits until every proxy serves the revision its configuration last changed at and every pod is
    * ready. Each round asks only the ones still pending (a mesh of many pods is not asked whole every
    * 20 ms), a pod's sidecar only once its app listens (apps start last, so most of the waiting is
-   * theirs); once none is pending, every one is asked again to confirm. A pod whose sidecar said in an
-   * earlier round that it was ready at the revision is confirmed by that same sidecar process running
-   * and its app listening, without asking the sidecar again: at mesh scale that second question to
-   * every sidecar is most of the confirming round.
+   * theirs); once none is pending, every one is asked again to confirm. A pod a round of this apply
+   * found ready and in sync is counted so again, without asking, for as long as the same app and sidecar
+   * processes run: a crash or a restart of either is a new process, asked anew (at mesh scale, asking
+   * every pod's app and sidecar again was most of the confirming round).
+   * A pod whose sidecar alone was seen ready earlier (a runtime update, or a sidecar left alone) has
+   * only its app asked.
    */
   private async waitSynced(timeoutMs: number, proven: ReadonlySet<string> = new Set()): Promise<{ synced: boolean; pending: string[] }> {
     let pending: string[] = [];
     let asking: Set<string> | undefined;
     const { supervisor } = this.options;
-    const proxyPid = (pod: string) => supervisor.status(proxyName(pod))?.pid ?? null;
-    /** Pods found ready and in sync, with the pid of the sidecar that said so. */
-    const seenReady = new Map<string, number | null>();
+    const current = this.current;
+    if (!current) return { synced: true, pending: [] };
+    const running = (name: string) => {
+      const status = supervisor.status(name);
+      return status?.phase === 'Running' ? status.pid : null;
+    };
+    /** Pods found ready and in sync: the app and sidecar processes that were. */
+    const seenReady = new Map<string, { app: number; proxy: number }>();
+    const stillReady = (pod: string) => {
+      const seen = seenReady.get(pod);
+      return seen !== undefined && running(proxyName(pod)) === seen.proxy && running(`${pod}/${APP}`) === seen.app;
+    };
+    const everyone = () => [...current.placement.pods.map((p) => p.name), ...current.placement.gateways.map((g) => g.name)];
     const ok = await waitFor(async () => {
-      const known = new Set([...proven, ...[...seenReady].filter(([pod, pid]) => pid !== null && proxyPid(pod) === pid).map(([pod]) => pod)]);
-      const statuses = await this.podStatuses(asking, known, true);
-      for (const s of statuses) if (s.type === 'pod' && s.ready && s.inSync && !seenReady.has(s.name)) seenReady.set(s.name, proxyPid(s.name));
+      const names = [...(asking ?? everyone())].filter((name) => !stillReady(name));
+      const statuses = names.length ? await this.podStatuses(new Set(names), proven, true) : [];
+      for (const s of statuses) {
+        const [app, proxy] = s.containers.map((c) => c.process?.pid ?? null);
+        if (s.type === 'pod' && s.ready && s.inSync && app && proxy) seenReady.set(s.name, { app, proxy });
+      }
       pending = statuses.filter((s) => !s.ready || !s.inSync).map((s) => s.name);
       if (pending.length) {
         asking = new Set(pending);
