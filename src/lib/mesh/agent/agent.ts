@@ -11,7 +11,7 @@ import { meshGateway, meshPod, modelOf, place, podEnvironment, readPlacement, wr
 import type { MeshModel } from '../../policy/mesh-model.js';
 import type { HomeLayout } from '../home.js';
 import { withLock } from '../lock.js';
-import { PortAllocator, portFree, portListening } from '../ports.js';
+import { loopbackListeningPorts, PortAllocator, portFree, portListening } from '../ports.js';
 import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
 import { specHash, stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
 import { pointInboundAt, proxyCommand, pushCertificate, reloadDidNotTakeOver, servedRevision, startedProxyServes, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
@@ -78,6 +78,8 @@ interface PushTarget {
  * together when many wait at once (one sync alone takes as long as dozens side by side).
  */
 const LIGHT_PUSHES = 64;
+/** From how many pods on, whether their apps listen is read from the kernel's socket tables at once (podStatuses). */
+const TABLE_READ_FROM = 16;
 
 interface Current {
   applied: AppliedState;
@@ -516,10 +518,15 @@ export class MeshAgent {
     if (!current) return [];
     const { supervisor } = this.options;
     const wanted = (kind: 'sidecar' | 'gateway', p: { namespace: string; name: string }) => current.placement.revisions?.[proxyRevisionKey({ kind, ...p })] ?? current.applied.revision;
-    const pods = current.placement.pods.filter((pod) => !only || only.has(pod.name)).map(async (pod): Promise<PodStatus> => {
+    const asked = current.placement.pods.filter((pod) => !only || only.has(pod.name));
+    // Whether each app listens: for many apps, read for all at once from the kernel's socket tables
+    // (a few ms, however many sockets the machine has) rather than one connection each; for a few, connected to.
+    const listening = asked.length >= TABLE_READ_FROM ? loopbackListeningPorts() : null;
+    const appListens = (port: number) => (listening ? listening.has(port) : portListening(port));
+    const pods = asked.map(async (pod): Promise<PodStatus> => {
       const app = supervisor.status(`${pod.name}/${APP}`);
       const proxy = supervisor.status(proxyName(pod.name));
-      const askApp = async () => (app?.phase === 'Running' ? portListening(pod.ports.app) : false);
+      const askApp = async () => (app?.phase === 'Running' ? appListens(pod.ports.app) : false);
       const askProxy = async () => (proxy?.phase !== 'Running' ? NOT_RUNNING : proven.has(pod.name) ? { ready: true, revision: wanted('sidecar', pod) } : proxyReadiness(pod.ports.admin));
       const [appReady, { ready: proxyUp, revision: served }] = appFirst
         ? await askApp().then(async (up) => [up, up ? await askProxy() : NOT_RUNNING] as const)
