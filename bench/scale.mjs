@@ -12,7 +12,7 @@
 // its growth from the smallest mesh to the largest, and each apply's report of what every sidecar
 // went through (started, runtime, reloaded, unchanged).
 //
-//   npm run build && node bench/scale.mjs [--sizes 10,50,100] [--changes 3] [--keep]
+//   npm run build && node bench/scale.mjs [--sizes 10,50,100] [--changes 3] [--settle 60] [--keep]
 //   BENCH_QUICK=1 node bench/scale.mjs     (meshes of 3 and 6 pods, one change each: a smoke run)
 //
 // Exit code: 0 every target met, 1 a target missed, 2 the benchmark could not run, 130 interrupted.
@@ -37,6 +37,13 @@ const SCOPED_CALLERS = 10;
 /** The whole run, every mesh included, ends by then. */
 const DEADLINE = Date.now() + 30 * 60_000;
 const TARGETS = { firstApplyMs: 5000, routeChangeMs: 1000, scopedChangeMs: 200 };
+/**
+ * A pause between one mesh and the next one's first apply. Each mesh rewrites thousands of files while
+ * it changes; ext4 without a journal (the file system these figures were measured on) passes over every
+ * inode freed in the last 60 s each time it allocates one, so a first apply right after another mesh's
+ * churn pays for that mesh (about 0.6 s of CPU at 100 pods, measured with perf), not for itself.
+ */
+const SETTLE_MS = QUICK ? 0 : Number(flag('--settle') ?? 60) * 1000;
 
 if (SIZES.some((n) => !Number.isInteger(n) || n < 2) || !readdirSync(dist, { withFileTypes: true }).length) {
   process.stderr.write('usage: node bench/scale.mjs [--sizes 10,50,100] [--changes N] [--keep] (after npm run build)\n');
@@ -286,10 +293,8 @@ async function measure(n) {
   }
   const memory = await sidecarMemoryMiB(home);
   homes.splice(homes.indexOf(home), 1);
-  // Its processes stop; its files stay until the run ends. Removing a mesh's few thousand files right
-  // before the next mesh's first apply would charge that apply for the removal: ext4 without a journal
-  // (the file system this benchmark's figures were measured on) passes over every inode freed in the
-  // last minute each time it allocates one, which cost a 100-pod first apply about 0.6 s of CPU.
+  // Its processes stop; its files stay until the run ends, so that their removal frees no inode just
+  // before the next mesh's first apply (SETTLE_MS).
   const down = await meshctl(['uninstall', '--yes', '--keep-state', '--home', home], 120_000);
   // The figures stand; a port another program took meanwhile only keeps the home (uninstall says so).
   if (down.code !== 0) process.stderr.write(`warning: uninstall of the ${n}-pod mesh exited ${down.code}: ${down.stderr.trim().split('\n').pop()}\n`);
@@ -314,7 +319,14 @@ try {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'meshctl-bench-scale-'));
   console.log(`meshes of ${SIZES.join(', ')} single-replica workloads, ${CHANGES} change${CHANGES === 1 ? '' : 's'} of each kind (medians); ${os.availableParallelism()} CPUs`);
   const rows = [];
-  for (const n of SIZES) rows.push(await measure(n));
+  for (const [i, n] of SIZES.entries()) {
+    if (i > 0 && SETTLE_MS > 0) {
+      // The mesh before rewrote many files while it changed: its freed inodes must age first.
+      console.log(`  (${SETTLE_MS / 1000} s for the file system to settle before the next mesh's first apply)`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_MS, Math.max(0, DEADLINE - Date.now()))));
+    }
+    rows.push(await measure(n));
+  }
   const small = rows[0];
   const large = rows[rows.length - 1];
   const growth = (key) => `${(large[key] / Math.max(small[key], 0.001)).toFixed(1)}× from ${small.pods} to ${large.pods} pods`;
