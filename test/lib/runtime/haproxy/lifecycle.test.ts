@@ -106,6 +106,16 @@ spec:
     return r;
   };
   const call = (agent?: http.Agent) => request({ port: pod.ports.outbound, path: '/life', headers: { host: 'ratings' }, agent });
+  /** 100 requests a second to `loadPath` for 2 s; `reload` runs once 60 of them were answered. */
+  const loadDuring = (loadPath: string, reload: () => Promise<void>) => steadyLoad({
+    rps: 100,
+    durationMs: 2000,
+    send: () => request({ port: pod.ports.outbound, path: loadPath, headers: { host: 'ratings' } }),
+    during: async (progress) => {
+      await answered(progress, 60);
+      await reload();
+    },
+  });
 
   it('writes a validated config without starting it, for a supervisor that spawns processes itself', async () => {
     const r = await applyProxyConfig(pod, compile(1), { start: false });
@@ -209,14 +219,8 @@ spec:
     assert.equal((await call()).status, 200);
     const firstLine = await waitFor('the first access log line', async () => (await fs.readFile(pod.paths.accessLog, 'utf8')).split('\n')[0] || undefined);
     let reloaded: Awaited<ReturnType<typeof applyProxyConfig>> | undefined;
-    const load = await steadyLoad({
-      rps: 100,
-      durationMs: 2000,
-      send: () => request({ port: pod.ports.outbound, path: '/life-load', headers: { host: 'ratings' } }),
-      during: async (progress) => {
-        await answered(progress, 60);
-        reloaded = await applyProxyConfig(pod, compile(6, 2), { pid: started, handOver: handOver(supervisor) });
-      },
+    const load = await loadDuring('/life-load', async () => {
+      reloaded = await applyProxyConfig(pod, compile(6, 2), { pid: started, handOver: handOver(supervisor) });
     });
     assert.deepEqual(load.failures, []);
     assert.equal(load.ok, load.sent);
@@ -263,14 +267,8 @@ spec:
     // access.log: no request is lost, every line of the load is in one of the two, and none is written over.
     const beforeAside = await fs.readFile(pod.paths.accessLog, 'utf8');
     let third = 0;
-    const adoptedLoad = await steadyLoad({
-      rps: 100,
-      durationMs: 2000,
-      send: () => request({ port: pod.ports.outbound, path: '/life-adopted', headers: { host: 'ratings' } }),
-      during: async (progress) => {
-        await answered(progress, 60);
-        third = (await applyProxyConfig(pod, compile(9, 4), { pid: second, handOver: handOver(adopting) })).pid;
-      },
+    const adoptedLoad = await loadDuring('/life-adopted', async () => {
+      third = (await applyProxyConfig(pod, compile(9, 4), { pid: second, handOver: handOver(adopting) })).pid;
     });
     assert.deepEqual(adoptedLoad.failures, []);
     assert.equal(adoptedLoad.ok, adoptedLoad.sent);
