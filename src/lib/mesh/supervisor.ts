@@ -142,6 +142,30 @@ function keepAsPrevious(file: string, previous: string, clock: LogClock): void {
   }
 }
 
+/**
+ * Renames a running process's output file to `<file>.1`: the process writes on into it, and the next
+ * opener of `<file>` starts a new one. `putBack` undoes it (the new file, if any, is replaced).
+ */
+function setOutputAside(file: string, clock: LogClock): { putBack: () => void } | null {
+  const aside = `${file}.1`;
+  try {
+    renameSync(file, aside);
+  } catch {
+    return null;
+  }
+  clock.moved(file, aside);
+  return {
+    putBack: () => {
+      try {
+        renameSync(aside, file);
+        clock.moved(aside, file);
+      } catch {
+        // Set aside again meanwhile, or removed with the home: nothing to put back.
+      }
+    },
+  };
+}
+
 export class Supervisor {
   private readonly managed = new Map<string, Managed>();
   private readonly poller: NodeJS.Timeout;
@@ -255,6 +279,12 @@ export class Supervisor {
    * unchanged), and the process it replaced finishes on its own: its exit is no crash, and a stop stops
    * it too. When the successor does not serve (`serves` rejects, or the hand-over is stopped), it is
    * stopped and `name` runs on as before; rejects with that error. Resolves with the successor's pid.
+   *
+   * The successor writes its output through the very open files of the process it replaces, so that
+   * both append to one file while the old one drains (a program that clears O_APPEND, as HAProxy does
+   * on its log, would otherwise write over the other's lines). A process this supervisor adopted was
+   * not started here and its open files cannot be had: its output file is then set aside as `<file>.1`,
+   * which it finishes writing, and the successor starts a new one (put back if the successor fails).
    */
   async handOver(name: string, args: string[], serves: (successor: { pid: number }) => Promise<void>): Promise<number> {
     const entry = this.managed.get(name);
@@ -262,8 +292,11 @@ export class Supervisor {
     const handing: { exit: string | null } = { exit: null };
     entry.handingOver = handing;
     let successor: ProcessIdentity | null = null;
+    // A child of this supervisor was started with its output held open (holdOutput): the successor shares it.
+    const shared = entry.child !== null || !entry.spec.holdOutput;
+    const setAside = shared ? null : setOutputAside(entry.spec.stdoutFile, this.logClock);
     try {
-      const child = await spawnDetachedFromSpawner({ ...entry.spec, args, shareOutputOf: entry.identity.pid });
+      const child = await spawnDetachedFromSpawner({ ...entry.spec, args, ...(shared ? { shareOutputOf: entry.identity.pid } : {}) });
       successor = identify(child.pid);
       // Recorded at once: whoever stops this process from its pid file (an agent that took over) stops the successor too.
       entry.draining.push(successor);
@@ -281,6 +314,7 @@ export class Supervisor {
         entry.draining = entry.draining.filter((who) => who !== successor);
         await stopGroup(successor, entry.spec.stopGraceMs);
       }
+      setAside?.putBack();
       if (handing.exit && !entry.stopping) this.exited(entry, handing.exit, true);
       throw err;
     } finally {

@@ -52,6 +52,8 @@ export class MeshMetricsEndpoint {
   private peers = new Map<string, MeshPeer>();
   private logs: string[] = [];
   private readonly offsets = new Map<string, number>();
+  /** The inode each log had when it was last read (readAccessLog follows a log set aside by it). */
+  private readonly inodes = new Map<string, number | undefined>();
   private server: http.Server | null = null;
   private port = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -115,12 +117,17 @@ export class MeshMetricsEndpoint {
       const stored = this.placed ? {} : await readSpanCursor(this.layout);
       for (const file of logs) {
         if (this.offsets.has(file)) continue;
-        const end = this.placed ? 0 : await fs.stat(file).then((s) => s.size, () => 0);
+        const { size: end, ino } = this.placed ? { size: 0, ino: undefined } : await fs.stat(file).then((s) => ({ size: s.size, ino: s.ino }), () => ({ size: 0, ino: undefined }));
+        this.inodes.set(file, ino);
         const from = stored[file];
         if (from !== undefined && from < end) await this.storeSpans((await readAccessLog(file, from)).entries);
         this.offsets.set(file, end);
       }
-      for (const file of [...this.offsets.keys()]) if (!logs.includes(file)) this.offsets.delete(file);
+      for (const file of [...this.offsets.keys()]) {
+        if (logs.includes(file)) continue;
+        this.offsets.delete(file);
+        this.inodes.delete(file);
+      }
       this.placed = true;
       this.peers = peers;
       this.logs = logs;
@@ -149,8 +156,9 @@ export class MeshMetricsEndpoint {
       this.nextIngest = null;
       const appended: AccessLogEntry[] = [];
       for (const file of this.logs) {
-        const read = await readAccessLog(file, this.offsets.get(file) ?? 0);
+        const read = await readAccessLog(file, { offset: this.offsets.get(file) ?? 0, ino: this.inodes.get(file) });
         this.offsets.set(file, read.nextOffset);
+        this.inodes.set(file, read.ino);
         for (const e of read.entries) this.metrics.record(e, this.peers);
         this.resilience.recordAll(read.entries);
         appended.push(...read.entries);

@@ -295,28 +295,58 @@ export function parseAccessLog(text: string): { entries: AccessLogEntry[]; conne
   return { entries, connectionErrors };
 }
 
+/** Where a reader of an access log is: the byte it reads from next, in the file (its inode) it read last. */
+export interface LogPosition {
+  offset: number;
+  /** The file's inode when it was read; unknown for a position from elsewhere (a stored cursor). */
+  ino?: number;
+}
+
 /**
- * Reads the complete lines of an access log from byte `offset` on; returns them and the offset to
- * read from next time (a partial last line is left for then).
+ * Reads the complete lines of an access log from `position` on; returns them and the position to read
+ * from next time (a partial last line is left for then). A log set aside since the last read (renamed
+ * to `<file>.1`, a new `<file>` begun: a rotation, or a proxy's reload after the agent restarted) is
+ * known by its inode: the rest of the set-aside file is read first, then the new file from its start.
+ * A log found shorter than the offset (truncated, or rotated with its inode unknown) is read from its start.
  */
-export async function readAccessLog(file: string, offset = 0): Promise<{ entries: AccessLogEntry[]; connectionErrors: ConnectionErrorEntry[]; nextOffset: number }> {
+export async function readAccessLog(file: string, position: number | LogPosition = 0): Promise<{ entries: AccessLogEntry[]; connectionErrors: ConnectionErrorEntry[]; nextOffset: number; ino?: number }> {
+  const { offset, ino } = typeof position === 'number' ? { offset: position, ino: undefined } : position;
+  const current = await readLines(file, offset, ino);
+  if (current.rotated === undefined) return current;
+  // The file at `file` is another one: what the one read before (now `<file>.1`) got since, then the new one.
+  const before = await readLines(`${file}.1`, offset, ino);
+  const fresh = await readLines(file, 0);
+  const sameAsBefore = before.ino === ino;
+  return {
+    entries: [...(sameAsBefore ? before.entries : []), ...fresh.entries],
+    connectionErrors: [...(sameAsBefore ? before.connectionErrors : []), ...fresh.connectionErrors],
+    nextOffset: fresh.nextOffset,
+    ino: fresh.ino,
+  };
+}
+
+/**
+ * The complete lines of `file` from `offset` on. When `expectIno` is given and the file is another
+ * one, nothing is read and `rotated` is set.
+ */
+async function readLines(file: string, offset: number, expectIno?: number): Promise<{ entries: AccessLogEntry[]; connectionErrors: ConnectionErrorEntry[]; nextOffset: number; ino?: number; rotated?: true }> {
   let handle;
   try {
     handle = await fs.open(file, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], connectionErrors: [], nextOffset: offset };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], connectionErrors: [], nextOffset: offset, ino: expectIno };
     throw err;
   }
   try {
-    const { size } = await handle.stat();
-    // A log truncated (rotated) since the last read starts over.
+    const { size, ino } = await handle.stat();
+    if (expectIno !== undefined && ino !== expectIno) return { entries: [], connectionErrors: [], nextOffset: 0, ino, rotated: true };
     const from = offset > size ? 0 : offset;
     const length = size - from;
     const buf = Buffer.alloc(length);
     if (length > 0) await handle.read(buf, 0, length, from);
     const end = buf.lastIndexOf(0x0a);
-    if (end === -1) return { entries: [], connectionErrors: [], nextOffset: from };
-    return { ...parseAccessLog(buf.subarray(0, end + 1).toString('utf8')), nextOffset: from + end + 1 };
+    if (end === -1) return { entries: [], connectionErrors: [], nextOffset: from, ino };
+    return { ...parseAccessLog(buf.subarray(0, end + 1).toString('utf8')), nextOffset: from + end + 1, ino };
   } finally {
     await handle.close();
   }

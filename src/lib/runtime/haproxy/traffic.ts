@@ -3,7 +3,7 @@
 // host and subset and turned into figures by the runtime-neutral rules of ../figures.ts.
 import { promises as fs } from 'node:fs';
 import { figuresOf, resilienceFiguresOf, upstreamKey, type TrafficWindow, type UpstreamFigures } from '../figures.js';
-import { readAccessLog, readRecentAccessLog, type AccessLogEntry } from './access-log.js';
+import { readAccessLog, readRecentAccessLog, type AccessLogEntry, type LogPosition } from './access-log.js';
 
 /**
  * Which lines count: each request once, where it was sent from (a sidecar's outbound listener, an
@@ -110,7 +110,7 @@ export function figuresByUpstream(entries: Iterable<AccessLogEntry>, window: Tra
  * started before the latest window are let go.
  */
 export class AccessLogTail {
-  private readonly offsets = new Map<string, number>();
+  private readonly offsets = new Map<string, LogPosition>();
   private kept: AccessLogEntry[] = [];
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -121,7 +121,7 @@ export class AccessLogTail {
   startAtEnd(files: readonly string[]): Promise<void> {
     return this.serial(async () => {
       await Promise.all(files.filter((f) => !this.offsets.has(f)).map(async (file) => {
-        this.offsets.set(file, await fs.stat(file).then((s) => s.size, () => 0));
+        this.offsets.set(file, await fs.stat(file).then((s) => ({ offset: s.size, ino: s.ino }), () => ({ offset: 0 })));
       }));
     });
   }
@@ -130,15 +130,15 @@ export class AccessLogTail {
   since(files: readonly string[], sinceMs: number): Promise<readonly AccessLogEntry[]> {
     return this.serial(async () => {
       const fresh: AccessLogEntry[][] = await Promise.all(files.map(async (file) => {
-        const offset = this.offsets.get(file);
-        if (offset === undefined) {
+        const position = this.offsets.get(file);
+        if (position === undefined) {
           const read = await readRecentAccessLog(file, { sinceMs });
-          this.offsets.set(file, read.nextOffset);
+          this.offsets.set(file, { offset: read.nextOffset, ino: await fs.stat(file).then((s) => s.ino, () => undefined) });
           return read.entries;
         }
-        // A log truncated (rotated) since is read again from its start.
-        const read = await readAccessLog(file, offset);
-        this.offsets.set(file, read.nextOffset);
+        // A log set aside since (rotated) is read to its end, then the new one from its start.
+        const read = await readAccessLog(file, position);
+        this.offsets.set(file, { offset: read.nextOffset, ino: read.ino });
         return read.entries;
       }));
       this.kept = this.kept.filter((e) => e.startMs >= sinceMs);

@@ -13,6 +13,7 @@ import { proxyPaths, type MeshPod } from '../../../../src/lib/runtime/haproxy/ty
 import { compileSidecar } from '../../../../src/lib/runtime/haproxy/compiler.js';
 import { createMeshCa, issueWorkloadCertificate, readCertificate, renewWorkloadCertificateIfDue, sidecarPem, writeWorkloadCertificate, type MeshCa } from '../../../../src/lib/mesh/ca.js';
 import { applyProxyConfig, proxyCommand, proxyStatus, ProxyReloadError, stopProxy } from '../../../../src/lib/runtime/haproxy/apply.js';
+import { parseAccessLog, readAccessLog } from '../../../../src/lib/runtime/haproxy/access-log.js';
 import { findHaproxy, checkConfig } from '../../../../src/lib/runtime/haproxy/binary.js';
 import { RuntimeApi } from '../../../../src/lib/runtime/haproxy/runtime-api.js';
 import { servedRevision, waitFor, waitForRevision } from '../../../../src/lib/runtime/haproxy/admin.js';
@@ -105,6 +106,16 @@ spec:
     return r;
   };
   const call = (agent?: http.Agent) => request({ port: pod.ports.outbound, path: '/life', headers: { host: 'ratings' }, agent });
+  /** 100 requests a second to `loadPath` for 2 s; `reload` runs once 60 of them were answered. */
+  const loadDuring = (loadPath: string, reload: () => Promise<void>) => steadyLoad({
+    rps: 100,
+    durationMs: 2000,
+    send: () => request({ port: pod.ports.outbound, path: loadPath, headers: { host: 'ratings' } }),
+    during: async (progress) => {
+      await answered(progress, 60);
+      await reload();
+    },
+  });
 
   it('writes a validated config without starting it, for a supervisor that spawns processes itself', async () => {
     const r = await applyProxyConfig(pod, compile(1), { start: false });
@@ -208,14 +219,8 @@ spec:
     assert.equal((await call()).status, 200);
     const firstLine = await waitFor('the first access log line', async () => (await fs.readFile(pod.paths.accessLog, 'utf8')).split('\n')[0] || undefined);
     let reloaded: Awaited<ReturnType<typeof applyProxyConfig>> | undefined;
-    const load = await steadyLoad({
-      rps: 100,
-      durationMs: 2000,
-      send: () => request({ port: pod.ports.outbound, path: '/life-load', headers: { host: 'ratings' } }),
-      during: async (progress) => {
-        await answered(progress, 60);
-        reloaded = await applyProxyConfig(pod, compile(6, 2), { pid: started, handOver: handOver(supervisor) });
-      },
+    const load = await loadDuring('/life-load', async () => {
+      reloaded = await applyProxyConfig(pod, compile(6, 2), { pid: started, handOver: handOver(supervisor) });
     });
     assert.deepEqual(load.failures, []);
     assert.equal(load.ok, load.sent);
@@ -257,22 +262,51 @@ spec:
     assert.equal((await adopting.ensure(spec)).outcome, 'adopted');
     assert.equal(adopting.pid(name), second);
 
+    // It reloads under a steady load. The adopting agent never had the adopted process's open log, so that
+    // log is set aside as access.log.1, which the adopted process finishes, and the successor begins a new
+    // access.log: no request is lost, every line of the load is in one of the two, and none is written over.
+    const beforeAside = await fs.readFile(pod.paths.accessLog, 'utf8');
+    let third = 0;
+    const adoptedLoad = await loadDuring('/life-adopted', async () => {
+      third = (await applyProxyConfig(pod, compile(9, 4), { pid: second, handOver: handOver(adopting) })).pid;
+    });
+    assert.deepEqual(adoptedLoad.failures, []);
+    assert.equal(adoptedLoad.ok, adoptedLoad.sent);
+    assert.ok(third > 0 && third !== second, 'the reload started a successor');
+    assert.equal(adopting.pid(name), third);
+    assert.ok(await waitForGone(second), `the replaced process ${second} still runs`);
+    const logged = async () => {
+      const [aside, fresh] = await Promise.all([fs.readFile(`${pod.paths.accessLog}.1`, 'utf8'), fs.readFile(pod.paths.accessLog, 'utf8')]);
+      return { aside, fresh, lines: [...aside.split('\n'), ...fresh.split('\n')].filter((l) => l.includes('life-adopted')) };
+    };
+    await waitFor('every request of the load logged', async () => ((await logged()).lines.length >= 2 * adoptedLoad.sent ? true : undefined), { timeoutMs: 10_000 });
+    const { aside, fresh, lines } = await logged();
+    assert.equal(lines.length, 2 * adoptedLoad.sent);
+    assert.ok(aside.startsWith(beforeAside), 'the set-aside log keeps every line written before the reload, untouched');
+    // A line written over by another would not parse whole: every request of the load is a whole entry.
+    const entries = [...parseAccessLog(aside).entries, ...parseAccessLog(fresh).entries].filter((e) => e.path === '/life-adopted');
+    assert.equal(entries.length, 2 * adoptedLoad.sent);
+    assert.ok(fresh.includes('life-adopted'), 'the successor logs into the new access.log');
+    // A reader that was at the end of the log before the reload reads the rest of the set-aside file, then the new one.
+    const read = await readAccessLog(pod.paths.accessLog, { offset: Buffer.byteLength(beforeAside), ino: (await fs.stat(`${pod.paths.accessLog}.1`)).ino });
+    assert.equal(read.entries.filter((e) => e.path === '/life-adopted').length, 2 * adoptedLoad.sent);
+
     // It crashes: restarted from the files on disk with the plain start, no takeover.
-    process.kill(second, 'SIGKILL');
+    process.kill(third, 'SIGKILL');
     const repaired = await waitFor('the crashed proxy to be restarted', async () => {
       const status = adopting.status(name);
-      return status?.phase === 'Running' && status.pid !== second ? status : undefined;
+      return status?.phase === 'Running' && status.pid !== third ? status : undefined;
     }, { timeoutMs: 10_000 });
     assert.equal(repaired.restarts, 1);
     assert.deepEqual(commandLine(repaired.pid!).slice(1), ['-db', '-f', pod.paths.config]);
-    await waitForRevision(pod.ports.admin, 8);
+    await waitForRevision(pod.ports.admin, 9);
     assert.equal((await call()).status, 200);
     assert.equal((await record()).reloads, 0);
 
     // Stopped while the first process still drains: nothing is left.
     assert.ok(isRunning(first), 'the first process should still drain');
     await adopting.stop(name);
-    for (const pid of [first, second, repaired.pid!]) assert.equal(isRunning(pid), false, `pid ${pid} still runs`);
+    for (const pid of [first, second, third, repaired.pid!]) assert.equal(isRunning(pid), false, `pid ${pid} still runs`);
     await assert.rejects(fs.access(pod.paths.pid));
   });
 });
