@@ -98,8 +98,8 @@ interface Managed {
   draining: ProcessIdentity[];
   /** Set while a successor starts: the current process's exit is then decided by how the hand-over ends. */
   handingOver: { exit: string | null } | null;
-  /** The inode of the output file an `output-large` event was last sent for (once per file). */
-  largeOutput: number | null;
+  /** The output file (inode) an `output-large` event was last sent for, and its size then. */
+  largeOutput: { ino: number; bytes: number } | null;
 }
 
 function managedEntry(spec: ProcessSpec, hash: string): Managed {
@@ -199,9 +199,10 @@ export class Supervisor {
   }
 
   /**
-   * Tells (`output-large`, once per file) of each running process whose held-open output passed the
-   * rotation size: only its owner can set it aside, through a hand-over (handOver's `setAside`), since
-   * the process writes through the open file for as long as it runs.
+   * Tells (`output-large`) of each running process whose held-open output passed the rotation size,
+   * once per file, and again each time it grows by that much more (a set-aside that failed is tried
+   * again): only its owner can set it aside, through a hand-over (handOver's `setAside`), since the
+   * process writes through the open file for as long as it runs.
    */
   private noticeLargeOutputs(): void {
     for (const entry of this.managed.values()) {
@@ -212,8 +213,10 @@ export class Supervisor {
       } catch {
         continue;
       }
-      if (stat.size <= this.rotateBytes || entry.largeOutput === stat.ino) continue;
-      entry.largeOutput = stat.ino;
+      // Once per file; again only if it kept growing by as much (its owner could not set it aside).
+      const told = entry.largeOutput?.ino === stat.ino ? entry.largeOutput.bytes : null;
+      if (stat.size <= this.rotateBytes || (told !== null && stat.size <= told + this.rotateBytes)) continue;
+      entry.largeOutput = { ino: stat.ino, bytes: stat.size };
       this.emit({ type: 'output-large', name: entry.spec.name, file: entry.spec.stdoutFile, bytes: stat.size });
     }
   }

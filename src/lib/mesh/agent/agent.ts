@@ -456,7 +456,7 @@ export class MeshAgent {
         if (compiled) await this.served.record(supervised, target, compiled, next);
         log(`${supervised}: its access log passed the rotation size and was set aside as access.log.1 (pid ${pid} → ${next})`);
       } catch (err) {
-        log(`${supervised}: its access log could not be set aside (${(err as Error).message}); it keeps growing until the next try`);
+        log(`${supervised}: its access log could not be set aside (${(err as Error).message}); it is tried again once the log has grown by as much more`);
       }
     });
   }
