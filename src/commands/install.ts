@@ -3,7 +3,8 @@ import { MeshctlCommand, jsonFlag, outputFlag } from '../lib/cli/base.js';
 import { homeFlag } from '../lib/mesh/home-flag.js';
 import { targetFlags, targetKind } from '../lib/target/open.js';
 import { durationFlag } from '../lib/cli/duration-flag.js';
-import { MAX_WORKLOAD_CERT_LIFETIME, MIN_WORKLOAD_CERT_LIFETIME } from '../lib/mesh/state.js';
+import { sizeFlag } from '../lib/cli/size-flag.js';
+import { MAX_LOG_ROTATE_BYTES, MAX_WORKLOAD_CERT_LIFETIME, MIN_LOG_ROTATE_BYTES, MIN_WORKLOAD_CERT_LIFETIME } from '../lib/mesh/state.js';
 import { progressWriter } from '../lib/output/format.js';
 import type { InstallResult } from '../lib/mesh/install.js';
 import type { AddonEnableResult } from '../lib/mesh/addons/prometheus.js';
@@ -43,6 +44,11 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
       min: MIN_WORKLOAD_CERT_LIFETIME,
       max: MAX_WORKLOAD_CERT_LIFETIME,
     }),
+    'log-max-size': sizeFlag({
+      summary: "Size past which a log is set aside as <log>.1 (default 20MiB): an app's or a proxy's at its start, and a running sidecar's access log through a hitless reload.",
+      min: MIN_LOG_ROTATE_BYTES,
+      max: MAX_LOG_ROTATE_BYTES,
+    }),
     with: Flags.option({ summary: 'Also run this addon beside the mesh (as meshctl addons enable does).', options: ['prometheus'] as const, multiple: true })(),
     'scrape-interval': durationFlag({ summary: 'With --with prometheus: how often it scrapes the proxies (default 15s).', min: '1s', max: '5m' }),
     'tracing-url': Flags.string({ summary: "Export every proxy's spans to this Zipkin v2 collector (…/api/v2/spans) or OTLP/HTTP endpoint (…/v1/traces), as meshctl addons enable tracing --url does.", helpValue: 'URL' }),
@@ -79,6 +85,7 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
       progress,
       meshctlVersion: this.config.version,
       certificateLifetimeMs: flags['cert-lifetime'],
+      logRotateBytes: flags['log-max-size'],
       meshMtlsMode: flags.mtls === 'strict' ? 'STRICT' : flags.mtls === 'permissive' ? 'PERMISSIVE' : undefined,
     });
     const addons: AddonEnableResult[] = [];

@@ -13,7 +13,8 @@ import {
   MIN_VERSION_TEXT, SUPPORTED_MANAGERS, describeMissing, findRuntime, packageInstallPlan, shellLine,
   type PackageInstallPlan, type RuntimeFound,
 } from './proxy-runtime.js';
-import { STATE_API_VERSION, readMeshConfigFile, writeMeshConfigFile, type MeshConfigFile } from './state.js';
+import { DEFAULT_LOG_ROTATE_BYTES, STATE_API_VERSION, readMeshConfigFile, writeMeshConfigFile, type MeshConfigFile } from './state.js';
+import { formatSize } from '../cli/size-flag.js';
 import { checkInstalledMtls, meshMtlsStepText, writeMeshMtls } from './install-mtls.js';
 import { agentAnswers, startAgent, runningAgent } from './agent/client.js';
 import { stopFromPidFile } from './supervisor.js';
@@ -32,6 +33,8 @@ export interface InstallOptions {
   meshctlVersion: string;
   /** Workload certificate lifetime in milliseconds (--cert-lifetime); Istio's day when not given. */
   certificateLifetimeMs?: number;
+  /** --log-max-size in bytes: where logs are set aside as `<log>.1`; 20 MiB when not given. */
+  logRotateBytes?: number;
   /** --mtls: the mode of the mesh-wide PeerAuthentication install writes (none written when not given: Istio's PERMISSIVE). */
   meshMtlsMode?: 'STRICT' | 'PERMISSIVE';
 }
@@ -143,6 +146,12 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     if (options.certificateLifetimeMs !== undefined && options.certificateLifetimeMs !== installedLifetimeMs) {
       throw new MeshctlError(
         `The mesh at ${layout.root} is installed with a workload certificate lifetime of ${formatDuration(installedLifetimeMs)}, not --cert-lifetime ${formatDuration(options.certificateLifetimeMs)}; drop --cert-lifetime, or run meshctl uninstall and install again with it.`,
+        EXIT.usage,
+      );
+    }
+    if (options.logRotateBytes !== undefined && options.logRotateBytes !== (existing.logRotateBytes ?? DEFAULT_LOG_ROTATE_BYTES)) {
+      throw new MeshctlError(
+        `The mesh at ${layout.root} is installed with logs set aside past ${formatSize(existing.logRotateBytes ?? DEFAULT_LOG_ROTATE_BYTES)}, not --log-max-size ${formatSize(options.logRotateBytes)}; drop --log-max-size, or run meshctl uninstall and install again with it.`,
         EXIT.usage,
       );
     }
@@ -307,6 +316,7 @@ async function createHome(layout: HomeLayout, runtime: RuntimeFound, options: In
       env: { PATH: process.env.PATH || '/usr/local/bin:/usr/bin:/bin', HOME: os.homedir() },
       meshctlVersion: options.meshctlVersion,
       workloadCertificateLifetimeMs: options.certificateLifetimeMs ?? workloadCertificateLifetimeMs({}),
+      ...(options.logRotateBytes !== undefined ? { logRotateBytes: options.logRotateBytes } : {}),
     };
     await writeMeshConfigFile(stagingLayout, config);
     if (options.meshMtlsMode) await writeMeshMtls(stagingLayout, options.meshMtlsMode);

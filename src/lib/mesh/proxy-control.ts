@@ -7,6 +7,8 @@ import type { CompiledProxy, ProxyTarget } from '../runtime/haproxy/types.js';
 import { waitFor } from '../system/processes.js';
 import { applyProxyConfig, proxyCommand as haproxyCommand, ProxyReloadError, type ApplyAction, type ProxyHandOver } from '../runtime/haproxy/apply.js';
 import { isReady, servedRevision as haproxyServedRevision } from '../runtime/haproxy/admin.js';
+import { isProxyProcess, successorArguments } from '../runtime/haproxy/process.js';
+import { RuntimeApi } from '../runtime/haproxy/runtime-api.js';
 
 /** The command line and files that start a proxy's process from nothing (a crash's repair included). */
 export function proxyCommand(bin: string, target: ProxyTarget): ReturnType<typeof haproxyCommand> {
@@ -29,6 +31,24 @@ export async function updateRunningProxy(
 ): Promise<{ action: ApplyAction; pid: number }> {
   const result = await applyProxyConfig(target, compiled, { bin, pid, handOver, ...(previous ? { previous } : {}) });
   return { action: result.action, pid: result.pid };
+}
+
+/**
+ * Begins a new access log for the running proxy `pid` without losing a request: a successor with the
+ * same configuration takes its listeners over through `handOver` (the supervisor's, setting the log
+ * aside as `access.log.1`), and the process it replaces finishes its requests into the set-aside log.
+ * Resolves with the successor's pid once it answers on the proxy's runtime socket.
+ */
+export async function rotateProxyLog(target: ProxyTarget, pid: number, handOver: ProxyHandOver, timeoutMs = 10_000): Promise<number> {
+  const who = `${target.namespace}/${target.name}`;
+  return handOver(successorArguments(target.paths.config, target.paths.runtimeSocket, pid), async ({ pid: next }) => {
+    const took = await waitFor(async () => {
+      if (!isProxyProcess(next, target.paths.config)) throw new ProxyReloadError(`The new process of ${who}'s proxy exited while taking over; the running one keeps its log.`);
+      const info = await new RuntimeApi(target.paths.runtimeSocket, 1000).showInfo().catch(() => null);
+      return info?.Pid === String(next);
+    }, timeoutMs, 25);
+    if (!took) throw new ProxyReloadError(`The new process of ${who}'s proxy did not take over within ${timeoutMs} ms; the running one keeps its log.`);
+  });
 }
 
 /** True when `err` says a reload's successor did not take over, so the proxy still serves what it served. */

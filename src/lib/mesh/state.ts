@@ -11,6 +11,11 @@ export const STATE_API_VERSION = 'meshctl.dev/v1alpha1';
 /** Bounds of `meshctl install --cert-lifetime`: shorter, renewals would outpace the proxies; Istio caps workload certificates at 90 days. */
 export const MIN_WORKLOAD_CERT_LIFETIME = '10s';
 export const MAX_WORKLOAD_CERT_LIFETIME = '2160h';
+/** The range of install --log-max-size (bytes): small enough for a test to see a rotation, large enough to keep a day of a busy sidecar's log. */
+export const MIN_LOG_ROTATE_BYTES = 64 * 1024;
+/** Without --log-max-size. */
+export const DEFAULT_LOG_ROTATE_BYTES = 20 * 1024 * 1024;
+export const MAX_LOG_ROTATE_BYTES = 1024 ** 3;
 
 /** What install writes into mesh.json. */
 export interface MeshConfigFile {
@@ -26,6 +31,8 @@ export interface MeshConfigFile {
   meshctlVersion: string;
   /** Lifetime of workload certificates in milliseconds (install --cert-lifetime); absent in homes installed before the setting: Istio's day. */
   workloadCertificateLifetimeMs?: number;
+  /** The size past which a process's log is set aside as `<log>.1`, a running proxy's access log included (install --log-max-size); 20 MiB when absent. */
+  logRotateBytes?: number;
 }
 
 /** A resource as applied: the user's object, with its namespace filled in. */

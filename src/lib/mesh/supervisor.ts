@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs, statSync, renameSync } from 'node:fs';
 import { LogClock } from './log-times.js';
+import { DEFAULT_LOG_ROTATE_BYTES } from './state.js';
 import path from 'node:path';
 import { readPidFile, writePidFile, type HandOverRecord } from '../system/pid-file.js';
 import { identify, isRunning, pidReused, signalGroup, spawnDetachedFromSpawner, stopGroup, type DetachedChild, type ProcessIdentity } from '../system/processes.js';
@@ -65,7 +66,7 @@ export interface BackoffPolicy {
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 30_000, resetAfterMs: 10_000 };
 
 /** Log files above this size are moved to `<file>.1` when the process (re)starts. */
-const LOG_ROTATE_BYTES = 20 * 1024 * 1024;
+const LOG_ROTATE_BYTES = DEFAULT_LOG_ROTATE_BYTES;
 /** How often adopted processes (not our children, so no exit event) are checked. */
 const POLL_MS = 250;
 /** How often the log clock notes log sizes (logs --since is as precise as this). */
@@ -75,7 +76,9 @@ export type SupervisorEvent =
   | { type: 'started'; name: string; pid: number; restarts: number }
   | { type: 'adopted'; name: string; pid: number }
   | { type: 'exited'; name: string; pid: number; how: string; restartInMs: number | null }
-  | { type: 'spawn-failed'; name: string; error: string };
+  | { type: 'spawn-failed'; name: string; error: string }
+  /** The output a running process writes through a held-open file (holdOutput) passed the rotation size. */
+  | { type: 'output-large'; name: string; file: string; bytes: number };
 
 interface Managed {
   spec: ProcessSpec;
@@ -95,12 +98,14 @@ interface Managed {
   draining: ProcessIdentity[];
   /** Set while a successor starts: the current process's exit is then decided by how the hand-over ends. */
   handingOver: { exit: string | null } | null;
+  /** The output file (inode) an `output-large` event was last sent for, and its size then. */
+  largeOutput: { ino: number; bytes: number } | null;
 }
 
 function managedEntry(spec: ProcessSpec, hash: string): Managed {
   return {
     spec, hash, identity: null, child: null, restarts: 0, consecutiveFailures: 0, startedAt: null, lastExit: null, adopted: false, restartTimer: null, stopping: false,
-    reloads: 0, draining: [], handingOver: null,
+    reloads: 0, draining: [], handingOver: null, largeOutput: null,
   };
 }
 
@@ -120,9 +125,9 @@ export function specHash(spec: ProcessSpec): string {
   return createHash('sha256').update(JSON.stringify({ command, args, env: sortedEnv, cwd })).digest('hex').slice(0, 16);
 }
 
-function rotateIfLarge(file: string, clock: LogClock): void {
+function rotateIfLarge(file: string, clock: LogClock, bytes: number): void {
   try {
-    if (statSync(file).size > LOG_ROTATE_BYTES) {
+    if (statSync(file).size > bytes) {
       renameSync(file, `${file}.1`);
       clock.moved(file, `${file}.1`);
     }
@@ -173,12 +178,47 @@ export class Supervisor {
   private readonly logClock = new LogClock();
 
   constructor(
-    private readonly options: { backoff?: BackoffPolicy; onEvent?: (event: SupervisorEvent) => void } = {},
+    private readonly options: {
+      backoff?: BackoffPolicy;
+      onEvent?: (event: SupervisorEvent) => void;
+      /** The size past which a log is set aside: at a process's start, and (`output-large`) while one with holdOutput runs. */
+      rotateOutputBytes?: number;
+    } = {},
   ) {
     this.poller = setInterval(() => this.poll(), POLL_MS);
     this.poller.unref();
-    this.logTimer = setInterval(() => this.logClock.tick(this.logFiles()), LOG_CLOCK_MS);
+    this.logTimer = setInterval(() => {
+      this.logClock.tick(this.logFiles());
+      this.noticeLargeOutputs();
+    }, LOG_CLOCK_MS);
     this.logTimer.unref();
+  }
+
+  private get rotateBytes(): number {
+    return this.options.rotateOutputBytes ?? LOG_ROTATE_BYTES;
+  }
+
+  /**
+   * Tells (`output-large`) of each running process whose held-open output passed the rotation size,
+   * once per file, and again each time it grows by that much more (a set-aside that failed is tried
+   * again): only its owner can set it aside, through a hand-over (handOver's `setAside`), since the
+   * process writes through the open file for as long as it runs.
+   */
+  private noticeLargeOutputs(): void {
+    for (const entry of this.managed.values()) {
+      if (!entry.spec.holdOutput || !entry.identity || entry.stopping || entry.handingOver) continue;
+      let stat;
+      try {
+        stat = statSync(entry.spec.stdoutFile);
+      } catch {
+        continue;
+      }
+      // Once per file; again only if it kept growing by as much (its owner could not set it aside).
+      const told = entry.largeOutput?.ino === stat.ino ? entry.largeOutput.bytes : null;
+      if (stat.size <= this.rotateBytes || (told !== null && stat.size <= told + this.rotateBytes)) continue;
+      entry.largeOutput = { ino: stat.ino, bytes: stat.size };
+      this.emit({ type: 'output-large', name: entry.spec.name, file: entry.spec.stdoutFile, bytes: stat.size });
+    }
   }
 
   private get backoff(): BackoffPolicy {
@@ -231,8 +271,8 @@ export class Supervisor {
     const { spec } = entry;
     await fs.mkdir(path.dirname(spec.stdoutFile), { recursive: true, mode: 0o700 });
     if (spec.previousLogFile) keepAsPrevious(spec.stdoutFile, spec.previousLogFile, this.logClock);
-    else rotateIfLarge(spec.stdoutFile, this.logClock);
-    if (spec.stderrFile !== spec.stdoutFile) rotateIfLarge(spec.stderrFile, this.logClock);
+    else rotateIfLarge(spec.stdoutFile, this.logClock, this.rotateBytes);
+    if (spec.stderrFile !== spec.stdoutFile) rotateIfLarge(spec.stderrFile, this.logClock, this.rotateBytes);
     entry.adopted = false;
     entry.startedAt = Date.now();
     entry.reloads = 0;
@@ -285,15 +325,16 @@ export class Supervisor {
    * on its log, would otherwise write over the other's lines). A process this supervisor adopted was
    * not started here and its open files cannot be had: its output file is then set aside as `<file>.1`,
    * which it finishes writing, and the successor starts a new one (put back if the successor fails).
+   * `setAside` does so for any process: a log rotated while its writer runs (`output-large`).
    */
-  async handOver(name: string, args: string[], serves: (successor: { pid: number }) => Promise<void>): Promise<number> {
+  async handOver(name: string, args: string[], serves: (successor: { pid: number }) => Promise<void>, options: { setAside?: boolean } = {}): Promise<number> {
     const entry = this.managed.get(name);
     if (!entry?.identity || entry.stopping || entry.handingOver) throw new Error(`${name} does not run, or is being replaced already; it cannot hand over to a successor.`);
     const handing: { exit: string | null } = { exit: null };
     entry.handingOver = handing;
     let successor: ProcessIdentity | null = null;
     // A child of this supervisor was started with its output held open (holdOutput): the successor shares it.
-    const shared = entry.child !== null || !entry.spec.holdOutput;
+    const shared = !options.setAside && (entry.child !== null || !entry.spec.holdOutput);
     const setAside = shared ? null : setOutputAside(entry.spec.stdoutFile, this.logClock);
     try {
       const child = await spawnDetachedFromSpawner({ ...entry.spec, args, ...(shared ? { shareOutputOf: entry.identity.pid } : {}) });

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { readAccessLog, type AccessLogEntry } from '../../runtime/haproxy/access-log.js';
+import { readAccessLog, type AccessLogEntry, type LogPosition } from '../../runtime/haproxy/access-log.js';
 import { IstioMetrics, type MeshPeer } from '../../runtime/istio-metrics.js';
 import { ResilienceCounters } from '../../runtime/resilience-counters.js';
 import { RuntimeApi } from '../../runtime/haproxy/runtime-api.js';
@@ -52,8 +52,8 @@ export class MeshMetricsEndpoint {
   private peers = new Map<string, MeshPeer>();
   private logs: string[] = [];
   private readonly offsets = new Map<string, number>();
-  /** The inode each log had when it was last read (readAccessLog follows a log set aside by it). */
-  private readonly inodes = new Map<string, number | undefined>();
+  /** Where each log was read last beside its offset: its inode, and a log set aside still read (readAccessLog). */
+  private readonly positions = new Map<string, LogPosition>();
   private server: http.Server | null = null;
   private port = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -118,7 +118,7 @@ export class MeshMetricsEndpoint {
       for (const file of logs) {
         if (this.offsets.has(file)) continue;
         const { size: end, ino } = this.placed ? { size: 0, ino: undefined } : await fs.stat(file).then((s) => ({ size: s.size, ino: s.ino }), () => ({ size: 0, ino: undefined }));
-        this.inodes.set(file, ino);
+        this.positions.set(file, { offset: end, ino });
         const from = stored[file];
         if (from !== undefined && from < end) await this.storeSpans((await readAccessLog(file, from)).entries);
         this.offsets.set(file, end);
@@ -126,7 +126,7 @@ export class MeshMetricsEndpoint {
       for (const file of [...this.offsets.keys()]) {
         if (logs.includes(file)) continue;
         this.offsets.delete(file);
-        this.inodes.delete(file);
+        this.positions.delete(file);
       }
       this.placed = true;
       this.peers = peers;
@@ -156,9 +156,9 @@ export class MeshMetricsEndpoint {
       this.nextIngest = null;
       const appended: AccessLogEntry[] = [];
       for (const file of this.logs) {
-        const read = await readAccessLog(file, { offset: this.offsets.get(file) ?? 0, ino: this.inodes.get(file) });
+        const read = await readAccessLog(file, { ...this.positions.get(file), offset: this.offsets.get(file) ?? 0 });
         this.offsets.set(file, read.nextOffset);
-        this.inodes.set(file, read.ino);
+        this.positions.set(file, read.position);
         for (const e of read.entries) this.metrics.record(e, this.peers);
         this.resilience.recordAll(read.entries);
         appended.push(...read.entries);

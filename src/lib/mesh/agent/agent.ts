@@ -14,7 +14,7 @@ import { withLock } from '../lock.js';
 import { loopbackListeningPorts, PortAllocator, portFree, portListening } from '../ports.js';
 import { commitRevision, planApply, planDelete, readApplied, type AppliedState, type MeshConfigFile, type StoredResource } from '../state.js';
 import { specHash, stopFromPidFile, type ProcessSpec, type Supervisor } from '../supervisor.js';
-import { pointInboundAt, proxyCommand, pushCertificate, reloadDidNotTakeOver, servedRevision, startedProxyServes, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
+import { pointInboundAt, proxyCommand, pushCertificate, reloadDidNotTakeOver, rotateProxyLog, servedRevision, startedProxyServes, updateRunningProxy, writeProxyFiles } from '../proxy-control.js';
 import { waitFor } from '../../system/processes.js';
 import { configCheckCounts } from '../../runtime/haproxy/binary.js';
 import { NOT_RUNNING, proxyReadiness, proxyRevisionKey, reloadConcurrency, ServedConfigs, startConcurrency, Turns, type ProxyPush, type PushPath } from '../config-push.js';
@@ -434,6 +434,31 @@ export class MeshAgent {
       );
     }
     return { pods: changes.sort((a, b) => a.name.localeCompare(b.name)), proxies: pushes };
+  }
+
+  /**
+   * Begins a new access log for a proxy whose log passed the rotation size (the supervisor's
+   * `output-large`): a hitless reload with the configuration it serves, its log set aside as
+   * `access.log.1`, taken in turn with applies. A proxy the mesh no longer has is left alone.
+   */
+  rotateLog(supervised: string): Promise<void> {
+    return this.exclusive(async () => {
+      const { supervisor, log } = this.options;
+      const current = this.current;
+      const pod = current?.placement.pods.find((p) => proxyName(p.name) === supervised);
+      const gateway = current?.placement.gateways.find((g) => gatewayProxyName(g) === supervised);
+      const target = pod ? meshPod(this.layout, pod) : gateway ? meshGateway(this.layout, gateway) : null;
+      const compiled = [...(current?.compiled?.sidecars ?? []), ...(current?.compiled?.gateways ?? [])].find((c) => target && c.name === target.name && c.namespace === target.namespace);
+      const pid = supervisor.status(supervised)?.pid ?? null;
+      if (!target || pid === null) return;
+      try {
+        const next = await this.reloadTurns.take(() => rotateProxyLog(target, pid, (args, serves) => supervisor.handOver(supervised, args, serves, { setAside: true })));
+        if (compiled) await this.served.record(supervised, target, compiled, next);
+        log(`${supervised}: its access log passed the rotation size and was set aside as access.log.1 (pid ${pid} → ${next})`);
+      } catch (err) {
+        log(`${supervised}: its access log could not be set aside (${(err as Error).message}); it is tried again once the log has grown by as much more`);
+      }
+    });
   }
 
   /** The placement, with the revision each proxy's configuration last changed at (what proxy-status compares with). */

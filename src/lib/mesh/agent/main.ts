@@ -37,13 +37,17 @@ async function main(): Promise<void> {
   }
   const release = () => releasePidFile(layout.agentPid, process.pid).catch(() => undefined);
   const ca = await loadMeshCa(layout.caDir);
+  // A proxy's access log that passed the rotation size is set aside by the agent (a reload), which exists once the supervisor does.
+  let agentRef: MeshAgent | null = null;
   const supervisor = new Supervisor({
     onEvent: (e) => {
       if (e.type === 'exited') log(`${e.name} (pid ${e.pid}) ended: ${e.how}${e.restartInMs !== null ? `; restarting in ${e.restartInMs} ms` : ''}`);
       else if (e.type === 'started') log(`${e.name} started (pid ${e.pid}${e.restarts ? `, restart ${e.restarts}` : ''})`);
       else if (e.type === 'adopted') log(`${e.name} adopted (pid ${e.pid})`);
+      else if (e.type === 'output-large') void agentRef?.rotateLog(e.name);
       else log(`${e.name} could not start: ${e.error}`);
     },
+    ...(config.logRotateBytes ? { rotateOutputBytes: config.logRotateBytes } : {}),
   });
   // The agent process's entry composes the layers, as a command does: route shift, above the mesh, is handed in.
   const { shiftGuard } = await import('../../shift/shift.js');
@@ -55,6 +59,7 @@ async function main(): Promise<void> {
   });
   const onPlacement = metricsPort === null ? undefined : (placement: Parameters<MeshMetricsEndpoint['setPlacement']>[0]) => metrics.setPlacement(placement);
   const agent = new MeshAgent({ layout, config, ca, supervisor, version: meshctlVersion(), log, shifts: shiftGuard(layout), onPlacement });
+  agentRef = agent;
   const addons = async () => {
     const tracing = await readTracingSettings(layout);
     spans.configure(tracing);

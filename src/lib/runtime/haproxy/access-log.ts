@@ -300,28 +300,48 @@ export interface LogPosition {
   offset: number;
   /** The file's inode when it was read; unknown for a position from elsewhere (a stored cursor). */
   ino?: number;
+  /**
+   * The log set aside (`<file>.1`) the reader read last, while the process that wrote it may still end
+   * its last requests into it: read again until another set-aside file replaces it.
+   */
+  aside?: { offset: number; ino: number };
 }
 
 /**
  * Reads the complete lines of an access log from `position` on; returns them and the position to read
  * from next time (a partial last line is left for then). A log set aside since the last read (renamed
  * to `<file>.1`, a new `<file>` begun: a rotation, or a proxy's reload after the agent restarted) is
- * known by its inode: the rest of the set-aside file is read first, then the new file from its start.
- * A log found shorter than the offset (truncated, or rotated with its inode unknown) is read from its start.
+ * known by its inode: the rest of the set-aside file is read first, then the new file from its start,
+ * and the set-aside file is read again on later reads (its writer finishes its requests into it) until
+ * another one replaces it. A log found shorter than the offset (truncated, or rotated with its inode
+ * unknown) is read from its start.
  */
-export async function readAccessLog(file: string, position: number | LogPosition = 0): Promise<{ entries: AccessLogEntry[]; connectionErrors: ConnectionErrorEntry[]; nextOffset: number; ino?: number }> {
-  const { offset, ino } = typeof position === 'number' ? { offset: position, ino: undefined } : position;
+export async function readAccessLog(file: string, position: number | LogPosition = 0): Promise<{ entries: AccessLogEntry[]; connectionErrors: ConnectionErrorEntry[]; nextOffset: number; ino?: number; position: LogPosition }> {
+  const { offset, ino, aside } = typeof position === 'number' ? { offset: position, ino: undefined, aside: undefined } : position;
   const current = await readLines(file, offset, ino);
-  if (current.rotated === undefined) return current;
+  // What the process that wrote the set-aside file added since (it ends its last requests there).
+  const late = aside ? await readLines(`${file}.1`, aside.offset, aside.ino) : null;
+  const lateRead = late && !late.rotated && !late.missing && late.ino === aside?.ino ? late : null;
+  const stillAside = lateRead && aside ? { offset: lateRead.nextOffset, ino: aside.ino } : undefined;
+  if (current.rotated === undefined) {
+    return {
+      entries: [...(lateRead?.entries ?? []), ...current.entries],
+      connectionErrors: [...(lateRead?.connectionErrors ?? []), ...current.connectionErrors],
+      nextOffset: current.nextOffset,
+      ino: current.ino,
+      position: { offset: current.nextOffset, ino: current.ino, ...(stillAside ? { aside: stillAside } : {}) },
+    };
+  }
   // The file at `file` is another one: what the one read before (now `<file>.1`) got since, then the new one.
   const before = await readLines(`${file}.1`, offset, ino);
   const fresh = await readLines(file, 0);
-  const sameAsBefore = before.ino === ino;
+  const beforeRead = !before.rotated && !before.missing && ino !== undefined && before.ino === ino ? before : null;
   return {
-    entries: [...(sameAsBefore ? before.entries : []), ...fresh.entries],
-    connectionErrors: [...(sameAsBefore ? before.connectionErrors : []), ...fresh.connectionErrors],
+    entries: [...(beforeRead?.entries ?? []), ...fresh.entries],
+    connectionErrors: [...(beforeRead?.connectionErrors ?? []), ...fresh.connectionErrors],
     nextOffset: fresh.nextOffset,
     ino: fresh.ino,
+    position: { offset: fresh.nextOffset, ino: fresh.ino, ...(beforeRead && ino !== undefined ? { aside: { offset: beforeRead.nextOffset, ino } } : {}) },
   };
 }
 
@@ -329,12 +349,13 @@ export async function readAccessLog(file: string, position: number | LogPosition
  * The complete lines of `file` from `offset` on. When `expectIno` is given and the file is another
  * one, nothing is read and `rotated` is set.
  */
-async function readLines(file: string, offset: number, expectIno?: number): Promise<{ entries: AccessLogEntry[]; connectionErrors: ConnectionErrorEntry[]; nextOffset: number; ino?: number; rotated?: true }> {
+async function readLines(file: string, offset: number, expectIno?: number): Promise<{ entries: AccessLogEntry[]; connectionErrors: ConnectionErrorEntry[]; nextOffset: number; ino?: number; rotated?: true; missing?: true }> {
   let handle;
   try {
     handle = await fs.open(file, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], connectionErrors: [], nextOffset: offset, ino: expectIno };
+    // Not there (yet: a log set aside a moment before its new writer opens it): the position stays.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], connectionErrors: [], nextOffset: offset, ino: expectIno, missing: true };
     throw err;
   }
   try {

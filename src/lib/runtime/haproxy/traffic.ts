@@ -138,7 +138,7 @@ export class AccessLogTail {
         }
         // A log set aside since (rotated) is read to its end, then the new one from its start.
         const read = await readAccessLog(file, position);
-        this.offsets.set(file, { offset: read.nextOffset, ino: read.ino });
+        this.offsets.set(file, read.position);
         return read.entries;
       }));
       this.kept = this.kept.filter((e) => e.startMs >= sinceMs);

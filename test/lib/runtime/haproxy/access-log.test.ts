@@ -107,4 +107,32 @@ describe('access log', () => {
     assert.deepEqual(second.entries.map((e) => e.requestId), ['b']);
     assert.deepEqual((await readAccessLog(path.join(dir, 'missing.log'))).entries, []);
   });
+
+  it('follows a log set aside as access.log.1: the rest of it first, the new one from its start, and the lines its writer still adds', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshctl-log-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'access.log');
+    const ids = (r: { entries: { requestId: string }[] }) => r.entries.map((e) => e.requestId);
+    const write = (name: string, ...requestIds: string[]) => fs.appendFile(name, requestIds.map((id) => `${line({ request_id: id })}\n`).join(''));
+    await write(file, 'a', 'b');
+    const first = await readAccessLog(file, 0);
+    assert.deepEqual(ids(first), ['a', 'b']);
+    // Its writer logs one more, then the log is set aside and a successor begins a new one, bigger than the old offset.
+    await write(file, 'c');
+    await fs.rename(file, `${file}.1`);
+    await write(file, 'd', 'e', 'f', 'g', 'h');
+    const second = await readAccessLog(file, first.position);
+    assert.deepEqual(ids(second), ['c', 'd', 'e', 'f', 'g', 'h']);
+    // The old writer ends a last request into the set-aside log after that read: it is read next time.
+    await write(`${file}.1`, 'late');
+    await write(file, 'i');
+    const third = await readAccessLog(file, second.position);
+    assert.deepEqual(ids(third), ['late', 'i']);
+    // Set aside again: the first set-aside log is replaced, its lines were read.
+    await fs.rename(file, `${file}.1`);
+    await write(file, 'j');
+    assert.deepEqual(ids(await readAccessLog(file, third.position)), ['j']);
+    // Without a known inode (a stored cursor), a log shorter than the offset is read from its start.
+    assert.deepEqual(ids(await readAccessLog(file, 1_000_000)), ['j']);
+  });
 });
