@@ -45,7 +45,7 @@ Exit codes: 0 installed or already installed; 2 usage error; 3 environment error
       max: MAX_WORKLOAD_CERT_LIFETIME,
     }),
     'log-max-size': sizeFlag({
-      summary: "Size past which a log is set aside as <log>.1 (default 20MiB): an app's or a proxy's at its start, and a running sidecar's access log through a hitless reload.",
+      summary: "Size past which a log is set aside as <log>.1 (default 20MiB): a running sidecar's access log through a hitless reload, a running app's by a copy after which it is emptied in place.",
       min: MIN_LOG_ROTATE_BYTES,
       max: MAX_LOG_ROTATE_BYTES,
     }),

@@ -2,7 +2,7 @@
 // process group with its output appended to log files, is restarted with exponential backoff when it
 // dies, and is recorded in a pid file so that a restarted agent adopts it instead of starting a twin.
 import { createHash } from 'node:crypto';
-import { promises as fs, statSync, renameSync } from 'node:fs';
+import { copyFileSync, promises as fs, renameSync, statSync, truncateSync } from 'node:fs';
 import { LogClock } from './log-times.js';
 import { DEFAULT_LOG_ROTATE_BYTES } from './state.js';
 import path from 'node:path';
@@ -206,7 +206,12 @@ export class Supervisor {
    */
   private noticeLargeOutputs(): void {
     for (const entry of this.managed.values()) {
-      if (!entry.spec.holdOutput || !entry.identity || entry.stopping || entry.handingOver) continue;
+      if (!entry.identity || entry.stopping || entry.handingOver) continue;
+      if (!entry.spec.holdOutput) {
+        this.copyAsideIfLarge(entry.spec.stdoutFile);
+        if (entry.spec.stderrFile !== entry.spec.stdoutFile) this.copyAsideIfLarge(entry.spec.stderrFile);
+        continue;
+      }
       let stat;
       try {
         stat = statSync(entry.spec.stdoutFile);
@@ -220,6 +225,23 @@ export class Supervisor {
       this.emit({ type: 'output-large', name: entry.spec.name, file: entry.spec.stdoutFile, bytes: stat.size });
     }
   }
+  /**
+   * A running process's log past the rotation size, when the process writes it through its own
+   * O_APPEND file (an app): copied to `<file>.1` and emptied in place, its writes going on at the new
+   * end. What it writes between the copy and the truncation is lost, as with logrotate's copytruncate;
+   * a process that must lose nothing is one whose output is held (holdOutput: set aside by a hand-over).
+   */
+  private copyAsideIfLarge(file: string): void {
+    try {
+      if (statSync(file).size <= this.rotateBytes) return;
+      copyFileSync(file, `${file}.1`);
+      truncateSync(file, 0);
+      this.logClock.moved(file, `${file}.1`);
+    } catch {
+      // Gone meanwhile (a pod removed): nothing to set aside.
+    }
+  }
+
 
   private get backoff(): BackoffPolicy {
     return this.options.backoff ?? DEFAULT_BACKOFF;

@@ -49,6 +49,30 @@ test('a killed process is restarted with backoff, its output appended to its log
   }
 });
 
+test('a running app\'s log past the rotation size is copied to <log>.1 and begins again, the app running on', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshctl-sup-'));
+  const supervisor = new Supervisor({ backoff: { initialMs: 50, maxMs: 400, resetAfterMs: 10_000 }, rotateOutputBytes: 4096 });
+  try {
+    // About 100 bytes every 20 ms: past 4 KiB within a second, numbered so that the order can be checked.
+    const s = spec(dir, 'chatty', "let n = 0; setInterval(() => console.log(String(n++).padStart(6, '0') + ' ' + 'x'.repeat(92)), 20)");
+    await supervisor.ensure(s);
+    const pid = pidOf(s.pidFile);
+    const aside = `${s.stdoutFile}.1`;
+    assert.ok(await waitFor(() => { try { return readFileSync(aside, 'utf8').length > 4096; } catch { return false; } }, 10_000), 'the log was not set aside');
+    assert.ok(await waitFor(() => readFileSync(s.stdoutFile, 'utf8').split('\n').length > 3, 5000), 'the app did not write on into the emptied log');
+    assert.equal(supervisor.pid('chatty'), pid, 'the app runs on, not restarted');
+    const numbers = (text: string) => text.split('\n').filter((l) => l !== '').map((l) => Number(l.slice(0, 6)));
+    const before = numbers(readFileSync(aside, 'utf8'));
+    const after = numbers(readFileSync(s.stdoutFile, 'utf8'));
+    assert.deepEqual(before, before.map((_, i) => before[0]! + i), 'the set-aside copy holds whole lines in order');
+    assert.ok(after.length > 0 && after[0]! > before[before.length - 1]!, 'the emptied log goes on after the copy');
+    assert.ok(!readFileSync(s.stdoutFile, 'utf8').includes('\0'), 'the emptied log has no hole: the app appends at its new end');
+  } finally {
+    await supervisor.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a process that keeps failing backs off exponentially instead of spinning', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'meshctl-sup-'));
   const events: { how: string; restartInMs: number | null }[] = [];
