@@ -127,10 +127,7 @@ export function specHash(spec: ProcessSpec): string {
 
 function rotateIfLarge(file: string, clock: LogClock, bytes: number): void {
   try {
-    if (statSync(file).size > bytes) {
-      renameSync(file, `${file}.1`);
-      clock.moved(file, `${file}.1`);
-    }
+    if (statSync(file).size > bytes) setOutputAside(file, clock);
   } catch {
     // No file yet.
   }
@@ -225,6 +222,7 @@ export class Supervisor {
       this.emit({ type: 'output-large', name: entry.spec.name, file: entry.spec.stdoutFile, bytes: stat.size });
     }
   }
+
   /**
    * A running process's log past the rotation size, when the process writes it through its own
    * O_APPEND file (an app): copied to `<file>.1` and emptied in place, its writes going on at the new
@@ -241,7 +239,6 @@ export class Supervisor {
       // Gone meanwhile (a pod removed): nothing to set aside.
     }
   }
-
 
   private get backoff(): BackoffPolicy {
     return this.options.backoff ?? DEFAULT_BACKOFF;

@@ -51,8 +51,7 @@ export class MeshMetricsEndpoint {
   private readonly resilience = new ResilienceCounters();
   private peers = new Map<string, MeshPeer>();
   private logs: string[] = [];
-  private readonly offsets = new Map<string, number>();
-  /** Where each log was read last beside its offset: its inode, and a log set aside still read (readAccessLog). */
+  /** Where each log was read last: its offset, its inode, and a log set aside still read (readAccessLog). */
   private readonly positions = new Map<string, LogPosition>();
   private server: http.Server | null = null;
   private port = 0;
@@ -116,18 +115,13 @@ export class MeshMetricsEndpoint {
       // The spans a previous agent had not stored yet are stored now (their requests were counted already).
       const stored = this.placed ? {} : await readSpanCursor(this.layout);
       for (const file of logs) {
-        if (this.offsets.has(file)) continue;
+        if (this.positions.has(file)) continue;
         const { size: end, ino } = this.placed ? { size: 0, ino: undefined } : await fs.stat(file).then((s) => ({ size: s.size, ino: s.ino }), () => ({ size: 0, ino: undefined }));
         this.positions.set(file, { offset: end, ino });
         const from = stored[file];
         if (from !== undefined && from < end) await this.storeSpans((await readAccessLog(file, from)).entries);
-        this.offsets.set(file, end);
       }
-      for (const file of [...this.offsets.keys()]) {
-        if (logs.includes(file)) continue;
-        this.offsets.delete(file);
-        this.positions.delete(file);
-      }
+      for (const file of [...this.positions.keys()]) if (!logs.includes(file)) this.positions.delete(file);
       this.placed = true;
       this.peers = peers;
       this.logs = logs;
@@ -156,15 +150,14 @@ export class MeshMetricsEndpoint {
       this.nextIngest = null;
       const appended: AccessLogEntry[] = [];
       for (const file of this.logs) {
-        const read = await readAccessLog(file, { ...this.positions.get(file), offset: this.offsets.get(file) ?? 0 });
-        this.offsets.set(file, read.nextOffset);
+        const read = await readAccessLog(file, this.positions.get(file) ?? 0);
         this.positions.set(file, read.position);
         for (const e of read.entries) this.metrics.record(e, this.peers);
         this.resilience.recordAll(read.entries);
         appended.push(...read.entries);
       }
       await this.storeSpans(appended);
-      await writeSpanCursor(this.layout, Object.fromEntries(this.offsets));
+      await writeSpanCursor(this.layout, Object.fromEntries([...this.positions].map(([file, p]) => [file, p.offset])));
     });
     return this.nextIngest;
   }

@@ -316,40 +316,47 @@ export interface LogPosition {
  * another one replaces it. A log found shorter than the offset (truncated, or rotated with its inode
  * unknown) is read from its start.
  */
-export async function readAccessLog(file: string, position: number | LogPosition = 0): Promise<{ entries: AccessLogEntry[]; connectionErrors: ConnectionErrorEntry[]; nextOffset: number; ino?: number; position: LogPosition }> {
+export async function readAccessLog(file: string, position: number | LogPosition = 0): Promise<{ entries: AccessLogEntry[]; connectionErrors: ConnectionErrorEntry[]; nextOffset: number; position: LogPosition }> {
   const { offset, ino, aside } = typeof position === 'number' ? { offset: position, ino: undefined, aside: undefined } : position;
   const current = await readLines(file, offset, ino);
-  // What the process that wrote the set-aside file added since (it ends its last requests there).
-  const late = aside ? await readLines(`${file}.1`, aside.offset, aside.ino) : null;
-  const lateRead = late && !late.rotated && !late.missing && late.ino === aside?.ino ? late : null;
-  const stillAside = lateRead && aside ? { offset: lateRead.nextOffset, ino: aside.ino } : undefined;
-  if (current.rotated === undefined) {
-    return {
-      entries: [...(lateRead?.entries ?? []), ...current.entries],
-      connectionErrors: [...(lateRead?.connectionErrors ?? []), ...current.connectionErrors],
-      nextOffset: current.nextOffset,
-      ino: current.ino,
-      position: { offset: current.nextOffset, ino: current.ino, ...(stillAside ? { aside: stillAside } : {}) },
-    };
+  // `earlier`: what the set-aside file got since it was read, read before the log itself.
+  let earlier: LinesRead | null = null;
+  let main = current;
+  let asideIno = aside?.ino;
+  if (current.rotated) {
+    // The file at `file` is another one: the one read before is `<file>.1` now, then the new one from its start.
+    earlier = await readLines(`${file}.1`, offset, ino);
+    main = await readLines(file, 0);
+    asideIno = ino;
+  } else if (aside) {
+    // Its writer may still end its last requests into the set-aside file.
+    earlier = await readLines(`${file}.1`, aside.offset, aside.ino);
   }
-  // The file at `file` is another one: what the one read before (now `<file>.1`) got since, then the new one.
-  const before = await readLines(`${file}.1`, offset, ino);
-  const fresh = await readLines(file, 0);
-  const beforeRead = !before.rotated && !before.missing && ino !== undefined && before.ino === ino ? before : null;
+  // A set-aside file replaced by another one, or gone, is no longer read.
+  if (earlier && (earlier.rotated || earlier.missing || asideIno === undefined)) earlier = null;
   return {
-    entries: [...(beforeRead?.entries ?? []), ...fresh.entries],
-    connectionErrors: [...(beforeRead?.connectionErrors ?? []), ...fresh.connectionErrors],
-    nextOffset: fresh.nextOffset,
-    ino: fresh.ino,
-    position: { offset: fresh.nextOffset, ino: fresh.ino, ...(beforeRead && ino !== undefined ? { aside: { offset: beforeRead.nextOffset, ino } } : {}) },
+    entries: [...(earlier?.entries ?? []), ...main.entries],
+    connectionErrors: [...(earlier?.connectionErrors ?? []), ...main.connectionErrors],
+    nextOffset: main.nextOffset,
+    position: { offset: main.nextOffset, ino: main.ino, ...(earlier && asideIno !== undefined ? { aside: { offset: earlier.nextOffset, ino: asideIno } } : {}) },
   };
+}
+
+interface LinesRead {
+  entries: AccessLogEntry[];
+  connectionErrors: ConnectionErrorEntry[];
+  nextOffset: number;
+  ino?: number;
+  /** The file is not the one expected (`expectIno`): nothing was read. */
+  rotated?: true;
+  missing?: true;
 }
 
 /**
  * The complete lines of `file` from `offset` on. When `expectIno` is given and the file is another
  * one, nothing is read and `rotated` is set.
  */
-async function readLines(file: string, offset: number, expectIno?: number): Promise<{ entries: AccessLogEntry[]; connectionErrors: ConnectionErrorEntry[]; nextOffset: number; ino?: number; rotated?: true; missing?: true }> {
+async function readLines(file: string, offset: number, expectIno?: number): Promise<LinesRead> {
   let handle;
   try {
     handle = await fs.open(file, 'r');

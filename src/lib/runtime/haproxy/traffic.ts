@@ -110,7 +110,7 @@ export function figuresByUpstream(entries: Iterable<AccessLogEntry>, window: Tra
  * started before the latest window are let go.
  */
 export class AccessLogTail {
-  private readonly offsets = new Map<string, LogPosition>();
+  private readonly positions = new Map<string, LogPosition>();
   private kept: AccessLogEntry[] = [];
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -120,8 +120,8 @@ export class AccessLogTail {
   /** Only lines appended to these logs from now on are read. */
   startAtEnd(files: readonly string[]): Promise<void> {
     return this.serial(async () => {
-      await Promise.all(files.filter((f) => !this.offsets.has(f)).map(async (file) => {
-        this.offsets.set(file, await fs.stat(file).then((s) => ({ offset: s.size, ino: s.ino }), () => ({ offset: 0 })));
+      await Promise.all(files.filter((f) => !this.positions.has(f)).map(async (file) => {
+        this.positions.set(file, await fs.stat(file).then((s) => ({ offset: s.size, ino: s.ino }), () => ({ offset: 0 })));
       }));
     });
   }
@@ -130,15 +130,15 @@ export class AccessLogTail {
   since(files: readonly string[], sinceMs: number): Promise<readonly AccessLogEntry[]> {
     return this.serial(async () => {
       const fresh: AccessLogEntry[][] = await Promise.all(files.map(async (file) => {
-        const position = this.offsets.get(file);
+        const position = this.positions.get(file);
         if (position === undefined) {
           const read = await readRecentAccessLog(file, { sinceMs });
-          this.offsets.set(file, { offset: read.nextOffset, ino: await fs.stat(file).then((s) => s.ino, () => undefined) });
+          this.positions.set(file, { offset: read.nextOffset, ino: await fs.stat(file).then((s) => s.ino, () => undefined) });
           return read.entries;
         }
         // A log set aside since (rotated) is read to its end, then the new one from its start.
         const read = await readAccessLog(file, position);
-        this.offsets.set(file, read.position);
+        this.positions.set(file, read.position);
         return read.entries;
       }));
       this.kept = this.kept.filter((e) => e.startMs >= sinceMs);
