@@ -527,14 +527,14 @@ async function startSidecars(pods, compiled, parallel) {
  * routing, mTLS, request ids, the peer header, XFCC — stays.
  */
 function withoutTelemetry(proxy) {
-  const trace = new Set(api.traceContextLines());
+  const trace = new Set([...api.traceContextLines(), ...api.b3HeaderLines()]);
   const lines = proxy.config.split('\n').flatMap((l) => {
     const rule = l.trim();
     if (trace.has(rule) || rule.startsWith('error-log-format ')) return [];
     return rule.startsWith('log-format ') ? [l.replace(rule, 'no log')] : [l];
   });
   const config = lines.join('\n');
-  if (config.includes('traceparent') || config.includes('log-format')) throw new Error(`sidecar ${proxy.name}: the plain variant still logs or traces; the bench no longer knows the compiler's lines`);
+  if (/traceparent|x-b3-/.test(config) || config.includes('log-format')) throw new Error(`sidecar ${proxy.name}: the plain variant still logs or traces; the bench no longer knows the compiler's lines`);
   return { ...proxy, config };
 }
 
