@@ -186,13 +186,15 @@ async function runLoad(options, cpu) {
   const child = startChild([process.execPath, path.join(root, 'bench', 'lib-load.mjs'), JSON.stringify(options)], cpu);
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d) => { out += d; });
-  const bound = ((options.durationS ?? 0) + (options.count ?? 0) / (options.rps ?? 1000)) * 1000 + 60_000;
+  const bound = ((options.durationS ?? 0) + ((options.count ?? 0) * (options.targets?.length ?? 1)) / (options.rps ?? 1000)) * 1000 + 60_000;
   const guard = setTimeout(() => stopChild(child), bound);
   const { code } = await child.exitedP;
   clearTimeout(guard);
   const last = out.trim().split('\n').pop();
   if (code !== 0 || !last) throw new Error(`the load generator exited ${code}: ${out.slice(0, 300)}`);
-  return JSON.parse(last);
+  const result = JSON.parse(last);
+  if (result.timedOut) throw new Error(`the load generator ran out of time before every request of its schedule was answered (${options.count} per target)`);
+  return result;
 }
 
 function httpGet(port, urlPath, host) {

@@ -257,7 +257,8 @@ function rate() {
   const count = opts.count ?? 1000;
   const warmup = opts.warmup ?? 0;
   const maxConnections = opts.maxConnections ?? 64;
-  const timeoutMs = opts.timeoutMs ?? Math.ceil((count / rps) * 1000) + 10_000;
+  // The targets take turns: the schedule of all of them lasts count × targets intervals.
+  const timeoutMs = opts.timeoutMs ?? Math.ceil(((count * opts.targets.length) / rps) * 1000) + 10_000;
   const intervalMs = 1000 / rps;
   const startMs = performance.now() + 50;
   const n = opts.targets.length;
