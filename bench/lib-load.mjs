@@ -10,7 +10,9 @@
 // mode "rate": an open-loop generator sending `count` requests at a fixed `rps` to each of `targets`
 //   (the first `warmup` of each left out of the figures), one target at a time in blocks of
 //   `blockMs` that take turns (A for a block, then B, then A…), so that the targets meet the same
-//   stretches of the machine's noise without sharing a moment. A request is written at its scheduled time on an idle
+//   stretches of the machine's noise without sharing a moment. With `blockMs` at one interval the
+//   targets take turns request by request: together they get `rps`, each its share. `latencies`: the
+//   figures carry every latency. A request is written at its scheduled time on an idle
 //   keep-alive connection of its target, or on a new one (at most `maxConnections`), never waiting
 //   for an earlier answer, so a slow answer cannot hold back the requests after it. Latency runs
 //   from the write of the request to the last byte of its answer, with sub-microsecond resolution
@@ -244,6 +246,8 @@ class Stream {
       max: this.measured ? lat[this.measured - 1] : NaN,
       mean: this.measured ? lat.reduce((a, b) => a + b, 0) / this.measured : NaN,
       sendLagP99: percentile(lag, 0.99),
+      // Every latency (ms, to the µs), when asked: a benchmark pools them over its runs.
+      ...(opts.latencies ? { latencies: Array.from(lat, (x) => Math.round(x * 1000) / 1000) } : {}),
     };
   }
 }
@@ -253,7 +257,8 @@ function rate() {
   const count = opts.count ?? 1000;
   const warmup = opts.warmup ?? 0;
   const maxConnections = opts.maxConnections ?? 64;
-  const timeoutMs = opts.timeoutMs ?? Math.ceil((count / rps) * 1000) + 10_000;
+  // The targets take turns: the schedule of all of them lasts count × targets intervals.
+  const timeoutMs = opts.timeoutMs ?? Math.ceil(((count * opts.targets.length) / rps) * 1000) + 10_000;
   const intervalMs = 1000 / rps;
   const startMs = performance.now() + 50;
   const n = opts.targets.length;

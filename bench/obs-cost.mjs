@@ -109,6 +109,10 @@ const TRACE_M1 = [
   'http-request set-header b3 "%[var(txn.trace_id)]-%[var(txn.span_id)]-1" if { req.hdr(b3) -m found }',
 ];
 const TRACE = tracing.traceContextLines();
+/** A receiving sidecar's: the same, then B3 headers for its app (a sending one writes those only toward servers outside the mesh). */
+const TRACE_INBOUND = [...TRACE, ...tracing.b3HeaderLines()];
+/** Both, as every proxy ran them before B3 went only where no sidecar reads traceparent. */
+const TRACE_M2 = TRACE_INBOUND;
 /** Where the rules of TRACE making ids begin and end, and where its header rules begin. */
 const TRACE_IDS = TRACE.findIndex((l) => l.includes(' rand'));
 const TRACE_HEADERS = TRACE.findIndex((l) => / (set|add|del)-header /.test(l));
@@ -128,6 +132,8 @@ const withLog = (format, transport = 'stdout') => ({ log: format, transport });
 /** What a receiving sidecar is sent by the sending one, before and now (b3 only where the app used it). */
 const FROM_SIDECAR = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'x-b3-traceid': '4bf92f3577b34da6a3ce929d0e0e4736', 'x-b3-spanid': '00f067aa0ba902b7', 'x-b3-sampled': '1', 'x-request-id': '7c9e6679-7425-40de-944b-e07cc1b7e4f1' };
 const FROM_SIDECAR_BEFORE = { ...FROM_SIDECAR, b3: '4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1' };
+/** What a sending sidecar sends now, for a request its app sent without trace headers: traceparent alone. */
+const FROM_SIDECAR_NOW = { traceparent: FROM_SIDECAR.traceparent, 'x-request-id': FROM_SIDECAR['x-request-id'] };
 const inbound = (v) => ({ ...v, inbound: true });
 
 const RAND_HEX = '%[rand,bytes(4),hex,lower]';
@@ -143,10 +149,12 @@ const variants = {
   // request at the receiving sidecar with what the sending one added.
   'outbound, before: JSON line + trace context': { ...withLog(jsonLine()), frontend: TRACE_BEFORE },
   'outbound, m1: positional line (json escapes) + trace context': { ...withLog(m1Line(outboundLine)), frontend: TRACE_M1 },
+  'outbound, m2: positional line + trace context with B3': { ...withLog(outboundLine), frontend: TRACE_M2 },
   'outbound, now: positional line + trace context': { ...withLog(outboundLine), frontend: TRACE },
   'inbound, before: JSON line + trace context': inbound({ ...withLog(jsonLine({ direction: 'inbound' })), frontend: TRACE_BEFORE, headers: FROM_SIDECAR_BEFORE }),
   'inbound, m1: positional line (json escapes) + trace context': inbound({ ...withLog(m1Line(inboundLine)), frontend: TRACE_M1, headers: FROM_SIDECAR }),
-  'inbound, now: positional line + trace context': inbound({ ...withLog(inboundLine), frontend: TRACE, headers: FROM_SIDECAR }),
+  'inbound, m2: positional line + trace context, from an m2 sidecar': inbound({ ...withLog(inboundLine), frontend: TRACE_M2, headers: FROM_SIDECAR }),
+  'inbound, now: positional line + trace context': inbound({ ...withLog(inboundLine), frontend: TRACE_INBOUND, headers: FROM_SIDECAR_NOW }),
   'outbound, m1: positional line only': withLog(m1Line(outboundLine)),
   'outbound, now: positional line only': withLog(outboundLine),
   'inbound, m1: positional line only': inbound({ ...withLog(m1Line(inboundLine)), headers: FROM_SIDECAR }),
@@ -154,7 +162,7 @@ const variants = {
   'outbound, m1: trace context only': { frontend: TRACE_M1 },
   'outbound, now: trace context only': { frontend: TRACE },
   'inbound, m1: trace context only': inbound({ frontend: TRACE_M1, headers: FROM_SIDECAR }),
-  'inbound, now: trace context only': inbound({ frontend: TRACE, headers: FROM_SIDECAR }),
+  'inbound, now: trace context only': inbound({ frontend: TRACE_INBOUND, headers: FROM_SIDECAR_NOW }),
   // The parts.
   'trace: parsing a caller\'s traceparent, m1 (regex, field)': { frontend: TRACE_M1.slice(0, 4), headers: FROM_SIDECAR },
   'trace: parsing a caller\'s traceparent, now (fhdr, regex, bytes)': { frontend: TRACE.slice(0, TRACE_IDS), headers: FROM_SIDECAR },
@@ -166,7 +174,7 @@ const variants = {
   'trace: a trace id from one uuid (set-var, regsub)': { frontend: ['http-request set-var(txn.trace_id) uuid(4),regsub(-,,g)'] },
   'trace: the 7 header rules before (fixed ids)': { frontend: [...FIXED_IDS, ...TRACE_BEFORE.slice(6)] },
   'trace: the header rules of m1 (fixed ids), a request without trace': { frontend: [...FIXED_IDS, ...TRACE_M1.slice(6)] },
-  'trace: the header rules now (fixed ids), a request without trace': { frontend: [...FIXED_IDS, ...TRACE.slice(TRACE_HEADERS)] },
+  'trace: a receiving sidecar\'s header rules now (fixed ids), a request without trace': { frontend: [...FIXED_IDS, ...TRACE_INBOUND.slice(TRACE_HEADERS)] },
   'hdr: a set-header of a variable': { frontend: [...FIXED_IDS, 'http-request set-header x-b3-spanid %[var(txn.span_id)]'] },
   'hdr: a set-header of a fixed text': { frontend: [...FIXED_IDS, 'http-request set-header x-b3-sampled 1'] },
   'hdr: an add-header of a variable': { frontend: [...FIXED_IDS, 'http-request add-header x-b3-spanid %[var(txn.span_id)]'] },

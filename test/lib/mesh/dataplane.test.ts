@@ -3,6 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createHash, X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { startTestMesh, type EchoAnswer, type TestMesh } from '../../support/mesh.js';
@@ -34,12 +35,33 @@ describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 
   let mesh: TestMesh;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
+  // A server outside the mesh (no sidecar), behind a ServiceEntry: it answers with the headers it got.
+  let external: http.Server | undefined;
+  const externalEntry = (port: number) => `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: outside, namespace: default }
+spec:
+  hosts: [outside.example]
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  resolution: STATIC
+  endpoints: [{ address: 127.0.0.1, ports: { http: ${port} } }]
+`;
+
   before(async () => {
-    mesh = await startTestMesh(bookinfoPolicy({ extraRoutes: FAULT_ROUTES }), { gateways: ['bookinfo-gateway'] });
+    external = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ headers: req.headers }));
+    });
+    await new Promise<void>((resolve) => external!.listen(0, '127.0.0.1', () => resolve()));
+    const port = (external.address() as AddressInfo).port;
+    mesh = await startTestMesh(`${bookinfoPolicy({ extraRoutes: FAULT_ROUTES })}\n${externalEntry(port)}`, { gateways: ['bookinfo-gateway'] });
   });
   after(async () => {
     agent.destroy();
     await mesh?.stop();
+    external?.closeAllConnections();
+    await new Promise<void>((resolve) => (external ? external.close(() => resolve()) : resolve()));
   });
 
   /** A call from productpage's app through its sidecar's outbound listener. */
@@ -274,6 +296,25 @@ describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 
     assert.equal(continued.received.traceparent, `00-${callerTrace}-${continued.inbound.spanId}-01`);
     assert.equal(continued.received.b3, `${callerTrace}-${continued.inbound.spanId}-1`);
     assert.equal(continued.received['x-b3-parentspanid'], continued.outbound.spanId);
+
+    // B3 as an app passes it on (what its sidecar gave it): between sidecars it goes on as sent, the
+    // receiving sidecar reads traceparent and names its own span in B3 to its app.
+    const appB3 = { traceparent: `00-${callerTrace}-00f067aa0ba902b7-01`, 'x-b3-traceid': callerTrace, 'x-b3-spanid': '00f067aa0ba902b7', 'x-b3-sampled': '1' };
+    const viaB3 = await send('trace-b3-passed-on', appB3);
+    assert.deepEqual([viaB3.outbound.parentSpanId, viaB3.inbound.parentSpanId], ['00f067aa0ba902b7', viaB3.outbound.spanId]);
+    assert.deepEqual([viaB3.received['x-b3-traceid'], viaB3.received['x-b3-spanid'], viaB3.received['x-b3-parentspanid'], viaB3.received['x-b3-sampled']], [callerTrace, viaB3.inbound.spanId, viaB3.outbound.spanId, '1']);
+
+    // A server outside the mesh gets the sending sidecar's span in both forms, its B3 headers included.
+    for (const [requestId, headers] of [['trace-outside-fresh', {}], ['trace-outside-b3', { ...appB3, b3: `${callerTrace}-00f067aa0ba902b7-1` }]] as const) {
+      const a = await request({ port: mesh.pod('productpage-0').ports.outbound, path: '/outside', headers: { host: 'outside.example', 'x-request-id': requestId, ...headers }, agent });
+      assert.equal(a.status, 200, a.body);
+      const got = (JSON.parse(a.body) as { headers: Record<string, string> }).headers;
+      const line = await waitFor(`the outbound line of ${requestId}`, async () => (await readAccessLog(mesh.pod('productpage-0').paths.accessLog)).entries.find((e) => e.requestId === requestId), { timeoutMs: 5000 });
+      assert.equal(line.destinationHost, 'outside.example');
+      assert.equal(got.traceparent, `00-${line.traceId}-${line.spanId}-01`, requestId);
+      assert.deepEqual([got['x-b3-traceid'], got['x-b3-spanid'], got['x-b3-parentspanid'], got['x-b3-sampled']], [line.traceId, line.spanId, line.parentSpanId || undefined, '1'], requestId);
+      assert.equal(got.b3, 'b3' in headers ? `${line.traceId}-${line.spanId}-1` : undefined, requestId);
+    }
 
     const malformed = await send('trace-malformed', { traceparent: `00-${callerTrace.toUpperCase()}-00F067AA0BA902B7-01` });
     assert.match(malformed.outbound.traceId ?? '', /^[0-9a-f]{32}$/);

@@ -11,7 +11,7 @@
 // weighted route: native rules choose the backend from the route's pick cycle, which the proxy's Lua
 // program writes from the weights it keeps (see runtime/haproxy/lua.ts), so they change through the runtime API alone
 // and read back with `mesh show`. Neither weights nor the revision appear in the configuration text.
-import { traceContextLines } from './tracing.js';
+import { b3HeaderLines, traceContextLines } from './tracing.js';
 import { accessLogFormat, errorLogFormat, type LogSource } from './access-log.js';
 import { createHash } from 'node:crypto';
 import {
@@ -224,8 +224,11 @@ function logLines(proxy: string, direction: string, source: LogSource = { sample
   return ['log-format ' + formatString(accessLogFormat({ proxy, direction, source, authorization })), 'error-log-format ' + formatString(errorLogFormat({ proxy, direction }))];
 }
 
-/** Request variables every HTTP frontend sets first (log fields and routing keys). */
-function requestVariables(): string[] {
+/**
+ * Request variables every HTTP frontend sets first (log fields and routing keys), and the trace
+ * context; `toApp`: the frontend hands requests to an app, which gets B3 headers too (tracing.ts).
+ */
+function requestVariables(toApp = false): string[] {
   return [
     'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
     'http-request set-var(txn.path) path',
@@ -233,6 +236,7 @@ function requestVariables(): string[] {
     'http-request set-header x-request-id %[uuid(4)] unless { req.hdr(x-request-id) -m found }',
     'http-request set-var(txn.rid) req.hdr(x-request-id)',
     ...traceContextLines(),
+    ...(toApp ? b3HeaderLines() : []),
   ];
 }
 
@@ -548,6 +552,9 @@ function buildRoute(
     lines.push(...headerOperationLines('http-request', dest.headers.request, backend, headerMap, values));
     if (route) lines.push(...headerOperationLines('http-response', route.headers.response, `${backend}:route`, headerMap, values));
     lines.push(...headerOperationLines('http-response', dest.headers.response, backend, headerMap, values));
+    // A server outside the mesh (a ServiceEntry's endpoint), here or among the route's mirrors, reads no
+    // traceparent of the mesh's first: it gets B3 headers naming this proxy's span (tracing.ts).
+    if ([resolved.servers, ...mirror.compiled.map((m) => m.servers)].some((servers) => servers.some((s) => s.pod === null))) lines.push(...b3HeaderLines());
     // The copy is taken last, so that it carries the request as it goes upstream.
     lines.push(...mirror.rules);
     lines.push(...resilience.backendLines, ...ROUTE_BACKEND_ERROR_LINES);
@@ -884,7 +891,7 @@ function inboundSections(pod: MeshPod, mode: MtlsMode, identity: string, authori
     ...binds,
     // The caller is the peer of the connection: its verified SPIFFE ID, read at log time.
     ...logLines(pod.name, 'inbound', { sample: 'var(sess.peer)' }, authorization.lines.length > 0),
-    ...requestVariables(),
+    ...requestVariables(true),
     // The peer's identity comes from its verified certificate, read once per connection.
     'http-request set-var(sess.peer) lua.mesh_peer_spiffe_id if { ssl_c_used } !{ var(sess.peer) -m found }',
     // The peer certificate's hash, once per connection (every request on it has the same peer).

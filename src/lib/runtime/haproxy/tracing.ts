@@ -1,9 +1,13 @@
 // Trace context at every hop, as Envoy's tracer keeps it: a proxy takes the caller's W3C traceparent
 // (or B3 headers), starts a trace when there is none, opens a span of its own whose parent is the
-// caller's span, and sends the request on with its span as the parent of the next (traceparent, the
-// x-b3-* headers, and single-header b3 where the caller used it; tracestate passes untouched). The span's ids go to the access
-// log, from which the spans are built: a sending proxy's line is the client span, a receiving
-// sidecar's line the server span.
+// caller's span, and sends the request on with its span as the parent of the next (traceparent always;
+// tracestate passes untouched). The span's ids go to the access log, from which the spans are built: a
+// sending proxy's line is the client span, a receiving sidecar's line the server span.
+//
+// B3 headers (x-b3-*, and single-header b3 where the caller used it) are written only for a receiver
+// that is not a sidecar of the mesh: the app behind a receiving sidecar, and a ServiceEntry's endpoints.
+// A receiving sidecar reads traceparent before B3 and writes B3 afresh for its app, so between two
+// sidecars the caller's B3 headers go on as the app sent them.
 //
 // These rules run on every request of every proxy, so they are written for cost (bench/obs-cost.mjs
 // counts the instructions of each): the caller's traceparent is fetched whole (req.fhdr, no comma split),
@@ -25,7 +29,7 @@ const SPAN_ID = '^[0-9a-f]{16}$';
  */
 const RANDOM_HEX_64 = 'rand,sub(2147483648),mul(4294967296),or(txn.random),hex,lower';
 
-/** The rules every HTTP frontend runs after its request variables. */
+/** The rules every HTTP frontend runs after its request variables: the span's ids, and traceparent. */
 export function traceContextLines(): string[] {
   return [
     `http-request set-var(txn.trace_id) req.fhdr(traceparent),bytes(3,32) if { req.fhdr(traceparent) -m reg ${word(TRACEPARENT)} }`,
@@ -38,9 +42,19 @@ export function traceContextLines(): string[] {
     'http-request set-var(txn.random) rand unless { var(txn.trace_id) -m found }',
     `http-request set-var(txn.trace_id) ${RANDOM_HEX_64},concat(,txn.span_id,) unless { var(txn.trace_id) -m found }`,
     `http-request set-header traceparent ${formatString('00-%[var(txn.trace_id)]-%[var(txn.span_id)]-01')}`,
+  ];
+}
+
+/**
+ * The B3 headers naming this proxy's span, for a receiver that reads no traceparent of the mesh's: the
+ * rules a receiving sidecar runs before the app, and a sending proxy's backends with servers outside the
+ * mesh. They follow traceContextLines.
+ */
+export function b3HeaderLines(): string[] {
+  return [
     'http-request set-header x-b3-spanid %[var(txn.span_id)]',
     // What the caller sent already as it goes on is left alone: a header rule costs several times its
-    // test, and a request from another sidecar of the mesh carries these right.
+    // test, and an app that passes its trace on sends these right.
     'http-request set-header x-b3-traceid %[var(txn.trace_id)] unless { req.fhdr(x-b3-traceid),strcmp(txn.trace_id) eq 0 }',
     // Removing and adding costs less than a test of whether the caller sent one.
     'http-request del-header x-b3-parentspanid',
