@@ -1,5 +1,6 @@
 // YAML documents the live tests' policies are made of, each ending with its separator: a Workload
-// (an app and its sidecar per replica) and a Service selecting an app's pods on port 9080.
+// (an app and its sidecar per replica), a Service selecting an app's pods on port 9080, and a
+// ServiceEntry for a server outside the mesh.
 
 export interface WorkloadYaml {
   name: string;
@@ -28,5 +29,23 @@ apiVersion: v1
 kind: Service
 metadata: { name: ${name}, namespace: default }
 spec: { selector: { app: ${app} }, ports: [{ name: http, port: 9080 }] }
+---`;
+}
+
+/**
+ * A ServiceEntry `name` for `host`, one port (`protocol` HTTP on 80, or HTTPS on 443) whose endpoint
+ * is 127.0.0.1:`port`: a server outside the mesh, with no sidecar.
+ */
+export function serviceEntryYaml(name: string, host: string, port: number, protocol: 'HTTP' | 'HTTPS' = 'HTTP'): string {
+  const portName = protocol.toLowerCase();
+  return `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${name}, namespace: default }
+spec:
+  hosts: [${host}]
+  ports: [{ number: ${protocol === 'HTTP' ? 80 : 443}, name: ${portName}, protocol: ${protocol} }]
+  resolution: STATIC
+  endpoints: [{ address: 127.0.0.1, ports: { ${portName}: ${port} } }]
 ---`;
 }

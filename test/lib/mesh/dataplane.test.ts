@@ -8,6 +8,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { startTestMesh, type EchoAnswer, type TestMesh } from '../../support/mesh.js';
 import { bookinfoPolicy } from '../../support/bookinfo-policy.js';
+import { serviceEntryYaml } from '../../support/policy-yaml.js';
 import { request, tlsGet, type HttpAnswer } from '../../support/net.js';
 import { createMeshCa, issueWorkloadCertificate, sidecarPem } from '../../../src/lib/mesh/ca.js';
 import { accessLogAsJsonLines, readAccessLog } from '../../../src/lib/runtime/haproxy/access-log.js';
@@ -37,16 +38,6 @@ describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 
 
   // A server outside the mesh (no sidecar), behind a ServiceEntry: it answers with the headers it got.
   let external: http.Server | undefined;
-  const externalEntry = (port: number) => `---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: outside, namespace: default }
-spec:
-  hosts: [outside.example]
-  ports: [{ number: 80, name: http, protocol: HTTP }]
-  resolution: STATIC
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${port} } }]
-`;
 
   before(async () => {
     external = http.createServer((req, res) => {
@@ -55,7 +46,7 @@ spec:
     });
     await new Promise<void>((resolve) => external!.listen(0, '127.0.0.1', () => resolve()));
     const port = (external.address() as AddressInfo).port;
-    mesh = await startTestMesh(`${bookinfoPolicy({ extraRoutes: FAULT_ROUTES })}\n${externalEntry(port)}`, { gateways: ['bookinfo-gateway'] });
+    mesh = await startTestMesh(`${bookinfoPolicy({ extraRoutes: FAULT_ROUTES })}---${serviceEntryYaml('outside', 'outside.example', port)}`, { gateways: ['bookinfo-gateway'] });
   });
   after(async () => {
     agent.destroy();

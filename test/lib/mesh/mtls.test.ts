@@ -12,6 +12,7 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { startTestMesh, type EchoAnswer, type TestMesh } from '../../support/mesh.js';
 import { request, tlsGet, type HttpAnswer } from '../../support/net.js';
+import { serviceEntryYaml } from '../../support/policy-yaml.js';
 import { createMeshCa, issueWorkloadCertificate, type MeshCa, type WorkloadCertificate } from '../../../src/lib/mesh/ca.js';
 import { readAccessLog } from '../../../src/lib/runtime/haproxy/access-log.js';
 import { waitFor } from '../../../src/lib/runtime/haproxy/admin.js';
@@ -244,16 +245,7 @@ spec:
       await fs.rm(dir, { recursive: true, force: true });
     });
 
-    const entry = () => `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: secure, namespace: default }
-spec:
-  hosts: [secure.example]
-  ports: [{ number: 443, name: https, protocol: HTTPS }]
-  resolution: STATIC
-  endpoints: [{ address: 127.0.0.1, ports: { https: ${port} } }]
----`;
+    const entry = () => serviceEntryYaml('secure', 'secure.example', port, 'HTTPS');
 
     it('SIMPLE verifies the server against caCertificates and sends the SNI; MUTUAL also presents the client certificate', async () => {
       await mesh.apply(PODS + entry() + dr('secure.example', 'default', `{ tls: { mode: SIMPLE, caCertificates: ${caFile} } }`));

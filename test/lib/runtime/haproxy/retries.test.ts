@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { meshForSuite } from '../../../support/mesh.js';
 import { request, type HttpAnswer } from '../../../support/net.js';
-import { serviceYaml, workloadYaml } from '../../../support/policy-yaml.js';
+import { serviceEntryYaml, serviceYaml, workloadYaml } from '../../../support/policy-yaml.js';
 import { reseedFlakyApps } from '../../../support/misbehaving-app.js';
 import { readAccessLog, type AccessLogEntry } from '../../../../src/lib/runtime/haproxy/access-log.js';
 
@@ -38,15 +38,7 @@ ${vs('bounded', 'route: [{ destination: { host: bounded } }]\n    timeout: 300ms
 ${vs('noretry', 'route: [{ destination: { host: noretry } }]\n    retries: { attempts: 0 }')}
 ${vs('faulty', 'route: [{ destination: { host: faulty } }]\n    fault: { delay: { fixedDelay: 20ms, percentage: { value: 100 } }, abort: { httpStatus: 418, percentage: { value: 100 } } }')}
 ${vs('nosubset', 'route: [{ destination: { host: nosubset, subset: missing } }]')}
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: closed, namespace: default }
-spec:
-  hosts: [closed.example]
-  ports: [{ number: 80, name: http, protocol: HTTP }]
-  resolution: STATIC
-  endpoints: [{ address: 127.0.0.1, ports: { http: 1 } }]
----
+${serviceEntryYaml('closed', 'closed.example', 1)}
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: pooled, namespace: default }
