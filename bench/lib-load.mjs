@@ -298,5 +298,5 @@ function rate() {
 const out = opts.mode === 'saturate' ? await saturate() : await rate();
 const used = process.cpuUsage();
 out.cpuSeconds = (used.user + used.system) / 1e6;
-process.stdout.write(`${JSON.stringify(out)}\n`);
-process.exit(0);
+// A pipe takes a large result in parts: exit once all of it is written.
+process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0));
