@@ -36,7 +36,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median } from './harness.mjs';
+import { median, percentile } from './harness.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist', 'src');
@@ -799,7 +799,7 @@ async function benchPath(ca, bin) {
     }
   }
   for (const t of Object.keys(pooled)) pooled[t].sort((a, b) => a - b);
-  const pooledAt = (t, q) => pooled[t][Math.min(pooled[t].length - 1, Math.max(0, Math.ceil(q * pooled[t].length) - 1))];
+  const pooledAt = (t, q) => percentile(pooled[t], q);
   const turnFailures = (t) => turns[t].reduce((a, r) => a + r.non2xx + r.errors, 0);
   say(`metrics and tracing at a fixed rate: mesh, plain and control take turns request by request, ${n0(RATE.rps)} req/s together (${n0(RATE.rps / 3)} each), ${n0(TURNS.count)} requests each per run, first ${n0(TURNS.warmup)} not counted; ${RUNS} runs, latencies pooled (ms):`);
   for (const t of Object.keys(turns)) {

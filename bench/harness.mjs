@@ -21,6 +21,12 @@ export function peakRss(argv, { okCodes = [0], cwd } = {}) {
   return Number.isFinite(kb) ? kb / 1024 : undefined;
 }
 
+/** The value at quantile `q` (0–1) of `sorted`, ascending (the nearest-rank method); NaN when empty. */
+export function percentile(sorted, q) {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
 export function median(values) {
   const s = [...values].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

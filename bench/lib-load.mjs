@@ -20,6 +20,7 @@
 //   makes little garbage and seldom pauses for its own collector.
 // Prints one JSON line with the result, including the generator's own CPU time.
 import net from 'node:net';
+import { percentile } from './harness.mjs';
 
 const opts = JSON.parse(process.argv[2] ?? '{}');
 const validPort = (p) => Number.isInteger(p) && p > 0 && p < 65536;
@@ -33,11 +34,6 @@ process.stdin.on('end', () => process.exit(3));
 process.stdin.on('error', () => process.exit(3));
 process.stdin.resume();
 
-function percentile(sorted, q) {
-  if (!sorted.length) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i];
-}
 
 async function saturate() {
   const { default: autocannon } = await import('autocannon');

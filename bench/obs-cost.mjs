@@ -109,10 +109,11 @@ const TRACE_M1 = [
   'http-request set-header b3 "%[var(txn.trace_id)]-%[var(txn.span_id)]-1" if { req.hdr(b3) -m found }',
 ];
 const TRACE = tracing.traceContextLines();
-/** A receiving sidecar's: the same, then B3 headers for its app (a sending one writes those only toward servers outside the mesh). */
+/**
+ * A receiving sidecar's: the same, then B3 headers for its app (a sending one writes those only toward
+ * servers outside the mesh; in the m2 layout every proxy ran these).
+ */
 const TRACE_INBOUND = [...TRACE, ...tracing.b3HeaderLines()];
-/** Both, as every proxy ran them before B3 went only where no sidecar reads traceparent. */
-const TRACE_M2 = TRACE_INBOUND;
 /** Where the rules of TRACE making ids begin and end, and where its header rules begin. */
 const TRACE_IDS = TRACE.findIndex((l) => l.includes(' rand'));
 const TRACE_HEADERS = TRACE.findIndex((l) => / (set|add|del)-header /.test(l));
@@ -149,11 +150,11 @@ const variants = {
   // request at the receiving sidecar with what the sending one added.
   'outbound, before: JSON line + trace context': { ...withLog(jsonLine()), frontend: TRACE_BEFORE },
   'outbound, m1: positional line (json escapes) + trace context': { ...withLog(m1Line(outboundLine)), frontend: TRACE_M1 },
-  'outbound, m2: positional line + trace context with B3': { ...withLog(outboundLine), frontend: TRACE_M2 },
+  'outbound, m2: positional line + trace context with B3': { ...withLog(outboundLine), frontend: TRACE_INBOUND },
   'outbound, now: positional line + trace context': { ...withLog(outboundLine), frontend: TRACE },
   'inbound, before: JSON line + trace context': inbound({ ...withLog(jsonLine({ direction: 'inbound' })), frontend: TRACE_BEFORE, headers: FROM_SIDECAR_BEFORE }),
   'inbound, m1: positional line (json escapes) + trace context': inbound({ ...withLog(m1Line(inboundLine)), frontend: TRACE_M1, headers: FROM_SIDECAR }),
-  'inbound, m2: positional line + trace context, from an m2 sidecar': inbound({ ...withLog(inboundLine), frontend: TRACE_M2, headers: FROM_SIDECAR }),
+  'inbound, m2: positional line + trace context, from an m2 sidecar': inbound({ ...withLog(inboundLine), frontend: TRACE_INBOUND, headers: FROM_SIDECAR }),
   'inbound, now: positional line + trace context': inbound({ ...withLog(inboundLine), frontend: TRACE_INBOUND, headers: FROM_SIDECAR_NOW }),
   'outbound, m1: positional line only': withLog(m1Line(outboundLine)),
   'outbound, now: positional line only': withLog(outboundLine),

@@ -65,8 +65,6 @@ export interface BackoffPolicy {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 30_000, resetAfterMs: 10_000 };
 
-/** Log files above this size are moved to `<file>.1` when the process (re)starts. */
-const LOG_ROTATE_BYTES = DEFAULT_LOG_ROTATE_BYTES;
 /** How often adopted processes (not our children, so no exit event) are checked. */
 const POLL_MS = 250;
 /** How often the log clock notes log sizes (logs --since is as precise as this). */
@@ -192,7 +190,7 @@ export class Supervisor {
   }
 
   private get rotateBytes(): number {
-    return this.options.rotateOutputBytes ?? LOG_ROTATE_BYTES;
+    return this.options.rotateOutputBytes ?? DEFAULT_LOG_ROTATE_BYTES;
   }
 
   /**

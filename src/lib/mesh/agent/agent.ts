@@ -445,9 +445,7 @@ export class MeshAgent {
     return this.exclusive(async () => {
       const { supervisor, log } = this.options;
       const current = this.current;
-      const pod = current?.placement.pods.find((p) => proxyName(p.name) === supervised);
-      const gateway = current?.placement.gateways.find((g) => gatewayProxyName(g) === supervised);
-      const target = pod ? meshPod(this.layout, pod) : gateway ? meshGateway(this.layout, gateway) : null;
+      const target = current ? this.placedProxies(current).find((p) => p.supervised === supervised)?.target ?? null : null;
       const compiled = [...(current?.compiled?.sidecars ?? []), ...(current?.compiled?.gateways ?? [])].find((c) => target && c.name === target.name && c.namespace === target.namespace);
       const pid = supervisor.status(supervised)?.pid ?? null;
       if (!target || pid === null) return;
@@ -459,6 +457,14 @@ export class MeshAgent {
         log(`${supervised}: its access log could not be set aside (${(err as Error).message}); it is tried again once the log has grown by as much more`);
       }
     });
+  }
+
+  /** Every proxy the placement has (sidecars, then gateways), with the name the supervisor runs it under. */
+  private placedProxies(current: Current): { target: ProxyTarget; serviceAccount: string; supervised: string }[] {
+    return [
+      ...current.placement.pods.map((p) => ({ target: meshPod(this.layout, p) as ProxyTarget, serviceAccount: p.serviceAccount, supervised: proxyName(p.name) })),
+      ...current.placement.gateways.map((g) => ({ target: meshGateway(this.layout, g) as ProxyTarget, serviceAccount: g.serviceAccount, supervised: gatewayProxyName(g) })),
+    ];
   }
 
   /** The placement, with the revision each proxy's configuration last changed at (what proxy-status compares with). */
@@ -676,12 +682,8 @@ export class MeshAgent {
       const current = this.current;
       if (!current) return 0;
       const { supervisor, ca, log } = this.options;
-      const targets: { target: ProxyTarget; serviceAccount: string; supervised: string }[] = [
-        ...current.placement.pods.map((p) => ({ target: meshPod(this.layout, p) as ProxyTarget, serviceAccount: p.serviceAccount, supervised: proxyName(p.name) })),
-        ...current.placement.gateways.map((g) => ({ target: meshGateway(this.layout, g) as ProxyTarget, serviceAccount: g.serviceAccount, supervised: gatewayProxyName(g) })),
-      ];
       let renewed = 0;
-      for (const { target, serviceAccount, supervised } of targets) {
+      for (const { target, serviceAccount, supervised } of this.placedProxies(current)) {
         const cert = await renewWorkloadCertificateIfDue(ca, { namespace: target.namespace, serviceAccount }, { certificate: target.paths.certificate, caBundle: target.paths.caBundle }, { ttlMs: this.certificateLifetimeMs });
         if (!cert) continue;
         renewed++;
