@@ -531,18 +531,19 @@ async function startSidecars(pods, compiled, parallel) {
 
 /**
  * A compiled sidecar without what metrics and tracing put on the request path: its access-log line (what
- * the agent makes Istio's metrics and the spans from) and its trace-context rules. Everything else —
- * routing, mTLS, request ids, the peer header, XFCC — stays.
+ * the agent makes Istio's metrics and the spans from), the rules that exist only to feed that line (the
+ * request id's copy, the destination's name, the peer header: access-log.ts, telemetryOnlyRule) and its
+ * trace-context rules. Everything else — routing, mTLS, request ids, XFCC — stays.
  */
 function withoutTelemetry(proxy) {
   const trace = new Set([...api.traceContextLines(), ...api.b3HeaderLines()]);
   const lines = proxy.config.split('\n').flatMap((l) => {
     const rule = l.trim();
-    if (trace.has(rule) || rule.startsWith('error-log-format ')) return [];
+    if (trace.has(rule) || api.telemetryOnlyRule(rule) || rule.startsWith('error-log-format ')) return [];
     return rule.startsWith('log-format ') ? [l.replace(rule, 'no log')] : [l];
   });
   const config = lines.join('\n');
-  if (/traceparent|x-b3-/.test(config) || config.includes('log-format')) throw new Error(`sidecar ${proxy.name}: the plain variant still logs or traces; the bench no longer knows the compiler's lines`);
+  if (/traceparent|x-b3-|x-meshctl-peer|txn\.(rid|dest|peer)\b/.test(config) || config.includes('log-format')) throw new Error(`sidecar ${proxy.name}: the plain variant still logs or traces; the bench no longer knows the compiler's lines`);
   return { ...proxy, config };
 }
 
