@@ -8,9 +8,10 @@
 //    same app called directly: throughput at saturation (autocannon), latency at a
 //    fixed 1,000 requests/s (an open-loop generator, lib-load.mjs), the sidecars' memory and CPU.
 //    The workload is a tiny Node app answering 1 KiB (lib-app.mjs).
-//    The same sidecars without their access log and trace-context rules ("plain") run beside them, so
-//    that what metrics and tracing cost the request path is a ratio measured in the same run; the agent's
-//    cost of making Istio's metrics from those logs (off the path) is measured on the lines they wrote.
+//    The same sidecars without their access log, the rules that only feed it, and their trace-context
+//    rules ("plain") run beside them, so that what metrics and tracing cost the request path is a ratio
+//    measured in the same run; the agent's cost of making Istio's metrics from those logs (off the path)
+//    is measured on the lines they wrote.
 //    For their added latency the mesh path, the plain one and a control (the plain sidecars once more)
 //    take turns request by request; the control's difference from the plain path is the noise the
 //    added p99 is judged with.
@@ -531,18 +532,19 @@ async function startSidecars(pods, compiled, parallel) {
 
 /**
  * A compiled sidecar without what metrics and tracing put on the request path: its access-log line (what
- * the agent makes Istio's metrics and the spans from) and its trace-context rules. Everything else —
- * routing, mTLS, request ids, the peer header, XFCC — stays.
+ * the agent makes Istio's metrics and the spans from), the rules that exist only to feed that line (the
+ * request id's copy, the destination's name, the peer header: access-log.ts, telemetryOnlyRule) and its
+ * trace-context rules. Everything else — routing, mTLS, request ids, XFCC — stays.
  */
 function withoutTelemetry(proxy) {
   const trace = new Set([...api.traceContextLines(), ...api.b3HeaderLines()]);
   const lines = proxy.config.split('\n').flatMap((l) => {
     const rule = l.trim();
-    if (trace.has(rule) || rule.startsWith('error-log-format ')) return [];
+    if (trace.has(rule) || api.telemetryOnlyRule(rule) || rule.startsWith('error-log-format ')) return [];
     return rule.startsWith('log-format ') ? [l.replace(rule, 'no log')] : [l];
   });
   const config = lines.join('\n');
-  if (/traceparent|x-b3-/.test(config) || config.includes('log-format')) throw new Error(`sidecar ${proxy.name}: the plain variant still logs or traces; the bench no longer knows the compiler's lines`);
+  if (/traceparent|x-b3-|x-meshctl-peer|txn\.(rid|dest|peer)\b/.test(config) || config.includes('log-format')) throw new Error(`sidecar ${proxy.name}: the plain variant still logs or traces; the bench no longer knows the compiler's lines`);
   return { ...proxy, config };
 }
 
@@ -629,7 +631,7 @@ async function benchPath(ca, bin) {
   const servers = pods.filter((p) => p !== client);
   pinGroup(client.pid, 0);
   for (const p of servers) pinGroup(p.pid, 1);
-  // The same pods' sidecars once more, on their own ports, without access log and trace context.
+  // The same pods' sidecars once more, on their own ports, without access log (and its inputs) and trace context.
   const plainPods = await placePods(model, path.join(dir, 'plain'), ca, app.ports);
   const plainCompiled = api.compileMesh(model, { pods: plainPods }, { revision: 1 });
   await startSidecars(plainPods, { sidecars: plainCompiled.sidecars.map(withoutTelemetry) }, 3);
@@ -676,7 +678,7 @@ async function benchPath(ca, bin) {
   say(`demo path: client → productpage-0 outbound :${client.ports.outbound} → mTLS → reviews-v1-0 / reviews-v2-0 inbound (80/20) → app`);
   say(`httproute: the same path and routing written as an HTTPRoute on Service reviews-httproute (header match, then 80/20)`);
   say(`policies:  the same two hops to ratings, whose route and pod carry retries, a timeout, a connection pool, outlier detection, an ALLOW policy and a rate limit (none of them tripping)`);
-  say(`plain:     the demo path through a second set of the same sidecars without access log and trace context (what metrics and tracing cost the path)`);
+  say(`plain:     the demo path through a second set of the same sidecars without access log, its inputs and trace context (what metrics and tracing cost the path)`);
   say(`control:   the plain path once more, through a third set of sidecars (what two identical paths differ by: the noise of the latency comparison)`);
   say(`direct:    client → app :${v1.ports.app}`);
   say(`bare:      client → HAProxy :${bare.port} → mTLS → HAProxy → app (the same two hops with nothing of the mesh: no rules, no Lua, no log)`);
@@ -748,7 +750,7 @@ async function benchPath(ca, bin) {
   say(`                                 policies: outbound sidecar ${f2(perRequest.outboundPolicies)}, inbound sidecar ${f2(perRequest.inboundPolicies)}`);
   say(`                                 direct: app ${f2(perRequest.appDirect)}, client ${f2(perRequest.clientDirect)}`);
   say(`                                 bare:   outbound HAProxy ${f2(perRequest.bareOutbound)}, inbound HAProxy ${f2(perRequest.bareInbound)}`);
-  say(`                                 plain (no access log, no trace context): outbound sidecar ${f2(perRequest.plainOutbound)}, inbound sidecar ${f2(perRequest.plainInbound)}`);
+  say(`                                 plain (no access log or its inputs, no trace context): outbound sidecar ${f2(perRequest.plainOutbound)}, inbound sidecar ${f2(perRequest.plainInbound)}`);
   say(`                                 agent, Istio metrics from the access logs (off the path): ${f2(perRequest.agentMetrics)} per request (its two lines)`);
   say();
 

@@ -46,15 +46,29 @@ await new Promise((resolve) => syslog.bind(0, '127.0.0.1', resolve));
 const syslogPort = syslog.address().port;
 
 // What every HTTP frontend of a sidecar sets first, whether it logs or not (compiler.ts), and what
-// routing sets on the outbound (a receiving sidecar routes nothing, and learns its peer instead).
+// routing sets on the outbound (a receiving sidecar routes nothing, and knows its peer's identity).
 const REQUEST_VARIABLES = [
   'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
-  'http-request set-var(txn.path) path',
   'http-request set-header x-request-id %[uuid(4)] unless { req.hdr(x-request-id) -m found }',
-  'http-request set-var(txn.rid) req.hdr(x-request-id)',
 ];
-const OUTBOUND_ROUTING = ['http-request set-var(txn.route) str(vs:default:reviews:0)', 'http-request set-var(txn.dest_host) str(reviews.default.svc.cluster.local)', 'http-request set-var(txn.dest_subset) str(v1)'];
-const INBOUND_PEER = ['http-request set-var(sess.peer) str(spiffe://cluster.local/ns/default/sa/bookinfo-productpage)', 'http-request set-var(txn.peer) str(productpage-0)'];
+const OUTBOUND_ROUTING = ['http-request set-var(txn.route) str(vs:default:reviews:0)'];
+const INBOUND_PEER = ['http-request set-var(sess.peer) str(spiffe://cluster.local/ns/default/sa/bookinfo-productpage)'];
+/**
+ * The rules that exist only for the access log (access-log.ts: telemetryOnlyRule), now and in the
+ * layouts before m3 (the path in a variable, the destination in two): a line is measured with its own.
+ */
+const RID = 'http-request set-var(txn.rid) req.hdr(x-request-id)';
+const PATH = 'http-request set-var(txn.path) path';
+const PEER_OUT = 'http-request set-header x-meshctl-peer productpage-0';
+const PEER_IN = 'http-request set-var(txn.peer) str(productpage-0)';
+const LOG_INPUTS = {
+  now: { outbound: [RID, 'http-request set-var(txn.dest) str("reviews.default.svc.cluster.local\\tv1")', PEER_OUT], inbound: [RID, PEER_IN] },
+  past: { outbound: [PATH, RID, 'http-request set-var(txn.dest_host) str(reviews.default.svc.cluster.local)', 'http-request set-var(txn.dest_subset) str(v1)', PEER_OUT], inbound: [PATH, RID, PEER_IN] },
+};
+/** A variant with the log's inputs of its layout before its own rules. */
+const withInputs = (layout, v) => ({ ...v, frontend: [...LOG_INPUTS[layout][v.inbound ? 'inbound' : 'outbound'], ...(v.frontend ?? [])] });
+const now = (v) => withInputs('now', v);
+const past = (v) => withInputs('past', v);
 
 const PROXY = 'productpage-0';
 const IDENTITY = 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage';
@@ -127,8 +141,10 @@ const RING = ['ring accesslog', '  format raw', '  maxlen 4096', '  size 1048576
 
 const outboundLine = accessLog.accessLogFormat({ proxy: PROXY, direction: 'outbound', source: { literal: IDENTITY } });
 const inboundLine = accessLog.accessLogFormat({ proxy: 'reviews-v1-0', direction: 'inbound', source: { sample: 'var(sess.peer)' } });
-/** The m1 layout: the same line with JSON's escapes on client text instead of `url_enc`. */
-const m1Line = (line) => line.replaceAll(',url_enc]', ',json(utf8s)]');
+/** The m2 layout: the path percent-encoded from a variable, the destination's host and subset from two. */
+const m2Line = (line) => line.replace(/^m3\t/, 'm2\t').replace('%HPO', '%[var(txn.path),url_enc]').replace('%[var(txn.dest)]', '%[var(txn.dest_host)]\t%[var(txn.dest_subset)]');
+/** The m1 layout: the m2 line with JSON's escapes on client text instead of `url_enc`. */
+const m1Line = (line) => m2Line(line).replaceAll(',url_enc]', ',json(utf8s)]');
 const withLog = (format, transport = 'stdout') => ({ log: format, transport });
 /** What a receiving sidecar is sent by the sending one, before and now (b3 only where the app used it). */
 const FROM_SIDECAR = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'x-b3-traceid': '4bf92f3577b34da6a3ce929d0e0e4736', 'x-b3-spanid': '00f067aa0ba902b7', 'x-b3-sampled': '1', 'x-request-id': '7c9e6679-7425-40de-944b-e07cc1b7e4f1' };
@@ -148,18 +164,20 @@ const variants = {
   'no access log, no trace context': {},
   // Where the cost was and is, as a whole: a request the outbound starts a trace for, and the same
   // request at the receiving sidecar with what the sending one added.
-  'outbound, before: JSON line + trace context': { ...withLog(jsonLine()), frontend: TRACE_BEFORE },
-  'outbound, m1: positional line (json escapes) + trace context': { ...withLog(m1Line(outboundLine)), frontend: TRACE_M1 },
-  'outbound, m2: positional line + trace context with B3': { ...withLog(outboundLine), frontend: TRACE_INBOUND },
-  'outbound, now: positional line + trace context': { ...withLog(outboundLine), frontend: TRACE },
-  'inbound, before: JSON line + trace context': inbound({ ...withLog(jsonLine({ direction: 'inbound' })), frontend: TRACE_BEFORE, headers: FROM_SIDECAR_BEFORE }),
-  'inbound, m1: positional line (json escapes) + trace context': inbound({ ...withLog(m1Line(inboundLine)), frontend: TRACE_M1, headers: FROM_SIDECAR }),
-  'inbound, m2: positional line + trace context, from an m2 sidecar': inbound({ ...withLog(inboundLine), frontend: TRACE_INBOUND, headers: FROM_SIDECAR }),
-  'inbound, now: positional line + trace context': inbound({ ...withLog(inboundLine), frontend: TRACE_INBOUND, headers: FROM_SIDECAR_NOW }),
-  'outbound, m1: positional line only': withLog(m1Line(outboundLine)),
-  'outbound, now: positional line only': withLog(outboundLine),
-  'inbound, m1: positional line only': inbound({ ...withLog(m1Line(inboundLine)), headers: FROM_SIDECAR }),
-  'inbound, now: positional line only': inbound({ ...withLog(inboundLine), headers: FROM_SIDECAR }),
+  'outbound, before: JSON line + trace context': past({ ...withLog(jsonLine()), frontend: TRACE_BEFORE }),
+  'outbound, m1: positional line (json escapes) + trace context': past({ ...withLog(m1Line(outboundLine)), frontend: TRACE_M1 }),
+  'outbound, m2: positional line + trace context': past({ ...withLog(m2Line(outboundLine)), frontend: TRACE }),
+  'outbound, now (m3): positional line + trace context': now({ ...withLog(outboundLine), frontend: TRACE }),
+  'inbound, before: JSON line + trace context': past(inbound({ ...withLog(jsonLine({ direction: 'inbound' })), frontend: TRACE_BEFORE, headers: FROM_SIDECAR_BEFORE })),
+  'inbound, m1: positional line (json escapes) + trace context': past(inbound({ ...withLog(m1Line(inboundLine)), frontend: TRACE_M1, headers: FROM_SIDECAR })),
+  'inbound, m2: positional line + trace context': past(inbound({ ...withLog(m2Line(inboundLine)), frontend: TRACE_INBOUND, headers: FROM_SIDECAR_NOW })),
+  'inbound, now (m3): positional line + trace context': now(inbound({ ...withLog(inboundLine), frontend: TRACE_INBOUND, headers: FROM_SIDECAR_NOW })),
+  'outbound, m1: positional line only': past(withLog(m1Line(outboundLine))),
+  'outbound, m2: positional line only': past(withLog(m2Line(outboundLine))),
+  'outbound, now (m3): positional line only': now(withLog(outboundLine)),
+  'inbound, m1: positional line only': past(inbound({ ...withLog(m1Line(inboundLine)), headers: FROM_SIDECAR })),
+  'inbound, m2: positional line only': past(inbound({ ...withLog(m2Line(inboundLine)), headers: FROM_SIDECAR })),
+  'inbound, now (m3): positional line only': now(inbound({ ...withLog(inboundLine), headers: FROM_SIDECAR })),
   'outbound, m1: trace context only': { frontend: TRACE_M1 },
   'outbound, now: trace context only': { frontend: TRACE },
   'inbound, m1: trace context only': inbound({ frontend: TRACE_M1, headers: FROM_SIDECAR }),
@@ -187,14 +205,15 @@ const variants = {
   'log: status, durations, bytes, retries (%ST %Ta %Tr %B %U %rc)': withLog('%ST %Ta %Tr %B %U %rc'),
   'log: backend, server, termination (%b %s %ts)': withLog('%b %s %ts'),
   'log: 10 unset variables': withLog(Array.from({ length: 10 }, (_, i) => `%[var(txn.unset${i})]`).join(' ')),
-  'log: 3 set variables': withLog('%[var(txn.route)] %[var(txn.dest_host)] %[var(txn.dest_subset)]'),
-  'log: 3 set variables, json-escaped': withLog('%[var(txn.rid),json(utf8s)] %[var(txn.host),json(utf8s)] %[var(txn.path),json(utf8s)]'),
-  'log: 3 set variables, url_enc': withLog('%[var(txn.rid),url_enc] %[var(txn.host),url_enc] %[var(txn.path),url_enc]'),
-  'JSON line (27 fields, 5 json converters) to stdout': withLog(jsonLine()),
-  'JSON line without its json converters': withLog(jsonLine({ escape: false })),
-  'JSON line, its first 14 fields': withLog(jsonLine({ fields: 14 })),
-  'JSON line to a ring buffer': withLog(jsonLine(), 'ring'),
-  'JSON line to syslog over loopback UDP': withLog(jsonLine(), 'udp'),
+  'log: 3 set variables': now(withLog('%[var(txn.route)] %[var(txn.dest)] %[var(txn.rid)]')),
+  'log: 3 set variables, json-escaped': { ...withLog('%[var(txn.rid),json(utf8s)] %[var(txn.host),json(utf8s)] %[var(txn.path),json(utf8s)]'), frontend: [RID, PATH] },
+  'log: 3 set variables, url_enc': { ...withLog('%[var(txn.rid),url_enc] %[var(txn.host),url_enc] %[var(txn.path),url_enc]'), frontend: [RID, PATH] },
+  'log: the path from a variable, url_enc, against HAProxy\'s own (%HPO)': { ...withLog('%[var(txn.path),url_enc] %HPO'), frontend: [PATH] },
+  'JSON line (27 fields, 5 json converters) to stdout': past(withLog(jsonLine())),
+  'JSON line without its json converters': past(withLog(jsonLine({ escape: false }))),
+  'JSON line, its first 14 fields': past(withLog(jsonLine({ fields: 14 }))),
+  'JSON line to a ring buffer': past(withLog(jsonLine(), 'ring')),
+  'JSON line to syslog over loopback UDP': past(withLog(jsonLine(), 'udp')),
   'no access log, no trace context (again: the noise)': {},
 };
 

@@ -5,13 +5,19 @@
 //
 // The line is positional: one tab-separated value per field of ACCESS_LOG_FIELDS, after a tag naming the
 // layout. Every field is formatted on the request path of every proxy, so the line carries no names, no
-// quotes and no date (readers make the time from start_ms), and only what a client can fill in (its
-// request id, host, path, the peer header, what an authorization rule matched) goes through a converter:
+// quotes and no date (readers make the time from start_ms), and only what a client can fill in goes
+// through an escape: its request id, host, the peer header and what an authorization rule matched through
 // `url_enc`, which percent-encodes a tab, a newline, `%` itself and every other byte that is not plain
-// text, so no client can split a field or a line, and readers undo it exactly. It costs a fifth of what
-// `json(utf8s)` cost (the m1 layout), whose UTF-8 decoding ran per byte. The values HAProxy makes itself
-// (numbers, flags, names, addresses, hex ids) are written as they are. Lines of the earlier layouts (m1,
-// and the JSON objects before it) are still read, so a log written before an upgrade keeps its figures.
+// text; the path as HAProxy keeps the request line for its own logs (`%HPO`), which writes a control
+// byte, a byte above 126, `"` and `#` as `#` and two hex digits. No client can split a field or a line,
+// and readers undo both exactly. The values HAProxy makes itself (numbers, flags, names, addresses, hex
+// ids) are written as they are, and so is the destination a route picked, host and subset in one
+// variable with a tab between them (one rule and one variable less per request than two).
+//
+// A rule whose only use is this line counts as what metrics and tracing cost the request path:
+// telemetryOnlyRule tells them (bench/dataplane.mjs takes them out of its path without telemetry).
+// Lines of the earlier layouts (m2 with the path percent-encoded in a variable, m1 with JSON's escapes,
+// and the JSON objects before them) are still read, so a log written before an upgrade keeps its figures.
 import { promises as fs } from 'node:fs';
 import { responseFlags } from './response-flags.js';
 import { traceLogFields } from './tracing.js';
@@ -38,8 +44,12 @@ export interface LogFrontend {
 interface LogField {
   name: string;
   number?: true;
+  /** Client text: percent-encoded (`url_enc`) in this layout and in m2. */
   encoded?: true;
-  format: (f: LogFrontend) => string;
+  /** Client text written with HAProxy's own `#XX` escapes in this layout (percent-encoded in m2). */
+  hashEscaped?: true;
+  /** The field's log-format; null: the field before it prints this one too (the destination's subset). */
+  format: (f: LogFrontend) => string | null;
 }
 
 const escaped = (sample: string) => `%[${sample},url_enc]`;
@@ -53,9 +63,31 @@ const UNSET = '-';
 const routes = (f: LogFrontend) => f.direction !== 'inbound';
 
 /** The tag a positional line starts with: it names this layout, so that a later one can be told apart. */
-const LINE_TAG = 'm2';
-/** The layout before: the same fields, client text with JSON's escapes instead of percent-encoded. */
+const LINE_TAG = 'm3';
+/** The layout before: every field its own variable, the path percent-encoded. */
+const PERCENT_TAG = 'm2';
+/** The layout before that: the same fields, client text with JSON's escapes instead of percent-encoded. */
 const JSON_ESCAPED_TAG = 'm1';
+
+/**
+ * The variable naming the destination a route picked, for the log alone: the host, a tab, the subset
+ * (`-` without one), so that it prints as the two fields it is. Unset (nothing routed), it prints one
+ * `-`, and the reader puts back the second.
+ */
+export const DESTINATION_VAR = 'txn.dest';
+/** The value of DESTINATION_VAR for a destination. */
+export function destinationValue(host: string, subset: string | undefined): string {
+  return `${host}\t${subset || UNSET}`;
+}
+
+/**
+ * Whether a rule of a sidecar's exists only to feed the access log (and so Istio's metrics and the
+ * spans): the request id's copy, the destination's name, and the peer header that tells a receiving
+ * sidecar which proxy called. The trace-context rules are tracing.ts's.
+ */
+export function telemetryOnlyRule(rule: string): boolean {
+  return rule.startsWith('http-request set-var(txn.rid) ') || rule.startsWith(`http-request set-var(${DESTINATION_VAR}) `) || / x-meshctl-peer\b/.test(rule) || rule.startsWith('http-request set-var(txn.peer) ');
+}
 
 export const ACCESS_LOG_FIELDS: readonly LogField[] = [
   // The stream's accept date: on a reused keep-alive connection the request starts after the idle wait
@@ -69,11 +101,12 @@ export const ACCESS_LOG_FIELDS: readonly LogField[] = [
   { name: 'source', format: (f) => ('literal' in f.source ? logLiteral(f.source.literal) : plain(f.source.sample)) },
   { name: 'method', format: () => '%HM' },
   { name: 'host', encoded: true, format: () => escaped('var(txn.host)') },
-  { name: 'path', encoded: true, format: () => escaped('var(txn.path)') },
+  // The path as the client sent it, before any rewrite: HAProxy keeps the request line for its logs.
+  { name: 'path', hashEscaped: true, format: () => '%HPO' },
   { name: 'route', format: (f) => (routes(f) ? plain('var(txn.route)') : UNSET) },
   // A receiving sidecar's destination is the host it was called by: left empty, the reader takes the host.
-  { name: 'destination_host', format: (f) => (f.direction === 'inbound' ? '' : plain('var(txn.dest_host)')) },
-  { name: 'destination_subset', format: (f) => (routes(f) ? plain('var(txn.dest_subset)') : UNSET) },
+  { name: 'destination_host', format: (f) => (routes(f) ? plain(`var(${DESTINATION_VAR})`) : '') },
+  { name: 'destination_subset', format: (f) => (routes(f) ? null : UNSET) },
   { name: 'backend', format: () => '%b' },
   { name: 'server', format: () => '%s' },
   { name: 'status', number: true, format: () => '%ST' },
@@ -92,7 +125,7 @@ export const ACCESS_LOG_FIELDS: readonly LogField[] = [
 
 /** A frontend's access-log line, in the log-format syntax (before config quoting). */
 export function accessLogFormat(frontend: LogFrontend): string {
-  return [LINE_TAG, ...ACCESS_LOG_FIELDS.map((field) => field.format(frontend))].join('\t');
+  return [LINE_TAG, ...ACCESS_LOG_FIELDS.map((field) => field.format(frontend)).filter((format) => format !== null)].join('\t');
 }
 
 /** A connection that never made a request (a failed handshake): rare, so a JSON object with its date. */
@@ -114,21 +147,35 @@ function logLiteral(text: string): string {
   return text.replace(/[\x00-\x1f\x7f]/g, ' ').replace(/%/g, '%%');
 }
 
+const DESTINATION_HOST = ACCESS_LOG_FIELDS.findIndex((f) => f.name === 'destination_host') + 1;
+
 /** A positional line as the members its fields name (the earlier JSON layout's); null for any other line. */
 function positionalRecord(line: string): Record<string, unknown> | null {
-  const percentEncoded = line.startsWith(LINE_TAG + '\t');
-  if (!percentEncoded && !line.startsWith(JSON_ESCAPED_TAG + '\t')) return null;
+  const tag = line.slice(0, line.indexOf('\t'));
+  if (tag !== LINE_TAG && tag !== PERCENT_TAG && tag !== JSON_ESCAPED_TAG) return null;
   const values = line.split('\t');
+  // No destination: its variable printed one `-` for the two fields.
+  if (tag === LINE_TAG && values.length === ACCESS_LOG_FIELDS.length && values[DESTINATION_HOST] === UNSET) values.splice(DESTINATION_HOST + 1, 0, UNSET);
   if (values.length !== ACCESS_LOG_FIELDS.length + 1) return null;
   const o: Record<string, unknown> = {};
   for (let i = 0; i < ACCESS_LOG_FIELDS.length; i++) {
     const field = ACCESS_LOG_FIELDS[i]!;
     const value = values[i + 1]!;
-    o[field.name] = field.number ? Number(value) : percentEncoded ? (field.encoded ? percentDecoded(value) : value) : unescapeField(value);
+    o[field.name] = field.number ? Number(value) : tag === JSON_ESCAPED_TAG ? unescapeField(value) : field.hashEscaped && tag === LINE_TAG ? hashUnescaped(value) : field.encoded || field.hashEscaped ? percentDecoded(value) : value;
   }
   if (o.destination_host === '' && o.direction === 'inbound') o.destination_host = o.host;
   if (o.direction === 'mirror') o.mirror = true;
   return o;
+}
+
+/**
+ * A field HAProxy wrote with its `#XX` escapes, as the client sent it; bytes that are not UTF-8 read as
+ * U+FFFD. A request HAProxy could not parse has no path (`<BADREQ>`): `-`, as an unset one.
+ */
+function hashUnescaped(value: string): string {
+  if (value === '<BADREQ>') return UNSET;
+  if (!value.includes('#')) return value;
+  return Buffer.from(value.replace(/#([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8');
 }
 
 /** A field's text as the client sent it: `url_enc` undone; bytes that are not UTF-8 read as U+FFFD, as the rest of the log. */
@@ -154,7 +201,7 @@ function unescapeField(value: string): string {
   }
 }
 
-const POSITIONAL_LINE = new RegExp(`^(?:${LINE_TAG}|${JSON_ESCAPED_TAG})\t[^\n]*`, 'gm');
+const POSITIONAL_LINE = new RegExp(`^(?:${LINE_TAG}|${PERCENT_TAG}|${JSON_ESCAPED_TAG})\t[^\n]*`, 'gm');
 
 /**
  * Access-log text as one JSON object per request line, as `meshctl logs` prints it (the members named

@@ -12,7 +12,7 @@
 // program writes from the weights it keeps (see runtime/haproxy/lua.ts), so they change through the runtime API alone
 // and read back with `mesh show`. Neither weights nor the revision appear in the configuration text.
 import { b3HeaderLines, traceContextLines } from './tracing.js';
-import { accessLogFormat, errorLogFormat, type LogSource } from './access-log.js';
+import { accessLogFormat, DESTINATION_VAR, destinationValue, errorLogFormat, type LogSource } from './access-log.js';
 import { createHash } from 'node:crypto';
 import {
   destinationRuleFor, meshVirtualServices, mtlsModeOf, podsOfService, serviceFor, virtualServicesOfGateway,
@@ -231,13 +231,17 @@ function logLines(proxy: string, direction: string, source: LogSource = { sample
 function requestVariables(toApp = false): string[] {
   return [
     'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
-    'http-request set-var(txn.path) path',
     // Only the first proxy on a request's path makes its id.
     'http-request set-header x-request-id %[uuid(4)] unless { req.hdr(x-request-id) -m found }',
     'http-request set-var(txn.rid) req.hdr(x-request-id)',
     ...traceContextLines(),
     ...(toApp ? b3HeaderLines() : []),
   ];
+}
+
+/** Names the destination a backend serves, for the access log (access-log.ts: DESTINATION_VAR). */
+function destinationLine(host: string, subset: string | undefined): string {
+  return `http-request set-var(${DESTINATION_VAR}) str(${word(destinationValue(host, subset))})`;
 }
 
 /**
@@ -527,8 +531,7 @@ function buildRoute(
     compiled.destinations.push({ backend, ...resolved });
     const lines: string[] = [
       // The destination is named before any rule of the pool's may answer, so that an overflow's line names it too.
-      `http-request set-var(txn.dest_host) str(${resolved.host})`,
-      ...(resolved.subset ? [`http-request set-var(txn.dest_subset) str(${word(resolved.subset)})`] : []),
+      destinationLine(resolved.host, resolved.subset),
       ...trafficPolicyLines(resolved.loadBalancer, trafficPolicy),
       'no log',
     ];
@@ -653,8 +656,7 @@ function mirrorPieces(id: string, mirrors: RouteMirror[], route: HttpRoute | nul
     const lines = [
       lbDirective(resolved.loadBalancer),
       'no log',
-      `http-request set-var(txn.dest_host) str(${word(resolved.host)})`,
-      ...(resolved.subset ? [`http-request set-var(txn.dest_subset) str(${word(resolved.subset)})`] : []),
+      destinationLine(resolved.host, resolved.subset),
       // The copy waits for its answer as long as the route would (the route's deadline, a runtime value).
       ...(route?.timeoutMs ? [`http-request set-timeout server var(txn.route),map_str_int(${word(routeMaps(ctx).deadlineMs)})`] : []),
       ...serverLines(resolved.servers, NO_TRAFFIC_POLICY, tlsKeywords),
@@ -686,7 +688,6 @@ function mirrorListener(self: { name: string; paths: ProxyPaths }, identity: str
       `bind unix@${self.paths.mirrorSocket} mode 600`,
       ...logLines(self.name, 'mirror'),
       'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
-      'http-request set-var(txn.path) path',
       'http-request set-var(txn.rid) req.hdr(x-request-id)',
       `http-request set-var(txn.source) str(${word(identity)})`,
       'http-request set-var(txn.route) req.hdr(x-meshctl-route)',

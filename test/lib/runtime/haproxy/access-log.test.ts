@@ -71,6 +71,21 @@ describe('access log', () => {
     assert.deepEqual(printed.map((o) => [o.request_id, o.path, o.status]), [['a\tb\n%09"', '/a%20b/\\', 200], ['bad\ufffdutf8', '/', 200]]);
   });
 
+  it('reads m3 lines: the path with HAProxy\'s #XX escapes, the destination\'s host and subset from one variable, one "-" for none', () => {
+    const fields = (o: Record<string, string>) => ACCESS_LOG_FIELDS.map((f) => o[f.name] ?? '-');
+    const base = { start_ms: '1893456000123', handshake_ms: '0', idle_ms: '0', proxy: 'p-0', direction: 'outbound', method: 'GET', host: 'reviews', backend: 'b', server: 's', status: '200', duration_ms: '3', upstream_ms: '2', retries: '0', bytes: '10', request_bytes: '70', termination: '--' };
+    const routed = ['m3', ...fields({ ...base, request_id: 'a%09b', path: '/a%20b/#7F#22#23#C3#A9#FF', destination_host: 'reviews.default.svc.cluster.local', destination_subset: 'v2' })].join('\t');
+    // Nothing routed: the destination variable, unset, printed a single "-" for both fields.
+    const unrouted = fields({ ...base, request_id: 'n', path: '<BADREQ>', status: '400' });
+    unrouted.splice(ACCESS_LOG_FIELDS.findIndex((f) => f.name === 'destination_subset'), 1);
+    const shortOne = ['m3', ...fields({ ...base, request_id: 'x', destination_host: 'h.example' })].join('\t').replace('\th.example\t-\t', '\th.example\t');
+    const { entries } = parseAccessLog([routed, ['m3', ...unrouted].join('\t'), shortOne].join('\n'));
+    assert.deepEqual(entries.map((e) => [e.requestId, e.path, e.destinationHost, e.destinationSubset, e.status]), [
+      ['a\tb', '/a%20b/\x7f"#\u00e9\ufffd', 'reviews.default.svc.cluster.local', 'v2', 200],
+      ['n', '-', '', '', 400],
+    ], 'a line one field short whose destination is not "-" is no line of the layout');
+  });
+
   it('reading back to a window does not stop at a slow request that started before it but ended inside it', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshctl-log-'));
     dirs.push(dir);

@@ -173,7 +173,7 @@ describe('mesh compiler', () => {
       return text;
     };
     assert.match(section('vs:default:reviews:shadowed:mirror:0'), /server reviews-v2-0 127\.0\.0\.1:\d+ ssl crt \S+proxy\.pem ca-file \S+ca\.pem verify required/);
-    assert.match(section('vs:default:reviews:shadowed:mirror:0'), /set-var\(txn\.dest_subset\) str\(v2\)/);
+    assert.match(section('vs:default:reviews:shadowed:mirror:0'), /set-var\(txn\.dest\) str\("reviews\.default\.svc\.cluster\.local\\tv2"\)/);
     const listener = section('mirror');
     assert.match(listener, new RegExp(`bind unix@${pp.paths.mirrorSocket.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} mode 600`));
     // Its access-log lines name their direction mirror: how readers tell copies from real traffic.
