@@ -59,6 +59,16 @@ describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 
   const fromProductpage = (path: string, headers: Record<string, string> = {}): Promise<HttpAnswer> =>
     request({ port: mesh.pod('productpage-0').ports.outbound, path, headers: { host: 'reviews', ...headers }, agent });
 
+  /** The line a reviews sidecar (v1 or v2) logged for a request, once it is there. */
+  const reviewsInboundLine = (requestId: string) =>
+    waitFor(`the inbound line of ${requestId.slice(0, 40)}`, async () => {
+      for (const v of ['reviews-v1-0', 'reviews-v2-0']) {
+        const e = (await readAccessLog(mesh.pod(v).paths.accessLog)).entries.find((x) => x.requestId === requestId);
+        if (e) return e;
+      }
+      return undefined;
+    }, { timeoutMs: 5000 });
+
   async function countVersions(n: number, send: () => Promise<HttpAnswer>, concurrency = 16): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     let next = 0;
@@ -243,13 +253,7 @@ describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 
     assert.equal(outbound.path, '/logged/"odd"\\path%41');
     assert.equal(outbound.host, 'reviews');
     assert.equal(outbound.status, 200);
-    const inbound = await waitFor('the inbound line', async () => {
-      for (const v of ['reviews-v1-0', 'reviews-v2-0']) {
-        const e = (await readAccessLog(mesh.pod(v).paths.accessLog)).entries.find((x) => x.requestId === requestId);
-        if (e) return e;
-      }
-      return undefined;
-    }, { timeoutMs: 5000 });
+    const inbound = await reviewsInboundLine(requestId);
     assert.equal(inbound.direction, 'inbound');
     assert.equal(inbound.path, outbound.path);
     assert.equal(inbound.destinationHost, 'reviews', 'a receiving sidecar\'s destination is the host it was called by');
@@ -259,6 +263,19 @@ describe('local mesh data plane (live HAProxy on loopback)', { timeout: 120_000 
     assert.equal(logged.path, '/logged/"odd"\\path%41');
     assert.equal(logged.status, 200);
     assert.equal(logged.direction, 'outbound');
+  });
+
+  it('counts a request with a long path and a long request id on both hops, its path and id logged whole', async () => {
+    // Past HAProxy's defaults (a 1,024-byte log line, 1,024 bytes of request line kept for logs): the
+    // line would be cut, and a reader drops a cut line, so the request would go uncounted.
+    const requestId = `long-${'i'.repeat(2000)}`;
+    const longPath = `/long${'/segment-%41'.repeat(400)}`;
+    assert.equal((await fromProductpage(`${longPath}?q=${'x'.repeat(500)}`, { 'x-request-id': requestId })).status, 200);
+    const outbound = await waitFor('the outbound line', async () => (await readAccessLog(mesh.pod('productpage-0').paths.accessLog)).entries.find((e) => e.requestId === requestId), { timeoutMs: 5000 });
+    assert.equal(outbound.path, longPath);
+    assert.equal(outbound.status, 200);
+    const inbound = await reviewsInboundLine(requestId);
+    assert.equal(inbound.path, longPath);
   });
 
   it('trace context: a request without one starts a trace, each hop its own span; a caller\'s traceparent is continued, single-header b3 renewed where sent; a malformed one is replaced', async () => {

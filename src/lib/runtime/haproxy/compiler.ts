@@ -189,7 +189,11 @@ function globalSection(name: string, kind: string, paths: ProxyPaths, threads: n
       'hard-stop-after 30s',
       line('node', name),
       line('description', `meshctl ${kind} ${name}`),
-      'log stdout format raw local0 info',
+      // An access-log line is never cut (a reader drops a cut line, and its request would go uncounted):
+      // HAProxy's 1,024-byte default is raised to its maximum, above any request's escaped text. The
+      // copy of the request line the path is logged from keeps 8 KiB (a longer path is logged cut).
+      'log stdout len 65535 format raw local0 info',
+      'tune.http.logurilen 8192',
       ...tlsGlobalLines(paths),
     ],
   };
