@@ -533,7 +533,7 @@ async function startSidecars(pods, compiled, parallel) {
 /**
  * A compiled sidecar without what metrics and tracing put on the request path: its access-log line (what
  * the agent makes Istio's metrics and the spans from), the rules that exist only to feed that line (the
- * request id's copy, the destination's name, the peer header: access-log.ts, telemetryOnlyRule) and its
+ * request id's copy, the destination's name, the peer header: compiler.ts, telemetryOnlyRule) and its
  * trace-context rules. Everything else — routing, mTLS, request ids, XFCC — stays.
  */
 function withoutTelemetry(proxy) {

@@ -54,7 +54,7 @@ const REQUEST_VARIABLES = [
 const OUTBOUND_ROUTING = ['http-request set-var(txn.route) str(vs:default:reviews:0)'];
 const INBOUND_PEER = ['http-request set-var(sess.peer) str(spiffe://cluster.local/ns/default/sa/bookinfo-productpage)'];
 /**
- * The rules that exist only for the access log (access-log.ts: telemetryOnlyRule), now and in the
+ * The rules that exist only for the access log (compiler.ts: telemetryOnlyRule), now and in the
  * layouts before m3 (the path in a variable, the destination in two): a line is measured with its own.
  */
 const RID = 'http-request set-var(txn.rid) req.hdr(x-request-id)';

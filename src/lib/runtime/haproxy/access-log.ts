@@ -15,7 +15,8 @@
 // variable with a tab between them (one rule and one variable less per request than two).
 //
 // A rule whose only use is this line counts as what metrics and tracing cost the request path:
-// telemetryOnlyRule tells them (bench/dataplane.mjs takes them out of its path without telemetry).
+// compiler.ts's telemetryOnlyRule tells them (bench/dataplane.mjs takes them out of its path without
+// telemetry).
 // Lines of the earlier layouts (m2 with the path percent-encoded in a variable, m1 with JSON's escapes,
 // and the JSON objects before them) are still read, so a log written before an upgrade keeps its figures.
 import { promises as fs } from 'node:fs';
@@ -78,15 +79,6 @@ export const DESTINATION_VAR = 'txn.dest';
 /** The value of DESTINATION_VAR for a destination. */
 export function destinationValue(host: string, subset: string | undefined): string {
   return `${host}\t${subset || UNSET}`;
-}
-
-/**
- * Whether a rule of a sidecar's exists only to feed the access log (and so Istio's metrics and the
- * spans): the request id's copy, the destination's name, and the peer header that tells a receiving
- * sidecar which proxy called. The trace-context rules are tracing.ts's.
- */
-export function telemetryOnlyRule(rule: string): boolean {
-  return rule.startsWith('http-request set-var(txn.rid) ') || rule.startsWith(`http-request set-var(${DESTINATION_VAR}) `) || / x-meshctl-peer\b/.test(rule) || rule.startsWith('http-request set-var(txn.peer) ');
 }
 
 export const ACCESS_LOG_FIELDS: readonly LogField[] = [
@@ -161,11 +153,19 @@ function positionalRecord(line: string): Record<string, unknown> | null {
   for (let i = 0; i < ACCESS_LOG_FIELDS.length; i++) {
     const field = ACCESS_LOG_FIELDS[i]!;
     const value = values[i + 1]!;
-    o[field.name] = field.number ? Number(value) : tag === JSON_ESCAPED_TAG ? unescapeField(value) : field.hashEscaped && tag === LINE_TAG ? hashUnescaped(value) : field.encoded || field.hashEscaped ? percentDecoded(value) : value;
+    o[field.name] = fieldValue(field, tag, value);
   }
   if (o.destination_host === '' && o.direction === 'inbound') o.destination_host = o.host;
   if (o.direction === 'mirror') o.mirror = true;
   return o;
+}
+
+/** A field's value as its layout wrote it: a number, or text with the layout's escapes undone. */
+function fieldValue(field: LogField, tag: string, value: string): unknown {
+  if (field.number) return Number(value);
+  if (tag === JSON_ESCAPED_TAG) return unescapeField(value);
+  if (field.hashEscaped && tag === LINE_TAG) return hashUnescaped(value);
+  return field.encoded || field.hashEscaped ? percentDecoded(value) : value;
 }
 
 /**

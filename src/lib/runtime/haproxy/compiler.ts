@@ -228,6 +228,9 @@ function logLines(proxy: string, direction: string, source: LogSource = { sample
   return ['log-format ' + formatString(accessLogFormat({ proxy, direction, source, authorization })), 'error-log-format ' + formatString(errorLogFormat({ proxy, direction }))];
 }
 
+/** The request id as the log writes it, read once the id is on the request (the log's alone). */
+const REQUEST_ID_COPY = 'http-request set-var(txn.rid) req.hdr(x-request-id)';
+
 /**
  * Request variables every HTTP frontend sets first (log fields and routing keys), and the trace
  * context; `toApp`: the frontend hands requests to an app, which gets B3 headers too (tracing.ts).
@@ -237,7 +240,7 @@ function requestVariables(toApp = false): string[] {
     'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
     // Only the first proxy on a request's path makes its id.
     'http-request set-header x-request-id %[uuid(4)] unless { req.hdr(x-request-id) -m found }',
-    'http-request set-var(txn.rid) req.hdr(x-request-id)',
+    REQUEST_ID_COPY,
     ...traceContextLines(),
     ...(toApp ? b3HeaderLines() : []),
   ];
@@ -259,6 +262,15 @@ function peerMetadataOut(proxyName: string): string {
 }
 function peerMetadataIn(): string[] {
   return [`http-request set-var(txn.peer) req.hdr(${PEER_HEADER}) if { var(sess.peer) -m found }`, `http-request del-header ${PEER_HEADER}`];
+}
+
+/**
+ * Whether a rule of a sidecar's exists only to feed the access log (and so Istio's metrics and the
+ * spans): the request id's copy, the destination's name, and the peer header that tells a receiving
+ * sidecar which proxy called. The trace-context rules are tracing.ts's.
+ */
+export function telemetryOnlyRule(rule: string): boolean {
+  return rule === REQUEST_ID_COPY || rule.startsWith(`http-request set-var(${DESTINATION_VAR}) `) || rule.includes(` ${PEER_HEADER}`) || rule.startsWith('http-request set-var(txn.peer) ');
 }
 
 function adminFrontend(port: number, appBackend: string | null): HaproxySection {
@@ -692,7 +704,7 @@ function mirrorListener(self: { name: string; paths: ProxyPaths }, identity: str
       `bind unix@${self.paths.mirrorSocket} mode 600`,
       ...logLines(self.name, 'mirror'),
       'http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
-      'http-request set-var(txn.rid) req.hdr(x-request-id)',
+      REQUEST_ID_COPY,
       `http-request set-var(txn.source) str(${word(identity)})`,
       'http-request set-var(txn.route) req.hdr(x-meshctl-route)',
       'http-request set-var(txn.backend) req.hdr(x-meshctl-mirror)',
