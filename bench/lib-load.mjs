@@ -56,7 +56,11 @@ async function saturate() {
   const r = await autocannon(options);
   const seconds = (performance.now() - started) / 1000;
   const ok = r['2xx'];
-  return { mode: 'saturate', requests: r.requests.total, ok, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, seconds, rps: ok / seconds };
+  const errorKinds = {};
+  for (const [code, { count }] of Object.entries(r.statusCodeStats ?? {})) if (!code.startsWith('2') && count) errorKinds[`HTTP ${code}`] = count;
+  if (r.timeouts) errorKinds.timeout = r.timeouts;
+  if (r.errors - r.timeouts > 0) errorKinds['connection error'] = r.errors - r.timeouts;
+  return { mode: 'saturate', requests: r.requests.total, ok, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, errorKinds, seconds, rps: ok / seconds };
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -209,7 +213,11 @@ class Stream {
 
   answered(conn, req, status, at) {
     if (status >= 200 && status < 300) this.r.ok++;
-    else this.r.non2xx++;
+    else {
+      this.r.non2xx++;
+      // A failure's kind, beside connection errors': which status was answered.
+      this.r.errorKinds[`HTTP ${status}`] = (this.r.errorKinds[`HTTP ${status}`] ?? 0) + 1;
+    }
     if (req >= this.warmup) this.latencies[this.measured++] = at - this.sentAt[req];
     this.onSettled();
     if (this.backlog.length && !conn.dead) this.dispatch(conn, this.backlog.shift());
