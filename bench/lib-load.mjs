@@ -14,7 +14,11 @@
 //   targets take turns request by request: together they get `rps`, each its share. `latencies`: the
 //   figures carry every latency. A request is written at its scheduled time on an idle
 //   keep-alive connection of its target, or on a new one (at most `maxConnections`), never waiting
-//   for an earlier answer, so a slow answer cannot hold back the requests after it. Latency runs
+//   for an earlier answer, so a slow answer cannot hold back the requests after it. A connection
+//   left idle for IDLE_LIMIT_MS is closed by the generator instead of being used again, as a
+//   well-behaved client does: a server closing a keep-alive connection at its idle timeout while a
+//   request is being written on it would otherwise fail that request, a race of the client's making
+//   and not the server's. Latency runs
 //   from the write of the request to the last byte of its answer, with sub-microsecond resolution
 //   (autocannon's histogram resolves whole ms); timings go to preallocated arrays, so the generator
 //   makes little garbage and seldom pauses for its own collector.
@@ -63,6 +67,8 @@ async function saturate() {
   return { mode: 'saturate', requests: r.requests.total, ok, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, errorKinds, seconds, rps: ok / seconds };
 }
 
+/** Idle time after which the generator closes a connection itself: well inside every keep-alive timeout it meets (the sidecars' 30 s, the bench app's 65 s). */
+const IDLE_LIMIT_MS = 10_000;
 const CRLF2 = Buffer.from('\r\n\r\n');
 const LAST_CHUNK = Buffer.from('\r\n0\r\n\r\n');
 const CONTENT_LENGTH = /\r\ncontent-length:\s*(\d+)/i;
@@ -77,6 +83,7 @@ class Conn {
   constructor(stream) {
     this.stream = stream;
     this.busy = false;
+    this.idleSince = performance.now();
     this.dead = false;
     this.ready = false;
     this.buf = null;
@@ -139,6 +146,7 @@ class Conn {
       const req = this.pending;
       this.pending = -1;
       this.busy = false;
+      this.idleSince = at;
       const close = CLOSE.test(head);
       if (close) {
         this.dead = true;
@@ -201,7 +209,7 @@ class Stream {
     while (this.next < this.count && this.dueAt(this.next) <= now) {
       const req = this.next++;
       this.r.sent++;
-      let conn = this.conns.find((c) => !c.busy && !c.dead);
+      let conn = this.idleConn(now);
       if (!conn && this.conns.length < this.maxConnections) conn = this.open();
       if (conn) this.dispatch(conn, req);
       else {
@@ -209,6 +217,18 @@ class Stream {
         this.backlog.push(req);
       }
     }
+  }
+
+  /** An idle connection to write on, closing those idle for longer than IDLE_LIMIT_MS on the way. */
+  idleConn(now) {
+    for (let i = 0; i < this.conns.length; i++) {
+      const c = this.conns[i];
+      if (c.busy || c.dead) continue;
+      if (now - c.idleSince < IDLE_LIMIT_MS) return c;
+      c.close();
+      this.conns.splice(i--, 1);
+    }
+    return undefined;
   }
 
   answered(conn, req, status, at) {
