@@ -327,6 +327,15 @@ const f2 = (v) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
 const f3 = (v) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 const signed3 = (v) => (v >= 0 ? `+${f3(v)}` : f3(v));
 const say = (line = '') => process.stdout.write(`${line}\n`);
+/** Requests of a path's runs that failed: answered other than 2xx, or lost with their connection (timeouts included). */
+const failureCount = (runs) => runs.reduce((a, r) => a + r.non2xx + r.errors, 0);
+/** The same, with what the failures were (`HTTP 503`, `ECONNRESET`, `connection closed`, `timeout`), so that a run says why. */
+function failureText(runs) {
+  const kinds = {};
+  for (const r of runs) for (const [kind, count] of Object.entries(r.errorKinds ?? {})) kinds[kind] = (kinds[kind] ?? 0) + count;
+  const parts = Object.entries(kinds).map(([kind, count]) => `${kind} ×${count}`);
+  return `${n0(failureCount(runs))}${parts.length ? ` (${parts.join(', ')})` : ''}`;
+}
 
 // ------------------------------------------------------------------ the mesh, built as the control plane does
 
@@ -723,10 +732,10 @@ async function benchPath(ca, bin) {
     }
   }
   const usPerRequest = (list, k) => median(list.map((r) => (r.cpuSeconds[k] * 1e6) / r.ok));
-  const satFailures = (t) => sat[t].reduce((a, r) => a + r.non2xx + r.errors + r.timeouts, 0);
+  const satFailures = (t) => failureCount(sat[t]);
   const loadShape = SATURATE.amount ? `${SATURATE.amount} requests` : `${SATURATE.durationS} s`;
   say(`throughput at saturation (autocannon, ${SATURATE.connections} keep-alive connections, ${loadShape} per run, ${RUNS} runs each):`);
-  for (const t of ['direct', 'mesh', 'plain', 'httproute', 'policies', 'bare']) say(`  ${t.padEnd(9)} ${sat[t].map((r) => n0(r.rps)).join(' ')} req/s; failed ${satFailures(t)}`);
+  for (const t of ['direct', 'mesh', 'plain', 'httproute', 'policies', 'bare']) say(`  ${t.padEnd(9)} ${sat[t].map((r) => n0(r.rps)).join(' ')} req/s; failed ${failureText(sat[t])}`);
   const satRatios = sat.mesh.map((r, i) => r.rps / sat.direct[i].rps);
   const bareRatios = sat.bare.map((r, i) => r.rps / sat.direct[i].rps);
   const perRequest = {
@@ -779,10 +788,10 @@ async function benchPath(ca, bin) {
     for (const k of Object.keys(mem)) mem[k].push(sample[k]);
     for (const k of Object.keys(cpu)) cpu[k].push(r.cpuSeconds[k] / r.wall * (k === 'app' ? 1 : order(i).length / 2));
   }
-  const rateFailures = (t) => rate[t].reduce((a, r) => a + r.non2xx + r.errors, 0);
+  const rateFailures = (t) => failureCount(rate[t]);
   say(`latency at a fixed ${n0(RATE.rps)} req/s (open loop; in each run the paths take turns in blocks of ${n0(RATE.blockMs)} ms, ${n0(RATE.count)} requests each, first ${n0(RATE.warmup)} not counted; ${RUNS} runs), ms:`);
   for (const t of Object.keys(rate)) {
-    say(`  ${t.padEnd(9)} p50 ${rate[t].map((r) => f3(r.p50)).join(' ')} | p99 ${rate[t].map((r) => f3(r.p99)).join(' ')} | achieved ${rate[t].map((r) => n0(r.achievedRps)).join(' ')} req/s; failed ${rateFailures(t)}; send lag p99 ${f3(median(rate[t].map((r) => r.sendLagP99)))}`);
+    say(`  ${t.padEnd(9)} p50 ${rate[t].map((r) => f3(r.p50)).join(' ')} | p99 ${rate[t].map((r) => f3(r.p99)).join(' ')} | achieved ${rate[t].map((r) => n0(r.achievedRps)).join(' ')} req/s; failed ${failureText(rate[t])}; send lag p99 ${f3(median(rate[t].map((r) => r.sendLagP99)))}`);
   }
   const added = (q, path = 'mesh') => rate[path].map((r, i) => r[q] - rate.direct[i][q]);
 
@@ -802,10 +811,10 @@ async function benchPath(ca, bin) {
   }
   for (const t of Object.keys(pooled)) pooled[t].sort((a, b) => a - b);
   const pooledAt = (t, q) => percentile(pooled[t], q);
-  const turnFailures = (t) => turns[t].reduce((a, r) => a + r.non2xx + r.errors, 0);
+  const turnFailures = (t) => failureCount(turns[t]);
   say(`metrics and tracing at a fixed rate: mesh, plain and control take turns request by request, ${n0(RATE.rps)} req/s together (${n0(RATE.rps / 3)} each), ${n0(TURNS.count)} requests each per run, first ${n0(TURNS.warmup)} not counted; ${RUNS} runs, latencies pooled (ms):`);
   for (const t of Object.keys(turns)) {
-    say(`  ${t.padEnd(9)} p50 ${f3(pooledAt(t, 0.5))} p99 ${f3(pooledAt(t, 0.99))} p99.9 ${f3(pooledAt(t, 0.999))} (${n0(pooled[t].length)} requests); per run p99 ${turns[t].map((r) => f3(r.p99)).join(' ')}; failed ${turnFailures(t)}`);
+    say(`  ${t.padEnd(9)} p50 ${f3(pooledAt(t, 0.5))} p99 ${f3(pooledAt(t, 0.99))} p99.9 ${f3(pooledAt(t, 0.999))} (${n0(pooled[t].length)} requests); per run p99 ${turns[t].map((r) => f3(r.p99)).join(' ')}; failed ${failureText(turns[t])}`);
   }
   say(`  mesh − plain: p50 ${signed3(pooledAt('mesh', 0.5) - pooledAt('plain', 0.5))}, p99 ${signed3(pooledAt('mesh', 0.99) - pooledAt('plain', 0.99))}; control − plain (noise): p50 ${signed3(pooledAt('control', 0.5) - pooledAt('plain', 0.5))}, p99 ${signed3(pooledAt('control', 0.99) - pooledAt('plain', 0.99))}`);
   say();

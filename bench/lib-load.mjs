@@ -14,7 +14,11 @@
 //   targets take turns request by request: together they get `rps`, each its share. `latencies`: the
 //   figures carry every latency. A request is written at its scheduled time on an idle
 //   keep-alive connection of its target, or on a new one (at most `maxConnections`), never waiting
-//   for an earlier answer, so a slow answer cannot hold back the requests after it. Latency runs
+//   for an earlier answer, so a slow answer cannot hold back the requests after it. A connection
+//   left idle for IDLE_LIMIT_MS is closed by the generator instead of being used again, as a
+//   well-behaved client does: a server closing a keep-alive connection at its idle timeout while a
+//   request is being written on it would otherwise fail that request, a race of the client's making
+//   and not the server's. Latency runs
 //   from the write of the request to the last byte of its answer, with sub-microsecond resolution
 //   (autocannon's histogram resolves whole ms); timings go to preallocated arrays, so the generator
 //   makes little garbage and seldom pauses for its own collector.
@@ -56,9 +60,15 @@ async function saturate() {
   const r = await autocannon(options);
   const seconds = (performance.now() - started) / 1000;
   const ok = r['2xx'];
-  return { mode: 'saturate', requests: r.requests.total, ok, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, seconds, rps: ok / seconds };
+  const errorKinds = {};
+  for (const [code, { count }] of Object.entries(r.statusCodeStats ?? {})) if (!code.startsWith('2') && count) errorKinds[`HTTP ${code}`] = count;
+  if (r.timeouts) errorKinds.timeout = r.timeouts;
+  if (r.errors - r.timeouts > 0) errorKinds['connection error'] = r.errors - r.timeouts;
+  return { mode: 'saturate', requests: r.requests.total, ok, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, errorKinds, seconds, rps: ok / seconds };
 }
 
+/** Idle time after which the generator closes a connection itself: well inside every keep-alive timeout it meets (the sidecars' 30 s, the bench app's 65 s). */
+const IDLE_LIMIT_MS = 10_000;
 const CRLF2 = Buffer.from('\r\n\r\n');
 const LAST_CHUNK = Buffer.from('\r\n0\r\n\r\n');
 const CONTENT_LENGTH = /\r\ncontent-length:\s*(\d+)/i;
@@ -73,6 +83,7 @@ class Conn {
   constructor(stream) {
     this.stream = stream;
     this.busy = false;
+    this.idleSince = performance.now();
     this.dead = false;
     this.ready = false;
     this.buf = null;
@@ -135,6 +146,7 @@ class Conn {
       const req = this.pending;
       this.pending = -1;
       this.busy = false;
+      this.idleSince = at;
       const close = CLOSE.test(head);
       if (close) {
         this.dead = true;
@@ -197,7 +209,7 @@ class Stream {
     while (this.next < this.count && this.dueAt(this.next) <= now) {
       const req = this.next++;
       this.r.sent++;
-      let conn = this.conns.find((c) => !c.busy && !c.dead);
+      let conn = this.idleConn(now);
       if (!conn && this.conns.length < this.maxConnections) conn = this.open();
       if (conn) this.dispatch(conn, req);
       else {
@@ -207,9 +219,25 @@ class Stream {
     }
   }
 
+  /** An idle connection to write on, closing those idle for longer than IDLE_LIMIT_MS on the way. */
+  idleConn(now) {
+    for (let i = 0; i < this.conns.length; i++) {
+      const c = this.conns[i];
+      if (c.busy || c.dead) continue;
+      if (now - c.idleSince < IDLE_LIMIT_MS) return c;
+      c.close();
+      this.conns.splice(i--, 1);
+    }
+    return undefined;
+  }
+
   answered(conn, req, status, at) {
     if (status >= 200 && status < 300) this.r.ok++;
-    else this.r.non2xx++;
+    else {
+      this.r.non2xx++;
+      // A failure's kind, beside connection errors': which status was answered.
+      this.r.errorKinds[`HTTP ${status}`] = (this.r.errorKinds[`HTTP ${status}`] ?? 0) + 1;
+    }
     if (req >= this.warmup) this.latencies[this.measured++] = at - this.sentAt[req];
     this.onSettled();
     if (this.backlog.length && !conn.dead) this.dispatch(conn, this.backlog.shift());
