@@ -79,6 +79,13 @@ export interface VirtualServiceSpec {
   gateways: string[];
   /** Routes of an HTTPRoute attached to a Gateway listener: the listener's port (absent: every port of the gateway). */
   gatewayPort?: number;
+  /**
+   * Routes of HTTPRoutes in a namespace other than their Service's (GAMMA consumer routes): they apply
+   * to the clients of that namespace alone, and for them ahead of the Service's own routes.
+   */
+  consumerNamespace?: string;
+  /** Routes of HTTPRoutes whose Service parentRef names a port: they apply to requests to that port of the Service alone. */
+  servicePort?: number;
   http: HttpRoute[];
   resource: Resource;
 }

@@ -1,6 +1,7 @@
 // Gateway API routes send traffic to backendRefs: a Service that does not exist, or one in another
 // namespace that no ReferenceGrant opens up, leaves the backend invalid (requests get 500s); so do
-// weights that are all zero.
+// weights that are all zero. A route bound to Services alone (GAMMA) needs no ReferenceGrant: it only
+// adds to what its clients can reach already (GEP-1294).
 import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
@@ -21,6 +22,8 @@ function granted(ctx: AnalysisContext, routeKind: string, fromNamespace: string,
 
 function checkRoute(ctx: AnalysisContext, route: Resource): void {
   const spec: HTTPRouteSpec | GRPCRouteSpec = route.kindId === K.GRPCRoute ? specOf(route, K.GRPCRoute) : specOf(route, K.HTTPRoute);
+  const parents = listOf(spec.parentRefs).map(objectOf);
+  const meshOnly = parents.length > 0 && parents.every((p) => (p.group === '' || p.group === 'core') && p.kind === 'Service');
   listOf<HTTPRouteSpecRules | GRPCRouteSpecRules | Mistyped>(spec.rules).forEach((rule, i) => {
     const refs = listOf<HTTPRouteSpecRulesBackendRefs | GRPCRouteSpecRulesBackendRefs | Mistyped>(objectOf(rule).backendRefs).map(objectOf);
     refs.forEach((ref, j) => {
@@ -37,7 +40,7 @@ function checkRoute(ctx: AnalysisContext, route: Resource): void {
           `${cap(field)} sends traffic to Service ${namespace}/${ref.name} (backendRefs[${j}]), which no input defines; fix the name${ref.namespace ? ' or namespace' : ''} or add the Service.`,
         );
       }
-      if (namespace !== route.namespace && !granted(ctx, route.kind, route.namespace, namespace, ref.name)) {
+      if (!meshOnly && namespace !== route.namespace && !granted(ctx, route.kind, route.namespace, namespace, ref.name)) {
         ctx.report(
           'MSH2011',
           route,

@@ -255,7 +255,12 @@ interface ResolvedBackend {
   ref: string;
 }
 
-function resolveBackendRef(ref: Obj, route: Resource, index: Index): ResolvedBackend {
+/**
+ * `mesh`: a rule of a route bound to a Service (GAMMA). Such a route only adds to what a client may
+ * already reach, so its backendRefs may name a Service of any namespace without a ReferenceGrant
+ * (GEP-1294); a route bound to a Gateway exposes what it names and needs one.
+ */
+function resolveBackendRef(ref: Obj, route: Resource, index: Index, mesh = false): ResolvedBackend {
   const group = typeof ref.group === 'string' ? ref.group : '';
   const kind = typeof ref.kind === 'string' ? ref.kind : 'Service';
   const name = String(ref.name ?? '');
@@ -271,7 +276,7 @@ function resolveBackendRef(ref: Obj, route: Resource, index: Index): ResolvedBac
   const destination: RouteDestination = { host: fqdn, fqdn, subset: '', port, weight: typeof ref.weight === 'number' ? ref.weight : 1, headers };
   let problem: BackendProblem | null = null;
   if ((group !== '' && group !== 'core') || kind !== 'Service') problem = 'InvalidKind';
-  else if (namespace !== routeNs && !grantAllows(index, { kind: 'HTTPRoute', namespace: routeNs }, { group: '', kind: 'Service', namespace, name })) problem = 'RefNotPermitted';
+  else if (!mesh && namespace !== routeNs && !grantAllows(index, { kind: 'HTTPRoute', namespace: routeNs }, { group: '', kind: 'Service', namespace, name })) problem = 'RefNotPermitted';
   else if (!index.services.has(`${namespace}/${name}`)) problem = 'BackendNotFound';
   return { destination, filters: list(ref.filters), problem, ref: `${namespace}/${name}` };
 }
@@ -310,7 +315,7 @@ function entriesOf(route: Resource): RuleEntry[] {
 }
 
 /** One route entry as an HttpRoute of the model; `parentPort` is the listener's (or Service's) declared port. */
-function httpRouteOf(entry: RuleEntry, index: Index, position: number, parentPort: number): HttpRoute {
+function httpRouteOf(entry: RuleEntry, index: Index, position: number, parentPort: number, mesh: boolean): HttpRoute {
   const { rule, route } = entry;
   const headers = noHeaders();
   const mirrors: RouteMirror[] = [];
@@ -336,11 +341,11 @@ function httpRouteOf(entry: RuleEntry, index: Index, position: number, parentPor
     }
     else if (f.type === 'RequestMirror') {
       const m = obj(f.requestMirror);
-      const backend = resolveBackendRef(obj(m.backendRef), route, index);
+      const backend = resolveBackendRef(obj(m.backendRef), route, index, mesh);
       if (!backend.problem) mirrors.push({ host: backend.destination.host, fqdn: backend.destination.fqdn, subset: '', port: backend.destination.port, percent: mirrorPercent(m) });
     }
   }
-  const refs = list(rule.backendRefs).map((ref) => resolveBackendRef(ref, route, index));
+  const refs = list(rule.backendRefs).map((ref) => resolveBackendRef(ref, route, index, mesh));
   // A weight-0 backend stays a destination (it gets nothing) beside one that has weight, so that a
   // shift can give it weight through the runtime API without a reload.
   const destinations = refs.some((r) => r.destination.weight > 0) ? refs : [];
@@ -448,7 +453,7 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
   const routes = resources.filter((r) => r.kindId === K.HTTPRoute);
 
   // (gateway, port, hostname) or (mesh service) → entries
-  const groups = new Map<string, { kind: 'gateway'; gw: KubeGateway; port: number; listenerHost: string; host: string; entries: RuleEntry[] } | { kind: 'mesh'; service: Resource; port: number; entries: RuleEntry[] }>();
+  const groups = new Map<string, { kind: 'gateway'; gw: KubeGateway; port: number; listenerHost: string; host: string; entries: RuleEntry[] } | { kind: 'mesh'; service: Resource; port: number; consumer: string | null; servicePort: number | null; entries: RuleEntry[] }>();
   const outcomes = new Map<Resource, ParentOutcome[]>();
   // Every listener with a hostname has a group of its own hostname (the least specific of the listener's
   // groups, so the last): a request it takes and none of its routes' hostnames match is answered 404
@@ -475,8 +480,11 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
         const service = index.services.get(`${namespace}/${name}`);
         if (!service) { parents.push({ parent, accepted: 'NoMatchingParent' }); continue; }
         const servicePort = port ?? Number(list(obj(service.spec).ports)[0]?.port ?? 80);
-        const key = `mesh/${namespace}/${name}`;
-        const group_ = groups.get(key) ?? { kind: 'mesh' as const, service, port: servicePort, entries: [] };
+        // A route of another namespace is that namespace's own view of the Service (a consumer route),
+        // and a route naming a port is about that port alone: each is a group of its own.
+        const consumer = routeNs !== namespace ? routeNs : null;
+        const key = `mesh/${consumer ?? ''}/${namespace}/${name}/${port ?? ''}`;
+        const group_ = groups.get(key) ?? { kind: 'mesh' as const, service, port: servicePort, consumer, servicePort: port, entries: [] };
         group_.entries.push(...entries);
         groups.set(key, group_);
         parents.push({ parent, accepted: 'Accepted' });
@@ -526,7 +534,7 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
       const id = `${e.route.namespace}/${e.route.name}/${e.ruleIndex}/${e.matchIndex}`;
       return seen.has(id) ? false : (seen.add(id), true);
     }).sort((a, b) => compareKeys(a.key, b.key));
-    const http = entries.map((e, position) => httpRouteOf(e, index, position, g.port));
+    const http = entries.map((e, position) => httpRouteOf(e, index, position, g.port, g.kind === 'mesh'));
     http.push(notFoundRoute(http.length));
     if (g.kind === 'gateway') {
       const label = (h: string) => (h === '*' ? 'any' : h.replace(/^\*\./, 'wildcard.'));
@@ -534,7 +542,10 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
       virtualServices.push({ ...common, name: `gateway.${g.gw.name}.${g.port}.${label(g.listenerHost)}.${label(g.host)}`, hosts: [g.host], http });
     } else {
       const ns = g.service.namespace || 'default';
-      virtualServices.push({ name: `mesh.${g.service.name}`, namespace: ns, hosts: [serviceHost(g.service.name, ns)], gateways: ['mesh'], http, resource: g.service });
+      virtualServices.push({
+        name: `mesh.${g.service.name}${g.servicePort !== null ? `.${g.servicePort}` : ''}`, namespace: g.consumer ?? ns, hosts: [serviceHost(g.service.name, ns)], gateways: ['mesh'], http, resource: g.service,
+        ...(g.consumer ? { consumerNamespace: g.consumer } : {}), ...(g.servicePort !== null ? { servicePort: g.servicePort } : {}),
+      });
     }
   }
 
@@ -549,7 +560,9 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
   // ResolvedRefs speaks of every backendRef of a route, attached or not.
   const backendProblems = new Map<Resource, { ref: string; problem: BackendProblem }[]>();
   for (const route of routes) {
-    const found = list(obj(route.spec).rules).flatMap((rule) => list(rule.backendRefs).map((ref) => resolveBackendRef(ref, route, index)))
+    const parentRefs = list(obj(route.spec).parentRefs);
+    const meshOnly = parentRefs.length > 0 && parentRefs.every((r) => (r.group === '' || r.group === 'core') && r.kind === 'Service');
+    const found = list(obj(route.spec).rules).flatMap((rule) => list(rule.backendRefs).map((ref) => resolveBackendRef(ref, route, index, meshOnly)))
       .filter((r) => r.problem).map((r) => ({ ref: r.ref, problem: r.problem as BackendProblem }));
     backendProblems.set(route, found);
   }

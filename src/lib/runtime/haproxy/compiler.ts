@@ -728,7 +728,7 @@ interface RoutingTable {
 }
 
 interface HostGroup {
-  /** ACL name. */
+  /** The ACL (or ACLs, all of which must match) that take a request into the group. */
   acl: string;
   /** ACL definition lines. */
   aclLines: string[];
@@ -849,7 +849,13 @@ function sidecarHostGroups(ctx: Context, scope: EgressScope | null): { groups: H
   const { model } = ctx;
   const groups: HostGroup[] = [];
   const known: HostPatterns = { names: [], suffixes: [], any: false };
-  const vsList = meshVirtualServices(model).filter((vs) => !scope || scope.importsVirtualService(vs));
+  // A consumer route applies to its own namespace's clients alone, and for them ahead of the Service's
+  // own routes; a route for one port of a Service goes before the Service's routes for every port.
+  const rank = (vs: VirtualServiceSpec) => (vs.consumerNamespace ? 0 : 2) + (vs.servicePort !== undefined ? 0 : 1);
+  const vsList = meshVirtualServices(model)
+    .filter((vs) => (!scope || scope.importsVirtualService(vs)) && (!vs.consumerNamespace || vs.consumerNamespace === ctx.self.namespace))
+    .map((vs, i) => ({ vs, i })).sort((a, b) => rank(a.vs) - rank(b.vs) || a.i - b.i).map(({ vs }) => vs);
+  // A host is claimed whole (`host`) or for one port (`host:port`), by the first route of that order.
   const claimed = new Set<string>();
   const hostsOfVs = (vs: VirtualServiceSpec) => vs.hosts.map((h) => hostKey(vs.namespace, h));
   let n = 0;
@@ -862,12 +868,20 @@ function sidecarHostGroups(ctx: Context, scope: EgressScope | null): { groups: H
     known.names.push(...names);
     known.suffixes.push(...wild.filter((w) => w !== '*').map((w) => w.slice(1)));
     known.any ||= wild.includes('*');
-    groups.push({ acl, aclLines, hosts, vs, defaultHost: vs ? null : hosts[0]! });
+    let condition = acl;
+    if (vs?.servicePort !== undefined) {
+      // The Service port a client called is the Host header's port (80 when it names none).
+      aclLines.push(`acl ${acl}_port req.hdr(host),field(2,:) -m str ${vs.servicePort}`);
+      if (vs.servicePort === 80) aclLines.push(`acl ${acl}_port req.hdr(host) -m reg ^[^:]*$`);
+      condition = `${acl} ${acl}_port`;
+    }
+    groups.push({ acl: condition, aclLines, hosts, vs, defaultHost: vs ? null : hosts[0]! });
   };
   for (const vs of vsList) {
-    const hosts = hostsOfVs(vs).filter((h) => !claimed.has(h));
+    const claim = (h: string) => (vs.servicePort !== undefined ? `${h}:${vs.servicePort}` : h);
+    const hosts = hostsOfVs(vs).filter((h) => !claimed.has(claim(h)));
     if (!hosts.length) continue;
-    hosts.forEach((h) => claimed.add(h));
+    hosts.forEach((h) => claimed.add(claim(h)));
     addGroup('vs', hosts, vs);
   }
   for (const svc of model.services) {

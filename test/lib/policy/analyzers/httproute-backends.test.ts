@@ -96,3 +96,24 @@ spec:
 `);
   assert.deepEqual(codesAt(r.findings), []);
 });
+
+test('a route bound to Services alone (GAMMA) needs no ReferenceGrant for a backend in another namespace; bound to a Gateway too, it does', async () => {
+  const gamma = (parents: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: shop-view
+  namespace: web
+spec:
+  parentRefs: ${parents}
+  rules:
+  - backendRefs:
+    - name: reviews
+      namespace: shop
+      port: 9080
+---
+${service('reviews', 'shop')}`;
+  const meshOnly = await run(gamma('[{group: "", kind: Service, name: reviews, namespace: shop}]'));
+  assert.deepEqual(codesAt(meshOnly.findings), []);
+  const withGateway = await run(gamma('[{group: "", kind: Service, name: reviews, namespace: shop}, {name: gateway}]'));
+  assert.deepEqual(codesAt(withGateway.findings), ['MSH2011@11']);
+});
