@@ -86,6 +86,11 @@ export interface VirtualServiceSpec {
   consumerNamespace?: string;
   /** Routes of HTTPRoutes whose Service parentRef names a port: they apply to requests to that port of the Service alone. */
   servicePort?: number;
+  /**
+   * servicePort is the port a call that names none goes to: the Service's port 80, or its first port
+   * when it has no port 80 (local apps call a Service by name alone).
+   */
+  servicePortIsDefault?: boolean;
   http: HttpRoute[];
   resource: Resource;
 }

@@ -14,12 +14,12 @@ metadata: { name: ${name}, namespace: ${namespace}, labels: { app: ${name} } }
 spec: { command: ["node", "app.js"], port: 9080, replicas: 1, serviceAccount: ${name} }
 ---`;
 
-const route = (name: string, namespace: string, parentPort: number | null, header: string) => `
+const route = (name: string, namespace: string, parentPort: number | null, header: string, service = 'echo') => `
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: ${name}, namespace: ${namespace} }
 spec:
-  parentRefs: [{ group: "", kind: Service, name: echo, namespace: default${parentPort === null ? '' : `, port: ${parentPort}`} }]
+  parentRefs: [{ group: "", kind: Service, name: ${service}, namespace: default${parentPort === null ? '' : `, port: ${parentPort}`} }]
   rules:
   - filters: [{ type: ResponseHeaderModifier, responseHeaderModifier: { set: [{ name: x-route, value: ${header} }] } }]
     backendRefs: [{ name: echo, namespace: default, port: 9080 }]
@@ -40,6 +40,12 @@ spec: { selector: { app: echo }, ports: [{ name: http, port: 80 }, { name: admin
 ---
 ${route('shop-view', 'shop', null, 'consumer')}
 ${route('admin-port', 'default', 8080, 'port-8080')}
+apiVersion: v1
+kind: Service
+metadata: { name: solo, namespace: default }
+spec: { selector: { app: echo }, ports: [{ name: http, port: 9080 }] }
+---
+${route('solo-port', 'default', 9080, 'solo-9080', 'solo')}
 `;
 
 describe('GAMMA consumer routes and Service ports on the local mesh (live HAProxy on loopback)', { timeout: 120_000 }, () => {
@@ -69,6 +75,16 @@ describe('GAMMA consumer routes and Service ports on the local mesh (live HAProx
       assert.equal(other.status, 200, other.body);
       assert.equal(other.headers['x-route'], undefined, `${host} took the port-8080 route`);
     }
+  });
+
+  it('a call naming no port goes to the Service\'s port 80, or to its first port without one', async () => {
+    for (const host of ['solo', 'solo:9080']) {
+      const a = await call('caller-0', host);
+      assert.equal(a.status, 200, a.body);
+      assert.equal(a.headers['x-route'], 'solo-9080', `${host} did not take the route of port 9080, the Service's only port`);
+    }
+    const other = await call('caller-0', 'solo:80');
+    assert.equal(other.headers['x-route'], undefined, 'solo:80 took the route of port 9080');
   });
 
   it('the route status says the consumer route resolved its cross-namespace backend', () => {

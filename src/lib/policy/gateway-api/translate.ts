@@ -260,6 +260,12 @@ interface ResolvedBackend {
  * already reach, so its backendRefs may name a Service of any namespace without a ReferenceGrant
  * (GEP-1294); a route bound to a Gateway exposes what it names and needs one.
  */
+/** The port of a Service that a call naming no port goes to: 80 when the Service has it, else its first. */
+function defaultServicePort(service: Resource): number | null {
+  const ports = list(obj(service.spec).ports).map((p) => Number(p.port)).filter((p) => Number.isInteger(p) && p > 0);
+  return ports.includes(80) ? 80 : ports[0] ?? null;
+}
+
 function resolveBackendRef(ref: Obj, route: Resource, index: Index, mesh = false): ResolvedBackend {
   const group = typeof ref.group === 'string' ? ref.group : '';
   const kind = typeof ref.kind === 'string' ? ref.kind : 'Service';
@@ -544,7 +550,8 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
       const ns = g.service.namespace || 'default';
       virtualServices.push({
         name: `mesh.${g.service.name}${g.servicePort !== null ? `.${g.servicePort}` : ''}`, namespace: g.consumer ?? ns, hosts: [serviceHost(g.service.name, ns)], gateways: ['mesh'], http, resource: g.service,
-        ...(g.consumer ? { consumerNamespace: g.consumer } : {}), ...(g.servicePort !== null ? { servicePort: g.servicePort } : {}),
+        ...(g.consumer ? { consumerNamespace: g.consumer } : {}),
+        ...(g.servicePort !== null ? { servicePort: g.servicePort, servicePortIsDefault: g.servicePort === defaultServicePort(g.service) } : {}),
       });
     }
   }

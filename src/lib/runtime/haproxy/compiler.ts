@@ -870,9 +870,10 @@ function sidecarHostGroups(ctx: Context, scope: EgressScope | null): { groups: H
     known.any ||= wild.includes('*');
     let condition = acl;
     if (vs?.servicePort !== undefined) {
-      // The Service port a client called is the Host header's port (80 when it names none).
+      // The Service port a client called is the Host header's port; a Host naming none calls the
+      // Service's default port (servicePortIsDefault).
       aclLines.push(`acl ${acl}_port req.hdr(host),field(2,:) -m str ${vs.servicePort}`);
-      if (vs.servicePort === 80) aclLines.push(`acl ${acl}_port req.hdr(host) -m reg ^[^:]*$`);
+      if (vs.servicePortIsDefault) aclLines.push(`acl ${acl}_port req.hdr(host) -m reg ^[^:]*$`);
       condition = `${acl} ${acl}_port`;
     }
     groups.push({ acl: condition, aclLines, hosts, vs, defaultHost: vs ? null : hosts[0]! });
