@@ -5,6 +5,7 @@
 import type { Analyzer, AnalysisContext } from '../analysis.js';
 import type { Resource } from '../load.js';
 import { K } from '../kinds.js';
+import { boundToServicesAlone } from '../gateway-api/types.js';
 import { listOf, objectOf, specOf, type GRPCRouteSpec, type GRPCRouteSpecRules, type GRPCRouteSpecRulesBackendRefs, type HTTPRouteSpec, type HTTPRouteSpecRules, type HTTPRouteSpecRulesBackendRefs, type Mistyped } from '../spec.js';
 
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -22,8 +23,7 @@ function granted(ctx: AnalysisContext, routeKind: string, fromNamespace: string,
 
 function checkRoute(ctx: AnalysisContext, route: Resource): void {
   const spec: HTTPRouteSpec | GRPCRouteSpec = route.kindId === K.GRPCRoute ? specOf(route, K.GRPCRoute) : specOf(route, K.HTTPRoute);
-  const parents = listOf(spec.parentRefs).map(objectOf);
-  const meshOnly = parents.length > 0 && parents.every((p) => (p.group === '' || p.group === 'core') && p.kind === 'Service');
+  const meshOnly = boundToServicesAlone(listOf(spec.parentRefs).map(objectOf));
   listOf<HTTPRouteSpecRules | GRPCRouteSpecRules | Mistyped>(spec.rules).forEach((rule, i) => {
     const refs = listOf<HTTPRouteSpecRulesBackendRefs | GRPCRouteSpecRulesBackendRefs | Mistyped>(objectOf(rule).backendRefs).map(objectOf);
     refs.forEach((ref, j) => {

@@ -16,6 +16,7 @@ import type {
   GatewaySpec, HeaderOperations, HttpMatch, HttpRoute, RouteDestination, RouteHeaders, RouteMirror, StringMatch, VirtualServiceSpec,
 } from '../route-model.js';
 import type { BackendProblem, GatewayApiRedirect, GatewayApiRewrite, GatewayApiRouteExtras, PathModifier } from './types.js';
+import { boundToServicesAlone, namesService } from './types.js';
 import { routeStatuses, type ParentOutcome, type RouteStatus } from './status.js';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
@@ -255,17 +256,13 @@ interface ResolvedBackend {
   ref: string;
 }
 
-/**
- * `mesh`: a rule of a route bound to a Service (GAMMA). Such a route only adds to what a client may
- * already reach, so its backendRefs may name a Service of any namespace without a ReferenceGrant
- * (GEP-1294); a route bound to a Gateway exposes what it names and needs one.
- */
 /** The port of a Service that a call naming no port goes to: 80 when the Service has it, else its first. */
 function defaultServicePort(service: Resource): number | null {
   const ports = list(obj(service.spec).ports).map((p) => Number(p.port)).filter((p) => Number.isInteger(p) && p > 0);
   return ports.includes(80) ? 80 : ports[0] ?? null;
 }
 
+/** `mesh`: a rule of a route bound to Services alone (types.ts, boundToServicesAlone), which needs no ReferenceGrant. */
 function resolveBackendRef(ref: Obj, route: Resource, index: Index, mesh = false): ResolvedBackend {
   const group = typeof ref.group === 'string' ? ref.group : '';
   const kind = typeof ref.kind === 'string' ? ref.kind : 'Service';
@@ -459,7 +456,7 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
   const routes = resources.filter((r) => r.kindId === K.HTTPRoute);
 
   // (gateway, port, hostname) or (mesh service) → entries
-  const groups = new Map<string, { kind: 'gateway'; gw: KubeGateway; port: number; listenerHost: string; host: string; entries: RuleEntry[] } | { kind: 'mesh'; service: Resource; port: number; consumer: string | null; servicePort: number | null; entries: RuleEntry[] }>();
+  const groups = new Map<string, { kind: 'gateway'; gw: KubeGateway; port: number; listenerHost: string; host: string; entries: RuleEntry[] } | { kind: 'mesh'; service: Resource; port: number; consumer: string | null; scopedPort: number | null; entries: RuleEntry[] }>();
   const outcomes = new Map<Resource, ParentOutcome[]>();
   // Every listener with a hostname has a group of its own hostname (the least specific of the listener's
   // groups, so the last): a request it takes and none of its routes' hostnames match is answered 404
@@ -482,7 +479,7 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
       const sectionName = str(ref.sectionName);
       const port = typeof ref.port === 'number' ? ref.port : null;
       const parent = { group, kind, namespace, name, ...(sectionName ? { sectionName } : {}), ...(port !== null ? { port } : {}) };
-      if ((group === '' || group === 'core') && kind === 'Service') {
+      if (namesService({ group, kind })) {
         const service = index.services.get(`${namespace}/${name}`);
         if (!service) { parents.push({ parent, accepted: 'NoMatchingParent' }); continue; }
         const servicePort = port ?? Number(list(obj(service.spec).ports)[0]?.port ?? 80);
@@ -490,7 +487,7 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
         // and a route naming a port is about that port alone: each is a group of its own.
         const consumer = routeNs !== namespace ? routeNs : null;
         const key = `mesh/${consumer ?? ''}/${namespace}/${name}/${port ?? ''}`;
-        const group_ = groups.get(key) ?? { kind: 'mesh' as const, service, port: servicePort, consumer, servicePort: port, entries: [] };
+        const group_ = groups.get(key) ?? { kind: 'mesh' as const, service, port: servicePort, consumer, scopedPort: port, entries: [] };
         group_.entries.push(...entries);
         groups.set(key, group_);
         parents.push({ parent, accepted: 'Accepted' });
@@ -549,9 +546,9 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
     } else {
       const ns = g.service.namespace || 'default';
       virtualServices.push({
-        name: `mesh.${g.service.name}${g.servicePort !== null ? `.${g.servicePort}` : ''}`, namespace: g.consumer ?? ns, hosts: [serviceHost(g.service.name, ns)], gateways: ['mesh'], http, resource: g.service,
+        name: `mesh.${g.service.name}${g.scopedPort !== null ? `.${g.scopedPort}` : ''}`, namespace: g.consumer ?? ns, hosts: [serviceHost(g.service.name, ns)], gateways: ['mesh'], http, resource: g.service,
         ...(g.consumer ? { consumerNamespace: g.consumer } : {}),
-        ...(g.servicePort !== null ? { servicePort: g.servicePort, servicePortIsDefault: g.servicePort === defaultServicePort(g.service) } : {}),
+        ...(g.scopedPort !== null ? { servicePort: g.scopedPort, servicePortIsDefault: g.scopedPort === defaultServicePort(g.service) } : {}),
       });
     }
   }
@@ -567,8 +564,7 @@ export function translateGatewayApi(resources: Resource[]): GatewayApiTranslatio
   // ResolvedRefs speaks of every backendRef of a route, attached or not.
   const backendProblems = new Map<Resource, { ref: string; problem: BackendProblem }[]>();
   for (const route of routes) {
-    const parentRefs = list(obj(route.spec).parentRefs);
-    const meshOnly = parentRefs.length > 0 && parentRefs.every((r) => (r.group === '' || r.group === 'core') && r.kind === 'Service');
+    const meshOnly = boundToServicesAlone(list(obj(route.spec).parentRefs));
     const found = list(obj(route.spec).rules).flatMap((rule) => list(rule.backendRefs).map((ref) => resolveBackendRef(ref, route, index, meshOnly)))
       .filter((r) => r.problem).map((r) => ({ ref: r.ref, problem: r.problem as BackendProblem }));
     backendProblems.set(route, found);

@@ -1,7 +1,8 @@
 // What an HTTPRoute rule asks of the data plane beyond what a VirtualService route carries: the
 // Gateway API's own redirect, URL rewrite and timeout semantics, and the backends it refers to that
 // do not resolve. The mesh model keeps these beside the route (HttpRoute.gatewayApi); the HAProxy
-// compiler turns them into rules in runtime/haproxy/gateway-api-filters.ts.
+// compiler turns them into rules in runtime/haproxy/gateway-api-filters.ts. Beside them, what tells a
+// route bound to Services (GAMMA) from one bound to a Gateway.
 
 export type PathModifier = { type: 'ReplaceFullPath'; value: string } | { type: 'ReplacePrefixMatch'; value: string };
 
@@ -43,3 +44,17 @@ export interface GatewayApiRouteExtras {
 
 /** Why a backendRef does not resolve (the ResolvedRefs reasons). */
 export type BackendProblem = 'InvalidKind' | 'RefNotPermitted' | 'BackendNotFound';
+
+/** A parentRef naming a Service (GAMMA): group "" (or "core") and kind Service; an absent group is the Gateway API's. */
+export function namesService(ref: { group?: unknown; kind?: unknown }): boolean {
+  return (ref.group === '' || ref.group === 'core') && ref.kind === 'Service';
+}
+
+/**
+ * A route bound to Services alone: it only adds to what its callers reach already, so its backendRefs
+ * may name a Service of any namespace without a ReferenceGrant (GEP-1294). A route bound to a Gateway
+ * too exposes what it names, and needs one.
+ */
+export function boundToServicesAlone(parentRefs: { group?: unknown; kind?: unknown }[]): boolean {
+  return parentRefs.length > 0 && parentRefs.every(namesService);
+}
